@@ -1,0 +1,289 @@
+"""Exceptions raised by ls_frames.
+
+Every exception the library raises on purpose derives from :class:`LSFramesError`::
+
+    LSFramesError
+    ├── ConfigurationError            missing URL or key, bad option value, missing extra
+    ├── HTTPError                     a request failed (carries method, path, status, message)
+    │   ├── TransportError            no usable response: connect error, reset, read timeout
+    │   │   └── RequestTimeout        the request timed out (after retries, where retried)
+    │   └── APIError                  the server answered with an error status
+    │       ├── AuthenticationError   401: token missing, wrong, expired or legacy tokens off
+    │       ├── PermissionDenied      403
+    │       ├── NotFound              404
+    │       ├── BadRequest            400 and other 4xx the server explains
+    │       ├── RateLimited           429 after the retries ran out
+    │       └── ServerError           5xx after the retries ran out
+    ├── ExportError                   a job on the server did not end well
+    │   ├── ExportFailed              a snapshot or conversion ended in ``failed``
+    │   └── ExportTimeout             ``wait()`` passed its deadline (names the job)
+    ├── DownloadError                 a download could not be completed
+    │   └── ChecksumMismatch          the bytes on disk do not match the server's md5
+    ├── StorageError                  an export storage refused a request or failed to sync
+    └── ExportFormatError             an export file is not what Label Studio writes
+        (also a ``ValueError``; names the byte offset or task index)
+
+No message, ``repr`` or ``str`` of these exceptions contains a credential: the request
+headers are never rendered, and :func:`redact` scrubs known secrets from server text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequest",
+    "ChecksumMismatch",
+    "ConfigurationError",
+    "DownloadError",
+    "ExportError",
+    "ExportFailed",
+    "ExportFormatError",
+    "ExportTimeout",
+    "HTTPError",
+    "LSFramesError",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "RequestTimeout",
+    "ServerError",
+    "StorageError",
+    "TransportError",
+    "raise_for_status",
+    "redact",
+]
+
+_MAX_MESSAGE = 2000
+_SECRETS: set[str] = set()
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a credential so :func:`redact` removes it from any text we render."""
+    if secret and len(secret) >= 6:
+        _SECRETS.add(secret)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Return ``text`` with every known credential (and bearer/token headers) masked."""
+    for s in (*_SECRETS, *secrets):
+        if s:
+            text = text.replace(s, "***")
+    return re.sub(r"(?i)\b(Token|Bearer)\s+[A-Za-z0-9._\-]{8,}", r"\1 ***", text)
+
+
+class LSFramesError(Exception):
+    """Base class of every error ls_frames raises on purpose."""
+
+
+class ConfigurationError(LSFramesError, ValueError):
+    """The library was asked to do something that cannot work as configured."""
+
+
+class HTTPError(LSFramesError):
+    """A request to Label Studio failed.
+
+    Attributes: ``method``, ``path`` (without the host and query), ``status`` (``None`` when
+    no response arrived), ``server_message`` (the server's own words, redacted), and the
+    ``request`` / ``response`` objects when there are any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        server_message: str = "",
+        request: httpx.Request | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.server_message = server_message
+        self.request = request
+        self.response = response
+        where = f"{method} {path}".strip()
+        head = f"{status} " if status is not None else ""
+        text = f"{head}{message}" + (f" ({where})" if where else "")
+        if server_message and server_message not in message:
+            text += f": {server_message}"
+        super().__init__(redact(text))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class TransportError(HTTPError):
+    """No usable response: the connection failed, was reset or timed out."""
+
+
+class RequestTimeout(TransportError):
+    """The request timed out."""
+
+
+class APIError(HTTPError):
+    """The server answered with an error status."""
+
+
+class AuthenticationError(APIError):
+    """401: the credential is missing, wrong, expired, or its kind is disabled.
+
+    ``scheme`` names the ``Authorization`` scheme that was sent ("Token" or "Bearer").
+    """
+
+    def __init__(self, message: str, *, scheme: str | None = None, **kw: Any) -> None:
+        self.scheme = scheme
+        if scheme:
+            message = f"{message} [sent Authorization: {scheme} <redacted>]"
+        super().__init__(message, **kw)
+
+
+class PermissionDenied(APIError):
+    """403: the user may not do this."""
+
+
+class NotFound(APIError):
+    """404: no such project, export, format or storage (or not ready yet)."""
+
+
+class BadRequest(APIError):
+    """400 or another 4xx the server explains (validation errors and the like)."""
+
+
+class RateLimited(APIError):
+    """429 after the retries ran out."""
+
+
+class ServerError(APIError):
+    """5xx after the retries ran out (or on a request that is not safe to repeat)."""
+
+
+class ExportError(LSFramesError):
+    """A job on the server (snapshot, conversion) did not end well."""
+
+
+class ExportFailed(ExportError):
+    """The job ended in ``failed``. ``traceback`` holds the server's traceback, if any."""
+
+    def __init__(self, message: str, *, traceback: str | None = None, raw: Any = None) -> None:
+        self.traceback = traceback
+        self.raw = raw
+        text = message
+        if traceback:
+            text += f"\nServer traceback:\n{traceback.strip()[-_MAX_MESSAGE:]}"
+        super().__init__(redact(text))
+
+
+class ExportTimeout(ExportError, TimeoutError):
+    """``wait()`` passed its deadline before the job finished."""
+
+
+class DownloadError(LSFramesError):
+    """A download could not be completed; nothing was left under the final name."""
+
+
+class ChecksumMismatch(DownloadError):
+    """The downloaded bytes do not match the MD5 the server recorded."""
+
+
+class StorageError(LSFramesError):
+    """An export storage request failed or its sync ended in ``failed``."""
+
+    def __init__(self, message: str, *, traceback: str | None = None) -> None:
+        self.traceback = traceback
+        tail = f"\nServer traceback:\n{traceback}" if traceback else ""
+        super().__init__(redact(message + tail))
+
+
+class ExportFormatError(LSFramesError, ValueError):
+    """An export file is not in the shape Label Studio writes.
+
+    ``offset`` is the byte offset in the source where the problem was found, ``task_index``
+    the 0-based index of the task in the array, ``path`` the file, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        offset: int | None = None,
+        task_index: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.offset = offset
+        self.task_index = task_index
+        self.path = path
+        where = []
+        if path:
+            where.append(str(path))
+        if task_index is not None:
+            where.append(f"task #{task_index}")
+        if offset is not None:
+            where.append(f"byte {offset}")
+        super().__init__(message + (f" (at {', '.join(where)})" if where else ""))
+
+
+def _server_message(response: httpx.Response) -> str:
+    """Extract the human part of an error body (JSON detail, validation errors, or text)."""
+    try:
+        body = response.json()
+    except Exception:
+        ctype = response.headers.get("content-type", "")
+        text = response.text if response.is_stream_consumed or not response.is_closed else ""
+        if "html" in ctype or text.lstrip().startswith("<"):
+            title = re.search(r"<title>(.*?)</title>", text, re.S | re.I)
+            return f"HTML error page{': ' + title.group(1).strip() if title else ''}"
+        return text.strip()[:_MAX_MESSAGE]
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error"):
+            value = body.get(key)
+            if isinstance(value, str):
+                extra = body.get("validation_errors")
+                return value + (f" {extra}" if extra else "")
+        return str(body)[:_MAX_MESSAGE]
+    return str(body)[:_MAX_MESSAGE]
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    429: RateLimited,
+}
+
+
+def raise_for_status(response: httpx.Response, *, scheme: str | None = None) -> None:
+    """Turn an error response into the matching :class:`APIError`; do nothing on success."""
+    if response.is_success or response.is_redirect:
+        return
+    status = response.status_code
+    request = response.request
+    if status >= 500:
+        cls: type[APIError] = ServerError
+    else:
+        cls = _BY_STATUS.get(status, BadRequest)
+    with contextlib.suppress(Exception):  # body unavailable (stream broken): keep the status
+        response.read()
+    message = redact(_server_message(response))
+    kw: dict[str, Any] = dict(
+        method=request.method,
+        path=request.url.path,
+        status=status,
+        server_message=message,
+        request=request,
+        response=response,
+    )
+    phrase = response.reason_phrase or "error"
+    if cls is AuthenticationError:
+        raise AuthenticationError(phrase, scheme=scheme, **kw)
+    raise cls(phrase, **kw)

@@ -1,0 +1,267 @@
+"""``Client``: a connection plus every export endpoint of Label Studio.
+
+::
+
+    import ls_frames
+    client = ls_frames.Client()                 # LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY
+    export = client.create_export(12)           # full objects, every annotation
+    path = export.wait().download("exports/")   # streamed, resumable, MD5-checked
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ls_frames.errors import HTTPError, ServerError, TransportError
+from ls_frames.exports.download import download_to
+from ls_frames.exports.options import (
+    AnnotationFilter,
+    Serialization,
+    TaskFilter,
+    coerce_option,
+)
+from ls_frames.exports.snapshot import LONG_TIMEOUT, Export
+from ls_frames.exports.storage import (
+    STORAGE_PATH,
+    LocalFilesExportStorage,
+    storage_call,
+    storage_payload,
+)
+from ls_frames.transport import Connection
+
+__all__ = ["Client", "ExportFormat"]
+
+logger = logging.getLogger("ls_frames")
+
+#: Statuses after which a create may have reached the server anyway (a proxy gave up).
+_AMBIGUOUS = (408, 499, 502, 504)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export format the server offers for a project."""
+
+    name: str
+    title: str
+    description: str = ""
+    disabled: bool = False
+    tags: tuple[str, ...] = ()
+    link: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> ExportFormat:
+        return cls(
+            name=str(raw.get("name")),
+            title=str(raw.get("title") or raw.get("name")),
+            description=str(raw.get("description") or ""),
+            disabled=bool(raw.get("disabled", False)),
+            tags=tuple(raw.get("tags") or ()),
+            link=raw.get("link"),
+            raw=dict(raw),
+        )
+
+
+def _project_id(project: int | Any) -> int:
+    value = getattr(project, "id", project)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"project must be a project id, got {project!r}") from None
+
+
+class Client(Connection):
+    """A Label Studio connection with the export lifecycle on it.
+
+    Credentials: ``api_key`` is a legacy token (sent as ``Token``) or a personal access
+    token (exchanged for short-lived access tokens, sent as ``Bearer``); both default to
+    ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``.
+    """
+
+    # -- projects (what the front ends need to pick one) ----------------------------------
+    def list_projects(self) -> list[dict[str, Any]]:
+        """Every project the user can see (id, title, counters, ...), across pages."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            answer = self.get_json("api/projects/", params={"page": page, "page_size": 100})
+            items = answer.get("results", []) if isinstance(answer, dict) else answer
+            out.extend(items)
+            if not isinstance(answer, dict) or not answer.get("next"):
+                return out
+            page += 1
+
+    def get_project(self, project: int) -> dict[str, Any]:
+        """The project's settings, ``label_config`` included."""
+        result: dict[str, Any] = self.get_json(f"api/projects/{_project_id(project)}/")
+        return result
+
+    def list_views(self, project: int) -> list[dict[str, Any]]:
+        """The project's Data Manager views (tabs), usable as ``TaskFilter(view=...)``."""
+        result: list[dict[str, Any]] = self.get_json(
+            "api/dm/views/", params={"project": _project_id(project)}
+        )
+        return result
+
+    def server_version(self) -> str | None:
+        """The server's release (``label-studio`` package version), when it says."""
+        try:
+            info = self.get_json("api/version")
+        except HTTPError:
+            return None
+        release = info.get("release") if isinstance(info, dict) else None
+        if release is None and isinstance(info, dict):
+            release = (info.get("label-studio-os-package") or {}).get("version")
+        return str(release) if release else None
+
+    # -- formats and the easy export --------------------------------------------------
+    def export_formats(self, project: int) -> list[ExportFormat]:
+        """The formats the server can write for this project; ``disabled`` marks those the
+        label config cannot produce."""
+        items = self.get_json(f"api/projects/{_project_id(project)}/export/formats")
+        return [ExportFormat.from_raw(item) for item in items]
+
+    def easy_export(
+        self,
+        project: int,
+        dest: str | os.PathLike[str] = ".",
+        export_type: str = "JSON",
+        download_all_tasks: bool = False,
+        download_resources: bool = False,
+        ids: Sequence[int] | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> Path:
+        """The deprecated synchronous export (``GET /api/projects/{id}/export``), streamed
+        to ``dest``. ``download_all_tasks=False`` is the server's default: only tasks with an
+        annotation (skipped ones included). ``ids`` limits it to those tasks (sent as
+        ``ids[]``, the name the server reads)."""
+        pid = _project_id(project)
+        params: list[tuple[str, Any]] = [
+            ("exportType", export_type),
+            ("download_all_tasks", str(download_all_tasks).lower()),
+            ("download_resources", str(download_resources).lower()),
+        ]
+        params += [("ids[]", int(i)) for i in ids or ()]
+        ext = "json" if export_type.upper().startswith("JSON") else export_type.lower()
+        return download_to(
+            self, f"api/projects/{pid}/export", dest, params=params,
+            default_name=f"project-{pid}-{export_type}.{ext}", progress=progress,
+            timeout=LONG_TIMEOUT, description=f"project {pid} {export_type}",
+        )
+
+    # -- snapshots --------------------------------------------------------------------
+    def list_exports(self, project: int) -> list[Export]:
+        """The project's snapshots, newest first (the server lists the newest 100)."""
+        pid = _project_id(project)
+        return [Export(self, pid, raw) for raw in self.get_json(f"api/projects/{pid}/exports/")]
+
+    def get_export(self, project: int, export_id: int) -> Export:
+        pid = _project_id(project)
+        return Export(self, pid, self.get_json(f"api/projects/{pid}/exports/{int(export_id)}"))
+
+    def delete_export(self, project: int, export_id: int) -> None:
+        """Delete a snapshot and its files."""
+        self.request("DELETE", f"api/projects/{_project_id(project)}/exports/{int(export_id)}")
+
+    def create_export(
+        self,
+        project: int,
+        *,
+        title: str | None = None,
+        task_filter: TaskFilter | Mapping[str, Any] | None = None,
+        annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
+        serialization: Serialization | Mapping[str, Any] | None = None,
+        timeout: float | None = LONG_TIMEOUT,
+    ) -> Export:
+        """Create a snapshot. See :mod:`ls_frames.exports.options` for the options and their
+        defaults (full objects, every annotation).
+
+        Community writes the file inside this request, so it can take minutes (``timeout``).
+        When the request times out or a proxy gives up (408/499/502/504), the snapshot may
+        exist anyway: the snapshots are listed and the one with this title is returned
+        instead of creating a second one. Call ``wait()`` on the result in any case.
+        """
+        pid = _project_id(project)
+        if title is None:
+            now = datetime.now(timezone.utc)
+            title = f"ls_frames {now:%Y-%m-%d %H:%M:%S} {uuid.uuid4().hex[:8]}"
+        body = {
+            "title": title,
+            "task_filter_options": coerce_option(TaskFilter, task_filter).to_payload(),
+            "annotation_filter_options": coerce_option(
+                AnnotationFilter, annotation_filter
+            ).to_payload(),
+            "serialization_options": coerce_option(Serialization, serialization).to_payload(),
+        }
+        started = datetime.now(timezone.utc)
+        try:
+            raw = self.post_json(
+                f"api/projects/{pid}/exports/", body, timeout=timeout, retry=False
+            )
+        except (TransportError, ServerError, HTTPError) as exc:
+            status = getattr(exc, "status", None)
+            if not isinstance(exc, TransportError) and status not in _AMBIGUOUS:
+                raise
+            found = self._find_created(pid, title, started)
+            if found is None:
+                raise
+            logger.info("create of %r failed (%s) but the server made snapshot %d",
+                        title, exc, found.id)
+            return found
+        return Export(self, pid, raw)
+
+    def _find_created(self, pid: int, title: str, started: datetime) -> Export | None:
+        """After an ambiguous failure, find the snapshot a create made (by title and time;
+        a few tries, as the server may still be writing it)."""
+        for attempt in range(1, 4):
+            try:
+                for export in self.list_exports(pid):
+                    created = export.created_at
+                    recent = created is None or created >= started - timedelta(minutes=10)
+                    if export.title == title and recent:
+                        return export
+            except HTTPError:
+                pass
+            self.retry.sleep(self.retry.delay(attempt))
+        return None
+
+    # -- local-files export storage ---------------------------------------------------
+    def list_export_storages(self, project: int) -> list[LocalFilesExportStorage]:
+        """The project's local-files export storages."""
+        items = self.get_json(STORAGE_PATH, params={"project": _project_id(project)})
+        return [LocalFilesExportStorage(self, item) for item in items]
+
+    def get_export_storage(self, storage_id: int) -> LocalFilesExportStorage:
+        return LocalFilesExportStorage(self, self.get_json(f"{STORAGE_PATH}/{int(storage_id)}"))
+
+    def create_export_storage(
+        self, project: int, path: str, **options: Any
+    ) -> LocalFilesExportStorage:
+        """Create a local-files export storage writing into ``path`` on the server.
+        Options: title, description, regex_filter, use_blob_urls, can_delete_objects."""
+        body = storage_payload(project=_project_id(project), path=path, **options)
+        raw = storage_call(
+            lambda: self.post_json(STORAGE_PATH, body, retry=False),
+            f"creating a local-files export storage at {path!r}",
+        )
+        return LocalFilesExportStorage(self, raw)
+
+    def validate_export_storage(self, project: int, path: str, **options: Any) -> None:
+        """Ask the server whether such a storage would be accepted, without saving it;
+        raise :class:`~ls_frames.errors.StorageError` with its reason if not."""
+        body = storage_payload(project=_project_id(project), path=path, **options)
+        storage_call(
+            lambda: self.request("POST", f"{STORAGE_PATH}/validate", json=body, retry=True),
+            f"validating a local-files export storage at {path!r}",
+        )
+
+    def delete_export_storage(self, storage_id: int) -> None:
+        self.request("DELETE", f"{STORAGE_PATH}/{int(storage_id)}")

@@ -1,0 +1,165 @@
+"""Streamed, resumable, verified downloads.
+
+The body goes in chunks of 1 MiB to a hidden ``.part`` file beside the target. When the
+connection breaks, the download goes on from the last byte written with an HTTP ``Range``
+request (Label Studio answers 206 on its download endpoints); a server that ignores the
+range starts it over. At the end the size (when announced) and the MD5 (when known) are
+checked, and only then is the file renamed into place: a file under the final name is
+always complete. On failure the ``.part`` file is removed and a typed error raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+
+from ls_frames._progress import progress_bar
+from ls_frames.errors import ChecksumMismatch, DownloadError, TransportError
+from ls_frames.transport import Connection
+
+__all__ = ["CHUNK_SIZE", "download_to", "filename_from_disposition", "safe_basename"]
+
+logger = logging.getLogger("ls_frames")
+
+CHUNK_SIZE = 1 << 20
+MAX_RESUMES = 5
+
+
+def safe_basename(name: str) -> str:
+    """Reduce a server-given name to a plain file name: no folders, no ``..``, no controls."""
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
+    name = name.strip().lstrip(".").strip()
+    return name[:200]
+
+
+def filename_from_disposition(header: str | None) -> str | None:
+    """The file name a ``Content-Disposition`` header offers, made safe, or ``None``."""
+    if not header:
+        return None
+    star = re.search(r"filename\*\s*=\s*([^']*)'[^']*'([^;]+)", header, re.I)
+    if star:
+        raw = unquote(star.group(2).strip().strip('"'), encoding=star.group(1) or "utf-8")
+    else:
+        plain = re.search(
+            r'filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)', header, re.I
+        )
+        if not plain:
+            return None
+        raw = plain.group(1) if plain.group(1) is not None else plain.group(2).strip()
+    name = safe_basename(raw)
+    return name or None
+
+
+def _content_range_start(response: httpx.Response) -> tuple[int, int | None] | None:
+    match = re.match(r"bytes\s+(\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
+    if not match:
+        return None
+    total = None if match.group(2) == "*" else int(match.group(2))
+    return int(match.group(1)), total
+
+
+def download_to(
+    connection: Connection,
+    path: str,
+    dest: str | os.PathLike[str],
+    *,
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+    default_name: str,
+    md5: str | None = None,
+    progress: bool | None = None,
+    timeout: float | None = None,
+    description: str = "download",
+) -> Path:
+    """GET ``path`` into ``dest`` and return the final path.
+
+    ``dest`` is a file path (the caller's name wins) or an existing directory (the name then
+    comes from ``Content-Disposition``, reduced to a safe basename, else ``default_name``).
+    """
+    dest = Path(dest)
+    into_dir = dest.is_dir()
+    directory = dest if into_dir else dest.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    part = directory / f".{default_name}.{os.getpid()}.part"
+    hasher = hashlib.md5(usedforsecurity=False)
+    written = 0
+    total: int | None = None
+    final: Path | None = None if into_dir else dest
+    resumes = 0
+    bar = progress_bar(progress, unit="B", unit_scale=True, unit_divisor=1024, desc=description)
+    try:
+        with open(part, "wb") as out:
+            while True:
+                headers = {"Accept-Encoding": "identity"}
+                if written:
+                    headers["Range"] = f"bytes={written}-"
+                try:
+                    with connection.stream(
+                        "GET", path, params=params, headers=headers,
+                        timeout=httpx.Timeout(timeout, connect=10.0),
+                    ) as response:
+                        if final is None:
+                            name = filename_from_disposition(
+                                response.headers.get("Content-Disposition")
+                            )
+                            final = directory / (name or default_name)
+                        if written:
+                            span = _content_range_start(response)
+                            if response.status_code != 206 or span is None or span[0] != written:
+                                logger.info("%s: server ignored Range, starting over", path)
+                                out.seek(0)
+                                out.truncate()
+                                hasher = hashlib.md5(usedforsecurity=False)
+                                written = 0
+                                bar.reset()
+                            else:
+                                total = span[1] if span[1] is not None else total
+                        if total is None:
+                            length = response.headers.get("Content-Length")
+                            total = int(length) if length and response.status_code == 200 else None
+                            if total is not None:
+                                bar.total = total
+                                bar.refresh()
+                        for chunk in response.iter_raw(CHUNK_SIZE):
+                            out.write(chunk)
+                            hasher.update(chunk)
+                            written += len(chunk)
+                            bar.update(len(chunk))
+                    break
+                except (httpx.TransportError, TransportError) as exc:
+                    resumes += 1
+                    if resumes > MAX_RESUMES:
+                        raise DownloadError(
+                            f"{description}: connection broke {resumes} times, "
+                            f"gave up at byte {written} of GET {path}: {exc}"
+                        ) from exc
+                    logger.info("%s: broken at byte %d (%s), resuming", path, written, exc)
+                    connection.retry.sleep(connection.retry.delay(resumes))
+            out.flush()
+            os.fsync(out.fileno())
+        if total is not None and written != total:
+            raise DownloadError(
+                f"{description}: got {written} bytes, the server announced {total} (GET {path})"
+            )
+        if md5 and hasher.hexdigest() != md5.lower():
+            raise ChecksumMismatch(
+                f"{description}: MD5 {hasher.hexdigest()} of the {written} bytes received does "
+                f"not match the server's {md5} (GET {path}); nothing was kept"
+            )
+        assert final is not None
+        os.replace(part, final)
+        return final
+    finally:
+        bar.close()
+        if part.exists():
+            part.unlink()

@@ -1,0 +1,143 @@
+"""Label Studio credentials: legacy tokens and personal access tokens.
+
+Label Studio has two kinds of API key:
+
+* a **legacy token** (40 hex characters), sent as ``Authorization: Token <key>``;
+* a **personal access token** (PAT), which is a JWT *refresh* token. It is exchanged at
+  ``POST /api/token/refresh/`` for a short-lived access token (5 minutes on 1.23), sent as
+  ``Authorization: Bearer <access>``.
+
+:class:`TokenAuth` tells them apart by looking at the key, refreshes the access token shortly
+before it expires (by the local clock, measured from when it was issued, so a skewed server
+clock does not matter) and once more when the server answers 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Generator
+from typing import Any, Literal
+
+import httpx
+
+from ls_frames.errors import AuthenticationError, raise_for_status, register_secret
+
+__all__ = ["TokenAuth", "token_kind"]
+
+TokenKind = Literal["legacy", "personal_access_token", "access"]
+
+#: Refresh this many seconds before the access token's expiry.
+REFRESH_MARGIN = 30.0
+
+
+def _jwt_payload(token: str) -> dict[str, Any] | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        raw = parts[1] + "=" * (-len(parts[1]) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(raw.encode("ascii")))
+    except (ValueError, UnicodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def token_kind(api_key: str) -> TokenKind:
+    """``"personal_access_token"`` for a JWT refresh token, ``"access"`` for a JWT access
+    token (used as is, cannot be refreshed), ``"legacy"`` for anything else."""
+    payload = _jwt_payload(api_key)
+    if payload is None:
+        return "legacy"
+    return "personal_access_token" if payload.get("token_type") == "refresh" else "access"
+
+
+class TokenAuth(httpx.Auth):
+    """``httpx.Auth`` for both kinds of Label Studio key. Never shows the key in its repr."""
+
+    def __init__(self, api_key: str, refresh_url: httpx.URL | str) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError("api_key is empty")
+        self._key = api_key.strip()
+        self.kind: TokenKind = token_kind(self._key)
+        self.scheme = "Token" if self.kind == "legacy" else "Bearer"
+        self._refresh_url = httpx.URL(str(refresh_url))
+        self._access: str | None = self._key if self.kind == "access" else None
+        self._expires_at = float("inf")
+        self._lock = threading.Lock()
+        register_secret(self._key)
+
+    def __repr__(self) -> str:
+        return f"TokenAuth(kind={self.kind!r})"
+
+    # -- access tokens -----------------------------------------------------------------
+    def _needs_refresh(self) -> bool:
+        if self.kind != "personal_access_token":
+            return False
+        return self._access is None or time.monotonic() >= self._expires_at - REFRESH_MARGIN
+
+    def _refresh_request(self) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self._refresh_url,
+            json={"refresh": self._key},
+            headers={"Accept": "application/json"},
+        )
+
+    def _take_refresh_response(self, response: httpx.Response) -> None:
+        if response.status_code in (400, 401, 403):
+            raise AuthenticationError(
+                "the personal access token was rejected when exchanging it for an access "
+                "token (expired, revoked or not a token of this server)",
+                scheme="Bearer",
+                method="POST",
+                path=response.request.url.path,
+                status=response.status_code,
+                request=response.request,
+                response=response,
+            )
+        raise_for_status(response, scheme="Bearer")
+        try:
+            access = response.json()["access"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuthenticationError(
+                "the token refresh answer has no access token",
+                scheme="Bearer",
+                method="POST",
+                path=response.request.url.path,
+                status=response.status_code,
+            ) from exc
+        register_secret(access)
+        payload = _jwt_payload(access) or {}
+        lifetime = float(payload.get("exp", 0)) - float(payload.get("iat", 0))
+        self._access = access
+        self._expires_at = time.monotonic() + (lifetime if lifetime > 0 else 300.0)
+
+    def _authorize(self, request: httpx.Request) -> None:
+        token = self._key if self.kind == "legacy" else self._access
+        request.headers["Authorization"] = f"{self.scheme} {token}"
+
+    # -- the flow ----------------------------------------------------------------------
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        # Only the refresh answers are read here: a streamed download stays streamed.
+        with self._lock:
+            if self._needs_refresh():
+                refresh = yield self._refresh_request()
+                refresh.read()
+                self._take_refresh_response(refresh)
+            self._authorize(request)
+        response = yield request
+        if response.status_code == 401 and self.kind == "personal_access_token":
+            with self._lock:
+                refresh = yield self._refresh_request()
+                refresh.read()
+                self._take_refresh_response(refresh)
+                self._authorize(request)
+            yield request
+
+    def async_auth_flow(self, request: httpx.Request) -> Any:
+        raise RuntimeError("ls_frames uses a synchronous client")

@@ -1,0 +1,246 @@
+"""The HTTP connection every other layer talks through.
+
+:class:`Connection` owns one ``httpx.Client``: the base URL (a sub-path such as
+``https://host/label-studio`` works), the credential, the retry loop and the mapping of
+failures to the typed exceptions of :mod:`ls_frames.errors`. It knows nothing about
+exports; the layers above build on ``request`` and ``stream``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from httpx import USE_CLIENT_DEFAULT
+from httpx._client import UseClientDefault
+
+from ls_frames._version import __version__
+from ls_frames.errors import (
+    ConfigurationError,
+    HTTPError,
+    RequestTimeout,
+    TransportError,
+    raise_for_status,
+)
+from ls_frames.transport.auth import TokenAuth
+from ls_frames.transport.retry import SAFE_METHODS, RetryPolicy
+
+__all__ = ["DEFAULT_TIMEOUT", "Connection", "InsecureTransportWarning"]
+
+logger = logging.getLogger("ls_frames")
+
+#: Connect fast, but let the server take its time to answer: Label Studio Community builds
+#: snapshots inside the request (44 s for 20,000 tasks on a small machine).
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+URL_ENV = "LABEL_STUDIO_URL"
+KEY_ENV = "LABEL_STUDIO_API_KEY"
+
+
+class InsecureTransportWarning(UserWarning):
+    """A token is about to be sent in clear text to a host that is not this machine."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _path_of(url: httpx.URL) -> str:
+    return url.path
+
+
+class Connection:
+    """A connection to one Label Studio server with one API key.
+
+    ``url`` and ``api_key`` default to the environment variables ``LABEL_STUDIO_URL`` and
+    ``LABEL_STUDIO_API_KEY`` (the names the official SDK reads). ``transport`` is handed to
+    ``httpx.Client`` (tests pass an ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        url = url or os.environ.get(URL_ENV)
+        api_key = api_key or os.environ.get(KEY_ENV)
+        if not url:
+            raise ConfigurationError(
+                f"no Label Studio URL: pass url=... or set {URL_ENV} (e.g. http://localhost:8080)"
+            )
+        if not api_key:
+            raise ConfigurationError(
+                f"no API key: pass api_key=... or set {KEY_ENV} (a legacy token or a "
+                "personal access token from Account & Settings)"
+            )
+        base = httpx.URL(url.rstrip("/") + "/")
+        if base.scheme not in ("http", "https"):
+            raise ConfigurationError(
+                f"the Label Studio URL must start with http:// or https://: {url!r}"
+            )
+        if base.scheme == "http" and not _is_loopback(base.host):
+            warnings.warn(
+                f"sending a Label Studio token over plain http to {base.host}; use https",
+                InsecureTransportWarning,
+                stacklevel=3,
+            )
+        self.base_url = base
+        self.auth = TokenAuth(api_key, base.join("api/token/refresh/"))
+        self.retry = retry or RetryPolicy()
+        self._client = httpx.Client(
+            base_url=base,
+            auth=self.auth,
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
+            follow_redirects=True,
+            headers={"User-Agent": f"ls-frames/{__version__}", **(headers or {})},
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={str(self.base_url)!r}, auth={self.auth.kind!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return path.lstrip("/")
+
+    def _send(
+        self, request: httpx.Request, *, stream: bool, retry: bool | None
+    ) -> httpx.Response:
+        """Send with the retry loop; return a successful response or raise a typed error."""
+        method = request.method
+        path = _path_of(request.url)
+        repeatable = (method in SAFE_METHODS) if retry is None else retry
+        attempts = self.retry.attempts if repeatable else 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                response = self._client.send(request, stream=stream)
+            except httpx.TimeoutException as exc:
+                if attempt < attempts and not isinstance(exc, httpx.PoolTimeout):
+                    self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
+                    continue
+                raise RequestTimeout(
+                    f"timed out ({type(exc).__name__}) after {attempt} attempt(s)",
+                    method=method, path=path, request=request,
+                ) from exc
+            except httpx.TransportError as exc:
+                if attempt < attempts:
+                    self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
+                    continue
+                raise TransportError(
+                    f"connection failed ({type(exc).__name__}: {exc}) after {attempt} attempt(s)",
+                    method=method, path=path, request=request,
+                ) from exc
+            logger.debug(
+                "%s %s -> %s in %.2fs", method, path, response.status_code,
+                time.monotonic() - started,
+            )
+            if attempt < attempts and self.retry.retryable_status(response.status_code):
+                response.close()
+                self._backoff(attempt, response, str(response.status_code), method, path)
+                continue
+            if not response.is_success:
+                try:
+                    raise_for_status(response, scheme=self.auth.scheme)
+                finally:
+                    response.close()
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(
+        self, attempt: int, response: httpx.Response | None, why: str, method: str, path: str
+    ) -> None:
+        delay = self.retry.delay(attempt, response)
+        logger.info("%s %s: %s, retry %d in %.1fs", method, path, why, attempt, delay)
+        self.retry.sleep(delay)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        retry: bool | None = None,
+    ) -> httpx.Response:
+        """Send a request and return the (read) response, or raise a typed error.
+
+        ``retry=None`` repeats only safe methods; ``True``/``False`` overrides that.
+        ``timeout`` overrides the client's timeout for this request (``None``: no limit).
+        """
+        kwargs: dict[str, Any] = {"params": params, "json": json, "headers": headers}
+        kwargs["timeout"] = timeout
+        request = self._client.build_request(method, self._url(path), **kwargs)
+        response = self._send(request, stream=False, retry=retry)
+        return response
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self._decode(self.request("GET", path, **kwargs))
+
+    def post_json(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self._decode(self.request("POST", path, json=json, **kwargs))
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            ctype = response.headers.get("content-type", "?")
+            raise HTTPError(
+                f"expected JSON, got {ctype!r} (a proxy's error page?)",
+                method=response.request.method,
+                path=response.request.url.path,
+                status=response.status_code,
+                server_message=response.text[:200],
+            ) from exc
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        retry: bool | None = None,
+    ) -> Iterator[httpx.Response]:
+        """A streamed response (status already checked); the body is read by the caller."""
+        kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": timeout}
+        request = self._client.build_request(method, self._url(path), **kwargs)
+        response = self._send(request, stream=True, retry=retry)
+        try:
+            yield response
+        finally:
+            response.close()
