@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
+from email.utils import parsedate_to_datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -67,6 +69,13 @@ class ExportFormat:
             link=raw.get("link"),
             raw=dict(raw),
         )
+
+
+def _server_time(response: Any) -> datetime:
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(timezone.utc)
 
 
 def _project_id(project: int | Any) -> int:
@@ -201,7 +210,7 @@ class Client(Connection):
             ).to_payload(),
             "serialization_options": coerce_option(Serialization, serialization).to_payload(),
         }
-        started = datetime.now(timezone.utc)
+        started = time.monotonic()
         try:
             raw = self.post_json(
                 f"api/projects/{pid}/exports/", body, timeout=timeout, retry=False
@@ -218,15 +227,19 @@ class Client(Connection):
             return found
         return Export(self, pid, raw)
 
-    def _find_created(self, pid: int, title: str, started: datetime) -> Export | None:
-        """After an ambiguous failure, find the snapshot a create made (by title and time;
-        a few tries, as the server may still be writing it)."""
+    def _find_created(self, pid: int, title: str, started: float) -> Export | None:
+        """After an ambiguous failure, find the snapshot a create made: same title, created
+        since the request went out by the server's own clock (its ``Date`` header), so a
+        skewed local clock does not matter. A few tries: the server may still be writing."""
         for attempt in range(1, 4):
             try:
-                for export in self.list_exports(pid):
+                response = self.request("GET", f"api/projects/{pid}/exports/")
+                server_now = _server_time(response)
+                since = server_now - timedelta(seconds=time.monotonic() - started + 120)
+                for raw in response.json():
+                    export = Export(self, pid, raw)
                     created = export.created_at
-                    recent = created is None or created >= started - timedelta(minutes=10)
-                    if export.title == title and recent:
+                    if export.title == title and (created is None or created >= since):
                         return export
             except HTTPError:
                 pass

@@ -69,6 +69,16 @@ def _content_range_start(response: httpx.Response) -> tuple[int, int | None] | N
     return int(match.group(1)), total
 
 
+def _flush(out: Any, hasher: Any, pending: bytearray, bar: Any) -> int:
+    n = len(pending)
+    if n:
+        out.write(pending)
+        hasher.update(pending)
+        bar.update(n)
+        pending.clear()
+    return n
+
+
 def download_to(
     connection: Connection,
     path: str,
@@ -130,18 +140,24 @@ def download_to(
                             if total is not None:
                                 bar.total = total
                                 bar.refresh()
-                        for chunk in response.iter_raw(CHUNK_SIZE):
-                            out.write(chunk)
-                            hasher.update(chunk)
-                            written += len(chunk)
-                            bar.update(len(chunk))
+                        # Bytes are gathered into 1 MiB blocks before they are written; on a
+                        # broken connection the partial block is kept (it is good data) and the
+                        # download resumes right after it.
+                        pending = bytearray()
+                        try:
+                            for piece in response.iter_raw():
+                                pending += piece
+                                if len(pending) >= CHUNK_SIZE:
+                                    written += _flush(out, hasher, pending, bar)
+                        finally:
+                            written += _flush(out, hasher, pending, bar)
                     break
                 except (httpx.TransportError, TransportError) as exc:
                     resumes += 1
                     if resumes > MAX_RESUMES:
                         raise DownloadError(
                             f"{description}: connection broke {resumes} times, "
-                            f"gave up at byte {written} of GET {path}: {exc}"
+                            f"gave up at byte {written} of GET /{path.lstrip('/')}: {exc}"
                         ) from exc
                     logger.info("%s: broken at byte %d (%s), resuming", path, written, exc)
                     connection.retry.sleep(connection.retry.delay(resumes))
@@ -149,12 +165,12 @@ def download_to(
             os.fsync(out.fileno())
         if total is not None and written != total:
             raise DownloadError(
-                f"{description}: got {written} bytes, the server announced {total} (GET {path})"
+                f"{description}: got {written} bytes, the server announced {total} (GET /{path.lstrip('/')})"
             )
         if md5 and hasher.hexdigest() != md5.lower():
             raise ChecksumMismatch(
                 f"{description}: MD5 {hasher.hexdigest()} of the {written} bytes received does "
-                f"not match the server's {md5} (GET {path}); nothing was kept"
+                f"not match the server's {md5} (GET /{path.lstrip('/')}); nothing was kept"
             )
         assert final is not None
         os.replace(part, final)

@@ -1,0 +1,220 @@
+"""A small fake Label Studio for what a real server cannot be made to do on demand.
+
+It is an ``httpx.MockTransport`` handler (a callable class) with just enough state for the
+export endpoints: snapshots whose status follows a script, conversions that fail with a
+traceback, download streams cut halfway, 5xx storms, expiring access tokens and
+Enterprise's "not converted yet". Everything the real server can show is tested against
+the real server instead (see ``tests/test_client_server.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+LEGACY = "0123456789abcdef0123456789abcdef01234567"
+
+
+def make_jwt(token_type: str, lifetime: int = 300, **extra: Any) -> str:
+    def b64(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    payload = {"token_type": token_type, "iat": now, "exp": now + lifetime, **extra}
+    return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(payload)}.c2lnbmF0dXJl"
+
+
+PAT = make_jwt("refresh", lifetime=10**8, jti="pat")
+
+
+@dataclass
+class FakeExport:
+    id: int
+    title: str
+    statuses: list[str]  # consumed one per GET; the last one stays
+    body: bytes
+    traceback: str | None = None
+    converted: list[dict[str, Any]] = field(default_factory=list)
+    conversion_statuses: dict[str, list[str]] = field(default_factory=dict)
+    created_at: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    )
+
+    def status(self, advance: bool) -> str:
+        status = self.statuses[0]
+        if advance and len(self.statuses) > 1:
+            self.statuses.pop(0)
+        return status
+
+
+class CutStream(httpx.SyncByteStream):
+    """Yields ``data`` and then breaks the connection after ``cut_at`` bytes."""
+
+    def __init__(self, data: bytes, cut_at: int | None) -> None:
+        self.data, self.cut_at = data, cut_at
+
+    def __iter__(self) -> Iterator[bytes]:
+        end = len(self.data) if self.cut_at is None else self.cut_at
+        for i in range(0, end, 4096):
+            yield self.data[i : min(i + 4096, end)]
+        if self.cut_at is not None:
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+class FakeLabelStudio:
+    """Route table + state. Faults are switched on by setting attributes in a test."""
+
+    def __init__(self, *, prefix: str = "", enterprise: bool = False) -> None:
+        self.prefix = prefix.rstrip("/")
+        self.enterprise = enterprise
+        self.exports: dict[int, FakeExport] = {}
+        self.requests: list[httpx.Request] = []
+        self.access_lifetime = 300
+        self.issued_access: list[str] = []
+        self.revoked: set[str] = set()
+        self.fail_next: list[httpx.Response] = []  # answered before routing, in order
+        self.cuts: list[int] = []  # byte offsets at which successive downloads break
+        self.honour_range = True
+        self.create_delay_fault: str | None = None  # "timeout" | "504"
+        self.corrupt_download = False
+
+    # -- helpers ------------------------------------------------------------------------
+    def add_export(self, body: bytes = b"[]", statuses: list[str] | None = None,
+                   title: str = "t", traceback: str | None = None) -> FakeExport:
+        eid = len(self.exports) + 1
+        exp = FakeExport(eid, title, statuses or ["completed"], body, traceback)
+        self.exports[eid] = exp
+        return exp
+
+    def _export_json(self, exp: FakeExport, advance: bool) -> dict[str, Any]:
+        converted = []
+        for item in exp.converted:
+            seq = exp.conversion_statuses.get(item["export_type"], ["completed"])
+            status = seq[0]
+            if advance and len(seq) > 1:
+                seq.pop(0)
+            converted.append({**item, "status": status})
+        return {
+            "id": exp.id, "title": exp.title, "status": exp.status(advance),
+            "md5": hashlib.md5(exp.body).hexdigest(), "counters": {"task_number": 3},
+            "created_by": {"id": 1}, "created_at": exp.created_at,
+            "finished_at": None, "converted_formats": converted, "traceback": exp.traceback,
+        }
+
+    def _auth(self, request: httpx.Request) -> httpx.Response | None:
+        header = request.headers.get("Authorization", "")
+        if header == f"Token {LEGACY}":
+            return None
+        if header.startswith("Bearer "):
+            token = header[7:]
+            if token in self.revoked or token not in self.issued_access:
+                return httpx.Response(401, json={"detail": "Given token not valid for any token type"})
+            return None
+        return httpx.Response(401, json={"detail": "Authentication credentials were not provided."})
+
+    # -- the handler --------------------------------------------------------------------
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        if self.prefix:
+            assert path.startswith(self.prefix + "/"), path
+            path = path[len(self.prefix):]
+        if path == "/api/token/refresh/":
+            refresh = json.loads(request.content)["refresh"]
+            if refresh in self.revoked or refresh != PAT:
+                return httpx.Response(401, json={"detail": "Token is invalid or expired"})
+            access = make_jwt("access", lifetime=self.access_lifetime, n=len(self.issued_access))
+            self.issued_access.append(access)
+            return httpx.Response(200, json={"access": access})
+        if self.fail_next:
+            return self.fail_next.pop(0)
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        return self._route(request, path)
+
+    def _route(self, request: httpx.Request, path: str) -> httpx.Response:
+        m = re.fullmatch(r"/api/projects/(\d+)/exports/?", path)
+        if m and request.method == "GET":
+            items = [self._export_json(e, False) for e in reversed(self.exports.values())]
+            return httpx.Response(200, json=items)
+        if m and request.method == "POST":
+            body = json.loads(request.content)
+            exp = self.add_export(b"[]", ["completed"], title=body.get("title", ""))
+            exp.request_body = body  # type: ignore[attr-defined]
+            if self.create_delay_fault == "timeout":
+                raise httpx.ReadTimeout("read timed out", request=request)
+            if self.create_delay_fault == "504":
+                return httpx.Response(504, text="<html><title>504 Gateway Time-out</title></html>")
+            return httpx.Response(201, json=self._export_json(exp, False))
+        m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)", path)
+        if m:
+            exp = self.exports.get(int(m.group(2)))
+            if exp is None:
+                return httpx.Response(404, json={"detail": "Not found."})
+            if request.method == "DELETE":
+                del self.exports[exp.id]
+                return httpx.Response(204)
+            return httpx.Response(200, json=self._export_json(exp, True))
+        m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)/convert", path)
+        if m:
+            exp = self.exports[int(m.group(2))]
+            etype = json.loads(request.content)["export_type"]
+            if any(c["export_type"] == etype for c in exp.converted):
+                return httpx.Response(400, json={"detail": f"Conversion to {etype} already started"})
+            cid = 100 + len(exp.converted)
+            exp.converted.append({"id": cid, "export_type": etype, "traceback": None})
+            if etype.startswith("FAIL"):
+                exp.converted[-1]["traceback"] = "Traceback (most recent call last):\nKeyError: 'x'"
+            return httpx.Response(200, json={"export_type": etype, "converted_format": cid})
+        m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)/download", path)
+        if m:
+            return self._download(request, self.exports[int(m.group(2))])
+        return httpx.Response(404, json={"detail": f"no fake route for {request.method} {path}"})
+
+    def _download(self, request: httpx.Request, exp: FakeExport) -> httpx.Response:
+        etype = request.url.params.get("exportType", "JSON")
+        if exp.status(False) != "completed":
+            return httpx.Response(404, json={"detail": "Export is not completed"})
+        data = exp.body if etype == "JSON" else f"converted {etype}\n".encode() * 1000
+        if etype != "JSON" and self.enterprise:
+            conv = [c for c in exp.converted if c["export_type"] == etype]
+            if not conv or exp.conversion_statuses.get(etype, ["completed"])[0] != "completed":
+                return httpx.Response(404, json={"detail": f"{etype} format is not converted yet"})
+        if self.corrupt_download:
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        headers = {
+            "Content-Disposition": f'attachment; filename="export/1/../../evil-{exp.id}.json"',
+            "Content-Type": "application/json",
+        }
+        start = 0
+        rng = request.headers.get("Range")
+        status = 200
+        if rng and self.honour_range:
+            start = int(re.match(r"bytes=(\d+)-", rng).group(1))  # type: ignore[union-attr]
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+            status = 206
+        cut = self.cuts.pop(0) if self.cuts else None
+        body = data[start:]
+        cut_at = None if cut is None else max(0, min(cut - start, len(body)))
+        return httpx.Response(status, headers=headers, stream=CutStream(body, cut_at))
+
+
+def client_for(fake: FakeLabelStudio, key: str = LEGACY, url: str = "https://ls.test") -> Any:
+    """An ``ls_frames.Client`` wired to the fake, with retries that never sleep."""
+    import ls_frames
+
+    sleeps: list[float] = []
+    retry = ls_frames.RetryPolicy(sleep=sleeps.append)
+    client = ls_frames.Client(url, key, transport=httpx.MockTransport(fake), retry=retry)
+    client.sleeps = sleeps  # type: ignore[attr-defined]
+    return client
