@@ -14,10 +14,10 @@ import logging
 import os
 import time
 import uuid
-from email.utils import parsedate_to_datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 

@@ -101,6 +101,7 @@ def download_to(
     directory = dest if into_dir else dest.parent
     directory.mkdir(parents=True, exist_ok=True)
     part = directory / f".{default_name}.{os.getpid()}.part"
+    where = f"GET /{path.lstrip('/')}"
     hasher = hashlib.md5(usedforsecurity=False)
     written = 0
     total: int | None = None
@@ -157,7 +158,7 @@ def download_to(
                     if resumes > MAX_RESUMES:
                         raise DownloadError(
                             f"{description}: connection broke {resumes} times, "
-                            f"gave up at byte {written} of GET /{path.lstrip('/')}: {exc}"
+                            f"gave up at byte {written} of {where}: {exc}"
                         ) from exc
                     logger.info("%s: broken at byte %d (%s), resuming", path, written, exc)
                     connection.retry.sleep(connection.retry.delay(resumes))
@@ -165,12 +166,12 @@ def download_to(
             os.fsync(out.fileno())
         if total is not None and written != total:
             raise DownloadError(
-                f"{description}: got {written} bytes, the server announced {total} (GET /{path.lstrip('/')})"
+                f"{description}: got {written} bytes, the server announced {total} ({where})"
             )
         if md5 and hasher.hexdigest() != md5.lower():
             raise ChecksumMismatch(
                 f"{description}: MD5 {hasher.hexdigest()} of the {written} bytes received does "
-                f"not match the server's {md5} (GET /{path.lstrip('/')}); nothing was kept"
+                f"not match the server's {md5} ({where}); nothing was kept"
             )
         assert final is not None
         os.replace(part, final)
