@@ -1,0 +1,46 @@
+# Two commands on a fresh machine:
+#   make demo   start (or use) a Label Studio, export a project, write Parquet, summarise
+#   make test   lint, type-check and run the whole suite against a real Label Studio
+PYTHON ?= python3
+VENV := .venv
+LS_VENV := .venv-labelstudio
+LS_VERSION := 1.23.2
+BIN := $(VENV)/bin
+OUT ?= demo-output
+PYTEST_ARGS ?=
+
+export LS_FRAMES_LABEL_STUDIO := $(CURDIR)/$(LS_VENV)/bin/label-studio
+
+.PHONY: test demo lint typecheck bench clean install
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,widgets]'
+	touch $@
+
+# Label Studio lives in its own environment: its many pins never meet the library's.
+$(LS_VENV)/.installed-$(LS_VERSION): $(BIN)/.installed
+	$(BIN)/python -m ls_frames.testing install $(LS_VENV) --version $(LS_VERSION)
+	touch $@
+
+install: $(BIN)/.installed $(LS_VENV)/.installed-$(LS_VERSION)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check ls_frames tests benchmarks
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+test: install lint typecheck
+	mkdir -p test-output
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider tests notebooks $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/ls-frames demo --out $(OUT) $(if $(PROJECT),--project $(PROJECT),)
+
+bench: install
+	$(BIN)/python benchmarks/bench_flatten.py
+
+clean:
+	rm -rf $(VENV) $(LS_VENV) test-output demo-output .pytest_cache .mypy_cache .ruff_cache
