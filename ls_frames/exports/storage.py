@@ -119,8 +119,12 @@ class LocalFilesExportStorage:
         return self
 
     def update(self, **options: Any) -> LocalFilesExportStorage:
-        """Change fields (``PATCH``): title, description, path, regex_filter, ..."""
+        """Change fields (``PATCH``): title, description, path, regex_filter, ...
+
+        The server validates ``path`` on every update, so the current one is sent along
+        when it is not being changed."""
         body = storage_payload(**options)
+        body.setdefault("path", self.path)
         self.raw = storage_call(
             lambda: self._conn._decode(self._conn.request("PATCH", self._url, json=body)),
             f"update of storage {self.id}",

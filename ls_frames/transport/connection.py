@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from httpx import USE_CLIENT_DEFAULT
@@ -42,6 +42,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"
+
+
+_C = TypeVar("_C", bound="Connection")
 
 
 class InsecureTransportWarning(UserWarning):
@@ -121,7 +124,7 @@ class Connection:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> Connection:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(self, *exc: object) -> None:
