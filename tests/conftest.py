@@ -1,0 +1,86 @@
+"""Shared fixtures: one real Label Studio for the whole session.
+
+Fixtures (tests using them carry ``@pytest.mark.server``):
+
+``label_studio``
+    session-scoped; an object with ``url``, ``legacy_token``, ``access_token`` and
+    ``local_files_root`` (a :class:`ls_frames.testing.LocalLabelStudio`, or a plain
+    namespace for a reused server). Reuses a running server when ``LS_FRAMES_TEST_URL``,
+    ``LS_FRAMES_TEST_LEGACY_TOKEN`` and ``LS_FRAMES_TEST_ACCESS_TOKEN`` are set (optionally
+    ``LS_FRAMES_TEST_LOCAL_FILES_ROOT``; ``python -m ls_frames.testing serve`` writes all of
+    them). Otherwise starts one with ``$LS_FRAMES_LABEL_STUDIO`` (logs to
+    ``test-output/label-studio.log``) and stops it at the end.
+``legacy_token`` / ``access_token``
+    the two credentials as strings (``Token`` key; PAT = JWT refresh token).
+``api_key``
+    parametrized over both, ids ``legacy`` and ``pat``: a test using it runs twice.
+``demo_project``
+    session-scoped; the dict :func:`ls_frames.testing.seed.seed_demo_project` returned
+    (``project_id``, ``task_ids``, ``draft_ids``, ``counts``...), seeded once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_REUSE = ("LS_FRAMES_TEST_URL", "LS_FRAMES_TEST_LEGACY_TOKEN", "LS_FRAMES_TEST_ACCESS_TOKEN")
+
+
+@pytest.fixture(scope="session")
+def label_studio() -> Iterator[Any]:
+    """A running Label Studio: reused from the environment, or started for the session."""
+    if all(os.environ.get(name) for name in _REUSE):
+        root = os.environ.get("LS_FRAMES_TEST_LOCAL_FILES_ROOT") or None
+        yield SimpleNamespace(
+            url=os.environ["LS_FRAMES_TEST_URL"].rstrip("/"),
+            legacy_token=os.environ["LS_FRAMES_TEST_LEGACY_TOKEN"],
+            access_token=os.environ["LS_FRAMES_TEST_ACCESS_TOKEN"],
+            local_files_root=Path(root) if root else None,
+            log_path=None,
+        )
+        return
+
+    from ls_frames.testing import LocalLabelStudio
+
+    log_dir = REPO / "test-output"
+    log_dir.mkdir(exist_ok=True)
+    server = LocalLabelStudio(log_path=log_dir / "label-studio.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def legacy_token(label_studio: Any) -> str:
+    """The admin's legacy token (``Authorization: Token ...``)."""
+    return str(label_studio.legacy_token)
+
+
+@pytest.fixture(scope="session")
+def access_token(label_studio: Any) -> str:
+    """The admin's personal access token (a JWT refresh token)."""
+    return str(label_studio.access_token)
+
+
+@pytest.fixture(params=["legacy", "pat"])
+def api_key(request: pytest.FixtureRequest, label_studio: Any) -> str:
+    """Each credential in turn: the legacy token, then the personal access token."""
+    name = "legacy_token" if request.param == "legacy" else "access_token"
+    return str(getattr(label_studio, name))
+
+
+@pytest.fixture(scope="session")
+def demo_project(label_studio: Any) -> dict[str, Any]:
+    """The demo project, seeded once per session; the dict seed_demo_project returned."""
+    from ls_frames.testing.seed import seed_demo_project
+
+    return seed_demo_project(label_studio.url, label_studio.legacy_token)

@@ -1,0 +1,179 @@
+"""ls_frames.testing against a real Label Studio: the server, the credentials, the seed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ls_frames.errors import ConfigurationError
+from ls_frames.testing import LocalLabelStudio, find_executable
+from ls_frames.testing.seed import auth_headers, demo_tasks
+from ls_frames.testing.server import _clean_environ, _free_port, _port_is_free
+
+FULL_SERIALIZATION = {
+    "predictions": {"only_id": False},
+    "drafts": {"only_id": False},
+    "annotations__completed_by": {"only_id": False},
+}
+
+
+@pytest.fixture
+def listening_socket() -> Iterator[int]:
+    """A port on 127.0.0.1 that something is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield int(s.getsockname()[1])
+
+
+# -- no server needed ---------------------------------------------------------------------
+
+
+def test_busy_port_is_detected_and_refused(listening_socket: int, tmp_path: Any) -> None:
+    assert not _port_is_free(listening_socket)
+    assert _free_port() != listening_socket
+    fake_binary = tmp_path / "label-studio"
+    fake_binary.write_text("#!/bin/sh\nexit 1\n")
+    fake_binary.chmod(0o755)
+    server = LocalLabelStudio(executable=fake_binary, port=listening_socket)
+    with pytest.raises(ConfigurationError, match=f"port {listening_socket}.*busy"):
+        server.start()
+    assert not server.running
+
+
+def test_missing_executable_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LS_FRAMES_LABEL_STUDIO", raising=False)
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(ConfigurationError, match=r"python -m ls_frames\.testing install"):
+        find_executable()
+    with pytest.raises(ConfigurationError, match="not an executable"):
+        find_executable("/nonexistent/label-studio")
+
+
+def test_leaky_environment_is_cleaned() -> None:
+    env = _clean_environ({"HOST": "h", "PORT": "1", "USERNAME": "u", "PASSWORD": "p",
+                          "LABEL_STUDIO_PORT": "2", "HEARTEX_HOST": "x", "LABEL_STUDIO_URL": "u",
+                          "PATH": "/bin", "HOME": "/root"})  # fmt: skip
+    assert env == {"PATH": "/bin", "HOME": "/root"}
+
+
+def test_repr_holds_no_secret() -> None:
+    server = LocalLabelStudio(password="pa55word-secret", legacy_token="legacy-secret-123")
+    text = repr(server) + str(vars(server).get("username"))
+    assert "secret" not in text
+
+
+def test_demo_tasks_need_five() -> None:
+    with pytest.raises(ValueError):
+        demo_tasks(4)
+
+
+# -- the session's server -----------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_health(label_studio: Any) -> None:
+    answer = httpx.get(f"{label_studio.url}/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "UP"}
+    assert label_studio.url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.server
+def test_both_credentials_work(label_studio: Any, api_key: str) -> None:
+    headers = auth_headers(label_studio.url, api_key)
+    scheme = headers["Authorization"].split()[0]
+    assert scheme == ("Token" if api_key == label_studio.legacy_token else "Bearer")
+    answer = httpx.get(f"{label_studio.url}/api/current-user/whoami", headers=headers)
+    assert answer.status_code == 200
+    assert "@" in answer.json()["email"]
+
+
+@pytest.mark.server
+def test_pat_is_a_refresh_token(label_studio: Any, access_token: str) -> None:
+    answer = httpx.post(f"{label_studio.url}/api/token/refresh/", json={"refresh": access_token})
+    assert answer.status_code == 200
+    assert answer.json()["access"].count(".") == 2
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("header", ["Token " + "0" * 40, "Bearer not.a.jwt"], ids=["token", "bearer"])
+def test_wrong_token_is_401(label_studio: Any, header: str) -> None:
+    answer = httpx.get(f"{label_studio.url}/api/projects", headers={"Authorization": header})
+    assert answer.status_code == 401
+
+
+@pytest.mark.server
+def test_demo_project_exports_what_was_seeded(
+    label_studio: Any, demo_project: dict[str, Any], api_key: str
+) -> None:
+    counts = demo_project["counts"]
+    pid = demo_project["project_id"]
+    with httpx.Client(base_url=label_studio.url, timeout=120,
+                      headers=auth_headers(label_studio.url, api_key)) as http:  # fmt: skip
+        created = http.post(f"/api/projects/{pid}/exports/",
+                            json={"title": "seed check", "serialization_options": FULL_SERIALIZATION})  # fmt: skip
+        assert created.status_code == 201, created.text
+        snapshot = http.get(f"/api/projects/{pid}/exports/{created.json()['id']}").json()
+        assert snapshot["status"] == "completed"
+        assert snapshot["counters"]["task_number"] == counts["tasks"]
+        raw = http.get(f"/api/projects/{pid}/exports/{snapshot['id']}/download",
+                       params={"exportType": "JSON"}).content  # fmt: skip
+    assert hashlib.md5(raw).hexdigest() == snapshot["md5"]
+    tasks = json.loads(raw)
+    anns = [a for t in tasks for a in t["annotations"]]
+    items = [r for a in anns for r in a["result"]]
+    preds = [p for t in tasks for p in t["predictions"]]
+    drafts = [d for t in tasks for d in t["drafts"]]
+
+    assert sorted(t["id"] for t in tasks) == demo_project["task_ids"]
+    assert len(tasks) == counts["tasks"]
+    assert sum(1 for t in tasks if t["annotations"]) == counts["tasks_with_annotations"]
+    assert len(anns) == counts["annotations"]
+    assert sum(a["was_cancelled"] for a in anns) == counts["skipped_annotations"] == 1
+    assert sum(a["ground_truth"] for a in anns) == counts["ground_truth_annotations"] == 1
+    assert len(items) == counts["result_items"]
+    assert sum(r["type"] == "relation" for r in items) == counts["relations"]
+    assert len(preds) == counts["predictions"]
+    assert sum(len(p["result"]) for p in preds) == counts["prediction_result_items"]
+    assert all(p["model_version"].startswith("demo-model") and p["score"] for p in preds)
+    assert len(drafts) == counts["drafts"] == len(demo_project["draft_ids"])
+    assert sorted(d["id"] for d in drafts) == sorted(demo_project["draft_ids"])
+    assert sum(len(d["result"]) for d in drafts) == counts["draft_result_items"]
+    assert all(isinstance(a["completed_by"], dict) for a in anns)
+    # A per-region choice shares its box's id.
+    poses = [r for r in items if r.get("from_name") == "pose"]
+    box_ids = {r["id"] for r in items if r.get("type") == "rectanglelabels"}
+    assert poses and all(r["id"] in box_ids for r in poses)
+
+
+# -- a second, short-lived server ---------------------------------------------------------
+
+
+@pytest.mark.server
+def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int) -> None:
+    try:
+        find_executable()
+    except ConfigurationError as exc:
+        pytest.skip(str(exc))
+    server = LocalLabelStudio()
+    with server:
+        assert server.port != listening_socket
+        assert httpx.get(f"{server.url}/health").json() == {"status": "UP"}
+        pid, data_dir = server.pid, server.data_dir
+        assert pid is not None and data_dir is not None and data_dir.is_dir()
+        assert server.password not in repr(server)
+        assert server.legacy_token not in repr(server)
+    assert not server.running
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert not data_dir.exists()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/health", timeout=2)
