@@ -1,0 +1,113 @@
+"""Python lists to Arrow arrays: tolerant conversion and zero-parse JSON text columns."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["array", "json_text", "raw_array"]
+
+TS = pa.timestamp("us", tz="UTC")
+_UNSET = msgspec.UNSET
+_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
+
+
+def json_text(value: Any) -> str | None:
+    """A string as it is, ``None`` as null, anything else as its JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def raw_array(raws: list[Any]) -> pa.Array:
+    """A string array of :class:`msgspec.Raw` values (``UNSET`` -> null), without parsing:
+    the bytes are joined once and cut by offsets."""
+    n = len(raws)
+    validity = None
+    try:  # fast path: no value is missing
+        lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)
+        data = b"".join(raws)
+    except TypeError:
+        missing = [r is _UNSET for r in raws]
+        parts = [b"" if m else r for r, m in zip(raws, missing, strict=True)]
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=n)
+        data = b"".join(parts)
+        bits = np.packbits(~np.asarray(missing, dtype=bool), bitorder="little")
+        validity = pa.py_buffer(bits.tobytes())
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    typ = pa.string() if offsets[-1] < 2**31 - 1 else pa.large_string()
+    offs = offsets.astype(np.int32) if typ == pa.string() else offsets
+    arr = pa.Array.from_buffers(
+        typ, n, [validity, pa.py_buffer(offs.tobytes()), pa.py_buffer(data)]
+    )
+    return arr if typ == pa.string() else arr.cast(pa.string())
+
+
+def _fix(value: Any, typ: pa.DataType) -> Any:
+    """Best effort conversion of one odd value to ``typ`` (``None`` when impossible)."""
+    if value is None:
+        return None
+    try:
+        if pa.types.is_string(typ):
+            return value if isinstance(value, str) else json.dumps(value)
+        if pa.types.is_list(typ):
+            inner = typ.value_type
+            if isinstance(value, str) and pa.types.is_string(inner):
+                return [value]
+            if not isinstance(value, list):
+                return None
+            return [_fix(v, inner) for v in value]
+        if pa.types.is_integer(typ):
+            if isinstance(value, bool):
+                return int(value)
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            return int(value) if isinstance(value, int) else None
+        if pa.types.is_floating(typ):
+            return float(value) if isinstance(value, (int, float)) else float(str(value))
+        if pa.types.is_boolean(typ):
+            return value if isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def array(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """``pa.array(values, typ)``, converting odd elements one by one when that fails.
+
+    Timestamps arrive as ISO 8601 strings and are parsed into ``timestamp[us, UTC]``
+    (strings without an offset are taken as UTC, unparsable ones become null).
+    """
+    if typ == TS:
+        strings = array(values, pa.string())
+        try:
+            return strings.cast(TS)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pa.array([_parse_ts(v) for v in strings.to_pylist()], TS)
+    try:
+        return pa.array(values, typ)
+    except _ERRORS:
+        out = []
+        for v in values:
+            try:
+                pa.array([v], typ)
+                out.append(v)
+            except _ERRORS:
+                out.append(_fix(v, typ))
+        return pa.array(out, typ)

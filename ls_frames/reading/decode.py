@@ -1,0 +1,256 @@
+"""Decode chunks of tasks with msgspec into light, typed structs.
+
+Only the fields the tables need are decoded; ``data``, ``meta`` and each result's ``value``
+stay :class:`msgspec.Raw` (the exact bytes of the file) so JSON text columns are lossless
+and cheap. Structs are declared with ``gc=False``: the cyclic GC never scans them.
+
+Shapes other than a server snapshot are normalised first (see :func:`normalise_task`):
+
+- import payloads whose task has no ``data`` key: the object minus the task fields is the
+  data (as Label Studio imports it);
+- JSON_MIN records (flat rows with ``annotation_id``/``annotator``): one task row per record
+  (a task with two annotations appears twice), the flattened answers in ``data.<key>``, and
+  one annotation row (id, annotator email, times, lead time); JSON_MIN has no regions;
+- local-files storage files: one annotation with its task nested under ``task``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from ls_frames.errors import ExportFormatError
+
+__all__ = [
+    "Annotation",
+    "Draft",
+    "Item",
+    "Prediction",
+    "Task",
+    "User",
+    "decode_chunk",
+    "normalise_task",
+]
+
+
+class User(msgspec.Struct, gc=False):
+    id: int | None = None
+    email: str | None = None
+
+
+class Item(msgspec.Struct, gc=False):
+    """One result item (a region, an attribute of a region, or a relation)."""
+
+    id: Any = None
+    type: Any = None
+    from_name: Any = None
+    to_name: Any = None
+    value: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    origin: Any = None
+    score: Any = None
+    readonly: Any = None
+    meta: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    parentID: Any = None
+    item_index: Any = None
+    original_width: Any = None
+    original_height: Any = None
+    image_rotation: Any = None
+    from_id: Any = None
+    to_id: Any = None
+    direction: Any = None
+    labels: Any = None
+
+
+class Annotation(msgspec.Struct, gc=False):
+    id: int | None = None
+    completed_by: int | User | None = None
+    result: list[Item] | None = None
+    was_cancelled: bool | None = None
+    ground_truth: bool | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    draft_created_at: str | None = None
+    lead_time: float | None = None
+    prediction: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    result_count: int | None = None
+    unique_id: str | None = None
+    import_id: int | None = None
+    last_action: str | None = None
+    bulk_created: bool | None = None
+    task: int | None = None
+    project: int | None = None
+    updated_by: int | None = None
+    parent_prediction: int | None = None
+    parent_annotation: int | None = None
+    last_created_by: int | None = None
+
+
+class Prediction(msgspec.Struct, gc=False):
+    id: int | None = None
+    result: list[Item] | None = None
+    model_version: Any = None
+    score: float | None = None
+    cluster: int | None = None
+    mislabeling: float | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    model: int | None = None
+    model_run: int | None = None
+    task: int | None = None
+    project: int | None = None
+
+
+class Draft(msgspec.Struct, gc=False):
+    id: int | None = None
+    user: Any = None
+    created_username: str | None = None
+    result: list[Item] | None = None
+    lead_time: float | None = None
+    was_postponed: bool | None = None
+    import_id: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    task: int | None = None
+    annotation: int | None = None
+
+
+class Task(msgspec.Struct, gc=False):
+    id: int | None = None
+    annotations: list[Annotation] | None = None
+    drafts: list[int | Draft] | None = None
+    predictions: list[int | Prediction] | None = None
+    data: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    meta: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    created_at: str | None = None
+    updated_at: str | None = None
+    inner_id: int | None = None
+    project: int | None = None
+    total_annotations: int | None = None
+    cancelled_annotations: int | None = None
+    total_predictions: int | None = None
+    comment_count: int | None = None
+    unresolved_comment_count: int | None = None
+    last_comment_updated_at: str | None = None
+    updated_by: Any = None
+    allow_skip: bool | None = None
+    file_upload: Any = None
+    agreement: float | None = None
+    comment_authors: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+TASK_FIELDS = frozenset(Task.__struct_fields__)
+_JSON_MIN_KEYS = ("annotation_id", "annotator")
+_JSON_MIN_META = ("id", "annotation_id", "annotator", "created_at", "updated_at", "lead_time")
+_TASKS = msgspec.json.Decoder(list[Task])
+_ANY = msgspec.json.Decoder()
+_ENCODE = msgspec.json.Encoder()
+_PATH_INDEX = re.compile(r"\$\[(\d+)\]")
+_BYTE = re.compile(r"byte (\d+)")
+
+
+def normalise_task(obj: Any) -> Any:
+    """Bring a non-snapshot task object into the snapshot shape (leave others untouched)."""
+    if not isinstance(obj, dict):
+        return obj
+    if "data" in obj:
+        return obj
+    if isinstance(obj.get("task"), dict) and "result" in obj:  # local-files storage annotation
+        task = dict(obj["task"])
+        annotation = {k: v for k, v in obj.items() if k != "task"}
+        annotation.setdefault("task", task.get("id"))
+        annotations = list(task.get("annotations") or [])
+        ann_id = annotation.get("id")
+        if not any(isinstance(a, dict) and a.get("id") == ann_id for a in annotations):
+            annotations.append(annotation)
+        task["annotations"] = annotations
+        return normalise_task(task)
+    if any(k in obj for k in _JSON_MIN_KEYS):  # JSON_MIN: one flat row per annotation
+        annotator = obj.get("annotator")
+        annotation = {
+            "id": obj.get("annotation_id"),
+            "completed_by": {"email": annotator} if isinstance(annotator, str) else annotator,
+            "created_at": obj.get("created_at"),
+            "updated_at": obj.get("updated_at"),
+            "lead_time": obj.get("lead_time"),
+            "task": obj.get("id"),
+        }
+        data = {k: v for k, v in obj.items() if k not in _JSON_MIN_META}
+        return {"id": obj.get("id"), "data": data, "annotations": [annotation]}
+    # import payload: a task without "data" is all data, minus the task's own fields
+    task = {k: v for k, v in obj.items() if k in TASK_FIELDS}
+    task["data"] = {k: v for k, v in obj.items() if k not in TASK_FIELDS}
+    return task
+
+
+def _fail(exc: Exception, shift: int, first_index: int, path: str | None) -> ExportFormatError:
+    """``shift`` maps a byte index in the decoded document to an offset in the source."""
+    text = str(exc)
+    m = _PATH_INDEX.search(text)
+    b = _BYTE.search(text)
+    return ExportFormatError(
+        f"malformed export: {text}",
+        offset=shift + int(b.group(1)) if b else max(shift, 0),
+        task_index=first_index + int(m.group(1)) if m else (None if b else first_index),
+        path=path,
+    )
+
+
+def decode_chunk(
+    data: bytes,
+    *,
+    offset: int = 0,
+    first_index: int = 0,
+    single: bool = False,
+    path: str | None = None,
+) -> list[Task]:
+    """Decode a chunk (whole tasks, comma separated, no brackets) into :class:`Task` s.
+
+    ``single`` marks a file holding one object. Errors become :class:`ExportFormatError`
+    naming the byte offset and/or the task index.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExportFormatError(
+            f"invalid UTF-8: {exc.reason}", offset=offset + exc.start, path=path
+        ) from None
+    doc = data if single else b"[" + data + b"]"
+    shift = offset if single else offset - 1
+    try:
+        if single:
+            return _normalised([_ANY.decode(doc)], shift, first_index, path)
+        tasks = _TASKS.decode(doc)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        if single:
+            raise _fail(exc, shift, first_index, path) from None
+        err: Exception = exc
+    else:
+        if all(t.data is not msgspec.UNSET for t in tasks):
+            return tasks
+        return _normalised(_ANY.decode(doc), shift, first_index, path)
+    if isinstance(err, msgspec.DecodeError):
+        raise _fail(err, shift, first_index, path) from None
+    # a validation error: maybe a shape we normalise (import payload, JSON_MIN)
+    try:
+        objs = _ANY.decode(doc)
+    except msgspec.DecodeError as exc:  # pragma: no cover - same bytes decoded above
+        raise _fail(exc, shift, first_index, path) from None
+    if any("data" not in o for o in objs if isinstance(o, dict)):
+        return _normalised(objs, shift, first_index, path)
+    raise _fail(err, shift, first_index, path) from None
+
+
+def _normalised(objs: list[Any], shift: int, first_index: int, path: str | None) -> list[Task]:
+    for i, o in enumerate(objs):
+        if not isinstance(o, dict):
+            raise ExportFormatError(
+                f"task is not a JSON object but {type(o).__name__}",
+                task_index=first_index + i, path=path,
+            )
+    fixed = [normalise_task(o) for o in objs]
+    try:
+        return _TASKS.decode(_ENCODE.encode(fixed))
+    except msgspec.ValidationError as exc:
+        raise _fail(exc, shift, first_index, path) from None

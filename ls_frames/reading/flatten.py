@@ -1,0 +1,253 @@
+"""Flatten decoded tasks into Arrow record batches, one per table.
+
+Columns are built one at a time from lists of structs (``map(attrgetter(...))``), never
+row by row, and JSON text columns are cut straight out of the file's bytes. A value whose
+type does not fit its column (a string where a number belongs, say) is converted element
+by element; what cannot be converted becomes null, while ``value_json`` always keeps the
+exact text of the result's ``value``.
+
+Every result item lands in exactly one row: ``type == "relation"`` in ``relations``, all
+others (unknown types included) in ``regions`` (typed value columns: see
+:mod:`ls_frames.reading.values`). Rows follow the file: task by task, then annotations,
+predictions, drafts, then result order (``result_index``). In the ids-only serialization
+predictions and drafts are bare ids: they get a row holding only ``prediction_id`` /
+``draft_id`` and ``task_id``, and of course no regions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import repeat
+from operator import attrgetter, eq
+from typing import Any
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ls_frames.reading.columns import array, json_text, raw_array
+from ls_frames.reading.decode import Draft, Item, Prediction, Task, User
+from ls_frames.reading.schemas import SCHEMAS
+from ls_frames.reading.values import value_columns
+
+__all__ = ["flatten_tasks"]
+
+_UNSET = msgspec.UNSET
+_DATA_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+_ITEM_COLUMNS = {
+    "region_id": "id", "from_name": "from_name", "to_name": "to_name", "type": "type",
+    "original_width": "original_width", "original_height": "original_height",
+    "image_rotation": "image_rotation", "parent_id": "parentID", "origin": "origin",
+    "score": "score", "readonly": "readonly", "item_index": "item_index",
+}
+
+
+def _attr_columns(
+    objs: Sequence[Any], names: dict[str, str], schema: pa.Schema
+) -> dict[str, pa.Array]:
+    return {
+        column: array(list(map(attrgetter(attr), objs)), schema.field(column).type)
+        for column, attr in names.items()
+    }
+
+
+def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
+    schema = SCHEMAS[name]
+    arrays = [columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in schema]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
+    n = len(items)
+    schema = SCHEMAS["regions"]
+    cols = dict(keys)
+    cols.update(_attr_columns(items, _ITEM_COLUMNS, schema))
+    raws = list(map(attrgetter("value"), items))
+    cols["value_json"] = raw_array(raws)
+    cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
+    cols.update(value_columns(raws, schema))
+    for px, pct, size in (("x_px", "x", "original_width"), ("y_px", "y", "original_height"),
+                          ("width_px", "width", "original_width"),
+                          ("height_px", "height", "original_height")):
+        cols[px] = pc.divide(pc.multiply(cols[pct], cols[size].cast(pa.float64())), 100.0)
+    return _batch("regions", cols, n)
+
+
+def _relations(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
+    cols = dict(keys)
+    cols["from_id"] = pa.array([json_text(it.from_id) for it in items], pa.string())
+    cols["to_id"] = pa.array([json_text(it.to_id) for it in items], pa.string())
+    cols["direction"] = array([it.direction for it in items], pa.string())
+    cols["labels"] = array([it.labels for it in items], pa.list_(pa.string()))
+    return _batch("relations", cols, len(items))
+
+
+def _results(
+    groups: list[tuple[Sequence[Item], Any, str, Any]], wanted: set[str]
+) -> dict[str, pa.RecordBatch]:
+    """Regions and relations of (result list, task id, source, source id) groups."""
+    items: list[Item] = []
+    sizes = []
+    for result, *_ in groups:
+        items.extend(result)
+        sizes.append(len(result))
+    group_of = np.repeat(np.arange(len(groups)), sizes)
+    starts = np.cumsum([0, *sizes[:-1]]) if sizes else np.zeros(0, np.int64)
+    index = np.arange(len(items)) - np.repeat(starts, sizes)
+    g_task = pa.array([g[1] for g in groups], pa.int64())
+    g_source = pa.array([g[2] for g in groups], pa.string())
+    g_sid = pa.array([g[3] for g in groups], pa.int64())
+    types = [it.type for it in items]
+    is_relation = np.fromiter(map(eq, types, repeat("relation")), bool, len(types))
+    out: dict[str, pa.RecordBatch] = {}
+    for name, mask in (("regions", ~is_relation), ("relations", is_relation)):
+        if name not in wanted:
+            continue
+        rows = np.flatnonzero(mask)
+        picked = items if len(rows) == len(items) else [items[i] for i in rows]
+        take = pa.array(group_of[rows])
+        keys = {
+            "task_id": g_task.take(take),
+            "source": g_source.take(take),
+            "source_id": g_sid.take(take),
+            "result_index": pa.array(index[rows], pa.int64()),
+        }
+        out[name] = (_regions if name == "regions" else _relations)(picked, keys)
+    return out
+
+
+_TASK_COLUMNS = {
+    "task_id": "id", "inner_id": "inner_id", "project_id": "project",
+    "created_at": "created_at", "updated_at": "updated_at",
+    "total_annotations": "total_annotations", "cancelled_annotations": "cancelled_annotations",
+    "total_predictions": "total_predictions", "comment_count": "comment_count",
+    "unresolved_comment_count": "unresolved_comment_count",
+    "last_comment_updated_at": "last_comment_updated_at", "file_upload": "file_upload",
+    "updated_by": "updated_by", "allow_skip": "allow_skip", "agreement": "agreement",
+}
+_ANNOTATION_COLUMNS = {
+    "annotation_id": "id", "project_id": "project", "was_cancelled": "was_cancelled",
+    "ground_truth": "ground_truth", "lead_time": "lead_time", "created_at": "created_at",
+    "updated_at": "updated_at", "draft_created_at": "draft_created_at",
+    "parent_prediction": "parent_prediction", "parent_annotation": "parent_annotation",
+    "last_action": "last_action", "unique_id": "unique_id", "result_count": "result_count",
+    "updated_by": "updated_by", "import_id": "import_id", "bulk_created": "bulk_created",
+    "last_created_by": "last_created_by",
+}
+_PREDICTION_COLUMNS = {
+    "prediction_id": "id", "project_id": "project", "model_version": "model_version",
+    "score": "score", "cluster": "cluster", "mislabeling": "mislabeling",
+    "created_at": "created_at", "updated_at": "updated_at", "model": "model",
+    "model_run": "model_run",
+}
+_DRAFT_COLUMNS = {
+    "draft_id": "id", "annotation_id": "annotation", "user": "user",
+    "created_username": "created_username", "lead_time": "lead_time",
+    "was_postponed": "was_postponed", "import_id": "import_id", "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+
+def _n_results(objs: Sequence[Any]) -> pa.Array:
+    return pa.array([len(o.result or ()) for o in objs], pa.int64())
+
+
+def _expanded_or_ids(
+    name: str, objs: list[Any], task_ids: list[Any], cls: type, names: dict[str, str]
+) -> pa.RecordBatch:
+    """Rows for predictions/drafts: expanded objects, or bare ids (ids-only shape)."""
+    full = [o if isinstance(o, cls) else cls(id=o) for o in objs]
+    cols = _attr_columns(full, names, SCHEMAS[name])
+    cols["task_id"] = pa.array(task_ids, pa.int64())
+    cols["n_results"] = pa.array(
+        [len(o.result or ()) if isinstance(o, cls) else None for o in objs],  # type: ignore[attr-defined]
+        pa.int64(),
+    )
+    return _batch(name, cols, len(objs))
+
+
+def flatten_tasks(
+    tasks: Iterable[Task],
+    tables: Iterable[str] | None = None,
+    data_keys: dict[str, None] | None = None,
+) -> dict[str, pa.RecordBatch]:
+    """One record batch per requested table (default: all) for these tasks.
+
+    ``data_keys``, when given, collects (in first-seen order) the keys of every ``data``.
+    """
+    tasks = list(tasks)
+    wanted = set(SCHEMAS if tables is None else tables)
+    anns: list[Any] = []
+    ann_tid: list[Any] = []
+    preds: list[Any] = []
+    pred_tid: list[Any] = []
+    drafts: list[Any] = []
+    draft_tid: list[Any] = []
+    for t in tasks:
+        if t.annotations:
+            anns.extend(t.annotations)
+            ann_tid.extend([t.id] * len(t.annotations))
+        if t.predictions:
+            preds.extend(t.predictions)
+            pred_tid.extend([t.id] * len(t.predictions))
+        if t.drafts:
+            drafts.extend(t.drafts)
+            draft_tid.extend([t.id] * len(t.drafts))
+    out: dict[str, pa.RecordBatch] = {}
+    if "tasks" in wanted:
+        cols = _attr_columns(tasks, _TASK_COLUMNS, SCHEMAS["tasks"])
+        cols["data_json"] = raw_array([t.data for t in tasks])
+        cols["meta_json"] = raw_array([t.meta for t in tasks])
+        cols["comment_authors_json"] = raw_array([t.comment_authors for t in tasks])
+        for column, attr in (("annotation_count", "annotations"),
+                             ("prediction_count", "predictions"), ("draft_count", "drafts")):
+            cols[column] = pa.array([len(getattr(t, attr) or ()) for t in tasks], pa.int64())
+        out["tasks"] = _batch("tasks", cols, len(tasks))
+        if data_keys is not None:
+            datas = [t.data for t in tasks if t.data is not _UNSET]
+            doc = b"[" + b",".join(datas) + b"]"
+            try:
+                for data in _DATA_LIST.decode(doc):
+                    for key in data:
+                        data_keys.setdefault(key)
+            except msgspec.ValidationError:  # some data is not an object
+                for raw in datas:
+                    if bytes(raw)[:1] == b"{":
+                        for key in _DATA_KEYS.decode(raw):
+                            data_keys.setdefault(key)
+    if "annotations" in wanted:
+        cols = _attr_columns(anns, _ANNOTATION_COLUMNS, SCHEMAS["annotations"])
+        cols["task_id"] = pa.array(ann_tid, pa.int64())
+        users = [a.completed_by for a in anns]
+        cols["completed_by_id"] = array([u.id if type(u) is User else u for u in users],
+                                        pa.int64())
+        cols["completed_by_email"] = array(
+            [u.email if type(u) is User else None for u in users], pa.string()
+        )
+        cols["prediction_json"] = raw_array([a.prediction for a in anns])
+        cols["n_results"] = _n_results(anns)
+        out["annotations"] = _batch("annotations", cols, len(anns))
+    if "predictions" in wanted:
+        out["predictions"] = _expanded_or_ids(
+            "predictions", preds, pred_tid, Prediction, _PREDICTION_COLUMNS
+        )
+    if "drafts" in wanted:
+        out["drafts"] = _expanded_or_ids("drafts", drafts, draft_tid, Draft, _DRAFT_COLUMNS)
+    if wanted & {"regions", "relations"}:
+        # task by task (annotations, predictions, drafts): the order never depends on chunks
+        groups: list[tuple[Sequence[Item], Any, str, Any]] = []
+        for t in tasks:
+            tid = t.id
+            for a in t.annotations or ():
+                if a.result:
+                    groups.append((a.result, tid, "annotation", a.id))
+            for p in t.predictions or ():
+                if isinstance(p, Prediction) and p.result:
+                    groups.append((p.result, tid, "prediction", p.id))
+            for d in t.drafts or ():
+                if isinstance(d, Draft) and d.result:
+                    groups.append((d.result, tid, "draft", d.id))
+        out.update(_results(groups, wanted))
+    return {name: out[name] for name in SCHEMAS if name in wanted}

@@ -1,0 +1,124 @@
+"""Stream an export into Arrow record batches: chunk, decode, flatten.
+
+:class:`ExportReader` is the one loop every caller uses. It yields, for each chunk of whole
+tasks, a dict of record batches (one per requested table). With ``workers > 1`` chunks are
+decoded and flattened in a small process pool (``fork`` on POSIX, else ``spawn``: then the
+calling script needs an ``if __name__ == "__main__"`` guard), at most ``workers + 1`` chunks
+in flight, so memory stays bounded whatever the file size. The order of rows never depends
+on ``workers`` or ``chunk_size``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from typing import IO, Any
+
+import pyarrow as pa
+
+from ls_frames.reading.chunker import DEFAULT_CHUNK_SIZE, Chunk, iter_chunks
+from ls_frames.reading.decode import decode_chunk
+from ls_frames.reading.flatten import flatten_tasks
+from ls_frames.reading.schemas import TABLES
+
+__all__ = ["ExportReader", "Source", "flatten_chunk", "open_source"]
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+
+
+def open_source(source: Source, stack: ExitStack) -> tuple[IO[bytes], str | None]:
+    """A binary stream for a path, bytes, or an already open binary file object."""
+    import io
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source)), None
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        return stack.enter_context(open(path, "rb")), path
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        return source, name if isinstance(name, str) else None
+    raise TypeError(f"expected a path, bytes or a binary file object, not {type(source)!r}")
+
+
+def flatten_chunk(
+    chunk: Chunk, tables: tuple[str, ...], path: str | None
+) -> tuple[dict[str, pa.RecordBatch], list[str], int]:
+    """Decode and flatten one chunk: (batches, data keys in order, number of tasks)."""
+    tasks = decode_chunk(
+        chunk.data, offset=chunk.offset, first_index=chunk.first_index,
+        single=chunk.single, path=path,
+    )
+    keys: dict[str, None] = {}
+    batches = flatten_tasks(tasks, tables, keys)
+    return batches, list(keys), len(tasks)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """``fork`` where there is one: ``spawn``/``forkserver`` re-run the caller's ``__main__``
+    (scripts without an ``if __name__ == "__main__"`` guard would break) and pay the
+    imports again in every worker."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+class ExportReader:
+    """Iterate ``{table: RecordBatch}`` per chunk of an export.
+
+    After the loop, ``data_keys`` holds every key of the tasks' ``data`` in first-seen
+    order and ``task_count`` the number of tasks.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        tables: Iterable[str] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        workers: int = 1,
+    ) -> None:
+        chosen = tuple(TABLES if tables is None else tables)
+        unknown = set(chosen) - set(TABLES)
+        if unknown:
+            raise ValueError(f"unknown tables {sorted(unknown)}; choose from {list(TABLES)}")
+        self.source = source
+        self.tables = tuple(t for t in TABLES if t in chosen)
+        self.chunk_size = chunk_size
+        self.workers = max(1, int(workers))
+        self.data_keys: dict[str, None] = {}
+        self.task_count = 0
+        self.path: str | None = None
+
+    def _take(self, result: tuple[dict[str, pa.RecordBatch], list[str], int]) -> dict[
+        str, pa.RecordBatch
+    ]:
+        batches, keys, count = result
+        for key in keys:
+            self.data_keys.setdefault(key)
+        self.task_count += count
+        return batches
+
+    def __iter__(self) -> Iterator[dict[str, pa.RecordBatch]]:
+        with ExitStack() as stack:
+            stream, self.path = open_source(self.source, stack)
+            chunks = iter_chunks(stream, chunk_size=self.chunk_size, path=self.path)
+            if self.workers == 1:
+                for chunk in chunks:
+                    yield self._take(flatten_chunk(chunk, self.tables, self.path))
+                return
+            pool = stack.enter_context(ProcessPoolExecutor(self.workers, mp_context=_context()))
+            pending: deque[Future[Any]] = deque()
+            try:
+                for chunk in chunks:
+                    pending.append(pool.submit(flatten_chunk, chunk, self.tables, self.path))
+                    while len(pending) > self.workers:
+                        yield self._take(pending.popleft().result())
+                while pending:
+                    yield self._take(pending.popleft().result())
+            finally:
+                for fut in pending:
+                    fut.cancel()

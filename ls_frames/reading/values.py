@@ -1,0 +1,132 @@
+"""Typed columns from the ``value`` of result items, decoded in one msgspec call per chunk.
+
+The values of a chunk are decoded into a struct holding only the keys that occur in the
+export (learnt as we go): ``forbid_unknown_fields`` makes msgspec report a key the struct
+does not know yet, which is then added (once per process). Keys we do not type (``rle``,
+``sequence``, ...) are kept as :class:`msgspec.Raw`, so they cost almost nothing; absent
+keys cost nothing at all. ``value_json`` is cut from the file's bytes elsewhere, so this
+module never has to be lossless.
+"""
+
+from __future__ import annotations
+
+import re
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ls_frames.reading.columns import array, json_text
+
+__all__ = ["LABEL_KEYS", "TYPED_KEYS", "value_columns"]
+
+LABEL_KEYS = (
+    "rectanglelabels", "labels", "polygonlabels", "brushlabels", "keypointlabels",
+    "ellipselabels", "polylinelabels", "timeserieslabels", "paragraphlabels",
+    "hypertextlabels", "bitmasklabels", "vectorlabels", "magicwandlabels",
+)
+# column name -> value key
+_COLUMNS = {
+    "x": "x", "y": "y", "width": "width", "height": "height", "rotation": "rotation",
+    "radius_x": "radiusX", "radius_y": "radiusY", "points": "points", "choices": "choices",
+    "text": "text", "rating": "rating", "number": "number", "taxonomy": "taxonomy",
+    "datetime": "datetime", "start_offset": "startOffset", "end_offset": "endOffset",
+}
+TYPED_KEYS = frozenset({*_COLUMNS.values(), *LABEL_KEYS, "start", "end"})
+_UNKNOWN = re.compile(r"unknown field `(.*?)`")
+_UNSET = msgspec.UNSET
+
+
+class _Shape:
+    """A struct type for one set of keys, its list decoder and key -> attribute names."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        ordered = sorted(keys)
+        self.attr = {k: f"f{i}" for i, k in enumerate(ordered)}
+        fields = [(self.attr[k], Any if k in TYPED_KEYS else msgspec.Raw, None) for k in ordered]
+        self.struct: Any = msgspec.defstruct(
+            "Value", fields, rename={a: k for k, a in self.attr.items()},
+            forbid_unknown_fields=True, gc=False,
+        )
+        self.empty = self.struct()
+        self.decoder = msgspec.json.Decoder(list[self.struct | None])  # type: ignore[name-defined]
+
+
+_shape = _Shape(frozenset({"x", "y", "width", "height", "rotation", "choices", "text"}))
+
+
+def _decode(raws: list[Any]) -> tuple[_Shape, list[Any]]:
+    global _shape
+    try:
+        doc = b"[" + b",".join(raws) + b"]"
+    except TypeError:  # some item has no value
+        doc = b"[" + b",".join(b"null" if r is _UNSET else r for r in raws) + b"]"
+    for _ in range(10_000):
+        try:
+            return _shape, _shape.decoder.decode(doc)
+        except msgspec.ValidationError as exc:
+            m = _UNKNOWN.search(str(exc))
+            if m is None:
+                break  # a value that is not an object: one by one below
+            _shape = _Shape(_shape.keys | {m.group(1)})
+    out = []
+    for r in raws:
+        try:
+            got = _shape.decoder.decode(b"[" + bytes(r) + b"]")[0] if r is not _UNSET else None
+        except msgspec.ValidationError as exc:
+            m = _UNKNOWN.search(str(exc))
+            if m is None:
+                got = None
+            else:  # unknown keys in a lone value: learn them all through the generic path
+                return _decode_learning(raws)
+        out.append(got)
+    return _shape, out
+
+
+def _decode_learning(raws: list[Any]) -> tuple[_Shape, list[Any]]:
+    global _shape
+    keys = set(_shape.keys)
+    for r in raws:
+        if r is not _UNSET:
+            obj = msgspec.json.decode(r)
+            if isinstance(obj, dict):
+                keys.update(obj)
+    _shape = _Shape(frozenset(keys))
+    return _decode(raws)
+
+
+def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
+    """Typed region columns (``x`` ... ``labels``, ``start``, ``end``) of these values.
+
+    ``labels`` is the value's label list: the first present of :data:`LABEL_KEYS`
+    (``rectanglelabels``, ``labels``, ``polygonlabels``, ...); values hold only one.
+    """
+    shape, decoded = _decode(raws)
+    values = decoded if None not in decoded else [shape.empty if v is None else v for v in decoded]
+    n = len(values)
+    cols: dict[str, pa.Array] = {}
+    for column, key in _COLUMNS.items():
+        typ = schema.field(column).type
+        attr = shape.attr.get(key)
+        cols[column] = (
+            pa.nulls(n, typ) if attr is None else array(list(map(attrgetter(attr), values)), typ)
+        )
+    label_arrays = [
+        array(list(map(attrgetter(shape.attr[k]), values)), pa.list_(pa.string()))
+        for k in LABEL_KEYS if k in shape.attr
+    ]
+    if not label_arrays:
+        cols["labels"] = pa.nulls(n, pa.list_(pa.string()))
+    else:
+        cols["labels"] = label_arrays[0] if len(label_arrays) == 1 else pc.coalesce(*label_arrays)
+    for column in ("start", "end"):
+        attr = shape.attr.get(column)
+        if attr is None:
+            cols[column] = pa.nulls(n, pa.string())
+        else:
+            cols[column] = pa.array([json_text(v) for v in map(attrgetter(attr), values)],
+                                    pa.string())
+    return cols

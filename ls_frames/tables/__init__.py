@@ -1,0 +1,26 @@
+"""pandas and Parquet from the reading layer's Arrow output.
+
+:func:`read_export` gives :class:`Frames` (six DataFrames); :func:`to_parquet` streams an
+export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one back.
+"""
+
+from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
+from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
+from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
+from ls_frames.tables.parquet import to_parquet
+
+__all__ = [
+    "DTYPE_BACKENDS",
+    "METADATA_KEY",
+    "Frames",
+    "box_corners",
+    "read_export",
+    "read_parquet",
+    "table_to_pandas",
+    "to_coco",
+    "to_parquet",
+    "to_pixels",
+    "to_xyxy",
+    "to_yolo",
+    "types_mapper",
+]

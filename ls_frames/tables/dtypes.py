@@ -1,0 +1,101 @@
+"""Arrow tables to pandas with documented dtypes.
+
+=====================  ==========================  ===========================
+Arrow type             ``"numpy_nullable"``        ``"pyarrow"``
+=====================  ==========================  ===========================
+int64                  ``Int64``                   ``int64[pyarrow]``
+float64                ``Float64``                 ``double[pyarrow]``
+bool                   ``boolean``                 ``bool[pyarrow]``
+string                 ``string``                  ``string[pyarrow]``
+timestamp[us, UTC]     ``datetime64[us, UTC]``     ``timestamp[us, tz=UTC][pyarrow]``
+list<...>              ``object`` (numpy arrays)   ``list<...>[pyarrow]``
+=====================  ==========================  ===========================
+
+``regions`` also gets ``label`` and ``choice``: the first element of ``labels`` /
+``choices``. With a label config, ``from_name``, ``label`` and ``choice`` are pandas
+``category`` columns whose categories are the config's control names / label values /
+choice values *in config order, unused ones included*, followed by any value found in the
+data but missing from the config (sorted), so nothing is ever turned into NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ls_frames.errors import ConfigurationError
+from ls_frames.reading import LabelConfig
+
+__all__ = ["DTYPE_BACKENDS", "first_element", "table_to_pandas", "types_mapper"]
+
+DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
+
+_NULLABLE: dict[pa.DataType, Any] = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+}
+
+
+def types_mapper(dtype_backend: str) -> Callable[[pa.DataType], Any]:
+    """The ``types_mapper`` for :meth:`pyarrow.Table.to_pandas` for a backend name."""
+    if dtype_backend == "pyarrow":
+        return pd.ArrowDtype
+    if dtype_backend == "numpy_nullable":
+        return _NULLABLE.get
+    raise ConfigurationError(
+        f"dtype_backend must be one of {DTYPE_BACKENDS}, not {dtype_backend!r}"
+    )
+
+
+def first_element(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """First element of each list (null for null or empty lists)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
+    n = len(arr)
+    if n == 0:
+        return pa.array([], arr.type.value_type)
+    offsets = np.asarray(arr.offsets)
+    lengths = np.diff(offsets)
+    valid = np.asarray(arr.is_valid()) & (lengths > 0)
+    idx = np.where(valid, offsets[:-1], 0)
+    values = arr.values
+    if len(values) == 0:
+        return pa.nulls(n, arr.type.value_type)
+    taken = values.take(pa.array(idx))
+    return pa.compute.if_else(pa.array(valid), taken, pa.scalar(None, arr.type.value_type))
+
+
+def _categorical(series: pd.Series, categories: Iterable[str]) -> pd.Series:
+    cats = list(dict.fromkeys(categories))
+    extra = sorted(set(series.dropna().astype(str)) - set(cats))
+    dtype = pd.CategoricalDtype([*cats, *extra], ordered=False)
+    result: pd.Series = series.astype(object).where(series.notna(), None).astype(dtype)
+    return result
+
+
+def table_to_pandas(
+    name: str,
+    table: pa.Table,
+    *,
+    dtype_backend: str = "numpy_nullable",
+    config: LabelConfig | None = None,
+) -> pd.DataFrame:
+    """One table to pandas with the documented dtypes (see the module docstring)."""
+    mapper = types_mapper(dtype_backend)
+    if name == "regions":
+        for col, src in (("label", "labels"), ("choice", "choices")):
+            if src in table.column_names and col not in table.column_names:
+                table = table.append_column(col, first_element(table.column(src)))
+    df: pd.DataFrame = table.to_pandas(types_mapper=mapper, split_blocks=True)
+    if config is not None and name == "regions":
+        df["from_name"] = _categorical(df["from_name"], (c.name for c in config.controls))
+        df["label"] = _categorical(df["label"], config.values_of("labels"))
+        df["choice"] = _categorical(df["choice"], config.values_of("choices"))
+    return df

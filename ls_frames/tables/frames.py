@@ -1,0 +1,241 @@
+"""``Frames``: the six tables of an export, as Arrow and (lazily) as pandas."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ls_frames._progress import progress_bar
+from ls_frames.errors import ExportFormatError
+from ls_frames.reading import (
+    DEFAULT_CHUNK_SIZE,
+    SCHEMAS,
+    TABLES,
+    ExportReader,
+    LabelConfig,
+    Source,
+    expand_data_columns,
+    parse_label_config,
+)
+from ls_frames.tables.dtypes import table_to_pandas, types_mapper
+
+__all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
+
+METADATA_KEY = b"ls_frames"
+_ATTRIBUTE_TYPES = frozenset({"choices", "textarea", "rating", "number", "taxonomy", "datetime"})
+_REGION_KEY = ["task_id", "source", "source_id", "region_id"]
+
+
+class Frames:
+    """The tables of one export.
+
+    ``.tasks .annotations .predictions .drafts .regions .relations`` are pandas DataFrames
+    (built on first access, then cached); ``.arrow`` maps table names to ``pa.Table``;
+    ``.provenance`` is the provenance stored with a Parquet dataset (else ``None``).
+    """
+
+    def __init__(
+        self,
+        arrow: dict[str, pa.Table],
+        *,
+        dtype_backend: str = "numpy_nullable",
+        label_config: LabelConfig | None = None,
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
+        types_mapper(dtype_backend)  # validates the name
+        self.arrow = arrow
+        self.dtype_backend = dtype_backend
+        self.label_config = label_config
+        self.provenance = provenance
+        self._pandas: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.arrow:
+            raise KeyError(f"no table {name!r}; have {list(self.arrow)}")
+        if name not in self._pandas:
+            self._pandas[name] = table_to_pandas(
+                name, self.arrow[name], dtype_backend=self.dtype_backend,
+                config=self.label_config,
+            )
+        return self._pandas[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.arrow)
+
+    def __len__(self) -> int:
+        return len(self.arrow)
+
+    def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        for name in self.arrow:
+            yield name, self[name]
+
+    @property
+    def tasks(self) -> pd.DataFrame:
+        return self["tasks"]
+
+    @property
+    def annotations(self) -> pd.DataFrame:
+        return self["annotations"]
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        return self["predictions"]
+
+    @property
+    def drafts(self) -> pd.DataFrame:
+        return self["drafts"]
+
+    @property
+    def regions(self) -> pd.DataFrame:
+        return self["regions"]
+
+    @property
+    def relations(self) -> pd.DataFrame:
+        return self["relations"]
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={t.num_rows:,}" for name, t in self.arrow.items())
+        return f"Frames({counts})"
+
+    def regions_wide(self) -> pd.DataFrame:
+        """One row per region, per-region attributes attached as columns.
+
+        Result items sharing a region id within one annotation (or prediction, draft) form
+        one region: the row of its first item that is not an attribute type (choices,
+        textarea, rating, number, taxonomy, datetime) is kept, and each attribute item adds
+        a column named after its ``from_name`` holding its value (the first choice, the
+        first text line, the rating or number, taxonomy paths as JSON). Attribute items with
+        no region of their own (a whole-image choice) stay as rows of their own.
+        """
+        regions = self.regions
+        if regions.empty:
+            empty: pd.DataFrame = regions.copy()
+            return empty
+        keys = pd.MultiIndex.from_frame(regions[_REGION_KEY].astype(object).fillna("<NA>"))
+        is_attr = regions["type"].astype(object).isin(_ATTRIBUTE_TYPES).to_numpy(dtype=bool)
+        drop = is_attr & keys.isin(keys[~is_attr])
+        base: pd.DataFrame = regions[~drop]
+        base_keys = keys[~drop]
+        first = ~base_keys.duplicated()
+        base, base_keys = base[first].reset_index(drop=True), base_keys[first]
+        attrs = regions[is_attr]
+        attr_keys = keys[is_attr]
+        values = [_attribute_value(row) for row in attrs.itertuples(index=False)]
+        for name in dict.fromkeys(attrs["from_name"].astype(object).dropna()):
+            mask = (attrs["from_name"].astype(object) == name).to_numpy(dtype=bool)
+            picked = [v for v, m in zip(values, mask, strict=True) if m]
+            series = pd.Series(picked, index=attr_keys[mask], dtype=object)
+            series = series[~series.index.duplicated()]
+            column = pd.Series(series.reindex(base_keys).to_numpy(), dtype=object)
+            base[str(name)] = _attribute_series(column, attrs[mask], self, str(name))
+        return base
+
+
+def _attribute_value(row: Any) -> Any:
+    typ = row.type
+    if typ == "choices":
+        return row.choice if hasattr(row, "choice") else None
+    if typ == "textarea":
+        text = row.text
+        return None if text is None or len(text) == 0 else str(text[0])
+    if typ == "rating":
+        return row.rating
+    if typ == "number":
+        return row.number
+    if typ == "taxonomy":
+        return row.value_json
+    return row.datetime if typ == "datetime" else row.value_json
+
+
+def _attribute_series(column: pd.Series, sub: pd.DataFrame, frames: Frames, name: str) -> Any:
+    typ = str(sub["type"].iloc[0])
+    config = frames.label_config
+    if typ == "choices" and config is not None:
+        control = config.by_name().get(name)
+        cats = list(control.values) if control else []
+        extra = sorted(set(column.dropna().astype(str)) - set(cats))
+        return column.astype(object).astype(pd.CategoricalDtype([*cats, *extra]))
+    if typ in ("rating", "number"):
+        return pd.to_numeric(column.astype(object), errors="coerce").astype("Float64")
+    return column.astype(object).astype("string")
+
+
+def _config(label_config: str | LabelConfig | None) -> LabelConfig | None:
+    if label_config is None or isinstance(label_config, LabelConfig):
+        return label_config
+    return parse_label_config(label_config)
+
+
+def read_export(
+    source: Source,
+    *,
+    label_config: str | LabelConfig | None = None,
+    dtype_backend: str = "numpy_nullable",
+    tables: Iterable[str] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int = 1,
+    progress: bool | None = None,
+) -> Frames:
+    """Read a JSON export (path, bytes or binary file object) into :class:`Frames`.
+
+    ``tables`` limits the work to some of ``tasks, annotations, predictions, drafts,
+    regions, relations``. ``label_config`` (the project's XML) turns ``from_name``,
+    ``label`` and ``choice`` into categoricals in config order. ``workers=2`` decodes
+    chunks in two processes. Malformed input raises :class:`ExportFormatError`.
+    """
+    config = _config(label_config)
+    types_mapper(dtype_backend)
+    reader = ExportReader(source, tables=tables, chunk_size=chunk_size, workers=workers)
+    parts: dict[str, list[pa.RecordBatch]] = {name: [] for name in reader.tables}
+    with progress_bar(progress, desc="flatten", unit="task") as bar:
+        for batches in reader:
+            for name, batch in batches.items():
+                parts[name].append(batch)
+            bar.update(reader.task_count - bar.n)
+    arrow = {
+        name: pa.Table.from_batches(parts[name], schema=SCHEMAS[name]) for name in reader.tables
+    }
+    if "tasks" in arrow:
+        arrow["tasks"] = expand_data_columns(arrow["tasks"], reader.data_keys)
+    return Frames(arrow, dtype_backend=dtype_backend, label_config=config)
+
+
+def read_parquet(
+    out_dir: str | os.PathLike[str],
+    *,
+    dtype_backend: str = "numpy_nullable",
+    tables: Iterable[str] | None = None,
+    label_config: str | LabelConfig | None = None,
+) -> Frames:
+    """Read a dataset written by :func:`to_parquet` back into :class:`Frames`.
+
+    The label config stored in the provenance is used unless one is given.
+    """
+    root = Path(out_dir)
+    manifest = root / "_SUCCESS"
+    if not manifest.is_file():
+        raise ExportFormatError("not a complete ls_frames dataset (no _SUCCESS)", path=str(root))
+    wanted = [t for t in TABLES if tables is None or t in set(tables)]
+    arrow: dict[str, pa.Table] = {}
+    provenance: dict[str, Any] | None = None
+    for name in wanted:
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        files = sorted(folder.glob("*.parquet"))
+        schema = pq.read_schema(files[0]) if files else SCHEMAS[name]
+        arrow[name] = pq.read_table(folder, schema=schema) if files else schema.empty_table()
+        meta = schema.metadata or {}
+        if provenance is None and METADATA_KEY in meta:
+            provenance = json.loads(meta[METADATA_KEY])
+    config = _config(label_config)
+    if config is None and provenance and provenance.get("label_config"):
+        config = parse_label_config(str(provenance["label_config"]))
+    return Frames(arrow, dtype_backend=dtype_backend, label_config=config, provenance=provenance)
