@@ -76,7 +76,10 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for s in (*_SECRETS, *secrets):
         if s:
             text = text.replace(s, "***")
-    return re.sub(r"(?i)\b(Token|Bearer)\s+[A-Za-z0-9._\-]{8,}", r"\1 ***", text)
+    # A credential-looking value after the scheme (with a digit: "token authentication" in
+    # the server's own words stays readable).
+    return re.sub(r"(?i)\b(Token|Bearer)\s+(?=[A-Za-z._\-]*\d)[A-Za-z0-9._\-]{8,}", r"\1 ***",
+                  text)
 
 
 class LSFramesError(Exception):
@@ -109,7 +112,7 @@ class HTTPError(LSFramesError):
         self.method = method
         self.path = path
         self.status = status
-        self.server_message = server_message
+        self.server_message = redact(server_message)
         self.request = request
         self.response = response
         where = f"{method} {path}".strip()
@@ -176,7 +179,7 @@ class ExportFailed(ExportError):
     """The job ended in ``failed``. ``traceback`` holds the server's traceback, if any."""
 
     def __init__(self, message: str, *, traceback: str | None = None, raw: Any = None) -> None:
-        self.traceback = traceback
+        self.traceback = redact(traceback) if traceback else traceback
         self.raw = raw
         text = message
         if traceback:
@@ -200,7 +203,7 @@ class StorageError(LSFramesError):
     """An export storage request failed or its sync ended in ``failed``."""
 
     def __init__(self, message: str, *, traceback: str | None = None) -> None:
-        self.traceback = traceback
+        self.traceback = redact(traceback) if traceback else traceback
         tail = f"\nServer traceback:\n{traceback}" if traceback else ""
         super().__init__(redact(message + tail))
 

@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from ls_frames.errors import HTTPError, ServerError, TransportError
+from ls_frames.errors import HTTPError, TransportError
 from ls_frames.exports.download import download_to
 from ls_frames.exports.options import (
     AnnotationFilter,
@@ -42,8 +42,9 @@ __all__ = ["Client", "ExportFormat"]
 
 logger = logging.getLogger("ls_frames")
 
-#: Statuses after which a create may have reached the server anyway (a proxy gave up).
-_AMBIGUOUS = (408, 499, 502, 504)
+#: Statuses after which a create may have reached the server anyway (a proxy gave up; some
+#: routers answer 503 on their own timeout while the server goes on).
+_AMBIGUOUS = (408, 499, 502, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ class Client(Connection):
         defaults (full objects, every annotation).
 
         Community writes the file inside this request, so it can take minutes (``timeout``).
-        When the request times out or a proxy gives up (408/499/502/504), the snapshot may
+        When the request times out or a proxy gives up (408/499/502/503/504), the snapshot may
         exist anyway: the snapshots are listed and the one with this title is returned
         instead of creating a second one. Call ``wait()`` on the result in any case.
         """
@@ -215,9 +216,14 @@ class Client(Connection):
             raw = self.post_json(
                 f"api/projects/{pid}/exports/", body, timeout=timeout, retry=False
             )
-        except (TransportError, ServerError, HTTPError) as exc:
-            status = getattr(exc, "status", None)
-            if not isinstance(exc, TransportError) and status not in _AMBIGUOUS:
+        except HTTPError as exc:
+            # No answer, a gateway's give-up, or a success whose body was not readable (a
+            # proxy's page): the server may have made the snapshot.
+            status = exc.status
+            unreadable_success = status is not None and 200 <= status < 300
+            if not isinstance(exc, TransportError) and status not in _AMBIGUOUS and not (
+                unreadable_success
+            ):
                 raise
             found = self._find_created(pid, title, started)
             if found is None:

@@ -1,11 +1,15 @@
 """Streamed, resumable, verified downloads.
 
-The body goes in chunks of 1 MiB to a hidden ``.part`` file beside the target. When the
-connection breaks, the download goes on from the last byte written with an HTTP ``Range``
-request (Label Studio answers 206 on its download endpoints); a server that ignores the
-range starts it over. At the end the size (when announced) and the MD5 (when known) are
-checked, and only then is the file renamed into place: a file under the final name is
-always complete. On failure the ``.part`` file is removed and a typed error raised.
+The body goes in chunks of 1 MiB to a hidden ``.part`` file beside the target. Even the
+first request asks for ``Range: bytes=0-``: Label Studio then answers 206 with a length,
+where a plain GET gets a body that simply ends when the connection closes, so a cut could
+not be told from the end. When the connection breaks, the download goes on from the last
+byte written with ``Range: bytes=N-``; a server that ignores the range starts it over. A
+connection that goes silent mid-body fails after the client's read timeout and is resumed
+the same way. An HTML page where the file was due (a login portal, a gateway) is refused.
+At the end the size (when announced) and the MD5 (when known) are checked, and only then is
+the file renamed into place: a file under the final name is always complete. On failure
+the ``.part`` file is removed and a typed error raised.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from urllib.parse import unquote
 import httpx
 
 from ls_frames._progress import progress_bar
-from ls_frames.errors import ChecksumMismatch, DownloadError, TransportError
+from ls_frames.errors import APIError, ChecksumMismatch, DownloadError, TransportError
 from ls_frames.transport import Connection
 
 __all__ = ["CHUNK_SIZE", "download_to", "filename_from_disposition", "safe_basename"]
@@ -32,15 +36,31 @@ logger = logging.getLogger("ls_frames")
 
 CHUNK_SIZE = 1 << 20
 MAX_RESUMES = 5
+#: Longest file name taken from the server, in UTF-8 bytes (room left for the ``.part``).
+MAX_NAME_BYTES = 200
 
 
 def safe_basename(name: str) -> str:
-    """Reduce a server-given name to a plain file name: no folders, no ``..``, no controls."""
+    """Reduce a server-given name to a plain file name: no folders, no ``..``, no controls,
+    at most :data:`MAX_NAME_BYTES` bytes."""
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
     name = name.strip().lstrip(".").strip()
-    return name[:200]
+    return _fit(name, MAX_NAME_BYTES)
+
+
+def _fit(name: str, limit: int) -> str:
+    """Shorten ``name`` to ``limit`` UTF-8 bytes (file systems count bytes, 255 at most),
+    keeping a short extension."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext.encode()) > 16:
+        stem, ext = name, ""
+    tail = f".{ext}" if ext else ""
+    room = limit - len(tail.encode())
+    return stem.encode()[:room].decode("utf-8", "ignore").rstrip() + tail
 
 
 def filename_from_disposition(header: str | None) -> str | None:
@@ -62,11 +82,38 @@ def filename_from_disposition(header: str | None) -> str | None:
 
 
 def _content_range_start(response: httpx.Response) -> tuple[int, int | None] | None:
-    match = re.match(r"bytes\s+(\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
+    """``(first byte, total or None)`` of a ``Content-Range`` header (``bytes */N`` of a 416
+    gives ``(N, N)``)."""
+    header = response.headers.get("Content-Range", "")
+    match = re.match(r"bytes\s+(\d+)-\d+/(\d+|\*)", header)
     if not match:
-        return None
+        unsatisfied = re.match(r"bytes\s+\*/(\d+)", header)
+        return (int(unsatisfied.group(1)),) * 2 if unsatisfied else None
     total = None if match.group(2) == "*" else int(match.group(2))
     return int(match.group(1)), total
+
+
+def _refuse_html_page(
+    response: httpx.Response, name: str, description: str, where: str
+) -> None:
+    """A login portal's or gateway's HTML page where a file was due: a typed error naming
+    the page, never a file that looks like the export."""
+    if "html" not in response.headers.get("Content-Type", "").lower():
+        return
+    if name.lower().endswith((".html", ".htm")):
+        return
+    page = b""
+    for piece in response.iter_raw():
+        page += piece
+        if len(page) >= 65536:
+            break
+    title = re.search(rb"<title>(.*?)</title>", page, re.S | re.I)
+    named = f" ({title.group(1).decode('utf-8', 'replace').strip()!r})" if title else ""
+    raise DownloadError(
+        f"{description}: the server answered with an HTML page{named} instead of the file "
+        f"({where}, status {response.status_code}); a login portal, proxy or gateway in the "
+        "way? Nothing was saved."
+    )
 
 
 def _flush(out: Any, hasher: Any, pending: bytearray, bar: Any) -> int:
@@ -111,9 +158,7 @@ def download_to(
     try:
         with open(part, "wb") as out:
             while True:
-                headers = {"Accept-Encoding": "identity"}
-                if written:
-                    headers["Range"] = f"bytes={written}-"
+                headers = {"Accept-Encoding": "identity", "Range": f"bytes={written}-"}
                 try:
                     with connection.stream(
                         "GET", path, params=params, headers=headers,
@@ -124,23 +169,26 @@ def download_to(
                                 response.headers.get("Content-Disposition")
                             )
                             final = directory / (name or default_name)
-                        if written:
-                            span = _content_range_start(response)
-                            if response.status_code != 206 or span is None or span[0] != written:
+                        _refuse_html_page(response, default_name, description, where)
+                        span = _content_range_start(response)
+                        if response.status_code != 206 or span is None or span[0] != written:
+                            if written:
                                 logger.info("%s: server ignored Range, starting over", path)
                                 out.seek(0)
                                 out.truncate()
                                 hasher = hashlib.md5(usedforsecurity=False)
                                 written = 0
                                 bar.reset()
-                            else:
-                                total = span[1] if span[1] is not None else total
-                        if total is None:
-                            length = response.headers.get("Content-Length")
-                            total = int(length) if length and response.status_code == 200 else None
-                            if total is not None:
-                                bar.total = total
-                                bar.refresh()
+                            span = None
+                        length = response.headers.get("Content-Length")
+                        if span is not None and span[1] is not None:
+                            total = span[1]
+                        elif length and length.isdigit():
+                            total = written + int(length)
+                        else:
+                            total = None  # the body ends when the connection does
+                        bar.total = total
+                        bar.refresh()
                         # Bytes are gathered into 1 MiB blocks before they are written; on a
                         # broken connection the partial block is kept (it is good data) and the
                         # download resumes right after it.
@@ -152,6 +200,14 @@ def download_to(
                                     written += _flush(out, hasher, pending, bar)
                         finally:
                             written += _flush(out, hasher, pending, bar)
+                    break
+                except APIError as exc:
+                    if exc.status != 416 or exc.response is None:
+                        raise
+                    # Nothing lies after byte ``written``: the body is whole (an empty file,
+                    # or a break after the last byte). The checks below confirm it.
+                    span = _content_range_start(exc.response)
+                    total = span[1] if span is not None else written
                     break
                 except (httpx.TransportError, TransportError) as exc:
                     resumes += 1
@@ -173,7 +229,7 @@ def download_to(
                 f"{description}: MD5 {hasher.hexdigest()} of the {written} bytes received does "
                 f"not match the server's {md5} ({where}); nothing was kept"
             )
-        assert final is not None
+        final = final or directory / default_name  # (only when the first answer was a 416)
         os.replace(part, final)
         return final
     finally:

@@ -177,14 +177,16 @@ class Export:
         """Ask the server to convert the snapshot (CSV, COCO, YOLO, ...).
 
         Converting a type that was already started returns that conversion instead of
-        failing on the server's 400 ("Conversion to X already started").
+        failing on the server's 400 ("Conversion to X already started"). That makes the
+        request safe to repeat: after a gateway error the repeat finds the conversion the
+        server started.
         """
         payload: dict[str, Any] = {"export_type": export_type}
         if download_resources:
             payload["download_resources"] = True
         try:
             answer = self._conn.post_json(
-                f"{self._path}/convert", payload, timeout=LONG_TIMEOUT
+                f"{self._path}/convert", payload, timeout=LONG_TIMEOUT, retry=True
             )
         except BadRequest as exc:
             if "already" not in exc.server_message.lower():

@@ -72,6 +72,10 @@ class TokenAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"TokenAuth(kind={self.kind!r})"
 
+    def is_refresh(self, request: httpx.Request | None) -> bool:
+        """Whether ``request`` is one of this auth's token refreshes."""
+        return request is not None and request.url == self._refresh_url
+
     # -- access tokens -----------------------------------------------------------------
     def _needs_refresh(self) -> bool:
         if self.kind != "personal_access_token":

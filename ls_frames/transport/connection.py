@@ -23,10 +23,12 @@ from httpx._client import UseClientDefault
 
 from ls_frames._version import __version__
 from ls_frames.errors import (
+    APIError,
     ConfigurationError,
     HTTPError,
     RequestTimeout,
     TransportError,
+    _server_message,
     raise_for_status,
 )
 from ls_frames.transport.auth import TokenAuth
@@ -137,17 +139,24 @@ class Connection:
     def _send(
         self, request: httpx.Request, *, stream: bool, retry: bool | None
     ) -> httpx.Response:
-        """Send with the retry loop; return a successful response or raise a typed error."""
+        """Send with the retry loop; return a successful response or raise a typed error.
+
+        A request that is not safe to repeat (``retry=False``, or a POST by default) is still
+        repeated when the failure proves the server did not act on it: it could not be
+        connected, it was refused with 429, or the token refresh in front of it failed.
+        """
         method = request.method
         path = _path_of(request.url)
         repeatable = (method in SAFE_METHODS) if retry is None else retry
-        attempts = self.retry.attempts if repeatable else 1
+        attempts = self.retry.attempts
         for attempt in range(1, attempts + 1):
+            last = attempt == attempts
             started = time.monotonic()
             try:
                 response = self._client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
-                if attempt < attempts and not isinstance(exc, httpx.PoolTimeout):
+                unsent = isinstance(exc, httpx.ConnectTimeout) or self._in_refresh(exc)
+                if not last and (repeatable or unsent) and not isinstance(exc, httpx.PoolTimeout):
                     self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
                     continue
                 raise RequestTimeout(
@@ -155,20 +164,29 @@ class Connection:
                     method=method, path=path, request=request,
                 ) from exc
             except httpx.TransportError as exc:
-                if attempt < attempts:
+                unsent = isinstance(exc, httpx.ConnectError) or self._in_refresh(exc)
+                if not last and (repeatable or unsent):
                     self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
                     continue
                 raise TransportError(
                     f"connection failed ({type(exc).__name__}: {exc}) after {attempt} attempt(s)",
                     method=method, path=path, request=request,
                 ) from exc
+            except APIError as exc:  # raised by the auth flow: the token refresh failed
+                retryable = exc.status is not None and self.retry.retryable_status(exc.status)
+                if not last and retryable and self.auth.is_refresh(exc.request):
+                    self._backoff(attempt, exc.response, f"token refresh {exc.status}", method,
+                                  path)
+                    continue
+                raise
             logger.debug(
                 "%s %s -> %s in %.2fs", method, path, response.status_code,
                 time.monotonic() - started,
             )
-            if attempt < attempts and self.retry.retryable_status(response.status_code):
+            code = response.status_code
+            if not last and self.retry.retryable_status(code) and (repeatable or code == 429):
                 response.close()
-                self._backoff(attempt, response, str(response.status_code), method, path)
+                self._backoff(attempt, response, str(code), method, path)
                 continue
             if not response.is_success:
                 try:
@@ -177,6 +195,15 @@ class Connection:
                     response.close()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _in_refresh(self, exc: httpx.TransportError) -> bool:
+        """Whether the error hit the token refresh the auth flow sends before a request (so
+        that request never reached the server)."""
+        try:
+            failed: httpx.Request | None = exc.request
+        except RuntimeError:  # no request attached
+            return False
+        return self.auth.is_refresh(failed)
 
     def _backoff(
         self, attempt: int, response: httpx.Response | None, why: str, method: str, path: str
@@ -198,7 +225,9 @@ class Connection:
     ) -> httpx.Response:
         """Send a request and return the (read) response, or raise a typed error.
 
-        ``retry=None`` repeats only safe methods; ``True``/``False`` overrides that.
+        ``retry=None`` repeats only safe methods; ``True``/``False`` overrides that (a request
+        the server provably did not act on, refused with 429 or never connected, is repeated
+        in any case).
         ``timeout`` overrides the client's timeout for this request (``None``: no limit).
         """
         kwargs: dict[str, Any] = {"params": params, "json": json, "headers": headers}
@@ -214,19 +243,26 @@ class Connection:
         return self._decode(self.request("POST", path, json=json, **kwargs))
 
     def _decode(self, response: httpx.Response) -> Any:
+        """The JSON of a successful answer; a typed error when something else came (an empty
+        body, a login portal's or a gateway's HTML page), summarised rather than dumped."""
+        request = response.request
+        where: dict[str, Any] = {"method": request.method, "path": request.url.path,
+                                 "status": response.status_code}
         if not response.content:
-            return None
+            if response.status_code == 204:
+                return None
+            raise HTTPError("expected JSON, got an empty answer (a proxy in the way?)", **where)
         try:
             return response.json()
         except ValueError as exc:
-            ctype = response.headers.get("content-type", "?")
-            raise HTTPError(
-                f"expected JSON, got {ctype!r} (a proxy's error page?)",
-                method=response.request.method,
-                path=response.request.url.path,
-                status=response.status_code,
-                server_message=response.text[:200],
-            ) from exc
+            summary = _server_message(response)
+            if summary.startswith("HTML"):
+                message = ("expected JSON from Label Studio, got an HTML page (a login portal, "
+                           "proxy or gateway in the way?)")
+            else:
+                ctype = response.headers.get("content-type", "?")
+                message = f"expected JSON, got {ctype!r} that does not parse"
+            raise HTTPError(message, server_message=summary[:200], **where) from exc
 
     @contextmanager
     def stream(
@@ -239,10 +275,19 @@ class Connection:
         timeout: float | httpx.Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         retry: bool | None = None,
     ) -> Iterator[httpx.Response]:
-        """A streamed response (status already checked); the body is read by the caller."""
+        """A streamed response (status already checked); the body is read by the caller.
+
+        ``timeout`` bounds the wait for the answer (a server may work a long time before it
+        starts one, e.g. converting an export); the body is then read with the client's own
+        timeouts, so a connection that goes silent halfway fails fast instead of hanging
+        for as long as the server was allowed to think.
+        """
         kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": timeout}
         request = self._client.build_request(method, self._url(path), **kwargs)
         response = self._send(request, stream=True, retry=retry)
+        # httpx hands this dict to httpcore, which looks the read timeout up when the body
+        # starts to be read, i.e. after this point.
+        response.request.extensions["timeout"] = self._client.timeout.as_dict()
         try:
             yield response
         finally:
