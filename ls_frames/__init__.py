@@ -5,6 +5,9 @@ Layers, lowest first (a layer never imports one above it)::
     transport  ->  exports  ->  reading  ->  tables  ->  front ends (functions, CLI, panel)
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ls_frames._version import __version__
 from ls_frames.errors import (
     APIError,
@@ -36,6 +39,35 @@ from ls_frames.exports import (
 )
 from ls_frames.transport import RetryPolicy
 
+if TYPE_CHECKING:
+    from ls_frames.frontends import export_project, load_project, snapshot_project
+    from ls_frames.tables import Frames, read_export, read_parquet, to_parquet
+
+# pandas is imported on first use of a table function, not by ``import ls_frames``: the
+# client and the reading layer stay light for scripts that only download.
+_LAZY = {
+    "Frames": "ls_frames.tables",
+    "read_export": "ls_frames.tables",
+    "read_parquet": "ls_frames.tables",
+    "to_parquet": "ls_frames.tables",
+    "export_project": "ls_frames.frontends",
+    "load_project": "ls_frames.frontends",
+    "snapshot_project": "ls_frames.frontends",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ls_frames' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "APIError",
     "AnnotationFilter",
@@ -52,6 +84,7 @@ __all__ = [
     "ExportFormatError",
     "ExportStatus",
     "ExportTimeout",
+    "Frames",
     "HTTPError",
     "LSFramesError",
     "LocalFilesExportStorage",
@@ -63,4 +96,10 @@ __all__ = [
     "StorageStatus",
     "TaskFilter",
     "__version__",
+    "export_project",
+    "load_project",
+    "read_export",
+    "read_parquet",
+    "snapshot_project",
+    "to_parquet",
 ]

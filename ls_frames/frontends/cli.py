@@ -1,0 +1,190 @@
+"""``ls-frames``: the command line. It holds no logic of its own; every command calls the
+same functions a notebook user calls.
+
+::
+
+    ls-frames export 12 --out data/project-12        # snapshot -> Parquet dataset
+    ls-frames read export.json --out data/local      # a file already on disk -> Parquet
+    ls-frames download 12 --format CSV --out exports/
+    ls-frames formats 12 | ls-frames snapshots 12
+    ls-frames demo --out demo-output                 # local Label Studio, seeded, exported
+
+The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
+``LABEL_STUDIO_API_KEY``. Exit codes: 0 success, 1 a library error (printed in one line,
+never with the key), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from ls_frames._version import __version__
+from ls_frames.errors import LSFramesError
+from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
+from ls_frames.frontends.pipeline import export_project, snapshot_project
+from ls_frames.tables import read_parquet, to_parquet
+
+__all__ = ["main"]
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.url, args.api_key)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    task = TaskFilter(
+        view=args.view, skipped=args.skipped, finished=args.finished,
+        annotated=args.annotated, only_with_annotations=args.only_with_annotations,
+    )
+    kinds = args.annotations or ["usual", "ground_truth", "skipped"]
+    annotation = AnnotationFilter(**{k: k in kinds for k in ("usual", "ground_truth", "skipped")})
+    shape: Literal["full", "id"] = "id" if args.ids_only else "full"
+    serialization = Serialization(
+        predictions=shape, drafts=shape, annotators=shape,
+        interpolate_key_frames=args.interpolate_key_frames,
+        annotation_history=args.annotation_history,
+    )
+    return {"task_filter": task, "annotation_filter": annotation, "serialization": serialization}
+
+
+def summarize(out_dir: Path) -> str:
+    """A few lines on the tables of a dataset written by ``to_parquet``."""
+    frames = read_parquet(out_dir)
+    lines = [f"Parquet dataset: {out_dir}"]
+    for name, df in frames.items():
+        lines.append(f"  {name:<12} {len(df):>9,} rows  {len(df.columns):>3} columns")
+    regions = frames.regions
+    if len(regions) and "labels" in regions:
+        counts = regions["labels"].explode().value_counts().head(8)
+        if len(counts):
+            lines.append("  labels: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return "\n".join(lines)
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    out = export_project(
+        args.project, args.out, client=_client(args), export_id=args.export_id,
+        keep_file=args.keep_json, overwrite=args.overwrite, timeout=args.timeout,
+        progress=not args.quiet, **_options(args),
+    )
+    print(summarize(out))
+
+
+def _cmd_read(args: argparse.Namespace) -> None:
+    config = Path(args.label_config).read_text() if args.label_config else None
+    out = to_parquet(args.file, args.out, overwrite=args.overwrite, label_config=config,
+                     progress=not args.quiet)
+    print(summarize(out))
+
+
+def _cmd_download(args: argparse.Namespace) -> None:
+    export = snapshot_project(
+        args.project, client=_client(args), export_id=args.export_id, timeout=args.timeout,
+        progress=not args.quiet, **_options(args),
+    )
+    path = export.download(args.out, args.format, progress=not args.quiet)
+    print(path)
+
+
+def _cmd_formats(args: argparse.Namespace) -> None:
+    for fmt in _client(args).export_formats(args.project):
+        print(f"{fmt.name:<24} {'disabled' if fmt.disabled else 'enabled ':<9} {fmt.title}")
+
+
+def _cmd_snapshots(args: argparse.Namespace) -> None:
+    for export in _client(args).list_exports(args.project):
+        print(f"{export.id:>6}  {export.status.value:<12} {export.task_count or 0:>8} tasks  "
+              f"{export.raw.get('created_at', '')}  {export.title}")
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from ls_frames.frontends.demo import run_demo
+
+    run_demo(args.out, project=args.project, url=args.url, api_key=args.api_key)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ls-frames", description=__doc__.split("::")[0])
+    parser.add_argument("--version", action="version", version=f"ls-frames {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL)")
+    common.add_argument("--api-key", help="legacy token or personal access token "
+                        "(default: $LABEL_STUDIO_API_KEY)")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    opts = argparse.ArgumentParser(add_help=False)
+    group = opts.add_argument_group("snapshot options")
+    group.add_argument("--export-id", type=int, help="reuse this completed snapshot")
+    group.add_argument("--view", type=int, help="Data Manager view (tab) id to filter tasks")
+    for name in ("skipped", "finished", "annotated"):
+        group.add_argument(f"--{name}", choices=["only", "exclude"], help=f"tasks: {name} filter")
+    group.add_argument("--only-with-annotations", action="store_true")
+    group.add_argument("--annotations", nargs="+", choices=["usual", "ground_truth", "skipped"],
+                       help="annotation kinds to keep (default: all three)")
+    group.add_argument("--ids-only", action="store_true",
+                       help="predictions, drafts and annotators as ids (default: full objects)")
+    group.add_argument("--interpolate-key-frames", action="store_true")
+    group.add_argument("--annotation-history", action="store_true")
+    group.add_argument("--timeout", type=float, help="seconds to wait for the snapshot")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("export", parents=[common, opts], help="snapshot a project into Parquet")
+    p.add_argument("project", type=int)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--keep-json", type=Path, help="also keep the JSON snapshot here")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("read", parents=[common], help="an export file on disk into Parquet")
+    p.add_argument("file", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--label-config", type=Path, help="XML label config for categoricals")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_read)
+
+    p = sub.add_parser("download", parents=[common, opts],
+                       help="snapshot and download JSON or a converted format")
+    p.add_argument("project", type=int)
+    p.add_argument("--format", default="JSON", help="JSON, CSV, COCO, YOLO, ... (see formats)")
+    p.add_argument("--out", default=Path("."), type=Path)
+    p.set_defaults(func=_cmd_download)
+
+    p = sub.add_parser("formats", parents=[common], help="export formats of a project")
+    p.add_argument("project", type=int)
+    p.set_defaults(func=_cmd_formats)
+
+    p = sub.add_parser("snapshots", parents=[common], help="a project's snapshots")
+    p.add_argument("project", type=int)
+    p.set_defaults(func=_cmd_snapshots)
+
+    p = sub.add_parser("demo", parents=[common], help="export a demo project end to end "
+                       "(starts and seeds a local Label Studio when no server is given)")
+    p.add_argument("--out", default=Path("demo-output"), type=Path)
+    p.add_argument("--project", type=int, help="with a server: the project (default: newest)")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2), format="%(levelname)s %(message)s"
+    )
+    try:
+        args.func(args)
+    except LSFramesError as exc:
+        print(f"ls-frames: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ls-frames: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

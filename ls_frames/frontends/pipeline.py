@@ -1,0 +1,161 @@
+"""End to end in one call: snapshot, wait, download, flatten.
+
+These are the functions a notebook user calls; the CLI and the panel call them too.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ls_frames._version import __version__
+from ls_frames.exports import (
+    AnnotationFilter,
+    Client,
+    Export,
+    Serialization,
+    TaskFilter,
+)
+from ls_frames.exports.options import coerce_option
+from ls_frames.tables import Frames, read_export, to_parquet
+
+__all__ = ["export_project", "load_project", "snapshot_project"]
+
+
+def snapshot_project(
+    project: int,
+    *,
+    client: Client | None = None,
+    task_filter: TaskFilter | Mapping[str, Any] | None = None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
+    serialization: Serialization | Mapping[str, Any] | None = None,
+    export_id: int | None = None,
+    timeout: float | None = None,
+    progress: bool | None = None,
+) -> Export:
+    """A completed snapshot: ``export_id`` reuses an existing one, else one is created with
+    the given options (defaults: full objects, every annotation) and awaited."""
+    client = client or Client()
+    if export_id is not None:
+        export = client.get_export(project, export_id)
+    else:
+        export = client.create_export(
+            project,
+            task_filter=task_filter,
+            annotation_filter=annotation_filter,
+            serialization=serialization,
+        )
+    return export.wait(timeout=timeout, progress=progress)
+
+
+def _provenance(client: Client, export: Export, label_config: str | None) -> dict[str, Any]:
+    options = {
+        key: export.raw.get(key)
+        for key in ("task_filter_options", "annotation_filter_options", "serialization_options")
+        if key in export.raw
+    }
+    return {
+        "source": "label-studio-snapshot",
+        "server": str(client.base_url).rstrip("/"),
+        "server_version": client.server_version(),
+        "project": export.project,
+        "export_id": export.id,
+        "export_title": export.title,
+        "md5": export.md5,
+        "task_count": export.task_count,
+        "export_created_at": export.raw.get("created_at"),
+        "options": options,
+        "label_config_present": label_config is not None,
+        "ls_frames_version": __version__,
+        "written_at": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+def _label_config(client: Client, project: int, label_config: str | bool | None) -> str | None:
+    if label_config is False:
+        return None
+    if isinstance(label_config, str):
+        return label_config
+    config = client.get_project(project).get("label_config")
+    return str(config) if config else None
+
+
+def load_project(
+    project: int,
+    *,
+    client: Client | None = None,
+    task_filter: TaskFilter | Mapping[str, Any] | None = None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
+    serialization: Serialization | Mapping[str, Any] | None = None,
+    export_id: int | None = None,
+    label_config: str | bool | None = None,
+    dtype_backend: str = "numpy_nullable",
+    keep_file: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    progress: bool | None = None,
+) -> Frames:
+    """Snapshot a project and return its tables (see :func:`ls_frames.read_export`).
+
+    ``label_config``: ``None`` fetches the project's config so label columns become
+    categoricals in config order; a string uses that config; ``False`` skips it.
+    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder).
+    """
+    client = client or Client()
+    export = snapshot_project(
+        project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+        serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+    )
+    config = _label_config(client, project, label_config)
+    if keep_file is not None:
+        path = export.download(keep_file, progress=progress)
+        return read_export(path, label_config=config, dtype_backend=dtype_backend)
+    with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
+        path = export.download(tmp, progress=progress)
+        return read_export(path, label_config=config, dtype_backend=dtype_backend)
+
+
+def export_project(
+    project: int,
+    out_dir: str | os.PathLike[str],
+    *,
+    client: Client | None = None,
+    task_filter: TaskFilter | Mapping[str, Any] | None = None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
+    serialization: Serialization | Mapping[str, Any] | None = None,
+    export_id: int | None = None,
+    label_config: str | bool | None = None,
+    keep_file: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    timeout: float | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
+    streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
+    versions) is stored in every file's metadata. Returns ``out_dir``."""
+    client = client or Client()
+    export = snapshot_project(
+        project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+        serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+    )
+    config = _label_config(client, project, label_config)
+    provenance = _provenance(client, export, config)
+    provenance["requested_options"] = {
+        "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
+        "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
+        "serialization": asdict(coerce_option(Serialization, serialization)),
+    }
+    out = Path(out_dir)
+    if keep_file is not None:
+        path = export.download(keep_file, progress=progress)
+        return to_parquet(path, out, provenance=provenance, label_config=config,
+                          overwrite=overwrite, progress=progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
+        path = export.download(tmp, progress=progress)
+        return to_parquet(path, out, provenance=provenance, label_config=config,
+                          overwrite=overwrite, progress=progress)

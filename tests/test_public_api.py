@@ -1,0 +1,38 @@
+"""The top-level namespace: every advertised name resolves, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import ls_frames
+
+
+def test_every_name_in_all_resolves() -> None:
+    missing = [name for name in ls_frames.__all__ if getattr(ls_frames, name, None) is None]
+    assert missing == []
+    assert sorted(set(ls_frames.__all__)) == sorted(ls_frames.__all__)
+
+
+def test_table_functions_are_the_tables_layer_objects() -> None:
+    from ls_frames.frontends import load_project
+    from ls_frames.tables import read_export, to_parquet
+
+    assert ls_frames.read_export is read_export
+    assert ls_frames.to_parquet is to_parquet
+    assert ls_frames.load_project is load_project
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    try:
+        ls_frames.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_does_not_load_pandas() -> None:
+    code = "import sys, ls_frames; ls_frames.Client; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
