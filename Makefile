@@ -27,7 +27,7 @@ $(LS_VENV)/.installed-$(LS_VERSION): $(BIN)/.installed
 install: $(BIN)/.installed $(LS_VENV)/.installed-$(LS_VERSION)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check ls_frames tests benchmarks
+	$(BIN)/ruff check ls_frames tests benchmarks notebooks conftest.py
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

@@ -21,42 +21,17 @@ Fixtures (tests using them carry ``@pytest.mark.server``):
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-_REUSE = ("LS_FRAMES_TEST_URL", "LS_FRAMES_TEST_LEGACY_TOKEN", "LS_FRAMES_TEST_ACCESS_TOKEN")
+from conftest import shared_demo_project, shared_label_studio
 
 
 @pytest.fixture(scope="session")
-def label_studio() -> Iterator[Any]:
+def label_studio() -> Any:
     """A running Label Studio: reused from the environment, or started for the session."""
-    if all(os.environ.get(name) for name in _REUSE):
-        root = os.environ.get("LS_FRAMES_TEST_LOCAL_FILES_ROOT") or None
-        yield SimpleNamespace(
-            url=os.environ["LS_FRAMES_TEST_URL"].rstrip("/"),
-            legacy_token=os.environ["LS_FRAMES_TEST_LEGACY_TOKEN"],
-            access_token=os.environ["LS_FRAMES_TEST_ACCESS_TOKEN"],
-            local_files_root=Path(root) if root else None,
-            log_path=None,
-        )
-        return
-
-    from ls_frames.testing import LocalLabelStudio
-
-    log_dir = REPO / "test-output"
-    log_dir.mkdir(exist_ok=True)
-    server = LocalLabelStudio(log_path=log_dir / "label-studio.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return shared_label_studio()
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +56,4 @@ def api_key(request: pytest.FixtureRequest, label_studio: Any) -> str:
 @pytest.fixture(scope="session")
 def demo_project(label_studio: Any) -> dict[str, Any]:
     """The demo project, seeded once per session; the dict seed_demo_project returned."""
-    from ls_frames.testing.seed import seed_demo_project
-
-    return seed_demo_project(label_studio.url, label_studio.legacy_token)
+    return shared_demo_project()
