@@ -177,7 +177,9 @@ def normalise_task(obj: Any) -> Any:
             "task": obj.get("id"),
         }
         data = {k: v for k, v in obj.items() if k not in _JSON_MIN_META}
-        return {"id": obj.get("id"), "data": data, "annotations": [annotation]}
+        # a task nobody annotated is written with annotation_id null: no annotation row
+        has_annotation = obj.get("annotation_id") is not None
+        return {"id": obj.get("id"), "data": data, "annotations": [annotation] * has_annotation}
     # import payload: a task without "data" is all data, minus the task's own fields
     task = {k: v for k, v in obj.items() if k in TASK_FIELDS}
     task["data"] = {k: v for k, v in obj.items() if k not in TASK_FIELDS}
