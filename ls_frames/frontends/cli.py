@@ -58,7 +58,19 @@ def summarize(out_dir: Path) -> str:
     lines = [f"Parquet dataset: {out_dir}"]
     for name, df in frames.items():
         lines.append(f"  {name:<12} {len(df):>9,} rows  {len(df.columns):>3} columns")
+    annotations = frames.annotations
+    if len(annotations):
+        skipped = int(annotations["was_cancelled"].fillna(False).sum())
+        ground_truth = int(annotations["ground_truth"].fillna(False).sum())
+        people = annotations["completed_by_email"].dropna().nunique()
+        lines.append(
+            f"  annotations: {skipped} skipped, {ground_truth} ground truth, "
+            f"by {people} annotator(s)"
+        )
     regions = frames.regions
+    if len(regions):
+        by_source = regions["source"].value_counts()
+        lines.append("  regions by source: " + ", ".join(f"{k}={v}" for k, v in by_source.items()))
     if len(regions) and "labels" in regions:
         counts = regions["labels"].explode().value_counts().head(8)
         if len(counts):
