@@ -32,9 +32,16 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-test: install lint typecheck
+# The panel's browser test drives Debian's chromium (Playwright cannot fetch a browser of
+# its own here); installed once, nothing to do when it is there.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+test: install lint typecheck $(CHROMIUM)
 	mkdir -p test-output
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider tests notebooks $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
+		--nbval-sanitize-with notebooks/sanitize.cfg tests notebooks $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/ls-frames demo --out $(OUT) $(if $(PROJECT),--project $(PROJECT),)

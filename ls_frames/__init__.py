@@ -41,6 +41,7 @@ from ls_frames.transport import RetryPolicy
 
 if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
+    from ls_frames.frontends.widgets import ExportPanel
     from ls_frames.tables import Frames, read_export, read_parquet, to_parquet
 
 # pandas is imported on first use of a table function, not by ``import ls_frames``: the
@@ -53,6 +54,7 @@ _LAZY = {
     "export_project": "ls_frames.frontends",
     "load_project": "ls_frames.frontends",
     "snapshot_project": "ls_frames.frontends",
+    "ExportPanel": "ls_frames.frontends.widgets",
 }
 
 
@@ -82,6 +84,7 @@ __all__ = [
     "ExportFailed",
     "ExportFormat",
     "ExportFormatError",
+    "ExportPanel",
     "ExportStatus",
     "ExportTimeout",
     "Frames",

@@ -24,7 +24,7 @@ from ls_frames.exports import (
 from ls_frames.exports.options import coerce_option
 from ls_frames.tables import Frames, read_export, to_parquet
 
-__all__ = ["export_project", "load_project", "snapshot_project"]
+__all__ = ["export_project", "load_project", "snapshot_project", "snapshot_provenance"]
 
 
 def snapshot_project(
@@ -53,7 +53,8 @@ def snapshot_project(
     return export.wait(timeout=timeout, progress=progress)
 
 
-def _provenance(client: Client, export: Export, label_config: str | None) -> dict[str, Any]:
+def snapshot_provenance(client: Client, export: Export, label_config: str | None) -> dict[str, Any]:
+    """What a dataset written from ``export`` records about where it came from."""
     options = {
         key: export.raw.get(key)
         for key in ("task_filter_options", "annotation_filter_options", "serialization_options")
@@ -143,7 +144,7 @@ def export_project(
         serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
     )
     config = _label_config(client, project, label_config)
-    provenance = _provenance(client, export, config)
+    provenance = snapshot_provenance(client, export, config)
     provenance["requested_options"] = {
         "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
         "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),

@@ -1,0 +1,395 @@
+"""``ExportPanel``: pick a project, a view and the options, export, preview, save.
+
+::
+
+    panel = ls_frames.ExportPanel(project=12)   # LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY
+    panel                                       # shown in the notebook; click Export
+    panel.frames.regions                        # once it is done: what read_export gives
+
+The panel holds no export logic: every button calls the functions a notebook user calls
+(:class:`~ls_frames.Client` methods, :func:`~ls_frames.frontends.snapshot_project`,
+:func:`~ls_frames.read_export`, :func:`~ls_frames.to_parquet`). Jobs run one at a time on a
+worker thread so the page stays responsive; ``wait()`` blocks until they are done, and
+``background=False`` runs them in the caller (scripts and tests). Errors are shown in the
+panel in plain words (credentials redacted) and kept as ``panel.error``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as W
+
+from ls_frames.errors import LSFramesError, redact
+from ls_frames.exports import Client, Export
+from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
+from ls_frames.frontends.widgets.controls import FormatPicker, OptionsBox, SnapshotPicker
+from ls_frames.frontends.widgets.preview import Preview
+from ls_frames.tables import Frames, read_export, to_parquet
+
+__all__ = ["ExportPanel"]
+
+logger = logging.getLogger("ls_frames")
+_ALL_TASKS = 0
+_STEPS = 4  # snapshot, download, read, done
+
+
+def _plain(exc: BaseException) -> str:
+    """An error in plain words, without credentials."""
+    if isinstance(exc, LSFramesError):
+        return redact(str(exc))
+    return redact(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+def _section(title: str, body: W.Widget, open_: bool = False) -> W.Accordion:
+    acc = W.Accordion(children=[body], selected_index=0 if open_ else None)
+    acc.set_title(0, title)
+    return acc
+
+
+class ExportPanel(W.VBox):
+    """A notebook panel over the export lifecycle of one Label Studio.
+
+    ``client`` defaults to ``Client()`` (the environment's server and key); ``project``
+    preselects a project. ``work_dir`` keeps the downloaded snapshot (a temporary folder
+    otherwise). ``timeout`` bounds the wait for a snapshot, in seconds.
+
+    Scripting: set the pickers' ``.value`` and call ``.click()`` on the buttons, then
+    ``wait()``. Results: ``frames`` (a :class:`~ls_frames.Frames`), ``export`` (the
+    snapshot used), ``paths`` (``"snapshot"``, ``"parquet"`` and one entry per downloaded
+    format), ``error`` (the last error, or ``None``).
+    """
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        project: int | None = None,
+        *,
+        work_dir: str | Path | None = None,
+        timeout: float | None = 3600.0,
+        background: bool = True,
+    ) -> None:
+        self.client = client or Client()
+        self.timeout = timeout
+        self.background = background
+        self.work_dir = Path(work_dir) if work_dir else Path(
+            tempfile.mkdtemp(prefix="ls_frames-panel-")
+        )
+        self.frames: Frames | None = None
+        self.export: Export | None = None
+        self.paths: dict[str, Path] = {}
+        self.error: BaseException | None = None
+        self.label_config: str | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ls_frames-panel")
+        self._jobs: list[Future[None]] = []
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._quiet = False
+        self._defaults: dict[str, str] = {}
+        self._build()
+        self._run("loading projects", lambda: self._load_projects(project))
+
+    # -- layout -----------------------------------------------------------------------
+    def _build(self) -> None:
+        wide = {"description_width": "90px"}
+        self.project_picker = W.Dropdown(options=[], value=None, description="project",
+                                         style=wide, layout=W.Layout(width="480px"))
+        self.project_picker.add_class("lsf-project")
+        self.view_picker = W.Dropdown(options=[("all tasks", _ALL_TASKS)], value=_ALL_TASKS,
+                                      description="view", style=wide,
+                                      layout=W.Layout(width="480px"))
+        self.view_picker.add_class("lsf-view")
+        self.options = OptionsBox()
+        self.formats = FormatPicker()
+        self.snapshots = SnapshotPicker()
+        self.export_button = W.Button(description="Export", icon="download",
+                                      button_style="primary", disabled=True)
+        self.export_button.add_class("lsf-export")
+        self.status = W.HTML("")
+        self.status.add_class("lsf-status")
+        self.progress = W.IntProgress(value=0, min=0, max=_STEPS,
+                                      layout=W.Layout(width="300px", visibility="hidden"))
+        self.error_box = W.HTML("")
+        self.error_box.add_class("lsf-error")
+        self.preview = Preview()
+        self.parquet_path = W.Text(value="", description="to folder", style=wide,
+                                   layout=W.Layout(width="480px"))
+        self.overwrite = W.Checkbox(value=False, description="replace an existing dataset",
+                                    indent=False)
+        self.save_button = W.Button(description="Save Parquet", icon="save", disabled=True)
+        self.format_path = W.Text(value="", description="to folder", style=wide,
+                                  layout=W.Layout(width="480px"))
+        self.download_button = W.Button(description="Download formats", icon="download",
+                                        disabled=True)
+        self.project_picker.observe(self._on_project, names="value")
+        self.export_button.on_click(lambda _: self._run("export", self._export))
+        self.save_button.on_click(lambda _: self._run("saving Parquet", self._save))
+        self.download_button.on_click(lambda _: self._run("downloading", self._download))
+        self.snapshots.refresh_button.on_click(
+            lambda _: self._run("listing snapshots", self._list_snapshots)
+        )
+        self.snapshots.delete_button.on_click(lambda _: self._delete_clicked())
+        self._buttons = [self.export_button, self.save_button, self.download_button,
+                         self.snapshots.refresh_button]  # fmt: skip
+        super().__init__([
+            W.HTML("<h3 style='margin:4px 0'>Label Studio export</h3>"),
+            self.project_picker,
+            self.view_picker,
+            _section("Filters and serialization", self.options),
+            _section("Existing snapshots", self.snapshots),
+            _section("Converted formats", self.formats),
+            W.HBox([self.export_button, self.progress, self.status],
+                   layout=W.Layout(align_items="center")),
+            self.error_box,
+            self.preview,
+            _section("Save", W.VBox([
+                W.HBox([self.parquet_path, self.save_button]),
+                self.overwrite,
+                W.HTML("<small>The tables as a Parquet dataset, one folder per table.</small>"),
+                W.HBox([self.format_path, self.download_button]),
+                W.HTML("<small>The formats ticked under <i>Converted formats</i>, as the "
+                       "server writes them.</small>"),
+            ]), open_=True),
+        ])  # fmt: skip
+        self.add_class("lsf-panel")
+
+    # -- jobs -------------------------------------------------------------------------
+    def _run(self, what: str, job: Callable[[], None]) -> None:
+        """Run ``job`` after the jobs before it, showing ``what`` and any error."""
+        with self._lock:
+            self._pending += 1
+        self._sync_buttons()
+
+        def work() -> None:
+            self.error = None
+            self.error_box.value = ""
+            self._say(what + " …")
+            try:
+                job()
+            except Exception as exc:  # shown, kept, logged: never swallowed
+                self.error = exc
+                self.error_box.value = (
+                    "<div style='color:#b00020;white-space:pre-wrap'><b>Failed while "
+                    f"{html.escape(what)}:</b> {html.escape(_plain(exc))}</div>"
+                )
+                self._say(f"{what} failed")
+                logger.info("panel job %r failed: %s", what, _plain(exc))
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                self._sync_buttons()
+
+        if self.background:
+            with self._lock:
+                self._jobs.append(self._pool.submit(work))
+        else:
+            work()
+
+    def wait(self, timeout: float | None = None) -> ExportPanel:
+        """Block until every job started so far is done (errors stay in ``error``)."""
+        # A job may start another (a project load after the project list): loop until
+        # none is left.
+        while True:
+            with self._lock:
+                self._jobs = [job for job in self._jobs if not job.done()]
+                first = self._jobs[0] if self._jobs else None
+            if first is None:
+                return self
+            first.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Close the widgets and let the worker thread end once its jobs are done."""
+        self._pool.shutdown(wait=False)
+        super().close()
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._pending > 0
+
+    def _sync_buttons(self) -> None:
+        busy = self.busy
+        has_project = self.project_picker.value is not None
+        self.export_button.disabled = busy or not has_project
+        self.save_button.disabled = busy or self.frames is None
+        self.download_button.disabled = busy or self.export is None
+        self.snapshots.refresh_button.disabled = busy or not has_project
+        self.snapshots.delete_button.disabled = busy or not self.snapshots.value
+        self.project_picker.disabled = busy
+
+    def _say(self, text: str) -> None:
+        self.status.value = html.escape(text)
+
+    # -- project ----------------------------------------------------------------------
+    def _load_projects(self, project: int | None) -> None:
+        projects = self.client.list_projects()
+        options = [(f"{p.get('title') or 'untitled'} (#{p['id']})", int(p["id"]))
+                   for p in sorted(projects, key=lambda p: -int(p["id"]))]  # fmt: skip
+        self._quiet = True
+        try:
+            self.project_picker.options = options
+            self.project_picker.value = None
+        finally:
+            self._quiet = False
+        self._say(f"{len(options)} projects")
+        if project is not None:
+            if int(project) not in {value for _, value in options}:
+                raise LSFramesError(f"project {project} is not among the projects this key sees")
+            self.project_picker.value = int(project)  # loads it (see _on_project)
+
+    def _on_project(self, change: dict[str, Any]) -> None:
+        if self._quiet or change["new"] is None:
+            return
+        pid = int(change["new"])
+        self._run(f"loading project {pid}", lambda: self._load_project(pid))
+
+    def _load_project(self, pid: int) -> None:
+        self.frames = self.export = None
+        self.paths = {}
+        self.preview.clear()
+        self.progress.layout.visibility = "hidden"
+        config = self.client.get_project(pid).get("label_config")
+        self.label_config = str(config) if config else None
+        views = self.client.list_views(pid)
+        self.view_picker.options = [("all tasks", _ALL_TASKS)] + [
+            (str((v.get("data") or {}).get("title") or f"view {v['id']}"), int(v["id"]))
+            for v in views
+        ]
+        self.view_picker.value = _ALL_TASKS
+        self.formats.set_formats(self.client.export_formats(pid))
+        self.snapshots.set_exports(self.client.list_exports(pid))
+        # default folders follow the project until the user types one of their own
+        for name, widget, default in (
+            ("parquet", self.parquet_path, f"project-{pid}"),
+            ("formats", self.format_path, f"project-{pid}-exports"),
+        ):
+            if not widget.value or widget.value == self._defaults.get(name):
+                widget.value = default
+            self._defaults[name] = default
+        self._say(f"project {pid}: {len(views)} views, "
+                  f"{len(self.snapshots.select.options) - 1} snapshots")  # fmt: skip
+
+    def _list_snapshots(self) -> None:
+        pid = self._project()
+        self.snapshots.set_exports(self.client.list_exports(pid), keep=self.snapshots.value)
+        self._say(f"{len(self.snapshots.select.options) - 1} snapshots")
+
+    def _delete_clicked(self) -> None:
+        sid = self.snapshots.value
+        button = self.snapshots.delete_button
+        if sid is None:
+            return
+        if button.description != f"Really delete #{sid}?":
+            button.description = f"Really delete #{sid}?"  # a second click deletes
+            return
+        pid = self._project()
+
+        def delete() -> None:
+            self.client.delete_export(pid, sid)
+            self._list_snapshots()
+            self._say(f"deleted snapshot {sid}")
+
+        self._run(f"deleting snapshot {sid}", delete)
+
+    def _project(self) -> int:
+        value = self.project_picker.value
+        if value is None:
+            raise LSFramesError("pick a project first")
+        return int(value)
+
+    # -- export -----------------------------------------------------------------------
+    def _step(self, n: int, text: str) -> None:
+        self.progress.layout.visibility = "visible"
+        self.progress.value = n
+        self.progress.bar_style = "success" if n >= _STEPS else ""
+        self._say(text)
+
+    def _export(self) -> None:
+        pid = self._project()
+        reuse = self.snapshots.value
+        view = self.view_picker.value or None
+        self.frames = self.export = None
+        self.preview.clear()
+        self._step(0, f"waiting for snapshot {reuse}" if reuse else "creating a snapshot …")
+        export = snapshot_project(
+            pid, client=self.client, export_id=reuse,
+            task_filter=self.options.task_filter(view),
+            annotation_filter=self.options.annotation_filter(),
+            serialization=self.options.serialization(), timeout=self.timeout, progress=False,
+        )  # fmt: skip
+        self.export = export
+        self._step(1, f"downloading snapshot {export.id} …")
+        folder = self.work_dir / f"project-{pid}"
+        with self._watch_download(folder, f"downloading snapshot {export.id}"):
+            path = export.download(folder, progress=False)
+        self.paths = {"snapshot": path}
+        self._step(2, f"reading {path.name} ({_size(path.stat().st_size)}) …")
+        frames = read_export(path, label_config=self.label_config, progress=False)
+        self._step(3, "drawing the preview …")
+        self.preview.show(frames)
+        self.frames = frames
+        with contextlib.suppress(LSFramesError):  # the list is a courtesy; the export is done
+            self.snapshots.set_exports(self.client.list_exports(pid), keep=reuse)
+        self._step(_STEPS, f"snapshot {export.id}: {export.task_count} tasks, "
+                           f"{len(frames.regions):,} regions")  # fmt: skip
+
+    @contextlib.contextmanager
+    def _watch_download(self, folder: Path, what: str) -> Iterator[None]:
+        """Show the bytes written so far while a download runs (the ``.part`` files)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.3):
+                written = sum(p.stat().st_size for p in folder.glob(".*.part") if p.exists())
+                if written:
+                    self._say(f"{what}: {_size(written)}")
+
+        watcher = threading.Thread(target=watch, name="ls_frames-panel-bytes", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+
+    # -- save -------------------------------------------------------------------------
+    def _save(self) -> None:
+        if self.export is None or "snapshot" not in self.paths:
+            raise LSFramesError("export first: there is nothing to save yet")
+        out = Path(self.parquet_path.value.strip() or f"project-{self.export.project}")
+        provenance = snapshot_provenance(self.client, self.export, self.label_config)
+        path = to_parquet(self.paths["snapshot"], out, provenance=provenance,
+                          label_config=self.label_config, overwrite=bool(self.overwrite.value),
+                          progress=False)  # fmt: skip
+        self.paths["parquet"] = Path(path)
+        self._say(f"saved the Parquet dataset to {path}")
+
+    def _download(self) -> None:
+        export = self.export
+        if export is None:
+            raise LSFramesError("export first: there is no snapshot to convert yet")
+        chosen = self.formats.chosen
+        if not chosen:
+            raise LSFramesError("tick at least one format under 'Converted formats'")
+        folder = Path(self.format_path.value.strip() or f"project-{export.project}-exports")
+        for name in chosen:
+            with self._watch_download(folder, f"downloading {name}"):
+                self.paths[name] = export.download(folder, export_type=name, progress=False)
+        self._say("downloaded " + ", ".join(f"{n} to {self.paths[n]}" for n in chosen))

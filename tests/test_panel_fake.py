@@ -1,0 +1,150 @@
+"""The panel against the fake Label Studio, for what the real one cannot be made to do:
+a snapshot that fails on the server, one that never finishes, a request that hangs."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import ls_frames
+from tests.fake_label_studio import LEGACY, FakeExport, FakeLabelStudio, client_for
+
+PROJECT = 7
+TRACEBACK = "Traceback (most recent call last):\nKeyError: 'boom'"
+
+
+class PanelFake(FakeLabelStudio):
+    """The fake plus the project routes the panel reads; new snapshots follow ``script``."""
+
+    def __init__(self, script: list[str], traceback: str | None = None) -> None:
+        super().__init__()
+        self.script, self.tb = script, traceback
+        self.hold: threading.Event | None = None  # set: the create request waits for it
+        self.slow = False  # downloads trickle, so the panel's byte count can be seen
+        self.body = b"[]"
+
+    def add_export(self, body: bytes = b"[]", statuses: list[str] | None = None,
+                   title: str = "t", traceback: str | None = None) -> FakeExport:
+        return super().add_export(self.body, list(self.script), title, self.tb)
+
+    def _route(self, request: httpx.Request, path: str) -> httpx.Response:
+        if path == "/api/projects/":
+            return httpx.Response(200, json={"results": [{"id": PROJECT, "title": "fake"}],
+                                             "next": None})
+        if path == f"/api/projects/{PROJECT}/":
+            return httpx.Response(200, json={"id": PROJECT, "label_config": "<View/>"})
+        if path == "/api/dm/views/":
+            return httpx.Response(200, json=[])
+        if re.fullmatch(rf"/api/projects/{PROJECT}/export/formats", path):
+            return httpx.Response(200, json=[
+                {"name": "JSON", "title": "JSON"},
+                {"name": "COCO", "title": "COCO", "disabled": True},
+            ])  # fmt: skip
+        if request.method == "POST" and self.hold is not None:
+            assert self.hold.wait(30)
+        return super()._route(request, path)
+
+    def _download(self, request: httpx.Request, exp: FakeExport) -> httpx.Response:
+        response = super()._download(request, exp)
+        if self.slow:  # about 1.5 s for the whole body
+            response.stream = SlowStream(exp.body[:], 24)
+        return response
+
+
+class SlowStream(httpx.SyncByteStream):
+    def __init__(self, data: bytes, pieces: int) -> None:
+        self.data, self.size = data, -(-len(data) // pieces)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(0, len(self.data), self.size):
+            time.sleep(0.06)
+            yield self.data[i : i + self.size]
+
+
+def _panel(fake: PanelFake, tmp_path: Path, **kw: Any) -> Any:
+    panel = ls_frames.ExportPanel(client_for(fake), PROJECT, work_dir=tmp_path, **kw)
+    panel.wait(timeout=30)
+    assert panel.error is None, panel.error_box.value
+    return panel
+
+
+def test_a_failed_snapshot_is_shown_with_the_servers_traceback(tmp_path: Path) -> None:
+    fake = PanelFake(["in_progress", "failed"], TRACEBACK)
+    panel = _panel(fake, tmp_path)
+    assert panel.formats.boxes["COCO"].disabled and not panel.formats.boxes["JSON"].disabled
+    panel.export_button.click()
+    panel.wait(timeout=30)
+    assert isinstance(panel.error, ls_frames.ExportFailed)
+    assert "failed on the server" in panel.error_box.value
+    assert "KeyError: &#x27;boom&#x27;" in panel.error_box.value
+    assert LEGACY not in panel.error_box.value
+    assert panel.frames is None and panel.preview.counts.value == ""
+    assert "export failed" in panel.status.value
+    assert not panel.export_button.disabled  # ready for another try
+
+
+def test_a_snapshot_that_never_finishes_times_out_in_the_panel(tmp_path: Path) -> None:
+    fake = PanelFake(["in_progress"])
+    panel = _panel(fake, tmp_path, timeout=0.2)
+    panel.export_button.click()
+    panel.wait(timeout=30)
+    assert isinstance(panel.error, ls_frames.ExportTimeout)
+    assert "still in_progress after 0.2 s" in panel.error_box.value
+    assert panel.frames is None
+    assert not panel.export_button.disabled
+
+
+def test_the_export_button_is_disabled_while_a_job_runs(tmp_path: Path) -> None:
+    fake = PanelFake(["completed"])
+    fake.hold = threading.Event()
+    panel = _panel(fake, tmp_path)
+    assert not panel.export_button.disabled
+    panel.export_button.click()
+    try:
+        assert panel.busy
+        assert panel.export_button.disabled and panel.project_picker.disabled
+        with pytest.raises(futures.TimeoutError):
+            panel.wait(timeout=0.2)
+    finally:
+        fake.hold.set()
+    panel.wait(timeout=30)
+    assert panel.error is None, panel.error_box.value
+    assert not panel.busy and not panel.export_button.disabled
+    assert panel.frames is not None and len(panel.frames.tasks) == 0  # the fake's "[]"
+
+
+def test_snapshot_ages_read_plainly() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from ls_frames.frontends.widgets.controls import age
+
+    now = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    assert age(now - timedelta(seconds=5), now) == "5 s ago"
+    assert age(now - timedelta(minutes=3, seconds=59), now) == "3 min ago"
+    assert age(now - timedelta(hours=2), now) == "2 h ago"
+    assert age(now - timedelta(days=400), now) == "400 d ago"
+    assert age(None, now) == "age unknown"
+
+
+def test_download_progress_shows_in_the_panel(tmp_path: Path) -> None:
+    fake = PanelFake(["completed"])
+    fake.slow = True
+    fake.body = b"[" + b" " * 2_000_000 + b"]"  # a valid, empty, 2 MB export
+    panel = _panel(fake, tmp_path)
+    seen: list[str] = []
+    panel.status.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.export_button.click()
+    panel.wait(timeout=60)
+    assert panel.error is None, panel.error_box.value
+    shown = [text for text in seen if re.fullmatch(r"downloading snapshot 1: [\d.]+ [kM]B", text)]
+    assert shown, seen
+    assert panel.paths["snapshot"].stat().st_size == len(fake.body)
+    assert "reading" in " ".join(seen) and len(panel.frames.tasks) == 0
