@@ -116,6 +116,11 @@ def _unclosed(tail: bytes, offset: int, index: int, path: str | None) -> ExportF
     finds one (with its offset), else a truncated file."""
     try:
         msgspec.json.decode(b"[" + tail)
+    except UnicodeDecodeError as exc:  # invalid UTF-8 inside the unclosed task
+        return ExportFormatError(
+            f"malformed export: invalid UTF-8 ({exc.reason})", offset=offset + exc.start - 1,
+            task_index=index, path=path,
+        )
     except msgspec.DecodeError as exc:
         m = re.search(r"byte (\d+)", str(exc))
         if m and "truncated" not in str(exc):
@@ -239,7 +244,9 @@ def iter_chunks(
                     break
                 if eof:
                     raise _unclosed(bytes(buf[pos:]), base + pos, index, path)
-                fill(len(buf) + chunk_size)
+                # a task larger than the block: read geometrically more, so a huge task is
+                # scanned a few times, not once per block
+                fill(len(buf) + max(chunk_size, len(buf)))
             data, count = bytes(buf[pos : int(ends[-1])]), int(ends.size)
         yield Chunk(data, base + pos, index, count)
         index += count

@@ -67,8 +67,10 @@ def _fix(value: Any, typ: pa.DataType) -> Any:
             if isinstance(value, bool):
                 return int(value)
             if isinstance(value, float) and value.is_integer():
-                return int(value)
-            return int(value) if isinstance(value, int) else None
+                value = int(value)
+            if isinstance(value, int) and -(2**63) <= value < 2**63:
+                return value
+            return None
         if pa.types.is_floating(typ):
             return float(value) if isinstance(value, (int, float)) else float(str(value))
         if pa.types.is_boolean(typ):

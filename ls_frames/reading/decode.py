@@ -17,7 +17,7 @@ Shapes other than a server snapshot are normalised first (see :func:`normalise_t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -35,8 +35,13 @@ __all__ = [
 ]
 
 
+#: Integers the tables keep in int64 columns: a larger one is refused here, with its path,
+#: instead of overflowing when the column is built.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
 class User(msgspec.Struct, gc=False):
-    id: int | None = None
+    id: Int64 | None = None
     email: str | None = None
 
 
@@ -64,8 +69,8 @@ class Item(msgspec.Struct, gc=False):
 
 
 class Annotation(msgspec.Struct, gc=False):
-    id: int | None = None
-    completed_by: int | User | None = None
+    id: Int64 | None = None
+    completed_by: Int64 | User | None = None
     result: list[Item] | None = None
     was_cancelled: bool | None = None
     ground_truth: bool | None = None
@@ -74,64 +79,64 @@ class Annotation(msgspec.Struct, gc=False):
     draft_created_at: str | None = None
     lead_time: float | None = None
     prediction: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
-    result_count: int | None = None
+    result_count: Int64 | None = None
     unique_id: str | None = None
-    import_id: int | None = None
+    import_id: Int64 | None = None
     last_action: str | None = None
     bulk_created: bool | None = None
-    task: int | None = None
-    project: int | None = None
-    updated_by: int | None = None
-    parent_prediction: int | None = None
-    parent_annotation: int | None = None
-    last_created_by: int | None = None
+    task: Int64 | None = None
+    project: Int64 | None = None
+    updated_by: Int64 | None = None
+    parent_prediction: Int64 | None = None
+    parent_annotation: Int64 | None = None
+    last_created_by: Int64 | None = None
 
 
 class Prediction(msgspec.Struct, gc=False):
-    id: int | None = None
+    id: Int64 | None = None
     result: list[Item] | None = None
     model_version: Any = None
     score: float | None = None
-    cluster: int | None = None
+    cluster: Int64 | None = None
     mislabeling: float | None = None
     created_at: str | None = None
     updated_at: str | None = None
-    model: int | None = None
-    model_run: int | None = None
-    task: int | None = None
-    project: int | None = None
+    model: Int64 | None = None
+    model_run: Int64 | None = None
+    task: Int64 | None = None
+    project: Int64 | None = None
 
 
 class Draft(msgspec.Struct, gc=False):
-    id: int | None = None
+    id: Int64 | None = None
     user: Any = None
     created_username: str | None = None
     result: list[Item] | None = None
     lead_time: float | None = None
     was_postponed: bool | None = None
-    import_id: int | None = None
+    import_id: Int64 | None = None
     created_at: str | None = None
     updated_at: str | None = None
-    task: int | None = None
-    annotation: int | None = None
+    task: Int64 | None = None
+    annotation: Int64 | None = None
 
 
 class Task(msgspec.Struct, gc=False):
-    id: int | None = None
+    id: Int64 | None = None
     annotations: list[Annotation] | None = None
-    drafts: list[int | Draft] | None = None
-    predictions: list[int | Prediction] | None = None
+    drafts: list[Int64 | Draft] | None = None
+    predictions: list[Int64 | Prediction] | None = None
     data: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     meta: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     created_at: str | None = None
     updated_at: str | None = None
-    inner_id: int | None = None
-    project: int | None = None
-    total_annotations: int | None = None
-    cancelled_annotations: int | None = None
-    total_predictions: int | None = None
-    comment_count: int | None = None
-    unresolved_comment_count: int | None = None
+    inner_id: Int64 | None = None
+    project: Int64 | None = None
+    total_annotations: Int64 | None = None
+    cancelled_annotations: Int64 | None = None
+    total_predictions: Int64 | None = None
+    comment_count: Int64 | None = None
+    unresolved_comment_count: Int64 | None = None
     last_comment_updated_at: str | None = None
     updated_by: Any = None
     allow_skip: bool | None = None
@@ -220,6 +225,46 @@ def decode_chunk(
         ) from None
     doc = data if single else b"[" + data + b"]"
     shift = offset if single else offset - 1
+    try:
+        return _decode_chunk(doc, shift, first_index, single, path)
+    except RecursionError:
+        at, index = _deepest(doc, single)
+        raise ExportFormatError(
+            "malformed export: nested too deeply to decode (arrays and objects)",
+            offset=shift + at, task_index=first_index + index, path=path,
+        ) from None
+
+
+def _deepest(doc: bytes, single: bool) -> tuple[int, int]:
+    """Where the nesting of ``doc`` is deepest (first such byte) and the index of the task
+    holding it. Only runs after a decode failed, so a plain loop is fast enough."""
+    depth = best = at = index = best_index = 0
+    top = 0 if single else 1
+    in_string = escaped = False
+    for i, c in enumerate(doc):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 92:  # backslash
+                escaped = True
+            elif c == 34:
+                in_string = False
+        elif c == 34:
+            in_string = True
+        elif c in (91, 123):  # [ {
+            depth += 1
+            if depth > best:
+                best, at, best_index = depth, i, index
+        elif c in (93, 125):  # ] }
+            depth -= 1
+            if depth == top:
+                index += 1
+    return at, best_index
+
+
+def _decode_chunk(
+    doc: bytes, shift: int, first_index: int, single: bool, path: str | None
+) -> list[Task]:
     try:
         if single:
             return _normalised([_ANY.decode(doc)], shift, first_index, path)

@@ -71,7 +71,8 @@ def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
     for px, pct, size in (("x_px", "x", "original_width"), ("y_px", "y", "original_height"),
                           ("width_px", "width", "original_width"),
                           ("height_px", "height", "original_height")):
-        cols[px] = pc.divide(pc.multiply(cols[pct], cols[size].cast(pa.float64())), 100.0)
+        size_f = cols[size].cast(pa.float64(), safe=False)  # > 2**53 px: absurd, not fatal
+        cols[px] = pc.divide(pc.multiply(cols[pct], size_f), 100.0)
     return _batch("regions", cols, n)
 
 

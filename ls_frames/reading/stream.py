@@ -10,12 +10,13 @@ on ``workers`` or ``chunk_size``.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import IO, Any
 
 import pyarrow as pa
@@ -45,17 +46,35 @@ def open_source(source: Source, stack: ExitStack) -> tuple[IO[bytes], str | None
     raise TypeError(f"expected a path, bytes or a binary file object, not {type(source)!r}")
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic GC: a chunk allocates a million short-lived objects (lists of
+    labels, column lists) and none of them form cycles, yet they would trigger collections
+    that scan every live object (measured: ~10 % of the whole run). Reference counting
+    still frees everything; the GC is switched back on as it was."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def flatten_chunk(
     chunk: Chunk, tables: tuple[str, ...], path: str | None
 ) -> tuple[dict[str, pa.RecordBatch], list[str], int]:
     """Decode and flatten one chunk: (batches, data keys in order, number of tasks)."""
-    tasks = decode_chunk(
-        chunk.data, offset=chunk.offset, first_index=chunk.first_index,
-        single=chunk.single, path=path,
-    )
-    keys: dict[str, None] = {}
-    batches = flatten_tasks(tasks, tables, keys)
-    return batches, list(keys), len(tasks)
+    with _no_cyclic_gc():
+        tasks = decode_chunk(
+            chunk.data, offset=chunk.offset, first_index=chunk.first_index,
+            single=chunk.single, path=path,
+        )
+        keys: dict[str, None] = {}
+        batches = flatten_tasks(tasks, tables, keys)
+        count = len(tasks)
+        del tasks  # freed here, still without the GC
+    return batches, list(keys), count
 
 
 def _context() -> multiprocessing.context.BaseContext:

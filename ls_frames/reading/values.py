@@ -39,23 +39,51 @@ _UNKNOWN = re.compile(r"unknown field `(.*?)`")
 _UNSET = msgspec.UNSET
 
 
-class _Shape:
-    """A struct type for one set of keys, its list decoder and key -> attribute names."""
+# Learning stops (and the struct switches to "every typed key, skip the rest") when a value
+# key is odd (control characters, quotes, very long) or there are too many of them: exports
+# whose values carry free-form keys must not grow the struct without bound.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+_MAX_LEARNT_KEYS = 64
 
-    def __init__(self, keys: frozenset[str]) -> None:
+
+class _Shape:
+    """A struct type for one set of keys, its list decoder and key -> attribute names.
+
+    ``closed`` shapes report unknown keys (so they can be learnt); the open shape skips them.
+    """
+
+    def __init__(self, keys: frozenset[str], *, closed: bool = True) -> None:
         self.keys = keys
+        self.closed = closed
         ordered = sorted(keys)
         self.attr = {k: f"f{i}" for i, k in enumerate(ordered)}
         fields = [(self.attr[k], Any if k in TYPED_KEYS else msgspec.Raw, None) for k in ordered]
         self.struct: Any = msgspec.defstruct(
             "Value", fields, rename={a: k for k, a in self.attr.items()},
-            forbid_unknown_fields=True, gc=False,
+            forbid_unknown_fields=closed, gc=False,
         )
         self.empty = self.struct()
         self.decoder = msgspec.json.Decoder(list[self.struct | None])  # type: ignore[name-defined]
 
 
 _shape = _Shape(frozenset({"x", "y", "width", "height", "rotation", "choices", "text"}))
+
+
+def _learn(keys: set[str]) -> _Shape:
+    """The shape for ``keys`` added to the current one, or the open shape when they are odd."""
+    if _shape.closed and keys <= _shape.keys:
+        return _open_shape()  # the key was not read back as reported: stop learning
+    wanted = _shape.keys | keys
+    if not _shape.closed or len(wanted) > _MAX_LEARNT_KEYS or not all(
+        k in TYPED_KEYS or _PLAIN_KEY.fullmatch(k) for k in keys
+    ):
+        return _open_shape()
+    return _Shape(frozenset(wanted))
+
+
+def _open_shape() -> _Shape:
+    keys = frozenset(k for k in _shape.keys if k in TYPED_KEYS or _PLAIN_KEY.fullmatch(k))
+    return _Shape(keys | TYPED_KEYS, closed=False)
 
 
 def _decode(raws: list[Any]) -> tuple[_Shape, list[Any]]:
@@ -71,7 +99,7 @@ def _decode(raws: list[Any]) -> tuple[_Shape, list[Any]]:
             m = _UNKNOWN.search(str(exc))
             if m is None:
                 break  # a value that is not an object: one by one below
-            _shape = _Shape(_shape.keys | {m.group(1)})
+            _shape = _learn({m.group(1)})
     out = []
     for r in raws:
         try:
@@ -88,14 +116,27 @@ def _decode(raws: list[Any]) -> tuple[_Shape, list[Any]]:
 
 def _decode_learning(raws: list[Any]) -> tuple[_Shape, list[Any]]:
     global _shape
-    keys = set(_shape.keys)
+    keys: set[str] = set()
     for r in raws:
         if r is not _UNSET:
             obj = msgspec.json.decode(r)
             if isinstance(obj, dict):
                 keys.update(obj)
-    _shape = _Shape(frozenset(keys))
+    _shape = _learn(keys - _shape.keys) if keys - _shape.keys else _open_shape()
     return _decode(raws)
+
+
+_STRINGS = pa.list_(pa.string())
+
+
+def _column(values: list[Any], attr: str, typ: pa.DataType) -> list[Any]:
+    """The values of one key; for a list-of-strings column a lone string becomes a
+    one-element list (``pa.array`` would split it into characters): the ``text`` of a
+    text span (``Labels`` on ``Text``) is the span's string, not a list."""
+    got = list(map(attrgetter(attr), values))
+    if typ == _STRINGS and str in set(map(type, got)):
+        return [[v] if type(v) is str else v for v in got]
+    return got
 
 
 def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
@@ -112,10 +153,10 @@ def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
         typ = schema.field(column).type
         attr = shape.attr.get(key)
         cols[column] = (
-            pa.nulls(n, typ) if attr is None else array(list(map(attrgetter(attr), values)), typ)
+            pa.nulls(n, typ) if attr is None else array(_column(values, attr, typ), typ)
         )
     label_arrays = [
-        array(list(map(attrgetter(shape.attr[k]), values)), pa.list_(pa.string()))
+        array(_column(values, shape.attr[k], _STRINGS), _STRINGS)
         for k in LABEL_KEYS if k in shape.attr
     ]
     if not label_arrays:
