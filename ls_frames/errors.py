@@ -24,7 +24,10 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
         (also a ``ValueError``; names the byte offset or task index)
 
 No message, ``repr`` or ``str`` of these exceptions contains a credential: the request
-headers are never rendered, and :func:`redact` scrubs known secrets from server text.
+headers are never rendered, and :func:`redact` scrubs known secrets from server text. Nor
+does any attribute: ``request`` and ``response`` are copies with the ``Authorization``
+header masked and known secrets scrubbed from the bodies, ``ExportFailed.raw`` is a
+scrubbed copy of the server's answer.
 """
 
 from __future__ import annotations
@@ -82,6 +85,88 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
                   text)
 
 
+def redact_payload(value: Any) -> Any:
+    """A copy of a decoded JSON payload with :func:`redact` applied to every string in it
+    (keys included); other values are kept as they are."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_payload(k): redact_payload(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_payload(v) for v in value]
+    return value
+
+
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
+# The copies hold decoded bodies: what described the bytes on the wire no longer applies.
+_WIRE_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+
+
+def _scrub_body(body: bytes) -> bytes:
+    if not body or not (_SECRETS or b"oken" in body or b"earer" in body):
+        return body
+    text = body.decode("utf-8", "surrogateescape")
+    scrubbed = redact(text)
+    return body if scrubbed == text else scrubbed.encode("utf-8", "surrogateescape")
+
+
+def _scrub_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+    out = []
+    for name, value in headers.multi_items():
+        key = name.lower()
+        if key in _WIRE_HEADERS:
+            continue
+        if key in _AUTH_HEADERS:
+            value = f"{value.split(' ', 1)[0]} ***" if " " in value.strip() else "***"
+        elif key in _COOKIE_HEADERS:
+            value = "***"
+        else:
+            value = redact(value)
+        out.append((name, value))
+    return out
+
+
+def scrub_request(request: httpx.Request | None) -> httpx.Request | None:
+    """A copy of ``request`` safe to keep on an exception: same method, URL and extensions,
+    credentials masked in the headers and known secrets scrubbed from the body."""
+    if request is None:
+        return None
+    import httpx
+
+    try:
+        body = request.content
+    except httpx.RequestNotRead:
+        body = b""
+    return httpx.Request(
+        request.method, request.url, headers=_scrub_headers(request.headers),
+        content=_scrub_body(body), extensions=request.extensions,
+    )
+
+
+def scrub_response(
+    response: httpx.Response | None, request: httpx.Request | None = None
+) -> httpx.Response | None:
+    """A copy of ``response`` safe to keep on an exception: same status and headers (cookies
+    masked), known secrets scrubbed from the body (empty when it was never read)."""
+    if response is None:
+        return None
+    import httpx
+
+    try:
+        body = response.content
+    except httpx.ResponseNotRead:
+        body = b""
+    if request is None:
+        with contextlib.suppress(RuntimeError):
+            request = scrub_request(response.request)
+    copy = httpx.Response(
+        response.status_code, headers=_scrub_headers(response.headers),
+        content=_scrub_body(body), request=request, extensions=response.extensions,
+    )
+    return copy
+
+
 class LSFramesError(Exception):
     """Base class of every error ls_frames raises on purpose."""
 
@@ -113,8 +198,8 @@ class HTTPError(LSFramesError):
         self.path = path
         self.status = status
         self.server_message = redact(server_message)
-        self.request = request
-        self.response = response
+        self.request = scrub_request(request)
+        self.response = scrub_response(response, self.request)
         where = f"{method} {path}".strip()
         head = f"{status} " if status is not None else ""
         text = f"{head}{message}" + (f" ({where})" if where else "")
@@ -176,11 +261,12 @@ class ExportError(LSFramesError):
 
 
 class ExportFailed(ExportError):
-    """The job ended in ``failed``. ``traceback`` holds the server's traceback, if any."""
+    """The job ended in ``failed``. ``traceback`` holds the server's traceback, if any,
+    ``raw`` the server's last answer (both with known credentials scrubbed)."""
 
     def __init__(self, message: str, *, traceback: str | None = None, raw: Any = None) -> None:
         self.traceback = redact(traceback) if traceback else traceback
-        self.raw = raw
+        self.raw = redact_payload(raw)
         text = message
         if traceback:
             text += f"\nServer traceback:\n{traceback.strip()[-_MAX_MESSAGE:]}"
