@@ -1,0 +1,199 @@
+"""compare_predictions and annotator_pivot: on hand-made exports, the corpus and the real
+server's demo project. Expectations come from the inputs, never from the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import ls_frames
+from ls_frames.tables import annotator_pivot, compare_predictions, iou
+from ls_frames.testing.seed import demo_tasks
+
+CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
+CONFIG = """<View><Image name="image" value="$image"/>
+<RectangleLabels name="box" toName="image"><Label value="cat"/><Label value="dog"/></RectangleLabels>
+<Choices name="scene" toName="image"><Choice value="out"/><Choice value="in"/></Choices>
+</View>"""
+
+
+def _box(rid: str, x: float, y: float, w: float, h: float, label: str) -> dict[str, Any]:
+    return {"id": rid, "from_name": "box", "to_name": "image", "type": "rectanglelabels",
+            "value": {"x": x, "y": y, "width": w, "height": h, "rectanglelabels": [label]}}
+
+
+def _scene(rid: str, choice: str) -> dict[str, Any]:
+    return {"id": rid, "from_name": "scene", "to_name": "image", "type": "choices",
+            "value": {"choices": [choice]}}
+
+
+def _ann(aid: int, user: int, result: list[dict[str, Any]], **flags: Any) -> dict[str, Any]:
+    return {"id": aid, "completed_by": {"id": user, "email": f"u{user}@x.org"},
+            "result": result, "was_cancelled": False, "ground_truth": False,
+            "updated_at": f"2024-01-0{aid % 9 + 1}T00:00:00Z", **flags}
+
+
+def _export(tasks: list[dict[str, Any]]) -> bytes:
+    return json.dumps(tasks).encode()
+
+
+PRED = [_box("p1", 10, 10, 20, 20, "cat"), _box("p2", 60, 60, 10, 10, "dog"),
+        _box("same", 0, 80, 5, 5, "dog"), _scene("ps", "in")]
+ANN = [_box("a1", 12, 11, 20, 20, "cat"),          # overlaps p1 well
+       _box("a2", 62, 62, 10, 10, "cat"),          # overlaps p2 (IoU ~0.47), other label
+       _box("same", 50, 0, 5, 5, "dog"),           # same id as a prediction: matched by id
+       _box("a4", 90, 90, 5, 5, "cat"),            # nothing near: missed by the model
+       _scene("as", "in")]
+TASKS = [
+    {"id": 1, "data": {"image": "a.jpg"},
+     "annotations": [_ann(11, 1, ANN), _ann(12, 2, [], was_cancelled=True)],
+     "predictions": [{"id": 21, "model_version": "m", "score": 0.5, "result": PRED}]},
+    {"id": 2, "data": {"image": "b.jpg"}, "annotations": [],
+     "predictions": [{"id": 22, "model_version": "m", "result": PRED}]},
+]  # fmt: skip
+
+
+def test_iou() -> None:
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 10, 10), (10, 0, 10, 10)) == 0.0
+    assert iou((0, 0, 0, 10), (0, 0, 0, 10)) == 0.0
+
+
+def _geom(items: list[dict[str, Any]], rid: str) -> tuple[float, float, float, float]:
+    v = next(it["value"] for it in items if it["id"] == rid)
+    return (v["x"], v["y"], v["width"], v["height"])
+
+
+@pytest.mark.parametrize("min_iou", [0.5, 0.4])
+def test_compare_predictions_matching_rule(min_iou: float) -> None:
+    frames = ls_frames.read_export(_export(TASKS), label_config=CONFIG, progress=False)
+    out = compare_predictions(frames, min_iou=min_iou)
+    # task 2 has no annotation; the skipped annotation 12 is left out
+    assert set(out["task_id"]) == {1} and set(out["annotation_id"]) == {11}
+    boxes = out[out["from_name"] == "box"]
+    pairs = {(p, a): (how, ov) for p, a, how, ov in boxes[
+        ["pred_region_id", "ann_region_id", "matched_by", "iou"]].itertuples(index=False)}
+    iou_11 = iou(_geom(PRED, "p1"), _geom(ANN, "a1"))
+    iou_22 = iou(_geom(PRED, "p2"), _geom(ANN, "a2"))
+    assert pairs["p1", "a1"] == ("iou", pytest.approx(iou_11))
+    assert pairs["same", "same"][0] == "region_id"
+    if iou_22 >= min_iou:
+        assert pairs["p2", "a2"] == ("iou", pytest.approx(iou_22))
+    else:
+        assert pairs["p2", pd.NA][0] == "unmatched" and pairs[pd.NA, "a2"][0] == "unmatched"
+    assert pairs[pd.NA, "a4"][0] == "unmatched"
+    for row in boxes.itertuples():
+        both = not pd.isna(row.pred_label) and not pd.isna(row.ann_label)
+        assert row.match == (both and row.pred_label == row.ann_label)
+    scene = out[out["from_name"] == "scene"]
+    assert list(scene["matched_by"]) == ["order"] and scene["match"].all()
+    # every sent item of the pair appears exactly once on its side
+    assert sorted(out["pred_region_id"].dropna()) == sorted(it["id"] for it in PRED)
+    assert sorted(out["ann_region_id"].dropna()) == sorted(it["id"] for it in ANN)
+    assert out["prediction_score"].dropna().eq(0.5).all()
+    assert str(out["iou"].dtype) == "Float64" and str(out["task_id"].dtype) == "Int64"
+    only_scene = compare_predictions(frames, "scene")
+    assert set(only_scene["from_name"]) == {"scene"}
+    assert compare_predictions(frames, ground_truth_only=True).empty
+
+
+@pytest.mark.parametrize("name", ["snapshot_full_objects.json",
+                                  "../sdk-converter-tests/test_export_csv__csv_test.json"])
+def test_compare_predictions_on_corpus(name: str) -> None:
+    frames = ls_frames.read_export(CORPUS / name, progress=False)
+    out = compare_predictions(frames)
+    assert len(out)
+    regions = frames.regions
+    annotations = frames.annotations
+    live = set(annotations.loc[~annotations["was_cancelled"].fillna(False), "annotation_id"])
+    ann_regions = regions[(regions["source"] == "annotation") & regions["source_id"].isin(live)]
+    pred_regions = regions[regions["source"] == "prediction"]
+    # each (prediction, annotation) pair of a task and control shows each item exactly once
+    for (tid, ctrl), group in out.groupby(["task_id", "from_name"]):
+        p_items = pred_regions[(pred_regions["task_id"] == tid)
+                               & (pred_regions["from_name"].astype(str) == ctrl)]
+        a_items = ann_regions[(ann_regions["task_id"] == tid)
+                              & (ann_regions["from_name"].astype(str) == ctrl)]
+        for (pid, aid), pair in group.groupby(["prediction_id", "annotation_id"]):
+            n_p = int((p_items["source_id"] == pid).sum())
+            n_a = int((a_items["source_id"] == aid).sum())
+            assert pair["pred_type"].notna().sum() == n_p
+            assert pair["ann_type"].notna().sum() == n_a
+    for row in out[out["matched_by"] == "iou"].itertuples():
+        got = iou((row.pred_x, row.pred_y, row.pred_width, row.pred_height),
+                  (row.ann_x, row.ann_y, row.ann_width, row.ann_height))
+        assert row.iou == pytest.approx(got) and got >= 0.5
+    for row in out.itertuples():
+        if row.match:
+            assert sorted(row.pred_value) == sorted(row.ann_value)
+
+
+def test_ids_only_and_import_files_give_typed_empty_comparisons() -> None:
+    full = compare_predictions(ls_frames.read_export(CORPUS / "snapshot_full_objects.json",
+                                                     progress=False))  # fmt: skip
+    for name in ("snapshot_default_options.json", "tasks_annotations_predictions.json"):
+        # ids-only predictions carry no results; an import file has no ids to match on
+        out = compare_predictions(ls_frames.read_export(CORPUS / name, progress=False))
+        assert out.empty
+        assert list(out.dtypes.astype(str)) == list(full.dtypes.astype(str))
+
+
+def test_annotator_pivot_by_task_and_region() -> None:
+    tasks = [
+        {"id": 1, "data": {}, "annotations": [
+            _ann(1, 1, [_scene("s", "in"), _box("r", 1, 1, 5, 5, "cat")]),
+            _ann(2, 2, [_scene("s", "out"), _box("r", 1, 1, 5, 5, "dog")]),
+            _ann(3, 3, [], was_cancelled=True)]},
+        {"id": 2, "data": {}, "annotations": [
+            _ann(4, 1, [_scene("s", "out")]),
+            _ann(5, 1, [_scene("s", "in")])]},   # later annotation of the same user wins
+    ]  # fmt: skip
+    frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
+    pivot = annotator_pivot(frames, "scene")
+    assert list(pivot.columns) == ["u1@x.org", "u2@x.org"]
+    assert pivot.loc[1, "u1@x.org"] == "in" and pivot.loc[1, "u2@x.org"] == "out"
+    assert pivot.loc[2, "u1@x.org"] == "in" and pd.isna(pivot.loc[2, "u2@x.org"])
+    assert list(pivot["u1@x.org"].cat.categories) == ["out", "in"]  # config order
+    by_region = annotator_pivot(frames, "box", by="region", annotator="id")
+    assert list(by_region.columns) == [1, 2]
+    assert by_region.loc[(1, "r")].tolist() == ["cat", "dog"]
+    with pytest.raises(ls_frames.ConfigurationError):
+        annotator_pivot(frames, "box", by="annotation")  # type: ignore[arg-type]
+
+
+@pytest.mark.server
+def test_analysis_on_the_demo_project(demo_project: dict[str, Any], label_studio: Any) -> None:
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+        frames = ls_frames.load_project(demo_project["project_id"], client=client, progress=False)
+    sent = demo_tasks(len(demo_project["task_ids"]))
+    by_id = dict(zip(demo_project["task_ids"], sent, strict=True))
+    scene = compare_predictions(frames, "scene")
+    expected = {}
+    for tid, task in by_id.items():
+        pred_scene = [it["value"]["choices"] for p in task.get("predictions", [])
+                      for it in p["result"] if it.get("from_name") == "scene"]
+        for a in task.get("annotations", []):
+            if a["was_cancelled"] or not pred_scene:
+                continue
+            ann_scene = [it["value"]["choices"] for it in a["result"]
+                         if it.get("from_name") == "scene"]
+            expected.setdefault(tid, []).append(pred_scene[0] == ann_scene[0])
+    got = {tid: list(g.sort_values("annotation_id")["match"])
+           for tid, g in scene.groupby("task_id")}
+    assert got == expected
+    boxes = compare_predictions(frames, "box", min_iou=0.0)
+    matched = boxes[boxes["matched_by"] == "iou"]
+    assert len(matched) and matched["iou"].gt(0).all()
+    pivot = annotator_pivot(frames, "scene")
+    for tid, task in by_id.items():
+        live = [a for a in task.get("annotations", []) if not a["was_cancelled"]]
+        if not live:
+            assert tid not in pivot.index
+            continue
+        last = [it for it in live[-1]["result"] if it.get("from_name") == "scene"]
+        assert pivot.loc[tid].iloc[0] == last[0]["value"]["choices"][0]
