@@ -1,20 +1,27 @@
 """Flattening benchmark: the user's path today against ls_frames.
 
-Each side runs in a fresh subprocess; wall time is measured around it and the peak RSS is
-the child's own ``ru_maxrss`` plus the largest of its workers (``RUSAGE_CHILDREN``, an upper
-bound: forked workers share pages with the main process). ls_frames runs once per
-``--workers`` count (default 1 and 2):
+Each side runs in a fresh subprocess; wall time is measured around it. Memory is shown
+two ways: ``peak RSS`` is the side's own ``ru_maxrss`` plus the largest of its workers'
+(``RUSAGE_CHILDREN``), an upper bound because forked workers share the pages they inherit
+with the main process; ``tree PSS`` is the peak, sampled every 50 ms from ``/proc``, of the
+proportional set size summed over the side and its workers (shared pages counted once), the
+memory the run really occupies (Linux only; ``-`` elsewhere). ls_frames runs once per
+``--workers`` count (default 1 and 2). Every ls_frames side must find as many result items
+of annotations (rows of ``regions`` plus ``relations`` with ``source == "annotation"``) as
+the baseline has rows, else the benchmark fails: a faster wrong answer cannot pass.
 
   baseline    json.load + pandas.json_normalize(record_path=["annotations", "result"]) +
               DataFrame.to_parquet (regions only, the way a notebook does it today)
   to_parquet  ls_frames.tables.to_parquet: all six tables, streamed
   read_export ls_frames.tables.read_export: all six tables as pandas DataFrames
 
-    python benchmarks/bench_flatten.py [PATH] [--size-mb 300] [--large-mb 1200]
+    python benchmarks/bench_flatten.py [PATH] [--size-mb 300] [--large-mb 1200] [--repeat 2]
 
 Without PATH an export of ``--size-mb`` is generated (benchmarks/generate_export.py).
 The 1-minute load average before each side is printed: compare rows of one run only.
-``--large-mb`` also runs to_parquet on a larger export to show that memory stays flat.
+``--large-mb`` also runs ``--large-sides`` (default to_parquet) on a larger export to show
+that memory stays flat. A summary table ends the output; the exit status is 1 when a side's
+item count differs from the baseline's.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,16 +56,19 @@ df.to_parquet(OUT + "/baseline.parquet")
     "to_parquet": """
 from ls_frames.tables import to_parquet
 to_parquet(PATH, OUT + "/dataset", progress=False, workers=WORKERS)
-import json
-manifest = json.load(open(OUT + "/dataset/_SUCCESS"))
-rows = manifest["tables"]["regions"]["rows"]
+import pyarrow.compute as pc, pyarrow.parquet as pq
+rows = sum(
+    pc.sum(pc.equal(pq.read_table(f"{OUT}/dataset/{t}", columns=["source"])["source"],
+                    "annotation")).as_py() or 0
+    for t in ("regions", "relations")
+)
 """,
     "read_export": """
 from ls_frames.tables import read_export
 frames = read_export(PATH, progress=False, workers=WORKERS)
 for name in frames:
     frames[name]
-rows = len(frames.regions)
+rows = sum(int((frames[t]["source"] == "annotation").sum()) for t in ("regions", "relations"))
 """,
 }
 
@@ -69,6 +80,38 @@ print("RESULT " + _j.dumps({"rows": rows, "rss_mb": (own + kids) / 1024, "own_mb
 """
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        kids: list[int] = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                kids.extend(int(k) for k in fh.read().split())
+        return kids
+    except (OSError, ValueError):
+        return []
+
+
+def _tree_pss_kb(root: int) -> int | None:
+    """PSS (kB) of ``root`` plus its descendants, from ``/proc`` (``None`` off Linux)."""
+    if not os.path.exists(f"/proc/{root}/smaps_rollup"):
+        return None
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [kid for pid in frontier for kid in _children(pid)]
+        tree.extend(frontier)
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total
+
+
 def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{side}-") as out:
         code = (
@@ -78,16 +121,33 @@ def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
         env = dict(os.environ, PYTHONPATH=str(ROOT), LS_FRAMES_DISABLE_PROGRESS_BARS="1")
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
         )
+        peak_pss: list[int | None] = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.05):
+                kb = _tree_pss_kb(proc.pid)
+                peak_pss[0] = None if kb is None or peak_pss[0] is None else max(
+                    peak_pss[0], kb)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        stdout, stderr = proc.communicate()
         wall = time.perf_counter() - t0
+        done.set()
+        sampler.join()
     if proc.returncode != 0:
-        raise RuntimeError(f"{side} failed:\n{proc.stderr[-3000:]}")
-    line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))
+        raise RuntimeError(f"{side} failed:\n{stderr[-3000:]}")
+    line = next(s for s in stdout.splitlines() if s.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     size_mb = path.stat().st_size / 1e6
-    result.update(wall_s=wall, mb_s=size_mb / wall, size_mb=size_mb, load=load)
+    pss = peak_pss[0]
+    result.update(wall_s=wall, mb_s=size_mb / wall, size_mb=size_mb, load=load,
+                  pss_mb=float("nan") if not pss else pss / 1024)
     return result
 
 
@@ -106,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path", nargs="?", type=Path)
     p.add_argument("--size-mb", type=float, default=300.0)
     p.add_argument("--large-mb", type=float, default=0.0,
-                   help="also run to_parquet on an export of this size (flat memory)")
+                   help="also run --large-sides on an export of this size (flat memory)")
+    p.add_argument("--large-sides", default="to_parquet",
+                   help="the ls_frames sides to run on the --large-mb export")
     p.add_argument("--workers", default="1,2",
                    help="comma separated worker counts to run the ls_frames sides with")
     p.add_argument("--sides", default="baseline,to_parquet,read_export")
@@ -128,33 +190,49 @@ def main(argv: list[str] | None = None) -> int:
             label = side if side == "baseline" else f"{side} w={w}"
             _print(label + (f" #{i + 1}" if args.repeat > 1 else ""), r)
     results = {run: _median(rs) for run, rs in samples.items()}
-    if args.repeat > 1:
-        print("medians:")
-        for (side, w), r in results.items():
-            _print(side if side == "baseline" else f"{side} w={w}", r)
-    base = results.get(("baseline", 1))
-    if base:
-        for (side, w), r in results.items():
-            if side != "baseline":
-                print(f"{side} w={w} vs baseline: {base['wall_s'] / r['wall_s']:.1f}x faster, "
-                      f"{base['rss_mb'] / r['rss_mb']:.1f}x less memory")
+    table = [(side, w, r) for (side, w), r in results.items()]
     if args.large_mb:
         large = _generate(args.large_mb, args.data_dir)
-        for w in workers:
-            _print(f"to_parquet w={w}", run_side("to_parquet", large, w))
-    return 0
+        for side in args.large_sides.split(","):
+            for w in workers:
+                r = run_side(side, large, w)
+                _print(f"{side} w={w}", r)
+                table.append((side, w, r))
+    return _summary(table, results.get(("baseline", 1)))
+
+
+def _summary(table: list[tuple[str, int, dict[str, float]]], base: dict[str, float] | None) -> int:
+    """Print the comparison table; 1 if a side found a different number of result items."""
+    print()
+    print(f"{'side':<12} {'w':>2} {'MB':>7} {'s':>7} {'MB/s':>6} {'vs base':>8} "
+          f"{'peak RSS':>9} {'tree PSS':>9} {'items':>9}  check")
+    failed = False
+    for side, w, r in table:
+        same = base is not None and side != "baseline" and r["size_mb"] == base["size_mb"]
+        ratio = f"{base['wall_s'] / r['wall_s']:.1f}x" if base is not None and same else ""
+        check = ""
+        if base is not None and same:
+            ok = int(r["rows"]) == int(base["rows"])
+            failed |= not ok
+            check = "same items" if ok else f"MISMATCH (baseline {int(base['rows']):,})"
+        pss = "-" if r["pss_mb"] != r["pss_mb"] else f"{r['pss_mb']:.0f} MB"
+        print(f"{side:<12} {w if side != 'baseline' else '':>2} {r['size_mb']:7.0f} "
+              f"{r['wall_s']:7.2f} {r['mb_s']:6.1f} {ratio:>8} {r['rss_mb']:6.0f} MB "
+              f"{pss:>9} {int(r['rows']):>9,}  {check}")
+    return 1 if failed else 0
 
 
 def _median(rs: list[dict[str, float]]) -> dict[str, float]:
     mid = sorted(rs, key=lambda r: r["wall_s"])[len(rs) // 2]
     return {**mid, "rss_mb": max(r["rss_mb"] for r in rs),
-            "own_mb": max(r["own_mb"] for r in rs)}
+            "own_mb": max(r["own_mb"] for r in rs), "pss_mb": max(r["pss_mb"] for r in rs)}
 
 
 def _print(label: str, r: dict[str, float]) -> None:
     print(f"{label:<16} {r['size_mb']:8.1f} MB  {r['wall_s']:7.2f} s  {r['mb_s']:6.1f} MB/s  "
           f"peak RSS {r['rss_mb']:6.0f} MB (main {r['own_mb']:.0f} + largest worker "
-          f"{r['rss_mb'] - r['own_mb']:.0f})  regions {int(r['rows']):,}  "
+          f"{r['rss_mb'] - r['own_mb']:.0f}), tree PSS {r['pss_mb']:.0f} MB  "
+          f"annotation items {int(r['rows']):,}  "
           f"(load before: {r['load']:.2f})", flush=True)
 
 
