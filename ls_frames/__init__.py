@@ -42,7 +42,14 @@ from ls_frames.transport import RetryPolicy
 if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
     from ls_frames.frontends.widgets import ExportPanel
-    from ls_frames.tables import Frames, read_export, read_parquet, to_parquet
+    from ls_frames.tables import (
+        Frames,
+        annotator_pivot,
+        compare_predictions,
+        read_export,
+        read_parquet,
+        to_parquet,
+    )
 
 # pandas is imported on first use of a table function, not by ``import ls_frames``: the
 # client and the reading layer stay light for scripts that only download.
@@ -51,6 +58,8 @@ _LAZY = {
     "read_export": "ls_frames.tables",
     "read_parquet": "ls_frames.tables",
     "to_parquet": "ls_frames.tables",
+    "annotator_pivot": "ls_frames.tables",
+    "compare_predictions": "ls_frames.tables",
     "export_project": "ls_frames.frontends",
     "load_project": "ls_frames.frontends",
     "snapshot_project": "ls_frames.frontends",
@@ -99,6 +108,8 @@ __all__ = [
     "StorageStatus",
     "TaskFilter",
     "__version__",
+    "annotator_pivot",
+    "compare_predictions",
     "export_project",
     "load_project",
     "read_export",

@@ -79,11 +79,12 @@ def summarize(out_dir: Path) -> str:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    out = export_project(
-        args.project, args.out, client=_client(args), export_id=args.export_id,
-        keep_file=args.keep_json, overwrite=args.overwrite, timeout=args.timeout,
-        progress=not args.quiet, **_options(args),
-    )
+    with _client(args) as client:
+        out = export_project(
+            args.project, args.out, client=client, export_id=args.export_id,
+            keep_file=args.keep_json, overwrite=args.overwrite, timeout=args.timeout,
+            progress=not args.quiet, **_options(args),
+        )
     print(summarize(out))
 
 
@@ -95,21 +96,26 @@ def _cmd_read(args: argparse.Namespace) -> None:
 
 
 def _cmd_download(args: argparse.Namespace) -> None:
-    export = snapshot_project(
-        args.project, client=_client(args), export_id=args.export_id, timeout=args.timeout,
-        progress=not args.quiet, **_options(args),
-    )
-    path = export.download(args.out, args.format, progress=not args.quiet)
+    with _client(args) as client:
+        export = snapshot_project(
+            args.project, client=client, export_id=args.export_id, timeout=args.timeout,
+            progress=not args.quiet, **_options(args),
+        )
+        path = export.download(args.out, args.format, progress=not args.quiet)
     print(path)
 
 
 def _cmd_formats(args: argparse.Namespace) -> None:
-    for fmt in _client(args).export_formats(args.project):
+    with _client(args) as client:
+        formats = client.export_formats(args.project)
+    for fmt in formats:
         print(f"{fmt.name:<24} {'disabled' if fmt.disabled else 'enabled ':<9} {fmt.title}")
 
 
 def _cmd_snapshots(args: argparse.Namespace) -> None:
-    for export in _client(args).list_exports(args.project):
+    with _client(args) as client:
+        exports = client.list_exports(args.project)
+    for export in exports:
         print(f"{export.id:>6}  {export.status.value:<12} {export.task_count or 0:>8} tasks  "
               f"{export.raw.get('created_at', '')}  {export.title}")
 

@@ -2,8 +2,11 @@
 
 :func:`read_export` gives :class:`Frames` (six DataFrames); :func:`to_parquet` streams an
 export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one back.
+:func:`compare_predictions` and :func:`annotator_pivot` help with model evaluation and
+agreement.
 """
 
+from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
@@ -13,7 +16,10 @@ __all__ = [
     "DTYPE_BACKENDS",
     "METADATA_KEY",
     "Frames",
+    "annotator_pivot",
     "box_corners",
+    "compare_predictions",
+    "iou",
     "read_export",
     "read_parquet",
     "table_to_pandas",
