@@ -168,27 +168,56 @@ def to_parquet(
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
+    tmp = staging_dir(out)
     try:
-        manifest = _write(
+        written = _write(
             source, tmp, _provenance(provenance, label_config, source), tables=tables,
             row_group_size=max(1, int(row_group_size)), compression=compression,
             chunk_size=chunk_size, workers=workers, progress=progress,
         )
-        (tmp / "_SUCCESS").write_text(json.dumps(manifest, indent=2, default=str))
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        publish(tmp, out, written)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def staging_dir(out: Path) -> Path:
+    """A fresh hidden sibling of ``out`` to write a dataset into before :func:`publish`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    return tmp
+
+
+def publish(tmp: Path, out: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest into ``tmp`` (last) and rename ``tmp`` into place; an old
+    dataset at ``out`` is moved aside first and removed after."""
+    (tmp / "_SUCCESS").write_text(json.dumps(manifest, indent=2, default=str))
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def manifest(
+    counts: dict[str, int], task_count: int, data_keys: list[str], info: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``_SUCCESS`` manifest of a dataset with one ``part-0000.parquet`` per table."""
+    return {
+        "format": "ls_frames-parquet",
+        "version": 1,
+        "tables": {
+            name: {"rows": rows, "files": [f"{name}/part-0000.parquet"]}
+            for name, rows in counts.items()
+        },
+        "task_count": task_count,
+        "data_keys": data_keys,
+        "provenance": info,
+    }
 
 
 def _write(
@@ -238,17 +267,8 @@ def _write(
             row_group_size, compression,
         )
         (tmp / _SPOOL).unlink()
-    return {
-        "format": "ls_frames-parquet",
-        "version": 1,
-        "tables": {
-            name: {"rows": counts[name], "files": [f"{name}/part-0000.parquet"]}
-            for name in reader.tables
-        },
-        "task_count": reader.task_count,
-        "data_keys": list(reader.data_keys),
-        "provenance": info,
-    }
+    return manifest({name: counts[name] for name in reader.tables}, reader.task_count,
+                    list(reader.data_keys), info)
 
 
 def _expand_tasks(
