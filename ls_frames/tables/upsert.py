@@ -1,0 +1,156 @@
+"""Replace some tasks' rows in a Parquet dataset, streamed, and publish the result atomically.
+
+The old dataset is read batch by batch; rows of the replaced or dropped tasks are filtered
+out, the new rows are appended, and everything is written into a hidden sibling folder
+that replaces the dataset only once complete (see :func:`~ls_frames.tables.parquet.publish`).
+Memory stays at about one row group per table, whatever the dataset's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ls_frames.errors import ExportFormatError
+from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
+from ls_frames.tables.frames import METADATA_KEY
+from ls_frames.tables.parquet import (
+    _DICTIONARY,
+    _TableWriter,
+    manifest,
+    publish,
+    staging_dir,
+)
+
+__all__ = ["dataset_task_ids", "dataset_task_stamps", "read_manifest", "upsert_tasks"]
+
+_BATCH = 65_536
+
+
+def read_manifest(dataset: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``_SUCCESS`` manifest of a complete dataset."""
+    path = Path(dataset) / "_SUCCESS"
+    if not path.is_file():
+        raise ExportFormatError("not a complete ls_frames dataset (no _SUCCESS)",
+                                path=str(Path(dataset)))
+    try:
+        info = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ExportFormatError(f"unreadable _SUCCESS manifest: {exc}", path=str(path)) from None
+    if not isinstance(info, dict):
+        raise ExportFormatError("the _SUCCESS manifest is not a JSON object", path=str(path))
+    return info
+
+
+def _files(dataset: Path, name: str) -> list[Path]:
+    folder = dataset / name
+    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def dataset_task_ids(dataset: str | os.PathLike[str]) -> pa.Array:
+    """The ``task_id`` column of a dataset's ``tasks`` table (nothing else is read)."""
+    files = _files(Path(dataset), "tasks")
+    if not files:
+        return pa.array([], pa.int64())
+    ids = pa.concat_arrays([
+        chunk for f in files
+        for chunk in pq.read_table(f, columns=["task_id"]).column(0).chunks
+    ] or [pa.array([], pa.int64())])
+    return ids.cast(pa.int64())
+
+
+def dataset_task_stamps(dataset: str | os.PathLike[str], ids: Iterable[int]
+                        ) -> dict[int, Any]:
+    """``{task_id: updated_at}`` (aware datetimes) for those of ``ids`` in the dataset."""
+    wanted = pa.array(sorted(set(ids)), pa.int64())
+    out: dict[int, Any] = {}
+    for path in _files(Path(dataset), "tasks"):
+        table = pq.read_table(path, columns=["task_id", "updated_at"])
+        table = table.filter(pc.is_in(table.column("task_id"), value_set=wanted))
+        out.update(zip(table.column("task_id").to_pylist(),
+                       table.column("updated_at").to_pylist(), strict=True))
+    return out
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with exactly ``schema``'s columns: missing ones null, types cast."""
+    columns = []
+    for field in schema:
+        i = batch.schema.get_field_index(field.name)
+        column = batch.column(i) if i >= 0 else pa.nulls(batch.num_rows, field.type)
+        columns.append(column if column.type == field.type else column.cast(field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema.remove_metadata())
+
+
+def _batches(files: list[Path]) -> Iterator[pa.RecordBatch]:
+    for path in files:
+        with pq.ParquetFile(path) as handle:
+            yield from handle.iter_batches(batch_size=_BATCH)
+
+
+def upsert_tasks(
+    dataset: str | os.PathLike[str],
+    changes: str | os.PathLike[str] | None,
+    *,
+    drop_tasks: Iterable[int] = (),
+    provenance: dict[str, Any],
+    compression: str = "zstd",
+    row_group_size: int = 131_072,
+) -> dict[str, Any]:
+    """Rewrite ``dataset`` so that every task in the ``changes`` dataset (both written by
+    :func:`~ls_frames.to_parquet`) has exactly its rows from ``changes`` in every table,
+    and the tasks in ``drop_tasks`` have none. A task's annotation, region or relation
+    that is not in ``changes`` is gone afterwards. ``changes=None`` only drops.
+
+    ``provenance`` replaces the stored provenance. Returns the new manifest. A failure
+    leaves ``dataset`` as it was.
+    """
+    root = Path(dataset)
+    part = None if changes is None else Path(changes)
+    old_keys = list(read_manifest(root).get("data_keys") or [])
+    new_keys = [] if part is None else list(read_manifest(part).get("data_keys") or [])
+    keys = old_keys + [k for k in new_keys if k not in set(old_keys)]
+    replaced = pa.array(list(drop_tasks), pa.int64())
+    if part is not None:
+        replaced = pc.unique(pa.concat_arrays([dataset_task_ids(part), replaced]))
+    meta = {METADATA_KEY: json.dumps(provenance, default=str).encode()}
+    tmp = staging_dir(root)
+    counts: dict[str, int] = {}
+    try:
+        for name in TABLES:
+            old = _files(root, name)
+            new = [] if part is None else _files(part, name)
+            if not old and not new and not (root / name).is_dir():
+                continue
+            schema = tasks_schema(keys) if name == "tasks" else SCHEMAS[name]
+            writer = _TableWriter(tmp / name / "part-0000.parquet", schema.with_metadata(meta),
+                                  max(1, int(row_group_size)), compression,
+                                  _DICTIONARY.get(name, True))
+            try:
+                for batch in _batches(old):
+                    keep = pc.invert(pc.is_in(batch.column("task_id"), value_set=replaced))
+                    kept = batch.filter(keep)
+                    if kept.num_rows:
+                        writer.add(_conform(kept, schema))
+                for batch in _batches(new):
+                    if batch.num_rows:
+                        writer.add(_conform(batch, schema))
+            except BaseException:
+                writer.writer.close()
+                raise
+            writer.close()
+            counts[name] = writer.rows
+        written = manifest(counts, counts.get("tasks", 0), keys, provenance)
+        publish(tmp, root, written)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return written

@@ -1,0 +1,94 @@
+"""upsert_tasks: replacing some tasks' rows in a dataset equals writing the result whole."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import ls_frames
+from ls_frames.errors import ExportFormatError
+from ls_frames.tables.upsert import dataset_task_ids, dataset_task_stamps, upsert_tasks
+
+CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
+KEYS = ["task_id", "annotation_id", "prediction_id", "draft_id", "source", "source_id",
+        "result_index"]
+
+
+def tasks() -> list[dict[str, Any]]:
+    return json.loads((CORPUS / "snapshot_full_objects.json").read_text())
+
+
+def write(tmp: Path, name: str, doc: list[dict[str, Any]], **kw: Any) -> Path:
+    path = tmp / f"{name}.json"
+    path.write_text(json.dumps(doc))
+    return ls_frames.to_parquet(path, tmp / name, progress=False, **kw)
+
+
+def assert_same(a: Path, b: Path) -> None:
+    fa, fb = ls_frames.read_parquet(a), ls_frames.read_parquet(b)
+    for name in ("tasks", "annotations", "predictions", "drafts", "regions", "relations"):
+        x, y = fa[name], fb[name]
+        assert sorted(x.columns) == sorted(y.columns), name
+        k = [c for c in KEYS if c in y.columns]
+        x = x.sort_values(k).reset_index(drop=True)[list(y.columns)]
+        y = y.sort_values(k).reset_index(drop=True)
+        pd.testing.assert_frame_equal(x, y, check_categorical=False, obj=name)
+
+
+def test_replacing_and_dropping_tasks_equals_a_whole_write(tmp_path: Path) -> None:
+    base = tasks()
+    dataset = write(tmp_path, "dataset", base, row_group_size=3)
+    # the changes: task 20011 loses two annotations and gains a data key, task 20007
+    # gets an annotation, a new task 99 arrives; 20013 and 20016 are deleted
+    changed = {t["id"]: copy.deepcopy(t) for t in base if t["id"] in (20011, 20007)}
+    changed[20011]["annotations"] = changed[20011]["annotations"][:1]
+    changed[20011]["data"]["extra"] = {"nested": [1, 2]}
+    changed[20007]["annotations"] = copy.deepcopy(base[0]["annotations"])
+    for a in changed[20007]["annotations"]:
+        a["id"], a["task"] = 777, 20007
+    new = copy.deepcopy(base[2])
+    new["id"] = 99
+    for a in new["annotations"]:
+        a["id"] += 5000
+        a["task"] = 99
+    for p in new["predictions"]:
+        p["id"] += 5000
+        p["task"] = 99
+    part = write(tmp_path, "part", [*changed.values(), new])
+    result = [changed.get(t["id"], t) for t in base if t["id"] not in (20013, 20016)] + [new]
+    expected = write(tmp_path, "expected", result)
+
+    manifest = upsert_tasks(dataset, part, drop_tasks=[20013, 20016],
+                            provenance={"note": "merged"}, row_group_size=4)
+    assert_same(dataset, expected)
+    assert manifest["task_count"] == len(result)
+    assert manifest["data_keys"] == ["image", "split", "extra"]
+    assert ls_frames.read_parquet(dataset).provenance == {"note": "merged"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    # only dropping
+    upsert_tasks(dataset, None, drop_tasks=[99], provenance={})
+    assert 99 not in set(dataset_task_ids(dataset).to_pylist())
+    stamps = dataset_task_stamps(dataset, [20006, 12345])
+    assert list(stamps) == [20006] and stamps[20006].tzinfo is not None
+
+
+def test_a_failed_upsert_leaves_the_dataset_as_it_was(tmp_path: Path) -> None:
+    dataset = write(tmp_path, "dataset", tasks())
+    before = {p.relative_to(dataset): p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
+    part = write(tmp_path, "part", tasks()[:2])
+    (part / "regions" / "part-0000.parquet").write_bytes(b"PAR1 not parquet")
+    with pytest.raises(pa.ArrowException):
+        upsert_tasks(dataset, part, provenance={})
+    after = {p.relative_to(dataset): p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    (part / "_SUCCESS").unlink()
+    with pytest.raises(ExportFormatError, match="no _SUCCESS"):
+        upsert_tasks(dataset, part, provenance={})
