@@ -51,11 +51,25 @@ class StorageStatus(str, enum.Enum):
         )
 
 
+_RULES = (
+    ("LOCAL_FILES_SERVING_ENABLED", "the server must run with LOCAL_FILES_SERVING_ENABLED=true"),
+    ("LOCAL_FILES_DOCUMENT_ROOT", "path must be a strict subdirectory of the server's "
+                                  "LOCAL_FILES_DOCUMENT_ROOT"),
+    ("does not exist", "path must be an existing folder on the server's disk, inside its "
+                       "LOCAL_FILES_DOCUMENT_ROOT"),
+)
+
+
 def storage_call(fn: Callable[[], Any], what: str) -> Any:
+    """Run a storage request; a 400 becomes :class:`StorageError` with the server's words
+    and, for the server's known rules, what to change."""
     try:
         return fn()
     except BadRequest as exc:
-        raise StorageError(f"{what}: the server refused it: {exc.server_message or exc}") from exc
+        said = str(exc.server_message or exc)
+        hints = [hint for marker, hint in _RULES if marker in said]
+        rule = f" ({hints[0]})" if hints else ""
+        raise StorageError(f"{what}: the server refused it{rule}: {said}") from exc
 
 
 def storage_payload(**options: Any) -> dict[str, Any]:
@@ -137,7 +151,7 @@ class LocalFilesExportStorage:
 
     def sync(
         self, *, wait: bool = True, timeout: float | None = None, poll_interval: float = 1.0,
-        progress: bool | None = None,
+        progress: bool | None = None, strict: bool = False,
     ) -> LocalFilesExportStorage:
         """Write the project's annotations into the folder. Community does it inside the
         request; a server that queues it is polled when ``wait`` is true."""
@@ -146,14 +160,18 @@ class LocalFilesExportStorage:
             f"sync of storage {self.id}",
         )
         if wait:
-            self.wait(timeout=timeout, poll_interval=poll_interval, progress=progress)
+            self.wait(timeout=timeout, poll_interval=poll_interval, progress=progress,
+                      strict=strict)
         return self
 
     def wait(
         self, timeout: float | None = None, poll_interval: float = 1.0, *,
-        progress: bool | None = None,
+        progress: bool | None = None, strict: bool = False,
     ) -> LocalFilesExportStorage:
-        """Poll until the sync is done; raise :class:`StorageError` when it failed."""
+        """Poll until the sync is done; raise :class:`StorageError` when it failed (and,
+        with ``strict``, when it ended ``completed_with_errors``; otherwise that status,
+        ``last_sync_count`` and ``traceback`` are left to inspect).
+        :class:`~ls_frames.errors.ExportTimeout` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = progress_bar(progress, desc=f"sync of storage {self.id}",
                            bar_format="{desc}: {postfix} [{elapsed}]")
@@ -171,4 +189,9 @@ class LocalFilesExportStorage:
             bar.close()
         if self.status is StorageStatus.FAILED:
             raise StorageError(f"sync of storage {self.id} failed", traceback=self.traceback)
+        if strict and self.status is StorageStatus.COMPLETED_WITH_ERRORS:
+            raise StorageError(
+                f"sync of storage {self.id} completed with errors "
+                f"({self.last_sync_count} written)", traceback=self.traceback,
+            )
         return self

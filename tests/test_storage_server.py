@@ -1,0 +1,112 @@
+"""The local-files export storage against the real server, and read_storage on what it
+wrote."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ls_frames
+from ls_frames.errors import ExportFormatError, NotFound, StorageError
+from ls_frames.testing.seed import seed_demo_project
+
+
+@pytest.fixture(scope="module")
+def seeded(label_studio: Any) -> dict[str, Any]:
+    return seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=10,
+                             title="ls_frames storage test")
+
+
+@pytest.fixture
+def client(label_studio: Any) -> Iterator[ls_frames.Client]:
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+        yield c
+
+
+def snapshot_frames(client: ls_frames.Client, pid: int, tmp: Path) -> ls_frames.Frames:
+    export = client.create_export(pid).wait()
+    return ls_frames.read_export(export.download(tmp, progress=False))
+
+
+def test_every_endpoint_and_read_storage(
+    client: ls_frames.Client, label_studio: Any, seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    pid = seeded["project_id"]
+    root = Path(label_studio.local_files_root)
+    target = Path(tempfile.mkdtemp(prefix="sync6-storage-", dir=root))
+    client.validate_export_storage(pid, str(target))
+    with pytest.raises(StorageError, match="strict subdirectory of the server's LOCAL_FILES"):
+        client.validate_export_storage(pid, str(root))
+    with pytest.raises(StorageError, match="existing folder"):
+        client.validate_export_storage(pid, str(root / "no-such-folder"))
+    storage = client.create_export_storage(pid, str(target), title="out", description="d")
+    # verified: creating a storage already syncs it once (the answer to the create says
+    # "queued"; Community has finished by the time it answers)
+    assert storage.status is ls_frames.StorageStatus.QUEUED
+    assert storage.refresh().status is ls_frames.StorageStatus.COMPLETED
+    assert [s.id for s in client.list_export_storages(pid)] == [storage.id]
+    storage.update(title="renamed")
+    got = client.get_export_storage(storage.id)
+    assert (got.title, got.path, got.project) == ("renamed", str(target), pid)
+    with pytest.raises(StorageError, match="update of storage"):
+        storage.update(path=str(root))
+    storage.sync(timeout=120, progress=False)
+    assert storage.status is ls_frames.StorageStatus.COMPLETED
+    counts = seeded["counts"]
+    assert storage.last_sync_count == counts["annotations"]
+    files = sorted(p.name for p in target.iterdir())
+    assert len(files) == counts["annotations"] and all("." not in f for f in files)
+
+    frames = ls_frames.read_storage(target, label_config=seeded["label_config"],
+                                    files_per_batch=3)
+    snap = snapshot_frames(client, pid, tmp_path)
+    annotated = set(snap.annotations.task_id)
+    assert set(frames.tasks.task_id) == annotated and frames.tasks.task_id.is_unique
+    ann = frames.annotations.set_index("annotation_id").sort_index()
+    assert list(ann.index) == sorted(snap.annotations.annotation_id)
+    assert sorted(ann.storage_file) == files
+    assert (ann.index.astype(str) == ann.storage_file).all()  # files are named by annotation id
+    ours = frames.regions[frames.regions.source == "annotation"]
+    theirs = snap.regions[snap.regions.source == "annotation"]
+    key = ["source_id", "result_index"]
+    assert ours.sort_values(key)[[*key, "region_id", "type"]].reset_index(drop=True).equals(
+        theirs.sort_values(key)[[*key, "region_id", "type"]].reset_index(drop=True))
+    assert frames.relations.shape[0] == (snap.relations.source == "annotation").sum()
+    assert frames.predictions.prediction_id.is_unique
+
+    storage.delete()
+    with pytest.raises(NotFound):
+        client.get_export_storage(storage.id)
+
+
+def test_read_storage_one_file_per_task(
+    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    """With FUTURE_SAVE_TASK_TO_STORAGE the server writes ``<task_id>.json`` in the export
+    shape: the same tables as the snapshot they come from."""
+    export = client.create_export(seeded["project_id"]).wait()
+    path = export.download(tmp_path, progress=False)
+    folder = tmp_path / "storage"
+    folder.mkdir()
+    for task in json.loads(path.read_bytes()):
+        (folder / f"{task['id']}.json").write_text(json.dumps(task))
+    frames = ls_frames.read_storage(folder, files_per_batch=4)
+    snap = ls_frames.read_export(path)
+    for name in ("annotations", "predictions", "drafts", "regions", "relations"):
+        assert len(frames[name]) == len(snap[name]), name
+    assert (frames.tasks.storage_file == frames.tasks.task_id.astype(str) + ".json").all()
+    assert list(frames.tasks.drop(columns="storage_file").columns) == list(snap.tasks.columns)
+
+
+def test_read_storage_names_the_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "12").write_text('{"id": 12, "result": [], "task": {"id": 1, "data": {}}}')
+    (tmp_path / "13").write_text('{"id": 13, "result": [')
+    with pytest.raises(ExportFormatError, match="13"):
+        ls_frames.read_storage(tmp_path)
+    with pytest.raises(ExportFormatError, match="not a folder"):
+        ls_frames.read_storage(tmp_path / "missing")
