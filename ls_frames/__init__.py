@@ -41,6 +41,7 @@ from ls_frames.transport import RetryPolicy
 
 if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
+    from ls_frames.frontends.sync import sync_parquet
     from ls_frames.frontends.widgets import ExportPanel
     from ls_frames.tables import (
         Frames,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         read_parquet,
         to_parquet,
     )
+    from ls_frames.tables.storage import read_storage
 
 # pandas is imported on first use of a table function, not by ``import ls_frames``: the
 # client and the reading layer stay light for scripts that only download.
@@ -57,12 +59,14 @@ _LAZY = {
     "Frames": "ls_frames.tables",
     "read_export": "ls_frames.tables",
     "read_parquet": "ls_frames.tables",
+    "read_storage": "ls_frames.tables.storage",
     "to_parquet": "ls_frames.tables",
     "annotator_pivot": "ls_frames.tables",
     "compare_predictions": "ls_frames.tables",
     "export_project": "ls_frames.frontends",
     "load_project": "ls_frames.frontends",
     "snapshot_project": "ls_frames.frontends",
+    "sync_parquet": "ls_frames.frontends.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
 }
 
@@ -114,6 +118,8 @@ __all__ = [
     "load_project",
     "read_export",
     "read_parquet",
+    "read_storage",
     "snapshot_project",
+    "sync_parquet",
     "to_parquet",
 ]

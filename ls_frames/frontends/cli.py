@@ -88,6 +88,18 @@ def _cmd_export(args: argparse.Namespace) -> None:
     print(summarize(out))
 
 
+def _cmd_sync(args: argparse.Namespace) -> None:
+    from ls_frames.frontends.sync import sync_parquet
+
+    with _client(args) as client:
+        result = sync_parquet(args.project, args.out, client=client, overlap=args.overlap,
+                              full=args.full, timeout=args.timeout, progress=not args.quiet)
+    print(f"{result.mode}: {result.changed_tasks} task(s) exported, "
+          f"{result.deleted_tasks} deleted, {result.total_tasks} in the dataset "
+          f"({result.seconds:.1f} s)")
+    print(summarize(result.path))
+
+
 def _cmd_read(args: argparse.Namespace) -> None:
     config = Path(args.label_config).read_text() if args.label_config else None
     out = to_parquet(args.file, args.out, overwrite=args.overwrite, label_config=config,
@@ -157,6 +169,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-json", type=Path, help="also keep the JSON snapshot here")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("sync", parents=[common], help="refresh a Parquet dataset incrementally")
+    p.add_argument("project", type=int)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--overlap", type=float, default=60.0,
+                   help="seconds re-read before the last watermark (default 60)")
+    p.add_argument("--full", action="store_true", help="rewrite the whole dataset")
+    p.add_argument("--timeout", type=float, help="seconds to wait for the snapshot")
+    p.set_defaults(func=_cmd_sync)
 
     p = sub.add_parser("read", parents=[common], help="an export file on disk into Parquet")
     p.add_argument("file", type=Path)

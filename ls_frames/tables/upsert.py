@@ -3,7 +3,8 @@
 The old dataset is read batch by batch; rows of the replaced or dropped tasks are filtered
 out, the new rows are appended, and everything is written into a hidden sibling folder
 that replaces the dataset only once complete (see :func:`~ls_frames.tables.parquet.publish`).
-Memory stays at about one row group per table, whatever the dataset's size.
+Memory stays at about one row group for each of the two tables written at a time,
+whatever the dataset's size.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -123,31 +125,35 @@ def upsert_tasks(
         replaced = pc.unique(pa.concat_arrays([dataset_task_ids(part), replaced]))
     meta = {METADATA_KEY: json.dumps(provenance, default=str).encode()}
     tmp = staging_dir(root)
-    counts: dict[str, int] = {}
+
+    def rewrite(name: str) -> int:
+        old = _files(root, name)
+        new = [] if part is None else _files(part, name)
+        schema = tasks_schema(keys) if name == "tasks" else SCHEMAS[name]
+        writer = _TableWriter(tmp / name / "part-0000.parquet", schema.with_metadata(meta),
+                              max(1, int(row_group_size)), compression,
+                              _DICTIONARY.get(name, True))
+        try:
+            for batch in _batches(old):
+                kept = batch.filter(pc.invert(pc.is_in(batch.column("task_id"),
+                                                       value_set=replaced)))
+                if kept.num_rows:
+                    writer.add(_conform(kept, schema))
+            for batch in _batches(new):
+                if batch.num_rows:
+                    writer.add(_conform(batch, schema))
+        except BaseException:
+            writer.writer.close()
+            raise
+        writer.close()
+        return writer.rows
+
+    names = [n for n in TABLES
+             if (root / n).is_dir() or (part is not None and (part / n).is_dir())]
     try:
-        for name in TABLES:
-            old = _files(root, name)
-            new = [] if part is None else _files(part, name)
-            if not old and not new and not (root / name).is_dir():
-                continue
-            schema = tasks_schema(keys) if name == "tasks" else SCHEMAS[name]
-            writer = _TableWriter(tmp / name / "part-0000.parquet", schema.with_metadata(meta),
-                                  max(1, int(row_group_size)), compression,
-                                  _DICTIONARY.get(name, True))
-            try:
-                for batch in _batches(old):
-                    keep = pc.invert(pc.is_in(batch.column("task_id"), value_set=replaced))
-                    kept = batch.filter(keep)
-                    if kept.num_rows:
-                        writer.add(_conform(kept, schema))
-                for batch in _batches(new):
-                    if batch.num_rows:
-                        writer.add(_conform(batch, schema))
-            except BaseException:
-                writer.writer.close()
-                raise
-            writer.close()
-            counts[name] = writer.rows
+        # two tables at a time: Arrow decodes, filters and encodes outside the GIL
+        with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-upsert") as pool:
+            counts = dict(zip(names, pool.map(rewrite, names), strict=True))
         written = manifest(counts, counts.get("tasks", 0), keys, provenance)
         publish(tmp, root, written)
     except BaseException:
