@@ -99,19 +99,9 @@ def _change(args: argparse.Namespace, fraction: float, delete_tasks: bool, seed:
 
 
 def _same(a: Path, b: Path) -> bool:
-    import pandas as pd
+    from ls_frames.testing.compare import assert_same_dataset
 
-    import ls_frames
-
-    fa, fb = ls_frames.read_parquet(a), ls_frames.read_parquet(b)
-    keys = ["task_id", "annotation_id", "prediction_id", "draft_id", "source", "source_id",
-            "result_index"]
-    for name in fa:
-        x, y = fa[name], fb[name]
-        k = [c for c in keys if c in y.columns]
-        x = x.sort_values(k).reset_index(drop=True)[list(y.columns)]
-        y = y.sort_values(k).reset_index(drop=True)
-        pd.testing.assert_frame_equal(x, y, check_categorical=False, obj=name)
+    assert_same_dataset(a, b)
     return True
 
 

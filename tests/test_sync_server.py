@@ -10,16 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import ls_frames
 from ls_frames.errors import ConfigurationError, ServerError
 from ls_frames.frontends import sync as sync_module
+from ls_frames.testing.compare import assert_same_dataset as assert_same
 from ls_frames.testing.seed import _full_result, seed_demo_project
-
-KEYS = ["task_id", "annotation_id", "prediction_id", "draft_id", "source", "source_id",
-        "result_index"]
 
 
 @pytest.fixture
@@ -32,17 +29,6 @@ def client(label_studio: Any) -> Iterator[ls_frames.Client]:
 def seeded(label_studio: Any) -> dict[str, Any]:
     return seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=10,
                              title="ls_frames sync test")
-
-
-def assert_same(synced: Path, fresh: Path) -> None:
-    a_all, b_all = ls_frames.read_parquet(synced), ls_frames.read_parquet(fresh)
-    for name in ("tasks", "annotations", "predictions", "drafts", "regions", "relations"):
-        a, b = a_all[name], b_all[name]
-        assert sorted(a.columns) == sorted(b.columns), name
-        keys = [k for k in KEYS if k in a.columns]
-        a = a.sort_values(keys).reset_index(drop=True)[list(b.columns)]
-        b = b.sort_values(keys).reset_index(drop=True)
-        pd.testing.assert_frame_equal(a, b, check_categorical=False, obj=name)
 
 
 def fresh(client: ls_frames.Client, pid: int, tmp: Path) -> Path:

@@ -7,19 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pytest
 
 import ls_frames
 from ls_frames.errors import ExportFormatError
 from ls_frames.tables.upsert import dataset_task_ids, dataset_task_stamps, upsert_tasks
+from ls_frames.testing.compare import assert_same_dataset as assert_same
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
-KEYS = ["task_id", "annotation_id", "prediction_id", "draft_id", "source", "source_id",
-        "result_index"]
-
-
 def tasks() -> list[dict[str, Any]]:
     return json.loads((CORPUS / "snapshot_full_objects.json").read_text())
 
@@ -28,17 +24,6 @@ def write(tmp: Path, name: str, doc: list[dict[str, Any]], **kw: Any) -> Path:
     path = tmp / f"{name}.json"
     path.write_text(json.dumps(doc))
     return ls_frames.to_parquet(path, tmp / name, progress=False, **kw)
-
-
-def assert_same(a: Path, b: Path) -> None:
-    fa, fb = ls_frames.read_parquet(a), ls_frames.read_parquet(b)
-    for name in ("tasks", "annotations", "predictions", "drafts", "regions", "relations"):
-        x, y = fa[name], fb[name]
-        assert sorted(x.columns) == sorted(y.columns), name
-        k = [c for c in KEYS if c in y.columns]
-        x = x.sort_values(k).reset_index(drop=True)[list(y.columns)]
-        y = y.sort_values(k).reset_index(drop=True)
-        pd.testing.assert_frame_equal(x, y, check_categorical=False, obj=name)
 
 
 def test_replacing_and_dropping_tasks_equals_a_whole_write(tmp_path: Path) -> None:

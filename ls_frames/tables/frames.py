@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,25 @@ def _config(label_config: str | LabelConfig | None) -> LabelConfig | None:
     return parse_label_config(label_config)
 
 
+def collect_batches(
+    reader: Iterable[dict[str, pa.RecordBatch]],
+    tables: Iterable[str],
+    done: Callable[[], int],
+    progress: bool | None,
+    *,
+    desc: str,
+    unit: str,
+) -> dict[str, list[pa.RecordBatch]]:
+    """Every batch ``reader`` yields, by table, with a progress bar at ``done()``."""
+    parts: dict[str, list[pa.RecordBatch]] = {name: [] for name in tables}
+    with progress_bar(progress, desc=desc, unit=unit) as bar:
+        for batches in reader:
+            for name, batch in batches.items():
+                parts[name].append(batch)
+            bar.update(done() - bar.n)
+    return parts
+
+
 def read_export(
     source: Source,
     *,
@@ -193,12 +212,8 @@ def read_export(
     config = _config(label_config)
     types_mapper(dtype_backend)
     reader = ExportReader(source, tables=tables, chunk_size=chunk_size, workers=workers)
-    parts: dict[str, list[pa.RecordBatch]] = {name: [] for name in reader.tables}
-    with progress_bar(progress, desc="flatten", unit="task") as bar:
-        for batches in reader:
-            for name, batch in batches.items():
-                parts[name].append(batch)
-            bar.update(reader.task_count - bar.n)
+    parts = collect_batches(reader, reader.tables, lambda: reader.task_count, progress,
+                            desc="flatten", unit="task")
     arrow = {
         name: pa.Table.from_batches(parts[name], schema=SCHEMAS[name]) for name in reader.tables
     }

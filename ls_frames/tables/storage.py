@@ -7,11 +7,10 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from ls_frames._progress import progress_bar
 from ls_frames.reading import SCHEMAS, LabelConfig, expand_data_columns
 from ls_frames.reading.storage_files import STORAGE_FILE, StorageReader
 from ls_frames.tables.dtypes import types_mapper
-from ls_frames.tables.frames import Frames, _config
+from ls_frames.tables.frames import Frames, _config, collect_batches
 
 __all__ = ["read_storage"]
 
@@ -36,12 +35,8 @@ def read_storage(
     config = _config(label_config)
     types_mapper(dtype_backend)
     reader = StorageReader(path, tables=tables, files_per_batch=files_per_batch)
-    parts: dict[str, list[pa.RecordBatch]] = {name: [] for name in reader.tables}
-    with progress_bar(progress, desc="read_storage", unit="file") as bar:
-        for batches in reader:
-            for name, batch in batches.items():
-                parts[name].append(batch)
-            bar.update(reader.file_count - bar.n)
+    parts = collect_batches(reader, reader.tables, lambda: reader.file_count, progress,
+                            desc="read_storage", unit="file")
     arrow: dict[str, pa.Table] = {}
     for name in reader.tables:
         schema = SCHEMAS[name]
