@@ -2,7 +2,9 @@
 
 A Label Studio snapshot is one JSON array, usually on a single line. :func:`iter_chunks`
 reads a binary stream block by block and cuts it after the last *top-level* task of each
-block, so every chunk can be decoded on its own (``b"[" + chunk.data + b"]"``).
+block, so every chunk can be decoded on its own: ``chunk.doc`` is the chunk's tasks inside
+``[`` and ``]``, built with one copy out of the read buffer (concatenating ``bytes`` would
+copy a 4 MiB chunk three times, measured at ~15 % of a whole flatten).
 
 The boundary scan is vectorised with numpy over the block: it finds the real quotes
 (skipping escaped ones, including runs of backslashes), drops every ``{``/``}`` inside a
@@ -42,17 +44,30 @@ _BACKSLASH, _QUOTE, _OPEN, _CLOSE = 92, 34, 123, 125
 
 @dataclass(frozen=True)
 class Chunk:
-    """Whole tasks, comma separated, without the surrounding brackets.
+    """Whole tasks as a JSON document of their own: ``[task, task, ...]`` (or the one object
+    of a single-object file, ``single=True``).
 
-    ``offset`` is the byte offset of ``data[0]`` in the source, ``first_index`` the index of
-    the first task in the array, ``count`` how many tasks the scan saw (top-level objects).
+    ``offset`` is the byte offset of the first task's first byte in the source (``doc[1]``,
+    or ``doc[0]`` when ``single``), ``first_index`` the index of that task in the array,
+    ``count`` how many tasks the scan saw (top-level objects).
     """
 
-    data: bytes
+    doc: bytes
     offset: int
     first_index: int
     count: int
     single: bool = False
+
+    @property
+    def data(self) -> bytes:
+        """The tasks without the brackets, exactly as they are in the source (a copy)."""
+        return self.doc if self.single else self.doc[1:-1]
+
+
+def _framed(buf: bytearray, start: int, stop: int) -> bytes:
+    """``b"[" + buf[start:stop] + b"]"`` with a single copy."""
+    with memoryview(buf) as view:
+        return b"".join((b"[", view[start:stop], b"]"))
 
 
 def _escaped_positions(a: NDArray[Any]) -> NDArray[Any]:
@@ -96,16 +111,17 @@ def _task_ends(buf: bytes | bytearray, start: int) -> NDArray[Any]:
 def _server_cut(buf: bytearray, pos: int) -> tuple[bytes, int] | None:
     """Fast path for server snapshots: cut before the last ``}, {"id": N, "annotations": ``
     and let msgspec check (without building objects) that the part before it is whole
-    tasks. A successful parse proves the cut is at the top level; else ``None``."""
+    tasks. A successful parse proves the cut is at the top level; else ``None``.
+    Returns the framed document (see :func:`_framed`) and its number of tasks."""
     at = len(buf)
     while True:
         at = buf.rfind(_SERVER_HINT, pos, at)
         if at <= pos:
             return None
         if _SERVER_TASK.match(buf, at):
-            data = bytes(buf[pos : at + 1])
+            doc = _framed(buf, pos, at + 1)
             try:
-                return data, len(_RAW_LIST.decode(b"[" + data + b"]"))
+                return doc, len(_RAW_LIST.decode(doc))
             except msgspec.DecodeError:
                 return None
     return None
@@ -177,7 +193,7 @@ def iter_chunks(
     if first == _OPEN:  # one object per file
         while not eof:
             fill(len(buf) + chunk_size)
-        yield Chunk(bytes(buf[pos:]), pos, 0, 1, single=True)
+        yield Chunk(bytes(buf[pos:]), base + pos, 0, 1, single=True)
         return
     if first != ord("["):
         raise ExportFormatError(
@@ -236,7 +252,7 @@ def iter_chunks(
         # find the last top-level task end in what we hold; read more until there is one
         fast = _server_cut(buf, pos)
         if fast is not None:
-            data, count = fast
+            doc, count = fast
         else:
             while True:
                 ends = _task_ends(buf, pos)
@@ -247,8 +263,8 @@ def iter_chunks(
                 # a task larger than the block: read geometrically more, so a huge task is
                 # scanned a few times, not once per block
                 fill(len(buf) + max(chunk_size, len(buf)))
-            data, count = bytes(buf[pos : int(ends[-1])]), int(ends.size)
-        yield Chunk(data, base + pos, index, count)
+            doc, count = _framed(buf, pos, int(ends[-1])), int(ends.size)
+        yield Chunk(doc, base + pos, index, count)
         index += count
-        pos += len(data)
+        pos += len(doc) - 2
         expect_comma = True

@@ -210,21 +210,24 @@ def decode_chunk(
     offset: int = 0,
     first_index: int = 0,
     single: bool = False,
+    framed: bool = False,
     path: str | None = None,
 ) -> list[Task]:
     """Decode a chunk (whole tasks, comma separated, no brackets) into :class:`Task` s.
 
-    ``single`` marks a file holding one object. Errors become :class:`ExportFormatError`
-    naming the byte offset and/or the task index.
+    ``framed`` says ``data`` already is ``[...]`` (a :class:`~ls_frames.reading.chunker.Chunk`'s
+    ``doc``); ``offset`` is always that of the first task. ``single`` marks a file holding
+    one object. Errors become :class:`ExportFormatError` naming the byte offset and/or the
+    task index.
     """
+    doc = data if single or framed else b"".join((b"[", data, b"]"))
+    shift = offset if single else offset - 1
     try:
-        data.decode("utf-8")
+        doc.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ExportFormatError(
-            f"invalid UTF-8: {exc.reason}", offset=offset + exc.start, path=path
+            f"invalid UTF-8: {exc.reason}", offset=shift + exc.start, path=path
         ) from None
-    doc = data if single else b"[" + data + b"]"
-    shift = offset if single else offset - 1
     try:
         return _decode_chunk(doc, shift, first_index, single, path)
     except RecursionError:

@@ -67,8 +67,8 @@ def flatten_chunk(
     """Decode and flatten one chunk: (batches, data keys in order, number of tasks)."""
     with _no_cyclic_gc():
         tasks = decode_chunk(
-            chunk.data, offset=chunk.offset, first_index=chunk.first_index,
-            single=chunk.single, path=path,
+            chunk.doc, offset=chunk.offset, first_index=chunk.first_index,
+            single=chunk.single, framed=True, path=path,
         )
         keys: dict[str, None] = {}
         batches = flatten_tasks(tasks, tables, keys)
