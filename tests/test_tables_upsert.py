@@ -77,3 +77,22 @@ def test_a_failed_upsert_leaves_the_dataset_as_it_was(tmp_path: Path) -> None:
     (part / "_SUCCESS").unlink()
     with pytest.raises(ExportFormatError, match="no _SUCCESS"):
         upsert_tasks(dataset, part, provenance={})
+
+
+def test_a_swap_cut_between_its_two_renames_is_recovered(tmp_path: Path) -> None:
+    """publish() moves the old dataset aside, then renames the new one in; a process
+    killed in between leaves neither at the name. recover() puts the newest complete
+    one back (sync_parquet calls it first)."""
+    from ls_frames.tables.parquet import recover
+
+    old = write(tmp_path, "dataset", tasks())
+    assert recover(old) is None  # nothing to do
+    aside = tmp_path / ".dataset.old-abc"
+    old.rename(aside)
+    staged = tmp_path / ".dataset.tmp-def"
+    staged.mkdir()  # a staging folder without its manifest is not complete
+    assert recover(old) == aside and (old / "_SUCCESS").is_file()
+    old.rename(aside)
+    write(tmp_path, "newer", tasks()[:3]).rename(tmp_path / ".dataset.tmp-xyz")
+    assert recover(old) == tmp_path / ".dataset.tmp-xyz"
+    assert len(ls_frames.read_parquet(old).tasks) == 3

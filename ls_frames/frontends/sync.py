@@ -44,6 +44,7 @@ from ls_frames.errors import ConfigurationError, ExportFormatError
 from ls_frames.exports import Client, Export, TaskFilter
 from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
 from ls_frames.tables import to_parquet
+from ls_frames.tables.parquet import recover
 from ls_frames.tables.upsert import (
     dataset_task_ids,
     dataset_task_stamps,
@@ -276,6 +277,7 @@ def sync_parquet(
     if overlap < 0:
         raise ConfigurationError(f"overlap must be >= 0 seconds, not {overlap!r}")
     out = Path(out_dir)
+    recover(out)  # a run killed between the two renames of its swap
     state = None if full else _read_state(out)
     if out.exists() and state is None and not full:
         raise ConfigurationError(

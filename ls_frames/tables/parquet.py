@@ -203,6 +203,23 @@ def publish(tmp: Path, out: Path, manifest: dict[str, Any]) -> None:
         tmp.rename(out)
 
 
+def recover(out: Path) -> Path | None:
+    """Put a dataset back at ``out`` after a process died between :func:`publish`'s two
+    renames (``out`` gone, complete hidden siblings left). The newer one wins: the staged
+    dataset if its manifest was written, else the one moved aside. Returns what was
+    restored, or ``None`` when there was nothing to do."""
+    if out.exists():
+        return None
+    staged = [p for p in out.parent.glob(f".{out.name}.tmp-*") if (p / "_SUCCESS").is_file()]
+    aside = [p for p in out.parent.glob(f".{out.name}.old-*") if (p / "_SUCCESS").is_file()]
+    for group in (staged, aside):
+        if group:
+            best = max(group, key=lambda p: (p / "_SUCCESS").stat().st_mtime)
+            best.rename(out)
+            return best
+    return None
+
+
 def manifest(
     counts: dict[str, int], task_count: int, data_keys: list[str], info: dict[str, Any]
 ) -> dict[str, Any]:
