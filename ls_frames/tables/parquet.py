@@ -71,8 +71,14 @@ class _Background:
             last.result()
 
 
+# a table's buffer is written out as a (smaller) row group once it holds this much, so
+# memory does not grow with the file until the wide tables reach ``row_group_size`` rows
+MAX_BUFFER_BYTES = 24 << 20
+
+
 class _TableWriter:
-    """Buffers record batches and writes row groups of ``row_group_size`` rows."""
+    """Buffers record batches and writes row groups of ``row_group_size`` rows, or of
+    what is buffered once that reaches ``MAX_BUFFER_BYTES``."""
 
     def __init__(
         self,
@@ -93,6 +99,7 @@ class _TableWriter:
         )
         self.buffer: list[pa.RecordBatch] = []
         self.buffered = 0
+        self.buffered_bytes = 0
         self.rows = 0
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
@@ -101,19 +108,24 @@ class _TableWriter:
         else:
             self.buffer.append(batch)
         self.buffered += batch.num_rows
+        self.buffered_bytes += batch.nbytes
         if self.buffered >= self.row_group_size:
             self.flush(final=False)
+        elif self.buffered_bytes >= MAX_BUFFER_BYTES:
+            self.flush(final=False, everything=True)
 
-    def flush(self, final: bool = True) -> None:
-        """Write the buffer as full row groups (all of it when ``final``)."""
+    def flush(self, final: bool = True, everything: bool = False) -> None:
+        """Write the buffer as full row groups (all of it when ``final`` or
+        ``everything``; ``final`` also waits for the background write)."""
         if not self.buffer:
             return
         table = pa.Table.from_batches(self.buffer, schema=self.schema)
-        keep = 0 if final else table.num_rows % self.row_group_size
+        keep = 0 if final or everything else table.num_rows % self.row_group_size
         out = table.slice(0, table.num_rows - keep)
         self.rows += out.num_rows
         self.buffer = table.slice(table.num_rows - keep).to_batches() if keep else []
         self.buffered = keep
+        self.buffered_bytes = sum(b.nbytes for b in self.buffer)
 
         def write() -> None:
             self.writer.write_table(out, row_group_size=self.row_group_size)
