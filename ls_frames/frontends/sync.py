@@ -15,7 +15,7 @@ now. Saving a draft does **not**. So an incremental run:
    project's ``task_number`` (read after the export) tells. Only then are they searched:
    counts of id ranges (one request each, a few at a time) narrow the search down to
    ranges small enough to list. Listing tasks costs the server about 0.5 ms each, so
-   listing all 20,000 ids would cost 10 s; a range count costs 0.1 s, and a range that
+   listing all 20,000 ids took 12 s; a range count costs 0.1 s, and a range that
    lost nothing is not looked at again.
 3. rewrites the dataset with every row of the exported tasks replaced and the deleted
    tasks dropped (:func:`~ls_frames.tables.upsert.upsert_tasks`, streamed), into a new
