@@ -191,3 +191,29 @@ def test_watermarks_on_a_whole_second_are_accepted(
     assert tasks.count(sync_module._changed_filter(text)) == len(seeded["task_ids"])
     with pytest.raises(ServerError):
         tasks.count(sync_module._changed_filter(moment.isoformat().replace("+00:00", "Z")))
+
+
+def test_bulk_deleted_predictions_are_noticed(
+    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path,
+) -> None:
+    """The Data Manager's "delete predictions" leaves updated_at as it was (checked on
+    1.23.2); the server's prediction total gives it away and the run goes full."""
+    pid, tids = seeded["project_id"], seeded["task_ids"]
+    out = tmp_path / "ds"
+    ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
+    with_prediction = sorted(int(t) for t in set(ls_frames.read_parquet(out).predictions.task_id))
+    stamps = sync_module._Tasks(client, pid).rows(
+        {"conjunction": "and", "items": []}, "id,updated_at")
+    client.request("POST", "api/dm/actions",
+                   params={"id": "delete_tasks_predictions", "project": pid},
+                   json={"selectedItems": {"all": False, "included": with_prediction[:1]}})
+    after = sync_module._Tasks(client, pid).rows(
+        {"conjunction": "and", "items": []}, "id,updated_at")
+    assert after == stamps  # the server's own trap: nothing looks changed
+    time.sleep(1.1)
+    r = ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
+    assert r.mode == "full"
+    assert_same(out, fresh(client, pid, tmp_path))
+    runs = ls_frames.read_parquet(out).provenance["sync"]["runs"]
+    assert [h["mode"] for h in runs] == ["full", "full"] and "predictions" in runs[-1]["reason"]
+    assert tids  # the fixture's tasks are all still there

@@ -57,6 +57,15 @@ def test_replacing_and_dropping_tasks_equals_a_whole_write(tmp_path: Path) -> No
     assert ls_frames.read_parquet(dataset).provenance == {"note": "merged"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
+    # 20011 goes back to its old data: the key only it had goes too, as in a fresh
+    # export; task 20008 changed and was then deleted during the run: deleted wins
+    part2 = write(tmp_path, "part2", [t for t in base if t["id"] in (20011, 20008)])
+    upsert_tasks(dataset, part2, drop_tasks=[20008], provenance={})
+    result2 = [t for t in result if t["id"] not in (20011, 20008)] + [
+        t for t in base if t["id"] == 20011]
+    assert_same(dataset, write(tmp_path, "expected2", result2))
+    assert "data.extra" not in ls_frames.read_parquet(dataset).tasks.columns
+
     # only dropping
     upsert_tasks(dataset, None, drop_tasks=[99], provenance={})
     assert 99 not in set(dataset_task_ids(dataset).to_pylist())

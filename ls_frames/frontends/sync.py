@@ -28,11 +28,13 @@ metadata and in ``_SUCCESS``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ls_frames._version import __version__
-from ls_frames.errors import ConfigurationError, ExportFormatError
+from ls_frames.errors import ConfigurationError, ExportFormatError, HTTPError
 from ls_frames.exports import Client, Export, TaskFilter
 from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
 from ls_frames.tables import to_parquet
@@ -53,6 +55,8 @@ from ls_frames.tables.upsert import (
 )
 
 __all__ = ["SyncResult", "find_deleted_tasks", "sync_parquet"]
+
+logger = logging.getLogger("ls_frames")
 
 _HISTORY = 50
 _PAGE = 1000
@@ -112,6 +116,11 @@ class _Tasks:
         self.client = client
         self.project = int(project)
         self.requests = {"count": 0, "list": 0}
+        self._lock = threading.Lock()
+
+    def _counted(self, kind: str) -> None:
+        with self._lock:
+            self.requests[kind] += 1
 
     def _get(self, filters: dict[str, Any], include: str, page: int, size: int
              ) -> dict[str, Any]:
@@ -119,23 +128,34 @@ class _Tasks:
             "project": self.project, "include": include, "page": page, "page_size": size,
             "query": json.dumps({"filters": filters}),
         })
-        if not isinstance(answer, dict) or not isinstance(answer.get("tasks"), list):
-            raise ExportFormatError("unexpected answer from the task list",
-                                    path=f"/api/tasks/?project={self.project}")
+        if (not isinstance(answer, dict) or not isinstance(answer.get("tasks"), list)
+                or not isinstance(answer.get("total"), int)):
+            # deciding what was deleted from a guess would drop live tasks: refuse
+            raise ExportFormatError("unexpected answer from the task list (no 'tasks' and "
+                                    "'total')", path=f"/api/tasks/?project={self.project}")
         return answer
 
+    def totals(self, filters: dict[str, Any]) -> dict[str, int]:
+        """``total`` (tasks) and, when the server gives them, ``total_predictions`` and
+        ``total_annotations`` under the filter."""
+        self._counted("count")
+        answer = self._get(filters, "id", 1, 1)
+        return {k: int(v) for k, v in answer.items() if k.startswith("total")
+                and isinstance(v, int)}
+
     def count(self, filters: dict[str, Any]) -> int:
-        self.requests["count"] += 1
-        return int(self._get(filters, "id", 1, 1).get("total") or 0)
+        return self.totals(filters)["total"]
 
     def rows(self, filters: dict[str, Any], include: str = "id") -> list[dict[str, Any]]:
+        """Every task under the filter, page by page until ``total`` (a server may cap
+        the page size below what was asked)."""
         out: list[dict[str, Any]] = []
         page = 1
         while True:
-            self.requests["list"] += 1
+            self._counted("list")
             answer = self._get(filters, include, page, _PAGE)
             out.extend(answer["tasks"])
-            if len(answer["tasks"]) < _PAGE or len(out) >= int(answer.get("total") or 0):
+            if not answer["tasks"] or len(out) >= answer["total"]:
                 return out
             page += 1
 
@@ -225,10 +245,19 @@ def _config(info: dict[str, Any], label_config: str | bool | None) -> str | None
 def _download_and_drop(
     client: Client, export: Export, work: Path, progress: bool | None
 ) -> Path:
-    """Download the snapshot, then delete it on the server (it was only a means)."""
+    """Download the snapshot, then delete it on the server (it was only a means; a
+    failure to delete is logged, not raised)."""
     path = export.download(work, progress=progress)
-    client.delete_export(export.project, export.id)
+    _best_effort(lambda: client.delete_export(export.project, export.id),
+                 f"delete snapshot {export.id}")
     return path
+
+
+def _best_effort(call: Callable[[], Any], what: str) -> None:
+    try:
+        call()
+    except HTTPError as exc:
+        logger.warning("sync_parquet could not %s: %s", what, exc)
 
 
 def _already_have(out: Path, stamps: list[dict[str, Any]]) -> bool:
@@ -329,14 +358,16 @@ def _incremental_run(
                                           progress=progress,
                                           task_filter=TaskFilter(view=int(view["id"])))
             finally:
-                client.request("DELETE", f"api/dm/views/{int(view['id'])}/")
+                _best_effort(lambda: client.request("DELETE", f"api/dm/views/{int(view['id'])}/"),
+                             f"delete its temporary view {view['id']}")
         # counted after the export: a task deleted meanwhile is noticed now, not next run
-        counted = pool.submit(tasks.count, {"conjunction": "and", "items": []})
+        counted = pool.submit(tasks.totals, {"conjunction": "and", "items": []})
         part = None
         if export is not None:
             path = _download_and_drop(client, export, tmp, progress)
             part = to_parquet(path, tmp / "part", compression=compression, progress=progress)
-        server_count = counted.result()
+        server = counted.result()
+        server_count = server["total"]
         config = _config(project_info.result(), label_config)
     known = set(dataset_task_ids(out).to_pylist())
     exported = set() if part is None else set(dataset_task_ids(part).to_pylist())
@@ -350,7 +381,25 @@ def _incremental_run(
     watermark = str(export.raw.get("created_at") or sync["watermark"]) if export \
         else str(sync["watermark"])
     requests = dict(tasks.requests)
+
+    def predictions_lost(ours: int) -> bool:
+        # the Data Manager's bulk "delete predictions" leaves updated_at alone (checked on
+        # 1.23.2): the server then holds fewer predictions than the dataset. New ones can
+        # only make the server's number larger, so fewer means some went unseen.
+        return "total_predictions" in server and server["total_predictions"] < ours
+
+    def redo_full(reason: str) -> SyncResult:
+        logger.warning("sync_parquet: %s; exporting the whole project", reason)
+        return _full_run(client, project, out, tmp, started, overlap=overlap,
+                         label_config=label_config, compression=compression,
+                         timeout=timeout, progress=progress,
+                         history=list(sync.get("runs") or []), reason=reason)
+
     if export is None and not deleted:
+        ours = int(((state.get("tables") or {}).get("predictions") or {}).get("rows") or 0)
+        if predictions_lost(ours):
+            return redo_full(f"the server holds {server['total_predictions']} predictions, "
+                             f"the dataset {ours}")
         return SyncResult(out, "incremental", 0, 0, len(known), watermark,
                           time.monotonic() - started, None, requests)
     run = {"mode": "incremental", "since": since, "export_id": export.id if export else None,
@@ -369,6 +418,10 @@ def _incremental_run(
         prov["label_config"] = config
     written = upsert_tasks(out, part, drop_tasks=deleted, provenance=prov,
                            compression=compression)
+    ours = int(written["tables"].get("predictions", {}).get("rows") or 0)
+    if predictions_lost(ours):
+        return redo_full(f"the server holds {server['total_predictions']} predictions, "
+                         f"the refreshed dataset {ours}")
     return SyncResult(out, "incremental", len(exported), len(deleted),
                       int(written.get("task_count") or 0), watermark,
                       time.monotonic() - started, export.id if export else None, requests)
@@ -377,7 +430,8 @@ def _incremental_run(
 def _full_run(
     client: Client, project: int, out: Path, tmp: Path, started: float, *, overlap: float,
     label_config: str | bool | None, compression: str, timeout: float | None,
-    progress: bool | None,
+    progress: bool | None, history: list[dict[str, Any]] | None = None,
+    reason: str | None = None,
 ) -> SyncResult:
     export = snapshot_project(project, client=client, timeout=timeout, progress=progress)
     config = _config(client.get_project(project), label_config)
@@ -386,8 +440,10 @@ def _full_run(
     watermark = str(export.raw.get("created_at") or "1970-01-01T00:00:00.000000Z")
     run = {"mode": "full", "export_id": export.id, "watermark": watermark,
            "changed_tasks": export.task_count, "deleted_tasks": 0}
+    if reason:
+        run["reason"] = reason
     provenance["sync"] = {"watermark": watermark, "overlap": overlap,
-                          "runs": [_stamp(run, started)]}
+                          "runs": [*(history or []), _stamp(run, started)][-_HISTORY:]}
     path = _download_and_drop(client, export, tmp, progress)
     to_parquet(path, out, provenance=provenance, label_config=config, overwrite=True,
                compression=compression, progress=progress)

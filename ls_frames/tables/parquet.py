@@ -209,7 +209,11 @@ def publish(tmp: Path, out: Path, manifest: dict[str, Any]) -> None:
     if out.exists():
         old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
         out.rename(old)
-        tmp.rename(out)
+        try:
+            tmp.rename(out)
+        except BaseException:
+            old.rename(out)  # the previous dataset back under its name
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(out)

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -35,6 +36,7 @@ from ls_frames.tables.parquet import (
 __all__ = ["dataset_task_ids", "dataset_task_stamps", "read_manifest", "upsert_tasks"]
 
 _BATCH = 65_536
+_DATA = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 def read_manifest(dataset: str | os.PathLike[str]) -> dict[str, Any]:
@@ -92,10 +94,22 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=schema.remove_metadata())
 
 
-def _batches(files: list[Path]) -> Iterator[pa.RecordBatch]:
+def _batches(files: list[Path], columns: list[str] | None = None
+             ) -> Iterator[pa.RecordBatch]:
     for path in files:
         with pq.ParquetFile(path) as handle:
-            yield from handle.iter_batches(batch_size=_BATCH)
+            yield from handle.iter_batches(batch_size=_BATCH, columns=columns)
+
+
+def _data_keys(task_files: list[Path], replaced: pa.Array) -> list[str]:
+    """The keys of ``data`` over the tasks not in ``replaced``, in first-seen order."""
+    keys: dict[str, None] = {}
+    for batch in _batches(task_files, ["task_id", "data_json"]):
+        kept = batch.filter(pc.invert(pc.is_in(batch.column("task_id"), value_set=replaced)))
+        for text in kept.column("data_json").to_pylist():
+            if text and text[:1] == "{":
+                keys.update(dict.fromkeys(_DATA.decode(text)))
+    return list(keys)
 
 
 def upsert_tasks(
@@ -117,12 +131,17 @@ def upsert_tasks(
     """
     root = Path(dataset)
     part = None if changes is None else Path(changes)
-    old_keys = list(read_manifest(root).get("data_keys") or [])
-    new_keys = [] if part is None else list(read_manifest(part).get("data_keys") or [])
-    keys = old_keys + [k for k in new_keys if k not in set(old_keys)]
-    replaced = pa.array(list(drop_tasks), pa.int64())
+    read_manifest(root)
+    dropped = pa.array(sorted(set(drop_tasks)), pa.int64())
+    replaced = dropped
     if part is not None:
-        replaced = pc.unique(pa.concat_arrays([dataset_task_ids(part), replaced]))
+        replaced = pc.unique(pa.concat_arrays([dataset_task_ids(part), dropped]))
+    # the data keys of the rows that stay (a key whose last task changed or went is gone,
+    # as in a fresh export), then the new ones
+    keys = _data_keys(_files(root, "tasks"), replaced)
+    if part is not None:
+        new_keys = list(read_manifest(part).get("data_keys") or [])
+        keys += [k for k in new_keys if k not in set(keys)]
     meta = {METADATA_KEY: json.dumps(provenance, default=str).encode()}
     tmp = staging_dir(root)
 
@@ -140,6 +159,9 @@ def upsert_tasks(
                 if kept.num_rows:
                     writer.add(_conform(kept, schema))
             for batch in _batches(new):
+                # a task both changed and deleted during the run: deleted wins
+                batch = batch.filter(pc.invert(pc.is_in(batch.column("task_id"),
+                                                        value_set=dropped)))
                 if batch.num_rows:
                     writer.add(_conform(batch, schema))
         except BaseException:
