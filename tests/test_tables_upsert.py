@@ -69,8 +69,9 @@ def test_replacing_and_dropping_tasks_equals_a_whole_write(tmp_path: Path) -> No
     # only dropping
     upsert_tasks(dataset, None, drop_tasks=[99], provenance={})
     assert 99 not in set(dataset_task_ids(dataset).to_pylist())
-    stamps = dataset_task_stamps(dataset, [20006, 12345])
-    assert list(stamps) == [20006] and stamps[20006].tzinfo is not None
+    stamps = dataset_task_stamps(dataset, [20006, 12345], ["total_annotations"])
+    assert list(stamps) == [20006] and stamps[20006][0].tzinfo is not None
+    assert stamps[20006][1] == 1
 
 
 def test_a_failed_upsert_leaves_the_dataset_as_it_was(tmp_path: Path) -> None:

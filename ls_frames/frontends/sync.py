@@ -260,14 +260,23 @@ def _best_effort(call: Callable[[], Any], what: str) -> None:
         logger.warning("sync_parquet could not %s: %s", what, exc)
 
 
+_COUNTERS = ("total_annotations", "cancelled_annotations", "total_predictions")
+_STAMP_FIELDS = ",".join(("id", "updated_at", *_COUNTERS))
+
+
 def _already_have(out: Path, stamps: list[dict[str, Any]]) -> bool:
-    """Whether every task in ``stamps`` (server ``id`` and ``updated_at``) is in the
-    dataset with that same ``updated_at``: the overlap re-read then changes nothing."""
-    wanted = {int(t["id"]): t.get("updated_at") for t in stamps}
-    if not wanted or any(not isinstance(v, str) for v in wanted.values()):
+    """Whether every task in ``stamps`` (the server's ``id``, ``updated_at`` and counters)
+    is in the dataset with the same ``updated_at`` and counters: the overlap's re-read
+    then changes nothing. (The counters catch a task whose counts the server committed
+    after the timestamp, as its bulk actions do.)"""
+    wanted = {int(t["id"]): t for t in stamps}
+    if not wanted or any(not isinstance(t.get("updated_at"), str) for t in wanted.values()):
         return False
-    ours = dataset_task_stamps(out, list(wanted))
-    return all(ours.get(i) == server_time(str(v)) for i, v in wanted.items())
+    ours = dataset_task_stamps(out, list(wanted), _COUNTERS)
+    return all(
+        ours.get(i) == (server_time(str(t["updated_at"])), *(t.get(c) for c in _COUNTERS))
+        for i, t in wanted.items()
+    )
 
 
 def sync_parquet(
@@ -345,7 +354,7 @@ def _incremental_run(
         if not changed:
             changed = tasks.count(window)
             if 0 < changed <= _CHECK_BELOW and _already_have(
-                out, tasks.rows(window, "id,updated_at")
+                out, tasks.rows(window, _STAMP_FIELDS)
             ):
                 changed = 0
         export: Export | None = None

@@ -71,16 +71,19 @@ def dataset_task_ids(dataset: str | os.PathLike[str]) -> pa.Array:
     return ids.cast(pa.int64())
 
 
-def dataset_task_stamps(dataset: str | os.PathLike[str], ids: Iterable[int]
-                        ) -> dict[int, Any]:
-    """``{task_id: updated_at}`` (aware datetimes) for those of ``ids`` in the dataset."""
+def dataset_task_stamps(
+    dataset: str | os.PathLike[str], ids: Iterable[int], columns: Iterable[str] = ()
+) -> dict[int, tuple[Any, ...]]:
+    """``{task_id: (updated_at, *columns)}`` (``updated_at`` an aware datetime) for those
+    of ``ids`` in the dataset's ``tasks``."""
     wanted = pa.array(sorted(set(ids)), pa.int64())
-    out: dict[int, Any] = {}
+    names = ["updated_at", *columns]
+    out: dict[int, tuple[Any, ...]] = {}
     for path in _files(Path(dataset), "tasks"):
-        table = pq.read_table(path, columns=["task_id", "updated_at"])
+        table = pq.read_table(path, columns=["task_id", *names])
         table = table.filter(pc.is_in(table.column("task_id"), value_set=wanted))
-        out.update(zip(table.column("task_id").to_pylist(),
-                       table.column("updated_at").to_pylist(), strict=True))
+        values = zip(*(table.column(n).to_pylist() for n in names), strict=True)
+        out.update(zip(table.column("task_id").to_pylist(), values, strict=True))
     return out
 
 
