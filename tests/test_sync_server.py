@@ -217,3 +217,31 @@ def test_bulk_deleted_predictions_are_noticed(
     runs = ls_frames.read_parquet(out).provenance["sync"]["runs"]
     assert [h["mode"] for h in runs] == ["full", "full"] and "predictions" in runs[-1]["reason"]
     assert tids  # the fixture's tasks are all still there
+
+
+def test_a_task_the_dataset_never_got_is_reported(
+    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A task whose updated_at fell before the window (here: removed from the dataset
+    behind sync's back) shows as a task the server has and the dataset has not; twice in a
+    row is a warning that says to run with full=True."""
+    from ls_frames.tables.upsert import upsert_tasks
+
+    pid, tids = seeded["project_id"], seeded["task_ids"]
+    out = tmp_path / "ds"
+    ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
+    upsert_tasks(out, None, drop_tasks=[tids[0]],
+                 provenance=ls_frames.read_parquet(out).provenance or {})
+    time.sleep(1.1)
+    client.post_json(f"api/tasks/{tids[1]}/annotations/",
+                     json={"result": _full_result("u", 1), "was_cancelled": False})
+    with caplog.at_level("WARNING", logger="ls_frames"):
+        ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
+        assert "full=True" not in caplog.text
+        runs = ls_frames.read_parquet(out).provenance["sync"]["runs"]
+        assert runs[-1]["unexplained_tasks"] == 1
+        ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
+    assert "1 task(s) the dataset has not had for two runs" in caplog.text
+    ls_frames.sync_parquet(pid, out, client=client, full=True, progress=False)
+    assert_same(out, fresh(client, pid, tmp_path))
