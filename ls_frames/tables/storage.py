@@ -24,13 +24,18 @@ def read_storage(
     files_per_batch: int = 2000,
     progress: bool | None = None,
 ) -> Frames:
-    """Read the folder a local-files export storage syncs into: the same tables as
+    """Read the folder a local-files export storage syncs into: the tables of
     :func:`~ls_frames.read_export`, plus a ``storage_file`` column (the file's name) in
     ``tasks`` and ``annotations``.
 
-    Files are read ``files_per_batch`` at a time. A task written in several files (one
-    per annotation) gives one ``tasks`` row. A malformed file raises
-    :class:`~ls_frames.errors.ExportFormatError` naming it.
+    The tables hold what the files hold: a per-annotation folder (the server's default)
+    has no predictions or drafts (their counts in ``tasks`` are null) and no tasks without
+    annotations; a per-task folder has predictions and drafts as ids only. Files are read
+    ``files_per_batch`` at a time. A task written in several files gives one ``tasks`` row
+    (from its first file, numeric names in numeric order), whose ``annotation_count`` is
+    the number of its annotations in the folder. A file that is neither a task nor an
+    annotation, or is malformed, raises :class:`~ls_frames.errors.ExportFormatError`
+    naming it.
     """
     config = _config(label_config)
     types_mapper(dtype_backend)
@@ -44,5 +49,19 @@ def read_storage(
             schema = schema.append(pa.field(STORAGE_FILE, pa.string()))
         arrow[name] = pa.Table.from_batches(parts[name], schema=schema)
     if "tasks" in arrow:
-        arrow["tasks"] = expand_data_columns(arrow["tasks"], reader.data_keys)
+        tasks = expand_data_columns(arrow["tasks"], reader.data_keys)
+        if "annotations" in arrow:
+            tasks = _recount(tasks, arrow["annotations"])
+        arrow["tasks"] = tasks
     return Frames(arrow, dtype_backend=dtype_backend, label_config=config)
+
+
+def _recount(tasks: pa.Table, annotations: pa.Table) -> pa.Table:
+    """``annotation_count`` from the annotations read (an annotation's file holds one)."""
+    counts = annotations.group_by("task_id").aggregate([("annotation_id", "count")])
+    lookup = dict(zip(counts.column("task_id").to_pylist(),
+                      counts.column("annotation_id_count").to_pylist(), strict=True))
+    column = pa.array([lookup.get(t, 0) for t in tasks.column("task_id").to_pylist()],
+                      tasks.schema.field("annotation_count").type)
+    return tasks.set_column(tasks.schema.get_field_index("annotation_count"),
+                            "annotation_count", column)
