@@ -114,3 +114,23 @@ def test_export_project_dataset_reads_the_same_everywhere(
             back[name]["value_json" if name == "regions" else "task_id"].reset_index(drop=True),
             check_names=False,
         )
+
+
+def test_without_a_client_the_environment_is_used_and_the_client_closed(
+    label_studio: Any, demo_project: dict[str, Any], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.legacy_token)
+    closed: list[int] = []
+    real_close = ls_frames.Client.close
+
+    def spy(self: ls_frames.Client) -> None:
+        closed.append(id(self))
+        real_close(self)
+
+    monkeypatch.setattr(ls_frames.Client, "close", spy)
+    frames = ls_frames.load_project(demo_project["project_id"], progress=False)
+    assert len(frames.tasks) == demo_project["counts"]["tasks"] and len(closed) == 1
+    out = ls_frames.export_project(demo_project["project_id"], tmp_path / "ds", progress=False)
+    assert (out / "_SUCCESS").is_file() and len(closed) == 2

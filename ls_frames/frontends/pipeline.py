@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,16 @@ from ls_frames.exports.options import coerce_option
 from ls_frames.tables import Frames, read_export, to_parquet
 
 __all__ = ["export_project", "load_project", "snapshot_project", "snapshot_provenance"]
+
+
+@contextmanager
+def _using(client: Client | None) -> Iterator[Client]:
+    """The caller's client, or one made from the environment and closed afterwards."""
+    if client is not None:
+        yield client
+        return
+    with Client() as own:
+        yield own
 
 
 def snapshot_project(
@@ -106,18 +117,19 @@ def load_project(
     categoricals in config order; a string uses that config; ``False`` skips it.
     ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder).
     """
-    client = client or Client()
-    export = snapshot_project(
-        project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
-        serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
-    )
-    config = _label_config(client, project, label_config)
-    if keep_file is not None:
-        path = export.download(keep_file, progress=progress)
-        return read_export(path, label_config=config, dtype_backend=dtype_backend)
-    with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
-        path = export.download(tmp, progress=progress)
-        return read_export(path, label_config=config, dtype_backend=dtype_backend)
+    with _using(client) as client:
+        export = snapshot_project(
+            project, client=client, task_filter=task_filter,
+            annotation_filter=annotation_filter, serialization=serialization,
+            export_id=export_id, timeout=timeout, progress=progress,
+        )
+        config = _label_config(client, project, label_config)
+        if keep_file is not None:
+            path = export.download(keep_file, progress=progress)
+            return read_export(path, label_config=config, dtype_backend=dtype_backend)
+        with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
+            path = export.download(tmp, progress=progress)
+            return read_export(path, label_config=config, dtype_backend=dtype_backend)
 
 
 def export_project(
@@ -138,25 +150,25 @@ def export_project(
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
     versions) is stored in every file's metadata. Returns ``out_dir``."""
-    client = client or Client()
-    export = snapshot_project(
-        project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
-        serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
-    )
-    config = _label_config(client, project, label_config)
-    provenance = snapshot_provenance(client, export, config)
-    provenance["requested_options"] = {
-        "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
-        "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
-        "serialization": asdict(coerce_option(Serialization, serialization)),
-    }
-    out = Path(out_dir)
-    if keep_file is not None:
-        path = export.download(keep_file, progress=progress)
-        return to_parquet(path, out, provenance=provenance, label_config=config,
-                          overwrite=overwrite, progress=progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-        path = export.download(tmp, progress=progress)
-        return to_parquet(path, out, provenance=provenance, label_config=config,
-                          overwrite=overwrite, progress=progress)
+    with _using(client) as client:
+        export = snapshot_project(
+            project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+            serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+        )
+        config = _label_config(client, project, label_config)
+        provenance = snapshot_provenance(client, export, config)
+        provenance["requested_options"] = {
+            "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
+            "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
+            "serialization": asdict(coerce_option(Serialization, serialization)),
+        }
+        out = Path(out_dir)
+        if keep_file is not None:
+            path = export.download(keep_file, progress=progress)
+            return to_parquet(path, out, provenance=provenance, label_config=config,
+                              overwrite=overwrite, progress=progress)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
+            path = export.download(tmp, progress=progress)
+            return to_parquet(path, out, provenance=provenance, label_config=config,
+                              overwrite=overwrite, progress=progress)
