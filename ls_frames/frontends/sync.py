@@ -12,7 +12,7 @@ now. Saving a draft does **not**. So an incremental run:
    clock; the client's clock is never used. With nothing changed the watermark stays.
 2. detects deleted tasks: every task created since the last run is in that export, so
    the server holds ``|known | exported|`` tasks unless some were deleted, which the
-   project's ``task_number`` (read after the export) tells. Only then are they searched:
+   task list's total (counted after the export) tells. Only then are they searched:
    counts of id ranges (one request each, a few at a time) narrow the search down to
    ranges small enough to list. Listing tasks costs the server about 0.5 ms each, so
    listing all 20,000 ids took 12 s; a range count costs 0.1 s, and a range that
