@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import msgspec
 import pyarrow as pa
 
-__all__ = ["SCHEMAS", "TABLES", "expand_data_columns", "tasks_schema"]
+__all__ = ["SCHEMAS", "TABLES", "choose_tables", "expand_data_columns", "tasks_schema"]
 
 TS = pa.timestamp("us", tz="UTC")
 _STR = pa.string()
@@ -179,6 +179,16 @@ SCHEMAS: dict[str, pa.Schema] = {
     "relations": RELATIONS,
 }
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
+
+
+def choose_tables(tables: Iterable[str] | None) -> tuple[str, ...]:
+    """The requested tables in :data:`TABLES` order (all when ``None``); an unknown name
+    is a ``ValueError`` listing the choices."""
+    chosen = tuple(TABLES if tables is None else tables)
+    unknown = set(chosen) - set(TABLES)
+    if unknown:
+        raise ValueError(f"unknown tables {sorted(unknown)}; choose from {list(TABLES)}")
+    return tuple(t for t in TABLES if t in chosen)
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _STR_LIST = msgspec.json.Decoder(list[str])
 

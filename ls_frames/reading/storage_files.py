@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading.decode import decode_chunk
 from ls_frames.reading.flatten import flatten_tasks
-from ls_frames.reading.schemas import TABLES
+from ls_frames.reading.schemas import choose_tables
 
 __all__ = ["STORAGE_FILE", "StorageReader", "storage_files"]
 
@@ -77,12 +77,8 @@ class StorageReader:
         tables: Iterable[str] | None = None,
         files_per_batch: int = 2000,
     ) -> None:
-        chosen = tuple(TABLES if tables is None else tables)
-        unknown = set(chosen) - set(TABLES)
-        if unknown:
-            raise ValueError(f"unknown tables {sorted(unknown)}; choose from {list(TABLES)}")
         self.folder = Path(folder)
-        self.tables = tuple(t for t in TABLES if t in chosen)
+        self.tables = choose_tables(tables)
         self.files_per_batch = max(1, int(files_per_batch))
         self.data_keys: dict[str, None] = {}
         self.task_count = 0

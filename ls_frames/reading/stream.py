@@ -24,7 +24,7 @@ import pyarrow as pa
 from ls_frames.reading.chunker import DEFAULT_CHUNK_SIZE, Chunk, iter_chunks
 from ls_frames.reading.decode import decode_chunk
 from ls_frames.reading.flatten import flatten_tasks
-from ls_frames.reading.schemas import TABLES
+from ls_frames.reading.schemas import choose_tables
 
 __all__ = ["ExportReader", "Source", "flatten_chunk", "open_source"]
 
@@ -100,12 +100,8 @@ class ExportReader:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         workers: int = 1,
     ) -> None:
-        chosen = tuple(TABLES if tables is None else tables)
-        unknown = set(chosen) - set(TABLES)
-        if unknown:
-            raise ValueError(f"unknown tables {sorted(unknown)}; choose from {list(TABLES)}")
         self.source = source
-        self.tables = tuple(t for t in TABLES if t in chosen)
+        self.tables = choose_tables(tables)
         self.chunk_size = chunk_size
         self.workers = max(1, int(workers))
         self.data_keys: dict[str, None] = {}
