@@ -40,7 +40,7 @@ $(CHROMIUM):
 
 test: install lint typecheck $(CHROMIUM)
 	mkdir -p test-output
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
+	LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg tests notebooks $(PYTEST_ARGS)
 
 demo: install

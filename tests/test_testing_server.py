@@ -16,6 +16,7 @@ from ls_frames.errors import ConfigurationError
 from ls_frames.testing import LocalLabelStudio, find_executable
 from ls_frames.testing.seed import auth_headers, demo_tasks
 from ls_frames.testing.server import _clean_environ, _free_port, _port_is_free
+from tests.needs import missing
 
 FULL_SERIALIZATION = {
     "predictions": {"only_id": False},
@@ -161,8 +162,8 @@ def test_demo_project_exports_what_was_seeded(
 def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int) -> None:
     try:
         find_executable()
-    except ConfigurationError as exc:
-        pytest.skip(str(exc))
+    except ConfigurationError:
+        missing("label-studio")
     server = LocalLabelStudio()
     with server:
         assert server.port != listening_socket

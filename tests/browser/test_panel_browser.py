@@ -23,6 +23,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from tests.needs import missing
+
 pytestmark = pytest.mark.server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,10 +42,6 @@ panel
 """
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is missing; `make test` installs it")
-    pytest.skip(f"{what} is missing (`make test` installs it)")
 
 
 def _free_port() -> int:
@@ -69,7 +67,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) 
 @pytest.fixture
 def voila_url(label_studio: Any, access_token: str, tmp_path: Path) -> Iterator[str]:
     if shutil.which("voila", path=str(Path(sys.executable).parent)) is None:
-        _missing("voila")
+        missing("voila")
     app = tmp_path / "panel_app.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(APP)]), app)
     port = _free_port()
@@ -104,11 +102,11 @@ def voila_url(label_studio: Any, access_token: str, tmp_path: Path) -> Iterator[
 
 def test_export_in_a_real_browser(voila_url: str, demo_project: dict[str, Any]) -> None:
     if not Path(CHROMIUM).exists():
-        _missing(CHROMIUM)
+        missing(CHROMIUM)
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        _missing("playwright")
+        missing("playwright")
     counts = demo_project["counts"]
     option = f"{demo_project['title']} (#{demo_project['project_id']})"
     shot = REPO / "test-output" / "panel-browser.png"
