@@ -287,6 +287,8 @@ def stream_into(
                     first = exc.response.headers
                 break
             except (httpx.TransportError, TransportError) as exc:
+                if isinstance(exc, TransportError) and first is None:
+                    raise  # never answered, and the opener has already retried
                 sink.flush()
                 resumes += 1
                 if resumes > MAX_RESUMES:

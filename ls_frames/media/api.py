@@ -166,6 +166,7 @@ def fetch_media(
     progress: bool | None = None,
     allow_hosts: Iterable[str] | None = None,
     label_config: str | LabelConfig | None = None,
+    timeout: float | None = None,
 ) -> pd.DataFrame:
     """Download every file the tasks point to into ``cache_dir``; one row per reference.
 
@@ -195,6 +196,9 @@ def fetch_media(
             fetched besides the Label Studio host. Link-local and cloud metadata addresses
             are never fetched (see :mod:`ls_frames.media.guard`).
         label_config: the config to take the fields from when ``frames`` carries none.
+        timeout: seconds to wait for a connection or for the next bytes of an answer
+            (default: the client's timeouts, 60 s, connect 10 s); an answer that stalls
+            longer is retried, then reported as ``timeout``.
 
     Returns:
         A DataFrame with ``task_id``, ``field``, ``position`` (0 for a single value, the
@@ -227,7 +231,8 @@ def fetch_media(
             _check_server(client, provenance)
         origin = str(client.base_url) if client is not None else (provenance or {}).get("server")
         guard = HostGuard(client.base_url.host if client is not None else None, allow_hosts)
-        hops = Hops(client, guard, workers=max(1, int(workers)))
+        hops = Hops(client, guard, workers=max(1, int(workers)),
+                    timeout=None if timeout is None else httpx.Timeout(timeout))
         stack.callback(hops.close)
         cache = MediaCache(cache_dir)
         files = stack.enter_context(

@@ -131,6 +131,8 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, ChecksumMismatch):
         return "MD5 mismatch: the bytes received are not the source's"
     if isinstance(exc, DownloadError):
+        if isinstance(exc.__cause__, (RequestTimeout, httpx.TimeoutException)):
+            return "timeout"
         text = str(exc)
         if "HTML page" in text:
             title = re.search(r"HTML page( \(.*?\))? instead", text)

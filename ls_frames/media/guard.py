@@ -52,6 +52,10 @@ _FORBIDDEN = tuple(
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 
+def _forbidden(address: IPAddress) -> bool:
+    return address.is_link_local or any(address in net for net in _FORBIDDEN)
+
+
 class Refused(Exception):
     """A URL the guard will not fetch; the message says why."""
 
@@ -106,7 +110,7 @@ class HostGuard:
     def check_address(self, host: str, address: IPAddress) -> None:
         """Raise :class:`Refused` unless ``host`` may be reached at ``address``."""
         what = f"{host} is" if host == str(address) else f"{host} resolves to {address},"
-        if any(address in net for net in _FORBIDDEN) or address.is_link_local:
+        if _forbidden(address):
             raise Refused(
                 f"refused: {what} a link-local / cloud metadata address (never fetched)"
             )
@@ -141,7 +145,8 @@ class HostGuard:
             addresses = [a for a in (_address(str(info[4][0])) for info in infos) if a]
             if not addresses:
                 raise Refused(f"host {host} does not resolve")
-        for address in addresses:
+        # Forbidden addresses first: a name that resolves to one is refused as such.
+        for address in sorted(addresses, key=lambda a: not _forbidden(a)):
             self.check_address(host, address)
         chosen = addresses[0]
         netloc = url.netloc.decode("ascii")

@@ -19,6 +19,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import httpx
+from httpx import USE_CLIENT_DEFAULT
+from httpx._client import UseClientDefault
 
 from ls_frames._version import __version__
 from ls_frames.errors import (
@@ -66,12 +68,13 @@ class Hops:
         *,
         workers: int = 8,
         retry: RetryPolicy | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
     ) -> None:
         self.client = client
         self.guard = guard
         self.retry = retry or (client.retry if client is not None else RetryPolicy())
-        self._timeout = timeout
+        self._timeout = timeout or DEFAULT_TIMEOUT
+        self._keyed_timeout: httpx.Timeout | UseClientDefault = timeout or USE_CLIENT_DEFAULT
         self._limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
         self._pools: dict[tuple[str, str, int | None], httpx.Client] = {}
         self._lock = threading.Lock()
@@ -171,7 +174,7 @@ class Hops:
         try:
             with self.client.stream(
                 "GET", self._label_studio_path(hop.url), headers=headers,
-                follow_redirects=False,
+                follow_redirects=False, timeout=self._keyed_timeout,
             ) as response:
                 yield response
         except APIError as exc:
