@@ -125,7 +125,10 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, APIError):
         text = f"HTTP {exc.status}"
         message = exc.server_message
-        if message and not message.startswith("HTML") and len(message) <= 200:
+        code = re.search(r"<Code>(\w+)</Code>", message or "")  # a storage's XML error
+        if code:
+            text += f": {code.group(1)}"
+        elif message and not message.startswith("HTML") and len(message) <= 200:
             text += f": {message}"
         return text
     if isinstance(exc, ChecksumMismatch):
