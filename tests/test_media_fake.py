@@ -1,0 +1,342 @@
+"""fetch_media against what a real server cannot be made to do on demand: an older server
+without ``/resolve/``, a storage proxy that caps ranges, connections cut halfway, stalls,
+wrong checksums, redirects towards internal addresses. Label Studio is the fake
+(``httpx.MockTransport``); the "other hosts" are real HTTP servers on 127.0.0.2."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import ls_frames
+from ls_frames.media.cache import MediaCache, extension, identity
+from ls_frames.media.fetch import expected_md5
+from ls_frames.media.guard import HostGuard, Refused
+from ls_frames.media.http import Hop, Hops
+from tests.fake_label_studio import FakeLabelStudio, client_for
+from tests.media_hosts import other_host
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+
+
+def blob(n: int, seed: int) -> bytes:
+    return hashlib.sha256(str(seed).encode()).digest() * (n // 32 + 1)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def tasks(*datas: dict[str, Any], project: int = 1) -> list[dict[str, Any]]:
+    return [{"id": i + 1, "project": project, "data": d} for i, d in enumerate(datas)]
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_older_server_resolves_through_presign_and_the_bucket_never_sees_the_key(
+    tmp_path: Path,
+) -> None:
+    fake = FakeLabelStudio()
+    fake.old_server = True
+    a, b = blob(5000, 1), blob(7000, 2)
+    with other_host(files={"/bucket/a.png": a, "/bucket/b.png": b}) as bucket:
+        fake.storage = {"s3://bucket/a.png": bucket.url("/bucket/a.png"),
+                        "s3://bucket/b.png": bucket.url("/bucket/b.png")}
+        client = client_for(fake)
+        df = ls_frames.fetch_media(
+            tasks({"image": "s3://bucket/a.png"}, {"image": "s3://bucket/b.png"},
+                  {"image": "s3://bucket/missing.png"}),
+            tmp_path, client=client, allow_hosts=["127.0.0.2"], workers=1, progress=False,
+        )
+        seen = list(bucket.seen)
+    assert df["error"].tolist()[:2] == [pd_na(), pd_na()]
+    assert df["error"][2] == "no storage on the server resolves this URI"
+    assert [Path(p).read_bytes() for p in df["path"][:2]] == [a, b]
+    assert df["sha256"].tolist()[:2] == [sha(a), sha(b)]
+    assert df["bytes"].tolist()[:2] == [len(a), len(b)]
+    routes = [r.url.path.split("/")[3] for r in fake.requests if r.url.path.startswith("/tasks")]
+    assert routes == ["resolve", "presign", "presign", "presign"]  # switched after one miss
+    assert seen and all("authorization" not in s.headers for s in seen)
+    assert all(s.headers["host"] == f"127.0.0.2:{bucket.port}" for s in seen)
+
+
+def pd_na() -> Any:
+    import pandas as pd
+
+    return pd.NA
+
+
+def test_proxied_storage_with_capped_ranges_and_a_cut_is_complete_and_md5_checked(
+    tmp_path: Path,
+) -> None:
+    fake = FakeLabelStudio()
+    big = blob(300_000, 3)
+    fake.storage = {"s3://bucket/big.bin": big}
+    fake.proxy_range_cap = 64 * 1024
+    fake.cuts = [100_000]
+    client = client_for(fake)
+    df = ls_frames.fetch_media(tasks({"video": "s3://bucket/big.bin"}), tmp_path,
+                               client=client, fields=["video"], progress=False)
+    assert df["error"].isna().all(), df["error"].tolist()
+    assert Path(df["path"][0]).read_bytes() == big
+    ranges = [r.headers.get("Range") for r in fake.requests if "resolve" in r.url.path]
+    # the first answer is cut at 100,000; then 64 KiB at a time until the end
+    assert ranges[:3] == ["bytes=0-", "bytes=100000-", f"bytes={100_000 + 65536}-"]
+    assert len(ranges) == 1 + -(-(len(big) - 100_000) // 65536)
+
+
+def test_checksum_mismatch_keeps_nothing(tmp_path: Path) -> None:
+    data = blob(4000, 4)
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with other_host(files={"/x.bin": data}, content_md5={"/x.bin": wrong}) as host:
+        df = ls_frames.fetch_media(tasks({"f": host.url("/x.bin")}), tmp_path, fields=["f"],
+                                   allow_hosts=["127.0.0.2"], progress=False)
+    assert df["error"][0] == "MD5 mismatch: the bytes received are not the source's"
+    assert pd_is_na(df["path"][0])
+    assert files_under(tmp_path) == []
+
+
+def pd_is_na(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def test_bad_input_becomes_rows_and_the_run_goes_on(tmp_path: Path) -> None:
+    fake = FakeLabelStudio()
+    fake.uploads = {"/data/upload/1/ok.png": PNG}
+    good = blob(3000, 5)
+    with other_host(files={"/good.bin": good}, login_pages={"/login.png"},
+                    stall={"/slow.png"}, stall_seconds=1.5) as host:
+        client = client_for(fake)
+        data = {"image": [
+            "/data/upload/1/ok.png",
+            "/data/upload/1/gone.png",
+            host.url("/login.png"),
+            host.url("/slow.png"),
+            host.url("/nothing.png"),
+            host.url("/good.bin"),
+            "file:///etc/passwd",
+            "ftp://example.org/x.png",
+            "s3://nobucket/x.png",
+            "http://169.254.169.254/latest/meta-data/iam/",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "/etc/passwd",
+        ]}
+        df = ls_frames.fetch_media(tasks(data), tmp_path, client=client, workers=4,
+                                   fields=["image"], allow_hosts=["127.0.0.2"], timeout=0.3,
+                                   progress=False)
+    errors = df["error"].tolist()
+    assert pd_is_na(errors[0]) and pd_is_na(errors[5])
+    assert errors[1].startswith("HTTP 500")
+    assert errors[2] == "an HTML page ('Sign in') instead of the file (a login page?)"
+    assert errors[3] == "timeout"
+    assert errors[4] == "HTTP 404: not found"  # with the server's own words
+    assert errors[6] == "refused: scheme 'file' is not fetched"
+    assert errors[7] == "refused: scheme 'ftp' is not fetched"
+    assert errors[8] == "no storage on the server resolves this URI"
+    assert "link-local / cloud metadata" in errors[9]
+    assert "link-local / cloud metadata" in errors[10]
+    assert errors[11] == "refused: a relative path Label Studio does not serve"
+    assert df["position"].tolist() == list(range(12))
+    # only the two good files exist (and their sidecars); no part file is left
+    names = {p.name for p in files_under(tmp_path)}
+    assert len(names) == 4 and not any(n.endswith(".part") for n in names)
+    assert Path(df["path"][0]).read_bytes() == PNG
+    assert Path(df["path"][5]).read_bytes() == good
+
+
+def test_strict_raises_a_media_error_listing_the_failures(tmp_path: Path) -> None:
+    fake = FakeLabelStudio()
+    fake.uploads = {"/data/upload/1/ok.png": PNG}
+    client = client_for(fake)
+    data = tasks({"image": "/data/upload/1/ok.png"}, {"image": "/data/upload/1/gone.png"},
+                 {"image": "file:///etc/shadow"})
+    with pytest.raises(ls_frames.MediaError) as caught:
+        ls_frames.fetch_media(data, tmp_path, client=client, strict=True, progress=False)
+    err = caught.value
+    assert isinstance(err, ls_frames.LSFramesError)
+    assert [(f[0], f[3]) for f in err.failures] == [
+        (2, "/data/upload/1/gone.png"), (3, "file:///etc/shadow")
+    ]
+    assert "2 media reference(s) could not be fetched" in str(err)
+    assert "task 3, image[0] 'file:///etc/shadow': refused" in str(err)
+    assert len([p for p in files_under(tmp_path) if p.suffix == ".png"]) == 1  # kept
+
+
+def test_second_run_asks_nothing_and_refresh_fetches_only_what_changed(
+    tmp_path: Path,
+) -> None:
+    fake = FakeLabelStudio()
+    fake.uploads = {"/data/upload/1/a.png": PNG}
+    one, two = blob(2000, 6), blob(2500, 7)
+    with other_host(files={"/one.bin": one, "/two.bin": two}) as host:
+        client = client_for(fake)
+        data = tasks({"image": "/data/upload/1/a.png"}, {"image": host.url("/one.bin")},
+                     {"image": host.url("/two.bin")}, {"image": host.url("/one.bin")})
+        kw: dict[str, Any] = dict(client=client, allow_hosts=["127.0.0.2"], progress=False,
+                                  fields=["image"])
+        first = ls_frames.fetch_media(data, tmp_path, **kw)
+        assert first.attrs["media"]["downloaded"] == 3  # /one.bin twice, fetched once
+        assert first["path"][1] == first["path"][3]
+        n_fake, n_host = len(fake.requests), len(host.seen)
+        mtimes = [os.stat(p).st_mtime_ns for p in first["path"]]
+
+        again = ls_frames.fetch_media(data, tmp_path, **kw)
+        assert (len(fake.requests), len(host.seen)) == (n_fake, n_host)
+        assert again.attrs["media"]["cached"] == 3
+        assert again.drop(columns=[]).equals(first)
+
+        changed = blob(2600, 8)
+        host.files["/two.bin"] = changed
+        refreshed = ls_frames.fetch_media(data, tmp_path, refresh=True, **kw)
+        new = host.seen[n_host:]
+    stats = refreshed.attrs["media"]
+    # the upload has no validators: fetched again and found the same; /one.bin answers
+    # 304 to If-None-Match; /two.bin changed
+    assert (stats["unchanged"], stats["not_modified"], stats["downloaded"]) == (1, 1, 1)
+    assert {s.path: s.headers.get("if-none-match") is not None for s in new} == {
+        "/one.bin": True, "/two.bin": True
+    }
+    assert Path(refreshed["path"][2]).read_bytes() == changed
+    assert refreshed["sha256"][2] == sha(changed)
+    assert os.stat(refreshed["path"][0]).st_mtime_ns == mtimes[0]  # not rewritten
+    assert os.stat(refreshed["path"][1]).st_mtime_ns == mtimes[1]
+
+
+def test_redirects_are_checked_at_every_hop_and_never_carry_the_key(tmp_path: Path) -> None:
+    fake = FakeLabelStudio()
+    fake.uploads = {"/data/upload/1/a.png": PNG}
+    with other_host(redirects={
+        "/to-metadata": "http://169.254.169.254/latest/meta-data/",
+        "/to-other-private": "http://127.0.0.3:9/x.png",
+        "/to-label-studio": "https://ls.test/data/upload/1/a.png",
+        "/loop": "/loop",
+    }) as host:
+        client = client_for(fake)
+        data = tasks({"f": [host.url("/to-metadata"), host.url("/to-other-private"),
+                            host.url("/to-label-studio"), host.url("/loop")]})
+        df = ls_frames.fetch_media(data, tmp_path, client=client, fields=["f"],
+                                   allow_hosts=["127.0.0.2"], progress=False)
+    errors = df["error"].tolist()
+    assert "link-local / cloud metadata" in errors[0]
+    assert "127.0.0.3 is a private address and not the Label Studio host" in errors[1]
+    # back to Label Studio's origin after a foreign hop: sent without the client (so
+    # without the key), and ls.test is no real host name
+    assert errors[2].startswith("host ls.test does not resolve")
+    assert fake.requests == []
+    assert errors[3] == "too many redirects"
+
+
+def test_plain_urls_on_other_hosts_are_refused_unless_allowed(tmp_path: Path) -> None:
+    with other_host(files={"/a.bin": b"abc"}) as host:
+        data = tasks({"f": host.url("/a.bin")})
+        refused = ls_frames.fetch_media(data, tmp_path, fields=["f"], progress=False)
+        assert host.seen == []
+        allowed = ls_frames.fetch_media(data, tmp_path, fields=["f"], progress=False,
+                                        allow_hosts=["127.0.0.0/30"])
+    assert "private address" in refused["error"][0]
+    assert pd_is_na(allowed["error"][0]) and allowed["bytes"][0] == 3
+
+
+def test_label_studio_under_a_sub_path_and_relative_paths(tmp_path: Path) -> None:
+    fake = FakeLabelStudio(prefix="/ls")
+    fake.uploads = {"/data/upload/1/a.png": PNG}
+    client = client_for(fake, url="https://ls.test/ls")
+    df = ls_frames.fetch_media(tasks({"image": "/data/upload/1/a.png"}), tmp_path,
+                               client=client, progress=False)
+    assert Path(df["path"][0]).read_bytes() == PNG
+    assert fake.requests[0].url.path == "/ls/data/upload/1/a.png"
+    assert fake.requests[0].headers["Authorization"].startswith("Token ")
+
+
+def test_no_client_for_label_studio_references_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    with pytest.raises(ls_frames.ConfigurationError, match=r"/data/upload/1/a\.png"):
+        ls_frames.fetch_media(tasks({"image": "/data/upload/1/a.png"}), tmp_path,
+                              progress=False)
+
+
+def test_a_cache_folder_that_leads_outside_is_refused(tmp_path: Path) -> None:
+    cache_dir, outside = tmp_path / "cache", tmp_path / "elsewhere"
+    outside.mkdir()
+    cache_dir.mkdir()
+    uri = "https://example.org/x.png"
+    key = identity(uri, None, 1)
+    (cache_dir / key[:2]).symlink_to(outside)
+    df = ls_frames.fetch_media(tasks({"f": uri}), cache_dir, fields=["f"], progress=False)
+    assert "leads outside the cache directory" in df["error"][0]
+    assert list(outside.iterdir()) == []
+    with pytest.raises(ValueError):
+        MediaCache(cache_dir).entry("../../etc", "")
+
+
+def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
+    answers = {"files.test": ["127.0.0.2"], "meta.test": ["10.0.0.1", "169.254.169.254"],
+               "v6.test": ["fd00:ec2::254"], "intranet.test": ["10.1.2.3"],
+               "public.test": ["93.184.216.34"]}
+
+    def resolve(host: str, port: int, **kw: Any) -> list[tuple[Any, ...]]:
+        if host not in answers:
+            raise OSError("no such host")
+        return [(0, 0, 0, "", (a, port)) for a in answers[host]]
+
+    guard = HostGuard("ls.internal", ["files.test", "10.1.0.0/16"], resolve=resolve)
+    with pytest.raises(Refused, match="link-local"):
+        guard.pin(httpx.URL("http://meta.test/"))  # any forbidden address refuses the host
+    with pytest.raises(Refused, match="link-local"):
+        guard.pin(httpx.URL("http://v6.test/"))
+    with pytest.raises(Refused, match="link-local"):
+        HostGuard(allow_hosts=["169.254.0.0/16"]).pin(
+            httpx.URL("http://[::ffff:169.254.169.254]/"))
+    with pytest.raises(Refused, match="does not resolve"):
+        guard.pin(httpx.URL("http://nowhere.test/"))
+    assert guard.pin(httpx.URL("http://intranet.test/")).url.host == "10.1.2.3"
+    pinned = guard.pin(httpx.URL("https://public.test:8443/a?b=1"))
+    assert (str(pinned.url), pinned.host, pinned.sni) == (
+        "https://93.184.216.34:8443/a?b=1", "public.test:8443", "public.test")
+    # "files.test" exists in no DNS: the request can only have gone to the pinned address,
+    # and the host still sees the name it was asked for
+    with other_host(files={"/f.bin": b"pinned"}) as host:
+        hops = Hops(None, guard)
+        try:
+            with hops.open(Hop(httpx.URL(f"http://files.test:{host.port}/f.bin"), False),
+                           {}) as response:
+                body = response.read()
+        finally:
+            hops.close()
+        assert body == b"pinned"
+        assert host.seen[0].headers["host"] == f"files.test:{host.port}"
+
+
+def test_expected_md5_sources() -> None:
+    md5 = hashlib.md5(b"x").hexdigest()
+    b64 = base64.b64encode(bytes.fromhex(md5)).decode()
+    assert expected_md5(httpx.Headers({"Content-MD5": b64}), storage=False) == md5
+    assert expected_md5(httpx.Headers({"x-goog-hash": f"crc32c=AAAA==,md5={b64}"}),
+                        storage=True) == md5
+    assert expected_md5(httpx.Headers({"ETag": f'"{md5}"'}), storage=True) == md5
+    assert expected_md5(httpx.Headers({"ETag": f'"11{md5}"'}), storage=True) == md5
+    assert expected_md5(httpx.Headers({"ETag": f'"{md5}"'}), storage=False) is None
+    assert expected_md5(httpx.Headers({"ETag": f'"{md5}-3"'}), storage=True) is None
+    assert expected_md5(httpx.Headers({"ETag": f'W/"{md5}"'}), storage=True) is None
+
+
+def test_cache_names_keep_a_safe_extension() -> None:
+    assert extension("/data/local-files/?d=dir/clip.MP4") == ".mp4"
+    assert extension("s3://b/k/photo.jpeg") == ".jpeg"
+    assert extension("https://x.org/a/b") == ""
+    assert extension("https://x.org/a/evil.png%2F..%2F..") == ""
+    assert identity("u", "https://a/", 1) != identity("u", "https://b/", 1)
+    assert identity("u", "https://a/", 1) != identity("u", "https://a/", 2)
