@@ -127,10 +127,12 @@ def load_project(
         config = _label_config(client, project, label_config)
         if keep_file is not None:
             path = export.download(keep_file, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend)
+            return read_export(path, label_config=config, dtype_backend=dtype_backend,
+                               progress=progress)
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
             path = export.download(tmp, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend)
+            return read_export(path, label_config=config, dtype_backend=dtype_backend,
+                               progress=progress)
 
 
 def export_project(
