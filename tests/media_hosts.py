@@ -46,6 +46,9 @@ class OtherHost:
     with_etag: bool = True
     content_md5: dict[str, str] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    active: int = 0  # requests being answered now, and the most at once
+    peak: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def origin(self) -> str:
@@ -66,6 +69,16 @@ def _handler(state: OtherHost) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            with state.lock:
+                state.active += 1
+                state.peak = max(state.peak, state.active)
+            try:
+                self._get()
+            finally:
+                with state.lock:
+                    state.active -= 1
+
+        def _get(self) -> None:
             path = self.path
             state.seen.append(Seen(path, {k.lower(): v for k, v in self.headers.items()}))
             if path in state.stall:

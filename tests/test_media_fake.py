@@ -340,3 +340,18 @@ def test_cache_names_keep_a_safe_extension() -> None:
     assert extension("https://x.org/a/evil.png%2F..%2F..") == ""
     assert identity("u", "https://a/", 1) != identity("u", "https://b/", 1)
     assert identity("u", "https://a/", 1) != identity("u", "https://a/", 2)
+
+
+def test_workers_bound_the_downloads_at_once_and_bars_count_files_and_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {f"/f{i}.bin": blob(1000 + i, i) for i in range(8)}
+    with other_host(files=files, stall=set(files), stall_seconds=0.3) as host:
+        data = tasks(*({"f": host.url(p)} for p in files))
+        df = ls_frames.fetch_media(data, tmp_path, fields=["f"], workers=3, progress=True,
+                                   allow_hosts=["127.0.0.2"])
+        peak = host.peak
+    assert df["error"].isna().all()
+    assert peak == 3
+    err = capsys.readouterr().err
+    assert "media files" in err and "media bytes" in err

@@ -96,7 +96,7 @@ def test_every_kind_from_a_snapshot_with_both_keys(
 
 
 def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
-    label_studio: Any, media_project: MediaProject, tmp_path: Path,
+    label_studio: Any, media_project: MediaProject, frames: ls_frames.Frames, tmp_path: Path,
 ) -> None:
     """The task API rewrites storage URIs into /tasks/{id}/resolve/ links: both shapes and a
     Parquet dataset written by export_project reach the same bytes."""
@@ -113,6 +113,11 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
             expected = data_by_task[row.task_id]
             if expected is not None:
                 assert Path(row.path).read_bytes() == expected
+        # the snapshot's raw s3:// URIs name the same cache entries as the API's links
+        raw = ls_frames.fetch_media(frames, tmp_path / "api", client=c, progress=False,
+                                    allow_hosts=["127.0.0.2"])
+        assert raw.attrs["media"]["downloaded"] == 0
+        assert raw.attrs["media"]["cached"] == df.attrs["media"]["downloaded"]
 
         out = ls_frames.export_project(media_project.project_id, tmp_path / "ds", client=c,
                                        progress=False)

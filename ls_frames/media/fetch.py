@@ -37,7 +37,7 @@ from ls_frames.exports.download import Received, stream_into
 from ls_frames.media.cache import CachedFile, CacheEntry, MediaCache, extension, identity
 from ls_frames.media.guard import Refused
 from ls_frames.media.http import Hop, Hops, TooManyRedirects
-from ls_frames.media.references import Reference, classify
+from ls_frames.media.references import Reference, canonical, classify
 from ls_frames.media.resolve import NO_STORAGE, Resolver, Unresolvable
 
 __all__ = ["Fetcher", "LockedBar", "Outcome"]
@@ -174,12 +174,12 @@ class Fetcher:
         self.origin, self.refresh, self.bar = origin, refresh, bytes_bar
 
     def key(self, ref: Reference) -> str:
-        return identity(ref.uri, self.origin, ref.project_id)
+        return identity(canonical(ref.uri), self.origin, ref.project_id)
 
     def fetch(self, ref: Reference) -> Outcome:
         """Bring ``ref``'s file into the cache; never raises for a bad reference."""
         try:
-            entry = self.cache.entry(self.key(ref), extension(ref.uri))
+            entry = self.cache.entry(self.key(ref), extension(canonical(ref.uri)))
         except ValueError as exc:
             return Outcome("failed", error=str(exc))
         cached = self.cache.load(entry)
@@ -205,7 +205,7 @@ class Fetcher:
         )
 
     def _download(self, ref: Reference, entry: CacheEntry, cached: CachedFile | None) -> Outcome:
-        storage = classify(ref.uri) == "storage"
+        storage = classify(canonical(ref.uri)) == "storage"
         conditional = cached.validators() if cached is not None else None
         part = entry.part()
         try:
