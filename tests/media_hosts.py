@@ -32,8 +32,9 @@ class Seen:
 class OtherHost:
     """Routes and a log. ``files``: path -> bytes; ``redirects``: path -> Location;
     ``login_pages``: paths answered 200 with an HTML login page; ``stall``: paths that
-    wait ``stall_seconds`` before answering; ``cut_once``: path -> byte offset at which
-    the first answer breaks."""
+    wait ``stall_seconds`` before answering; ``cuts``: path -> file offsets at which
+    successive answers break (one per answer). ``If-Range`` is honoured against the
+    ETag."""
 
     host: str = "127.0.0.2"
     port: int = 0
@@ -42,7 +43,7 @@ class OtherHost:
     login_pages: set[str] = field(default_factory=set)
     stall: set[str] = field(default_factory=set)
     stall_seconds: float = 3.0
-    cut_once: dict[str, int] = field(default_factory=dict)
+    cuts: dict[str, list[int]] = field(default_factory=dict)
     with_etag: bool = True
     content_md5: dict[str, str] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
@@ -105,12 +106,17 @@ def _handler(state: OtherHost) -> type[BaseHTTPRequestHandler]:
                     return
             status, body = 200, data
             match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+            if_range = self.headers.get("If-Range")
+            if if_range is not None and if_range != etag:
+                match = None  # the file changed: the whole of it
             if match and int(match.group(1)) <= len(data):
                 start = int(match.group(1))
                 status, body = 206, data[start:]
                 headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-            cut = state.cut_once.pop(path, None)
-            if cut is not None:
+            offsets = state.cuts.get(path)
+            if offsets:
+                start = len(data) - len(body)
+                cut = max(0, offsets.pop(0) - start)
                 headers["Content-Length"] = str(len(body))
                 self.send_response(status)
                 for name, value in headers.items():

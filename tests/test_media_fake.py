@@ -355,3 +355,37 @@ def test_workers_bound_the_downloads_at_once_and_bars_count_files_and_bytes(
     assert peak == 3
     err = capsys.readouterr().err
     assert "media files" in err and "media bytes" in err
+
+
+def test_a_download_cut_short_is_resumed_by_the_next_run(tmp_path: Path) -> None:
+    from ls_frames.exports.download import MAX_RESUMES
+
+    data, changed = blob(50_000, 10), blob(50_000, 11)
+    # every answer of the first run breaks at byte 20,000 (the resumes bring nothing)
+    with other_host(files={"/v.bin": data, "/w.bin": data},
+                    cuts={"/v.bin": [20_000] * (MAX_RESUMES + 1),
+                          "/w.bin": [20_000] * (MAX_RESUMES + 1)}) as host:
+        refs = tasks({"f": [host.url("/v.bin"), host.url("/w.bin")]})
+        client = client_for(FakeLabelStudio())  # its retry policy never sleeps
+        kw: dict[str, Any] = dict(fields=["f"], allow_hosts=["127.0.0.2"], progress=False,
+                                  client=client)
+        first = ls_frames.fetch_media(refs, tmp_path, **kw)
+        assert first["error"].tolist() == ["connection broke too often (at byte 20000)"] * 2
+        partials = sorted(p.name for p in files_under(tmp_path) if p.name.endswith(".partial"))
+        assert len(partials) == 2
+        assert not any(p.name.endswith(".part") for p in files_under(tmp_path))
+        host.files["/w.bin"] = changed  # w changes in between: its partial is worthless
+        n = len(host.seen)
+        second = ls_frames.fetch_media(refs, tmp_path, **kw)
+        asked = {s.path: (s.headers.get("range"), s.headers.get("if-range"))
+                 for s in host.seen[n:]}
+    assert second["error"].isna().all()
+    assert Path(second["path"][0]).read_bytes() == data
+    assert Path(second["path"][1]).read_bytes() == changed
+    assert second["sha256"].tolist() == [sha(data), sha(changed)]
+    etag = f'"{sha(data)[:16]}"'
+    assert asked == {"/v.bin": ("bytes=20000-", etag), "/w.bin": ("bytes=20000-", etag)}
+    # v: only the rest came over the wire; w: the whole of the new version
+    assert second.attrs["media"]["bytes_downloaded"] == (len(data) - 20_000) + len(changed)
+    assert not any(p.name.endswith((".partial", ".partial.json", ".part"))
+                   for p in files_under(tmp_path))

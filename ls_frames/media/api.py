@@ -256,11 +256,18 @@ def fetch_media(
         def run(key: str) -> tuple[str, Outcome]:
             return key, fetcher.fetch(unique[key])
 
-        with ThreadPoolExecutor(max_workers=max(1, int(workers)),
-                                thread_name_prefix="ls-frames-media") as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, int(workers)),
+                                  thread_name_prefix="ls-frames-media")
+        try:
             for key, outcome in pool.map(run, unique):
                 results[key] = outcome
                 files.update(1)
+        except BaseException:
+            # Ctrl-C: the files being fetched end (a cut one is kept to resume), the
+            # queued ones never start.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     table = _table(refs, (results[fetcher.key(ref)] for ref in refs))
     counts = {name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged",
                                    "failed")}
