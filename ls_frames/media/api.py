@@ -208,6 +208,20 @@ def fetch_media(
         ``timeout``, ``refused: ...``). ``df.attrs["media"]`` counts what the run did
         (downloaded, cached, not_modified, unchanged, failed, bytes_downloaded).
 
+    Security: task data is untrusted. The key goes only to the Label Studio origin, never
+    to a redirect target elsewhere nor to any hop after one. Before each request to
+    another host (redirect hops included) its name is resolved and every address checked:
+    link-local and cloud metadata addresses are never fetched, private and loopback ones
+    only for the Label Studio host or ``allow_hosts``; the request then goes to the checked
+    address, so a DNS answer changed in between (rebinding) cannot redirect it. What
+    remains: a proxy from the environment connects on our behalf, a host in
+    ``allow_hosts`` is trusted whatever it resolves to, and storage URIs are resolved by
+    Label Studio itself (its ``SSRF_PROTECTION_ENABLED`` covers that side).
+
+    Files: a cached file is complete and checked (announced length; MD5 where the source
+    gives one); a download cut short is kept beside it and resumed with ``Range`` by the
+    next run when the source names its version (a strong ETag or Last-Modified).
+
     Raises:
         MediaError: with ``strict=True``, when any reference failed.
         ConfigurationError: references need Label Studio and no client can be made, or
