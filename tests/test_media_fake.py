@@ -389,3 +389,16 @@ def test_a_download_cut_short_is_resumed_by_the_next_run(tmp_path: Path) -> None
     assert second.attrs["media"]["bytes_downloaded"] == (len(data) - 20_000) + len(changed)
     assert not any(p.name.endswith((".partial", ".partial.json", ".part"))
                    for p in files_under(tmp_path))
+
+
+@pytest.mark.parametrize("uri", ["gs://bucket/k/a.png", "azure-blob://container/k/a.png",
+                                 "azure-spi://container/k/a.png"])
+def test_every_storage_scheme_is_resolved_by_the_server(tmp_path: Path, uri: str) -> None:
+    fake = FakeLabelStudio()
+    fake.storage = {uri: PNG}
+    df = ls_frames.fetch_media(tasks({"image": uri}), tmp_path, client=client_for(fake),
+                               progress=False)
+    assert Path(df["path"][0]).read_bytes() == PNG
+    asked = fake.requests[0]
+    assert asked.url.path == "/tasks/1/resolve/"
+    assert base64.urlsafe_b64decode(asked.url.params["fileuri"]).decode() == uri
