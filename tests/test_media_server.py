@@ -187,3 +187,14 @@ def test_an_old_servers_presign_route_answers_on_1_23(
     answer = httpx.get(f"{label_studio.url}/tasks/{ref.task_id}/presign/",
                        params={"fileuri": encoded}, headers=headers)
     assert answer.status_code == 200 and answer.content == ref.data
+
+
+def test_storage_uris_without_a_task_resolve_at_the_project(
+    label_studio: Any, media_project: MediaProject, tmp_path: Path,
+) -> None:
+    refs = media_project.by_kind("s3-presign") + media_project.by_kind("s3-proxy")
+    data = [{"project": media_project.project_id, "data": {"image": r.uri}} for r in refs]
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+        df = ls_frames.fetch_media(data, tmp_path, client=c, progress=False)
+    assert df["task_id"].isna().all()
+    assert [Path(p).read_bytes() for p in df["path"]] == [r.data for r in refs]
