@@ -273,7 +273,7 @@ def test_a_cache_folder_that_leads_outside_is_refused(tmp_path: Path) -> None:
     outside.mkdir()
     cache_dir.mkdir()
     uri = "https://example.org/x.png"
-    key = identity(uri, None, 1)
+    key = identity(uri, None, None)  # a plain URL is itself, whatever the project
     (cache_dir / key[:2]).symlink_to(outside)
     df = ls_frames.fetch_media(tasks({"f": uri}), cache_dir, fields=["f"], progress=False)
     assert "leads outside the cache directory" in df["error"][0]
@@ -402,3 +402,26 @@ def test_every_storage_scheme_is_resolved_by_the_server(tmp_path: Path, uri: str
     asked = fake.requests[0]
     assert asked.url.path == "/tasks/1/resolve/"
     assert base64.urlsafe_b64decode(asked.url.params["fileuri"]).decode() == uri
+
+
+def test_no_references_give_an_empty_typed_table(tmp_path: Path) -> None:
+    df = ls_frames.fetch_media(tasks({"text": "plain words"}), tmp_path, progress=False)
+    assert df.empty and list(df.columns) == [f.name for f in ls_frames.media.MEDIA_SCHEMA]
+    assert str(df["bytes"].dtype) == "Int64" and str(df["error"].dtype) == "string"
+
+
+def test_a_redirect_to_no_url_is_a_row(tmp_path: Path) -> None:
+    with other_host(redirects={"/bad": "http://[::1"}) as host:
+        df = ls_frames.fetch_media(tasks({"f": host.url("/bad")}), tmp_path, fields=["f"],
+                                   allow_hosts=["127.0.0.2"], progress=False)
+    assert df["error"].notna().all() and pd_is_na(df["path"][0])
+
+
+def test_public_urls_share_a_file_across_projects(tmp_path: Path) -> None:
+    with other_host(files={"/shared.bin": b"same"}) as host:
+        both = tasks({"f": host.url("/shared.bin")}, project=1) + \
+            tasks({"f": host.url("/shared.bin")}, project=2)
+        df = ls_frames.fetch_media(both, tmp_path, fields=["f"], allow_hosts=["127.0.0.2"],
+                                   progress=False)
+        assert len(host.seen) == 1
+    assert df["path"][0] == df["path"][1]

@@ -10,7 +10,8 @@ Layout under ``cache_dir``::
                                         time (only with a validator to resume it under)
 
 The identity is the reference as written in the task plus where it resolves: the Label
-Studio origin and the project (``/data/upload/3/x.png`` on two servers is two files). The
+Studio origin and the project (``/data/upload/3/x.png`` on two servers is two files); a
+plain URL on another host resolves to itself, so projects share its file. The
 extension of the referenced name is kept so that tools which go by it still work.
 
 The cache never lies: a file appears under its final name only when complete and checked

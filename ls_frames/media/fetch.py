@@ -194,7 +194,12 @@ class Fetcher:
         self.origin, self.refresh, self.bar = origin, refresh, bytes_bar
 
     def key(self, ref: Reference) -> str:
-        return identity(canonical(ref.uri), self.origin, ref.project_id)
+        """The cache identity: a plain URL on another host is itself; anything Label Studio
+        resolves also depends on the server and the project."""
+        uri = canonical(ref.uri)
+        if classify(uri) == "url" and not self.hops.on_label_studio_uri(uri):
+            return identity(uri, None, None)
+        return identity(uri, self.origin, ref.project_id)
 
     def fetch(self, ref: Reference) -> Outcome:
         """Bring ``ref``'s file into the cache; never raises for a bad reference."""
@@ -207,7 +212,8 @@ class Fetcher:
             return self._from_cache(entry, cached, "cached")
         try:
             return self._download(ref, entry, cached)
-        except (LSFramesError, Refused, Unresolvable, OSError) as exc:
+        except (LSFramesError, Refused, Unresolvable, OSError, ValueError, httpx.HTTPError,
+                httpx.InvalidURL) as exc:  # e.g. a redirect to a Location that is no URL
             logger.info("media %r (task %s): %s", ref.uri, ref.task_id, exc)
             return Outcome("failed", error=reason(exc))
 

@@ -89,6 +89,12 @@ class Hops:
     def on_label_studio(self, url: httpx.URL) -> bool:
         return self.client is not None and same_origin(url, self.client.base_url)
 
+    def on_label_studio_uri(self, uri: str) -> bool:
+        try:
+            return self.on_label_studio(httpx.URL(uri))
+        except (httpx.InvalidURL, ValueError):
+            return False
+
     def _label_studio_path(self, url: httpx.URL) -> str:
         """``url`` relative to the client's base URL when under it (a sub-path install),
         else the absolute URL (same origin, so the client may send it)."""
