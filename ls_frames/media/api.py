@@ -176,7 +176,8 @@ def fetch_media(
 
     Parameters:
         cache_dir: where the files go, one per reference, named from a hash of the
-            reference, its server and project (see :mod:`ls_frames.media.cache`).
+            reference, its server and project (of a plain URL on another host: the URL
+            alone), see :mod:`ls_frames.media.cache`.
         client: the Label Studio client for ``/data/upload/``, ``/data/local-files/`` and
             storage URIs (``s3://``, ``gs://``, ``azure-blob://``, resolved by the server);
             ``None`` makes one from ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` when a

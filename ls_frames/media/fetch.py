@@ -257,6 +257,8 @@ class Fetcher:
                         return Outcome("failed", error=NO_STORAGE)
                 else:
                     return Outcome("failed", error=NO_STORAGE)
+            except ChecksumMismatch:
+                raise  # wrong bytes: nothing worth keeping
             except (DownloadError, TransportError, httpx.TransportError, KeyboardInterrupt):
                 self._keep_partial(entry, part, resume)
                 raise
