@@ -272,7 +272,10 @@ def add_s3_storage(
     http: httpx.Client, project_id: int, s3: MotoS3, bucket: str, *, presign: bool,
     prefix: str = "", title: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Create an S3 import storage on ``bucket`` at moto, sync it, return the storage."""
+    """Create an S3 import storage on ``bucket`` at moto, sync it, return the storage.
+
+    The sync is not recursive: objects below ``prefix`` in sub-folders are not listed.
+    """
     storage = _check(
         http.post("/api/storages/s3", json={
             "project": project_id, "bucket": bucket, "prefix": prefix, "use_blob_urls": True,
