@@ -46,6 +46,7 @@ class OtherHost:
     cuts: dict[str, list[int]] = field(default_factory=dict)
     with_etag: bool = True
     content_md5: dict[str, str] = field(default_factory=dict)
+    fail: dict[str, list[int]] = field(default_factory=dict)  # statuses answered first
     seen: list[Seen] = field(default_factory=list)
     active: int = 0  # requests being answered now, and the most at once
     peak: int = 0
@@ -84,6 +85,9 @@ def _handler(state: OtherHost) -> type[BaseHTTPRequestHandler]:
             state.seen.append(Seen(path, {k.lower(): v for k, v in self.headers.items()}))
             if path in state.stall:
                 time.sleep(state.stall_seconds)
+            if state.fail.get(path):
+                self._answer(state.fail[path].pop(0), b"busy", {"Retry-After": "0"})
+                return
             if path in state.redirects:
                 self._answer(302, b"", {"Location": state.redirects[path]})
                 return

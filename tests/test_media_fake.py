@@ -425,3 +425,34 @@ def test_public_urls_share_a_file_across_projects(tmp_path: Path) -> None:
                                    progress=False)
         assert len(host.seen) == 1
     assert df["path"][0] == df["path"][1]
+
+
+def test_other_hosts_are_retried_on_the_clients_rules(tmp_path: Path) -> None:
+    client = client_for(FakeLabelStudio())
+    with other_host(files={"/a.bin": b"a", "/b.bin": b"b"},
+                    fail={"/a.bin": [503, 502], "/b.bin": [500]}) as host:
+        df = ls_frames.fetch_media(tasks({"f": [host.url("/a.bin"), host.url("/b.bin")]}),
+                                   tmp_path, client=client, fields=["f"],
+                                   allow_hosts=["127.0.0.2"], progress=False)
+        asked = [s.path for s in host.seen]
+    assert pd_is_na(df["error"][0]) and Path(df["path"][0]).read_bytes() == b"a"
+    assert df["error"][1] == "HTTP 500: busy"  # not a status worth repeating
+    assert sorted(asked) == ["/a.bin"] * 3 + ["/b.bin"]
+    assert client.sleeps == [0.0, 0.0]  # Retry-After: 0, through the client's policy
+
+
+def test_a_tasks_dataframe_is_read_too(tmp_path: Path) -> None:
+    import pandas as pd
+
+    fake = FakeLabelStudio()
+    fake.uploads = {"/data/upload/1/a.png": PNG}
+    frame = pd.DataFrame({"task_id": pd.array([7, 8], dtype="Int64"),
+                          "project_id": pd.array([1, 1], dtype="Int64"),
+                          "data.image": pd.array(["/data/upload/1/a.png", None],
+                                                 dtype="string"),
+                          "data.pages": pd.array([None, '["/data/upload/1/a.png"]'],
+                                                 dtype="string")})
+    df = ls_frames.fetch_media(frame, tmp_path, client=client_for(fake), progress=False)
+    assert list(zip(df["task_id"], df["field"], df["position"], strict=True)) == [
+        (7, "image", 0), (8, "pages", 0)]
+    assert df["error"].isna().all() and df["path"][0] == df["path"][1]
