@@ -18,6 +18,11 @@ The cache never lies: a file appears under its final name only when complete and
 (renamed from its ``.part``), and a sidecar exists only while it describes the file beside
 it (removed before the file is replaced, written after). An entry counts as cached when both
 are there and the sizes agree; anything else is fetched again.
+
+Two runs may share a cache folder one after the other, or at once on different files. Two
+processes fetching the *same* reference at the *same* time while its source changes could
+pair one's file with the other's sidecar (same size, other hash): give concurrent runs
+their own folders.
 """
 
 from __future__ import annotations
