@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -152,10 +153,15 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def other_host(host: str = "127.0.0.2", **routes: Any) -> Iterator[OtherHost]:
-    """Serve an :class:`OtherHost` on ``host`` (a free port) for the ``with`` block."""
+def other_host(
+    host: str = "127.0.0.2", tls: ssl.SSLContext | None = None, **routes: Any
+) -> Iterator[OtherHost]:
+    """Serve an :class:`OtherHost` on ``host`` (a free port) for the ``with`` block, over
+    TLS when given a server context."""
     state = OtherHost(host=host, **routes)
     server = _QuietServer((host, 0), _handler(state))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     state.port = int(server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

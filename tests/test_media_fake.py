@@ -456,3 +456,51 @@ def test_a_tasks_dataframe_is_read_too(tmp_path: Path) -> None:
     assert list(zip(df["task_id"], df["field"], df["position"], strict=True)) == [
         (7, "image", 0), (8, "pages", 0)]
     assert df["error"].isna().all() and df["path"][0] == df["path"][1]
+
+
+def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    import shutil
+    import subprocess
+
+    from tests.needs import missing
+
+    if shutil.which("openssl") is None:
+        missing("openssl (to make a test certificate)")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def test_a_pinned_https_request_still_checks_the_certificate_against_the_name(
+    tmp_path: Path,
+) -> None:
+    """Pinning connects to the checked address but keeps the TLS server name, so the
+    certificate is verified for the host the URL names (not for the address)."""
+    import ssl
+
+    cert, key = _certificate(tmp_path, "files.test")
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    def resolve(host: str, port: int, **kw: Any) -> list[tuple[Any, ...]]:
+        return [(0, 0, 0, "", ("127.0.0.2", port))]
+
+    guard = HostGuard(allow_hosts=["127.0.0.2"], resolve=resolve)
+    with other_host(tls=server_tls, files={"/f.bin": b"over tls"}) as host:
+        hops = Hops(None, guard, verify=trust, retry=ls_frames.RetryPolicy(sleep=lambda s: None))
+        try:
+            with hops.open(Hop(httpx.URL(f"https://files.test:{host.port}/f.bin"), False),
+                           {}) as response:
+                assert response.read() == b"over tls"
+            with pytest.raises(ls_frames.errors.TransportError, match="CERTIFICATE"), \
+                    hops.open(Hop(httpx.URL(f"https://other.test:{host.port}/f.bin"), False),
+                              {}):
+                pass  # same address, a name the certificate does not cover
+        finally:
+            hops.close()
