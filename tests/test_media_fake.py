@@ -287,7 +287,10 @@ def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
                "v6.test": ["fd00:ec2::254"], "intranet.test": ["10.1.2.3"],
                "public.test": ["93.184.216.34"]}
 
+    asked: list[str] = []
+
     def resolve(host: str, port: int, **kw: Any) -> list[tuple[Any, ...]]:
+        asked.append(host)
         if host not in answers:
             raise OSError("no such host")
         return [(0, 0, 0, "", (a, port)) for a in answers[host]]
@@ -303,6 +306,8 @@ def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
     with pytest.raises(Refused, match="does not resolve"):
         guard.pin(httpx.URL("http://nowhere.test/"))
     assert guard.pin(httpx.URL("http://intranet.test/")).url.host == "10.1.2.3"
+    assert guard.pin(httpx.URL("http://intranet.test/b")).url.host == "10.1.2.3"
+    assert asked.count("intranet.test") == 1  # one answer serves the run's requests
     pinned = guard.pin(httpx.URL("https://public.test:8443/a?b=1"))
     assert (str(pinned.url), pinned.host, pinned.sni) == (
         "https://93.184.216.34:8443/a?b=1", "public.test:8443", "public.test")
