@@ -19,6 +19,8 @@ check and the connection (DNS rebinding) cannot move it elsewhere. Residual risk
 from the environment (``HTTPS_PROXY``) connects on our behalf and is trusted to do so; a
 host named in ``allow_hosts`` is trusted by name, whatever it resolves to; and Label Studio
 itself resolves storage URIs on its side (its own ``SSRF_PROTECTION_ENABLED`` covers that).
+One DNS answer per host serves the requests of a minute (each still goes to an address
+that was checked).
 """
 
 from __future__ import annotations
