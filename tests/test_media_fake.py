@@ -509,3 +509,16 @@ def test_a_pinned_https_request_still_checks_the_certificate_against_the_name(
                 pass  # same address, a name the certificate does not cover
         finally:
             hops.close()
+
+
+def test_inputs_it_cannot_read_are_named(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    with pytest.raises(ValueError, match="tasks table"):
+        ls_frames.fetch_media(ls_frames.Frames({"regions": pa.table({"a": [1]})}), tmp_path)
+    with pytest.raises(TypeError, match="fetch_media reads"):
+        ls_frames.fetch_media(42, tmp_path)  # type: ignore[arg-type]
+    # a single field name is one field, not its letters
+    df = ls_frames.fetch_media(tasks({"image": "file:///x", "i": "file:///y"}), tmp_path,
+                               fields="image", progress=False)
+    assert df["field"].tolist() == ["image"]

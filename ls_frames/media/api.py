@@ -91,6 +91,11 @@ def _tasks(
     if isinstance(frames, (str, os.PathLike)):
         frames = read_parquet(frames, tables=["tasks"])
     if isinstance(frames, Frames):
+        if "tasks" not in frames.arrow:
+            raise ValueError(
+                f"fetch_media reads the tasks table, and these Frames hold only "
+                f"{sorted(frames.arrow)}"
+            )
         provenance = frames.provenance
         project = _int((provenance or {}).get("project"))
         return _from_arrow(frames.arrow["tasks"], project), frames.label_config, provenance
@@ -228,7 +233,10 @@ def fetch_media(
         ConfigurationError: references need Label Studio and no client can be made, or
             the dataset came from another server than the client's.
         TypeError: ``frames`` is none of the accepted inputs.
+        ValueError: ``frames`` holds no tasks table.
     """
+    if isinstance(fields, str):
+        fields = [fields]
     rows, config, provenance = _tasks(frames)
     config = _config(label_config) or config
     refs = list(iter_references(rows, config=config, fields=fields))
