@@ -522,3 +522,13 @@ def test_inputs_it_cannot_read_are_named(tmp_path: Path) -> None:
     df = ls_frames.fetch_media(tasks({"image": "file:///x", "i": "file:///y"}), tmp_path,
                                fields="image", progress=False)
     assert df["field"].tolist() == ["image"]
+
+
+def test_an_html_file_is_a_file_when_its_name_says_so(tmp_path: Path) -> None:
+    page = b"<html><head><title>Sign in</title></head><body>login</body></html>"
+    with other_host(login_pages={"/doc.html", "/doc.png"}) as host:
+        df = ls_frames.fetch_media(tasks({"f": [host.url("/doc.html"), host.url("/doc.png")]}),
+                                   tmp_path, fields=["f"], allow_hosts=["127.0.0.2"],
+                                   progress=False)
+    assert Path(df["path"][0]).read_bytes() == page
+    assert df["error"][1].startswith("an HTML page")

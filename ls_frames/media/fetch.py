@@ -225,9 +225,7 @@ class Fetcher:
         return stream_into(
             self.hops.opener(hop), part, description=f"media {ref.uri!r}",
             where=f"GET {hop.url.host}{hop.url.path}", retry=self.hops.retry, bar=self.bar,
-            accept_html=ref.accept_html or ref.uri.lower().split("?")[0].endswith(
-                (".html", ".htm")
-            ),
+            accept_html=ref.accept_html or extension(canonical(ref.uri)) in (".html", ".htm"),
             conditional=conditional, sized_bar=False, resume_with=resume.take(),
             on_answer=resume.note,
         )
