@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -32,8 +33,9 @@ class Seen:
 class OtherHost:
     """Routes and a log. ``files``: path -> bytes; ``redirects``: path -> Location;
     ``login_pages``: paths answered 200 with an HTML login page; ``stall``: paths that
-    wait ``stall_seconds`` before answering; ``cut_once``: path -> byte offset at which
-    the first answer breaks."""
+    wait ``stall_seconds`` before answering; ``cuts``: path -> file offsets at which
+    successive answers break (one per answer). ``If-Range`` is honoured against the
+    ETag."""
 
     host: str = "127.0.0.2"
     port: int = 0
@@ -42,10 +44,14 @@ class OtherHost:
     login_pages: set[str] = field(default_factory=set)
     stall: set[str] = field(default_factory=set)
     stall_seconds: float = 3.0
-    cut_once: dict[str, int] = field(default_factory=dict)
+    cuts: dict[str, list[int]] = field(default_factory=dict)
     with_etag: bool = True
     content_md5: dict[str, str] = field(default_factory=dict)
+    fail: dict[str, list[int]] = field(default_factory=dict)  # statuses answered first
     seen: list[Seen] = field(default_factory=list)
+    active: int = 0  # requests being answered now, and the most at once
+    peak: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def origin(self) -> str:
@@ -66,10 +72,23 @@ def _handler(state: OtherHost) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            with state.lock:
+                state.active += 1
+                state.peak = max(state.peak, state.active)
+            try:
+                self._get()
+            finally:
+                with state.lock:
+                    state.active -= 1
+
+        def _get(self) -> None:
             path = self.path
             state.seen.append(Seen(path, {k.lower(): v for k, v in self.headers.items()}))
             if path in state.stall:
                 time.sleep(state.stall_seconds)
+            if state.fail.get(path):
+                self._answer(state.fail[path].pop(0), b"busy", {"Retry-After": "0"})
+                return
             if path in state.redirects:
                 self._answer(302, b"", {"Location": state.redirects[path]})
                 return
@@ -92,12 +111,17 @@ def _handler(state: OtherHost) -> type[BaseHTTPRequestHandler]:
                     return
             status, body = 200, data
             match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+            if_range = self.headers.get("If-Range")
+            if if_range is not None and if_range != etag:
+                match = None  # the file changed: the whole of it
             if match and int(match.group(1)) <= len(data):
                 start = int(match.group(1))
                 status, body = 206, data[start:]
                 headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-            cut = state.cut_once.pop(path, None)
-            if cut is not None:
+            offsets = state.cuts.get(path)
+            if offsets:
+                start = len(data) - len(body)
+                cut = max(0, offsets.pop(0) - start)
                 headers["Content-Length"] = str(len(body))
                 self.send_response(status)
                 for name, value in headers.items():
@@ -129,10 +153,15 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def other_host(host: str = "127.0.0.2", **routes: Any) -> Iterator[OtherHost]:
-    """Serve an :class:`OtherHost` on ``host`` (a free port) for the ``with`` block."""
+def other_host(
+    host: str = "127.0.0.2", tls: ssl.SSLContext | None = None, **routes: Any
+) -> Iterator[OtherHost]:
+    """Serve an :class:`OtherHost` on ``host`` (a free port) for the ``with`` block, over
+    TLS when given a server context."""
     state = OtherHost(host=host, **routes)
     server = _QuietServer((host, 0), _handler(state))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     state.port = int(server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

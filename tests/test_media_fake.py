@@ -273,7 +273,7 @@ def test_a_cache_folder_that_leads_outside_is_refused(tmp_path: Path) -> None:
     outside.mkdir()
     cache_dir.mkdir()
     uri = "https://example.org/x.png"
-    key = identity(uri, None, 1)
+    key = identity(uri, None, None)  # a plain URL is itself, whatever the project
     (cache_dir / key[:2]).symlink_to(outside)
     df = ls_frames.fetch_media(tasks({"f": uri}), cache_dir, fields=["f"], progress=False)
     assert "leads outside the cache directory" in df["error"][0]
@@ -287,7 +287,10 @@ def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
                "v6.test": ["fd00:ec2::254"], "intranet.test": ["10.1.2.3"],
                "public.test": ["93.184.216.34"]}
 
+    asked: list[str] = []
+
     def resolve(host: str, port: int, **kw: Any) -> list[tuple[Any, ...]]:
+        asked.append(host)
         if host not in answers:
             raise OSError("no such host")
         return [(0, 0, 0, "", (a, port)) for a in answers[host]]
@@ -303,6 +306,8 @@ def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
     with pytest.raises(Refused, match="does not resolve"):
         guard.pin(httpx.URL("http://nowhere.test/"))
     assert guard.pin(httpx.URL("http://intranet.test/")).url.host == "10.1.2.3"
+    assert guard.pin(httpx.URL("http://intranet.test/b")).url.host == "10.1.2.3"
+    assert asked.count("intranet.test") == 1  # one answer serves the run's requests
     pinned = guard.pin(httpx.URL("https://public.test:8443/a?b=1"))
     assert (str(pinned.url), pinned.host, pinned.sni) == (
         "https://93.184.216.34:8443/a?b=1", "public.test:8443", "public.test")
@@ -340,3 +345,190 @@ def test_cache_names_keep_a_safe_extension() -> None:
     assert extension("https://x.org/a/evil.png%2F..%2F..") == ""
     assert identity("u", "https://a/", 1) != identity("u", "https://b/", 1)
     assert identity("u", "https://a/", 1) != identity("u", "https://a/", 2)
+
+
+def test_workers_bound_the_downloads_at_once_and_bars_count_files_and_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {f"/f{i}.bin": blob(1000 + i, i) for i in range(8)}
+    with other_host(files=files, stall=set(files), stall_seconds=0.3) as host:
+        data = tasks(*({"f": host.url(p)} for p in files))
+        df = ls_frames.fetch_media(data, tmp_path, fields=["f"], workers=3, progress=True,
+                                   allow_hosts=["127.0.0.2"])
+        peak = host.peak
+    assert df["error"].isna().all()
+    assert peak == 3
+    err = capsys.readouterr().err
+    assert "media files" in err and "media bytes" in err
+
+
+def test_a_download_cut_short_is_resumed_by_the_next_run(tmp_path: Path) -> None:
+    from ls_frames.exports.download import MAX_RESUMES
+
+    data, changed = blob(50_000, 10), blob(50_000, 11)
+    # every answer of the first run breaks at byte 20,000 (the resumes bring nothing)
+    with other_host(files={"/v.bin": data, "/w.bin": data},
+                    cuts={"/v.bin": [20_000] * (MAX_RESUMES + 1),
+                          "/w.bin": [20_000] * (MAX_RESUMES + 1)}) as host:
+        refs = tasks({"f": [host.url("/v.bin"), host.url("/w.bin")]})
+        client = client_for(FakeLabelStudio())  # its retry policy never sleeps
+        kw: dict[str, Any] = dict(fields=["f"], allow_hosts=["127.0.0.2"], progress=False,
+                                  client=client)
+        first = ls_frames.fetch_media(refs, tmp_path, **kw)
+        assert first["error"].tolist() == ["connection broke too often (at byte 20000)"] * 2
+        partials = sorted(p.name for p in files_under(tmp_path) if p.name.endswith(".partial"))
+        assert len(partials) == 2
+        assert not any(p.name.endswith(".part") for p in files_under(tmp_path))
+        host.files["/w.bin"] = changed  # w changes in between: its partial is worthless
+        n = len(host.seen)
+        second = ls_frames.fetch_media(refs, tmp_path, **kw)
+        asked = {s.path: (s.headers.get("range"), s.headers.get("if-range"))
+                 for s in host.seen[n:]}
+    assert second["error"].isna().all()
+    assert Path(second["path"][0]).read_bytes() == data
+    assert Path(second["path"][1]).read_bytes() == changed
+    assert second["sha256"].tolist() == [sha(data), sha(changed)]
+    etag = f'"{sha(data)[:16]}"'
+    assert asked == {"/v.bin": ("bytes=20000-", etag), "/w.bin": ("bytes=20000-", etag)}
+    # v: only the rest came over the wire; w: the whole of the new version
+    assert second.attrs["media"]["bytes_downloaded"] == (len(data) - 20_000) + len(changed)
+    assert not any(p.name.endswith((".partial", ".partial.json", ".part"))
+                   for p in files_under(tmp_path))
+
+
+@pytest.mark.parametrize("uri", ["gs://bucket/k/a.png", "azure-blob://container/k/a.png",
+                                 "azure-spi://container/k/a.png"])
+def test_every_storage_scheme_is_resolved_by_the_server(tmp_path: Path, uri: str) -> None:
+    fake = FakeLabelStudio()
+    fake.storage = {uri: PNG}
+    df = ls_frames.fetch_media(tasks({"image": uri}), tmp_path, client=client_for(fake),
+                               progress=False)
+    assert Path(df["path"][0]).read_bytes() == PNG
+    asked = fake.requests[0]
+    assert asked.url.path == "/tasks/1/resolve/"
+    assert base64.urlsafe_b64decode(asked.url.params["fileuri"]).decode() == uri
+
+
+def test_no_references_give_an_empty_typed_table(tmp_path: Path) -> None:
+    df = ls_frames.fetch_media(tasks({"text": "plain words"}), tmp_path, progress=False)
+    assert df.empty and list(df.columns) == [f.name for f in ls_frames.media.MEDIA_SCHEMA]
+    assert str(df["bytes"].dtype) == "Int64" and str(df["error"].dtype) == "string"
+
+
+def test_a_redirect_to_no_url_is_a_row(tmp_path: Path) -> None:
+    with other_host(redirects={"/bad": "http://[::1"}) as host:
+        df = ls_frames.fetch_media(tasks({"f": host.url("/bad")}), tmp_path, fields=["f"],
+                                   allow_hosts=["127.0.0.2"], progress=False)
+    assert df["error"].notna().all() and pd_is_na(df["path"][0])
+
+
+def test_public_urls_share_a_file_across_projects(tmp_path: Path) -> None:
+    with other_host(files={"/shared.bin": b"same"}) as host:
+        both = tasks({"f": host.url("/shared.bin")}, project=1) + \
+            tasks({"f": host.url("/shared.bin")}, project=2)
+        df = ls_frames.fetch_media(both, tmp_path, fields=["f"], allow_hosts=["127.0.0.2"],
+                                   progress=False)
+        assert len(host.seen) == 1
+    assert df["path"][0] == df["path"][1]
+
+
+def test_other_hosts_are_retried_on_the_clients_rules(tmp_path: Path) -> None:
+    client = client_for(FakeLabelStudio())
+    with other_host(files={"/a.bin": b"a", "/b.bin": b"b"},
+                    fail={"/a.bin": [503, 502], "/b.bin": [500]}) as host:
+        df = ls_frames.fetch_media(tasks({"f": [host.url("/a.bin"), host.url("/b.bin")]}),
+                                   tmp_path, client=client, fields=["f"],
+                                   allow_hosts=["127.0.0.2"], progress=False)
+        asked = [s.path for s in host.seen]
+    assert pd_is_na(df["error"][0]) and Path(df["path"][0]).read_bytes() == b"a"
+    assert df["error"][1] == "HTTP 500: busy"  # not a status worth repeating
+    assert sorted(asked) == ["/a.bin"] * 3 + ["/b.bin"]
+    assert client.sleeps == [0.0, 0.0]  # Retry-After: 0, through the client's policy
+
+
+def test_a_tasks_dataframe_is_read_too(tmp_path: Path) -> None:
+    import pandas as pd
+
+    fake = FakeLabelStudio()
+    fake.uploads = {"/data/upload/1/a.png": PNG}
+    frame = pd.DataFrame({"task_id": pd.array([7, 8], dtype="Int64"),
+                          "project_id": pd.array([1, 1], dtype="Int64"),
+                          "data.image": pd.array(["/data/upload/1/a.png", None],
+                                                 dtype="string"),
+                          "data.pages": pd.array([None, '["/data/upload/1/a.png"]'],
+                                                 dtype="string")})
+    df = ls_frames.fetch_media(frame, tmp_path, client=client_for(fake), progress=False)
+    assert list(zip(df["task_id"], df["field"], df["position"], strict=True)) == [
+        (7, "image", 0), (8, "pages", 0)]
+    assert df["error"].isna().all() and df["path"][0] == df["path"][1]
+
+
+def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    import shutil
+    import subprocess
+
+    from tests.needs import missing
+
+    if shutil.which("openssl") is None:
+        missing("openssl (to make a test certificate)")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def test_a_pinned_https_request_still_checks_the_certificate_against_the_name(
+    tmp_path: Path,
+) -> None:
+    """Pinning connects to the checked address but keeps the TLS server name, so the
+    certificate is verified for the host the URL names (not for the address)."""
+    import ssl
+
+    cert, key = _certificate(tmp_path, "files.test")
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    def resolve(host: str, port: int, **kw: Any) -> list[tuple[Any, ...]]:
+        return [(0, 0, 0, "", ("127.0.0.2", port))]
+
+    guard = HostGuard(allow_hosts=["127.0.0.2"], resolve=resolve)
+    with other_host(tls=server_tls, files={"/f.bin": b"over tls"}) as host:
+        hops = Hops(None, guard, verify=trust, retry=ls_frames.RetryPolicy(sleep=lambda s: None))
+        try:
+            with hops.open(Hop(httpx.URL(f"https://files.test:{host.port}/f.bin"), False),
+                           {}) as response:
+                assert response.read() == b"over tls"
+            with pytest.raises(ls_frames.errors.TransportError, match="CERTIFICATE"), \
+                    hops.open(Hop(httpx.URL(f"https://other.test:{host.port}/f.bin"), False),
+                              {}):
+                pass  # same address, a name the certificate does not cover
+        finally:
+            hops.close()
+
+
+def test_inputs_it_cannot_read_are_named(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    with pytest.raises(ValueError, match="tasks table"):
+        ls_frames.fetch_media(ls_frames.Frames({"regions": pa.table({"a": [1]})}), tmp_path)
+    with pytest.raises(TypeError, match="fetch_media reads"):
+        ls_frames.fetch_media(42, tmp_path)  # type: ignore[arg-type]
+    # a single field name is one field, not its letters
+    df = ls_frames.fetch_media(tasks({"image": "file:///x", "i": "file:///y"}), tmp_path,
+                               fields="image", progress=False)
+    assert df["field"].tolist() == ["image"]
+
+
+def test_an_html_file_is_a_file_when_its_name_says_so(tmp_path: Path) -> None:
+    page = b"<html><head><title>Sign in</title></head><body>login</body></html>"
+    with other_host(login_pages={"/doc.html", "/doc.png"}) as host:
+        df = ls_frames.fetch_media(tasks({"f": [host.url("/doc.html"), host.url("/doc.png")]}),
+                                   tmp_path, fields=["f"], allow_hosts=["127.0.0.2"],
+                                   progress=False)
+    assert Path(df["path"][0]).read_bytes() == page
+    assert df["error"][1].startswith("an HTML page")

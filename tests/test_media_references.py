@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ls_frames.media.references import classify, iter_references, looks_like_reference
+from ls_frames.media.references import (
+    canonical,
+    classify,
+    iter_references,
+    looks_like_reference,
+)
 from ls_frames.reading import ObjectTag, parse_label_config
 
 CONFIG = """
@@ -113,3 +118,13 @@ def test_explicit_fields_take_every_string() -> None:
 )
 def test_looks_like_reference(value: object, expected: bool) -> None:
     assert looks_like_reference(value) is expected
+
+
+def test_task_api_links_name_their_storage_uri() -> None:
+    link = "/tasks/7/resolve/?fileuri=czM6Ly9idWNrZXQvYS9iLnBuZw"  # no padding
+    assert canonical(link) == "s3://bucket/a/b.png"
+    assert canonical("/tasks/7/presign/?fileuri=czM6Ly9idWNrZXQvYS9iLnBuZw==") == \
+        "s3://bucket/a/b.png"
+    assert canonical("/tasks/7/resolve/?fileuri=bm90LWEtdXJp") == \
+        "/tasks/7/resolve/?fileuri=bm90LWEtdXJp"  # decodes to no storage URI: kept
+    assert canonical("/data/upload/1/x.png") == "/data/upload/1/x.png"

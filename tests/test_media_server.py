@@ -96,7 +96,7 @@ def test_every_kind_from_a_snapshot_with_both_keys(
 
 
 def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
-    label_studio: Any, media_project: MediaProject, tmp_path: Path,
+    label_studio: Any, media_project: MediaProject, frames: ls_frames.Frames, tmp_path: Path,
 ) -> None:
     """The task API rewrites storage URIs into /tasks/{id}/resolve/ links: both shapes and a
     Parquet dataset written by export_project reach the same bytes."""
@@ -113,6 +113,11 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
             expected = data_by_task[row.task_id]
             if expected is not None:
                 assert Path(row.path).read_bytes() == expected
+        # the snapshot's raw s3:// URIs name the same cache entries as the API's links
+        raw = ls_frames.fetch_media(frames, tmp_path / "api", client=c, progress=False,
+                                    allow_hosts=["127.0.0.2"])
+        assert raw.attrs["media"]["downloaded"] == 0
+        assert raw.attrs["media"]["cached"] == df.attrs["media"]["downloaded"]
 
         out = ls_frames.export_project(media_project.project_id, tmp_path / "ds", client=c,
                                        progress=False)
@@ -182,3 +187,14 @@ def test_an_old_servers_presign_route_answers_on_1_23(
     answer = httpx.get(f"{label_studio.url}/tasks/{ref.task_id}/presign/",
                        params={"fileuri": encoded}, headers=headers)
     assert answer.status_code == 200 and answer.content == ref.data
+
+
+def test_storage_uris_without_a_task_resolve_at_the_project(
+    label_studio: Any, media_project: MediaProject, tmp_path: Path,
+) -> None:
+    refs = media_project.by_kind("s3-presign") + media_project.by_kind("s3-proxy")
+    data = [{"project": media_project.project_id, "data": {"image": r.uri}} for r in refs]
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+        df = ls_frames.fetch_media(data, tmp_path, client=c, progress=False)
+    assert df["task_id"].isna().all()
+    assert [Path(p).read_bytes() for p in df["path"]] == [r.data for r in refs]

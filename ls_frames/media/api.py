@@ -91,6 +91,11 @@ def _tasks(
     if isinstance(frames, (str, os.PathLike)):
         frames = read_parquet(frames, tables=["tasks"])
     if isinstance(frames, Frames):
+        if "tasks" not in frames.arrow:
+            raise ValueError(
+                f"fetch_media reads the tasks table, and these Frames hold only "
+                f"{sorted(frames.arrow)}"
+            )
         provenance = frames.provenance
         project = _int((provenance or {}).get("project"))
         return _from_arrow(frames.arrow["tasks"], project), frames.label_config, provenance
@@ -176,7 +181,8 @@ def fetch_media(
 
     Parameters:
         cache_dir: where the files go, one per reference, named from a hash of the
-            reference, its server and project (see :mod:`ls_frames.media.cache`).
+            reference, its server and project (of a plain URL on another host: the URL
+            alone), see :mod:`ls_frames.media.cache`.
         client: the Label Studio client for ``/data/upload/``, ``/data/local-files/`` and
             storage URIs (``s3://``, ``gs://``, ``azure-blob://``, resolved by the server);
             ``None`` makes one from ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` when a
@@ -208,12 +214,29 @@ def fetch_media(
         ``timeout``, ``refused: ...``). ``df.attrs["media"]`` counts what the run did
         (downloaded, cached, not_modified, unchanged, failed, bytes_downloaded).
 
+    Security: task data is untrusted. The key goes only to the Label Studio origin, never
+    to a redirect target elsewhere nor to any hop after one. Before each request to
+    another host (redirect hops included) its name is resolved and every address checked:
+    link-local and cloud metadata addresses are never fetched, private and loopback ones
+    only for the Label Studio host or ``allow_hosts``; the request then goes to the checked
+    address, so a DNS answer changed in between (rebinding) cannot redirect it. What
+    remains: a proxy from the environment connects on our behalf, a host in
+    ``allow_hosts`` is trusted whatever it resolves to, and storage URIs are resolved by
+    Label Studio itself (its ``SSRF_PROTECTION_ENABLED`` covers that side).
+
+    Files: a cached file is complete and checked (announced length; MD5 where the source
+    gives one); a download cut short is kept beside it and resumed with ``Range`` by the
+    next run when the source names its version (a strong ETag or Last-Modified).
+
     Raises:
         MediaError: with ``strict=True``, when any reference failed.
         ConfigurationError: references need Label Studio and no client can be made, or
             the dataset came from another server than the client's.
         TypeError: ``frames`` is none of the accepted inputs.
+        ValueError: ``frames`` holds no tasks table.
     """
+    if isinstance(fields, str):
+        fields = [fields]
     rows, config, provenance = _tasks(frames)
     config = _config(label_config) or config
     refs = list(iter_references(rows, config=config, fields=fields))
@@ -256,11 +279,18 @@ def fetch_media(
         def run(key: str) -> tuple[str, Outcome]:
             return key, fetcher.fetch(unique[key])
 
-        with ThreadPoolExecutor(max_workers=max(1, int(workers)),
-                                thread_name_prefix="ls-frames-media") as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, int(workers)),
+                                  thread_name_prefix="ls-frames-media")
+        try:
             for key, outcome in pool.map(run, unique):
                 results[key] = outcome
                 files.update(1)
+        except BaseException:
+            # Ctrl-C: the files being fetched end (a cut one is kept to resume), the
+            # queued ones never start.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     table = _table(refs, (results[fetcher.key(ref)] for ref in refs))
     counts = {name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged",
                                    "failed")}
