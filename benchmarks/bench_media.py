@@ -53,7 +53,7 @@ def _rss_mb(field: str = "VmHWM") -> float:
 def _run_ls_frames(refs: list[dict[str, Any]], out: Path, url: str, key: str,
                    workers: int) -> dict[str, Any]:
     import ls_frames
-    import ls_frames.media.api  # noqa: F401  (imports pandas and pyarrow: not timed)
+    import ls_frames.media.api  # imports pandas and pyarrow: not timed
 
     tasks = [{"id": r["task_id"], "project": r["project"], "data": {"image": r["uri"]}}
              for r in refs]
