@@ -7,6 +7,7 @@ agreement.
 """
 
 from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
+from ls_frames.tables.brush import rle_to_mask
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
@@ -22,6 +23,7 @@ __all__ = [
     "iou",
     "read_export",
     "read_parquet",
+    "rle_to_mask",
     "table_to_pandas",
     "to_coco",
     "to_parquet",
