@@ -12,6 +12,7 @@ from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mappe
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
 from ls_frames.tables.parquet import to_parquet
+from ls_frames.tables.tracks import interpolate_tracks, iter_tracks
 
 __all__ = [
     "DTYPE_BACKENDS",
@@ -20,7 +21,9 @@ __all__ = [
     "annotator_pivot",
     "box_corners",
     "compare_predictions",
+    "interpolate_tracks",
     "iou",
+    "iter_tracks",
     "read_export",
     "read_parquet",
     "rle_to_mask",
