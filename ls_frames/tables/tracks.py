@@ -147,7 +147,8 @@ def _frame(regions: pd.DataFrame, parts: list[tuple[dict[str, Any], dict[str, An
             regions[k].dtype)
     for c in COLUMNS:
         out[c] = np.concatenate([cols[c] for _, cols, _ in parts])
-    return pd.DataFrame(out)
+    frame: pd.DataFrame = pd.DataFrame(out)
+    return frame
 
 
 def iter_tracks(regions: pd.DataFrame, *, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
