@@ -8,9 +8,11 @@ agreement.
 
 from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
 from ls_frames.tables.brush import rle_to_mask
+from ls_frames.tables.coco import mask_to_coco_rle
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
+from ls_frames.tables.masks import RegionMask, ellipse_mask, polygon_mask, region_masks
 from ls_frames.tables.parquet import to_parquet
 from ls_frames.tables.tracks import interpolate_tracks, iter_tracks
 
@@ -18,14 +20,19 @@ __all__ = [
     "DTYPE_BACKENDS",
     "METADATA_KEY",
     "Frames",
+    "RegionMask",
     "annotator_pivot",
     "box_corners",
     "compare_predictions",
+    "ellipse_mask",
     "interpolate_tracks",
     "iou",
     "iter_tracks",
+    "mask_to_coco_rle",
+    "polygon_mask",
     "read_export",
     "read_parquet",
+    "region_masks",
     "rle_to_mask",
     "table_to_pandas",
     "to_coco",
