@@ -29,6 +29,7 @@ from ls_frames.errors import RegionError
 __all__ = ["rle_to_mask"]
 
 _HEADER_BITS = 32 + 5 + 4 * 4
+_BLOCK = 65536  # byte offsets whose 64-bit windows are made at once (about 2.5 MB)
 
 
 def _as_bytes(rle: Any) -> bytes:
@@ -100,15 +101,23 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
             f"brush RLE holds {num} values; a {height}x{width} RGBA mask has {height * width * 4}"
         )
     buf = data + bytes(8)
-    from_bytes = int.from_bytes
+    # the 64 bits from every byte offset, as Python ints, a block of offsets at a time
+    view = np.ndarray((len(data) + 1,), dtype=">u8", buffer=buf, strides=(1,))
+    windows: list[int] = []
+    base = block = 0
     word_mask = (1 << word_size) - 1
     fields = [(s, (1 << s) - 1) for s in sizes]
     runs: list[int] = []  # per run: its end (exclusive, in values), its word or -1-bit position
     add = runs.append
     i, p = 0, _HEADER_BITS
     while i < num and p < n_bits:
+        k = (p >> 3) - base
+        if k >= block:
+            base, k = p >> 3, 0
+            windows = view[base : base + _BLOCK].tolist()
+            block = len(windows)
+        window = windows[k]
         top = 64 - (p & 7)
-        window = from_bytes(buf[p >> 3 : (p >> 3) + 8], "big")
         size, field = fields[(window >> (top - 3)) & 3]
         top -= 3 + size
         i += 1 + ((window >> top) & field)
