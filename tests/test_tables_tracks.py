@@ -20,6 +20,7 @@ import pytest
 
 from ls_frames.errors import RegionError
 from ls_frames.tables import interpolate_tracks, iter_tracks
+from ls_frames.tables.tracks import round2
 from tests.brush_reference import LS_PYTHON
 from tests.needs import missing
 
@@ -146,3 +147,16 @@ def test_keyframe_without_a_needed_key_names_the_region() -> None:
         interpolate_tracks(bad)
     with pytest.raises(RegionError, match="not JSON"):
         interpolate_tracks(bad.assign(value_json=pd.array(["{"], dtype="string")))
+
+
+def test_round2_is_pythons_round() -> None:
+    rng = np.random.default_rng(9)
+    values = np.concatenate([
+        rng.uniform(-1e3, 1e3, 200_000), rng.uniform(0, 10, 100_000).round(3),
+        np.arange(-2000, 2000) / 1000 + 0.005, [0.125, 2.675, 1.005, -0.005, 0.0, -0.0],
+        [np.inf, -np.inf, 1e300, 5e-324],
+    ])  # fmt: skip
+    got = round2(values)
+    want = np.array([round(v, 2) for v in values.tolist()])
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(round2(np.array([np.nan]))).all()

@@ -103,51 +103,61 @@ class _Track:
             still = auto & (moved == 0)
             time = np.where(still, a + delta * (self.duration - a), time)
         rounded: NDArray[np.float64] = np.array(time, dtype=np.float64)
-        rounded[auto] = [round(t, 2) for t in time[auto].tolist()]  # Python's rounding
+        rounded[auto] = round2(time[auto])
         return rounded
+
+
+def round2(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Python's ``round(v, 2)`` of every value (what the server writes), vectorised.
+
+    ``rint(v * 100) / 100`` is Python's answer unless ``v * 100`` lies within a few ulps of
+    a half (where the product's own rounding may pick the other side): those few go
+    through ``round`` itself.
+    """
+    scaled = values * 100.0
+    out: NDArray[np.float64] = np.rint(scaled) / 100.0
+    with np.errstate(invalid="ignore"):
+        near = np.abs(scaled - np.floor(scaled) - 0.5) <= 4 * np.spacing(np.abs(scaled))
+    if near.any():
+        out[near] = [round(v, 2) for v in values[near].tolist()]
+    return out
 
 
 def _keys(regions: pd.DataFrame) -> list[str]:
     return [k for k in _KEYS if k in regions.columns]
 
 
-def _tracks(regions: pd.DataFrame) -> Iterator[tuple[dict[str, Any], _Track]]:
+def _video_rows(regions: pd.DataFrame) -> pd.DataFrame:
     if "type" not in regions.columns or "value_json" not in regions.columns:
         raise RegionError("a regions table needs 'type' and 'value_json' columns")
     is_video = regions["type"].astype(object).str.lower().eq("videorectangle").fillna(False)
-    keys = _keys(regions)
-    video = regions[is_video.to_numpy(dtype=bool)]
+    video: pd.DataFrame = regions[is_video.to_numpy(dtype=bool)]
+    return video
+
+
+def _tracks(video: pd.DataFrame) -> Iterator[tuple[int, _Track]]:
+    keys = _keys(video)[:4]
+    names = video[keys].astype(object).to_numpy()
     decode = msgspec.json.decode
-    for row_keys, text in zip(video[keys].to_dict("records"), video["value_json"], strict=True):
-        name = ", ".join(f"{k}={row_keys[k]}" for k in keys[:4])
+    for position, text in enumerate(video["value_json"]):
+        name = ", ".join(f"{k}={v}" for k, v in zip(keys, names[position], strict=True))
         try:
             value = decode(text)
         except (msgspec.DecodeError, TypeError) as exc:
             raise RegionError(f"value_json is not JSON: {exc}", region=name) from None
-        yield row_keys, _Track(value, name)
+        yield position, _Track(value, name)
 
 
-def _frame(regions: pd.DataFrame, parts: list[tuple[dict[str, Any], dict[str, Any], int]]
-           ) -> pd.DataFrame:  # fmt: skip
-    keys = _keys(regions)
-    if not parts:
-        columns: dict[str, Any] = {k: regions[k].iloc[:0] for k in keys}
-        columns.update({c: np.array([], dtype=np.int64 if c == "frame" else
-                                    bool if c in ("enabled", "keyframe") else np.float64)
-                        for c in COLUMNS})  # fmt: skip
-        empty: pd.DataFrame = pd.DataFrame(columns)
-        for k in keys:
-            empty[k] = empty[k].astype(regions[k].dtype)
-        return empty
-    counts = np.array([n for _, _, n in parts])
-    out: dict[str, Any] = {}
-    for k in keys:
-        values = [row[k] for row, _, _ in parts]
-        out[k] = pd.Series(np.repeat(np.array(values, dtype=object), counts)).astype(
-            regions[k].dtype)
+def _frame(video: pd.DataFrame, parts: list[tuple[int, dict[str, Any], int]]) -> pd.DataFrame:
+    """The rows of these parts: the region's keys repeated (dtypes kept), then the values."""
+    positions = np.repeat([pos for pos, _, _ in parts], [n for _, _, n in parts]).astype(np.int64)
+    frame: pd.DataFrame = video[_keys(video)].iloc[positions].reset_index(drop=True)
+    empty = np.array([], dtype=np.float64)
     for c in COLUMNS:
-        out[c] = np.concatenate([cols[c] for _, cols, _ in parts])
-    frame: pd.DataFrame = pd.DataFrame(out)
+        values = [cols[c] for _, cols, _ in parts]
+        column = np.concatenate(values) if values else empty
+        dtype = np.int64 if c == "frame" else bool if c in ("enabled", "keyframe") else np.float64
+        frame[c] = column.astype(dtype)
     return frame
 
 
@@ -178,20 +188,21 @@ def iter_tracks(regions: pd.DataFrame, *, chunk_rows: int = 100_000) -> Iterator
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
-    parts: list[tuple[dict[str, Any], dict[str, Any], int]] = []
+    video = _video_rows(regions)
+    parts: list[tuple[int, dict[str, Any], int]] = []
     held, yielded = 0, False
-    for row_keys, track in _tracks(regions):
+    for position, track in _tracks(video):
         lo = 0
         while lo < track.rows:
             hi = min(track.rows, lo + chunk_rows - held)
-            parts.append((row_keys, track.slice(lo, hi), hi - lo))
+            parts.append((position, track.slice(lo, hi), hi - lo))
             held += hi - lo
             lo = hi
             if held == chunk_rows:
-                yield _frame(regions, parts)
+                yield _frame(video, parts)
                 parts, held, yielded = [], 0, True
     if parts or not yielded:
-        yield _frame(regions, parts)
+        yield _frame(video, parts)
 
 
 def interpolate_tracks(regions: pd.DataFrame) -> pd.DataFrame:
