@@ -3,7 +3,9 @@
 :func:`read_export` gives :class:`Frames` (six DataFrames); :func:`to_parquet` streams an
 export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one back.
 :func:`compare_predictions` and :func:`annotator_pivot` help with model evaluation and
-agreement.
+agreement. :func:`region_masks` / :func:`rle_to_mask` give image masks and
+``to_coco(..., segmentation=True)`` COCO segmentations; :func:`interpolate_tracks` /
+:func:`iter_tracks` fill in video keyframes frame by frame.
 """
 
 from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou

@@ -9,9 +9,10 @@ The format is thi.ng's ``rle-pack``, read most significant bit first:
   four field sizes, a length ``n`` in that many bits, then either one word repeated
   ``n + 1`` times (flag 1) or ``n + 1`` words written as they are (flag 0).
 
-Only the run headers are read one by one (a few integer operations per run, never per
-bit); the words of literal runs are gathered with numpy at the end and only the alpha
-channel (every fourth value) is materialised. The mask is what the official SDK gives
+Only the run headers are read one by one: a few integer operations per run (never per
+bit) on 64-bit windows that numpy makes for a block of byte offsets at a time. The words
+of literal runs are gathered with numpy at the end and only the alpha channel (every
+fourth value) is materialised. The mask is what the official SDK gives
 (``decode_rle(rle).reshape(h, w, 4)[:, :, 3]``), 0-255 (the frontend writes the brush's
 opacity there: 255 inside, lower on anti-aliased edges).
 """
@@ -29,7 +30,7 @@ from ls_frames.errors import RegionError
 __all__ = ["rle_to_mask"]
 
 _HEADER_BITS = 32 + 5 + 4 * 4
-_BLOCK = 65536  # byte offsets whose 64-bit windows are made at once (about 2.5 MB)
+_BLOCK = 65536  # the most byte offsets whose 64-bit windows are made at once (~2.5 MB)
 
 
 def _as_bytes(rle: Any) -> bytes:
@@ -105,6 +106,7 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
     view = np.ndarray((len(data) + 1,), dtype=">u8", buffer=buf, strides=(1,))
     windows: list[int] = []
     base = block = 0
+    size = 256  # grows while headers follow each other, shrinks when literal runs jump on
     word_mask = (1 << word_size) - 1
     fields = [(s, (1 << s) - 1) for s in sizes]
     runs: list[int] = []  # per run: its end (exclusive, in values), its word or -1-bit position
@@ -113,8 +115,10 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
     while i < num and p < n_bits:
         k = (p >> 3) - base
         if k >= block:
+            if block:
+                size = min(size * 4, _BLOCK) if k < block + 8 else max(size // 4, 16)
             base, k = p >> 3, 0
-            windows = view[base : base + _BLOCK].tolist()
+            windows = view[base : base + size].tolist()
             block = len(windows)
         window = windows[k]
         top = 64 - (p & 7)
