@@ -115,6 +115,8 @@ MALFORMED = {
     "truncated runs": _pack(_header(64) + "0" + "01" + "1111" + "00000001" * 5),
     "literal past the end": _pack(_header(4) + "0" + "01" + "0111" + "00000001" * 8),
     "value over a byte": _pack(_header(4, 9) + "1" + "00" + "011" + "100000000"),
+    "literal over a byte": _pack(_header(4, 9) + "0" + "00" + "011" + "000000001" * 2
+                                 + "100000000" + "000000001"),  # on a colour channel
 }
 
 
