@@ -196,6 +196,8 @@ def test_missing_geometry_and_size_name_the_region(frames: ls_frames.Frames) -> 
     poly = regions[regions["type"] == "polygonlabels"].iloc[:1]
     with pytest.raises(RegionError, match="region_id=p0: a polygon with fewer than 3"):
         list(region_masks(poly.assign(points=[[[1.0, 2.0]]])))
+    with pytest.raises(RegionError, match="region_id=p0: a polygon point is not a number"):
+        list(region_masks(poly.assign(points=[[[1.0, 2.0], [np.nan, 1.0], [3.0, 4.0]]])))
     no_size = poly.assign(original_width=pd.NA, original_height=pd.NA)
     with pytest.raises(RegionError, match="region_id=p0: no original_width"):
         list(region_masks(no_size))

@@ -168,6 +168,8 @@ def _mask(kind: str, row: Any, height: int, width: int, name: str) -> NDArray[np
         if points is None or points is pd.NA or len(points) < 3:
             raise RegionError("a polygon with fewer than 3 points", region=name)
         pts = np.array([list(p)[:2] for p in points], dtype=np.float64)
+        if pts.shape[1:] != (2,) or not np.isfinite(pts).all():
+            raise RegionError("a polygon point is not a number pair", region=name)
         pts *= (width / 100.0, height / 100.0)
         return polygon_mask(pts, height, width)
     if kind == "rectangle":
