@@ -106,7 +106,7 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
     view = np.ndarray((len(data) + 1,), dtype=">u8", buffer=buf, strides=(1,))
     windows: list[int] = []
     base = block = 0
-    size = 256  # grows while headers follow each other, shrinks when literal runs jump on
+    span = 256  # grows while headers follow each other, shrinks when literal runs jump on
     word_mask = (1 << word_size) - 1
     fields = [(s, (1 << s) - 1) for s in sizes]
     runs: list[int] = []  # per run: its end (exclusive, in values), its word or -1-bit position
@@ -116,9 +116,9 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
         k = (p >> 3) - base
         if k >= block:
             if block:
-                size = min(size * 4, _BLOCK) if k < block + 8 else max(size // 4, 16)
+                span = min(span * 4, _BLOCK) if k < block + 8 else max(span // 4, 16)
             base, k = p >> 3, 0
-            windows = view[base : base + size].tolist()
+            windows = view[base : base + span].tolist()
             block = len(windows)
         window = windows[k]
         top = 64 - (p & 7)
