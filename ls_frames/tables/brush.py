@@ -108,9 +108,11 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
     base = block = 0
     span = 256  # grows while headers follow each other, shrinks when literal runs jump on
     word_mask = (1 << word_size) - 1
-    fields = [(s, (1 << s) - 1) for s in sizes]
+    # per field index: shift to the run length, its mask, shift to a repeat run's word,
+    # header bits, header and word bits (the window is shifted so that bit p is bit 63)
+    fields = [(61 - s, (1 << s) - 1, 61 - s - word_size, 3 + s, 3 + s + word_size)
+              for s in sizes]  # fmt: skip
     runs: list[int] = []  # per run: its end (exclusive, in values), its word or -1-bit position
-    add = runs.append
     i, p = 0, _HEADER_BITS
     while i < num and p < n_bits:
         k = (p >> 3) - base
@@ -120,19 +122,16 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
             base, k = p >> 3, 0
             windows = view[base : base + span].tolist()
             block = len(windows)
-        window = windows[k]
-        top = 64 - (p & 7)
-        size, field = fields[(window >> (top - 3)) & 3]
-        top -= 3 + size
-        i += 1 + ((window >> top) & field)
-        add(i)
-        if (window >> (top + size + 2)) & 1:  # a repeat run: one word
-            # 64 - 7 bits in the window, at most 3 + 16 read: a 32-bit word always fits
-            add((window >> (top - word_size)) & word_mask)
-            p += 3 + size + word_size
+        window = windows[k] << (p & 7)
+        to_length, field, to_word, head, head_word = fields[(window >> 61) & 3]
+        n = (window >> to_length) & field
+        i += n + 1
+        if (window >> 63) & 1:  # a repeat run: one word (57 bits in the window: it fits)
+            runs += (i, (window >> to_word) & word_mask)
+            p += head_word
         else:  # a literal run: its words are gathered below
-            add(-1 - (p + 3 + size))
-            p += 3 + size + (1 + ((window >> top) & field)) * word_size
+            runs += (i, -1 - (p + head))
+            p += head + (n + 1) * word_size
     if i < num or p > n_bits:
         raise RegionError(f"brush RLE ends after {len(data)} bytes, inside its runs "
                           f"({min(i, num)} of {num} values written)")  # fmt: skip
