@@ -1,9 +1,9 @@
 """One mask per image region: brush, polygon, rectangle and ellipse, in image pixels.
 
 :func:`region_masks` is a generator of :class:`RegionMask` (the region's keys and its
-mask), one region at a time: a 1920x1080 mask is 2 MB, so a project's worth held at once
-(a DataFrame column of masks) would not fit in memory, while a loop that saves, encodes or
-scores each mask in turn never holds more than one. Collect them yourself when they are
+mask), one region at a time: a 1920x1080 mask is 2 MB, so 10,000 regions held at once (a
+DataFrame column of masks) would take 20 GB, while a loop that saves, encodes or scores
+each mask in turn never holds more than one. Collect them yourself when they are
 few (``{m.region_id: m.mask for m in region_masks(regions)}``).
 
 Shapes are drawn with numpy alone by sampling pixel centres: pixel ``(row, col)`` is inside
