@@ -134,7 +134,7 @@ def make_task(rng: random.Random, task_id: int, counters: dict[str, int]) -> dic
     }
 
 
-def generate(out: Path, size_mb: float, seed: int = 0) -> dict[str, int]:
+def generate(out: Path, size_mb: float, seed: int = 0, max_tasks: int | None = None) -> dict[str, int]:
     rng = random.Random(seed)
     target = int(size_mb * 1_000_000)
     counters = {"annotation": 0, "prediction": 0, "draft": 0}
@@ -144,7 +144,7 @@ def generate(out: Path, size_mb: float, seed: int = 0) -> dict[str, int]:
         fh.write("[")
         written += 1
         parts: list[str] = []
-        while written < target:
+        while written < target and (max_tasks is None or tasks < max_tasks):
             text = encode(make_task(rng, 1 + tasks, counters))
             if tasks:
                 text = ", " + text
@@ -164,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size-mb", type=float, default=300.0)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tasks", type=int, default=None, help="stop after this many tasks")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    stats = generate(args.out, args.size_mb, args.seed)
+    stats = generate(args.out, args.size_mb, args.seed, args.tasks)
     print(f"wrote {args.out}: {stats} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 
