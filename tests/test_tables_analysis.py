@@ -285,3 +285,39 @@ def test_a_from_name_the_frames_do_not_have_is_an_error() -> None:
     frames = ls_frames.read_export(_export(TASKS), label_config=config, progress=False)
     assert compare_predictions(frames, "notes").empty
     assert annotator_pivot(frames, "notes").empty
+
+
+def test_a_prediction_without_image_size_meets_an_annotation_with_one() -> None:
+    # predictions imported from a model often carry no original_width / original_height
+    ann = [{**_box("a", 10, 10, 20, 20, "cat"), "original_width": 640, "original_height": 480}]
+    turned = _box("p", 10, 10, 20, 20, "cat")
+    turned["value"]["rotation"] = 10
+    ann_turned = {**_box("b", 50, 50, 20, 20, "dog"), "original_width": 640,
+                  "original_height": 480}
+    ann_turned["value"]["rotation"] = 10
+    pred = [_box("q", 10, 10, 20, 20, "cat"), {**_box("r", 50, 50, 20, 20, "dog")}]
+    pred[1]["value"]["rotation"] = 10
+    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, [*ann, ann_turned])],
+              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
+    out = compare_predictions(frames, "box")
+    assert list(out["matched_by"]) == ["iou", "iou"]
+    assert out["iou"].to_numpy(float) == pytest.approx([1.0, 1.0])
+
+
+def test_polygons_match_by_their_enclosing_boxes() -> None:
+    config = """<View><Image name="image" value="$image"/>
+<PolygonLabels name="poly" toName="image"><Label value="lake"/></PolygonLabels></View>"""
+
+    def poly(points: list[list[float]]) -> dict[str, Any]:
+        return {"from_name": "poly", "to_name": "image", "type": "polygonlabels",
+                "value": {"points": points, "polygonlabels": ["lake"]}}
+
+    ann = [poly([[0, 0], [10, 0], [10, 10]]), poly([[50, 50], [60, 50], [60, 60]])]
+    pred = [poly([[51, 50], [61, 50], [61, 60]]), poly([[0, 0], [10, 0], [0, 10]])]
+    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
+              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=config, progress=False)
+    out = compare_predictions(frames, "poly")
+    assert list(out["matched_by"]) == ["iou", "iou"]
+    assert sorted(out["iou"].to_numpy(float)) == pytest.approx([90 / 110, 1.0])

@@ -290,3 +290,94 @@ def test_empty_when_nothing_to_compare() -> None:
     assert out.empty and str(out["tp"].dtype) == "Int64"
     assert isinstance(np.asarray(out.columns), np.ndarray) and "ap50" in out.columns
     assert isinstance(out, pd.DataFrame)
+
+
+@pytest.mark.server
+def test_evaluate_a_project_on_the_real_server(label_studio: Any) -> None:
+    """A project created on the server with id-less scored predictions of two model
+    versions: the COCO numbers equal pycocotools' on what was sent, the choice accuracy
+    is what was sent."""
+    import httpx
+
+    from ls_frames.testing.seed import auth_headers
+
+    tasks, truth = _generated(11, n_tasks=25)
+    truth = {"ref": {}, "pred": {"m1": {}, "m2": {}}}
+    scenes = {}
+    for i, task in enumerate(tasks):
+        task.pop("id")
+        for a in task["annotations"]:
+            a.pop("id")
+            a.pop("completed_by")
+            a.pop("updated_at")
+        # one annotation per task (the server stamps them all at once), a skipped one more
+        kept = [a for a in task["annotations"] if not a["was_cancelled"]][-1]
+        kept["result"].append(_scene("indoor" if i % 3 else "outdoor"))
+        task["annotations"] = [kept, {"result": [], "was_cancelled": True,
+                                      "ground_truth": False}][: 1 + i % 2]
+        for p in task["predictions"]:
+            p.pop("id")
+            p["result"].append(_scene("indoor"))
+        scenes[i] = "indoor" if i % 3 else "outdoor"
+    headers = auth_headers(label_studio.url, label_studio.legacy_token)
+    with httpx.Client(base_url=label_studio.url, headers=headers, timeout=120) as http:
+        created = http.post("/api/projects", json={"title": "ls_frames evaluate",
+                                                   "label_config": CONFIG})
+        assert created.status_code < 400, created.text
+        pid = created.json()["id"]
+        answer = http.post(f"/api/projects/{pid}/import?return_task_ids=true", json=tasks)
+        assert answer.status_code < 400, answer.text
+        task_ids = sorted(answer.json()["task_ids"])
+    for tid, task in zip(task_ids, tasks, strict=True):
+        truth["ref"][tid] = [r for r in task["annotations"][0]["result"]
+                             if r["from_name"] == "label"]
+        for p in task["predictions"]:
+            truth["pred"][p["model_version"]][tid] = [r for r in p["result"]
+                                                       if r["from_name"] == "label"]
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+        frames = ls_frames.load_project(pid, client=client, progress=False)
+    out = ls_frames.evaluate(frames, "label")
+    for version in ("m1", "m2"):
+        mine = out[out["model_version"] == version].set_index("label")
+        for label in [*LABELS, "all"]:
+            stats = _coco(truth, version, None if label == "all" else label)
+            got = [mine.loc[label, c] for c in ("ap", "ap50", "ap75", "ar")]
+            assert got == pytest.approx([stats[0], stats[1], stats[2], stats[8]], abs=1e-6)
+    scene = ls_frames.evaluate(frames, "scene", model_version="m1").set_index("label")
+    m1_tasks = [i for i, t in enumerate(tasks) if any(p["model_version"] == "m1"
+                                                      for p in t["predictions"])]
+    want = sum(scenes[i] == "indoor" for i in m1_tasks) / len(m1_tasks)
+    assert scene.loc["all", "accuracy"] == pytest.approx(want)
+    matrix = ls_frames.confusion(frames, "scene", model_version="m1")
+    assert matrix.loc["outdoor", "indoor"] == sum(scenes[i] == "outdoor" for i in m1_tasks)
+
+
+NER = """<View><Text name="text" value="$text"/>
+<Labels name="ner" toName="text"><Label value="PER"/><Label value="ORG"/></Labels></View>"""
+
+
+def _span(start: int, end: int, label: str, score: float | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"from_name": "ner", "to_name": "text", "type": "labels",
+                            "value": {"start": start, "end": end, "labels": [label]}}
+    if score is not None:
+        item["score"] = score
+    return item
+
+
+def test_spans_average_precision() -> None:
+    ann = [_span(0, 5, "PER"), _span(10, 60, "ORG")]
+    pred = [_span(30, 35, "PER", 0.95), _span(0, 5, "PER", 0.9), _span(10, 51, "ORG", 0.8)]
+    tasks = [{"id": 1, "data": {"text": "x" * 80},
+              "annotations": [_ann(1, ann, "2024-01-01T00:00:00Z")],
+              "predictions": [{"id": 2, "model_version": "v", "result": pred}]}]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=NER,
+                                   progress=False)
+    out = ls_frames.evaluate(frames, "ner").set_index("label")
+    assert out.loc["PER", ["tp", "fp", "fn"]].tolist() == [1, 1, 0]
+    assert out.loc["ORG", ["tp", "fp", "fn"]].tolist() == [1, 0, 0]
+    # PER: the stray span scores higher, so precision is 1/2 at every recall and threshold
+    assert out.loc["PER", "ap"] == pytest.approx(0.5)
+    # ORG: IoU 41/50 = 0.82 passes 7 of the 10 thresholds 0.50 ... 0.95
+    assert out.loc["ORG", "ap"] == pytest.approx(0.7)
+    assert out.loc["ORG", "ap75"] == pytest.approx(1.0) and out.loc["ORG", "ar"] == pytest.approx(0.7)
+    assert out.loc["all", "ap"] == pytest.approx(0.6)

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.tables.frames import Frames
+from ls_frames.tables.geometry import points_box
 from ls_frames.tables.overlap import box_iou, paired_box_iou, paired_span_iou
 
 __all__ = ["annotator_pivot", "compare_predictions", "iou", "region_values",
@@ -88,19 +89,36 @@ _NONE, _BOX, _SPAN = 0, 1, 2
 def region_geometry(regions: pd.DataFrame) -> tuple[NDArray[np.int8], NDArray[np.float64],
                                                     NDArray[Any]]:  # fmt: skip
     """Geometry of each row for matching: a kind (0 none, 1 box, 2 span), an ``(n, 5)``
-    float array (boxes ``x, y, width, height, rotation`` in pixels where the image size is
-    known, else percent; spans ``start, end`` in the first two) and a span key (the
-    ``start``/``end`` text spans with offsets sit in: two spans compare only when their
+    float array and a span key.
+
+    Boxes are ``x, y, width, height, rotation``: rectangles as they are, polygons and
+    polylines as the box enclosing their points. They are in pixels when the task's image
+    size is known (the first ``original_width`` / ``original_height`` of the task's rows,
+    so a prediction imported without a size compares with an annotation that has one),
+    else in percent. Spans are ``start, end`` (offsets) in the first two columns; their key
+    is the ``start``/``end`` text the offsets sit in (two spans compare only when their
     keys are equal)."""
     n = len(regions)
     geo = np.full((n, 5), np.nan)
     kind = np.zeros(n, np.int8)
     box = np.column_stack([_floats(regions[c]) for c in ("x", "y", "width", "height")])
-    is_box = ~np.isnan(box).any(axis=1)
-    scale_w = _floats(regions["original_width"]) / 100.0
-    scale_h = _floats(regions["original_height"]) / 100.0
-    sized = ~(np.isnan(scale_w) | np.isnan(scale_h))
-    scale_w, scale_h = np.where(sized, scale_w, 1.0), np.where(sized, scale_h, 1.0)
+    is_box = np.asarray(~np.isnan(box).any(axis=1), dtype=bool)
+    if "points" in regions and not is_box.all():
+        rest = np.flatnonzero(~is_box)
+        around = points_box(list(regions["points"].iloc[rest]), np.full(len(rest), 100.0),
+                             np.full(len(rest), 100.0))  # fmt: skip
+        found = ~np.isnan(around).any(axis=1)
+        box[rest[found]] = np.column_stack([around[:, :2], around[:, 2:] - around[:, :2]])[found]
+        is_box[rest[found]] = True
+    width, height = _floats(regions["original_width"]), _floats(regions["original_height"])
+    if "task_id" in regions and n:
+        sizes = pd.DataFrame({"task": regions["task_id"].to_numpy(np.float64, na_value=np.nan),
+                              "w": width, "h": height})  # fmt: skip
+        first = sizes.groupby("task", dropna=False)[["w", "h"]].transform("first")
+        width, height = first["w"].to_numpy(np.float64), first["h"].to_numpy(np.float64)
+    sized = ~(np.isnan(width) | np.isnan(height))
+    scale_w = np.where(sized, width / 100.0, 1.0)
+    scale_h = np.where(sized, height / 100.0, 1.0)
     geo[:, 0], geo[:, 2] = box[:, 0] * scale_w, box[:, 2] * scale_w
     geo[:, 1], geo[:, 3] = box[:, 1] * scale_h, box[:, 3] * scale_h
     geo[:, 4] = np.nan_to_num(_floats(regions["rotation"]))
@@ -136,7 +154,7 @@ def _codes(*columns: NDArray[np.int64]) -> NDArray[np.int64]:
 
 _USED = ("task_id", "source", "source_id", "region_id", "from_name", "type", "labels",
          "choices", "taxonomy", "text", "rating", "number", "datetime", "x", "y",
-         "width", "height", "rotation", "start", "end", "start_text", "end_text",
+         "width", "height", "rotation", "points", "start", "end", "start_text", "end_text",
          "start_offset", "end_offset", "original_width", "original_height", "score")  # fmt: skip
 _SIDE_COLUMNS = ("region_id", "type", "value", "label", "x", "y", "width", "height",
                  "rotation", "start", "end", "score")  # fmt: skip

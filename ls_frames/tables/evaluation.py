@@ -151,6 +151,7 @@ def evaluate(
         control = frames.label_config.by_name().get(from_name)
         if control is not None and control.type not in _CHOICE_TYPES:
             kind = _kind([control.type], from_name)
+    _, geo, span_key = region_geometry(used)
     rows = []
     for version, preds in predictions.groupby("model_version", sort=True):
         tasks = np.intersect1d(preds["task_id"].to_numpy(np.int64),
@@ -165,7 +166,7 @@ def evaluate(
         if kind == "choice":
             table = _choices(gt, dt, tasks)
         else:
-            table = _detections(gt, dt, pred_score, kind, thresholds)
+            table = _detections(gt, dt, pred_score, kind, thresholds, geo, span_key)
         table.insert(0, "model_version", str(version))
         table.insert(2, "tasks", len(tasks))
         rows.append(table)
@@ -233,22 +234,11 @@ def _choices(gt: pd.DataFrame, dt: pd.DataFrame, tasks: NDArray[np.int64]) -> pd
     return result
 
 
-def _geometry(frame: pd.DataFrame, kind: str) -> NDArray[np.float64]:
-    if kind == "polygon":
-        from ls_frames.tables.geometry import to_xyxy
-
-        sized = frame["original_width"].notna() & frame["original_height"].notna()
-        size = {"original_width": frame["original_width"].where(sized, 100),
-                "original_height": frame["original_height"].where(sized, 100)}
-        box = to_xyxy({**{c: frame[c] for c in frame.columns if c not in size}, **size})
-        return np.column_stack([box["x_min"], box["y_min"], box["x_max"] - box["x_min"],
-                                box["y_max"] - box["y_min"], np.zeros(len(frame))])
-    _, geo, _ = region_geometry(frame)
-    return geo
-
-
 def _detections(gt: pd.DataFrame, dt: pd.DataFrame, pred_score: pd.Series, kind: str,
-                thresholds: tuple[float, ...]) -> pd.DataFrame:  # fmt: skip
+                thresholds: tuple[float, ...], geo: NDArray[np.float64],
+                span_key: NDArray[Any]) -> pd.DataFrame:  # fmt: skip
+    """Rows per label and ``all``; ``geo`` and ``span_key`` (of :func:`region_geometry`)
+    are indexed by the frames' index."""
     all_t = tuple(dict.fromkeys((*thresholds, 0.5, 0.75)))
     g_task, d_task = gt["task_id"].to_numpy(np.int64), dt["task_id"].to_numpy(np.int64)
     g_label, d_label = _labels(gt), _labels(dt)
@@ -262,11 +252,11 @@ def _detections(gt: pd.DataFrame, dt: pd.DataFrame, pred_score: pd.Series, kind:
     d_order = np.lexsort((dt["result_index"].to_numpy(np.int64, na_value=0),
                           dt["source_id"].to_numpy(np.int64), -score, d_label, d_task))
     d_task, d_label, score = d_task[d_order], d_label[d_order], score[d_order]
-    d_geo = _geometry(dt, kind)[d_order]
+    d_geo = geo[dt.index.to_numpy()][d_order]
     codes = {lab: i for i, lab in enumerate(sorted(set(g_label.tolist()) | set(d_label.tolist())))}
     d_key = _key(d_task, d_label, codes)
     rank = np.arange(len(d_key)) - np.searchsorted(d_key, d_key, side="left")
-    g_geo = _geometry(gt, kind)
+    g_geo = geo[gt.index.to_numpy()]
     g_key = _key(g_task, g_label, codes)
     # candidate pairs: same image and label
     g_sort = np.argsort(g_key, kind="stable")
@@ -278,9 +268,8 @@ def _detections(gt: pd.DataFrame, dt: pd.DataFrame, pred_score: pd.Series, kind:
                   if len(lo) else np.zeros(0, np.int64)].astype(np.int64)  # fmt: skip
     if kind == "span":
         overlap = paired_span_iou(d_geo[c_det, :2], g_geo[c_gt, :2])
-        _, _, dk = region_geometry(dt)
-        _, _, gk = region_geometry(gt)
-        overlap = np.where(dk[d_order][c_det] == gk[c_gt], overlap, 0.0)
+        dk, gk = span_key[dt.index.to_numpy()][d_order], span_key[gt.index.to_numpy()]
+        overlap = np.where(dk[c_det] == gk[c_gt], overlap, 0.0)
     else:
         overlap = paired_box_iou(d_geo[c_det], g_geo[c_gt])
     matched = {t: _greedy(c_det, c_gt, overlap, rank, t, len(d_key), len(g_key)) for t in all_t}

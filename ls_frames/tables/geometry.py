@@ -84,7 +84,7 @@ def box_corners(regions: Any, image_size: tuple[float, float] | None = None) -> 
     return np.stack([xs, ys], axis=2)
 
 
-def _points_box(points: Any, ow: NDArray[Any], oh: NDArray[Any]) -> NDArray[Any]:
+def points_box(points: Any, ow: NDArray[Any], oh: NDArray[Any]) -> NDArray[Any]:
     """``(n, 4)`` pixel ``x_min, y_min, x_max, y_max`` of each row's points (NaN when
     the row has none)."""
     out = np.full((len(ow), 4), np.nan)
@@ -129,7 +129,7 @@ def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arra
         cx, cy = c["x"] * c["ow"] / 100.0, c["y"] * c["oh"] / 100.0
         box[ellipse] = np.column_stack([cx - hx, cy - hy, cx + hx, cy + hy])[ellipse]
     if "points" in regions:
-        from_points = _points_box(list(regions["points"]), c["ow"], c["oh"])
+        from_points = points_box(list(regions["points"]), c["ow"], c["oh"])
         has = ~np.isnan(from_points).any(axis=1)
         box[has] = from_points[has]
     return {"x_min": box[:, 0], "y_min": box[:, 1], "x_max": box[:, 2], "y_max": box[:, 3]}
