@@ -1,8 +1,9 @@
 """compare_predictions and evaluate on a 20,000-task project, side by side with what a user
 would otherwise run, in one run.
 
-The export is generated (``generate_export.py``: boxes with a per-region choice, a
-task-level choice, skipped and ground-truth annotations, one model version with scores)
+The export is generated (``generate_export.py --matched``: boxes with a per-region choice,
+a task-level choice, skipped and ground-truth annotations, one model version whose boxes
+are noisy copies of the annotations', with scores)
 and read with ``ls_frames.read_export``; no server is needed. Each job runs in a fresh
 process, so its peak RSS is its own:
 
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-analysis-") as tmp:
         path = str(Path(tmp) / "export.json")
-        stats = generate(Path(path), 10_000, seed=0, max_tasks=args.tasks)
+        stats = generate(Path(path), 10_000, seed=0, max_tasks=args.tasks, matched=True)
         print(f"export: {stats['tasks']:,} tasks, {stats['annotation']:,} annotations, "
               f"{stats['prediction']:,} predictions, {stats['bytes'] / 1e6:.0f} MB")
         jobs = [("compare", "baseline_compare", "user_compare"),

@@ -48,6 +48,11 @@ def require_from_name(frames: Frames, from_name: str) -> None:
     raise ConfigurationError(message)
 
 
+def _filled(value: Any) -> bool:
+    """A non-empty list (numpy array or Python list; not None, NaN or pd.NA)."""
+    return isinstance(value, (np.ndarray, list)) and len(value) > 0
+
+
 def region_values(regions: pd.DataFrame, value_json: pd.Series | None = None) -> list[list[str]]:
     """The comparable value of each result row: its labels, choices, taxonomy paths
     (joined with ``" / "``), text lines, rating, number or datetime, else its
@@ -55,14 +60,16 @@ def region_values(regions: pd.DataFrame, value_json: pd.Series | None = None) ->
     out: list[list[str] | None] = []
     columns = [regions[c].to_numpy(object) for c in ("labels", "choices", "taxonomy", "text")]
     for labels, choices, taxonomy, text in zip(*columns, strict=True):
-        if labels is not None and len(labels):
-            out.append([str(v) for v in labels.tolist()])
-        elif choices is not None and len(choices):
-            out.append([str(v) for v in choices.tolist()])
-        elif taxonomy is not None and len(taxonomy):
+        if type(labels) is np.ndarray and len(labels):  # the common case first
+            out.append(labels.tolist())
+        elif _filled(labels):
+            out.append([str(v) for v in labels])
+        elif _filled(choices):
+            out.append([str(v) for v in choices])
+        elif _filled(taxonomy):
             out.append([" / ".join(str(p) for p in path) for path in taxonomy])
-        elif text is not None and len(text):
-            out.append([str(t) for t in text.tolist()])
+        elif _filled(text):
+            out.append([str(t) for t in text])
         else:
             out.append(None)
     rest = [i for i, v in enumerate(out) if v is None]
@@ -268,8 +275,7 @@ def _match_all(regions: pd.DataFrame, preds: pd.DataFrame, anns: pd.DataFrame,
         anns[["key", "ag"]].reset_index(names="aj"), on="key")
     pi, aj = cand["pi"].to_numpy(), cand["aj"].to_numpy()
     rid_p, rid_a = preds["rid"].to_numpy(object)[pi], anns["rid"].to_numpy(object)[aj]
-    by_id = np.fromiter((p is not None and p == a for p, a in zip(rid_p, rid_a, strict=True)),
-                        bool, len(pi))  # fmt: skip
+    by_id = np.asarray((rid_p == rid_a) & (rid_p != None), dtype=bool)  # noqa: E711
     kp, ka = kind[pi], kind[n_p + aj]
     comparable = (kp == ka) & (kp != _NONE) & (span_key[pi] == span_key[n_p + aj])
     overlap = np.full(len(pi), np.nan)
@@ -358,7 +364,8 @@ def _side(regions: pd.DataFrame, raw_json: pd.Series, items: pd.DataFrame,
         **{c: sub[c] for c in ("x", "y", "width", "height", "rotation")},
         "start": sub["start"], "end": sub["end"], "score": sub["score"],
     })  # fmt: skip
-    joined = np.array(["\x1f".join(sorted(v)) for v in values] + [None], dtype=object)
+    joined = np.array([v[0] if len(v) == 1 else "\x1f".join(sorted(v)) for v in values]
+                      + [None], dtype=object)  # fmt: skip
     out = _take(table, index)
     out.columns = [f"{prefix}_{c}" for c in out.columns]
     return out, joined[np.where(index < 0, len(values), index)]

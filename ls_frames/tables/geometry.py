@@ -89,8 +89,8 @@ def points_box(points: Any, ow: NDArray[Any], oh: NDArray[Any]) -> NDArray[Any]:
     the row has none)."""
     out = np.full((len(ow), 4), np.nan)
     for i, pts in enumerate(points):
-        if pts is None or (isinstance(pts, float) and np.isnan(pts)) or len(pts) == 0:
-            continue
+        if not isinstance(pts, (list, tuple, np.ndarray)) or len(pts) == 0:
+            continue  # missing (None, NaN, pd.NA) or empty
         try:
             xy = np.asarray([np.asarray(p, dtype=np.float64)[:2] for p in pts])
         except (TypeError, ValueError):
