@@ -246,11 +246,16 @@ def compare_predictions(
     pred_mask = usable & (source == "prediction").to_numpy(bool, na_value=False)
     ann_mask = usable & (source == "annotation").to_numpy(bool, na_value=False)
     ann_mask &= regions["source_id"].isin(ann_info.index).to_numpy(bool)
+    # only (task, control) pairs that have both sides can pair up
+    task = regions["task_id"].to_numpy(np.int64, na_value=-1)
+    key = task * max(len(names), 1) + name_codes
+    both = np.intersect1d(key[pred_mask], key[ann_mask])
+    pred_mask &= np.isin(key, both)
+    ann_mask &= np.isin(key, both)
     rows = np.flatnonzero(pred_mask | ann_mask)
     raw_json = frames.regions["value_json"].iloc[rows].reset_index(drop=True)
     compact = regions.iloc[rows].reset_index(drop=True)
-    compact["key"] = _codes(regions["task_id"].to_numpy(np.int64, na_value=-1)[rows],
-                            name_codes[rows].astype(np.int64))  # fmt: skip
+    compact["key"] = _codes(key[rows])
     compact["sid"] = regions["source_id"].to_numpy(np.int64, na_value=-1)[rows]
     preds = _items(compact, pred_mask[rows])
     anns = _items(compact, ann_mask[rows])
