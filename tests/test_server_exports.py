@@ -348,9 +348,12 @@ def _check_region(row: Any, item: dict[str, Any]) -> None:
         # integers (text offsets) in an int64 column; seconds and XPaths only as text
         assert _na(getattr(row, column)) == (sent if type(sent) is int else None)
     if "points" in value and "original_width" in item:
-        assert _list(row.points_px) == pytest.approx(
-            [[x * item["original_width"] / 100, y * item["original_height"] / 100]
-             for x, y in value["points"]])
+        want = [[x * item["original_width"] / 100, y * item["original_height"] / 100]
+                for x, y in value["points"]]
+        got = _list(row.points_px)
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert g == pytest.approx(w)
     for column in ("original_width", "original_height"):
         assert _na(getattr(row, column)) == item.get(column)
     if "original_width" in item and "x" in value:
