@@ -6,22 +6,27 @@ export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one 
 agreement.
 """
 
+from ls_frames.tables.agreement import agreement, consensus
 from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
 from ls_frames.tables.parquet import to_parquet
+from ls_frames.tables.splits import split
 
 __all__ = [
     "DTYPE_BACKENDS",
     "METADATA_KEY",
     "Frames",
+    "agreement",
     "annotator_pivot",
     "box_corners",
     "compare_predictions",
+    "consensus",
     "iou",
     "read_export",
     "read_parquet",
+    "split",
     "table_to_pandas",
     "to_coco",
     "to_parquet",

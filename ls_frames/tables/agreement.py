@@ -1,0 +1,330 @@
+"""Agreement between annotators, and one consensus label per task.
+
+:func:`agreement` scores how far annotators agree on one control (``from_name``):
+Cohen's kappa or percent agreement per annotator pair, Fleiss' kappa or Krippendorff's
+alpha (nominal) over everyone, or the mean IoU of matched regions per pair. :func:`consensus`
+gives one label per task by majority vote, flagging ties and low agreement instead of
+guessing. Both read the same cells as :func:`~ls_frames.tables.annotator_pivot`: skipped
+annotations never count, an annotator's last annotation of a task counts, and several
+values in one annotation (a multi-choice, several labels) form one answer, the sorted set
+joined with ``"|"``: two annotators agree on a task when they chose the same set.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ls_frames.errors import ConfigurationError
+from ls_frames.tables.analysis import annotator_pivot
+from ls_frames.tables.frames import Frames
+from ls_frames.tables.overlap import match_regions
+
+__all__ = ["agreement", "consensus", "require_from_name"]
+
+Method = Literal["cohen", "percent", "fleiss", "krippendorff", "iou"]
+_METHODS = ("cohen", "percent", "fleiss", "krippendorff", "iou")
+
+
+def require_from_name(frames: Frames, from_name: str) -> None:
+    """Raise :class:`ConfigurationError` unless some annotation result or the label config
+    has ``from_name``; the message names the ones that exist."""
+    regions = frames.regions
+    present = sorted({str(v) for v in regions["from_name"].dropna().astype(object)})
+    config = sorted(frames.label_config.by_name()) if frames.label_config else []
+    if from_name in present or from_name in config:
+        return
+    where = f"the results hold {present}" if present else "the results hold no from_name"
+    if config:
+        where += f" and the label config has {config}"
+    raise ConfigurationError(f"no control {from_name!r} in these frames: {where}")
+
+
+def _cells(frames: Frames, from_name: str, by: str) -> pd.DataFrame:
+    """``annotator_pivot`` as plain objects: one row per unit, one column per annotator,
+    the answer (a string) or ``None``."""
+    require_from_name(frames, from_name)
+    if by not in ("task", "region"):
+        raise ConfigurationError(f"by must be 'task' or 'region', not {by!r}")
+    pivot = annotator_pivot(frames, from_name, by=by)  # type: ignore[arg-type]
+    out: pd.DataFrame = pd.DataFrame(index=pivot.index)
+    for column in pivot.columns:
+        values = pivot[column].astype(object)
+        out[column] = values.where(values.notna(), None)
+    return out
+
+
+def _annotator_column(names: list[Any]) -> pd.Series:
+    column: pd.Series
+    if names and all(isinstance(n, (int, np.integer)) for n in names):
+        column = pd.Series(names, dtype="Int64")
+    else:
+        column = pd.Series([str(n) for n in names], dtype="string")
+    return column
+
+
+def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa of two equally long label arrays; NaN when chance agreement is 1."""
+    codes, _ = pd.factorize(np.concatenate([a, b]))
+    n_cat = int(codes.max()) + 1 if len(codes) else 0
+    left, right = codes[: len(a)], codes[len(a):]
+    confusion = np.zeros((n_cat, n_cat))
+    np.add.at(confusion, (left, right), 1)
+    expected = np.outer(confusion.sum(1), confusion.sum(0)) / confusion.sum()
+    off = 1.0 - np.eye(n_cat)
+    denominator = float((off * expected).sum())
+    if denominator == 0.0:
+        return float("nan")
+    return float(1.0 - (off * confusion).sum() / denominator)
+
+
+def fleiss_kappa(counts: np.ndarray) -> float:
+    """Fleiss' kappa of a ``units x categories`` count table with equal row sums."""
+    n_units = counts.shape[0]
+    raters = counts.sum(1)[0]
+    p_cat = counts.sum(0) / (n_units * raters)
+    p_unit = ((counts * counts).sum(1) - raters) / (raters * (raters - 1.0))
+    p_bar, p_e = p_unit.mean(), float((p_cat * p_cat).sum())
+    return float("nan") if p_e == 1.0 else float((p_bar - p_e) / (1.0 - p_e))
+
+
+def krippendorff_alpha(counts: np.ndarray) -> float:
+    """Krippendorff's alpha (nominal) of a ``units x categories`` count table; units with
+    fewer than two values are not pairable and left out."""
+    m = counts.sum(1)
+    counts = counts[m >= 2].astype(float)
+    m = m[m >= 2].astype(float)
+    if counts.size == 0:
+        return float("nan")
+    same = (counts * (counts - 1.0)).sum(1) / (m - 1.0)  # o_cc summed over categories
+    n_c = counts.sum(0)
+    n = float(n_c.sum())
+    observed = n - float(same.sum())
+    expected = (n * n - float((n_c * n_c).sum())) / (n - 1.0)
+    return float("nan") if expected == 0.0 else float(1.0 - observed / expected)
+
+
+def _pairwise(cells: pd.DataFrame, method: str) -> pd.DataFrame:
+    rows = []
+    for a, b in combinations(cells.columns, 2):
+        both = cells[a].notna().to_numpy(bool) & cells[b].notna().to_numpy(bool)
+        left = cells[a].to_numpy(object)[both]
+        right = cells[b].to_numpy(object)[both]
+        if not len(left):
+            score = float("nan")
+        elif method == "percent":
+            score = float(np.mean(left == right))
+        else:
+            score = cohen_kappa(left, right)
+        rows.append((a, b, int(both.sum()), score))
+    return _pair_frame(rows)
+
+
+def _pair_frame(rows: list[tuple[Any, Any, int, float]],
+                extra: dict[str, list[int]] | None = None) -> pd.DataFrame:  # fmt: skip
+    out: pd.DataFrame = pd.DataFrame({
+        "annotator_a": _annotator_column([r[0] for r in rows]),
+        "annotator_b": _annotator_column([r[1] for r in rows]),
+        "tasks": pd.Series([r[2] for r in rows], dtype="Int64"),
+        **{k: pd.Series(v, dtype="Int64") for k, v in (extra or {}).items()},
+        "score": pd.Series([r[3] for r in rows], dtype="float64").astype("Float64"),
+    })  # fmt: skip
+    out["score"] = out["score"].where(~np.isnan(out["score"].to_numpy(float, na_value=np.nan)))
+    return out
+
+
+def _counts(cells: pd.DataFrame) -> np.ndarray:
+    """``units x categories`` counts of the answers in ``cells``."""
+    stacked = cells.stack()
+    stacked = stacked[stacked.notna().to_numpy(bool)]
+    if stacked.empty:
+        return np.zeros((0, 0))
+    codes, _ = pd.factorize(stacked.to_numpy(object))
+    units, _ = pd.factorize(stacked.index.droplevel([-1]))
+    counts = np.zeros((int(units.max()) + 1, int(codes.max()) + 1))
+    np.add.at(counts, (units, codes), 1)
+    return counts
+
+
+def _overall(cells: pd.DataFrame, method: str) -> pd.DataFrame:
+    n_rated = cells.notna().sum(axis=1).to_numpy(int)
+    if method == "fleiss":
+        # Fleiss' kappa needs the same number of ratings on every task: the tasks with the
+        # most common number of ratings (two or more; the larger on a tie) count.
+        sizes = pd.Series(n_rated[n_rated >= 2]).value_counts()
+        keep = n_rated == (max(sizes[sizes == sizes.max()].index) if len(sizes) else -1)
+    else:
+        keep = n_rated >= 2
+    used = cells[keep]
+    counts = _counts(used)
+    if not len(counts):
+        score = float("nan")
+    else:
+        score = fleiss_kappa(counts) if method == "fleiss" else krippendorff_alpha(counts)
+    people = int(used.notna().any(axis=0).sum())
+    overall: pd.DataFrame = pd.DataFrame({
+        "tasks": pd.Series([len(used)], dtype="Int64"),
+        "annotators": pd.Series([people], dtype="Int64"),
+        "score": pd.Series([None if np.isnan(score) else score], dtype="Float64"),
+    })  # fmt: skip
+    return overall
+
+
+def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
+    require_from_name(frames, from_name)
+    annotations = frames.annotations
+    annotations = annotations[~annotations["was_cancelled"].fillna(False).to_numpy(bool)]
+    use_email = bool(annotations["completed_by_email"].notna().any())
+    who_column = "completed_by_email" if use_email else "completed_by_id"
+    latest = (annotations.sort_values(["updated_at", "annotation_id"], na_position="first")
+              .drop_duplicates(["task_id", who_column], keep="last"))  # fmt: skip
+    latest = latest[latest[who_column].notna().to_numpy(bool)]
+    who = dict(zip(latest["annotation_id"], latest[who_column], strict=True))
+    regions = frames.regions
+    mask = ((regions["source"].astype(object) == "annotation")
+            & (regions["from_name"].astype(object) == from_name)
+            & regions["source_id"].isin(list(who))).to_numpy(bool)  # fmt: skip
+    rows = regions[mask]
+    by_task: dict[int, dict[Any, pd.DataFrame]] = {}
+    for (task_id, source_id), group in rows.groupby(["task_id", "source_id"], sort=True):
+        by_task.setdefault(int(task_id), {})[who[source_id]] = group
+    people = sorted({p for t in by_task.values() for p in t}, key=str)
+    sums: dict[tuple[Any, Any], list[float]] = {pair: [0, 0.0, 0, 0]
+                                                for pair in combinations(people, 2)}
+    for task in by_task.values():
+        for a, b in combinations(sorted(task, key=str), 2):
+            matched = match_regions(task[a], task[b])
+            ious = [m[2] for m in matched]
+            acc = sums[(a, b)]
+            acc[0] += 1
+            acc[1] += float(np.sum(ious))
+            acc[2] += len(ious)
+            acc[3] += len(task[a]) + len(task[b]) - 2 * len(ious)
+    rows_out = [(a, b, int(v[0]), v[1] / v[2] if v[2] else float("nan"))
+                for (a, b), v in sums.items()]
+    extra = {"matched": [int(v[2]) for v in sums.values()],
+             "unmatched": [int(v[3]) for v in sums.values()]}
+    return _pair_frame(rows_out, extra)
+
+
+def agreement(
+    frames: Frames,
+    from_name: str,
+    *,
+    method: Method = "cohen",
+    by: Literal["task", "region"] = "task",
+) -> pd.DataFrame:
+    """How far annotators agree on one control.
+
+    The answers are the cells of :func:`~ls_frames.tables.annotator_pivot`: skipped
+    annotations never count; when an annotator annotated a task more than once, the
+    annotation updated last counts; an annotation without a result for ``from_name`` is no
+    answer; several values in one annotation (a multi-choice, several labels of a task)
+    form one answer, their sorted set, so annotators agree when they chose the same set.
+    Annotators are named by email where the export has them, else by user id.
+
+    Parameters:
+        frames: the tables of an export (:func:`read_export`, ``load_project``,
+            :func:`read_parquet`).
+        from_name: the control's name (``<Choices name="...">``).
+        method: ``"cohen"`` (Cohen's kappa) or ``"percent"`` (share of equal answers),
+            one row per annotator pair over the tasks both answered: ``annotator_a,
+            annotator_b, tasks, score``. ``"fleiss"`` (Fleiss' kappa) or
+            ``"krippendorff"`` (Krippendorff's alpha, nominal), one row: ``tasks,
+            annotators, score``; alpha uses every task with two answers or more, Fleiss'
+            kappa (which needs equally many answers per task) the tasks with the most
+            common number of answers (two or more). ``"iou"``: for boxes and spans
+            (text offsets, audio/video times), regions of the two annotators on a task are
+            matched greedily by IoU, best first (a match needs IoU > 0; labels are not
+            compared); one row per pair: ``annotator_a, annotator_b, tasks, matched,
+            unmatched, score`` (the mean IoU of the matched regions).
+        by: ``"task"``, or ``"region"`` to compare per ``(task_id, region_id)`` (a
+            per-region choice on regions the annotators share, e.g. from a prediction).
+
+    Returns:
+        A DataFrame as above; ``score`` is missing where it is undefined (no common task,
+        or chance agreement of 1).
+
+    Raises:
+        ConfigurationError: an unknown ``method`` or ``by``, or a ``from_name`` that
+            neither the results nor the label config have (the message names those that
+            exist).
+    """
+    if method not in _METHODS:
+        raise ConfigurationError(f"method must be one of {list(_METHODS)}, not {method!r}")
+    if method == "iou":
+        return _iou_pairs(frames, from_name)
+    cells = _cells(frames, from_name, by)
+    if method in ("cohen", "percent"):
+        return _pairwise(cells, method)
+    return _overall(cells, method)
+
+
+def consensus(
+    frames: Frames,
+    from_name: str,
+    *,
+    method: Literal["majority"] = "majority",
+    min_agreement: float | None = None,
+) -> pd.DataFrame:
+    """One label per task from several annotators, by majority vote.
+
+    The answers are those :func:`agreement` compares (skipped annotations left out, an
+    annotator's last annotation of a task, a multi-choice as its ``"|"``-joined set).
+
+    Parameters:
+        frames: the tables of an export.
+        from_name: the control's name.
+        method: ``"majority"``: the answer most annotators gave.
+        min_agreement: flag tasks whose winning share (``votes / annotators``) is below
+            this fraction (``0 < min_agreement <= 1``).
+
+    Returns:
+        One row per task with an answer, indexed by ``task_id``: ``label`` (the winning
+        answer; missing when tied or below ``min_agreement``: flagged, never guessed),
+        ``votes`` (annotators who gave the winning answer, or each tied answer),
+        ``annotators`` (annotators who answered), ``agreement`` (``votes /
+        annotators``), ``tie`` and ``low_agreement`` (booleans). ``label`` is a
+        categorical in label config order where the config is known.
+
+    Raises:
+        ConfigurationError: an unknown ``method``, ``min_agreement`` outside ``(0, 1]`` or
+            an unknown ``from_name``.
+    """
+    if method != "majority":
+        raise ConfigurationError(f"method must be 'majority', not {method!r}")
+    if min_agreement is not None and not 0 < min_agreement <= 1:
+        raise ConfigurationError(f"min_agreement must be in (0, 1], not {min_agreement!r}")
+    cells = _cells(frames, from_name, "task")
+    labels: list[Any] = []
+    votes, voters, ties = [], [], []
+    for row in cells.itertuples(index=False):
+        answers = pd.Series([v for v in row if v is not None], dtype=object)
+        counts = answers.value_counts()
+        top = int(counts.iloc[0]) if len(counts) else 0
+        tie = int((counts == top).sum()) > 1
+        labels.append(None if tie or not len(counts) else counts.index[0])
+        votes.append(top)
+        voters.append(len(answers))
+        ties.append(tie)
+    out: pd.DataFrame = pd.DataFrame(index=cells.index)
+    out["label"] = pd.Series(labels, index=cells.index, dtype=object)
+    out["votes"] = pd.array(votes, dtype="Int64")
+    out["annotators"] = pd.array(voters, dtype="Int64")
+    share = np.asarray(votes, float) / np.maximum(np.asarray(voters, float), 1.0)
+    out["agreement"] = pd.array(share, dtype="Float64")
+    out["tie"] = pd.array(ties, dtype="boolean")
+    low = (share < min_agreement) if min_agreement is not None else np.zeros(len(share), bool)
+    out["low_agreement"] = pd.array(low, dtype="boolean")
+    out.loc[low, "label"] = None
+    control = frames.label_config.by_name().get(from_name) if frames.label_config else None
+    seen = sorted({str(v) for v in out["label"].dropna()})
+    if control is not None and control.values:
+        extra = [v for v in seen if v not in control.values]
+        out["label"] = out["label"].astype(pd.CategoricalDtype([*control.values, *extra]))
+    else:
+        out["label"] = out["label"].astype("string")
+    return out
