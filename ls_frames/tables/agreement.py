@@ -21,9 +21,9 @@ import pandas as pd
 from ls_frames.errors import ConfigurationError
 from ls_frames.tables.analysis import annotator_pivot
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.overlap import match_regions
+from ls_frames.tables.overlap import box_iou, span_iou
 
-__all__ = ["agreement", "consensus", "require_from_name"]
+__all__ = ["agreement", "consensus", "match_regions", "require_from_name"]
 
 Method = Literal["cohen", "percent", "fleiss", "krippendorff", "iou"]
 _METHODS = ("cohen", "percent", "fleiss", "krippendorff", "iou")
@@ -171,6 +171,54 @@ def _overall(cells: pd.DataFrame, method: str) -> pd.DataFrame:
         "score": pd.Series([None if np.isnan(score) else score], dtype="Float64"),
     })  # fmt: skip
     return overall
+
+
+def _numbers(regions: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    values = [pd.to_numeric(regions[c].astype(object), errors="coerce") for c in columns]
+    return np.column_stack([np.asarray(v.astype("float64"), float) for v in values]).reshape(
+        len(regions), len(columns))
+
+
+def _geometry(regions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(boxes, spans)``: rows ``x, y, width, height, rotation`` (pixels where the export
+    has the image size, else percent) and ``start, end`` (text offsets, else numeric
+    start/end); NaN where a region has no such geometry."""
+    pixels = _numbers(regions, ("x_px", "y_px", "width_px", "height_px"))
+    percent = _numbers(regions, ("x", "y", "width", "height"))
+    use_pixels = ~np.isnan(pixels).any(1)
+    boxes = np.where(use_pixels[:, None], pixels, percent)
+    boxes = np.column_stack([boxes, np.nan_to_num(_numbers(regions, ("rotation",))[:, 0])])
+    offsets = _numbers(regions, ("start_offset", "end_offset"))
+    times = _numbers(regions, ("start", "end"))
+    spans = np.where(np.isnan(offsets).any(1)[:, None], times, offsets)
+    spans[~np.isnan(boxes[:, :4]).any(1)] = np.nan  # a box is not a span
+    return boxes, spans
+
+
+def match_regions(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[int, int, float]]:
+    """Greedy one-to-one matching of the regions of ``a`` and ``b`` (positions), best IoU
+    first; a pair needs IoU > 0. Boxes match boxes (rotation aware), spans match spans."""
+    boxes_a, spans_a = _geometry(a)
+    boxes_b, spans_b = _geometry(b)
+    scores = np.full((len(a), len(b)), -1.0)
+    ia, ib = ~np.isnan(boxes_a[:, :4]).any(1), ~np.isnan(boxes_b[:, :4]).any(1)
+    if ia.any() and ib.any():
+        scores[np.ix_(ia, ib)] = box_iou(boxes_a[ia], boxes_b[ib])
+    sa, sb = ~np.isnan(spans_a).any(1), ~np.isnan(spans_b).any(1)
+    if sa.any() and sb.any():
+        scores[np.ix_(sa, sb)] = span_iou(spans_a[sa], spans_b[sb])
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    out: list[tuple[int, int, float]] = []
+    for flat in np.argsort(-scores, axis=None, kind="stable"):
+        i, j = divmod(int(flat), scores.shape[1])
+        if scores[i, j] <= 0:
+            break
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            out.append((i, j, float(scores[i, j])))
+    return out
 
 
 def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
