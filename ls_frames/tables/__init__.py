@@ -11,6 +11,7 @@ from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
+from ls_frames.tables.hf import to_hf_dataset, whitespace_tokenizer
 from ls_frames.tables.parquet import to_parquet
 from ls_frames.tables.splits import split
 
@@ -29,9 +30,11 @@ __all__ = [
     "split",
     "table_to_pandas",
     "to_coco",
+    "to_hf_dataset",
     "to_parquet",
     "to_pixels",
     "to_xyxy",
     "to_yolo",
     "types_mapper",
+    "whitespace_tokenizer",
 ]

@@ -125,10 +125,10 @@ def _media_rows(media: pd.DataFrame, field: str | None, control: Control | None,
         not pd.isna(rows.at[t, "error"])
         or (pd.isna(rows.at[t, "path"]) and _bytes(rows.at[t, "bytes"]) is None))]  # fmt: skip
     if absent or failed:
-        detail = "; ".join(
-            [f"no {field!r} media for tasks {absent[:10]}"] * bool(absent)
-            + [f"media of tasks {failed[:10]} failed: {rows.at[failed[0], 'error']}"]
-            * bool(failed))  # fmt: skip
+        parts = [f"no {field!r} media for tasks {absent[:10]}"] if absent else []
+        if failed:
+            parts.append(f"media of tasks {failed[:10]} failed: {rows.at[failed[0], 'error']}")
+        detail = "; ".join(parts)
         raise DownloadError(f"cannot build the dataset: {detail} (fetch them, or pass only "
                             f"the tasks that have media)")
     kinds = {str(c).split("/")[0] for c in rows["content_type"].dropna().astype(object)}
