@@ -11,6 +11,7 @@ from :func:`~ls_frames.tables.split`. ``datasets`` is an optional extra::
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -260,6 +261,9 @@ def to_hf_dataset(
     kind = None
     if media is not None:
         rows, kind = _media_rows(media, field, control, task_ids)
+        if kind == "audio" and importlib.util.find_spec("torchcodec") is None:
+            raise ConfigurationError("audio media needs torchcodec, which datasets uses to "
+                                     "read and write audio: pip install torchcodec")
         columns[kind] = [_media_value(rows.loc[t]) for t in task_ids]
         features[kind] = ds.Image() if kind == "image" else ds.Audio()
     empty = regions.iloc[0:0]
