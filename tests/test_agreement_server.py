@@ -64,7 +64,7 @@ def project(label_studio: Any) -> dict[str, Any]:
         answer.raise_for_status()
         project_id = answer.json()["id"]
         tasks, counted = [], []
-        for i in range(40):
+        for _task in range(40):
             truth = rng.choice(LABELS)
             annotations, answers = [], {}
             for user, email in users.items():
