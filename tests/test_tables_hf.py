@@ -88,7 +88,9 @@ def _media(tmp_path: Path, task_ids: list[int], *, as_bytes: bool = False) -> pd
         data = path.read_bytes()
         rows.append({"task_id": tid, "field": "image", "position": 0,
                      "uri": f"/data/upload/1/{tid}.png",
-                     "path": None if as_bytes else str(path), "bytes": data if as_bytes else None,
+                     # fetch_media writes the size under bytes; by hand, the content
+                     "path": None if as_bytes else str(path),
+                     "bytes": data if as_bytes else len(data),
                      "sha256": "", "content_type": "image/png", "error": None})
     return pd.DataFrame(rows)
 
@@ -253,7 +255,7 @@ def test_audio_media_becomes_an_audio_feature(tmp_path: Path) -> None:
         out.setframerate(8000)
         out.writeframes(np.zeros(800, np.int16).tobytes())
     media = pd.DataFrame([{"task_id": 1, "field": "audio", "position": None, "uri": "a.wav",
-                           "path": str(path), "bytes": None, "sha256": "",
+                           "path": str(path), "bytes": path.stat().st_size, "sha256": "",
                            "content_type": "audio/x-wav", "error": None}])
     frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=config,
                                    progress=False)

@@ -1,9 +1,9 @@
 """Hugging Face ``datasets`` for training: detection, classification, segmentation, NER.
 
 :func:`to_hf_dataset` turns :class:`~ls_frames.tables.Frames` (and, for images and audio,
-the media table that ``fetch_media`` writes: ``task_id, field, position, uri, path, bytes,
-sha256, content_type, error``) into a ``datasets.Dataset``, or a ``DatasetDict`` by a split
-from :func:`~ls_frames.tables.split`. ``datasets`` is an optional extra::
+the media table that ``fetch_media`` writes: ``task_id, field, position, uri, path`` (the
+local file), ``bytes`` (its size), ``sha256, content_type, error``) into a
+``datasets.Dataset``, or a ``DatasetDict`` by a split from :func:`~ls_frames.tables.split`. ``datasets`` is an optional extra::
 
     pip install "ls_frames[train]"
 """
@@ -141,9 +141,9 @@ def _media_rows(media: pd.DataFrame, field: str | None, control: Control | None,
 
 
 def _bytes(value: Any) -> bytes | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return bytes(value)
+    """The content in a ``bytes`` cell: ``fetch_media`` writes the file's size there (an
+    int: the content is at ``path``); a table built by hand may hold the bytes."""
+    return bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else None
 
 
 def _media_value(row: pd.Series) -> dict[str, Any]:
