@@ -3,7 +3,8 @@
 :func:`to_hf_dataset` turns :class:`~ls_frames.tables.Frames` (and, for images and audio,
 the media table that ``fetch_media`` writes: ``task_id, field, position, uri, path`` (the
 local file), ``bytes`` (its size), ``sha256, content_type, error``) into a
-``datasets.Dataset``, or a ``DatasetDict`` by a split from :func:`~ls_frames.tables.split`. ``datasets`` is an optional extra::
+``datasets.Dataset``, or a ``DatasetDict`` by a split from :func:`~ls_frames.tables.split`.
+``datasets`` is an optional extra::
 
     pip install "ls_frames[train]"
 """
