@@ -2,7 +2,10 @@
 
 Layers, lowest first (a layer never imports one above it)::
 
-    transport  ->  exports  ->  reading  ->  tables  ->  front ends (functions, CLI, panel)
+    transport -> exports -> reading -> tables -> media -> front ends (functions, CLI, panel)
+
+``media`` (``fetch_media``) reads the tables and fetches the files they point to through
+the exports client; it sits between the tables and the front ends.
 """
 
 import importlib
@@ -21,6 +24,7 @@ from ls_frames.errors import (
     ExportTimeout,
     HTTPError,
     LSFramesError,
+    MediaError,
     NotFound,
     PermissionDenied,
     StorageError,
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
     from ls_frames.frontends.sync import sync_parquet
     from ls_frames.frontends.widgets import ExportPanel
+    from ls_frames.media import fetch_media
     from ls_frames.tables import (
         Frames,
         agreement,
@@ -76,6 +81,7 @@ _LAZY = {
     "snapshot_project": "ls_frames.frontends",
     "sync_parquet": "ls_frames.frontends.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
+    "fetch_media": "ls_frames.media",
 }
 
 
@@ -112,6 +118,7 @@ __all__ = [
     "HTTPError",
     "LSFramesError",
     "LocalFilesExportStorage",
+    "MediaError",
     "NotFound",
     "PermissionDenied",
     "RetryPolicy",
@@ -125,6 +132,7 @@ __all__ = [
     "compare_predictions",
     "consensus",
     "export_project",
+    "fetch_media",
     "load_project",
     "read_export",
     "read_parquet",
