@@ -217,3 +217,50 @@ def test_consensus_majority_ties_and_low_agreement(seed: int) -> None:
         else:
             assert row["label"] == counts.index[0]
     assert list(out["label"].cat.categories) == list(LABELS)
+
+
+def _reference_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_box_iou_with_several_annotators_equals_a_plain_loop(seed: int) -> None:
+    rng = random.Random(seed)
+    tasks, sent, aid = [], {}, 0
+    for tid in range(1, 30):
+        anns, drawn = [], {}
+        for user in range(1, 5):
+            if rng.random() < 0.25:
+                continue
+            aid += 1
+            boxes = [(rng.uniform(0, 70), rng.uniform(0, 70), rng.uniform(5, 30),
+                      rng.uniform(5, 30)) for _ in range(rng.randrange(0, 4))]
+            anns.append(_annotation(aid, user, [_rect(f"r{k}", *b) for k, b in
+                                                enumerate(boxes)], 1))
+            drawn[user] = boxes
+        tasks.append({"id": tid, "data": {"text": "x"}, "annotations": anns})
+        sent[tid] = {u: b for u, b in drawn.items() if b}
+    out = agreement(_frames(json.dumps(tasks).encode()), "box", method="iou")
+    for row in out.itertuples():
+        ua, ub = (int(str(x)[4:].split("@")[0]) for x in (row.annotator_a, row.annotator_b))
+        ious, n_tasks, unmatched = [], 0, 0
+        for drawn in sent.values():
+            if ua not in drawn or ub not in drawn:
+                continue
+            n_tasks += 1
+            scored = sorted(((_reference_iou(p, q), i, j) for i, p in enumerate(drawn[ua])
+                             for j, q in enumerate(drawn[ub])), reverse=True)
+            used_a, used_b = set(), set()
+            for score, i, j in scored:
+                if score > 0 and i not in used_a and j not in used_b:
+                    used_a.add(i)
+                    used_b.add(j)
+                    ious.append(score)
+            unmatched += len(drawn[ua]) + len(drawn[ub]) - 2 * len(used_a)
+        assert (row.tasks, row.unmatched) == (n_tasks, unmatched)
+        assert row.matched == len(ious)
+        assert _close(row.score, float(np.mean(ious)) if ious else float("nan"))

@@ -21,7 +21,7 @@ import pandas as pd
 from ls_frames.errors import ConfigurationError
 from ls_frames.tables.analysis import annotator_pivot
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.overlap import box_iou, span_iou
+from ls_frames.tables.overlap import box_iou, paired_box_iou, paired_span_iou, span_iou
 
 __all__ = ["agreement", "consensus", "match_regions", "require_from_name"]
 
@@ -198,15 +198,21 @@ def _geometry(regions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def match_regions(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[int, int, float]]:
     """Greedy one-to-one matching of the regions of ``a`` and ``b`` (positions), best IoU
     first; a pair needs IoU > 0. Boxes match boxes (rotation aware), spans match spans."""
-    boxes_a, spans_a = _geometry(a)
-    boxes_b, spans_b = _geometry(b)
-    scores = np.full((len(a), len(b)), -1.0)
+    return _match(*_geometry(a), *_geometry(b))
+
+
+def _match(boxes_a: np.ndarray, spans_a: np.ndarray, boxes_b: np.ndarray,
+           spans_b: np.ndarray) -> list[tuple[int, int, float]]:  # fmt: skip
+    scores = np.full((len(boxes_a), len(boxes_b)), -1.0)
     ia, ib = ~np.isnan(boxes_a[:, :4]).any(1), ~np.isnan(boxes_b[:, :4]).any(1)
     if ia.any() and ib.any():
         scores[np.ix_(ia, ib)] = box_iou(boxes_a[ia], boxes_b[ib])
     sa, sb = ~np.isnan(spans_a).any(1), ~np.isnan(spans_b).any(1)
     if sa.any() and sb.any():
         scores[np.ix_(sa, sb)] = span_iou(spans_a[sa], spans_b[sb])
+    if scores.size == 1:
+        value = float(scores[0, 0])
+        return [(0, 0, value)] if value > 0 else []
     used_a: set[int] = set()
     used_b: set[int] = set()
     out: list[tuple[int, int, float]] = []
@@ -221,6 +227,15 @@ def match_regions(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[int, int, floa
     return out
 
 
+def _candidates(tasks: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(i, j)`` of every two regions of one task drawn by annotators ``codes[i]
+    < codes[j]``."""
+    frame = pd.DataFrame({"task": tasks, "code": codes, "pos": np.arange(len(tasks))})
+    pairs = frame.merge(frame, on="task", suffixes=("_a", "_b"))
+    pairs = pairs[(pairs["code_a"] < pairs["code_b"]).to_numpy(bool)]
+    return pairs["pos_a"].to_numpy(np.int64), pairs["pos_b"].to_numpy(np.int64)
+
+
 def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
     require_from_name(frames, from_name)
     annotations = frames.annotations
@@ -230,31 +245,61 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
     latest = (annotations.sort_values(["updated_at", "annotation_id"], na_position="first")
               .drop_duplicates(["task_id", who_column], keep="last"))  # fmt: skip
     latest = latest[latest[who_column].notna().to_numpy(bool)]
-    who = dict(zip(latest["annotation_id"], latest[who_column], strict=True))
+    who = pd.Series(latest[who_column].to_numpy(object),
+                    index=latest["annotation_id"].to_numpy(np.int64))  # fmt: skip
     regions = frames.regions
     mask = ((regions["source"].astype(object) == "annotation")
             & (regions["from_name"].astype(object) == from_name)
-            & regions["source_id"].isin(list(who))).to_numpy(bool)  # fmt: skip
+            & regions["source_id"].isin(who.index)).to_numpy(bool)  # fmt: skip
     rows = regions[mask]
-    by_task: dict[int, dict[Any, pd.DataFrame]] = {}
-    for (task_id, source_id), group in rows.groupby(["task_id", "source_id"], sort=True):
-        by_task.setdefault(int(task_id), {})[who[source_id]] = group
-    people = sorted({p for t in by_task.values() for p in t}, key=str)
-    sums: dict[tuple[Any, Any], list[float]] = {pair: [0, 0.0, 0, 0]
-                                                for pair in combinations(people, 2)}
-    for task in by_task.values():
-        for a, b in combinations(sorted(task, key=str), 2):
-            matched = match_regions(task[a], task[b])
-            ious = [m[2] for m in matched]
-            acc = sums[(a, b)]
-            acc[0] += 1
-            acc[1] += float(np.sum(ious))
-            acc[2] += len(ious)
-            acc[3] += len(task[a]) + len(task[b]) - 2 * len(ious)
-    rows_out = [(a, b, int(v[0]), v[1] / v[2] if v[2] else float("nan"))
-                for (a, b), v in sums.items()]
-    extra = {"matched": [int(v[2]) for v in sums.values()],
-             "unmatched": [int(v[3]) for v in sums.values()]}
+    boxes, spans = _geometry(rows)
+    tasks = rows["task_id"].to_numpy(np.int64)
+    persons = who.reindex(rows["source_id"].to_numpy(np.int64)).to_numpy(object)
+    people = sorted(set(persons), key=str)
+    rank = {p: k for k, p in enumerate(people)}
+    codes = np.array([rank[p] for p in persons], dtype=np.int64)
+    sums = np.zeros((len(people), len(people), 4))  # tasks, iou sum, matched, unmatched
+    # every task both annotated, and the regions each drew
+    drawn = pd.Series(1, index=pd.MultiIndex.from_arrays([tasks, codes])).groupby(
+        level=[0, 1]).size()
+    for _, group in drawn.groupby(level=0):
+        present = group.index.get_level_values(1).to_numpy()
+        counts = group.to_numpy()
+        for (i, a), (j, b) in combinations(enumerate(present), 2):
+            sums[a, b, 0] += 1
+            sums[a, b, 3] += counts[i] + counts[j]
+    # every candidate pair of regions (same task, two annotators), scored at once
+    left, right = _candidates(tasks, codes)
+    is_box = ~np.isnan(boxes[:, :4]).any(1)
+    is_span = ~np.isnan(spans).any(1)
+    score = np.zeros(len(left))
+    both_boxes = is_box[left] & is_box[right]
+    both_spans = is_span[left] & is_span[right]
+    if both_boxes.any():
+        score[both_boxes] = paired_box_iou(boxes[left[both_boxes]], boxes[right[both_boxes]])
+    if both_spans.any():
+        score[both_spans] = paired_span_iou(spans[left[both_spans]], spans[right[both_spans]])
+    keep = score > 0
+    left, right, score = left[keep], right[keep], score[keep]
+    # greedy, best first, within each (task, annotator pair)
+    order = np.lexsort((-score, codes[right], codes[left], tasks[left]))
+    used: set[tuple[int, int]] = set()  # (region, the other annotator)
+    for k in order:
+        i, j = int(left[k]), int(right[k])
+        key_i, key_j = (i, int(codes[j])), (j, int(codes[i]))
+        if key_i in used or key_j in used:
+            continue
+        used.update((key_i, key_j))
+        acc = sums[codes[i], codes[j]]
+        acc[1] += score[k]
+        acc[2] += 1
+        acc[3] -= 2
+    pairs = list(combinations(range(len(people)), 2))
+    rows_out = [(people[i], people[j], int(sums[i, j, 0]),
+                 sums[i, j, 1] / sums[i, j, 2] if sums[i, j, 2] else float("nan"))
+                for i, j in pairs]  # fmt: skip
+    extra = {"matched": [int(sums[i, j, 2]) for i, j in pairs],
+             "unmatched": [int(sums[i, j, 3]) for i, j in pairs]}
     return _pair_frame(rows_out, extra)
 
 
@@ -287,7 +332,8 @@ def agreement(
             common number of answers (two or more). ``"iou"``: for boxes and spans
             (text offsets, audio/video times), regions of the two annotators on a task are
             matched greedily by IoU, best first (a match needs IoU > 0; labels are not
-            compared); one row per pair: ``annotator_a, annotator_b, tasks, matched,
+            compared); one row per pair: ``annotator_a, annotator_b, tasks`` (both drew
+            regions), ``matched,
             unmatched, score`` (the mean IoU of the matched regions).
         by: ``"task"``, or ``"region"`` to compare per ``(task_id, region_id)`` (a
             per-region choice on regions the annotators share, e.g. from a prediction).
@@ -347,17 +393,21 @@ def consensus(
     if min_agreement is not None and not 0 < min_agreement <= 1:
         raise ConfigurationError(f"min_agreement must be in (0, 1], not {min_agreement!r}")
     cells = _cells(frames, from_name, "task")
-    labels: list[Any] = []
-    votes, voters, ties = [], [], []
-    for row in cells.itertuples(index=False):
-        answers = pd.Series([v for v in row if v is not None], dtype=object)
-        counts = answers.value_counts()
-        top = int(counts.iloc[0]) if len(counts) else 0
-        tie = int((counts == top).sum()) > 1
-        labels.append(None if tie or not len(counts) else counts.index[0])
-        votes.append(top)
-        voters.append(len(answers))
-        ties.append(tie)
+    stacked = cells.stack()
+    stacked = stacked[stacked.notna().to_numpy(bool)]
+    units = cells.index.get_indexer(stacked.index.droplevel([-1]))
+    answers = pd.DataFrame({"unit": units, "answer": stacked.to_numpy(object)})
+    tally = answers.groupby(["unit", "answer"], sort=True).size()
+    top = tally.groupby(level="unit").max()
+    at_top = tally[tally.to_numpy() == top.reindex(tally.index.get_level_values("unit")).to_numpy()]
+    n_top = at_top.groupby(level="unit").size()
+    winner = at_top.reset_index().drop_duplicates("unit").set_index("unit")["answer"]
+    n_units = len(cells)
+    votes = top.reindex(range(n_units), fill_value=0).to_numpy(np.int64)
+    voters = answers.groupby("unit").size().reindex(range(n_units), fill_value=0).to_numpy()
+    ties = n_top.reindex(range(n_units), fill_value=0).to_numpy() > 1
+    picked = winner.reindex(range(n_units)).to_numpy(object)
+    labels = [None if tie or pd.isna(v) else v for v, tie in zip(picked, ties, strict=True)]
     out: pd.DataFrame = pd.DataFrame(index=cells.index)
     out["label"] = pd.Series(labels, index=cells.index, dtype=object)
     out["votes"] = pd.array(votes, dtype="Int64")
