@@ -1,8 +1,9 @@
 """Agreement, consensus and splits side by side with what a user writes today, in one run.
 
 A generated export (``--tasks`` tasks, five annotators answering 80% of them, a choice and
-one or two boxes each) is read once; then each side runs in this process, timed, with its
-peak of Python allocations (``tracemalloc``, numpy included):
+one or two boxes each) is read once; then each side runs in a forked child (which shares
+the tables already built), timed, with the growth of its peak resident memory over what it
+started with:
 
 * Cohen's kappa for every annotator pair: ``ls_frames.agreement`` versus
   ``annotator_pivot`` + scikit-learn's ``cohen_kappa_score`` pair by pair;
@@ -16,18 +17,19 @@ peak of Python allocations (``tracemalloc``, numpy included):
 
 Usage::
 
-    python benchmarks/bench_agreement.py --tasks 10000
+    python benchmarks/bench_agreement.py --tasks 5000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import time
-import tracemalloc
 from collections.abc import Callable
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,14 +71,29 @@ def export(n_tasks: int, seed: int = 0) -> bytes:
     return json.dumps(tasks).encode()
 
 
-def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
-    tracemalloc.start()
+def _status(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB -> MiB
+    return float("nan")
+
+
+def _child(fn: Callable[[], Any], queue: Any) -> None:
+    before = _status("VmRSS")
     started = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - started
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return seconds, peak, result
+    queue.put((seconds, _status("VmHWM") - before, result))
+
+
+def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(fn, queue))
+    process.start()
+    got = queue.get()
+    process.join()
+    return got  # type: ignore[no-any-return]
 
 
 # -- what a user writes today -------------------------------------------------------------
@@ -142,7 +159,7 @@ def user_split(frames: ls_frames.Frames) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, default=5_000)
     args = parser.parse_args()
     raw = export(args.tasks)
     frames = ls_frames.read_export(raw, label_config=CONFIG, progress=False)
@@ -164,7 +181,7 @@ def main() -> None:
                                                   by="data.site"),
          lambda: user_split(frames), "sklearn GroupShuffleSplit"),
     ]
-    print(f"{'what':<20} {'ls_frames s':>11} {'MiB':>7} {'user s':>8} {'MiB':>7} {'ratio':>6}  user side")
+    print(f"{'what':<20} {'ls_frames s':>11} {'+MiB':>7} {'user s':>8} {'+MiB':>7} {'ratio':>6}  user side")
     for what, ours, theirs, label in sides:
         t_ours, m_ours, got = measure(ours)
         t_user, m_user, want = measure(theirs)
