@@ -45,9 +45,9 @@ def _spans(spans: ArrayLike) -> Floats:
 
 
 def _ratio(inter: Floats, union: Floats) -> Floats:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where((inter > 0) & (union > 0), inter / union, 0.0)
-    return np.nan_to_num(out)
+    # below 1e-12 of the union, an intersection is rounding noise (boxes that only touch)
+    ok = (inter > 1e-12 * union) & (union > 0)
+    return np.divide(inter, union, out=np.zeros_like(inter), where=ok)
 
 
 def paired_span_iou(a: ArrayLike, b: ArrayLike) -> Floats:
@@ -137,9 +137,16 @@ def paired_box_iou(a: ArrayLike, b: ArrayLike) -> Floats:
     inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
     rotated = ok & ((ba[:, 4] % 360 != 0) | (bb[:, 4] % 360 != 0))
     if rotated.any():
-        ca, cb = corners(ba[rotated]), corners(bb[rotated])
+        which = np.flatnonzero(rotated)
+        ca, cb = corners(ba[which]), corners(bb[which])
+        inter[which] = 0.0
+        # only pairs whose enclosing boxes overlap can meet
+        lo = np.maximum(ca.min(axis=1), cb.min(axis=1))
+        hi = np.minimum(ca.max(axis=1), cb.max(axis=1))
+        near = (hi > lo).all(axis=1)
         # corners go clockwise on screen (y down), i.e. counter-clockwise with y up
-        inter[rotated] = _area(_clip(ca, cb))
+        if near.any():
+            inter[which[near]] = _area(_clip(ca[near], cb[near]))
     out = _ratio(inter, area_a + area_b - inter)
     return np.where(ok, out, 0.0)
 
