@@ -135,15 +135,33 @@ def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arra
     return {"x_min": box[:, 0], "y_min": box[:, 1], "x_max": box[:, 2], "y_max": box[:, 3]}
 
 
-def to_coco(regions: Any, image_size: tuple[float, float] | None = None) -> Arrays:
-    """COCO ``bbox``: top-left ``x, y`` and ``width, height`` in pixels (enclosing box)."""
+def to_coco(regions: Any, image_size: tuple[float, float] | None = None, *,
+            segmentation: bool = False) -> Arrays:  # fmt: skip
+    """COCO ``bbox``: top-left ``x, y`` and ``width, height`` in pixels (enclosing box).
+
+    With ``segmentation=True`` (``regions`` a regions DataFrame) a ``segmentation`` array
+    is added (``object``, one entry per row): ``[[x1, y1, x2, y2, ...]]`` in pixels for
+    polygons and rectangles (rotation included), COCO compressed RLE
+    ``{"size": [h, w], "counts": str}`` (as ``pycocotools.mask.encode`` writes it) for
+    brushes and ellipses, ``None`` for rows that are not areas. Raises
+    :class:`~ls_frames.errors.RegionError` naming a region whose mask cannot be made.
+    """
     b = to_xyxy(regions, image_size)
     return {
         "x": b["x_min"],
         "y": b["y_min"],
         "width": b["x_max"] - b["x_min"],
         "height": b["y_max"] - b["y_min"],
+        **_segmentation(regions, image_size, segmentation),
     }
+
+
+def _segmentation(regions: Any, image_size: tuple[float, float] | None, wanted: bool) -> Arrays:
+    if not wanted:
+        return {}
+    from ls_frames.tables.coco import segmentations  # masks build on this module
+
+    return {"segmentation": segmentations(regions, image_size)}
 
 
 def to_yolo(regions: Any, image_size: tuple[float, float] | None = None) -> Arrays:
