@@ -44,6 +44,7 @@ __all__ = [
     "Received",
     "download_to",
     "filename_from_disposition",
+    "resume_validator",
     "safe_basename",
     "stream_into",
 ]
@@ -137,15 +138,17 @@ Opener = Callable[[Mapping[str, str]], AbstractContextManager[httpx.Response]]
 
 @dataclass(frozen=True)
 class Received:
-    """What :func:`stream_into` wrote: ``size`` bytes with these digests; ``headers`` of
-    the first answer (``Content-Type``, ``ETag``, ``Last-Modified``, ...); ``not_modified``
-    when a conditional request was answered 304 (nothing written then)."""
+    """What :func:`stream_into` wrote: ``size`` bytes with these digests (``fetched`` of
+    them in this call); ``headers`` of the first answer (``Content-Type``, ``ETag``,
+    ``Last-Modified``, ...); ``not_modified`` when a conditional request was answered 304
+    (nothing written then)."""
 
     size: int
     md5: str
     sha256: str
     headers: httpx.Headers
     not_modified: bool = False
+    fetched: int = 0  # bytes that came over the wire (less than size after a resume)
 
 
 class _Sink:
@@ -157,12 +160,22 @@ class _Sink:
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
         self.pending = bytearray()
+        self.counted = 0  # bytes the bar has seen (absorbed ones are not)
+
+    def absorb(self) -> None:
+        """Take the bytes already in the file (a resumed partial download) as received."""
+        self.out.seek(0)
+        while block := self.out.read(CHUNK_SIZE):
+            self.md5.update(block)
+            self.sha256.update(block)
+            self.written += len(block)
+        self.out.seek(self.written)
 
     def restart(self) -> None:
         self.out.seek(0)
         self.out.truncate()
-        self.bar.update(-self.written)
-        self.written = 0
+        self.bar.update(-self.counted)
+        self.written = self.counted = 0
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
 
@@ -183,9 +196,10 @@ class _Sink:
             self.bar.update(n)
             self.pending.clear()
             self.written += n
+            self.counted += n
 
 
-def _resume_validator(headers: httpx.Headers) -> str | None:
+def resume_validator(headers: httpx.Headers) -> str | None:
     """What an ``If-Range`` may carry: a strong ETag, else ``Last-Modified``."""
     etag: str | None = headers.get("ETag")
     if etag and not etag.startswith("W/"):
@@ -206,6 +220,8 @@ def stream_into(
     accept_html: bool = False,
     conditional: Mapping[str, str] | None = None,
     sized_bar: bool = True,
+    resume_with: str | None = None,
+    on_answer: Callable[[httpx.Headers], None] | None = None,
 ) -> Received:
     """GET a body into ``part`` (created or truncated), resuming with ``Range`` after a
     cut, and check it; return what was received.
@@ -217,6 +233,11 @@ def stream_into(
     counts the bytes; ``sized_bar`` sets its total to this file's length (false for a bar
     shared by many files).
 
+    ``resume_with`` (a strong ETag or a Last-Modified date) says ``part`` already holds the
+    start of the body, as that version of the file: it is continued from its end with
+    ``If-Range``, and started over if the file changed. ``on_answer`` is called with the
+    headers of the first answer (the caller may keep a partial file with its validator).
+
     Raises :class:`~ls_frames.errors.DownloadError` (cut too often, short body, HTML page),
     :class:`~ls_frames.errors.ChecksumMismatch`, or the typed HTTP error of a failed answer.
     The caller owns ``part`` (renames or removes it).
@@ -224,12 +245,14 @@ def stream_into(
     total: int | None = None
     resumes = 0
     first: httpx.Headers | None = None
-    if_range: str | None = None
-    with open(part, "wb") as out:
+    if_range: str | None = resume_with
+    with open(part, "r+b" if resume_with else "wb") as out:
         sink = _Sink(out, bar)
+        if resume_with:
+            sink.absorb()
         while True:
             headers = {"Accept-Encoding": "identity"}
-            if first is None and conditional:
+            if first is None and conditional and not resume_with:
                 headers.update(conditional)
             else:
                 headers["Range"] = f"bytes={sink.written}-"
@@ -243,7 +266,9 @@ def stream_into(
                     if first is None:
                         _refuse_html_page(response, accept_html, description, where)
                         first = response.headers
-                        if_range = _resume_validator(first)
+                        if_range = resume_validator(first)
+                        if on_answer is not None:
+                            on_answer(first)
                     span = _content_range_start(response)
                     if response.status_code != 206 or span is None or span[0] != sink.written:
                         if sink.written:
@@ -287,6 +312,8 @@ def stream_into(
                     first = exc.response.headers
                 break
             except (httpx.TransportError, TransportError) as exc:
+                if isinstance(exc, TransportError) and first is None:
+                    raise  # never answered, and the opener has already retried
                 sink.flush()
                 resumes += 1
                 if resumes > MAX_RESUMES:
@@ -309,7 +336,8 @@ def stream_into(
             f"{description}: MD5 {digest} of the {written} bytes received does not match "
             f"the source's {md5} ({where}); nothing was kept"
         )
-    return Received(written, digest, sink.sha256.hexdigest(), first or httpx.Headers())
+    return Received(written, digest, sink.sha256.hexdigest(), first or httpx.Headers(),
+                    fetched=sink.counted)
 
 
 def download_to(

@@ -91,6 +91,11 @@ def _tasks(
     if isinstance(frames, (str, os.PathLike)):
         frames = read_parquet(frames, tables=["tasks"])
     if isinstance(frames, Frames):
+        if "tasks" not in frames.arrow:
+            raise ValueError(
+                f"fetch_media reads the tasks table, and these Frames hold only "
+                f"{sorted(frames.arrow)}"
+            )
         provenance = frames.provenance
         project = _int((provenance or {}).get("project"))
         return _from_arrow(frames.arrow["tasks"], project), frames.label_config, provenance
@@ -166,6 +171,7 @@ def fetch_media(
     progress: bool | None = None,
     allow_hosts: Iterable[str] | None = None,
     label_config: str | LabelConfig | None = None,
+    timeout: float | None = None,
 ) -> pd.DataFrame:
     """Download every file the tasks point to into ``cache_dir``; one row per reference.
 
@@ -175,7 +181,8 @@ def fetch_media(
 
     Parameters:
         cache_dir: where the files go, one per reference, named from a hash of the
-            reference, its server and project (see :mod:`ls_frames.media.cache`).
+            reference, its server and project (of a plain URL on another host: the URL
+            alone), see :mod:`ls_frames.media.cache`.
         client: the Label Studio client for ``/data/upload/``, ``/data/local-files/`` and
             storage URIs (``s3://``, ``gs://``, ``azure-blob://``, resolved by the server);
             ``None`` makes one from ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` when a
@@ -195,6 +202,9 @@ def fetch_media(
             fetched besides the Label Studio host. Link-local and cloud metadata addresses
             are never fetched (see :mod:`ls_frames.media.guard`).
         label_config: the config to take the fields from when ``frames`` carries none.
+        timeout: seconds to wait for a connection or for the next bytes of an answer
+            (default: the client's timeouts, 60 s, connect 10 s); an answer that stalls
+            longer is retried, then reported as ``timeout``.
 
     Returns:
         A DataFrame with ``task_id``, ``field``, ``position`` (0 for a single value, the
@@ -204,12 +214,29 @@ def fetch_media(
         ``timeout``, ``refused: ...``). ``df.attrs["media"]`` counts what the run did
         (downloaded, cached, not_modified, unchanged, failed, bytes_downloaded).
 
+    Security: task data is untrusted. The key goes only to the Label Studio origin, never
+    to a redirect target elsewhere nor to any hop after one. Before each request to
+    another host (redirect hops included) its name is resolved and every address checked:
+    link-local and cloud metadata addresses are never fetched, private and loopback ones
+    only for the Label Studio host or ``allow_hosts``; the request then goes to the checked
+    address, so a DNS answer changed in between (rebinding) cannot redirect it. What
+    remains: a proxy from the environment connects on our behalf, a host in
+    ``allow_hosts`` is trusted whatever it resolves to, and storage URIs are resolved by
+    Label Studio itself (its ``SSRF_PROTECTION_ENABLED`` covers that side).
+
+    Files: a cached file is complete and checked (announced length; MD5 where the source
+    gives one); a download cut short is kept beside it and resumed with ``Range`` by the
+    next run when the source names its version (a strong ETag or Last-Modified).
+
     Raises:
         MediaError: with ``strict=True``, when any reference failed.
         ConfigurationError: references need Label Studio and no client can be made, or
             the dataset came from another server than the client's.
         TypeError: ``frames`` is none of the accepted inputs.
+        ValueError: ``frames`` holds no tasks table.
     """
+    if isinstance(fields, str):
+        fields = [fields]
     rows, config, provenance = _tasks(frames)
     config = _config(label_config) or config
     refs = list(iter_references(rows, config=config, fields=fields))
@@ -227,7 +254,8 @@ def fetch_media(
             _check_server(client, provenance)
         origin = str(client.base_url) if client is not None else (provenance or {}).get("server")
         guard = HostGuard(client.base_url.host if client is not None else None, allow_hosts)
-        hops = Hops(client, guard, workers=max(1, int(workers)))
+        hops = Hops(client, guard, workers=max(1, int(workers)),
+                    timeout=None if timeout is None else httpx.Timeout(timeout))
         stack.callback(hops.close)
         cache = MediaCache(cache_dir)
         files = stack.enter_context(
@@ -251,11 +279,18 @@ def fetch_media(
         def run(key: str) -> tuple[str, Outcome]:
             return key, fetcher.fetch(unique[key])
 
-        with ThreadPoolExecutor(max_workers=max(1, int(workers)),
-                                thread_name_prefix="ls-frames-media") as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, int(workers)),
+                                  thread_name_prefix="ls-frames-media")
+        try:
             for key, outcome in pool.map(run, unique):
                 results[key] = outcome
                 files.update(1)
+        except BaseException:
+            # Ctrl-C: the files being fetched end (a cut one is kept to resume), the
+            # queued ones never start.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     table = _table(refs, (results[fetcher.key(ref)] for ref in refs))
     counts = {name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged",
                                    "failed")}

@@ -6,15 +6,23 @@ Layout under ``cache_dir``::
     ab/ab12...ef.meta.json    size, sha256, content type and validators (ETag,
                               Last-Modified) of exactly that file
     ab/.ab12...ef.<pid>.<thread>.part   a download in progress
+    ab/.ab12...ef.partial(.json)        a download cut short, kept to be resumed next
+                                        time (only with a validator to resume it under)
 
 The identity is the reference as written in the task plus where it resolves: the Label
-Studio origin and the project (``/data/upload/3/x.png`` on two servers is two files). The
+Studio origin and the project (``/data/upload/3/x.png`` on two servers is two files); a
+plain URL on another host resolves to itself, so projects share its file. The
 extension of the referenced name is kept so that tools which go by it still work.
 
 The cache never lies: a file appears under its final name only when complete and checked
 (renamed from its ``.part``), and a sidecar exists only while it describes the file beside
 it (removed before the file is replaced, written after). An entry counts as cached when both
 are there and the sizes agree; anything else is fetched again.
+
+Two runs may share a cache folder one after the other, or at once on different files. Two
+processes fetching the *same* reference at the *same* time while its source changes could
+pair one's file with the other's sidecar (same size, other hash): give concurrent runs
+their own folders.
 """
 
 from __future__ import annotations
@@ -80,6 +88,14 @@ class CacheEntry:
     path: Path
     meta: Path
 
+    @property
+    def partial(self) -> Path:
+        return self.path.with_name(f".{self.path.stem}.partial")
+
+    @property
+    def partial_meta(self) -> Path:
+        return self.path.with_name(f".{self.path.stem}.partial.json")
+
     def part(self) -> Path:
         return self.path.with_name(
             f".{self.path.stem}.{os.getpid()}.{threading.get_ident()}.part"
@@ -129,13 +145,41 @@ class MediaCache:
         os.replace(part, entry.path)
         self.describe(entry, cached)
 
+    def keep_partial(self, entry: CacheEntry, part: Path, validator: str) -> None:
+        """Keep a download cut short for the next run, with the ``If-Range`` validator of
+        the version it holds (the note first, then the file: a partial without its note
+        is thrown away)."""
+        self._write_json(entry.partial_meta, {"validator": validator})
+        os.replace(part, entry.partial)
+
+    def claim_partial(self, entry: CacheEntry, part: Path) -> str | None:
+        """Take over a kept partial download as ``part`` (an atomic rename: of two
+        processes, one wins); return its validator, or ``None`` when there is none."""
+        try:
+            validator = json.loads(entry.partial_meta.read_text("utf-8"))["validator"]
+        except (OSError, ValueError, KeyError, TypeError):
+            validator = None
+        try:
+            os.replace(entry.partial, part)
+        except FileNotFoundError:
+            return None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                entry.partial_meta.unlink()
+        if not isinstance(validator, str) or not validator:
+            part.unlink()
+            return None
+        return validator
+
     def describe(self, entry: CacheEntry, cached: CachedFile) -> None:
         """Write the sidecar atomically (temporary name, then rename)."""
-        tmp = entry.meta.with_name(f".{entry.meta.name}.{os.getpid()}.{threading.get_ident()}")
-        payload: dict[str, Any] = asdict(cached)
+        self._write_json(entry.meta, asdict(cached))
+
+    def _write_json(self, path: Path, payload: dict[str, Any]) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         try:
             tmp.write_text(json.dumps(payload, sort_keys=True), "utf-8")
-            os.replace(tmp, entry.meta)
+            os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

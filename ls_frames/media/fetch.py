@@ -19,6 +19,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,11 +34,11 @@ from ls_frames.errors import (
     RequestTimeout,
     TransportError,
 )
-from ls_frames.exports.download import Received, stream_into
+from ls_frames.exports.download import Received, resume_validator, stream_into
 from ls_frames.media.cache import CachedFile, CacheEntry, MediaCache, extension, identity
 from ls_frames.media.guard import Refused
 from ls_frames.media.http import Hop, Hops, TooManyRedirects
-from ls_frames.media.references import Reference, classify
+from ls_frames.media.references import Reference, canonical, classify
 from ls_frames.media.resolve import NO_STORAGE, Resolver, Unresolvable
 
 __all__ = ["Fetcher", "LockedBar", "Outcome"]
@@ -63,6 +64,22 @@ class Outcome:
     content_type: str | None = None
     error: str | None = None
     downloaded_bytes: int = 0
+
+
+class _Resume:
+    """The partial download a fetch starts from, and the validator of what it received."""
+
+    def __init__(self, validator: str | None) -> None:
+        self._pending = validator
+        self.validator = validator
+
+    def take(self) -> str | None:
+        """The validator to resume under, once (a second attempt starts afresh)."""
+        pending, self._pending = self._pending, None
+        return pending
+
+    def note(self, headers: httpx.Headers) -> None:
+        self.validator = resume_validator(headers)
 
 
 class LockedBar:
@@ -125,12 +142,17 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, APIError):
         text = f"HTTP {exc.status}"
         message = exc.server_message
-        if message and not message.startswith("HTML") and len(message) <= 200:
+        code = re.search(r"<Code>(\w+)</Code>", message or "")  # a storage's XML error
+        if code:
+            text += f": {code.group(1)}"
+        elif message and not message.startswith("HTML") and len(message) <= 200:
             text += f": {message}"
         return text
     if isinstance(exc, ChecksumMismatch):
         return "MD5 mismatch: the bytes received are not the source's"
     if isinstance(exc, DownloadError):
+        if isinstance(exc.__cause__, (RequestTimeout, httpx.TimeoutException)):
+            return "timeout"
         text = str(exc)
         if "HTML page" in text:
             title = re.search(r"HTML page( \(.*?\))? instead", text)
@@ -139,7 +161,10 @@ def reason(exc: BaseException) -> str:
         announced = re.search(r"got \d+ bytes, the server announced \d+", text)
         if announced:
             return f"incomplete: {announced.group(0)}"
-        return "connection broke too often" if "broke" in text else text[:200]
+        gave_up = re.search(r"gave up at byte (\d+)", text)
+        if gave_up:
+            return f"connection broke too often (at byte {gave_up.group(1)})"
+        return text[:200]
     if isinstance(exc, HTTPError):
         return str(exc)[:200]
     return f"{type(exc).__name__}: {exc}"[:200]
@@ -169,12 +194,17 @@ class Fetcher:
         self.origin, self.refresh, self.bar = origin, refresh, bytes_bar
 
     def key(self, ref: Reference) -> str:
-        return identity(ref.uri, self.origin, ref.project_id)
+        """The cache identity: a plain URL on another host is itself; anything Label Studio
+        resolves also depends on the server and the project."""
+        uri = canonical(ref.uri)
+        if classify(uri) == "url" and not self.hops.on_label_studio_uri(uri):
+            return identity(uri, None, None)
+        return identity(uri, self.origin, ref.project_id)
 
     def fetch(self, ref: Reference) -> Outcome:
         """Bring ``ref``'s file into the cache; never raises for a bad reference."""
         try:
-            entry = self.cache.entry(self.key(ref), extension(ref.uri))
+            entry = self.cache.entry(self.key(ref), extension(canonical(ref.uri)))
         except ValueError as exc:
             return Outcome("failed", error=str(exc))
         cached = self.cache.load(entry)
@@ -182,32 +212,34 @@ class Fetcher:
             return self._from_cache(entry, cached, "cached")
         try:
             return self._download(ref, entry, cached)
-        except (LSFramesError, Refused, Unresolvable, OSError) as exc:
+        except (LSFramesError, Refused, Unresolvable, OSError, ValueError, httpx.HTTPError,
+                httpx.InvalidURL) as exc:  # e.g. a redirect to a Location that is no URL
             logger.info("media %r (task %s): %s", ref.uri, ref.task_id, exc)
             return Outcome("failed", error=reason(exc))
 
     def _from_cache(self, entry: CacheEntry, cached: CachedFile, status: str) -> Outcome:
         return Outcome(status, str(entry.path), cached.size, cached.sha256, cached.content_type)
 
-    def _stream(self, ref: Reference, hop: Hop, part: Any, conditional: Any) -> Received:
+    def _stream(self, ref: Reference, hop: Hop, part: Path, conditional: Any,
+                resume: _Resume) -> Received:
         return stream_into(
             self.hops.opener(hop), part, description=f"media {ref.uri!r}",
             where=f"GET {hop.url.host}{hop.url.path}", retry=self.hops.retry, bar=self.bar,
-            accept_html=ref.accept_html or ref.uri.lower().split("?")[0].endswith(
-                (".html", ".htm")
-            ),
-            conditional=conditional, sized_bar=False,
+            accept_html=ref.accept_html or extension(canonical(ref.uri)) in (".html", ".htm"),
+            conditional=conditional, sized_bar=False, resume_with=resume.take(),
+            on_answer=resume.note,
         )
 
     def _download(self, ref: Reference, entry: CacheEntry, cached: CachedFile | None) -> Outcome:
-        storage = classify(ref.uri) == "storage"
+        storage = classify(canonical(ref.uri)) == "storage"
         conditional = cached.validators() if cached is not None else None
         part = entry.part()
+        resume = _Resume(self.cache.claim_partial(entry, part))
         try:
             route = self.resolver.route
             hop = self.resolver.first_hop(ref, route)
             try:
-                received = self._stream(ref, hop, part, conditional)
+                received = self._stream(ref, hop, part, conditional, resume)
             except NotFound as exc:
                 if not storage:
                     raise
@@ -216,12 +248,18 @@ class Fetcher:
                     self.resolver.use_presign()
                     try:
                         received = self._stream(
-                            ref, self.resolver.first_hop(ref, "presign"), part, conditional
+                            ref, self.resolver.first_hop(ref, "presign"), part, conditional,
+                            resume,
                         )
                     except NotFound:
                         return Outcome("failed", error=NO_STORAGE)
                 else:
                     return Outcome("failed", error=NO_STORAGE)
+            except ChecksumMismatch:
+                raise  # wrong bytes: nothing worth keeping
+            except (DownloadError, TransportError, httpx.TransportError, KeyboardInterrupt):
+                self._keep_partial(entry, part, resume)
+                raise
             if received.not_modified and cached is not None:
                 self._keep_validators(entry, cached, received.headers)
                 return self._from_cache(entry, cached, "not_modified")
@@ -242,13 +280,21 @@ class Fetcher:
                 # are updated.
                 self.cache.describe(entry, fresh)
                 return Outcome("unchanged", str(entry.path), fresh.size, fresh.sha256,
-                               fresh.content_type, downloaded_bytes=received.size)
+                               fresh.content_type, downloaded_bytes=received.fetched)
             self.cache.commit(entry, part, fresh)
             return Outcome("downloaded", str(entry.path), fresh.size, fresh.sha256,
-                           fresh.content_type, downloaded_bytes=received.size)
+                           fresh.content_type, downloaded_bytes=received.fetched)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
+
+    def _keep_partial(self, entry: CacheEntry, part: Path, resume: _Resume) -> None:
+        """A download cut short (not a wrong one: a checksum mismatch or an HTML page is
+        thrown away) is kept for the next run when there is a validator to resume it
+        under."""
+        with contextlib.suppress(OSError):
+            if resume.validator and part.stat().st_size > 0:
+                self.cache.keep_partial(entry, part, resume.validator)
 
     def _keep_validators(
         self, entry: CacheEntry, cached: CachedFile, headers: httpx.Headers

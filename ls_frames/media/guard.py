@@ -19,12 +19,16 @@ check and the connection (DNS rebinding) cannot move it elsewhere. Residual risk
 from the environment (``HTTPS_PROXY``) connects on our behalf and is trusted to do so; a
 host named in ``allow_hosts`` is trusted by name, whatever it resolves to; and Label Studio
 itself resolves storage URIs on its side (its own ``SSRF_PROTECTION_ENABLED`` covers that).
+One DNS answer per host serves the requests of a minute (each still goes to an address
+that was checked).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +52,14 @@ _FORBIDDEN = tuple(
         "0.0.0.0/8",  # "this network": 0.0.0.0 reaches the local host on Linux
     )
 )
+#: How long one DNS answer is used for (the connection always goes to a checked address).
+ANSWER_SECONDS = 60.0
 #: Fetched only from Label Studio's own host or an allowed one.
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
+def _forbidden(address: IPAddress) -> bool:
+    return address.is_link_local or any(address in net for net in _FORBIDDEN)
 
 
 class Refused(Exception):
@@ -99,6 +109,27 @@ class HostGuard:
             except ValueError:
                 self._names.add(text.rstrip("."))
         self._resolve = resolve
+        self._answers: dict[tuple[str, int], tuple[float, list[IPAddress]]] = {}
+        self._lock = threading.Lock()
+
+    def _lookup(self, host: str, port: int) -> list[IPAddress]:
+        """The addresses of ``host``, remembered for :data:`ANSWER_SECONDS` (a run fetching
+        thousands of files from one bucket asks the resolver once, not per file)."""
+        now = time.monotonic()
+        with self._lock:
+            kept = self._answers.get((host, port))
+        if kept is not None and now - kept[0] < ANSWER_SECONDS:
+            return kept[1]
+        try:
+            infos = self._resolve(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise Refused(f"host {host} does not resolve ({exc})") from None
+        addresses = [a for a in (_address(str(info[4][0])) for info in infos) if a]
+        if not addresses:
+            raise Refused(f"host {host} does not resolve")
+        with self._lock:
+            self._answers[(host, port)] = (now, addresses)
+        return addresses
 
     def _allowed(self, host: str, address: IPAddress) -> bool:
         return host in self._names or any(address in net for net in self._networks)
@@ -106,7 +137,7 @@ class HostGuard:
     def check_address(self, host: str, address: IPAddress) -> None:
         """Raise :class:`Refused` unless ``host`` may be reached at ``address``."""
         what = f"{host} is" if host == str(address) else f"{host} resolves to {address},"
-        if any(address in net for net in _FORBIDDEN) or address.is_link_local:
+        if _forbidden(address):
             raise Refused(
                 f"refused: {what} a link-local / cloud metadata address (never fetched)"
             )
@@ -134,14 +165,9 @@ class HostGuard:
         if literal is not None:
             addresses: list[IPAddress] = [literal]
         else:
-            try:
-                infos = self._resolve(host, port, type=socket.SOCK_STREAM)
-            except (OSError, UnicodeError) as exc:
-                raise Refused(f"host {host} does not resolve ({exc})") from None
-            addresses = [a for a in (_address(str(info[4][0])) for info in infos) if a]
-            if not addresses:
-                raise Refused(f"host {host} does not resolve")
-        for address in addresses:
+            addresses = self._lookup(host, port)
+        # Forbidden addresses first: a name that resolves to one is refused as such.
+        for address in sorted(addresses, key=lambda a: not _forbidden(a)):
             self.check_address(host, address)
         chosen = addresses[0]
         netloc = url.netloc.decode("ascii")

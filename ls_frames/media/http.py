@@ -13,12 +13,15 @@ the key (nor does any hop after it).
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import httpx
+from httpx import USE_CLIENT_DEFAULT
+from httpx._client import UseClientDefault
 
 from ls_frames._version import __version__
 from ls_frames.errors import (
@@ -66,12 +69,15 @@ class Hops:
         *,
         workers: int = 8,
         retry: RetryPolicy | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.client = client
         self.guard = guard
         self.retry = retry or (client.retry if client is not None else RetryPolicy())
-        self._timeout = timeout
+        self._timeout = timeout or DEFAULT_TIMEOUT
+        self._verify = verify
+        self._keyed_timeout: httpx.Timeout | UseClientDefault = timeout or USE_CLIENT_DEFAULT
         self._limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
         self._pools: dict[tuple[str, str, int | None], httpx.Client] = {}
         self._lock = threading.Lock()
@@ -85,6 +91,12 @@ class Hops:
     # -- Label Studio --------------------------------------------------------------------
     def on_label_studio(self, url: httpx.URL) -> bool:
         return self.client is not None and same_origin(url, self.client.base_url)
+
+    def on_label_studio_uri(self, uri: str) -> bool:
+        try:
+            return self.on_label_studio(httpx.URL(uri))
+        except (httpx.InvalidURL, ValueError):
+            return False
 
     def _label_studio_path(self, url: httpx.URL) -> str:
         """``url`` relative to the client's base URL when under it (a sub-path install),
@@ -102,6 +114,7 @@ class Hops:
             if pool is None:
                 pool = httpx.Client(
                     timeout=self._timeout, limits=self._limits, follow_redirects=False,
+                    verify=self._verify,
                     headers={"User-Agent": f"ls-frames/{__version__}"},
                 )
                 self._pools[key] = pool
@@ -171,7 +184,7 @@ class Hops:
         try:
             with self.client.stream(
                 "GET", self._label_studio_path(hop.url), headers=headers,
-                follow_redirects=False,
+                follow_redirects=False, timeout=self._keyed_timeout,
             ) as response:
                 yield response
         except APIError as exc:

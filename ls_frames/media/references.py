@@ -29,11 +29,13 @@ kind          looks like                                                   fetch
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ls_frames.reading import LabelConfig
 
@@ -41,6 +43,7 @@ __all__ = [
     "MEDIA_TAGS",
     "STORAGE_SCHEMES",
     "Reference",
+    "canonical",
     "classify",
     "iter_references",
     "looks_like_reference",
@@ -97,6 +100,20 @@ def classify(uri: str) -> str:
     if value.startswith("/storage-data/") or _RESOLVE_LINK.match(value):
         return "served"
     return "refused"
+
+
+def canonical(uri: str) -> str:
+    """The storage URI behind a task-API link (``/tasks/7/resolve/?fileuri=<base64url>``
+    -> ``s3://bucket/key``), so both shapes share one cache entry; else ``uri`` itself."""
+    value = uri.strip()
+    if not _RESOLVE_LINK.match(value):
+        return value
+    raw = (parse_qs(urlsplit(value).query).get("fileuri") or [""])[0]
+    try:
+        decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        decoded = unquote(raw)
+    return decoded if scheme_of(decoded) in STORAGE_SCHEMES else value
 
 
 def looks_like_reference(value: Any) -> bool:
