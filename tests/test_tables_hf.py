@@ -269,3 +269,41 @@ def test_audio_media_becomes_an_audio_feature(tmp_path: Path) -> None:
     assert list(ds["label"]) == [1]
     stored = ds.cast_column("audio", datasets.Audio(decode=False))[0]["audio"]
     assert stored["path"] == str(path)
+
+
+SEG_CONFIG = """<View><Image name="image" value="$image"/>
+<PolygonLabels name="seg" toName="image"><Label value="road"/><Label value="car"/></PolygonLabels>
+</View>"""
+
+
+def test_segmentation_masks_hold_class_ids(tmp_path: Path) -> None:
+    # a 40 x 20 image: the left half is road (a polygon), a 10 x 5 car sits on top of it
+    size = {"original_width": 40, "original_height": 20}
+    road = {"id": "r", "from_name": "seg", "to_name": "image", "type": "polygonlabels",
+            "value": {"points": [[0, 0], [50, 0], [50, 100], [0, 100]],
+                      "polygonlabels": ["road"]}, **size}
+    car = {"id": "c", "from_name": "seg", "to_name": "image", "type": "polygonlabels",
+           "value": {"points": [[25, 50], [50, 50], [50, 75], [25, 75]],
+                     "polygonlabels": ["car"]}, **size}
+    tasks = [{"id": 1, "data": {"image": "a.png"}, "annotations": [_ann(1, [road, car])]},
+             {"id": 2, "data": {"image": "b.png"}, "annotations": [_ann(2, [car])]}]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=SEG_CONFIG,
+                                   progress=False)
+    ds = to_hf_dataset(frames, task="segmentation").with_format("numpy")
+    assert ds.features["categories"].feature.names == ["road", "car"]
+    mask = ds[0]["mask"]
+    assert mask.shape == (20, 40)
+    expected = np.zeros((20, 40), np.uint8)
+    expected[:, :20] = 1           # road: class 0 -> pixel 1
+    expected[10:15, 10:20] = 2     # car: class 1 -> pixel 2, drawn after the road
+    assert (mask == expected).all()
+    assert ds[0]["categories"].tolist() == [0, 1] and ds[1]["categories"].tolist() == [1]
+    assert int((ds[1]["mask"] == 2).sum()) == 50
+    # with media, the image's own size rules (it must match the export's)
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(path)
+    media = pd.DataFrame([{"task_id": t, "field": "image", "position": 0, "uri": "a.png",
+                           "path": str(path), "bytes": path.stat().st_size, "sha256": "",
+                           "content_type": "image/png", "error": None} for t in (1, 2)])
+    with_media = to_hf_dataset(frames, media=media, task="segmentation")
+    assert (np.asarray(with_media[0]["mask"]) == expected).all()

@@ -25,6 +25,7 @@ from ls_frames.errors import ConfigurationError, DownloadError
 from ls_frames.reading import Control
 from ls_frames.tables.frames import Frames
 from ls_frames.tables.geometry import to_coco
+from ls_frames.tables.masks import region_masks
 
 __all__ = ["to_hf_dataset", "training_annotations", "whitespace_tokenizer"]
 
@@ -227,7 +228,11 @@ def to_hf_dataset(
             some annotation holds several choices. ``"ner"``: ``text``, ``tokens`` and
             ``ner_tags`` (BIO, ``O`` first, then ``B-``/``I-`` per label), a span tagging
             every token it overlaps (where spans overlap, the earlier one wins).
-            ``"segmentation"``: ``mask`` (an image, pixel = class id + 1, 0 background).
+            ``"segmentation"``: ``mask`` (a grey image of the image's size: pixel = class
+            id + 1, 0 background; where regions overlap, the later result wins) drawn from
+            brush, polygon, rectangle and ellipse regions by
+            :func:`~ls_frames.tables.region_masks`, and ``categories`` (the class ids
+            present; its ``ClassLabel`` names the pixel values).
         from_name: the control to train on; by default the only control of the task's kind
             (RectangleLabels, Choices, Labels; brush, polygon, rectangle or ellipse labels).
         field: the data key of the media or text (default: the control's ``toName`` or the
@@ -375,29 +380,26 @@ def _ner(ds: Any, frames: Frames, control: Control | None, field: str | None,
 def _segmentation(ds: Any, control: Control | None, groups: list[pd.DataFrame],
                   columns: dict[str, list[Any]], features: dict[str, Any],
                   kind: str | None) -> None:  # fmt: skip
-    try:
-        masks_module = importlib.import_module("ls_frames.tables.masks")
-    except ImportError:
-        raise ConfigurationError(
-            "task='segmentation' needs region masks (ls_frames.tables.region_masks), "
-            "which this version does not have") from None
-    region_masks = masks_module.region_masks
     seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
     names = _names(control, seen)
-    out = []
+    masks, present = [], []
     for i, group in enumerate(groups):
-        width, height = (_image_size(columns["image"][i]) if kind == "image" else
-                         (int(group["original_width"].iloc[0]),
-                          int(group["original_height"].iloc[0])))  # fmt: skip
+        if kind == "image":
+            width, height = _image_size(columns["image"][i])
+        else:
+            known = group[["original_width", "original_height"]].dropna()
+            if not len(known):
+                raise ConfigurationError(
+                    f"task {columns['task_id'][i]}: no image size in the export; pass media=")
+            width, height = int(known.iloc[0, 0]), int(known.iloc[0, 1])
         canvas = np.zeros((height, width), np.uint8)
-        if len(group):
-            masks = region_masks(group, shape=(height, width))
-            for mask, labels in zip(masks, group["labels"], strict=True):
-                label = _first(labels)
-                if label in names:
-                    canvas[np.asarray(mask) > 0] = names.index(label) + 1
-        out.append(canvas)
-    columns["mask"] = out
-    features["mask"] = ds.Image()
-    features["mask_names"] = ds.List(ds.Value("string"))
-    columns["mask_names"] = [["background", *names]] * len(out)
+        classes: set[int] = set()
+        for region in region_masks(group, shape=(height, width)):  # in result order
+            label = _first(group.at[region.index, "labels"])
+            if label is not None:
+                canvas[region.mask > 0] = names.index(label) + 1
+                classes.add(names.index(label))
+        masks.append(canvas)
+        present.append(sorted(classes))
+    columns.update(mask=masks, categories=present)
+    features.update(mask=ds.Image(), categories=ds.List(ds.ClassLabel(names=names)))
