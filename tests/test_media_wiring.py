@@ -185,3 +185,18 @@ def test_cli_export_with_media_and_strict_failures(
     code = main(["media", str(out), "--out", str(cache), "--strict", *key])
     assert code == 1
     assert "MediaError" in capsys.readouterr().err
+
+
+def test_cli_sync_with_media(label_studio: Any, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    demo = seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=5,
+                             title="ls_frames media cli sync")
+    key = ["--url", label_studio.url, "--api-key", label_studio.legacy_token, "-q"]
+    out, cache = tmp_path / "ds", tmp_path / "cache"
+    args = ["sync", str(demo["project_id"]), "--out", str(out), "--overlap", "0"]
+    assert main([*args, "--media", str(cache), *key]) == 0
+    assert "media" in capsys.readouterr().out  # the summary lists the media table
+    _check_demo_media(ls_frames.read_parquet(out).media, demo)
+    assert main([*args, *key]) == 0  # the dataset's own cache is used again
+    assert _manifest(out)["media"]["last_run"].get("downloaded", 0) == 0
+    assert _manifest(out)["media"]["cache_dir"] == str(cache.absolute())

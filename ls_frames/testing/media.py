@@ -44,6 +44,7 @@ __all__ = [
     "add_s3_storage",
     "resolve_path",
     "seed_media_project",
+    "sync_storage",
     "upload_files",
 ]
 
@@ -285,10 +286,21 @@ def add_s3_storage(
         }),
         "create S3 storage",
     )  # fmt: skip
-    synced = _check(http.post(f"/api/storages/s3/{storage['id']}/sync"), "sync S3 storage")
-    if synced.get("status") not in ("completed", "completed_with_errors"):
-        raise RuntimeError(f"S3 storage sync ended {synced.get('status')}: {synced}")
-    return dict(synced)
+    return sync_storage(http, "s3", int(storage["id"]))
+
+
+def sync_storage(http: httpx.Client, kind: str, storage_id: int) -> dict[str, Any]:
+    """Sync an import storage (``kind``: ``s3``, ``localfiles``, ...); returns it synced.
+
+    A sync is a re-scan, so a failed one is repeated (twice): SQLite's "database is locked"
+    on a server busy with other writers ends a sync as ``failed``.
+    """
+    for attempt in range(3):
+        synced = _check(http.post(f"/api/storages/{kind}/{storage_id}/sync"), f"sync {kind}")
+        if synced.get("status") in ("completed", "completed_with_errors"):
+            return dict(synced)
+        time.sleep(1.0 + attempt)
+    raise RuntimeError(f"{kind} storage sync ended {synced.get('status')}: {synced}")
 
 
 def resolve_path(task_id: int, uri: str) -> str:
@@ -368,7 +380,7 @@ def seed_media_project(
         local = _check(http.post("/api/storages/localfiles", json={
             "project": pid, "path": str(folder), "use_blob_urls": True, "title": "local media",
         }), "create local-files storage")  # fmt: skip
-        _check(http.post(f"/api/storages/localfiles/{local['id']}/sync"), "sync local-files")
+        sync_storage(http, "localfiles", int(local["id"]))
         out.storages["local-files"] = int(local["id"])
 
         for kind, presign in (("s3-presign", True), ("s3-proxy", False)):
