@@ -264,3 +264,30 @@ def test_box_iou_with_several_annotators_equals_a_plain_loop(seed: int) -> None:
         assert (row.tasks, row.unmatched) == (n_tasks, unmatched)
         assert row.matched == len(ious)
         assert _close(row.score, float(np.mean(ious)) if ious else float("nan"))
+
+
+def _poly(rid: str, points: list[list[float]]) -> dict[str, Any]:
+    return {"id": rid, "from_name": "seg", "to_name": "text", "type": "polygonlabels",
+            "original_width": 100, "original_height": 100,
+            "value": {"points": points, "polygonlabels": ["road"]}}
+
+
+def test_iou_of_polygons_by_their_pixels() -> None:
+    config = CONFIG.replace("</View>", '<PolygonLabels name="seg" toName="text">'
+                            '<Label value="road"/></PolygonLabels></View>')
+    square = [[0, 0], [40, 0], [40, 40], [0, 40]]            # 40 x 40 pixels
+    shifted = [[20, 0], [60, 0], [60, 40], [20, 40]]         # overlaps it by 20 x 40
+    triangle = [[0, 0], [40, 0], [0, 40]]                    # half the square, the diagonal
+    tasks = [{"id": 1, "data": {"text": "a"}, "annotations": [
+        _annotation(1, 1, [_poly("a", square), _poly("far", [[90, 90], [99, 90], [99, 99]])], 1),
+        _annotation(2, 2, [_poly("b", shifted)], 1),
+        _annotation(3, 3, [_poly("c", triangle)], 1)]}]  # fmt: skip
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=config,
+                                   progress=False)
+    out = agreement(frames, "seg", method="iou").set_index(["annotator_a", "annotator_b"])
+    one, two, three = (f"user{u}@example.org" for u in (1, 2, 3))
+    assert out.loc[(one, two), "score"] == pytest.approx(800 / 2400)
+    assert (out.loc[(one, two), "matched"], out.loc[(one, two), "unmatched"]) == (1, 1)
+    # the triangle holds the pixels whose centres lie on or under its diagonal
+    pixels = sum(1 for r in range(40) for c in range(40) if (c + 0.5) + (r + 0.5) <= 40)
+    assert out.loc[(one, three), "score"] == pytest.approx(pixels / 1600)

@@ -21,26 +21,14 @@ import pandas as pd
 from ls_frames.errors import ConfigurationError
 from ls_frames.tables.analysis import annotator_pivot
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.overlap import box_iou, paired_box_iou, paired_span_iou, span_iou
+from ls_frames.tables.masks import MASK_TYPES, region_masks
+from ls_frames.tables.overlap import paired_box_iou, paired_span_iou
+from ls_frames.tables.results import require_from_name
 
-__all__ = ["agreement", "consensus", "match_regions", "require_from_name"]
+__all__ = ["agreement", "consensus"]
 
 Method = Literal["cohen", "percent", "fleiss", "krippendorff", "iou"]
 _METHODS = ("cohen", "percent", "fleiss", "krippendorff", "iou")
-
-
-def require_from_name(frames: Frames, from_name: str) -> None:
-    """Raise :class:`ConfigurationError` unless some annotation result or the label config
-    has ``from_name``; the message names the ones that exist."""
-    regions = frames.regions
-    present = sorted({str(v) for v in regions["from_name"].dropna().astype(object)})
-    config = sorted(frames.label_config.by_name()) if frames.label_config else []
-    if from_name in present or from_name in config:
-        return
-    where = f"the results hold {present}" if present else "the results hold no from_name"
-    if config:
-        where += f" and the label config has {config}"
-    raise ConfigurationError(f"no control {from_name!r} in these frames: {where}")
 
 
 def _cells(frames: Frames, from_name: str, by: str) -> pd.DataFrame:
@@ -195,38 +183,6 @@ def _geometry(regions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return boxes, spans
 
 
-def match_regions(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[int, int, float]]:
-    """Greedy one-to-one matching of the regions of ``a`` and ``b`` (positions), best IoU
-    first; a pair needs IoU > 0. Boxes match boxes (rotation aware), spans match spans."""
-    return _match(*_geometry(a), *_geometry(b))
-
-
-def _match(boxes_a: np.ndarray, spans_a: np.ndarray, boxes_b: np.ndarray,
-           spans_b: np.ndarray) -> list[tuple[int, int, float]]:  # fmt: skip
-    scores = np.full((len(boxes_a), len(boxes_b)), -1.0)
-    ia, ib = ~np.isnan(boxes_a[:, :4]).any(1), ~np.isnan(boxes_b[:, :4]).any(1)
-    if ia.any() and ib.any():
-        scores[np.ix_(ia, ib)] = box_iou(boxes_a[ia], boxes_b[ib])
-    sa, sb = ~np.isnan(spans_a).any(1), ~np.isnan(spans_b).any(1)
-    if sa.any() and sb.any():
-        scores[np.ix_(sa, sb)] = span_iou(spans_a[sa], spans_b[sb])
-    if scores.size == 1:
-        value = float(scores[0, 0])
-        return [(0, 0, value)] if value > 0 else []
-    used_a: set[int] = set()
-    used_b: set[int] = set()
-    out: list[tuple[int, int, float]] = []
-    for flat in np.argsort(-scores, axis=None, kind="stable"):
-        i, j = divmod(int(flat), scores.shape[1])
-        if scores[i, j] <= 0:
-            break
-        if i not in used_a and j not in used_b:
-            used_a.add(i)
-            used_b.add(j)
-            out.append((i, j, float(scores[i, j])))
-    return out
-
-
 def _candidates(tasks: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``(i, j)`` of every two regions of one task drawn by annotators ``codes[i]
     < codes[j]``."""
@@ -234,6 +190,21 @@ def _candidates(tasks: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.nd
     pairs = frame.merge(frame, on="task", suffixes=("_a", "_b"))
     pairs = pairs[(pairs["code_a"] < pairs["code_b"]).to_numpy(bool)]
     return pairs["pos_a"].to_numpy(np.int64), pairs["pos_b"].to_numpy(np.int64)
+
+
+def _mask_iou(rows: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """IoU of the pixel masks of rows ``left[k]`` and ``right[k]`` (positions), drawn by
+    :func:`~ls_frames.tables.region_masks` at the image's original size."""
+    wanted = np.unique(np.r_[left, right])
+    masks = {int(p): m.mask > 0 for p, m in zip(wanted, region_masks(rows.iloc[wanted]),
+                                                 strict=True)}  # fmt: skip
+    out = np.zeros(len(left))
+    for k, (i, j) in enumerate(zip(left, right, strict=True)):
+        a, b = masks[int(i)], masks[int(j)]
+        if a.shape == b.shape:
+            union = int(np.logical_or(a, b).sum())
+            out[k] = int(np.logical_and(a, b).sum()) / union if union else 0.0
+    return out
 
 
 def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
@@ -253,6 +224,9 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
             & regions["source_id"].isin(who.index)).to_numpy(bool)  # fmt: skip
     rows = regions[mask]
     boxes, spans = _geometry(rows)
+    kinds = rows["type"].astype(object).map(lambda t: MASK_TYPES.get(str(t).lower()))
+    is_shape = kinds.isin(["polygon", "brush", "ellipse"]).to_numpy(bool)
+    boxes[is_shape] = np.nan  # a polygon or a brush is compared by its pixels
     tasks = rows["task_id"].to_numpy(np.int64)
     persons = who.reindex(rows["source_id"].to_numpy(np.int64)).to_numpy(object)
     people = sorted(set(persons), key=str)
@@ -279,6 +253,9 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
         score[both_boxes] = paired_box_iou(boxes[left[both_boxes]], boxes[right[both_boxes]])
     if both_spans.any():
         score[both_spans] = paired_span_iou(spans[left[both_spans]], spans[right[both_spans]])
+    both_shapes = is_shape[left] & is_shape[right]
+    if both_shapes.any():
+        score[both_shapes] = _mask_iou(rows, left[both_shapes], right[both_shapes])
     keep = score > 0
     left, right, score = left[keep], right[keep], score[keep]
     # greedy, best first, within each (task, annotator pair)
@@ -329,12 +306,13 @@ def agreement(
             ``"krippendorff"`` (Krippendorff's alpha, nominal), one row: ``tasks,
             annotators, score``; alpha uses every task with two answers or more, Fleiss'
             kappa (which needs equally many answers per task) the tasks with the most
-            common number of answers (two or more). ``"iou"``: for boxes and spans
-            (text offsets, audio/video times), regions of the two annotators on a task are
-            matched greedily by IoU, best first (a match needs IoU > 0; labels are not
-            compared); one row per pair: ``annotator_a, annotator_b, tasks`` (both drew
-            regions), ``matched,
-            unmatched, score`` (the mean IoU of the matched regions).
+            common number of answers (two or more). ``"iou"``: for boxes (rotation
+            aware, in pixels where the export has the image size), spans (text offsets,
+            audio/video times) and polygons, brushes and ellipses (by their pixels, drawn
+            by :func:`~ls_frames.tables.region_masks`), regions of the two annotators on a
+            task are matched greedily by IoU, best first (a match needs IoU > 0; labels
+            are not compared); one row per pair: ``annotator_a, annotator_b, tasks``
+            (both drew regions), ``matched, unmatched, score`` (the mean IoU of the matched regions).
         by: ``"task"``, or ``"region"`` to compare per ``(task_id, region_id)`` (a
             per-region choice on regions the annotators share, e.g. from a prediction).
 
@@ -346,6 +324,8 @@ def agreement(
         ConfigurationError: an unknown ``method`` or ``by``, or a ``from_name`` that
             neither the results nor the label config have (the message names those that
             exist).
+        RegionError: ``"iou"`` on a polygon or brush without the image size, or a
+            malformed brush.
     """
     if method not in _METHODS:
         raise ConfigurationError(f"method must be one of {list(_METHODS)}, not {method!r}")

@@ -125,7 +125,8 @@ def _strata(frames: Frames | pd.DataFrame, tasks: pd.DataFrame, stratify: str | 
     if stratify in tasks.columns:
         labels = tasks[stratify].astype(object)
     elif isinstance(frames, Frames):
-        from ls_frames.tables.agreement import consensus, require_from_name
+        from ls_frames.tables.agreement import consensus
+        from ls_frames.tables.results import require_from_name
 
         require_from_name(frames, stratify)
         votes = consensus(frames, stratify)["label"].astype(object)
