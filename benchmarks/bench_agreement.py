@@ -161,6 +161,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=5_000)
     args = parser.parse_args()
+    # the reference libraries are imported before the sides fork: imports are not timed
+    import krippendorff  # noqa: F401
+    import sklearn.metrics
+    import sklearn.model_selection  # noqa: F401
+
     raw = export(args.tasks)
     frames = ls_frames.read_export(raw, label_config=CONFIG, progress=False)
     for table in ("tasks", "annotations", "regions"):

@@ -312,7 +312,8 @@ def agreement(
             by :func:`~ls_frames.tables.region_masks`), regions of the two annotators on a
             task are matched greedily by IoU, best first (a match needs IoU > 0; labels
             are not compared); one row per pair: ``annotator_a, annotator_b, tasks``
-            (both drew regions), ``matched, unmatched, score`` (the mean IoU of the matched regions).
+            (both drew regions), ``matched, unmatched, score`` (the mean IoU of the
+            matched regions).
         by: ``"task"``, or ``"region"`` to compare per ``(task_id, region_id)`` (a
             per-region choice on regions the annotators share, e.g. from a prediction).
 
