@@ -21,6 +21,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ls_frames.errors import HTTPError, TransportError
 from ls_frames.exports.download import download_to
 from ls_frames.exports.options import (
@@ -219,6 +221,8 @@ class Client(Connection):
         except HTTPError as exc:
             # No answer, a gateway's give-up, or a success whose body was not readable (a
             # proxy's page): the server may have made the snapshot.
+            if isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)):
+                raise  # never reached the server: nothing to look for
             status = exc.status
             unreadable_success = status is not None and 200 <= status < 300
             if not isinstance(exc, TransportError) and status not in _AMBIGUOUS and not (
