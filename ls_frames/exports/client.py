@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from ls_frames.errors import HTTPError, TransportError
+from ls_frames.errors import ConfigurationError, HTTPError, TransportError
 from ls_frames.exports.download import download_to
 from ls_frames.exports.options import (
     AnnotationFilter,
@@ -109,6 +109,40 @@ class Client(Connection):
             if not isinstance(answer, dict) or not answer.get("next"):
                 return out
             page += 1
+
+    def resolve_project(self, project: int | str) -> int:
+        """A project's id, from its id or its title.
+
+        Parameters: ``project``, an id (an ``int``, or a string of digits) or a title
+        (matched exactly, else ignoring case and surrounding blanks).
+        Returns: the id. Raises: :class:`~ls_frames.errors.ConfigurationError` when no
+        project this key sees has that title, or several do (listing their ids).
+        """
+        if isinstance(project, bool):
+            raise TypeError(f"project must be an id or a title, got {project!r}")
+        if isinstance(project, int):
+            return project
+        if not isinstance(project, str):
+            return _project_id(project)
+        title = project.strip()
+        if title.isdigit():
+            return int(title)
+        projects = self.list_projects()
+        found = [p for p in projects if str(p.get("title") or "") == project]
+        if not found:
+            found = [p for p in projects
+                     if str(p.get("title") or "").strip().casefold() == title.casefold()]
+        if len(found) == 1:
+            return int(found[0]["id"])
+        if found:
+            ids = ", ".join(str(p["id"]) for p in sorted(found, key=lambda p: int(p["id"])))
+            raise ConfigurationError(
+                f"{len(found)} projects are titled {title!r} (ids {ids}): give the id instead"
+            )
+        raise ConfigurationError(
+            f"no project titled {title!r} among the {len(projects)} this key sees "
+            "(a number is taken as a project id)"
+        )
 
     def get_project(self, project: int) -> dict[str, Any]:
         """The project's settings, ``label_config`` included."""

@@ -196,9 +196,12 @@ def normalise_task(obj: Any) -> Any:
     return task
 
 
-#: The keys of the error answers of Label Studio, Django REST framework and common gateways.
+#: Keys of an error answer (Label Studio's ``{"detail", "status_code", "exc_info", "id",
+#: "version"}``, Django REST framework's ``{"detail"}``, gateways' ``{"error", "message"}``).
 _ERROR_KEYS = frozenset({"detail", "error", "errors", "message", "status_code", "status",
                          "code", "validation_errors", "title", "type", "instance"})
+#: Keys no error answer has.
+_TASK_KEYS = frozenset({"data", "result", "annotations", "predictions", "task"})
 
 
 def _check_single(obj: Any, shift: int, first_index: int, path: str | None) -> None:
@@ -208,9 +211,9 @@ def _check_single(obj: Any, shift: int, first_index: int, path: str | None) -> N
     if not isinstance(obj, dict):
         return  # refused by _normalised, naming the type
     where: dict[str, Any] = {"offset": max(shift, 0), "task_index": first_index, "path": path}
-    if obj and set(obj) <= _ERROR_KEYS:
-        said = next((obj[k] for k in ("detail", "message", "error") if isinstance(
-            obj.get(k), str)), None)
+    said = next((obj[k] for k in ("detail", "message", "error") if isinstance(
+        obj.get(k), str)), None)
+    if obj and (set(obj) <= _ERROR_KEYS or (said is not None and not _TASK_KEYS & set(obj))):
         quoted = f": {said!r}" if said else f" (keys: {', '.join(sorted(obj))})"
         raise ExportFormatError(
             f"not a Label Studio export but an error answer from a server{quoted}", **where
