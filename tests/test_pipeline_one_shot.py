@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +130,21 @@ def test_the_summary_counts_labels_by_source(tmp_path: Path) -> None:
         assert line is not None, text
         shown = dict(pair.split("=") for pair in line.group(1).split(", "))
         assert {k: int(v) for k, v in shown.items()} == dict(counts.most_common(8))
+
+
+@pytest.mark.server
+def test_format_names_are_checked_before_a_snapshot_is_made(
+    client: ls_frames.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
+    pid = project["id"]
+    before = _ids(client, pid)
+    with pytest.raises(ConfigurationError, match=r"offers no export format 'NOPE'.*YOLO"):
+        ls_frames.download_project(pid, f"{tmp_path}/x/", "NOPE", client=client, progress=False)
+    with pytest.raises(ConfigurationError, match="CONLL2003 is not available"):
+        ls_frames.download_project(pid, tmp_path / "c", "conll2003", client=client,
+                                   progress=False)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "c").exists()
+    path = ls_frames.download_project(pid, tmp_path / "y", "yolo", client=client,
+                                      progress=False)
+    assert path.parent == tmp_path / "y" and zipfile.is_zipfile(path)
+    assert _ids(client, pid) == before

@@ -3,7 +3,8 @@
 These are the functions a notebook user calls; the CLI and the panel call them too.
 
 A snapshot these functions create for one job is deleted from the server once it is
-downloaded (a project would otherwise collect one per call), unless ``keep_snapshot=True``.
+downloaded, or once the download failed (a project would otherwise collect one per call),
+unless ``keep_snapshot=True``.
 A snapshot named with ``export_id=`` is the user's own and is never deleted. Projects are
 given by id or by title (see :meth:`~ls_frames.Client.resolve_project`).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ls_frames._version import __version__
-from ls_frames.errors import HTTPError
+from ls_frames.errors import ConfigurationError, HTTPError
 from ls_frames.exports import (
     AnnotationFilter,
     Client,
@@ -194,8 +195,11 @@ def load_project(
         if config is not None:
             provenance["label_config"] = config
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
-            path = export.download(tmp if keep_file is None else keep_file, progress=progress)
-            _drop(client, export, drop)
+            try:
+                path = export.download(tmp if keep_file is None else keep_file,
+                                       progress=progress)
+            finally:  # made for this call: not left behind, whether the download worked or not
+                _drop(client, export, drop)
             frames = read_export(path, label_config=config, dtype_backend=dtype_backend,
                                  progress=progress)
     frames.provenance = provenance
@@ -245,8 +249,11 @@ def export_project(
         )
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-            path = export.download(tmp if keep_file is None else keep_file, progress=progress)
-            _drop(client, export, drop)
+            try:
+                path = export.download(tmp if keep_file is None else keep_file,
+                                       progress=progress)
+            finally:  # made for this call: not left behind, whether the download worked or not
+                _drop(client, export, drop)
             return to_parquet(path, out, provenance=provenance, label_config=config,
                               overwrite=overwrite, progress=progress)
 
@@ -278,18 +285,46 @@ def download_project(
 
     Returns: the path of the downloaded file. Raises: the errors of :mod:`ls_frames.errors`.
     """
-    folder = means_folder(dest) or (
-        export_type.upper() not in SINGLE_FILE_FORMATS
-        and not os.fspath(dest).lower().endswith(".zip")
-    )
-    target = Path(dest)
-    if folder:
-        target.mkdir(parents=True, exist_ok=True)
     with _using(client) as client:
+        pid = client.resolve_project(project)
+        export_type = _offered_format(client, pid, export_type)
+        target = Path(dest)
+        folder = means_folder(dest) or (
+            export_type not in SINGLE_FILE_FORMATS
+            and not os.fspath(dest).lower().endswith(".zip")
+        )
+        made = folder and not target.exists()
         export = snapshot_project(
-            project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+            pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
             serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
         )
-        path = export.download(target, export_type, progress=progress)
-        _drop(client, export, export_id is None and not keep_snapshot)
-        return path
+        try:
+            if folder:
+                target.mkdir(parents=True, exist_ok=True)
+            return export.download(target, export_type, progress=progress)
+        except BaseException:
+            if made and target.is_dir() and not any(target.iterdir()):
+                target.rmdir()
+            raise
+        finally:
+            _drop(client, export, export_id is None and not keep_snapshot)
+
+
+def _offered_format(client: Client, project: int, export_type: str) -> str:
+    """The server's name of ``export_type`` (any case); a clear error, before any snapshot
+    is made, for a format the server does not offer or the label config cannot produce."""
+    formats = client.export_formats(project)
+    by_name = {f.name.upper(): f for f in formats}
+    found = by_name.get(export_type.strip().upper())
+    usable = ", ".join(f.name for f in formats if not f.disabled)
+    if found is None:
+        raise ConfigurationError(
+            f"the server offers no export format {export_type!r} for project {project}; "
+            f"it offers: {usable}"
+        )
+    if found.disabled:
+        raise ConfigurationError(
+            f"{found.name} is not available for project {project}: its label config cannot "
+            f"produce it (available: {usable})"
+        )
+    return found.name
