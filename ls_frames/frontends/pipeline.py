@@ -139,16 +139,19 @@ def _dataset_provenance(
     return provenance
 
 
-def _drop(client: Client, export: Export, drop: bool) -> None:
-    """Delete a snapshot made for one job, now that it is downloaded. A failure to delete
-    is logged, not raised: the job itself succeeded."""
-    if not drop:
-        return
+@contextmanager
+def _deleted_after(client: Client, export: Export, drop: bool) -> Iterator[Export]:
+    """Delete a snapshot made for one job when the block ends (downloaded, or failed:
+    either way the snapshot has served). A failure to delete is logged, not raised."""
     try:
-        client.delete_export(export.project, export.id)
-    except HTTPError as exc:
-        logger.warning("could not delete snapshot %d of project %d: %s", export.id,
-                       export.project, exc)
+        yield export
+    finally:
+        if drop:
+            try:
+                client.delete_export(export.project, export.id)
+            except HTTPError as exc:
+                logger.warning("could not delete snapshot %d of project %d: %s", export.id,
+                               export.project, exc)
 
 
 def load_project(
@@ -186,20 +189,18 @@ def load_project(
             annotation_filter=annotation_filter, serialization=serialization,
             export_id=export_id, timeout=timeout, progress=progress,
         )
-        config = _label_config(client, pid, label_config)
         drop = export_id is None and not keep_snapshot
-        provenance = _dataset_provenance(
-            client, export, config, kept=not drop, task_filter=task_filter,
-            annotation_filter=annotation_filter, serialization=serialization,
-        )
-        if config is not None:
-            provenance["label_config"] = config
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
-            try:
+            with _deleted_after(client, export, drop):
+                config = _label_config(client, pid, label_config)
+                provenance = _dataset_provenance(
+                    client, export, config, kept=not drop, task_filter=task_filter,
+                    annotation_filter=annotation_filter, serialization=serialization,
+                )
+                if config is not None:
+                    provenance["label_config"] = config
                 path = export.download(tmp if keep_file is None else keep_file,
                                        progress=progress)
-            finally:  # made for this call: not left behind, whether the download worked or not
-                _drop(client, export, drop)
             frames = read_export(path, label_config=config, dtype_backend=dtype_backend,
                                  progress=progress)
     frames.provenance = provenance
@@ -241,19 +242,17 @@ def export_project(
             pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
             serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
         )
-        config = _label_config(client, pid, label_config)
         drop = export_id is None and not keep_snapshot
-        provenance = _dataset_provenance(
-            client, export, config, kept=not drop, task_filter=task_filter,
-            annotation_filter=annotation_filter, serialization=serialization,
-        )
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-            try:
+            with _deleted_after(client, export, drop):
+                config = _label_config(client, pid, label_config)
+                provenance = _dataset_provenance(
+                    client, export, config, kept=not drop, task_filter=task_filter,
+                    annotation_filter=annotation_filter, serialization=serialization,
+                )
                 path = export.download(tmp if keep_file is None else keep_file,
                                        progress=progress)
-            finally:  # made for this call: not left behind, whether the download worked or not
-                _drop(client, export, drop)
             return to_parquet(path, out, provenance=provenance, label_config=config,
                               overwrite=overwrite, progress=progress)
 
@@ -298,16 +297,15 @@ def download_project(
             pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
             serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
         )
-        try:
-            if folder:
-                target.mkdir(parents=True, exist_ok=True)
-            return export.download(target, export_type, progress=progress)
-        except BaseException:
-            if made and target.is_dir() and not any(target.iterdir()):
-                target.rmdir()
-            raise
-        finally:
-            _drop(client, export, export_id is None and not keep_snapshot)
+        with _deleted_after(client, export, export_id is None and not keep_snapshot):
+            try:
+                if folder:
+                    target.mkdir(parents=True, exist_ok=True)
+                return export.download(target, export_type, progress=progress)
+            except BaseException:
+                if made and target.is_dir() and not any(target.iterdir()):
+                    target.rmdir()
+                raise
 
 
 def _offered_format(client: Client, project: int, export_type: str) -> str:

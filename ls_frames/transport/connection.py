@@ -282,6 +282,9 @@ class Connection:
     ) -> httpx.Response:
         """Send a request and return the (read) response, or raise a typed error.
 
+        ``path`` is relative to the server URL, or an absolute URL: on another origin (a
+        presigned media link) it is fetched without the key.
+
         ``retry=None`` repeats only safe methods; ``True``/``False`` overrides that (a request
         the server provably did not act on, refused with 429 or never connected, is repeated
         in any case).
