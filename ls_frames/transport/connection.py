@@ -83,7 +83,10 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        # httpx wraps httpcore's error with "from"; httpcore raises its own while handling
+        # the socket's (the context): nothing else's context is followed
+        wrapped = type(current).__module__.startswith("httpcore")
+        current = current.__cause__ or (current.__context__ if wrapped else None)
 
 
 def unfixable(exc: httpx.TransportError) -> str | None:
