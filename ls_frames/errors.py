@@ -20,8 +20,11 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     ├── DownloadError                 a download could not be completed
     │   └── ChecksumMismatch          the bytes on disk do not match the server's md5
     ├── StorageError                  an export storage refused a request or failed to sync
-    └── ExportFormatError             an export file is not what Label Studio writes
-        (also a ``ValueError``; names the byte offset or task index)
+    ├── ExportFormatError             an export file is not what Label Studio writes
+    │   (also a ``ValueError``; names the byte offset or task index)
+    └── RegionError                   a region cannot become a mask or a track: malformed
+        brush RLE, a size that does not match, missing geometry (also a ``ValueError``;
+        names the region)
 
 No message, ``repr`` or ``str`` of these exceptions contains a credential: the request
 headers are never rendered, and :func:`redact` scrubs known secrets from server text. Nor
@@ -56,6 +59,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "RateLimited",
+    "RegionError",
     "RequestTimeout",
     "ServerError",
     "StorageError",
@@ -320,6 +324,18 @@ class ExportFormatError(LSFramesError, ValueError):
         if offset is not None:
             where.append(f"byte {offset}")
         super().__init__(message + (f" (at {', '.join(where)})" if where else ""))
+
+
+class RegionError(LSFramesError, ValueError):
+    """A region cannot be turned into a mask or a track.
+
+    ``region`` names it (``task_id``, ``source``, ``source_id``, ``region_id`` as text)
+    when the caller knows it; :func:`ls_frames.tables.rle_to_mask` alone does not.
+    """
+
+    def __init__(self, message: str, *, region: str | None = None) -> None:
+        self.region = region
+        super().__init__(f"region {region}: {message}" if region else message)
 
 
 def _server_message(response: httpx.Response) -> str:
