@@ -99,6 +99,7 @@ class FakeLabelStudio:
         self.deleted_views: list[int] = []
         self.label_config = '<View><Image name="image" value="$image"/><Choices name="c" toName="image"><Choice value="a"/></Choices></View>'
         self.clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.project_counts = True  # the project answers total_predictions_number (live)
 
     # -- helpers ------------------------------------------------------------------------
     def add_export(self, body: bytes = b"[]", statuses: list[str] | None = None,
@@ -117,10 +118,11 @@ class FakeLabelStudio:
         return self.clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def put_task(self, tid: int, *, annotations: int = 0, predictions: int = 0,
-                 touch: bool = True) -> dict[str, Any]:
+                 touch: bool = True, recount: bool = True) -> dict[str, Any]:
         """Create or change task ``tid`` with that many annotations and predictions; the
-        server sets ``updated_at`` to its now unless ``touch`` is false (as the bulk
-        "delete predictions" does)."""
+        server sets ``updated_at`` to its now unless ``touch`` is false, and its stored
+        counters unless ``recount`` is false (the bulk "delete predictions" of 1.23.2 does
+        neither)."""
         old = self.tasks.get(tid)
         task = {
             "id": tid, "data": {"image": f"/data/upload/{tid}.png"},
@@ -133,7 +135,8 @@ class FakeLabelStudio:
             "created_at": old["created_at"] if old else self.now(),
             "updated_at": self.now() if touch or old is None else old["updated_at"],
             "total_annotations": annotations, "cancelled_annotations": 0,
-            "total_predictions": predictions,
+            "total_predictions": predictions if recount or old is None
+            else old["total_predictions"],
         }  # fmt: skip
         self.tasks[tid] = task
         return task
@@ -256,8 +259,11 @@ class FakeLabelStudio:
             return httpx.Response(204)
         m = re.fullmatch(r"/api/projects/(\d+)/?", path)
         if m and request.method == "GET":
-            return httpx.Response(200, json={"id": int(m.group(1)), "title": "fake",
-                                             "label_config": self.label_config})
+            project = {"id": int(m.group(1)), "title": "fake", "label_config": self.label_config}
+            if self.project_counts:
+                project["total_predictions_number"] = sum(
+                    len(t["predictions"]) for t in self.tasks.values())
+            return httpx.Response(200, json=project)
         m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)", path)
         if m:
             exp = self.exports.get(int(m.group(2)))

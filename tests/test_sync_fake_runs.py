@@ -124,12 +124,20 @@ def test_many_tasks_deleted_are_searched_by_ranges(
     assert r.requests["count"] > 3  # ranges were counted, not everything listed
 
 
+@pytest.mark.parametrize("shape", ["1.23.2", "live task counters, no project count"])
 def test_predictions_deleted_without_touching_updated_at_force_a_full_run(
-    fake: FakeLabelStudio, tmp_path: Path
+    fake: FakeLabelStudio, tmp_path: Path, shape: str
 ) -> None:
+    """1.23.2's bulk "delete predictions" leaves updated_at and the tasks' stored counters
+    (which the task list sums) as they were; the project's live count tells. A server
+    without that count but with live task counters is read from the task list."""
+    fake.project_counts = shape == "1.23.2"
     out = tmp_path / "ds"
     sync(fake, out, overlap=0)
-    fake.put_task(6, annotations=1, predictions=0, touch=False)
+    fake.put_task(6, annotations=1, predictions=0, touch=False, recount=shape != "1.23.2")
+    with client_for(fake) as client:
+        summed = client.count_tasks(1)["total_predictions"]
+    assert summed == (10 if shape == "1.23.2" else 9)
     fake.tick()
     r = sync(fake, out, overlap=0)
     assert r.mode == "full"
@@ -144,7 +152,7 @@ def test_predictions_lost_behind_a_change_are_noticed_after_the_upsert(
 ) -> None:
     out = tmp_path / "ds"
     sync(fake, out, overlap=0)
-    fake.put_task(6, annotations=1, predictions=0, touch=False)
+    fake.put_task(6, annotations=1, predictions=0, touch=False, recount=False)
     fake.tick()
     fake.put_task(7, annotations=2, predictions=1)  # a change exported this run
     fake.tick()

@@ -139,6 +139,14 @@ def test_predictions_lost() -> None:
     assert plan.predictions_lost(2, 3) == "the server holds 2 predictions, the dataset 3"
 
 
+def test_server_predictions_prefers_the_projects_live_count() -> None:
+    # 1.23.2 after a bulk "delete predictions": the summed counters are stale
+    assert plan.server_predictions({"total_predictions_number": 4}, {"total_predictions": 5}) == 4
+    assert plan.server_predictions({}, {"total_predictions": 5}) == 5
+    assert plan.server_predictions({"total_predictions_number": None}, {"total": 3}) is None
+    assert plan.server_predictions({"total_predictions_number": True}, {}) is None
+
+
 def test_unexplained_tasks() -> None:
     assert plan.unexplained_tasks(10, 10, 0) == 0
     assert plan.unexplained_tasks(10, 10, 2) == 2

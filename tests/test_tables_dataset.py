@@ -36,7 +36,7 @@ def test_the_manifest_names_the_format_and_version(tmp_path: Path) -> None:
 def test_a_newer_version_is_refused_by_every_reader(tmp_path: Path) -> None:
     root = dataset(tmp_path)
     edit_manifest(root, version=FORMAT_VERSION + 1)
-    with pytest.raises(DatasetVersionError, match="format version 2.*upgrade ls_frames"):
+    with pytest.raises(DatasetVersionError, match=r"format version 2.*upgrade ls_frames"):
         ls_frames.read_parquet(root)
     with pytest.raises(DatasetVersionError):
         upsert_tasks(root, None, drop_tasks=[1], provenance={})

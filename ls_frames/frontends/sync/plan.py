@@ -40,6 +40,7 @@ __all__ = [
     "predictions_lost",
     "search_done",
     "search_step",
+    "server_predictions",
     "server_time",
     "split",
     "unexplained_tasks",
@@ -193,6 +194,19 @@ class Outcome:
 
     action: Literal["nothing", "upsert", "full"]
     reason: str | None = None
+
+
+def server_predictions(project: Mapping[str, Any], totals: Mapping[str, int]) -> int | None:
+    """How many predictions the project holds. The project's ``total_predictions_number``
+    counts the predictions themselves; the task list's ``total_predictions`` sums the
+    tasks' stored counters, which the Data Manager's bulk "delete predictions" leaves
+    stale on 1.23.2 (it collects the tasks to recount after deleting, so finds none). The
+    first when the server gives it, else the second, else ``None``."""
+    live = project.get("total_predictions_number")
+    if isinstance(live, int) and not isinstance(live, bool):
+        return live
+    summed = totals.get("total_predictions")
+    return summed if isinstance(summed, int) else None
 
 
 def predictions_lost(server_predictions: int | None, ours: int) -> str | None:

@@ -3,8 +3,9 @@
 What the server does (verified on Label Studio 1.23.2): creating, editing, skipping or
 deleting an annotation, the Data Manager's bulk "delete annotations", creating a
 prediction and editing a task's data each set the task's ``updated_at`` to the server's
-now. Saving a draft does **not**; the bulk "delete predictions" does not either (the
-prediction total gives it away). So an incremental run:
+now. Saving a draft does **not**; the bulk "delete predictions" does not either, nor does
+it update the tasks' prediction counters the Data Manager sums (the project's live
+``total_predictions_number`` gives it away). So an incremental run:
 
 1. counts the tasks whose ``updated_at`` is after ``watermark - overlap`` (a Data Manager
    filter, one cheap request); when there are any, exports exactly those through a
@@ -260,18 +261,21 @@ def _incremental_run(run: _Run, state: dict[str, Any]) -> SyncResult:
     since = filter_time(plan.window_start(watermark, run.overlap))
     tasks = TaskQueries(run.client, run.project)
     window = updated_after_filter(since)
+    decided = _plan_export(run, tasks, watermark, window)
+    export = _export_window(run, window) if decided.export else None
     with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-sync") as pool:
-        project_info = pool.submit(run.client.get_project, run.project)
-        decided = _plan_export(run, tasks, watermark, window)
-        export = _export_window(run, window) if decided.export else None
-        # counted after the export: a task deleted meanwhile is noticed now, not next run
+        # counted after the export: a task or prediction deleted meanwhile is noticed now,
+        # not next run (a prediction created meanwhile can only make the counts larger)
         counted = pool.submit(tasks.totals, ALL_TASKS)
+        project_info = pool.submit(run.client.get_project, run.project)
         part = None
         if export is not None:
             part = to_parquet(_download_and_drop(run, export), run.tmp / "part",
                               compression=run.compression, progress=run.progress)
         server = counted.result()
-        config = _config(project_info.result(), run.label_config)
+        info = project_info.result()
+        config = _config(info, run.label_config)
+    predictions = plan.server_predictions(info, server)
     known = dataset_task_ids(run.out).to_pylist()
     exported = [] if part is None else dataset_task_ids(part).to_pylist()
     check = plan.plan_deletions(known, exported, server["total"])
@@ -285,8 +289,7 @@ def _incremental_run(run: _Run, state: dict[str, Any]) -> SyncResult:
             "runs; they changed before the window (overlap %s s): run with full=True",
             unexplained, run.overlap)  # fmt: skip
     ours = int(((state.get("tables") or {}).get("predictions") or {}).get("rows") or 0)
-    outcome = plan.plan_outcome(export is not None, len(deleted),
-                                server.get("total_predictions"), ours)  # fmt: skip
+    outcome = plan.plan_outcome(export is not None, len(deleted), predictions, ours)
     if outcome.action == "nothing":
         return SyncResult(run.out, "incremental", 0, 0, len(set(known)), watermark,
                           time.monotonic() - run.started, None, dict(tasks.requests))
@@ -309,7 +312,7 @@ def _incremental_run(run: _Run, state: dict[str, Any]) -> SyncResult:
         prov["label_config"] = config
     written = upsert_tasks(run.out, part, drop_tasks=deleted, provenance=prov,
                            compression=run.compression)  # fmt: skip
-    lost = plan.predictions_lost(server.get("total_predictions"),
+    lost = plan.predictions_lost(predictions,
                                  int(written["tables"].get("predictions", {}).get("rows") or 0))
     if lost:
         return _redo_full(run, sync, lost.replace("the dataset", "the refreshed dataset"))
