@@ -208,9 +208,11 @@ def _cmd_snapshots(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from ls_frames.frontends.demo import run_demo
+    # the one seam from a front end into ls_frames.testing: the demo seeds a local server
+    from ls_frames.testing.demo import run_demo
 
-    run_demo(args.out, project=args.project, url=args.url, api_key=args.api_key)
+    path = run_demo(args.out, project=args.project, url=args.url, api_key=args.api_key)
+    print(summarize(path))
 
 
 _PROJECT_HELP = "project id, or title (a number is taken as an id)"
