@@ -35,6 +35,7 @@ def snapshot_frames(client: ls_frames.Client, pid: int, tmp: Path) -> ls_frames.
     return ls_frames.read_export(export.download(tmp, progress=False))
 
 
+@pytest.mark.server
 def test_every_endpoint_and_read_storage(
     client: ls_frames.Client, label_studio: Any, seeded: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -92,6 +93,7 @@ def test_every_endpoint_and_read_storage(
         client.get_export_storage(storage.id)
 
 
+@pytest.mark.server
 def test_read_storage_one_file_per_task(
     client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path
 ) -> None:

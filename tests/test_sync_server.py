@@ -18,6 +18,8 @@ from ls_frames.frontends import sync as sync_module
 from ls_frames.testing.compare import assert_same_dataset as assert_same
 from ls_frames.testing.seed import _full_result, seed_demo_project
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture
 def client(label_studio: Any) -> Iterator[ls_frames.Client]:
