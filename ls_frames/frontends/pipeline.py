@@ -50,7 +50,45 @@ def snapshot_project(
     progress: bool | None = None,
 ) -> Export:
     """A completed snapshot: ``export_id`` reuses an existing one, else one is created with
-    the given options (defaults: full objects, every annotation) and awaited."""
+    the given options (defaults: full objects, every annotation) and awaited.
+
+    Parameters
+    ----------
+    project
+        The project's id.
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Export
+        The completed snapshot (download it with :meth:`Export.download
+        <ls_frames.Export.download>`).
+
+    Raises
+    ------
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    """
     client = client or Client()
     if export_id is not None:
         export = client.get_export(project, export_id)
@@ -116,6 +154,56 @@ def load_project(
     ``label_config``: ``None`` fetches the project's config so label columns become
     categoricals in config order; a string uses that config; ``False`` skips it.
     ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder).
+
+    Parameters
+    ----------
+    project
+        The project's id.
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    dtype_backend
+        ``"numpy_nullable"`` (the default) or ``"pyarrow"``: the pandas
+        dtypes of the tables (see :class:`~ls_frames.Frames`).
+    keep_file
+        Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
+        by default it goes to a temporary folder that is removed.
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Frames
+        The project's tables.
+
+    Raises
+    ------
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
     """
     with _using(client) as client:
         export = snapshot_project(
@@ -149,7 +237,61 @@ def export_project(
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
-    versions) is stored in every file's metadata. Returns ``out_dir``."""
+    versions) is stored in every file's metadata. Returns ``out_dir``.
+
+    Parameters
+    ----------
+    project
+        The project's id.
+    out_dir
+        The dataset's folder (read it back with :func:`~ls_frames.read_parquet`).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    keep_file
+        Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
+        by default it goes to a temporary folder that is removed.
+    overwrite
+        Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+
+    Raises
+    ------
+    FileExistsError
+        ``out_dir`` exists and ``overwrite`` is false.
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
+    """
     with _using(client) as client:
         export = snapshot_project(
             project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,

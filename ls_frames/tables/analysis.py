@@ -182,6 +182,29 @@ def compare_predictions(
     labels, choices, taxonomy paths joined with ``" / "``, text, rating, number or
     datetime), ``label`` (its first element), ``x, y, width, height, rotation, start, end,
     score``.
+
+    Parameters
+    ----------
+    frames
+        The tables of an export holding predictions and annotations.
+    control
+        Compare only this control (``from_name``); all by default.
+    min_iou
+        The least overlap for two regions to be matched by geometry.
+    ground_truth_only
+        Compare with ground-truth annotations only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per matched pair or unmatched result, with the columns above (typed and
+        empty when nothing compares).
+
+    Raises
+    ------
+    KeyError
+        ``frames`` lacks the ``regions``, ``annotations`` or ``predictions`` table (read
+        with ``tables=`` leaving one out).
     """
     regions = frames.regions
     annotations = frames.annotations
@@ -287,6 +310,27 @@ def annotator_pivot(
     "email"``, the default when the export has them) or user ids (``"id"``, the default for
     an ids-only export), sorted. With a label config, cells are categoricals in config
     order; an annotator who did not answer has a missing value.
+
+    Parameters
+    ----------
+    frames
+        The tables of an export (:func:`~ls_frames.read_export` and the like).
+    from_name
+        The control to lay out (its ``name`` in the label config).
+    by
+        ``"task"``: one row per task; ``"region"``: one row per ``(task_id, region_id)``.
+    annotator
+        Column names: ``"email"`` or ``"id"``; by default emails when the export has them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``task_id`` (and ``region_id``), one column per annotator.
+
+    Raises
+    ------
+    ConfigurationError
+        ``by`` or ``annotator`` is not one of its values.
     """
     if by not in ("task", "region"):
         raise ConfigurationError(f"by must be 'task' or 'region', not {by!r}")

@@ -74,6 +74,19 @@ class ExportPanel(W.VBox):
     ``wait()``. Results: ``frames`` (a :class:`~ls_frames.Frames`), ``export`` (the
     snapshot used), ``paths`` (``"snapshot"``, ``"parquet"`` and one entry per downloaded
     format), ``error`` (the last error, or ``None``).
+
+    Parameters
+    ----------
+    client
+        The :class:`~ls_frames.Client` to use; by default ``Client()``.
+    project
+        The project to preselect.
+    work_dir
+        Where downloads go; a temporary folder by default.
+    timeout
+        Seconds to wait for a snapshot (an hour by default).
+    background
+        Run jobs in a thread so the notebook stays responsive (``wait()`` joins it).
     """
 
     def __init__(
