@@ -58,8 +58,8 @@ def test_every_endpoint_and_read_storage(
     assert (got.title, got.path, got.project) == ("renamed", str(target), pid)
     with pytest.raises(StorageError, match="update of storage"):
         storage.update(path=str(root))
-    storage.sync(timeout=120, progress=False)
-    assert storage.status is ls_frames.StorageStatus.COMPLETED
+    synced = storage.sync(timeout=120, progress=False)
+    assert synced is storage and synced.status is ls_frames.StorageStatus.COMPLETED
     counts = seeded["counts"]
     assert storage.last_sync_count == counts["annotations"]
     files = sorted(p.name for p in target.iterdir())

@@ -17,7 +17,8 @@ from ls_frames.testing.compare import assert_same_dataset as assert_same
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
 def tasks() -> list[dict[str, Any]]:
-    return json.loads((CORPUS / "snapshot_full_objects.json").read_text())
+    loaded: list[dict[str, Any]] = json.loads((CORPUS / "snapshot_full_objects.json").read_text())
+    return loaded
 
 
 def write(tmp: Path, name: str, doc: list[dict[str, Any]], **kw: Any) -> Path:
