@@ -6,7 +6,8 @@ surface warn:
 * every name in ``ls_frames.__all__`` has an entry in ``api.rst``;
 * every public function in ``ls_frames.__all__``, and each method in ``CHECKED_METHODS``,
   has a docstring with a ``Parameters`` section (when it takes any), ``Returns`` or
-  ``Yields`` (when it returns something) and ``Raises``.
+  ``Yields`` (when it returns something) and ``Raises`` (numpy style, or Google style:
+  ``Args:``, ``Returns:``, ``Raises:``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ release = ls_frames.__version__
 version = release
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
-napoleon_google_docstring = False
+napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 autodoc_member_order = "bysource"
@@ -54,14 +55,19 @@ CHECKED_METHODS = [
     "ExportPanel.__init__",
 ]
 
-_SECTION = re.compile(r"^(Parameters|Returns|Yields|Raises)\n-{3,}$", re.MULTILINE)
+# numpy style ("Parameters" over a dashed line) or Google style ("Args:")
+_SECTION = re.compile(
+    r"^(?:(Parameters|Returns|Yields|Raises)\n-{3,}|(Args|Returns|Yields|Raises):)$", re.MULTILINE
+)
+_GOOGLE = {"Args": "Parameters"}
 
 
 def _problems(name: str, func: Any, doc: str | None, *, constructor: bool = False) -> list[str]:
     """What ``doc`` lacks; a constructor (documented by its class) needs Parameters only."""
     if not doc:
         return [f"{name} has no docstring"]
-    sections = set(_SECTION.findall(inspect.cleandoc(doc)))
+    sections = {_GOOGLE.get(numpy or google, numpy or google)
+                for numpy, google in _SECTION.findall(inspect.cleandoc(doc))}
     signature = inspect.signature(func)
     params = [p for p in signature.parameters if p not in ("self", "cls")]
     missing = []

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ls_frames.reading.columns import array, json_text, raw_array
+from ls_frames.reading.columns import array, first_element, json_text, raw_array
 from ls_frames.reading.decode import Draft, Item, Prediction, Task, User
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
@@ -68,12 +68,42 @@ def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
     cols.update(value_columns(raws, schema))
+    cols["label"] = first_element(cols["labels"])
+    cols["choice"] = first_element(cols["choices"])
     for px, pct, size in (("x_px", "x", "original_width"), ("y_px", "y", "original_height"),
                           ("width_px", "width", "original_width"),
                           ("height_px", "height", "original_height")):
         size_f = cols[size].cast(pa.float64(), safe=False)  # > 2**53 px: absurd, not fatal
         cols[px] = pc.divide(pc.multiply(cols[pct], size_f), 100.0)
+    cols["points_px"] = _points_px(cols["points"], cols["original_width"],
+                                   cols["original_height"])  # fmt: skip
     return _batch("regions", cols, n)
+
+
+def _points_px(points: pa.Array, width: pa.Array, height: pa.Array) -> pa.Array:
+    """``points`` (percent ``[x, y]`` lists) in pixels; null where the image size is not
+    known. Each point's first value scales with the width, its second with the height."""
+    typ = SCHEMAS["regions"].field("points_px").type
+    n = len(points)
+    if points.null_count == n:
+        return pa.nulls(n, typ)
+    inner = points.values  # one list per point
+    values = np.asarray(inner.values.to_numpy(zero_copy_only=False), dtype=np.float64)
+    inner_offsets = np.asarray(inner.offsets)
+    outer_offsets = np.asarray(points.offsets)
+    # the row of each point, then of each value, and its place within its point
+    point_row = np.repeat(np.arange(n), np.diff(outer_offsets))
+    per_point = np.diff(inner_offsets)
+    value_row = np.repeat(point_row, per_point)
+    place = np.arange(len(values)) - np.repeat(inner_offsets[:-1], per_point)
+    w = width.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    h = height.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    scale = np.where(place == 0, w[value_row], np.where(place == 1, h[value_row], np.nan))
+    scaled = pa.array(values[: len(scale)] * scale / 100.0, pa.float64())
+    inner_px = pa.ListArray.from_arrays(pa.array(inner_offsets, pa.int32()), scaled)
+    unknown = np.isnan(w) | np.isnan(h) | ~np.asarray(points.is_valid())
+    return pa.ListArray.from_arrays(pa.array(outer_offsets, pa.int32()), inner_px,
+                                    type=typ, mask=pa.array(unknown))  # fmt: skip
 
 
 def _relations(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:

@@ -6,12 +6,16 @@ export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one 
 agreement. :func:`region_masks` / :func:`rle_to_mask` give image masks and
 ``to_coco(..., segmentation=True)`` COCO segmentations; :func:`interpolate_tracks` /
 :func:`iter_tracks` fill in video keyframes frame by frame.
+:func:`evaluate` scores predictions (COCO average precision for boxes) and
+:func:`confusion` cross-tabulates a choice; :func:`compare_predictions` and
+:func:`annotator_pivot` lay predictions and annotators side by side.
 """
 
 from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
 from ls_frames.tables.brush import rle_to_mask
 from ls_frames.tables.coco import mask_to_coco_rle
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
+from ls_frames.tables.evaluation import COCO_IOU_THRESHOLDS, confusion, evaluate
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
 from ls_frames.tables.masks import RegionMask, ellipse_mask, polygon_mask, region_masks
@@ -19,6 +23,7 @@ from ls_frames.tables.parquet import to_parquet
 from ls_frames.tables.tracks import interpolate_tracks, iter_tracks
 
 __all__ = [
+    "COCO_IOU_THRESHOLDS",
     "DTYPE_BACKENDS",
     "METADATA_KEY",
     "Frames",
@@ -26,7 +31,9 @@ __all__ = [
     "annotator_pivot",
     "box_corners",
     "compare_predictions",
+    "confusion",
     "ellipse_mask",
+    "evaluate",
     "interpolate_tracks",
     "iou",
     "iter_tracks",
