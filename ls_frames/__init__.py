@@ -2,7 +2,10 @@
 
 Layers, lowest first (a layer never imports one above it)::
 
-    transport  ->  exports  ->  reading  ->  tables  ->  front ends (functions, CLI, panel)
+    transport -> exports -> reading -> tables -> media -> front ends (functions, CLI, panel)
+
+``media`` (``fetch_media``) reads the tables and fetches the files they point to through
+the exports client; it sits between the tables and the front ends.
 """
 
 import importlib
@@ -21,6 +24,7 @@ from ls_frames.errors import (
     ExportTimeout,
     HTTPError,
     LSFramesError,
+    MediaError,
     NotFound,
     PermissionDenied,
     RegionError,
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
     from ls_frames.frontends.sync import sync_parquet
     from ls_frames.frontends.widgets import ExportPanel
+    from ls_frames.media import fetch_media
     from ls_frames.tables import (
         Frames,
         annotator_pivot,
@@ -79,6 +84,7 @@ _LAZY = {
     "snapshot_project": "ls_frames.frontends",
     "sync_parquet": "ls_frames.frontends.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
+    "fetch_media": "ls_frames.media",
 }
 
 
@@ -115,6 +121,7 @@ __all__ = [
     "HTTPError",
     "LSFramesError",
     "LocalFilesExportStorage",
+    "MediaError",
     "NotFound",
     "PermissionDenied",
     "RegionError",
@@ -129,6 +136,7 @@ __all__ = [
     "confusion",
     "evaluate",
     "export_project",
+    "fetch_media",
     "interpolate_tracks",
     "iter_tracks",
     "load_project",

@@ -20,6 +20,7 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     ├── DownloadError                 a download could not be completed
     │   └── ChecksumMismatch          the bytes on disk do not match the server's md5
     ├── StorageError                  an export storage refused a request or failed to sync
+    ├── MediaError                    ``fetch_media(strict=True)``: some references failed
     ├── ExportFormatError             an export file is not what Label Studio writes
     │   (also a ``ValueError``; names the byte offset or task index)
     └── RegionError                   a region cannot become a mask or a track: malformed
@@ -56,6 +57,7 @@ __all__ = [
     "ExportTimeout",
     "HTTPError",
     "LSFramesError",
+    "MediaError",
     "NotFound",
     "PermissionDenied",
     "RateLimited",
@@ -296,6 +298,29 @@ class StorageError(LSFramesError):
         self.traceback = redact(traceback) if traceback else traceback
         tail = f"\nServer traceback:\n{traceback}" if traceback else ""
         super().__init__(redact(message + tail))
+
+
+class MediaError(LSFramesError):
+    """Some media references could not be fetched (raised by ``fetch_media(strict=True)``).
+
+    ``failures`` is a list of ``(task_id, field, position, uri, error)`` tuples, one per
+    failed reference; the files that did arrive are in the cache all the same.
+    """
+
+    _SHOWN = 20
+
+    def __init__(self, failures: list[tuple[int | None, str, int, str, str]]) -> None:
+        self.failures = list(failures)
+        lines = [
+            f"  task {task}, {field}[{position}] {uri!r}: {error}"
+            for task, field, position, uri, error in self.failures[: self._SHOWN]
+        ]
+        more = len(self.failures) - self._SHOWN
+        if more > 0:
+            lines.append(f"  ... and {more} more")
+        super().__init__(redact(
+            f"{len(self.failures)} media reference(s) could not be fetched:\n" + "\n".join(lines)
+        ))
 
 
 class ExportFormatError(LSFramesError, ValueError):

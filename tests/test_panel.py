@@ -169,6 +169,23 @@ def test_save_parquet_and_download_a_format(
     back = ls_frames.read_parquet(panel.paths["parquet"])
     assert len(back.regions) == len(panel.frames.regions)
     assert back.provenance["export_id"] == panel.export.id
+    assert "media" not in back.arrow and panel.media is None  # not ticked
+
+    # "fetch media": the dataset gets its media table, the files their bytes
+    assert panel.media_path.value == f"project-{demo_project['project_id']}-media"
+    panel.media_path.value = str(tmp_path / "media")
+    panel.fetch_media.value = True
+    panel.overwrite.value = True
+    panel.save_button.click()
+    panel.wait(timeout=300)
+    assert panel.error is None, panel.error_box.value
+    media = ls_frames.read_parquet(panel.paths["parquet"]).media
+    assert panel.paths["media"] == tmp_path / "media"
+    assert panel.media is not None and len(panel.media) == len(media) == len(demo_project["media"])
+    sha = {m["task_id"]: m["sha256"] for m in demo_project["media"]}
+    assert media["error"].isna().all()
+    assert all(sha[t] == s for t, s in zip(media["task_id"], media["sha256"], strict=True))
+    assert f"media: {len(media)} file(s) in {tmp_path / 'media'}" in panel.status.value
 
     panel.format_path.value = str(tmp_path / "formats")
     panel.download_button.click()  # no format ticked: said in plain words

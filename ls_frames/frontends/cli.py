@@ -8,6 +8,8 @@ same functions a notebook user calls.
     ls-frames download 12 --format CSV --out exports/
     ls-frames formats 12 | ls-frames snapshots 12
     ls-frames demo --out demo-output                 # local Label Studio, seeded, exported
+    ls-frames media 12 --out media/                  # the files behind the tasks
+    ls-frames media data/project-12 --out media/     # ... of a dataset, kept as its media table
 
 The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``LABEL_STUDIO_API_KEY``. Exit codes: 0 success, 1 a library error (printed in one line,
@@ -17,6 +19,7 @@ never with the key), 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,9 +27,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames._version import __version__
-from ls_frames.errors import LSFramesError
+from ls_frames.errors import ConfigurationError, LSFramesError
 from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
-from ls_frames.frontends.pipeline import export_project, snapshot_project
+from ls_frames.frontends.pipeline import export_project, load_project, snapshot_project
 from ls_frames.tables import read_parquet, to_parquet
 
 __all__ = ["main"]
@@ -83,9 +86,54 @@ def _cmd_export(args: argparse.Namespace) -> None:
         out = export_project(
             args.project, args.out, client=client, export_id=args.export_id,
             keep_file=args.keep_json, overwrite=args.overwrite, timeout=args.timeout,
-            progress=not args.quiet, **_options(args),
+            progress=not args.quiet, media=args.media, **_options(args),
         )
     print(summarize(out))
+
+
+def media_summary(table: Any) -> str:
+    """Lines on a media table: what the run did, and the first failures."""
+    counts = table.attrs.get("media", {})
+    done = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in
+                     ("downloaded", "cached", "not_modified", "unchanged", "failed")
+                     if counts.get(k))  # fmt: skip
+    lines = [f"media: {len(table):,} reference(s) ({done or 'nothing to fetch'}), "
+             f"{int(counts.get('bytes_downloaded', 0)):,} bytes downloaded, "
+             f"cache {counts.get('cache_dir', '')}"]  # fmt: skip
+    failed = table[table["error"].notna()]
+    for row in failed.head(10).itertuples():
+        lines.append(f"  task {row.task_id} {row.field}: {row.error} ({row.uri})")
+    if len(failed) > 10:
+        lines.append(f"  ... and {len(failed) - 10} more failure(s)")
+    return "\n".join(lines)
+
+
+def _cmd_media(args: argparse.Namespace) -> None:
+    from ls_frames.frontends.dataset_media import fetch_dataset_media
+    from ls_frames.media import fetch_media
+
+    options: dict[str, Any] = {
+        "fields": args.field, "workers": args.workers, "strict": args.strict,
+        "refresh": args.refresh, "allow_hosts": args.allow_host, "progress": not args.quiet,
+    }
+    source = args.source
+    if source.isdigit():
+        with _client(args) as client:
+            frames = load_project(int(source), client=client, progress=not args.quiet)
+            table = fetch_media(frames, args.out, client=client, **options)
+    elif (Path(source) / "_SUCCESS").is_file():
+        # The client from --url/--api-key, else fetch_media makes one from the environment
+        # when a reference needs Label Studio (plain URLs do not).
+        with contextlib.ExitStack() as stack:
+            given = stack.enter_context(_client(args)) if args.url or args.api_key else None
+            table = fetch_dataset_media(source, args.out, client=given, **options)
+    else:
+        raise ConfigurationError(f"{source} is neither a project id nor a dataset folder "
+                                 "(no _SUCCESS)")
+    if args.table is not None:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(args.table, index=False)
+    print(media_summary(table))
 
 
 def _cmd_sync(args: argparse.Namespace) -> None:
@@ -93,7 +141,8 @@ def _cmd_sync(args: argparse.Namespace) -> None:
 
     with _client(args) as client:
         result = sync_parquet(args.project, args.out, client=client, overlap=args.overlap,
-                              full=args.full, timeout=args.timeout, progress=not args.quiet)
+                              full=args.full, timeout=args.timeout, progress=not args.quiet,
+                              media=args.media)
     print(f"{result.mode}: {result.changed_tasks} task(s) exported, "
           f"{result.deleted_tasks} deleted, {result.total_tasks} in the dataset "
           f"({result.seconds:.1f} s)")
@@ -168,6 +217,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--keep-json", type=Path, help="also keep the JSON snapshot here")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--media", type=Path, metavar="DIR",
+                   help="also fetch the tasks' files into DIR and keep a media table")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("sync", parents=[common], help="refresh a Parquet dataset incrementally")
@@ -177,7 +228,26 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds re-read before the last watermark (default 60)")
     p.add_argument("--full", action="store_true", help="rewrite the whole dataset")
     p.add_argument("--timeout", type=float, help="seconds to wait for the snapshot")
+    p.add_argument("--media", type=Path, metavar="DIR",
+                   help="keep the media table up to date with files in DIR (default: the "
+                   "cache the dataset already uses, if any)")
     p.set_defaults(func=_cmd_sync)
+
+    p = sub.add_parser("media", parents=[common],
+                       help="fetch the files a project's tasks (or a dataset's) point to")
+    p.add_argument("source", help="a project id, or a dataset folder (its media table is "
+                   "written into it)")
+    p.add_argument("--out", required=True, type=Path, help="the media cache folder")
+    p.add_argument("--field", action="append", help="data key to read (repeatable; default: "
+                   "those the label config's object tags read)")
+    p.add_argument("--workers", type=int, default=8, help="files at once (default 8)")
+    p.add_argument("--refresh", action="store_true",
+                   help="revalidate cached files with conditional requests")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    p.add_argument("--allow-host", action="append", help="a private host, address or "
+                   "network that may be fetched (repeatable)")
+    p.add_argument("--table", type=Path, help="also write the media table to this Parquet file")
+    p.set_defaults(func=_cmd_media)
 
     p = sub.add_parser("read", parents=[common], help="an export file on disk into Parquet")
     p.add_argument("file", type=Path)

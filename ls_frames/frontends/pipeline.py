@@ -23,6 +23,7 @@ from ls_frames.exports import (
     TaskFilter,
 )
 from ls_frames.exports.options import coerce_option
+from ls_frames.frontends.dataset_media import fetch_dataset_media
 from ls_frames.tables import Frames, read_export, to_parquet
 
 __all__ = ["export_project", "load_project", "snapshot_project", "snapshot_provenance"]
@@ -214,10 +215,12 @@ def load_project(
         config = _label_config(client, project, label_config)
         if keep_file is not None:
             path = export.download(keep_file, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend)
+            return read_export(path, label_config=config, dtype_backend=dtype_backend,
+                               progress=progress)
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
             path = export.download(tmp, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend)
+            return read_export(path, label_config=config, dtype_backend=dtype_backend,
+                               progress=progress)
 
 
 def export_project(
@@ -234,10 +237,20 @@ def export_project(
     overwrite: bool = False,
     timeout: float | None = None,
     progress: bool | None = None,
+    media: str | os.PathLike[str] | None = None,
+    media_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
     versions) is stored in every file's metadata. Returns ``out_dir``.
+
+    ``media``: a cache folder; the files the tasks point to are fetched into it with
+    :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and the
+    result is kept as the dataset's ``media`` table (``read_parquet(out_dir).media``).
+    ``media_options`` go to ``fetch_media`` (``fields``, ``workers``, ``strict``,
+    ``refresh``, ``allow_hosts``). A reference that cannot be fetched is a row with
+    ``error`` set, unless ``strict`` (then :class:`~ls_frames.errors.MediaError` is raised
+    after the dataset is written, without the media table).
 
     Parameters
     ----------
@@ -267,6 +280,10 @@ def export_project(
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
+    media
+        A cache folder to fetch the tasks' files into (kept as the ``media`` table).
+    media_options
+        Keyword arguments for :func:`~ls_frames.fetch_media`.
 
     Returns
     -------
@@ -291,26 +308,55 @@ def export_project(
         the final name).
     ExportFormatError
         The snapshot is not a Label Studio JSON export.
+    MediaError
+        With ``media`` and ``strict`` in ``media_options``: a file could not be fetched
+        (the dataset is written, without the media table).
     """
     with _using(client) as client:
-        export = snapshot_project(
-            project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
-            serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
-        )
-        config = _label_config(client, project, label_config)
-        provenance = snapshot_provenance(client, export, config)
-        provenance["requested_options"] = {
-            "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
-            "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
-            "serialization": asdict(coerce_option(Serialization, serialization)),
-        }
-        out = Path(out_dir)
-        if keep_file is not None:
-            path = export.download(keep_file, progress=progress)
-            return to_parquet(path, out, provenance=provenance, label_config=config,
-                              overwrite=overwrite, progress=progress)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-            path = export.download(tmp, progress=progress)
-            return to_parquet(path, out, provenance=provenance, label_config=config,
-                              overwrite=overwrite, progress=progress)
+        out = _export(project, out_dir, client=client, task_filter=task_filter,
+                      annotation_filter=annotation_filter, serialization=serialization,
+                      export_id=export_id, label_config=label_config, keep_file=keep_file,
+                      overwrite=overwrite, timeout=timeout, progress=progress)  # fmt: skip
+        if media is not None:
+            fetch_dataset_media(out, media, client=client, progress=progress,
+                                **dict(media_options or {}))  # fmt: skip
+        return out
+
+
+def _export(
+    project: int,
+    out_dir: str | os.PathLike[str],
+    *,
+    client: Client,
+    task_filter: TaskFilter | Mapping[str, Any] | None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None,
+    serialization: Serialization | Mapping[str, Any] | None,
+    export_id: int | None,
+    label_config: str | bool | None,
+    keep_file: str | os.PathLike[str] | None,
+    overwrite: bool,
+    timeout: float | None,
+    progress: bool | None,
+) -> Path:
+    """The snapshot, written as a dataset at ``out_dir``."""
+    export = snapshot_project(
+        project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+        serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+    )
+    config = _label_config(client, project, label_config)
+    provenance = snapshot_provenance(client, export, config)
+    provenance["requested_options"] = {
+        "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
+        "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
+        "serialization": asdict(coerce_option(Serialization, serialization)),
+    }
+    out = Path(out_dir)
+    if keep_file is not None:
+        path = export.download(keep_file, progress=progress)
+        return to_parquet(path, out, provenance=provenance, label_config=config,
+                          overwrite=overwrite, progress=progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
+        path = export.download(tmp, progress=progress)
+        return to_parquet(path, out, provenance=provenance, label_config=config,
+                          overwrite=overwrite, progress=progress)

@@ -137,7 +137,8 @@ class Connection:
         return path.lstrip("/")
 
     def _send(
-        self, request: httpx.Request, *, stream: bool, retry: bool | None
+        self, request: httpx.Request, *, stream: bool, retry: bool | None,
+        follow_redirects: bool = True,
     ) -> httpx.Response:
         """Send with the retry loop; return a successful response or raise a typed error.
 
@@ -153,7 +154,9 @@ class Connection:
             last = attempt == attempts
             started = time.monotonic()
             try:
-                response = self._client.send(request, stream=stream)
+                response = self._client.send(
+                    request, stream=stream, follow_redirects=follow_redirects
+                )
             except httpx.TimeoutException as exc:
                 unsent = isinstance(exc, httpx.ConnectTimeout) or self._in_refresh(exc)
                 if not last and (repeatable or unsent) and not isinstance(exc, httpx.PoolTimeout):
@@ -274,8 +277,12 @@ class Connection:
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         retry: bool | None = None,
+        follow_redirects: bool = True,
     ) -> Iterator[httpx.Response]:
         """A streamed response (status already checked); the body is read by the caller.
+
+        ``follow_redirects=False`` hands a redirect back to the caller (status 3xx, body
+        unread) instead of following it, for callers that check each hop themselves.
 
         ``timeout`` bounds the wait for the answer (a server may work a long time before it
         starts one, e.g. converting an export); the body is then read with the client's own
@@ -284,7 +291,9 @@ class Connection:
         """
         kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": timeout}
         request = self._client.build_request(method, self._url(path), **kwargs)
-        response = self._send(request, stream=True, retry=retry)
+        response = self._send(
+            request, stream=True, retry=retry, follow_redirects=follow_redirects
+        )
         # httpx hands this dict to httpcore, which looks the read timeout up when the body
         # starts to be read, i.e. after this point.
         response.request.extensions["timeout"] = self._client.timeout.as_dict()

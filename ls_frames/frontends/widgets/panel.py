@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
+import pandas as pd
 
 from ls_frames.errors import LSFramesError, redact
 from ls_frames.exports import Client, Export
+from ls_frames.frontends.dataset_media import fetch_dataset_media
 from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
 from ls_frames.frontends.widgets.controls import FormatPicker, OptionsBox, SnapshotPicker
 from ls_frames.frontends.widgets.preview import Preview
@@ -72,8 +74,9 @@ class ExportPanel(W.VBox):
 
     Scripting: set the pickers' ``.value`` and call ``.click()`` on the buttons, then
     ``wait()``. Results: ``frames`` (a :class:`~ls_frames.Frames`), ``export`` (the
-    snapshot used), ``paths`` (``"snapshot"``, ``"parquet"`` and one entry per downloaded
-    format), ``error`` (the last error, or ``None``).
+    snapshot used), ``paths`` (``"snapshot"``, ``"parquet"``, ``"media"`` and one entry per
+    downloaded format), ``media`` (the media table when *fetch media* was ticked on save),
+    ``error`` (the last error, or ``None``).
 
     Parameters
     ----------
@@ -109,6 +112,7 @@ class ExportPanel(W.VBox):
         self.paths: dict[str, Path] = {}
         self.error: BaseException | None = None
         self.label_config: str | None = None
+        self.media: pd.DataFrame | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ls_frames-panel")
         self._jobs: list[Future[None]] = []
         self._lock = threading.Lock()
@@ -146,6 +150,10 @@ class ExportPanel(W.VBox):
         self.overwrite = W.Checkbox(value=False, description="replace an existing dataset",
                                     indent=False)
         self.save_button = W.Button(description="Save Parquet", icon="save", disabled=True)
+        self.fetch_media = W.Checkbox(value=False, indent=False,
+                                      description="fetch media: the tasks' files, into")
+        self.fetch_media.add_class("lsf-fetch-media")
+        self.media_path = W.Text(value="", layout=W.Layout(width="300px"))
         self.format_path = W.Text(value="", description="to folder", style=wide,
                                   layout=W.Layout(width="480px"))
         self.download_button = W.Button(description="Download formats", icon="download",
@@ -174,7 +182,10 @@ class ExportPanel(W.VBox):
             _section("Save", W.VBox([
                 W.HBox([self.parquet_path, self.save_button]),
                 self.overwrite,
-                W.HTML("<small>The tables as a Parquet dataset, one folder per table.</small>"),
+                W.HBox([self.fetch_media, self.media_path]),
+                W.HTML("<small>The tables as a Parquet dataset, one folder per table; with "
+                       "<i>fetch media</i> also the files the tasks point to, listed in its "
+                       "<code>media</code> table.</small>"),
                 W.HBox([self.format_path, self.download_button]),
                 W.HTML("<small>The formats ticked under <i>Converted formats</i>, as the "
                        "server writes them.</small>"),
@@ -291,6 +302,7 @@ class ExportPanel(W.VBox):
         for name, widget, default in (
             ("parquet", self.parquet_path, f"project-{pid}"),
             ("formats", self.format_path, f"project-{pid}-exports"),
+            ("media", self.media_path, f"project-{pid}-media"),
         ):
             if not widget.value or widget.value == self._defaults.get(name):
                 widget.value = default
@@ -393,6 +405,15 @@ class ExportPanel(W.VBox):
                           progress=False)  # fmt: skip
         self.paths["parquet"] = Path(path)
         self._say(f"saved the Parquet dataset to {path}")
+        if self.fetch_media.value:
+            cache = Path(self.media_path.value.strip() or f"project-{self.export.project}-media")
+            self._say(f"saved the Parquet dataset to {path}; fetching media into {cache} …")
+            self.media = fetch_dataset_media(path, cache, client=self.client, progress=False)
+            self.paths["media"] = cache
+            failed = int(self.media["error"].notna().sum())
+            self._say(f"saved the Parquet dataset to {path}; media: {len(self.media) - failed} "
+                      f"file(s) in {cache}" + (f", {failed} failed (see panel.media)"
+                                               if failed else ""))  # fmt: skip
 
     def _download(self) -> None:
         export = self.export
