@@ -34,6 +34,18 @@ def _panel(client: ls_frames.Client, project: int, tmp_path: Path, **kw: Any) ->
     return panel
 
 
+def test_export_clicked_right_away_runs_once_the_panel_has_loaded(
+    client: ls_frames.Client, demo_project: dict[str, Any], tmp_path: Path
+) -> None:
+    """A user who clicks Export as soon as the panel appears gets the export."""
+    panel = ls_frames.ExportPanel(client, demo_project["project_id"], work_dir=tmp_path)
+    panel.export_button.click()
+    panel.wait(timeout=300)
+    assert panel.error is None, panel.error_box.value
+    assert panel.frames is not None and panel.label_config
+    assert len(panel.frames.tasks) == demo_project["counts"]["tasks"]
+
+
 def test_export_shows_the_tables_and_keeps_the_frames(
     client: ls_frames.Client, demo_project: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "Received",
     "download_to",
     "filename_from_disposition",
+    "means_folder",
     "resume_validator",
     "safe_basename",
     "stream_into",
@@ -340,6 +341,13 @@ def stream_into(
                     fetched=sink.counted)
 
 
+def means_folder(dest: str | os.PathLike[str]) -> bool:
+    """Whether ``dest`` names a folder: an existing one, or a path written with a trailing
+    slash (``"exports/"``)."""
+    raw = os.fspath(dest)
+    return raw.endswith(("/", os.sep)) or Path(raw).is_dir()
+
+
 def download_to(
     connection: Connection,
     path: str,
@@ -354,11 +362,13 @@ def download_to(
 ) -> Path:
     """GET ``path`` into ``dest`` and return the final path.
 
-    ``dest`` is a file path (the caller's name wins) or an existing directory (the name then
-    comes from ``Content-Disposition``, reduced to a safe basename, else ``default_name``).
+    ``dest`` is a folder when it is one already or is a string ending with a slash (it is
+    then created, and the name comes from ``Content-Disposition``, reduced to a safe
+    basename, else ``default_name``); otherwise it is the file's path (the caller's name
+    wins).
     """
+    into_dir = means_folder(dest)
     dest = Path(dest)
-    into_dir = dest.is_dir()
     directory = dest if into_dir else dest.parent
     directory.mkdir(parents=True, exist_ok=True)
     part = directory / f".{default_name}.{os.getpid()}.part"

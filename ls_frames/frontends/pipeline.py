@@ -1,10 +1,17 @@
 """End to end in one call: snapshot, wait, download, flatten.
 
 These are the functions a notebook user calls; the CLI and the panel call them too.
+
+A snapshot these functions create for one job is deleted from the server once it is
+downloaded, or once the download failed (a project would otherwise collect one per call),
+unless ``keep_snapshot=True``.
+A snapshot named with ``export_id=`` is the user's own and is never deleted. Projects are
+given by id or by title (see :meth:`~ls_frames.Client.resolve_project`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -15,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ls_frames._version import __version__
+from ls_frames.errors import ConfigurationError, HTTPError
 from ls_frames.exports import (
     AnnotationFilter,
     Client,
@@ -22,11 +30,24 @@ from ls_frames.exports import (
     Serialization,
     TaskFilter,
 )
+from ls_frames.exports.download import means_folder
 from ls_frames.exports.options import coerce_option
 from ls_frames.frontends.dataset_media import fetch_dataset_media
 from ls_frames.tables import Frames, read_export, to_parquet
 
-__all__ = ["export_project", "load_project", "snapshot_project", "snapshot_provenance"]
+__all__ = [
+    "SINGLE_FILE_FORMATS",
+    "download_project",
+    "export_project",
+    "load_project",
+    "snapshot_project",
+    "snapshot_provenance",
+]
+
+logger = logging.getLogger("ls_frames")
+
+#: Export formats the server writes as one file; it zips the files of every other format.
+SINGLE_FILE_FORMATS = frozenset({"JSON", "JSON_MIN", "CSV", "TSV", "CONLL2003", "ASR_MANIFEST"})
 
 
 @contextmanager
@@ -40,7 +61,7 @@ def _using(client: Client | None) -> Iterator[Client]:
 
 
 def snapshot_project(
-    project: int,
+    project: int | str,
     *,
     client: Client | None = None,
     task_filter: TaskFilter | Mapping[str, Any] | None = None,
@@ -51,12 +72,14 @@ def snapshot_project(
     progress: bool | None = None,
 ) -> Export:
     """A completed snapshot: ``export_id`` reuses an existing one, else one is created with
-    the given options (defaults: full objects, every annotation) and awaited.
+    the given options (defaults: full objects, every annotation) and awaited. ``project`` is
+    an id or a title. The snapshot stays on the server: delete it with ``.delete()`` when
+    it is no longer needed (the other functions here do so for the snapshots they make).
 
     Parameters
     ----------
     project
-        The project's id.
+        The project's id or title.
     client
         The :class:`~ls_frames.Client` to use; by default one is made from
         ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
@@ -91,6 +114,7 @@ def snapshot_project(
         The snapshot failed on the server, or did not complete within ``timeout``.
     """
     client = client or Client()
+    project = client.resolve_project(project)
     if export_id is not None:
         export = client.get_export(project, export_id)
     else:
@@ -136,8 +160,41 @@ def _label_config(client: Client, project: int, label_config: str | bool | None)
     return str(config) if config else None
 
 
+def _dataset_provenance(
+    client: Client, export: Export, config: str | None, *, kept: bool,
+    task_filter: TaskFilter | Mapping[str, Any] | None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None,
+    serialization: Serialization | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """What ``export_project`` stores with a dataset and ``load_project`` puts on
+    ``Frames.provenance``."""
+    provenance = snapshot_provenance(client, export, config)
+    provenance["requested_options"] = {
+        "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
+        "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
+        "serialization": asdict(coerce_option(Serialization, serialization)),
+    }
+    provenance["snapshot_kept"] = kept
+    return provenance
+
+
+@contextmanager
+def _deleted_after(client: Client, export: Export, drop: bool) -> Iterator[Export]:
+    """Delete a snapshot made for one job when the block ends (downloaded, or failed:
+    either way the snapshot has served). A failure to delete is logged, not raised."""
+    try:
+        yield export
+    finally:
+        if drop:
+            try:
+                client.delete_export(export.project, export.id)
+            except HTTPError as exc:
+                logger.warning("could not delete snapshot %d of project %d: %s", export.id,
+                               export.project, exc)
+
+
 def load_project(
-    project: int,
+    project: int | str,
     *,
     client: Client | None = None,
     task_filter: TaskFilter | Mapping[str, Any] | None = None,
@@ -147,6 +204,7 @@ def load_project(
     label_config: str | bool | None = None,
     dtype_backend: str = "numpy_nullable",
     keep_file: str | os.PathLike[str] | None = None,
+    keep_snapshot: bool = False,
     timeout: float | None = None,
     progress: bool | None = None,
 ) -> Frames:
@@ -154,12 +212,15 @@ def load_project(
 
     ``label_config``: ``None`` fetches the project's config so label columns become
     categoricals in config order; a string uses that config; ``False`` skips it.
-    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder).
+    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder). The snapshot
+    made for the call is deleted from the server once downloaded unless ``keep_snapshot``;
+    one named with ``export_id`` is kept. ``progress`` switches every bar (snapshot,
+    download, flatten).
 
     Parameters
     ----------
     project
-        The project's id.
+        The project's id or title.
     client
         The :class:`~ls_frames.Client` to use; by default one is made from
         ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
@@ -178,6 +239,9 @@ def load_project(
     keep_file
         Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
         by default it goes to a temporary folder that is removed.
+    keep_snapshot
+        Keep the snapshot made for the call on the server (it is deleted once downloaded
+        otherwise; one named with ``export_id`` is always kept).
     timeout
         Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
     progress
@@ -187,7 +251,8 @@ def load_project(
     Returns
     -------
     Frames
-        The project's tables.
+        The project's tables; their ``provenance`` holds what :func:`export_project`
+        stores with a dataset (server, project, snapshot, md5, options).
 
     Raises
     ------
@@ -207,24 +272,32 @@ def load_project(
         The snapshot is not a Label Studio JSON export.
     """
     with _using(client) as client:
+        pid = client.resolve_project(project)
         export = snapshot_project(
-            project, client=client, task_filter=task_filter,
+            pid, client=client, task_filter=task_filter,
             annotation_filter=annotation_filter, serialization=serialization,
             export_id=export_id, timeout=timeout, progress=progress,
         )
-        config = _label_config(client, project, label_config)
-        if keep_file is not None:
-            path = export.download(keep_file, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend,
-                               progress=progress)
+        drop = export_id is None and not keep_snapshot
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
-            path = export.download(tmp, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend,
-                               progress=progress)
+            with _deleted_after(client, export, drop):
+                config = _label_config(client, pid, label_config)
+                provenance = _dataset_provenance(
+                    client, export, config, kept=not drop, task_filter=task_filter,
+                    annotation_filter=annotation_filter, serialization=serialization,
+                )
+                if config is not None:
+                    provenance["label_config"] = config
+                path = export.download(tmp if keep_file is None else keep_file,
+                                       progress=progress)
+            frames = read_export(path, label_config=config, dtype_backend=dtype_backend,
+                                 progress=progress)
+    frames.provenance = provenance
+    return frames
 
 
 def export_project(
-    project: int,
+    project: int | str,
     out_dir: str | os.PathLike[str],
     *,
     client: Client | None = None,
@@ -234,6 +307,7 @@ def export_project(
     export_id: int | None = None,
     label_config: str | bool | None = None,
     keep_file: str | os.PathLike[str] | None = None,
+    keep_snapshot: bool = False,
     overwrite: bool = False,
     timeout: float | None = None,
     progress: bool | None = None,
@@ -242,7 +316,12 @@ def export_project(
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
-    versions) is stored in every file's metadata. Returns ``out_dir``.
+    versions) is stored in every file's metadata.
+
+    Parameters: ``project``, an id or a title; ``keep_file`` keeps the JSON snapshot there
+    (a file or folder); the snapshot made for the call is deleted from the server once
+    downloaded unless ``keep_snapshot`` (one named with ``export_id`` is kept); the rest
+    as in :func:`load_project`.
 
     ``media``: a cache folder; the files the tasks point to are fetched into it with
     :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and the
@@ -255,7 +334,7 @@ def export_project(
     Parameters
     ----------
     project
-        The project's id.
+        The project's id or title.
     out_dir
         The dataset's folder (read it back with :func:`~ls_frames.read_parquet`).
     client
@@ -273,6 +352,9 @@ def export_project(
     keep_file
         Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
         by default it goes to a temporary folder that is removed.
+    keep_snapshot
+        Keep the snapshot made for the call on the server (it is deleted once downloaded
+        otherwise; one named with ``export_id`` is always kept).
     overwrite
         Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
     timeout
@@ -313,50 +395,138 @@ def export_project(
         (the dataset is written, without the media table).
     """
     with _using(client) as client:
-        out = _export(project, out_dir, client=client, task_filter=task_filter,
-                      annotation_filter=annotation_filter, serialization=serialization,
-                      export_id=export_id, label_config=label_config, keep_file=keep_file,
-                      overwrite=overwrite, timeout=timeout, progress=progress)  # fmt: skip
+        pid = client.resolve_project(project)
+        out = Path(out_dir)
+        if out.exists() and not overwrite:  # before a snapshot is made for nothing
+            raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
+        export = snapshot_project(
+            pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+            serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+        )
+        drop = export_id is None and not keep_snapshot
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
+            with _deleted_after(client, export, drop):
+                config = _label_config(client, pid, label_config)
+                provenance = _dataset_provenance(
+                    client, export, config, kept=not drop, task_filter=task_filter,
+                    annotation_filter=annotation_filter, serialization=serialization,
+                )
+                path = export.download(tmp if keep_file is None else keep_file,
+                                       progress=progress)
+            to_parquet(path, out, provenance=provenance, label_config=config,
+                       overwrite=overwrite, progress=progress)
         if media is not None:
             fetch_dataset_media(out, media, client=client, progress=progress,
                                 **dict(media_options or {}))  # fmt: skip
         return out
 
 
-def _export(
-    project: int,
-    out_dir: str | os.PathLike[str],
+def download_project(
+    project: int | str,
+    dest: str | os.PathLike[str] = ".",
+    export_type: str = "JSON",
     *,
-    client: Client,
-    task_filter: TaskFilter | Mapping[str, Any] | None,
-    annotation_filter: AnnotationFilter | Mapping[str, Any] | None,
-    serialization: Serialization | Mapping[str, Any] | None,
-    export_id: int | None,
-    label_config: str | bool | None,
-    keep_file: str | os.PathLike[str] | None,
-    overwrite: bool,
-    timeout: float | None,
-    progress: bool | None,
+    client: Client | None = None,
+    task_filter: TaskFilter | Mapping[str, Any] | None = None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
+    serialization: Serialization | Mapping[str, Any] | None = None,
+    export_id: int | None = None,
+    keep_snapshot: bool = False,
+    timeout: float | None = None,
+    progress: bool | None = None,
 ) -> Path:
-    """The snapshot, written as a dataset at ``out_dir``."""
-    export = snapshot_project(
-        project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
-        serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
-    )
-    config = _label_config(client, project, label_config)
-    provenance = snapshot_provenance(client, export, config)
-    provenance["requested_options"] = {
-        "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
-        "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
-        "serialization": asdict(coerce_option(Serialization, serialization)),
-    }
-    out = Path(out_dir)
-    if keep_file is not None:
-        path = export.download(keep_file, progress=progress)
-        return to_parquet(path, out, provenance=provenance, label_config=config,
-                          overwrite=overwrite, progress=progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-        path = export.download(tmp, progress=progress)
-        return to_parquet(path, out, provenance=provenance, label_config=config,
-                          overwrite=overwrite, progress=progress)
+    """Snapshot a project and download it as JSON or a converted format, as the server
+    writes it.
+
+    ``dest`` is a folder (created if need be, the file keeps the server's name) when it
+    ends with a slash, is an existing folder, or ``export_type`` yields several files
+    (every format but those in :data:`SINGLE_FILE_FORMATS`: the server zips them) and
+    ``dest`` does not end in ``.zip``; otherwise it is the file's path. The snapshot made
+    for the call is deleted from the server once downloaded unless ``keep_snapshot`` (one
+    named with ``export_id`` is kept).
+
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    dest
+        Where the file goes (see above); the current folder by default.
+    export_type
+        ``"JSON"`` or a format the server offers for the project (any case).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options; by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one.
+    keep_snapshot
+        Keep the snapshot made for the call on the server.
+    timeout
+        Seconds to wait for the snapshot (and a conversion); ``None`` waits as long as it
+        takes.
+    progress
+        Show progress bars; ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
+
+    Returns
+    -------
+    pathlib.Path
+        The downloaded file.
+
+    Raises
+    ------
+    ConfigurationError
+        The server does not offer ``export_type`` for the project, or its label config
+        cannot produce it (before any snapshot), or no client can be made.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project does not exist.
+    ExportFailed, ExportTimeout
+        The snapshot or its conversion failed, or did not finish within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match.
+    HTTPError
+        Another request failure after the retries.
+    """
+    with _using(client) as client:
+        pid = client.resolve_project(project)
+        export_type = _offered_format(client, pid, export_type)
+        target = Path(dest)
+        folder = means_folder(dest) or (
+            export_type not in SINGLE_FILE_FORMATS
+            and not os.fspath(dest).lower().endswith(".zip")
+        )
+        made = folder and not target.exists()
+        export = snapshot_project(
+            pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+            serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+        )
+        with _deleted_after(client, export, export_id is None and not keep_snapshot):
+            try:
+                if folder:
+                    target.mkdir(parents=True, exist_ok=True)
+                return export.download(target, export_type, progress=progress)
+            except BaseException:
+                if made and target.is_dir() and not any(target.iterdir()):
+                    target.rmdir()
+                raise
+
+
+def _offered_format(client: Client, project: int, export_type: str) -> str:
+    """The server's name of ``export_type`` (any case); a clear error, before any snapshot
+    is made, for a format the server does not offer or the label config cannot produce."""
+    formats = client.export_formats(project)
+    by_name = {f.name.upper(): f for f in formats}
+    found = by_name.get(export_type.strip().upper())
+    usable = ", ".join(f.name for f in formats if not f.disabled)
+    if found is None:
+        raise ConfigurationError(
+            f"the server offers no export format {export_type!r} for project {project}; "
+            f"it offers: {usable}"
+        )
+    if found.disabled:
+        raise ConfigurationError(
+            f"{found.name} is not available for project {project}: its label config cannot "
+            f"produce it (available: {usable})"
+        )
+    return found.name

@@ -12,6 +12,10 @@ The panel holds no export logic: every button calls the functions a notebook use
 worker thread so the page stays responsive; ``wait()`` blocks until they are done, and
 ``background=False`` runs them in the caller (scripts and tests). Errors are shown in the
 panel in plain words (credentials redacted) and kept as ``panel.error``.
+
+Export can be clicked while the panel is still loading (the project list, or the project
+picked): the export is queued and runs once the load is done, on the loaded project. It is
+disabled while an export is queued or running, so one click makes one snapshot.
 """
 
 from __future__ import annotations
@@ -117,6 +121,8 @@ class ExportPanel(W.VBox):
         self._jobs: list[Future[None]] = []
         self._lock = threading.Lock()
         self._pending = 0
+        self._exports = 0  # exports queued or running
+        self._wanted = project  # the project asked for, until the list is loaded
         self._quiet = False
         self._defaults: dict[str, str] = {}
         self._build()
@@ -159,7 +165,7 @@ class ExportPanel(W.VBox):
         self.download_button = W.Button(description="Download formats", icon="download",
                                         disabled=True)
         self.project_picker.observe(self._on_project, names="value")
-        self.export_button.on_click(lambda _: self._run("export", self._export))
+        self.export_button.on_click(lambda _: self._export_clicked())
         self.save_button.on_click(lambda _: self._run("saving Parquet", self._save))
         self.download_button.on_click(lambda _: self._run("downloading", self._download))
         self.snapshots.refresh_button.on_click(
@@ -249,8 +255,11 @@ class ExportPanel(W.VBox):
 
     def _sync_buttons(self) -> None:
         busy = self.busy
-        has_project = self.project_picker.value is not None
-        self.export_button.disabled = busy or not has_project
+        has_project = self.project_picker.value is not None or self._wanted is not None
+        with self._lock:
+            exporting = self._exports > 0
+        # Export stays clickable during a load: the click is queued behind it.
+        self.export_button.disabled = exporting or not has_project
         self.save_button.disabled = busy or self.frames is None
         self.download_button.disabled = busy or self.export is None
         self.snapshots.refresh_button.disabled = busy or not has_project
@@ -262,20 +271,28 @@ class ExportPanel(W.VBox):
 
     # -- project ----------------------------------------------------------------------
     def _load_projects(self, project: int | None) -> None:
-        projects = self.client.list_projects()
-        options = [(f"{p.get('title') or 'untitled'} (#{p['id']})", int(p["id"]))
-                   for p in sorted(projects, key=lambda p: -int(p["id"]))]  # fmt: skip
-        self._quiet = True
         try:
-            self.project_picker.options = options
-            self.project_picker.value = None
+            projects = self.client.list_projects()
+            options = [(f"{p.get('title') or 'untitled'} (#{p['id']})", int(p["id"]))
+                       for p in sorted(projects, key=lambda p: -int(p["id"]))]  # fmt: skip
+            self._quiet = True
+            try:
+                self.project_picker.options = options
+                self.project_picker.value = None
+                self._say(f"{len(options)} projects")
+                if project is not None:
+                    if int(project) not in {value for _, value in options}:
+                        raise LSFramesError(
+                            f"project {project} is not among the projects this key sees"
+                        )
+                    self.project_picker.value = int(project)
+            finally:
+                self._quiet = False
         finally:
-            self._quiet = False
-        self._say(f"{len(options)} projects")
+            self._wanted = None
         if project is not None:
-            if int(project) not in {value for _, value in options}:
-                raise LSFramesError(f"project {project} is not among the projects this key sees")
-            self.project_picker.value = int(project)  # loads it (see _on_project)
+            # loaded in this job, so that an Export clicked meanwhile runs after it
+            self._load_project(int(project))
 
     def _on_project(self, change: dict[str, Any]) -> None:
         if self._quiet or change["new"] is None:
@@ -339,6 +356,19 @@ class ExportPanel(W.VBox):
         return int(value)
 
     # -- export -----------------------------------------------------------------------
+    def _export_clicked(self) -> None:
+        with self._lock:
+            self._exports += 1
+
+        def export() -> None:
+            try:
+                self._export()
+            finally:
+                with self._lock:
+                    self._exports -= 1
+
+        self._run("export", export)
+
     def _step(self, n: int, text: str) -> None:
         self.progress.layout.visibility = "visible"
         self.progress.value = n
