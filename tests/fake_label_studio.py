@@ -233,16 +233,16 @@ class FakeLabelStudio:
             return httpx.Response(200, json=items)
         if m and request.method == "POST":
             body = json.loads(request.content)
-            exp = self.add_export(b"[]", ["completed"], title=body.get("title", ""))
+            created = self.add_export(b"[]", ["completed"], title=body.get("title", ""))
             if self.tasks:
-                exp.body = self._snapshot_body(body)
-                exp.created_at = self.now()
-            exp.request_body = body  # type: ignore[attr-defined]
+                created.body = self._snapshot_body(body)
+                created.created_at = self.now()
+            created.request_body = body  # type: ignore[attr-defined]
             if self.create_delay_fault == "timeout":
                 raise httpx.ReadTimeout("read timed out", request=request)
             if self.create_delay_fault == "504":
                 return httpx.Response(504, text="<html><title>504 Gateway Time-out</title></html>")
-            return httpx.Response(201, json=self._export_json(exp, False))
+            return httpx.Response(201, json=self._export_json(created, False))
         if path == "/api/tasks/" and request.method == "GET":
             return self._task_list(request)
         if path == "/api/dm/views/" and request.method == "POST":

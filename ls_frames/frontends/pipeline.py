@@ -74,7 +74,45 @@ def snapshot_project(
     """A completed snapshot: ``export_id`` reuses an existing one, else one is created with
     the given options (defaults: full objects, every annotation) and awaited. ``project`` is
     an id or a title. The snapshot stays on the server: delete it with ``.delete()`` when
-    it is no longer needed (the other functions here do so for the snapshots they make)."""
+    it is no longer needed (the other functions here do so for the snapshots they make).
+
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Export
+        The completed snapshot (download it with :meth:`Export.download
+        <ls_frames.Export.download>`).
+
+    Raises
+    ------
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    """
     client = client or Client()
     project = client.resolve_project(project)
     if export_id is not None:
@@ -172,16 +210,66 @@ def load_project(
 ) -> Frames:
     """Snapshot a project and return its tables (see :func:`ls_frames.read_export`).
 
-    Parameters: ``project``, an id or a title. ``label_config``: ``None`` fetches the
-    project's config so label columns become categoricals in config order; a string uses
-    that config; ``False`` skips it. ``keep_file`` keeps the downloaded JSON snapshot
-    there (a file or folder). The snapshot made for the call is deleted from the server
-    once downloaded unless ``keep_snapshot``; one named with ``export_id`` is kept.
-    ``progress`` switches every bar (snapshot, download, flatten).
+    ``label_config``: ``None`` fetches the project's config so label columns become
+    categoricals in config order; a string uses that config; ``False`` skips it.
+    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder). The snapshot
+    made for the call is deleted from the server once downloaded unless ``keep_snapshot``;
+    one named with ``export_id`` is kept. ``progress`` switches every bar (snapshot,
+    download, flatten).
 
-    Returns: :class:`~ls_frames.Frames` whose ``provenance`` holds what
-    :func:`export_project` stores with a dataset (server, project, snapshot, md5, options).
-    Raises: the errors of :mod:`ls_frames.errors` (HTTP, export, download, format).
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    dtype_backend
+        ``"numpy_nullable"`` (the default) or ``"pyarrow"``: the pandas
+        dtypes of the tables (see :class:`~ls_frames.Frames`).
+    keep_file
+        Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
+        by default it goes to a temporary folder that is removed.
+    keep_snapshot
+        Keep the snapshot made for the call on the server (it is deleted once downloaded
+        otherwise; one named with ``export_id`` is always kept).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Frames
+        The project's tables; their ``provenance`` holds what :func:`export_project`
+        stores with a dataset (server, project, snapshot, md5, options).
+
+    Raises
+    ------
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
     """
     with _using(client) as client:
         pid = client.resolve_project(project)
@@ -243,8 +331,68 @@ def export_project(
     ``error`` set, unless ``strict`` (then :class:`~ls_frames.errors.MediaError` is raised
     after the dataset is written, without the media table).
 
-    Returns: ``out_dir``. Raises: ``FileExistsError`` when ``out_dir`` exists and not
-    ``overwrite``; the errors of :mod:`ls_frames.errors`.
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    out_dir
+        The dataset's folder (read it back with :func:`~ls_frames.read_parquet`).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    keep_file
+        Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
+        by default it goes to a temporary folder that is removed.
+    keep_snapshot
+        Keep the snapshot made for the call on the server (it is deleted once downloaded
+        otherwise; one named with ``export_id`` is always kept).
+    overwrite
+        Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+    media
+        A cache folder to fetch the tasks' files into (kept as the ``media`` table).
+    media_options
+        Keyword arguments for :func:`~ls_frames.fetch_media`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+
+    Raises
+    ------
+    FileExistsError
+        ``out_dir`` exists and ``overwrite`` is false.
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
+    MediaError
+        With ``media`` and ``strict`` in ``media_options``: a file could not be fetched
+        (the dataset is written, without the media table).
     """
     with _using(client) as client:
         pid = client.resolve_project(project)
@@ -291,15 +439,54 @@ def download_project(
     """Snapshot a project and download it as JSON or a converted format, as the server
     writes it.
 
-    Parameters: ``project``, an id or a title. ``dest`` is a folder (created if need be,
-    the file keeps the server's name) when it ends with a slash, is an existing folder, or
-    ``export_type`` yields several files (every format but those in
-    :data:`SINGLE_FILE_FORMATS`: the server zips them) and ``dest`` does not end in
-    ``.zip``; otherwise it is the file's path. The snapshot made for the call is deleted
-    from the server once downloaded unless ``keep_snapshot`` (one named with
-    ``export_id`` is kept).
+    ``dest`` is a folder (created if need be, the file keeps the server's name) when it
+    ends with a slash, is an existing folder, or ``export_type`` yields several files
+    (every format but those in :data:`SINGLE_FILE_FORMATS`: the server zips them) and
+    ``dest`` does not end in ``.zip``; otherwise it is the file's path. The snapshot made
+    for the call is deleted from the server once downloaded unless ``keep_snapshot`` (one
+    named with ``export_id`` is kept).
 
-    Returns: the path of the downloaded file. Raises: the errors of :mod:`ls_frames.errors`.
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    dest
+        Where the file goes (see above); the current folder by default.
+    export_type
+        ``"JSON"`` or a format the server offers for the project (any case).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options; by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one.
+    keep_snapshot
+        Keep the snapshot made for the call on the server.
+    timeout
+        Seconds to wait for the snapshot (and a conversion); ``None`` waits as long as it
+        takes.
+    progress
+        Show progress bars; ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
+
+    Returns
+    -------
+    pathlib.Path
+        The downloaded file.
+
+    Raises
+    ------
+    ConfigurationError
+        The server does not offer ``export_type`` for the project, or its label config
+        cannot produce it (before any snapshot), or no client can be made.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project does not exist.
+    ExportFailed, ExportTimeout
+        The snapshot or its conversion failed, or did not finish within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match.
+    HTTPError
+        Another request failure after the retries.
     """
     with _using(client) as client:
         pid = client.resolve_project(project)
