@@ -1,17 +1,27 @@
 # Two commands on a fresh machine:
 #   make demo   start (or use) a Label Studio, export a project, write Parquet, summarise
 #   make test   lint, type-check and run the whole suite against a real Label Studio
+# Another Label Studio release: `make test LS_VERSION=1.17.0` (installed once into
+# .venv-labelstudio-1.17.0). `make compat` runs the real-server export, load_project, sync
+# and panel tests (marker `compat`) against every release in COMPAT_VERSIONS in turn, each
+# with a fresh server of its own.
 PYTHON ?= python3
 VENV := .venv
-LS_VENV := .venv-labelstudio
-LS_VERSION := 1.23.2
+# The pinned release (ls_frames.testing.DEFAULT_VERSION) lives in .venv-labelstudio.
+LS_DEFAULT_VERSION := 1.23.2
+LS_VERSION ?= $(LS_DEFAULT_VERSION)
+LS_VENV := $(if $(filter $(LS_DEFAULT_VERSION),$(LS_VERSION)),.venv-labelstudio,.venv-labelstudio-$(LS_VERSION))
+# The releases `make compat` tests (ls_frames.transport.capabilities.TESTED_VERSIONS).
+COMPAT_VERSIONS := 1.13.1 1.17.0 1.20.0 1.23.2
 BIN := $(VENV)/bin
 OUT ?= demo-output
 PYTEST_ARGS ?=
 
 export LS_FRAMES_LABEL_STUDIO := $(CURDIR)/$(LS_VENV)/bin/label-studio
+# The suite reuses a running server (LS_FRAMES_TEST_URL, ...) only when it runs this release.
+export LS_FRAMES_LS_VERSION := $(LS_VERSION)
 
-.PHONY: test demo lint typecheck bench clean install
+.PHONY: test demo lint typecheck bench clean install compat compat-one
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +52,26 @@ test: install lint typecheck $(CHROMIUM)
 	mkdir -p test-output
 	LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg tests notebooks $(PYTEST_ARGS)
+
+# One release after another, each with a fresh server; a failing release does not stop
+# the others. Per-release results and the total time go to test-output/compat.txt.
+compat: $(BIN)/.installed
+	mkdir -p test-output
+	@start=$$(date +%s); status=0; : > test-output/compat.txt; \
+	for v in $(COMPAT_VERSIONS); do \
+		t=$$(date +%s); \
+		if $(MAKE) --no-print-directory compat-one LS_VERSION=$$v; then r=passed; \
+		else r=FAILED; status=1; fi; \
+		echo "Label Studio $$v: $$r in $$(( $$(date +%s) - t )) s" >> test-output/compat.txt; \
+	done; \
+	echo "make compat: $$(( $$(date +%s) - start )) s in all" >> test-output/compat.txt; \
+	cat test-output/compat.txt; exit $$status
+
+compat-one: install
+	env -u LS_FRAMES_TEST_URL -u LS_FRAMES_TEST_LEGACY_TOKEN -u LS_FRAMES_TEST_ACCESS_TOKEN \
+		-u LS_FRAMES_TEST_LOCAL_FILES_ROOT -u LS_FRAMES_TEST_LS_VERSION \
+		LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest -p no:cacheprovider -m compat \
+		tests $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/ls-frames demo --out $(OUT) $(if $(PROJECT),--project $(PROJECT),)

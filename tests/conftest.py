@@ -13,7 +13,13 @@ Fixtures (tests using them carry ``@pytest.mark.server``):
 ``legacy_token`` / ``access_token``
     the two credentials as strings (``Token`` key; PAT = JWT refresh token).
 ``api_key``
-    parametrized over both, ids ``legacy`` and ``pat``: a test using it runs twice.
+    parametrized over the credential kinds the release has, ids ``legacy`` and ``pat``: a
+    test using it runs twice on releases with both, once on 1.13 (no personal access
+    tokens) and on 1.17 (legacy tokens refused). The kinds come from
+    :func:`conftest.session_capabilities`; the server's start asserts that a missing kind
+    really is refused, ``test_testing_server.py`` asserts it again, and the run's header
+    says which kinds were tested. Tests that ask for ``legacy_token`` or
+    ``access_token`` by name are deselected, and listed, on a release without that kind.
 ``demo_project``
     session-scoped; the dict :func:`ls_frames.testing.seed.seed_demo_project` returned
     (``project_id``, ``task_ids``, ``draft_ids``, ``counts``...), seeded once.
@@ -25,7 +31,15 @@ from typing import Any
 
 import pytest
 
-from conftest import shared_demo_project, shared_label_studio
+from conftest import session_capabilities, shared_demo_project, shared_label_studio
+
+_KIND_IDS = {"legacy": "legacy", "personal_access_token": "pat"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "api_key" in metafunc.fixturenames:
+        kinds = [_KIND_IDS[k] for k in session_capabilities().credential_kinds]
+        metafunc.parametrize("api_key", kinds, indirect=True, ids=kinds)
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +60,10 @@ def access_token(label_studio: Any) -> str:
     return str(label_studio.access_token)
 
 
-@pytest.fixture(params=["legacy", "pat"])
+@pytest.fixture
 def api_key(request: pytest.FixtureRequest, label_studio: Any) -> str:
-    """Each credential in turn: the legacy token, then the personal access token."""
+    """Each credential kind of the release in turn: the legacy token, then the personal
+    access token (see ``pytest_generate_tests``)."""
     name = "legacy_token" if request.param == "legacy" else "access_token"
     return str(getattr(label_studio, name))
 

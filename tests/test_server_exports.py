@@ -209,7 +209,7 @@ def _tasks(builder: Any, data: dict[str, Any], labels: tuple[str, str]) -> list[
 
 @pytest.fixture(scope="module")
 def http(label_studio: Any) -> Iterator[httpx.Client]:
-    headers = auth_headers(label_studio.url, label_studio.legacy_token)
+    headers = auth_headers(label_studio.url, label_studio.admin_key)
     with httpx.Client(base_url=label_studio.url, headers=headers, timeout=_TIMEOUT) as client:
         yield client
 
@@ -247,7 +247,7 @@ def projects(http: httpx.Client) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def client(label_studio: Any) -> Iterator[ls_frames.Client]:
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         yield c
 
 

@@ -14,7 +14,7 @@ import pytest
 import ls_frames
 from ls_frames.reading import TABLES
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 
 def _expected_counts(demo: dict[str, Any], *, full: bool = True) -> dict[str, int]:
@@ -66,7 +66,7 @@ def test_load_project_with_both_keys(api_key: str, label_studio: Any,
 
 def test_load_project_ids_only(label_studio: Any, demo_project: dict[str, Any]) -> None:
     ids = ls_frames.Serialization(predictions="id", drafts="id", annotators="id")
-    with ls_frames.Client(label_studio.url, label_studio.access_token) as client:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
         frames = ls_frames.load_project(demo_project["project_id"], client=client,
                                         serialization=ids, progress=False)  # fmt: skip
     got = {name: len(frames[name]) for name in TABLES}
@@ -79,7 +79,7 @@ def test_load_project_filters_skipped_and_ground_truth(
     label_studio: Any, demo_project: dict[str, Any]
 ) -> None:
     usual = ls_frames.AnnotationFilter(usual=True, ground_truth=False, skipped=False)
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
         frames = ls_frames.load_project(demo_project["project_id"], client=client,
                                         annotation_filter=usual, progress=False)  # fmt: skip
     counts = demo_project["counts"]
@@ -121,7 +121,7 @@ def test_without_a_client_the_environment_is_used_and_the_client_closed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.legacy_token)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.admin_key)
     closed: list[int] = []
     real_close = ls_frames.Client.close
 
