@@ -101,7 +101,7 @@ def shared_label_studio() -> Any:
             url=os.environ["LS_FRAMES_TEST_URL"].rstrip("/"),
             legacy_token=legacy,
             access_token=access,
-            admin_key=(access if caps.personal_access_tokens else None) or legacy,
+            admin_key=(legacy if caps.legacy_tokens else None) or access,
             version=caps.version,
             capabilities=caps,
             local_files_root=Path(root) if root else None,
@@ -147,7 +147,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     line = (f"Label Studio {caps.version or 'unknown release'} ({where}): credentials tested: "
             + ", ".join(_KIND_NAMES[k] for k in caps.credential_kinds))
     if missing:
-        line += ("; not in this release (their refusal is asserted): "
+        line += ("; not tested, refused by a new organization of this release (asserted): "
                  + ", ".join(_KIND_NAMES[k] for k in missing))
     return line
 
@@ -188,7 +188,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         server = shared_label_studio()
         demo = shared_demo_project()
         os.environ["LABEL_STUDIO_URL"] = server.url
-        os.environ["LABEL_STUDIO_API_KEY"] = server.admin_key
+        os.environ["LABEL_STUDIO_API_KEY"] = server.access_token or server.admin_key
         os.environ["LS_FRAMES_PROJECT"] = str(demo["project_id"])
         os.environ.setdefault("LS_FRAMES_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("LS_FRAMES_OUTPUT", str(REPO / "test-output" / "notebooks"))

@@ -54,7 +54,7 @@ def test_export_ids_only_and_filters(label_studio: Any, demo_project: dict[str, 
                                      tmp_path: Path) -> None:  # fmt: skip
     out = tmp_path / "usual"
     code = main(["export", str(demo_project["project_id"]), "--out", str(out), "--quiet",
-                 "--url", label_studio.url, "--api-key", label_studio.admin_key,
+                 "--url", label_studio.url, "--api-key", label_studio.access_token or label_studio.admin_key,
                  "--ids-only", "--annotations", "usual"])  # fmt: skip
     assert code == 0
     counts = demo_project["counts"]

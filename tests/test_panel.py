@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 @pytest.fixture
 def client(label_studio: Any) -> ls_frames.Client:
-    return ls_frames.Client(label_studio.url, label_studio.admin_key)
+    # the personal access token where the release has one (1.13 has legacy tokens only)
+    return ls_frames.Client(label_studio.url, label_studio.access_token or label_studio.admin_key)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
-from ls_frames.testing.seed import auth_headers
+from ls_frames.transport.auth import TokenAuth
 
 pytestmark = pytest.mark.server
 
@@ -209,8 +209,10 @@ def _tasks(builder: Any, data: dict[str, Any], labels: tuple[str, str]) -> list[
 
 @pytest.fixture(scope="module")
 def http(label_studio: Any) -> Iterator[httpx.Client]:
-    headers = auth_headers(label_studio.url, label_studio.admin_key)
-    with httpx.Client(base_url=label_studio.url, headers=headers, timeout=_TIMEOUT) as client:
+    # TokenAuth refreshes a personal access token's 5-minute access token (1.17 has no
+    # legacy token for a fixed header)
+    auth = TokenAuth(label_studio.admin_key, f"{label_studio.url}/api/token/refresh/")
+    with httpx.Client(base_url=label_studio.url, auth=auth, timeout=_TIMEOUT) as client:
         yield client
 
 

@@ -66,7 +66,8 @@ def test_load_project_with_both_keys(api_key: str, label_studio: Any,
 
 def test_load_project_ids_only(label_studio: Any, demo_project: dict[str, Any]) -> None:
     ids = ls_frames.Serialization(predictions="id", drafts="id", annotators="id")
-    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
+    key = label_studio.access_token or label_studio.admin_key  # the PAT where there is one
+    with ls_frames.Client(label_studio.url, key) as client:
         frames = ls_frames.load_project(demo_project["project_id"], client=client,
                                         serialization=ids, progress=False)  # fmt: skip
     got = {name: len(frames[name]) for name in TABLES}

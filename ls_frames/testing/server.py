@@ -130,7 +130,7 @@ class LocalLabelStudio:
         for a ``Bearer`` access token), created through a login session; None on a release
         without them (1.13).
     ``admin_key``
-        a key this release accepts: the personal access token, else the legacy token.
+        a key this release accepts: the legacy token, else (1.17) the personal access token.
     ``version``, ``capabilities``
         the release the server reports and its
         :class:`~ls_frames.transport.capabilities.ServerCapabilities`. A credential kind
@@ -206,8 +206,11 @@ class LocalLabelStudio:
 
     @property
     def admin_key(self) -> str:
-        """A key this release accepts: the personal access token, else the legacy token."""
-        return self.access_token or self.legacy_token
+        """A key this release accepts: the legacy token where it works (it never expires,
+        so a plain ``httpx`` client can keep its header), else the personal access token."""
+        if self.capabilities.legacy_tokens or self.access_token is None:
+            return self.legacy_token
+        return self.access_token
 
     @property
     def running(self) -> bool:
@@ -217,7 +220,7 @@ class LocalLabelStudio:
         """Variables that let other tools (and the test suite) reuse this server."""
         return {
             "LABEL_STUDIO_URL": self.url,
-            "LABEL_STUDIO_API_KEY": self.admin_key,
+            "LABEL_STUDIO_API_KEY": self.access_token or self.legacy_token,
             "LS_FRAMES_TEST_URL": self.url,
             "LS_FRAMES_TEST_LS_VERSION": self.version or "",
             "LS_FRAMES_TEST_LEGACY_TOKEN": self.legacy_token,
