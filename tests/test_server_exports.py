@@ -19,7 +19,7 @@ import pytest
 import ls_frames
 from ls_frames.transport.auth import TokenAuth
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 _TIMEOUT = httpx.Timeout(30.0, read=300.0)
 FULL = ls_frames.Serialization()

@@ -124,7 +124,9 @@ class LocalLabelStudio:
     ``url``
         ``http://127.0.0.1:PORT``, no trailing slash.
     ``legacy_token``
-        the admin's legacy token (``Authorization: Token ...``), enabled for the organization.
+        the admin's legacy token (``Authorization: Token ...``), enabled for the organization
+        where the release lets a server turn it on (on 1.17 it stays off, as for any new
+        organization there, and is refused).
     ``access_token``
         a personal access token (a JWT refresh token; exchange it at ``/api/token/refresh/``
         for a ``Bearer`` access token), created through a login session; None on a release
@@ -255,7 +257,7 @@ class LocalLabelStudio:
             }
         )
         # Legacy tokens through LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN, not the command line's
-        # --enable-legacy-api-token: releases before 1.17 refuse to start with that flag.
+        # --enable-legacy-api-token: releases before 1.20 do not know that flag and refuse to start.
         command = [
             str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1",
             "--port", str(port),
