@@ -3,16 +3,19 @@ of key; the written dataset read back by ls_frames, DuckDB and pyarrow.dataset."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 import ls_frames
 from ls_frames.reading import TABLES
+from ls_frames.reading.schemas import SCHEMAS
 
 pytestmark = [pytest.mark.server, pytest.mark.compat]
 
@@ -135,3 +138,34 @@ def test_without_a_client_the_environment_is_used_and_the_client_closed(
     assert len(frames.tasks) == demo_project["counts"]["tasks"] and len(closed) == 1
     out = ls_frames.export_project(demo_project["project_id"], tmp_path / "ds", progress=False)
     assert (out / "_SUCCESS").is_file() and len(closed) == 2
+
+
+def test_every_release_gives_the_same_columns_and_nulls_what_it_does_not_export(
+    label_studio: Any, demo_project: dict[str, Any], tmp_path: Path
+) -> None:
+    """Releases export different fields (``allow_skip`` only from 1.23 among the tested
+    ones, ``bulk_created`` not on 1.13): the dataset has the same typed columns on each,
+    and a field the snapshot lacks is a null column, one it holds is filled."""
+    out = tmp_path / "dataset"
+    (tmp_path / "json").mkdir()
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
+        ls_frames.export_project(demo_project["project_id"], out, client=client,
+                                 keep_file=tmp_path / "json", progress=False)  # fmt: skip
+    raw = json.loads(next((tmp_path / "json").iterdir()).read_text())
+    for name, schema in SCHEMAS.items():
+        files = sorted((out / name).glob("*.parquet"))
+        got = pq.read_schema(files[0]) if files else None
+        assert got is not None, f"no {name} file"
+        fields = [f for f in got if not f.name.startswith("data.")]
+        assert [(f.name, f.type) for f in fields] == [(f.name, f.type) for f in schema], name
+    back = ls_frames.read_parquet(out)
+    for table, key, rows in (
+        ("tasks", "allow_skip", raw),
+        ("annotations", "bulk_created", [a for t in raw for a in t["annotations"]]),
+    ):
+        exported = [row[key] for row in rows if key in row]
+        column = back[table][key]
+        if exported:
+            assert column.notna().sum() == len(exported), (table, key)
+        else:
+            assert column.isna().all(), (table, key)
