@@ -49,6 +49,6 @@ def run_demo(
 
     print("No LABEL_STUDIO_URL given: starting a local Label Studio (about a minute)...")
     with LocalLabelStudio() as server:
-        seeded = seed_demo_project(server.url, server.legacy_token)
-        client = Client(server.url, server.access_token)
+        seeded = seed_demo_project(server.url, server.admin_key)
+        client = Client(server.url, server.access_token or server.admin_key)
         return _export_and_report(client, int(seeded["project_id"]), out)
