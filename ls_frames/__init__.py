@@ -37,7 +37,7 @@ from ls_frames.exports import (
     StorageStatus,
     TaskFilter,
 )
-from ls_frames.transport import RetryPolicy
+from ls_frames.transport import RetryPolicy, ServerCapabilities
 
 if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
@@ -108,6 +108,7 @@ __all__ = [
     "PermissionDenied",
     "RetryPolicy",
     "Serialization",
+    "ServerCapabilities",
     "StorageError",
     "StorageStatus",
     "TaskFilter",

@@ -116,6 +116,8 @@ def test_each_credential_kind_works_or_is_a_clear_error_on_this_release(
     """A kind of key the release does not accept (legacy on 1.17, personal access tokens
     on 1.13) fails with a message that says so and what to use instead."""
     caps = session_capabilities()
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
+        assert client.capabilities() == caps  # the client asks the server's release itself
     with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
         if caps.legacy_tokens:
             assert "@" in client.get_json("api/current-user/whoami")["email"]
