@@ -153,13 +153,15 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect tests that ask for a credential kind this release does not have."""
+    """Deselect tests that ask for a credential kind this release does not have: by the
+    ``legacy_token`` / ``access_token`` fixtures, or ``@pytest.mark.credential(kind)``."""
     kinds = session_capabilities().credential_kinds
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         needs = {kind for name, kind in _KIND_FIXTURES.items()
                  if name in getattr(item, "fixturenames", ())}
+        needs |= {str(kind) for mark in item.iter_markers("credential") for kind in mark.args}
         (keep if needs <= set(kinds) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
