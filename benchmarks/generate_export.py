@@ -91,7 +91,28 @@ def _annotation(rng: random.Random, task_id: int, ann_id: int, skipped: bool) ->
     }
 
 
-def make_task(rng: random.Random, task_id: int, counters: dict[str, int]) -> dict[str, Any]:
+def _like(rng: random.Random, boxes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A model's guess at these boxes: each found most of the time, moved a little, its
+    label sometimes wrong, a score per box, and a stray box now and then."""
+    out: list[dict[str, Any]] = []
+    for box in boxes:
+        if box["type"] != "rectanglelabels" or rng.random() < 0.15:
+            continue
+        v = dict(box["value"])
+        for k in ("x", "y", "width", "height"):
+            v[k] = max(0.5, v[k] + rng.gauss(0, 2.0)) if k in ("width", "height") else v[k] + rng.gauss(0, 2.0)
+        if rng.random() < 0.1:
+            v["rectanglelabels"] = [rng.choice(LABELS)]
+        out.append({**box, "id": _rid(rng), "value": v, "score": round(rng.random(), 4)})
+    if rng.random() < 0.5:
+        stray = _boxes(rng, 1, with_choice=False)[0]
+        stray["score"] = round(rng.random() * 0.5, 4)
+        out.append(stray)
+    return out
+
+
+def make_task(rng: random.Random, task_id: int, counters: dict[str, int],
+              matched: bool = False) -> dict[str, Any]:
     annotations = []
     for _ in range(rng.choice([1, 1, 2, 2, 3])):
         counters["annotation"] += 1
@@ -99,7 +120,10 @@ def make_task(rng: random.Random, task_id: int, counters: dict[str, int]) -> dic
     predictions = []
     if rng.random() < 0.7:
         counters["prediction"] += 1
-        result = _boxes(rng, rng.randint(1, 3), with_choice=True)
+        kept = [a for a in annotations if not a["was_cancelled"]]
+        latest = max(kept, key=lambda a: (a["updated_at"], a["id"])) if kept else None
+        result = (_like(rng, latest["result"]) if matched and latest
+                  else _boxes(rng, rng.randint(1, 3), with_choice=True))
         created = _ts(rng)
         predictions.append({
             "id": counters["prediction"], "result": result, "model_version": "yolo-v1",
@@ -134,7 +158,10 @@ def make_task(rng: random.Random, task_id: int, counters: dict[str, int]) -> dic
     }
 
 
-def generate(out: Path, size_mb: float, seed: int = 0) -> dict[str, int]:
+def generate(out: Path, size_mb: float, seed: int = 0, max_tasks: int | None = None,
+             matched: bool = False) -> dict[str, int]:
+    """Write the export; ``matched`` makes each prediction a noisy copy of the task's last
+    kept annotation's boxes (with a score per box) instead of random boxes."""
     rng = random.Random(seed)
     target = int(size_mb * 1_000_000)
     counters = {"annotation": 0, "prediction": 0, "draft": 0}
@@ -144,8 +171,8 @@ def generate(out: Path, size_mb: float, seed: int = 0) -> dict[str, int]:
         fh.write("[")
         written += 1
         parts: list[str] = []
-        while written < target:
-            text = encode(make_task(rng, 1 + tasks, counters))
+        while written < target and (max_tasks is None or tasks < max_tasks):
+            text = encode(make_task(rng, 1 + tasks, counters, matched))
             if tasks:
                 text = ", " + text
             parts.append(text)
@@ -164,9 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size-mb", type=float, default=300.0)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tasks", type=int, default=None, help="stop after this many tasks")
+    p.add_argument("--matched", action="store_true",
+                   help="predictions as noisy copies of the annotations' boxes")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    stats = generate(args.out, args.size_mb, args.seed)
+    stats = generate(args.out, args.size_mb, args.seed, args.tasks, args.matched)
     print(f"wrote {args.out}: {stats} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 

@@ -2,7 +2,10 @@
 
 Layers, lowest first (a layer never imports one above it)::
 
-    transport  ->  exports  ->  reading  ->  tables  ->  front ends (functions, CLI, panel)
+    transport -> exports -> reading -> tables -> media -> front ends (functions, CLI, panel)
+
+``media`` (``fetch_media``) reads the tables and fetches the files they point to through
+the exports client; it sits between the tables and the front ends.
 """
 
 import importlib
@@ -21,8 +24,10 @@ from ls_frames.errors import (
     ExportTimeout,
     HTTPError,
     LSFramesError,
+    MediaError,
     NotFound,
     PermissionDenied,
+    RegionError,
     StorageError,
 )
 from ls_frames.exports import (
@@ -43,12 +48,21 @@ if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
     from ls_frames.frontends.sync import sync_parquet
     from ls_frames.frontends.widgets import ExportPanel
+    from ls_frames.media import fetch_media
     from ls_frames.tables import (
         Frames,
+        agreement,
         annotator_pivot,
         compare_predictions,
+        consensus,
+        interpolate_tracks,
+        iter_tracks,
         read_export,
         read_parquet,
+        region_masks,
+        rle_to_mask,
+        split,
+        to_hf_dataset,
         to_parquet,
     )
     from ls_frames.tables.storage import read_storage
@@ -63,11 +77,23 @@ _LAZY = {
     "to_parquet": "ls_frames.tables",
     "annotator_pivot": "ls_frames.tables",
     "compare_predictions": "ls_frames.tables",
+    "agreement": "ls_frames.tables",
+    "consensus": "ls_frames.tables",
+    "split": "ls_frames.tables",
+    "to_hf_dataset": "ls_frames.tables",
+    "confusion": "ls_frames.tables",
+    "evaluate": "ls_frames.tables",
+    "interpolate_tracks": "ls_frames.tables",
+    "iter_tracks": "ls_frames.tables",
+    "region_masks": "ls_frames.tables",
+    "rle_to_mask": "ls_frames.tables",
+    "download_project": "ls_frames.frontends",
     "export_project": "ls_frames.frontends",
     "load_project": "ls_frames.frontends",
     "snapshot_project": "ls_frames.frontends",
     "sync_parquet": "ls_frames.frontends.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
+    "fetch_media": "ls_frames.media",
 }
 
 
@@ -104,8 +130,10 @@ __all__ = [
     "HTTPError",
     "LSFramesError",
     "LocalFilesExportStorage",
+    "MediaError",
     "NotFound",
     "PermissionDenied",
+    "RegionError",
     "RetryPolicy",
     "Serialization",
     "ServerCapabilities",
@@ -113,14 +141,26 @@ __all__ = [
     "StorageStatus",
     "TaskFilter",
     "__version__",
+    "agreement",
     "annotator_pivot",
     "compare_predictions",
+    "confusion",
+    "consensus",
+    "download_project",
+    "evaluate",
     "export_project",
+    "fetch_media",
+    "interpolate_tracks",
+    "iter_tracks",
     "load_project",
     "read_export",
     "read_parquet",
     "read_storage",
+    "region_masks",
+    "rle_to_mask",
     "snapshot_project",
+    "split",
     "sync_parquet",
+    "to_hf_dataset",
     "to_parquet",
 ]

@@ -20,8 +20,12 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     ├── DownloadError                 a download could not be completed
     │   └── ChecksumMismatch          the bytes on disk do not match the server's md5
     ├── StorageError                  an export storage refused a request or failed to sync
-    └── ExportFormatError             an export file is not what Label Studio writes
-        (also a ``ValueError``; names the byte offset or task index)
+    ├── MediaError                    ``fetch_media(strict=True)``: some references failed
+    ├── ExportFormatError             an export file is not what Label Studio writes
+    │   (also a ``ValueError``; names the byte offset or task index)
+    └── RegionError                   a region cannot become a mask or a track: malformed
+        brush RLE, a size that does not match, missing geometry (also a ``ValueError``;
+        names the region)
 
 No message, ``repr`` or ``str`` of these exceptions contains a credential: the request
 headers are never rendered, and :func:`redact` scrubs known secrets from server text. Nor
@@ -53,9 +57,11 @@ __all__ = [
     "ExportTimeout",
     "HTTPError",
     "LSFramesError",
+    "MediaError",
     "NotFound",
     "PermissionDenied",
     "RateLimited",
+    "RegionError",
     "RequestTimeout",
     "ServerError",
     "StorageError",
@@ -294,6 +300,29 @@ class StorageError(LSFramesError):
         super().__init__(redact(message + tail))
 
 
+class MediaError(LSFramesError):
+    """Some media references could not be fetched (raised by ``fetch_media(strict=True)``).
+
+    ``failures`` is a list of ``(task_id, field, position, uri, error)`` tuples, one per
+    failed reference; the files that did arrive are in the cache all the same.
+    """
+
+    _SHOWN = 20
+
+    def __init__(self, failures: list[tuple[int | None, str, int, str, str]]) -> None:
+        self.failures = list(failures)
+        lines = [
+            f"  task {task}, {field}[{position}] {uri!r}: {error}"
+            for task, field, position, uri, error in self.failures[: self._SHOWN]
+        ]
+        more = len(self.failures) - self._SHOWN
+        if more > 0:
+            lines.append(f"  ... and {more} more")
+        super().__init__(redact(
+            f"{len(self.failures)} media reference(s) could not be fetched:\n" + "\n".join(lines)
+        ))
+
+
 class ExportFormatError(LSFramesError, ValueError):
     """An export file is not in the shape Label Studio writes.
 
@@ -320,6 +349,18 @@ class ExportFormatError(LSFramesError, ValueError):
         if offset is not None:
             where.append(f"byte {offset}")
         super().__init__(message + (f" (at {', '.join(where)})" if where else ""))
+
+
+class RegionError(LSFramesError, ValueError):
+    """A region cannot be turned into a mask or a track.
+
+    ``region`` names it (``task_id``, ``source``, ``source_id``, ``region_id`` as text)
+    when the caller knows it; :func:`ls_frames.tables.rle_to_mask` alone does not.
+    """
+
+    def __init__(self, message: str, *, region: str | None = None) -> None:
+        self.region = region
+        super().__init__(f"region {region}: {message}" if region else message)
 
 
 def _server_message(response: httpx.Response) -> str:

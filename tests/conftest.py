@@ -23,15 +23,24 @@ Fixtures (tests using them carry ``@pytest.mark.server``):
 ``demo_project``
     session-scoped; the dict :func:`ls_frames.testing.seed.seed_demo_project` returned
     (``project_id``, ``task_ids``, ``draft_ids``, ``counts``...), seeded once.
+``moto_s3`` / ``plain_server``
+    session-scoped; moto's S3 server on 127.0.0.1 and a file server on 127.0.0.2 that
+    records each request's ``Authorization`` header (``ls_frames.testing.media``).
+``media_project``
+    session-scoped; a project whose tasks mix uploads, local-files, S3 presigned and
+    proxied, plain URLs and references that cannot resolve, with each one's original bytes
+    (:func:`ls_frames.testing.media.seed_media_project`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from conftest import session_capabilities, shared_demo_project, shared_label_studio
+from tests.needs import missing
 
 _KIND_IDS = {"legacy": "legacy", "personal_access_token": "pat"}
 
@@ -72,3 +81,40 @@ def api_key(request: pytest.FixtureRequest, label_studio: Any) -> str:
 def demo_project(label_studio: Any) -> dict[str, Any]:
     """The demo project, seeded once per session; the dict seed_demo_project returned."""
     return shared_demo_project()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[Any]:
+    """moto's S3 server on 127.0.0.1 (a :class:`ls_frames.testing.media.MotoS3`)."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        missing("moto[server] (the test extra)")
+    from ls_frames.testing.media import MotoS3
+
+    with MotoS3() as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def plain_server() -> Iterator[Any]:
+    """A file server on 127.0.0.2 that records the Authorization header of each request."""
+    from ls_frames.testing.media import PlainFileServer
+
+    with PlainFileServer("127.0.0.2") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def media_project(label_studio: Any, moto_s3: Any, plain_server: Any) -> Any:
+    """A project mixing uploads, local-files, S3 (presigned and proxied), plain URLs on
+    127.0.0.2 and references that cannot resolve; a :class:`ls_frames.testing.media.MediaProject`
+    whose ``refs`` hold each task's URI, kind and original bytes."""
+    from ls_frames.testing.media import seed_media_project
+    from ls_frames.testing.seed import auth_headers
+
+    if label_studio.local_files_root is None:
+        missing("LS_FRAMES_TEST_LOCAL_FILES_ROOT (the reused server's local-files root)")
+    headers = auth_headers(label_studio.url, label_studio.admin_key)
+    return seed_media_project(label_studio.url, headers, s3=moto_s3, plain=plain_server,
+                              local_files_root=label_studio.local_files_root)

@@ -86,6 +86,12 @@ class FakeLabelStudio:
         self.honour_range = True
         self.create_delay_fault: str | None = None  # "timeout" | "504"
         self.corrupt_download = False
+        # Media: files under /data/upload/...; storage URIs resolved to a presigned URL
+        # (str: a 303 to it) or proxied (bytes); an older server routes only /presign/.
+        self.uploads: dict[str, bytes] = {}
+        self.storage: dict[str, str | bytes] = {}
+        self.old_server = False
+        self.proxy_range_cap: int | None = None  # like RESOLVER_PROXY_MAX_RANGE_SIZE
 
     # -- helpers ------------------------------------------------------------------------
     def add_export(self, body: bytes = b"[]", statuses: list[str] | None = None,
@@ -179,7 +185,48 @@ class FakeLabelStudio:
         m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)/download", path)
         if m:
             return self._download(request, self.exports[int(m.group(2))])
+        if path.startswith("/data/upload/"):
+            data = self.uploads.get(path)
+            if data is None:  # what 1.23.2 answers for an upload it has no record of
+                return httpx.Response(500, json={"detail": "'NoneType' object has no attribute"})
+            return self._ranged(request, data, {"Content-Type": "image/png"})
+        m = re.fullmatch(r"/tasks/(\d+)/(resolve|presign)/", path)
+        if m:
+            return self._resolve(request, m.group(2))
         return httpx.Response(404, json={"detail": f"no fake route for {request.method} {path}"})
+
+    def _ranged(self, request: httpx.Request, data: bytes, headers: dict[str, str],
+                cap: int | None = None) -> httpx.Response:
+        """``data`` honouring ``Range: bytes=N-`` (at most ``cap`` bytes after the first
+        byte, like Label Studio's storage proxy), cut where ``self.cuts`` says."""
+        headers = dict(headers)
+        start, status, end = 0, 200, len(data)
+        match = re.fullmatch(r"bytes=(\d+)-", request.headers.get("Range", ""))
+        if match and self.honour_range:
+            start, status = int(match.group(1)), 206
+            if cap is not None and start > 0:
+                end = min(end, start + cap)
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
+        body = data[start:end]
+        headers["Content-Length"] = str(len(body))
+        cut = self.cuts.pop(0) if self.cuts else None
+        cut_at = None if cut is None else max(0, min(cut - start, len(body)))
+        return httpx.Response(status, headers=headers, stream=CutStream(body, cut_at))
+
+    def _resolve(self, request: httpx.Request, route: str) -> httpx.Response:
+        if route == "resolve" and self.old_server:
+            return httpx.Response(404, text="<html><title>Not Found</title></html>",
+                                  headers={"Content-Type": "text/html; charset=utf-8"})
+        raw = request.url.params.get("fileuri", "")
+        uri = base64.urlsafe_b64decode(raw.encode()).decode()
+        target = self.storage.get(uri)
+        if target is None:
+            return httpx.Response(404)  # the resolve view's own, empty 404
+        if isinstance(target, str):
+            return httpx.Response(303, headers={"Location": target})
+        etag = f'"11{hashlib.md5(target).hexdigest()}"'
+        return self._ranged(request, target, {"Content-Type": "image/png", "ETag": etag},
+                            cap=self.proxy_range_cap)
 
     def _download(self, request: httpx.Request, exp: FakeExport) -> httpx.Response:
         etype = request.url.params.get("exportType", "JSON")

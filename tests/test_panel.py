@@ -36,6 +36,18 @@ def _panel(client: ls_frames.Client, project: int, tmp_path: Path, **kw: Any) ->
     return panel
 
 
+def test_export_clicked_right_away_runs_once_the_panel_has_loaded(
+    client: ls_frames.Client, demo_project: dict[str, Any], tmp_path: Path
+) -> None:
+    """A user who clicks Export as soon as the panel appears gets the export."""
+    panel = ls_frames.ExportPanel(client, demo_project["project_id"], work_dir=tmp_path)
+    panel.export_button.click()
+    panel.wait(timeout=300)
+    assert panel.error is None, panel.error_box.value
+    assert panel.frames is not None and panel.label_config
+    assert len(panel.frames.tasks) == demo_project["counts"]["tasks"]
+
+
 def test_export_shows_the_tables_and_keeps_the_frames(
     client: ls_frames.Client, demo_project: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -171,6 +183,23 @@ def test_save_parquet_and_download_a_format(
     back = ls_frames.read_parquet(panel.paths["parquet"])
     assert len(back.regions) == len(panel.frames.regions)
     assert back.provenance["export_id"] == panel.export.id
+    assert "media" not in back.arrow and panel.media is None  # not ticked
+
+    # "fetch media": the dataset gets its media table, the files their bytes
+    assert panel.media_path.value == f"project-{demo_project['project_id']}-media"
+    panel.media_path.value = str(tmp_path / "media")
+    panel.fetch_media.value = True
+    panel.overwrite.value = True
+    panel.save_button.click()
+    panel.wait(timeout=300)
+    assert panel.error is None, panel.error_box.value
+    media = ls_frames.read_parquet(panel.paths["parquet"]).media
+    assert panel.paths["media"] == tmp_path / "media"
+    assert panel.media is not None and len(panel.media) == len(media) == len(demo_project["media"])
+    sha = {m["task_id"]: m["sha256"] for m in demo_project["media"]}
+    assert media["error"].isna().all()
+    assert all(sha[t] == s for t, s in zip(media["task_id"], media["sha256"], strict=True))
+    assert f"media: {len(media)} file(s) in {tmp_path / 'media'}" in panel.status.value
 
     panel.format_path.value = str(tmp_path / "formats")
     panel.download_button.click()  # no format ticked: said in plain words

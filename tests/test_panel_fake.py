@@ -28,6 +28,7 @@ class PanelFake(FakeLabelStudio):
         super().__init__()
         self.script, self.tb = script, traceback
         self.hold: threading.Event | None = None  # set: the create request waits for it
+        self.hold_list: threading.Event | None = None  # set: the project list waits for it
         self.slow = False  # downloads trickle, so the panel's byte count can be seen
         self.body = b"[]"
 
@@ -37,6 +38,8 @@ class PanelFake(FakeLabelStudio):
 
     def _route(self, request: httpx.Request, path: str) -> httpx.Response:
         if path == "/api/projects/":
+            if self.hold_list is not None:
+                assert self.hold_list.wait(30)
             return httpx.Response(200, json={"results": [{"id": PROJECT, "title": "fake"}],
                                              "next": None})
         if path == f"/api/projects/{PROJECT}/":
@@ -148,3 +151,25 @@ def test_download_progress_shows_in_the_panel(tmp_path: Path) -> None:
     assert shown, seen
     assert panel.paths["snapshot"].stat().st_size == len(fake.body)
     assert "reading" in " ".join(seen) and len(panel.frames.tasks) == 0
+
+
+def test_an_export_clicked_while_the_panel_loads_runs_after_the_load(tmp_path: Path) -> None:
+    """The first click comes while the project list is still on its way: it is queued,
+    not dropped, and runs on the loaded project (its label config read first)."""
+    fake = PanelFake(["completed"])
+    fake.body = b'[{"id": 1, "data": {"text": "x"}}]'
+    fake.hold_list = threading.Event()
+    panel = ls_frames.ExportPanel(client_for(fake), PROJECT, work_dir=tmp_path)
+    try:
+        assert panel.busy and not panel.export_button.disabled, "clickable while loading"
+        panel.export_button.click()
+        assert panel.export_button.disabled, "one click, one export"
+        fake.hold_list.set()
+        panel.wait(timeout=30)
+    finally:
+        fake.hold_list.set()
+    assert panel.error is None, panel.error_box.value
+    assert panel.label_config == "<View/>" and panel.project_picker.value == PROJECT
+    assert panel.frames is not None and len(panel.frames.tasks) == 1
+    assert panel.export is not None and len(fake.exports) == 1
+    assert not panel.export_button.disabled and not panel.save_button.disabled

@@ -10,15 +10,25 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from ls_frames.errors import ExportFormatError
 from ls_frames.reading import ExportReader, expand_data_columns, normalise_task
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-EXPORTS = sorted(p for p in CORPUS.glob("*/*.json"))
+#: Files of the corpus that hold no task (the converter's description of a label config).
+NOT_EXPORTS = {"test_export_json_min__label_config_repeater.json"}
+EXPORTS = sorted(p for p in CORPUS.glob("*/*.json") if p.name not in NOT_EXPORTS)
 LS = CORPUS / "label-studio-1.23.2"
 
 
 def test_corpus_is_present() -> None:
-    assert len(EXPORTS) >= 28, f"expected the vendored corpus under {CORPUS}"
+    assert len(EXPORTS) + len(NOT_EXPORTS) >= 28, f"expected the vendored corpus under {CORPUS}"
+
+
+@pytest.mark.parametrize("name", sorted(NOT_EXPORTS))
+def test_files_that_hold_no_task_are_refused(name: str) -> None:
+    (path,) = CORPUS.glob(f"*/{name}")
+    with pytest.raises(ExportFormatError, match="not a Label Studio task"):
+        _tables(path)
 
 
 def _tables(source: Any, chunk_size: int = 1 << 20) -> dict[str, pa.Table]:

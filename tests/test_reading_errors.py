@@ -161,3 +161,32 @@ def test_server_fast_path_is_checked(chunk: int) -> None:
     chunks = list(iter_chunks(io.BytesIO(doc), chunk_size=chunk))
     assert [t for c in chunks for t in json.loads(b"[" + c.data + b"]")] == tasks
     assert sum(c.count for c in chunks) == len(tasks)
+
+
+@pytest.mark.parametrize(("doc", "words"), [
+    (b'{"detail": "Authentication credentials were not provided."}',
+     "error answer from a server: 'Authentication credentials were not provided.'"),
+    (b'{"detail": "Not found.", "status_code": 404}', "error answer from a server"),
+    (b'{"validation_errors": {"title": ["too long"]}}', "error answer from a server"),
+    (b'{"text": "an import payload without data"}', 'no integer "id" (found None)'),
+    (b'{"id": "7", "data": {"text": "x"}}', "no integer \"id\" (found '7')"),
+    (b'{"id": true, "data": {}}', 'no integer "id" (found True)'),
+    (b'{"id": 3, "result": [], "task": {"data": []}}', 'no integer "id" (found None)'),
+    (b'{}', 'no integer "id"'),
+])
+def test_a_single_object_that_is_not_a_task_is_refused(
+    doc: bytes, words: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "export.json"
+    path.write_bytes(doc)
+    with pytest.raises(ExportFormatError, match="not a Label Studio") as info:
+        _count(path)
+    assert words in str(info.value) and str(path) in str(info.value)
+    assert info.value.offset == 0 and info.value.task_index == 0
+
+
+def test_single_objects_that_are_tasks_still_read() -> None:
+    assert _count(json.dumps(_task(7)).encode()) == 1
+    annotation = {**_task(7)["annotations"][0], "task": {"id": 7, "data": {"text": "x"}}}
+    assert _count(json.dumps(annotation).encode()) == 1
+    assert _count(b'{"data": {"text": "a task as Label Studio imports it"}}') == 1

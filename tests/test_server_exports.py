@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
+from ls_frames.tables import to_coco
 from ls_frames.transport.auth import TokenAuth
 
 pytestmark = [pytest.mark.server, pytest.mark.compat]
@@ -344,8 +345,17 @@ def _check_region(row: Any, item: dict[str, Any]) -> None:
         assert _na(getattr(row, column)) == value.get(key), column
     for column in ("start", "end"):
         sent = value.get(column)
-        assert _na(getattr(row, column)) == (None if sent is None else
-                                             sent if isinstance(sent, str) else json.dumps(sent))
+        assert _na(getattr(row, f"{column}_text")) == (
+            None if sent is None else sent if isinstance(sent, str) else json.dumps(sent))
+        # integers (text offsets) in an int64 column; seconds and XPaths only as text
+        assert _na(getattr(row, column)) == (sent if type(sent) is int else None)
+    if "points" in value and "original_width" in item:
+        want = [[x * item["original_width"] / 100, y * item["original_height"] / 100]
+                for x, y in value["points"]]
+        got = _list(row.points_px)
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert g == pytest.approx(w)
     for column in ("original_width", "original_height"):
         assert _na(getattr(row, column)) == item.get(column)
     if "original_width" in item and "x" in value:
@@ -448,8 +458,24 @@ def test_tag_specific_columns(exported: dict[Any, Any]) -> None:
     audio = exported["audio", "full"][1].regions
     assert pd.to_numeric(audio["start"]).lt(pd.to_numeric(audio["end"])).all()
     text = exported["text", "full"][1].regions
+    assert str(text["start"].dtype) == "Int64" and str(text["end"].dtype) == "Int64"
     for row in text.itertuples():
-        assert _SENTENCE[int(row.start):int(row.end)] == row.text[0]
+        assert _SENTENCE[row.start:row.end] == row.text[0]
+    assert audio["start"].isna().all() and audio["start_text"].notna().all()
+    # polygons and keypoints have an enclosing box, in pixels, from the server's export
+    image_regions = exported["image", "full"][1].regions
+    shapes = image_regions[image_regions["type"].isin(["polygonlabels", "keypointlabels"])]
+    coco = to_coco(shapes)
+    for i, row in enumerate(shapes.itertuples()):
+        w, h = row.original_width, row.original_height
+        if row.type == "polygonlabels":
+            xs = [p[0] * w / 100 for p in row.points]
+            ys = [p[1] * h / 100 for p in row.points]
+            want = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+        else:
+            want = [row.x * w / 100, row.y * h / 100, 0.0, 0.0]
+        got = [coco[k][i] for k in ("x", "y", "width", "height")]
+        assert got == pytest.approx(want)
     ranker = exported["ranker", "full"][1].regions
     assert ranker["labels"].isna().all() and ranker["choices"].isna().all()
     assert all("relevant" in json.loads(v)["ranker"] for v in ranker["value_json"])

@@ -19,4 +19,5 @@ def test_text_span_string_is_one_text_element_not_characters() -> None:
               "annotations": [{"id": 2, "result": [span, area]}]}]
     regions = ls_frames.read_export(json.dumps(tasks).encode(), progress=False).regions
     assert [list(t) for t in regions["text"]] == [["Ada"], ["one", "two"]]
-    assert regions["start"].iloc[0] == "0" and list(regions["labels"].iloc[0]) == ["PER"]
+    assert regions["start"].iloc[0] == 0 and list(regions["labels"].iloc[0]) == ["PER"]
+    assert regions["start_text"].iloc[0] == "0"

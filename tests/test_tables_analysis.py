@@ -197,3 +197,127 @@ def test_analysis_on_the_demo_project(demo_project: dict[str, Any], label_studio
             continue
         last = [it for it in live[-1]["result"] if it.get("from_name") == "scene"]
         assert pivot.loc[tid].iloc[0] == last[0]["value"]["choices"][0]
+
+
+def _idless(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in it.items() if k != "id"} for it in items]
+
+
+def test_results_without_ids_match_by_geometry_not_by_a_missing_id() -> None:
+    # Label Studio does not require ids on imported predictions (nor annotations)
+    ann = _idless([_box("x", 0, 0, 20, 20, "cat"), _box("x", 50, 50, 20, 20, "dog")])
+    pred = _idless([_box("x", 50, 50, 20, 20, "dog"), _box("x", 0, 0, 20, 20, "cat")])
+    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
+              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
+    assert frames.regions["region_id"].isna().all()
+    out = compare_predictions(frames, "box")
+    assert len(out) == 2
+    assert list(out["matched_by"]) == ["iou", "iou"]
+    assert out["iou"].eq(1.0).all() and out["match"].all()
+    assert sorted(zip(out["pred_label"], out["ann_label"], strict=True)) == [
+        ("cat", "cat"), ("dog", "dog")]
+
+
+NER_CONFIG = """<View><Text name="text" value="$text"/>
+<Labels name="ner" toName="text"><Label value="PER"/><Label value="ORG"/></Labels></View>"""
+
+
+def _span(start: int, end: int, label: str) -> dict[str, Any]:
+    return {"from_name": "ner", "to_name": "text", "type": "labels",
+            "value": {"start": start, "end": end, "text": "w" * (end - start), "labels": [label]}}
+
+
+def test_ner_spans_without_ids() -> None:
+    ann = [_span(0, 5, "PER"), _span(10, 20, "ORG"), _span(30, 34, "PER")]
+    pred = [_span(11, 20, "ORG"), _span(0, 5, "ORG"), _span(40, 44, "PER")]
+    tasks = [{"id": 1, "data": {"text": "x" * 50}, "annotations": [_ann(11, 1, ann)],
+              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=NER_CONFIG, progress=False)
+    out = compare_predictions(frames, "ner", min_iou=0.0)
+    by_iou = out[out["matched_by"] == "iou"]
+    got = {(int(r.pred_start), int(r.ann_start)): (r.iou, r.match) for r in by_iou.itertuples()}
+    assert got == {(11, 10): (pytest.approx(9 / 10), True), (0, 0): (1.0, False)}
+    unmatched = out[out["matched_by"] == "unmatched"]
+    assert sorted(unmatched["pred_start"].dropna().astype(int)) == [40]
+    assert sorted(unmatched["ann_start"].dropna().astype(int)) == [30]
+
+
+def test_min_iou_zero_never_matches_regions_that_do_not_overlap() -> None:
+    ann = [_box("a", 0, 0, 10, 10, "cat")]
+    pred = [_box("p", 50, 50, 10, 10, "cat"), _box("q", 10, 0, 10, 10, "cat")]  # apart, touching
+    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
+              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
+    out = compare_predictions(frames, "box", min_iou=0.0)
+    assert set(out["matched_by"]) == {"unmatched"} and len(out) == 3
+    assert out["iou"].isna().all()
+
+
+def test_rotated_boxes_are_compared_with_their_rotation() -> None:
+    # the same square, one turned 90 degrees around its corner: they only touch
+    ann = [{**_box("a", 20, 20, 10, 10, "cat"), "original_width": 100, "original_height": 100}]
+    turned = _box("p", 20, 20, 10, 10, "cat")
+    turned["value"]["rotation"] = 90
+    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
+              "predictions": [{"id": 21, "model_version": "m",
+                               "result": [{**turned, "original_width": 100,
+                                           "original_height": 100}]}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
+    out = compare_predictions(frames, "box", min_iou=0.0)
+    assert set(out["matched_by"]) == {"unmatched"}
+
+
+def test_a_from_name_the_frames_do_not_have_is_an_error() -> None:
+    frames = ls_frames.read_export(_export(TASKS), label_config=CONFIG, progress=False)
+    with pytest.raises(ls_frames.ConfigurationError, match="'sceen'") as info:
+        annotator_pivot(frames, "sceen")
+    assert "['box', 'scene']" in str(info.value)
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ls_frames.ConfigurationError, match="'label'"):
+        compare_predictions(frames, "label")
+    # without a config, the message names what the regions hold
+    bare = ls_frames.read_export(_export(TASKS), progress=False)
+    with pytest.raises(ls_frames.ConfigurationError, match=r"regions have \['box', 'scene'\]$"):
+        compare_predictions(bare, "boxes")
+    # a control of the config that no one used yet: an empty comparison, not an error
+    config = CONFIG.replace("</View>", '<TextArea name="notes" toName="image"/></View>')
+    frames = ls_frames.read_export(_export(TASKS), label_config=config, progress=False)
+    assert compare_predictions(frames, "notes").empty
+    assert annotator_pivot(frames, "notes").empty
+
+
+def test_a_prediction_without_image_size_meets_an_annotation_with_one() -> None:
+    # predictions imported from a model often carry no original_width / original_height
+    ann = [{**_box("a", 10, 10, 20, 20, "cat"), "original_width": 640, "original_height": 480}]
+    turned = _box("p", 10, 10, 20, 20, "cat")
+    turned["value"]["rotation"] = 10
+    ann_turned = {**_box("b", 50, 50, 20, 20, "dog"), "original_width": 640,
+                  "original_height": 480}
+    ann_turned["value"]["rotation"] = 10
+    pred = [_box("q", 10, 10, 20, 20, "cat"), {**_box("r", 50, 50, 20, 20, "dog")}]
+    pred[1]["value"]["rotation"] = 10
+    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, [*ann, ann_turned])],
+              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
+    out = compare_predictions(frames, "box")
+    assert list(out["matched_by"]) == ["iou", "iou"]
+    assert out["iou"].to_numpy(float) == pytest.approx([1.0, 1.0])
+
+
+def test_polygons_match_by_their_enclosing_boxes() -> None:
+    config = """<View><Image name="image" value="$image"/>
+<PolygonLabels name="poly" toName="image"><Label value="lake"/></PolygonLabels></View>"""
+
+    def poly(points: list[list[float]]) -> dict[str, Any]:
+        return {"from_name": "poly", "to_name": "image", "type": "polygonlabels",
+                "value": {"points": points, "polygonlabels": ["lake"]}}
+
+    ann = [poly([[0, 0], [10, 0], [10, 10]]), poly([[50, 50], [60, 50], [60, 60]])]
+    pred = [poly([[51, 50], [61, 50], [61, 60]]), poly([[0, 0], [10, 0], [0, 10]])]
+    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
+              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    frames = ls_frames.read_export(_export(tasks), label_config=config, progress=False)
+    out = compare_predictions(frames, "poly")
+    assert list(out["matched_by"]) == ["iou", "iou"]
+    assert sorted(out["iou"].to_numpy(float)) == pytest.approx([90 / 110, 1.0])

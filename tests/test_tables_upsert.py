@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -106,3 +107,33 @@ def test_a_swap_cut_between_its_two_renames_is_recovered(tmp_path: Path) -> None
     write(tmp_path, "newer", tasks()[:3]).rename(tmp_path / ".dataset.tmp-xyz")
     assert recover(old) == tmp_path / ".dataset.tmp-xyz"
     assert len(ls_frames.read_parquet(old).tasks) == 3
+
+
+def test_a_dataset_written_before_integer_offsets_is_upgraded(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    spans = [{"id": f"s{i}", "from_name": "ner", "to_name": "text", "type": "labels",
+              "value": {"start": 2 * i, "end": 2 * i + 1, "labels": ["PER"]}}
+             for i in range(3)]
+    audio = {"id": "a", "from_name": "speaker", "to_name": "audio", "type": "labels",
+             "value": {"start": 0.5, "end": 1.25, "labels": ["bob"]}}
+    doc = [{"id": t, "data": {"text": "x" * 9},
+            "annotations": [{"id": 10 + t, "result": [*spans, audio]}]} for t in (1, 2)]
+    dataset = write(tmp_path, "dataset", doc)
+    # the regions file as an older version wrote it: start/end as text, no label/choice
+    path = next((dataset / "regions").glob("*.parquet"))
+    table = pq.read_table(path)
+    old = table.drop_columns(["start_text", "end_text", "label", "choice"])
+    for name in ("start", "end"):
+        old = old.set_column(old.schema.get_field_index(name), name,
+                             table.column(f"{name}_text"))
+    pq.write_table(old.replace_schema_metadata(table.schema.metadata), path)
+    changed = copy.deepcopy(doc[1])
+    changed["annotations"][0]["result"] = changed["annotations"][0]["result"][:2]
+    upsert_tasks(dataset, write(tmp_path, "part", [changed]), provenance={})
+    assert_same(dataset, write(tmp_path, "expected", [doc[0], changed]))
+    regions = ls_frames.read_parquet(dataset).regions
+    first = regions[regions["task_id"] == 1]
+    assert list(first["start"].astype(object)) == [0, 2, 4, pd.NA]
+    assert list(first["start_text"]) == ["0", "2", "4", "0.5"]
+    assert list(first["label"].astype(str)) == ["PER"] * 3 + ["bob"]

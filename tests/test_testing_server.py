@@ -15,6 +15,7 @@ import pytest
 from conftest import session_capabilities
 from ls_frames.errors import ConfigurationError
 from ls_frames.testing import LocalLabelStudio, find_executable
+from ls_frames.testing.media import add_s3_storage
 from ls_frames.testing.seed import auth_headers, demo_tasks
 from ls_frames.testing.server import _clean_environ, _free_port, _port_is_free
 from tests.needs import missing
@@ -186,7 +187,8 @@ def test_demo_project_exports_what_was_seeded(
 
 
 @pytest.mark.server
-def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int) -> None:
+def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int,
+                                                        moto_s3: Any) -> None:  # fmt: skip
     try:
         find_executable()
     except ConfigurationError:
@@ -195,6 +197,16 @@ def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int) -
     with server:
         assert server.port != listening_socket
         assert httpx.get(f"{server.url}/health").json() == {"status": "UP"}
+        # A test server accepts a storage on loopback S3 (USE_DEFAULT_BANNED_SUBNETS=false).
+        with httpx.Client(base_url=server.url, timeout=60,
+                          headers=auth_headers(server.url, server.legacy_token)) as http:  # fmt: skip
+            created = http.post("/api/projects", json={"title": "loopback s3"})
+            assert created.status_code == 201, created.text
+            pid = int(created.json()["id"])
+            moto_s3.put("fresh-server", "img/a.png", b"png")
+            storage = add_s3_storage(http, pid, moto_s3, "fresh-server", presign=False,
+                                     prefix="img/")
+            assert storage["last_sync_count"] == 1
         pid, data_dir = server.pid, server.data_dir
         assert pid is not None and data_dir is not None and data_dir.is_dir()
         assert server.password not in repr(server)

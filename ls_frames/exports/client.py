@@ -21,7 +21,9 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from ls_frames.errors import HTTPError, TransportError
+import httpx
+
+from ls_frames.errors import ConfigurationError, HTTPError, TransportError
 from ls_frames.exports.download import download_to
 from ls_frames.exports.options import (
     AnnotationFilter,
@@ -108,6 +110,40 @@ class Client(Connection):
             if not isinstance(answer, dict) or not answer.get("next"):
                 return out
             page += 1
+
+    def resolve_project(self, project: int | str) -> int:
+        """A project's id, from its id or its title.
+
+        Parameters: ``project``, an id (an ``int``, or a string of digits) or a title
+        (matched exactly, else ignoring case and surrounding blanks).
+        Returns: the id. Raises: :class:`~ls_frames.errors.ConfigurationError` when no
+        project this key sees has that title, or several do (listing their ids).
+        """
+        if isinstance(project, bool):
+            raise TypeError(f"project must be an id or a title, got {project!r}")
+        if isinstance(project, int):
+            return project
+        if not isinstance(project, str):
+            return _project_id(project)
+        title = project.strip()
+        if title.isdigit():
+            return int(title)
+        projects = self.list_projects()
+        found = [p for p in projects if str(p.get("title") or "") == project]
+        if not found:
+            found = [p for p in projects
+                     if str(p.get("title") or "").strip().casefold() == title.casefold()]
+        if len(found) == 1:
+            return int(found[0]["id"])
+        if found:
+            ids = ", ".join(str(p["id"]) for p in sorted(found, key=lambda p: int(p["id"])))
+            raise ConfigurationError(
+                f"{len(found)} projects are titled {title!r} (ids {ids}): give the id instead"
+            )
+        raise ConfigurationError(
+            f"no project titled {title!r} among the {len(projects)} this key sees "
+            "(a number is taken as a project id)"
+        )
 
     def get_project(self, project: int) -> dict[str, Any]:
         """The project's settings, ``label_config`` included."""
@@ -235,6 +271,8 @@ class Client(Connection):
         except HTTPError as exc:
             # No answer, a gateway's give-up, or a success whose body was not readable (a
             # proxy's page): the server may have made the snapshot.
+            if isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)):
+                raise  # never reached the server: nothing to look for
             status = exc.status
             unreadable_success = status is not None and 200 <= status < 300
             if not isinstance(exc, TransportError) and status not in _AMBIGUOUS and not (

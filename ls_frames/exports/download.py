@@ -10,6 +10,12 @@ the same way. An HTML page where the file was due (a login portal, a gateway) is
 At the end the size (when announced) and the MD5 (when known) are checked, and only then is
 the file renamed into place: a file under the final name is always complete. On failure
 the ``.part`` file is removed and a typed error raised.
+
+:func:`stream_into` is that loop on its own, for any source that can open a ranged GET (a
+file behind Label Studio, a presigned URL): the media fetcher shares it. A source that
+sends only part of the asked range at a time (Label Studio's storage proxy caps each answer)
+is asked for the rest until the announced length is in. It can also send conditional
+headers on the first request and report ``304 Not Modified``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -28,9 +36,19 @@ import httpx
 
 from ls_frames._progress import progress_bar
 from ls_frames.errors import APIError, ChecksumMismatch, DownloadError, TransportError
-from ls_frames.transport import Connection
+from ls_frames.transport import Connection, RetryPolicy
 
-__all__ = ["CHUNK_SIZE", "download_to", "filename_from_disposition", "safe_basename"]
+__all__ = [
+    "CHUNK_SIZE",
+    "Opener",
+    "Received",
+    "download_to",
+    "filename_from_disposition",
+    "means_folder",
+    "resume_validator",
+    "safe_basename",
+    "stream_into",
+]
 
 logger = logging.getLogger("ls_frames")
 
@@ -94,13 +112,11 @@ def _content_range_start(response: httpx.Response) -> tuple[int, int | None] | N
 
 
 def _refuse_html_page(
-    response: httpx.Response, name: str, description: str, where: str
+    response: httpx.Response, accept_html: bool, description: str, where: str
 ) -> None:
     """A login portal's or gateway's HTML page where a file was due: a typed error naming
-    the page, never a file that looks like the export."""
-    if "html" not in response.headers.get("Content-Type", "").lower():
-        return
-    if name.lower().endswith((".html", ".htm")):
+    the page, never a file that looks like the one asked for."""
+    if accept_html or "html" not in response.headers.get("Content-Type", "").lower():
         return
     page = b""
     for piece in response.iter_raw():
@@ -116,14 +132,220 @@ def _refuse_html_page(
     )
 
 
-def _flush(out: Any, hasher: Any, pending: bytearray, bar: Any) -> int:
-    n = len(pending)
-    if n:
-        out.write(pending)
-        hasher.update(pending)
-        bar.update(n)
-        pending.clear()
-    return n
+#: Opens a GET with the given extra headers; the response's status is already checked
+#: (an error status raises a typed :class:`~ls_frames.errors.HTTPError`).
+Opener = Callable[[Mapping[str, str]], AbstractContextManager[httpx.Response]]
+
+
+@dataclass(frozen=True)
+class Received:
+    """What :func:`stream_into` wrote: ``size`` bytes with these digests (``fetched`` of
+    them in this call); ``headers`` of the first answer (``Content-Type``, ``ETag``,
+    ``Last-Modified``, ...); ``not_modified`` when a conditional request was answered 304
+    (nothing written then)."""
+
+    size: int
+    md5: str
+    sha256: str
+    headers: httpx.Headers
+    not_modified: bool = False
+    fetched: int = 0  # bytes that came over the wire (less than size after a resume)
+
+
+class _Sink:
+    """The part file, its two digests and the byte bar."""
+
+    def __init__(self, out: Any, bar: Any) -> None:
+        self.out, self.bar = out, bar
+        self.written = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+        self.pending = bytearray()
+        self.counted = 0  # bytes the bar has seen (absorbed ones are not)
+
+    def absorb(self) -> None:
+        """Take the bytes already in the file (a resumed partial download) as received."""
+        self.out.seek(0)
+        while block := self.out.read(CHUNK_SIZE):
+            self.md5.update(block)
+            self.sha256.update(block)
+            self.written += len(block)
+        self.out.seek(self.written)
+
+    def restart(self) -> None:
+        self.out.seek(0)
+        self.out.truncate()
+        self.bar.update(-self.counted)
+        self.written = self.counted = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+
+    def add(self, piece: bytes) -> None:
+        # Bytes are gathered into 1 MiB blocks before they are written; on a broken
+        # connection the partial block is kept (it is good data) and the download resumes
+        # right after it.
+        self.pending += piece
+        if len(self.pending) >= CHUNK_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        n = len(self.pending)
+        if n:
+            self.out.write(self.pending)
+            self.md5.update(self.pending)
+            self.sha256.update(self.pending)
+            self.bar.update(n)
+            self.pending.clear()
+            self.written += n
+            self.counted += n
+
+
+def resume_validator(headers: httpx.Headers) -> str | None:
+    """What an ``If-Range`` may carry: a strong ETag, else ``Last-Modified``."""
+    etag: str | None = headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    modified: str | None = headers.get("Last-Modified")
+    return modified
+
+
+def stream_into(
+    open_get: Opener,
+    part: Path,
+    *,
+    description: str,
+    where: str,
+    retry: RetryPolicy,
+    bar: Any,
+    md5: str | None = None,
+    accept_html: bool = False,
+    conditional: Mapping[str, str] | None = None,
+    sized_bar: bool = True,
+    resume_with: str | None = None,
+    on_answer: Callable[[httpx.Headers], None] | None = None,
+) -> Received:
+    """GET a body into ``part`` (created or truncated), resuming with ``Range`` after a
+    cut, and check it; return what was received.
+
+    Every request but a conditional first one asks for ``Range: bytes=N-``; resumes carry
+    ``If-Range`` so a file changed in between is started over rather than spliced. An HTML
+    page where a file was due is refused (unless ``accept_html``). At the end the size is
+    checked against the announced length and the MD5 against ``md5`` when given. ``bar``
+    counts the bytes; ``sized_bar`` sets its total to this file's length (false for a bar
+    shared by many files).
+
+    ``resume_with`` (a strong ETag or a Last-Modified date) says ``part`` already holds the
+    start of the body, as that version of the file: it is continued from its end with
+    ``If-Range``, and started over if the file changed. ``on_answer`` is called with the
+    headers of the first answer (the caller may keep a partial file with its validator).
+
+    Raises :class:`~ls_frames.errors.DownloadError` (cut too often, short body, HTML page),
+    :class:`~ls_frames.errors.ChecksumMismatch`, or the typed HTTP error of a failed answer.
+    The caller owns ``part`` (renames or removes it).
+    """
+    total: int | None = None
+    resumes = 0
+    first: httpx.Headers | None = None
+    if_range: str | None = resume_with
+    with open(part, "r+b" if resume_with else "wb") as out:
+        sink = _Sink(out, bar)
+        if resume_with:
+            sink.absorb()
+        while True:
+            headers = {"Accept-Encoding": "identity"}
+            if first is None and conditional and not resume_with:
+                headers.update(conditional)
+            else:
+                headers["Range"] = f"bytes={sink.written}-"
+                if if_range and sink.written:
+                    headers["If-Range"] = if_range
+            before = sink.written
+            try:
+                with open_get(headers) as response:
+                    if response.status_code == 304:
+                        return Received(0, "", "", response.headers, not_modified=True)
+                    if first is None:
+                        _refuse_html_page(response, accept_html, description, where)
+                        first = response.headers
+                        if_range = resume_validator(first)
+                        if on_answer is not None:
+                            on_answer(first)
+                    span = _content_range_start(response)
+                    if response.status_code != 206 or span is None or span[0] != sink.written:
+                        if sink.written:
+                            logger.info("%s: server sent the whole file again, starting over",
+                                        where)
+                            sink.restart()
+                        span = None
+                    length = response.headers.get("Content-Length")
+                    partial = span is not None
+                    if span is not None and span[1] is not None:
+                        total = span[1]
+                    elif length and length.isdigit():
+                        total = sink.written + int(length)
+                    else:
+                        total = None  # the body ends when the connection does
+                    if sized_bar:
+                        bar.total = total
+                        bar.refresh()
+                    try:
+                        for piece in response.iter_raw():
+                            sink.add(piece)
+                    finally:
+                        sink.flush()
+                if partial and total is not None and sink.written < total:
+                    # A range answer shorter than asked (a proxy caps each one): ask for
+                    # the rest. Only an answer that brought nothing counts as a failure.
+                    if sink.written == before:
+                        resumes += 1
+                        if resumes > MAX_RESUMES:
+                            break
+                    continue
+                break
+            except APIError as exc:
+                if exc.status != 416 or exc.response is None:
+                    raise
+                # Nothing lies after byte ``written``: the body is whole (an empty file, or
+                # a break after the last byte). The checks below confirm it.
+                span = _content_range_start(exc.response)
+                total = span[1] if span is not None else sink.written
+                if first is None:
+                    first = exc.response.headers
+                break
+            except (httpx.TransportError, TransportError) as exc:
+                if isinstance(exc, TransportError) and first is None:
+                    raise  # never answered, and the opener has already retried
+                sink.flush()
+                resumes += 1
+                if resumes > MAX_RESUMES:
+                    raise DownloadError(
+                        f"{description}: connection broke {resumes} times, "
+                        f"gave up at byte {sink.written} of {where}: {exc}"
+                    ) from exc
+                logger.info("%s: broken at byte %d (%s), resuming", where, sink.written, exc)
+                retry.sleep(retry.delay(resumes))
+        out.flush()
+        os.fsync(out.fileno())
+    written = sink.written
+    if total is not None and written != total:
+        raise DownloadError(
+            f"{description}: got {written} bytes, the server announced {total} ({where})"
+        )
+    digest = sink.md5.hexdigest()
+    if md5 and digest != md5.lower():
+        raise ChecksumMismatch(
+            f"{description}: MD5 {digest} of the {written} bytes received does not match "
+            f"the source's {md5} ({where}); nothing was kept"
+        )
+    return Received(written, digest, sink.sha256.hexdigest(), first or httpx.Headers(),
+                    fetched=sink.counted)
+
+
+def means_folder(dest: str | os.PathLike[str]) -> bool:
+    """Whether ``dest`` names a folder: an existing one, or a path written with a trailing
+    slash (``"exports/"``)."""
+    raw = os.fspath(dest)
+    return raw.endswith(("/", os.sep)) or Path(raw).is_dir()
 
 
 def download_to(
@@ -140,96 +362,34 @@ def download_to(
 ) -> Path:
     """GET ``path`` into ``dest`` and return the final path.
 
-    ``dest`` is a file path (the caller's name wins) or an existing directory (the name then
-    comes from ``Content-Disposition``, reduced to a safe basename, else ``default_name``).
+    ``dest`` is a folder when it is one already or is a string ending with a slash (it is
+    then created, and the name comes from ``Content-Disposition``, reduced to a safe
+    basename, else ``default_name``); otherwise it is the file's path (the caller's name
+    wins).
     """
+    into_dir = means_folder(dest)
     dest = Path(dest)
-    into_dir = dest.is_dir()
     directory = dest if into_dir else dest.parent
     directory.mkdir(parents=True, exist_ok=True)
     part = directory / f".{default_name}.{os.getpid()}.part"
     where = f"GET /{path.lstrip('/')}"
-    hasher = hashlib.md5(usedforsecurity=False)
-    written = 0
-    total: int | None = None
-    final: Path | None = None if into_dir else dest
-    resumes = 0
     bar = progress_bar(progress, unit="B", unit_scale=True, unit_divisor=1024, desc=description)
+
+    def open_get(headers: Mapping[str, str]) -> AbstractContextManager[httpx.Response]:
+        return connection.stream(
+            "GET", path, params=params, headers=headers,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+        )
+
     try:
-        with open(part, "wb") as out:
-            while True:
-                headers = {"Accept-Encoding": "identity", "Range": f"bytes={written}-"}
-                try:
-                    with connection.stream(
-                        "GET", path, params=params, headers=headers,
-                        timeout=httpx.Timeout(timeout, connect=10.0),
-                    ) as response:
-                        if final is None:
-                            name = filename_from_disposition(
-                                response.headers.get("Content-Disposition")
-                            )
-                            final = directory / (name or default_name)
-                        _refuse_html_page(response, default_name, description, where)
-                        span = _content_range_start(response)
-                        if response.status_code != 206 or span is None or span[0] != written:
-                            if written:
-                                logger.info("%s: server ignored Range, starting over", path)
-                                out.seek(0)
-                                out.truncate()
-                                hasher = hashlib.md5(usedforsecurity=False)
-                                written = 0
-                                bar.reset()
-                            span = None
-                        length = response.headers.get("Content-Length")
-                        if span is not None and span[1] is not None:
-                            total = span[1]
-                        elif length and length.isdigit():
-                            total = written + int(length)
-                        else:
-                            total = None  # the body ends when the connection does
-                        bar.total = total
-                        bar.refresh()
-                        # Bytes are gathered into 1 MiB blocks before they are written; on a
-                        # broken connection the partial block is kept (it is good data) and the
-                        # download resumes right after it.
-                        pending = bytearray()
-                        try:
-                            for piece in response.iter_raw():
-                                pending += piece
-                                if len(pending) >= CHUNK_SIZE:
-                                    written += _flush(out, hasher, pending, bar)
-                        finally:
-                            written += _flush(out, hasher, pending, bar)
-                    break
-                except APIError as exc:
-                    if exc.status != 416 or exc.response is None:
-                        raise
-                    # Nothing lies after byte ``written``: the body is whole (an empty file,
-                    # or a break after the last byte). The checks below confirm it.
-                    span = _content_range_start(exc.response)
-                    total = span[1] if span is not None else written
-                    break
-                except (httpx.TransportError, TransportError) as exc:
-                    resumes += 1
-                    if resumes > MAX_RESUMES:
-                        raise DownloadError(
-                            f"{description}: connection broke {resumes} times, "
-                            f"gave up at byte {written} of {where}: {exc}"
-                        ) from exc
-                    logger.info("%s: broken at byte %d (%s), resuming", path, written, exc)
-                    connection.retry.sleep(connection.retry.delay(resumes))
-            out.flush()
-            os.fsync(out.fileno())
-        if total is not None and written != total:
-            raise DownloadError(
-                f"{description}: got {written} bytes, the server announced {total} ({where})"
-            )
-        if md5 and hasher.hexdigest() != md5.lower():
-            raise ChecksumMismatch(
-                f"{description}: MD5 {hasher.hexdigest()} of the {written} bytes received does "
-                f"not match the server's {md5} ({where}); nothing was kept"
-            )
-        final = final or directory / default_name  # (only when the first answer was a 416)
+        received = stream_into(
+            open_get, part, description=description, where=where, retry=connection.retry,
+            bar=bar, md5=md5, accept_html=default_name.lower().endswith((".html", ".htm")),
+        )
+        final = dest
+        if into_dir:
+            name = filename_from_disposition(received.headers.get("Content-Disposition"))
+            final = directory / (name or default_name)
         os.replace(part, final)
         return final
     finally:

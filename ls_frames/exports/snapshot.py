@@ -225,6 +225,8 @@ class Export:
     ) -> Path:
         """Download the snapshot (``JSON``) or a conversion of it, streamed; see
         :func:`~ls_frames.exports.download.download_to`. The JSON is checked against ``md5``.
+        ``dest`` is a folder when it exists or is written with a trailing slash
+        (``"exports/"``, created), else the file's path.
 
         On Enterprise a non-JSON type must be converted first; when the server says so, the
         conversion is started, awaited and the download tried again.

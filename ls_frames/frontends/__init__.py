@@ -3,6 +3,11 @@
 Each front end calls the same functions; none holds export logic of its own.
 """
 
-from ls_frames.frontends.pipeline import export_project, load_project, snapshot_project
+from ls_frames.frontends.pipeline import (
+    download_project,
+    export_project,
+    load_project,
+    snapshot_project,
+)
 
-__all__ = ["export_project", "load_project", "snapshot_project"]
+__all__ = ["download_project", "export_project", "load_project", "snapshot_project"]

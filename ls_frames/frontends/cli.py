@@ -4,29 +4,41 @@ same functions a notebook user calls.
 ::
 
     ls-frames export 12 --out data/project-12        # snapshot -> Parquet dataset
+    ls-frames export "Street scenes" --out data/ss   # a project by title
     ls-frames read export.json --out data/local      # a file already on disk -> Parquet
     ls-frames download 12 --format CSV --out exports/
     ls-frames formats 12 | ls-frames snapshots 12
     ls-frames demo --out demo-output                 # local Label Studio, seeded, exported
+    ls-frames media 12 --out media/                  # the files behind the tasks
+    ls-frames media data/project-12 --out media/     # ... of a dataset, kept as its media table
 
 The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
-``LABEL_STUDIO_API_KEY``. Exit codes: 0 success, 1 a library error (printed in one line,
-never with the key), 2 bad arguments.
+``LABEL_STUDIO_API_KEY``. A project is given by id or by title. Snapshots made for
+``export`` and ``download`` are deleted from the server once downloaded, unless
+``--keep-snapshot``. Exit codes: 0 success (a closed output pipe included), 1 an error
+(printed in one line, never with the key), 2 bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames._version import __version__
-from ls_frames.errors import LSFramesError
+from ls_frames.errors import ConfigurationError, LSFramesError
 from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
-from ls_frames.frontends.pipeline import export_project, snapshot_project
+from ls_frames.frontends.pipeline import (
+    SINGLE_FILE_FORMATS,
+    download_project,
+    export_project,
+    load_project,
+)
 from ls_frames.tables import read_parquet, to_parquet
 
 __all__ = ["main"]
@@ -34,6 +46,11 @@ __all__ = ["main"]
 
 def _client(args: argparse.Namespace) -> Client:
     return Client(args.url, args.api_key)
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    """``-q`` switches the bars off; otherwise the environment decides (on by default)."""
+    return False if args.quiet else None
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -72,28 +89,77 @@ def summarize(out_dir: Path) -> str:
         by_source = regions["source"].value_counts()
         lines.append("  regions by source: " + ", ".join(f"{k}={v}" for k, v in by_source.items()))
     if len(regions) and "labels" in regions:
-        counts = regions["labels"].explode().value_counts().head(8)
-        if len(counts):
-            lines.append("  labels: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+        for source, rows in regions.groupby("source", observed=True, sort=True):
+            counts = rows["labels"].explode().value_counts().head(8)
+            if len(counts):
+                lines.append(f"  labels in {source}s: "
+                             + ", ".join(f"{k}={v}" for k, v in counts.items()))
     return "\n".join(lines)
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
     with _client(args) as client:
         out = export_project(
-            args.project, args.out, client=client, export_id=args.export_id,
-            keep_file=args.keep_json, overwrite=args.overwrite, timeout=args.timeout,
-            progress=not args.quiet, **_options(args),
+            client.resolve_project(args.project), args.out, client=client,
+            export_id=args.export_id, keep_file=args.keep_json, keep_snapshot=args.keep_snapshot,
+            overwrite=args.overwrite, timeout=args.timeout, progress=_progress(args),
+            media=args.media, **_options(args),
         )
     print(summarize(out))
+
+
+def media_summary(table: Any) -> str:
+    """Lines on a media table: what the run did, and the first failures."""
+    counts = table.attrs.get("media", {})
+    done = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in
+                     ("downloaded", "cached", "not_modified", "unchanged", "failed")
+                     if counts.get(k))  # fmt: skip
+    lines = [f"media: {len(table):,} reference(s) ({done or 'nothing to fetch'}), "
+             f"{int(counts.get('bytes_downloaded', 0)):,} bytes downloaded, "
+             f"cache {counts.get('cache_dir', '')}"]  # fmt: skip
+    failed = table[table["error"].notna()]
+    for row in failed.head(10).itertuples():
+        lines.append(f"  task {row.task_id} {row.field}: {row.error} ({row.uri})")
+    if len(failed) > 10:
+        lines.append(f"  ... and {len(failed) - 10} more failure(s)")
+    return "\n".join(lines)
+
+
+def _cmd_media(args: argparse.Namespace) -> None:
+    from ls_frames.frontends.dataset_media import fetch_dataset_media
+    from ls_frames.media import fetch_media
+
+    options: dict[str, Any] = {
+        "fields": args.field, "workers": args.workers, "strict": args.strict,
+        "refresh": args.refresh, "allow_hosts": args.allow_host, "progress": _progress(args),
+    }
+    source = args.source
+    if (Path(source) / "_SUCCESS").is_file():
+        # The client from --url/--api-key, else fetch_media makes one from the environment
+        # when a reference needs Label Studio (plain URLs do not).
+        with contextlib.ExitStack() as stack:
+            given = stack.enter_context(_client(args)) if args.url or args.api_key else None
+            table = fetch_dataset_media(source, args.out, client=given, **options)
+    elif Path(source).exists():
+        raise ConfigurationError(f"{source} is not a dataset folder (it has no _SUCCESS)")
+    else:
+        with _client(args) as client:  # a project id or title
+            frames = load_project(client.resolve_project(source), client=client,
+                                  progress=_progress(args))
+            table = fetch_media(frames, args.out, client=client, **options)
+    if args.table is not None:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(args.table, index=False)
+    print(media_summary(table))
 
 
 def _cmd_sync(args: argparse.Namespace) -> None:
     from ls_frames.frontends.sync import sync_parquet
 
     with _client(args) as client:
-        result = sync_parquet(args.project, args.out, client=client, overlap=args.overlap,
-                              full=args.full, timeout=args.timeout, progress=not args.quiet)
+        result = sync_parquet(client.resolve_project(args.project), args.out, client=client,
+                              overlap=args.overlap, full=args.full, timeout=args.timeout,
+                              progress=_progress(args), media=args.media)
     print(f"{result.mode}: {result.changed_tasks} task(s) exported, "
           f"{result.deleted_tasks} deleted, {result.total_tasks} in the dataset "
           f"({result.seconds:.1f} s)")
@@ -101,32 +167,40 @@ def _cmd_sync(args: argparse.Namespace) -> None:
 
 
 def _cmd_read(args: argparse.Namespace) -> None:
+    source = Path(args.file)
+    if source.is_dir():
+        raise ConfigurationError(
+            f"{source} is a folder: `ls-frames read` takes one export file (a folder a "
+            "local-files export storage wrote is read with ls_frames.read_storage)"
+        )
+    if not source.exists():
+        raise ConfigurationError(f"no such file: {source}")
     config = Path(args.label_config).read_text() if args.label_config else None
-    out = to_parquet(args.file, args.out, overwrite=args.overwrite, label_config=config,
-                     progress=not args.quiet)
+    out = to_parquet(source, args.out, overwrite=args.overwrite, label_config=config,
+                     progress=_progress(args))
     print(summarize(out))
 
 
 def _cmd_download(args: argparse.Namespace) -> None:
     with _client(args) as client:
-        export = snapshot_project(
-            args.project, client=client, export_id=args.export_id, timeout=args.timeout,
-            progress=not args.quiet, **_options(args),
+        path = download_project(
+            client.resolve_project(args.project), args.out, args.format, client=client,
+            export_id=args.export_id, keep_snapshot=args.keep_snapshot, timeout=args.timeout,
+            progress=_progress(args), **_options(args),
         )
-        path = export.download(args.out, args.format, progress=not args.quiet)
     print(path)
 
 
 def _cmd_formats(args: argparse.Namespace) -> None:
     with _client(args) as client:
-        formats = client.export_formats(args.project)
+        formats = client.export_formats(client.resolve_project(args.project))
     for fmt in formats:
         print(f"{fmt.name:<24} {'disabled' if fmt.disabled else 'enabled ':<9} {fmt.title}")
 
 
 def _cmd_snapshots(args: argparse.Namespace) -> None:
     with _client(args) as client:
-        exports = client.list_exports(args.project)
+        exports = client.list_exports(client.resolve_project(args.project))
     for export in exports:
         print(f"{export.id:>6}  {export.status.value:<12} {export.task_count or 0:>8} tasks  "
               f"{export.raw.get('created_at', '')}  {export.title}")
@@ -136,6 +210,9 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from ls_frames.frontends.demo import run_demo
 
     run_demo(args.out, project=args.project, url=args.url, api_key=args.api_key)
+
+
+_PROJECT_HELP = "project id, or title (a number is taken as an id)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,7 +226,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     opts = argparse.ArgumentParser(add_help=False)
     group = opts.add_argument_group("snapshot options")
-    group.add_argument("--export-id", type=int, help="reuse this completed snapshot")
+    group.add_argument("--export-id", type=int,
+                       help="reuse this completed snapshot (it is never deleted)")
+    group.add_argument("--keep-snapshot", action="store_true",
+                       help="keep the snapshot made for this command on the server (by "
+                       "default it is deleted once downloaded)")
     group.add_argument("--view", type=int, help="Data Manager view (tab) id to filter tasks")
     for name in ("skipped", "finished", "annotated"):
         group.add_argument(f"--{name}", choices=["only", "exclude"], help=f"tasks: {name} filter")
@@ -164,20 +245,41 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("export", parents=[common, opts], help="snapshot a project into Parquet")
-    p.add_argument("project", type=int)
+    p.add_argument("project", help=_PROJECT_HELP)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--keep-json", type=Path, help="also keep the JSON snapshot here")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--media", type=Path, metavar="DIR",
+                   help="also fetch the tasks' files into DIR and keep a media table")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("sync", parents=[common], help="refresh a Parquet dataset incrementally")
-    p.add_argument("project", type=int)
+    p.add_argument("project", help=_PROJECT_HELP)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--overlap", type=float, default=60.0,
                    help="seconds re-read before the last watermark (default 60)")
     p.add_argument("--full", action="store_true", help="rewrite the whole dataset")
     p.add_argument("--timeout", type=float, help="seconds to wait for the snapshot")
+    p.add_argument("--media", type=Path, metavar="DIR",
+                   help="keep the media table up to date with files in DIR (default: the "
+                   "cache the dataset already uses, if any)")
     p.set_defaults(func=_cmd_sync)
+
+    p = sub.add_parser("media", parents=[common],
+                       help="fetch the files a project's tasks (or a dataset's) point to")
+    p.add_argument("source", help="a project id or title, or a dataset folder (its media table is "
+                   "written into it)")
+    p.add_argument("--out", required=True, type=Path, help="the media cache folder")
+    p.add_argument("--field", action="append", help="data key to read (repeatable; default: "
+                   "those the label config's object tags read)")
+    p.add_argument("--workers", type=int, default=8, help="files at once (default 8)")
+    p.add_argument("--refresh", action="store_true",
+                   help="revalidate cached files with conditional requests")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    p.add_argument("--allow-host", action="append", help="a private host, address or "
+                   "network that may be fetched (repeatable)")
+    p.add_argument("--table", type=Path, help="also write the media table to this Parquet file")
+    p.set_defaults(func=_cmd_media)
 
     p = sub.add_parser("read", parents=[common], help="an export file on disk into Parquet")
     p.add_argument("file", type=Path)
@@ -188,17 +290,21 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("download", parents=[common, opts],
                        help="snapshot and download JSON or a converted format")
-    p.add_argument("project", type=int)
+    p.add_argument("project", help=_PROJECT_HELP)
     p.add_argument("--format", default="JSON", help="JSON, CSV, COCO, YOLO, ... (see formats)")
-    p.add_argument("--out", default=Path("."), type=Path)
+    p.add_argument("--out", default=".", help=(
+        "where to write: a FOLDER (created if need be; the file keeps the server's name) "
+        "when it ends with '/', already is a folder, or the format yields several files "
+        "(every format but " + ", ".join(sorted(SINGLE_FILE_FORMATS)) + ": the server "
+        "zips them) and it does not end in .zip; otherwise the FILE's name (default: .)"))
     p.set_defaults(func=_cmd_download)
 
     p = sub.add_parser("formats", parents=[common], help="export formats of a project")
-    p.add_argument("project", type=int)
+    p.add_argument("project", help=_PROJECT_HELP)
     p.set_defaults(func=_cmd_formats)
 
     p = sub.add_parser("snapshots", parents=[common], help="a project's snapshots")
-    p.add_argument("project", type=int)
+    p.add_argument("project", help=_PROJECT_HELP)
     p.set_defaults(func=_cmd_snapshots)
 
     p = sub.add_parser("demo", parents=[common], help="export a demo project end to end "
@@ -216,13 +322,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`ls-frames snapshots 12 | head`): not an error; stdout is
+        # pointed at /dev/null so the interpreter's last flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except LSFramesError as exc:
         print(f"ls-frames: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file that is missing, exists already, cannot be written
+        hint = " (add --overwrite to replace it)" if isinstance(exc, FileExistsError) else ""
+        print(f"ls-frames: error: {type(exc).__name__}: {_os_message(exc)}{hint}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ls-frames: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc).replace("pass overwrite=True to replace it", "it is not replaced")
 
 
 if __name__ == "__main__":  # pragma: no cover

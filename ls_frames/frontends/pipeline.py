@@ -1,10 +1,17 @@
 """End to end in one call: snapshot, wait, download, flatten.
 
 These are the functions a notebook user calls; the CLI and the panel call them too.
+
+A snapshot these functions create for one job is deleted from the server once it is
+downloaded, or once the download failed (a project would otherwise collect one per call),
+unless ``keep_snapshot=True``.
+A snapshot named with ``export_id=`` is the user's own and is never deleted. Projects are
+given by id or by title (see :meth:`~ls_frames.Client.resolve_project`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -15,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ls_frames._version import __version__
+from ls_frames.errors import ConfigurationError, HTTPError
 from ls_frames.exports import (
     AnnotationFilter,
     Client,
@@ -22,10 +30,24 @@ from ls_frames.exports import (
     Serialization,
     TaskFilter,
 )
+from ls_frames.exports.download import means_folder
 from ls_frames.exports.options import coerce_option
+from ls_frames.frontends.dataset_media import fetch_dataset_media
 from ls_frames.tables import Frames, read_export, to_parquet
 
-__all__ = ["export_project", "load_project", "snapshot_project", "snapshot_provenance"]
+__all__ = [
+    "SINGLE_FILE_FORMATS",
+    "download_project",
+    "export_project",
+    "load_project",
+    "snapshot_project",
+    "snapshot_provenance",
+]
+
+logger = logging.getLogger("ls_frames")
+
+#: Export formats the server writes as one file; it zips the files of every other format.
+SINGLE_FILE_FORMATS = frozenset({"JSON", "JSON_MIN", "CSV", "TSV", "CONLL2003", "ASR_MANIFEST"})
 
 
 @contextmanager
@@ -39,7 +61,7 @@ def _using(client: Client | None) -> Iterator[Client]:
 
 
 def snapshot_project(
-    project: int,
+    project: int | str,
     *,
     client: Client | None = None,
     task_filter: TaskFilter | Mapping[str, Any] | None = None,
@@ -50,8 +72,11 @@ def snapshot_project(
     progress: bool | None = None,
 ) -> Export:
     """A completed snapshot: ``export_id`` reuses an existing one, else one is created with
-    the given options (defaults: full objects, every annotation) and awaited."""
+    the given options (defaults: full objects, every annotation) and awaited. ``project`` is
+    an id or a title. The snapshot stays on the server: delete it with ``.delete()`` when
+    it is no longer needed (the other functions here do so for the snapshots they make)."""
     client = client or Client()
+    project = client.resolve_project(project)
     if export_id is not None:
         export = client.get_export(project, export_id)
     else:
@@ -97,8 +122,41 @@ def _label_config(client: Client, project: int, label_config: str | bool | None)
     return str(config) if config else None
 
 
+def _dataset_provenance(
+    client: Client, export: Export, config: str | None, *, kept: bool,
+    task_filter: TaskFilter | Mapping[str, Any] | None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None,
+    serialization: Serialization | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """What ``export_project`` stores with a dataset and ``load_project`` puts on
+    ``Frames.provenance``."""
+    provenance = snapshot_provenance(client, export, config)
+    provenance["requested_options"] = {
+        "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
+        "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
+        "serialization": asdict(coerce_option(Serialization, serialization)),
+    }
+    provenance["snapshot_kept"] = kept
+    return provenance
+
+
+@contextmanager
+def _deleted_after(client: Client, export: Export, drop: bool) -> Iterator[Export]:
+    """Delete a snapshot made for one job when the block ends (downloaded, or failed:
+    either way the snapshot has served). A failure to delete is logged, not raised."""
+    try:
+        yield export
+    finally:
+        if drop:
+            try:
+                client.delete_export(export.project, export.id)
+            except HTTPError as exc:
+                logger.warning("could not delete snapshot %d of project %d: %s", export.id,
+                               export.project, exc)
+
+
 def load_project(
-    project: int,
+    project: int | str,
     *,
     client: Client | None = None,
     task_filter: TaskFilter | Mapping[str, Any] | None = None,
@@ -108,32 +166,50 @@ def load_project(
     label_config: str | bool | None = None,
     dtype_backend: str = "numpy_nullable",
     keep_file: str | os.PathLike[str] | None = None,
+    keep_snapshot: bool = False,
     timeout: float | None = None,
     progress: bool | None = None,
 ) -> Frames:
     """Snapshot a project and return its tables (see :func:`ls_frames.read_export`).
 
-    ``label_config``: ``None`` fetches the project's config so label columns become
-    categoricals in config order; a string uses that config; ``False`` skips it.
-    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder).
+    Parameters: ``project``, an id or a title. ``label_config``: ``None`` fetches the
+    project's config so label columns become categoricals in config order; a string uses
+    that config; ``False`` skips it. ``keep_file`` keeps the downloaded JSON snapshot
+    there (a file or folder). The snapshot made for the call is deleted from the server
+    once downloaded unless ``keep_snapshot``; one named with ``export_id`` is kept.
+    ``progress`` switches every bar (snapshot, download, flatten).
+
+    Returns: :class:`~ls_frames.Frames` whose ``provenance`` holds what
+    :func:`export_project` stores with a dataset (server, project, snapshot, md5, options).
+    Raises: the errors of :mod:`ls_frames.errors` (HTTP, export, download, format).
     """
     with _using(client) as client:
+        pid = client.resolve_project(project)
         export = snapshot_project(
-            project, client=client, task_filter=task_filter,
+            pid, client=client, task_filter=task_filter,
             annotation_filter=annotation_filter, serialization=serialization,
             export_id=export_id, timeout=timeout, progress=progress,
         )
-        config = _label_config(client, project, label_config)
-        if keep_file is not None:
-            path = export.download(keep_file, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend)
+        drop = export_id is None and not keep_snapshot
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
-            path = export.download(tmp, progress=progress)
-            return read_export(path, label_config=config, dtype_backend=dtype_backend)
+            with _deleted_after(client, export, drop):
+                config = _label_config(client, pid, label_config)
+                provenance = _dataset_provenance(
+                    client, export, config, kept=not drop, task_filter=task_filter,
+                    annotation_filter=annotation_filter, serialization=serialization,
+                )
+                if config is not None:
+                    provenance["label_config"] = config
+                path = export.download(tmp if keep_file is None else keep_file,
+                                       progress=progress)
+            frames = read_export(path, label_config=config, dtype_backend=dtype_backend,
+                                 progress=progress)
+    frames.provenance = provenance
+    return frames
 
 
 def export_project(
-    project: int,
+    project: int | str,
     out_dir: str | os.PathLike[str],
     *,
     client: Client | None = None,
@@ -143,32 +219,127 @@ def export_project(
     export_id: int | None = None,
     label_config: str | bool | None = None,
     keep_file: str | os.PathLike[str] | None = None,
+    keep_snapshot: bool = False,
     overwrite: bool = False,
     timeout: float | None = None,
     progress: bool | None = None,
+    media: str | os.PathLike[str] | None = None,
+    media_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
-    versions) is stored in every file's metadata. Returns ``out_dir``."""
+    versions) is stored in every file's metadata.
+
+    Parameters: ``project``, an id or a title; ``keep_file`` keeps the JSON snapshot there
+    (a file or folder); the snapshot made for the call is deleted from the server once
+    downloaded unless ``keep_snapshot`` (one named with ``export_id`` is kept); the rest
+    as in :func:`load_project`.
+
+    ``media``: a cache folder; the files the tasks point to are fetched into it with
+    :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and the
+    result is kept as the dataset's ``media`` table (``read_parquet(out_dir).media``).
+    ``media_options`` go to ``fetch_media`` (``fields``, ``workers``, ``strict``,
+    ``refresh``, ``allow_hosts``). A reference that cannot be fetched is a row with
+    ``error`` set, unless ``strict`` (then :class:`~ls_frames.errors.MediaError` is raised
+    after the dataset is written, without the media table).
+
+    Returns: ``out_dir``. Raises: ``FileExistsError`` when ``out_dir`` exists and not
+    ``overwrite``; the errors of :mod:`ls_frames.errors`.
+    """
     with _using(client) as client:
+        pid = client.resolve_project(project)
+        out = Path(out_dir)
+        if out.exists() and not overwrite:  # before a snapshot is made for nothing
+            raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
         export = snapshot_project(
-            project, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+            pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
             serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
         )
-        config = _label_config(client, project, label_config)
-        provenance = snapshot_provenance(client, export, config)
-        provenance["requested_options"] = {
-            "task_filter": asdict(coerce_option(TaskFilter, task_filter)),
-            "annotation_filter": asdict(coerce_option(AnnotationFilter, annotation_filter)),
-            "serialization": asdict(coerce_option(Serialization, serialization)),
-        }
-        out = Path(out_dir)
-        if keep_file is not None:
-            path = export.download(keep_file, progress=progress)
-            return to_parquet(path, out, provenance=provenance, label_config=config,
-                              overwrite=overwrite, progress=progress)
+        drop = export_id is None and not keep_snapshot
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-            path = export.download(tmp, progress=progress)
-            return to_parquet(path, out, provenance=provenance, label_config=config,
-                              overwrite=overwrite, progress=progress)
+            with _deleted_after(client, export, drop):
+                config = _label_config(client, pid, label_config)
+                provenance = _dataset_provenance(
+                    client, export, config, kept=not drop, task_filter=task_filter,
+                    annotation_filter=annotation_filter, serialization=serialization,
+                )
+                path = export.download(tmp if keep_file is None else keep_file,
+                                       progress=progress)
+            to_parquet(path, out, provenance=provenance, label_config=config,
+                       overwrite=overwrite, progress=progress)
+        if media is not None:
+            fetch_dataset_media(out, media, client=client, progress=progress,
+                                **dict(media_options or {}))  # fmt: skip
+        return out
+
+
+def download_project(
+    project: int | str,
+    dest: str | os.PathLike[str] = ".",
+    export_type: str = "JSON",
+    *,
+    client: Client | None = None,
+    task_filter: TaskFilter | Mapping[str, Any] | None = None,
+    annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
+    serialization: Serialization | Mapping[str, Any] | None = None,
+    export_id: int | None = None,
+    keep_snapshot: bool = False,
+    timeout: float | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Snapshot a project and download it as JSON or a converted format, as the server
+    writes it.
+
+    Parameters: ``project``, an id or a title. ``dest`` is a folder (created if need be,
+    the file keeps the server's name) when it ends with a slash, is an existing folder, or
+    ``export_type`` yields several files (every format but those in
+    :data:`SINGLE_FILE_FORMATS`: the server zips them) and ``dest`` does not end in
+    ``.zip``; otherwise it is the file's path. The snapshot made for the call is deleted
+    from the server once downloaded unless ``keep_snapshot`` (one named with
+    ``export_id`` is kept).
+
+    Returns: the path of the downloaded file. Raises: the errors of :mod:`ls_frames.errors`.
+    """
+    with _using(client) as client:
+        pid = client.resolve_project(project)
+        export_type = _offered_format(client, pid, export_type)
+        target = Path(dest)
+        folder = means_folder(dest) or (
+            export_type not in SINGLE_FILE_FORMATS
+            and not os.fspath(dest).lower().endswith(".zip")
+        )
+        made = folder and not target.exists()
+        export = snapshot_project(
+            pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
+            serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+        )
+        with _deleted_after(client, export, export_id is None and not keep_snapshot):
+            try:
+                if folder:
+                    target.mkdir(parents=True, exist_ok=True)
+                return export.download(target, export_type, progress=progress)
+            except BaseException:
+                if made and target.is_dir() and not any(target.iterdir()):
+                    target.rmdir()
+                raise
+
+
+def _offered_format(client: Client, project: int, export_type: str) -> str:
+    """The server's name of ``export_type`` (any case); a clear error, before any snapshot
+    is made, for a format the server does not offer or the label config cannot produce."""
+    formats = client.export_formats(project)
+    by_name = {f.name.upper(): f for f in formats}
+    found = by_name.get(export_type.strip().upper())
+    usable = ", ".join(f.name for f in formats if not f.disabled)
+    if found is None:
+        raise ConfigurationError(
+            f"the server offers no export format {export_type!r} for project {project}; "
+            f"it offers: {usable}"
+        )
+    if found.disabled:
+        raise ConfigurationError(
+            f"{found.name} is not available for project {project}: its label config cannot "
+            f"produce it (available: {usable})"
+        )
+    return found.name

@@ -34,9 +34,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,12 @@ from typing import Any
 from ls_frames._version import __version__
 from ls_frames.errors import ConfigurationError, ExportFormatError, HTTPError
 from ls_frames.exports import Client, Export, TaskFilter
+from ls_frames.frontends.dataset_media import (
+    changed_tasks,
+    fetch_dataset_media,
+    media_cache_dir,
+    task_stamps,
+)
 from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
 from ls_frames.tables import to_parquet
 from ls_frames.tables.parquet import recover
@@ -81,6 +87,7 @@ class SyncResult:
     seconds: float
     export_id: int | None = None
     requests: dict[str, int] = field(default_factory=dict)
+    media: dict[str, Any] | None = None  # what fetching the media did (run with media=DIR)
 
 
 def server_time(ts: str) -> datetime:
@@ -290,6 +297,8 @@ def sync_parquet(
     compression: str = "zstd",
     timeout: float | None = None,
     progress: bool | None = None,
+    media: str | os.PathLike[str] | None = None,
+    media_options: Mapping[str, Any] | None = None,
 ) -> SyncResult:
     """Bring the Parquet dataset at ``out_dir`` up to date with ``project``.
 
@@ -305,12 +314,39 @@ def sync_parquet(
     with the task's next change or a full run. ``overlap`` covers changes still being
     committed when the previous snapshot was taken; keep it above the server's longest
     request. Rows of replaced tasks move to the end of each table: sort by the keys.
+
+    ``media``: a cache folder; the dataset keeps a ``media`` table of the files its tasks
+    point to (see :func:`~ls_frames.export_project`). Each run fetches the references of new
+    tasks, revalidates those of the tasks that changed (conditional requests), and uses the
+    cache for the rest without a request. Once a dataset has a media table, later runs keep
+    it up to date with the same cache unless another one is given. ``media_options`` go to
+    :func:`~ls_frames.fetch_media`; ``SyncResult.media`` counts what was downloaded.
     """
     if client is None:
         with Client() as own:
             return sync_parquet(project, out_dir, client=own, overlap=overlap, full=full,
                                 label_config=label_config, compression=compression,
-                                timeout=timeout, progress=progress)
+                                timeout=timeout, progress=progress, media=media,
+                                media_options=media_options)
+    cache = media if media is not None else media_cache_dir(out_dir)
+    before = task_stamps(out_dir) if cache is not None else {}
+    result = _sync(client, project, out_dir, overlap=overlap, full=full,
+                   label_config=label_config, compression=compression, timeout=timeout,
+                   progress=progress)  # fmt: skip
+    if cache is None:
+        return result
+    table = fetch_dataset_media(result.path, cache, client=client, progress=progress,
+                                changed=changed_tasks(result.path, before),
+                                **dict(media_options or {}))  # fmt: skip
+    return replace(result, media=dict(table.attrs.get("media", {})))
+
+
+def _sync(
+    client: Client, project: int, out_dir: str | os.PathLike[str], *, overlap: float,
+    full: bool, label_config: str | bool | None, compression: str, timeout: float | None,
+    progress: bool | None,
+) -> SyncResult:
+    """One run of :func:`sync_parquet` on the tables."""
     started = time.monotonic()
     if overlap < 0:
         raise ConfigurationError(f"overlap must be >= 0 seconds, not {overlap!r}")

@@ -5,7 +5,7 @@ Pipeline: :func:`iter_chunks` (boundary scan) -> :func:`decode_chunk` (msgspec) 
 """
 
 from ls_frames.reading.chunker import DEFAULT_CHUNK_SIZE, Chunk, iter_chunks
-from ls_frames.reading.config import Control, LabelConfig, parse_label_config
+from ls_frames.reading.config import Control, LabelConfig, ObjectTag, parse_label_config
 from ls_frames.reading.decode import decode_chunk, normalise_task
 from ls_frames.reading.flatten import flatten_tasks
 from ls_frames.reading.schemas import SCHEMAS, TABLES, expand_data_columns, tasks_schema
@@ -19,6 +19,7 @@ __all__ = [
     "Control",
     "ExportReader",
     "LabelConfig",
+    "ObjectTag",
     "Source",
     "decode_chunk",
     "expand_data_columns",

@@ -9,8 +9,9 @@ from typing import Any
 import msgspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["array", "json_text", "raw_array"]
+__all__ = ["array", "first_element", "json_text", "raw_array"]
 
 TS = pa.timestamp("us", tz="UTC")
 _UNSET = msgspec.UNSET
@@ -113,3 +114,21 @@ def array(values: list[Any], typ: pa.DataType) -> pa.Array:
             except _ERRORS:
                 out.append(_fix(v, typ))
         return pa.array(out, typ)
+
+
+def first_element(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """First element of each list (null for null or empty lists)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
+    n = len(arr)
+    if n == 0:
+        return pa.array([], arr.type.value_type)
+    offsets = np.asarray(arr.offsets)
+    lengths = np.diff(offsets)
+    valid = np.asarray(arr.is_valid()) & (lengths > 0)
+    idx = np.where(valid, offsets[:-1], 0)
+    values = arr.values
+    if len(values) == 0:
+        return pa.nulls(n, arr.type.value_type)
+    taken = values.take(pa.array(idx))
+    return pc.if_else(pa.array(valid), taken, pa.scalar(None, arr.type.value_type))

@@ -5,6 +5,10 @@ Pure: ``xml.etree`` only. A control tag is any element with both ``name`` and ``
 attributes of its ``Label`` / ``Choice`` children (in config order), or of ``Relation``
 children for ``Relations``. The ``type`` is the tag name in lower case, which is how it
 appears as ``type`` in the export's result items.
+
+An object tag is an element that shows task data: a ``name`` and a ``value="$key"`` (or
+``valueList="$key"`` for a list of items, as ``<Image valueList="$images">``), no ``toName``.
+Its ``field`` is the data key it reads (``image`` for ``$image``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ls_frames.errors import ConfigurationError
 
-__all__ = ["Control", "LabelConfig", "parse_label_config"]
+__all__ = ["Control", "LabelConfig", "ObjectTag", "parse_label_config"]
 
 _VALUE_CHILDREN = {"label", "choice", "relation"}
 
@@ -32,11 +36,26 @@ class Control:
 
 
 @dataclass(frozen=True)
+class ObjectTag:
+    """One object tag: ``name``, ``type`` (the tag in lower case: ``image``, ``audio``,
+    ``text``, ...), ``field`` (the data key it reads), ``is_list`` (read through
+    ``valueList``) and ``value_type`` (its ``valueType`` attribute, e.g. ``url``, or ``""``)."""
+
+    name: str
+    type: str
+    field: str
+    is_list: bool = False
+    value_type: str = ""
+
+
+@dataclass(frozen=True)
 class LabelConfig:
-    """The control tags of a config, in document order, plus the relation labels."""
+    """The control tags of a config, in document order, plus the relation labels and the
+    object tags."""
 
     controls: tuple[Control, ...] = ()
     relation_labels: tuple[str, ...] = field(default=())
+    objects: tuple[ObjectTag, ...] = field(default=())
 
     def by_name(self) -> dict[str, Control]:
         return {c.name: c for c in self.controls}
@@ -60,8 +79,13 @@ def parse_label_config(xml: str) -> LabelConfig:
         raise ConfigurationError(f"label config is not valid XML: {exc}") from None
     controls: list[Control] = []
     relation_labels: list[str] = []
+    objects: list[ObjectTag] = []
     for el in root.iter():
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        obj = _object_tag(el, tag)
+        if obj is not None:
+            objects.append(obj)
+            continue
         if tag == "relations":
             relation_labels.extend(
                 str(ch.get("value")) for ch in el if str(ch.tag).lower() == "relation"
@@ -87,4 +111,19 @@ def parse_label_config(xml: str) -> LabelConfig:
                 per_region=el.get("perRegion", "").lower() == "true",
             )
         )
-    return LabelConfig(tuple(controls), tuple(relation_labels))
+    return LabelConfig(tuple(controls), tuple(relation_labels), tuple(objects))
+
+
+def _object_tag(el: ET.Element, tag: str) -> ObjectTag | None:
+    """The element as an object tag, or ``None`` (a control, a layout tag, a literal)."""
+    name = el.get("name")
+    if not name or el.get("toName") is not None:
+        return None
+    for attr, is_list in (("valueList", True), ("value", False)):
+        value = (el.get(attr) or "").strip()
+        if value.startswith("$") and len(value) > 1:
+            return ObjectTag(
+                name=name, type=tag, field=value[1:], is_list=is_list,
+                value_type=(el.get("valueType") or "").lower(),
+            )
+    return None

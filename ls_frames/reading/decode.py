@@ -12,6 +12,11 @@ Shapes other than a server snapshot are normalised first (see :func:`normalise_t
   (a task with two annotations appears twice), the flattened answers in ``data.<key>``, and
   one annotation row (id, annotator email, times, lead time); JSON_MIN has no regions;
 - local-files storage files: one annotation with its task nested under ``task``.
+
+A file holding a single object must be a task (an integer ``id``, or a ``data`` object as
+Label Studio imports it) or a storage annotation whose task is one: an error answer saved
+where an export was due (``{"detail": "Authentication credentials were not provided."}``)
+is an :class:`~ls_frames.errors.ExportFormatError`, not a task with no id.
 """
 
 from __future__ import annotations
@@ -191,6 +196,39 @@ def normalise_task(obj: Any) -> Any:
     return task
 
 
+#: Keys of an error answer (Label Studio's ``{"detail", "status_code", "exc_info", "id",
+#: "version"}``, Django REST framework's ``{"detail"}``, gateways' ``{"error", "message"}``).
+_ERROR_KEYS = frozenset({"detail", "error", "errors", "message", "status_code", "status",
+                         "code", "validation_errors", "title", "type", "instance"})
+#: Keys no error answer has.
+_TASK_KEYS = frozenset({"data", "result", "annotations", "predictions", "task"})
+
+
+def _check_single(obj: Any, shift: int, first_index: int, path: str | None) -> None:
+    """A file holding one object is a task (an integer ``id``, or a ``data`` object as Label
+    Studio imports it) or a local-files storage annotation whose task is one. An error
+    answer saved as an export is refused, and so is any other object."""
+    if not isinstance(obj, dict):
+        return  # refused by _normalised, naming the type
+    where: dict[str, Any] = {"offset": max(shift, 0), "task_index": first_index, "path": path}
+    said = next((obj[k] for k in ("detail", "message", "error") if isinstance(
+        obj.get(k), str)), None)
+    if obj and (set(obj) <= _ERROR_KEYS or (said is not None and not _TASK_KEYS & set(obj))):
+        quoted = f": {said!r}" if said else f" (keys: {', '.join(sorted(obj))})"
+        raise ExportFormatError(
+            f"not a Label Studio export but an error answer from a server{quoted}", **where
+        )
+    task = obj["task"] if isinstance(obj.get("task"), dict) and "result" in obj else obj
+    task_id = task.get("id")
+    has_id = isinstance(task_id, int) and not isinstance(task_id, bool)
+    if not has_id and not (task_id is None and isinstance(task.get("data"), dict)):
+        keys = ", ".join(sorted(map(str, task))[:8]) or "none"
+        raise ExportFormatError(
+            "a single JSON object that is not a Label Studio task: it has no integer "
+            f"\"id\" (found {task_id!r}) and no \"data\" object (keys: {keys})", **where
+        )
+
+
 def _fail(exc: Exception, shift: int, first_index: int, path: str | None) -> ExportFormatError:
     """``shift`` maps a byte index in the decoded document to an offset in the source."""
     text = str(exc)
@@ -270,7 +308,9 @@ def _decode_chunk(
 ) -> list[Task]:
     try:
         if single:
-            return _normalised([_ANY.decode(doc)], shift, first_index, path)
+            obj = _ANY.decode(doc)
+            _check_single(obj, shift, first_index, path)
+            return _normalised([obj], shift, first_index, path)
         tasks = _TASKS.decode(doc)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         if single:

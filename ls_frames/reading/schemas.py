@@ -1,12 +1,16 @@
 """The Arrow schema of every table (so an empty export still has typed columns).
 
 Timestamps are ``timestamp[us, UTC]``. JSON text columns end in ``_json``. ``start`` and
-``end`` of a region are strings: the JSON text of the export's value (an int offset for
-text spans, a number of seconds for audio, an XPath-like string for paragraphs and
-hypertext), with ``start_offset``/``end_offset`` holding the ints of ``startOffset`` /
-``endOffset`` where present. ``tasks`` gains one ``data.<key>`` string column per key of
-``data`` met in the export (strings as they are, other values as JSON text); the set is only
-known at the end, see :func:`expand_data_columns`.
+``end`` of a region are int64 where the export holds integers (the character offsets of a
+text span), null otherwise; ``start_text`` / ``end_text`` are the JSON text of every value
+(a number of seconds for audio, an XPath-like string for paragraphs and hypertext), with
+``start_offset``/``end_offset`` holding the ints of ``startOffset`` / ``endOffset`` where
+present. ``label`` and ``choice`` are the first element of ``labels`` / ``choices`` (so
+SQL over the Parquet files needs no list indexing); ``points_px`` is ``points`` in pixels
+where ``original_width`` / ``original_height`` are known. ``tasks`` gains one
+``data.<key>`` string column per key of ``data`` met in the export (strings as they are,
+other values as JSON text); the set is only known at the end, see
+:func:`expand_data_columns`.
 """
 
 from __future__ import annotations
@@ -123,7 +127,9 @@ REGIONS = pa.schema(
         ("type", _STR),
         ("value_json", _STR),
         ("labels", _STRS),
+        ("label", _STR),
         ("choices", _STRS),
+        ("choice", _STR),
         ("text", _STRS),
         ("rating", _F64),
         ("number", _F64),
@@ -137,8 +143,11 @@ REGIONS = pa.schema(
         ("radius_x", _F64),
         ("radius_y", _F64),
         ("points", pa.list_(pa.list_(_F64))),
-        ("start", _STR),
-        ("end", _STR),
+        ("points_px", pa.list_(pa.list_(_F64))),
+        ("start", _I64),
+        ("end", _I64),
+        ("start_text", _STR),
+        ("end_text", _STR),
         ("start_offset", _I64),
         ("end_offset", _I64),
         ("original_width", _I64),

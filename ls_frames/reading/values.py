@@ -142,6 +142,10 @@ def _column(values: list[Any], attr: str, typ: pa.DataType) -> list[Any]:
 def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
     """Typed region columns (``x`` ... ``labels``, ``start``, ``end``) of these values.
 
+    ``start`` / ``end`` are the value's integers (character offsets of a text span), null
+    for anything else; ``start_text`` / ``end_text`` hold the JSON text of every value
+    (seconds of audio, the XPath of a paragraphs or hypertext span).
+
     ``labels`` is the value's label list: the first present of :data:`LABEL_KEYS`
     (``rectanglelabels``, ``labels``, ``polygonlabels``, ...); values hold only one.
     """
@@ -166,8 +170,14 @@ def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
     for column in ("start", "end"):
         attr = shape.attr.get(column)
         if attr is None:
-            cols[column] = pa.nulls(n, pa.string())
+            cols[column] = pa.nulls(n, pa.int64())
+            cols[f"{column}_text"] = pa.nulls(n, pa.string())
         else:
-            cols[column] = pa.array([json_text(v) for v in map(attrgetter(attr), values)],
-                                    pa.string())
+            got = list(map(attrgetter(attr), values))
+            cols[f"{column}_text"] = pa.array([json_text(v) for v in got], pa.string())
+            cols[column] = pa.array([v if type(v) is int and _I64_MIN <= v <= _I64_MAX else None
+                                     for v in got], pa.int64())  # fmt: skip
     return cols
+
+
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1

@@ -2,31 +2,60 @@
 
 :func:`read_export` gives :class:`Frames` (six DataFrames); :func:`to_parquet` streams an
 export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one back.
-:func:`compare_predictions` and :func:`annotator_pivot` help with model evaluation and
-agreement.
+:func:`evaluate` scores predictions (COCO average precision for boxes) and
+:func:`confusion` cross-tabulates a choice; :func:`compare_predictions` and
+:func:`annotator_pivot` lay predictions and annotators side by side.
+:func:`region_masks` / :func:`rle_to_mask` give image masks and
+``to_coco(..., segmentation=True)`` COCO segmentations; :func:`interpolate_tracks` /
+:func:`iter_tracks` fill in video keyframes frame by frame. :func:`agreement`,
+:func:`consensus`, :func:`split` and :func:`to_hf_dataset` prepare training data.
 """
 
+from ls_frames.tables.agreement import agreement, consensus
 from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
+from ls_frames.tables.brush import rle_to_mask
+from ls_frames.tables.coco import mask_to_coco_rle
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
+from ls_frames.tables.evaluation import COCO_IOU_THRESHOLDS, confusion, evaluate
 from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
+from ls_frames.tables.hf import to_hf_dataset, whitespace_tokenizer
+from ls_frames.tables.masks import RegionMask, ellipse_mask, polygon_mask, region_masks
 from ls_frames.tables.parquet import to_parquet
+from ls_frames.tables.splits import split
+from ls_frames.tables.tracks import interpolate_tracks, iter_tracks
 
 __all__ = [
+    "COCO_IOU_THRESHOLDS",
     "DTYPE_BACKENDS",
     "METADATA_KEY",
     "Frames",
+    "RegionMask",
+    "agreement",
     "annotator_pivot",
     "box_corners",
     "compare_predictions",
+    "confusion",
+    "consensus",
+    "ellipse_mask",
+    "evaluate",
+    "interpolate_tracks",
     "iou",
+    "iter_tracks",
+    "mask_to_coco_rle",
+    "polygon_mask",
     "read_export",
     "read_parquet",
+    "region_masks",
+    "rle_to_mask",
+    "split",
     "table_to_pandas",
     "to_coco",
+    "to_hf_dataset",
     "to_parquet",
     "to_pixels",
     "to_xyxy",
     "to_yolo",
     "types_mapper",
+    "whitespace_tokenizer",
 ]

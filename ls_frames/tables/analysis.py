@@ -1,272 +1,35 @@
 """Analysis helpers on :class:`~ls_frames.tables.Frames`: model evaluation and agreement.
 
-:func:`compare_predictions` puts each prediction's results next to the annotation's they
-should match; :func:`annotator_pivot` lays one control out with one column per annotator.
-Both read only the pandas tables, so they work on :func:`read_export`, ``load_project`` and
-:func:`read_parquet` results alike.
+:func:`compare_predictions` (in :mod:`~ls_frames.tables.comparison`) puts each
+prediction's results next to the annotation's they should match; :func:`annotator_pivot`
+lays one control out with one column per annotator. Both read only the pandas tables, so
+they work on :func:`read_export`, ``load_project`` and :func:`read_parquet` results alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.tables.comparison import compare_predictions
 from ls_frames.tables.frames import Frames
+from ls_frames.tables.overlap import box_iou
+from ls_frames.tables.results import region_values, require_from_name
 
-__all__ = ["annotator_pivot", "compare_predictions", "iou"]
-
-_SIDE_COLUMNS = ("region_id", "type", "value", "label", "x", "y", "width", "height",
-                 "rotation", "start", "end", "score")  # fmt: skip
+__all__ = ["annotator_pivot", "compare_predictions", "iou", "region_values",
+           "require_from_name"]  # fmt: skip
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """Intersection over union of two axis-aligned boxes given as ``(x, y, width, height)``.
 
     In Label Studio's percent coordinates this equals the IoU in pixels (both axes scale
-    uniformly). 0.0 when the boxes do not overlap or have no area.
+    uniformly). 0.0 when the boxes do not overlap or have no area. For many boxes at once,
+    and rotated ones, see :mod:`ls_frames.tables.overlap`.
     """
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = min(ax + aw, bx + bw) - max(ax, bx)
-    ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def _span_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    inter = min(a[1], b[1]) - max(a[0], b[0])
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return float(inter / union) if inter > 0 and union > 0 else 0.0
-
-
-def _values(row: Any) -> list[str]:
-    """The comparable value of one result row: its labels, choices, taxonomy paths (joined
-    with ``" / "``), text lines, rating, number or datetime, else its ``value_json``."""
-    for column in ("labels", "choices"):
-        got = getattr(row, column)
-        if got is not None and not (isinstance(got, float) and np.isnan(got)) and len(got):
-            return [str(v) for v in got]
-    taxonomy = row.taxonomy
-    if taxonomy is not None and not isinstance(taxonomy, float) and len(taxonomy):
-        return [" / ".join(str(p) for p in path) for path in taxonomy]
-    text = row.text
-    if text is not None and not isinstance(text, float) and len(text):
-        return [str(t) for t in text]
-    for column in ("rating", "number", "datetime"):
-        got = getattr(row, column)
-        if got is not None and not pd.isna(got):
-            return [str(got)]
-    return [] if pd.isna(row.value_json) else [str(row.value_json)]
-
-
-def _float(value: Any) -> float | None:
-    if value is None or pd.isna(value):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None  # an XPath start of hypertext or paragraphs: not a number
-
-
-def _geometry(row: Any) -> tuple[str, tuple[float, ...]] | None:
-    box = tuple(_float(getattr(row, c)) for c in ("x", "y", "width", "height"))
-    if None not in box:
-        return "box", box  # type: ignore[return-value]
-    span = (_float(row.start_offset), _float(row.end_offset))
-    if None in span:
-        span = (_float(row.start), _float(row.end))
-    if None not in span:
-        return "span", span  # type: ignore[return-value]
-    return None
-
-
-def _side(row: Any | None, prefix: str) -> dict[str, Any]:
-    if row is None:
-        return {f"{prefix}_{c}": None for c in _SIDE_COLUMNS}
-    values = _values(row)
-    return {
-        f"{prefix}_region_id": row.region_id, f"{prefix}_type": row.type,
-        f"{prefix}_value": values, f"{prefix}_label": values[0] if values else None,
-        f"{prefix}_x": row.x, f"{prefix}_y": row.y, f"{prefix}_width": row.width,
-        f"{prefix}_height": row.height, f"{prefix}_rotation": row.rotation,
-        f"{prefix}_start": row.start, f"{prefix}_end": row.end, f"{prefix}_score": row.score,
-    }  # fmt: skip
-
-
-def _match(preds: list[Any], anns: list[Any], min_iou: float) -> list[tuple[Any, Any, str, Any]]:
-    """Pairs ``(pred, ann, matched_by, iou)`` of one task, control, prediction and annotation,
-    the unmatched ones paired with ``None``."""
-    pairs: list[tuple[Any, Any, str, Any]] = []
-    free_p = list(range(len(preds)))
-    free_a = list(range(len(anns)))
-    by_id: dict[Any, int] = {}
-    for j in free_a:
-        by_id.setdefault(anns[j].region_id, j)
-    for i in list(free_p):
-        same = by_id.get(preds[i].region_id)
-        if preds[i].region_id is not None and same is not None and same in free_a:
-            overlap = _overlap(_geometry(preds[i]), _geometry(anns[same]))
-            pairs.append((preds[i], anns[same], "region_id", overlap))
-            free_p.remove(i)
-            free_a.remove(same)
-    candidates = []
-    for i in free_p:
-        g_p = _geometry(preds[i])
-        for j in free_a:
-            overlap = _overlap(g_p, _geometry(anns[j]))
-            if overlap is not None and overlap >= min_iou:
-                candidates.append((-overlap, i, j))
-    for neg, i, j in sorted(candidates):
-        if i in free_p and j in free_a:
-            pairs.append((preds[i], anns[j], "iou", -neg))
-            free_p.remove(i)
-            free_a.remove(j)
-    # results without geometry (a task-level choice, rating, text area): in result order
-    plain_p = [i for i in free_p if _geometry(preds[i]) is None]
-    plain_a = [j for j in free_a if _geometry(anns[j]) is None]
-    for i, j in zip(plain_p, plain_a, strict=False):
-        pairs.append((preds[i], anns[j], "order", None))
-        free_p.remove(i)
-        free_a.remove(j)
-    pairs.extend((preds[i], None, "unmatched", None) for i in free_p)
-    pairs.extend((None, anns[j], "unmatched", None) for j in free_a)
-    return pairs
-
-
-def _overlap(a: tuple[str, tuple[float, ...]] | None,
-             b: tuple[str, tuple[float, ...]] | None) -> float | None:  # fmt: skip
-    if a is None or b is None or a[0] != b[0]:
-        return None
-    if a[0] == "box":
-        return iou(a[1], b[1])  # type: ignore[arg-type]
-    return _span_iou(a[1], b[1])  # type: ignore[arg-type]
-
-
-def compare_predictions(
-    frames: Frames,
-    control: str | None = None,
-    *,
-    min_iou: float = 0.5,
-    ground_truth_only: bool = False,
-) -> pd.DataFrame:
-    """Predictions next to annotations, one row per matched (or unmatched) result.
-
-    For every task holding both, each prediction is compared with each annotation that was
-    not skipped (only ground-truth ones with ``ground_truth_only``), control by control
-    (``from_name``; just ``control`` when given). Within one task, control, prediction and
-    annotation, results are matched in three steps:
-
-    1. the same region id (an annotation started from a prediction keeps its ids);
-    2. then regions with geometry, greedily by overlap, best first: boxes by IoU of the
-       axis-aligned ``x, y, width, height`` (rotation ignored), spans (text, audio) by the
-       IoU of ``start_offset, end_offset`` or else numeric ``start, end``; a pair needs
-       ``overlap >= min_iou``;
-    3. then results without geometry (a task-level choice, a rating, a text area) in
-       result order.
-
-    What is left stays on a row of its own with the other side empty (a false positive or
-    a missed region). Results without a task id or source id (import files) are left out.
-
-    Columns: ``task_id, from_name, prediction_id, model_version, prediction_score,
-    annotation_id, completed_by_id, completed_by_email, ground_truth, matched_by``
-    (``region_id`` / ``iou`` / ``order`` / ``unmatched``), ``iou`` (the overlap of the
-    pair, for boxes and spans), ``match`` (both sides present with the same values, order
-    ignored), then ``pred_*`` and ``ann_*``: ``region_id, type, value`` (list of strings:
-    labels, choices, taxonomy paths joined with ``" / "``, text, rating, number or
-    datetime), ``label`` (its first element), ``x, y, width, height, rotation, start, end,
-    score``.
-    """
-    regions = frames.regions
-    annotations = frames.annotations
-    predictions = frames.predictions
-    if control is not None:
-        regions = regions[(regions["from_name"].astype(object) == control).to_numpy(bool)]
-    keep = ~annotations["was_cancelled"].fillna(False).to_numpy(bool)
-    if ground_truth_only:
-        keep &= annotations["ground_truth"].fillna(False).to_numpy(bool)
-    ann_info = annotations[keep].set_index("annotation_id")
-    pred_info = predictions.set_index("prediction_id")
-    source = regions["source"].astype(object)
-    pred_rows = regions[(source == "prediction").to_numpy(bool)]
-    ann_rows = regions[(source == "annotation").to_numpy(bool)]
-    ann_rows = ann_rows[ann_rows["source_id"].isin(ann_info.index).to_numpy(bool)]
-
-    def grouped(df: pd.DataFrame) -> dict[tuple[int, str], dict[Hashable, list[Any]]]:
-        out: dict[tuple[int, str], dict[Hashable, list[Any]]] = {}
-        row: Any
-        for row in df.itertuples(index=False):
-            if pd.isna(row.task_id) or pd.isna(row.source_id):
-                continue  # an import file without ids: nothing to match on
-            key = (int(row.task_id), str(row.from_name))
-            out.setdefault(key, {}).setdefault(row.source_id, []).append(row)
-        return out
-
-    by_pred, by_ann = grouped(pred_rows), grouped(ann_rows)
-    records = []
-    for key in sorted(set(by_pred) & set(by_ann)):
-        task_id, from_name = key
-        for pid, p_items in by_pred[key].items():
-            for aid, a_items in by_ann[key].items():
-                for p, a, how, overlap in _match(p_items, a_items, min_iou):
-                    pred_side, ann_side = _side(p, "pred"), _side(a, "ann")
-                    match = p is not None and a is not None and (
-                        sorted(pred_side["pred_value"]) == sorted(ann_side["ann_value"])
-                    )
-                    records.append({
-                        "task_id": task_id, "from_name": from_name, "prediction_id": pid,
-                        "model_version": _get(pred_info, pid, "model_version"),
-                        "prediction_score": _get(pred_info, pid, "score"),
-                        "annotation_id": aid,
-                        "completed_by_id": _get(ann_info, aid, "completed_by_id"),
-                        "completed_by_email": _get(ann_info, aid, "completed_by_email"),
-                        "ground_truth": _get(ann_info, aid, "ground_truth"),
-                        "matched_by": how, "iou": overlap, "match": match,
-                        **pred_side, **ann_side,
-                    })  # fmt: skip
-    return _typed_comparison(records)
-
-
-def _get(info: pd.DataFrame, key: Any, column: str) -> Any:
-    if key not in info.index or column not in info.columns:
-        return None
-    value: Any = info.at[key, column]
-    if isinstance(value, pd.Series):  # duplicated ids: take the first
-        value = value.iloc[0]
-    return None if pd.isna(value) else value
-
-
-_INTS = ("task_id", "prediction_id", "annotation_id", "completed_by_id")
-_FLOATS = ("prediction_score", "iou",
-           *(f"{s}_{c}" for s in ("pred", "ann")
-             for c in ("x", "y", "width", "height", "rotation", "score")))  # fmt: skip
-_STRINGS = ("from_name", "model_version", "completed_by_email", "matched_by",
-            *(f"{s}_{c}" for s in ("pred", "ann") for c in ("region_id", "type", "label",
-                                                            "start", "end")))  # fmt: skip
-_ORDER = ("task_id", "from_name", "prediction_id", "model_version", "prediction_score",
-          "annotation_id", "completed_by_id", "completed_by_email", "ground_truth",
-          "matched_by", "iou", "match",
-          *(f"{s}_{c}" for s in ("pred", "ann") for c in _SIDE_COLUMNS))  # fmt: skip
-
-
-def _typed_comparison(records: list[dict[str, Any]]) -> pd.DataFrame:
-    df: pd.DataFrame = pd.DataFrame.from_records(records, columns=list(_ORDER))
-    for column in _INTS:
-        df[column] = pd.array(df[column].astype(object).where(df[column].notna(), None),
-                              dtype="Int64")
-    for column in _FLOATS:
-        df[column] = pd.to_numeric(df[column].astype(object), errors="coerce").astype("Float64")
-    for column in _STRINGS:
-        df[column] = df[column].astype(object).where(df[column].notna(), None).astype("string")
-    df["ground_truth"] = df["ground_truth"].astype(object).astype("boolean")
-    df["match"] = df["match"].astype(bool)
-    return df
+    return float(box_iou([a], [b])[0, 0])
 
 
 def annotator_pivot(
@@ -287,9 +50,23 @@ def annotator_pivot(
     "email"``, the default when the export has them) or user ids (``"id"``, the default for
     an ids-only export), sorted. With a label config, cells are categoricals in config
     order; an annotator who did not answer has a missing value.
+
+    Args:
+        frames: the tables of an export.
+        from_name: the control to lay out.
+        by: ``"task"`` or ``"region"``.
+        annotator: ``"email"`` or ``"id"`` for the column names (see above).
+
+    Returns:
+        The pivot, indexed by ``task_id`` (or ``task_id, region_id``).
+
+    Raises:
+        ConfigurationError: ``from_name`` is neither a ``from_name`` of the regions nor a
+            control of the label config, or ``by`` / ``annotator`` is not a known choice.
     """
     if by not in ("task", "region"):
         raise ConfigurationError(f"by must be 'task' or 'region', not {by!r}")
+    require_from_name(frames, from_name)
     annotations = frames.annotations
     annotations = annotations[~annotations["was_cancelled"].fillna(False).to_numpy(bool)]
     if annotator is None:
@@ -307,12 +84,11 @@ def annotator_pivot(
     rows = regions[mask]
     index = ["task_id"] if by == "task" else ["task_id", "region_id"]
     cells: dict[tuple[Any, ...], dict[Any, set[str]]] = {}
-    for row in rows.itertuples(index=False):
-        key = tuple(getattr(row, c) for c in index)
-        person = who.loc[row.source_id]
-        if isinstance(person, pd.Series):
-            person = person.iloc[0]
-        cells.setdefault(key, {}).setdefault(person, set()).update(_values(row))
+    who = who[~who.index.duplicated()]
+    people_of = who.reindex(rows["source_id"]).to_numpy(object)
+    key_columns = [rows[c].to_numpy(object) for c in index]
+    for *key, person, values in zip(*key_columns, people_of, region_values(rows), strict=True):
+        cells.setdefault(tuple(key), {}).setdefault(person, set()).update(values)
     people = sorted({p for v in cells.values() for p in v if not pd.isna(p)}, key=str)
     data = {
         p: ["|".join(sorted(cells[k][p])) if p in cells[k] else None for k in sorted(cells)]

@@ -11,11 +11,12 @@ timestamp[us, UTC]     ``datetime64[us, UTC]``     ``timestamp[us, tz=UTC][pyarr
 list<...>              ``object`` (numpy arrays)   ``list<...>[pyarrow]``
 =====================  ==========================  ===========================
 
-``regions`` also gets ``label`` and ``choice``: the first element of ``labels`` /
-``choices``. With a label config, ``from_name``, ``label`` and ``choice`` are pandas
-``category`` columns whose categories are the config's control names / label values /
-choice values *in config order, unused ones included*, followed by any value found in the
-data but missing from the config (sorted), so nothing is ever turned into NaN.
+``regions`` has ``label`` and ``choice``: the first element of ``labels`` / ``choices``
+(added here for Parquet datasets written before they were columns of the files). With a
+label config, ``from_name``, ``label`` and ``choice`` are pandas ``category`` columns whose
+categories are the config's control names / label values / choice values *in config
+order, unused ones included*, followed by any value found in the data but missing from
+the config (sorted), so nothing is ever turned into NaN.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading import LabelConfig
+from ls_frames.reading.columns import first_element
 
 __all__ = ["DTYPE_BACKENDS", "first_element", "table_to_pandas", "types_mapper"]
 
@@ -52,24 +53,6 @@ def types_mapper(dtype_backend: str) -> Callable[[pa.DataType], Any]:
     raise ConfigurationError(
         f"dtype_backend must be one of {DTYPE_BACKENDS}, not {dtype_backend!r}"
     )
-
-
-def first_element(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """First element of each list (null for null or empty lists)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
-    n = len(arr)
-    if n == 0:
-        return pa.array([], arr.type.value_type)
-    offsets = np.asarray(arr.offsets)
-    lengths = np.diff(offsets)
-    valid = np.asarray(arr.is_valid()) & (lengths > 0)
-    idx = np.where(valid, offsets[:-1], 0)
-    values = arr.values
-    if len(values) == 0:
-        return pa.nulls(n, arr.type.value_type)
-    taken = values.take(pa.array(idx))
-    return pa.compute.if_else(pa.array(valid), taken, pa.scalar(None, arr.type.value_type))
 
 
 def _categorical(series: pd.Series, categories: Iterable[str]) -> pd.Series:

@@ -100,6 +100,18 @@ class Frames:
     def relations(self) -> pd.DataFrame:
         return self["relations"]
 
+    @property
+    def media(self) -> pd.DataFrame:
+        """The files behind the tasks (see :func:`ls_frames.fetch_media`), kept in a dataset
+        written with ``media=DIR``; a ``KeyError`` says how to get it otherwise."""
+        if "media" not in self.arrow:
+            raise KeyError(
+                "no media table: export_project(..., media=DIR) or sync_parquet(..., "
+                "media=DIR) keep one in the dataset; ls_frames.fetch_media(frames, DIR) "
+                "returns it"
+            )
+        return self["media"]
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={t.num_rows:,}" for name, t in self.arrow.items())
         return f"Frames({counts})"
@@ -231,13 +243,15 @@ def read_parquet(
 ) -> Frames:
     """Read a dataset written by :func:`to_parquet` back into :class:`Frames`.
 
-    The label config stored in the provenance is used unless one is given.
+    The label config stored in the provenance is used unless one is given. A dataset
+    written with ``media=DIR`` also has a ``media`` table (``frames.media``), read when
+    ``tables`` is ``None`` or names it.
     """
     root = Path(out_dir)
     manifest = root / "_SUCCESS"
     if not manifest.is_file():
         raise ExportFormatError("not a complete ls_frames dataset (no _SUCCESS)", path=str(root))
-    wanted = [t for t in TABLES if tables is None or t in set(tables)]
+    wanted = [t for t in (*TABLES, "media") if tables is None or t in set(tables)]
     arrow: dict[str, pa.Table] = {}
     provenance: dict[str, Any] | None = None
     for name in wanted:
@@ -245,6 +259,8 @@ def read_parquet(
         if not folder.is_dir():
             continue
         files = sorted(folder.glob("*.parquet"))
+        if not files and name not in SCHEMAS:
+            continue
         schema = pq.read_schema(files[0]) if files else SCHEMAS[name]
         arrow[name] = pq.read_table(folder, schema=schema) if files else schema.empty_table()
         meta = schema.metadata or {}

@@ -48,7 +48,7 @@ _SPOOL = "_tasks_spool.parquet"
 # dictionary-encode only the low-cardinality columns of the big tables (faster, smaller)
 _DICTIONARY: dict[str, list[str]] = {
     "regions": ["source", "from_name", "to_name", "type", "origin", "labels.list.element",
-                "choices.list.element"],
+                "label", "choices.list.element", "choice"],
     "relations": ["source", "direction", "labels.list.element"],
 }
 

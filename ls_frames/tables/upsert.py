@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
+from ls_frames.reading.columns import first_element
 from ls_frames.tables.frames import METADATA_KEY
 from ls_frames.tables.parquet import (
     _DICTIONARY,
@@ -87,8 +89,30 @@ def dataset_task_stamps(
     return out
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _upgrade(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A regions batch of a dataset written before ``start``/``end`` were integers and
+    ``label``/``choice`` were columns, in today's layout (``start_text`` keeps the old
+    text, ``start`` its integers)."""
+    cols = dict(zip(batch.schema.names, batch.columns, strict=True))
+    before = set(cols)
+    for name in ("start", "end"):
+        if name in cols and f"{name}_text" not in cols and pa.types.is_string(cols[name].type):
+            text = cols[name]
+            cols[f"{name}_text"] = text
+            cols[name] = pa.array([int(v) if v is not None and _INTEGER.fullmatch(v) else None
+                                   for v in text.to_pylist()], pa.int64())  # fmt: skip
+    for name, source in (("label", "labels"), ("choice", "choices")):
+        if source in cols and name not in cols:
+            cols[name] = first_element(cols[source])
+    return batch if set(cols) == before else pa.RecordBatch.from_pydict(cols)
+
+
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """``batch`` with exactly ``schema``'s columns: missing ones null, types cast."""
+    batch = _upgrade(batch)
     columns = []
     for field in schema:
         i = batch.schema.get_field_index(field.name)

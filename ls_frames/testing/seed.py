@@ -7,20 +7,27 @@ token (sent as ``Token``) or a personal access token (a JWT, exchanged once at
 :func:`seed_demo_project` builds every shape the flattener must handle: rectangles with a
 per-region choice sharing the box's id, a task-level choice, a text area, relations, a
 skipped annotation, a ground-truth annotation, predictions with ``model_version`` and
-``score``, drafts, a task with no annotation. It returns what it sent, counted.
+``score``, drafts, a task with no annotation. Each task's ``image`` is a real PNG uploaded
+to the project (``/data/upload/...``), so the media can be fetched too. It returns what it
+sent, counted.
 :func:`seed_many_tasks` imports many such tasks in batches, for benchmarks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
+from ls_frames.testing.images import demo_image
+from ls_frames.testing.media import upload_files
+
 __all__ = [
     "DEMO_LABEL_CONFIG",
     "auth_headers",
+    "demo_image_name",
     "demo_tasks",
     "seed_demo_project",
     "seed_many_tasks",
@@ -43,10 +50,6 @@ DEMO_LABEL_CONFIG = """<View>
   </Relations>
 </View>"""
 
-# A 1x1 transparent PNG: the server never fetches task data on export.
-_DATA_URI = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-)
 _WIDTH, _HEIGHT = 640, 480
 _LABELS = ("cat", "dog", "bird")
 _TIMEOUT = httpx.Timeout(30.0, read=600.0)
@@ -123,19 +126,27 @@ def _prediction(tag: str, i: int) -> dict[str, Any]:
             "result": [box, _scene(f"{tag}psc", "indoor")]}  # fmt: skip
 
 
-def demo_tasks(n_tasks: int) -> list[dict[str, Any]]:
+def demo_image_name(i: int) -> str:
+    """The file name of demo task ``i``'s image (see :func:`demo_image`)."""
+    return f"demo-{i}.png"
+
+
+def demo_tasks(n_tasks: int, images: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The tasks :func:`seed_demo_project` imports (``n_tasks >= 5``).
 
     Task 0: two annotations, one of them from a second pass; task 1: a skipped annotation
     only; task 2: a ground-truth annotation; the last task: nothing (it gets a draft);
-    every other task one full annotation. Every even task has a prediction.
+    every other task one full annotation. Every even task has a prediction. ``images``
+    holds each task's image reference (default: the bare file name ``demo-<i>.png``).
     """
     if n_tasks < 5:
         raise ValueError("the demo project needs at least 5 tasks")
+    if images is not None and len(images) != n_tasks:
+        raise ValueError(f"{len(images)} image references for {n_tasks} tasks")
     tasks: list[dict[str, Any]] = []
     for i in range(n_tasks):
         tag = f"t{i}"
-        image = _DATA_URI if i % 4 == 3 else f"/static/images/demo-{i}.jpg"
+        image = images[i] if images is not None else demo_image_name(i)
         task: dict[str, Any] = {"data": {"image": image, "index": i, "source": "ls_frames demo"}}
         if i == 0:
             task["annotations"] = [_annotation(_full_result(tag, i)),
@@ -203,13 +214,17 @@ def seed_demo_project(
     order), "draft_ids", "draft_task_ids", "counts": {tasks, tasks_with_annotations,
     annotations (skipped included), skipped_annotations, ground_truth_annotations,
     predictions, drafts, result_items (annotation results, relations included), relations,
-    regions, prediction_result_items, draft_result_items}}``.
+    regions, prediction_result_items, draft_result_items}, "media": [{task_id, uri, bytes,
+    sha256}] (one uploaded PNG a task, in task order)}``.
     """
-    tasks = demo_tasks(n_tasks)
+    files = {demo_image_name(i): demo_image(i) for i in range(n_tasks)}
     auth = _headers(url, api_key, headers, transport)
     with httpx.Client(base_url=url, headers=auth, timeout=_TIMEOUT, transport=transport) as http:
         project = _post(http, "/api/projects", {"title": title, "label_config": DEMO_LABEL_CONFIG})
         pid = int(project["id"])
+        refs = upload_files(http, pid, files)
+        images = [refs[demo_image_name(i)] for i in range(n_tasks)]
+        tasks = demo_tasks(n_tasks, images)
         answer = _post(http, f"/api/projects/{pid}/import?return_task_ids=true", tasks)
         task_ids = sorted(int(t) for t in answer["task_ids"])
         drafts = [
@@ -226,6 +241,11 @@ def seed_demo_project(
         "draft_ids": draft_ids,
         "draft_task_ids": [tid for tid, _ in drafts],
         "counts": _count(tasks, [body for _, body in drafts]),
+        "media": [
+            {"task_id": tid, "uri": uri, "bytes": len(files[demo_image_name(i)]),
+             "sha256": hashlib.sha256(files[demo_image_name(i)]).hexdigest()}
+            for i, (tid, uri) in enumerate(zip(task_ids, images, strict=True))
+        ],
     }
 
 

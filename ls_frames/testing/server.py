@@ -48,7 +48,8 @@ _LEAKY_NAMES = frozenset(
         "JSON_LOG", "DATABASE_NAME", "DJANGO_DB", "DJANGO_SETTINGS_MODULE", "BASE_DATA_DIR",
         "LOCAL_FILES_SERVING_ENABLED", "LOCAL_FILES_DOCUMENT_ROOT", "SENTRY_DSN",
         "FRONTEND_SENTRY_DSN", "COLLECT_ANALYTICS", "LATEST_VERSION_CHECK", "STORAGE_TYPE",
-        "FUTURE_SAVE_TASK_TO_STORAGE", "SSRF_PROTECTION_ENABLED",
+        "FUTURE_SAVE_TASK_TO_STORAGE", "SSRF_PROTECTION_ENABLED", "USE_DEFAULT_BANNED_SUBNETS",
+        "USER_ADDITIONAL_BANNED_SUBNETS",
     }
 )
 _LEAKY_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_", "POSTGRE_", "MYSQL_", "REDIS_", "STORAGE_")
@@ -144,6 +145,10 @@ class LocalLabelStudio:
         must use a strict subdirectory of it.
     ``data_dir``, ``log_path``
         the server's data directory and the file holding its stdout and stderr.
+
+    The server runs with ``USE_DEFAULT_BANNED_SUBNETS=false`` so that cloud storages may
+    point at an S3 server on loopback (:class:`ls_frames.testing.media.MotoS3`): a test
+    server only, never a setting for a real deployment.
 
     A temporary data directory is created when ``data_dir`` is None and removed by
     :meth:`stop`. A reused data directory keeps its users: pass the same credentials.
@@ -254,6 +259,9 @@ class LocalLabelStudio:
                 "SENTRY_DSN": "",
                 "FRONTEND_SENTRY_DSN": "",
                 "PYTHONUNBUFFERED": "1",
+                # A test server: storages may point at S3 on loopback (moto). Label
+                # Studio's default refuses private and loopback endpoints.
+                "USE_DEFAULT_BANNED_SUBNETS": "false",
             }
         )
         # Legacy tokens through LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN, not the command line's

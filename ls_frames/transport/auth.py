@@ -10,6 +10,11 @@ Label Studio has two kinds of API key:
 :class:`TokenAuth` tells them apart by looking at the key, refreshes the access token shortly
 before it expires (by the local clock, measured from when it was issued, so a skewed server
 clock does not matter) and once more when the server answers 401.
+
+The key goes to the Label Studio origin only (scheme, host and port of the server URL).
+:meth:`TokenAuth.guard` runs on every request the client sends, redirects and token
+refreshes included: a request to any other origin leaves without ``Authorization``, and one
+that would carry the key in its body (a token refresh redirected elsewhere) is refused.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from typing import Any, Literal
 
 import httpx
 
-from ls_frames.errors import AuthenticationError, raise_for_status, register_secret
+from ls_frames.errors import AuthenticationError, HTTPError, raise_for_status, register_secret
 
-__all__ = ["TokenAuth", "token_kind"]
+__all__ = ["TokenAuth", "origin_of", "token_kind"]
 
 TokenKind = Literal["legacy", "personal_access_token", "access"]
 
@@ -43,6 +48,23 @@ def _jwt_payload(token: str) -> dict[str, Any] | None:
     except (ValueError, UnicodeError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: httpx.URL | str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a URL, the default port filled in."""
+    url = httpx.URL(str(url)) if not isinstance(url, httpx.URL) else url
+    port = url.port or _DEFAULT_PORTS.get(url.scheme, 0)
+    return url.scheme, url.host.lower(), port
+
+
+def render_origin(origin: tuple[str, str, int]) -> str:
+    """``scheme://host:port`` (IPv6 hosts in brackets)."""
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}:{port}"
 
 
 def token_kind(api_key: str) -> TokenKind:
@@ -64,6 +86,7 @@ class TokenAuth(httpx.Auth):
         self.kind: TokenKind = token_kind(self._key)
         self.scheme = "Token" if self.kind == "legacy" else "Bearer"
         self._refresh_url = httpx.URL(str(refresh_url))
+        self.origin = origin_of(self._refresh_url)
         self._access: str | None = self._key if self.kind == "access" else None
         self._expires_at = float("inf")
         self._lock = threading.Lock()
@@ -71,6 +94,32 @@ class TokenAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"TokenAuth(kind={self.kind!r})"
+
+    def owns(self, url: httpx.URL) -> bool:
+        """Whether ``url`` is on the Label Studio origin (the only one that gets the key)."""
+        return origin_of(url) == self.origin
+
+    def guard(self, request: httpx.Request) -> None:
+        """Run on every request the client sends (an httpx ``request`` event hook, so
+        redirects and token refreshes pass here too): to another origin, no
+        ``Authorization``; a body that holds the key (a redirected refresh) is refused."""
+        if self.owns(request.url):
+            return
+        request.headers.pop("Authorization", None)
+        if isinstance(request.stream, httpx.ByteStream):  # a redirect shares the stream
+            body = b"".join(request.stream)
+        else:
+            try:
+                body = request.content
+            except httpx.RequestNotRead:  # a streamed upload: we never stream the key
+                return
+        if self._key.encode() in body:
+            raise HTTPError(
+                f"refused to send the API key to {render_origin(origin_of(request.url))}: "
+                f"the request to {render_origin(self.origin)} was redirected there (give the "
+                "server's final URL, e.g. https://...)",
+                method=request.method, path=request.url.path,
+            )
 
     def is_refresh(self, request: httpx.Request | None) -> bool:
         """Whether ``request`` is one of this auth's token refreshes."""
@@ -141,6 +190,9 @@ class TokenAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         # Only the refresh answers are read here: a streamed download stays streamed.
+        if not self.owns(request.url):  # another origin: sent as is, no key, no refresh
+            yield request
+            return
         with self._lock:
             if self._needs_refresh():
                 refresh = yield self._refresh_request()
@@ -148,7 +200,8 @@ class TokenAuth(httpx.Auth):
                 self._take_refresh_response(refresh)
             self._authorize(request)
         response = yield request
-        if response.status_code == 401 and self.kind == "personal_access_token":
+        if (response.status_code == 401 and self.kind == "personal_access_token"
+                and self.owns(response.url)):
             with self._lock:
                 refresh = yield self._refresh_request()
                 refresh.read()

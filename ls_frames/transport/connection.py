@@ -4,6 +4,15 @@
 ``https://host/label-studio`` works), the credential, the retry loop and the mapping of
 failures to the typed exceptions of :mod:`ls_frames.errors`. It knows nothing about
 exports; the layers above build on ``request`` and ``stream``.
+
+The key goes to the server's origin only (see :meth:`TokenAuth.guard`): ``request`` and
+``stream`` accept an absolute URL (a presigned media link, say), which is fetched without
+credentials when it is on another origin.
+
+Failures that a retry cannot fix end at once, naming the origin: a refused connection, a
+host name that does not resolve, a TLS handshake that fails (https against a plain-http
+port, a certificate not trusted). Timeouts, resets and 408/429/5xx are retried by the
+:class:`RetryPolicy`.
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
+import ssl
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -31,7 +42,7 @@ from ls_frames.errors import (
     _server_message,
     raise_for_status,
 )
-from ls_frames.transport.auth import TokenAuth
+from ls_frames.transport.auth import TokenAuth, origin_of, render_origin
 from ls_frames.transport.retry import SAFE_METHODS, RetryPolicy
 
 __all__ = ["DEFAULT_TIMEOUT", "Connection", "InsecureTransportWarning"]
@@ -64,6 +75,44 @@ def _is_loopback(host: str) -> bool:
 
 def _path_of(url: httpx.URL) -> str:
     return url.path
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        # httpx wraps httpcore's error with "from"; httpcore raises its own while handling
+        # the socket's (the context): nothing else's context is followed
+        wrapped = type(current).__module__.startswith("httpcore")
+        current = current.__cause__ or (current.__context__ if wrapped else None)
+
+
+def unfixable(exc: httpx.TransportError) -> str | None:
+    """Why a failed connection cannot pass on a retry, or ``None`` when it might (a
+    timeout, a reset, a name server that did not answer in time)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"the server's TLS certificate is not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return (f"the TLS handshake failed ({cause.reason or cause}); if the server speaks "
+                    "plain http on that port, use an http:// URL")
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
+            return f"the host name does not resolve ({cause.strerror or cause})"
+        if isinstance(cause, ConnectionRefusedError):
+            return ("connection refused: nothing listens on that port (is Label Studio "
+                    "running, and is the URL right?)")
+    return None
+
+
+def _failed_url(exc: httpx.TransportError, default: httpx.URL) -> httpx.URL:
+    """The URL of the request that failed (a redirect target or a token refresh may differ
+    from the request that was sent)."""
+    try:
+        return exc.request.url
+    except RuntimeError:  # no request attached
+        return default
 
 
 class Connection:
@@ -117,6 +166,7 @@ class Connection:
             transport=transport,
             verify=verify,
             follow_redirects=True,
+            event_hooks={"request": [self.auth.guard]},
             headers={"User-Agent": f"ls-frames/{__version__}", **(headers or {})},
         )
 
@@ -137,7 +187,8 @@ class Connection:
         return path.lstrip("/")
 
     def _send(
-        self, request: httpx.Request, *, stream: bool, retry: bool | None
+        self, request: httpx.Request, *, stream: bool, retry: bool | None,
+        follow_redirects: bool = True,
     ) -> httpx.Response:
         """Send with the retry loop; return a successful response or raise a typed error.
 
@@ -147,29 +198,41 @@ class Connection:
         """
         method = request.method
         path = _path_of(request.url)
+        where = render_origin(origin_of(request.url))
         repeatable = (method in SAFE_METHODS) if retry is None else retry
         attempts = self.retry.attempts
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             started = time.monotonic()
             try:
-                response = self._client.send(request, stream=stream)
+                response = self._client.send(
+                    request, stream=stream, follow_redirects=follow_redirects
+                )
             except httpx.TimeoutException as exc:
                 unsent = isinstance(exc, httpx.ConnectTimeout) or self._in_refresh(exc)
                 if not last and (repeatable or unsent) and not isinstance(exc, httpx.PoolTimeout):
                     self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
                     continue
                 raise RequestTimeout(
-                    f"timed out ({type(exc).__name__}) after {attempt} attempt(s)",
+                    f"timed out ({type(exc).__name__}) talking to {where} after "
+                    f"{attempt} attempt(s)",
                     method=method, path=path, request=request,
                 ) from exc
             except httpx.TransportError as exc:
+                reason = unfixable(exc)
+                if reason is not None:
+                    failed = _failed_url(exc, request.url)
+                    raise TransportError(
+                        f"cannot reach {render_origin(origin_of(failed))}: {reason}",
+                        method=method, path=path, request=request,
+                    ) from exc
                 unsent = isinstance(exc, httpx.ConnectError) or self._in_refresh(exc)
                 if not last and (repeatable or unsent):
                     self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
                     continue
                 raise TransportError(
-                    f"connection failed ({type(exc).__name__}: {exc}) after {attempt} attempt(s)",
+                    f"connection to {where} failed ({type(exc).__name__}: {exc}) after "
+                    f"{attempt} attempt(s)",
                     method=method, path=path, request=request,
                 ) from exc
             except APIError as exc:  # raised by the auth flow: the token refresh failed
@@ -225,6 +288,9 @@ class Connection:
     ) -> httpx.Response:
         """Send a request and return the (read) response, or raise a typed error.
 
+        ``path`` is relative to the server URL, or an absolute URL: on another origin (a
+        presigned media link) it is fetched without the key.
+
         ``retry=None`` repeats only safe methods; ``True``/``False`` overrides that (a request
         the server provably did not act on, refused with 429 or never connected, is repeated
         in any case).
@@ -274,8 +340,12 @@ class Connection:
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         retry: bool | None = None,
+        follow_redirects: bool = True,
     ) -> Iterator[httpx.Response]:
         """A streamed response (status already checked); the body is read by the caller.
+
+        ``follow_redirects=False`` hands a redirect back to the caller (status 3xx, body
+        unread) instead of following it, for callers that check each hop themselves.
 
         ``timeout`` bounds the wait for the answer (a server may work a long time before it
         starts one, e.g. converting an export); the body is then read with the client's own
@@ -284,7 +354,9 @@ class Connection:
         """
         kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": timeout}
         request = self._client.build_request(method, self._url(path), **kwargs)
-        response = self._send(request, stream=True, retry=retry)
+        response = self._send(
+            request, stream=True, retry=retry, follow_redirects=follow_redirects
+        )
         # httpx hands this dict to httpcore, which looks the read timeout up when the body
         # starts to be read, i.e. after this point.
         response.request.extensions["timeout"] = self._client.timeout.as_dict()

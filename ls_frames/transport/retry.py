@@ -1,12 +1,13 @@
 """When to repeat a request, and how long to wait first.
 
-Repeated: connect errors and read timeouts, 408, 429 (``Retry-After`` honoured) and
-502/503/504, for requests that are safe to repeat (GET, HEAD, OPTIONS, PUT, DELETE, and
-any request the caller marks as such). A request that creates something (POST, PATCH) is
-never repeated blindly: only when the failure proves the server did not act on it (no
-connection, a 429 refusal, a failed token refresh in front of it). Otherwise the layer above
-decides how to recover (for a snapshot, by listing the snapshots to find the one the server
-finished).
+Repeated: connect errors that may pass on a retry (resets, timeouts; not a refused
+connection, a name that does not resolve or a failed TLS handshake: those end at once),
+read timeouts, 408, 429 (``Retry-After`` honoured) and 502/503/504, for requests that are
+safe to repeat (GET, HEAD, OPTIONS, PUT, DELETE, and any request the caller marks as such).
+A request that creates something (POST, PATCH) is never repeated blindly: only when the
+failure proves the server did not act on it (no connection, a 429 refusal, a failed token
+refresh in front of it). Otherwise the layer above decides how to recover (for a snapshot,
+by listing the snapshots to find the one the server finished).
 """
 
 from __future__ import annotations

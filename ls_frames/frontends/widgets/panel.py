@@ -12,6 +12,10 @@ The panel holds no export logic: every button calls the functions a notebook use
 worker thread so the page stays responsive; ``wait()`` blocks until they are done, and
 ``background=False`` runs them in the caller (scripts and tests). Errors are shown in the
 panel in plain words (credentials redacted) and kept as ``panel.error``.
+
+Export can be clicked while the panel is still loading (the project list, or the project
+picked): the export is queued and runs once the load is done, on the loaded project. It is
+disabled while an export is queued or running, so one click makes one snapshot.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
+import pandas as pd
 
 from ls_frames.errors import LSFramesError, redact
 from ls_frames.exports import Client, Export
+from ls_frames.frontends.dataset_media import fetch_dataset_media
 from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
 from ls_frames.frontends.widgets.controls import FormatPicker, OptionsBox, SnapshotPicker
 from ls_frames.frontends.widgets.preview import Preview
@@ -72,8 +78,9 @@ class ExportPanel(W.VBox):
 
     Scripting: set the pickers' ``.value`` and call ``.click()`` on the buttons, then
     ``wait()``. Results: ``frames`` (a :class:`~ls_frames.Frames`), ``export`` (the
-    snapshot used), ``paths`` (``"snapshot"``, ``"parquet"`` and one entry per downloaded
-    format), ``error`` (the last error, or ``None``).
+    snapshot used), ``paths`` (``"snapshot"``, ``"parquet"``, ``"media"`` and one entry per
+    downloaded format), ``media`` (the media table when *fetch media* was ticked on save),
+    ``error`` (the last error, or ``None``).
     """
 
     def __init__(
@@ -96,10 +103,13 @@ class ExportPanel(W.VBox):
         self.paths: dict[str, Path] = {}
         self.error: BaseException | None = None
         self.label_config: str | None = None
+        self.media: pd.DataFrame | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ls_frames-panel")
         self._jobs: list[Future[None]] = []
         self._lock = threading.Lock()
         self._pending = 0
+        self._exports = 0  # exports queued or running
+        self._wanted = project  # the project asked for, until the list is loaded
         self._quiet = False
         self._defaults: dict[str, str] = {}
         self._build()
@@ -133,12 +143,16 @@ class ExportPanel(W.VBox):
         self.overwrite = W.Checkbox(value=False, description="replace an existing dataset",
                                     indent=False)
         self.save_button = W.Button(description="Save Parquet", icon="save", disabled=True)
+        self.fetch_media = W.Checkbox(value=False, indent=False,
+                                      description="fetch media: the tasks' files, into")
+        self.fetch_media.add_class("lsf-fetch-media")
+        self.media_path = W.Text(value="", layout=W.Layout(width="300px"))
         self.format_path = W.Text(value="", description="to folder", style=wide,
                                   layout=W.Layout(width="480px"))
         self.download_button = W.Button(description="Download formats", icon="download",
                                         disabled=True)
         self.project_picker.observe(self._on_project, names="value")
-        self.export_button.on_click(lambda _: self._run("export", self._export))
+        self.export_button.on_click(lambda _: self._export_clicked())
         self.save_button.on_click(lambda _: self._run("saving Parquet", self._save))
         self.download_button.on_click(lambda _: self._run("downloading", self._download))
         self.snapshots.refresh_button.on_click(
@@ -161,7 +175,10 @@ class ExportPanel(W.VBox):
             _section("Save", W.VBox([
                 W.HBox([self.parquet_path, self.save_button]),
                 self.overwrite,
-                W.HTML("<small>The tables as a Parquet dataset, one folder per table.</small>"),
+                W.HBox([self.fetch_media, self.media_path]),
+                W.HTML("<small>The tables as a Parquet dataset, one folder per table; with "
+                       "<i>fetch media</i> also the files the tasks point to, listed in its "
+                       "<code>media</code> table.</small>"),
                 W.HBox([self.format_path, self.download_button]),
                 W.HTML("<small>The formats ticked under <i>Converted formats</i>, as the "
                        "server writes them.</small>"),
@@ -225,8 +242,11 @@ class ExportPanel(W.VBox):
 
     def _sync_buttons(self) -> None:
         busy = self.busy
-        has_project = self.project_picker.value is not None
-        self.export_button.disabled = busy or not has_project
+        has_project = self.project_picker.value is not None or self._wanted is not None
+        with self._lock:
+            exporting = self._exports > 0
+        # Export stays clickable during a load: the click is queued behind it.
+        self.export_button.disabled = exporting or not has_project
         self.save_button.disabled = busy or self.frames is None
         self.download_button.disabled = busy or self.export is None
         self.snapshots.refresh_button.disabled = busy or not has_project
@@ -238,20 +258,28 @@ class ExportPanel(W.VBox):
 
     # -- project ----------------------------------------------------------------------
     def _load_projects(self, project: int | None) -> None:
-        projects = self.client.list_projects()
-        options = [(f"{p.get('title') or 'untitled'} (#{p['id']})", int(p["id"]))
-                   for p in sorted(projects, key=lambda p: -int(p["id"]))]  # fmt: skip
-        self._quiet = True
         try:
-            self.project_picker.options = options
-            self.project_picker.value = None
+            projects = self.client.list_projects()
+            options = [(f"{p.get('title') or 'untitled'} (#{p['id']})", int(p["id"]))
+                       for p in sorted(projects, key=lambda p: -int(p["id"]))]  # fmt: skip
+            self._quiet = True
+            try:
+                self.project_picker.options = options
+                self.project_picker.value = None
+                self._say(f"{len(options)} projects")
+                if project is not None:
+                    if int(project) not in {value for _, value in options}:
+                        raise LSFramesError(
+                            f"project {project} is not among the projects this key sees"
+                        )
+                    self.project_picker.value = int(project)
+            finally:
+                self._quiet = False
         finally:
-            self._quiet = False
-        self._say(f"{len(options)} projects")
+            self._wanted = None
         if project is not None:
-            if int(project) not in {value for _, value in options}:
-                raise LSFramesError(f"project {project} is not among the projects this key sees")
-            self.project_picker.value = int(project)  # loads it (see _on_project)
+            # loaded in this job, so that an Export clicked meanwhile runs after it
+            self._load_project(int(project))
 
     def _on_project(self, change: dict[str, Any]) -> None:
         if self._quiet or change["new"] is None:
@@ -278,6 +306,7 @@ class ExportPanel(W.VBox):
         for name, widget, default in (
             ("parquet", self.parquet_path, f"project-{pid}"),
             ("formats", self.format_path, f"project-{pid}-exports"),
+            ("media", self.media_path, f"project-{pid}-media"),
         ):
             if not widget.value or widget.value == self._defaults.get(name):
                 widget.value = default
@@ -314,6 +343,19 @@ class ExportPanel(W.VBox):
         return int(value)
 
     # -- export -----------------------------------------------------------------------
+    def _export_clicked(self) -> None:
+        with self._lock:
+            self._exports += 1
+
+        def export() -> None:
+            try:
+                self._export()
+            finally:
+                with self._lock:
+                    self._exports -= 1
+
+        self._run("export", export)
+
     def _step(self, n: int, text: str) -> None:
         self.progress.layout.visibility = "visible"
         self.progress.value = n
@@ -380,6 +422,15 @@ class ExportPanel(W.VBox):
                           progress=False)  # fmt: skip
         self.paths["parquet"] = Path(path)
         self._say(f"saved the Parquet dataset to {path}")
+        if self.fetch_media.value:
+            cache = Path(self.media_path.value.strip() or f"project-{self.export.project}-media")
+            self._say(f"saved the Parquet dataset to {path}; fetching media into {cache} …")
+            self.media = fetch_dataset_media(path, cache, client=self.client, progress=False)
+            self.paths["media"] = cache
+            failed = int(self.media["error"].notna().sum())
+            self._say(f"saved the Parquet dataset to {path}; media: {len(self.media) - failed} "
+                      f"file(s) in {cache}" + (f", {failed} failed (see panel.media)"
+                                               if failed else ""))  # fmt: skip
 
     def _download(self) -> None:
         export = self.export

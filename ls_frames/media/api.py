@@ -1,0 +1,310 @@
+"""``fetch_media``: every file a project's tasks point to, in a local cache, as a table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pyarrow as pa
+
+from ls_frames._progress import progress_bar
+from ls_frames.errors import ConfigurationError, MediaError
+from ls_frames.exports import Client
+from ls_frames.media.cache import MediaCache
+from ls_frames.media.fetch import Fetcher, LockedBar, Outcome
+from ls_frames.media.guard import HostGuard
+from ls_frames.media.http import Hops
+from ls_frames.media.references import Reference, classify, iter_references, task_data
+from ls_frames.media.resolve import Resolver
+from ls_frames.reading import LabelConfig, parse_label_config
+from ls_frames.tables import Frames, read_parquet
+from ls_frames.tables.dtypes import types_mapper
+
+__all__ = ["MEDIA_SCHEMA", "fetch_media"]
+
+#: The columns of the table :func:`fetch_media` returns (also the ``media`` table of a
+#: dataset).
+MEDIA_SCHEMA = pa.schema(
+    [
+        ("task_id", pa.int64()),
+        ("field", pa.string()),
+        ("position", pa.int64()),
+        ("uri", pa.string()),
+        ("path", pa.string()),
+        ("bytes", pa.int64()),
+        ("sha256", pa.string()),
+        ("content_type", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+TaskRows = list[tuple[int | None, int | None, Mapping[str, Any]]]
+FramesLike = Frames | pd.DataFrame | str | os.PathLike[str] | Sequence[Mapping[str, Any]]
+
+
+def _int(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _from_arrow(table: pa.Table, project: int | None) -> TaskRows:
+    columns = table.column_names
+    ids = table.column("task_id").to_pylist() if "task_id" in columns else [None] * len(table)
+    projects = (table.column("project_id").to_pylist() if "project_id" in columns
+                else [None] * len(table))
+    if "data_json" in columns:
+        datas: list[Mapping[str, Any]] = [task_data(v) for v in table.column("data_json")
+                                          .to_pylist()]
+    else:
+        keys = [c for c in columns if c.startswith("data.")]
+        values = {c: table.column(c).to_pylist() for c in keys}
+        datas = [
+            {c[5:]: _cell(values[c][i]) for c in keys if values[c][i] is not None}
+            for i in range(len(table))
+        ]
+    return [(_int(t), _int(p) if _int(p) is not None else project, d)
+            for t, p, d in zip(ids, projects, datas, strict=True)]
+
+
+def _cell(value: Any) -> Any:
+    """A ``data.<key>`` cell: strings as they are, JSON lists decoded."""
+    if isinstance(value, str) and value.startswith("["):
+        decoded = task_data(f'{{"v": {value}}}').get("v")
+        return decoded if isinstance(decoded, list) else value
+    return value
+
+
+def _tasks(
+    frames: FramesLike,
+) -> tuple[TaskRows, LabelConfig | None, dict[str, Any] | None]:
+    """``(task rows, label config, provenance)`` of any accepted input."""
+    if isinstance(frames, (str, os.PathLike)):
+        frames = read_parquet(frames, tables=["tasks"])
+    if isinstance(frames, Frames):
+        if "tasks" not in frames.arrow:
+            raise ValueError(
+                f"fetch_media reads the tasks table, and these Frames hold only "
+                f"{sorted(frames.arrow)}"
+            )
+        provenance = frames.provenance
+        project = _int((provenance or {}).get("project"))
+        return _from_arrow(frames.arrow["tasks"], project), frames.label_config, provenance
+    if isinstance(frames, pd.DataFrame):
+        table = pa.Table.from_pandas(frames.reset_index(drop=True), preserve_index=False)
+        if "task_id" not in table.column_names and "id" in table.column_names:
+            table = table.rename_columns(["task_id" if c == "id" else c
+                                          for c in table.column_names])
+        return _from_arrow(table, None), None, None
+    if isinstance(frames, Sequence):  # raw export tasks
+        rows: TaskRows = [
+            (_int(t.get("id")), _int(t.get("project")), task_data(t.get("data")))
+            for t in frames if isinstance(t, Mapping)
+        ]
+        return rows, None, None
+    raise TypeError(
+        "fetch_media reads Frames, a tasks DataFrame, a Parquet dataset folder, or a list of "
+        f"exported tasks; got {type(frames).__name__}"
+    )
+
+
+def _config(label_config: str | LabelConfig | None) -> LabelConfig | None:
+    if label_config is None or isinstance(label_config, LabelConfig):
+        return label_config
+    return parse_label_config(label_config)
+
+
+def _needs_label_studio(refs: Iterable[Reference]) -> Reference | None:
+    for ref in refs:
+        if classify(ref.uri) in ("upload", "local", "served", "storage"):
+            return ref
+    return None
+
+
+def _check_server(client: Client, provenance: Mapping[str, Any] | None) -> None:
+    server = (provenance or {}).get("server")
+    if not server:
+        return
+    ours = str(client.base_url).rstrip("/")
+    if httpx.URL(str(server).rstrip("/") + "/") != httpx.URL(ours + "/"):
+        raise ConfigurationError(
+            f"the dataset was exported from {server} but the client talks to {ours}: its "
+            "references would resolve against the wrong server"
+        )
+
+
+def _table(refs: list[Reference], outcomes: Iterator[Outcome]) -> pd.DataFrame:
+    columns: dict[str, list[Any]] = {name: [] for name in MEDIA_SCHEMA.names}
+    for ref, outcome in zip(refs, outcomes, strict=True):
+        columns["task_id"].append(ref.task_id)
+        columns["field"].append(ref.field)
+        columns["position"].append(ref.position)
+        columns["uri"].append(ref.uri)
+        columns["path"].append(outcome.path if outcome.error is None else None)
+        columns["bytes"].append(outcome.size if outcome.error is None else None)
+        columns["sha256"].append(outcome.sha256 if outcome.error is None else None)
+        columns["content_type"].append(outcome.content_type if outcome.error is None else None)
+        columns["error"].append(outcome.error)
+    table = pa.Table.from_pydict(columns, schema=MEDIA_SCHEMA)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=types_mapper("numpy_nullable"))
+    return frame
+
+
+def fetch_media(
+    frames: FramesLike,
+    cache_dir: str | os.PathLike[str],
+    *,
+    client: Client | None = None,
+    fields: Sequence[str] | None = None,
+    workers: int = 8,
+    strict: bool = False,
+    refresh: bool = False,
+    progress: bool | None = None,
+    allow_hosts: Iterable[str] | None = None,
+    label_config: str | LabelConfig | None = None,
+    timeout: float | None = None,
+) -> pd.DataFrame:
+    """Download every file the tasks point to into ``cache_dir``; one row per reference.
+
+    ``frames`` is :class:`~ls_frames.Frames` (from ``load_project``, ``read_export`` or
+    ``read_parquet``), the folder of a Parquet dataset, a tasks DataFrame (``task_id`` and
+    ``data_json`` or ``data.<key>`` columns), or a list of exported task dicts.
+
+    Parameters:
+        cache_dir: where the files go, one per reference, named from a hash of the
+            reference, its server and project (of a plain URL on another host: the URL
+            alone), see :mod:`ls_frames.media.cache`.
+        client: the Label Studio client for ``/data/upload/``, ``/data/local-files/`` and
+            storage URIs (``s3://``, ``gs://``, ``azure-blob://``, resolved by the server);
+            ``None`` makes one from ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` when a
+            reference needs it. Plain ``http(s)`` URLs on other hosts never get the key.
+        fields: the data keys to read; default: those the label config's object tags read
+            (``$image``, ``$audio``, ``$video``, ``$pdf``, ``valueList``; ``$text`` and
+            ``$html`` only where the value is a URL), else every value that looks like a
+            URL or a storage URI.
+        workers: files fetched at once.
+        strict: raise :class:`~ls_frames.errors.MediaError` listing the failures at the
+            end (the files that arrived stay in the cache).
+        refresh: revalidate cached files with conditional requests (ETag, Last-Modified)
+            and fetch only what changed; a source without validators is downloaded again
+            and compared. Without it, a cached file is used without any request.
+        progress: show bars counting files and bytes (``None``: the global switch).
+        allow_hosts: host names, addresses or networks with private addresses that may be
+            fetched besides the Label Studio host. Link-local and cloud metadata addresses
+            are never fetched (see :mod:`ls_frames.media.guard`).
+        label_config: the config to take the fields from when ``frames`` carries none.
+        timeout: seconds to wait for a connection or for the next bytes of an answer
+            (default: the client's timeouts, 60 s, connect 10 s); an answer that stalls
+            longer is retried, then reported as ``timeout``.
+
+    Returns:
+        A DataFrame with ``task_id``, ``field``, ``position`` (0 for a single value, the
+        index in a list), ``uri`` (as in the task data), ``path`` (absolute), ``bytes``,
+        ``sha256``, ``content_type`` and ``error`` (null when fetched, else a short
+        reason: ``HTTP 404``, ``no storage on the server resolves this URI``,
+        ``timeout``, ``refused: ...``). ``df.attrs["media"]`` counts what the run did
+        (downloaded, cached, not_modified, unchanged, failed, bytes_downloaded).
+
+    Security: task data is untrusted. The key goes only to the Label Studio origin, never
+    to a redirect target elsewhere nor to any hop after one. Before each request to
+    another host (redirect hops included) its name is resolved and every address checked:
+    link-local and cloud metadata addresses are never fetched, private and loopback ones
+    only for the Label Studio host or ``allow_hosts``; the request then goes to the checked
+    address, so a DNS answer changed in between (rebinding) cannot redirect it. What
+    remains: a proxy from the environment connects on our behalf, a host in
+    ``allow_hosts`` is trusted whatever it resolves to, and storage URIs are resolved by
+    Label Studio itself (its ``SSRF_PROTECTION_ENABLED`` covers that side).
+
+    Files: a cached file is complete and checked (announced length; MD5 where the source
+    gives one); a download cut short is kept beside it and resumed with ``Range`` by the
+    next run when the source names its version (a strong ETag or Last-Modified).
+
+    Raises:
+        MediaError: with ``strict=True``, when any reference failed.
+        ConfigurationError: references need Label Studio and no client can be made, or
+            the dataset came from another server than the client's.
+        TypeError: ``frames`` is none of the accepted inputs.
+        ValueError: ``frames`` holds no tasks table.
+    """
+    if isinstance(fields, str):
+        fields = [fields]
+    rows, config, provenance = _tasks(frames)
+    config = _config(label_config) or config
+    refs = list(iter_references(rows, config=config, fields=fields))
+    with ExitStack() as stack:
+        if client is None and _needs_label_studio(refs) is not None:
+            try:
+                client = stack.enter_context(Client())
+            except ConfigurationError as exc:
+                example = _needs_label_studio(refs)
+                raise ConfigurationError(
+                    f"references such as {example.uri if example else ''!r} are served by "
+                    f"Label Studio: pass client=... ({exc})"
+                ) from None
+        if client is not None:
+            _check_server(client, provenance)
+        origin = str(client.base_url) if client is not None else (provenance or {}).get("server")
+        guard = HostGuard(client.base_url.host if client is not None else None, allow_hosts)
+        hops = Hops(client, guard, workers=max(1, int(workers)),
+                    timeout=None if timeout is None else httpx.Timeout(timeout))
+        stack.callback(hops.close)
+        cache = MediaCache(cache_dir)
+        files = stack.enter_context(
+            progress_bar(progress, unit="file", desc="media files", position=0)
+        )
+        raw_bytes = progress_bar(progress, unit="B", unit_scale=True, unit_divisor=1024,
+                                 desc="media bytes", position=1)
+        bytes_bar = LockedBar(raw_bytes)
+        stack.callback(bytes_bar.close)
+        fetcher = Fetcher(
+            cache, hops, Resolver(client.base_url if client is not None else None),
+            origin=str(origin) if origin else None, refresh=refresh, bytes_bar=bytes_bar,
+        )
+        unique: dict[str, Reference] = {}
+        for ref in refs:
+            unique.setdefault(fetcher.key(ref), ref)
+        files.total = len(unique)
+        files.refresh()
+        results: dict[str, Outcome] = {}
+
+        def run(key: str) -> tuple[str, Outcome]:
+            return key, fetcher.fetch(unique[key])
+
+        pool = ThreadPoolExecutor(max_workers=max(1, int(workers)),
+                                  thread_name_prefix="ls-frames-media")
+        try:
+            for key, outcome in pool.map(run, unique):
+                results[key] = outcome
+                files.update(1)
+        except BaseException:
+            # Ctrl-C: the files being fetched end (a cut one is kept to resume), the
+            # queued ones never start.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+    table = _table(refs, (results[fetcher.key(ref)] for ref in refs))
+    counts = {name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged",
+                                   "failed")}
+    for outcome in results.values():
+        counts[outcome.status] += 1
+    table.attrs["media"] = {
+        **counts, "bytes_downloaded": sum(o.downloaded_bytes for o in results.values()),
+        "cache_dir": str(Path(cache_dir).expanduser().absolute()),
+    }
+    if strict:
+        failures = [
+            (ref.task_id, ref.field, ref.position, ref.uri, str(results[fetcher.key(ref)].error))
+            for ref in refs if results[fetcher.key(ref)].error is not None
+        ]
+        if failures:
+            raise MediaError(failures)
+    return table

@@ -1,0 +1,308 @@
+"""One reference's file into the cache: cached, revalidated, or downloaded and checked.
+
+:class:`Fetcher` is what each worker thread runs. It looks the reference up in the cache
+(a complete entry is used as is, without a request, unless ``refresh``), else streams it
+through the reference's chain of hops (:mod:`ls_frames.media.http`) with the shared
+download loop (:func:`ls_frames.exports.download.stream_into`: Range resume, announced
+length, HTML pages refused), checks the MD5 where the source gives one (``Content-MD5``,
+``x-goog-hash``, or a storage object's ETag), and commits it. Any failure becomes an
+:class:`Outcome` with a short ``error``; nothing half-written is left under a final name.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ls_frames.errors import (
+    APIError,
+    ChecksumMismatch,
+    DownloadError,
+    HTTPError,
+    LSFramesError,
+    NotFound,
+    RequestTimeout,
+    TransportError,
+)
+from ls_frames.exports.download import Received, resume_validator, stream_into
+from ls_frames.media.cache import CachedFile, CacheEntry, MediaCache, extension, identity
+from ls_frames.media.guard import Refused
+from ls_frames.media.http import Hop, Hops, TooManyRedirects
+from ls_frames.media.references import Reference, canonical, classify
+from ls_frames.media.resolve import NO_STORAGE, Resolver, Unresolvable
+
+__all__ = ["Fetcher", "LockedBar", "Outcome"]
+
+logger = logging.getLogger("ls_frames")
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+# Label Studio's storage proxy prefixes the object's ETag with the user id and an access
+# flag (``"11<md5>"``), see io_storages/proxy_api.py prepare_headers.
+_PROXIED_ETAG = re.compile(r"\d{2,}([0-9a-f]{32})")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result for one file: where it is and what it holds, or why it is not there.
+    ``status`` is ``downloaded``, ``cached``, ``not_modified``, ``unchanged`` or
+    ``failed``."""
+
+    status: str
+    path: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    content_type: str | None = None
+    error: str | None = None
+    downloaded_bytes: int = 0
+
+
+class _Resume:
+    """The partial download a fetch starts from, and the validator of what it received."""
+
+    def __init__(self, validator: str | None) -> None:
+        self._pending = validator
+        self.validator = validator
+
+    def take(self) -> str | None:
+        """The validator to resume under, once (a second attempt starts afresh)."""
+        pending, self._pending = self._pending, None
+        return pending
+
+    def note(self, headers: httpx.Headers) -> None:
+        self.validator = resume_validator(headers)
+
+
+class LockedBar:
+    """A progress bar updated from several threads."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar, self._lock = bar, threading.Lock()
+
+    def update(self, n: int = 1) -> None:
+        with self._lock:
+            self._bar.update(n)
+
+    def refresh(self) -> None:  # the shared bar has no per-file total
+        pass
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _b64_md5(value: str) -> str | None:
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 16 else None
+
+
+def expected_md5(headers: httpx.Headers, storage: bool) -> str | None:
+    """The MD5 the source vouches for: ``Content-MD5``, ``x-goog-hash: md5=``, or (for a
+    storage object) an ETag that is a plain MD5 (single-part S3 objects, also behind Label
+    Studio's proxy). Multipart ETags (``...-N``) and weak ones say nothing."""
+    content_md5 = headers.get("Content-MD5")
+    if content_md5 and (md5 := _b64_md5(content_md5)):
+        return md5
+    for part in headers.get("x-goog-hash", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "md5" and (md5 := _b64_md5(value)):
+            return md5
+    etag: str = headers.get("ETag", "")
+    if storage and etag and not etag.startswith("W/"):
+        tag = etag.strip('"').lower()
+        if _HEX32.fullmatch(tag):
+            return tag
+        proxied = _PROXIED_ETAG.fullmatch(tag)
+        if proxied:
+            return proxied.group(1)
+    return None
+
+
+def reason(exc: BaseException) -> str:
+    """The short ``error`` text of a failure."""
+    if isinstance(exc, (Refused, Unresolvable)):
+        return str(exc)
+    if isinstance(exc, TooManyRedirects):
+        return "too many redirects"
+    if isinstance(exc, RequestTimeout):
+        return "timeout"
+    if isinstance(exc, TransportError):
+        return "connection failed"
+    if isinstance(exc, APIError):
+        text = f"HTTP {exc.status}"
+        message = exc.server_message
+        code = re.search(r"<Code>(\w+)</Code>", message or "")  # a storage's XML error
+        if code:
+            text += f": {code.group(1)}"
+        elif message and not message.startswith("HTML") and len(message) <= 200:
+            text += f": {message}"
+        return text
+    if isinstance(exc, ChecksumMismatch):
+        return "MD5 mismatch: the bytes received are not the source's"
+    if isinstance(exc, DownloadError):
+        if isinstance(exc.__cause__, (RequestTimeout, httpx.TimeoutException)):
+            return "timeout"
+        text = str(exc)
+        if "HTML page" in text:
+            title = re.search(r"HTML page( \(.*?\))? instead", text)
+            named = title.group(1) if title and title.group(1) else ""
+            return f"an HTML page{named} instead of the file (a login page?)"
+        announced = re.search(r"got \d+ bytes, the server announced \d+", text)
+        if announced:
+            return f"incomplete: {announced.group(0)}"
+        gave_up = re.search(r"gave up at byte (\d+)", text)
+        if gave_up:
+            return f"connection broke too often (at byte {gave_up.group(1)})"
+        return text[:200]
+    if isinstance(exc, HTTPError):
+        return str(exc)[:200]
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _route_missing(exc: NotFound) -> bool:
+    """A 404 with an HTML page: the route does not exist (an older server), as opposed to
+    the resolve view's own empty 404 (no storage matches)."""
+    response = exc.response
+    return response is not None and "html" in response.headers.get("Content-Type", "").lower()
+
+
+class Fetcher:
+    """Fetches references into one cache; shared by the worker threads of one run."""
+
+    def __init__(
+        self,
+        cache: MediaCache,
+        hops: Hops,
+        resolver: Resolver,
+        *,
+        origin: str | None,
+        refresh: bool,
+        bytes_bar: LockedBar,
+    ) -> None:
+        self.cache, self.hops, self.resolver = cache, hops, resolver
+        self.origin, self.refresh, self.bar = origin, refresh, bytes_bar
+
+    def key(self, ref: Reference) -> str:
+        """The cache identity: a plain URL on another host is itself; anything Label Studio
+        resolves also depends on the server and the project."""
+        uri = canonical(ref.uri)
+        if classify(uri) == "url" and not self.hops.on_label_studio_uri(uri):
+            return identity(uri, None, None)
+        return identity(uri, self.origin, ref.project_id)
+
+    def fetch(self, ref: Reference) -> Outcome:
+        """Bring ``ref``'s file into the cache; never raises for a bad reference."""
+        try:
+            entry = self.cache.entry(self.key(ref), extension(canonical(ref.uri)))
+        except ValueError as exc:
+            return Outcome("failed", error=str(exc))
+        cached = self.cache.load(entry)
+        if cached is not None and not self.refresh:
+            return self._from_cache(entry, cached, "cached")
+        try:
+            return self._download(ref, entry, cached)
+        except (LSFramesError, Refused, Unresolvable, OSError, ValueError, httpx.HTTPError,
+                httpx.InvalidURL) as exc:  # e.g. a redirect to a Location that is no URL
+            logger.info("media %r (task %s): %s", ref.uri, ref.task_id, exc)
+            return Outcome("failed", error=reason(exc))
+
+    def _from_cache(self, entry: CacheEntry, cached: CachedFile, status: str) -> Outcome:
+        return Outcome(status, str(entry.path), cached.size, cached.sha256, cached.content_type)
+
+    def _stream(self, ref: Reference, hop: Hop, part: Path, conditional: Any,
+                resume: _Resume) -> Received:
+        return stream_into(
+            self.hops.opener(hop), part, description=f"media {ref.uri!r}",
+            where=f"GET {hop.url.host}{hop.url.path}", retry=self.hops.retry, bar=self.bar,
+            accept_html=ref.accept_html or extension(canonical(ref.uri)) in (".html", ".htm"),
+            conditional=conditional, sized_bar=False, resume_with=resume.take(),
+            on_answer=resume.note,
+        )
+
+    def _download(self, ref: Reference, entry: CacheEntry, cached: CachedFile | None) -> Outcome:
+        storage = classify(canonical(ref.uri)) == "storage"
+        conditional = cached.validators() if cached is not None else None
+        part = entry.part()
+        resume = _Resume(self.cache.claim_partial(entry, part))
+        try:
+            route = self.resolver.route
+            hop = self.resolver.first_hop(ref, route)
+            try:
+                received = self._stream(ref, hop, part, conditional, resume)
+            except NotFound as exc:
+                if not storage:
+                    raise
+                if route == "resolve" and _route_missing(exc):
+                    # An older server: only /presign/ is routed there.
+                    self.resolver.use_presign()
+                    try:
+                        received = self._stream(
+                            ref, self.resolver.first_hop(ref, "presign"), part, conditional,
+                            resume,
+                        )
+                    except NotFound:
+                        return Outcome("failed", error=NO_STORAGE)
+                else:
+                    return Outcome("failed", error=NO_STORAGE)
+            except ChecksumMismatch:
+                raise  # wrong bytes: nothing worth keeping
+            except (DownloadError, TransportError, httpx.TransportError, KeyboardInterrupt):
+                self._keep_partial(entry, part, resume)
+                raise
+            if received.not_modified and cached is not None:
+                self._keep_validators(entry, cached, received.headers)
+                return self._from_cache(entry, cached, "not_modified")
+            if received.not_modified:
+                raise DownloadError("the source answered 304 Not Modified to a plain request")
+            md5 = expected_md5(received.headers, storage)
+            if md5 and md5 != received.md5:
+                raise ChecksumMismatch(f"MD5 {received.md5} differs from the source's {md5}")
+            fresh = CachedFile(
+                uri=ref.uri, size=received.size, sha256=received.sha256,
+                content_type=received.headers.get("Content-Type"),
+                etag=received.headers.get("ETag"),
+                last_modified=received.headers.get("Last-Modified"),
+                fetched_at=datetime.now(timezone.utc).isoformat(),
+            )
+            if cached is not None and cached.sha256 == received.sha256:
+                # Revalidated by content: the same bytes; the file stays, the validators
+                # are updated.
+                self.cache.describe(entry, fresh)
+                return Outcome("unchanged", str(entry.path), fresh.size, fresh.sha256,
+                               fresh.content_type, downloaded_bytes=received.fetched)
+            self.cache.commit(entry, part, fresh)
+            return Outcome("downloaded", str(entry.path), fresh.size, fresh.sha256,
+                           fresh.content_type, downloaded_bytes=received.fetched)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+
+    def _keep_partial(self, entry: CacheEntry, part: Path, resume: _Resume) -> None:
+        """A download cut short (not a wrong one: a checksum mismatch or an HTML page is
+        thrown away) is kept for the next run when there is a validator to resume it
+        under."""
+        with contextlib.suppress(OSError):
+            if resume.validator and part.stat().st_size > 0:
+                self.cache.keep_partial(entry, part, resume.validator)
+
+    def _keep_validators(
+        self, entry: CacheEntry, cached: CachedFile, headers: httpx.Headers
+    ) -> None:
+        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        if (etag and etag != cached.etag) or (modified and modified != cached.last_modified):
+            self.cache.describe(entry, CachedFile(
+                uri=cached.uri, size=cached.size, sha256=cached.sha256,
+                content_type=cached.content_type, etag=etag or cached.etag,
+                last_modified=modified or cached.last_modified, fetched_at=cached.fetched_at,
+            ))

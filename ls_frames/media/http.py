@@ -1,0 +1,227 @@
+"""The requests of a media fetch: Label Studio with its key, every other host without.
+
+A reference is fetched through a chain of hops. A hop on the Label Studio origin goes
+through the :class:`~ls_frames.exports.Client` (its connection pool, its credential, its
+retry loop). Any other hop goes through a plain ``httpx.Client`` for that origin (one
+connection pool per origin, no credential), after :class:`~ls_frames.media.guard.HostGuard`
+has checked and pinned the host, with retries on the same rules as the client's
+:class:`~ls_frames.transport.RetryPolicy`. Redirects are followed here, one hop at a
+time, so each hop is checked and a hop that leaves the Label Studio origin never carries
+the key (nor does any hop after it).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+import httpx
+from httpx import USE_CLIENT_DEFAULT
+from httpx._client import UseClientDefault
+
+from ls_frames._version import __version__
+from ls_frames.errors import (
+    APIError,
+    HTTPError,
+    RequestTimeout,
+    TransportError,
+    raise_for_status,
+)
+from ls_frames.exports import Client
+from ls_frames.media.guard import HostGuard
+from ls_frames.transport import RetryPolicy
+from ls_frames.transport.connection import DEFAULT_TIMEOUT
+
+__all__ = ["MAX_REDIRECTS", "Hop", "Hops", "TooManyRedirects"]
+
+logger = logging.getLogger("ls_frames")
+
+MAX_REDIRECTS = 10
+
+
+class TooManyRedirects(HTTPError):
+    """A chain of redirects longer than :data:`MAX_REDIRECTS`."""
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One request of a chain: an absolute ``url`` and whether it goes with the key."""
+
+    url: httpx.URL
+    keyed: bool
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port or a.scheme) == (b.scheme, b.host, b.port or b.scheme)
+
+
+class Hops:
+    """Opens GET chains; owns the plain per-origin pools (close it when done)."""
+
+    def __init__(
+        self,
+        client: Client | None,
+        guard: HostGuard,
+        *,
+        workers: int = 8,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        self.client = client
+        self.guard = guard
+        self.retry = retry or (client.retry if client is not None else RetryPolicy())
+        self._timeout = timeout or DEFAULT_TIMEOUT
+        self._verify = verify
+        self._keyed_timeout: httpx.Timeout | UseClientDefault = timeout or USE_CLIENT_DEFAULT
+        self._limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+        self._pools: dict[tuple[str, str, int | None], httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    # -- Label Studio --------------------------------------------------------------------
+    def on_label_studio(self, url: httpx.URL) -> bool:
+        return self.client is not None and same_origin(url, self.client.base_url)
+
+    def on_label_studio_uri(self, uri: str) -> bool:
+        try:
+            return self.on_label_studio(httpx.URL(uri))
+        except (httpx.InvalidURL, ValueError):
+            return False
+
+    def _label_studio_path(self, url: httpx.URL) -> str:
+        """``url`` relative to the client's base URL when under it (a sub-path install),
+        else the absolute URL (same origin, so the client may send it)."""
+        assert self.client is not None
+        base = str(self.client.base_url)
+        text = str(url)
+        return text[len(base):] if text.startswith(base) else text
+
+    # -- other hosts ---------------------------------------------------------------------
+    def _pool(self, url: httpx.URL) -> httpx.Client:
+        key = (url.scheme, url.host, url.port)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = httpx.Client(
+                    timeout=self._timeout, limits=self._limits, follow_redirects=False,
+                    verify=self._verify,
+                    headers={"User-Agent": f"ls-frames/{__version__}"},
+                )
+                self._pools[key] = pool
+            return pool
+
+    def _send_plain(self, url: httpx.URL, headers: Mapping[str, str]) -> httpx.Response:
+        """One GET to a host that is not Label Studio: checked, pinned, retried; an error
+        status raises the typed error; a redirect or a 304 is returned as is."""
+        pinned = self.guard.pin(url)  # raises Refused
+        pool = self._pool(url)
+        extensions = {"sni_hostname": pinned.sni} if pinned.sni else {}
+        request = pool.build_request(
+            "GET", pinned.url, headers={**headers, "Host": pinned.host}, extensions=extensions
+        )
+        attempts = self.retry.attempts
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                response = pool.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                if not last and not isinstance(exc, httpx.PoolTimeout):
+                    self._backoff(attempt, None, type(exc).__name__, url)
+                    continue
+                raise RequestTimeout(
+                    f"timed out ({type(exc).__name__}) after {attempt} attempt(s) at {url.host}",
+                    method="GET", path=url.path, request=request,
+                ) from exc
+            except httpx.TransportError as exc:
+                if not last:
+                    self._backoff(attempt, None, type(exc).__name__, url)
+                    continue
+                raise TransportError(
+                    f"connection to {url.host} failed ({type(exc).__name__}: {exc}) after "
+                    f"{attempt} attempt(s)", method="GET", path=url.path, request=request,
+                ) from exc
+            code = response.status_code
+            if not last and self.retry.retryable_status(code):
+                response.close()
+                self._backoff(attempt, response, str(code), url)
+                continue
+            if code != 304 and not response.is_success:
+                try:
+                    raise_for_status(response)
+                finally:
+                    response.close()
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(
+        self, attempt: int, response: httpx.Response | None, why: str, url: httpx.URL
+    ) -> None:
+        delay = self.retry.delay(attempt, response)
+        logger.info("GET %s%s: %s, retry %d in %.1fs", url.host, url.path, why, attempt, delay)
+        self.retry.sleep(delay)
+
+    # -- a chain -------------------------------------------------------------------------
+    @contextmanager
+    def _open_hop(self, hop: Hop, headers: Mapping[str, str]) -> Iterator[httpx.Response]:
+        if not hop.keyed:
+            response = self._send_plain(hop.url, headers)
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        assert self.client is not None
+        try:
+            with self.client.stream(
+                "GET", self._label_studio_path(hop.url), headers=headers,
+                follow_redirects=False, timeout=self._keyed_timeout,
+            ) as response:
+                yield response
+        except APIError as exc:
+            if exc.status == 304 and exc.response is not None:
+                yield exc.response  # "not modified" is an answer, not a failure
+                return
+            raise
+
+    @contextmanager
+    def open(self, start: Hop, headers: Mapping[str, str]) -> Iterator[httpx.Response]:
+        """GET ``start`` and follow redirects hop by hop; yields the final response (status
+        2xx or 304, body unread). A hop keeps the key only while every hop so far was on
+        the Label Studio origin. Raises :class:`~ls_frames.media.guard.Refused`, the typed
+        HTTP errors, or :class:`TooManyRedirects`."""
+        hop = start
+        for _ in range(MAX_REDIRECTS + 1):
+            with self._open_hop(hop, headers) as response:
+                location = response.headers.get("Location")
+                if not (response.is_redirect and location):
+                    yield response
+                    return
+            target = hop.url.join(location)
+            keyed = hop.keyed and self.on_label_studio(target)
+            logger.debug("redirect %s -> %s (key: %s)", hop.url.host, target.host, keyed)
+            hop = Hop(target, keyed)
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", method="GET",
+                               path=start.url.path)
+
+    def opener(self, start: Hop) -> _Opener:
+        return _Opener(self, start)
+
+
+class _Opener:
+    """``headers -> context manager of the final response``, as ``stream_into`` wants."""
+
+    def __init__(self, hops: Hops, start: Hop) -> None:
+        self.hops, self.start = hops, start
+
+    def __call__(self, headers: Mapping[str, str]) -> AbstractContextManager[httpx.Response]:
+        return self.hops.open(self.start, headers)

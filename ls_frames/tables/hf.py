@@ -1,0 +1,405 @@
+"""Hugging Face ``datasets`` for training: detection, classification, segmentation, NER.
+
+:func:`to_hf_dataset` turns :class:`~ls_frames.tables.Frames` (and, for images and audio,
+the media table that ``fetch_media`` writes: ``task_id, field, position, uri, path`` (the
+local file), ``bytes`` (its size), ``sha256, content_type, error``) into a
+``datasets.Dataset``, or a ``DatasetDict`` by a split from :func:`~ls_frames.tables.split`.
+``datasets`` is an optional extra::
+
+    pip install "ls_frames[train]"
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ls_frames.errors import ConfigurationError, DownloadError
+from ls_frames.reading import Control
+from ls_frames.tables.frames import Frames
+from ls_frames.tables.geometry import to_coco
+from ls_frames.tables.masks import region_masks
+
+__all__ = ["to_hf_dataset", "training_annotations", "whitespace_tokenizer"]
+
+Task = Literal["detection", "classification", "segmentation", "ner"]
+Tokenizer = Callable[[str], Iterable[Any]]
+_TYPES: dict[str, tuple[str, ...]] = {
+    "detection": ("rectanglelabels",),
+    "classification": ("choices",),
+    "segmentation": ("brushlabels", "polygonlabels", "rectanglelabels", "ellipselabels"),
+    "ner": ("labels",),
+}
+_INSTALL = 'pip install "ls_frames[train]"'
+
+
+def _datasets() -> Any:
+    try:
+        return importlib.import_module("datasets")
+    except ImportError:
+        raise ConfigurationError(
+            f"to_hf_dataset needs the Hugging Face datasets package: {_INSTALL}"
+        ) from None
+
+
+def whitespace_tokenizer(text: str) -> list[tuple[int, int]]:
+    """The default tokenizer: ``(start, end)`` character offsets of each run of
+    non-whitespace characters."""
+    return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+
+
+def training_annotations(frames: Frames) -> pd.Series:
+    """The annotation each task trains on: its ground-truth annotation if it has one, else
+    the one updated last; skipped annotations never. A Series ``task_id -> annotation_id``."""
+    annotations = frames.annotations
+    live = annotations[~annotations["was_cancelled"].fillna(False).to_numpy(bool)].copy()
+    live["_gt"] = live["ground_truth"].fillna(False).astype(bool)
+    ordered = live.sort_values(["_gt", "updated_at", "annotation_id"], na_position="first")
+    chosen = ordered.drop_duplicates("task_id", keep="last")
+    out: pd.Series = pd.Series(chosen["annotation_id"].to_numpy(),
+                               index=pd.Index(chosen["task_id"].to_numpy(), name="task_id"),
+                               name="annotation_id").sort_index()  # fmt: skip
+    return out
+
+
+def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Control | None]:
+    types = _TYPES[task]
+    controls = list(frames.label_config.controls) if frames.label_config else []
+    if from_name is not None:
+        present = {str(v) for v in frames.regions["from_name"].dropna().astype(object)}
+        named = {c.name: c for c in controls}
+        if from_name not in present and from_name not in named:
+            raise ConfigurationError(
+                f"no control {from_name!r} in these frames: the results hold {sorted(present)}"
+                + (f" and the label config has {sorted(named)}" if named else ""))
+        return from_name, named.get(from_name)
+    fitting = [c for c in controls if c.type in types]
+    if not controls:
+        seen = frames.regions[frames.regions["type"].astype(object).isin(types).to_numpy(bool)]
+        fitting_names = sorted({str(v) for v in seen["from_name"].dropna().astype(object)})
+        if len(fitting_names) == 1:
+            return fitting_names[0], None
+        raise ConfigurationError(f"pass from_name= for {task}: the results have "
+                                 f"{fitting_names or 'no'} {'/'.join(types)} controls")
+    if len(fitting) != 1:
+        raise ConfigurationError(f"pass from_name= for {task}: the label config has "
+                                 f"{[c.name for c in fitting] or 'no'} {'/'.join(types)} "
+                                 f"controls")  # fmt: skip
+    return fitting[0].name, fitting[0]
+
+
+def _names(control: Control | None, seen: Iterable[str]) -> list[str]:
+    names = list(control.values) if control is not None and control.values else []
+    return names + sorted(set(seen) - set(names))
+
+
+def _first(values: Any) -> str | None:
+    if values is None or isinstance(values, float) or not len(values):
+        return None
+    return str(values[0])
+
+
+def _media_rows(media: pd.DataFrame, field: str | None, control: Control | None,
+                task_ids: Sequence[int]) -> tuple[pd.DataFrame, str]:  # fmt: skip
+    fields = sorted({str(f) for f in media["field"].dropna().astype(object)})
+    if field is None:
+        guesses = [t for t in (control.to_name if control else ()) if t in fields]
+        if guesses:
+            field = guesses[0]
+        elif len(fields) == 1:
+            field = fields[0]
+        else:
+            raise ConfigurationError(f"pass field= to choose the media: the table has {fields}")
+    if field not in fields:
+        raise ConfigurationError(f"no media field {field!r}: the table has {fields}")
+    rows = media[(media["field"].astype(object) == field).to_numpy(bool)]
+    position = pd.to_numeric(rows["position"], errors="coerce").fillna(0)
+    rows = rows.assign(_pos=position.to_numpy()).sort_values(["task_id", "_pos"])
+    rows = rows.drop_duplicates("task_id").set_index("task_id")
+    absent = [t for t in task_ids if t not in rows.index]
+    failed = [t for t in task_ids if t in rows.index and (
+        not pd.isna(rows.at[t, "error"])
+        or (pd.isna(rows.at[t, "path"]) and _bytes(rows.at[t, "bytes"]) is None))]  # fmt: skip
+    if absent or failed:
+        parts = [f"no {field!r} media for tasks {absent[:10]}"] if absent else []
+        if failed:
+            parts.append(f"media of tasks {failed[:10]} failed: {rows.at[failed[0], 'error']}")
+        detail = "; ".join(parts)
+        raise DownloadError(f"cannot build the dataset: {detail} (fetch them, or pass only "
+                            f"the tasks that have media)")
+    kinds = {str(c).split("/")[0] for c in rows["content_type"].dropna().astype(object)}
+    kind = "audio" if kinds == {"audio"} else "image"
+    if kinds - {"audio", "image"} or len(kinds) > 1:
+        raise ConfigurationError(f"media {field!r} must be all images or all audio, not "
+                                 f"{sorted(rows['content_type'].dropna().astype(str).unique())}")
+    return rows, kind
+
+
+def _bytes(value: Any) -> bytes | None:
+    """The content in a ``bytes`` cell: ``fetch_media`` writes the file's size there (an
+    int: the content is at ``path``); a table built by hand may hold the bytes."""
+    return bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else None
+
+
+def _media_value(row: pd.Series) -> dict[str, Any]:
+    path = None if pd.isna(row["path"]) else str(row["path"])
+    return {"bytes": _bytes(row["bytes"]) if path is None else None, "path": path}
+
+
+def _image_size(value: dict[str, Any]) -> tuple[int, int]:
+    from PIL import Image  # datasets' Image feature depends on Pillow
+
+    with Image.open(value["path"] or io.BytesIO(value["bytes"])) as im:
+        width, height = im.size
+    return int(width), int(height)
+
+
+def _text_column(frames: Frames, field: str | None, control: Control | None) -> str:
+    columns = [c for c in frames.tasks.columns if str(c).startswith("data.")]
+    wanted = [field] if field else [t for t in (control.to_name if control else ())]
+    for name in wanted:
+        if f"data.{name}" in columns:
+            return f"data.{name}"
+    if field is None and len(columns) == 1:
+        return str(columns[0])
+    raise ConfigurationError(f"pass field= to choose the text: the tasks have {columns}")
+
+
+def _bio(text: str, spans: list[tuple[int, int, str]], tokenizer: Tokenizer
+         ) -> tuple[list[str], list[str]]:  # fmt: skip
+    offsets: list[tuple[int, int]] = []
+    cursor = 0
+    for token in tokenizer(text):
+        if isinstance(token, str):  # token strings: found in the text in order
+            start = text.find(token, cursor)
+            if start < 0:
+                raise ConfigurationError(f"token {token!r} is not in the text after {cursor}")
+            offsets.append((start, start + len(token)))
+        else:
+            start, end = int(token[0]), int(token[1])
+            offsets.append((start, end))
+        cursor = offsets[-1][1]
+    tags = ["O"] * len(offsets)
+    for start, end, label in sorted(spans):
+        inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > start and
+                  tags[i] == "O"]  # fmt: skip
+        for k, i in enumerate(inside):
+            tags[i] = f"{'B' if k == 0 else 'I'}-{label}"
+    return [text[s:e] for s, e in offsets], tags
+
+
+def to_hf_dataset(
+    frames: Frames,
+    *,
+    media: pd.DataFrame | None = None,
+    split: pd.Series | None = None,
+    task: Task = "detection",
+    from_name: str | None = None,
+    field: str | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> Any:
+    """A Hugging Face dataset to train on, one row per annotated task.
+
+    Each task contributes its :func:`training_annotations` annotation (the ground-truth
+    one, else the one updated last; skipped annotations never); tasks without one are left
+    out. Class names come from the label config in config order (labels the results use
+    but the config lacks follow, sorted), as ``ClassLabel`` features.
+
+    Parameters:
+        frames: the tables of an export.
+        media: the ``fetch_media`` table (``task_id, field, position, uri, path, bytes,
+            sha256, content_type, error``); adds an ``image`` (``datasets.Image``) or
+            ``audio`` (``datasets.Audio``) column from the first item of ``field`` of each
+            task. A task of the dataset whose media is missing or failed is an error.
+        split: a Series ``task_id -> split name`` (:func:`~ls_frames.tables.split`):
+            gives a ``DatasetDict`` with one dataset per category, in category order.
+        task: ``"detection"``: ``width, height`` (pixels of the media when given, else the
+            export's ``original_width/height``) and ``objects`` (``bbox`` as COCO
+            ``[x, y, width, height]`` in pixels, the enclosing box of a rotated one;
+            ``category`` class ids; ``region_id``; ``area``). ``"classification"``:
+            ``label`` (-1 when the annotation has no choice), or ``labels`` (a list) when
+            some annotation holds several choices. ``"ner"``: ``text``, ``tokens`` and
+            ``ner_tags`` (BIO, ``O`` first, then ``B-``/``I-`` per label), a span tagging
+            every token it overlaps (where spans overlap, the earlier one wins).
+            ``"segmentation"``: ``mask`` (a grey image of the image's size: pixel = class
+            id + 1, 0 background; where regions overlap, the later result wins) drawn from
+            brush, polygon, rectangle and ellipse regions by
+            :func:`~ls_frames.tables.region_masks`, and ``categories`` (the class ids
+            present; its ``ClassLabel`` names the pixel values).
+        from_name: the control to train on; by default the only control of the task's kind
+            (RectangleLabels, Choices, Labels; brush, polygon, rectangle or ellipse labels).
+        field: the data key of the media or text (default: the control's ``toName`` or the
+            only one there is).
+        tokenizer: for ``"ner"``, a callable from text to token ``(start, end)`` offsets
+            or token strings (found in the text in order); :func:`whitespace_tokenizer` by
+            default.
+
+    Returns:
+        ``datasets.Dataset``, or ``datasets.DatasetDict`` with ``split``; every row has
+        ``task_id``. ``.with_format("numpy")`` or ``("torch")`` give arrays.
+
+    Raises:
+        ConfigurationError: ``datasets`` is not installed (with the ``pip install`` line),
+            an unknown ``task`` or ``from_name``, an ambiguous control or field, tasks
+            missing from ``split``.
+        DownloadError: media missing or failed for a task of the dataset.
+    """
+    if task not in _TYPES:
+        raise ConfigurationError(f"task must be one of {list(_TYPES)}, not {task!r}")
+    ds = _datasets()
+    name, control = _control(frames, task, from_name)
+    chosen = training_annotations(frames)
+    task_ids = [int(t) for t in chosen.index]
+    regions = frames.regions
+    mine = regions[((regions["source"].astype(object) == "annotation")
+                    & (regions["from_name"].astype(object) == name)
+                    & regions["source_id"].isin(chosen.to_numpy())).to_numpy(bool)]  # fmt: skip
+    by_task = {int(t): g for t, g in mine.groupby("task_id", sort=False)}
+    columns: dict[str, list[Any]] = {"task_id": task_ids}
+    features: dict[str, Any] = {"task_id": ds.Value("int64")}
+    kind = None
+    if media is not None:
+        rows, kind = _media_rows(media, field, control, task_ids)
+        if kind == "audio" and importlib.util.find_spec("torchcodec") is None:
+            raise ConfigurationError("audio media needs torchcodec, which datasets uses to "
+                                     "read and write audio: pip install torchcodec")
+        columns[kind] = [_media_value(rows.loc[t]) for t in task_ids]
+        features[kind] = ds.Image() if kind == "image" else ds.Audio()
+    empty = regions.iloc[0:0]
+    groups = [by_task.get(t, empty) for t in task_ids]
+    if task == "detection":
+        _detection(ds, frames, control, groups, columns, features, kind)
+    elif task == "classification":
+        _classification(ds, control, groups, columns, features)
+    elif task == "ner":
+        _ner(ds, frames, control, field, groups, task_ids, columns, features,
+             tokenizer or whitespace_tokenizer)
+    else:
+        _segmentation(ds, control, groups, columns, features, kind)
+    dataset = ds.Dataset.from_dict(columns, features=ds.Features(features))
+    if split is None:
+        return dataset
+    return _by_split(ds, dataset, split, task_ids)
+
+
+def _by_split(ds: Any, dataset: Any, split: pd.Series, task_ids: list[int]) -> Any:
+    where = split.astype(object)
+    lost = [t for t in task_ids if t not in where.index]
+    if lost:
+        raise ConfigurationError(f"{len(lost)} tasks have no split, e.g. {lost[:10]}: split "
+                                 f"the same frames")
+    names = [str(c) for c in split.cat.categories] if isinstance(
+        split.dtype, pd.CategoricalDtype) else sorted({str(v) for v in where.dropna()})
+    assigned = [str(where.loc[t]) for t in task_ids]
+    return ds.DatasetDict({
+        n: dataset.select([i for i, a in enumerate(assigned) if a == n]) for n in names
+    })
+
+
+def _detection(ds: Any, frames: Frames, control: Control | None, groups: list[pd.DataFrame],
+               columns: dict[str, list[Any]], features: dict[str, Any],
+               kind: str | None) -> None:  # fmt: skip
+    seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
+    names = _names(control, seen)
+    widths, heights, objects = [], [], []
+    for i, group in enumerate(groups):
+        boxes = group[group["x"].notna().to_numpy(bool)]
+        if kind == "image":
+            size = _image_size(columns["image"][i])
+        else:
+            known = boxes[["original_width", "original_height"]].dropna()
+            size = (int(known.iloc[0, 0]), int(known.iloc[0, 1])) if len(known) else (0, 0)
+        coco = to_coco(boxes, size if size != (0, 0) else None)
+        bbox = np.column_stack([coco["x"], coco["y"], coco["width"], coco["height"]])
+        widths.append(size[0])
+        heights.append(size[1])
+        objects.append({
+            "bbox": bbox.tolist(),
+            "category": [names.index(_first(x) or "") if _first(x) in names else -1
+                         for x in boxes["labels"]],
+            "region_id": [str(r) for r in boxes["region_id"]],
+            "area": (bbox[:, 2] * bbox[:, 3]).tolist(),
+        })  # fmt: skip
+    columns.update(width=widths, height=heights, objects=objects)
+    features.update(width=ds.Value("int32"), height=ds.Value("int32"), objects={
+        "bbox": ds.List(ds.List(ds.Value("float32"), length=4)),
+        "category": ds.List(ds.ClassLabel(names=names)),
+        "region_id": ds.List(ds.Value("string")),
+        "area": ds.List(ds.Value("float32")),
+    })  # fmt: skip
+
+
+def _classification(ds: Any, control: Control | None, groups: list[pd.DataFrame],
+                    columns: dict[str, list[Any]], features: dict[str, Any]) -> None:
+    answers = [sorted({str(c) for cs in g["choices"] if cs is not None and len(cs)
+                       for c in cs}) for g in groups]  # fmt: skip
+    names = _names(control, {a for answer in answers for a in answer})
+    label = ds.ClassLabel(names=names)
+    if any(len(a) > 1 for a in answers):
+        columns["labels"] = [[names.index(a) for a in answer] for answer in answers]
+        features["labels"] = ds.List(label)
+    else:
+        columns["label"] = [names.index(a[0]) if a else -1 for a in answers]
+        features["label"] = label
+
+
+def _ner(ds: Any, frames: Frames, control: Control | None, field: str | None,
+         groups: list[pd.DataFrame], task_ids: list[int], columns: dict[str, list[Any]],
+         features: dict[str, Any], tokenizer: Tokenizer) -> None:  # fmt: skip
+    column = _text_column(frames, field, control)
+    texts = frames.tasks.set_index("task_id")[column].astype(object)
+    seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
+    names = _names(control, seen)
+    tag_names = ["O", *(f"{p}-{n}" for n in names for p in ("B", "I"))]
+    all_tokens, all_tags, all_texts = [], [], []
+    for task_id, group in zip(task_ids, groups, strict=True):
+        text = texts.get(task_id)
+        text = "" if text is None or pd.isna(text) else str(text)
+        spans = []
+        for row in group.itertuples(index=False):
+            start, end = pd.to_numeric(pd.Series([row.start, row.end]), errors="coerce")
+            label = _first(row.labels)
+            if label is not None and not (pd.isna(start) or pd.isna(end)):
+                spans.append((int(start), int(end), label))
+        tokens, tags = _bio(text, spans, tokenizer)
+        all_texts.append(text)
+        all_tokens.append(tokens)
+        all_tags.append([tag_names.index(t) for t in tags])
+    columns.update(text=all_texts, tokens=all_tokens, ner_tags=all_tags)
+    features.update(text=ds.Value("string"), tokens=ds.List(ds.Value("string")),
+                    ner_tags=ds.List(ds.ClassLabel(names=tag_names)))
+
+
+def _segmentation(ds: Any, control: Control | None, groups: list[pd.DataFrame],
+                  columns: dict[str, list[Any]], features: dict[str, Any],
+                  kind: str | None) -> None:  # fmt: skip
+    seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
+    names = _names(control, seen)
+    masks, present = [], []
+    for i, group in enumerate(groups):
+        if kind == "image":
+            width, height = _image_size(columns["image"][i])
+        else:
+            known = group[["original_width", "original_height"]].dropna()
+            if not len(known):
+                raise ConfigurationError(
+                    f"task {columns['task_id'][i]}: no image size in the export; pass media=")
+            width, height = int(known.iloc[0, 0]), int(known.iloc[0, 1])
+        canvas = np.zeros((height, width), np.uint8)
+        classes: set[int] = set()
+        for region in region_masks(group, shape=(height, width)):  # in result order
+            label = _first(group.at[region.index, "labels"])
+            if label is not None:
+                canvas[region.mask > 0] = names.index(label) + 1
+                classes.add(names.index(label))
+        masks.append(canvas)
+        present.append(sorted(classes))
+    columns.update(mask=masks, categories=present)
+    features.update(mask=ds.Image(), categories=ds.List(ds.ClassLabel(names=names)))

@@ -1,0 +1,149 @@
+"""``rle_to_mask`` against the official SDK's decoder (run in the Label Studio venv).
+
+Random masks written by two encoders (the format's own rules with literal chunks, any word
+size and run-field sizes; the SDK's ``mask2rle``), every brush region of the corpus, and
+malformed streams, which must raise ``RegionError`` where the SDK fails too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ls_frames
+from ls_frames.errors import RegionError
+from ls_frames.tables import rle_to_mask
+from tests.brush_reference import encode, rgba, sdk_decode
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _random_cases(seed: int, n: int) -> list[tuple[list[int], int, int]]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(n):
+        h, w = (int(v) for v in rng.integers(1, 48, 2))
+        a = np.zeros((h, w), np.uint8)
+        a[rng.random((h, w)) < rng.random()] = 255
+        a[rng.random((h, w)) < 0.05] = rng.integers(0, 256)
+        word_size = int(rng.choice([8, 8, 8, 9, 12, 16, 31, 32]))
+        sizes = tuple(int(v) for v in rng.integers(1, 17, 4))
+        rle = encode(rgba(a, grey=k % 3 != 0), word_size, sizes,  # type: ignore[arg-type]
+                     min_repeat=int(rng.integers(1, 6)))  # fmt: skip
+        cases.append((rle, h, w))
+    return cases
+
+
+def test_random_masks_equal_the_sdk() -> None:
+    cases = _random_cases(0, 300)
+    expected = sdk_decode(cases)
+    for (rle, h, w), want in zip(cases, expected, strict=True):
+        assert isinstance(want, np.ndarray), want
+        got = rle_to_mask(rle, h, w)
+        assert got.dtype == np.uint8 and got.shape == (h, w)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_one_mask_with_every_kind_of_run() -> None:
+    # long runs (2**16 cap), literal chunks and repeat runs, at a realistic size
+    rng = np.random.default_rng(5)
+    a = np.zeros((300, 400), np.uint8)
+    a[50:250, 100:300] = 255
+    a[rng.random(a.shape) < 0.02] = 128
+    cases = [(encode(rgba(a, grey=False)), 300, 400), (encode(rgba(a)), 300, 400)]
+    for (rle, h, w), want in zip(cases, sdk_decode(cases), strict=True):
+        np.testing.assert_array_equal(rle_to_mask(rle, h, w), want)
+        np.testing.assert_array_equal(rle_to_mask(bytes(rle), h, w), want)
+        np.testing.assert_array_equal(rle_to_mask(np.asarray(rle), h, w), want)
+        np.testing.assert_array_equal(want, a)
+
+
+def _corpus_brush_regions() -> list[tuple[str, list[int], int, int]]:
+    out = []
+    for path in sorted(CORPUS.rglob("*.json")):
+        text = path.read_text()
+        if '"rle"' not in text:
+            continue
+        tasks = json.loads(text)
+        for task in tasks if isinstance(tasks, list) else [tasks]:
+            for group in ("annotations", "predictions"):
+                for source in task.get(group) or []:
+                    for item in source.get("result", []) if isinstance(source, dict) else []:
+                        if "rle" in item.get("value", {}):
+                            out.append((f"{path.name}:{task['id']}:{item['id']}",
+                                        item["value"]["rle"], item["original_height"],
+                                        item["original_width"]))  # fmt: skip
+    return out
+
+
+def test_every_corpus_brush_region_equals_the_sdk() -> None:
+    regions = _corpus_brush_regions()
+    assert len(regions) >= 12  # masks_export.json: 4 tasks x 3 encoders + predictions
+    expected = sdk_decode([(rle, h, w) for _, rle, h, w in regions])
+    for (name, rle, h, w), want in zip(regions, expected, strict=True):
+        assert isinstance(want, np.ndarray), (name, want)
+        np.testing.assert_array_equal(rle_to_mask(rle, h, w), want, err_msg=name)
+
+
+def test_corpus_regions_through_the_tables() -> None:
+    frames = ls_frames.read_export(CORPUS / "label-studio-1.23.2" / "masks_export.json",
+                                   progress=False)  # fmt: skip
+    brush = frames.regions[frames.regions["type"] == "brushlabels"]
+    assert len(brush) == 16
+    for row in brush.itertuples():
+        value = json.loads(row.value_json)
+        mask = rle_to_mask(value["rle"], int(row.original_height), int(row.original_width))
+        assert mask.shape == (row.original_height, row.original_width)
+        assert mask.any()
+
+
+def _header(num: int, word_size: int = 8, sizes: tuple[int, ...] = (3, 4, 8, 16)) -> str:
+    return f"{num:032b}{word_size - 1:05b}" + "".join(f"{s - 1:04b}" for s in sizes)
+
+
+def _pack(bits: str) -> list[int]:
+    bits += "0" * (-len(bits) % 8)
+    return [int(bits[k : k + 8], 2) for k in range(0, len(bits), 8)]
+
+
+MALFORMED = {
+    "short header": [0, 0, 0],
+    # a 16-word literal with 5 words given
+    "truncated runs": _pack(_header(64) + "0" + "01" + "1111" + "00000001" * 5),
+    "literal past the end": _pack(_header(4) + "0" + "01" + "0111" + "00000001" * 8),
+    "value over a byte": _pack(_header(4, 9) + "1" + "00" + "011" + "100000000"),
+    "literal over a byte": _pack(_header(4, 9) + "0" + "00" + "011" + "000000001" * 2
+                                 + "100000000" + "000000001"),  # on a colour channel
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_malformed_streams_raise_region_error_where_the_sdk_fails(name: str) -> None:
+    rle = MALFORMED[name]
+    with pytest.raises(RegionError):
+        rle_to_mask(rle, 1, 1)
+    [sdk] = sdk_decode([(rle, 1, 1)])
+    assert isinstance(sdk, str), f"the SDK decoded {name!r}"
+
+
+def test_wrong_size_bad_bytes_and_types() -> None:
+    rle = encode(rgba(np.full((2, 3), 255, np.uint8)))
+    assert rle_to_mask(rle, 2, 3).tolist() == [[255] * 3] * 2
+    with pytest.raises(RegionError, match="24 values; a 3x3"):
+        rle_to_mask(rle, 3, 3)
+    with pytest.raises(RegionError, match="0-255"):
+        rle_to_mask([*rle, 256], 2, 3)
+    with pytest.raises(RegionError, match="list of ints"):
+        rle_to_mask("0, 1, 2", 2, 3)
+    with pytest.raises(RegionError):
+        rle_to_mask(np.asarray(rle, dtype=float), 2, 3)
+
+
+def test_repeat_run_past_the_end_is_cut_like_the_sdk() -> None:
+    rle = _pack(_header(8) + "1" + "01" + "1111" + "11111111")  # 16 x 255, 8 declared
+    [sdk] = sdk_decode([(rle, 1, 2)])
+    np.testing.assert_array_equal(rle_to_mask(rle, 1, 2), sdk)
+    assert rle_to_mask(rle, 1, 2).tolist() == [[255, 255]]
