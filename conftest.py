@@ -152,6 +152,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     return line
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k: list only what would have run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect tests that ask for a credential kind this release does not have: by the
     ``legacy_token`` / ``access_token`` fixtures, or ``@pytest.mark.credential(kind)``."""
