@@ -43,7 +43,7 @@ from ls_frames.exports import (
     StorageStatus,
     TaskFilter,
 )
-from ls_frames.transport import RetryPolicy
+from ls_frames.transport import RetryPolicy, ServerCapabilities
 
 if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
@@ -138,6 +138,7 @@ __all__ = [
     "RegionError",
     "RetryPolicy",
     "Serialization",
+    "ServerCapabilities",
     "StorageError",
     "StorageStatus",
     "TaskFilter",
