@@ -1,6 +1,10 @@
 # Two commands on a fresh machine:
 #   make demo   start (or use) a Label Studio, export a project, write Parquet, summarise
 #   make test   lint, type-check and run the whole suite against a real Label Studio
+# and, while working on the code:
+#   make check  lint, type-check, the API reference and every test that needs no server
+#               (no Label Studio installed or started; a few minutes)
+#   make docs   the API reference, built from the docstrings into docs/_build/html
 PYTHON ?= python3
 VENV := .venv
 LS_VENV := .venv-labelstudio
@@ -11,12 +15,12 @@ PYTEST_ARGS ?=
 
 export LS_FRAMES_LABEL_STUDIO := $(CURDIR)/$(LS_VENV)/bin/label-studio
 
-.PHONY: test demo lint typecheck bench clean install
+.PHONY: test check demo lint typecheck docs docs-check bench clean install
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,widgets,train]'
+	$(BIN)/python -m pip install --quiet -e '.[test,widgets,train]' --group dev
 	# the CPU build of torch, for the datasets' torch format test (a local wheel here)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	touch $@
@@ -29,10 +33,20 @@ $(LS_VENV)/.installed-$(LS_VERSION): $(BIN)/.installed
 install: $(BIN)/.installed $(LS_VENV)/.installed-$(LS_VERSION)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check ls_frames tests benchmarks notebooks conftest.py
+	$(BIN)/ruff check ls_frames tests benchmarks notebooks conftest.py docs
 
+# ls_frames, tests/, benchmarks/, conftest.py and docs/conf.py ([tool.mypy] files).
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
+
+# The API reference from the docstrings; -W: a docstring warning fails the build.
+SPHINX := $(BIN)/sphinx-build -q -W --keep-going -j 1
+docs: $(BIN)/.installed
+	$(SPHINX) -b html docs docs/_build/html
+	@echo "API reference: docs/_build/html/index.html"
+
+docs-check: $(BIN)/.installed
+	$(SPHINX) -b dummy docs docs/_build/dummy
 
 # The panel's browser test drives Debian's chromium (Playwright cannot fetch a browser of
 # its own here); installed once, nothing to do when it is there.
@@ -40,10 +54,17 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-test: install lint typecheck $(CHROMIUM)
+test: install lint typecheck docs-check $(CHROMIUM)
 	mkdir -p test-output
 	LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg tests notebooks $(PYTEST_ARGS)
+
+# No server: the reuse variables are dropped and LS_FRAMES_NO_SERVER makes a test that asks
+# for Label Studio fail instead of starting one; the notebooks (which all need it) are left out.
+check: $(BIN)/.installed lint typecheck docs-check
+	env -u LS_FRAMES_TEST_URL -u LS_FRAMES_TEST_LEGACY_TOKEN -u LS_FRAMES_TEST_ACCESS_TOKEN \
+		-u LS_FRAMES_LABEL_STUDIO LS_FRAMES_NO_SERVER=1 \
+		$(BIN)/python -m pytest -p no:cacheprovider -m "not server" tests $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/ls-frames demo --out $(OUT) $(if $(PROJECT),--project $(PROJECT),)
@@ -52,4 +73,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_flatten.py
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) test-output demo-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) test-output demo-output docs/_build .pytest_cache .mypy_cache .ruff_cache

@@ -106,7 +106,9 @@ def user_coco(path: str) -> dict[str, float]:
     with open(path, encoding="utf-8") as fh:
         tasks = json.load(fh)
     cats: dict[str, int] = {}
-    images, gts, dets = [], [], []
+    images: list[dict[str, Any]] = []
+    gts: list[dict[str, Any]] = []
+    dets: list[dict[str, Any]] = []
     for task in tasks:
         kept = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
         preds = task.get("predictions") or []
@@ -134,8 +136,9 @@ def user_coco(path: str) -> dict[str, float]:
                                  "score": r.get("score", p.get("score"))})
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
-        gt.dataset = {"images": images, "annotations": gts,
-                      "categories": [{"id": i} for i in cats.values()]}
+        dataset: Any = {"images": images, "annotations": gts,
+                        "categories": [{"id": i} for i in cats.values()]}
+        gt.dataset = dataset
         gt.createIndex()
         ev = COCOeval(gt, gt.loadRes(dets), "bbox")
         ev.evaluate()
@@ -152,8 +155,10 @@ def _job(name: str, path: str, queue: Any) -> None:
     t0 = time.perf_counter()
     detail: Any
     if name == "compare":
+        assert frames is not None
         detail = len(ls_frames.compare_predictions(frames))
     elif name == "compare_gt":
+        assert frames is not None
         detail = len(ls_frames.compare_predictions(frames, ground_truth_only=True))
     elif name == "baseline_compare":
         detail = len(_baseline_module().compare_predictions(frames))

@@ -143,7 +143,7 @@ def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
     if proc.returncode != 0:
         raise RuntimeError(f"{side} failed:\n{stderr[-3000:]}")
     line = next(s for s in stdout.splitlines() if s.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    result: dict[str, float] = json.loads(line[len("RESULT "):])
     size_mb = path.stat().st_size / 1e6
     pss = peak_pss[0]
     result.update(wall_s=wall, mb_s=size_mb / wall, size_mb=size_mb, load=load,

@@ -155,13 +155,13 @@ class FakeLabelStudio:
             return httpx.Response(200, json=items)
         if m and request.method == "POST":
             body = json.loads(request.content)
-            exp = self.add_export(b"[]", ["completed"], title=body.get("title", ""))
-            exp.request_body = body  # type: ignore[attr-defined]
+            created = self.add_export(b"[]", ["completed"], title=body.get("title", ""))
+            created.request_body = body  # type: ignore[attr-defined]
             if self.create_delay_fault == "timeout":
                 raise httpx.ReadTimeout("read timed out", request=request)
             if self.create_delay_fault == "504":
                 return httpx.Response(504, text="<html><title>504 Gateway Time-out</title></html>")
-            return httpx.Response(201, json=self._export_json(exp, False))
+            return httpx.Response(201, json=self._export_json(created, False))
         m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)", path)
         if m:
             exp = self.exports.get(int(m.group(2)))

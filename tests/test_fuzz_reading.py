@@ -1,7 +1,7 @@
 """Fuzzed exports: only documented errors, each naming where; nothing lost when well formed.
 
-Four families of generated input, 5,200 cases in all (the sum of ``max_examples``; the
-``CASES`` counter checks at the end that they really ran):
+Four families of generated input, 5,200 cases in all (the sum of ``max_examples``; each
+test checks through ``CASES`` that its own cases really ran):
 
 * well-formed exports with random result items (known and unknown ``type`` values, wrong
   value types, huge strings, deep nesting, non-ASCII text, duplicate keys): every result item
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -32,6 +31,7 @@ from hypothesis import strategies as st
 import ls_frames
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading import SCHEMAS, ExportReader
+from tests.fuzz_runs import run_counted
 
 CASES: Counter[str] = Counter()
 def _settings(max_examples: int) -> settings:
@@ -168,6 +168,10 @@ def _check_names_where(exc: ExportFormatError, doc: bytes) -> None:
         assert f"task #{exc.task_index}" in str(exc)
 
 
+def test_well_formed_exports_lose_nothing() -> None:
+    run_counted(_well_formed_exports_lose_nothing, CASES, "well_formed", 1400)
+
+
 @_settings(1500)
 @given(
     tasks=_export(),
@@ -175,7 +179,7 @@ def _check_names_where(exc: ExportFormatError, doc: bytes) -> None:
     indent=st.sampled_from([None, 1]),
     ascii_only=st.booleans(),
 )
-def test_well_formed_exports_lose_nothing(
+def _well_formed_exports_lose_nothing(
     tasks: list[dict[str, Any]], chunk: int, indent: int | None, ascii_only: bool
 ) -> None:
     CASES["well_formed"] += 1
@@ -248,9 +252,15 @@ def _damaged(draw: st.DrawFn) -> bytes:
     return b"[" + b", ".join(parts) + b"]"
 
 
+def test_damaged_exports_fail_with_a_located_error() -> None:
+    rejected = CASES["damaged_rejected"]
+    ran = run_counted(_damaged_exports_fail_with_a_located_error, CASES, "damaged", 1400)
+    assert CASES["damaged_rejected"] - rejected > ran // 2  # the damage was real
+
+
 @_settings(1500)
 @given(doc=_damaged(), chunk=st.sampled_from([1, 97, 4096, 1 << 20]))
-def test_damaged_exports_fail_with_a_located_error(doc: bytes, chunk: int) -> None:
+def _damaged_exports_fail_with_a_located_error(doc: bytes, chunk: int) -> None:
     CASES["damaged"] += 1
     try:
         _read(doc, chunk)
@@ -259,9 +269,16 @@ def test_damaged_exports_fail_with_a_located_error(doc: bytes, chunk: int) -> No
         _check_names_where(exc, doc)
 
 
+def test_to_parquet_leaves_nothing_that_looks_complete(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    run_counted(_to_parquet_leaves_nothing_that_looks_complete, CASES, "to_parquet", 180,
+                tmp_path_factory=tmp_path_factory)
+
+
 @_settings(200)
 @given(doc=_damaged())
-def test_to_parquet_leaves_nothing_that_looks_complete(
+def _to_parquet_leaves_nothing_that_looks_complete(
     doc: bytes, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     CASES["to_parquet"] += 1
@@ -277,9 +294,13 @@ def test_to_parquet_leaves_nothing_that_looks_complete(
         assert (out / "_SUCCESS").is_file()
 
 
+def test_arbitrary_bytes() -> None:
+    run_counted(_arbitrary_bytes, CASES, "bytes", 1800)
+
+
 @_settings(2000)
 @given(doc=st.binary(max_size=200) | st.binary(max_size=50).map(lambda b: b"[" + b))
-def test_arbitrary_bytes(doc: bytes) -> None:
+def _arbitrary_bytes(doc: bytes) -> None:
     CASES["bytes"] += 1
     try:
         _read(doc, 16)
@@ -300,16 +321,3 @@ def test_deep_nesting_is_kept_or_rejected_with_a_location(depth: int) -> None:
     else:  # kept: byte for byte, in the JSON text columns
         assert tables["tasks"].column("data_json")[0].as_py() == '{"deep": ' + deep.decode() + "}"
         assert tables["regions"].column("value_json")[0].as_py() == deep.decode()
-
-
-def test_the_fuzz_cases_ran(request: pytest.FixtureRequest) -> None:
-    """Runs last in this module: at least 5,000 generated cases were executed."""
-    ran = {k: v for k, v in CASES.items() if k != "damaged_rejected"}
-    if len(ran) < 4:
-        pytest.skip("the fuzz tests did not all run in this session (a -k or -m selection)")
-    assert sum(ran.values()) >= 5000, CASES
-    assert CASES["damaged_rejected"] > CASES["damaged"] // 2  # the damage was real
-    Path(request.config.rootpath / "test-output").mkdir(exist_ok=True)
-    (request.config.rootpath / "test-output" / "fuzz-cases.json").write_text(
-        json.dumps(dict(CASES), indent=1)
-    )

@@ -274,7 +274,7 @@ def _expected_items(project: dict[str, Any], shape: str) -> list[tuple[int, str,
         str, Any]]]:  # fmt: skip
     """(task id, source, position of the source in its task, result item) of every sent item
     the export must carry in this shape."""
-    out = []
+    out: list[tuple[int, str, int, dict[str, Any]]] = []
     for tid, task in zip(project["task_ids"], project["tasks"], strict=True):
         for pos, ann in enumerate(task.get("annotations", [])):
             out.extend((tid, "annotation", pos, it) for it in ann["result"])
@@ -304,6 +304,7 @@ def _rows(frames: ls_frames.Frames) -> dict[tuple[int, str, int, int], tuple[str
     """(task id, source, position, result index) -> (table name, row) of every result row."""
     positions = _positions(frames)
     out: dict[tuple[int, str, int, int], tuple[str, Any]] = {}
+    row: Any  # a row's fields are scalars of any type
     for name in ("regions", "relations"):
         for row in frames[name].itertuples(index=False):
             key = (int(row.task_id), str(row.source), positions[str(row.source),

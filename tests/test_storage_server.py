@@ -35,6 +35,7 @@ def snapshot_frames(client: ls_frames.Client, pid: int, tmp: Path) -> ls_frames.
     return ls_frames.read_export(export.download(tmp, progress=False))
 
 
+@pytest.mark.server
 def test_every_endpoint_and_read_storage(
     client: ls_frames.Client, label_studio: Any, seeded: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -57,8 +58,8 @@ def test_every_endpoint_and_read_storage(
     assert (got.title, got.path, got.project) == ("renamed", str(target), pid)
     with pytest.raises(StorageError, match="update of storage"):
         storage.update(path=str(root))
-    storage.sync(timeout=120, progress=False)
-    assert storage.status is ls_frames.StorageStatus.COMPLETED
+    synced = storage.sync(timeout=120, progress=False)
+    assert synced is storage and synced.status is ls_frames.StorageStatus.COMPLETED
     counts = seeded["counts"]
     assert storage.last_sync_count == counts["annotations"]
     files = sorted(p.name for p in target.iterdir())
@@ -92,6 +93,7 @@ def test_every_endpoint_and_read_storage(
         client.get_export_storage(storage.id)
 
 
+@pytest.mark.server
 def test_read_storage_one_file_per_task(
     client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -18,6 +18,16 @@ from ls_frames.frontends import sync as sync_module
 from ls_frames.testing.compare import assert_same_dataset as assert_same
 from ls_frames.testing.seed import _full_result, seed_demo_project
 
+pytestmark = pytest.mark.server
+
+
+def _sync_runs(out: Path) -> list[dict[str, Any]]:
+    """The run history sync_parquet keeps in the dataset's provenance."""
+    provenance = ls_frames.read_parquet(out).provenance
+    assert provenance is not None
+    runs: list[dict[str, Any]] = provenance["sync"]["runs"]
+    return runs
+
 
 @pytest.fixture
 def client(label_studio: Any) -> Iterator[ls_frames.Client]:
@@ -87,7 +97,7 @@ def test_any_sequence_of_changes_matches_a_fresh_export(
                                    progress=False)
         assert (r.mode, r.changed_tasks, r.export_id) == ("incremental", 0, None)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    history = ls_frames.read_parquet(out).provenance["sync"]["runs"]
+    history = _sync_runs(out)
     # every run deleted its snapshot once downloaded, and so did fresh()'s export_project
     assert {e.id for e in client.list_exports(pid)} == set()
     assert all(h["export_id"] for h in history if h["mode"] == "full" or h["changed_tasks"])
@@ -214,7 +224,7 @@ def test_bulk_deleted_predictions_are_noticed(
     r = ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     assert r.mode == "full"
     assert_same(out, fresh(client, pid, tmp_path))
-    runs = ls_frames.read_parquet(out).provenance["sync"]["runs"]
+    runs = _sync_runs(out)
     assert [h["mode"] for h in runs] == ["full", "full"] and "predictions" in runs[-1]["reason"]
     assert tids  # the fixture's tasks are all still there
 
@@ -239,7 +249,7 @@ def test_a_task_the_dataset_never_got_is_reported(
     with caplog.at_level("WARNING", logger="ls_frames"):
         ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
         assert "full=True" not in caplog.text
-        runs = ls_frames.read_parquet(out).provenance["sync"]["runs"]
+        runs = _sync_runs(out)
         assert runs[-1]["unexplained_tasks"] == 1
         ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     assert "1 task(s) the dataset has not had for two runs" in caplog.text

@@ -124,6 +124,7 @@ def test_compare_predictions_on_corpus(name: str) -> None:
             n_a = int((a_items["source_id"] == aid).sum())
             assert pair["pred_type"].notna().sum() == n_p
             assert pair["ann_type"].notna().sum() == n_a
+    row: Any  # a row's fields are scalars of any type
     for row in out[out["matched_by"] == "iou"].itertuples():
         got = iou((row.pred_x, row.pred_y, row.pred_width, row.pred_height),
                   (row.ann_x, row.ann_y, row.ann_width, row.ann_height))
@@ -157,11 +158,13 @@ def test_annotator_pivot_by_task_and_region() -> None:
     pivot = annotator_pivot(frames, "scene")
     assert list(pivot.columns) == ["u1@x.org", "u2@x.org"]
     assert pivot.loc[1, "u1@x.org"] == "in" and pivot.loc[1, "u2@x.org"] == "out"
-    assert pivot.loc[2, "u1@x.org"] == "in" and pd.isna(pivot.loc[2, "u2@x.org"])
+    unanswered: Any = pivot.loc[2, "u2@x.org"]
+    assert pivot.loc[2, "u1@x.org"] == "in" and pd.isna(unanswered)
     assert list(pivot["u1@x.org"].cat.categories) == ["out", "in"]  # config order
     by_region = annotator_pivot(frames, "box", by="region", annotator="id")
-    assert list(by_region.columns) == [1, 2]
-    assert by_region.loc[(1, "r")].tolist() == ["cat", "dog"]
+    user_ids: list[object] = list(by_region.columns)
+    assert user_ids == [1, 2]
+    assert by_region.loc[[(1, "r")]].iloc[0].tolist() == ["cat", "dog"]
     with pytest.raises(ls_frames.ConfigurationError):
         annotator_pivot(frames, "box", by="annotation")  # type: ignore[arg-type]
 
@@ -173,7 +176,7 @@ def test_analysis_on_the_demo_project(demo_project: dict[str, Any], label_studio
     sent = demo_tasks(len(demo_project["task_ids"]))
     by_id = dict(zip(demo_project["task_ids"], sent, strict=True))
     scene = compare_predictions(frames, "scene")
-    expected = {}
+    expected: dict[int, list[bool]] = {}
     for tid, task in by_id.items():
         pred_scene = [it["value"]["choices"] for p in task.get("predictions", [])
                       for it in p["result"] if it.get("from_name") == "scene"]

@@ -47,7 +47,8 @@ def _generated(seed: int, n_tasks: int = 60) -> tuple[list[dict[str, Any]], dict
     """Tasks with one reference annotation (plus an older one and a later skipped one
     here and there) and predictions of two model versions with scores."""
     rng = random.Random(seed)
-    tasks, truth = [], {"ref": {}, "pred": {"m1": {}, "m2": {}}}
+    tasks: list[dict[str, Any]] = []
+    truth: dict[str, Any] = {"ref": {}, "pred": {"m1": {}, "m2": {}}}
     aid, pid = 1000, 5000
     for t in range(1, n_tasks + 1):
         gts = []
@@ -105,7 +106,7 @@ def _coco(truth: dict[str, Any], version: str, cat: str | None) -> list[float]:
         v = item["value"]
         return [v["x"] * W / 100, v["y"] * H / 100, v["width"] * W / 100, v["height"] * H / 100]
 
-    gt = {"images": [{"id": t, "width": W, "height": H} for t in images],
+    gt: Any = {"images": [{"id": t, "width": W, "height": H} for t in images],
           "categories": [{"id": i, "name": n} for n, i in cats.items()], "annotations": []}
     for t in images:
         for g in truth["ref"][t]:
@@ -196,8 +197,9 @@ def test_counts_at_the_first_threshold() -> None:
 def test_ids_and_order_do_not_matter_and_unscored_regions_have_no_ap() -> None:
     gts = [_box(0, 0, 20, 20, "cat"), _box(50, 50, 20, 20, "dog")]
     dets = [_box(80, 0, 5, 5, "cat"), _box(50, 50, 20, 20, "dog"), _box(0, 0, 20, 20, "cat")]
-    tasks = [{"id": 1, "data": {}, "annotations": [_ann(1, gts, "2024-01-01T00:00:00Z")],
-              "predictions": [{"id": 2, "model_version": "v", "result": dets}]}]
+    tasks: list[dict[str, Any]] = [
+        {"id": 1, "data": {}, "annotations": [_ann(1, gts, "2024-01-01T00:00:00Z")],
+         "predictions": [{"id": 2, "model_version": "v", "result": dets}]}]
     frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
                                    progress=False)
     out = ls_frames.evaluate(frames, "label").set_index("label")

@@ -119,8 +119,10 @@ def test_label_and_choice_are_columns_of_the_parquet_files(tmp_path: Path) -> No
     source = tmp_path / "export.json"
     source.write_text(json.dumps(tasks))
     out = ls_frames.to_parquet(source, tmp_path / "ds", progress=False)
-    rows = duckdb.sql(f"SELECT label, choice FROM read_parquet('{out}/regions/*.parquet') "
-                      "ORDER BY result_index").fetchall()
+    relation = duckdb.sql(f"SELECT label, choice FROM read_parquet('{out}/regions/*.parquet') "
+                          "ORDER BY result_index")
+    assert relation is not None
+    rows = relation.fetchall()
     assert rows == [("cat", None), (None, "indoor")]
     back = ls_frames.read_parquet(out).regions
     assert list(back["label"].astype(object).where(back["label"].notna(), None)) == ["cat", None]

@@ -56,7 +56,7 @@ def _edge_distance(points: np.ndarray, h: int, w: int) -> np.ndarray:
     a, b = points[None, :, :], np.roll(points, -1, axis=0)[None, :, :]
     ab = b - a
     t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
-    d = np.linalg.norm(p - (a + t[..., None] * ab), axis=-1).min(axis=1)
+    d: np.ndarray = np.linalg.norm(p - (a + t[..., None] * ab), axis=-1).min(axis=1)
     return d.reshape(h, w)
 
 
@@ -89,7 +89,8 @@ def test_corpus_shapes_match_pycocotools(coco: Any, frames: ls_frames.Frames) ->
     masks = {(m.task_id, m.source, m.region_id): m for m in region_masks(regions)}
     assert len(masks) == len(regions) == 28
     seen = set()
-    for row in regions.itertuples():
+    rows: list[Any] = list(regions.itertuples())
+    for row in rows:
         m = masks[row.task_id, row.source, row.region_id]
         h, w = int(row.original_height), int(row.original_width)
         assert m.mask.shape == (h, w) and m.type == row.type and m.index == row.Index

@@ -65,7 +65,7 @@ def test_duckdb_and_pyarrow_dataset_read_it(tmp_path: Path) -> None:
     frames = read_export(FULL, progress=False)
     for name in TABLES:
         rows = duckdb.sql(f"select count(*) from read_parquet('{out}/{name}/*.parquet')")
-        assert rows.fetchall() == [(len(frames[name]),)]
+        assert rows is not None and rows.fetchall() == [(len(frames[name]),)]
         assert ds.dataset(out / name, format="parquet").count_rows() == len(frames[name])
 
 

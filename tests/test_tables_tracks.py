@@ -63,7 +63,7 @@ def random_sequence(rng: np.random.Generator) -> dict[str, Any]:
                     "rotation": 0 if same else float(rng.uniform(-180, 360)),
                     "time": 1.0 if same else round(f / 25, 3)})  # fmt: skip
     if rng.random() < 0.5:
-        rng.shuffle(seq)  # type: ignore[arg-type]
+        rng.shuffle(seq)
     value: dict[str, Any] = {"sequence": seq, "labels": ["car"]}
     if rng.random() < 0.85:
         value["framesCount"] = int(rng.integers(max(frames) - 3, 90))
@@ -74,7 +74,7 @@ def random_sequence(rng: np.random.Generator) -> dict[str, Any]:
 
 def regions_table(values: list[dict[str, Any]]) -> pd.DataFrame:
     n = len(values)
-    return pd.DataFrame({
+    table: pd.DataFrame = pd.DataFrame({
         "task_id": pd.array([1 + k // 3 for k in range(n)], dtype="Int64"),
         "source": pd.array(["annotation"] * n, dtype="string"),
         "source_id": pd.array([7] * n, dtype="Int64"),
@@ -83,6 +83,7 @@ def regions_table(values: list[dict[str, Any]]) -> pd.DataFrame:
         "type": pd.array(["videorectangle"] * n, dtype="string"),
         "value_json": pd.array([json.dumps(v) for v in values], dtype="string"),
     })  # fmt: skip
+    return table
 
 
 def expected_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:

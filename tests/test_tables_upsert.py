@@ -18,7 +18,8 @@ from ls_frames.testing.compare import assert_same_dataset as assert_same
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
 def tasks() -> list[dict[str, Any]]:
-    return json.loads((CORPUS / "snapshot_full_objects.json").read_text())
+    loaded: list[dict[str, Any]] = json.loads((CORPUS / "snapshot_full_objects.json").read_text())
+    return loaded
 
 
 def write(tmp: Path, name: str, doc: list[dict[str, Any]], **kw: Any) -> Path:
@@ -128,7 +129,7 @@ def test_a_dataset_written_before_integer_offsets_is_upgraded(tmp_path: Path) ->
         old = old.set_column(old.schema.get_field_index(name), name,
                              table.column(f"{name}_text"))
     pq.write_table(old.replace_schema_metadata(table.schema.metadata), path)
-    changed = copy.deepcopy(doc[1])
+    changed: Any = copy.deepcopy(doc[1])
     changed["annotations"][0]["result"] = changed["annotations"][0]["result"][:2]
     upsert_tasks(dataset, write(tmp_path, "part", [changed]), provenance={})
     assert_same(dataset, write(tmp_path, "expected", [doc[0], changed]))

@@ -95,6 +95,32 @@ class Client(Connection):
     Credentials: ``api_key`` is a legacy token (sent as ``Token``) or a personal access
     token (exchanged for short-lived access tokens, sent as ``Bearer``); both default to
     ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``.
+
+    Use it as a context manager (or call ``close()``) to release its connections.
+
+    Parameters
+    ----------
+    url
+        The server's address (``http://localhost:8080``, a sub-path is kept); by default
+        ``LABEL_STUDIO_URL``.
+    api_key
+        A legacy token or a personal access token; by default ``LABEL_STUDIO_API_KEY``.
+    timeout
+        The HTTP timeout of each request, in seconds or as an ``httpx.Timeout`` (60 s, 10 s
+        to connect, by default).
+    transport
+        Handed to ``httpx.Client`` (tests pass an ``httpx.MockTransport``).
+    retry
+        When and how requests are retried (:class:`~ls_frames.RetryPolicy`).
+    headers
+        Extra headers sent with every request.
+    verify
+        TLS verification: ``False``, or a CA bundle's path.
+
+    Raises
+    ------
+    ConfigurationError
+        No URL or key, given or in the environment, or a URL that is not http(s).
     """
 
     # -- projects (what the front ends need to pick one) ----------------------------------
@@ -188,7 +214,39 @@ class Client(Connection):
         """The deprecated synchronous export (``GET /api/projects/{id}/export``), streamed
         to ``dest``. ``download_all_tasks=False`` is the server's default: only tasks with an
         annotation (skipped ones included). ``ids`` limits it to those tasks (sent as
-        ``ids[]``, the name the server reads)."""
+        ``ids[]``, the name the server reads).
+
+        Parameters
+        ----------
+        project
+            The project's id.
+        dest
+            A file path, or an existing folder (the server's file name is used).
+        export_type
+            ``"JSON"``, ``"CSV"``, ``"COCO"``, ... (see :meth:`export_formats`).
+        download_all_tasks
+            Include tasks without annotations.
+        download_resources
+            Ask the server to bundle the media files (formats that support it).
+        ids
+            Only these tasks.
+        progress
+            Show a progress bar; ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
+
+        Returns
+        -------
+        pathlib.Path
+            The downloaded file.
+
+        Raises
+        ------
+        AuthenticationError, PermissionDenied, NotFound
+            The key is refused, the user may not export, or the project does not exist.
+        HTTPError
+            Another request failure after the retries.
+        DownloadError
+            The download broke off for good (nothing is left under the final name).
+        """
         pid = _project_id(project)
         params: list[tuple[str, Any]] = [
             ("exportType", export_type),
@@ -205,7 +263,25 @@ class Client(Connection):
 
     # -- snapshots --------------------------------------------------------------------
     def list_exports(self, project: int) -> list[Export]:
-        """The project's snapshots, newest first (the server lists the newest 100)."""
+        """The project's snapshots, newest first (the server lists the newest 100).
+
+        Parameters
+        ----------
+        project
+            The project's id.
+
+        Returns
+        -------
+        list of Export
+            Its snapshots, in any status.
+
+        Raises
+        ------
+        AuthenticationError, PermissionDenied, NotFound
+            The key is refused, the user may not do this, or the project does not exist.
+        HTTPError
+            Another request failure after the retries.
+        """
         pid = _project_id(project)
         return [Export(self, pid, raw) for raw in self.get_json(f"api/projects/{pid}/exports/")]
 
@@ -234,6 +310,33 @@ class Client(Connection):
         When the request times out or a proxy gives up (408/499/502/503/504), the snapshot may
         exist anyway: the snapshots are listed and the one with this title is returned
         instead of creating a second one. Call ``wait()`` on the result in any case.
+
+        Parameters
+        ----------
+        project
+            The project's id.
+        title
+            The snapshot's title; by default ``ls_frames <UTC time> <random suffix>``.
+        task_filter, annotation_filter, serialization
+            The snapshot's options (:class:`~ls_frames.TaskFilter`,
+            :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or
+            dicts of their fields).
+        timeout
+            The HTTP timeout of the create request, in seconds (an hour by default).
+
+        Returns
+        -------
+        Export
+            The new snapshot, possibly still in progress.
+
+        Raises
+        ------
+        ConfigurationError
+            An option is not valid (before any request).
+        AuthenticationError, PermissionDenied, NotFound
+            The key is refused, the user may not export, or the project does not exist.
+        HTTPError
+            Another request failure (the create itself is not repeated blindly).
         """
         pid = _project_id(project)
         if title is None:

@@ -159,7 +159,31 @@ class Export:
         *,
         progress: bool | None = None,
     ) -> Export:
-        """Poll until the snapshot is ``completed`` (returns ``self``)."""
+        """Poll until the snapshot is ``completed`` (returns ``self``).
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait; ``None`` waits as long as it takes.
+        poll_interval
+            Seconds between two looks at the snapshot's status.
+        progress
+            Show a spinner; ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
+
+        Returns
+        -------
+        Export
+            ``self``, completed.
+
+        Raises
+        ------
+        ExportFailed
+            The snapshot failed on the server (``traceback`` holds the server's).
+        ExportTimeout
+            It did not complete within ``timeout`` (it goes on on the server).
+        HTTPError
+            A request failed after the retries.
+        """
         if self.status is not ExportStatus.COMPLETED:
             _poll(
                 f"snapshot {self.id} of project {self.project}",
@@ -180,6 +204,26 @@ class Export:
         failing on the server's 400 ("Conversion to X already started"). That makes the
         request safe to repeat: after a gateway error the repeat finds the conversion the
         server started.
+
+        Parameters
+        ----------
+        export_type
+            ``"CSV"``, ``"COCO"``, ``"YOLO"``, ... (see :meth:`Client.export_formats
+            <ls_frames.Client.export_formats>`).
+        download_resources
+            Ask the server to bundle the media files (formats that support it).
+
+        Returns
+        -------
+        ConvertedFormat
+            The conversion; call its ``wait()`` before downloading it.
+
+        Raises
+        ------
+        BadRequest
+            The server refuses the conversion (a format the label config cannot produce).
+        HTTPError
+            Another request failure after the retries.
         """
         payload: dict[str, Any] = {"export_type": export_type}
         if download_resources:
@@ -230,6 +274,36 @@ class Export:
 
         On Enterprise a non-JSON type must be converted first; when the server says so, the
         conversion is started, awaited and the download tried again.
+
+        Parameters
+        ----------
+        dest
+            A file path, or an existing folder (the server's file name is used); the
+            current folder by default.
+        export_type
+            ``"JSON"`` (the snapshot itself) or a converted format (``"CSV"``, ...).
+        progress
+            Show a progress bar; ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
+        download_resources
+            Ask the server to bundle the media files (formats that support it).
+
+        Returns
+        -------
+        pathlib.Path
+            The downloaded file.
+
+        Raises
+        ------
+        DownloadError
+            The download broke off for good (nothing is left under the final name).
+        ChecksumMismatch
+            The JSON's MD5 differs from the one the server recorded.
+        NotFound
+            No such snapshot, or the format is not converted and cannot be.
+        ExportFailed, ExportTimeout
+            A conversion the download needed failed or did not finish.
+        HTTPError
+            Another request failure after the retries.
         """
         params: dict[str, Any] = {"exportType": export_type}
         if download_resources:

@@ -72,9 +72,45 @@ def snapshot_project(
     progress: bool | None = None,
 ) -> Export:
     """A completed snapshot: ``export_id`` reuses an existing one, else one is created with
-    the given options (defaults: full objects, every annotation) and awaited. ``project`` is
-    an id or a title. The snapshot stays on the server: delete it with ``.delete()`` when
-    it is no longer needed (the other functions here do so for the snapshots they make)."""
+    the given options (defaults: full objects, every annotation) and awaited.
+
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Export
+        The completed snapshot (download it with :meth:`Export.download
+        <ls_frames.Export.download>`).
+
+    Raises
+    ------
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    """
     client = client or Client()
     project = client.resolve_project(project)
     if export_id is not None:
@@ -172,16 +208,62 @@ def load_project(
 ) -> Frames:
     """Snapshot a project and return its tables (see :func:`ls_frames.read_export`).
 
-    Parameters: ``project``, an id or a title. ``label_config``: ``None`` fetches the
-    project's config so label columns become categoricals in config order; a string uses
-    that config; ``False`` skips it. ``keep_file`` keeps the downloaded JSON snapshot
-    there (a file or folder). The snapshot made for the call is deleted from the server
-    once downloaded unless ``keep_snapshot``; one named with ``export_id`` is kept.
-    ``progress`` switches every bar (snapshot, download, flatten).
+    ``label_config``: ``None`` fetches the project's config so label columns become
+    categoricals in config order; a string uses that config; ``False`` skips it.
+    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder).
 
-    Returns: :class:`~ls_frames.Frames` whose ``provenance`` holds what
-    :func:`export_project` stores with a dataset (server, project, snapshot, md5, options).
-    Raises: the errors of :mod:`ls_frames.errors` (HTTP, export, download, format).
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    dtype_backend
+        ``"numpy_nullable"`` (the default) or ``"pyarrow"``: the pandas
+        dtypes of the tables (see :class:`~ls_frames.Frames`).
+    keep_file
+        Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
+        by default it goes to a temporary folder that is removed.
+    keep_snapshot
+        Keep the snapshot made for the call on the server (by default it is deleted once
+        downloaded; one named with ``export_id`` is always kept).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Frames
+        The project's tables.
+
+    Raises
+    ------
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
     """
     with _using(client) as client:
         pid = client.resolve_project(project)
@@ -228,23 +310,71 @@ def export_project(
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
-    versions) is stored in every file's metadata.
+    versions) is stored in every file's metadata. Returns ``out_dir``.
 
-    Parameters: ``project``, an id or a title; ``keep_file`` keeps the JSON snapshot there
-    (a file or folder); the snapshot made for the call is deleted from the server once
-    downloaded unless ``keep_snapshot`` (one named with ``export_id`` is kept); the rest
-    as in :func:`load_project`.
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    out_dir
+        The dataset's folder (read it back with :func:`~ls_frames.read_parquet`).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one (the options are then ignored).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    keep_file
+        Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
+        by default it goes to a temporary folder that is removed.
+    keep_snapshot
+        Keep the snapshot made for the call on the server (by default it is deleted once
+        downloaded; one named with ``export_id`` is always kept).
+    overwrite
+        Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+    media
+        A cache folder: the files the tasks point to are fetched into it with
+        :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and
+        kept as the dataset's ``media`` table (``read_parquet(out_dir).media``). A
+        reference that cannot be fetched is a row with ``error`` set, unless ``strict``.
+    media_options
+        Keyword arguments for ``fetch_media`` (``fields``, ``workers``, ``strict``,
+        ``refresh``, ``allow_hosts``).
 
-    ``media``: a cache folder; the files the tasks point to are fetched into it with
-    :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and the
-    result is kept as the dataset's ``media`` table (``read_parquet(out_dir).media``).
-    ``media_options`` go to ``fetch_media`` (``fields``, ``workers``, ``strict``,
-    ``refresh``, ``allow_hosts``). A reference that cannot be fetched is a row with
-    ``error`` set, unless ``strict`` (then :class:`~ls_frames.errors.MediaError` is raised
-    after the dataset is written, without the media table).
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
 
-    Returns: ``out_dir``. Raises: ``FileExistsError`` when ``out_dir`` exists and not
-    ``overwrite``; the errors of :mod:`ls_frames.errors`.
+    Raises
+    ------
+    FileExistsError
+        ``out_dir`` exists and ``overwrite`` is false.
+    ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
     """
     with _using(client) as client:
         pid = client.resolve_project(project)

@@ -321,6 +321,57 @@ def sync_parquet(
     cache for the rest without a request. Once a dataset has a media table, later runs keep
     it up to date with the same cache unless another one is given. ``media_options`` go to
     :func:`~ls_frames.fetch_media`; ``SyncResult.media`` counts what was downloaded.
+
+    Parameters
+    ----------
+    project
+        The project's id.
+    out_dir
+        The dataset's folder: created by the first run, refreshed by the next ones (read
+        it with :func:`~ls_frames.read_parquet`).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    overlap
+        Seconds before the last watermark that are looked at again.
+    full
+        Write the whole project again (also replaces a folder sync_parquet did not write).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    compression
+        The Parquet codec of the files written (``"zstd"``, ``"snappy"``, ...).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    SyncResult
+        What the run did: ``mode`` (``"full"`` or ``"incremental"``), ``changed_tasks``,
+        ``deleted_tasks``, ``total_tasks``, the new ``watermark``, ``seconds``, the
+        ``export_id`` of its snapshot and the ``requests`` it made.
+
+    Raises
+    ------
+    ConfigurationError
+        ``overlap`` is negative, ``out_dir`` holds something sync_parquet did not write
+        (without ``full``) or another project's dataset, or no client was given and the
+        environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
     """
     if client is None:
         with Client() as own:

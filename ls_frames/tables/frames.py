@@ -125,6 +125,16 @@ class Frames:
         a column named after its ``from_name`` holding its value (the first choice, the
         first text line, the rating or number, taxonomy paths as JSON). Attribute items with
         no region of their own (a whole-image choice) stay as rows of their own.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``regions`` columns plus one column per attribute control.
+
+        Raises
+        ------
+        KeyError
+            These frames were read without the ``regions`` table.
         """
         regions = self.regions
         if regions.empty:
@@ -220,6 +230,41 @@ def read_export(
     regions, relations``. ``label_config`` (the project's XML) turns ``from_name``,
     ``label`` and ``choice`` into categoricals in config order. ``workers=2`` decodes
     chunks in two processes. Malformed input raises :class:`ExportFormatError`.
+
+    Parameters
+    ----------
+    source
+        A JSON export: a path, the bytes, or a binary file object.
+    label_config
+        The project's label config (XML); ``None`` means none.
+    dtype_backend
+        ``"numpy_nullable"`` (the default) or ``"pyarrow"``: the pandas dtypes of the
+        tables.
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    chunk_size
+        Bytes read at a time.
+    workers
+        Processes decoding chunks (1: in this process).
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Frames
+        The tables, as Arrow and (on first use) pandas.
+
+    Raises
+    ------
+    ExportFormatError
+        The input is not a Label Studio JSON export; the error names the byte offset or
+        task index.
+    ConfigurationError
+        ``label_config`` is not XML, or ``dtype_backend`` is unknown.
+    ValueError
+        A name in ``tables`` is not one of the six.
     """
     config = _config(label_config)
     types_mapper(dtype_backend)
@@ -246,6 +291,31 @@ def read_parquet(
     The label config stored in the provenance is used unless one is given. A dataset
     written with ``media=DIR`` also has a ``media`` table (``frames.media``), read when
     ``tables`` is ``None`` or names it.
+
+    Parameters
+    ----------
+    out_dir
+        The dataset's folder (written by :func:`~ls_frames.to_parquet`,
+        :func:`~ls_frames.export_project` or :func:`~ls_frames.sync_parquet`).
+    dtype_backend
+        ``"numpy_nullable"`` (the default) or ``"pyarrow"``.
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    label_config
+        Use this label config (XML) instead of the one stored with the dataset.
+
+    Returns
+    -------
+    Frames
+        The dataset's tables.
+
+    Raises
+    ------
+    ExportFormatError
+        The folder is not a complete ls_frames dataset (no ``_SUCCESS``).
+    ConfigurationError
+        ``label_config`` is not XML, or ``dtype_backend`` is unknown.
     """
     root = Path(out_dir)
     manifest = root / "_SUCCESS"

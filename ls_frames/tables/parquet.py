@@ -176,6 +176,48 @@ def to_parquet(
     ``ls_frames_version``, ``written_at`` and the label config in every file's metadata.
     Raises ``FileExistsError`` if ``out_dir`` exists and ``overwrite`` is false, and
     :class:`~ls_frames.errors.ExportFormatError` for malformed input (nothing is left then).
+
+    Parameters
+    ----------
+    source
+        A JSON export: a path, the bytes, or a binary file object.
+    out_dir
+        The dataset's folder: one subfolder per table, a ``_SUCCESS`` file when complete.
+    provenance
+        Where the export came from, stored in every file's metadata.
+    label_config
+        The project's label config (XML), stored with the dataset; ``None`` means none.
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    row_group_size
+        Rows per Parquet row group (a row group is also written once its buffer holds
+        24 MiB).
+    compression
+        The Parquet codec (``"zstd"``, ``"snappy"``, ...).
+    overwrite
+        Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
+    chunk_size
+        Bytes read at a time.
+    workers
+        Processes decoding chunks (1: in this process).
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+
+    Raises
+    ------
+    FileExistsError
+        ``out_dir`` exists and ``overwrite`` is false.
+    ExportFormatError
+        The input is not a Label Studio JSON export (no dataset is left at ``out_dir``).
+    ConfigurationError
+        ``label_config`` is not XML.
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:

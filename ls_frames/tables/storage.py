@@ -36,6 +36,36 @@ def read_storage(
     the number of its annotations in the folder. A file that is neither a task nor an
     annotation, or is malformed, raises :class:`~ls_frames.errors.ExportFormatError`
     naming it.
+
+    Parameters
+    ----------
+    path
+        The storage's folder (what a :class:`~ls_frames.LocalFilesExportStorage` syncs
+        into).
+    label_config
+        The project's label config (XML); ``None`` means none.
+    dtype_backend
+        ``"numpy_nullable"`` (the default) or ``"pyarrow"``.
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    files_per_batch
+        Files read per batch.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+
+    Returns
+    -------
+    Frames
+        The tables, with ``storage_file`` in ``tasks`` and ``annotations``.
+
+    Raises
+    ------
+    ExportFormatError
+        A file is malformed, or is neither a task nor an annotation (the error names it).
+    ConfigurationError
+        ``label_config`` is not XML, or ``dtype_backend`` is unknown.
     """
     config = _config(label_config)
     types_mapper(dtype_backend)

@@ -211,6 +211,7 @@ def interpolate_tracks(regions: pd.DataFrame) -> pd.DataFrame:
     The same frames and values as the server's export with ``interpolate_key_frames=True``
     (see the module docstring for the rules), from an export made without it, for
     annotations, predictions and drafts alike (the server interpolates annotations only).
+    For long videos use :func:`iter_tracks`, which yields the same rows in chunks.
 
     Parameters
     ----------
@@ -231,8 +232,6 @@ def interpolate_tracks(regions: pd.DataFrame) -> pd.DataFrame:
     ------
     ls_frames.errors.RegionError
         as :func:`iter_tracks`.
-
-    For long videos use :func:`iter_tracks`, which yields the same rows in chunks.
     """
     chunks = list(iter_tracks(regions, chunk_rows=1_000_000))
     table: pd.DataFrame = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)

@@ -16,7 +16,7 @@ The contract: either the export reads, and then every result item of the export 
 ``json.loads`` sees it) lands in exactly one row of ``regions`` or ``relations`` with
 ``value_json`` equal to its ``value``; or an :class:`~ls_frames.errors.ExportFormatError`
 names a byte offset inside the document, or the index of the damaged task. Nothing else
-escapes. ``CASES`` counts the cases that ran; the last test checks there were 5,000 (derandomized: CI runs the same cases).
+escapes. ``CASES`` counts the cases that ran; each test checks its own ran (5,000 in all; derandomized: CI runs the same cases).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 import ls_frames
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading import SCHEMAS, ExportReader
+from tests.fuzz_runs import run_counted
 
 CASES: Counter[str] = Counter()
 SOURCES = (("annotation", "annotations"), ("prediction", "predictions"), ("draft", "drafts"))
@@ -218,10 +219,16 @@ def _is_well_shaped(tasks: Any) -> bool:
         return False
 
 
+def test_one_field_of_another_type() -> None:
+    rejected = CASES["wrong_type_rejected"]
+    run_counted(_one_field_of_another_type, CASES, "wrong_type", 1800)
+    assert CASES["wrong_type_rejected"] > rejected  # the damage reached the checks
+
+
 @_settings(2000)
 @given(tasks=_tasks(), data=st.data(), chunk=st.sampled_from([1, 64, 1 << 20]))
-def test_one_field_of_another_type(tasks: list[dict[str, Any]], data: st.DataObject,
-                                   chunk: int) -> None:
+def _one_field_of_another_type(tasks: list[dict[str, Any]], data: st.DataObject,
+                              chunk: int) -> None:
     CASES["wrong_type"] += 1
     t = data.draw(st.integers(0, len(tasks) - 1))
     path = data.draw(st.sampled_from(_paths(tasks[t])))
@@ -238,10 +245,14 @@ def test_one_field_of_another_type(tasks: list[dict[str, Any]], data: st.DataObj
         _check_lossless(doc, tables)
 
 
+def test_duplicate_keys_last_one_wins() -> None:
+    run_counted(_duplicate_keys_last_one_wins, CASES, "duplicate_key", 810)
+
+
 @_settings(900)
 @given(tasks=_tasks(), data=st.data(), chunk=st.sampled_from([1, 64, 1 << 20]))
-def test_duplicate_keys_last_one_wins(tasks: list[dict[str, Any]], data: st.DataObject,
-                                      chunk: int) -> None:
+def _duplicate_keys_last_one_wins(tasks: list[dict[str, Any]], data: st.DataObject,
+                                 chunk: int) -> None:
     """A duplicate key in one object (the first copy holds another value): read as
     ``json.loads`` reads it, or refused with a location."""
     CASES["duplicate_key"] += 1
@@ -263,10 +274,14 @@ def test_duplicate_keys_last_one_wins(tasks: list[dict[str, Any]], data: st.Data
     _check_lossless(damaged, tables)
 
 
+def test_cut_anywhere_is_refused_within_the_document() -> None:
+    run_counted(_cut_anywhere_is_refused_within_the_document, CASES, "cut", 990)
+
+
 @_settings(1100)
 @given(tasks=_tasks(), data=st.data(), chunk=st.sampled_from([1, 64, 1 << 20]),
        indent=st.sampled_from([None, 2]))
-def test_cut_anywhere_is_refused_within_the_document(
+def _cut_anywhere_is_refused_within_the_document(
     tasks: list[dict[str, Any]], data: st.DataObject, chunk: int, indent: int | None
 ) -> None:
     """A document cut short is always refused (never read as fewer tasks), at an offset no
@@ -279,10 +294,14 @@ def test_cut_anywhere_is_refused_within_the_document(
     _check_located(info.value, doc[:cut], None)
 
 
+def test_single_object_and_json_min_records() -> None:
+    run_counted(_single_object_and_json_min_records, CASES, "other_shapes", 720)
+
+
 @_settings(800)
 @given(tasks=_tasks(), data=st.data())
-def test_single_object_and_json_min_records(tasks: list[dict[str, Any]],
-                                            data: st.DataObject) -> None:
+def _single_object_and_json_min_records(tasks: list[dict[str, Any]],
+                                       data: st.DataObject) -> None:
     """A file holding one task, and JSON_MIN rows built from the tasks, with one field of
     another type: they read, or are refused with a location."""
     CASES["other_shapes"] += 1
@@ -305,9 +324,15 @@ def test_single_object_and_json_min_records(tasks: list[dict[str, Any]],
     assert tables["tasks"].num_rows >= 1
 
 
+def test_to_parquet_failure_keeps_the_old_dataset(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    run_counted(_to_parquet_failure_keeps_the_old_dataset, CASES, "to_parquet", 180, tmp_path_factory=tmp_path_factory)
+
+
 @_settings(200)
 @given(tasks=_tasks(), data=st.data())
-def test_to_parquet_failure_keeps_the_old_dataset(
+def _to_parquet_failure_keeps_the_old_dataset(
     tasks: list[dict[str, Any]], data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     CASES["to_parquet"] += 1
@@ -334,12 +359,3 @@ def test_to_parquet_failure_keeps_the_old_dataset(
         assert pq.read_table(tasks_file).num_rows == len(tasks)
         assert sorted(p.name for p in base.iterdir()) == ["dataset"]
         assert not any(Path(p).name.startswith(".") for p in out.rglob("*"))
-
-
-def test_the_shape_fuzz_cases_ran() -> None:
-    """Runs last in this module: the five families ran, 5,000 cases or more in all."""
-    ran = {k: v for k, v in CASES.items() if not k.endswith("_rejected")}
-    if len(ran) < 5:
-        pytest.skip("the fuzz tests did not all run in this session (a -k selection)")
-    assert sum(ran.values()) >= 5000, CASES
-    assert CASES["wrong_type_rejected"] > 0, CASES  # the damage reached the checks

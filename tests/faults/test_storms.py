@@ -52,8 +52,9 @@ def test_polling_rides_out_bursts_shorter_than_the_retries(
     with make_client(proxy.url, api_key, sleeps, attempts=ATTEMPTS) as client:
         export = client.get_export(seeded.project, seeded.export_id)  # answered "in progress"
         assert export.status is ls_frames.ExportStatus.IN_PROGRESS
-        export.wait(timeout=60, poll_interval=0.01)
-    assert export.status is ls_frames.ExportStatus.COMPLETED and export.md5 == seeded.md5
+        done = export.wait(timeout=60, poll_interval=0.01)
+    assert done is export
+    assert done.status is ls_frames.ExportStatus.COMPLETED and done.md5 == seeded.md5
     polls = proxy.requests(rf"/exports/{seeded.export_id}$")
     assert len(polls) == len(script) + 1
     assert [s for s in sleeps.calls if s in (3.0, 1.0, 0.0)] == [3.0, 1.0, 0.0]

@@ -81,6 +81,19 @@ class ExportPanel(W.VBox):
     snapshot used), ``paths`` (``"snapshot"``, ``"parquet"``, ``"media"`` and one entry per
     downloaded format), ``media`` (the media table when *fetch media* was ticked on save),
     ``error`` (the last error, or ``None``).
+
+    Parameters
+    ----------
+    client
+        The :class:`~ls_frames.Client` to use; by default ``Client()``.
+    project
+        The project to preselect.
+    work_dir
+        Where downloads go; a temporary folder by default.
+    timeout
+        Seconds to wait for a snapshot (an hour by default).
+    background
+        Run jobs in a thread so the notebook stays responsive (``wait()`` joins it).
     """
 
     def __init__(
