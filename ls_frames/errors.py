@@ -3,7 +3,10 @@
 Every exception the library raises on purpose derives from :class:`LSFramesError`::
 
     LSFramesError
-    ├── ConfigurationError            missing URL or key, bad option value, missing extra
+    ├── ConfigurationError            missing URL or key, bad option value, missing extra,
+    │                                 unknown option (also a ``ValueError``)
+    ├── OutputExistsError             the output folder exists and ``overwrite`` is false
+    │                                 (also a ``FileExistsError``)
     ├── HTTPError                     a request failed (carries method, path, status, message)
     │   ├── TransportError            no usable response: connect error, reset, read timeout
     │   │   └── RequestTimeout        the request timed out (after retries, where retried)
@@ -20,6 +23,7 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     ├── DownloadError                 a download could not be completed
     │   └── ChecksumMismatch          the bytes on disk do not match the server's md5
     ├── StorageError                  an export storage refused a request or failed to sync
+    ├── NoProjectError                the server has no project to pick (``ls-frames demo``)
     ├── MediaError                    ``fetch_media(strict=True)``: some references failed
     ├── ExportFormatError             an export file is not what Label Studio writes
     │   (also a ``ValueError``; names the byte offset or task index)
@@ -37,7 +41,10 @@ scrubbed copy of the server's answer.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +65,9 @@ __all__ = [
     "HTTPError",
     "LSFramesError",
     "MediaError",
+    "NoProjectError",
     "NotFound",
+    "OutputExistsError",
     "PermissionDenied",
     "RateLimited",
     "RegionError",
@@ -71,18 +80,33 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 2000
-_SECRETS: set[str] = set()
+# Known credentials, newest last. Bounded: a process that refreshes an access token every
+# five minutes for months forgets the oldest (and, with ``replaces``, each predecessor).
+_MAX_SECRETS = 256
+_SECRETS: OrderedDict[str, None] = OrderedDict()
+_SECRETS_LOCK = threading.Lock()
 
 
-def register_secret(secret: str | None) -> None:
-    """Remember a credential so :func:`redact` removes it from any text we render."""
-    if secret and len(secret) >= 6:
-        _SECRETS.add(secret)
+def register_secret(secret: str | None, *, replaces: str | None = None) -> None:
+    """Remember a credential so :func:`redact` removes it from any text we render.
+
+    ``replaces``: a credential this one supersedes (a refreshed access token's
+    predecessor), forgotten. At most ``_MAX_SECRETS`` are kept, the least recently
+    registered dropped first.
+    """
+    with _SECRETS_LOCK:
+        if replaces and replaces != secret:
+            _SECRETS.pop(replaces, None)
+        if secret and len(secret) >= 6:
+            _SECRETS[secret] = None
+            _SECRETS.move_to_end(secret)
+            while len(_SECRETS) > _MAX_SECRETS:
+                _SECRETS.popitem(last=False)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Return ``text`` with every known credential (and bearer/token headers) masked."""
-    for s in (*_SECRETS, *secrets):
+    for s in (*tuple(_SECRETS), *secrets):
         if s:
             text = text.replace(s, "***")
     # A credential-looking value after the scheme (with a digit: "token authentication" in
@@ -298,6 +322,21 @@ class StorageError(LSFramesError):
         self.traceback = redact(traceback) if traceback else traceback
         tail = f"\nServer traceback:\n{traceback}" if traceback else ""
         super().__init__(redact(message + tail))
+
+
+class OutputExistsError(LSFramesError, FileExistsError):
+    """The output folder exists and ``overwrite`` is false (``path`` names it)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path} exists; pass overwrite=True to replace it")
+
+    def __str__(self) -> str:  # FileExistsError would render (errno, strerror)
+        return str(self.args[0])
+
+
+class NoProjectError(ConfigurationError):
+    """The server has no project to pick when none was named."""
 
 
 class MediaError(LSFramesError):

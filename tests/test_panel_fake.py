@@ -73,7 +73,7 @@ class SlowStream(httpx.SyncByteStream):
 
 
 def _panel(fake: PanelFake, tmp_path: Path, **kw: Any) -> Any:
-    panel = ls_frames.ExportPanel(client_for(fake), PROJECT, work_dir=tmp_path, **kw)
+    panel = ls_frames.ExportPanel(PROJECT, client=client_for(fake), work_dir=tmp_path, **kw)
     panel.wait(timeout=30)
     assert panel.error is None, panel.error_box.value
     return panel
@@ -159,7 +159,7 @@ def test_an_export_clicked_while_the_panel_loads_runs_after_the_load(tmp_path: P
     fake = PanelFake(["completed"])
     fake.body = b'[{"id": 1, "data": {"text": "x"}}]'
     fake.hold_list = threading.Event()
-    panel = ls_frames.ExportPanel(client_for(fake), PROJECT, work_dir=tmp_path)
+    panel = ls_frames.ExportPanel(PROJECT, client=client_for(fake), work_dir=tmp_path)
     try:
         assert panel.busy and not panel.export_button.disabled, "clickable while loading"
         panel.export_button.click()

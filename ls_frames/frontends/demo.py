@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ls_frames.errors import NoProjectError
 from ls_frames.exports import Client
 from ls_frames.frontends.pipeline import export_project
 
@@ -36,13 +37,13 @@ def run_demo(
 ) -> Path:
     out = Path(out)
     if url or os.environ.get("LABEL_STUDIO_URL"):
-        client = Client(url, api_key)
-        if project is None:
-            projects = client.list_projects()
-            if not projects:
-                raise SystemExit("the server has no project to export")
-            project = max(int(p["id"]) for p in projects)
-        return _export_and_report(client, project, out)
+        with Client(url, api_key) as client:
+            if project is None:
+                projects = client.list_projects()
+                if not projects:
+                    raise NoProjectError(f"{client.base_url} has no project to export")
+                project = max(int(p["id"]) for p in projects)
+            return _export_and_report(client, project, out)
 
     from ls_frames.testing import LocalLabelStudio
     from ls_frames.testing.seed import seed_demo_project
@@ -50,5 +51,5 @@ def run_demo(
     print("No LABEL_STUDIO_URL given: starting a local Label Studio (about a minute)...")
     with LocalLabelStudio() as server:
         seeded = seed_demo_project(server.url, server.legacy_token)
-        client = Client(server.url, server.access_token)
-        return _export_and_report(client, int(seeded["project_id"]), out)
+        with Client(server.url, server.access_token) as client:
+            return _export_and_report(client, int(seeded["project_id"]), out)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ls_frames._version import __version__
-from ls_frames.errors import ConfigurationError, HTTPError
+from ls_frames.errors import ConfigurationError, HTTPError, OutputExistsError
 from ls_frames.exports import (
     AnnotationFilter,
     Client,
@@ -34,6 +34,7 @@ from ls_frames.exports.download import means_folder
 from ls_frames.exports.options import coerce_option
 from ls_frames.frontends.dataset_media import fetch_dataset_media
 from ls_frames.tables import Frames, read_export, to_parquet
+from ls_frames.tables.dtypes import Compression, DtypeBackend
 
 __all__ = [
     "SINGLE_FILE_FORMATS",
@@ -111,18 +112,18 @@ def snapshot_project(
     ExportFailed, ExportTimeout
         The snapshot failed on the server, or did not complete within ``timeout``.
     """
-    client = client or Client()
-    project = client.resolve_project(project)
-    if export_id is not None:
-        export = client.get_export(project, export_id)
-    else:
-        export = client.create_export(
-            project,
-            task_filter=task_filter,
-            annotation_filter=annotation_filter,
-            serialization=serialization,
-        )
-    return export.wait(timeout=timeout, progress=progress)
+    with _using(client) as client:  # a client made here is closed once the wait ends
+        pid = client.resolve_project(project)
+        if export_id is not None:
+            export = client.get_export(pid, export_id)
+        else:
+            export = client.create_export(
+                pid,
+                task_filter=task_filter,
+                annotation_filter=annotation_filter,
+                serialization=serialization,
+            )
+        return export.wait(timeout=timeout, progress=progress)
 
 
 def snapshot_provenance(client: Client, export: Export, label_config: str | None) -> dict[str, Any]:
@@ -200,7 +201,9 @@ def load_project(
     serialization: Serialization | Mapping[str, Any] | None = None,
     export_id: int | None = None,
     label_config: str | bool | None = None,
-    dtype_backend: str = "numpy_nullable",
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    tables: Iterable[str] | None = None,
+    workers: int = 1,
     keep_file: str | os.PathLike[str] | None = None,
     keep_snapshot: bool = False,
     timeout: float | None = None,
@@ -231,6 +234,11 @@ def load_project(
     dtype_backend
         ``"numpy_nullable"`` (the default) or ``"pyarrow"``: the pandas
         dtypes of the tables (see :class:`~ls_frames.Frames`).
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    workers
+        Processes decoding the snapshot (1: in this process).
     keep_file
         Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
         by default it goes to a temporary folder that is removed.
@@ -285,7 +293,7 @@ def load_project(
                 path = export.download(tmp if keep_file is None else keep_file,
                                        progress=progress)
             frames = read_export(path, label_config=config, dtype_backend=dtype_backend,
-                                 progress=progress)
+                                 tables=tables, workers=workers, progress=progress)
     frames.provenance = provenance
     return frames
 
@@ -303,6 +311,9 @@ def export_project(
     keep_file: str | os.PathLike[str] | None = None,
     keep_snapshot: bool = False,
     overwrite: bool = False,
+    compression: Compression = "zstd",
+    tables: Iterable[str] | None = None,
+    workers: int = 1,
     timeout: float | None = None,
     progress: bool | None = None,
     media: str | os.PathLike[str] | None = None,
@@ -338,6 +349,14 @@ def export_project(
         downloaded; one named with ``export_id`` is always kept).
     overwrite
         Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
+    compression
+        The Parquet codec (``"zstd"``, ``"snappy"``, ``"gzip"``, ``"brotli"``, ``"lz4"``,
+        ``"none"``).
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    workers
+        Processes decoding the snapshot (1: in this process).
     timeout
         Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
     progress
@@ -359,8 +378,8 @@ def export_project(
 
     Raises
     ------
-    FileExistsError
-        ``out_dir`` exists and ``overwrite`` is false.
+    OutputExistsError
+        ``out_dir`` exists and ``overwrite`` is false (also a ``FileExistsError``).
     ConfigurationError
         No client was given and the environment names no server or key.
     AuthenticationError, PermissionDenied, NotFound
@@ -376,11 +395,11 @@ def export_project(
     ExportFormatError
         The snapshot is not a Label Studio JSON export.
     """
+    out = Path(out_dir)
+    if out.exists() and not overwrite:  # before any request, let alone a snapshot
+        raise OutputExistsError(out)
     with _using(client) as client:
         pid = client.resolve_project(project)
-        out = Path(out_dir)
-        if out.exists() and not overwrite:  # before a snapshot is made for nothing
-            raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
         export = snapshot_project(
             pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
             serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
@@ -397,7 +416,8 @@ def export_project(
                 path = export.download(tmp if keep_file is None else keep_file,
                                        progress=progress)
             to_parquet(path, out, provenance=provenance, label_config=config,
-                       overwrite=overwrite, progress=progress)
+                       overwrite=overwrite, compression=compression, tables=tables,
+                       workers=workers, progress=progress)
         if media is not None:
             fetch_dataset_media(out, media, client=client, progress=progress,
                                 **dict(media_options or {}))  # fmt: skip

@@ -52,6 +52,7 @@ from ls_frames.frontends.dataset_media import (
 )
 from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
 from ls_frames.tables import to_parquet
+from ls_frames.tables.dtypes import Compression
 from ls_frames.tables.parquet import recover
 from ls_frames.tables.upsert import (
     dataset_task_ids,
@@ -294,7 +295,7 @@ def sync_parquet(
     overlap: float = 60.0,
     full: bool = False,
     label_config: str | bool | None = None,
-    compression: str = "zstd",
+    compression: Compression = "zstd",
     timeout: float | None = None,
     progress: bool | None = None,
     media: str | os.PathLike[str] | None = None,
@@ -394,7 +395,7 @@ def sync_parquet(
 
 def _sync(
     client: Client, project: int, out_dir: str | os.PathLike[str], *, overlap: float,
-    full: bool, label_config: str | bool | None, compression: str, timeout: float | None,
+    full: bool, label_config: str | bool | None, compression: Compression, timeout: float | None,
     progress: bool | None,
 ) -> SyncResult:
     """One run of :func:`sync_parquet` on the tables."""
@@ -426,7 +427,7 @@ def _sync(
 def _incremental_run(
     client: Client, project: int, out: Path, tmp: Path, started: float,
     state: dict[str, Any], *, overlap: float, label_config: str | bool | None,
-    compression: str, timeout: float | None, progress: bool | None,
+    compression: Compression, timeout: float | None, progress: bool | None,
 ) -> SyncResult:
     prov = dict(state["provenance"])
     sync = dict(prov["sync"])
@@ -536,7 +537,7 @@ def _incremental_run(
 
 def _full_run(
     client: Client, project: int, out: Path, tmp: Path, started: float, *, overlap: float,
-    label_config: str | bool | None, compression: str, timeout: float | None,
+    label_config: str | bool | None, compression: Compression, timeout: float | None,
     progress: bool | None, history: list[dict[str, Any]] | None = None,
     reason: str | None = None,
 ) -> SyncResult:

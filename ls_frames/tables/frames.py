@@ -6,12 +6,13 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading import (
@@ -24,7 +25,7 @@ from ls_frames.reading import (
     expand_data_columns,
     parse_label_config,
 )
-from ls_frames.tables.dtypes import table_to_pandas, types_mapper
+from ls_frames.tables.dtypes import DtypeBackend, table_to_pandas, types_mapper
 
 __all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
 
@@ -45,7 +46,7 @@ class Frames:
         self,
         arrow: dict[str, pa.Table],
         *,
-        dtype_backend: str = "numpy_nullable",
+        dtype_backend: DtypeBackend = "numpy_nullable",
         label_config: LabelConfig | None = None,
         provenance: dict[str, Any] | None = None,
     ) -> None:
@@ -189,8 +190,10 @@ def _attribute_series(column: pd.Series, sub: pd.DataFrame, frames: Frames, name
     return column.astype(object).astype("string")
 
 
-def _config(label_config: str | LabelConfig | None) -> LabelConfig | None:
-    if label_config is None or isinstance(label_config, LabelConfig):
+def _config(label_config: str | LabelConfig | Literal[False] | None) -> LabelConfig | None:
+    if label_config is None or label_config is False:
+        return None
+    if isinstance(label_config, LabelConfig):
         return label_config
     return parse_label_config(label_config)
 
@@ -217,8 +220,8 @@ def collect_batches(
 def read_export(
     source: Source,
     *,
-    label_config: str | LabelConfig | None = None,
-    dtype_backend: str = "numpy_nullable",
+    label_config: str | LabelConfig | Literal[False] | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
     tables: Iterable[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
@@ -279,12 +282,13 @@ def read_export(
     return Frames(arrow, dtype_backend=dtype_backend, label_config=config)
 
 
+@renamed_kwargs(out_dir="path")
 def read_parquet(
-    out_dir: str | os.PathLike[str],
+    path: str | os.PathLike[str],
     *,
-    dtype_backend: str = "numpy_nullable",
+    dtype_backend: DtypeBackend = "numpy_nullable",
     tables: Iterable[str] | None = None,
-    label_config: str | LabelConfig | None = None,
+    label_config: str | LabelConfig | Literal[False] | None = None,
 ) -> Frames:
     """Read a dataset written by :func:`to_parquet` back into :class:`Frames`.
 
@@ -294,7 +298,7 @@ def read_parquet(
 
     Parameters
     ----------
-    out_dir
+    path
         The dataset's folder (written by :func:`~ls_frames.to_parquet`,
         :func:`~ls_frames.export_project` or :func:`~ls_frames.sync_parquet`).
     dtype_backend
@@ -317,7 +321,7 @@ def read_parquet(
     ConfigurationError
         ``label_config`` is not XML, or ``dtype_backend`` is unknown.
     """
-    root = Path(out_dir)
+    root = Path(path)
     manifest = root / "_SUCCESS"
     if not manifest.is_file():
         raise ExportFormatError("not a complete ls_frames dataset (no _SUCCESS)", path=str(root))
@@ -337,6 +341,6 @@ def read_parquet(
         if provenance is None and METADATA_KEY in meta:
             provenance = json.loads(meta[METADATA_KEY])
     config = _config(label_config)
-    if config is None and provenance and provenance.get("label_config"):
+    if label_config is None and provenance and provenance.get("label_config"):
         config = parse_label_config(str(provenance["label_config"]))
     return Frames(arrow, dtype_backend=dtype_backend, label_config=config, provenance=provenance)

@@ -24,13 +24,14 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ls_frames._progress import progress_bar
 from ls_frames._version import __version__
+from ls_frames.errors import OutputExistsError
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -40,6 +41,7 @@ from ls_frames.reading import (
     expand_data_columns,
     tasks_schema,
 )
+from ls_frames.tables.dtypes import Compression
 from ls_frames.tables.frames import METADATA_KEY
 
 __all__ = ["to_parquet"]
@@ -144,7 +146,9 @@ class _TableWriter:
 
 
 def _provenance(
-    provenance: dict[str, Any] | None, label_config: str | LabelConfig | None, source: Source
+    provenance: dict[str, Any] | None,
+    label_config: str | LabelConfig | Literal[False] | None,
+    source: Source,
 ) -> dict[str, Any]:
     info: dict[str, Any] = dict(provenance or {})
     info.setdefault("ls_frames_version", __version__)
@@ -161,10 +165,10 @@ def to_parquet(
     out_dir: str | os.PathLike[str],
     *,
     provenance: dict[str, Any] | None = None,
-    label_config: str | LabelConfig | None = None,
+    label_config: str | LabelConfig | Literal[False] | None = None,
     tables: Iterable[str] | None = None,
     row_group_size: int = 131_072,
-    compression: str = "zstd",
+    compression: Compression = "zstd",
     overwrite: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
@@ -174,8 +178,9 @@ def to_parquet(
 
     ``provenance`` (project, export id, md5, server version, options, ...) is stored with
     ``ls_frames_version``, ``written_at`` and the label config in every file's metadata.
-    Raises ``FileExistsError`` if ``out_dir`` exists and ``overwrite`` is false, and
-    :class:`~ls_frames.errors.ExportFormatError` for malformed input (nothing is left then).
+    Raises :class:`~ls_frames.OutputExistsError` if ``out_dir`` exists and ``overwrite``
+    is false, and :class:`~ls_frames.errors.ExportFormatError` for malformed input
+    (nothing is left then).
 
     Parameters
     ----------
@@ -212,8 +217,8 @@ def to_parquet(
 
     Raises
     ------
-    FileExistsError
-        ``out_dir`` exists and ``overwrite`` is false.
+    OutputExistsError
+        ``out_dir`` exists and ``overwrite`` is false (also a ``FileExistsError``).
     ExportFormatError
         The input is not a Label Studio JSON export (no dataset is left at ``out_dir``).
     ConfigurationError
@@ -221,7 +226,7 @@ def to_parquet(
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
+        raise OutputExistsError(out)
     tmp = staging_dir(out)
     try:
         written = _write(

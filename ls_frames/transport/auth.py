@@ -162,7 +162,8 @@ class TokenAuth(httpx.Auth):
                 path=response.request.url.path,
                 status=response.status_code,
             ) from exc
-        register_secret(access)
+        # forget the predecessor (never the key we were given): the registry stays bounded
+        register_secret(access, replaces=None if self._access == self._key else self._access)
         payload = _jwt_payload(access) or {}
         lifetime = float(payload.get("exp", 0)) - float(payload.get("iat", 0))
         self._access = access
