@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import ls_frames
@@ -64,6 +65,8 @@ def test_timeout_is_the_wait_deadline_and_http_timeouts_are_named_so() -> None:
     assert "timeout" not in _params(ls_frames.Client.__init__)
     assert "http_timeout" in _params(ls_frames.Client.create_export)
     assert "timeout" not in _params(ls_frames.Client.create_export)
+    assert "http_timeout" in _params(ls_frames.fetch_media)
+    assert "timeout" not in _params(ls_frames.fetch_media)
 
 
 def test_project_functions_forward_the_same_options() -> None:
@@ -178,3 +181,47 @@ def test_cli_refuses_an_existing_folder_before_any_server_work(
     source.write_text("[]")
     assert cli.main(["read", str(source), "--out", str(out)]) == 1
     assert "OutputExistsError" in capsys.readouterr().err
+
+
+def test_snapshot_project_closes_the_client_it_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ls_frames.frontends import pipeline
+    from tests.fake_label_studio import LEGACY, FakeLabelStudio
+
+    fake = FakeLabelStudio()
+    made: list[ls_frames.Client] = []
+
+    class FromEnvironment(ls_frames.Client):
+        def __init__(self) -> None:
+            super().__init__("https://ls.test", LEGACY, transport=httpx.MockTransport(fake))
+            made.append(self)
+
+    monkeypatch.setattr(pipeline, "Client", FromEnvironment)
+    with pytest.raises(ls_frames.NotFound):
+        ls_frames.snapshot_project(10**6, export_id=1, progress=False)
+    assert len(made) == 1 and made[0]._client.is_closed
+
+
+def test_the_demo_raises_a_typed_error_for_a_server_without_projects(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ls_frames.frontends import demo
+
+    closed: list[bool] = []
+
+    class Empty(ls_frames.Client):
+        def list_projects(self) -> list[dict[str, Any]]:
+            return []
+
+        def close(self) -> None:
+            closed.append(True)
+            super().close()
+
+    monkeypatch.setattr(demo, "Client", Empty)
+    with pytest.raises(ls_frames.NoProjectError, match="no project to export"):
+        demo.run_demo("out", url="http://127.0.0.1:9", api_key="k" * 40)
+    assert closed == [True]
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k" * 40)
+    assert cli.main(["demo", "--out", "out"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "NoProjectError" in err
