@@ -3,8 +3,10 @@
 Every exception the library raises on purpose derives from :class:`LSFramesError`::
 
     LSFramesError
-    ├── ConfigurationError            missing URL or key, bad option value, missing extra,
-    │                                 unknown option (also a ``ValueError``)
+    ├── ConfigurationError            missing URL or key, bad option or argument value
+    │   │                             (unknown table, array of the wrong shape), unknown
+    │   │                             option, missing extra (also a ``ValueError``)
+    │   └── NoProjectError            the server has no project to pick (``ls-frames demo``)
     ├── OutputExistsError             the output folder exists and ``overwrite`` is false
     │                                 (also a ``FileExistsError``)
     ├── HTTPError                     a request failed (carries method, path, status, message)
@@ -23,7 +25,6 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     ├── DownloadError                 a download could not be completed
     │   └── ChecksumMismatch          the bytes on disk do not match the server's md5
     ├── StorageError                  an export storage refused a request or failed to sync
-    ├── NoProjectError                the server has no project to pick (``ls-frames demo``)
     ├── MediaError                    ``fetch_media(strict=True)``: some references failed
     ├── ExportFormatError             an export file is not what Label Studio writes
     │   (also a ``ValueError``; names the byte offset or task index)

@@ -83,7 +83,7 @@ def test_label_config_false_means_none_and_none_means_find_it() -> None:
     for name in ("load_project", "export_project", "sync_parquet", "read_export",
                  "to_parquet", "read_parquet", "read_storage"):
         hint = typing.get_type_hints(getattr(ls_frames, name))["label_config"]
-        assert False in _literal_values(hint) or bool in typing.get_args(hint), name
+        assert False in _literal_values(hint) and bool not in typing.get_args(hint), name
 
 
 def _literal_values(hint: Any) -> set[Any]:
@@ -225,3 +225,12 @@ def test_the_demo_raises_a_typed_error_for_a_server_without_projects(
     assert cli.main(["demo", "--out", "out"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "NoProjectError" in err
+
+
+def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None:
+    from ls_frames.tables.overlap import box_iou
+
+    with pytest.raises(ls_frames.ConfigurationError, match="unknown tables"):
+        ls_frames.read_export(b"[]", tables=["nope"])
+    with pytest.raises(ValueError, match="shape"):  # the built-in base is kept
+        box_iou([[1, 2, 3]], [[1, 2, 3, 4]])

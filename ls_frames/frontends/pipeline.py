@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ls_frames._version import __version__
 from ls_frames.errors import ConfigurationError, HTTPError, OutputExistsError
@@ -200,7 +200,7 @@ def load_project(
     annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
     serialization: Serialization | Mapping[str, Any] | None = None,
     export_id: int | None = None,
-    label_config: str | bool | None = None,
+    label_config: str | Literal[False] | None = None,
     dtype_backend: DtypeBackend = "numpy_nullable",
     tables: Iterable[str] | None = None,
     workers: int = 1,
@@ -307,7 +307,7 @@ def export_project(
     annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
     serialization: Serialization | Mapping[str, Any] | None = None,
     export_id: int | None = None,
-    label_config: str | bool | None = None,
+    label_config: str | Literal[False] | None = None,
     keep_file: str | os.PathLike[str] | None = None,
     keep_snapshot: bool = False,
     overwrite: bool = False,

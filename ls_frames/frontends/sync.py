@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ls_frames._version import __version__
 from ls_frames.errors import ConfigurationError, ExportFormatError, HTTPError
@@ -294,7 +294,7 @@ def sync_parquet(
     client: Client | None = None,
     overlap: float = 60.0,
     full: bool = False,
-    label_config: str | bool | None = None,
+    label_config: str | Literal[False] | None = None,
     compression: Compression = "zstd",
     timeout: float | None = None,
     progress: bool | None = None,

@@ -93,7 +93,7 @@ def _tasks(
         frames = read_parquet(frames, tables=["tasks"])
     if isinstance(frames, Frames):
         if "tasks" not in frames.arrow:
-            raise ValueError(
+            raise ConfigurationError(
                 f"fetch_media reads the tasks table, and these Frames hold only "
                 f"{sorted(frames.arrow)}"
             )

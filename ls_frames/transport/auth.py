@@ -28,7 +28,13 @@ from typing import Any, Literal
 
 import httpx
 
-from ls_frames.errors import AuthenticationError, HTTPError, raise_for_status, register_secret
+from ls_frames.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HTTPError,
+    raise_for_status,
+    register_secret,
+)
 
 __all__ = ["TokenAuth", "origin_of", "token_kind"]
 
@@ -81,7 +87,7 @@ class TokenAuth(httpx.Auth):
 
     def __init__(self, api_key: str, refresh_url: httpx.URL | str) -> None:
         if not api_key or not api_key.strip():
-            raise ValueError("api_key is empty")
+            raise ConfigurationError("api_key is empty")
         self._key = api_key.strip()
         self.kind: TokenKind = token_kind(self._key)
         self.scheme = "Token" if self.kind == "legacy" else "Bearer"
