@@ -61,9 +61,10 @@ test: install lint typecheck docs-check $(CHROMIUM)
 
 # No server: the reuse variables are dropped and LS_FRAMES_NO_SERVER makes a test that asks
 # for Label Studio fail instead of starting one; the notebooks (which all need it) are left out.
+# The generated (fuzz) tests run a fifth of their cases here; make test runs them all.
 check: $(BIN)/.installed lint typecheck docs-check
 	env -u LS_FRAMES_TEST_URL -u LS_FRAMES_TEST_LEGACY_TOKEN -u LS_FRAMES_TEST_ACCESS_TOKEN \
-		-u LS_FRAMES_LABEL_STUDIO LS_FRAMES_NO_SERVER=1 \
+		-u LS_FRAMES_LABEL_STUDIO LS_FRAMES_NO_SERVER=1 LS_FRAMES_QUICK_FUZZ=1 \
 		$(BIN)/python -m pytest -p no:cacheprovider -m "not server" tests $(PYTEST_ARGS)
 
 demo: install

@@ -5,7 +5,7 @@ surface warn:
 
 * every name in ``ls_frames.__all__`` has an entry in ``api.rst``;
 * every public function in ``ls_frames.__all__``, and each method in ``CHECKED_METHODS``,
-  has a docstring with a ``Parameters`` section (when it takes any), ``Returns`` or
+  has a docstring with a ``Parameters`` section naming each parameter, ``Returns`` or
   ``Yields`` (when it returns something) and ``Raises`` (numpy style, or Google style:
   ``Args:``, ``Returns:``, ``Raises:``).
 """
@@ -57,7 +57,8 @@ CHECKED_METHODS = [
 
 # numpy style ("Parameters" over a dashed line) or Google style ("Args:")
 _SECTION = re.compile(
-    r"^(?:(Parameters|Returns|Yields|Raises)\n-{3,}|(Args|Returns|Yields|Raises):)$", re.MULTILINE
+    r"^(?:(Parameters|Returns|Yields|Raises)\n-{3,}|(Args|Parameters|Returns|Yields|Raises):)$",
+    re.MULTILINE,
 )
 _GOOGLE = {"Args": "Parameters"}
 
@@ -73,6 +74,12 @@ def _problems(name: str, func: Any, doc: str | None, *, constructor: bool = Fals
     missing = []
     if params and "Parameters" not in sections:
         missing.append("Parameters")
+    elif not constructor:
+        # each parameter named at the start of a line: "name", "name:" or "a, name"
+        text = inspect.cleandoc(doc)
+        for param in params:
+            if not re.search(rf"^\s*(?:\w+, )*\**{param}\b", text, re.MULTILINE):
+                missing.append(f"an entry for {param!r} in its Parameters")
     returns = signature.return_annotation
     if not constructor and returns not in (None, "None", inspect.Signature.empty) and not (
         sections & {"Returns", "Yields"}
@@ -80,7 +87,7 @@ def _problems(name: str, func: Any, doc: str | None, *, constructor: bool = Fals
         missing.append("Returns")
     if "Raises" not in sections and not constructor:
         missing.append("Raises")
-    return [f"{name}: its docstring has no {', '.join(missing)} section"] if missing else []
+    return [f"{name}: its docstring lacks {', '.join(missing)}"] if missing else []
 
 
 def _check_public_surface(app: Any) -> None:

@@ -31,12 +31,12 @@ from hypothesis import strategies as st
 import ls_frames
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading import SCHEMAS, ExportReader
-from tests.fuzz_runs import run_counted
+from tests.fuzz_runs import examples, run_counted
 
 CASES: Counter[str] = Counter()
 def _settings(max_examples: int) -> settings:
     return settings(
-        max_examples=max_examples,
+        max_examples=examples(max_examples),
         deadline=None,
         derandomize=True,
         database=None,
@@ -169,7 +169,7 @@ def _check_names_where(exc: ExportFormatError, doc: bytes) -> None:
 
 
 def test_well_formed_exports_lose_nothing() -> None:
-    run_counted(_well_formed_exports_lose_nothing, CASES, "well_formed", 1400)
+    run_counted(_well_formed_exports_lose_nothing, CASES, "well_formed", 1500)
 
 
 @_settings(1500)
@@ -254,7 +254,7 @@ def _damaged(draw: st.DrawFn) -> bytes:
 
 def test_damaged_exports_fail_with_a_located_error() -> None:
     rejected = CASES["damaged_rejected"]
-    ran = run_counted(_damaged_exports_fail_with_a_located_error, CASES, "damaged", 1400)
+    ran = run_counted(_damaged_exports_fail_with_a_located_error, CASES, "damaged", 1500)
     assert CASES["damaged_rejected"] - rejected > ran // 2  # the damage was real
 
 
@@ -272,7 +272,7 @@ def _damaged_exports_fail_with_a_located_error(doc: bytes, chunk: int) -> None:
 def test_to_parquet_leaves_nothing_that_looks_complete(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    run_counted(_to_parquet_leaves_nothing_that_looks_complete, CASES, "to_parquet", 180,
+    run_counted(_to_parquet_leaves_nothing_that_looks_complete, CASES, "to_parquet", 200,
                 tmp_path_factory=tmp_path_factory)
 
 
@@ -295,7 +295,7 @@ def _to_parquet_leaves_nothing_that_looks_complete(
 
 
 def test_arbitrary_bytes() -> None:
-    run_counted(_arbitrary_bytes, CASES, "bytes", 1800)
+    run_counted(_arbitrary_bytes, CASES, "bytes", 2000)
 
 
 @_settings(2000)

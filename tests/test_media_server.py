@@ -44,6 +44,7 @@ def frames(label_studio: Any, media_project: MediaProject) -> ls_frames.Frames:
 def check_against_originals(df: pd.DataFrame, project: MediaProject) -> None:
     by_task = {r.task_id: r for r in project.refs}
     assert sorted(df["task_id"].tolist()) == sorted(by_task)
+    row: Any  # a row's fields are scalars of any type
     for row in df.itertuples():
         ref = by_task[row.task_id]
         assert row.field == "image" and row.position == 0
@@ -109,6 +110,7 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
         df = ls_frames.fetch_media(tasks, tmp_path / "api", client=c, progress=False,
                                    allow_hosts=["127.0.0.2"])
         data_by_task = {r.task_id: r.data for r in media_project.refs}
+        row: Any  # a row's fields are scalars of any type
         for row in df.itertuples():
             expected = data_by_task[row.task_id]
             if expected is not None:

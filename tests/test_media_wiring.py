@@ -35,6 +35,7 @@ def _manifest(dataset: Path) -> dict[str, Any]:
 def _check_demo_media(media: pd.DataFrame, demo: dict[str, Any]) -> None:
     expected = {m["task_id"]: m for m in demo["media"]}
     assert sorted(media["task_id"].tolist()) == sorted(expected)
+    row: Any  # a row's fields are scalars of any type
     for row in media.itertuples():
         sent = expected[row.task_id]
         assert pd.isna(row.error), row
@@ -91,6 +92,7 @@ def test_export_of_a_mixed_project_reports_failures_and_keeps_the_key_home(
     media = ls_frames.read_parquet(out).media
     by_task = {r.task_id: r for r in media_project.refs}
     assert sorted(media["task_id"].tolist()) == sorted(by_task)
+    row: Any  # a row's fields are scalars of any type
     for row in media.itertuples():
         ref = by_task[row.task_id]
         if ref.data is None:

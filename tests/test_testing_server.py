@@ -180,13 +180,13 @@ def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int,
             storage = add_s3_storage(http, pid, moto_s3, "fresh-server", presign=False,
                                      prefix="img/")
             assert storage["last_sync_count"] == 1
-        pid, data_dir = server.pid, server.data_dir
-        assert pid is not None and data_dir is not None and data_dir.is_dir()
+        server_pid, data_dir = server.pid, server.data_dir
+        assert server_pid is not None and data_dir is not None and data_dir.is_dir()
         assert server.password not in repr(server)
         assert server.legacy_token not in repr(server)
     assert not server.running
     with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)
+        os.killpg(server_pid, 0)
     assert not data_dir.exists()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.url}/health", timeout=2)

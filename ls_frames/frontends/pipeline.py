@@ -394,6 +394,9 @@ def export_project(
         the final name).
     ExportFormatError
         The snapshot is not a Label Studio JSON export.
+    MediaError
+        With ``media`` and ``strict`` in ``media_options``: a file could not be fetched
+        (the dataset is written, without the media table).
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:  # before any request, let alone a snapshot

@@ -347,13 +347,17 @@ def sync_parquet(
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
+    media
+        A cache folder for the tasks' files (kept as the ``media`` table).
+    media_options
+        Keyword arguments for :func:`~ls_frames.fetch_media`.
 
     Returns
     -------
     SyncResult
         What the run did: ``mode`` (``"full"`` or ``"incremental"``), ``changed_tasks``,
         ``deleted_tasks``, ``total_tasks``, the new ``watermark``, ``seconds``, the
-        ``export_id`` of its snapshot and the ``requests`` it made.
+        ``export_id`` of its snapshot, the ``requests`` it made and the ``media`` counts.
 
     Raises
     ------
@@ -373,6 +377,8 @@ def sync_parquet(
         the final name).
     ExportFormatError
         The snapshot is not a Label Studio JSON export.
+    MediaError
+        With ``media`` and ``strict`` in ``media_options``: a file could not be fetched.
     """
     if client is None:
         with Client() as own:

@@ -182,6 +182,7 @@ def fetch_media(
     ``data_json`` or ``data.<key>`` columns), or a list of exported task dicts.
 
     Parameters:
+        frames: what the references are read from (see above).
         cache_dir: where the files go, one per reference, named from a hash of the
             reference, its server and project (of a plain URL on another host: the URL
             alone), see :mod:`ls_frames.media.cache`.

@@ -304,8 +304,8 @@ def read_parquet(
     dtype_backend
         ``"numpy_nullable"`` (the default) or ``"pyarrow"``.
     tables
-        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
-        all by default.
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``
+        (and ``media``); all by default.
     label_config
         Use this label config (XML) instead of the one stored with the dataset.
 

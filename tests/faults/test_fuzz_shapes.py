@@ -38,14 +38,14 @@ from hypothesis import strategies as st
 import ls_frames
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading import SCHEMAS, ExportReader
-from tests.fuzz_runs import run_counted
+from tests.fuzz_runs import examples, run_counted
 
 CASES: Counter[str] = Counter()
 SOURCES = (("annotation", "annotations"), ("prediction", "predictions"), ("draft", "drafts"))
 
 
 def _settings(max_examples: int) -> settings:
-    return settings(max_examples=max_examples, deadline=None, derandomize=True,
+    return settings(max_examples=examples(max_examples), deadline=None, derandomize=True,
                     database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -221,7 +221,7 @@ def _is_well_shaped(tasks: Any) -> bool:
 
 def test_one_field_of_another_type() -> None:
     rejected = CASES["wrong_type_rejected"]
-    run_counted(_one_field_of_another_type, CASES, "wrong_type", 1800)
+    run_counted(_one_field_of_another_type, CASES, "wrong_type", 2000)
     assert CASES["wrong_type_rejected"] > rejected  # the damage reached the checks
 
 
@@ -246,7 +246,7 @@ def _one_field_of_another_type(tasks: list[dict[str, Any]], data: st.DataObject,
 
 
 def test_duplicate_keys_last_one_wins() -> None:
-    run_counted(_duplicate_keys_last_one_wins, CASES, "duplicate_key", 810)
+    run_counted(_duplicate_keys_last_one_wins, CASES, "duplicate_key", 900)
 
 
 @_settings(900)
@@ -275,7 +275,7 @@ def _duplicate_keys_last_one_wins(tasks: list[dict[str, Any]], data: st.DataObje
 
 
 def test_cut_anywhere_is_refused_within_the_document() -> None:
-    run_counted(_cut_anywhere_is_refused_within_the_document, CASES, "cut", 990)
+    run_counted(_cut_anywhere_is_refused_within_the_document, CASES, "cut", 1100)
 
 
 @_settings(1100)
@@ -295,7 +295,7 @@ def _cut_anywhere_is_refused_within_the_document(
 
 
 def test_single_object_and_json_min_records() -> None:
-    run_counted(_single_object_and_json_min_records, CASES, "other_shapes", 720)
+    run_counted(_single_object_and_json_min_records, CASES, "other_shapes", 800)
 
 
 @_settings(800)
@@ -327,7 +327,7 @@ def _single_object_and_json_min_records(tasks: list[dict[str, Any]],
 def test_to_parquet_failure_keeps_the_old_dataset(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    run_counted(_to_parquet_failure_keeps_the_old_dataset, CASES, "to_parquet", 180, tmp_path_factory=tmp_path_factory)
+    run_counted(_to_parquet_failure_keeps_the_old_dataset, CASES, "to_parquet", 200, tmp_path_factory=tmp_path_factory)
 
 
 @_settings(200)
