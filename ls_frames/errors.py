@@ -82,22 +82,20 @@ __all__ = [
 
 _MAX_MESSAGE = 2000
 # Known credentials, newest last. Bounded: a process that refreshes an access token every
-# five minutes for months forgets the oldest (and, with ``replaces``, each predecessor).
+# five minutes for months keeps the last 256 (about 21 hours of them: access tokens live
+# five minutes) and forgets the oldest; a client registers its key again with every
+# refresh, so the long-lived key stays.
 _MAX_SECRETS = 256
 _SECRETS: OrderedDict[str, None] = OrderedDict()
 _SECRETS_LOCK = threading.Lock()
 
 
-def register_secret(secret: str | None, *, replaces: str | None = None) -> None:
+def register_secret(secret: str | None) -> None:
     """Remember a credential so :func:`redact` removes it from any text we render.
 
-    ``replaces``: a credential this one supersedes (a refreshed access token's
-    predecessor), forgotten. At most ``_MAX_SECRETS`` are kept, the least recently
-    registered dropped first.
+    At most ``_MAX_SECRETS`` are kept, the least recently registered dropped first.
     """
     with _SECRETS_LOCK:
-        if replaces and replaces != secret:
-            _SECRETS.pop(replaces, None)
         if secret and len(secret) >= 6:
             _SECRETS[secret] = None
             _SECRETS.move_to_end(secret)

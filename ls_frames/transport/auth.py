@@ -168,8 +168,11 @@ class TokenAuth(httpx.Auth):
                 path=response.request.url.path,
                 status=response.status_code,
             ) from exc
-        # forget the predecessor (never the key we were given): the registry stays bounded
-        register_secret(access, replaces=None if self._access == self._key else self._access)
+        # the predecessors stay known (an expired token echoed back is still scrubbed); the
+        # registry is bounded, so months of refreshes forget only the oldest, long expired,
+        # and never the key itself: it is registered again, as the most recent, each time
+        register_secret(access)
+        register_secret(self._key)
         payload = _jwt_payload(access) or {}
         lifetime = float(payload.get("exp", 0)) - float(payload.get("iat", 0))
         self._access = access
