@@ -1,17 +1,20 @@
 """Flattening benchmark: the user's path today against ls_frames.
 
-Each side runs in a fresh subprocess; wall time is measured around it. Memory is shown
+Each side runs in a fresh subprocess; wall time is measured around it, and CPU time (user +
+system, the side and its workers, from ``RUSAGE_CHILDREN``): on a shared machine the CPU
+ratio is the steadier comparison, the wall ratio the one a user sees. Memory is shown
 two ways: ``peak RSS`` is the side's own ``ru_maxrss`` plus the largest of its workers'
 (``RUSAGE_CHILDREN``), an upper bound because forked workers share the pages they inherit
 with the main process; ``tree PSS`` is the peak, sampled every 50 ms from ``/proc``, of the
 proportional set size summed over the side and its workers (shared pages counted once), the
 memory the run really occupies (Linux only; ``-`` elsewhere). ls_frames runs once per
 ``--workers`` count (default 1 and 2). Every ls_frames side must find as many result items
-of annotations (rows of ``regions`` plus ``relations`` with ``source == "annotation"``) as
-the baseline has rows, else the benchmark fails: a faster wrong answer cannot pass.
+(rows of ``regions`` plus ``relations``, of annotations, predictions and drafts) as the
+baseline has rows, else the benchmark fails: a faster wrong answer cannot pass.
 
-  baseline    json.load + pandas.json_normalize(record_path=["annotations", "result"]) +
-              DataFrame.to_parquet (regions only, the way a notebook does it today)
+  baseline    json.load + pandas.json_normalize of the results of annotations, predictions
+              and drafts (record_path=[source, "result"]) + DataFrame.to_parquet of each
+              (result items only, the way a notebook does it today)
   to_parquet  ls_frames.tables.to_parquet: all six tables, streamed
   read_export ls_frames.tables.read_export: all six tables as pandas DataFrames
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,31 +48,29 @@ SIDES = {
 import json, pandas as pd
 with open(PATH, encoding="utf-8") as fh:
     tasks = json.load(fh)
-df = pd.json_normalize(
-    tasks, record_path=["annotations", "result"],
-    meta=["id", ["annotations", "id"], ["annotations", "was_cancelled"]],
-    meta_prefix="task.", errors="ignore",
-)
-rows = len(df)
-df = df.astype({c: str for c in df.columns if df[c].dtype == object})
-df.to_parquet(OUT + "/baseline.parquet")
+rows = 0
+for source in ("annotations", "predictions", "drafts"):
+    df = pd.json_normalize(
+        tasks, record_path=[source, "result"],
+        meta=["id", [source, "id"]], meta_prefix="task.", errors="ignore",
+    )
+    rows += len(df)
+    df = df.astype({c: str for c in df.columns if df[c].dtype == object})
+    df.to_parquet(f"{OUT}/{source}.parquet")
 """,
     "to_parquet": """
 from ls_frames.tables import to_parquet
 to_parquet(PATH, OUT + "/dataset", progress=False, workers=WORKERS)
-import pyarrow.compute as pc, pyarrow.parquet as pq
-rows = sum(
-    pc.sum(pc.equal(pq.read_table(f"{OUT}/dataset/{t}", columns=["source"])["source"],
-                    "annotation")).as_py() or 0
-    for t in ("regions", "relations")
-)
+import glob, pyarrow.parquet as pq
+rows = sum(pq.ParquetFile(f).metadata.num_rows
+           for t in ("regions", "relations") for f in glob.glob(f"{OUT}/dataset/{t}/*.parquet"))
 """,
     "read_export": """
 from ls_frames.tables import read_export
 frames = read_export(PATH, progress=False, workers=WORKERS)
 for name in frames:
     frames[name]
-rows = sum(int((frames[t]["source"] == "annotation").sum()) for t in ("regions", "relations"))
+rows = sum(len(frames[t]) for t in ("regions", "relations"))
 """,
 }
 
@@ -120,6 +122,7 @@ def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
         )
         env = dict(os.environ, PYTHONPATH=str(ROOT), LS_FRAMES_DISABLE_PROGRESS_BARS="1")
         load = os.getloadavg()[0]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -138,6 +141,7 @@ def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
         sampler.start()
         stdout, stderr = proc.communicate()
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         done.set()
         sampler.join()
     if proc.returncode != 0:
@@ -146,7 +150,8 @@ def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
     result: dict[str, float] = json.loads(line[len("RESULT "):])
     size_mb = path.stat().st_size / 1e6
     pss = peak_pss[0]
-    result.update(wall_s=wall, mb_s=size_mb / wall, size_mb=size_mb, load=load,
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result.update(wall_s=wall, cpu_s=cpu, mb_s=size_mb / wall, size_mb=size_mb, load=load,
                   pss_mb=float("nan") if not pss else pss / 1024)
     return result
 
@@ -204,12 +209,13 @@ def main(argv: list[str] | None = None) -> int:
 def _summary(table: list[tuple[str, int, dict[str, float]]], base: dict[str, float] | None) -> int:
     """Print the comparison table; 1 if a side found a different number of result items."""
     print()
-    print(f"{'side':<12} {'w':>2} {'MB':>7} {'s':>7} {'MB/s':>6} {'vs base':>8} "
-          f"{'peak RSS':>9} {'tree PSS':>9} {'items':>9}  check")
+    print(f"{'side':<12} {'w':>2} {'MB':>7} {'wall s':>7} {'MB/s':>6} {'vs base':>8} "
+          f"{'CPU s':>7} {'CPU vs base':>11} {'peak RSS':>9} {'tree PSS':>9} {'items':>9}  check")
     failed = False
     for side, w, r in table:
         same = base is not None and side != "baseline" and r["size_mb"] == base["size_mb"]
         ratio = f"{base['wall_s'] / r['wall_s']:.1f}x" if base is not None and same else ""
+        cpu_ratio = f"{base['cpu_s'] / r['cpu_s']:.1f}x" if base is not None and same else ""
         check = ""
         if base is not None and same:
             ok = int(r["rows"]) == int(base["rows"])
@@ -217,22 +223,24 @@ def _summary(table: list[tuple[str, int, dict[str, float]]], base: dict[str, flo
             check = "same items" if ok else f"MISMATCH (baseline {int(base['rows']):,})"
         pss = "-" if r["pss_mb"] != r["pss_mb"] else f"{r['pss_mb']:.0f} MB"
         print(f"{side:<12} {w if side != 'baseline' else '':>2} {r['size_mb']:7.0f} "
-              f"{r['wall_s']:7.2f} {r['mb_s']:6.1f} {ratio:>8} {r['rss_mb']:6.0f} MB "
-              f"{pss:>9} {int(r['rows']):>9,}  {check}")
+              f"{r['wall_s']:7.2f} {r['mb_s']:6.1f} {ratio:>8} {r['cpu_s']:7.2f} {cpu_ratio:>11} "
+              f"{r['rss_mb']:6.0f} MB {pss:>9} {int(r['rows']):>9,}  {check}")
     return 1 if failed else 0
 
 
 def _median(rs: list[dict[str, float]]) -> dict[str, float]:
     mid = sorted(rs, key=lambda r: r["wall_s"])[len(rs) // 2]
-    return {**mid, "rss_mb": max(r["rss_mb"] for r in rs),
+    cpu = sorted(r["cpu_s"] for r in rs)[len(rs) // 2]
+    return {**mid, "cpu_s": cpu, "rss_mb": max(r["rss_mb"] for r in rs),
             "own_mb": max(r["own_mb"] for r in rs), "pss_mb": max(r["pss_mb"] for r in rs)}
 
 
 def _print(label: str, r: dict[str, float]) -> None:
-    print(f"{label:<16} {r['size_mb']:8.1f} MB  {r['wall_s']:7.2f} s  {r['mb_s']:6.1f} MB/s  "
+    print(f"{label:<16} {r['size_mb']:8.1f} MB  {r['wall_s']:7.2f} s  CPU {r['cpu_s']:7.2f} s  "
+          f"{r['mb_s']:6.1f} MB/s  "
           f"peak RSS {r['rss_mb']:6.0f} MB (main {r['own_mb']:.0f} + largest worker "
           f"{r['rss_mb'] - r['own_mb']:.0f}), tree PSS {r['pss_mb']:.0f} MB  "
-          f"annotation items {int(r['rows']):,}  "
+          f"result items {int(r['rows']):,}  "
           f"(load before: {r['load']:.2f})", flush=True)
 
 

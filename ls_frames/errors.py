@@ -27,7 +27,8 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     ├── StorageError                  an export storage refused a request or failed to sync
     ├── MediaError                    ``fetch_media(strict=True)``: some references failed
     ├── ExportFormatError             an export file is not what Label Studio writes
-    │   (also a ``ValueError``; names the byte offset or task index)
+    │   │ (also a ``ValueError``; names the byte offset or task index)
+    │   └── DatasetVersionError       a Parquet dataset of a newer format version
     └── RegionError                   a region cannot become a mask or a track: malformed
         brush RLE, a size that does not match, missing geometry (also a ``ValueError``;
         names the region)
@@ -58,6 +59,7 @@ __all__ = [
     "BadRequest",
     "ChecksumMismatch",
     "ConfigurationError",
+    "DatasetVersionError",
     "DownloadError",
     "ExportError",
     "ExportFailed",
@@ -387,6 +389,11 @@ class ExportFormatError(LSFramesError, ValueError):
         if offset is not None:
             where.append(f"byte {offset}")
         super().__init__(message + (f" (at {', '.join(where)})" if where else ""))
+
+
+class DatasetVersionError(ExportFormatError):
+    """A Parquet dataset was written in a newer format version than this ls_frames reads
+    (see :data:`ls_frames.tables.dataset.FORMAT_VERSION`): upgrade ls_frames."""
 
 
 class RegionError(LSFramesError, ValueError):

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -92,6 +92,14 @@ class FakeLabelStudio:
         self.storage: dict[str, str | bytes] = {}
         self.old_server = False
         self.proxy_range_cap: int | None = None  # like RESOLVER_PROXY_MAX_RANGE_SIZE
+        # The Data Manager (what sync asks): tasks with their updated_at on a clock the
+        # test moves, views, and snapshots of the tasks a view selects.
+        self.tasks: dict[int, dict[str, Any]] = {}
+        self.views: dict[int, dict[str, Any]] = {}
+        self.deleted_views: list[int] = []
+        self.label_config = '<View><Image name="image" value="$image"/><Choices name="c" toName="image"><Choice value="a"/></Choices></View>'
+        self.clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.project_counts = True  # the project answers total_predictions_number (live)
 
     # -- helpers ------------------------------------------------------------------------
     def add_export(self, body: bytes = b"[]", statuses: list[str] | None = None,
@@ -100,6 +108,76 @@ class FakeLabelStudio:
         exp = FakeExport(eid, title, statuses or ["completed"], body, traceback)
         self.exports[eid] = exp
         return exp
+
+    # -- the Data Manager -----------------------------------------------------------------
+    def tick(self, seconds: float = 1.0) -> None:
+        """Move the server's clock."""
+        self.clock += timedelta(seconds=seconds)
+
+    def now(self) -> str:
+        return self.clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def put_task(self, tid: int, *, annotations: int = 0, predictions: int = 0,
+                 touch: bool = True, recount: bool = True) -> dict[str, Any]:
+        """Create or change task ``tid`` with that many annotations and predictions; the
+        server sets ``updated_at`` to its now unless ``touch`` is false, and its stored
+        counters unless ``recount`` is false (the bulk "delete predictions" of 1.23.2 does
+        neither)."""
+        old = self.tasks.get(tid)
+        task = {
+            "id": tid, "data": {"image": f"/data/upload/{tid}.png"},
+            "annotations": [{"id": tid * 100 + i, "completed_by": 1, "was_cancelled": False,
+                             "result": [], "created_at": self.now(), "updated_at": self.now()}
+                            for i in range(annotations)],
+            "predictions": [{"id": tid * 100 + i, "model_version": "m", "score": 0.5,
+                             "result": [], "created_at": self.now()}
+                            for i in range(predictions)],
+            "created_at": old["created_at"] if old else self.now(),
+            "updated_at": self.now() if touch or old is None else old["updated_at"],
+            "total_annotations": annotations, "cancelled_annotations": 0,
+            "total_predictions": predictions if recount or old is None
+            else old["total_predictions"],
+        }  # fmt: skip
+        self.tasks[tid] = task
+        return task
+
+    def _matches(self, task: dict[str, Any], filters: dict[str, Any]) -> bool:
+        for item in filters.get("items", []):
+            if item["filter"] == "filter:tasks:updated_at":
+                value = item["value"]
+                if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", value):
+                    raise ValueError(f"the Data Manager cannot parse {value!r}")
+                if not task["updated_at"] > value:
+                    return False
+            elif item["filter"] == "filter:tasks:id":
+                if not item["value"]["min"] <= task["id"] <= item["value"]["max"]:
+                    return False
+            else:
+                raise AssertionError(f"no fake filter {item['filter']}")
+        return True
+
+    def _task_list(self, request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        filters = json.loads(params["query"])["filters"]
+        try:
+            hits = [t for _, t in sorted(self.tasks.items()) if self._matches(t, filters)]
+        except ValueError as exc:
+            return httpx.Response(500, json={"detail": str(exc)})
+        size, page = int(params["page_size"]), int(params["page"])
+        fields = params.get("include", "id").split(",")
+        rows = [{f: t[f] for f in fields if f in t}
+                for t in hits[(page - 1) * size:page * size]]
+        return httpx.Response(200, json={
+            "tasks": rows, "total": len(hits),
+            "total_annotations": sum(t["total_annotations"] for t in hits),
+            "total_predictions": sum(t["total_predictions"] for t in hits),
+        })  # fmt: skip
+
+    def _snapshot_body(self, body: dict[str, Any]) -> bytes:
+        view = (body.get("task_filter_options") or {}).get("view")
+        filters = self.views[int(view)]["filters"] if view is not None else {"items": []}
+        tasks = [t for _, t in sorted(self.tasks.items()) if self._matches(t, filters)]
+        return json.dumps(tasks).encode()
 
     def _export_json(self, exp: FakeExport, advance: bool) -> dict[str, Any]:
         converted = []
@@ -156,12 +234,36 @@ class FakeLabelStudio:
         if m and request.method == "POST":
             body = json.loads(request.content)
             created = self.add_export(b"[]", ["completed"], title=body.get("title", ""))
+            if self.tasks:
+                created.body = self._snapshot_body(body)
+                created.created_at = self.now()
             created.request_body = body  # type: ignore[attr-defined]
             if self.create_delay_fault == "timeout":
                 raise httpx.ReadTimeout("read timed out", request=request)
             if self.create_delay_fault == "504":
                 return httpx.Response(504, text="<html><title>504 Gateway Time-out</title></html>")
             return httpx.Response(201, json=self._export_json(created, False))
+        if path == "/api/tasks/" and request.method == "GET":
+            return self._task_list(request)
+        if path == "/api/dm/views/" and request.method == "POST":
+            body = json.loads(request.content)
+            vid = 1 + max([*self.views, *self.deleted_views, 0])
+            self.views[vid] = {"id": vid, "project": body["project"], **body["data"]}
+            return httpx.Response(201, json=self.views[vid])
+        if path == "/api/dm/views/" and request.method == "GET":
+            return httpx.Response(200, json=list(self.views.values()))
+        m = re.fullmatch(r"/api/dm/views/(\d+)/", path)
+        if m and request.method == "DELETE":
+            self.views.pop(int(m.group(1)))
+            self.deleted_views.append(int(m.group(1)))
+            return httpx.Response(204)
+        m = re.fullmatch(r"/api/projects/(\d+)/?", path)
+        if m and request.method == "GET":
+            project = {"id": int(m.group(1)), "title": "fake", "label_config": self.label_config}
+            if self.project_counts:
+                project["total_predictions_number"] = sum(
+                    len(t["predictions"]) for t in self.tasks.values())
+            return httpx.Response(200, json=project)
         m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)", path)
         if m:
             exp = self.exports.get(int(m.group(2)))

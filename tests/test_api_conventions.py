@@ -202,7 +202,7 @@ def test_snapshot_project_closes_the_client_it_makes(monkeypatch: pytest.MonkeyP
 def test_the_demo_raises_a_typed_error_for_a_server_without_projects(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ls_frames.frontends import demo
+    from ls_frames.testing import demo
 
     closed: list[bool] = []
 

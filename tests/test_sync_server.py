@@ -14,7 +14,9 @@ import pytest
 
 import ls_frames
 from ls_frames.errors import ConfigurationError, ServerError
+from ls_frames.exports import tasks as tasks_module
 from ls_frames.frontends import sync as sync_module
+from ls_frames.frontends.sync import plan, run
 from ls_frames.testing.compare import assert_same_dataset as assert_same
 from ls_frames.testing.seed import _full_result, seed_demo_project
 
@@ -117,16 +119,16 @@ def test_find_deleted_tasks_narrows_ranges_down(
     for tid in (tids[1], tids[6], tids[7]):
         client.request("DELETE", f"api/tasks/{tid}/")
     gone = [tids[1], tids[6], tids[7], tids[-1] + 1000]  # the last never existed
-    monkeypatch.setattr(sync_module, "_LIST_BELOW", 2)
-    monkeypatch.setattr(sync_module, "_FANOUT", 2)
+    monkeypatch.setattr(plan, "LIST_BELOW", 2)
+    monkeypatch.setattr(plan, "FANOUT", 2)
     calls: list[str] = []
-    real_get = sync_module._Tasks._get
+    real_page = tasks_module._page
 
-    def spy(self: Any, filters: Any, include: str, page: int, size: int) -> Any:
+    def spy(conn: Any, project: int, filters: Any, include: str, page: int, size: int) -> Any:
         calls.append("count" if size == 1 else "list")
-        return real_get(self, filters, include, page, size)
+        return real_page(conn, project, filters, include, page, size)
 
-    monkeypatch.setattr(sync_module._Tasks, "_get", spy)
+    monkeypatch.setattr(tasks_module, "_page", spy)
     assert sync_module.find_deleted_tasks(client, pid, [*tids, gone[-1]]) == sorted(gone)
     assert "count" in calls and "list" in calls
     # with the number missing known, it stops once that many are found
@@ -150,7 +152,7 @@ def test_a_failed_run_keeps_the_previous_dataset_and_removes_its_view(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ls_frames.ExportFailed("the snapshot failed")
 
-    monkeypatch.setattr(sync_module, "snapshot_project", broken)
+    monkeypatch.setattr(run, "snapshot_project", broken)
     with pytest.raises(ls_frames.ExportFailed):
         ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -195,31 +197,36 @@ def test_watermarks_on_a_whole_second_are_accepted(
     from datetime import datetime, timezone
 
     moment = datetime(2020, 1, 1, tzinfo=timezone.utc)
-    text = sync_module.filter_time(moment)
+    text = tasks_module.filter_time(moment)
     assert text == "2020-01-01T00:00:00.000000Z"
-    tasks = sync_module._Tasks(client, seeded["project_id"])
-    assert tasks.count(sync_module._changed_filter(text)) == len(seeded["task_ids"])
+    pid = seeded["project_id"]
+    assert client.count_tasks(pid, tasks_module.updated_after_filter(moment))["total"] == len(
+        seeded["task_ids"])
     with pytest.raises(ServerError):
-        tasks.count(sync_module._changed_filter(moment.isoformat().replace("+00:00", "Z")))
+        client.count_tasks(pid, tasks_module.updated_after_filter(
+            moment.isoformat().replace("+00:00", "Z")))
 
 
 def test_bulk_deleted_predictions_are_noticed(
     client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path,
 ) -> None:
     """The Data Manager's "delete predictions" leaves updated_at as it was (checked on
-    1.23.2); the server's prediction total gives it away and the run goes full."""
+    1.23.2), and the tasks' stored prediction counters too (it collects the tasks to
+    recount lazily, after deleting, so it recounts none), so the task list's summed
+    ``total_predictions`` does not drop. The project's live ``total_predictions_number``
+    gives it away and the run goes full."""
     pid, tids = seeded["project_id"], seeded["task_ids"]
     out = tmp_path / "ds"
     ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     with_prediction = sorted(int(t) for t in set(ls_frames.read_parquet(out).predictions.task_id))
-    stamps = sync_module._Tasks(client, pid).rows(
-        {"conjunction": "and", "items": []}, "id,updated_at")
+    stamps = client.list_tasks(pid, fields="id,updated_at")
     client.request("POST", "api/dm/actions",
                    params={"id": "delete_tasks_predictions", "project": pid},
                    json={"selectedItems": {"all": False, "included": with_prediction[:1]}})
-    after = sync_module._Tasks(client, pid).rows(
-        {"conjunction": "and", "items": []}, "id,updated_at")
+    after = client.list_tasks(pid, fields="id,updated_at")
     assert after == stamps  # the server's own trap: nothing looks changed
+    assert client.count_tasks(pid)["total_predictions"] == len(with_prediction)  # stale
+    assert client.get_project(pid)["total_predictions_number"] == len(with_prediction) - 1
     time.sleep(1.1)
     r = ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     assert r.mode == "full"
@@ -236,7 +243,7 @@ def test_a_task_the_dataset_never_got_is_reported(
     """A task whose updated_at fell before the window (here: removed from the dataset
     behind sync's back) shows as a task the server has and the dataset has not; twice in a
     row is a warning that says to run with full=True."""
-    from ls_frames.tables.upsert import upsert_tasks
+    from ls_frames.tables.dataset import upsert_tasks
 
     pid, tids = seeded["project_id"], seeded["task_ids"]
     out = tmp_path / "ds"

@@ -13,7 +13,7 @@ import pytest
 
 import ls_frames
 from ls_frames.errors import ExportFormatError
-from ls_frames.tables.upsert import dataset_task_ids, dataset_task_stamps, upsert_tasks
+from ls_frames.tables.dataset import dataset_task_ids, dataset_task_stamps, upsert_tasks
 from ls_frames.testing.compare import assert_same_dataset as assert_same
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
@@ -95,7 +95,7 @@ def test_a_swap_cut_between_its_two_renames_is_recovered(tmp_path: Path) -> None
     """publish() moves the old dataset aside, then renames the new one in; a process
     killed in between leaves neither at the name. recover() puts the newest complete
     one back (sync_parquet calls it first)."""
-    from ls_frames.tables.parquet import recover
+    from ls_frames.tables.dataset import recover
 
     old = write(tmp_path, "dataset", tasks())
     assert recover(old) is None  # nothing to do

@@ -25,6 +25,7 @@ import httpx
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames.errors import ConfigurationError, HTTPError, TransportError
+from ls_frames.exports import tasks
 from ls_frames.exports.download import download_to
 from ls_frames.exports.options import (
     AnnotationFilter,
@@ -183,6 +184,39 @@ class Client(Connection):
             "api/dm/views/", params={"project": _project_id(project)}
         )
         return result
+
+    # -- the Data Manager's task list and temporary views (what sync asks) ---------------
+    def count_tasks(self, project: int, filters: dict[str, Any] | None = None
+                    ) -> dict[str, int]:
+        """How many tasks of ``project`` match ``filters`` (a Data Manager filter, see
+        :mod:`ls_frames.exports.tasks`; default all), in one request.
+
+        Returns: ``{"total": tasks, "total_annotations": ..., "total_predictions": ...}``
+        (the last two when the server gives them).
+        Raises: :class:`~ls_frames.errors.ExportFormatError` on an answer without them.
+        """
+        return tasks.count_tasks(self, _project_id(project), filters)
+
+    def list_tasks(self, project: int, filters: dict[str, Any] | None = None, *,
+                   fields: str = "id", page_size: int = tasks.PAGE_SIZE
+                   ) -> list[dict[str, Any]]:
+        """Every task of ``project`` matching ``filters``, with only ``fields``
+        (comma-separated), fetched page by page.
+
+        Raises: :class:`~ls_frames.errors.ExportFormatError` on a page without
+        ``tasks`` and ``total``.
+        """
+        return tasks.list_tasks(self, _project_id(project), filters, fields=fields,
+                                page_size=page_size)
+
+    def create_view(self, project: int, filters: dict[str, Any], title: str) -> int:
+        """Create a Data Manager view of ``project`` under ``filters`` (usable as
+        ``TaskFilter(view=...)``); returns its id. Delete it with :meth:`delete_view`."""
+        return tasks.create_view(self, _project_id(project), filters, title)
+
+    def delete_view(self, view_id: int) -> None:
+        """Delete a Data Manager view."""
+        tasks.delete_view(self, view_id)
 
     def server_version(self) -> str | None:
         """The server's release (``label-studio`` package version), when it says."""

@@ -162,8 +162,9 @@ def _cmd_media(args: argparse.Namespace) -> None:
         with contextlib.ExitStack() as stack:
             given = stack.enter_context(_client(args)) if args.url or args.api_key else None
             table = fetch_dataset_media(source, args.out, client=given, **options)
-    elif Path(source).exists():
-        raise ConfigurationError(f"{source} is not a dataset folder (it has no _SUCCESS)")
+    elif Path(source).exists() or "/" in source or os.sep in source:
+        why = "it has no _SUCCESS" if Path(source).exists() else "no such folder"
+        raise ConfigurationError(f"{source} is neither a project id nor a dataset folder ({why})")
     else:
         with _client(args) as client:  # a project id or title
             frames = load_project(client.resolve_project(source), client=client,
@@ -231,9 +232,11 @@ def _cmd_snapshots(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from ls_frames.frontends.demo import run_demo
+    # the one seam from a front end into ls_frames.testing: the demo seeds a local server
+    from ls_frames.testing.demo import run_demo
 
-    run_demo(args.out, project=args.project, url=args.url, api_key=args.api_key)
+    path = run_demo(args.out, project=args.project, url=args.url, api_key=args.api_key)
+    print(summarize(path))
 
 
 _PROJECT_HELP = "project id, or title (a number is taken as an id)"

@@ -16,7 +16,6 @@ table and manifest as they were.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterable, Sequence
@@ -32,8 +31,14 @@ import pyarrow.parquet as pq
 from ls_frames.exports import Client
 from ls_frames.media import MEDIA_SCHEMA, fetch_media
 from ls_frames.tables import Frames, read_parquet
-from ls_frames.tables.frames import METADATA_KEY
-from ls_frames.tables.upsert import dataset_task_ids, dataset_task_stamps, read_manifest
+from ls_frames.tables.dataset import (
+    MANIFEST,
+    METADATA_KEY,
+    dataset_task_ids,
+    dataset_task_stamps,
+    read_manifest,
+    rewrite_manifest,
+)
 
 __all__ = [
     "changed_tasks",
@@ -60,7 +65,7 @@ def media_cache_dir(dataset: str | os.PathLike[str]) -> Path | None:
 
 def task_stamps(dataset: str | os.PathLike[str]) -> dict[int, Any]:
     """``{task_id: updated_at}`` of the dataset's tasks (empty when there is no dataset)."""
-    if not (Path(dataset) / "_SUCCESS").is_file():
+    if not (Path(dataset) / MANIFEST).is_file():
         return {}
     ids = dataset_task_ids(dataset).to_pylist()
     return {tid: stamp[0] for tid, stamp in dataset_task_stamps(dataset, ids).items()}
@@ -173,11 +178,5 @@ def write_media_table(
         "failed": int(table["error"].notna().sum()),
         "last_run": counts,
     }
-    manifest = root / "_SUCCESS"
-    staged = root / f"._SUCCESS.tmp-{uuid.uuid4().hex[:12]}"
-    try:
-        staged.write_text(json.dumps(info, indent=2, default=str))
-        os.replace(staged, manifest)
-    finally:
-        staged.unlink(missing_ok=True)
+    rewrite_manifest(root, info)
     return target

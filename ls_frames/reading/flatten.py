@@ -17,7 +17,7 @@ predictions and drafts are bare ids: they get a row holding only ``prediction_id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter, eq
 from typing import Any
 
@@ -34,6 +34,7 @@ from ls_frames.reading.values import value_columns
 __all__ = ["flatten_tasks"]
 
 _UNSET = msgspec.UNSET
+_TYPE = attrgetter("type")
 _DATA_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _ITEM_COLUMNS = {
@@ -115,23 +116,24 @@ def _relations(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
     return _batch("relations", cols, len(items))
 
 
+_SOURCES = ("annotation", "prediction", "draft")
+
+
 def _results(
-    groups: list[tuple[Sequence[Item], Any, str, Any]], wanted: set[str]
+    results: list[Sequence[Item]], g_task: list[Any], g_source: list[int], g_sid: list[Any],
+    wanted: set[str],
 ) -> dict[str, pa.RecordBatch]:
-    """Regions and relations of (result list, task id, source, source id) groups."""
-    items: list[Item] = []
-    sizes = []
-    for result, *_ in groups:
-        items.extend(result)
-        sizes.append(len(result))
-    group_of = np.repeat(np.arange(len(groups)), sizes)
-    starts = np.cumsum([0, *sizes[:-1]]) if sizes else np.zeros(0, np.int64)
+    """Regions and relations of result lists, each with its task id, source (an index in
+    ``_SOURCES``) and source id."""
+    items: list[Item] = list(chain.from_iterable(results))
+    sizes = np.fromiter(map(len, results), np.int64, len(results))
+    group_of = np.repeat(np.arange(len(results)), sizes)
+    starts = np.cumsum(sizes) - sizes
     index = np.arange(len(items)) - np.repeat(starts, sizes)
-    g_task = pa.array([g[1] for g in groups], pa.int64())
-    g_source = pa.array([g[2] for g in groups], pa.string())
-    g_sid = pa.array([g[3] for g in groups], pa.int64())
-    types = [it.type for it in items]
-    is_relation = np.fromiter(map(eq, types, repeat("relation")), bool, len(types))
+    task = pa.array(g_task, pa.int64())
+    source = pa.array(_SOURCES, pa.string()).take(pa.array(g_source, pa.int8()))
+    sid = pa.array(g_sid, pa.int64())
+    is_relation = np.fromiter(map(eq, map(_TYPE, items), repeat("relation")), bool, len(items))
     out: dict[str, pa.RecordBatch] = {}
     for name, mask in (("regions", ~is_relation), ("relations", is_relation)):
         if name not in wanted:
@@ -140,9 +142,9 @@ def _results(
         picked = items if len(rows) == len(items) else [items[i] for i in rows]
         take = pa.array(group_of[rows])
         keys = {
-            "task_id": g_task.take(take),
-            "source": g_source.take(take),
-            "source_id": g_sid.take(take),
+            "task_id": task.take(take),
+            "source": source.take(take),
+            "source_id": sid.take(take),
             "result_index": pa.array(index[rows], pa.int64()),
         }
         out[name] = (_regions if name == "regions" else _relations)(picked, keys)
@@ -185,13 +187,18 @@ def _n_results(objs: Sequence[Any]) -> pa.Array:
     return pa.array([len(o.result or ()) for o in objs], pa.int64())
 
 
+def _repeat(ids: pa.Array, counts: list[int]) -> pa.Array:
+    """Each task id repeated as many times as the task has annotations (say)."""
+    return ids.take(pa.array(np.repeat(np.arange(len(counts)), np.asarray(counts, np.int64))))
+
+
 def _expanded_or_ids(
-    name: str, objs: list[Any], task_ids: list[Any], cls: type, names: dict[str, str]
+    name: str, objs: list[Any], task_ids: pa.Array, cls: type, names: dict[str, str]
 ) -> pa.RecordBatch:
     """Rows for predictions/drafts: expanded objects, or bare ids (ids-only shape)."""
     full = [o if isinstance(o, cls) else cls(id=o) for o in objs]
     cols = _attr_columns(full, names, SCHEMAS[name])
-    cols["task_id"] = pa.array(task_ids, pa.int64())
+    cols["task_id"] = task_ids
     cols["n_results"] = pa.array(
         [len(o.result or ()) if isinstance(o, cls) else None for o in objs],  # type: ignore[attr-defined]
         pa.int64(),
@@ -211,30 +218,62 @@ def flatten_tasks(
     tasks = list(tasks)
     wanted = set(SCHEMAS if tables is None else tables)
     anns: list[Any] = []
-    ann_tid: list[Any] = []
     preds: list[Any] = []
-    pred_tid: list[Any] = []
     drafts: list[Any] = []
-    draft_tid: list[Any] = []
+    # per task: numbers of annotations, predictions, drafts (task ids repeated from these)
+    n_ann: list[int] = []
+    n_pred: list[int] = []
+    n_draft: list[int] = []
+    # result lists, task by task (annotations, predictions, drafts): the order of rows never
+    # depends on chunks
+    results: list[Sequence[Item]] = []
+    g_task: list[Any] = []
+    g_source: list[int] = []
+    g_sid: list[Any] = []
+    items_wanted = bool(wanted & {"regions", "relations"})
     for t in tasks:
-        if t.annotations:
-            anns.extend(t.annotations)
-            ann_tid.extend([t.id] * len(t.annotations))
-        if t.predictions:
-            preds.extend(t.predictions)
-            pred_tid.extend([t.id] * len(t.predictions))
-        if t.drafts:
-            drafts.extend(t.drafts)
-            draft_tid.extend([t.id] * len(t.drafts))
+        tid = t.id
+        a_list, p_list, d_list = t.annotations, t.predictions, t.drafts
+        n_ann.append(len(a_list) if a_list else 0)
+        n_pred.append(len(p_list) if p_list else 0)
+        n_draft.append(len(d_list) if d_list else 0)
+        if a_list:
+            anns += a_list
+            if items_wanted:
+                for a in a_list:
+                    if a.result:
+                        results.append(a.result)
+                        g_task.append(tid)
+                        g_source.append(0)
+                        g_sid.append(a.id)
+        if p_list:
+            preds += p_list
+            if items_wanted:
+                for p in p_list:
+                    if type(p) is Prediction and p.result:
+                        results.append(p.result)
+                        g_task.append(tid)
+                        g_source.append(1)
+                        g_sid.append(p.id)
+        if d_list:
+            drafts += d_list
+            if items_wanted:
+                for d in d_list:
+                    if type(d) is Draft and d.result:
+                        results.append(d.result)
+                        g_task.append(tid)
+                        g_source.append(2)
+                        g_sid.append(d.id)
+    ids = pa.array([t.id for t in tasks], pa.int64()) if tasks else pa.array([], pa.int64())
     out: dict[str, pa.RecordBatch] = {}
     if "tasks" in wanted:
         cols = _attr_columns(tasks, _TASK_COLUMNS, SCHEMAS["tasks"])
         cols["data_json"] = raw_array([t.data for t in tasks])
         cols["meta_json"] = raw_array([t.meta for t in tasks])
         cols["comment_authors_json"] = raw_array([t.comment_authors for t in tasks])
-        for column, attr in (("annotation_count", "annotations"),
-                             ("prediction_count", "predictions"), ("draft_count", "drafts")):
-            cols[column] = pa.array([len(getattr(t, attr) or ()) for t in tasks], pa.int64())
+        for column, counts in (("annotation_count", n_ann), ("prediction_count", n_pred),
+                               ("draft_count", n_draft)):
+            cols[column] = pa.array(counts, pa.int64())
         out["tasks"] = _batch("tasks", cols, len(tasks))
         if data_keys is not None:
             datas = [t.data for t in tasks if t.data is not _UNSET]
@@ -250,7 +289,7 @@ def flatten_tasks(
                             data_keys.setdefault(key)
     if "annotations" in wanted:
         cols = _attr_columns(anns, _ANNOTATION_COLUMNS, SCHEMAS["annotations"])
-        cols["task_id"] = pa.array(ann_tid, pa.int64())
+        cols["task_id"] = _repeat(ids, n_ann)
         users = [a.completed_by for a in anns]
         cols["completed_by_id"] = array([u.id if type(u) is User else u for u in users],
                                         pa.int64())
@@ -262,23 +301,11 @@ def flatten_tasks(
         out["annotations"] = _batch("annotations", cols, len(anns))
     if "predictions" in wanted:
         out["predictions"] = _expanded_or_ids(
-            "predictions", preds, pred_tid, Prediction, _PREDICTION_COLUMNS
+            "predictions", preds, _repeat(ids, n_pred), Prediction, _PREDICTION_COLUMNS
         )
     if "drafts" in wanted:
-        out["drafts"] = _expanded_or_ids("drafts", drafts, draft_tid, Draft, _DRAFT_COLUMNS)
-    if wanted & {"regions", "relations"}:
-        # task by task (annotations, predictions, drafts): the order never depends on chunks
-        groups: list[tuple[Sequence[Item], Any, str, Any]] = []
-        for t in tasks:
-            tid = t.id
-            for a in t.annotations or ():
-                if a.result:
-                    groups.append((a.result, tid, "annotation", a.id))
-            for p in t.predictions or ():
-                if isinstance(p, Prediction) and p.result:
-                    groups.append((p.result, tid, "prediction", p.id))
-            for d in t.drafts or ():
-                if isinstance(d, Draft) and d.result:
-                    groups.append((d.result, tid, "draft", d.id))
-        out.update(_results(groups, wanted))
+        out["drafts"] = _expanded_or_ids("drafts", drafts, _repeat(ids, n_draft), Draft,
+                                          _DRAFT_COLUMNS)
+    if items_wanted:
+        out.update(_results(results, g_task, g_source, g_sid, wanted))
     return {name: out[name] for name in SCHEMAS if name in wanted}

@@ -15,9 +15,10 @@ from ls_frames.tables.agreement import agreement, consensus
 from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
 from ls_frames.tables.brush import rle_to_mask
 from ls_frames.tables.coco import mask_to_coco_rle
+from ls_frames.tables.dataset import METADATA_KEY
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
 from ls_frames.tables.evaluation import COCO_IOU_THRESHOLDS, confusion, evaluate
-from ls_frames.tables.frames import METADATA_KEY, Frames, read_export, read_parquet
+from ls_frames.tables.frames import Frames, read_export, read_parquet
 from ls_frames.tables.geometry import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
 from ls_frames.tables.hf import to_hf_dataset, whitespace_tokenizer
 from ls_frames.tables.masks import RegionMask, ellipse_mask, polygon_mask, region_masks

@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
-from ls_frames.errors import ExportFormatError
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -25,11 +24,11 @@ from ls_frames.reading import (
     expand_data_columns,
     parse_label_config,
 )
+from ls_frames.tables.dataset import METADATA_KEY, read_manifest
 from ls_frames.tables.dtypes import DtypeBackend, table_to_pandas, types_mapper
 
 __all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
 
-METADATA_KEY = b"ls_frames"
 _ATTRIBUTE_TYPES = frozenset({"choices", "textarea", "rating", "number", "taxonomy", "datetime"})
 _REGION_KEY = ["task_id", "source", "source_id", "region_id"]
 
@@ -322,9 +321,7 @@ def read_parquet(
         ``label_config`` is not XML, or ``dtype_backend`` is unknown.
     """
     root = Path(path)
-    manifest = root / "_SUCCESS"
-    if not manifest.is_file():
-        raise ExportFormatError("not a complete ls_frames dataset (no _SUCCESS)", path=str(root))
+    read_manifest(root)  # a complete dataset of a format version this ls_frames reads
     wanted = [t for t in (*TABLES, "media") if tables is None or t in set(tables)]
     arrow: dict[str, pa.Table] = {}
     provenance: dict[str, Any] | None = None

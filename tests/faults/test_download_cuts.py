@@ -20,7 +20,7 @@ import pytest
 
 import ls_frames
 from ls_frames.exports.download import MAX_RESUMES
-from tests.faults.conftest import READ_TIMEOUT, Seeded, Sleeps, files_in, make_client
+from tests.faults.conftest import Seeded, Sleeps, files_in, make_client
 from tests.faults.figures import count
 from tests.faults.proxy import Fault, FaultProxy, cut, stall, status
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.server
 
 TRIALS = int(__import__("os").environ.get("FAULT_TRIALS", "60"))
 SEED = 20260523
-STALL = 30.0  # far longer than the read timeout: only the client's timeout ends it
+STALL = 60.0  # far longer than the read timeout: only the client's timeout ends it
 
 
 def _plan(rng: random.Random, trial: int, size: int) -> tuple[list[Fault], bool]:
@@ -104,8 +104,10 @@ def test_downloads_cut_at_random_offsets(
                                     f"expected {len(refs[kind])}")
                 if kind == "json" and hashlib.md5(data).hexdigest() != seeded.md5:
                     problems.append(f"{what}: md5 differs")
+            # A trial that lasted a whole stall waited it out instead of timing out. Not a
+            # speed check: how long the server takes to build a download varies with load.
             elapsed = time.monotonic() - started
-            if elapsed > 4 * READ_TIMEOUT + 5:
+            if elapsed >= STALL:
                 problems.append(f"{what}: took {elapsed:.1f} s (a stall outlived the read timeout)")
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             count("download cuts", outcome)

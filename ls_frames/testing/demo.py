@@ -5,6 +5,10 @@ started on loopback, a demo project is seeded (annotations, a skipped one, a gro
 relations, predictions, a draft) and exported through a personal access token; the server
 is stopped afterwards. With a server, its project ``--project`` (default: the newest) is
 exported instead.
+
+Seeding and starting servers belong to :mod:`ls_frames.testing`; the CLI's ``demo``
+command is the one front-end path that reaches this module (imported when the command
+runs), and it prints the summary of what :func:`run_demo` wrote.
 """
 
 from __future__ import annotations
@@ -19,13 +23,9 @@ from ls_frames.frontends.pipeline import export_project
 __all__ = ["run_demo"]
 
 
-def _export_and_report(client: Client, project: int, out: Path) -> Path:
-    from ls_frames.frontends.cli import summarize
-
+def _export(client: Client, project: int, out: Path) -> Path:
     print(f"Exporting project {project} from {client.base_url} ({client.auth.kind} key)")
-    path = export_project(project, out, client=client, overwrite=True)
-    print(summarize(path))
-    return path
+    return export_project(project, out, client=client, overwrite=True)
 
 
 def run_demo(
@@ -35,7 +35,20 @@ def run_demo(
     url: str | None = None,
     api_key: str | None = None,
 ) -> Path:
-    out = Path(out)
+    """Export a project (the newest of the server given, or a seeded demo project of a
+    local Label Studio started for the run) into a Parquet dataset at ``out``.
+
+    Parameters:
+        out: the dataset folder (replaced when it exists).
+        project: the project's id on the server given (default: the newest).
+        url, api_key: the server (default ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``;
+            with no URL a local server is started).
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+    Raises:
+        NoProjectError: the server given has no project (a ``ConfigurationError``).
+    """
+    target = Path(out)
     if url or os.environ.get("LABEL_STUDIO_URL"):
         with Client(url, api_key) as client:
             if project is None:
@@ -43,7 +56,7 @@ def run_demo(
                 if not projects:
                     raise NoProjectError(f"{client.base_url} has no project to export")
                 project = max(int(p["id"]) for p in projects)
-            return _export_and_report(client, project, out)
+            return _export(client, project, target)
 
     from ls_frames.testing import LocalLabelStudio
     from ls_frames.testing.seed import seed_demo_project
@@ -52,4 +65,4 @@ def run_demo(
     with LocalLabelStudio() as server:
         seeded = seed_demo_project(server.url, server.legacy_token)
         with Client(server.url, server.access_token) as client:
-            return _export_and_report(client, int(seeded["project_id"]), out)
+            return _export(client, int(seeded["project_id"]), target)
