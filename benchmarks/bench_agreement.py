@@ -123,7 +123,8 @@ def _iou(a: Any, b: Any) -> float:
     if iw <= 0 or ih <= 0:
         return 0.0
     inter = iw * ih
-    return inter / (a.width * a.height + b.width * b.height - inter)
+    iou: float = inter / (a.width * a.height + b.width * b.height - inter)
+    return iou
 
 
 def user_iou(frames: ls_frames.Frames) -> dict[tuple[str, str], float]:
@@ -146,7 +147,8 @@ def user_iou(frames: ls_frames.Frames) -> dict[tuple[str, str], float]:
 
 def user_majority(frames: ls_frames.Frames) -> pd.Series:
     pivot = ls_frames.annotator_pivot(frames, "sentiment").astype(object)
-    return pivot.apply(lambda row: row.dropna().mode().tolist(), axis=1)
+    majority: pd.Series = pivot.apply(lambda row: row.dropna().mode().tolist(), axis=1)
+    return majority
 
 
 def user_split(frames: ls_frames.Frames) -> Any:

@@ -24,7 +24,7 @@ try:
     from sklearn.metrics import cohen_kappa_score
     from statsmodels.stats.inter_rater import fleiss_kappa
 except ImportError:  # pragma: no cover - the test extra installs them
-    krippendorff = None
+    krippendorff = None  # type: ignore[assignment]
 
 pytestmark = pytest.mark.server
 

@@ -22,7 +22,7 @@ try:
     from sklearn.metrics import cohen_kappa_score
     from statsmodels.stats.inter_rater import fleiss_kappa
 except ImportError:  # pragma: no cover - the test extra installs them
-    krippendorff = None
+    krippendorff = None  # type: ignore[assignment]
 
 LABELS = ("pos", "neg", "neutral", "mixed")
 CONFIG = """<View><Text name="text" value="$text"/>
@@ -104,6 +104,8 @@ def test_pairwise_scores_equal_scikit_learn(seed: int) -> None:
     users = sorted({u for t in truth.values() for u in t})
     pairs = list(combinations([f"user{u}@example.org" for u in users], 2))
     assert list(zip(cohen["annotator_a"], cohen["annotator_b"], strict=True)) == pairs
+    row: Any  # a row's fields are scalars of any type
+    prow: Any
     for row, prow in zip(cohen.itertuples(), percent.itertuples(), strict=True):
         ua, ub = int(row.annotator_a[4:].split("@")[0]), int(row.annotator_b[4:].split("@")[0])
         both = [t for t in truth.values() if ua in t and ub in t]
@@ -160,7 +162,7 @@ def test_unknown_from_name_names_those_present() -> None:
     frames = _frames(raw)
     for method in ("cohen", "fleiss", "iou"):
         with pytest.raises(ls_frames.ConfigurationError, match=r"sentimnt.*'sentiment'"):
-            agreement(frames, "sentimnt", method=method)  # type: ignore[arg-type]
+            agreement(frames, "sentimnt", method=method)
     with pytest.raises(ls_frames.ConfigurationError, match="method"):
         agreement(frames, "sentiment", method="kappa")  # type: ignore[arg-type]
     with pytest.raises(ls_frames.ConfigurationError, match="sentimnt"):
@@ -266,7 +268,7 @@ def test_box_iou_with_several_annotators_equals_a_plain_loop(seed: int) -> None:
         assert _close(row.score, float(np.mean(ious)) if ious else float("nan"))
 
 
-def _poly(rid: str, points: list[list[float]]) -> dict[str, Any]:
+def _poly(rid: str, points: list[list[int]]) -> dict[str, Any]:
     return {"id": rid, "from_name": "seg", "to_name": "text", "type": "polygonlabels",
             "original_width": 100, "original_height": 100,
             "value": {"points": points, "polygonlabels": ["road"]}}

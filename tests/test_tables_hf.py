@@ -92,7 +92,8 @@ def _media(tmp_path: Path, task_ids: list[int], *, as_bytes: bool = False) -> pd
                      "path": None if as_bytes else str(path),
                      "bytes": data if as_bytes else len(data),
                      "sha256": "", "content_type": "image/png", "error": None})
-    return pd.DataFrame(rows)
+    media: pd.DataFrame = pd.DataFrame(rows)
+    return media
 
 
 def _frames(tasks: list[dict[str, Any]] | None = None) -> ls_frames.Frames:

@@ -20,8 +20,9 @@ FRACTIONS = {"train": 0.7, "val": 0.2, "test": 0.1}
 
 
 def _tasks(ids: list[int], groups: list[str | None]) -> pd.DataFrame:
-    return pd.DataFrame({"task_id": pd.array(ids, dtype="Int64"),
-                         "data.patient": pd.array(groups, dtype="string")})
+    tasks: pd.DataFrame = pd.DataFrame({"task_id": pd.array(ids, dtype="Int64"),
+                                        "data.patient": pd.array(groups, dtype="string")})
+    return tasks
 
 
 projects = st.lists(

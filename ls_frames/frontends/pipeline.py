@@ -73,7 +73,9 @@ def snapshot_project(
     progress: bool | None = None,
 ) -> Export:
     """A completed snapshot: ``export_id`` reuses an existing one, else one is created with
-    the given options (defaults: full objects, every annotation) and awaited.
+    the given options (defaults: full objects, every annotation) and awaited. ``project`` is
+    an id or a title. The snapshot stays on the server: delete it with ``.delete()`` when
+    it is no longer needed (the other functions here do so for the snapshots they make).
 
     Parameters
     ----------
@@ -213,7 +215,10 @@ def load_project(
 
     ``label_config``: ``None`` fetches the project's config so label columns become
     categoricals in config order; a string uses that config; ``False`` skips it.
-    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder).
+    ``keep_file`` keeps the downloaded JSON snapshot there (a file or folder). The snapshot
+    made for the call is deleted from the server once downloaded unless ``keep_snapshot``;
+    one named with ``export_id`` is kept. ``progress`` switches every bar (snapshot,
+    download, flatten).
 
     Parameters
     ----------
@@ -243,8 +248,8 @@ def load_project(
         Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
         by default it goes to a temporary folder that is removed.
     keep_snapshot
-        Keep the snapshot made for the call on the server (by default it is deleted once
-        downloaded; one named with ``export_id`` is always kept).
+        Keep the snapshot made for the call on the server (it is deleted once downloaded
+        otherwise; one named with ``export_id`` is always kept).
     timeout
         Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
     progress
@@ -254,7 +259,8 @@ def load_project(
     Returns
     -------
     Frames
-        The project's tables.
+        The project's tables; their ``provenance`` holds what :func:`export_project`
+        stores with a dataset (server, project, snapshot, md5, options).
 
     Raises
     ------
@@ -345,8 +351,8 @@ def export_project(
         Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
         by default it goes to a temporary folder that is removed.
     keep_snapshot
-        Keep the snapshot made for the call on the server (by default it is deleted once
-        downloaded; one named with ``export_id`` is always kept).
+        Keep the snapshot made for the call on the server (it is deleted once downloaded
+        otherwise; one named with ``export_id`` is always kept).
     overwrite
         Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
     compression
@@ -444,15 +450,54 @@ def download_project(
     """Snapshot a project and download it as JSON or a converted format, as the server
     writes it.
 
-    Parameters: ``project``, an id or a title. ``dest`` is a folder (created if need be,
-    the file keeps the server's name) when it ends with a slash, is an existing folder, or
-    ``export_type`` yields several files (every format but those in
-    :data:`SINGLE_FILE_FORMATS`: the server zips them) and ``dest`` does not end in
-    ``.zip``; otherwise it is the file's path. The snapshot made for the call is deleted
-    from the server once downloaded unless ``keep_snapshot`` (one named with
-    ``export_id`` is kept).
+    ``dest`` is a folder (created if need be, the file keeps the server's name) when it
+    ends with a slash, is an existing folder, or ``export_type`` yields several files
+    (every format but those in :data:`SINGLE_FILE_FORMATS`: the server zips them) and
+    ``dest`` does not end in ``.zip``; otherwise it is the file's path. The snapshot made
+    for the call is deleted from the server once downloaded unless ``keep_snapshot`` (one
+    named with ``export_id`` is kept).
 
-    Returns: the path of the downloaded file. Raises: the errors of :mod:`ls_frames.errors`.
+    Parameters
+    ----------
+    project
+        The project's id or title.
+    dest
+        Where the file goes (see above); the current folder by default.
+    export_type
+        ``"JSON"`` or a format the server offers for the project (any case).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    task_filter, annotation_filter, serialization
+        The snapshot's options; by default every task, every annotation, full objects.
+    export_id
+        Use this existing snapshot instead of creating one.
+    keep_snapshot
+        Keep the snapshot made for the call on the server.
+    timeout
+        Seconds to wait for the snapshot (and a conversion); ``None`` waits as long as it
+        takes.
+    progress
+        Show progress bars; ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
+
+    Returns
+    -------
+    pathlib.Path
+        The downloaded file.
+
+    Raises
+    ------
+    ConfigurationError
+        The server does not offer ``export_type`` for the project, or its label config
+        cannot produce it (before any snapshot), or no client can be made.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project does not exist.
+    ExportFailed, ExportTimeout
+        The snapshot or its conversion failed, or did not finish within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match.
+    HTTPError
+        Another request failure after the retries.
     """
     with _using(client) as client:
         pid = client.resolve_project(project)

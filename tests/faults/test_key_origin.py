@@ -96,8 +96,8 @@ def test_export_helpers_redirected_elsewhere_send_no_key(
 ) -> None:
     """The server side (here the proxy) redirects a download, a snapshot create, a
     conversion and a storage create to another origin: none of them carries the key."""
-    for path in (r"/download$", r"/exports/$", r"/convert$", r"/export/localfiles$"):
-        proxy.rule(_redirect(other_origin, code), path=path)
+    for route in (r"/download$", r"/exports/$", r"/convert$", r"/export/localfiles$"):
+        proxy.rule(_redirect(other_origin, code), path=route)
     with make_client(proxy.url, api_key, sleeps) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         export.raw["md5"] = None  # the other origin serves other bytes

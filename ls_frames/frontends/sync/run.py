@@ -120,6 +120,21 @@ def sync_parquet(
     it up to date with the same cache unless another one is given. ``media_options`` go to
     :func:`~ls_frames.fetch_media`; ``SyncResult.media`` counts what was downloaded.
 
+    Args:
+        project: the project's id.
+        out_dir: the dataset's folder, created by the first run and refreshed by the next.
+        client: the :class:`~ls_frames.Client` to use; by default one is made from the
+            environment and closed afterwards.
+        overlap: seconds before the last watermark that are looked at again.
+        full: write the whole project again.
+        label_config: ``None`` fetches the project's config, a string is used as the
+            config, ``False`` skips it.
+        compression: the Parquet codec of the files written.
+        timeout: seconds to wait for a snapshot; ``None`` waits as long as it takes.
+        progress: show progress bars; ``None`` unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
+        media: a cache folder for the files the tasks point to (see above).
+        media_options: keyword arguments for :func:`~ls_frames.fetch_media`.
+
     Returns:
         A :class:`SyncResult`.
     Raises:
