@@ -232,3 +232,33 @@ def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None
         ls_frames.read_export(b"[]", tables=["nope"])
     with pytest.raises(ValueError, match="shape"):  # the built-in base is kept
         box_iou([[1, 2, 3]], [[1, 2, 3, 4]])
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["sync", "12", "--out", "ds", "--overlap", "-1"], "--overlap must be 0 or more"),
+    (["media", "12", "--out", "cache", "--workers", "0"], "--workers must be at least 1"),
+    (["sync", "12", "--out", "file.txt"], "is a file, not a dataset folder"),
+])
+def test_cli_checks_options_before_any_server_work(
+    argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)  # no server: a request would fail
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)  # with another message
+    (tmp_path / "file.txt").write_text("x")
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ConfigurationError" in err and expected in err
+
+
+def test_cli_refuses_an_unwritable_cache_before_any_server_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert cli.main(["export", "12", "--out", str(tmp_path / "ds"), "--media", str(blocker)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a folder" in err

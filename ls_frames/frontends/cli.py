@@ -154,6 +154,8 @@ def _cmd_media(args: argparse.Namespace) -> None:
         "fields": args.field, "workers": args.workers, "strict": args.strict,
         "refresh": args.refresh, "allow_hosts": args.allow_host, "progress": _progress(args),
     }
+    if args.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
     _check_writable(args.out)
     source = args.source
     if (Path(source) / "_SUCCESS").is_file():
@@ -179,6 +181,10 @@ def _cmd_media(args: argparse.Namespace) -> None:
 def _cmd_sync(args: argparse.Namespace) -> None:
     from ls_frames.frontends.sync import sync_parquet
 
+    if args.overlap < 0:
+        raise ConfigurationError(f"--overlap must be 0 or more seconds, not {args.overlap:g}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
     _check_writable(args.media)
     with _client(args) as client:
         result = sync_parquet(client.resolve_project(args.project), args.out, client=client,
