@@ -5,17 +5,27 @@
 #   make check  lint, type-check, the API reference and every test that needs no server
 #               (no Label Studio installed or started; a few minutes)
 #   make docs   the API reference, built from the docstrings into docs/_build/html
+# Another Label Studio release: `make test LS_VERSION=1.17.0` (installed once into
+# .venv-labelstudio-1.17.0). `make compat` runs the real-server export, load_project, sync
+# and panel tests (marker `compat`) against every release in COMPAT_VERSIONS in turn, each
+# with a fresh server of its own.
 PYTHON ?= python3
 VENV := .venv
-LS_VENV := .venv-labelstudio
-LS_VERSION := 1.23.2
+# The pinned release (ls_frames.testing.DEFAULT_VERSION) lives in .venv-labelstudio.
+LS_DEFAULT_VERSION := 1.23.2
+LS_VERSION ?= $(LS_DEFAULT_VERSION)
+LS_VENV := $(if $(filter $(LS_DEFAULT_VERSION),$(LS_VERSION)),.venv-labelstudio,.venv-labelstudio-$(LS_VERSION))
+# The releases `make compat` tests (ls_frames.transport.capabilities.TESTED_VERSIONS).
+COMPAT_VERSIONS := 1.13.1 1.17.0 1.20.0 1.23.2
 BIN := $(VENV)/bin
 OUT ?= demo-output
 PYTEST_ARGS ?=
 
 export LS_FRAMES_LABEL_STUDIO := $(CURDIR)/$(LS_VENV)/bin/label-studio
+# The suite reuses a running server (LS_FRAMES_TEST_URL, ...) only when it runs this release.
+export LS_FRAMES_LS_VERSION := $(LS_VERSION)
 
-.PHONY: test check demo lint typecheck docs docs-check bench clean install
+.PHONY: test check demo lint typecheck docs docs-check bench clean install compat compat-one
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,8 +74,29 @@ test: install lint typecheck docs-check $(CHROMIUM)
 # The generated (fuzz) tests run a fifth of their cases here; make test runs them all.
 check: $(BIN)/.installed lint typecheck docs-check
 	env -u LS_FRAMES_TEST_URL -u LS_FRAMES_TEST_LEGACY_TOKEN -u LS_FRAMES_TEST_ACCESS_TOKEN \
+		-u LS_FRAMES_TEST_LOCAL_FILES_ROOT -u LS_FRAMES_TEST_LS_VERSION \
 		-u LS_FRAMES_LABEL_STUDIO LS_FRAMES_NO_SERVER=1 LS_FRAMES_QUICK_FUZZ=1 \
 		$(BIN)/python -m pytest -p no:cacheprovider -m "not server" tests $(PYTEST_ARGS)
+
+# One release after another, each with a fresh server; a failing release does not stop
+# the others. Per-release results and the total time go to test-output/compat.txt.
+compat: $(BIN)/.installed
+	mkdir -p test-output
+	@start=$$(date +%s); status=0; : > test-output/compat.txt; \
+	for v in $(COMPAT_VERSIONS); do \
+		t=$$(date +%s); \
+		if $(MAKE) --no-print-directory compat-one LS_VERSION=$$v; then r=passed; \
+		else r=FAILED; status=1; fi; \
+		echo "Label Studio $$v: $$r in $$(( $$(date +%s) - t )) s" >> test-output/compat.txt; \
+	done; \
+	echo "make compat: $$(( $$(date +%s) - start )) s in all" >> test-output/compat.txt; \
+	cat test-output/compat.txt; exit $$status
+
+compat-one: install
+	env -u LS_FRAMES_TEST_URL -u LS_FRAMES_TEST_LEGACY_TOKEN -u LS_FRAMES_TEST_ACCESS_TOKEN \
+		-u LS_FRAMES_TEST_LOCAL_FILES_ROOT -u LS_FRAMES_TEST_LS_VERSION \
+		LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest -p no:cacheprovider -m compat \
+		tests $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/ls-frames demo --out $(OUT) $(if $(PROJECT),--project $(PROJECT),)

@@ -50,7 +50,7 @@ from ls_frames.exports import (
     StorageStatus,
     TaskFilter,
 )
-from ls_frames.transport import RetryPolicy
+from ls_frames.transport import RetryPolicy, ServerCapabilities
 
 if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
@@ -150,6 +150,7 @@ __all__ = [
     "RequestTimeout",
     "RetryPolicy",
     "Serialization",
+    "ServerCapabilities",
     "ServerError",
     "StorageError",
     "StorageStatus",

@@ -460,5 +460,10 @@ def raise_for_status(response: httpx.Response, *, scheme: str | None = None) -> 
     )
     phrase = response.reason_phrase or "error"
     if cls is AuthenticationError:
+        if scheme == "Token" and "legacy token authentication has been disabled" in message:
+            # Label Studio 1.17+ turns legacy tokens off for new organizations.
+            phrase = ("legacy tokens are turned off for this organization (the default since "
+                      "Label Studio 1.17): use a personal access token, or turn legacy tokens "
+                      "on in the organization's settings")
         raise AuthenticationError(phrase, scheme=scheme, **kw)
     raise cls(phrase, **kw)

@@ -13,7 +13,13 @@ Fixtures (tests using them carry ``@pytest.mark.server``):
 ``legacy_token`` / ``access_token``
     the two credentials as strings (``Token`` key; PAT = JWT refresh token).
 ``api_key``
-    parametrized over both, ids ``legacy`` and ``pat``: a test using it runs twice.
+    parametrized over the credential kinds the release has, ids ``legacy`` and ``pat``: a
+    test using it runs twice on releases with both, once on 1.13 (no personal access
+    tokens) and on 1.17 (legacy tokens refused). The kinds come from
+    :func:`conftest.session_capabilities`; the server's start asserts that a missing kind
+    really is refused, ``test_testing_server.py`` asserts it again, and the run's header
+    says which kinds were tested. Tests that ask for ``legacy_token`` or
+    ``access_token`` by name are deselected, and listed, on a release without that kind.
 ``demo_project``
     session-scoped; the dict :func:`ls_frames.testing.seed.seed_demo_project` returned
     (``project_id``, ``task_ids``, ``draft_ids``, ``counts``...), seeded once.
@@ -33,8 +39,16 @@ from typing import Any
 
 import pytest
 
-from conftest import shared_demo_project, shared_label_studio
+from conftest import session_capabilities, shared_demo_project, shared_label_studio
 from tests.needs import missing
+
+_KIND_IDS = {"legacy": "legacy", "personal_access_token": "pat"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "api_key" in metafunc.fixturenames:
+        kinds = [_KIND_IDS[k] for k in session_capabilities().credential_kinds]
+        metafunc.parametrize("api_key", kinds, indirect=True, ids=kinds)
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +69,10 @@ def access_token(label_studio: Any) -> str:
     return str(label_studio.access_token)
 
 
-@pytest.fixture(params=["legacy", "pat"])
+@pytest.fixture
 def api_key(request: pytest.FixtureRequest, label_studio: Any) -> str:
-    """Each credential in turn: the legacy token, then the personal access token."""
+    """Each credential kind of the release in turn: the legacy token, then the personal
+    access token (see ``pytest_generate_tests``)."""
     name = "legacy_token" if request.param == "legacy" else "access_token"
     return str(getattr(label_studio, name))
 
@@ -100,6 +115,6 @@ def media_project(label_studio: Any, moto_s3: Any, plain_server: Any) -> Any:
 
     if label_studio.local_files_root is None:
         missing("LS_FRAMES_TEST_LOCAL_FILES_ROOT (the reused server's local-files root)")
-    headers = auth_headers(label_studio.url, label_studio.legacy_token)
+    headers = auth_headers(label_studio.url, label_studio.admin_key)
     return seed_media_project(label_studio.url, headers, s3=moto_s3, plain=plain_server,
                               local_files_root=label_studio.local_files_root)

@@ -16,7 +16,7 @@ from ls_frames.frontends.cli import main
 from ls_frames.reading import TABLES
 from tests.test_server_exports_pipeline import _expected_counts, dataset_counts
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 
 def test_export_then_read(api_key: str, label_studio: Any, demo_project: dict[str, Any],
@@ -54,7 +54,7 @@ def test_export_ids_only_and_filters(label_studio: Any, demo_project: dict[str, 
                                      tmp_path: Path) -> None:  # fmt: skip
     out = tmp_path / "usual"
     code = main(["export", str(demo_project["project_id"]), "--out", str(out), "--quiet",
-                 "--url", label_studio.url, "--api-key", label_studio.access_token,
+                 "--url", label_studio.url, "--api-key", label_studio.access_token or label_studio.admin_key,
                  "--ids-only", "--annotations", "usual"])  # fmt: skip
     assert code == 0
     counts = demo_project["counts"]
@@ -69,7 +69,7 @@ def test_console_script_and_bad_key(label_studio: Any, demo_project: dict[str, A
                                     tmp_path: Path) -> None:  # fmt: skip
     script = Path(sys.executable).with_name("ls-frames")
     env = {**os.environ, "LABEL_STUDIO_URL": label_studio.url,
-           "LABEL_STUDIO_API_KEY": label_studio.legacy_token,
+           "LABEL_STUDIO_API_KEY": label_studio.admin_key,
            "LS_FRAMES_DISABLE_PROGRESS_BARS": "1"}  # fmt: skip
     out = tmp_path / "cli"
     done = subprocess.run([str(script), "export", str(demo_project["project_id"]), "--out",

@@ -359,3 +359,32 @@ def test_progress_can_be_switched_off_by_environment(
     client.get_export(1, 1).download(tmp_path / "b.json")
     assert "snapshot 1" in capsys.readouterr().err
     assert os.path.exists(tmp_path / "b.json")
+
+
+# -- what older and newer releases answer (both are also run for real by make compat) ------
+def _answering(status: int, body: dict[str, str]) -> ls_frames.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    return ls_frames.Client("https://ls.test", PAT if status == 404 else LEGACY,
+                            transport=httpx.MockTransport(handler))
+
+
+def test_a_release_without_personal_access_tokens_says_so() -> None:
+    # Label Studio 1.13 has no /api/token/refresh/ at all
+    with _answering(404, {"detail": "Not found."}) as client, pytest.raises(
+        AuthenticationError, match="no personal access tokens"
+    ) as info:
+        client.list_projects()
+    assert info.value.status == 404 and info.value.path == "/api/token/refresh/"
+
+
+def test_legacy_tokens_turned_off_say_what_to_use() -> None:
+    message = ("Authentication token no longer valid: legacy token authentication has been "
+               "disabled for this organization")
+    with _answering(401, {"detail": message}) as client, pytest.raises(
+        AuthenticationError, match="use a personal access token"
+    ) as info:
+        client.list_projects()
+    assert info.value.status == 401 and info.value.scheme == "Token"
+    assert LEGACY not in str(info.value)

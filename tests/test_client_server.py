@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 import ls_frames
+from conftest import session_capabilities
 from ls_frames.errors import AuthenticationError, BadRequest, NotFound, StorageError
+from tests.fake_label_studio import make_jwt
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -63,7 +65,7 @@ TASKS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def admin(label_studio: Any) -> Iterator[ls_frames.Client]:
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
         yield client
 
 
@@ -106,6 +108,30 @@ def test_bad_credentials(label_studio: Any) -> None:
     ) as info:
         client.list_projects()
     assert info.value.status == 401 and info.value.scheme == "Token"
+
+
+def test_each_credential_kind_works_or_is_a_clear_error_on_this_release(
+    label_studio: Any,
+) -> None:
+    """A kind of key the release does not accept (legacy on 1.17, personal access tokens
+    on 1.13) fails with a message that says so and what to use instead."""
+    caps = session_capabilities()
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
+        assert client.capabilities() == caps  # the client asks the server's release itself
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+        if caps.legacy_tokens:
+            assert "@" in client.get_json("api/current-user/whoami")["email"]
+        else:
+            with pytest.raises(AuthenticationError, match="legacy tokens are turned off"):
+                client.list_projects()
+    pat = label_studio.access_token or make_jwt("refresh", lifetime=3600, jti="none")
+    with ls_frames.Client(label_studio.url, pat) as client:
+        if caps.personal_access_tokens:
+            assert "@" in client.get_json("api/current-user/whoami")["email"]
+        else:
+            with pytest.raises(AuthenticationError, match="no personal access tokens") as info:
+                client.list_projects()
+            assert info.value.status == 404
 
 
 def test_export_formats(client: ls_frames.Client, project: dict[str, Any]) -> None:

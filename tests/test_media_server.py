@@ -37,7 +37,7 @@ def client(label_studio: Any, api_key: str) -> Any:
 
 @pytest.fixture(scope="module")
 def frames(label_studio: Any, media_project: MediaProject) -> ls_frames.Frames:
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         return ls_frames.load_project(media_project.project_id, client=c, progress=False)
 
 
@@ -101,7 +101,7 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
 ) -> None:
     """The task API rewrites storage URIs into /tasks/{id}/resolve/ links: both shapes and a
     Parquet dataset written by export_project reach the same bytes."""
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         answer = c.get_json("api/tasks", params={"project": media_project.project_id,
                                                  "page_size": 1000})
         tasks = answer["tasks"]
@@ -133,7 +133,7 @@ def test_refresh_revalidates_and_fetches_only_what_changed(
 ) -> None:
     root = label_studio.local_files_root
     assert root is not None, "the shared server has no LS_FRAMES_TEST_LOCAL_FILES_ROOT"
-    headers = auth_headers(label_studio.url, label_studio.legacy_token)
+    headers = auth_headers(label_studio.url, label_studio.admin_key)
     with httpx.Client(base_url=label_studio.url, headers=headers, timeout=60) as http:
         pid = http.post("/api/projects", json={
             "title": "ls_frames media refresh",
@@ -152,7 +152,7 @@ def test_refresh_revalidates_and_fetches_only_what_changed(
         add_s3_storage(http, pid, moto_s3, f"lsf-refresh-{pid}", presign=False, prefix="img/")
         task_ids = http.post(f"/api/projects/{pid}/import?return_task_ids=true", json=[
             {"data": {"image": upload}}]).json()["task_ids"]
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         frames = ls_frames.load_project(pid, client=c, progress=False)
         df = ls_frames.fetch_media(frames, tmp_path, client=c, progress=False)
         by_uri = dict(zip(df["uri"], df["path"], strict=True))
@@ -185,7 +185,7 @@ def test_an_old_servers_presign_route_answers_on_1_23(
     """The fallback route the fetcher switches to (tested with the fake) exists here too."""
     ref = media_project.by_kind("s3-proxy")[0]
     encoded = base64.urlsafe_b64encode(ref.uri.encode()).decode()
-    headers = auth_headers(label_studio.url, label_studio.legacy_token)
+    headers = auth_headers(label_studio.url, label_studio.admin_key)
     answer = httpx.get(f"{label_studio.url}/tasks/{ref.task_id}/presign/",
                        params={"fileuri": encoded}, headers=headers)
     assert answer.status_code == 200 and answer.content == ref.data
@@ -196,7 +196,7 @@ def test_storage_uris_without_a_task_resolve_at_the_project(
 ) -> None:
     refs = media_project.by_kind("s3-presign") + media_project.by_kind("s3-proxy")
     data = [{"project": media_project.project_id, "data": {"image": r.uri}} for r in refs]
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         df = ls_frames.fetch_media(data, tmp_path, client=c, progress=False)
     assert df["task_id"].isna().all()
     assert [Path(p).read_bytes() for p in df["path"]] == [r.data for r in refs]

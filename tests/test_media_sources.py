@@ -20,7 +20,7 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(scope="module")
 def http(label_studio: Any) -> Any:
-    headers = auth_headers(label_studio.url, label_studio.legacy_token)
+    headers = auth_headers(label_studio.url, label_studio.admin_key)
     with httpx.Client(base_url=label_studio.url, headers=headers, timeout=60) as client:
         yield client
 

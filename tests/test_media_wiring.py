@@ -23,7 +23,7 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture
 def client(label_studio: Any) -> Any:
-    with ls_frames.Client(label_studio.url, label_studio.access_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.access_token or label_studio.admin_key) as c:
         yield c
 
 
@@ -109,7 +109,7 @@ def test_export_of_a_mixed_project_reports_failures_and_keeps_the_key_home(
 def test_sync_parquet_fetches_only_what_is_new_or_changed(
     client: ls_frames.Client, label_studio: Any, tmp_path: Path
 ) -> None:
-    demo = seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=5,
+    demo = seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=5,
                              title="ls_frames media sync")
     pid, out, cache = demo["project_id"], tmp_path / "ds", tmp_path / "cache"
     first = ls_frames.sync_parquet(pid, out, client=client, media=cache, overlap=0,
@@ -125,7 +125,7 @@ def test_sync_parquet_fetches_only_what_is_new_or_changed(
 
     # One task points at a new file, one new task: two downloads, and the dataset keeps
     # its media table although media= is not given this time.
-    headers = auth_headers(label_studio.url, label_studio.legacy_token)
+    headers = auth_headers(label_studio.url, label_studio.admin_key)
     new_image, extra_image = demo_image(900), demo_image(901)
     with httpx.Client(base_url=label_studio.url, headers=headers, timeout=60) as http:
         refs = upload_files(http, pid, {"changed.png": new_image, "extra.png": extra_image})
@@ -148,7 +148,7 @@ def test_cli_media_for_a_project_and_a_dataset(
     client: ls_frames.Client, demo_project: dict[str, Any], label_studio: Any, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    key = ["--url", label_studio.url, "--api-key", label_studio.access_token, "-q"]
+    key = ["--url", label_studio.url, "--api-key", label_studio.access_token or label_studio.admin_key, "-q"]
     cache, table = tmp_path / "cache", tmp_path / "media.parquet"
     pid = str(demo_project["project_id"])
     assert main(["media", pid, "--out", str(cache), "--table", str(table), *key]) == 0
@@ -171,7 +171,7 @@ def test_cli_export_with_media_and_strict_failures(
     media_project: MediaProject, label_studio: Any, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    key = ["--url", label_studio.url, "--api-key", label_studio.legacy_token, "-q"]
+    key = ["--url", label_studio.url, "--api-key", label_studio.admin_key, "-q"]
     out, cache = tmp_path / "ds", tmp_path / "cache"
     pid = str(media_project.project_id)
     assert main(["export", pid, "--out", str(out), "--media", str(cache), *key]) == 0
@@ -191,9 +191,9 @@ def test_cli_export_with_media_and_strict_failures(
 
 def test_cli_sync_with_media(label_studio: Any, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    demo = seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=5,
+    demo = seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=5,
                              title="ls_frames media cli sync")
-    key = ["--url", label_studio.url, "--api-key", label_studio.legacy_token, "-q"]
+    key = ["--url", label_studio.url, "--api-key", label_studio.admin_key, "-q"]
     out, cache = tmp_path / "ds", tmp_path / "cache"
     args = ["sync", str(demo["project_id"]), "--out", str(out), "--overlap", "0"]
     assert main([*args, "--media", str(cache), *key]) == 0

@@ -18,9 +18,9 @@ import pytest
 
 import ls_frames
 from ls_frames.tables import to_coco
-from ls_frames.testing.seed import auth_headers
+from ls_frames.transport.auth import TokenAuth
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 _TIMEOUT = httpx.Timeout(30.0, read=300.0)
 FULL = ls_frames.Serialization()
@@ -210,8 +210,10 @@ def _tasks(builder: Any, data: dict[str, Any], labels: tuple[str, str]) -> list[
 
 @pytest.fixture(scope="module")
 def http(label_studio: Any) -> Iterator[httpx.Client]:
-    headers = auth_headers(label_studio.url, label_studio.legacy_token)
-    with httpx.Client(base_url=label_studio.url, headers=headers, timeout=_TIMEOUT) as client:
+    # TokenAuth refreshes a personal access token's 5-minute access token (1.17 has no
+    # legacy token for a fixed header)
+    auth = TokenAuth(label_studio.admin_key, f"{label_studio.url}/api/token/refresh/")
+    with httpx.Client(base_url=label_studio.url, auth=auth, timeout=_TIMEOUT) as client:
         yield client
 
 
@@ -248,7 +250,7 @@ def projects(http: httpx.Client) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def client(label_studio: Any) -> Iterator[ls_frames.Client]:
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         yield c
 
 

@@ -3,18 +3,21 @@ of key; the written dataset read back by ls_frames, DuckDB and pyarrow.dataset."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 import ls_frames
 from ls_frames.reading import TABLES
+from ls_frames.reading.schemas import SCHEMAS
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 
 def _expected_counts(demo: dict[str, Any], *, full: bool = True) -> dict[str, int]:
@@ -66,7 +69,8 @@ def test_load_project_with_both_keys(api_key: str, label_studio: Any,
 
 def test_load_project_ids_only(label_studio: Any, demo_project: dict[str, Any]) -> None:
     ids = ls_frames.Serialization(predictions="id", drafts="id", annotators="id")
-    with ls_frames.Client(label_studio.url, label_studio.access_token) as client:
+    key = label_studio.access_token or label_studio.admin_key  # the PAT where there is one
+    with ls_frames.Client(label_studio.url, key) as client:
         frames = ls_frames.load_project(demo_project["project_id"], client=client,
                                         serialization=ids, progress=False)  # fmt: skip
     got = {name: len(frames[name]) for name in TABLES}
@@ -79,7 +83,7 @@ def test_load_project_filters_skipped_and_ground_truth(
     label_studio: Any, demo_project: dict[str, Any]
 ) -> None:
     usual = ls_frames.AnnotationFilter(usual=True, ground_truth=False, skipped=False)
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
         frames = ls_frames.load_project(demo_project["project_id"], client=client,
                                         annotation_filter=usual, progress=False)  # fmt: skip
     counts = demo_project["counts"]
@@ -121,7 +125,7 @@ def test_without_a_client_the_environment_is_used_and_the_client_closed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.legacy_token)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.admin_key)
     closed: list[int] = []
     real_close = ls_frames.Client.close
 
@@ -134,3 +138,34 @@ def test_without_a_client_the_environment_is_used_and_the_client_closed(
     assert len(frames.tasks) == demo_project["counts"]["tasks"] and len(closed) == 1
     out = ls_frames.export_project(demo_project["project_id"], tmp_path / "ds", progress=False)
     assert (out / "_SUCCESS").is_file() and len(closed) == 2
+
+
+def test_every_release_gives_the_same_columns_and_nulls_what_it_does_not_export(
+    label_studio: Any, demo_project: dict[str, Any], tmp_path: Path
+) -> None:
+    """Releases export different fields (``allow_skip`` only from 1.23 among the tested
+    ones, ``bulk_created`` not on 1.13): the dataset has the same typed columns on each,
+    and a field the snapshot lacks is a null column, one it holds is filled."""
+    out = tmp_path / "dataset"
+    (tmp_path / "json").mkdir()
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
+        ls_frames.export_project(demo_project["project_id"], out, client=client,
+                                 keep_file=tmp_path / "json", progress=False)  # fmt: skip
+    raw = json.loads(next((tmp_path / "json").iterdir()).read_text())
+    for name, schema in SCHEMAS.items():
+        files = sorted((out / name).glob("*.parquet"))
+        got = pq.read_schema(files[0]) if files else None
+        assert got is not None, f"no {name} file"
+        fields = [f for f in got if not f.name.startswith("data.")]
+        assert [(f.name, f.type) for f in fields] == [(f.name, f.type) for f in schema], name
+    back = ls_frames.read_parquet(out)
+    for table, key, rows in (
+        ("tasks", "allow_skip", raw),
+        ("annotations", "bulk_created", [a for t in raw for a in t["annotations"]]),
+    ):
+        exported = [row[key] for row in rows if key in row]
+        column = back[table][key]
+        if exported:
+            assert column.notna().sum() == len(exported), (table, key)
+        else:
+            assert column.isna().all(), (table, key)

@@ -20,13 +20,13 @@ CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
 
 @pytest.fixture(scope="module")
 def seeded(label_studio: Any) -> dict[str, Any]:
-    return seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=10,
+    return seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=10,
                              title="ls_frames storage test")
 
 
 @pytest.fixture
 def client(label_studio: Any) -> Iterator[ls_frames.Client]:
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         yield c
 
 

@@ -20,7 +20,7 @@ from ls_frames.frontends.sync import plan, run
 from ls_frames.testing.compare import assert_same_dataset as assert_same
 from ls_frames.testing.seed import _full_result, seed_demo_project
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 
 def _sync_runs(out: Path) -> list[dict[str, Any]]:
@@ -33,13 +33,13 @@ def _sync_runs(out: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def client(label_studio: Any) -> Iterator[ls_frames.Client]:
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as c:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         yield c
 
 
 @pytest.fixture
 def seeded(label_studio: Any) -> dict[str, Any]:
-    return seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=10,
+    return seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=10,
                              title="ls_frames sync test")
 
 
@@ -180,7 +180,7 @@ def test_cli_sync(label_studio: Any, seeded: dict[str, Any], tmp_path: Path,
     from ls_frames.frontends.cli import main
 
     argv = ["sync", str(seeded["project_id"]), "--out", str(tmp_path / "ds"), "--quiet",
-            "--url", label_studio.url, "--api-key", label_studio.legacy_token]
+            "--url", label_studio.url, "--api-key", label_studio.admin_key]
     assert main(argv) == 0
     assert main(argv) == 0
     out = capsys.readouterr().out

@@ -171,7 +171,7 @@ def test_annotator_pivot_by_task_and_region() -> None:
 
 @pytest.mark.server
 def test_analysis_on_the_demo_project(demo_project: dict[str, Any], label_studio: Any) -> None:
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
         frames = ls_frames.load_project(demo_project["project_id"], client=client, progress=False)
     sent = demo_tasks(len(demo_project["task_ids"]))
     by_id = dict(zip(demo_project["task_ids"], sent, strict=True))

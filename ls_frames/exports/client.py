@@ -41,6 +41,7 @@ from ls_frames.exports.storage import (
     storage_payload,
 )
 from ls_frames.transport import Connection
+from ls_frames.transport.capabilities import ServerCapabilities, server_capabilities
 
 __all__ = ["Client", "ExportFormat"]
 
@@ -228,6 +229,21 @@ class Client(Connection):
         if release is None and isinstance(info, dict):
             release = (info.get("label-studio-os-package") or {}).get("version")
         return str(release) if release else None
+
+    def capabilities(self) -> ServerCapabilities:
+        """What this server's release can do where Label Studio releases differ (personal
+        access tokens, legacy tokens, the path that resolves storage URIs); see
+        :mod:`ls_frames.transport.capabilities`.
+
+        Returns:
+            The :class:`~ls_frames.transport.capabilities.ServerCapabilities` of the release
+            ``/api/version`` reports, asked once per client; the newest tested release's
+            when the server does not say.
+        """
+        cached: ServerCapabilities | None = getattr(self, "_capabilities", None)
+        if cached is None:
+            cached = self._capabilities = server_capabilities(self.server_version())
+        return cached
 
     # -- formats and the easy export --------------------------------------------------
     def export_formats(self, project: int) -> list[ExportFormat]:

@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.seed:
             from ls_frames.testing.seed import seed_demo_project
 
-            seeded = seed_demo_project(server.url, server.legacy_token)
+            seeded = seed_demo_project(server.url, server.admin_key)
             print(f"seeded demo project {seeded['project_id']}", flush=True)
         env_file = Path(args.env_file)
         env_file.parent.mkdir(parents=True, exist_ok=True)

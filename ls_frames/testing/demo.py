@@ -63,6 +63,6 @@ def run_demo(
 
     print("No LABEL_STUDIO_URL given: starting a local Label Studio (about a minute)...")
     with LocalLabelStudio() as server:
-        seeded = seed_demo_project(server.url, server.legacy_token)
-        with Client(server.url, server.access_token) as client:
+        seeded = seed_demo_project(server.url, server.admin_key)
+        with Client(server.url, server.access_token or server.admin_key) as client:
             return _export(client, int(seeded["project_id"]), target)

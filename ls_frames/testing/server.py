@@ -30,6 +30,7 @@ from typing import IO, Any
 import httpx
 
 from ls_frames.errors import ConfigurationError, LSFramesError, redact, register_secret
+from ls_frames.transport.capabilities import ServerCapabilities, server_capabilities
 
 __all__ = ["ENV_EXECUTABLE", "LabelStudioStartError", "LocalLabelStudio", "find_executable"]
 
@@ -124,10 +125,21 @@ class LocalLabelStudio:
     ``url``
         ``http://127.0.0.1:PORT``, no trailing slash.
     ``legacy_token``
-        the admin's legacy token (``Authorization: Token ...``), enabled for the organization.
+        the admin's legacy token (``Authorization: Token ...``), enabled for the organization
+        where the release lets a server turn it on (on 1.17 it stays off, as for any new
+        organization there, and is refused).
     ``access_token``
         a personal access token (a JWT refresh token; exchange it at ``/api/token/refresh/``
-        for a ``Bearer`` access token), created through a login session.
+        for a ``Bearer`` access token), created through a login session; None on a release
+        without them (1.13).
+    ``admin_key``
+        a key this release accepts: the legacy token, else (1.17) the personal access token.
+    ``version``, ``capabilities``
+        the release the server reports and its
+        :class:`~ls_frames.transport.capabilities.ServerCapabilities`. A credential kind
+        the release does not have is checked to be refused at start (a legacy token on
+        1.17 answers 401; 1.13 issues no personal access token), so a table that says
+        otherwise fails the start instead of hiding a kind from the tests.
     ``local_files_root``
         the ``LOCAL_FILES_DOCUMENT_ROOT`` of the server (local-files serving is on); storages
         must use a strict subdirectory of it.
@@ -175,6 +187,8 @@ class LocalLabelStudio:
         self.local_files_root: Path | None = None
         self.log_path: Path | None = None
         self.startup_seconds: float | None = None
+        self.version: str | None = None
+        self.capabilities: ServerCapabilities = server_capabilities(None)
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self._owns_data_dir = False
@@ -198,6 +212,14 @@ class LocalLabelStudio:
         return self._process.pid if self._process is not None else None
 
     @property
+    def admin_key(self) -> str:
+        """A key this release accepts: the legacy token where it works (it never expires,
+        so a plain ``httpx`` client can keep its header), else the personal access token."""
+        if self.capabilities.legacy_tokens or self.access_token is None:
+            return self.legacy_token
+        return self.access_token
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -207,6 +229,7 @@ class LocalLabelStudio:
             "LABEL_STUDIO_URL": self.url,
             "LABEL_STUDIO_API_KEY": self.access_token or self.legacy_token,
             "LS_FRAMES_TEST_URL": self.url,
+            "LS_FRAMES_TEST_LS_VERSION": self.version or "",
             "LS_FRAMES_TEST_LEGACY_TOKEN": self.legacy_token,
             "LS_FRAMES_TEST_ACCESS_TOKEN": self.access_token or "",
             "LS_FRAMES_TEST_LOCAL_FILES_ROOT": str(self.local_files_root or ""),
@@ -241,9 +264,11 @@ class LocalLabelStudio:
                 "USE_DEFAULT_BANNED_SUBNETS": "false",
             }
         )
+        # Legacy tokens through LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN, not the command line's
+        # --enable-legacy-api-token: releases before 1.20 do not know that flag and refuse to start.
         command = [
             str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1",
-            "--port", str(port), "--enable-legacy-api-token",
+            "--port", str(port),
         ]  # fmt: skip
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
@@ -260,6 +285,8 @@ class LocalLabelStudio:
         self.port = port
         try:
             self._wait_healthy(started + self.startup_timeout)
+            self.version = self._release()
+            self.capabilities = server_capabilities(self.version)
             self._set_up_credentials()
         except BaseException as exc:
             # Keep a temporary data dir (and the log in it) of a failed start for debugging.
@@ -387,16 +414,40 @@ class LocalLabelStudio:
             if token.status_code == 200:
                 self.legacy_token = str(token.json()["token"])
                 register_secret(self.legacy_token)
-            if not self._legacy_token_works():
-                enabled = session.post(
-                    "/api/jwt/settings",
-                    json={"legacy_api_tokens_enabled": True, "api_tokens_enabled": True},
-                    headers=headers,
-                )
-                if enabled.status_code >= 400 or not self._legacy_token_works():
-                    raise self._fail("does not accept the legacy token")
-            self.access_token = self._create_pat(session, headers)
-            register_secret(self.access_token)
+            if self.capabilities.legacy_tokens:
+                self._enable_legacy_token(session, headers)
+            elif self._legacy_token_works():
+                raise self._fail(f"{self.version} accepts the legacy token, which "
+                                 "ls_frames.transport.capabilities says it refuses")
+            if self.capabilities.personal_access_tokens:
+                self.access_token = self._create_pat(session, headers)
+                register_secret(self.access_token)
+            else:
+                refused = session.post("/api/token/", headers=headers)
+                if refused.status_code < 400:
+                    raise self._fail(f"{self.version} issued a personal access token, which "
+                                     "ls_frames.transport.capabilities says it has not")
+
+    def _release(self) -> str | None:
+        """The release ``/api/version`` reports (it needs no credential)."""
+        with contextlib.suppress(httpx.HTTPError, ValueError, AttributeError):
+            info = httpx.get(f"{self.url}/api/version", timeout=30.0).json()
+            release = info.get("release") or (info.get("label-studio-os-package") or {}).get(
+                "version"
+            )
+            return str(release) if release else None
+        return None
+
+    def _enable_legacy_token(self, session: httpx.Client, headers: dict[str, str]) -> None:
+        if self._legacy_token_works():
+            return
+        enabled = session.post(
+            "/api/jwt/settings",
+            json={"legacy_api_tokens_enabled": True, "api_tokens_enabled": True},
+            headers=headers,
+        )
+        if enabled.status_code >= 400 or not self._legacy_token_works():
+            raise self._fail("does not accept the legacy token")
 
     def _legacy_token_works(self) -> bool:
         answer = httpx.get(

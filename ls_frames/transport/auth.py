@@ -146,6 +146,19 @@ class TokenAuth(httpx.Auth):
         )
 
     def _take_refresh_response(self, response: httpx.Response) -> None:
+        if response.status_code == 404:
+            # Releases without personal access tokens (1.13) have no token endpoints.
+            raise AuthenticationError(
+                "this Label Studio has no personal access tokens (no /api/token/refresh/; "
+                "releases before 1.17 have legacy tokens only): use the legacy token from "
+                "Account & Settings",
+                scheme="Bearer",
+                method="POST",
+                path=response.request.url.path,
+                status=response.status_code,
+                request=response.request,
+                response=response,
+            )
         if response.status_code in (400, 401, 403):
             raise AuthenticationError(
                 "the personal access token was rejected when exchanging it for an access "

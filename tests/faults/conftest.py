@@ -74,7 +74,7 @@ class Sleeps:
 def seeded(label_studio: Any) -> Iterator[Seeded]:
     """A project of a few hundred KB with one completed snapshot (made without the proxy)."""
     rng = random.Random(5)
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as admin:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as admin:
         pid = admin.post_json("api/projects", {"title": "fault suites", "label_config": CONFIG})["id"]
         admin.post_json(f"api/projects/{pid}/import", [_task(i, rng) for i in range(N_TASKS)])
         export = admin.create_export(pid, title="reference").wait(timeout=120, poll_interval=0.2)

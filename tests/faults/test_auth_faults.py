@@ -103,6 +103,7 @@ def test_revoked_credential_mid_wait_is_one_clear_error(
     count("auth", f"requests-after-revocation-{kind}", len(after))
 
 
+@pytest.mark.credential("personal_access_token")
 def test_expired_access_token_mid_wait_is_refreshed_once(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps
 ) -> None:
@@ -123,6 +124,7 @@ def test_expired_access_token_mid_wait_is_refreshed_once(
     count("auth", "refreshes-after-expiry", len(refreshes) - 1)
 
 
+@pytest.mark.credential("legacy")
 def test_legacy_tokens_switched_off_mid_wait(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps
 ) -> None:
@@ -143,6 +145,7 @@ def test_legacy_tokens_switched_off_mid_wait(
     assert len([e for e in proxy.log if e.request.index >= wait.turned_at]) == 1
 
 
+@pytest.mark.credential("personal_access_token")
 def test_token_refresh_in_a_storm_is_retried_even_before_a_create(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps
 ) -> None:
@@ -157,6 +160,6 @@ def test_token_refresh_in_a_storm_is_retried_even_before_a_create(
     assert [e.fault for e in refreshes] == ["503", "429", "reset", "pass"]
     assert len(proxy.requests(r"/exports/$", method="POST")) == 1
     assert 1.0 in sleeps.calls
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as direct:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
         assert [e.id for e in direct.list_exports(seeded.project) if e.title == title] == [export.id]
     count("auth", "refresh-retries", len(refreshes) - 1)

@@ -56,7 +56,7 @@ def test_downloads_cut_at_random_offsets(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as direct:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
         easy_ref = direct.request(
             "GET", f"api/projects/{seeded.project}/export",
             params={"exportType": "JSON", "download_all_tasks": "true"},
@@ -64,7 +64,7 @@ def test_downloads_cut_at_random_offsets(
     refs = {"json": seeded.body, "csv": seeded.csv, "easy": easy_ref}
     problems: list[str] = []
     outcomes: dict[str, int] = {}
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         for trial in range(TRIALS):
             kind = ("json", "csv", "json", "easy", "json", "csv", "json", "json")[trial % 8]
@@ -125,7 +125,7 @@ def test_a_416_to_the_first_range_means_an_empty_file(
     """Every download starts with ``Range: bytes=0-``; a strict server answers 416 for an
     empty file. That is a complete (empty) file, not an error."""
     proxy.script(r"/download$", status(416, headers={"Content-Range": "bytes */0"}))
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         path = export.download(tmp_path, "CSV", progress=False)
     assert path.read_bytes() == b"" and files_in(tmp_path) == [path]
@@ -136,7 +136,7 @@ def test_a_416_that_lies_about_the_end_is_caught_by_the_md5(
 ) -> None:
     proxy.script(r"/download$", cut(5000),
                  status(416, headers={"Content-Range": "bytes */5000"}))
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         with pytest.raises(ls_frames.ChecksumMismatch):
             export.download(tmp_path, progress=False)

@@ -32,7 +32,7 @@ def test_a_login_page_instead_of_json_is_a_typed_error_that_says_so(
 ) -> None:
     path, fn = CALLS[call]
     proxy.script(path, html_page(200, "Sign in - Corporate SSO"))
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client, pytest.raises(
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client, pytest.raises(
         HTTPError
     ) as info:
         fn(client, seeded)
@@ -48,7 +48,7 @@ def test_an_empty_answer_instead_of_json_is_a_typed_error(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps
 ) -> None:
     proxy.script(r"/exports/\d+$", status(200, b"", content_type="application/json"))
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client, pytest.raises(
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client, pytest.raises(
         HTTPError, match="empty"
     ):
         client.get_export(seeded.project, seeded.export_id)
@@ -58,7 +58,7 @@ def test_gateway_html_error_pages_are_retried_then_named(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps
 ) -> None:
     proxy.script(r"/exports/$", *[html_page(502, "502 Bad Gateway")] * 2)
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         assert client.list_exports(seeded.project)
         proxy.script(r"/exports/$", *[html_page(503, "Service Temporarily Unavailable")] * 9)
         with pytest.raises(ServerError, match="Service Temporarily Unavailable"):
@@ -68,7 +68,7 @@ def test_gateway_html_error_pages_are_retried_then_named(
 def test_polling_answered_by_a_login_page_ends_the_wait_with_a_typed_error(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps
 ) -> None:
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         export.raw = {**export.raw, "status": "in_progress"}
         proxy.script(rf"/exports/{seeded.export_id}$", html_page(200, "Session expired"))
@@ -82,7 +82,7 @@ def test_a_download_answered_by_an_html_page_saves_nothing(
     export_type: str,
 ) -> None:
     proxy.script(r"/download$", html_page(200, "Sign in - Corporate SSO"))
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         with pytest.raises(ls_frames.DownloadError, match="HTML") as info:
             export.download(tmp_path, export_type, progress=False)
@@ -98,9 +98,9 @@ def test_create_answered_by_an_html_page_after_the_server_made_it(
     snapshot is found by title instead of being lost (and made again by the caller)."""
     title = "html after create"
     proxy.script(r"/exports/$", html_page(200, "Proxy notice", forward=True), method="POST")
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         export = client.create_export(seeded.project, title=title)
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as direct:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
         made = [e.id for e in direct.list_exports(seeded.project) if e.title == title]
     assert made == [export.id]
     assert len(proxy.requests(r"/exports/$", method="POST")) == 1

@@ -60,7 +60,7 @@ def test_content_disposition_cannot_escape_the_target_folder(
     proxy.rule(lambda req: rewrite_headers(swap), path=r"/download$")
     target = tmp_path / "inside" / "target"
     target.mkdir(parents=True)
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         path = client.get_export(seeded.project, seeded.export_id).download(target, progress=False)
     assert path.parent == target and path.resolve().parent == target.resolve(), path
     assert files_in(tmp_path) == [path], "nothing written anywhere else"
@@ -76,8 +76,8 @@ def test_content_disposition_cannot_escape_the_target_folder(
                                  "http://localhost.example.org:8080/ls"])
 def test_plain_http_to_a_remote_host_warns(label_studio: Any, url: str) -> None:
     with pytest.warns(InsecureTransportWarning, match="plain http") as record:
-        ls_frames.Client(url, label_studio.legacy_token).close()
-    assert label_studio.legacy_token not in str(record[0].message)
+        ls_frames.Client(url, label_studio.admin_key).close()
+    assert label_studio.admin_key not in str(record[0].message)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:8080",
@@ -85,7 +85,7 @@ def test_plain_http_to_a_remote_host_warns(label_studio: Any, url: str) -> None:
 def test_loopback_or_https_does_not_warn(label_studio: Any, url: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ls_frames.Client(url, label_studio.legacy_token).close()
+        ls_frames.Client(url, label_studio.admin_key).close()
 
 
 def test_a_redirect_to_another_origin_does_not_carry_the_token(

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ls_frames.testing.seed import auth_headers
 from tests.faults.conftest import Seeded
 from tests.faults.proxy import FaultProxy, cut, status
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.server
 
 
 def test_forwards_range_and_keeps_the_servers_framing(label_studio: Any, seeded: Seeded) -> None:
-    auth = {"Authorization": f"Token {label_studio.legacy_token}"}
+    auth = auth_headers(label_studio.url, label_studio.admin_key)
     with FaultProxy(label_studio.url, lifetime=30) as proxy, httpx.Client(
         base_url=proxy.url, headers=auth
     ) as client:

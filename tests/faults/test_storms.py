@@ -67,7 +67,7 @@ def test_polling_rides_out_bursts_shorter_than_the_retries(
 def test_a_storm_longer_than_the_retries_ends_the_wait_with_a_typed_error(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps, fault: Fault
 ) -> None:
-    with make_client(proxy.url, label_studio.legacy_token, sleeps, attempts=ATTEMPTS) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps, attempts=ATTEMPTS) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         export.raw = _in_progress(export.raw)
         proxy.script(rf"/exports/{seeded.export_id}$", *[fault] * 50)
@@ -145,7 +145,7 @@ def test_create_wait_download_under_random_storms(
             posts = len(proxy.requests(r"/exports/$", method="POST")) - posts_before
             assert posts <= ATTEMPTS, f"{title}: {posts} POSTs"
     # Count on the server itself, without the proxy.
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as direct:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
         titles = Counter(e.title for e in direct.list_exports(seeded.project))
         ids = {e.title: e.id for e in direct.list_exports(seeded.project)}
     duplicates = sum(n - 1 for t, n in titles.items() if t.startswith(f"storm {kind}") and n > 1)
@@ -167,13 +167,13 @@ def test_convert_after_the_gateway_gave_up_reuses_the_conversion(
 ) -> None:
     """The gateway answers 502 after the server started the conversion: the call still
     returns that conversion, and the server lists one conversion of that type."""
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as direct:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
         export = direct.create_export(seeded.project, title="convert storm")
     proxy.script(r"/convert$", status(502, forward=True), status(503))
-    with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
+    with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         conversion = client.get_export(seeded.project, export.id).convert("TSV")
         conversion.wait(timeout=60, poll_interval=0.05)
     assert conversion.status is ls_frames.ExportStatus.COMPLETED
-    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as direct:
+    with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
         formats = direct.get_export(seeded.project, export.id).converted_formats
     assert [f.export_type for f in formats].count("TSV") == 1

@@ -120,28 +120,64 @@ def sync_parquet(
     it up to date with the same cache unless another one is given. ``media_options`` go to
     :func:`~ls_frames.fetch_media`; ``SyncResult.media`` counts what was downloaded.
 
-    Args:
-        project: the project's id.
-        out_dir: the dataset's folder, created by the first run and refreshed by the next.
-        client: the :class:`~ls_frames.Client` to use; by default one is made from the
-            environment and closed afterwards.
-        overlap: seconds before the last watermark that are looked at again.
-        full: write the whole project again.
-        label_config: ``None`` fetches the project's config, a string is used as the
-            config, ``False`` skips it.
-        compression: the Parquet codec of the files written.
-        timeout: seconds to wait for a snapshot; ``None`` waits as long as it takes.
-        progress: show progress bars; ``None`` unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``.
-        media: a cache folder for the files the tasks point to (see above).
-        media_options: keyword arguments for :func:`~ls_frames.fetch_media`.
+    Parameters
+    ----------
+    project
+        The project's id.
+    out_dir
+        The dataset's folder: created by the first run, refreshed by the next ones (read
+        it with :func:`~ls_frames.read_parquet`).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    overlap
+        Seconds before the last watermark that are looked at again.
+    full
+        Write the whole project again (also replaces a folder sync_parquet did not write).
+    label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.
+    compression
+        The Parquet codec of the files written (``"zstd"``, ``"snappy"``, ...).
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+    media
+        A cache folder for the tasks' files (kept as the ``media`` table).
+    media_options
+        Keyword arguments for :func:`~ls_frames.fetch_media`.
 
-    Returns:
-        A :class:`SyncResult`.
-    Raises:
-        ConfigurationError: ``overlap`` is negative, or ``out_dir`` holds something other
-            than a sync dataset of this project (pass ``full=True`` to replace it).
-        DatasetVersionError: the dataset was written by a newer ls_frames.
-        HTTPError: the server refused a request.
+    Returns
+    -------
+    SyncResult
+        What the run did: ``mode`` (``"full"`` or ``"incremental"``), ``changed_tasks``,
+        ``deleted_tasks``, ``total_tasks``, the new ``watermark``, ``seconds``, the
+        ``export_id`` of its snapshot, the ``requests`` it made and the ``media`` counts.
+
+    Raises
+    ------
+    ConfigurationError
+        ``overlap`` is negative, ``out_dir`` holds something sync_parquet did not write
+        (without ``full``) or another project's dataset, or no client was given and the
+        environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
+    DatasetVersionError
+        The dataset at ``out_dir`` was written by a newer ls_frames.
+    MediaError
+        With ``media`` and ``strict`` in ``media_options``: a file could not be fetched.
     """
     if client is None:
         with Client() as own:
