@@ -120,7 +120,7 @@ def curl_download(args: argparse.Namespace, export_id: int) -> float:
 def seed(url: str, key: str, n_tasks: int) -> int:
     import ls_frames
 
-    with ls_frames.Client(url, key, timeout=600) as client:
+    with ls_frames.Client(url, key, http_timeout=600) as client:
         project = client.post_json("api/projects", {"title": f"bench {n_tasks}", "label_config": CONFIG})
         pid = int(project["id"])
         batch = 2000

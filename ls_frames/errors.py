@@ -3,7 +3,12 @@
 Every exception the library raises on purpose derives from :class:`LSFramesError`::
 
     LSFramesError
-    ├── ConfigurationError            missing URL or key, bad option value, missing extra
+    ├── ConfigurationError            missing URL or key, bad option or argument value
+    │   │                             (unknown table, array of the wrong shape), unknown
+    │   │                             option, missing extra (also a ``ValueError``)
+    │   └── NoProjectError            the server has no project to pick (``ls-frames demo``)
+    ├── OutputExistsError             the output folder exists and ``overwrite`` is false
+    │                                 (also a ``FileExistsError``)
     ├── HTTPError                     a request failed (carries method, path, status, message)
     │   ├── TransportError            no usable response: connect error, reset, read timeout
     │   │   └── RequestTimeout        the request timed out (after retries, where retried)
@@ -38,7 +43,10 @@ scrubbed copy of the server's answer.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +68,9 @@ __all__ = [
     "HTTPError",
     "LSFramesError",
     "MediaError",
+    "NoProjectError",
     "NotFound",
+    "OutputExistsError",
     "PermissionDenied",
     "RateLimited",
     "RegionError",
@@ -73,18 +83,31 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 2000
-_SECRETS: set[str] = set()
+# Known credentials, newest last. Bounded: a process that refreshes an access token every
+# five minutes for months keeps the last 256 (about 21 hours of them: access tokens live
+# five minutes) and forgets the oldest; a client registers its key again with every
+# refresh, so the long-lived key stays.
+_MAX_SECRETS = 256
+_SECRETS: OrderedDict[str, None] = OrderedDict()
+_SECRETS_LOCK = threading.Lock()
 
 
 def register_secret(secret: str | None) -> None:
-    """Remember a credential so :func:`redact` removes it from any text we render."""
-    if secret and len(secret) >= 6:
-        _SECRETS.add(secret)
+    """Remember a credential so :func:`redact` removes it from any text we render.
+
+    At most ``_MAX_SECRETS`` are kept, the least recently registered dropped first.
+    """
+    with _SECRETS_LOCK:
+        if secret and len(secret) >= 6:
+            _SECRETS[secret] = None
+            _SECRETS.move_to_end(secret)
+            while len(_SECRETS) > _MAX_SECRETS:
+                _SECRETS.popitem(last=False)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Return ``text`` with every known credential (and bearer/token headers) masked."""
-    for s in (*_SECRETS, *secrets):
+    for s in (*tuple(_SECRETS), *secrets):
         if s:
             text = text.replace(s, "***")
     # A credential-looking value after the scheme (with a digit: "token authentication" in
@@ -300,6 +323,21 @@ class StorageError(LSFramesError):
         self.traceback = redact(traceback) if traceback else traceback
         tail = f"\nServer traceback:\n{traceback}" if traceback else ""
         super().__init__(redact(message + tail))
+
+
+class OutputExistsError(LSFramesError, FileExistsError):
+    """The output folder exists and ``overwrite`` is false (``path`` names it)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path} exists; pass overwrite=True to replace it")
+
+    def __str__(self) -> str:  # FileExistsError would render (errno, strerror)
+        return str(self.args[0])
+
+
+class NoProjectError(ConfigurationError):
+    """The server has no project to pick when none was named."""
 
 
 class MediaError(LSFramesError):

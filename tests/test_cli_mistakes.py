@@ -140,7 +140,7 @@ def test_missing_files_folders_and_existing_outputs(env: dict[str, str], tmp_pat
     good.write_text(json.dumps([{"id": 1, "data": {"text": "x"}}]))
     assert _cli(["read", "good.json", "--out", "ds", "-q"], env, tmp_path).returncode == 0
     line = _one_line_error(_cli(["read", "good.json", "--out", "ds", "-q"], env, tmp_path))
-    assert "FileExistsError" in line and "--overwrite" in line
+    assert "OutputExistsError" in line and "--overwrite" in line
     assert not (tmp_path / "nope").exists()
 
 

@@ -132,7 +132,7 @@ def test_bad_input_becomes_rows_and_the_run_goes_on(tmp_path: Path) -> None:
             "/etc/passwd",
         ]}
         df = ls_frames.fetch_media(tasks(data), tmp_path, client=client, workers=4,
-                                   fields=["image"], allow_hosts=["127.0.0.2"], timeout=0.3,
+                                   fields=["image"], allow_hosts=["127.0.0.2"], http_timeout=0.3,
                                    progress=False)
     errors = df["error"].tolist()
     assert pd_is_na(errors[0]) and pd_is_na(errors[5])

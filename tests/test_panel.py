@@ -30,7 +30,7 @@ def own_project(label_studio: Any) -> dict[str, Any]:
 
 
 def _panel(client: ls_frames.Client, project: int, tmp_path: Path, **kw: Any) -> Any:
-    panel = ls_frames.ExportPanel(client, project, work_dir=tmp_path / "work", **kw)
+    panel = ls_frames.ExportPanel(project, client=client, work_dir=tmp_path / "work", **kw)
     panel.wait(timeout=120)
     assert panel.error is None, panel.error_box.value
     return panel
@@ -40,7 +40,7 @@ def test_export_clicked_right_away_runs_once_the_panel_has_loaded(
     client: ls_frames.Client, demo_project: dict[str, Any], tmp_path: Path
 ) -> None:
     """A user who clicks Export as soon as the panel appears gets the export."""
-    panel = ls_frames.ExportPanel(client, demo_project["project_id"], work_dir=tmp_path)
+    panel = ls_frames.ExportPanel(demo_project["project_id"], client=client, work_dir=tmp_path)
     panel.export_button.click()
     panel.wait(timeout=300)
     assert panel.error is None, panel.error_box.value
@@ -216,7 +216,7 @@ def test_save_parquet_and_download_a_format(
 
 def test_a_wrong_key_is_shown_without_the_key(label_studio: Any, tmp_path: Path) -> None:
     key = "not-a-real-key-0123456789abcdef"
-    panel = ls_frames.ExportPanel(ls_frames.Client(label_studio.url, key), work_dir=tmp_path)
+    panel = ls_frames.ExportPanel(client=ls_frames.Client(label_studio.url, key), work_dir=tmp_path)
     panel.wait(timeout=60)
     assert isinstance(panel.error, ls_frames.AuthenticationError)
     assert "401" in panel.error_box.value
@@ -227,7 +227,7 @@ def test_a_wrong_key_is_shown_without_the_key(label_studio: Any, tmp_path: Path)
 def test_unknown_project_is_an_error_in_the_panel(
     client: ls_frames.Client, tmp_path: Path
 ) -> None:
-    panel = ls_frames.ExportPanel(client, 10**8, work_dir=tmp_path, background=False)
+    panel = ls_frames.ExportPanel(10**8, client=client, work_dir=tmp_path, background=False)
     assert isinstance(panel.error, ls_frames.LSFramesError)
     assert f"project {10**8} is not among the projects" in panel.error_box.value
 

@@ -73,7 +73,7 @@ class SlowStream(httpx.SyncByteStream):
 
 
 def _panel(fake: PanelFake, tmp_path: Path, **kw: Any) -> Any:
-    panel = ls_frames.ExportPanel(client_for(fake), PROJECT, work_dir=tmp_path, **kw)
+    panel = ls_frames.ExportPanel(PROJECT, client=client_for(fake), work_dir=tmp_path, **kw)
     panel.wait(timeout=30)
     assert panel.error is None, panel.error_box.value
     return panel
@@ -159,7 +159,7 @@ def test_an_export_clicked_while_the_panel_loads_runs_after_the_load(tmp_path: P
     fake = PanelFake(["completed"])
     fake.body = b'[{"id": 1, "data": {"text": "x"}}]'
     fake.hold_list = threading.Event()
-    panel = ls_frames.ExportPanel(client_for(fake), PROJECT, work_dir=tmp_path)
+    panel = ls_frames.ExportPanel(PROJECT, client=client_for(fake), work_dir=tmp_path)
     try:
         assert panel.busy and not panel.export_button.disabled, "clickable while loading"
         panel.export_button.click()
@@ -173,3 +173,31 @@ def test_an_export_clicked_while_the_panel_loads_runs_after_the_load(tmp_path: P
     assert panel.frames is not None and len(panel.frames.tasks) == 1
     assert panel.export is not None and len(fake.exports) == 1
     assert not panel.export_button.disabled and not panel.save_button.disabled
+
+
+def test_the_client_first_order_warns_and_close_releases_what_the_panel_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ls_frames.frontends.widgets import panel as panel_module
+
+    fake = PanelFake(["completed"])
+    given = client_for(fake)
+    with pytest.warns(DeprecationWarning, match=r"use ExportPanel\(project, client=client\)"):
+        old = ls_frames.ExportPanel(given, PROJECT, work_dir=tmp_path)
+    old.wait(timeout=30)
+    assert old.client is given and old.project_picker.value == PROJECT
+    old.close()
+    assert not given._client.is_closed and tmp_path.is_dir()  # the caller's: left alone
+    given.close()
+
+    class FromEnvironment(ls_frames.Client):  # what Client() would make, wired to the fake
+        def __init__(self) -> None:
+            super().__init__("https://ls.test", LEGACY, transport=httpx.MockTransport(fake))
+
+    monkeypatch.setattr(panel_module, "Client", FromEnvironment)
+    own = ls_frames.ExportPanel(PROJECT)
+    own.wait(timeout=30)
+    folder = own.work_dir
+    assert own.project_picker.value == PROJECT and folder.is_dir()
+    own.close()
+    assert own.client._client.is_closed and not folder.exists()

@@ -66,7 +66,7 @@ def test_pyarrow_backend() -> None:
     assert str(frames.regions["labels"].dtype) == "list<item: string>[pyarrow]"
     assert str(frames.annotations["created_at"].dtype) == "timestamp[us, tz=UTC][pyarrow]"
     with pytest.raises(ConfigurationError):
-        read_export(FULL, dtype_backend="numpy", progress=False)
+        read_export(FULL, dtype_backend="numpy", progress=False)  # type: ignore[arg-type]
 
 
 def test_sources_path_bytes_and_file_object() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from ls_frames._deprecation import renamed_kwargs
 from ls_frames.errors import ConfigurationError, HTTPError, TransportError
 from ls_frames.exports import tasks
 from ls_frames.exports.download import download_to
@@ -107,9 +108,10 @@ class Client(Connection):
         ``LABEL_STUDIO_URL``.
     api_key
         A legacy token or a personal access token; by default ``LABEL_STUDIO_API_KEY``.
-    timeout
+    http_timeout
         The HTTP timeout of each request, in seconds or as an ``httpx.Timeout`` (60 s, 10 s
-        to connect, by default).
+        to connect, by default). Called ``timeout`` before 0.2 (still accepted, with a
+        ``DeprecationWarning``): ``timeout`` is the wait deadline everywhere else.
     transport
         Handed to ``httpx.Client`` (tests pass an ``httpx.MockTransport``).
     retry
@@ -343,6 +345,7 @@ class Client(Connection):
         """Delete a snapshot and its files."""
         self.request("DELETE", f"api/projects/{_project_id(project)}/exports/{int(export_id)}")
 
+    @renamed_kwargs(timeout="http_timeout")
     def create_export(
         self,
         project: int,
@@ -351,12 +354,13 @@ class Client(Connection):
         task_filter: TaskFilter | Mapping[str, Any] | None = None,
         annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
         serialization: Serialization | Mapping[str, Any] | None = None,
-        timeout: float | None = LONG_TIMEOUT,
+        http_timeout: float | None = LONG_TIMEOUT,
     ) -> Export:
         """Create a snapshot. See :mod:`ls_frames.exports.options` for the options and their
         defaults (full objects, every annotation).
 
-        Community writes the file inside this request, so it can take minutes (``timeout``).
+        Community writes the file inside this request, so it can take minutes
+        (``http_timeout``).
         When the request times out or a proxy gives up (408/499/502/503/504), the snapshot may
         exist anyway: the snapshots are listed and the one with this title is returned
         instead of creating a second one. Call ``wait()`` on the result in any case.
@@ -371,8 +375,9 @@ class Client(Connection):
             The snapshot's options (:class:`~ls_frames.TaskFilter`,
             :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or
             dicts of their fields).
-        timeout
-            The HTTP timeout of the create request, in seconds (an hour by default).
+        http_timeout
+            The HTTP timeout of the create request, in seconds (an hour by default); called
+            ``timeout`` before 0.2 (still accepted, with a ``DeprecationWarning``).
 
         Returns
         -------
@@ -403,7 +408,7 @@ class Client(Connection):
         started = time.monotonic()
         try:
             raw = self.post_json(
-                f"api/projects/{pid}/exports/", body, timeout=timeout, retry=False
+                f"api/projects/{pid}/exports/", body, timeout=http_timeout, retry=False
             )
         except HTTPError as exc:
             # No answer, a gateway's give-up, or a success whose body was not readable (a

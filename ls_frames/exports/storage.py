@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ls_frames._progress import progress_bar
-from ls_frames.errors import BadRequest, ExportTimeout, StorageError
+from ls_frames.errors import BadRequest, ConfigurationError, ExportTimeout, StorageError
 from ls_frames.transport import Connection
 
 __all__ = [
@@ -75,7 +75,9 @@ def storage_call(fn: Callable[[], Any], what: str) -> Any:
 def storage_payload(**options: Any) -> dict[str, Any]:
     unknown = set(options) - set(_FIELDS) - {"project"}
     if unknown:
-        raise StorageError(f"unknown storage option(s) {sorted(unknown)}; known: {list(_FIELDS)}")
+        raise ConfigurationError(
+            f"unknown storage option(s) {sorted(unknown)}; known: {list(_FIELDS)}"
+        )
     return {k: v for k, v in options.items() if v is not None}
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames._version import __version__
-from ls_frames.errors import ConfigurationError, LSFramesError
+from ls_frames.errors import ConfigurationError, LSFramesError, OutputExistsError
 from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
 from ls_frames.frontends.pipeline import (
     SINGLE_FILE_FORMATS,
@@ -97,7 +97,28 @@ def summarize(out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _check_output(out: Path, overwrite: bool) -> None:
+    """Refuse an existing output folder before any server work."""
+    if out.exists() and not overwrite:
+        raise OutputExistsError(out)
+
+
+def _check_writable(folder: Path | None) -> None:
+    """A cache folder must be a folder we can write, checked before any server work."""
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise ConfigurationError(f"{folder} is not a folder")
+    probe = folder if folder.exists() else next(
+        (p for p in folder.parents if p.exists()), Path(".")
+    )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"cannot write to {folder} ({probe} is not writable)")
+
+
 def _cmd_export(args: argparse.Namespace) -> None:
+    _check_output(args.out, args.overwrite)
+    _check_writable(args.media)
     with _client(args) as client:
         out = export_project(
             client.resolve_project(args.project), args.out, client=client,
@@ -133,6 +154,9 @@ def _cmd_media(args: argparse.Namespace) -> None:
         "fields": args.field, "workers": args.workers, "strict": args.strict,
         "refresh": args.refresh, "allow_hosts": args.allow_host, "progress": _progress(args),
     }
+    if args.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
+    _check_writable(args.out)
     source = args.source
     if (Path(source) / "_SUCCESS").is_file():
         # The client from --url/--api-key, else fetch_media makes one from the environment
@@ -157,6 +181,11 @@ def _cmd_media(args: argparse.Namespace) -> None:
 def _cmd_sync(args: argparse.Namespace) -> None:
     from ls_frames.frontends.sync import sync_parquet
 
+    if args.overlap < 0:
+        raise ConfigurationError(f"--overlap must be 0 or more seconds, not {args.overlap:g}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
+    _check_writable(args.media)
     with _client(args) as client:
         result = sync_parquet(client.resolve_project(args.project), args.out, client=client,
                               overlap=args.overlap, full=args.full, timeout=args.timeout,
@@ -176,6 +205,7 @@ def _cmd_read(args: argparse.Namespace) -> None:
         )
     if not source.exists():
         raise ConfigurationError(f"no such file: {source}")
+    _check_output(args.out, args.overwrite)
     config = Path(args.label_config).read_text() if args.label_config else None
     out = to_parquet(source, args.out, overwrite=args.overwrite, label_config=config,
                      progress=_progress(args))
@@ -222,11 +252,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ls-frames", description=__doc__.split("::")[0])
     parser.add_argument("--version", action="version", version=f"ls-frames {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0)
-    common = argparse.ArgumentParser(add_help=False)
+    local = argparse.ArgumentParser(add_help=False)  # commands that need no server
+    local.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    common = argparse.ArgumentParser(add_help=False, parents=[local])
     common.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL)")
     common.add_argument("--api-key", help="legacy token or personal access token "
                         "(default: $LABEL_STUDIO_API_KEY)")
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     opts = argparse.ArgumentParser(add_help=False)
     group = opts.add_argument_group("snapshot options")
     group.add_argument("--export-id", type=int,
@@ -284,7 +315,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--table", type=Path, help="also write the media table to this Parquet file")
     p.set_defaults(func=_cmd_media)
 
-    p = sub.add_parser("read", parents=[common], help="an export file on disk into Parquet")
+    p = sub.add_parser("read", parents=[local], help="an export file on disk into Parquet")
     p.add_argument("file", type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--label-config", type=Path, help="XML label config for categoricals")
@@ -332,8 +363,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OutputExistsError as exc:
+        print(f"ls-frames: error: {type(exc).__name__}: {exc.path} exists "
+              "(add --overwrite to replace it)", file=sys.stderr)
+        return 1
     except LSFramesError as exc:
-        print(f"ls-frames: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the server said
+        print(f"ls-frames: error: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1
     except OSError as exc:  # a file that is missing, exists already, cannot be written
         hint = " (add --overwrite to replace it)" if isinstance(exc, FileExistsError) else ""

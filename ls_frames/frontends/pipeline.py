@@ -14,15 +14,15 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ls_frames._version import __version__
-from ls_frames.errors import ConfigurationError, HTTPError
+from ls_frames.errors import ConfigurationError, HTTPError, OutputExistsError
 from ls_frames.exports import (
     AnnotationFilter,
     Client,
@@ -34,6 +34,7 @@ from ls_frames.exports.download import means_folder
 from ls_frames.exports.options import coerce_option
 from ls_frames.frontends.dataset_media import fetch_dataset_media
 from ls_frames.tables import Frames, read_export, to_parquet
+from ls_frames.tables.dtypes import Compression, DtypeBackend
 
 __all__ = [
     "SINGLE_FILE_FORMATS",
@@ -113,18 +114,18 @@ def snapshot_project(
     ExportFailed, ExportTimeout
         The snapshot failed on the server, or did not complete within ``timeout``.
     """
-    client = client or Client()
-    project = client.resolve_project(project)
-    if export_id is not None:
-        export = client.get_export(project, export_id)
-    else:
-        export = client.create_export(
-            project,
-            task_filter=task_filter,
-            annotation_filter=annotation_filter,
-            serialization=serialization,
-        )
-    return export.wait(timeout=timeout, progress=progress)
+    with _using(client) as client:  # a client made here is closed once the wait ends
+        pid = client.resolve_project(project)
+        if export_id is not None:
+            export = client.get_export(pid, export_id)
+        else:
+            export = client.create_export(
+                pid,
+                task_filter=task_filter,
+                annotation_filter=annotation_filter,
+                serialization=serialization,
+            )
+        return export.wait(timeout=timeout, progress=progress)
 
 
 def snapshot_provenance(client: Client, export: Export, label_config: str | None) -> dict[str, Any]:
@@ -201,8 +202,10 @@ def load_project(
     annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
     serialization: Serialization | Mapping[str, Any] | None = None,
     export_id: int | None = None,
-    label_config: str | bool | None = None,
-    dtype_backend: str = "numpy_nullable",
+    label_config: str | Literal[False] | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    tables: Iterable[str] | None = None,
+    workers: int = 1,
     keep_file: str | os.PathLike[str] | None = None,
     keep_snapshot: bool = False,
     timeout: float | None = None,
@@ -236,6 +239,11 @@ def load_project(
     dtype_backend
         ``"numpy_nullable"`` (the default) or ``"pyarrow"``: the pandas
         dtypes of the tables (see :class:`~ls_frames.Frames`).
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    workers
+        Processes decoding the snapshot (1: in this process).
     keep_file
         Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
         by default it goes to a temporary folder that is removed.
@@ -291,7 +299,7 @@ def load_project(
                 path = export.download(tmp if keep_file is None else keep_file,
                                        progress=progress)
             frames = read_export(path, label_config=config, dtype_backend=dtype_backend,
-                                 progress=progress)
+                                 tables=tables, workers=workers, progress=progress)
     frames.provenance = provenance
     return frames
 
@@ -305,10 +313,13 @@ def export_project(
     annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
     serialization: Serialization | Mapping[str, Any] | None = None,
     export_id: int | None = None,
-    label_config: str | bool | None = None,
+    label_config: str | Literal[False] | None = None,
     keep_file: str | os.PathLike[str] | None = None,
     keep_snapshot: bool = False,
     overwrite: bool = False,
+    compression: Compression = "zstd",
+    tables: Iterable[str] | None = None,
+    workers: int = 1,
     timeout: float | None = None,
     progress: bool | None = None,
     media: str | os.PathLike[str] | None = None,
@@ -316,20 +327,7 @@ def export_project(
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
-    versions) is stored in every file's metadata.
-
-    Parameters: ``project``, an id or a title; ``keep_file`` keeps the JSON snapshot there
-    (a file or folder); the snapshot made for the call is deleted from the server once
-    downloaded unless ``keep_snapshot`` (one named with ``export_id`` is kept); the rest
-    as in :func:`load_project`.
-
-    ``media``: a cache folder; the files the tasks point to are fetched into it with
-    :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and the
-    result is kept as the dataset's ``media`` table (``read_parquet(out_dir).media``).
-    ``media_options`` go to ``fetch_media`` (``fields``, ``workers``, ``strict``,
-    ``refresh``, ``allow_hosts``). A reference that cannot be fetched is a row with
-    ``error`` set, unless ``strict`` (then :class:`~ls_frames.errors.MediaError` is raised
-    after the dataset is written, without the media table).
+    versions) is stored in every file's metadata. Returns ``out_dir``.
 
     Parameters
     ----------
@@ -357,15 +355,27 @@ def export_project(
         otherwise; one named with ``export_id`` is always kept).
     overwrite
         Replace a dataset already at ``out_dir`` (it stays until the new one is complete).
+    compression
+        The Parquet codec (``"zstd"``, ``"snappy"``, ``"gzip"``, ``"brotli"``, ``"lz4"``,
+        ``"none"``).
+    tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.
+    workers
+        Processes decoding the snapshot (1: in this process).
     timeout
         Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
     media
-        A cache folder to fetch the tasks' files into (kept as the ``media`` table).
+        A cache folder: the files the tasks point to are fetched into it with
+        :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and
+        kept as the dataset's ``media`` table (``read_parquet(out_dir).media``). A
+        reference that cannot be fetched is a row with ``error`` set, unless ``strict``.
     media_options
-        Keyword arguments for :func:`~ls_frames.fetch_media`.
+        Keyword arguments for ``fetch_media`` (``fields``, ``workers``, ``strict``,
+        ``refresh``, ``allow_hosts``).
 
     Returns
     -------
@@ -374,8 +384,8 @@ def export_project(
 
     Raises
     ------
-    FileExistsError
-        ``out_dir`` exists and ``overwrite`` is false.
+    OutputExistsError
+        ``out_dir`` exists and ``overwrite`` is false (also a ``FileExistsError``).
     ConfigurationError
         No client was given and the environment names no server or key.
     AuthenticationError, PermissionDenied, NotFound
@@ -394,11 +404,11 @@ def export_project(
         With ``media`` and ``strict`` in ``media_options``: a file could not be fetched
         (the dataset is written, without the media table).
     """
+    out = Path(out_dir)
+    if out.exists() and not overwrite:  # before any request, let alone a snapshot
+        raise OutputExistsError(out)
     with _using(client) as client:
         pid = client.resolve_project(project)
-        out = Path(out_dir)
-        if out.exists() and not overwrite:  # before a snapshot is made for nothing
-            raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
         export = snapshot_project(
             pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
             serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
@@ -415,7 +425,8 @@ def export_project(
                 path = export.download(tmp if keep_file is None else keep_file,
                                        progress=progress)
             to_parquet(path, out, provenance=provenance, label_config=config,
-                       overwrite=overwrite, progress=progress)
+                       overwrite=overwrite, compression=compression, tables=tables,
+                       workers=workers, progress=progress)
         if media is not None:
             fetch_dataset_media(out, media, client=client, progress=progress,
                                 **dict(media_options or {}))  # fmt: skip

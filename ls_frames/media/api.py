@@ -13,6 +13,7 @@ import httpx
 import pandas as pd
 import pyarrow as pa
 
+from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
 from ls_frames.errors import ConfigurationError, MediaError
 from ls_frames.exports import Client
@@ -92,7 +93,7 @@ def _tasks(
         frames = read_parquet(frames, tables=["tasks"])
     if isinstance(frames, Frames):
         if "tasks" not in frames.arrow:
-            raise ValueError(
+            raise ConfigurationError(
                 f"fetch_media reads the tasks table, and these Frames hold only "
                 f"{sorted(frames.arrow)}"
             )
@@ -159,6 +160,7 @@ def _table(refs: list[Reference], outcomes: Iterator[Outcome]) -> pd.DataFrame:
     return frame
 
 
+@renamed_kwargs(timeout="http_timeout")
 def fetch_media(
     frames: FramesLike,
     cache_dir: str | os.PathLike[str],
@@ -171,7 +173,7 @@ def fetch_media(
     progress: bool | None = None,
     allow_hosts: Iterable[str] | None = None,
     label_config: str | LabelConfig | None = None,
-    timeout: float | None = None,
+    http_timeout: float | None = None,
 ) -> pd.DataFrame:
     """Download every file the tasks point to into ``cache_dir``; one row per reference.
 
@@ -203,7 +205,7 @@ def fetch_media(
             fetched besides the Label Studio host. Link-local and cloud metadata addresses
             are never fetched (see :mod:`ls_frames.media.guard`).
         label_config: the config to take the fields from when ``frames`` carries none.
-        timeout: seconds to wait for a connection or for the next bytes of an answer
+        http_timeout: seconds to wait for a connection or for the next bytes of an answer
             (default: the client's timeouts, 60 s, connect 10 s); an answer that stalls
             longer is retried, then reported as ``timeout``.
 
@@ -256,7 +258,7 @@ def fetch_media(
         origin = str(client.base_url) if client is not None else (provenance or {}).get("server")
         guard = HostGuard(client.base_url.host if client is not None else None, allow_hosts)
         hops = Hops(client, guard, workers=max(1, int(workers)),
-                    timeout=None if timeout is None else httpx.Timeout(timeout))
+                    timeout=None if http_timeout is None else httpx.Timeout(http_timeout))
         stack.callback(hops.close)
         cache = MediaCache(cache_dir)
         files = stack.enter_context(

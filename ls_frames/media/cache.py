@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ls_frames.errors import ConfigurationError
+
 __all__ = ["CacheEntry", "CachedFile", "MediaCache", "identity"]
 
 _EXT = re.compile(r"\.([A-Za-z0-9]{1,10})$")
@@ -114,12 +116,14 @@ class MediaCache:
         """The entry for identity ``key`` (a hex digest); raises ``ValueError`` when its
         place would lie outside the cache directory (a symlinked subfolder)."""
         if not re.fullmatch(r"[0-9a-f]{16,128}", key) or (ext and not _EXT.fullmatch(ext)):
-            raise ValueError(f"not a cache key: {key!r}{ext!r}")
+            raise ConfigurationError(f"not a cache key: {key!r}{ext!r}")
         folder = self.root / key[:2]
         folder.mkdir(exist_ok=True)
         real = folder.resolve()
         if real.parent != self._real_root:
-            raise ValueError(f"refused: {folder} leads outside the cache directory ({real})")
+            raise ConfigurationError(
+                f"refused: {folder} leads outside the cache directory ({real})"
+            )
         return CacheEntry(folder / f"{key}{ext}", folder / f"{key}.meta.json")
 
     def load(self, entry: CacheEntry) -> CachedFile | None:

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 import msgspec
 import pyarrow as pa
 
+from ls_frames.errors import ConfigurationError
+
 __all__ = ["SCHEMAS", "TABLES", "choose_tables", "expand_data_columns", "tasks_schema"]
 
 TS = pa.timestamp("us", tz="UTC")
@@ -196,7 +198,7 @@ def choose_tables(tables: Iterable[str] | None) -> tuple[str, ...]:
     chosen = tuple(TABLES if tables is None else tables)
     unknown = set(chosen) - set(TABLES)
     if unknown:
-        raise ValueError(f"unknown tables {sorted(unknown)}; choose from {list(TABLES)}")
+        raise ConfigurationError(f"unknown tables {sorted(unknown)}; choose from {list(TABLES)}")
     return tuple(t for t in TABLES if t in chosen)
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _STR_LIST = msgspec.json.Decoder(list[str])

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ls_frames.errors import RegionError
+from ls_frames.errors import ConfigurationError, RegionError
 from ls_frames.tables.geometry import box_corners
 from ls_frames.tables.masks import MASK_TYPES, region_masks, region_name
 
@@ -49,7 +49,7 @@ def mask_to_coco_rle(mask: NDArray[Any]) -> dict[str, Any]:
         of the same binary mask (with ``counts`` decoded to ``str``).
     """
     if mask.ndim != 2:
-        raise ValueError(f"a mask is 2-d, got shape {mask.shape}")
+        raise ConfigurationError(f"a mask is 2-d, got shape {mask.shape}")
     flat = (np.asarray(mask) > 0).T.ravel()
     n = flat.size
     changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
@@ -74,7 +74,7 @@ def segmentations(regions: pd.DataFrame, image_size: tuple[float, float] | None 
     kinds = regions["type"].astype(object).map(
         lambda t: MASK_TYPES.get(str(t).lower()) if isinstance(t, str) else None)
     if regions.index.has_duplicates:
-        raise ValueError("segmentations needs a regions table with a unique index")
+        raise ConfigurationError("segmentations needs a regions table with a unique index")
     position = {label: k for k, label in enumerate(regions.index)}
     shape = None if image_size is None else (int(image_size[1]), int(image_size[0]))
     is_polygon = kinds.eq("polygon").to_numpy(dtype=bool)

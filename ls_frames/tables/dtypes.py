@@ -22,7 +22,7 @@ the config (sorted), so nothing is ever turned into NaN.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -33,6 +33,10 @@ from ls_frames.reading.columns import first_element
 
 __all__ = ["DTYPE_BACKENDS", "first_element", "table_to_pandas", "types_mapper"]
 
+#: pandas' own words for the dtypes of the tables.
+DtypeBackend = Literal["numpy_nullable", "pyarrow"]
+#: The Parquet codecs pyarrow writes.
+Compression = Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"]
 DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
 
 _NULLABLE: dict[pa.DataType, Any] = {

@@ -6,12 +6,13 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
@@ -24,7 +25,7 @@ from ls_frames.reading import (
     parse_label_config,
 )
 from ls_frames.tables.dataset import METADATA_KEY, read_manifest
-from ls_frames.tables.dtypes import table_to_pandas, types_mapper
+from ls_frames.tables.dtypes import DtypeBackend, table_to_pandas, types_mapper
 
 __all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
 
@@ -44,7 +45,7 @@ class Frames:
         self,
         arrow: dict[str, pa.Table],
         *,
-        dtype_backend: str = "numpy_nullable",
+        dtype_backend: DtypeBackend = "numpy_nullable",
         label_config: LabelConfig | None = None,
         provenance: dict[str, Any] | None = None,
     ) -> None:
@@ -188,8 +189,10 @@ def _attribute_series(column: pd.Series, sub: pd.DataFrame, frames: Frames, name
     return column.astype(object).astype("string")
 
 
-def _config(label_config: str | LabelConfig | None) -> LabelConfig | None:
-    if label_config is None or isinstance(label_config, LabelConfig):
+def _config(label_config: str | LabelConfig | Literal[False] | None) -> LabelConfig | None:
+    if label_config is None or label_config is False:
+        return None
+    if isinstance(label_config, LabelConfig):
         return label_config
     return parse_label_config(label_config)
 
@@ -216,8 +219,8 @@ def collect_batches(
 def read_export(
     source: Source,
     *,
-    label_config: str | LabelConfig | None = None,
-    dtype_backend: str = "numpy_nullable",
+    label_config: str | LabelConfig | Literal[False] | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
     tables: Iterable[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
@@ -278,12 +281,13 @@ def read_export(
     return Frames(arrow, dtype_backend=dtype_backend, label_config=config)
 
 
+@renamed_kwargs(out_dir="path")
 def read_parquet(
-    out_dir: str | os.PathLike[str],
+    path: str | os.PathLike[str],
     *,
-    dtype_backend: str = "numpy_nullable",
+    dtype_backend: DtypeBackend = "numpy_nullable",
     tables: Iterable[str] | None = None,
-    label_config: str | LabelConfig | None = None,
+    label_config: str | LabelConfig | Literal[False] | None = None,
 ) -> Frames:
     """Read a dataset written by :func:`to_parquet` back into :class:`Frames`.
 
@@ -293,7 +297,7 @@ def read_parquet(
 
     Parameters
     ----------
-    out_dir
+    path
         The dataset's folder (written by :func:`~ls_frames.to_parquet`,
         :func:`~ls_frames.export_project` or :func:`~ls_frames.sync_parquet`).
     dtype_backend
@@ -316,7 +320,7 @@ def read_parquet(
     ConfigurationError
         ``label_config`` is not XML, or ``dtype_backend`` is unknown.
     """
-    root = Path(out_dir)
+    root = Path(path)
     read_manifest(root)  # a complete dataset of a format version this ls_frames reads
     wanted = [t for t in (*TABLES, "media") if tables is None or t in set(tables)]
     arrow: dict[str, pa.Table] = {}
@@ -334,6 +338,6 @@ def read_parquet(
         if provenance is None and METADATA_KEY in meta:
             provenance = json.loads(meta[METADATA_KEY])
     config = _config(label_config)
-    if config is None and provenance and provenance.get("label_config"):
+    if label_config is None and provenance and provenance.get("label_config"):
         config = parse_label_config(str(provenance["label_config"]))
     return Frames(arrow, dtype_backend=dtype_backend, label_config=config, provenance=provenance)

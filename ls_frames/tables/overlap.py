@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ls_frames.errors import ConfigurationError
+
 __all__ = ["box_iou", "paired_box_iou", "paired_span_iou", "span_iou"]
 
 Floats = NDArray[np.float64]
@@ -30,7 +32,7 @@ Floats = NDArray[np.float64]
 def _boxes(boxes: ArrayLike) -> Floats:
     arr = np.asarray(boxes, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] not in (4, 5):
-        raise ValueError(f"boxes must have shape (n, 4) or (n, 5), not {arr.shape}")
+        raise ConfigurationError(f"boxes must have shape (n, 4) or (n, 5), not {arr.shape}")
     if arr.shape[1] == 4:
         arr = np.concatenate([arr, np.zeros((len(arr), 1))], axis=1)
     arr[:, 4] = np.nan_to_num(arr[:, 4])
@@ -40,7 +42,7 @@ def _boxes(boxes: ArrayLike) -> Floats:
 def _spans(spans: ArrayLike) -> Floats:
     arr = np.asarray(spans, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"spans must have shape (n, 2), not {arr.shape}")
+        raise ConfigurationError(f"spans must have shape (n, 2), not {arr.shape}")
     return arr
 
 

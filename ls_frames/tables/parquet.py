@@ -18,12 +18,13 @@ import shutil
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow.parquet as pq
 
 from ls_frames._progress import progress_bar
 from ls_frames._version import __version__
+from ls_frames.errors import OutputExistsError
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -34,13 +35,16 @@ from ls_frames.reading import (
     tasks_schema,
 )
 from ls_frames.tables.dataset import METADATA_KEY, manifest, publish, staging_dir
+from ls_frames.tables.dtypes import Compression
 from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter
 
 __all__ = ["to_parquet"]
 
 _SPOOL = "_tasks_spool.parquet"
 def _provenance(
-    provenance: dict[str, Any] | None, label_config: str | LabelConfig | None, source: Source
+    provenance: dict[str, Any] | None,
+    label_config: str | LabelConfig | Literal[False] | None,
+    source: Source,
 ) -> dict[str, Any]:
     info: dict[str, Any] = dict(provenance or {})
     info.setdefault("ls_frames_version", __version__)
@@ -57,10 +61,10 @@ def to_parquet(
     out_dir: str | os.PathLike[str],
     *,
     provenance: dict[str, Any] | None = None,
-    label_config: str | LabelConfig | None = None,
+    label_config: str | LabelConfig | Literal[False] | None = None,
     tables: Iterable[str] | None = None,
     row_group_size: int = 131_072,
-    compression: str = "zstd",
+    compression: Compression = "zstd",
     overwrite: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
@@ -70,8 +74,9 @@ def to_parquet(
 
     ``provenance`` (project, export id, md5, server version, options, ...) is stored with
     ``ls_frames_version``, ``written_at`` and the label config in every file's metadata.
-    Raises ``FileExistsError`` if ``out_dir`` exists and ``overwrite`` is false, and
-    :class:`~ls_frames.errors.ExportFormatError` for malformed input (nothing is left then).
+    Raises :class:`~ls_frames.OutputExistsError` if ``out_dir`` exists and ``overwrite``
+    is false, and :class:`~ls_frames.errors.ExportFormatError` for malformed input
+    (nothing is left then).
 
     Parameters
     ----------
@@ -108,8 +113,8 @@ def to_parquet(
 
     Raises
     ------
-    FileExistsError
-        ``out_dir`` exists and ``overwrite`` is false.
+    OutputExistsError
+        ``out_dir`` exists and ``overwrite`` is false (also a ``FileExistsError``).
     ExportFormatError
         The input is not a Label Studio JSON export (no dataset is left at ``out_dir``).
     ConfigurationError
@@ -117,7 +122,7 @@ def to_parquet(
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
+        raise OutputExistsError(out)
     tmp = staging_dir(out)
     try:
         written = _write(

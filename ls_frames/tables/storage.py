@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Literal
 
 import pyarrow as pa
 
 from ls_frames.reading import SCHEMAS, LabelConfig, expand_data_columns
 from ls_frames.reading.storage_files import STORAGE_FILE, StorageReader
-from ls_frames.tables.dtypes import types_mapper
+from ls_frames.tables.dtypes import DtypeBackend, types_mapper
 from ls_frames.tables.frames import Frames, _config, collect_batches
 
 __all__ = ["read_storage"]
@@ -18,8 +19,8 @@ __all__ = ["read_storage"]
 def read_storage(
     path: str | os.PathLike[str],
     *,
-    label_config: str | LabelConfig | None = None,
-    dtype_backend: str = "numpy_nullable",
+    label_config: str | LabelConfig | Literal[False] | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
     tables: Iterable[str] | None = None,
     files_per_batch: int = 2000,
     progress: bool | None = None,

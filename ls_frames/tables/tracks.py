@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ls_frames.errors import RegionError
+from ls_frames.errors import ConfigurationError, RegionError
 
 __all__ = ["interpolate_tracks", "iter_tracks"]
 
@@ -187,7 +187,7 @@ def iter_tracks(regions: pd.DataFrame, *, chunk_rows: int = 100_000) -> Iterator
         one of ``frame, enabled, x, y, width, height, rotation, time`` (names the region).
     """
     if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+        raise ConfigurationError(f"chunk_rows must be at least 1, got {chunk_rows}")
     video = _video_rows(regions)
     parts: list[tuple[int, dict[str, Any], int]] = []
     held, yielded = 0, False

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ls_frames.errors import ConfigurationError
+from ls_frames.errors import NoProjectError
 from ls_frames.exports import Client
 from ls_frames.frontends.pipeline import export_project
 
@@ -46,7 +46,7 @@ def run_demo(
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
     Raises:
-        ConfigurationError: the server given has no project.
+        NoProjectError: the server given has no project (a ``ConfigurationError``).
     """
     target = Path(out)
     if url or os.environ.get("LABEL_STUDIO_URL"):
@@ -54,7 +54,7 @@ def run_demo(
             if project is None:
                 projects = client.list_projects()
                 if not projects:
-                    raise ConfigurationError(f"{client.base_url} has no project to export")
+                    raise NoProjectError(f"{client.base_url} has no project to export")
                 project = max(int(p["id"]) for p in projects)
             return _export(client, project, target)
 

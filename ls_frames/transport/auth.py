@@ -28,7 +28,13 @@ from typing import Any, Literal
 
 import httpx
 
-from ls_frames.errors import AuthenticationError, HTTPError, raise_for_status, register_secret
+from ls_frames.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HTTPError,
+    raise_for_status,
+    register_secret,
+)
 
 __all__ = ["TokenAuth", "origin_of", "token_kind"]
 
@@ -81,7 +87,7 @@ class TokenAuth(httpx.Auth):
 
     def __init__(self, api_key: str, refresh_url: httpx.URL | str) -> None:
         if not api_key or not api_key.strip():
-            raise ValueError("api_key is empty")
+            raise ConfigurationError("api_key is empty")
         self._key = api_key.strip()
         self.kind: TokenKind = token_kind(self._key)
         self.scheme = "Token" if self.kind == "legacy" else "Bearer"
@@ -175,7 +181,11 @@ class TokenAuth(httpx.Auth):
                 path=response.request.url.path,
                 status=response.status_code,
             ) from exc
+        # the predecessors stay known (an expired token echoed back is still scrubbed); the
+        # registry is bounded, so months of refreshes forget only the oldest, long expired,
+        # and never the key itself: it is registered again, as the most recent, each time
         register_secret(access)
+        register_secret(self._key)
         payload = _jwt_payload(access) or {}
         lifetime = float(payload.get("exp", 0)) - float(payload.get("iat", 0))
         self._access = access

@@ -32,6 +32,7 @@ import httpx
 from httpx import USE_CLIENT_DEFAULT
 from httpx._client import UseClientDefault
 
+from ls_frames._deprecation import renamed_kwargs
 from ls_frames._version import __version__
 from ls_frames.errors import (
     APIError,
@@ -123,12 +124,13 @@ class Connection:
     ``httpx.Client`` (tests pass an ``httpx.MockTransport``).
     """
 
+    @renamed_kwargs(timeout="http_timeout")
     def __init__(
         self,
         url: str | None = None,
         api_key: str | None = None,
         *,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        http_timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
@@ -162,7 +164,7 @@ class Connection:
         self._client = httpx.Client(
             base_url=base,
             auth=self.auth,
-            timeout=timeout,
+            timeout=http_timeout,
             transport=transport,
             verify=verify,
             follow_redirects=True,

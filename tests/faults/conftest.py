@@ -103,7 +103,7 @@ def make_client(url: str, key: str, sleeps: Sleeps, *, attempts: int = 5,
                 read_timeout: float = READ_TIMEOUT) -> ls_frames.Client:
     """A client with short timeouts and retries whose waits are recorded, not slept."""
     policy = ls_frames.RetryPolicy(attempts=attempts, sleep=sleeps)
-    return ls_frames.Client(url, key, timeout=httpx.Timeout(read_timeout, connect=2.0),
+    return ls_frames.Client(url, key, http_timeout=httpx.Timeout(read_timeout, connect=2.0),
                             retry=policy)
 
 

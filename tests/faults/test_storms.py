@@ -133,7 +133,7 @@ def test_create_wait_download_under_random_storms(
             title = f"storm {kind} {i}"
             posts_before = len(proxy.requests(r"/exports/$", method="POST"))
             try:
-                export = client.create_export(seeded.project, title=title, timeout=2.0)
+                export = client.create_export(seeded.project, title=title, http_timeout=2.0)
                 returned[title] = export.id
                 export.wait(timeout=60, poll_interval=0.05)
                 path = export.download(tmp_path / f"{i}.json", progress=False)

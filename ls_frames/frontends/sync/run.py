@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ls_frames._version import __version__
 from ls_frames.errors import ConfigurationError, HTTPError
@@ -58,6 +58,7 @@ from ls_frames.tables.dataset import (
     recover,
     upsert_tasks,
 )
+from ls_frames.tables.dtypes import Compression
 
 __all__ = ["SyncResult", "sync_parquet"]
 
@@ -90,8 +91,8 @@ def sync_parquet(
     client: Client | None = None,
     overlap: float = 60.0,
     full: bool = False,
-    label_config: str | bool | None = None,
-    compression: str = "zstd",
+    label_config: str | Literal[False] | None = None,
+    compression: Compression = "zstd",
     timeout: float | None = None,
     progress: bool | None = None,
     media: str | os.PathLike[str] | None = None,
@@ -208,7 +209,7 @@ class _Run:
     started: float
     overlap: float
     label_config: str | bool | None
-    compression: str
+    compression: Compression
     timeout: float | None
     progress: bool | None
 
@@ -252,7 +253,7 @@ def _download_and_drop(run: _Run, export: Export) -> Path:
 
 def _sync(
     client: Client, project: int, out_dir: str | os.PathLike[str], *, overlap: float,
-    full: bool, label_config: str | bool | None, compression: str, timeout: float | None,
+    full: bool, label_config: str | bool | None, compression: Compression, timeout: float | None,
     progress: bool | None,
 ) -> SyncResult:
     """One run of :func:`sync_parquet` on the tables."""

@@ -21,10 +21,13 @@ disabled while an export is queued or running, so one click makes one snapshot.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import logging
+import shutil
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -69,6 +72,24 @@ def _section(title: str, body: W.Widget, open_: bool = False) -> W.Accordion:
     return acc
 
 
+def _client_first_deprecated(init: Callable[..., None]) -> Callable[..., None]:
+    """``ExportPanel(client, project)`` (the 0.1 order) still works, with a warning."""
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        if args and isinstance(args[0], Client):
+            warnings.warn(
+                "ExportPanel(client, project) is deprecated; use "
+                "ExportPanel(project, client=client)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            kwargs["client"], args = args[0], args[1:]
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
 class ExportPanel(W.VBox):
     """A notebook panel over the export lifecycle of one Label Studio.
 
@@ -84,30 +105,35 @@ class ExportPanel(W.VBox):
 
     Parameters
     ----------
-    client
-        The :class:`~ls_frames.Client` to use; by default ``Client()``.
     project
         The project to preselect.
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from the
+        environment (and closed by :meth:`close`). ``ExportPanel(client, project)``, the
+        0.1 order, still works with a ``DeprecationWarning``.
     work_dir
-        Where downloads go; a temporary folder by default.
+        Where downloads go; a temporary folder by default (removed by :meth:`close`).
     timeout
-        Seconds to wait for a snapshot (an hour by default).
+        Seconds to wait for a snapshot; ``None`` (the default) waits as long as it takes.
     background
         Run jobs in a thread so the notebook stays responsive (``wait()`` joins it).
     """
 
+    @_client_first_deprecated
     def __init__(
         self,
-        client: Client | None = None,
         project: int | None = None,
         *,
+        client: Client | None = None,
         work_dir: str | Path | None = None,
-        timeout: float | None = 3600.0,
+        timeout: float | None = None,
         background: bool = True,
     ) -> None:
+        self._own_client = client is None
         self.client = client or Client()
         self.timeout = timeout
         self.background = background
+        self._own_work_dir = not work_dir
         self.work_dir = Path(work_dir) if work_dir else Path(
             tempfile.mkdtemp(prefix="ls_frames-panel-")
         )
@@ -244,8 +270,14 @@ class ExportPanel(W.VBox):
             first.result(timeout=timeout)
 
     def close(self) -> None:
-        """Close the widgets and let the worker thread end once its jobs are done."""
-        self._pool.shutdown(wait=False)
+        """Close the widgets and release what the panel made: the worker thread (after the
+        job running now), the client it made (one passed in is left open) and its temporary
+        folder (a ``work_dir`` passed in is kept)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._own_client:
+            self.client.close()
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
         super().close()
 
     @property

@@ -1,0 +1,264 @@
+"""One vocabulary over the public surface, checked on the signatures; the deprecation
+path of every renamed argument; the errors and the bounded secret registry."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+import warnings
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import ls_frames
+from ls_frames import errors
+from ls_frames.frontends import cli
+
+PROJECT_FUNCTIONS = ["load_project", "export_project", "snapshot_project", "sync_parquet",
+                     "download_project"]
+PATH_READERS = {"read_parquet": "path", "read_storage": "path", "read_export": "source",
+                "to_parquet": "source"}
+
+
+def _public_callables() -> dict[str, Any]:
+    return {n: getattr(ls_frames, n) for n in ls_frames.__all__
+            if callable(getattr(ls_frames, n)) and not inspect.isclass(getattr(ls_frames, n))}
+
+
+def _params(fn: Any) -> dict[str, inspect.Parameter]:
+    return dict(inspect.signature(fn).parameters)
+
+
+def test_the_source_argument_comes_first_and_is_named_by_kind() -> None:
+    for name in PROJECT_FUNCTIONS:
+        assert next(iter(_params(getattr(ls_frames, name)))) == "project", name
+    for name, first in PATH_READERS.items():
+        assert next(iter(_params(getattr(ls_frames, name)))) == first, name
+    panel = _params(ls_frames.ExportPanel.__init__)
+    assert list(panel)[:2] == ["self", "project"]
+
+
+def test_the_output_folder_is_out_dir_everywhere() -> None:
+    for name in ("export_project", "sync_parquet", "to_parquet"):
+        assert list(_params(getattr(ls_frames, name)))[1] == "out_dir", name
+    assert "out_dir" not in _params(ls_frames.read_parquet)  # an input, not an output
+
+
+def test_client_is_keyword_only_everywhere() -> None:
+    found = 0
+    for name, fn in {**_public_callables(), "ExportPanel": ls_frames.ExportPanel.__init__}.items():
+        p = _params(fn).get("client")
+        if p is not None:
+            found += 1
+            assert p.kind is inspect.Parameter.KEYWORD_ONLY, name
+            assert p.default is None, name
+    assert found >= 7
+
+
+def test_timeout_is_the_wait_deadline_and_http_timeouts_are_named_so() -> None:
+    for name in ("load_project", "export_project", "snapshot_project", "sync_parquet"):
+        assert _params(getattr(ls_frames, name))["timeout"].default is None, name
+    assert _params(ls_frames.ExportPanel.__init__)["timeout"].default is None
+    assert "http_timeout" in _params(ls_frames.Client.__init__)
+    assert "timeout" not in _params(ls_frames.Client.__init__)
+    assert "http_timeout" in _params(ls_frames.Client.create_export)
+    assert "timeout" not in _params(ls_frames.Client.create_export)
+    assert "http_timeout" in _params(ls_frames.fetch_media)
+    assert "timeout" not in _params(ls_frames.fetch_media)
+
+
+def test_project_functions_forward_the_same_options() -> None:
+    load = _params(ls_frames.load_project)
+    export = _params(ls_frames.export_project)
+    for option in ("tables", "workers", "label_config", "task_filter", "annotation_filter",
+                   "serialization", "export_id", "keep_file", "keep_snapshot", "timeout",
+                   "progress"):
+        assert option in load and option in export, option
+    assert "compression" in export and "compression" in _params(ls_frames.sync_parquet)
+
+
+def test_label_config_false_means_none_and_none_means_find_it() -> None:
+    for name in ("load_project", "export_project", "sync_parquet", "read_export",
+                 "to_parquet", "read_parquet", "read_storage"):
+        hint = typing.get_type_hints(getattr(ls_frames, name))["label_config"]
+        assert False in _literal_values(hint) and bool not in typing.get_args(hint), name
+
+
+def _literal_values(hint: Any) -> set[Any]:
+    values: set[Any] = set()
+    for arg in typing.get_args(hint):
+        if typing.get_origin(arg) is typing.Literal:
+            values |= set(typing.get_args(arg))
+    return values
+
+
+def test_closed_sets_are_literals() -> None:
+    for name in ("load_project", "read_export", "read_parquet", "read_storage"):
+        hint = typing.get_type_hints(getattr(ls_frames, name))["dtype_backend"]
+        assert set(typing.get_args(hint)) == {"numpy_nullable", "pyarrow"}, name
+    for name in ("to_parquet", "export_project", "sync_parquet"):
+        hint = typing.get_type_hints(getattr(ls_frames, name))["compression"]
+        assert {"zstd", "snappy"} <= set(typing.get_args(hint)), name
+
+
+def test_renamed_arguments_still_work_with_a_warning(tmp_path: Path) -> None:
+    out = ls_frames.to_parquet(b"[]", tmp_path / "d", progress=False)
+    with pytest.warns(DeprecationWarning, match="'out_dir' argument is deprecated; use 'path'"):
+        old = ls_frames.read_parquet(out_dir=out)  # type: ignore[call-arg]
+    assert old.tasks.columns.tolist() == ls_frames.read_parquet(out).tasks.columns.tolist()
+    with pytest.raises(TypeError, match="both"):
+        ls_frames.read_parquet(out, out_dir=out)  # type: ignore[call-arg]
+    with pytest.warns(DeprecationWarning, match="use 'http_timeout'"):
+        client = ls_frames.Client("http://127.0.0.1:9", "k" * 40, timeout=3.0)  # type: ignore[call-arg]
+    with client:
+        assert client._client.timeout.read == 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ls_frames.Client("http://127.0.0.1:9", "k" * 40, http_timeout=3.0).close()
+
+
+def test_every_error_is_importable_and_derives_from_lsframeserror() -> None:
+    classes = [getattr(errors, n) for n in errors.__all__ if inspect.isclass(getattr(errors, n))]
+    assert len(classes) >= 20
+    for cls in classes:
+        assert issubclass(cls, ls_frames.LSFramesError), cls
+        assert getattr(ls_frames, cls.__name__) is cls
+    assert issubclass(ls_frames.OutputExistsError, FileExistsError)
+    assert issubclass(ls_frames.ConfigurationError, ValueError)
+    assert str(ls_frames.OutputExistsError("data/x")).startswith("data/x exists")
+
+
+def test_an_unknown_storage_option_is_a_configuration_error() -> None:
+    from ls_frames.exports.storage import storage_payload
+
+    with pytest.raises(ls_frames.ConfigurationError, match="unknown storage option"):
+        storage_payload(path="/x", no_such_option=1)
+
+
+def test_the_secret_registry_is_bounded() -> None:
+    before = dict(errors._SECRETS)
+    try:
+        for i in range(errors._MAX_SECRETS * 3):  # months of five-minute refreshes
+            errors.register_secret(f"access-token-{i:06d}")
+        assert len(errors._SECRETS) == errors._MAX_SECRETS
+        newest = f"access-token-{errors._MAX_SECRETS * 3 - 1:06d}"
+        oldest_kept = f"access-token-{errors._MAX_SECRETS * 2:06d}"
+        assert errors.redact(f"x {newest} {oldest_kept} y").count(newest) == 0
+        assert oldest_kept not in errors.redact(f"x {oldest_kept} y")
+        assert "access-token-000000" not in errors._SECRETS  # the oldest went first
+        errors.register_secret(oldest_kept)  # registered again: the most recent now
+        assert next(reversed(errors._SECRETS)) == oldest_kept
+    finally:
+        errors._SECRETS.clear()
+        errors._SECRETS.update(before)
+
+
+def test_cli_read_offers_no_server_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["read", "x.json", "--out", "y", "--url", "http://h"])
+    assert exit_.value.code == 2
+    assert "--url" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_existing_folder_before_any_server_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no server and no key at all: the folder check must come first
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    out = tmp_path / "exists"
+    out.mkdir()
+    assert cli.main(["export", "12", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "OutputExistsError" in err and "--overwrite" in err
+    with pytest.raises(ls_frames.OutputExistsError):
+        ls_frames.export_project(12, out)  # the function too, before a client is made
+    source = tmp_path / "e.json"
+    source.write_text("[]")
+    assert cli.main(["read", str(source), "--out", str(out)]) == 1
+    assert "OutputExistsError" in capsys.readouterr().err
+
+
+def test_snapshot_project_closes_the_client_it_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ls_frames.frontends import pipeline
+    from tests.fake_label_studio import LEGACY, FakeLabelStudio
+
+    fake = FakeLabelStudio()
+    made: list[ls_frames.Client] = []
+
+    class FromEnvironment(ls_frames.Client):
+        def __init__(self) -> None:
+            super().__init__("https://ls.test", LEGACY, transport=httpx.MockTransport(fake))
+            made.append(self)
+
+    monkeypatch.setattr(pipeline, "Client", FromEnvironment)
+    with pytest.raises(ls_frames.NotFound):
+        ls_frames.snapshot_project(10**6, export_id=1, progress=False)
+    assert len(made) == 1 and made[0]._client.is_closed
+
+
+def test_the_demo_raises_a_typed_error_for_a_server_without_projects(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ls_frames.testing import demo
+
+    closed: list[bool] = []
+
+    class Empty(ls_frames.Client):
+        def list_projects(self) -> list[dict[str, Any]]:
+            return []
+
+        def close(self) -> None:
+            closed.append(True)
+            super().close()
+
+    monkeypatch.setattr(demo, "Client", Empty)
+    with pytest.raises(ls_frames.NoProjectError, match="no project to export"):
+        demo.run_demo("out", url="http://127.0.0.1:9", api_key="k" * 40)
+    assert closed == [True]
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k" * 40)
+    assert cli.main(["demo", "--out", "out"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "NoProjectError" in err
+
+
+def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None:
+    from ls_frames.tables.overlap import box_iou
+
+    with pytest.raises(ls_frames.ConfigurationError, match="unknown tables"):
+        ls_frames.read_export(b"[]", tables=["nope"])
+    with pytest.raises(ValueError, match="shape"):  # the built-in base is kept
+        box_iou([[1, 2, 3]], [[1, 2, 3, 4]])
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["sync", "12", "--out", "ds", "--overlap", "-1"], "--overlap must be 0 or more"),
+    (["media", "12", "--out", "cache", "--workers", "0"], "--workers must be at least 1"),
+    (["sync", "12", "--out", "file.txt"], "is a file, not a dataset folder"),
+])
+def test_cli_checks_options_before_any_server_work(
+    argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)  # no server: a request would fail
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)  # with another message
+    (tmp_path / "file.txt").write_text("x")
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ConfigurationError" in err and expected in err
+
+
+def test_cli_refuses_an_unwritable_cache_before_any_server_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert cli.main(["export", "12", "--out", str(tmp_path / "ds"), "--media", str(blocker)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a folder" in err
