@@ -42,8 +42,10 @@ $(LS_VENV)/.installed-$(LS_VERSION): $(BIN)/.installed
 
 install: $(BIN)/.installed $(LS_VENV)/.installed-$(LS_VERSION)
 
+# ruff's formatter decides the layout (`ruff format ls_frames tests benchmarks conftest.py docs`).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check ls_frames tests benchmarks notebooks conftest.py docs
+	$(BIN)/ruff format --check ls_frames tests benchmarks conftest.py docs
 
 # ls_frames, tests/, benchmarks/, conftest.py and docs/conf.py ([tool.mypy] files).
 typecheck: $(BIN)/.installed

@@ -58,8 +58,10 @@ def _reused_release() -> str | None:
                 info = httpx.get(f"{url}/api/version", timeout=30.0).json()
                 release = info.get("release") or info["label-studio-os-package"]["version"]
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-                raise RuntimeError(f"the reused Label Studio at {url} does not say its "
-                                   f"release on /api/version: {exc}") from exc
+                raise RuntimeError(
+                    f"the reused Label Studio at {url} does not say its "
+                    f"release on /api/version: {exc}"
+                ) from exc
         _state["reused_release"] = str(release)
     return _state["reused_release"]  # type: ignore[no-any-return]
 
@@ -106,8 +108,11 @@ def shared_label_studio() -> Any:
     if "server" in _state:
         return _state["server"]
     if os.environ.get("LS_FRAMES_NO_SERVER"):
-        pytest.fail("this test needs Label Studio, and LS_FRAMES_NO_SERVER is set (make check);"
-                    " mark it with @pytest.mark.server", pytrace=False)
+        pytest.fail(
+            "this test needs Label Studio, and LS_FRAMES_NO_SERVER is set (make check);"
+            " mark it with @pytest.mark.server",
+            pytrace=False,
+        )
     if _reuse():
         root = os.environ.get("LS_FRAMES_TEST_LOCAL_FILES_ROOT") or None
         caps = session_capabilities()
@@ -135,8 +140,9 @@ def shared_label_studio() -> Any:
         server.start()
         expected = session_release()
         if expected is not None and server.version != expected:
-            raise RuntimeError(f"expected Label Studio {expected}, the server says it is "
-                               f"{server.version}")
+            raise RuntimeError(
+                f"expected Label Studio {expected}, the server says it is {server.version}"
+            )
     _state["server"] = server
     return server
 
@@ -160,11 +166,15 @@ def pytest_report_header(config: pytest.Config) -> str:
     caps = session_capabilities()
     missing = [k for k in _KIND_NAMES if k not in caps.credential_kinds]
     where = "reused" if _reuse() else "started for this run"
-    line = (f"Label Studio {caps.version or 'unknown release'} ({where}): credentials tested: "
-            + ", ".join(_KIND_NAMES[k] for k in caps.credential_kinds))
+    line = (
+        f"Label Studio {caps.version or 'unknown release'} ({where}): credentials tested: "
+        + ", ".join(_KIND_NAMES[k] for k in caps.credential_kinds)
+    )
     if missing:
-        line += ("; not tested, refused by a new organization of this release (asserted): "
-                 + ", ".join(_KIND_NAMES[k] for k in missing))
+        line += (
+            "; not tested, refused by a new organization of this release (asserted): "
+            + ", ".join(_KIND_NAMES[k] for k in missing)
+        )
     return line
 
 
@@ -183,10 +193,12 @@ class _CredentialSelection:
         keep: list[pytest.Item] = []
         dropped: list[pytest.Item] = []
         for item in items:
-            needs = {kind for name, kind in _KIND_FIXTURES.items()
-                     if name in getattr(item, "fixturenames", ())}
-            needs |= {str(kind) for mark in item.iter_markers("credential")
-                      for kind in mark.args}
+            needs = {
+                kind
+                for name, kind in _KIND_FIXTURES.items()
+                if name in getattr(item, "fixturenames", ())
+            }
+            needs |= {str(kind) for mark in item.iter_markers("credential") for kind in mark.args}
             (keep if needs <= set(kinds) else dropped).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
@@ -202,8 +214,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     dropped = _state.get("no_such_credential")
     if dropped:
         caps = session_capabilities()
-        terminalreporter.write_sep("-", f"not run: Label Studio {caps.version} lacks the "
-                                        "credential kind these tests name")
+        terminalreporter.write_sep(
+            "-", f"not run: Label Studio {caps.version} lacks the credential kind these tests name"
+        )
         for nodeid in dropped:
             terminalreporter.write_line(nodeid)
 
@@ -213,8 +226,12 @@ def _is_notebook_item(item: pytest.Item) -> bool:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--test-order", default=None, metavar="reverse|random:SEED",
-                     help="run the tests of tests/ in reverse or seeded random order")
+    parser.addoption(
+        "--test-order",
+        default=None,
+        metavar="reverse|random:SEED",
+        help="run the tests of tests/ in reverse or seeded random order",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -225,8 +242,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _is_notebook_item(item):
             item.add_marker(pytest.mark.server)
-        elif (SERVER_FIXTURE in getattr(item, "fixturenames", ())
-              and item.get_closest_marker("server") is None):  # fmt: skip
+        elif (
+            SERVER_FIXTURE in getattr(item, "fixturenames", ())
+            and item.get_closest_marker("server") is None
+        ):
             unmarked.append(item.nodeid)
     if unmarked:
         raise pytest.UsageError(

@@ -56,18 +56,47 @@ def export(n_tasks: int, seed: int = 0) -> bytes:
                 continue
             aid += 1
             label = truth if rng.random() < 0.7 else rng.choice(LABELS)
-            boxes = [{"id": f"b{k}", "from_name": "box", "to_name": "image",
-                      "type": "rectanglelabels",
-                      "value": {"x": x + 30 * k + rng.uniform(-3, 3), "y": y + rng.uniform(-3, 3),
-                                "width": 20, "height": 20, "rectanglelabels": ["cat"]}}
-                     for k in range(rng.choice((1, 2)))]
-            annotations.append({
-                "id": aid, "completed_by": {"id": user, "email": f"u{user}@example.org"},
-                "was_cancelled": False, "ground_truth": False,
-                "result": [{"id": "c", "from_name": "sentiment", "to_name": "image",
-                            "type": "choices", "value": {"choices": [label]}}, *boxes]})
-        tasks.append({"id": tid, "data": {"image": f"{tid}.png", "site": f"s{tid % 400}"},
-                      "annotations": annotations})
+            boxes = [
+                {
+                    "id": f"b{k}",
+                    "from_name": "box",
+                    "to_name": "image",
+                    "type": "rectanglelabels",
+                    "value": {
+                        "x": x + 30 * k + rng.uniform(-3, 3),
+                        "y": y + rng.uniform(-3, 3),
+                        "width": 20,
+                        "height": 20,
+                        "rectanglelabels": ["cat"],
+                    },
+                }
+                for k in range(rng.choice((1, 2)))
+            ]
+            annotations.append(
+                {
+                    "id": aid,
+                    "completed_by": {"id": user, "email": f"u{user}@example.org"},
+                    "was_cancelled": False,
+                    "ground_truth": False,
+                    "result": [
+                        {
+                            "id": "c",
+                            "from_name": "sentiment",
+                            "to_name": "image",
+                            "type": "choices",
+                            "value": {"choices": [label]},
+                        },
+                        *boxes,
+                    ],
+                }
+            )
+        tasks.append(
+            {
+                "id": tid,
+                "data": {"image": f"{tid}.png", "site": f"s{tid % 400}"},
+                "annotations": annotations,
+            }
+        )
     return json.dumps(tasks).encode()
 
 
@@ -134,8 +163,14 @@ def user_iou(frames: ls_frames.Frames) -> dict[tuple[str, str], float]:
     for _, task in boxes.groupby("task_id"):
         people = {ann[s]: list(g.itertuples()) for s, g in task.groupby("source_id")}
         for a, b in combinations(sorted(people), 2):
-            scored = sorted(((_iou(p, q), i, j) for i, p in enumerate(people[a])
-                             for j, q in enumerate(people[b])), reverse=True)
+            scored = sorted(
+                (
+                    (_iou(p, q), i, j)
+                    for i, p in enumerate(people[a])
+                    for j, q in enumerate(people[b])
+                ),
+                reverse=True,
+            )
             used_a, used_b = set(), set()
             for score, i, j in scored:
                 if score > 0 and i not in used_a and j not in used_b:
@@ -172,23 +207,45 @@ def main() -> None:
     frames = ls_frames.read_export(raw, label_config=CONFIG, progress=False)
     for table in ("tasks", "annotations", "regions"):
         frames[table]  # built once, outside the timings
-    print(f"{args.tasks:,} tasks, {len(frames.annotations):,} annotations, "
-          f"{len(frames.regions):,} regions, 5 annotators\n")
+    print(
+        f"{args.tasks:,} tasks, {len(frames.annotations):,} annotations, "
+        f"{len(frames.regions):,} regions, 5 annotators\n"
+    )
     sides = [
-        ("cohen, every pair", lambda: ls_frames.agreement(frames, "sentiment"),
-         lambda: user_cohen(frames), "pivot + sklearn per pair"),
-        ("krippendorff alpha",
-         lambda: ls_frames.agreement(frames, "sentiment", method="krippendorff"),
-         lambda: user_alpha(frames), "pivot + krippendorff"),
-        ("box IoU per pair", lambda: ls_frames.agreement(frames, "box", method="iou"),
-         lambda: user_iou(frames), "Python loop per task and pair"),
-        ("majority vote", lambda: ls_frames.consensus(frames, "sentiment"),
-         lambda: user_majority(frames), "pivot + mode per row"),
-        ("grouped split", lambda: ls_frames.split(frames, {"train": 0.8, "test": 0.2},
-                                                  by="data.site"),
-         lambda: user_split(frames), "sklearn GroupShuffleSplit"),
+        (
+            "cohen, every pair",
+            lambda: ls_frames.agreement(frames, "sentiment"),
+            lambda: user_cohen(frames),
+            "pivot + sklearn per pair",
+        ),
+        (
+            "krippendorff alpha",
+            lambda: ls_frames.agreement(frames, "sentiment", method="krippendorff"),
+            lambda: user_alpha(frames),
+            "pivot + krippendorff",
+        ),
+        (
+            "box IoU per pair",
+            lambda: ls_frames.agreement(frames, "box", method="iou"),
+            lambda: user_iou(frames),
+            "Python loop per task and pair",
+        ),
+        (
+            "majority vote",
+            lambda: ls_frames.consensus(frames, "sentiment"),
+            lambda: user_majority(frames),
+            "pivot + mode per row",
+        ),
+        (
+            "grouped split",
+            lambda: ls_frames.split(frames, {"train": 0.8, "test": 0.2}, by="data.site"),
+            lambda: user_split(frames),
+            "sklearn GroupShuffleSplit",
+        ),
     ]
-    print(f"{'what':<20} {'ls_frames s':>11} {'+MiB':>7} {'user s':>8} {'+MiB':>7} {'ratio':>6}  user side")
+    print(
+        f"{'what':<20} {'ls_frames s':>11} {'+MiB':>7} {'user s':>8} {'+MiB':>7} {'ratio':>6}  user side"
+    )
     for what, ours, theirs, label in sides:
         t_ours, m_ours, got = measure(ours)
         t_user, m_user, want = measure(theirs)
@@ -200,8 +257,10 @@ def main() -> None:
         if what == "box IoU per pair":
             for row in got.itertuples():
                 assert abs(row.score - want[(row.annotator_a, row.annotator_b)]) < 1e-9
-        print(f"{what:<20} {t_ours:>11.2f} {m_ours:>7.1f} {t_user:>8.2f} {m_user:>7.1f} "
-              f"{t_user / t_ours:>5.1f}x  {label}")
+        print(
+            f"{what:<20} {t_ours:>11.2f} {m_ours:>7.1f} {t_user:>8.2f} {m_user:>7.1f} "
+            f"{t_user / t_ours:>5.1f}x  {label}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,13 @@ def _frames(path: str) -> Any:
 
 
 def _baseline_module() -> types.ModuleType:
-    source = subprocess.run(["git", "show", f"{BASELINE}:ls_frames/tables/analysis.py"],
-                            cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{BASELINE}:ls_frames/tables/analysis.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     module = types.ModuleType("baseline_analysis")
     exec(compile(source, f"{BASELINE}:analysis.py", "exec"), module.__dict__)
     return module
@@ -82,9 +87,21 @@ def user_compare(path: str) -> int:
                     continue
                 a_boxes = [r for r in ann["result"] if r.get("type") == "rectanglelabels"]
                 pairs = sorted(
-                    ((-_iou(*(tuple(r["value"][k] for k in ("x", "y", "width", "height"))
-                              for r in (p, a))), i, j)
-                     for i, p in enumerate(p_boxes) for j, a in enumerate(a_boxes)))
+                    (
+                        (
+                            -_iou(
+                                *(
+                                    tuple(r["value"][k] for k in ("x", "y", "width", "height"))
+                                    for r in (p, a)
+                                )
+                            ),
+                            i,
+                            j,
+                        )
+                        for i, p in enumerate(p_boxes)
+                        for j, a in enumerate(a_boxes)
+                    )
+                )
                 used_p: set[int] = set()
                 used_a: set[int] = set()
                 for neg, i, j in pairs:
@@ -119,25 +136,41 @@ def user_coco(path: str) -> dict[str, float]:
 
         def bbox(r: dict[str, Any]) -> list[float]:
             v, w, h = r["value"], r["original_width"], r["original_height"]
-            return [v["x"] * w / 100, v["y"] * h / 100, v["width"] * w / 100,
-                    v["height"] * h / 100]
+            return [v["x"] * w / 100, v["y"] * h / 100, v["width"] * w / 100, v["height"] * h / 100]
 
         for r in ref["result"]:
             if r.get("type") == "rectanglelabels":
                 b = bbox(r)
                 cat = cats.setdefault(r["value"]["rectanglelabels"][0], len(cats) + 1)
-                gts.append({"id": len(gts) + 1, "image_id": task["id"], "category_id": cat,
-                            "bbox": b, "area": b[2] * b[3], "iscrowd": 0})
+                gts.append(
+                    {
+                        "id": len(gts) + 1,
+                        "image_id": task["id"],
+                        "category_id": cat,
+                        "bbox": b,
+                        "area": b[2] * b[3],
+                        "iscrowd": 0,
+                    }
+                )
         for p in preds:
             for r in p["result"]:
                 if r.get("type") == "rectanglelabels":
                     cat = cats.setdefault(r["value"]["rectanglelabels"][0], len(cats) + 1)
-                    dets.append({"image_id": task["id"], "category_id": cat, "bbox": bbox(r),
-                                 "score": r.get("score", p.get("score"))})
+                    dets.append(
+                        {
+                            "image_id": task["id"],
+                            "category_id": cat,
+                            "bbox": bbox(r),
+                            "score": r.get("score", p.get("score")),
+                        }
+                    )
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
-        dataset: Any = {"images": images, "annotations": gts,
-                        "categories": [{"id": i} for i in cats.values()]}
+        dataset: Any = {
+            "images": images,
+            "annotations": gts,
+            "categories": [{"id": i} for i in cats.values()],
+        }
         gt.dataset = dataset
         gt.createIndex()
         ev = COCOeval(gt, gt.loadRes(dets), "bbox")
@@ -167,8 +200,11 @@ def _job(name: str, path: str, queue: Any) -> None:
     elif name == "evaluate":
         out = ls_frames.evaluate(frames, "label")
         row = out[out["label"] == "all"].iloc[0]
-        detail = {"ap": round(float(row["ap"]), 4), "ap50": round(float(row["ap50"]), 4),
-                  "ar": round(float(row["ar"]), 4)}
+        detail = {
+            "ap": round(float(row["ap"]), 4),
+            "ap50": round(float(row["ap50"]), 4),
+            "ar": round(float(row["ar"]), 4),
+        }
     elif name == "user_compare":
         detail = user_compare(path)
     elif name == "user_coco":
@@ -197,13 +233,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-analysis-") as tmp:
         path = str(Path(tmp) / "export.json")
         stats = generate(Path(path), 10_000, seed=0, max_tasks=args.tasks, matched=True)
-        print(f"export: {stats['tasks']:,} tasks, {stats['annotation']:,} annotations, "
-              f"{stats['prediction']:,} predictions, {stats['bytes'] / 1e6:.0f} MB")
-        jobs = [("compare", "baseline_compare", "user_compare"),
-                ("compare_gt", "baseline_compare_gt", None),
-                ("evaluate", None, "user_coco")]
-        print("| job | ls_frames | previous (4fe3994) | user loop | ratio prev/now | "
-              "ratio user/now |")
+        print(
+            f"export: {stats['tasks']:,} tasks, {stats['annotation']:,} annotations, "
+            f"{stats['prediction']:,} predictions, {stats['bytes'] / 1e6:.0f} MB"
+        )
+        jobs = [
+            ("compare", "baseline_compare", "user_compare"),
+            ("compare_gt", "baseline_compare_gt", None),
+            ("evaluate", None, "user_coco"),
+        ]
+        print(
+            "| job | ls_frames | previous (4fe3994) | user loop | ratio prev/now | ratio user/now |"
+        )
         print("| --- | --- | --- | --- | --- | --- |")
         for now, before, user in jobs:
             mine = run(now, path)
@@ -217,10 +258,15 @@ def main(argv: list[str] | None = None) -> int:
 
             ratio_prev = f"{prev[1] / mine[1]:.1f}x" if prev else "-"
             ratio_user = f"{theirs[1] / mine[1]:.1f}x" if theirs else "-"
-            print(f"| {now} | {cell(mine)} | {cell(prev)} | {cell(theirs)} | {ratio_prev} | "
-                  f"{ratio_user} |", flush=True)
-    print("peak = the job's process peak RSS (the frames included for ls_frames jobs; "
-          "+ = what the job added)")
+            print(
+                f"| {now} | {cell(mine)} | {cell(prev)} | {cell(theirs)} | {ratio_prev} | "
+                f"{ratio_user} |",
+                flush=True,
+            )
+    print(
+        "peak = the job's process peak RSS (the frames included for ls_frames jobs; "
+        "+ = what the job added)"
+    )
     return 0
 
 

@@ -43,7 +43,9 @@ CONFIG = """<View><Image name="image" value="$image"/>
 
 
 # -- one side, run in a child process ---------------------------------------------------------
-def side(name: str, url: str, key: str, project: int, out: Path, export_id: int | None) -> dict[str, Any]:
+def side(
+    name: str, url: str, key: str, project: int, out: Path, export_id: int | None
+) -> dict[str, Any]:
     import ls_frames  # imports are not timed, on either side
 
     if name.startswith("sdk"):
@@ -66,7 +68,9 @@ def side(name: str, url: str, key: str, project: int, out: Path, export_id: int 
     elif name == "sdk_snapshot":
         ls = LabelStudio(base_url=url, api_key=key)
         snap = ls.projects.exports.create(
-            project, title="sdk bench", serialization_options=SERIALIZATION,
+            project,
+            title="sdk bench",
+            serialization_options=SERIALIZATION,
             request_options={"timeout_in_seconds": 3600},
         )
         while snap.status not in ("completed", "failed"):
@@ -83,8 +87,20 @@ def side(name: str, url: str, key: str, project: int, out: Path, export_id: int 
 
 def run_side(name: str, args: argparse.Namespace, export_id: int | None = None) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    cmd = [sys.executable, str(HERE), "--side", name, "--url", args.url, "--api-key", args.api_key,
-           "--project", str(args.project), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(HERE),
+        "--side",
+        name,
+        "--url",
+        args.url,
+        "--api-key",
+        args.api_key,
+        "--project",
+        str(args.project),
+        "--out",
+        str(out),
+    ]
     if export_id is not None:
         cmd += ["--export-id", str(export_id)]
     env = {**os.environ, "LS_FRAMES_DISABLE_PROGRESS_BARS": "1"}
@@ -107,8 +123,16 @@ def curl_download(args: argparse.Namespace, export_id: int) -> float:
     target = Path(tempfile.mkdtemp()) / "curl.json"
     started = time.perf_counter()
     subprocess.run(
-        [curl, "-sS", "-f", "-o", str(target), "-H", f"Authorization: Token {args.api_key}",
-         f"{args.url.rstrip('/')}/api/projects/{args.project}/exports/{export_id}/download?exportType=JSON"],
+        [
+            curl,
+            "-sS",
+            "-f",
+            "-o",
+            str(target),
+            "-H",
+            f"Authorization: Token {args.api_key}",
+            f"{args.url.rstrip('/')}/api/projects/{args.project}/exports/{export_id}/download?exportType=JSON",
+        ],
         check=True,
     )
     elapsed = time.perf_counter() - started
@@ -121,25 +145,57 @@ def seed(url: str, key: str, n_tasks: int) -> int:
     import ls_frames
 
     with ls_frames.Client(url, key, http_timeout=600) as client:
-        project = client.post_json("api/projects", {"title": f"bench {n_tasks}", "label_config": CONFIG})
+        project = client.post_json(
+            "api/projects", {"title": f"bench {n_tasks}", "label_config": CONFIG}
+        )
         pid = int(project["id"])
         batch = 2000
         for start in range(0, n_tasks, batch):
             tasks = []
             for i in range(start, min(start + batch, n_tasks)):
-                box = {"id": f"r{i}", "from_name": "box", "to_name": "image", "type": "rectanglelabels",
-                       "original_width": 800, "original_height": 600,
-                       "value": {"x": 10.5, "y": 20.25, "width": 30, "height": 40, "rotation": 0,
-                                 "rectanglelabels": ["cat" if i % 3 else "dog"]}}
-                choice = {"id": f"r{i}", "from_name": "kind", "to_name": "image", "type": "choices",
-                          "value": {"x": 10.5, "y": 20.25, "width": 30, "height": 40,
-                                    "choices": ["indoor"]}}
-                tasks.append({
-                    "data": {"image": f"/data/images/{i}.jpg", "batch": start},
-                    "annotations": [{"result": [box, choice], "ground_truth": False,
-                                     "was_cancelled": i % 17 == 0, "lead_time": 3.5}],
-                    "predictions": [{"model_version": "v1", "score": 0.8, "result": [box]}],
-                })
+                box = {
+                    "id": f"r{i}",
+                    "from_name": "box",
+                    "to_name": "image",
+                    "type": "rectanglelabels",
+                    "original_width": 800,
+                    "original_height": 600,
+                    "value": {
+                        "x": 10.5,
+                        "y": 20.25,
+                        "width": 30,
+                        "height": 40,
+                        "rotation": 0,
+                        "rectanglelabels": ["cat" if i % 3 else "dog"],
+                    },
+                }
+                choice = {
+                    "id": f"r{i}",
+                    "from_name": "kind",
+                    "to_name": "image",
+                    "type": "choices",
+                    "value": {
+                        "x": 10.5,
+                        "y": 20.25,
+                        "width": 30,
+                        "height": 40,
+                        "choices": ["indoor"],
+                    },
+                }
+                tasks.append(
+                    {
+                        "data": {"image": f"/data/images/{i}.jpg", "batch": start},
+                        "annotations": [
+                            {
+                                "result": [box, choice],
+                                "ground_truth": False,
+                                "was_cancelled": i % 17 == 0,
+                                "lead_time": 3.5,
+                            }
+                        ],
+                        "predictions": [{"model_version": "v1", "score": 0.8, "result": [box]}],
+                    }
+                )
             client.post_json(f"api/projects/{pid}/import", tasks, timeout=600)
         return pid
 
@@ -156,7 +212,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="download-only repeats")
     args = parser.parse_args()
     if args.side:
-        print(json.dumps(side(args.side, args.url, args.api_key, args.project, args.out, args.export_id)))
+        print(
+            json.dumps(
+                side(args.side, args.url, args.api_key, args.project, args.out, args.export_id)
+            )
+        )
         return
     if args.url:
         compare(args)
@@ -177,8 +237,10 @@ def compare(args: argparse.Namespace) -> None:
     rows = {}
     for name in ("ls_frames", "sdk_as_json", "sdk_snapshot"):
         rows[name] = run_side(name, args)
-        print(f"{name:<14} {rows[name]['seconds']:8.2f} s  peak RSS {rows[name]['peak_rss_mb']:7.0f} MB",
-              flush=True)
+        print(
+            f"{name:<14} {rows[name]['seconds']:8.2f} s  peak RSS {rows[name]['peak_rss_mb']:7.0f} MB",
+            flush=True,
+        )
     import ls_frames
 
     with ls_frames.Client(args.url, args.api_key) as client:
@@ -192,11 +254,15 @@ def compare(args: argparse.Namespace) -> None:
     print(f"snapshot: {args.tasks} tasks, {size_mb:.1f} MB")
     base = rows["ls_frames"]["seconds"]
     for name, row in rows.items():
-        print(f"  {name:<14} {row['seconds']:8.2f} s ({row['seconds'] / base:5.2f}x ls_frames)  "
-              f"peak RSS {row['peak_rss_mb']:7.0f} MB")
-    print(f"download only (median of {args.repeat}): ls_frames {lsf_s:.2f} s = {size_mb / lsf_s:.0f} MB/s "
-          f"(peak RSS {max(r['peak_rss_mb'] for r in lsf):.0f} MB); curl {curl_s:.2f} s = "
-          f"{size_mb / curl_s:.0f} MB/s; ratio {lsf_s / curl_s:.2f}x curl's time")
+        print(
+            f"  {name:<14} {row['seconds']:8.2f} s ({row['seconds'] / base:5.2f}x ls_frames)  "
+            f"peak RSS {row['peak_rss_mb']:7.0f} MB"
+        )
+    print(
+        f"download only (median of {args.repeat}): ls_frames {lsf_s:.2f} s = {size_mb / lsf_s:.0f} MB/s "
+        f"(peak RSS {max(r['peak_rss_mb'] for r in lsf):.0f} MB); curl {curl_s:.2f} s = "
+        f"{size_mb / curl_s:.0f} MB/s; ratio {lsf_s / curl_s:.2f}x curl's time"
+    )
 
 
 if __name__ == "__main__":

@@ -71,8 +71,13 @@ def _free_port() -> int:
 
 def _run(python: str, body: str, url: str, key: str) -> dict[str, object]:
     code = f"URL = {url!r}\nKEY = {key!r}\nerror = 'no error'\n" + textwrap.dedent(body) + TAIL
-    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "LS_FRAMES_DISABLE_PROGRESS_BARS": "1"})
+    done = subprocess.run(
+        [python, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "LS_FRAMES_DISABLE_PROGRESS_BARS": "1"},
+    )
     if done.returncode != 0:
         return {"seconds": float("nan"), "error": done.stderr.strip()[-160:], "peak_kb": 0}
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -83,8 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL"), required=False)
     parser.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"))
-    parser.add_argument("--sdk-python", default=str(HERE.parents[1] / ".venv-labelstudio" /
-                                                    "bin" / "python"))
+    parser.add_argument(
+        "--sdk-python", default=str(HERE.parents[1] / ".venv-labelstudio" / "bin" / "python")
+    )
     args = parser.parse_args()
     if not args.url or not args.api_key:
         parser.error("give --url and --api-key (or LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY)")
@@ -94,8 +100,11 @@ def main() -> None:
         "name does not resolve": "https://no-such-host.invalid",
         "https on a plain-http port": f"https://127.0.0.1:{plain_port}",
     }
-    sides = {"ls_frames": (sys.executable, LS_FRAMES), "sdk": (args.sdk_python, SDK),
-             "httpx": (sys.executable, HTTPX)}
+    sides = {
+        "ls_frames": (sys.executable, LS_FRAMES),
+        "sdk": (args.sdk_python, SDK),
+        "httpx": (sys.executable, HTTPX),
+    }
     print(f"{'case':<28} {'side':<10} {'seconds':>8} {'vs httpx':>9} {'peak MB':>8}  error")
     for case, url in cases.items():
         floor = None
@@ -109,10 +118,13 @@ def main() -> None:
         for side, seconds, result in rows:
             ratio = seconds / floor if floor else float("nan")
             peak = int(result["peak_kb"]) / 1024  # type: ignore[call-overload]
-            print(f"{case:<28} {side:<10} {seconds:>8.3f} {ratio:>8.1f}x {peak:>8.1f}  "
-                  f"{str(result['error'])[:90]}")
-    print(f"(this process: peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}"
-          " MB)")
+            print(
+                f"{case:<28} {side:<10} {seconds:>8.3f} {ratio:>8.1f}x {peak:>8.1f}  "
+                f"{str(result['error'])[:90]}"
+            )
+    print(
+        f"(this process: peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB)"
+    )
 
 
 if __name__ == "__main__":

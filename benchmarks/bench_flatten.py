@@ -116,17 +116,17 @@ def _tree_pss_kb(root: int) -> int | None:
 
 def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{side}-") as out:
-        code = (
-            f"PATH = {str(path)!r}\nOUT = {out!r}\nWORKERS = {workers}\n"
-            + SIDES[side] + FOOTER
-        )
+        code = f"PATH = {str(path)!r}\nOUT = {out!r}\nWORKERS = {workers}\n" + SIDES[side] + FOOTER
         env = dict(os.environ, PYTHONPATH=str(ROOT), LS_FRAMES_DISABLE_PROGRESS_BARS="1")
         load = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env,
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         peak_pss: list[int | None] = [0]
         done = threading.Event()
@@ -134,8 +134,7 @@ def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
         def sample() -> None:
             while not done.wait(0.05):
                 kb = _tree_pss_kb(proc.pid)
-                peak_pss[0] = None if kb is None or peak_pss[0] is None else max(
-                    peak_pss[0], kb)
+                peak_pss[0] = None if kb is None or peak_pss[0] is None else max(peak_pss[0], kb)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -147,12 +146,18 @@ def run_side(side: str, path: Path, workers: int) -> dict[str, float]:
     if proc.returncode != 0:
         raise RuntimeError(f"{side} failed:\n{stderr[-3000:]}")
     line = next(s for s in stdout.splitlines() if s.startswith("RESULT "))
-    result: dict[str, float] = json.loads(line[len("RESULT "):])
+    result: dict[str, float] = json.loads(line[len("RESULT ") :])
     size_mb = path.stat().st_size / 1e6
     pss = peak_pss[0]
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    result.update(wall_s=wall, cpu_s=cpu, mb_s=size_mb / wall, size_mb=size_mb, load=load,
-                  pss_mb=float("nan") if not pss else pss / 1024)
+    result.update(
+        wall_s=wall,
+        cpu_s=cpu,
+        mb_s=size_mb / wall,
+        size_mb=size_mb,
+        load=load,
+        pss_mb=float("nan") if not pss else pss / 1024,
+    )
     return result
 
 
@@ -160,8 +165,15 @@ def _generate(size_mb: float, directory: Path) -> Path:
     out = directory / f"export-{int(size_mb)}mb.json"
     if not out.exists():
         subprocess.run(
-            [sys.executable, str(HERE / "generate_export.py"), "--size-mb", str(size_mb),
-             "--out", str(out)], check=True,
+            [
+                sys.executable,
+                str(HERE / "generate_export.py"),
+                "--size-mb",
+                str(size_mb),
+                "--out",
+                str(out),
+            ],
+            check=True,
         )
     return out
 
@@ -170,16 +182,30 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("path", nargs="?", type=Path)
     p.add_argument("--size-mb", type=float, default=300.0)
-    p.add_argument("--large-mb", type=float, default=0.0,
-                   help="also run --large-sides on an export of this size (flat memory)")
-    p.add_argument("--large-sides", default="to_parquet",
-                   help="the ls_frames sides to run on the --large-mb export")
-    p.add_argument("--workers", default="1,2",
-                   help="comma separated worker counts to run the ls_frames sides with")
+    p.add_argument(
+        "--large-mb",
+        type=float,
+        default=0.0,
+        help="also run --large-sides on an export of this size (flat memory)",
+    )
+    p.add_argument(
+        "--large-sides",
+        default="to_parquet",
+        help="the ls_frames sides to run on the --large-mb export",
+    )
+    p.add_argument(
+        "--workers",
+        default="1,2",
+        help="comma separated worker counts to run the ls_frames sides with",
+    )
     p.add_argument("--sides", default="baseline,to_parquet,read_export")
-    p.add_argument("--repeat", type=int, default=1,
-                   help="run every side N times, interleaved, and keep the median wall time "
-                        "(the largest RSS): use it on a busy machine")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every side N times, interleaved, and keep the median wall time "
+        "(the largest RSS): use it on a busy machine",
+    )
     p.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "ls_frames_bench")
     args = p.parse_args(argv)
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -209,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
 def _summary(table: list[tuple[str, int, dict[str, float]]], base: dict[str, float] | None) -> int:
     """Print the comparison table; 1 if a side found a different number of result items."""
     print()
-    print(f"{'side':<12} {'w':>2} {'MB':>7} {'wall s':>7} {'MB/s':>6} {'vs base':>8} "
-          f"{'CPU s':>7} {'CPU vs base':>11} {'peak RSS':>9} {'tree PSS':>9} {'items':>9}  check")
+    print(
+        f"{'side':<12} {'w':>2} {'MB':>7} {'wall s':>7} {'MB/s':>6} {'vs base':>8} "
+        f"{'CPU s':>7} {'CPU vs base':>11} {'peak RSS':>9} {'tree PSS':>9} {'items':>9}  check"
+    )
     failed = False
     for side, w, r in table:
         same = base is not None and side != "baseline" and r["size_mb"] == base["size_mb"]
@@ -222,26 +250,36 @@ def _summary(table: list[tuple[str, int, dict[str, float]]], base: dict[str, flo
             failed |= not ok
             check = "same items" if ok else f"MISMATCH (baseline {int(base['rows']):,})"
         pss = "-" if r["pss_mb"] != r["pss_mb"] else f"{r['pss_mb']:.0f} MB"
-        print(f"{side:<12} {w if side != 'baseline' else '':>2} {r['size_mb']:7.0f} "
-              f"{r['wall_s']:7.2f} {r['mb_s']:6.1f} {ratio:>8} {r['cpu_s']:7.2f} {cpu_ratio:>11} "
-              f"{r['rss_mb']:6.0f} MB {pss:>9} {int(r['rows']):>9,}  {check}")
+        print(
+            f"{side:<12} {w if side != 'baseline' else '':>2} {r['size_mb']:7.0f} "
+            f"{r['wall_s']:7.2f} {r['mb_s']:6.1f} {ratio:>8} {r['cpu_s']:7.2f} {cpu_ratio:>11} "
+            f"{r['rss_mb']:6.0f} MB {pss:>9} {int(r['rows']):>9,}  {check}"
+        )
     return 1 if failed else 0
 
 
 def _median(rs: list[dict[str, float]]) -> dict[str, float]:
     mid = sorted(rs, key=lambda r: r["wall_s"])[len(rs) // 2]
     cpu = sorted(r["cpu_s"] for r in rs)[len(rs) // 2]
-    return {**mid, "cpu_s": cpu, "rss_mb": max(r["rss_mb"] for r in rs),
-            "own_mb": max(r["own_mb"] for r in rs), "pss_mb": max(r["pss_mb"] for r in rs)}
+    return {
+        **mid,
+        "cpu_s": cpu,
+        "rss_mb": max(r["rss_mb"] for r in rs),
+        "own_mb": max(r["own_mb"] for r in rs),
+        "pss_mb": max(r["pss_mb"] for r in rs),
+    }
 
 
 def _print(label: str, r: dict[str, float]) -> None:
-    print(f"{label:<16} {r['size_mb']:8.1f} MB  {r['wall_s']:7.2f} s  CPU {r['cpu_s']:7.2f} s  "
-          f"{r['mb_s']:6.1f} MB/s  "
-          f"peak RSS {r['rss_mb']:6.0f} MB (main {r['own_mb']:.0f} + largest worker "
-          f"{r['rss_mb'] - r['own_mb']:.0f}), tree PSS {r['pss_mb']:.0f} MB  "
-          f"result items {int(r['rows']):,}  "
-          f"(load before: {r['load']:.2f})", flush=True)
+    print(
+        f"{label:<16} {r['size_mb']:8.1f} MB  {r['wall_s']:7.2f} s  CPU {r['cpu_s']:7.2f} s  "
+        f"{r['mb_s']:6.1f} MB/s  "
+        f"peak RSS {r['rss_mb']:6.0f} MB (main {r['own_mb']:.0f} + largest worker "
+        f"{r['rss_mb'] - r['own_mb']:.0f}), tree PSS {r['pss_mb']:.0f} MB  "
+        f"result items {int(r['rows']):,}  "
+        f"(load before: {r['load']:.2f})",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

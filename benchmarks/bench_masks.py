@@ -56,10 +56,16 @@ for name, rle in cases.items():
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
 """
-SDK = SIDE.format(imports="from label_studio_sdk.converter.brush import decode_rle",
-                  decode=f"decode_rle(rle).reshape({H}, {W}, 4)[:, :, 3]", all_big=False)
-OURS = SIDE.format(imports="from ls_frames.tables import rle_to_mask",
-                   decode=f"rle_to_mask(rle, {H}, {W})", all_big=True)
+SDK = SIDE.format(
+    imports="from label_studio_sdk.converter.brush import decode_rle",
+    decode=f"decode_rle(rle).reshape({H}, {W}, 4)[:, :, 3]",
+    all_big=False,
+)
+OURS = SIDE.format(
+    imports="from ls_frames.tables import rle_to_mask",
+    decode=f"rle_to_mask(rle, {H}, {W})",
+    all_big=True,
+)
 
 
 def _alphas() -> dict[str, np.ndarray]:
@@ -71,23 +77,30 @@ def _alphas() -> dict[str, np.ndarray]:
         blobs[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = 255
     soft = blobs.copy()
     inner = blobs == 255
-    edge = inner & ~(np.roll(inner, 1, 0) & np.roll(inner, -1, 0) & np.roll(inner, 1, 1)
-                     & np.roll(inner, -1, 1))
+    edge = inner & ~(
+        np.roll(inner, 1, 0) & np.roll(inner, -1, 0) & np.roll(inner, 1, 1) & np.roll(inner, -1, 1)
+    )
     pick = edge & (rng.random((H, W)) < 0.5)
     soft[pick] = rng.integers(1, 255, int(pick.sum()))
     return {"blobs": blobs, "soft": soft, "colour": blobs}
 
 
 def _encode(alphas: dict[str, np.ndarray]) -> dict[str, list[int]]:
-    script = ("import json, sys, numpy as np\n"
-              "from label_studio_sdk.converter.brush import mask2rle\n"
-              f"raw = sys.stdin.buffer.read(); n = {H * W}\n"
-              f"masks = [np.frombuffer(raw[k * n:(k + 1) * n], np.uint8).reshape({H}, {W}) "
-              "for k in range(len(raw) // n)]\n"
-              "print(json.dumps([mask2rle(m) for m in masks]))")
+    script = (
+        "import json, sys, numpy as np\n"
+        "from label_studio_sdk.converter.brush import mask2rle\n"
+        f"raw = sys.stdin.buffer.read(); n = {H * W}\n"
+        f"masks = [np.frombuffer(raw[k * n:(k + 1) * n], np.uint8).reshape({H}, {W}) "
+        "for k in range(len(raw) // n)]\n"
+        "print(json.dumps([mask2rle(m) for m in masks]))"
+    )
     grey = [alphas["blobs"], alphas["soft"]]
-    done = subprocess.run([str(LS_PYTHON), "-c", script], input=b"".join(a.tobytes() for a in grey),
-                          capture_output=True, check=True)
+    done = subprocess.run(
+        [str(LS_PYTHON), "-c", script],
+        input=b"".join(a.tobytes() for a in grey),
+        capture_output=True,
+        check=True,
+    )
     blobs, soft = json.loads(done.stdout)
     sys.path.insert(0, str(ROOT))
     from tests.brush_reference import encode, rgba
@@ -97,8 +110,14 @@ def _encode(alphas: dict[str, np.ndarray]) -> dict[str, list[int]]:
 
 
 def _run(python: Path, code: str, path: str, repeat: int) -> dict[str, dict[str, float | str]]:
-    done = subprocess.run([str(python), "-c", code, path, str(repeat)], capture_output=True,
-                          text=True, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [str(python), "-c", code, path, str(repeat)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     result: dict[str, dict[str, float | str]] = json.loads(done.stdout)
     return result
 
@@ -120,8 +139,10 @@ def main() -> int:
         sdk = _run(LS_PYTHON, SDK, path, args.repeat)
         ours = _run(Path(sys.executable), OURS, path, args.repeat)
     ok = True
-    print(f"1920x1080 brush masks: SDK decode_rle vs ls_frames rle_to_mask (best of "
-          f"{args.repeat}; the SDK's colour mask once)\n")
+    print(
+        f"1920x1080 brush masks: SDK decode_rle vs ls_frames rle_to_mask (best of "
+        f"{args.repeat}; the SDK's colour mask once)\n"
+    )
     print("| mask | RLE bytes | SDK CPU s | ls_frames CPU s | speed-up (CPU) | (wall) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, rle in cases.items():
@@ -130,10 +151,14 @@ def main() -> int:
         ok &= same
         cpu = float(s["cpu"]) / float(o["cpu"])
         wall = float(s["wall"]) / float(o["wall"])
-        print(f"| {name} | {len(rle):,} | {float(s['cpu']):.3f} | {float(o['cpu']):.4f} "
-              f"| {cpu:.0f}x{'' if same else ' MISMATCH'} | {wall:.0f}x |")
-    print(f"\npeak RSS: SDK process {sdk['peak_rss_mb']:.0f} MB, "
-          f"ls_frames process {ours['peak_rss_mb']:.0f} MB")
+        print(
+            f"| {name} | {len(rle):,} | {float(s['cpu']):.3f} | {float(o['cpu']):.4f} "
+            f"| {cpu:.0f}x{'' if same else ' MISMATCH'} | {wall:.0f}x |"
+        )
+    print(
+        f"\npeak RSS: SDK process {sdk['peak_rss_mb']:.0f} MB, "
+        f"ls_frames process {ours['peak_rss_mb']:.0f} MB"
+    )
     return 0 if ok else 1
 
 

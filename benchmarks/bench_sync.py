@@ -37,14 +37,19 @@ def _phase(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     with ls_frames.Client(args.url, args.api_key) as client:
         if args.phase == "sync":
-            result = ls_frames.sync_parquet(args.project, args.out, client=client,
-                                            overlap=OVERLAP, progress=False)
-            info: dict[str, Any] = {"mode": result.mode, "changed": result.changed_tasks,
-                                    "deleted": result.deleted_tasks,
-                                    "requests": result.requests}
+            result = ls_frames.sync_parquet(
+                args.project, args.out, client=client, overlap=OVERLAP, progress=False
+            )
+            info: dict[str, Any] = {
+                "mode": result.mode,
+                "changed": result.changed_tasks,
+                "deleted": result.deleted_tasks,
+                "requests": result.requests,
+            }
         else:
-            ls_frames.export_project(args.project, args.out, client=client, overwrite=True,
-                                     progress=False)
+            ls_frames.export_project(
+                args.project, args.out, client=client, overwrite=True, progress=False
+            )
             info = {}
     info["seconds"] = time.perf_counter() - started
     info["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -52,16 +57,25 @@ def _phase(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace, phase: str, out: Path) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--phase", phase, "--project", str(args.project),
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--phase",
+        phase,
+        "--project",
+        str(args.project),
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "LABEL_STUDIO_URL": args.url, "LABEL_STUDIO_API_KEY": args.api_key}
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def _change(args: argparse.Namespace, fraction: float, delete_tasks: bool, seed: int
-            ) -> dict[str, int]:
+def _change(
+    args: argparse.Namespace, fraction: float, delete_tasks: bool, seed: int
+) -> dict[str, int]:
     import ls_frames
     from ls_frames.testing.seed import _full_result
 
@@ -75,21 +89,37 @@ def _change(args: argparse.Namespace, fraction: float, delete_tasks: bool, seed:
         picked = pairs
         kinds = {"edited": 0, "new": 0, "skipped": 0, "annotation_deleted": 0, "task_deleted": 0}
         for i, (tid, aid) in enumerate(picked):
-            kind = ("edited", "edited", "new", "skipped", "annotation_deleted", "task_deleted",
-                    "edited", "new", "edited", "edited")[i % 10]
+            kind = (
+                "edited",
+                "edited",
+                "new",
+                "skipped",
+                "annotation_deleted",
+                "task_deleted",
+                "edited",
+                "new",
+                "edited",
+                "edited",
+            )[i % 10]
             if kind == "task_deleted" and not delete_tasks:
                 kind = "edited"
             if aid is None and kind in ("edited", "annotation_deleted"):
                 kind = "new"  # a task without an annotation gets one
             if kind == "edited":
-                client.request("PATCH", f"api/annotations/{aid}/",
-                               json={"result": _full_result(f"e{i}", i)[:2]})
+                client.request(
+                    "PATCH",
+                    f"api/annotations/{aid}/",
+                    json={"result": _full_result(f"e{i}", i)[:2]},
+                )
             elif kind == "new":
-                client.post_json(f"api/tasks/{tid}/annotations/",
-                                 json={"result": _full_result(f"n{i}", i), "was_cancelled": False})
+                client.post_json(
+                    f"api/tasks/{tid}/annotations/",
+                    json={"result": _full_result(f"n{i}", i), "was_cancelled": False},
+                )
             elif kind == "skipped":
-                client.post_json(f"api/tasks/{tid}/annotations/",
-                                 json={"result": [], "was_cancelled": True})
+                client.post_json(
+                    f"api/tasks/{tid}/annotations/", json={"result": [], "was_cancelled": True}
+                )
             elif kind == "annotation_deleted":
                 client.request("DELETE", f"api/annotations/{aid}/")
             else:
@@ -125,8 +155,10 @@ def main() -> None:
     if args.project is None:
         t = time.perf_counter()
         args.project = seed_many_tasks(args.url, args.api_key, None, args.tasks)["project_id"]
-        print(f"seeded project {args.project}: {args.tasks} tasks in "
-              f"{time.perf_counter() - t:.1f} s", flush=True)
+        print(
+            f"seeded project {args.project}: {args.tasks} tasks in {time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
     time.sleep(OVERLAP + 1)
     runs: dict[str, dict[str, Any]] = {}
     runs["first sync (full)"] = _run(args, "sync", args.work / "synced")
@@ -148,8 +180,10 @@ def main() -> None:
     print()
     print(f"{'run':36} {'seconds':>8} {'full/run':>9} {'peak RSS MB':>12}  requests")
     for name, r in runs.items():
-        print(f"{name:36} {r['seconds']:8.2f} {full['seconds'] / r['seconds']:8.1f}x "
-              f"{r['peak_rss_mb']:12.0f}  {r.get('requests', '')}")
+        print(
+            f"{name:36} {r['seconds']:8.2f} {full['seconds'] / r['seconds']:8.1f}x "
+            f"{r['peak_rss_mb']:12.0f}  {r.get('requests', '')}"
+        )
     same = _same(args.work / "synced", args.work / "fresh")
     print(f"refreshed dataset equals the fresh export: {same}")
     print(f"datasets in {args.work}")

@@ -42,7 +42,9 @@ def digest(rows):
         h.update(repr(tuple(round(float(v), 9) for v in r)).encode())
     return h.hexdigest()
 """
-SERVER = COMMON + """
+SERVER = (
+    COMMON
+    + """
 from label_studio_sdk._extensions.label_studio_tools.postprocessing.video import extract_key_frames
 result = {"id": "r", "type": "videorectangle", "from_name": "box", "to_name": "video", "value": value}
 times = []
@@ -55,7 +57,10 @@ rows = [(s["frame"], s["x"], s["y"], s["width"], s["height"], s["rotation"], s["
 print(json.dumps({"seconds": min(times), "rows": len(rows), "sha": digest(rows),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-OURS = COMMON + """
+)
+OURS = (
+    COMMON
+    + """
 import pandas as pd
 from ls_frames.tables import interpolate_tracks
 regions = pd.DataFrame({"task_id": [1], "source": ["annotation"], "source_id": [1],
@@ -71,7 +76,10 @@ rows = list(table[cols].itertuples(index=False))
 print(json.dumps({"seconds": min(times), "rows": len(rows), "sha": digest(rows),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-LONG = COMMON + """
+)
+LONG = (
+    COMMON
+    + """
 import pandas as pd
 from ls_frames.tables import interpolate_tracks, iter_tracks
 regions = pd.DataFrame({"task_id": [1], "source": ["annotation"], "source_id": [1],
@@ -86,21 +94,36 @@ seconds = time.process_time() - t
 print(json.dumps({"seconds": seconds, "rows": rows,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+)
 
 
 def track(frames: int) -> dict[str, Any]:
     """A keyframe every 100 frames (every fifth disabled) over ``frames`` frames."""
     seq = []
     for k, frame in enumerate(range(1, frames, 100)):
-        seq.append({"frame": frame, "enabled": k % 5 != 4, "x": 10 + (k * 7) % 60,
-                    "y": 20 + (k * 3) % 50, "width": 10 + k % 7, "height": 15.5,
-                    "rotation": (k * 13) % 360, "time": round((frame - 1) / 25, 2)})
+        seq.append(
+            {
+                "frame": frame,
+                "enabled": k % 5 != 4,
+                "x": 10 + (k * 7) % 60,
+                "y": 20 + (k * 3) % 50,
+                "width": 10 + k % 7,
+                "height": 15.5,
+                "rotation": (k * 13) % 360,
+                "time": round((frame - 1) / 25, 2),
+            }
+        )
     return {"framesCount": frames, "duration": frames / 25, "sequence": seq, "labels": ["car"]}
 
 
 def _run(python: Path, code: str, *args: str) -> dict[str, Any]:
-    done = subprocess.run([str(python), "-c", code, *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [str(python), "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
     result: dict[str, Any] = json.loads(done.stdout)
@@ -128,23 +151,35 @@ def main() -> int:
         whole = _run(Path(sys.executable), LONG, long_path, "1", "whole")
         chunks = _run(Path(sys.executable), LONG, long_path, "1", "chunks")
     same = server["sha"] == ours["sha"] and server["rows"] == ours["rows"]
-    print(f"{args.frames:,}-frame track, {len(track(args.frames)['sequence'])} keyframes "
-          f"(best of {args.repeat})\n")
+    print(
+        f"{args.frames:,}-frame track, {len(track(args.frames)['sequence'])} keyframes "
+        f"(best of {args.repeat})\n"
+    )
     print("| side | rows | CPU seconds | peak RSS MB |")
     print("|---|---:|---:|---:|")
-    print(f"| server's extract_key_frames | {server['rows']:,} | {server['seconds']:.4f} "
-          f"| {server['peak_rss_mb']:.0f} |")
-    print(f"| ls_frames interpolate_tracks | {ours['rows']:,} | {ours['seconds']:.4f} "
-          f"| {ours['peak_rss_mb']:.0f} |")
-    print(f"\nspeed-up {server['seconds'] / ours['seconds']:.1f}x; "
-          f"frames and values {'identical' if same else 'DIFFERENT'}\n")
+    print(
+        f"| server's extract_key_frames | {server['rows']:,} | {server['seconds']:.4f} "
+        f"| {server['peak_rss_mb']:.0f} |"
+    )
+    print(
+        f"| ls_frames interpolate_tracks | {ours['rows']:,} | {ours['seconds']:.4f} "
+        f"| {ours['peak_rss_mb']:.0f} |"
+    )
+    print(
+        f"\nspeed-up {server['seconds'] / ours['seconds']:.1f}x; "
+        f"frames and values {'identical' if same else 'DIFFERENT'}\n"
+    )
     print(f"{args.long:,}-frame track, one process each\n")
     print("| ls_frames | rows | CPU seconds | peak RSS MB |")
     print("|---|---:|---:|---:|")
-    print(f"| interpolate_tracks (whole table) | {whole['rows']:,} | {whole['seconds']:.2f} "
-          f"| {whole['peak_rss_mb']:.0f} |")
-    print(f"| iter_tracks(chunk_rows=100_000) | {chunks['rows']:,} | {chunks['seconds']:.2f} "
-          f"| {chunks['peak_rss_mb']:.0f} |")
+    print(
+        f"| interpolate_tracks (whole table) | {whole['rows']:,} | {whole['seconds']:.2f} "
+        f"| {whole['peak_rss_mb']:.0f} |"
+    )
+    print(
+        f"| iter_tracks(chunk_rows=100_000) | {chunks['rows']:,} | {chunks['seconds']:.2f} "
+        f"| {chunks['peak_rss_mb']:.0f} |"
+    )
     return 0 if same and whole["rows"] == chunks["rows"] else 1
 
 

@@ -20,7 +20,25 @@ from pathlib import Path
 from typing import Any
 
 LABELS = ["cat", "dog", "bird", "car"]
-WORDS = ["a", "photo", "of", "cat", "dog", "bird", "car", "on", "the", "road", "in", "a", "park", "near", "tree", "with", "sky"]
+WORDS = [
+    "a",
+    "photo",
+    "of",
+    "cat",
+    "dog",
+    "bird",
+    "car",
+    "on",
+    "the",
+    "road",
+    "in",
+    "a",
+    "park",
+    "near",
+    "tree",
+    "with",
+    "sky",
+]
 USERS = [
     {"id": i, "email": f"user{i}@example.com", "first_name": f"User{i}", "last_name": "Test"}
     for i in range(1, 9)
@@ -46,22 +64,43 @@ def _boxes(rng: random.Random, n: int, with_choice: bool) -> list[dict[str, Any]
         rid = _rid(rng)
         x, y = rng.uniform(0, 80), rng.uniform(0, 80)
         box = {
-            "id": rid, "type": "rectanglelabels", "from_name": "label", "to_name": "image",
-            "original_width": ow, "original_height": oh, "image_rotation": 0,
+            "id": rid,
+            "type": "rectanglelabels",
+            "from_name": "label",
+            "to_name": "image",
+            "original_width": ow,
+            "original_height": oh,
+            "image_rotation": 0,
             "value": {
-                "x": x, "y": y, "width": rng.uniform(1, 100 - x), "height": rng.uniform(1, 100 - y),
+                "x": x,
+                "y": y,
+                "width": rng.uniform(1, 100 - x),
+                "height": rng.uniform(1, 100 - y),
                 "rotation": rng.choice([0, 0, 0, rng.uniform(0, 30)]),
                 "rectanglelabels": [rng.choice(LABELS)],
             },
         }
         out.append(box)
         if with_choice:
-            out.append({
-                "id": rid, "type": "choices", "from_name": "occluded", "to_name": "image",
-                "original_width": ow, "original_height": oh, "image_rotation": 0,
-                "value": {"x": 1, "y": 1, "width": 1, "height": 1, "rotation": 0,
-                          "choices": [rng.choice(["yes", "no"])]},
-            })
+            out.append(
+                {
+                    "id": rid,
+                    "type": "choices",
+                    "from_name": "occluded",
+                    "to_name": "image",
+                    "original_width": ow,
+                    "original_height": oh,
+                    "image_rotation": 0,
+                    "value": {
+                        "x": 1,
+                        "y": 1,
+                        "width": 1,
+                        "height": 1,
+                        "rotation": 0,
+                        "choices": [rng.choice(["yes", "no"])],
+                    },
+                }
+            )
     return out
 
 
@@ -69,25 +108,60 @@ def _annotation(rng: random.Random, task_id: int, ann_id: int, skipped: bool) ->
     result: list[dict[str, Any]] = []
     if not skipped:
         result = _boxes(rng, rng.randint(1, 4), with_choice=True)
-        result.append({"id": _rid(rng), "type": "choices", "from_name": "quality",
-                       "to_name": "image", "value": {"choices": [rng.choice(["good", "bad"])]}})
+        result.append(
+            {
+                "id": _rid(rng),
+                "type": "choices",
+                "from_name": "quality",
+                "to_name": "image",
+                "value": {"choices": [rng.choice(["good", "bad"])]},
+            }
+        )
         if rng.random() < 0.7:
             text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12)))
-            result.append({"id": _rid(rng), "type": "textarea", "from_name": "caption",
-                           "to_name": "image", "value": {"text": [text]}})
+            result.append(
+                {
+                    "id": _rid(rng),
+                    "type": "textarea",
+                    "from_name": "caption",
+                    "to_name": "image",
+                    "value": {"text": [text]},
+                }
+            )
         ids = [r["id"] for r in result if r["type"] == "rectanglelabels"]
         if len(ids) >= 2 and rng.random() < 0.5:
-            result.append({"from_id": ids[0], "to_id": ids[1], "type": "relation",
-                           "direction": "right", "labels": ["near"]})
+            result.append(
+                {
+                    "from_id": ids[0],
+                    "to_id": ids[1],
+                    "type": "relation",
+                    "direction": "right",
+                    "labels": ["near"],
+                }
+            )
     created = _ts(rng)
     return {
-        "id": ann_id, "completed_by": rng.choice(USERS), "result": result,
-        "was_cancelled": skipped, "ground_truth": (not skipped) and rng.random() < 0.1,
-        "created_at": created, "updated_at": created, "draft_created_at": None,
-        "lead_time": round(rng.uniform(1, 300), 3), "prediction": {}, "result_count": 0,
-        "unique_id": f"{rng.getrandbits(128):032x}", "import_id": None, "last_action": None,
-        "bulk_created": False, "task": task_id, "project": 3, "updated_by": None,
-        "parent_prediction": None, "parent_annotation": None, "last_created_by": None,
+        "id": ann_id,
+        "completed_by": rng.choice(USERS),
+        "result": result,
+        "was_cancelled": skipped,
+        "ground_truth": (not skipped) and rng.random() < 0.1,
+        "created_at": created,
+        "updated_at": created,
+        "draft_created_at": None,
+        "lead_time": round(rng.uniform(1, 300), 3),
+        "prediction": {},
+        "result_count": 0,
+        "unique_id": f"{rng.getrandbits(128):032x}",
+        "import_id": None,
+        "last_action": None,
+        "bulk_created": False,
+        "task": task_id,
+        "project": 3,
+        "updated_by": None,
+        "parent_prediction": None,
+        "parent_annotation": None,
+        "last_created_by": None,
     }
 
 
@@ -100,7 +174,11 @@ def _like(rng: random.Random, boxes: list[dict[str, Any]]) -> list[dict[str, Any
             continue
         v = dict(box["value"])
         for k in ("x", "y", "width", "height"):
-            v[k] = max(0.5, v[k] + rng.gauss(0, 2.0)) if k in ("width", "height") else v[k] + rng.gauss(0, 2.0)
+            v[k] = (
+                max(0.5, v[k] + rng.gauss(0, 2.0))
+                if k in ("width", "height")
+                else v[k] + rng.gauss(0, 2.0)
+            )
         if rng.random() < 0.1:
             v["rectanglelabels"] = [rng.choice(LABELS)]
         out.append({**box, "id": _rid(rng), "value": v, "score": round(rng.random(), 4)})
@@ -111,8 +189,9 @@ def _like(rng: random.Random, boxes: list[dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def make_task(rng: random.Random, task_id: int, counters: dict[str, int],
-              matched: bool = False) -> dict[str, Any]:
+def make_task(
+    rng: random.Random, task_id: int, counters: dict[str, int], matched: bool = False
+) -> dict[str, Any]:
     annotations = []
     for _ in range(rng.choice([1, 1, 2, 2, 3])):
         counters["annotation"] += 1
@@ -122,44 +201,89 @@ def make_task(rng: random.Random, task_id: int, counters: dict[str, int],
         counters["prediction"] += 1
         kept = [a for a in annotations if not a["was_cancelled"]]
         latest = max(kept, key=lambda a: (a["updated_at"], a["id"])) if kept else None
-        result = (_like(rng, latest["result"]) if matched and latest
-                  else _boxes(rng, rng.randint(1, 3), with_choice=True))
+        result = (
+            _like(rng, latest["result"])
+            if matched and latest
+            else _boxes(rng, rng.randint(1, 3), with_choice=True)
+        )
         created = _ts(rng)
-        predictions.append({
-            "id": counters["prediction"], "result": result, "model_version": "yolo-v1",
-            "created_ago": "0 minutes", "score": rng.random(), "cluster": None,
-            "neighbors": None, "mislabeling": 0.0, "created_at": created, "updated_at": created,
-            "model": None, "model_run": None, "task": task_id, "project": 3,
-        })
+        predictions.append(
+            {
+                "id": counters["prediction"],
+                "result": result,
+                "model_version": "yolo-v1",
+                "created_ago": "0 minutes",
+                "score": rng.random(),
+                "cluster": None,
+                "neighbors": None,
+                "mislabeling": 0.0,
+                "created_at": created,
+                "updated_at": created,
+                "model": None,
+                "model_run": None,
+                "task": task_id,
+                "project": 3,
+            }
+        )
     drafts = []
     if rng.random() < 0.1:
         counters["draft"] += 1
         user = rng.choice(USERS)
         created = _ts(rng)
-        drafts.append({
-            "id": counters["draft"], "user": user["email"],
-            "created_username": f"{user['email']}, {user['id']}", "created_ago": "0 minutes",
-            "result": [{"type": "choices", "from_name": "quality", "to_name": "image",
-                        "value": {"choices": [rng.choice(["good", "bad"])]}}],
-            "lead_time": 1.5, "was_postponed": False, "import_id": None, "created_at": created,
-            "updated_at": created, "task": task_id, "annotation": None,
-        })
+        drafts.append(
+            {
+                "id": counters["draft"],
+                "user": user["email"],
+                "created_username": f"{user['email']}, {user['id']}",
+                "created_ago": "0 minutes",
+                "result": [
+                    {
+                        "type": "choices",
+                        "from_name": "quality",
+                        "to_name": "image",
+                        "value": {"choices": [rng.choice(["good", "bad"])]},
+                    }
+                ],
+                "lead_time": 1.5,
+                "was_postponed": False,
+                "import_id": None,
+                "created_at": created,
+                "updated_at": created,
+                "task": task_id,
+                "annotation": None,
+            }
+        )
     created = _ts(rng)
     cancelled = sum(a["was_cancelled"] for a in annotations)
     return {
-        "id": task_id, "annotations": annotations, "drafts": drafts, "predictions": predictions,
-        "data": {"image": f"https://example.com/images/{task_id:07d}.jpg",
-                 "split": rng.choice(["train", "val", "test"])},
-        "meta": {"source": "bench"}, "created_at": created, "updated_at": created,
-        "allow_skip": True, "inner_id": task_id, "total_annotations": len(annotations) - cancelled,
-        "cancelled_annotations": cancelled, "total_predictions": len(predictions),
-        "comment_count": 0, "unresolved_comment_count": 0, "last_comment_updated_at": None,
-        "project": 3, "updated_by": 1, "comment_authors": [],
+        "id": task_id,
+        "annotations": annotations,
+        "drafts": drafts,
+        "predictions": predictions,
+        "data": {
+            "image": f"https://example.com/images/{task_id:07d}.jpg",
+            "split": rng.choice(["train", "val", "test"]),
+        },
+        "meta": {"source": "bench"},
+        "created_at": created,
+        "updated_at": created,
+        "allow_skip": True,
+        "inner_id": task_id,
+        "total_annotations": len(annotations) - cancelled,
+        "cancelled_annotations": cancelled,
+        "total_predictions": len(predictions),
+        "comment_count": 0,
+        "unresolved_comment_count": 0,
+        "last_comment_updated_at": None,
+        "project": 3,
+        "updated_by": 1,
+        "comment_authors": [],
     }
 
 
-def generate(out: Path, size_mb: float, seed: int = 0, max_tasks: int | None = None,
-             matched: bool = False) -> dict[str, int]:
+def generate(
+    out: Path, size_mb: float, seed: int = 0, max_tasks: int | None = None, matched: bool = False
+) -> dict[str, int]:
     """Write the export; ``matched`` makes each prediction a noisy copy of the task's last
     kept annotation's boxes (with a score per box) instead of random boxes."""
     rng = random.Random(seed)
@@ -192,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tasks", type=int, default=None, help="stop after this many tasks")
-    p.add_argument("--matched", action="store_true",
-                   help="predictions as noisy copies of the annotations' boxes")
+    p.add_argument(
+        "--matched",
+        action="store_true",
+        help="predictions as noisy copies of the annotations' boxes",
+    )
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     stats = generate(args.out, args.size_mb, args.seed, args.tasks, args.matched)

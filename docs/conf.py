@@ -67,8 +67,10 @@ def _problems(name: str, func: Any, doc: str | None, *, constructor: bool = Fals
     """What ``doc`` lacks; a constructor (documented by its class) needs Parameters only."""
     if not doc:
         return [f"{name} has no docstring"]
-    sections = {_GOOGLE.get(numpy or google, numpy or google)
-                for numpy, google in _SECTION.findall(inspect.cleandoc(doc))}
+    sections = {
+        _GOOGLE.get(numpy or google, numpy or google)
+        for numpy, google in _SECTION.findall(inspect.cleandoc(doc))
+    }
     signature = inspect.signature(func)
     params = [p for p in signature.parameters if p not in ("self", "cls")]
     missing = []
@@ -81,8 +83,10 @@ def _problems(name: str, func: Any, doc: str | None, *, constructor: bool = Fals
             if not re.search(rf"^\s*(?:\w+, )*\**{param}\b", text, re.MULTILINE):
                 missing.append(f"an entry for {param!r} in its Parameters")
     returns = signature.return_annotation
-    if not constructor and returns not in (None, "None", inspect.Signature.empty) and not (
-        sections & {"Returns", "Yields"}
+    if (
+        not constructor
+        and returns not in (None, "None", inspect.Signature.empty)
+        and not (sections & {"Returns", "Yields"})
     ):
         missing.append("Returns")
     if "Raises" not in sections and not constructor:

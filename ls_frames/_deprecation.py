@@ -36,8 +36,7 @@ def renamed_kwargs(**renames: str) -> Callable[[F], F]:
                             f"{fn.__qualname__}() got both {old!r} (deprecated) and {new!r}"
                         )
                     warnings.warn(
-                        f"{fn.__qualname__}(): the {old!r} argument is deprecated; "
-                        f"use {new!r}",
+                        f"{fn.__qualname__}(): the {old!r} argument is deprecated; use {new!r}",
                         DeprecationWarning,
                         stacklevel=2,
                     )

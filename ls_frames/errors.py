@@ -112,8 +112,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(s, "***")
     # A credential-looking value after the scheme (with a digit: "token authentication" in
     # the server's own words stays readable).
-    return re.sub(r"(?i)\b(Token|Bearer)\s+(?=[A-Za-z._\-]*\d)[A-Za-z0-9._\-]{8,}", r"\1 ***",
-                  text)
+    return re.sub(r"(?i)\b(Token|Bearer)\s+(?=[A-Za-z._\-]*\d)[A-Za-z0-9._\-]{8,}", r"\1 ***", text)
 
 
 def redact_payload(value: Any) -> Any:
@@ -170,8 +169,11 @@ def scrub_request(request: httpx.Request | None) -> httpx.Request | None:
     except httpx.RequestNotRead:
         body = b""
     return httpx.Request(
-        request.method, request.url, headers=_scrub_headers(request.headers),
-        content=_scrub_body(body), extensions=request.extensions,
+        request.method,
+        request.url,
+        headers=_scrub_headers(request.headers),
+        content=_scrub_body(body),
+        extensions=request.extensions,
     )
 
 
@@ -192,8 +194,11 @@ def scrub_response(
         with contextlib.suppress(RuntimeError):
             request = scrub_request(response.request)
     copy = httpx.Response(
-        response.status_code, headers=_scrub_headers(response.headers),
-        content=_scrub_body(body), request=request, extensions=response.extensions,
+        response.status_code,
+        headers=_scrub_headers(response.headers),
+        content=_scrub_body(body),
+        request=request,
+        extensions=response.extensions,
     )
     return copy
 
@@ -358,9 +363,12 @@ class MediaError(LSFramesError):
         more = len(self.failures) - self._SHOWN
         if more > 0:
             lines.append(f"  ... and {more} more")
-        super().__init__(redact(
-            f"{len(self.failures)} media reference(s) could not be fetched:\n" + "\n".join(lines)
-        ))
+        super().__init__(
+            redact(
+                f"{len(self.failures)} media reference(s) could not be fetched:\n"
+                + "\n".join(lines)
+            )
+        )
 
 
 class ExportFormatError(LSFramesError, ValueError):
@@ -462,8 +470,10 @@ def raise_for_status(response: httpx.Response, *, scheme: str | None = None) -> 
     if cls is AuthenticationError:
         if scheme == "Token" and "legacy token authentication has been disabled" in message:
             # Label Studio 1.17+ turns legacy tokens off for new organizations.
-            phrase = ("legacy tokens are turned off for this organization (the default since "
-                      "Label Studio 1.17): use a personal access token, or turn legacy tokens "
-                      "on in the organization's settings")
+            phrase = (
+                "legacy tokens are turned off for this organization (the default since "
+                "Label Studio 1.17): use a personal access token, or turn legacy tokens "
+                "on in the organization's settings"
+            )
         raise AuthenticationError(phrase, scheme=scheme, **kw)
     raise cls(phrase, **kw)

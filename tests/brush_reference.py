@@ -41,8 +41,12 @@ class _Bits:
         return [int(text[k : k + 8], 2) for k in range(0, len(text), 8)]
 
 
-def encode(values: Any, word_size: int = 8, sizes: tuple[int, int, int, int] = (3, 4, 8, 16),
-           min_repeat: int = 2) -> list[int]:  # fmt: skip
+def encode(
+    values: Any,
+    word_size: int = 8,
+    sizes: tuple[int, int, int, int] = (3, 4, 8, 16),
+    min_repeat: int = 2,
+) -> list[int]:
     """Brush RLE of a flat sequence of values (``min_repeat``: shortest repeat run)."""
     values = [int(v) for v in np.asarray(values).ravel()]
     out = _Bits()
@@ -122,8 +126,12 @@ def sdk_decode(cases: list[tuple[list[int], int, int]]) -> list[Any]:
         src, npz, err = (os.path.join(tmp, n) for n in ("in.json", "out.npz", "err.json"))
         with open(src, "w") as f:
             json.dump(cases, f)
-        done = subprocess.run([str(LS_PYTHON), "-c", _SCRIPT, src, npz, err],
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            [str(LS_PYTHON), "-c", _SCRIPT, src, npz, err],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if "No module named 'label_studio_sdk'" in done.stderr:
             missing("label_studio_sdk in the Label Studio environment")
         assert done.returncode == 0, done.stderr[-2000:]

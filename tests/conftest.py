@@ -116,5 +116,10 @@ def media_project(label_studio: Any, moto_s3: Any, plain_server: Any) -> Any:
     if label_studio.local_files_root is None:
         missing("LS_FRAMES_TEST_LOCAL_FILES_ROOT (the reused server's local-files root)")
     headers = auth_headers(label_studio.url, label_studio.admin_key)
-    return seed_media_project(label_studio.url, headers, s3=moto_s3, plain=plain_server,
-                              local_files_root=label_studio.local_files_root)
+    return seed_media_project(
+        label_studio.url,
+        headers,
+        s3=moto_s3,
+        plain=plain_server,
+        local_files_root=label_studio.local_files_root,
+    )

@@ -102,8 +102,13 @@ class FakeLabelStudio:
         self.project_counts = True  # the project answers total_predictions_number (live)
 
     # -- helpers ------------------------------------------------------------------------
-    def add_export(self, body: bytes = b"[]", statuses: list[str] | None = None,
-                   title: str = "t", traceback: str | None = None) -> FakeExport:
+    def add_export(
+        self,
+        body: bytes = b"[]",
+        statuses: list[str] | None = None,
+        title: str = "t",
+        traceback: str | None = None,
+    ) -> FakeExport:
         eid = len(self.exports) + 1
         exp = FakeExport(eid, title, statuses or ["completed"], body, traceback)
         self.exports[eid] = exp
@@ -117,27 +122,52 @@ class FakeLabelStudio:
     def now(self) -> str:
         return self.clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    def put_task(self, tid: int, *, annotations: int = 0, predictions: int = 0,
-                 touch: bool = True, recount: bool = True) -> dict[str, Any]:
+    def put_task(
+        self,
+        tid: int,
+        *,
+        annotations: int = 0,
+        predictions: int = 0,
+        touch: bool = True,
+        recount: bool = True,
+    ) -> dict[str, Any]:
         """Create or change task ``tid`` with that many annotations and predictions; the
         server sets ``updated_at`` to its now unless ``touch`` is false, and its stored
         counters unless ``recount`` is false (the bulk "delete predictions" of 1.23.2 does
         neither)."""
         old = self.tasks.get(tid)
         task = {
-            "id": tid, "data": {"image": f"/data/upload/{tid}.png"},
-            "annotations": [{"id": tid * 100 + i, "completed_by": 1, "was_cancelled": False,
-                             "result": [], "created_at": self.now(), "updated_at": self.now()}
-                            for i in range(annotations)],
-            "predictions": [{"id": tid * 100 + i, "model_version": "m", "score": 0.5,
-                             "result": [], "created_at": self.now()}
-                            for i in range(predictions)],
+            "id": tid,
+            "data": {"image": f"/data/upload/{tid}.png"},
+            "annotations": [
+                {
+                    "id": tid * 100 + i,
+                    "completed_by": 1,
+                    "was_cancelled": False,
+                    "result": [],
+                    "created_at": self.now(),
+                    "updated_at": self.now(),
+                }
+                for i in range(annotations)
+            ],
+            "predictions": [
+                {
+                    "id": tid * 100 + i,
+                    "model_version": "m",
+                    "score": 0.5,
+                    "result": [],
+                    "created_at": self.now(),
+                }
+                for i in range(predictions)
+            ],
             "created_at": old["created_at"] if old else self.now(),
             "updated_at": self.now() if touch or old is None else old["updated_at"],
-            "total_annotations": annotations, "cancelled_annotations": 0,
-            "total_predictions": predictions if recount or old is None
+            "total_annotations": annotations,
+            "cancelled_annotations": 0,
+            "total_predictions": predictions
+            if recount or old is None
             else old["total_predictions"],
-        }  # fmt: skip
+        }
         self.tasks[tid] = task
         return task
 
@@ -165,13 +195,16 @@ class FakeLabelStudio:
             return httpx.Response(500, json={"detail": str(exc)})
         size, page = int(params["page_size"]), int(params["page"])
         fields = params.get("include", "id").split(",")
-        rows = [{f: t[f] for f in fields if f in t}
-                for t in hits[(page - 1) * size:page * size]]
-        return httpx.Response(200, json={
-            "tasks": rows, "total": len(hits),
-            "total_annotations": sum(t["total_annotations"] for t in hits),
-            "total_predictions": sum(t["total_predictions"] for t in hits),
-        })  # fmt: skip
+        rows = [{f: t[f] for f in fields if f in t} for t in hits[(page - 1) * size : page * size]]
+        return httpx.Response(
+            200,
+            json={
+                "tasks": rows,
+                "total": len(hits),
+                "total_annotations": sum(t["total_annotations"] for t in hits),
+                "total_predictions": sum(t["total_predictions"] for t in hits),
+            },
+        )
 
     def _snapshot_body(self, body: dict[str, Any]) -> bytes:
         view = (body.get("task_filter_options") or {}).get("view")
@@ -188,10 +221,16 @@ class FakeLabelStudio:
                 seq.pop(0)
             converted.append({**item, "status": status})
         return {
-            "id": exp.id, "title": exp.title, "status": exp.status(advance),
-            "md5": hashlib.md5(exp.body).hexdigest(), "counters": {"task_number": 3},
-            "created_by": {"id": 1}, "created_at": exp.created_at,
-            "finished_at": None, "converted_formats": converted, "traceback": exp.traceback,
+            "id": exp.id,
+            "title": exp.title,
+            "status": exp.status(advance),
+            "md5": hashlib.md5(exp.body).hexdigest(),
+            "counters": {"task_number": 3},
+            "created_by": {"id": 1},
+            "created_at": exp.created_at,
+            "finished_at": None,
+            "converted_formats": converted,
+            "traceback": exp.traceback,
         }
 
     def _auth(self, request: httpx.Request) -> httpx.Response | None:
@@ -201,7 +240,9 @@ class FakeLabelStudio:
         if header.startswith("Bearer "):
             token = header[7:]
             if token in self.revoked or token not in self.issued_access:
-                return httpx.Response(401, json={"detail": "Given token not valid for any token type"})
+                return httpx.Response(
+                    401, json={"detail": "Given token not valid for any token type"}
+                )
             return None
         return httpx.Response(401, json={"detail": "Authentication credentials were not provided."})
 
@@ -211,7 +252,7 @@ class FakeLabelStudio:
         path = request.url.path
         if self.prefix:
             assert path.startswith(self.prefix + "/"), path
-            path = path[len(self.prefix):]
+            path = path[len(self.prefix) :]
         if path == "/api/token/refresh/":
             refresh = json.loads(request.content)["refresh"]
             if refresh in self.revoked or refresh != PAT:
@@ -262,7 +303,8 @@ class FakeLabelStudio:
             project = {"id": int(m.group(1)), "title": "fake", "label_config": self.label_config}
             if self.project_counts:
                 project["total_predictions_number"] = sum(
-                    len(t["predictions"]) for t in self.tasks.values())
+                    len(t["predictions"]) for t in self.tasks.values()
+                )
             return httpx.Response(200, json=project)
         m = re.fullmatch(r"/api/projects/(\d+)/exports/(\d+)", path)
         if m:
@@ -278,7 +320,9 @@ class FakeLabelStudio:
             exp = self.exports[int(m.group(2))]
             etype = json.loads(request.content)["export_type"]
             if any(c["export_type"] == etype for c in exp.converted):
-                return httpx.Response(400, json={"detail": f"Conversion to {etype} already started"})
+                return httpx.Response(
+                    400, json={"detail": f"Conversion to {etype} already started"}
+                )
             cid = 100 + len(exp.converted)
             exp.converted.append({"id": cid, "export_type": etype, "traceback": None})
             if etype.startswith("FAIL"):
@@ -297,8 +341,9 @@ class FakeLabelStudio:
             return self._resolve(request, m.group(2))
         return httpx.Response(404, json={"detail": f"no fake route for {request.method} {path}"})
 
-    def _ranged(self, request: httpx.Request, data: bytes, headers: dict[str, str],
-                cap: int | None = None) -> httpx.Response:
+    def _ranged(
+        self, request: httpx.Request, data: bytes, headers: dict[str, str], cap: int | None = None
+    ) -> httpx.Response:
         """``data`` honouring ``Range: bytes=N-`` (at most ``cap`` bytes after the first
         byte, like Label Studio's storage proxy), cut where ``self.cuts`` says."""
         headers = dict(headers)
@@ -317,8 +362,11 @@ class FakeLabelStudio:
 
     def _resolve(self, request: httpx.Request, route: str) -> httpx.Response:
         if route == "resolve" and self.old_server:
-            return httpx.Response(404, text="<html><title>Not Found</title></html>",
-                                  headers={"Content-Type": "text/html; charset=utf-8"})
+            return httpx.Response(
+                404,
+                text="<html><title>Not Found</title></html>",
+                headers={"Content-Type": "text/html; charset=utf-8"},
+            )
         raw = request.url.params.get("fileuri", "")
         uri = base64.urlsafe_b64decode(raw.encode()).decode()
         target = self.storage.get(uri)
@@ -327,8 +375,9 @@ class FakeLabelStudio:
         if isinstance(target, str):
             return httpx.Response(303, headers={"Location": target})
         etag = f'"11{hashlib.md5(target).hexdigest()}"'
-        return self._ranged(request, target, {"Content-Type": "image/png", "ETag": etag},
-                            cap=self.proxy_range_cap)
+        return self._ranged(
+            request, target, {"Content-Type": "image/png", "ETag": etag}, cap=self.proxy_range_cap
+        )
 
     def _download(self, request: httpx.Request, exp: FakeExport) -> httpx.Response:
         etype = request.url.params.get("exportType", "JSON")

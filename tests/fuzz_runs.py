@@ -22,8 +22,13 @@ def examples(n: int) -> int:
     return max(20, n // 5) if os.environ.get("LS_FRAMES_QUICK_FUZZ") else n
 
 
-def run_counted(test: Callable[..., None], counter: Counter[str], family: str,
-                max_examples: int, **fixtures: Any) -> int:
+def run_counted(
+    test: Callable[..., None],
+    counter: Counter[str],
+    family: str,
+    max_examples: int,
+    **fixtures: Any,
+) -> int:
     """Runs ``test(**fixtures)``; returns how many ``family`` cases it counted."""
     minimum = examples(max_examples) * 9 // 10
     before = counter[family]

@@ -39,12 +39,26 @@ TEXT = "word " * 40
 
 def _result(label: str, span: tuple[int, int]) -> list[dict[str, Any]]:
     return [
-        {"id": "c", "from_name": "sentiment", "to_name": "text", "type": "choices",
-         "value": {"choices": [label]}},
-        {"id": "n", "from_name": "ner", "to_name": "text", "type": "labels",
-         "value": {"start": span[0], "end": span[1], "text": TEXT[span[0]:span[1]],
-                   "labels": ["PER"]}},
-    ]  # fmt: skip
+        {
+            "id": "c",
+            "from_name": "sentiment",
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": [label]},
+        },
+        {
+            "id": "n",
+            "from_name": "ner",
+            "to_name": "text",
+            "type": "labels",
+            "value": {
+                "start": span[0],
+                "end": span[1],
+                "text": TEXT[span[0] : span[1]],
+                "labels": ["PER"],
+            },
+        },
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +73,9 @@ def project(label_studio: Any) -> dict[str, Any]:
             answer = http.post("/api/users/", json={"email": email, "username": email})
             answer.raise_for_status()
             users[answer.json()["id"]] = email
-        answer = http.post("/api/projects", json={"title": f"agreement {tag}",
-                                                  "label_config": CONFIG})
+        answer = http.post(
+            "/api/projects", json={"title": f"agreement {tag}", "label_config": CONFIG}
+        )
         answer.raise_for_status()
         project_id = answer.json()["id"]
         tasks, counted = [], []
@@ -72,25 +87,41 @@ def project(label_studio: Any) -> dict[str, Any]:
                     continue
                 for _ in range(rng.choice((1, 1, 2))):  # a second pass replaces the first
                     if rng.random() < 0.1:
-                        annotations.append({"completed_by": user, "was_cancelled": True,
-                                            "ground_truth": False, "result": []})
+                        annotations.append(
+                            {
+                                "completed_by": user,
+                                "was_cancelled": True,
+                                "ground_truth": False,
+                                "result": [],
+                            }
+                        )
                         continue
                     label = truth if rng.random() < 0.7 else rng.choice(LABELS)
                     start = rng.randrange(0, 20) * 5
                     span = (start, start + 5 * rng.randrange(1, 4))
-                    annotations.append({"completed_by": user, "was_cancelled": False,
-                                        "ground_truth": False, "result": _result(label, span)})
+                    annotations.append(
+                        {
+                            "completed_by": user,
+                            "was_cancelled": False,
+                            "ground_truth": False,
+                            "result": _result(label, span),
+                        }
+                    )
                     answers[email] = (label, span)
             tasks.append({"data": {"text": TEXT}, "annotations": annotations})
             counted.append(answers)
-        answer = http.post(f"/api/projects/{project_id}/import",
-                           params={"return_task_ids": "true"}, json=tasks)
+        answer = http.post(
+            f"/api/projects/{project_id}/import", params={"return_task_ids": "true"}, json=tasks
+        )
         answer.raise_for_status()
         task_ids = answer.json()["task_ids"]
     with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
         frames = ls_frames.load_project(project_id, client=client, progress=False)
-    return {"frames": frames, "counted": dict(zip(task_ids, counted, strict=True)),
-            "emails": sorted(users.values())}
+    return {
+        "frames": frames,
+        "counted": dict(zip(task_ids, counted, strict=True)),
+        "emails": sorted(users.values()),
+    }
 
 
 def _close(got: Any, want: float) -> bool:
@@ -103,7 +134,8 @@ def test_pairwise_and_overall_scores_equal_the_references(project: dict[str, Any
     frames, counted = project["frames"], project["counted"]
     cohen = ls_frames.agreement(frames, "sentiment", method="cohen")
     assert list(zip(cohen["annotator_a"], cohen["annotator_b"], strict=True)) == list(
-        combinations(project["emails"], 2))
+        combinations(project["emails"], 2)
+    )
     for row in cohen.itertuples():
         both = [t for t in counted.values() if row.annotator_a in t and row.annotator_b in t]
         a = [t[row.annotator_a][0] for t in both]
@@ -113,15 +145,21 @@ def test_pairwise_and_overall_scores_equal_the_references(project: dict[str, Any
             want = float(cohen_kappa_score(a, b))
         assert row.tasks == len(both) and _close(row.score, want)
     emails = project["emails"]
-    data = np.array([[LABELS.index(t[e][0]) if e in t else np.nan for t in counted.values()]
-                     for e in emails])
+    data = np.array(
+        [[LABELS.index(t[e][0]) if e in t else np.nan for t in counted.values()] for e in emails]
+    )
     alpha = ls_frames.agreement(frames, "sentiment", method="krippendorff")
     want = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
     assert _close(alpha["score"].iloc[0], float(want))
     sizes = pd.Series([len(t) for t in counted.values() if len(t) >= 2]).value_counts()
     m = max(sizes[sizes == sizes.max()].index)
-    table = np.array([[sum(v[0] == label for v in t.values()) for label in LABELS]
-                      for t in counted.values() if len(t) == m])
+    table = np.array(
+        [
+            [sum(v[0] == label for v in t.values()) for label in LABELS]
+            for t in counted.values()
+            if len(t) == m
+        ]
+    )
     fleiss = ls_frames.agreement(frames, "sentiment", method="fleiss")
     assert fleiss["tasks"].iloc[0] == len(table)
     assert _close(fleiss["score"].iloc[0], float(fleiss_kappa(table, method="fleiss")))
@@ -129,8 +167,7 @@ def test_pairwise_and_overall_scores_equal_the_references(project: dict[str, Any
 
 def test_span_iou_and_consensus(project: dict[str, Any]) -> None:
     frames, counted = project["frames"], project["counted"]
-    out = ls_frames.agreement(frames, "ner", method="iou").set_index(
-        ["annotator_a", "annotator_b"])
+    out = ls_frames.agreement(frames, "ner", method="iou").set_index(["annotator_a", "annotator_b"])
     for a, b in combinations(project["emails"], 2):
         ious = []
         for t in counted.values():
@@ -149,5 +186,8 @@ def test_span_iou_and_consensus(project: dict[str, Any]) -> None:
         tally = pd.Series([v[0] for v in answers.values()]).value_counts()
         tie = int((tally == tally.iloc[0]).sum()) > 1
         assert bool(votes.loc[task_id, "tie"]) == tie
-        assert (pd.isna(votes.loc[task_id, "label"]) if tie
-                else votes.loc[task_id, "label"] == tally.index[0])
+        assert (
+            pd.isna(votes.loc[task_id, "label"])
+            if tie
+            else votes.loc[task_id, "label"] == tally.index[0]
+        )

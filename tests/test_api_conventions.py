@@ -16,15 +16,27 @@ import ls_frames
 from ls_frames import errors
 from ls_frames.frontends import cli
 
-PROJECT_FUNCTIONS = ["load_project", "export_project", "snapshot_project", "sync_parquet",
-                     "download_project"]
-PATH_READERS = {"read_parquet": "path", "read_storage": "path", "read_export": "source",
-                "to_parquet": "source"}
+PROJECT_FUNCTIONS = [
+    "load_project",
+    "export_project",
+    "snapshot_project",
+    "sync_parquet",
+    "download_project",
+]
+PATH_READERS = {
+    "read_parquet": "path",
+    "read_storage": "path",
+    "read_export": "source",
+    "to_parquet": "source",
+}
 
 
 def _public_callables() -> dict[str, Any]:
-    return {n: getattr(ls_frames, n) for n in ls_frames.__all__
-            if callable(getattr(ls_frames, n)) and not inspect.isclass(getattr(ls_frames, n))}
+    return {
+        n: getattr(ls_frames, n)
+        for n in ls_frames.__all__
+        if callable(getattr(ls_frames, n)) and not inspect.isclass(getattr(ls_frames, n))
+    }
 
 
 def _params(fn: Any) -> dict[str, inspect.Parameter]:
@@ -72,16 +84,33 @@ def test_timeout_is_the_wait_deadline_and_http_timeouts_are_named_so() -> None:
 def test_project_functions_forward_the_same_options() -> None:
     load = _params(ls_frames.load_project)
     export = _params(ls_frames.export_project)
-    for option in ("tables", "workers", "label_config", "task_filter", "annotation_filter",
-                   "serialization", "export_id", "keep_file", "keep_snapshot", "timeout",
-                   "progress"):
+    for option in (
+        "tables",
+        "workers",
+        "label_config",
+        "task_filter",
+        "annotation_filter",
+        "serialization",
+        "export_id",
+        "keep_file",
+        "keep_snapshot",
+        "timeout",
+        "progress",
+    ):
         assert option in load and option in export, option
     assert "compression" in export and "compression" in _params(ls_frames.sync_parquet)
 
 
 def test_label_config_false_means_none_and_none_means_find_it() -> None:
-    for name in ("load_project", "export_project", "sync_parquet", "read_export",
-                 "to_parquet", "read_parquet", "read_storage"):
+    for name in (
+        "load_project",
+        "export_project",
+        "sync_parquet",
+        "read_export",
+        "to_parquet",
+        "read_parquet",
+        "read_storage",
+    ):
         hint = typing.get_type_hints(getattr(ls_frames, name))["label_config"]
         assert False in _literal_values(hint) and bool not in typing.get_args(hint), name
 
@@ -234,13 +263,19 @@ def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None
         box_iou([[1, 2, 3]], [[1, 2, 3, 4]])
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["sync", "12", "--out", "ds", "--overlap", "-1"], "--overlap must be 0 or more"),
-    (["media", "12", "--out", "cache", "--workers", "0"], "--workers must be at least 1"),
-    (["sync", "12", "--out", "file.txt"], "is a file, not a dataset folder"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["sync", "12", "--out", "ds", "--overlap", "-1"], "--overlap must be 0 or more"),
+        (["media", "12", "--out", "cache", "--workers", "0"], "--workers must be at least 1"),
+        (["sync", "12", "--out", "file.txt"], "is a file, not a dataset folder"),
+    ],
+)
 def test_cli_checks_options_before_any_server_work(
-    argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -253,7 +288,9 @@ def test_cli_checks_options_before_any_server_work(
 
 
 def test_cli_refuses_an_unwritable_cache_before_any_server_work(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
     monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)

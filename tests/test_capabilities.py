@@ -20,8 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize(
     ("text", "parsed"),
-    [("1.17.0", (1, 17, 0)), ("1.20.0rc1", (1, 20, 0)), ("v1.23.2.dev0", (1, 23, 2)),
-     ("1.13", (1, 13)), ("", None), (None, None), ("develop", None)],
+    [
+        ("1.17.0", (1, 17, 0)),
+        ("1.20.0rc1", (1, 20, 0)),
+        ("v1.23.2.dev0", (1, 23, 2)),
+        ("1.13", (1, 13)),
+        ("", None),
+        (None, None),
+        ("develop", None),
+    ],
 )
 def test_parse_version(text: str | None, parsed: tuple[int, ...] | None) -> None:
     assert parse_version(text) == parsed

@@ -43,13 +43,18 @@ def project(admin: ls_frames.Client) -> dict[str, Any]:
 
 @pytest.fixture
 def env(label_studio: Any, api_key: str) -> dict[str, str]:
-    return {**os.environ, "LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": api_key,
-            "LS_FRAMES_DISABLE_PROGRESS_BARS": "1"}
+    return {
+        **os.environ,
+        "LABEL_STUDIO_URL": label_studio.url,
+        "LABEL_STUDIO_API_KEY": api_key,
+        "LS_FRAMES_DISABLE_PROGRESS_BARS": "1",
+    }
 
 
 def _cli(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SCRIPT), *argv], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [str(SCRIPT), *argv], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
@@ -68,8 +73,9 @@ def test_download_into_a_folder_that_does_not_exist(
     admin: ls_frames.Client, project: dict[str, Any], env: dict[str, str], tmp_path: Path
 ) -> None:
     before = _snapshot_ids(admin, project["id"])
-    done = _cli(["download", str(project["id"]), "--format", "JSON", "--out", "exports/"],
-                env, tmp_path)
+    done = _cli(
+        ["download", str(project["id"]), "--format", "JSON", "--out", "exports/"], env, tmp_path
+    )
     assert done.returncode == 0, done.stderr
     folder = tmp_path / "exports"
     assert folder.is_dir()
@@ -82,18 +88,27 @@ def test_download_into_a_folder_that_does_not_exist(
 def test_a_format_of_several_files_goes_into_a_folder(
     admin: ls_frames.Client, project: dict[str, Any], env: dict[str, str], tmp_path: Path
 ) -> None:
-    done = _cli(["download", project["title"], "--format", "YOLO", "--out", "newdir"], env,
-                tmp_path)
+    done = _cli(
+        ["download", project["title"], "--format", "YOLO", "--out", "newdir"], env, tmp_path
+    )
     assert done.returncode == 0, done.stderr
     (saved,) = (tmp_path / "newdir").iterdir()
     with zipfile.ZipFile(saved) as zf:
         assert "classes.txt" in zf.namelist()
     # a single-file format without a slash is the file's name; a .zip name is a file too
-    assert _cli(["download", str(project["id"]), "--format", "CSV", "--out", "boxes.csv"],
-                env, tmp_path).returncode == 0
+    assert (
+        _cli(
+            ["download", str(project["id"]), "--format", "CSV", "--out", "boxes.csv"], env, tmp_path
+        ).returncode
+        == 0
+    )
     assert (tmp_path / "boxes.csv").is_file()
-    assert _cli(["download", str(project["id"]), "--format", "YOLO", "--out", "y.zip"],
-                env, tmp_path).returncode == 0
+    assert (
+        _cli(
+            ["download", str(project["id"]), "--format", "YOLO", "--out", "y.zip"], env, tmp_path
+        ).returncode
+        == 0
+    )
     assert zipfile.is_zipfile(tmp_path / "y.zip")
     help_text = _cli(["download", "--help"], env, tmp_path).stdout
     assert "FOLDER" in help_text and "ends with '/'" in help_text
@@ -107,9 +122,11 @@ def test_keep_snapshot_and_a_named_snapshot_stay(
     done = _cli(["export", str(pid), "--out", "kept", "--keep-snapshot"], env, tmp_path)
     assert done.returncode == 0, done.stderr
     (kept,) = _snapshot_ids(admin, pid) - before
-    for argv in (["export", str(pid), "--out", "again", "--export-id", str(kept)],
-                 ["download", str(pid), "--out", "named/", "--export-id", str(kept)],
-                 ["export", project["title"], "--out", "by-title"]):
+    for argv in (
+        ["export", str(pid), "--out", "again", "--export-id", str(kept)],
+        ["download", str(pid), "--out", "named/", "--export-id", str(kept)],
+        ["export", project["title"], "--out", "by-title"],
+    ):
         done = _cli(argv, env, tmp_path)
         assert done.returncode == 0, (argv, done.stderr)
         assert _snapshot_ids(admin, pid) == before | {kept}, argv
@@ -122,8 +139,10 @@ def test_a_title_shared_by_two_projects_is_a_clear_error(
     admin: ls_frames.Client, env: dict[str, str], tmp_path: Path
 ) -> None:
     title = f"twin {uuid.uuid4().hex[:8]}"
-    ids = sorted(admin.post_json("api/projects", {"title": title, "label_config": CONFIG})["id"]
-                 for _ in range(2))
+    ids = sorted(
+        admin.post_json("api/projects", {"title": title, "label_config": CONFIG})["id"]
+        for _ in range(2)
+    )
     line = _one_line_error(_cli(["formats", title], env, tmp_path))
     assert f"ids {ids[0]}, {ids[1]}" in line and "give the id" in line
     line = _one_line_error(_cli(["snapshots", "no such title " + title], env, tmp_path))
@@ -158,13 +177,21 @@ def test_an_error_body_saved_as_an_export_is_refused(
 
 @pytest.mark.parametrize("command", ["snapshots", "formats"])
 def test_a_closed_pipe_is_not_an_error(
-    admin: ls_frames.Client, project: dict[str, Any], env: dict[str, str], tmp_path: Path,
+    admin: ls_frames.Client,
+    project: dict[str, Any],
+    env: dict[str, str],
+    tmp_path: Path,
     command: str,
 ) -> None:
     """``ls-frames snapshots P | head``: the reader is gone before anything is written."""
     export = admin.create_export(project["id"], title="for the pipe").wait(timeout=120)
-    with subprocess.Popen([str(SCRIPT), command, str(project["id"])], env=env, cwd=tmp_path,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with subprocess.Popen(
+        [str(SCRIPT), command, str(project["id"])],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
         err = proc.stderr.read().decode()
@@ -173,7 +200,8 @@ def test_a_closed_pipe_is_not_an_error(
     export.delete()
 
 
-def test_in_process_main_reports_one_line(capsys: pytest.CaptureFixture[str],
-                                          tmp_path: Path) -> None:
+def test_in_process_main_reports_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert main(["read", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 1
     assert capsys.readouterr().err.count("\n") == 1

@@ -111,7 +111,9 @@ def test_base_url_with_sub_path() -> None:
     assert fake.requests[-1].url.path == "/label-studio/api/projects/1/exports/1"
 
 
-def test_secrets_never_in_repr_or_logs(fake: FakeLabelStudio, caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_never_in_repr_or_logs(
+    fake: FakeLabelStudio, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     for key in (LEGACY, PAT):
         client = client_for(fake, key)
@@ -163,8 +165,13 @@ def test_503_storm_is_retried_with_backoff(fake: FakeLabelStudio) -> None:
 
 def test_storm_longer_than_the_retries_raises_server_error(fake: FakeLabelStudio) -> None:
     client = client_for(fake)
-    fake.fail_next = [httpx.Response(502, text="<html><title>502 Bad Gateway</title></html>",
-                                     headers={"content-type": "text/html"})] * 10
+    fake.fail_next = [
+        httpx.Response(
+            502,
+            text="<html><title>502 Bad Gateway</title></html>",
+            headers={"content-type": "text/html"},
+        )
+    ] * 10
     with pytest.raises(ServerError) as info:
         client.list_exports(1)
     assert info.value.status == 502 and "Bad Gateway" in str(info.value)
@@ -189,7 +196,9 @@ def test_create_is_not_blindly_repeated(fake: FakeLabelStudio) -> None:
 
 
 @pytest.mark.parametrize("fault", ["timeout", "504"])
-def test_create_after_ambiguous_failure_finds_the_snapshot(fake: FakeLabelStudio, fault: str) -> None:
+def test_create_after_ambiguous_failure_finds_the_snapshot(
+    fake: FakeLabelStudio, fault: str
+) -> None:
     client = client_for(fake)
     fake.create_delay_fault = fault
     export = client.create_export(1, title="nightly")
@@ -206,18 +215,34 @@ def test_default_options_ask_for_full_objects_and_every_annotation(fake: FakeLab
     assert body["serialization_options"]["predictions"] == {"only_id": False}
     assert body["serialization_options"]["drafts"] == {"only_id": False}
     assert body["serialization_options"]["annotations__completed_by"] == {"only_id": False}
-    assert body["annotation_filter_options"] == {"usual": True, "ground_truth": True, "skipped": True}
+    assert body["annotation_filter_options"] == {
+        "usual": True,
+        "ground_truth": True,
+        "skipped": True,
+    }
 
 
 def test_empty_annotation_filter_dict_does_not_mean_usual_only(fake: FakeLabelStudio) -> None:
     client = client_for(fake)
     client.create_export(1, annotation_filter={}, task_filter={"skipped": "exclude", "view": 3})
     body = fake.exports[1].request_body  # type: ignore[attr-defined]
-    assert body["annotation_filter_options"] == {"usual": True, "ground_truth": True, "skipped": True}
-    assert body["task_filter_options"] == {"only_with_annotations": False, "view": 3, "skipped": "exclude"}
+    assert body["annotation_filter_options"] == {
+        "usual": True,
+        "ground_truth": True,
+        "skipped": True,
+    }
+    assert body["task_filter_options"] == {
+        "only_with_annotations": False,
+        "view": 3,
+        "skipped": "exclude",
+    }
     client.create_export(1, annotation_filter={"skipped": True})
     body = fake.exports[2].request_body  # type: ignore[attr-defined]
-    assert body["annotation_filter_options"] == {"usual": False, "ground_truth": False, "skipped": True}
+    assert body["annotation_filter_options"] == {
+        "usual": False,
+        "ground_truth": False,
+        "skipped": True,
+    }
 
 
 def test_bad_options_fail_before_any_request(fake: FakeLabelStudio) -> None:
@@ -310,7 +335,9 @@ def test_checksum_mismatch_leaves_nothing(fake: FakeLabelStudio, tmp_path: Path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_connection_that_keeps_breaking_gives_up_cleanly(fake: FakeLabelStudio, tmp_path: Path) -> None:
+def test_connection_that_keeps_breaking_gives_up_cleanly(
+    fake: FakeLabelStudio, tmp_path: Path
+) -> None:
     client = client_for(fake)
     fake.add_export(BODY)
     fake.cuts = [100] * 20
@@ -347,7 +374,9 @@ def test_safe_basename_strips_control_characters() -> None:
 
 
 def test_progress_can_be_switched_off_by_environment(
-    fake: FakeLabelStudio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    fake: FakeLabelStudio,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     client = client_for(fake)
@@ -366,25 +395,30 @@ def _answering(status: int, body: dict[str, str]) -> ls_frames.Client:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json=body)
 
-    return ls_frames.Client("https://ls.test", PAT if status == 404 else LEGACY,
-                            transport=httpx.MockTransport(handler))
+    return ls_frames.Client(
+        "https://ls.test", PAT if status == 404 else LEGACY, transport=httpx.MockTransport(handler)
+    )
 
 
 def test_a_release_without_personal_access_tokens_says_so() -> None:
     # Label Studio 1.13 has no /api/token/refresh/ at all
-    with _answering(404, {"detail": "Not found."}) as client, pytest.raises(
-        AuthenticationError, match="no personal access tokens"
-    ) as info:
+    with (
+        _answering(404, {"detail": "Not found."}) as client,
+        pytest.raises(AuthenticationError, match="no personal access tokens") as info,
+    ):
         client.list_projects()
     assert info.value.status == 404 and info.value.path == "/api/token/refresh/"
 
 
 def test_legacy_tokens_turned_off_say_what_to_use() -> None:
-    message = ("Authentication token no longer valid: legacy token authentication has been "
-               "disabled for this organization")
-    with _answering(401, {"detail": message}) as client, pytest.raises(
-        AuthenticationError, match="use a personal access token"
-    ) as info:
+    message = (
+        "Authentication token no longer valid: legacy token authentication has been "
+        "disabled for this organization"
+    )
+    with (
+        _answering(401, {"detail": message}) as client,
+        pytest.raises(AuthenticationError, match="use a personal access token") as info,
+    ):
         client.list_projects()
     assert info.value.status == 401 and info.value.scheme == "Token"
     assert LEGACY not in str(info.value)

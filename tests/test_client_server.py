@@ -32,33 +32,58 @@ CONFIG = """<View>
 
 def _box(rid: str, label: str) -> dict[str, Any]:
     return {
-        "id": rid, "from_name": "box", "to_name": "image", "type": "rectanglelabels",
-        "original_width": 640, "original_height": 480, "image_rotation": 0,
-        "value": {"x": 10, "y": 20, "width": 30, "height": 40, "rotation": 0,
-                  "rectanglelabels": [label]},
+        "id": rid,
+        "from_name": "box",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "original_width": 640,
+        "original_height": 480,
+        "image_rotation": 0,
+        "value": {
+            "x": 10,
+            "y": 20,
+            "width": 30,
+            "height": 40,
+            "rotation": 0,
+            "rectanglelabels": [label],
+        },
     }
 
 
 def _choice(value: str) -> dict[str, Any]:
-    return {"id": f"c-{value}", "from_name": "kind", "to_name": "image", "type": "choices",
-            "value": {"choices": [value]}}
+    return {
+        "id": f"c-{value}",
+        "from_name": "kind",
+        "to_name": "image",
+        "type": "choices",
+        "value": {"choices": [value]},
+    }
 
 
-def _ann(result: list[dict[str, Any]], *, skipped: bool = False, gt: bool = False) -> dict[str, Any]:
+def _ann(
+    result: list[dict[str, Any]], *, skipped: bool = False, gt: bool = False
+) -> dict[str, Any]:
     return {"result": result, "was_cancelled": skipped, "ground_truth": gt}
 
 
 IMAGE = "/static/images/logo.png"
 # Six tasks: what each holds decides what each filter must return.
 TASKS: list[dict[str, Any]] = [
-    {"data": {"image": IMAGE, "n": 0}, "annotations": [_ann([_box("a", "cat"), _choice("indoor")])],
-     "predictions": [{"model_version": "m1", "score": 0.9, "result": [_box("p", "cat")]}]},
+    {
+        "data": {"image": IMAGE, "n": 0},
+        "annotations": [_ann([_box("a", "cat"), _choice("indoor")])],
+        "predictions": [{"model_version": "m1", "score": 0.9, "result": [_box("p", "cat")]}],
+    },
     {"data": {"image": IMAGE, "n": 1}, "annotations": [_ann([], skipped=True)]},
     {"data": {"image": IMAGE, "n": 2}, "annotations": [_ann([_box("g", "dog")], gt=True)]},
-    {"data": {"image": IMAGE, "n": 3},
-     "predictions": [{"model_version": "m1", "score": 0.5, "result": [_box("q", "dog")]}]},
-    {"data": {"image": IMAGE, "n": 4},
-     "annotations": [_ann([_box("b", "dog")]), _ann([], skipped=True)]},
+    {
+        "data": {"image": IMAGE, "n": 3},
+        "predictions": [{"model_version": "m1", "score": 0.5, "result": [_box("q", "dog")]}],
+    },
+    {
+        "data": {"image": IMAGE, "n": 4},
+        "annotations": [_ann([_box("b", "dog")]), _ann([], skipped=True)],
+    },
     {"data": {"image": IMAGE, "n": 5}},
 ]
 
@@ -76,7 +101,9 @@ def project(admin: ls_frames.Client) -> dict[str, Any]:
     pid = proj["id"]
     answer = admin.post_json(f"api/projects/{pid}/import?return_task_ids=true", TASKS)
     task_ids = sorted(answer["task_ids"])
-    admin.post_json(f"api/tasks/{task_ids[5]}/drafts", {"result": [_box("d", "cat")], "lead_time": 2.5})
+    admin.post_json(
+        f"api/tasks/{task_ids[5]}/drafts", {"result": [_box("d", "cat")], "lead_time": 2.5}
+    )
     return {"id": pid, "task_ids": task_ids}
 
 
@@ -103,9 +130,10 @@ def test_both_credentials_reach_the_server(
 
 
 def test_bad_credentials(label_studio: Any) -> None:
-    with ls_frames.Client(label_studio.url, "0" * 40) as client, pytest.raises(
-        AuthenticationError
-    ) as info:
+    with (
+        ls_frames.Client(label_studio.url, "0" * 40) as client,
+        pytest.raises(AuthenticationError) as info,
+    ):
         client.list_projects()
     assert info.value.status == 401 and info.value.scheme == "Token"
 
@@ -160,7 +188,9 @@ def test_snapshot_full_objects_by_default(
     assert sum(a["ground_truth"] for t in tasks for a in t["annotations"]) == 1
 
 
-def test_snapshot_ids_only(client: ls_frames.Client, project: dict[str, Any], tmp_path: Path) -> None:
+def test_snapshot_ids_only(
+    client: ls_frames.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
     ser = ls_frames.Serialization(predictions="id", drafts="id", annotators="id")
     tasks = _download_json(client.create_export(project["id"], serialization=ser), tmp_path)
     by_n = {t["data"]["n"]: t for t in tasks}
@@ -182,9 +212,13 @@ def test_snapshot_ids_only(client: ls_frames.Client, project: dict[str, Any], tm
     ],
 )
 def test_filters_change_what_is_exported(
-    client: ls_frames.Client, project: dict[str, Any], tmp_path: Path,
-    task_filter: dict[str, Any] | None, annotation_filter: dict[str, Any] | None,
-    expect_n: set[int], expect_annotations: int,
+    client: ls_frames.Client,
+    project: dict[str, Any],
+    tmp_path: Path,
+    task_filter: dict[str, Any] | None,
+    annotation_filter: dict[str, Any] | None,
+    expect_n: set[int],
+    expect_annotations: int,
 ) -> None:
     export = client.create_export(
         project["id"], task_filter=task_filter, annotation_filter=annotation_filter
@@ -195,7 +229,9 @@ def test_filters_change_what_is_exported(
 
 
 def test_finished_filter(client: ls_frames.Client, project: dict[str, Any], tmp_path: Path) -> None:
-    done = _download_json(client.create_export(project["id"], task_filter={"finished": "only"}), tmp_path)
+    done = _download_json(
+        client.create_export(project["id"], task_filter={"finished": "only"}), tmp_path
+    )
     rest = _download_json(
         client.create_export(project["id"], task_filter={"finished": "exclude"}), tmp_path / "x"
     )
@@ -203,14 +239,30 @@ def test_finished_filter(client: ls_frames.Client, project: dict[str, Any], tmp_
     assert len(done) + len(rest) == 6 and len(done) > 0
 
 
-def test_view_filter(client: ls_frames.Client, admin: ls_frames.Client, project: dict[str, Any],
-                     tmp_path: Path) -> None:
+def test_view_filter(
+    client: ls_frames.Client, admin: ls_frames.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
     first = project["task_ids"][3]
-    view = admin.post_json("api/dm/views/", {"project": project["id"], "data": {
-        "title": "late tasks",
-        "filters": {"conjunction": "and", "items": [
-            {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": first}]},
-    }})
+    view = admin.post_json(
+        "api/dm/views/",
+        {
+            "project": project["id"],
+            "data": {
+                "title": "late tasks",
+                "filters": {
+                    "conjunction": "and",
+                    "items": [
+                        {
+                            "filter": "filter:tasks:id",
+                            "operator": "greater",
+                            "type": "Number",
+                            "value": first,
+                        }
+                    ],
+                },
+            },
+        },
+    )
     assert any(v["id"] == view["id"] for v in client.list_views(project["id"]))
     tasks = _download_json(
         client.create_export(project["id"], task_filter=ls_frames.TaskFilter(view=view["id"])),
@@ -232,7 +284,9 @@ def test_list_get_delete(client: ls_frames.Client, project: dict[str, Any]) -> N
     assert export.id not in {e.id for e in client.list_exports(project["id"])}
 
 
-def test_convert_to_csv_and_coco(client: ls_frames.Client, project: dict[str, Any], tmp_path: Path) -> None:
+def test_convert_to_csv_and_coco(
+    client: ls_frames.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
     export = client.create_export(project["id"]).wait(timeout=120)
     conversion = export.convert("CSV")
     assert export.convert("CSV").id == conversion.id, "a second convert reuses the first"
@@ -250,8 +304,9 @@ def test_convert_to_csv_and_coco(client: ls_frames.Client, project: dict[str, An
     assert len(result["annotations"]) == 3  # the boxes of the three non-skipped annotations
 
 
-def test_convert_to_unknown_format_is_a_clear_error(client: ls_frames.Client,
-                                                   project: dict[str, Any]) -> None:
+def test_convert_to_unknown_format_is_a_clear_error(
+    client: ls_frames.Client, project: dict[str, Any]
+) -> None:
     export = client.create_export(project["id"]).wait(timeout=120)
     with pytest.raises(BadRequest, match="NOPE"):
         export.convert("NOPE")
@@ -262,17 +317,23 @@ def test_download_with_range_resume_is_byte_identical(
 ) -> None:
     export = client.create_export(project["id"]).wait(timeout=120)
     response = client.request(
-        "GET", f"api/projects/{project['id']}/exports/{export.id}/download",
-        params={"exportType": "JSON"}, headers={"Range": "bytes=0-99"},
+        "GET",
+        f"api/projects/{project['id']}/exports/{export.id}/download",
+        params={"exportType": "JSON"},
+        headers={"Range": "bytes=0-99"},
     )
     assert response.status_code == 206 and len(response.content) == 100
     full = export.download(tmp_path / "snapshot.json", progress=False)
     assert full.read_bytes()[:100] == response.content
 
 
-def test_easy_export_with_ids(client: ls_frames.Client, project: dict[str, Any], tmp_path: Path) -> None:
+def test_easy_export_with_ids(
+    client: ls_frames.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
     ids = project["task_ids"][:2]
-    path = client.easy_export(project["id"], tmp_path, ids=ids, download_all_tasks=True, progress=False)
+    path = client.easy_export(
+        project["id"], tmp_path, ids=ids, download_all_tasks=True, progress=False
+    )
     assert sorted(t["id"] for t in json.loads(path.read_bytes())) == ids
     everything = client.easy_export(
         project["id"], tmp_path / "all.json", download_all_tasks=True, progress=False
@@ -280,12 +341,15 @@ def test_easy_export_with_ids(client: ls_frames.Client, project: dict[str, Any],
     assert len(json.loads(everything.read_bytes())) == 6
     annotated = client.easy_export(project["id"], tmp_path / "ann.json", progress=False)
     assert len(json.loads(annotated.read_bytes())) == 4  # default: tasks with an annotation
-    csv_path = client.easy_export(project["id"], tmp_path / "t.csv", export_type="CSV", progress=False)
+    csv_path = client.easy_export(
+        project["id"], tmp_path / "t.csv", export_type="CSV", progress=False
+    )
     assert csv_path.read_text().splitlines()[0]
 
 
-def test_local_files_export_storage(client: ls_frames.Client, label_studio: Any,
-                                    project: dict[str, Any]) -> None:
+def test_local_files_export_storage(
+    client: ls_frames.Client, label_studio: Any, project: dict[str, Any]
+) -> None:
     root = Path(label_studio.local_files_root)
     target = Path(tempfile.mkdtemp(prefix=f"storage-{client.auth.kind}-", dir=root))
     client.validate_export_storage(project["id"], str(target))

@@ -24,8 +24,9 @@ def client(label_studio: Any) -> Iterator[ls_frames.Client]:
 
 @pytest.fixture
 def seeded(label_studio: Any) -> dict[str, Any]:
-    return seed_demo_project(label_studio.url, label_studio.legacy_token, n_tasks=7,
-                             title="ls_frames task list test")
+    return seed_demo_project(
+        label_studio.url, label_studio.legacy_token, n_tasks=7, title="ls_frames task list test"
+    )
 
 
 def test_counts_and_pages(client: ls_frames.Client, seeded: dict[str, Any]) -> None:
@@ -54,8 +55,13 @@ def test_a_view_limits_a_snapshot_and_is_deleted(
     view = client.create_view(pid, id_range_filter(tids[0], tids[1]), "ls_frames view test")
     try:
         assert view in [int(v["id"]) for v in client.list_views(pid)]
-        out = ls_frames.export_project(pid, tmp_path / "ds", client=client, progress=False,
-                                       task_filter=ls_frames.TaskFilter(view=view))
+        out = ls_frames.export_project(
+            pid,
+            tmp_path / "ds",
+            client=client,
+            progress=False,
+            task_filter=ls_frames.TaskFilter(view=view),
+        )
         assert sorted(int(t) for t in ls_frames.read_parquet(out).tasks.task_id) == tids[:2]
     finally:
         client.delete_view(view)

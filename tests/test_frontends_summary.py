@@ -41,7 +41,9 @@ def test_read_command_writes_a_dataset_and_prints_the_summary(
     assert "regions by source:" in printed
 
 
-def test_read_command_on_a_broken_file_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_command_on_a_broken_file_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.json"
     broken.write_bytes((LS / "snapshot_full_objects.json").read_bytes()[:5000])
     out = tmp_path / "ds"

@@ -34,6 +34,8 @@ from ls_frames.reading import SCHEMAS, ExportReader
 from tests.fuzz_runs import examples, run_counted
 
 CASES: Counter[str] = Counter()
+
+
 def _settings(max_examples: int) -> settings:
     return settings(
         max_examples=examples(max_examples),
@@ -43,19 +45,38 @@ def _settings(max_examples: int) -> settings:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
+
 KNOWN_TYPES = [
-    "rectanglelabels", "labels", "choices", "textarea", "rating", "number", "taxonomy",
-    "polygonlabels", "keypointlabels", "brushlabels", "ellipselabels", "datetime",
-    "videorectangle", "ranker", "pairwise", "hypertextlabels", "paragraphlabels",
+    "rectanglelabels",
+    "labels",
+    "choices",
+    "textarea",
+    "rating",
+    "number",
+    "taxonomy",
+    "polygonlabels",
+    "keypointlabels",
+    "brushlabels",
+    "ellipselabels",
+    "datetime",
+    "videorectangle",
+    "ranker",
+    "pairwise",
+    "hypertextlabels",
+    "paragraphlabels",
 ]
 UNKNOWN_TYPES = ["mystery", "timeserieslabels-v9", "Choices", "", "relation_like", "ñ型"]
 
-_text = st.text(
-    alphabet=st.characters(blacklist_categories=["Cs"]), max_size=20
-) | st.sampled_from(['"}, {"id": 1}', "\\", "\u2028", '\\"', "é" * 300])
+_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=20) | st.sampled_from(
+    ['"}, {"id": 1}', "\\", "\u2028", '\\"', "é" * 300]
+)
 _huge = st.sampled_from(["x" * 70_000, "é" * 30_000, '"}, {"id": 2, ' * 5_000])
-_scalar = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _text | st.floats(
-    allow_nan=False, allow_infinity=False
+_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | _text
+    | st.floats(allow_nan=False, allow_infinity=False)
 )
 _json = st.recursive(
     _scalar,
@@ -130,8 +151,11 @@ def _export(draw: st.DrawFn) -> list[dict[str, Any]]:
         }
         if draw(st.booleans()):
             task["predictions"] = [
-                {"id": next(ids), "result": draw(st.lists(_result_item(), max_size=3)),
-                 "model_version": draw(_text)}
+                {
+                    "id": next(ids),
+                    "result": draw(st.lists(_result_item(), max_size=3)),
+                    "model_version": draw(_text),
+                }
                 for _ in range(draw(st.integers(0, 2)))
             ]
         if draw(st.booleans()):
@@ -189,8 +213,11 @@ def _well_formed_exports_lose_nothing(
     expected: Counter[tuple[str, int, int]] = Counter()
     values: dict[tuple[str, int, int], Any] = {}
     for task in tasks:
-        for source, key in (("annotation", "annotations"), ("prediction", "predictions"),
-                            ("draft", "drafts")):
+        for source, key in (
+            ("annotation", "annotations"),
+            ("prediction", "predictions"),
+            ("draft", "drafts"),
+        ):
             for obj in task.get(key) or []:
                 for index, item in enumerate(obj["result"]):
                     expected[(source, obj["id"], index)] += 1
@@ -225,27 +252,39 @@ def _well_formed_exports_lose_nothing(
 def _damaged(draw: st.DrawFn) -> bytes:
     tasks = draw(_export().filter(bool))
     doc = _encode(tasks, draw(st.sampled_from([None, 1])), draw(st.booleans()))
-    how = draw(st.sampled_from(["truncate", "replace", "utf8", "wrong_task", "dup_keys",
-                                "insert"]))
+    how = draw(st.sampled_from(["truncate", "replace", "utf8", "wrong_task", "dup_keys", "insert"]))
     if how == "truncate":
         return doc[: draw(st.integers(0, len(doc) - 1))]
     if how == "replace":
         at = draw(st.integers(0, len(doc) - 1))
-        return doc[:at] + draw(st.binary(min_size=1, max_size=4)) + doc[at + 1:]
+        return doc[:at] + draw(st.binary(min_size=1, max_size=4)) + doc[at + 1 :]
     if how == "utf8":
         at = draw(st.integers(0, len(doc)))
         bad = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88\x80\x80"]))
         return doc[:at] + bad + doc[at:]
     if how == "insert":
         at = draw(st.integers(0, len(doc)))
-        return doc[:at] + draw(st.sampled_from([b",", b"]", b"[", b"{", b"}", b'"', b"\\",
-                                                b"null", b"\x00"])) + doc[at:]
+        return (
+            doc[:at]
+            + draw(st.sampled_from([b",", b"]", b"[", b"{", b"}", b'"', b"\\", b"null", b"\x00"]))
+            + doc[at:]
+        )
     if how == "dup_keys":
         # a duplicate "id" key inside the first task: valid JSON, last one wins
         return doc.replace(b'{"id": 1,', b'{"id": "one", "id": 1,', 1)
-    wrong = draw(st.sampled_from([b"5", b'"task"', b"null", b"[1]", b"true",
-                                  b'{"id": "x", "annotations": 3}',
-                                  b'{"id": 1, "annotations": [{"result": {"a": 1}}]}']))
+    wrong = draw(
+        st.sampled_from(
+            [
+                b"5",
+                b'"task"',
+                b"null",
+                b"[1]",
+                b"true",
+                b'{"id": "x", "annotations": 3}',
+                b'{"id": 1, "annotations": [{"result": {"a": 1}}]}',
+            ]
+        )
+    )
     at = draw(st.integers(0, len(tasks) - 1))
     parts = [json.dumps(t).encode() for t in tasks]
     parts[at] = wrong
@@ -272,8 +311,13 @@ def _damaged_exports_fail_with_a_located_error(doc: bytes, chunk: int) -> None:
 def test_to_parquet_leaves_nothing_that_looks_complete(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    run_counted(_to_parquet_leaves_nothing_that_looks_complete, CASES, "to_parquet", 200,
-                tmp_path_factory=tmp_path_factory)
+    run_counted(
+        _to_parquet_leaves_nothing_that_looks_complete,
+        CASES,
+        "to_parquet",
+        200,
+        tmp_path_factory=tmp_path_factory,
+    )
 
 
 @_settings(200)

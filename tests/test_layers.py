@@ -32,15 +32,22 @@ def imports(path: Path) -> list[tuple[str, str | None]]:
 
 
 def test_front_ends_reach_testing_only_through_the_demo_command() -> None:
-    reached = {(str(p.relative_to(FRONTENDS)), func)
-               for p in FRONTENDS.rglob("*.py") for mod, func in imports(p)
-               if mod.startswith("ls_frames.testing")}  # fmt: skip
+    reached = {
+        (str(p.relative_to(FRONTENDS)), func)
+        for p in FRONTENDS.rglob("*.py")
+        for mod, func in imports(p)
+        if mod.startswith("ls_frames.testing")
+    }
     assert reached == {("cli.py", "_cmd_demo")}
 
 
 def test_no_front_end_imports_the_cli() -> None:
-    users = [str(p.relative_to(FRONTENDS)) for p in FRONTENDS.rglob("*.py")
-             for mod, _ in imports(p) if mod == "ls_frames.frontends.cli"]  # fmt: skip
+    users = [
+        str(p.relative_to(FRONTENDS))
+        for p in FRONTENDS.rglob("*.py")
+        for mod, _ in imports(p)
+        if mod == "ls_frames.frontends.cli"
+    ]
     assert users == []
 
 
@@ -48,5 +55,7 @@ def test_the_demo_lives_with_the_testing_helpers() -> None:
     from ls_frames.testing.demo import run_demo
 
     assert not (FRONTENDS / "demo.py").exists()
-    assert all(not mod.startswith("ls_frames.frontends.cli")
-               for mod, _ in imports(Path(run_demo.__code__.co_filename)))  # fmt: skip
+    assert all(
+        not mod.startswith("ls_frames.frontends.cli")
+        for mod, _ in imports(Path(run_demo.__code__.co_filename))
+    )

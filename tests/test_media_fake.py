@@ -48,13 +48,22 @@ def test_older_server_resolves_through_presign_and_the_bucket_never_sees_the_key
     fake.old_server = True
     a, b = blob(5000, 1), blob(7000, 2)
     with other_host(files={"/bucket/a.png": a, "/bucket/b.png": b}) as bucket:
-        fake.storage = {"s3://bucket/a.png": bucket.url("/bucket/a.png"),
-                        "s3://bucket/b.png": bucket.url("/bucket/b.png")}
+        fake.storage = {
+            "s3://bucket/a.png": bucket.url("/bucket/a.png"),
+            "s3://bucket/b.png": bucket.url("/bucket/b.png"),
+        }
         client = client_for(fake)
         df = ls_frames.fetch_media(
-            tasks({"image": "s3://bucket/a.png"}, {"image": "s3://bucket/b.png"},
-                  {"image": "s3://bucket/missing.png"}),
-            tmp_path, client=client, allow_hosts=["127.0.0.2"], workers=1, progress=False,
+            tasks(
+                {"image": "s3://bucket/a.png"},
+                {"image": "s3://bucket/b.png"},
+                {"image": "s3://bucket/missing.png"},
+            ),
+            tmp_path,
+            client=client,
+            allow_hosts=["127.0.0.2"],
+            workers=1,
+            progress=False,
         )
         seen = list(bucket.seen)
     assert df["error"].tolist()[:2] == [pd_na(), pd_na()]
@@ -83,8 +92,13 @@ def test_proxied_storage_with_capped_ranges_and_a_cut_is_complete_and_md5_checke
     fake.proxy_range_cap = 64 * 1024
     fake.cuts = [100_000]
     client = client_for(fake)
-    df = ls_frames.fetch_media(tasks({"video": "s3://bucket/big.bin"}), tmp_path,
-                               client=client, fields=["video"], progress=False)
+    df = ls_frames.fetch_media(
+        tasks({"video": "s3://bucket/big.bin"}),
+        tmp_path,
+        client=client,
+        fields=["video"],
+        progress=False,
+    )
     assert df["error"].isna().all(), df["error"].tolist()
     assert Path(df["path"][0]).read_bytes() == big
     ranges = [r.headers.get("Range") for r in fake.requests if "resolve" in r.url.path]
@@ -97,8 +111,13 @@ def test_checksum_mismatch_keeps_nothing(tmp_path: Path) -> None:
     data = blob(4000, 4)
     wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
     with other_host(files={"/x.bin": data}, content_md5={"/x.bin": wrong}) as host:
-        df = ls_frames.fetch_media(tasks({"f": host.url("/x.bin")}), tmp_path, fields=["f"],
-                                   allow_hosts=["127.0.0.2"], progress=False)
+        df = ls_frames.fetch_media(
+            tasks({"f": host.url("/x.bin")}),
+            tmp_path,
+            fields=["f"],
+            allow_hosts=["127.0.0.2"],
+            progress=False,
+        )
     assert df["error"][0] == "MD5 mismatch: the bytes received are not the source's"
     assert pd_is_na(df["path"][0])
     assert files_under(tmp_path) == []
@@ -114,26 +133,39 @@ def test_bad_input_becomes_rows_and_the_run_goes_on(tmp_path: Path) -> None:
     fake = FakeLabelStudio()
     fake.uploads = {"/data/upload/1/ok.png": PNG}
     good = blob(3000, 5)
-    with other_host(files={"/good.bin": good}, login_pages={"/login.png"},
-                    stall={"/slow.png"}, stall_seconds=1.5) as host:
+    with other_host(
+        files={"/good.bin": good},
+        login_pages={"/login.png"},
+        stall={"/slow.png"},
+        stall_seconds=1.5,
+    ) as host:
         client = client_for(fake)
-        data = {"image": [
-            "/data/upload/1/ok.png",
-            "/data/upload/1/gone.png",
-            host.url("/login.png"),
-            host.url("/slow.png"),
-            host.url("/nothing.png"),
-            host.url("/good.bin"),
-            "file:///etc/passwd",
-            "ftp://example.org/x.png",
-            "s3://nobucket/x.png",
-            "http://169.254.169.254/latest/meta-data/iam/",
-            "http://[fd00:ec2::254]/latest/meta-data/",
-            "/etc/passwd",
-        ]}
-        df = ls_frames.fetch_media(tasks(data), tmp_path, client=client, workers=4,
-                                   fields=["image"], allow_hosts=["127.0.0.2"], http_timeout=0.3,
-                                   progress=False)
+        data = {
+            "image": [
+                "/data/upload/1/ok.png",
+                "/data/upload/1/gone.png",
+                host.url("/login.png"),
+                host.url("/slow.png"),
+                host.url("/nothing.png"),
+                host.url("/good.bin"),
+                "file:///etc/passwd",
+                "ftp://example.org/x.png",
+                "s3://nobucket/x.png",
+                "http://169.254.169.254/latest/meta-data/iam/",
+                "http://[fd00:ec2::254]/latest/meta-data/",
+                "/etc/passwd",
+            ]
+        }
+        df = ls_frames.fetch_media(
+            tasks(data),
+            tmp_path,
+            client=client,
+            workers=4,
+            fields=["image"],
+            allow_hosts=["127.0.0.2"],
+            http_timeout=0.3,
+            progress=False,
+        )
     errors = df["error"].tolist()
     assert pd_is_na(errors[0]) and pd_is_na(errors[5])
     assert errors[1].startswith("HTTP 500")
@@ -158,14 +190,18 @@ def test_strict_raises_a_media_error_listing_the_failures(tmp_path: Path) -> Non
     fake = FakeLabelStudio()
     fake.uploads = {"/data/upload/1/ok.png": PNG}
     client = client_for(fake)
-    data = tasks({"image": "/data/upload/1/ok.png"}, {"image": "/data/upload/1/gone.png"},
-                 {"image": "file:///etc/shadow"})
+    data = tasks(
+        {"image": "/data/upload/1/ok.png"},
+        {"image": "/data/upload/1/gone.png"},
+        {"image": "file:///etc/shadow"},
+    )
     with pytest.raises(ls_frames.MediaError) as caught:
         ls_frames.fetch_media(data, tmp_path, client=client, strict=True, progress=False)
     err = caught.value
     assert isinstance(err, ls_frames.LSFramesError)
     assert [(f[0], f[3]) for f in err.failures] == [
-        (2, "/data/upload/1/gone.png"), (3, "file:///etc/shadow")
+        (2, "/data/upload/1/gone.png"),
+        (3, "file:///etc/shadow"),
     ]
     assert "2 media reference(s) could not be fetched" in str(err)
     assert "task 3, image[0] 'file:///etc/shadow': refused" in str(err)
@@ -180,10 +216,15 @@ def test_second_run_asks_nothing_and_refresh_fetches_only_what_changed(
     one, two = blob(2000, 6), blob(2500, 7)
     with other_host(files={"/one.bin": one, "/two.bin": two}) as host:
         client = client_for(fake)
-        data = tasks({"image": "/data/upload/1/a.png"}, {"image": host.url("/one.bin")},
-                     {"image": host.url("/two.bin")}, {"image": host.url("/one.bin")})
-        kw: dict[str, Any] = dict(client=client, allow_hosts=["127.0.0.2"], progress=False,
-                                  fields=["image"])
+        data = tasks(
+            {"image": "/data/upload/1/a.png"},
+            {"image": host.url("/one.bin")},
+            {"image": host.url("/two.bin")},
+            {"image": host.url("/one.bin")},
+        )
+        kw: dict[str, Any] = dict(
+            client=client, allow_hosts=["127.0.0.2"], progress=False, fields=["image"]
+        )
         first = ls_frames.fetch_media(data, tmp_path, **kw)
         assert first.attrs["media"]["downloaded"] == 3  # /one.bin twice, fetched once
         assert first["path"][1] == first["path"][3]
@@ -204,7 +245,8 @@ def test_second_run_asks_nothing_and_refresh_fetches_only_what_changed(
     # 304 to If-None-Match; /two.bin changed
     assert (stats["unchanged"], stats["not_modified"], stats["downloaded"]) == (1, 1, 1)
     assert {s.path: s.headers.get("if-none-match") is not None for s in new} == {
-        "/one.bin": True, "/two.bin": True
+        "/one.bin": True,
+        "/two.bin": True,
     }
     assert Path(refreshed["path"][2]).read_bytes() == changed
     assert refreshed["sha256"][2] == sha(changed)
@@ -215,17 +257,28 @@ def test_second_run_asks_nothing_and_refresh_fetches_only_what_changed(
 def test_redirects_are_checked_at_every_hop_and_never_carry_the_key(tmp_path: Path) -> None:
     fake = FakeLabelStudio()
     fake.uploads = {"/data/upload/1/a.png": PNG}
-    with other_host(redirects={
-        "/to-metadata": "http://169.254.169.254/latest/meta-data/",
-        "/to-other-private": "http://127.0.0.3:9/x.png",
-        "/to-label-studio": "https://ls.test/data/upload/1/a.png",
-        "/loop": "/loop",
-    }) as host:
+    with other_host(
+        redirects={
+            "/to-metadata": "http://169.254.169.254/latest/meta-data/",
+            "/to-other-private": "http://127.0.0.3:9/x.png",
+            "/to-label-studio": "https://ls.test/data/upload/1/a.png",
+            "/loop": "/loop",
+        }
+    ) as host:
         client = client_for(fake)
-        data = tasks({"f": [host.url("/to-metadata"), host.url("/to-other-private"),
-                            host.url("/to-label-studio"), host.url("/loop")]})
-        df = ls_frames.fetch_media(data, tmp_path, client=client, fields=["f"],
-                                   allow_hosts=["127.0.0.2"], progress=False)
+        data = tasks(
+            {
+                "f": [
+                    host.url("/to-metadata"),
+                    host.url("/to-other-private"),
+                    host.url("/to-label-studio"),
+                    host.url("/loop"),
+                ]
+            }
+        )
+        df = ls_frames.fetch_media(
+            data, tmp_path, client=client, fields=["f"], allow_hosts=["127.0.0.2"], progress=False
+        )
     errors = df["error"].tolist()
     assert "link-local / cloud metadata" in errors[0]
     assert "127.0.0.3 is a private address and not the Label Studio host" in errors[1]
@@ -241,8 +294,9 @@ def test_plain_urls_on_other_hosts_are_refused_unless_allowed(tmp_path: Path) ->
         data = tasks({"f": host.url("/a.bin")})
         refused = ls_frames.fetch_media(data, tmp_path, fields=["f"], progress=False)
         assert host.seen == []
-        allowed = ls_frames.fetch_media(data, tmp_path, fields=["f"], progress=False,
-                                        allow_hosts=["127.0.0.0/30"])
+        allowed = ls_frames.fetch_media(
+            data, tmp_path, fields=["f"], progress=False, allow_hosts=["127.0.0.0/30"]
+        )
     assert "private address" in refused["error"][0]
     assert pd_is_na(allowed["error"][0]) and allowed["bytes"][0] == 3
 
@@ -251,8 +305,9 @@ def test_label_studio_under_a_sub_path_and_relative_paths(tmp_path: Path) -> Non
     fake = FakeLabelStudio(prefix="/ls")
     fake.uploads = {"/data/upload/1/a.png": PNG}
     client = client_for(fake, url="https://ls.test/ls")
-    df = ls_frames.fetch_media(tasks({"image": "/data/upload/1/a.png"}), tmp_path,
-                               client=client, progress=False)
+    df = ls_frames.fetch_media(
+        tasks({"image": "/data/upload/1/a.png"}), tmp_path, client=client, progress=False
+    )
     assert Path(df["path"][0]).read_bytes() == PNG
     assert fake.requests[0].url.path == "/ls/data/upload/1/a.png"
     assert fake.requests[0].headers["Authorization"].startswith("Token ")
@@ -264,8 +319,7 @@ def test_no_client_for_label_studio_references_is_a_configuration_error(
     monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
     monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
     with pytest.raises(ls_frames.ConfigurationError, match=r"/data/upload/1/a\.png"):
-        ls_frames.fetch_media(tasks({"image": "/data/upload/1/a.png"}), tmp_path,
-                              progress=False)
+        ls_frames.fetch_media(tasks({"image": "/data/upload/1/a.png"}), tmp_path, progress=False)
 
 
 def test_a_cache_folder_that_leads_outside_is_refused(tmp_path: Path) -> None:
@@ -283,9 +337,13 @@ def test_a_cache_folder_that_leads_outside_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
-    answers = {"files.test": ["127.0.0.2"], "meta.test": ["10.0.0.1", "169.254.169.254"],
-               "v6.test": ["fd00:ec2::254"], "intranet.test": ["10.1.2.3"],
-               "public.test": ["93.184.216.34"]}
+    answers = {
+        "files.test": ["127.0.0.2"],
+        "meta.test": ["10.0.0.1", "169.254.169.254"],
+        "v6.test": ["fd00:ec2::254"],
+        "intranet.test": ["10.1.2.3"],
+        "public.test": ["93.184.216.34"],
+    }
 
     asked: list[str] = []
 
@@ -301,8 +359,7 @@ def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
     with pytest.raises(Refused, match="link-local"):
         guard.pin(httpx.URL("http://v6.test/"))
     with pytest.raises(Refused, match="link-local"):
-        HostGuard(allow_hosts=["169.254.0.0/16"]).pin(
-            httpx.URL("http://[::ffff:169.254.169.254]/"))
+        HostGuard(allow_hosts=["169.254.0.0/16"]).pin(httpx.URL("http://[::ffff:169.254.169.254]/"))
     with pytest.raises(Refused, match="does not resolve"):
         guard.pin(httpx.URL("http://nowhere.test/"))
     assert guard.pin(httpx.URL("http://intranet.test/")).url.host == "10.1.2.3"
@@ -310,14 +367,18 @@ def test_the_guard_pins_the_checked_address(tmp_path: Path) -> None:
     assert asked.count("intranet.test") == 1  # one answer serves the run's requests
     pinned = guard.pin(httpx.URL("https://public.test:8443/a?b=1"))
     assert (str(pinned.url), pinned.host, pinned.sni) == (
-        "https://93.184.216.34:8443/a?b=1", "public.test:8443", "public.test")
+        "https://93.184.216.34:8443/a?b=1",
+        "public.test:8443",
+        "public.test",
+    )
     # "files.test" exists in no DNS: the request can only have gone to the pinned address,
     # and the host still sees the name it was asked for
     with other_host(files={"/f.bin": b"pinned"}) as host:
         hops = Hops(None, guard)
         try:
-            with hops.open(Hop(httpx.URL(f"http://files.test:{host.port}/f.bin"), False),
-                           {}) as response:
+            with hops.open(
+                Hop(httpx.URL(f"http://files.test:{host.port}/f.bin"), False), {}
+            ) as response:
                 body = response.read()
         finally:
             hops.close()
@@ -329,8 +390,10 @@ def test_expected_md5_sources() -> None:
     md5 = hashlib.md5(b"x").hexdigest()
     b64 = base64.b64encode(bytes.fromhex(md5)).decode()
     assert expected_md5(httpx.Headers({"Content-MD5": b64}), storage=False) == md5
-    assert expected_md5(httpx.Headers({"x-goog-hash": f"crc32c=AAAA==,md5={b64}"}),
-                        storage=True) == md5
+    assert (
+        expected_md5(httpx.Headers({"x-goog-hash": f"crc32c=AAAA==,md5={b64}"}), storage=True)
+        == md5
+    )
     assert expected_md5(httpx.Headers({"ETag": f'"{md5}"'}), storage=True) == md5
     assert expected_md5(httpx.Headers({"ETag": f'"11{md5}"'}), storage=True) == md5
     assert expected_md5(httpx.Headers({"ETag": f'"{md5}"'}), storage=False) is None
@@ -353,8 +416,9 @@ def test_workers_bound_the_downloads_at_once_and_bars_count_files_and_bytes(
     files = {f"/f{i}.bin": blob(1000 + i, i) for i in range(8)}
     with other_host(files=files, stall=set(files), stall_seconds=0.3) as host:
         data = tasks(*({"f": host.url(p)} for p in files))
-        df = ls_frames.fetch_media(data, tmp_path, fields=["f"], workers=3, progress=True,
-                                   allow_hosts=["127.0.0.2"])
+        df = ls_frames.fetch_media(
+            data, tmp_path, fields=["f"], workers=3, progress=True, allow_hosts=["127.0.0.2"]
+        )
         peak = host.peak
     assert df["error"].isna().all()
     assert peak == 3
@@ -367,13 +431,15 @@ def test_a_download_cut_short_is_resumed_by_the_next_run(tmp_path: Path) -> None
 
     data, changed = blob(50_000, 10), blob(50_000, 11)
     # every answer of the first run breaks at byte 20,000 (the resumes bring nothing)
-    with other_host(files={"/v.bin": data, "/w.bin": data},
-                    cuts={"/v.bin": [20_000] * (MAX_RESUMES + 1),
-                          "/w.bin": [20_000] * (MAX_RESUMES + 1)}) as host:
+    with other_host(
+        files={"/v.bin": data, "/w.bin": data},
+        cuts={"/v.bin": [20_000] * (MAX_RESUMES + 1), "/w.bin": [20_000] * (MAX_RESUMES + 1)},
+    ) as host:
         refs = tasks({"f": [host.url("/v.bin"), host.url("/w.bin")]})
         client = client_for(FakeLabelStudio())  # its retry policy never sleeps
-        kw: dict[str, Any] = dict(fields=["f"], allow_hosts=["127.0.0.2"], progress=False,
-                                  client=client)
+        kw: dict[str, Any] = dict(
+            fields=["f"], allow_hosts=["127.0.0.2"], progress=False, client=client
+        )
         first = ls_frames.fetch_media(refs, tmp_path, **kw)
         assert first["error"].tolist() == ["connection broke too often (at byte 20000)"] * 2
         partials = sorted(p.name for p in files_under(tmp_path) if p.name.endswith(".partial"))
@@ -382,8 +448,7 @@ def test_a_download_cut_short_is_resumed_by_the_next_run(tmp_path: Path) -> None
         host.files["/w.bin"] = changed  # w changes in between: its partial is worthless
         n = len(host.seen)
         second = ls_frames.fetch_media(refs, tmp_path, **kw)
-        asked = {s.path: (s.headers.get("range"), s.headers.get("if-range"))
-                 for s in host.seen[n:]}
+        asked = {s.path: (s.headers.get("range"), s.headers.get("if-range")) for s in host.seen[n:]}
     assert second["error"].isna().all()
     assert Path(second["path"][0]).read_bytes() == data
     assert Path(second["path"][1]).read_bytes() == changed
@@ -392,17 +457,21 @@ def test_a_download_cut_short_is_resumed_by_the_next_run(tmp_path: Path) -> None
     assert asked == {"/v.bin": ("bytes=20000-", etag), "/w.bin": ("bytes=20000-", etag)}
     # v: only the rest came over the wire; w: the whole of the new version
     assert second.attrs["media"]["bytes_downloaded"] == (len(data) - 20_000) + len(changed)
-    assert not any(p.name.endswith((".partial", ".partial.json", ".part"))
-                   for p in files_under(tmp_path))
+    assert not any(
+        p.name.endswith((".partial", ".partial.json", ".part")) for p in files_under(tmp_path)
+    )
 
 
-@pytest.mark.parametrize("uri", ["gs://bucket/k/a.png", "azure-blob://container/k/a.png",
-                                 "azure-spi://container/k/a.png"])
+@pytest.mark.parametrize(
+    "uri",
+    ["gs://bucket/k/a.png", "azure-blob://container/k/a.png", "azure-spi://container/k/a.png"],
+)
 def test_every_storage_scheme_is_resolved_by_the_server(tmp_path: Path, uri: str) -> None:
     fake = FakeLabelStudio()
     fake.storage = {uri: PNG}
-    df = ls_frames.fetch_media(tasks({"image": uri}), tmp_path, client=client_for(fake),
-                               progress=False)
+    df = ls_frames.fetch_media(
+        tasks({"image": uri}), tmp_path, client=client_for(fake), progress=False
+    )
     assert Path(df["path"][0]).read_bytes() == PNG
     asked = fake.requests[0]
     assert asked.url.path == "/tasks/1/resolve/"
@@ -417,28 +486,41 @@ def test_no_references_give_an_empty_typed_table(tmp_path: Path) -> None:
 
 def test_a_redirect_to_no_url_is_a_row(tmp_path: Path) -> None:
     with other_host(redirects={"/bad": "http://[::1"}) as host:
-        df = ls_frames.fetch_media(tasks({"f": host.url("/bad")}), tmp_path, fields=["f"],
-                                   allow_hosts=["127.0.0.2"], progress=False)
+        df = ls_frames.fetch_media(
+            tasks({"f": host.url("/bad")}),
+            tmp_path,
+            fields=["f"],
+            allow_hosts=["127.0.0.2"],
+            progress=False,
+        )
     assert df["error"].notna().all() and pd_is_na(df["path"][0])
 
 
 def test_public_urls_share_a_file_across_projects(tmp_path: Path) -> None:
     with other_host(files={"/shared.bin": b"same"}) as host:
-        both = tasks({"f": host.url("/shared.bin")}, project=1) + \
-            tasks({"f": host.url("/shared.bin")}, project=2)
-        df = ls_frames.fetch_media(both, tmp_path, fields=["f"], allow_hosts=["127.0.0.2"],
-                                   progress=False)
+        both = tasks({"f": host.url("/shared.bin")}, project=1) + tasks(
+            {"f": host.url("/shared.bin")}, project=2
+        )
+        df = ls_frames.fetch_media(
+            both, tmp_path, fields=["f"], allow_hosts=["127.0.0.2"], progress=False
+        )
         assert len(host.seen) == 1
     assert df["path"][0] == df["path"][1]
 
 
 def test_other_hosts_are_retried_on_the_clients_rules(tmp_path: Path) -> None:
     client = client_for(FakeLabelStudio())
-    with other_host(files={"/a.bin": b"a", "/b.bin": b"b"},
-                    fail={"/a.bin": [503, 502], "/b.bin": [500]}) as host:
-        df = ls_frames.fetch_media(tasks({"f": [host.url("/a.bin"), host.url("/b.bin")]}),
-                                   tmp_path, client=client, fields=["f"],
-                                   allow_hosts=["127.0.0.2"], progress=False)
+    with other_host(
+        files={"/a.bin": b"a", "/b.bin": b"b"}, fail={"/a.bin": [503, 502], "/b.bin": [500]}
+    ) as host:
+        df = ls_frames.fetch_media(
+            tasks({"f": [host.url("/a.bin"), host.url("/b.bin")]}),
+            tmp_path,
+            client=client,
+            fields=["f"],
+            allow_hosts=["127.0.0.2"],
+            progress=False,
+        )
         asked = [s.path for s in host.seen]
     assert pd_is_na(df["error"][0]) and Path(df["path"][0]).read_bytes() == b"a"
     assert df["error"][1] == "HTTP 500: busy"  # not a status worth repeating
@@ -451,15 +533,19 @@ def test_a_tasks_dataframe_is_read_too(tmp_path: Path) -> None:
 
     fake = FakeLabelStudio()
     fake.uploads = {"/data/upload/1/a.png": PNG}
-    frame = pd.DataFrame({"task_id": pd.array([7, 8], dtype="Int64"),
-                          "project_id": pd.array([1, 1], dtype="Int64"),
-                          "data.image": pd.array(["/data/upload/1/a.png", None],
-                                                 dtype="string"),
-                          "data.pages": pd.array([None, '["/data/upload/1/a.png"]'],
-                                                 dtype="string")})
+    frame = pd.DataFrame(
+        {
+            "task_id": pd.array([7, 8], dtype="Int64"),
+            "project_id": pd.array([1, 1], dtype="Int64"),
+            "data.image": pd.array(["/data/upload/1/a.png", None], dtype="string"),
+            "data.pages": pd.array([None, '["/data/upload/1/a.png"]'], dtype="string"),
+        }
+    )
     df = ls_frames.fetch_media(frame, tmp_path, client=client_for(fake), progress=False)
     assert list(zip(df["task_id"], df["field"], df["position"], strict=True)) == [
-        (7, "image", 0), (8, "pages", 0)]
+        (7, "image", 0),
+        (8, "pages", 0),
+    ]
     assert df["error"].isna().all() and df["path"][0] == df["path"][1]
 
 
@@ -473,10 +559,26 @@ def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
         missing("openssl (to make a test certificate)")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -500,12 +602,14 @@ def test_a_pinned_https_request_still_checks_the_certificate_against_the_name(
     with other_host(tls=server_tls, files={"/f.bin": b"over tls"}) as host:
         hops = Hops(None, guard, verify=trust, retry=ls_frames.RetryPolicy(sleep=lambda s: None))
         try:
-            with hops.open(Hop(httpx.URL(f"https://files.test:{host.port}/f.bin"), False),
-                           {}) as response:
+            with hops.open(
+                Hop(httpx.URL(f"https://files.test:{host.port}/f.bin"), False), {}
+            ) as response:
                 assert response.read() == b"over tls"
-            with pytest.raises(ls_frames.errors.TransportError, match="CERTIFICATE"), \
-                    hops.open(Hop(httpx.URL(f"https://other.test:{host.port}/f.bin"), False),
-                              {}):
+            with (
+                pytest.raises(ls_frames.errors.TransportError, match="CERTIFICATE"),
+                hops.open(Hop(httpx.URL(f"https://other.test:{host.port}/f.bin"), False), {}),
+            ):
                 pass  # same address, a name the certificate does not cover
         finally:
             hops.close()
@@ -519,16 +623,21 @@ def test_inputs_it_cannot_read_are_named(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="fetch_media reads"):
         ls_frames.fetch_media(42, tmp_path)  # type: ignore[arg-type]
     # a single field name is one field, not its letters
-    df = ls_frames.fetch_media(tasks({"image": "file:///x", "i": "file:///y"}), tmp_path,
-                               fields="image", progress=False)
+    df = ls_frames.fetch_media(
+        tasks({"image": "file:///x", "i": "file:///y"}), tmp_path, fields="image", progress=False
+    )
     assert df["field"].tolist() == ["image"]
 
 
 def test_an_html_file_is_a_file_when_its_name_says_so(tmp_path: Path) -> None:
     page = b"<html><head><title>Sign in</title></head><body>login</body></html>"
     with other_host(login_pages={"/doc.html", "/doc.png"}) as host:
-        df = ls_frames.fetch_media(tasks({"f": [host.url("/doc.html"), host.url("/doc.png")]}),
-                                   tmp_path, fields=["f"], allow_hosts=["127.0.0.2"],
-                                   progress=False)
+        df = ls_frames.fetch_media(
+            tasks({"f": [host.url("/doc.html"), host.url("/doc.png")]}),
+            tmp_path,
+            fields=["f"],
+            allow_hosts=["127.0.0.2"],
+            progress=False,
+        )
     assert Path(df["path"][0]).read_bytes() == page
     assert df["error"][1].startswith("an HTML page")

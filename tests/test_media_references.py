@@ -99,7 +99,10 @@ def test_without_a_config_values_that_look_like_references() -> None:
     }
     refs = list(iter_references([(1, None, data)]))
     assert [(r.field, r.position) for r in refs] == [
-        ("photo", 0), ("pages", 0), ("pages", 1), ("local", 0)
+        ("photo", 0),
+        ("pages", 0),
+        ("pages", 1),
+        ("local", 0),
     ]
 
 
@@ -107,14 +110,22 @@ def test_explicit_fields_take_every_string() -> None:
     data = {"a": "relative/file.png", "b": "https://example.org/x", "c": ["x", 1, "y"]}
     refs = list(iter_references([(1, 1, data)], fields=["a", "c", "missing"]))
     assert [(r.field, r.position, r.uri) for r in refs] == [
-        ("a", 0, "relative/file.png"), ("c", 0, "x"), ("c", 2, "y")
+        ("a", 0, "relative/file.png"),
+        ("c", 0, "x"),
+        ("c", 2, "y"),
     ]
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("https://x.org/a b.png", False), ("s3://b/k", True), ("", False), (None, False),
-     ("/data/upload/1/x.png", True), ("mailto:someone", False)],
+    [
+        ("https://x.org/a b.png", False),
+        ("s3://b/k", True),
+        ("", False),
+        (None, False),
+        ("/data/upload/1/x.png", True),
+        ("mailto:someone", False),
+    ],
 )
 def test_looks_like_reference(value: object, expected: bool) -> None:
     assert looks_like_reference(value) is expected
@@ -123,8 +134,11 @@ def test_looks_like_reference(value: object, expected: bool) -> None:
 def test_task_api_links_name_their_storage_uri() -> None:
     link = "/tasks/7/resolve/?fileuri=czM6Ly9idWNrZXQvYS9iLnBuZw"  # no padding
     assert canonical(link) == "s3://bucket/a/b.png"
-    assert canonical("/tasks/7/presign/?fileuri=czM6Ly9idWNrZXQvYS9iLnBuZw==") == \
-        "s3://bucket/a/b.png"
-    assert canonical("/tasks/7/resolve/?fileuri=bm90LWEtdXJp") == \
-        "/tasks/7/resolve/?fileuri=bm90LWEtdXJp"  # decodes to no storage URI: kept
+    assert (
+        canonical("/tasks/7/presign/?fileuri=czM6Ly9idWNrZXQvYS9iLnBuZw==") == "s3://bucket/a/b.png"
+    )
+    assert (
+        canonical("/tasks/7/resolve/?fileuri=bm90LWEtdXJp")
+        == "/tasks/7/resolve/?fileuri=bm90LWEtdXJp"
+    )  # decodes to no storage URI: kept
     assert canonical("/data/upload/1/x.png") == "/data/upload/1/x.png"

@@ -61,34 +61,57 @@ def check_against_originals(df: pd.DataFrame, project: MediaProject) -> None:
 
 
 def test_every_kind_from_a_snapshot_with_both_keys(
-    frames: ls_frames.Frames, media_project: MediaProject, client: ls_frames.Client,
-    plain_server: Any, tmp_path: Path,
+    frames: ls_frames.Frames,
+    media_project: MediaProject,
+    client: ls_frames.Client,
+    plain_server: Any,
+    tmp_path: Path,
 ) -> None:
     before = len(plain_server.requests)
     # 127.0.0.2 is a private address of another host: refused unless allowed
-    refused = ls_frames.fetch_media(frames, tmp_path / "strictly", client=client,
-                                    progress=False)
+    refused = ls_frames.fetch_media(frames, tmp_path / "strictly", client=client, progress=False)
     urls = refused[refused["uri"].str.startswith("http://127.0.0.2")]
     assert len(urls) == len(media_project.by_kind("url"))
     assert urls["error"].str.contains("private address").all()
     assert len(plain_server.requests) == before
 
-    df = ls_frames.fetch_media(frames, tmp_path, client=client, progress=False,
-                               allow_hosts=["127.0.0.2"])
-    assert list(df.columns) == ["task_id", "field", "position", "uri", "path", "bytes",
-                                "sha256", "content_type", "error"]
-    assert [str(t) for t in df.dtypes] == ["Int64", "string", "Int64", "string", "string",
-                                           "Int64", "string", "string", "string"]
+    df = ls_frames.fetch_media(
+        frames, tmp_path, client=client, progress=False, allow_hosts=["127.0.0.2"]
+    )
+    assert list(df.columns) == [
+        "task_id",
+        "field",
+        "position",
+        "uri",
+        "path",
+        "bytes",
+        "sha256",
+        "content_type",
+        "error",
+    ]
+    assert [str(t) for t in df.dtypes] == [
+        "Int64",
+        "string",
+        "Int64",
+        "string",
+        "string",
+        "Int64",
+        "string",
+        "string",
+        "string",
+    ]
     check_against_originals(df, media_project)
-    assert df["uri"].tolist() == [r.uri for r in sorted(media_project.refs,
-                                                        key=lambda r: r.task_id)]
+    assert df["uri"].tolist() == [
+        r.uri for r in sorted(media_project.refs, key=lambda r: r.task_id)
+    ]
     # the plain host was asked for its files, and never saw the key
     seen = plain_server.requests[before:]
     assert len(seen) == len(media_project.by_kind("url"))
     assert all(auth is None for _, auth in seen)
 
-    again = ls_frames.fetch_media(frames, tmp_path, client=client, progress=False,
-                                  allow_hosts=["127.0.0.2"])
+    again = ls_frames.fetch_media(
+        frames, tmp_path, client=client, progress=False, allow_hosts=["127.0.0.2"]
+    )
     stats = again.attrs["media"]
     assert stats["downloaded"] == 0 and stats["bytes_downloaded"] == 0
     assert stats["cached"] == sum(r.data is not None for r in media_project.refs)
@@ -97,18 +120,23 @@ def test_every_kind_from_a_snapshot_with_both_keys(
 
 
 def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
-    label_studio: Any, media_project: MediaProject, frames: ls_frames.Frames, tmp_path: Path,
+    label_studio: Any,
+    media_project: MediaProject,
+    frames: ls_frames.Frames,
+    tmp_path: Path,
 ) -> None:
     """The task API rewrites storage URIs into /tasks/{id}/resolve/ links: both shapes and a
     Parquet dataset written by export_project reach the same bytes."""
     with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
-        answer = c.get_json("api/tasks", params={"project": media_project.project_id,
-                                                 "page_size": 1000})
+        answer = c.get_json(
+            "api/tasks", params={"project": media_project.project_id, "page_size": 1000}
+        )
         tasks = answer["tasks"]
         linked = [t for t in tasks if "/resolve/?fileuri=" in str(t["data"]["image"])]
         assert len(linked) >= 4  # the S3 ones
-        df = ls_frames.fetch_media(tasks, tmp_path / "api", client=c, progress=False,
-                                   allow_hosts=["127.0.0.2"])
+        df = ls_frames.fetch_media(
+            tasks, tmp_path / "api", client=c, progress=False, allow_hosts=["127.0.0.2"]
+        )
         data_by_task = {r.task_id: r.data for r in media_project.refs}
         row: Any  # a row's fields are scalars of any type
         for row in df.itertuples():
@@ -116,83 +144,105 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
             if expected is not None:
                 assert Path(row.path).read_bytes() == expected
         # the snapshot's raw s3:// URIs name the same cache entries as the API's links
-        raw = ls_frames.fetch_media(frames, tmp_path / "api", client=c, progress=False,
-                                    allow_hosts=["127.0.0.2"])
+        raw = ls_frames.fetch_media(
+            frames, tmp_path / "api", client=c, progress=False, allow_hosts=["127.0.0.2"]
+        )
         assert raw.attrs["media"]["downloaded"] == 0
         assert raw.attrs["media"]["cached"] == df.attrs["media"]["downloaded"]
 
-        out = ls_frames.export_project(media_project.project_id, tmp_path / "ds", client=c,
-                                       progress=False)
-        from_dataset = ls_frames.fetch_media(out, tmp_path / "cache", client=c,
-                                             allow_hosts=["127.0.0.2"], progress=False)
+        out = ls_frames.export_project(
+            media_project.project_id, tmp_path / "ds", client=c, progress=False
+        )
+        from_dataset = ls_frames.fetch_media(
+            out, tmp_path / "cache", client=c, allow_hosts=["127.0.0.2"], progress=False
+        )
     check_against_originals(from_dataset, media_project)
 
 
 def test_refresh_revalidates_and_fetches_only_what_changed(
-    label_studio: Any, tmp_path: Path, moto_s3: Any,
+    label_studio: Any,
+    tmp_path: Path,
+    moto_s3: Any,
 ) -> None:
     root = label_studio.local_files_root
     assert root is not None, "the shared server has no LS_FRAMES_TEST_LOCAL_FILES_ROOT"
     headers = auth_headers(label_studio.url, label_studio.admin_key)
     with httpx.Client(base_url=label_studio.url, headers=headers, timeout=60) as http:
-        pid = http.post("/api/projects", json={
-            "title": "ls_frames media refresh",
-            "label_config": '<View><Image name="i" value="$image"/></View>'}).json()["id"]
+        pid = http.post(
+            "/api/projects",
+            json={
+                "title": "ls_frames media refresh",
+                "label_config": '<View><Image name="i" value="$image"/></View>',
+            },
+        ).json()["id"]
         folder = Path(root) / f"ls-frames-refresh-{pid}"
         folder.mkdir()
         (folder / "a.png").write_bytes(demo_image(1))
         (folder / "b.png").write_bytes(demo_image(2))
-        storage = http.post("/api/storages/localfiles", json={
-            "project": pid, "path": str(folder), "use_blob_urls": True}).json()
+        storage = http.post(
+            "/api/storages/localfiles",
+            json={"project": pid, "path": str(folder), "use_blob_urls": True},
+        ).json()
         assert http.post(f"/api/storages/localfiles/{storage['id']}/sync").is_success
         upload = upload_files(http, pid, {"u.png": demo_image(3)})["u.png"]
         from ls_frames.testing.media import add_s3_storage
 
         s3_uri = moto_s3.put(f"lsf-refresh-{pid}", "img/s.png", demo_image(4))
         add_s3_storage(http, pid, moto_s3, f"lsf-refresh-{pid}", presign=False, prefix="img/")
-        task_ids = http.post(f"/api/projects/{pid}/import?return_task_ids=true", json=[
-            {"data": {"image": upload}}]).json()["task_ids"]
+        task_ids = http.post(
+            f"/api/projects/{pid}/import?return_task_ids=true", json=[{"data": {"image": upload}}]
+        ).json()["task_ids"]
     with ls_frames.Client(label_studio.url, label_studio.admin_key) as c:
         frames = ls_frames.load_project(pid, client=c, progress=False)
         df = ls_frames.fetch_media(frames, tmp_path, client=c, progress=False)
         by_uri = dict(zip(df["uri"], df["path"], strict=True))
-        assert set(by_uri) == {f"/data/local-files/?d={folder.name}/a.png",
-                               f"/data/local-files/?d={folder.name}/b.png", upload, s3_uri}
+        assert set(by_uri) == {
+            f"/data/local-files/?d={folder.name}/a.png",
+            f"/data/local-files/?d={folder.name}/b.png",
+            upload,
+            s3_uri,
+        }
         assert df["error"].isna().all(), df["error"].tolist()
         assert task_ids[0] in df["task_id"].tolist()
         mtimes = {u: os.stat(p).st_mtime_ns for u, p in by_uri.items()}
 
         (folder / "b.png").write_bytes(demo_image(22))
         moto_s3.put(f"lsf-refresh-{pid}", "img/s.png", demo_image(44))
-        refreshed = ls_frames.fetch_media(frames, tmp_path, client=c, refresh=True,
-                                          progress=False)
+        refreshed = ls_frames.fetch_media(frames, tmp_path, client=c, refresh=True, progress=False)
     stats = refreshed.attrs["media"]
     # a.png answers 304 to its ETag; b.png and the S3 object changed; the upload has no
     # validators, so it is fetched again and found the same
     assert (stats["not_modified"], stats["downloaded"], stats["unchanged"]) == (1, 2, 1)
     paths = dict(zip(refreshed["uri"], refreshed["path"], strict=True))
-    assert Path(paths[f"/data/local-files/?d={folder.name}/b.png"]).read_bytes() == \
-        demo_image(22)
+    assert Path(paths[f"/data/local-files/?d={folder.name}/b.png"]).read_bytes() == demo_image(22)
     assert Path(paths[s3_uri]).read_bytes() == demo_image(44)
-    assert os.stat(paths[f"/data/local-files/?d={folder.name}/a.png"]).st_mtime_ns == \
-        mtimes[f"/data/local-files/?d={folder.name}/a.png"]
+    assert (
+        os.stat(paths[f"/data/local-files/?d={folder.name}/a.png"]).st_mtime_ns
+        == mtimes[f"/data/local-files/?d={folder.name}/a.png"]
+    )
     assert os.stat(paths[upload]).st_mtime_ns == mtimes[upload]
 
 
 def test_an_old_servers_presign_route_answers_on_1_23(
-    label_studio: Any, media_project: MediaProject,
+    label_studio: Any,
+    media_project: MediaProject,
 ) -> None:
     """The fallback route the fetcher switches to (tested with the fake) exists here too."""
     ref = media_project.by_kind("s3-proxy")[0]
     encoded = base64.urlsafe_b64encode(ref.uri.encode()).decode()
     headers = auth_headers(label_studio.url, label_studio.admin_key)
-    answer = httpx.get(f"{label_studio.url}/tasks/{ref.task_id}/presign/",
-                       params={"fileuri": encoded}, headers=headers)
+    answer = httpx.get(
+        f"{label_studio.url}/tasks/{ref.task_id}/presign/",
+        params={"fileuri": encoded},
+        headers=headers,
+    )
     assert answer.status_code == 200 and answer.content == ref.data
 
 
 def test_storage_uris_without_a_task_resolve_at_the_project(
-    label_studio: Any, media_project: MediaProject, tmp_path: Path,
+    label_studio: Any,
+    media_project: MediaProject,
+    tmp_path: Path,
 ) -> None:
     refs = media_project.by_kind("s3-presign") + media_project.by_kind("s3-proxy")
     data = [{"project": media_project.project_id, "data": {"image": r.uri}} for r in refs]

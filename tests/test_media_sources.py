@@ -33,15 +33,23 @@ def _get(http: httpx.Client, ref_uri: str, task_id: int) -> httpx.Response:
 def test_project_holds_every_kind(media_project: MediaProject) -> None:
     kinds = {r.kind for r in media_project.refs}
     assert kinds == {
-        "upload", "local-files", "s3-presign", "s3-proxy", "url", "missing-upload",
-        "missing-s3-presign", "missing-s3-proxy", "unresolvable-s3",
+        "upload",
+        "local-files",
+        "s3-presign",
+        "s3-proxy",
+        "url",
+        "missing-upload",
+        "missing-s3-presign",
+        "missing-s3-proxy",
+        "unresolvable-s3",
     }
     assert len({r.task_id for r in media_project.refs}) == len(media_project.refs)
 
 
 @pytest.mark.parametrize("kind", ["upload", "local-files", "s3-proxy"])
-def test_server_serves_the_original_bytes(media_project: MediaProject, http: httpx.Client,
-                                          kind: str) -> None:  # fmt: skip
+def test_server_serves_the_original_bytes(
+    media_project: MediaProject, http: httpx.Client, kind: str
+) -> None:
     refs = media_project.by_kind(kind)
     assert refs
     for ref in refs:
@@ -51,8 +59,9 @@ def test_server_serves_the_original_bytes(media_project: MediaProject, http: htt
         assert answer.headers["content-type"] == "image/png"
 
 
-def test_presigned_storage_redirects_to_moto(media_project: MediaProject, http: httpx.Client,
-                                             moto_s3: Any) -> None:  # fmt: skip
+def test_presigned_storage_redirects_to_moto(
+    media_project: MediaProject, http: httpx.Client, moto_s3: Any
+) -> None:
     for ref in media_project.by_kind("s3-presign"):
         answer = _get(http, ref.uri, ref.task_id)
         assert answer.status_code == 303
@@ -63,8 +72,9 @@ def test_presigned_storage_redirects_to_moto(media_project: MediaProject, http: 
         assert target.headers["etag"].strip('"') == hashlib.md5(ref.data or b"").hexdigest()
 
 
-def test_proxied_storage_supports_range_and_etag(media_project: MediaProject,
-                                                 http: httpx.Client) -> None:  # fmt: skip
+def test_proxied_storage_supports_range_and_etag(
+    media_project: MediaProject, http: httpx.Client
+) -> None:
     ref = media_project.by_kind("s3-proxy")[0]
     assert ref.data is not None
     path = resolve_path(ref.task_id, ref.uri)
@@ -79,8 +89,9 @@ def test_proxied_storage_supports_range_and_etag(media_project: MediaProject,
     assert again.status_code == 304 and again.content == b""
 
 
-def test_plain_urls_are_served_off_the_label_studio_host(media_project: MediaProject,
-                                                         plain_server: Any) -> None:  # fmt: skip
+def test_plain_urls_are_served_off_the_label_studio_host(
+    media_project: MediaProject, plain_server: Any
+) -> None:
     for ref in media_project.by_kind("url"):
         assert ref.uri.startswith("http://127.0.0.2:")
         answer = httpx.get(ref.uri)
@@ -88,8 +99,9 @@ def test_plain_urls_are_served_off_the_label_studio_host(media_project: MediaPro
     assert plain_server.requests[-1][1] is None  # no key sent by this test
 
 
-def test_unresolvable_references_fail_as_documented(media_project: MediaProject,
-                                                    http: httpx.Client) -> None:  # fmt: skip
+def test_unresolvable_references_fail_as_documented(
+    media_project: MediaProject, http: httpx.Client
+) -> None:
     [upload] = media_project.by_kind("missing-upload")
     # An upload path with no FileUpload record is an unhandled error on the server (1.23.2).
     answer = _get(http, upload.uri, upload.task_id)

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture
 def client(label_studio: Any) -> Any:
-    with ls_frames.Client(label_studio.url, label_studio.access_token or label_studio.admin_key) as c:
+    with ls_frames.Client(
+        label_studio.url, label_studio.access_token or label_studio.admin_key
+    ) as c:
         yield c
 
 
@@ -49,8 +51,9 @@ def test_export_project_keeps_a_media_table(
     client: ls_frames.Client, demo_project: dict[str, Any], tmp_path: Path
 ) -> None:
     out, cache = tmp_path / "ds", tmp_path / "cache"
-    ls_frames.export_project(demo_project["project_id"], out, client=client, media=cache,
-                             progress=False)
+    ls_frames.export_project(
+        demo_project["project_id"], out, client=client, media=cache, progress=False
+    )
     frames = ls_frames.read_parquet(out)
     _check_demo_media(frames.media, demo_project)
     assert str(frames.media["task_id"].dtype) == "Int64"
@@ -60,12 +63,15 @@ def test_export_project_keeps_a_media_table(
     assert info["media"]["cache_dir"] == str(cache.absolute())
     assert info["media"]["last_run"]["downloaded"] == len(demo_project["media"])
     # The media table carries the dataset's provenance like the other tables.
-    assert frames.provenance is not None and frames.provenance["project"] == demo_project["project_id"]
+    assert (
+        frames.provenance is not None and frames.provenance["project"] == demo_project["project_id"]
+    )
     assert ls_frames.read_parquet(out, tables=["tasks"]).arrow.keys() == {"tasks"}
 
     # Again into the same cache: nothing is downloaded.
-    ls_frames.export_project(demo_project["project_id"], out, client=client, media=cache,
-                             overwrite=True, progress=False)
+    ls_frames.export_project(
+        demo_project["project_id"], out, client=client, media=cache, overwrite=True, progress=False
+    )
     again = _manifest(out)["media"]["last_run"]
     assert again.get("downloaded", 0) == 0 and again["cached"] == len(demo_project["media"])
     _check_demo_media(ls_frames.read_parquet(out).media, demo_project)
@@ -74,8 +80,9 @@ def test_export_project_keeps_a_media_table(
 def test_without_media_there_is_no_media_table(
     client: ls_frames.Client, demo_project: dict[str, Any], tmp_path: Path
 ) -> None:
-    out = ls_frames.export_project(demo_project["project_id"], tmp_path / "ds", client=client,
-                                   progress=False)
+    out = ls_frames.export_project(
+        demo_project["project_id"], tmp_path / "ds", client=client, progress=False
+    )
     frames = ls_frames.read_parquet(out)
     assert "media" not in frames.arrow and "media" not in _manifest(out)["tables"]
     with pytest.raises(KeyError, match="media=DIR"):
@@ -86,9 +93,14 @@ def test_export_of_a_mixed_project_reports_failures_and_keeps_the_key_home(
     client: ls_frames.Client, media_project: MediaProject, plain_server: Any, tmp_path: Path
 ) -> None:
     # 127.0.0.2 is private and not the Label Studio host: fetched only when allowed.
-    out = ls_frames.export_project(media_project.project_id, tmp_path / "ds", client=client,
-                                   media=tmp_path / "cache", progress=False,
-                                   media_options={"allow_hosts": ["127.0.0.2"]})
+    out = ls_frames.export_project(
+        media_project.project_id,
+        tmp_path / "ds",
+        client=client,
+        media=tmp_path / "cache",
+        progress=False,
+        media_options={"allow_hosts": ["127.0.0.2"]},
+    )
     media = ls_frames.read_parquet(out).media
     by_task = {r.task_id: r for r in media_project.refs}
     assert sorted(media["task_id"].tolist()) == sorted(by_task)
@@ -101,25 +113,27 @@ def test_export_of_a_mixed_project_reports_failures_and_keeps_the_key_home(
             assert pd.isna(row.error), (ref.kind, row.error)
             assert Path(row.path).read_bytes() == ref.data, ref.kind
     assert _manifest(out)["media"]["failed"] == sum(r.data is None for r in media_project.refs)
-    seen = [auth for path, auth in plain_server.requests
-            if path.startswith(f"/p{media_project.project_id}/")]
+    seen = [
+        auth
+        for path, auth in plain_server.requests
+        if path.startswith(f"/p{media_project.project_id}/")
+    ]
     assert seen and all(auth is None for auth in seen)
 
 
 def test_sync_parquet_fetches_only_what_is_new_or_changed(
     client: ls_frames.Client, label_studio: Any, tmp_path: Path
 ) -> None:
-    demo = seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=5,
-                             title="ls_frames media sync")
+    demo = seed_demo_project(
+        label_studio.url, label_studio.admin_key, n_tasks=5, title="ls_frames media sync"
+    )
     pid, out, cache = demo["project_id"], tmp_path / "ds", tmp_path / "cache"
-    first = ls_frames.sync_parquet(pid, out, client=client, media=cache, overlap=0,
-                                   progress=False)
+    first = ls_frames.sync_parquet(pid, out, client=client, media=cache, overlap=0, progress=False)
     assert first.media is not None and first.media["downloaded"] == 5
     _check_demo_media(ls_frames.read_parquet(out).media, demo)
 
     # Nothing changed: nothing downloaded, the table is still there.
-    second = ls_frames.sync_parquet(pid, out, client=client, media=cache, overlap=0,
-                                    progress=False)
+    second = ls_frames.sync_parquet(pid, out, client=client, media=cache, overlap=0, progress=False)
     assert second.media is not None and second.media.get("downloaded", 0) == 0
     assert len(ls_frames.read_parquet(out).media) == 5
 
@@ -132,7 +146,9 @@ def test_sync_parquet_fetches_only_what_is_new_or_changed(
         edited = demo["task_ids"][1]
         answer = http.patch(f"/api/tasks/{edited}/", json={"data": {"image": refs["changed.png"]}})
         assert answer.status_code == 200, answer.text
-        answer = http.post(f"/api/projects/{pid}/import", json=[{"data": {"image": refs["extra.png"]}}])
+        answer = http.post(
+            f"/api/projects/{pid}/import", json=[{"data": {"image": refs["extra.png"]}}]
+        )
         assert answer.status_code == 201, answer.text
     third = ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     assert third.mode == "incremental" and third.media is not None
@@ -145,10 +161,19 @@ def test_sync_parquet_fetches_only_what_is_new_or_changed(
 
 
 def test_cli_media_for_a_project_and_a_dataset(
-    client: ls_frames.Client, demo_project: dict[str, Any], label_studio: Any, tmp_path: Path,
+    client: ls_frames.Client,
+    demo_project: dict[str, Any],
+    label_studio: Any,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    key = ["--url", label_studio.url, "--api-key", label_studio.access_token or label_studio.admin_key, "-q"]
+    key = [
+        "--url",
+        label_studio.url,
+        "--api-key",
+        label_studio.access_token or label_studio.admin_key,
+        "-q",
+    ]
     cache, table = tmp_path / "cache", tmp_path / "media.parquet"
     pid = str(demo_project["project_id"])
     assert main(["media", pid, "--out", str(cache), "--table", str(table), *key]) == 0
@@ -157,8 +182,9 @@ def test_cli_media_for_a_project_and_a_dataset(
     assert f"media: {n} reference(s) ({n} downloaded)" in printed
     _check_demo_media(pd.read_parquet(table, dtype_backend="numpy_nullable"), demo_project)
 
-    out = ls_frames.export_project(demo_project["project_id"], tmp_path / "ds", client=client,
-                                   progress=False)
+    out = ls_frames.export_project(
+        demo_project["project_id"], tmp_path / "ds", client=client, progress=False
+    )
     assert main(["media", str(out), "--out", str(cache), *key]) == 0
     assert f"({n} cached)" in capsys.readouterr().out
     _check_demo_media(ls_frames.read_parquet(out).media, demo_project)
@@ -168,7 +194,9 @@ def test_cli_media_for_a_project_and_a_dataset(
 
 
 def test_cli_export_with_media_and_strict_failures(
-    media_project: MediaProject, label_studio: Any, tmp_path: Path,
+    media_project: MediaProject,
+    label_studio: Any,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     key = ["--url", label_studio.url, "--api-key", label_studio.admin_key, "-q"]
@@ -189,10 +217,12 @@ def test_cli_export_with_media_and_strict_failures(
     assert "MediaError" in capsys.readouterr().err
 
 
-def test_cli_sync_with_media(label_studio: Any, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    demo = seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=5,
-                             title="ls_frames media cli sync")
+def test_cli_sync_with_media(
+    label_studio: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = seed_demo_project(
+        label_studio.url, label_studio.admin_key, n_tasks=5, title="ls_frames media cli sync"
+    )
     key = ["--url", label_studio.url, "--api-key", label_studio.admin_key, "-q"]
     out, cache = tmp_path / "ds", tmp_path / "cache"
     args = ["sync", str(demo["project_id"]), "--out", str(out), "--overlap", "0"]

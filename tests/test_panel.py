@@ -25,8 +25,9 @@ def client(label_studio: Any) -> ls_frames.Client:
 @pytest.fixture(scope="module")
 def own_project(label_studio: Any) -> dict[str, Any]:
     """A demo project of this module's own, for the tests that add views and delete."""
-    return seed_demo_project(label_studio.url, label_studio.admin_key,
-                             title="ls_frames panel tests")
+    return seed_demo_project(
+        label_studio.url, label_studio.admin_key, title="ls_frames panel tests"
+    )
 
 
 def _panel(client: ls_frames.Client, project: int, tmp_path: Path, **kw: Any) -> Any:
@@ -76,8 +77,10 @@ def test_export_shows_the_tables_and_keeps_the_frames(
     # the preview: counts, one tab per table with its row count, the label chart
     assert f"tasks {counts['tasks']}" in panel.preview.counts.value
     assert panel.preview.tabs.titles == (
-        f"tasks ({counts['tasks']})", f"annotations ({counts['annotations']})",
-        f"regions ({len(frames.regions)})", f"relations ({counts['relations']})",
+        f"tasks ({counts['tasks']})",
+        f"annotations ({counts['annotations']})",
+        f"regions ({len(frames.regions)})",
+        f"relations ({counts['relations']})",
         f"predictions ({counts['predictions']})",
     )
     assert "cat" in panel.preview.chart.value and "bird" in panel.preview.chart.value
@@ -121,13 +124,26 @@ def test_view_picker_limits_the_tasks(
     client: ls_frames.Client, own_project: dict[str, Any], tmp_path: Path
 ) -> None:
     pid, first = own_project["project_id"], own_project["task_ids"][:3]
-    view = client.post_json("api/dm/views/", {"project": pid, "data": {
-        "title": "first three",
-        "filters": {"conjunction": "and", "items": [{
-            "filter": "filter:tasks:id", "operator": "less_or_equal", "type": "Number",
-            "value": first[-1],
-        }]},
-    }})  # fmt: skip
+    view = client.post_json(
+        "api/dm/views/",
+        {
+            "project": pid,
+            "data": {
+                "title": "first three",
+                "filters": {
+                    "conjunction": "and",
+                    "items": [
+                        {
+                            "filter": "filter:tasks:id",
+                            "operator": "less_or_equal",
+                            "type": "Number",
+                            "value": first[-1],
+                        }
+                    ],
+                },
+            },
+        },
+    )
     panel = _panel(client, pid, tmp_path)
     assert ("first three", view["id"]) in panel.view_picker.options
     panel.view_picker.value = view["id"]
@@ -145,7 +161,10 @@ def test_reuse_then_delete_a_snapshot(
     panel = _panel(client, pid, tmp_path)
     labels = dict((value, label) for label, value in panel.snapshots.select.options)
     assert made.id in labels
-    assert "completed" in labels[made.id] and f"{own_project['counts']['tasks']} tasks" in labels[made.id]
+    assert (
+        "completed" in labels[made.id]
+        and f"{own_project['counts']['tasks']} tasks" in labels[made.id]
+    )
 
     panel.snapshots.select.value = made.id
     assert panel.snapshots.delete_button.disabled is False
@@ -224,9 +243,7 @@ def test_a_wrong_key_is_shown_without_the_key(label_studio: Any, tmp_path: Path)
     assert panel.export_button.disabled  # no project to export
 
 
-def test_unknown_project_is_an_error_in_the_panel(
-    client: ls_frames.Client, tmp_path: Path
-) -> None:
+def test_unknown_project_is_an_error_in_the_panel(client: ls_frames.Client, tmp_path: Path) -> None:
     panel = ls_frames.ExportPanel(10**8, client=client, work_dir=tmp_path, background=False)
     assert isinstance(panel.error, ls_frames.LSFramesError)
     assert f"project {10**8} is not among the projects" in panel.error_box.value
@@ -244,7 +261,9 @@ def test_missing_ipywidgets_names_the_install_line() -> None:
 
 
 def test_switching_project_reloads_what_depends_on_it(
-    client: ls_frames.Client, demo_project: dict[str, Any], own_project: dict[str, Any],
+    client: ls_frames.Client,
+    demo_project: dict[str, Any],
+    own_project: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     demo, own = demo_project["project_id"], own_project["project_id"]

@@ -32,25 +32,34 @@ class PanelFake(FakeLabelStudio):
         self.slow = False  # downloads trickle, so the panel's byte count can be seen
         self.body = b"[]"
 
-    def add_export(self, body: bytes = b"[]", statuses: list[str] | None = None,
-                   title: str = "t", traceback: str | None = None) -> FakeExport:
+    def add_export(
+        self,
+        body: bytes = b"[]",
+        statuses: list[str] | None = None,
+        title: str = "t",
+        traceback: str | None = None,
+    ) -> FakeExport:
         return super().add_export(self.body, list(self.script), title, self.tb)
 
     def _route(self, request: httpx.Request, path: str) -> httpx.Response:
         if path == "/api/projects/":
             if self.hold_list is not None:
                 assert self.hold_list.wait(30)
-            return httpx.Response(200, json={"results": [{"id": PROJECT, "title": "fake"}],
-                                             "next": None})
+            return httpx.Response(
+                200, json={"results": [{"id": PROJECT, "title": "fake"}], "next": None}
+            )
         if path == f"/api/projects/{PROJECT}/":
             return httpx.Response(200, json={"id": PROJECT, "label_config": "<View/>"})
         if path == "/api/dm/views/":
             return httpx.Response(200, json=[])
         if re.fullmatch(rf"/api/projects/{PROJECT}/export/formats", path):
-            return httpx.Response(200, json=[
-                {"name": "JSON", "title": "JSON"},
-                {"name": "COCO", "title": "COCO", "disabled": True},
-            ])  # fmt: skip
+            return httpx.Response(
+                200,
+                json=[
+                    {"name": "JSON", "title": "JSON"},
+                    {"name": "COCO", "title": "COCO", "disabled": True},
+                ],
+            )
         if request.method == "POST" and self.hold is not None:
             assert self.hold.wait(30)
         return super()._route(request, path)

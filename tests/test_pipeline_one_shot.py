@@ -52,8 +52,7 @@ def test_one_shot_snapshots_are_deleted_unless_kept(
     frames = ls_frames.load_project(pid, client=client, progress=False)
     assert len(frames.tasks) == len(TASKS)
     ls_frames.export_project(pid, tmp_path / "ds", client=client, progress=False)
-    path = ls_frames.download_project(pid, f"{tmp_path}/csv/", "CSV", client=client,
-                                      progress=False)
+    path = ls_frames.download_project(pid, f"{tmp_path}/csv/", "CSV", client=client, progress=False)
     assert path.parent == tmp_path / "csv" and path.read_text().splitlines()[0]
     assert _ids(client, pid) == before, "every snapshot made for one job was deleted"
 
@@ -63,10 +62,12 @@ def test_one_shot_snapshots_are_deleted_unless_kept(
     assert kept.provenance["export_id"] == new and kept.provenance["snapshot_kept"] is True
     for run in (
         lambda: ls_frames.load_project(pid, client=client, export_id=new, progress=False),
-        lambda: ls_frames.export_project(pid, tmp_path / "named", client=client, export_id=new,
-                                         progress=False),
-        lambda: ls_frames.download_project(pid, tmp_path, client=client, export_id=new,
-                                           progress=False),
+        lambda: ls_frames.export_project(
+            pid, tmp_path / "named", client=client, export_id=new, progress=False
+        ),
+        lambda: ls_frames.download_project(
+            pid, tmp_path, client=client, export_id=new, progress=False
+        ),
     ):
         run()
         assert _ids(client, pid) == before | {new}, "a named snapshot is never deleted"
@@ -75,8 +76,11 @@ def test_one_shot_snapshots_are_deleted_unless_kept(
 
 @pytest.mark.server
 def test_progress_false_draws_nothing_and_provenance_is_set(
-    client: ls_frames.Client, project: dict[str, Any], tmp_path: Path,
-    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    client: ls_frames.Client,
+    project: dict[str, Any],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("LS_FRAMES_DISABLE_PROGRESS_BARS", raising=False)
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
@@ -84,8 +88,9 @@ def test_progress_false_draws_nothing_and_provenance_is_set(
     frames = ls_frames.load_project(project["title"], client=client, progress=False)
     out, err = capfd.readouterr()
     assert out == "" and err == "", err
-    out_dir = ls_frames.export_project(project["title"], tmp_path / "ds", client=client,
-                                       progress=False)
+    out_dir = ls_frames.export_project(
+        project["title"], tmp_path / "ds", client=client, progress=False
+    )
     capfd.readouterr()
     stored = ls_frames.read_parquet(out_dir).provenance
     assert frames.provenance is not None and stored is not None
@@ -105,8 +110,10 @@ def test_projects_by_title(client: ls_frames.Client, project: dict[str, Any]) ->
     assert client.resolve_project(f"  {project['title'].upper()} ") == project["id"]
     assert client.resolve_project(str(project["id"])) == project["id"]
     twin = f"twin {uuid.uuid4().hex[:8]}"
-    ids = sorted(client.post_json("api/projects", {"title": twin, "label_config": CONFIG})["id"]
-                 for _ in range(2))
+    ids = sorted(
+        client.post_json("api/projects", {"title": twin, "label_config": CONFIG})["id"]
+        for _ in range(2)
+    )
     with pytest.raises(ConfigurationError, match=f"ids {ids[0]}, {ids[1]}"):
         ls_frames.load_project(twin, client=client, progress=False)
     with pytest.raises(ConfigurationError, match="no project titled"):
@@ -141,10 +148,8 @@ def test_format_names_are_checked_before_a_snapshot_is_made(
     with pytest.raises(ConfigurationError, match=r"offers no export format 'NOPE'.*YOLO"):
         ls_frames.download_project(pid, f"{tmp_path}/x/", "NOPE", client=client, progress=False)
     with pytest.raises(ConfigurationError, match="CONLL2003 is not available"):
-        ls_frames.download_project(pid, tmp_path / "c", "conll2003", client=client,
-                                   progress=False)
+        ls_frames.download_project(pid, tmp_path / "c", "conll2003", client=client, progress=False)
     assert not (tmp_path / "x").exists() and not (tmp_path / "c").exists()
-    path = ls_frames.download_project(pid, tmp_path / "y", "yolo", client=client,
-                                      progress=False)
+    path = ls_frames.download_project(pid, tmp_path / "y", "yolo", client=client, progress=False)
     assert path.parent == tmp_path / "y" and zipfile.is_zipfile(path)
     assert _ids(client, pid) == before

@@ -51,8 +51,11 @@ def _raw_items(path: Path) -> list[tuple[Any, str, Any, int, dict[str, Any]]]:
     """(task id, source, source id, index, item) per result item, counted with json.load."""
     out = []
     for task in _raw_tasks(path):
-        for kind, key in (("annotation", "annotations"), ("prediction", "predictions"),
-                          ("draft", "drafts")):
+        for kind, key in (
+            ("annotation", "annotations"),
+            ("prediction", "predictions"),
+            ("draft", "drafts"),
+        ):
             for obj in task.get(key) or []:
                 if isinstance(obj, dict):
                     for i, item in enumerate(obj.get("result") or []):
@@ -72,25 +75,51 @@ def test_every_result_item_lands_once(path: Path) -> None:
     assert regions.num_rows + relations.num_rows == len(items)
     # every row points back to one item, with its type, names, region id and exact value
     got = Counter(
-        (r["task_id"], r["source"], r["source_id"], r["result_index"], r["type"],
-         r["from_name"], r["to_name"], r["region_id"],
-         _canon(json.loads(r["value_json"])) if r["value_json"] is not None else None)
+        (
+            r["task_id"],
+            r["source"],
+            r["source_id"],
+            r["result_index"],
+            r["type"],
+            r["from_name"],
+            r["to_name"],
+            r["region_id"],
+            _canon(json.loads(r["value_json"])) if r["value_json"] is not None else None,
+        )
         for r in regions.to_pylist()
     )
     want = Counter(
-        (t, s, i, k, item.get("type"), item.get("from_name"), item.get("to_name"),
-         None if item.get("id") is None else str(item["id"]),
-         _canon(item["value"]) if "value" in item else None)
-        for t, s, i, k, item in items if item.get("type") != "relation"
+        (
+            t,
+            s,
+            i,
+            k,
+            item.get("type"),
+            item.get("from_name"),
+            item.get("to_name"),
+            None if item.get("id") is None else str(item["id"]),
+            _canon(item["value"]) if "value" in item else None,
+        )
+        for t, s, i, k, item in items
+        if item.get("type") != "relation"
     )
     assert got == want
     got_rel = Counter(
-        (r["task_id"], r["source"], r["source_id"], r["result_index"], r["from_id"], r["to_id"],
-         r["direction"]) for r in relations.to_pylist()
+        (
+            r["task_id"],
+            r["source"],
+            r["source_id"],
+            r["result_index"],
+            r["from_id"],
+            r["to_id"],
+            r["direction"],
+        )
+        for r in relations.to_pylist()
     )
     want_rel = Counter(
         (t, s, i, k, item.get("from_id"), item.get("to_id"), item.get("direction"))
-        for t, s, i, k, item in items if item.get("type") == "relation"
+        for t, s, i, k, item in items
+        if item.get("type") == "relation"
     )
     assert got_rel == want_rel
 
@@ -133,20 +162,29 @@ def test_both_serialization_shapes_give_same_annotation_regions() -> None:
         return sorted(rows, key=lambda r: (r["source_id"], r["result_index"]))
 
     assert annotation_rows(ids) == annotation_rows(full)
-    assert ids["relations"].filter(pa.compute.equal(ids["relations"]["source"], "annotation")) \
-        .to_pylist() == full["relations"].filter(
-            pa.compute.equal(full["relations"]["source"], "annotation")).to_pylist()
+    assert (
+        ids["relations"]
+        .filter(pa.compute.equal(ids["relations"]["source"], "annotation"))
+        .to_pylist()
+        == full["relations"]
+        .filter(pa.compute.equal(full["relations"]["source"], "annotation"))
+        .to_pylist()
+    )
     # ids-only: predictions and drafts are rows with only their id and task id
     preds = ids["predictions"].to_pylist()
-    assert preds and all(p["prediction_id"] is not None and p["model_version"] is None
-                         for p in preds)
+    assert preds and all(
+        p["prediction_id"] is not None and p["model_version"] is None for p in preds
+    )
     assert sorted(p["prediction_id"] for p in preds) == sorted(
-        p["prediction_id"] for p in full["predictions"].to_pylist())
+        p["prediction_id"] for p in full["predictions"].to_pylist()
+    )
     # full objects: completed_by email present
     emails = full["annotations"].column("completed_by_email").to_pylist()
     assert any(emails) and not any(ids["annotations"].column("completed_by_email").to_pylist())
-    assert ids["annotations"].column("completed_by_id").to_pylist() == \
-        full["annotations"].column("completed_by_id").to_pylist()
+    assert (
+        ids["annotations"].column("completed_by_id").to_pylist()
+        == full["annotations"].column("completed_by_id").to_pylist()
+    )
 
 
 def test_skipped_and_ground_truth_annotations_present() -> None:
@@ -156,8 +194,11 @@ def test_skipped_and_ground_truth_annotations_present() -> None:
     table = tables["annotations"]
     assert table.column("was_cancelled").to_pylist() == [a["was_cancelled"] for a in anns]
     assert any(a["was_cancelled"] for a in anns)
-    gt_raw = [a["ground_truth"] for t in _raw_tasks(LS / "three_tasks_two_gts.json")
-              for a in t["annotations"]]
+    gt_raw = [
+        a["ground_truth"]
+        for t in _raw_tasks(LS / "three_tasks_two_gts.json")
+        for a in t["annotations"]
+    ]
     gt = _tables(LS / "three_tasks_two_gts.json")["annotations"]
     assert gt.column("ground_truth").to_pylist() == gt_raw and any(gt_raw)
 
@@ -183,10 +224,12 @@ def test_pretty_printed_and_compact_agree(tmp_path: Path) -> None:
     pretty = tmp_path / "pretty.json"
     pretty.write_text(json.dumps(json.loads(path.read_text()), indent=2))
     a, b = _tables(path, 4096), _tables(pretty, 777)
-    assert a["regions"].drop_columns(["value_json"]).equals(
-        b["regions"].drop_columns(["value_json"]))
-    assert [json.loads(v) for v in a["regions"]["value_json"].to_pylist()] == \
-        [json.loads(v) for v in b["regions"]["value_json"].to_pylist()]
+    assert (
+        a["regions"].drop_columns(["value_json"]).equals(b["regions"].drop_columns(["value_json"]))
+    )
+    assert [json.loads(v) for v in a["regions"]["value_json"].to_pylist()] == [
+        json.loads(v) for v in b["regions"]["value_json"].to_pylist()
+    ]
 
 
 def test_single_object_files(tmp_path: Path) -> None:

@@ -25,11 +25,24 @@ def _count(source: Any, chunk_size: int = 64) -> int:
 
 
 def _task(i: int, text: str = "x") -> dict[str, Any]:
-    return {"id": i, "data": {"text": text}, "annotations": [
-        {"id": 100 + i, "result": [{"id": f"r{i}", "type": "labels", "from_name": "l",
-                                    "to_name": "t", "value": {"start": 0, "end": 1,
-                                                              "text": text, "labels": ["A"]}}]}
-    ]}
+    return {
+        "id": i,
+        "data": {"text": text},
+        "annotations": [
+            {
+                "id": 100 + i,
+                "result": [
+                    {
+                        "id": f"r{i}",
+                        "type": "labels",
+                        "from_name": "l",
+                        "to_name": "t",
+                        "value": {"start": 0, "end": 1, "text": text, "labels": ["A"]},
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def test_truncated_file_names_offset_and_task() -> None:
@@ -56,8 +69,15 @@ def test_not_an_array(doc: bytes) -> None:
 
 @pytest.mark.parametrize("element, index", [(b"5", 1), (b'"x"', 1), (b"[1, 2]", 1)])
 def test_task_that_is_not_an_object(element: bytes, index: int) -> None:
-    doc = b"[" + json.dumps(_task(0)).encode() + b", " + element + b", " + \
-        json.dumps(_task(2)).encode() + b"]"
+    doc = (
+        b"["
+        + json.dumps(_task(0)).encode()
+        + b", "
+        + element
+        + b", "
+        + json.dumps(_task(2)).encode()
+        + b"]"
+    )
     with pytest.raises(ExportFormatError) as info:
         _count(doc, chunk_size=1 << 20)
     assert info.value.task_index == index
@@ -88,7 +108,7 @@ def test_wrong_types_name_the_task() -> None:
 def test_syntax_error_inside_a_task_names_offset() -> None:
     doc = json.dumps([_task(0), _task(1)]).encode()
     pos = doc.index(b'"annotations"', 20)
-    bad = doc[:pos] + b"@" + doc[pos + 1:]
+    bad = doc[:pos] + b"@" + doc[pos + 1 :]
     with pytest.raises(ExportFormatError) as info:
         _count(bad, chunk_size=1 << 20)
     assert info.value.offset == pos
@@ -127,20 +147,24 @@ _tricky_text = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(texts=st.lists(_tricky_text, min_size=0, max_size=8),
-       chunk=st.integers(min_value=1, max_value=300),
-       indent=st.sampled_from([None, 2]))
-def test_boundaries_respect_strings_and_escapes(texts: list[str], chunk: int,
-                                                indent: int | None) -> None:
+@given(
+    texts=st.lists(_tricky_text, min_size=0, max_size=8),
+    chunk=st.integers(min_value=1, max_value=300),
+    indent=st.sampled_from([None, 2]),
+)
+def test_boundaries_respect_strings_and_escapes(
+    texts: list[str], chunk: int, indent: int | None
+) -> None:
     tasks = [_task(i, t) for i, t in enumerate(texts)]
     doc = json.dumps(tasks, indent=indent, ensure_ascii=False).encode()
     chunks = list(iter_chunks(io.BytesIO(doc), chunk_size=chunk))
     decoded = [t for c in chunks for t in json.loads(b"[" + c.data + b"]")]
     assert decoded == tasks
-    assert [c.first_index for c in chunks] == [sum(x.count for x in chunks[:i])
-                                               for i in range(len(chunks))]
+    assert [c.first_index for c in chunks] == [
+        sum(x.count for x in chunks[:i]) for i in range(len(chunks))
+    ]
     for c in chunks:
-        assert doc[c.offset:c.offset + len(c.data)] == c.data
+        assert doc[c.offset : c.offset + len(c.data)] == c.data
     reader = ExportReader(doc, chunk_size=chunk)
     texts_seen = [v for b in reader for v in b["tasks"].column("data_json").to_pylist()]
     assert [json.loads(v)["text"] for v in texts_seen] == texts
@@ -152,10 +176,16 @@ def test_server_fast_path_is_checked(chunk: int) -> None:
     nested in data or inside a string must not fool it."""
     tasks = []
     for i in range(12):
-        tasks.append({"id": i, "annotations": [{"id": 100 + i, "result": []}],
-                      "data": {"prev": [{"id": 1, "annotations": [{}]},
-                                        {"id": 2, "annotations": [{}]}],
-                               "text": '}, {"id": 3, "annotations": ['}})
+        tasks.append(
+            {
+                "id": i,
+                "annotations": [{"id": 100 + i, "result": []}],
+                "data": {
+                    "prev": [{"id": 1, "annotations": [{}]}, {"id": 2, "annotations": [{}]}],
+                    "text": '}, {"id": 3, "annotations": [',
+                },
+            }
+        )
     doc = json.dumps(tasks).encode()
     assert doc.count(b'}, {"id": ') == 2 * len(tasks) - 1  # task starts and look-alikes
     chunks = list(iter_chunks(io.BytesIO(doc), chunk_size=chunk))
@@ -163,17 +193,22 @@ def test_server_fast_path_is_checked(chunk: int) -> None:
     assert sum(c.count for c in chunks) == len(tasks)
 
 
-@pytest.mark.parametrize(("doc", "words"), [
-    (b'{"detail": "Authentication credentials were not provided."}',
-     "error answer from a server: 'Authentication credentials were not provided.'"),
-    (b'{"detail": "Not found.", "status_code": 404}', "error answer from a server"),
-    (b'{"validation_errors": {"title": ["too long"]}}', "error answer from a server"),
-    (b'{"text": "an import payload without data"}', 'no integer "id" (found None)'),
-    (b'{"id": "7", "data": {"text": "x"}}', "no integer \"id\" (found '7')"),
-    (b'{"id": true, "data": {}}', 'no integer "id" (found True)'),
-    (b'{"id": 3, "result": [], "task": {"data": []}}', 'no integer "id" (found None)'),
-    (b'{}', 'no integer "id"'),
-])
+@pytest.mark.parametrize(
+    ("doc", "words"),
+    [
+        (
+            b'{"detail": "Authentication credentials were not provided."}',
+            "error answer from a server: 'Authentication credentials were not provided.'",
+        ),
+        (b'{"detail": "Not found.", "status_code": 404}', "error answer from a server"),
+        (b'{"validation_errors": {"title": ["too long"]}}', "error answer from a server"),
+        (b'{"text": "an import payload without data"}', 'no integer "id" (found None)'),
+        (b'{"id": "7", "data": {"text": "x"}}', "no integer \"id\" (found '7')"),
+        (b'{"id": true, "data": {}}', 'no integer "id" (found True)'),
+        (b'{"id": 3, "result": [], "task": {"data": []}}', 'no integer "id" (found None)'),
+        (b"{}", 'no integer "id"'),
+    ],
+)
 def test_a_single_object_that_is_not_a_task_is_refused(
     doc: bytes, words: str, tmp_path: Path
 ) -> None:

@@ -28,10 +28,17 @@ IDS = ls_frames.Serialization(predictions="id", drafts="id", annotators="id")
 SHAPES = {"full": FULL, "ids": IDS}
 
 
-def _item(rid: str, from_name: str, to_name: str, typ: str, value: dict[str, Any],
-          **extra: Any) -> dict[str, Any]:  # fmt: skip
-    return {"id": rid, "from_name": from_name, "to_name": to_name, "type": typ,
-            "value": value, **extra}  # fmt: skip
+def _item(
+    rid: str, from_name: str, to_name: str, typ: str, value: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "from_name": from_name,
+        "to_name": to_name,
+        "type": typ,
+        "value": value,
+        **extra,
+    }
 
 
 # ---------------------------------------------------------------- configs and results
@@ -61,26 +68,58 @@ def _image_result(k: int, label: str) -> list[dict[str, Any]]:
     geo = {"x": 10.0 + k, "y": 20.5, "width": 30.25, "height": 15.0, "rotation": 0}
     geo2 = {"x": 50.0, "y": 40.0 + k, "width": 10.0, "height": 12.5, "rotation": 15.0}
     return [
-        _item(f"b{k}a", "box", "image", "rectanglelabels", {**geo, "rectanglelabels": [label]},
-              **_IMG),
+        _item(
+            f"b{k}a", "box", "image", "rectanglelabels", {**geo, "rectanglelabels": [label]}, **_IMG
+        ),
         _item(f"b{k}a", "pose", "image", "choices", {**geo, "choices": ["up"]}, **_IMG),
-        _item(f"b{k}b", "box", "image", "rectanglelabels", {**geo2, "rectanglelabels": ["ant"]},
-              **_IMG),
-        _item(f"p{k}", "poly", "image", "polygonlabels",
-              {"points": [[1.5, 2.0], [30.0, 4.25], [12.0, 40.0]], "closed": True,
-               "polygonlabels": ["lake"]}, **_IMG),
-        _item(f"k{k}", "kp", "image", "keypointlabels",
-              {"x": 33.3, "y": 44.4, "width": 0.5, "keypointlabels": ["eye"]}, **_IMG),
+        _item(
+            f"b{k}b",
+            "box",
+            "image",
+            "rectanglelabels",
+            {**geo2, "rectanglelabels": ["ant"]},
+            **_IMG,
+        ),
+        _item(
+            f"p{k}",
+            "poly",
+            "image",
+            "polygonlabels",
+            {
+                "points": [[1.5, 2.0], [30.0, 4.25], [12.0, 40.0]],
+                "closed": True,
+                "polygonlabels": ["lake"],
+            },
+            **_IMG,
+        ),
+        _item(
+            f"k{k}",
+            "kp",
+            "image",
+            "keypointlabels",
+            {"x": 33.3, "y": 44.4, "width": 0.5, "keypointlabels": ["eye"]},
+            **_IMG,
+        ),
         _item(f"s{k}", "scene", "image", "choices", {"choices": ["indoor", "outdoor"]}),
         _item(f"q{k}", "quality", "image", "rating", {"rating": 3 + k % 3}),
         _item(f"n{k}", "count", "image", "number", {"number": 7.5 + k}),
         _item(f"c{k}", "caption", "image", "textarea", {"text": [f"line {k}", "second"]}),
         _item(f"d{k}", "taken", "image", "datetime", {"datetime": "2024-05-06T07:08"}),
-        {"from_id": f"b{k}a", "to_id": f"b{k}b", "type": "relation", "direction": "right",
-         "labels": ["near"]},
-        {"from_id": f"b{k}b", "to_id": f"p{k}", "type": "relation", "direction": "bi",
-         "labels": []},
-    ]  # fmt: skip
+        {
+            "from_id": f"b{k}a",
+            "to_id": f"b{k}b",
+            "type": "relation",
+            "direction": "right",
+            "labels": ["near"],
+        },
+        {
+            "from_id": f"b{k}b",
+            "to_id": f"p{k}",
+            "type": "relation",
+            "direction": "bi",
+            "labels": [],
+        },
+    ]
 
 
 TEXT = """<View>
@@ -92,9 +131,16 @@ _SENTENCE = "Ada Lovelace met Charles Babbage in London."
 
 def _text_result(k: int, label: str) -> list[dict[str, Any]]:
     spans = [(0, 12, label), (17, 32, "PER"), (36, 42, "LOC")]
-    return [_item(f"t{k}{i}", "ner", "text", "labels",
-                  {"start": s, "end": e, "text": _SENTENCE[s:e], "labels": [lab]})
-            for i, (s, e, lab) in enumerate(spans)]  # fmt: skip
+    return [
+        _item(
+            f"t{k}{i}",
+            "ner",
+            "text",
+            "labels",
+            {"start": s, "end": e, "text": _SENTENCE[s:e], "labels": [lab]},
+        )
+        for i, (s, e, lab) in enumerate(spans)
+    ]
 
 
 AUDIO = """<View>
@@ -106,13 +152,28 @@ AUDIO = """<View>
 
 def _audio_result(k: int, label: str) -> list[dict[str, Any]]:
     return [
-        _item(f"a{k}", "speaker", "audio", "labels",
-              {"start": 0.5 + k, "end": 2.75 + k, "channel": 0, "labels": [label]}),
-        _item(f"a{k}", "noisy", "audio", "choices",
-              {"start": 0.5 + k, "end": 2.75 + k, "channel": 0, "choices": ["yes"]}),
-        _item(f"a{k}x", "speaker", "audio", "labels",
-              {"start": 4.0, "end": 5.125, "channel": 1, "labels": ["bob"]}),
-    ]  # fmt: skip
+        _item(
+            f"a{k}",
+            "speaker",
+            "audio",
+            "labels",
+            {"start": 0.5 + k, "end": 2.75 + k, "channel": 0, "labels": [label]},
+        ),
+        _item(
+            f"a{k}",
+            "noisy",
+            "audio",
+            "choices",
+            {"start": 0.5 + k, "end": 2.75 + k, "channel": 0, "choices": ["yes"]},
+        ),
+        _item(
+            f"a{k}x",
+            "speaker",
+            "audio",
+            "labels",
+            {"start": 4.0, "end": 5.125, "channel": 1, "labels": ["bob"]},
+        ),
+    ]
 
 
 VIDEO = """<View>
@@ -124,13 +185,36 @@ VIDEO = """<View>
 
 def _video_result(k: int, label: str) -> list[dict[str, Any]]:
     seq = [
-        {"frame": 1, "enabled": True, "rotation": 0, "x": 10.0, "y": 10.0, "width": 20.0,
-         "height": 20.0, "time": 0.04},
-        {"frame": 5, "enabled": False, "rotation": 0, "x": 18.0 + k, "y": 14.0, "width": 20.0,
-         "height": 20.0, "time": 0.2},
-    ]  # fmt: skip
-    return [_item(f"v{k}", "box", "video", "videorectangle",
-                  {"framesCount": 100, "duration": 4.0, "sequence": seq, "labels": [label]})]
+        {
+            "frame": 1,
+            "enabled": True,
+            "rotation": 0,
+            "x": 10.0,
+            "y": 10.0,
+            "width": 20.0,
+            "height": 20.0,
+            "time": 0.04,
+        },
+        {
+            "frame": 5,
+            "enabled": False,
+            "rotation": 0,
+            "x": 18.0 + k,
+            "y": 14.0,
+            "width": 20.0,
+            "height": 20.0,
+            "time": 0.2,
+        },
+    ]
+    return [
+        _item(
+            f"v{k}",
+            "box",
+            "video",
+            "videorectangle",
+            {"framesCount": 100, "duration": 4.0, "sequence": seq, "labels": [label]},
+        )
+    ]
 
 
 TAXONOMY = """<View>
@@ -157,8 +241,9 @@ RANKER = """<View>
 
 def _ranker_result(k: int, label: str) -> list[dict[str, Any]]:
     order = ["i1", "i2", "i3"] if k % 2 else ["i3", "i1"]
-    return [_item(f"r{k}", "rank", "results", "ranker",
-                  {"ranker": {"relevant": order, "junk": ["i4"]}})]
+    return [
+        _item(f"r{k}", "rank", "results", "ranker", {"ranker": {"relevant": order, "junk": ["i4"]}})
+    ]
 
 
 BRUSH = """<View>
@@ -168,9 +253,16 @@ BRUSH = """<View>
 
 
 def _brush_result(k: int, label: str) -> list[dict[str, Any]]:
-    return [_item(f"m{k}", "mask", "image", "brushlabels",
-                  {"format": "rle", "rle": [0, 3, 7, 1, 255, 9 + k, 0, 0], "brushlabels": [label]},
-                  **_IMG)]  # fmt: skip
+    return [
+        _item(
+            f"m{k}",
+            "mask",
+            "image",
+            "brushlabels",
+            {"format": "rle", "rle": [0, 3, 7, 1, 255, 9 + k, 0, 0], "brushlabels": [label]},
+            **_IMG,
+        )
+    ]
 
 
 CASES: dict[str, tuple[str, Any, dict[str, Any], tuple[str, str]]] = {
@@ -180,8 +272,12 @@ CASES: dict[str, tuple[str, Any, dict[str, Any], tuple[str, str]]] = {
     "audio": (AUDIO, _audio_result, {"audio": "/static/a.wav"}, ("alice", "bob")),
     "video": (VIDEO, _video_result, {"video": "/static/v.mp4"}, ("car", "bus")),
     "taxonomy": (TAXONOMY, _taxonomy_result, {"text": "t"}, ("", "")),
-    "ranker": (RANKER, _ranker_result,
-               {"items": [{"id": f"i{i}", "title": f"item {i}"} for i in range(1, 5)]}, ("", "")),
+    "ranker": (
+        RANKER,
+        _ranker_result,
+        {"items": [{"id": f"i{i}", "title": f"item {i}"} for i in range(1, 5)]},
+        ("", ""),
+    ),
     "brush": (BRUSH, _brush_result, {"image": "/static/x.jpg"}, ("sky", "road")),
 }
 
@@ -195,14 +291,22 @@ def _tasks(builder: Any, data: dict[str, Any], labels: tuple[str, str]) -> list[
         return {"result": result, "was_cancelled": False, "ground_truth": False, **flags}
 
     return [
-        {"data": data, "annotations": [annotation(builder(0, ann)), annotation(builder(1, pred))],
-         "predictions": [{"model_version": "m1", "score": 0.9, "result": builder(0, pred)}]},
+        {
+            "data": data,
+            "annotations": [annotation(builder(0, ann)), annotation(builder(1, pred))],
+            "predictions": [{"model_version": "m1", "score": 0.9, "result": builder(0, pred)}],
+        },
         {"data": data, "annotations": [annotation([], was_cancelled=True)]},
-        {"data": data, "annotations": [annotation(builder(2, ann), ground_truth=True)],
-         "predictions": [{"model_version": "m1", "score": 0.25, "result": builder(3, ann)},
-                         {"model_version": "m2", "result": builder(4, pred)}]},
+        {
+            "data": data,
+            "annotations": [annotation(builder(2, ann), ground_truth=True)],
+            "predictions": [
+                {"model_version": "m1", "score": 0.25, "result": builder(3, ann)},
+                {"model_version": "m2", "result": builder(4, pred)},
+            ],
+        },
         {"data": data},
-    ]  # fmt: skip
+    ]
 
 
 # ------------------------------------------------------------------------ fixtures
@@ -223,10 +327,12 @@ def _post(http: httpx.Client, path: str, body: Any) -> Any:
     return answer.json()
 
 
-def _create(http: httpx.Client, name: str, config: str, tasks: list[dict[str, Any]]) -> dict[
-        str, Any]:  # fmt: skip
-    pid = int(_post(http, "/api/projects", {"title": f"ls_frames {name}",
-                                            "label_config": config})["id"])  # fmt: skip
+def _create(
+    http: httpx.Client, name: str, config: str, tasks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    pid = int(
+        _post(http, "/api/projects", {"title": f"ls_frames {name}", "label_config": config})["id"]
+    )
     task_ids: list[int] = []
     if tasks:
         answer = _post(http, f"/api/projects/{pid}/import?return_task_ids=true", tasks)
@@ -255,8 +361,11 @@ def client(label_studio: Any) -> Iterator[ls_frames.Client]:
 
 
 @pytest.fixture(scope="module")
-def exported(projects: dict[str, dict[str, Any]], client: ls_frames.Client,
-             tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Any]:  # fmt: skip
+def exported(
+    projects: dict[str, dict[str, Any]],
+    client: ls_frames.Client,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str], Any]:
     """(case, shape) -> (path of the downloaded JSON, Frames read with the label config)."""
     out = {}
     for name, project in projects.items():
@@ -272,8 +381,9 @@ def exported(projects: dict[str, dict[str, Any]], client: ls_frames.Client,
 # ------------------------------------------------------------------------ helpers
 
 
-def _expected_items(project: dict[str, Any], shape: str) -> list[tuple[int, str, int, dict[
-        str, Any]]]:  # fmt: skip
+def _expected_items(
+    project: dict[str, Any], shape: str
+) -> list[tuple[int, str, int, dict[str, Any]]]:
     """(task id, source, position of the source in its task, result item) of every sent item
     the export must carry in this shape."""
     out: list[tuple[int, str, int, dict[str, Any]]] = []
@@ -292,9 +402,11 @@ def _expected_items(project: dict[str, Any], shape: str) -> list[tuple[int, str,
 def _positions(frames: ls_frames.Frames) -> dict[tuple[str, int], int]:
     """(source, source id) -> its position among its task's objects of that source."""
     out = {}
-    for source, table, key in (("annotation", frames.annotations, "annotation_id"),
-                               ("prediction", frames.predictions, "prediction_id"),
-                               ("draft", frames.drafts, "draft_id")):  # fmt: skip
+    for source, table, key in (
+        ("annotation", frames.annotations, "annotation_id"),
+        ("prediction", frames.predictions, "prediction_id"),
+        ("draft", frames.drafts, "draft_id"),
+    ):
         ordered = table.sort_values(key)
         for _, group in ordered.groupby("task_id"):
             for pos, sid in enumerate(group[key]):
@@ -309,8 +421,12 @@ def _rows(frames: ls_frames.Frames) -> dict[tuple[int, str, int, int], tuple[str
     row: Any  # a row's fields are scalars of any type
     for name in ("regions", "relations"):
         for row in frames[name].itertuples(index=False):
-            key = (int(row.task_id), str(row.source), positions[str(row.source),
-                   int(row.source_id)], int(row.result_index))  # fmt: skip
+            key = (
+                int(row.task_id),
+                str(row.source),
+                positions[str(row.source), int(row.source_id)],
+                int(row.result_index),
+            )
             assert key not in out, f"two rows for one result item: {key}"
             out[key] = (name, row)
     return out
@@ -330,29 +446,48 @@ def _check_region(row: Any, item: dict[str, Any]) -> None:
     value = item["value"]
     assert json.loads(row.value_json) == value
     assert (row.region_id, row.from_name, row.to_name, row.type) == (
-        item["id"], item["from_name"], item["to_name"], item["type"])
+        item["id"],
+        item["from_name"],
+        item["to_name"],
+        item["type"],
+    )
     label_keys = [k for k in value if k.endswith("labels") or k == "labels"]
     assert _list(row.labels) == (value[label_keys[0]] if label_keys else None)
     assert _na(row.label) == (value[label_keys[0]][0] if label_keys else None)
     assert _list(row.choices) == value.get("choices")
     assert _na(row.choice) == (value["choices"][0] if "choices" in value else None)
-    assert _list(row.text) == (value.get("text") if isinstance(value.get("text"), list)
-                               else None if "text" not in value else [value["text"]])
+    assert _list(row.text) == (
+        value.get("text")
+        if isinstance(value.get("text"), list)
+        else None
+        if "text" not in value
+        else [value["text"]]
+    )
     assert _list(row.taxonomy) == value.get("taxonomy")
     assert _list(row.points) == value.get("points")
-    for column, key in (("x", "x"), ("y", "y"), ("width", "width"), ("height", "height"),
-                        ("rotation", "rotation"), ("rating", "rating"), ("number", "number"),
-                        ("datetime", "datetime")):  # fmt: skip
+    for column, key in (
+        ("x", "x"),
+        ("y", "y"),
+        ("width", "width"),
+        ("height", "height"),
+        ("rotation", "rotation"),
+        ("rating", "rating"),
+        ("number", "number"),
+        ("datetime", "datetime"),
+    ):
         assert _na(getattr(row, column)) == value.get(key), column
     for column in ("start", "end"):
         sent = value.get(column)
         assert _na(getattr(row, f"{column}_text")) == (
-            None if sent is None else sent if isinstance(sent, str) else json.dumps(sent))
+            None if sent is None else sent if isinstance(sent, str) else json.dumps(sent)
+        )
         # integers (text offsets) in an int64 column; seconds and XPaths only as text
         assert _na(getattr(row, column)) == (sent if type(sent) is int else None)
     if "points" in value and "original_width" in item:
-        want = [[x * item["original_width"] / 100, y * item["original_height"] / 100]
-                for x, y in value["points"]]
+        want = [
+            [x * item["original_width"] / 100, y * item["original_height"] / 100]
+            for x, y in value["points"]
+        ]
         got = _list(row.points_px)
         assert len(got) == len(want)
         for g, w in zip(got, want, strict=True):
@@ -366,7 +501,10 @@ def _check_region(row: Any, item: dict[str, Any]) -> None:
 
 def _check_relation(row: Any, item: dict[str, Any]) -> None:
     assert (row.from_id, row.to_id, row.direction) == (
-        item["from_id"], item["to_id"], item["direction"])
+        item["from_id"],
+        item["to_id"],
+        item["direction"],
+    )
     assert _list(row.labels) == item.get("labels")
 
 
@@ -375,8 +513,9 @@ def _check_relation(row: Any, item: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("shape", list(SHAPES))
 @pytest.mark.parametrize("case", list(CASES))
-def test_every_result_item_lands_in_one_row(case: str, shape: str, projects: dict[str, Any],
-                                             exported: dict[Any, Any]) -> None:  # fmt: skip
+def test_every_result_item_lands_in_one_row(
+    case: str, shape: str, projects: dict[str, Any], exported: dict[Any, Any]
+) -> None:
     project = projects[case]
     _, frames = exported[case, shape]
     rows = _rows(frames)
@@ -402,12 +541,16 @@ def test_every_result_item_lands_in_one_row(case: str, shape: str, projects: dic
 
 @pytest.mark.parametrize("shape", list(SHAPES))
 @pytest.mark.parametrize("case", list(CASES))
-def test_annotations_predictions_and_flags(case: str, shape: str, projects: dict[str, Any],
-                                           exported: dict[Any, Any]) -> None:  # fmt: skip
+def test_annotations_predictions_and_flags(
+    case: str, shape: str, projects: dict[str, Any], exported: dict[Any, Any]
+) -> None:
     project = projects[case]
     _, frames = exported[case, shape]
-    sent_anns = [(tid, a) for tid, t in zip(project["task_ids"], project["tasks"], strict=True)
-                 for a in t.get("annotations", [])]  # fmt: skip
+    sent_anns = [
+        (tid, a)
+        for tid, t in zip(project["task_ids"], project["tasks"], strict=True)
+        for a in t.get("annotations", [])
+    ]
     anns = frames.annotations.sort_values("annotation_id")
     assert len(anns) == len(sent_anns)
     assert list(anns["task_id"]) == [tid for tid, _ in sent_anns]
@@ -432,8 +575,9 @@ def test_annotations_predictions_and_flags(case: str, shape: str, projects: dict
 
 
 @pytest.mark.parametrize("case", ["image", "text", "audio", "video", "brush"])
-def test_label_columns_are_categoricals_in_config_order(case: str, projects: dict[str, Any],
-                                                        exported: dict[Any, Any]) -> None:  # fmt: skip
+def test_label_columns_are_categoricals_in_config_order(
+    case: str, projects: dict[str, Any], exported: dict[Any, Any]
+) -> None:
     config = ls_frames.reading.parse_label_config(projects[case]["config"])
     _, frames = exported[case, "full"]
     regions = frames.regions
@@ -461,7 +605,7 @@ def test_tag_specific_columns(exported: dict[Any, Any]) -> None:
     text = exported["text", "full"][1].regions
     assert str(text["start"].dtype) == "Int64" and str(text["end"].dtype) == "Int64"
     for row in text.itertuples():
-        assert _SENTENCE[row.start:row.end] == row.text[0]
+        assert _SENTENCE[row.start : row.end] == row.text[0]
     assert audio["start"].isna().all() and audio["start_text"].notna().all()
     # polygons and keypoints have an enclosing box, in pixels, from the server's export
     image_regions = exported["image", "full"][1].regions
@@ -483,9 +627,13 @@ def test_tag_specific_columns(exported: dict[Any, Any]) -> None:
     image = exported["image", "full"][1]
     wide = image.regions_wide()
     boxes = wide[wide["type"] == "rectanglelabels"]
-    sent_poses = {it["id"]: it["value"]["choices"][0]
-                  for t in exported_cases_tasks("image") for a in t.get("annotations", [])
-                  for it in a["result"] if it.get("from_name") == "pose"}  # fmt: skip
+    sent_poses = {
+        it["id"]: it["value"]["choices"][0]
+        for t in exported_cases_tasks("image")
+        for a in t.get("annotations", [])
+        for it in a["result"]
+        if it.get("from_name") == "pose"
+    }
     posed = boxes[boxes["region_id"].isin(sent_poses)]
     assert len(posed) and all(posed["pose"].astype(str) == posed["region_id"].map(sent_poses))
 
@@ -495,9 +643,9 @@ def exported_cases_tasks(case: str) -> list[dict[str, Any]]:
     return _tasks(builder, data, labels)
 
 
-def test_video_interpolation_fills_the_frames(projects: dict[str, Any],
-                                              client: ls_frames.Client,
-                                              tmp_path: Any) -> None:  # fmt: skip
+def test_video_interpolation_fills_the_frames(
+    projects: dict[str, Any], client: ls_frames.Client, tmp_path: Any
+) -> None:
     project = projects["video"]
     serialization = ls_frames.Serialization(interpolate_key_frames=True)
     export = client.create_export(project["project_id"], serialization=serialization)
@@ -513,8 +661,9 @@ def test_video_interpolation_fills_the_frames(projects: dict[str, Any],
         assert frames_written == list(range(1, 6))
 
 
-def test_empty_project_has_typed_empty_tables(http: httpx.Client, client: ls_frames.Client,
-                                              exported: dict[Any, Any], tmp_path: Any) -> None:  # fmt: skip
+def test_empty_project_has_typed_empty_tables(
+    http: httpx.Client, client: ls_frames.Client, exported: dict[Any, Any], tmp_path: Any
+) -> None:
     project = _create(http, "empty", IMAGE, [])
     export = client.create_export(project["project_id"])
     path = export.wait(timeout=120, progress=False).download(tmp_path, progress=False)

@@ -27,10 +27,13 @@ def _expected_counts(demo: dict[str, Any], *, full: bool = True) -> dict[str, in
     if full:
         regions += counts["prediction_result_items"] + counts["draft_result_items"]
     return {
-        "tasks": counts["tasks"], "annotations": counts["annotations"],
-        "predictions": counts["predictions"], "drafts": counts["drafts"],
-        "regions": regions, "relations": relations,
-    }  # fmt: skip
+        "tasks": counts["tasks"],
+        "annotations": counts["annotations"],
+        "predictions": counts["predictions"],
+        "drafts": counts["drafts"],
+        "regions": regions,
+        "relations": relations,
+    }
 
 
 def dataset_counts(out: Path) -> dict[str, dict[str, int]]:
@@ -42,7 +45,9 @@ def dataset_counts(out: Path) -> dict[str, dict[str, int]]:
             if not files:
                 counts["duckdb"][name] = 0
                 continue
-            row = con.execute(f"SELECT count(*) FROM read_parquet('{out / name}/*.parquet')").fetchone()
+            row = con.execute(
+                f"SELECT count(*) FROM read_parquet('{out / name}/*.parquet')"
+            ).fetchone()
             assert row is not None
             counts["duckdb"][name] = int(row[0])
     for name in TABLES:
@@ -50,11 +55,11 @@ def dataset_counts(out: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
-def test_load_project_with_both_keys(api_key: str, label_studio: Any,
-                                     demo_project: dict[str, Any]) -> None:  # fmt: skip
+def test_load_project_with_both_keys(
+    api_key: str, label_studio: Any, demo_project: dict[str, Any]
+) -> None:
     with ls_frames.Client(label_studio.url, api_key) as client:
-        frames = ls_frames.load_project(demo_project["project_id"], client=client,
-                                        progress=False)  # fmt: skip
+        frames = ls_frames.load_project(demo_project["project_id"], client=client, progress=False)
     got = {name: len(frames[name]) for name in TABLES}
     assert got == _expected_counts(demo_project)
     ann = frames.annotations
@@ -71,8 +76,9 @@ def test_load_project_ids_only(label_studio: Any, demo_project: dict[str, Any]) 
     ids = ls_frames.Serialization(predictions="id", drafts="id", annotators="id")
     key = label_studio.access_token or label_studio.admin_key  # the PAT where there is one
     with ls_frames.Client(label_studio.url, key) as client:
-        frames = ls_frames.load_project(demo_project["project_id"], client=client,
-                                        serialization=ids, progress=False)  # fmt: skip
+        frames = ls_frames.load_project(
+            demo_project["project_id"], client=client, serialization=ids, progress=False
+        )
     got = {name: len(frames[name]) for name in TABLES}
     assert got == _expected_counts(demo_project, full=False)
     assert frames.annotations["completed_by_email"].isna().all()
@@ -84,13 +90,15 @@ def test_load_project_filters_skipped_and_ground_truth(
 ) -> None:
     usual = ls_frames.AnnotationFilter(usual=True, ground_truth=False, skipped=False)
     with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
-        frames = ls_frames.load_project(demo_project["project_id"], client=client,
-                                        annotation_filter=usual, progress=False)  # fmt: skip
+        frames = ls_frames.load_project(
+            demo_project["project_id"], client=client, annotation_filter=usual, progress=False
+        )
     counts = demo_project["counts"]
     ann = frames.annotations
     assert not ann["was_cancelled"].any() and not ann["ground_truth"].any()
-    assert len(ann) == (counts["annotations"] - counts["skipped_annotations"]
-                        - counts["ground_truth_annotations"])
+    assert len(ann) == (
+        counts["annotations"] - counts["skipped_annotations"] - counts["ground_truth_annotations"]
+    )
 
 
 def test_export_project_dataset_reads_the_same_everywhere(
@@ -99,8 +107,13 @@ def test_export_project_dataset_reads_the_same_everywhere(
     out = tmp_path / "dataset"
     (tmp_path / "json").mkdir()
     with ls_frames.Client(label_studio.url, api_key) as client:
-        written = ls_frames.export_project(demo_project["project_id"], out, client=client,
-                                           keep_file=tmp_path / "json", progress=False)  # fmt: skip
+        written = ls_frames.export_project(
+            demo_project["project_id"],
+            out,
+            client=client,
+            keep_file=tmp_path / "json",
+            progress=False,
+        )
     assert written == out and (out / "_SUCCESS").is_file()
     expected = _expected_counts(demo_project)
     back = ls_frames.read_parquet(out)
@@ -121,7 +134,9 @@ def test_export_project_dataset_reads_the_same_everywhere(
 
 
 def test_without_a_client_the_environment_is_used_and_the_client_closed(
-    label_studio: Any, demo_project: dict[str, Any], tmp_path: Path,
+    label_studio: Any,
+    demo_project: dict[str, Any],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
@@ -149,8 +164,13 @@ def test_every_release_gives_the_same_columns_and_nulls_what_it_does_not_export(
     out = tmp_path / "dataset"
     (tmp_path / "json").mkdir()
     with ls_frames.Client(label_studio.url, label_studio.admin_key) as client:
-        ls_frames.export_project(demo_project["project_id"], out, client=client,
-                                 keep_file=tmp_path / "json", progress=False)  # fmt: skip
+        ls_frames.export_project(
+            demo_project["project_id"],
+            out,
+            client=client,
+            keep_file=tmp_path / "json",
+            progress=False,
+        )
     raw = json.loads(next((tmp_path / "json").iterdir()).read_text())
     for name, schema in SCHEMAS.items():
         files = sorted((out / name).glob("*.parquet"))

@@ -44,40 +44,68 @@ def _alpha(seed: int) -> np.ndarray:
 def _sdk_rle(alpha: np.ndarray) -> list[int]:
     if not LS_PYTHON.exists():
         missing(f"the Label Studio environment ({LS_PYTHON})")
-    script = ("import sys,json,numpy as np\nfrom label_studio_sdk.converter.brush import mask2rle\n"
-              f"a=np.frombuffer(sys.stdin.buffer.read(),dtype=np.uint8).reshape({H},{W})\n"
-              "print(json.dumps(mask2rle(a)))")  # fmt: skip
-    done = subprocess.run([str(LS_PYTHON), "-c", script], input=alpha.tobytes(),
-                          capture_output=True, check=True)  # fmt: skip
+    script = (
+        "import sys,json,numpy as np\nfrom label_studio_sdk.converter.brush import mask2rle\n"
+        f"a=np.frombuffer(sys.stdin.buffer.read(),dtype=np.uint8).reshape({H},{W})\n"
+        "print(json.dumps(mask2rle(a)))"
+    )
+    done = subprocess.run(
+        [str(LS_PYTHON), "-c", script], input=alpha.tobytes(), capture_output=True, check=True
+    )
     rle: list[int] = json.loads(done.stdout)
     return rle
 
 
 def _brush(rid: str, rle: list[int], label: str) -> dict[str, Any]:
-    return {"id": rid, "from_name": "mask", "to_name": "image", "type": "brushlabels", **_IMG,
-            "value": {"format": "rle", "rle": rle, "brushlabels": [label]}}  # fmt: skip
+    return {
+        "id": rid,
+        "from_name": "mask",
+        "to_name": "image",
+        "type": "brushlabels",
+        **_IMG,
+        "value": {"format": "rle", "rle": rle, "brushlabels": [label]},
+    }
 
 
 @pytest.fixture(scope="module")
 def brush_project(http: httpx.Client) -> dict[str, Any]:  # noqa: F811
     alphas = {f"m{k}": _alpha(k) for k in range(4)}
-    rles = {"m0": _sdk_rle(alphas["m0"]), "m1": encode(rgba(alphas["m1"])),
-            "m2": encode(rgba(alphas["m2"], grey=False), min_repeat=3),
-            "m3": _sdk_rle(alphas["m3"])}  # fmt: skip
-    ann = {"result": [_brush("m0", rles["m0"], "sky"), _brush("m1", rles["m1"], "road")],
-           "was_cancelled": False, "ground_truth": False}  # fmt: skip
-    tasks = [{"data": {"image": "/static/x.jpg"}, "annotations": [ann],
-              "predictions": [{"model_version": "m", "result": [_brush("m2", rles["m2"], "sky")]}]},
-             {"data": {"image": "/static/y.jpg"}, "annotations": [
-                 {"result": [_brush("m3", rles["m3"], "road")], "was_cancelled": False,
-                  "ground_truth": False}]}]  # fmt: skip
+    rles = {
+        "m0": _sdk_rle(alphas["m0"]),
+        "m1": encode(rgba(alphas["m1"])),
+        "m2": encode(rgba(alphas["m2"], grey=False), min_repeat=3),
+        "m3": _sdk_rle(alphas["m3"]),
+    }
+    ann = {
+        "result": [_brush("m0", rles["m0"], "sky"), _brush("m1", rles["m1"], "road")],
+        "was_cancelled": False,
+        "ground_truth": False,
+    }
+    tasks = [
+        {
+            "data": {"image": "/static/x.jpg"},
+            "annotations": [ann],
+            "predictions": [{"model_version": "m", "result": [_brush("m2", rles["m2"], "sky")]}],
+        },
+        {
+            "data": {"image": "/static/y.jpg"},
+            "annotations": [
+                {
+                    "result": [_brush("m3", rles["m3"], "road")],
+                    "was_cancelled": False,
+                    "ground_truth": False,
+                }
+            ],
+        },
+    ]
     project = _create(http, "brush masks", BRUSH, tasks)
     project["alphas"] = alphas
     return project
 
 
-def test_masks_from_the_servers_export(label_studio: Any, brush_project: dict[str, Any],
-                                       tmp_path: Any) -> None:  # fmt: skip
+def test_masks_from_the_servers_export(
+    label_studio: Any, brush_project: dict[str, Any], tmp_path: Any
+) -> None:
     try:
         from pycocotools import mask as coco
     except ImportError:

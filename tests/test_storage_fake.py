@@ -26,14 +26,21 @@ class FakeStorageServer:
         self.statuses = statuses
         self.serving = serving
         self.gets = 0
-        self.raw: dict[str, Any] = {"id": 7, "project": 3, "path": "/data/root/out",
-                                    "status": "initialized", "last_sync_count": None,
-                                    "traceback": None}
+        self.raw: dict[str, Any] = {
+            "id": 7,
+            "project": 3,
+            "path": "/data/root/out",
+            "status": "initialized",
+            "last_sync_count": None,
+            "traceback": None,
+        }
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if not self.serving and request.method == "POST" and path.endswith("localfiles"):
-            return httpx.Response(400, json={"validation_errors": {"non_field_errors": [SERVING_OFF]}})
+            return httpx.Response(
+                400, json={"validation_errors": {"non_field_errors": [SERVING_OFF]}}
+            )
         if request.method == "POST" and path.endswith("/localfiles"):
             self.raw.update(json.loads(request.content))
             return httpx.Response(201, json=self.raw)
@@ -54,8 +61,9 @@ class FakeStorageServer:
 
 def client_for(fake: FakeStorageServer) -> ls_frames.Client:
     retry = ls_frames.RetryPolicy(sleep=lambda s: None)
-    return ls_frames.Client("https://ls.test", "a" * 40, transport=httpx.MockTransport(fake),
-                            retry=retry)
+    return ls_frames.Client(
+        "https://ls.test", "a" * 40, transport=httpx.MockTransport(fake), retry=retry
+    )
 
 
 def test_background_sync_is_awaited() -> None:
@@ -105,7 +113,8 @@ def test_wait_times_out_naming_the_storage() -> None:
 
 def test_serving_disabled_says_what_to_change() -> None:
     fake = FakeStorageServer(["completed"], serving=False)
-    with client_for(fake) as client, pytest.raises(
-        StorageError, match="must run with LOCAL_FILES_SERVING_ENABLED=true"
+    with (
+        client_for(fake) as client,
+        pytest.raises(StorageError, match="must run with LOCAL_FILES_SERVING_ENABLED=true"),
     ):
         client.create_export_storage(3, "/data/root/out")

@@ -20,8 +20,9 @@ CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
 
 @pytest.fixture(scope="module")
 def seeded(label_studio: Any) -> dict[str, Any]:
-    return seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=10,
-                             title="ls_frames storage test")
+    return seed_demo_project(
+        label_studio.url, label_studio.admin_key, n_tasks=10, title="ls_frames storage test"
+    )
 
 
 @pytest.fixture
@@ -65,8 +66,7 @@ def test_every_endpoint_and_read_storage(
     files = sorted(p.name for p in target.iterdir())
     assert len(files) == counts["annotations"] and all("." not in f for f in files)
 
-    frames = ls_frames.read_storage(target, label_config=seeded["label_config"],
-                                    files_per_batch=3)
+    frames = ls_frames.read_storage(target, label_config=seeded["label_config"], files_per_batch=3)
     snap = snapshot_frames(client, pid, tmp_path)
     annotated = set(snap.annotations.task_id)
     assert set(frames.tasks.task_id) == annotated and frames.tasks.task_id.is_unique
@@ -77,8 +77,11 @@ def test_every_endpoint_and_read_storage(
     ours = frames.regions[frames.regions.source == "annotation"]
     theirs = snap.regions[snap.regions.source == "annotation"]
     key = ["source_id", "result_index"]
-    assert ours.sort_values(key)[[*key, "region_id", "type"]].reset_index(drop=True).equals(
-        theirs.sort_values(key)[[*key, "region_id", "type"]].reset_index(drop=True))
+    assert (
+        ours.sort_values(key)[[*key, "region_id", "type"]]
+        .reset_index(drop=True)
+        .equals(theirs.sort_values(key)[[*key, "region_id", "type"]].reset_index(drop=True))
+    )
     assert frames.relations.shape[0] == (snap.relations.source == "annotation").sum()
     # what an annotation's file holds: no predictions or drafts, so no counts for them;
     # annotation_count counts the task's files
@@ -111,8 +114,9 @@ def test_read_storage_one_file_per_task(
     for name in ("annotations", "predictions", "drafts", "regions", "relations"):
         assert len(frames[name]) == len(snap[name]), name
     assert len(snap.predictions) and snap.predictions.model_version.isna().all()  # ids only
-    assert (frames.tasks.annotation_count.to_numpy()
-            == snap.tasks.annotation_count.to_numpy()).all()
+    assert (
+        frames.tasks.annotation_count.to_numpy() == snap.tasks.annotation_count.to_numpy()
+    ).all()
     assert (frames.tasks.storage_file == frames.tasks.task_id.astype(str) + ".json").all()
     assert list(frames.tasks.drop(columns="storage_file").columns) == list(snap.tasks.columns)
 
@@ -165,5 +169,6 @@ def test_read_storage_keeps_each_annotation_once(tmp_path: Path) -> None:
         annotated = frames.tasks[frames.tasks.task_id.isin(snap.annotations.task_id)]
         assert not annotated.storage_file.str.endswith(".json").any()
         ours = frames.tasks.set_index("task_id").annotation_count.sort_index()
-        assert ours.tolist() == snap.tasks.set_index("task_id").annotation_count.sort_index(
-        ).tolist()
+        assert (
+            ours.tolist() == snap.tasks.set_index("task_id").annotation_count.sort_index().tolist()
+        )

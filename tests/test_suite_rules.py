@@ -14,33 +14,53 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-FIXTURE = '''
+FIXTURE = """
 import pytest
 
 @pytest.fixture
 def label_studio():
     return "a server"
-'''
+"""
 
 
 def run_pytest(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     # no plugins from the environment (nbval, hypothesis...): a child starts in a second
-    environ = {**os.environ, "PYTHONPATH": str(REPO), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-               **env}
-    for name in ("LS_FRAMES_TEST_URL", "LS_FRAMES_TEST_LEGACY_TOKEN",
-                 "LS_FRAMES_TEST_ACCESS_TOKEN", "LS_FRAMES_LABEL_STUDIO", "PYTEST_ADDOPTS"):
+    environ = {**os.environ, "PYTHONPATH": str(REPO), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env}
+    for name in (
+        "LS_FRAMES_TEST_URL",
+        "LS_FRAMES_TEST_LEGACY_TOKEN",
+        "LS_FRAMES_TEST_ACCESS_TOKEN",
+        "LS_FRAMES_LABEL_STUDIO",
+        "PYTEST_ADDOPTS",
+    ):
         environ.pop(name, None)
     if "LS_FRAMES_NO_SERVER" not in env:
         environ.pop("LS_FRAMES_NO_SERVER", None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider",
-         "--rootdir", str(folder), *args],
-        cwd=folder, env=environ, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "conftest",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(folder),
+            *args,
+        ],
+        cwd=folder,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_a_server_fixture_without_the_marker_stops_the_run(tmp_path: Path) -> None:
-    (tmp_path / "test_a.py").write_text(FIXTURE + '''
+    (tmp_path / "test_a.py").write_text(
+        FIXTURE
+        + """
 def test_unmarked(label_studio):
     assert label_studio
 
@@ -50,7 +70,8 @@ def test_marked(label_studio):
 
 def test_offline():
     pass
-''')
+"""
+    )
     for selection in ([], ["-m", "not server"]):
         done = run_pytest(tmp_path, "-q", *selection)
         assert done.returncode == 4, done.stdout + done.stderr  # a usage error, nothing ran
@@ -60,12 +81,15 @@ def test_offline():
 
 
 def test_marked_tests_are_left_out_by_not_server(tmp_path: Path) -> None:
-    (tmp_path / "test_b.py").write_text(FIXTURE + '''
+    (tmp_path / "test_b.py").write_text(
+        FIXTURE
+        + """
 pytestmark = pytest.mark.server
 
 def test_through_the_fixture(label_studio):
     assert label_studio
-''')
+"""
+    )
     (tmp_path / "test_c.py").write_text("def test_offline():\n    pass\n")
     done = run_pytest(tmp_path, "-q", "-m", "not server")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -73,14 +97,14 @@ def test_through_the_fixture(label_studio):
 
 
 def test_asking_for_the_server_fails_under_no_server(tmp_path: Path) -> None:
-    (tmp_path / "test_d.py").write_text('''
+    (tmp_path / "test_d.py").write_text("""
 import pytest
 from conftest import shared_label_studio
 
 @pytest.mark.server
 def test_needs_it():
     shared_label_studio()
-''')
+""")
     done = run_pytest(tmp_path, "-q", LS_FRAMES_NO_SERVER="1")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "LS_FRAMES_NO_SERVER is set" in done.stdout

@@ -30,8 +30,11 @@ def sync(fake: FakeLabelStudio, out: Path, **kwargs: Any) -> ls_frames.SyncResul
 
 
 def exports_made(fake: FakeLabelStudio) -> list[dict[str, Any]]:
-    return [json.loads(r.content) for r in fake.requests
-            if r.method == "POST" and r.url.path.endswith("/exports/")]
+    return [
+        json.loads(r.content)
+        for r in fake.requests
+        if r.method == "POST" and r.url.path.endswith("/exports/")
+    ]
 
 
 def task_ids(out: Path) -> list[int]:

@@ -23,16 +23,20 @@ def test_server_time_and_window_start() -> None:
 
 
 # -- 1. what to export ---------------------------------------------------------------------
-@pytest.mark.parametrize(("after", "in_window", "held", "export", "reason"), [
-    (3, None, None, True, "changed after the watermark"),
-    (0, 0, None, False, "nothing changed"),
-    (0, None, None, False, "nothing changed"),
-    (0, 5, True, False, "overlap already held"),
-    (0, 5, False, True, "changed in the overlap"),
-    (0, 5000, None, True, "changed in the overlap"),  # too many to check: export
-])  # fmt: skip
-def test_plan_export(after: int, in_window: int | None, held: bool | None, export: bool,
-                     reason: str) -> None:
+@pytest.mark.parametrize(
+    ("after", "in_window", "held", "export", "reason"),
+    [
+        (3, None, None, True, "changed after the watermark"),
+        (0, 0, None, False, "nothing changed"),
+        (0, None, None, False, "nothing changed"),
+        (0, 5, True, False, "overlap already held"),
+        (0, 5, False, True, "changed in the overlap"),
+        (0, 5000, None, True, "changed in the overlap"),  # too many to check: export
+    ],
+)
+def test_plan_export(
+    after: int, in_window: int | None, held: bool | None, export: bool, reason: str
+) -> None:
     decided = plan.plan_export(after, in_window, held)
     assert (decided.export, decided.reason) == (export, reason)
 
@@ -45,10 +49,16 @@ def test_window_is_checked_only_when_small_and_nothing_after_the_watermark() -> 
     assert not plan.window_to_check(1, 5)
 
 
-def _stamp(tid: int, ts: str = T0, ann: int = 1, cancelled: int = 0, preds: int = 1
-           ) -> dict[str, Any]:
-    return {"id": tid, "updated_at": ts, "total_annotations": ann,
-            "cancelled_annotations": cancelled, "total_predictions": preds}
+def _stamp(
+    tid: int, ts: str = T0, ann: int = 1, cancelled: int = 0, preds: int = 1
+) -> dict[str, Any]:
+    return {
+        "id": tid,
+        "updated_at": ts,
+        "total_annotations": ann,
+        "cancelled_annotations": cancelled,
+        "total_predictions": preds,
+    }
 
 
 def test_overlap_already_held() -> None:
@@ -86,12 +96,12 @@ def test_first_ranges() -> None:
 def test_search_step_sorts_ranges_by_what_their_counts_say() -> None:
     ids = list(range(100, 3100))  # 3000 ids
     counted = [
-        ((0, 500), 500),     # lost none: done
-        ((500, 1000), 0),    # lost all: every id deleted
+        ((0, 500), 500),  # lost none: done
+        ((500, 1000), 0),  # lost all: every id deleted
         ((1000, 1500), 499),  # small, lost one: listed
         ((1500, 3000), 1490),  # large, lost some: split
-        ((3000, 3000), 0),   # empty: nothing
-    ]  # fmt: skip
+        ((3000, 3000), 0),  # empty: nothing
+    ]
     step = plan.search_step(ids, counted)
     assert step.deleted == ids[500:1000]
     assert step.to_list == [(1000, 1500)]
@@ -115,17 +125,21 @@ def test_split_covers_the_range_once() -> None:
 
 
 # -- 3. what to write ----------------------------------------------------------------------
-@pytest.mark.parametrize(("exported", "deleted", "server", "ours", "action"), [
-    (True, 0, 5, 5, "upsert"),
-    (False, 2, 5, 5, "upsert"),
-    (True, 0, 1, 5, "upsert"),  # the rewritten dataset is checked afterwards
-    (False, 0, 5, 5, "nothing"),
-    (False, 0, 9, 5, "nothing"),  # more on the server: new ones, brought next run
-    (False, 0, None, 5, "nothing"),  # a server without the total
-    (False, 0, 4, 5, "full"),  # fewer: a bulk deletion left updated_at alone
-])  # fmt: skip
-def test_plan_outcome(exported: bool, deleted: int, server: int | None, ours: int,
-                      action: str) -> None:
+@pytest.mark.parametrize(
+    ("exported", "deleted", "server", "ours", "action"),
+    [
+        (True, 0, 5, 5, "upsert"),
+        (False, 2, 5, 5, "upsert"),
+        (True, 0, 1, 5, "upsert"),  # the rewritten dataset is checked afterwards
+        (False, 0, 5, 5, "nothing"),
+        (False, 0, 9, 5, "nothing"),  # more on the server: new ones, brought next run
+        (False, 0, None, 5, "nothing"),  # a server without the total
+        (False, 0, 4, 5, "full"),  # fewer: a bulk deletion left updated_at alone
+    ],
+)
+def test_plan_outcome(
+    exported: bool, deleted: int, server: int | None, ours: int, action: str
+) -> None:
     outcome = plan.plan_outcome(exported, deleted, server, ours)
     assert outcome.action == action
     assert (outcome.reason is not None) == (action == "full")

@@ -39,17 +39,21 @@ def client(label_studio: Any) -> Iterator[ls_frames.Client]:
 
 @pytest.fixture
 def seeded(label_studio: Any) -> dict[str, Any]:
-    return seed_demo_project(label_studio.url, label_studio.admin_key, n_tasks=10,
-                             title="ls_frames sync test")
+    return seed_demo_project(
+        label_studio.url, label_studio.admin_key, n_tasks=10, title="ls_frames sync test"
+    )
 
 
 def fresh(client: ls_frames.Client, pid: int, tmp: Path) -> Path:
-    return ls_frames.export_project(pid, tmp / "fresh", client=client, overwrite=True,
-                                    progress=False)
+    return ls_frames.export_project(
+        pid, tmp / "fresh", client=client, overwrite=True, progress=False
+    )
 
 
 def test_any_sequence_of_changes_matches_a_fresh_export(
-    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path,
+    client: ls_frames.Client,
+    seeded: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
     pid, tids = seeded["project_id"], seeded["task_ids"]
     out = tmp_path / "ds"
@@ -66,18 +70,26 @@ def test_any_sequence_of_changes_matches_a_fresh_export(
 
     # new annotation, a skip, and a new task
     time.sleep(1.1)
-    ann = client.post_json(f"api/tasks/{tids[0]}/annotations/",
-                           json={"result": _full_result("n", 1), "was_cancelled": False})
-    client.post_json(f"api/tasks/{tids[1]}/annotations/", json={"result": [], "was_cancelled": True})
+    ann = client.post_json(
+        f"api/tasks/{tids[0]}/annotations/",
+        json={"result": _full_result("n", 1), "was_cancelled": False},
+    )
+    client.post_json(
+        f"api/tasks/{tids[1]}/annotations/", json={"result": [], "was_cancelled": True}
+    )
     client.post_json(f"api/projects/{pid}/import", json=[{"data": {"image": "new.jpg"}}])
     r = sync()
     assert r.changed_tasks == 3 and r.deleted_tasks == 0
 
     # edit an annotation (fewer regions), then delete another one and a task
     time.sleep(1.1)
-    client.request("PATCH", f"api/annotations/{ann['id']}/", json={"result": _full_result("e", 2)[:1]})
+    client.request(
+        "PATCH", f"api/annotations/{ann['id']}/", json={"result": _full_result("e", 2)[:1]}
+    )
     frames = ls_frames.read_parquet(out)
-    other = int(frames.annotations.loc[frames.annotations.task_id == tids[2], "annotation_id"].iloc[0])
+    other = int(
+        frames.annotations.loc[frames.annotations.task_id == tids[2], "annotation_id"].iloc[0]
+    )
     client.request("DELETE", f"api/annotations/{other}/")
     client.request("DELETE", f"api/tasks/{tids[3]}/")
     r = sync()
@@ -85,8 +97,12 @@ def test_any_sequence_of_changes_matches_a_fresh_export(
 
     # the Data Manager's bulk "delete annotations" and a task-data edit
     time.sleep(1.1)
-    client.request("POST", "api/dm/actions", params={"id": "delete_tasks_annotations", "project": pid},
-                   json={"selectedItems": {"all": False, "included": [tids[4]]}})
+    client.request(
+        "POST",
+        "api/dm/actions",
+        params={"id": "delete_tasks_annotations", "project": pid},
+        json={"selectedItems": {"all": False, "included": [tids[4]]}},
+    )
     client.request("PATCH", f"api/tasks/{tids[5]}/", json={"data": {"image": "edited.jpg"}})
     r = sync()
     assert r.changed_tasks == 2
@@ -95,8 +111,7 @@ def test_any_sequence_of_changes_matches_a_fresh_export(
     # the dataset already has (a one-hour overlap covers every change above)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     for hours in (0, 1):
-        r = ls_frames.sync_parquet(pid, out, client=client, overlap=3600 * hours,
-                                   progress=False)
+        r = ls_frames.sync_parquet(pid, out, client=client, overlap=3600 * hours, progress=False)
         assert (r.mode, r.changed_tasks, r.export_id) == ("incremental", 0, None)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     history = _sync_runs(out)
@@ -111,7 +126,9 @@ def test_any_sequence_of_changes_matches_a_fresh_export(
 
 
 def test_find_deleted_tasks_narrows_ranges_down(
-    client: ls_frames.Client, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    client: ls_frames.Client,
+    seeded: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Deleted tasks scattered among live ones, with tiny ranges so that the search
     splits, counts, skips intact ranges and lists only small ones."""
@@ -138,7 +155,9 @@ def test_find_deleted_tasks_narrows_ranges_down(
 
 
 def test_a_failed_run_keeps_the_previous_dataset_and_removes_its_view(
-    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path,
+    client: ls_frames.Client,
+    seeded: dict[str, Any],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pid, tids = seeded["project_id"], seeded["task_ids"]
@@ -146,8 +165,10 @@ def test_a_failed_run_keeps_the_previous_dataset_and_removes_its_view(
     ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     time.sleep(1.1)
-    client.post_json(f"api/tasks/{tids[0]}/annotations/",
-                     json={"result": _full_result("f", 1), "was_cancelled": False})
+    client.post_json(
+        f"api/tasks/{tids[0]}/annotations/",
+        json={"result": _full_result("f", 1), "was_cancelled": False},
+    )
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ls_frames.ExportFailed("the snapshot failed")
@@ -164,8 +185,9 @@ def test_a_failed_run_keeps_the_previous_dataset_and_removes_its_view(
     assert_same(out, fresh(client, pid, tmp_path))
 
 
-def test_refuses_foreign_folders(client: ls_frames.Client, seeded: dict[str, Any],
-                                 tmp_path: Path) -> None:
+def test_refuses_foreign_folders(
+    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path
+) -> None:
     pid = seeded["project_id"]
     (tmp_path / "other").mkdir()
     with pytest.raises(ConfigurationError, match="not a dataset written by sync_parquet"):
@@ -175,12 +197,22 @@ def test_refuses_foreign_folders(client: ls_frames.Client, seeded: dict[str, Any
         ls_frames.sync_parquet(pid + 100000, tmp_path / "ds", client=client, progress=False)
 
 
-def test_cli_sync(label_studio: Any, seeded: dict[str, Any], tmp_path: Path,
-                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sync(
+    label_studio: Any, seeded: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ls_frames.frontends.cli import main
 
-    argv = ["sync", str(seeded["project_id"]), "--out", str(tmp_path / "ds"), "--quiet",
-            "--url", label_studio.url, "--api-key", label_studio.admin_key]
+    argv = [
+        "sync",
+        str(seeded["project_id"]),
+        "--out",
+        str(tmp_path / "ds"),
+        "--quiet",
+        "--url",
+        label_studio.url,
+        "--api-key",
+        label_studio.admin_key,
+    ]
     assert main(argv) == 0
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -188,9 +220,9 @@ def test_cli_sync(label_studio: Any, seeded: dict[str, Any], tmp_path: Path,
     assert os.path.isfile(tmp_path / "ds" / "_SUCCESS")
 
 
-
 def test_watermarks_on_a_whole_second_are_accepted(
-    client: ls_frames.Client, seeded: dict[str, Any],
+    client: ls_frames.Client,
+    seeded: dict[str, Any],
 ) -> None:
     """The Data Manager parses only ``%Y-%m-%dT%H:%M:%S.%fZ``; Python's isoformat() drops
     the fraction on a whole second, which the server answers with a 500."""
@@ -201,14 +233,18 @@ def test_watermarks_on_a_whole_second_are_accepted(
     assert text == "2020-01-01T00:00:00.000000Z"
     pid = seeded["project_id"]
     assert client.count_tasks(pid, tasks_module.updated_after_filter(moment))["total"] == len(
-        seeded["task_ids"])
+        seeded["task_ids"]
+    )
     with pytest.raises(ServerError):
-        client.count_tasks(pid, tasks_module.updated_after_filter(
-            moment.isoformat().replace("+00:00", "Z")))
+        client.count_tasks(
+            pid, tasks_module.updated_after_filter(moment.isoformat().replace("+00:00", "Z"))
+        )
 
 
 def test_bulk_deleted_predictions_are_noticed(
-    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path,
+    client: ls_frames.Client,
+    seeded: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
     """The Data Manager's "delete predictions" leaves updated_at as it was (checked on
     1.23.2), and the tasks' stored prediction counters too (it collects the tasks to
@@ -220,9 +256,12 @@ def test_bulk_deleted_predictions_are_noticed(
     ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     with_prediction = sorted(int(t) for t in set(ls_frames.read_parquet(out).predictions.task_id))
     stamps = client.list_tasks(pid, fields="id,updated_at")
-    client.request("POST", "api/dm/actions",
-                   params={"id": "delete_tasks_predictions", "project": pid},
-                   json={"selectedItems": {"all": False, "included": with_prediction[:1]}})
+    client.request(
+        "POST",
+        "api/dm/actions",
+        params={"id": "delete_tasks_predictions", "project": pid},
+        json={"selectedItems": {"all": False, "included": with_prediction[:1]}},
+    )
     after = client.list_tasks(pid, fields="id,updated_at")
     assert after == stamps  # the server's own trap: nothing looks changed
     assert client.count_tasks(pid)["total_predictions"] == len(with_prediction)  # stale
@@ -237,7 +276,9 @@ def test_bulk_deleted_predictions_are_noticed(
 
 
 def test_a_task_the_dataset_never_got_is_reported(
-    client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path,
+    client: ls_frames.Client,
+    seeded: dict[str, Any],
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A task whose updated_at fell before the window (here: removed from the dataset
@@ -248,11 +289,14 @@ def test_a_task_the_dataset_never_got_is_reported(
     pid, tids = seeded["project_id"], seeded["task_ids"]
     out = tmp_path / "ds"
     ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
-    upsert_tasks(out, None, drop_tasks=[tids[0]],
-                 provenance=ls_frames.read_parquet(out).provenance or {})
+    upsert_tasks(
+        out, None, drop_tasks=[tids[0]], provenance=ls_frames.read_parquet(out).provenance or {}
+    )
     time.sleep(1.1)
-    client.post_json(f"api/tasks/{tids[1]}/annotations/",
-                     json={"result": _full_result("u", 1), "was_cancelled": False})
+    client.post_json(
+        f"api/tasks/{tids[1]}/annotations/",
+        json={"result": _full_result("u", 1), "was_cancelled": False},
+    )
     with caplog.at_level("WARNING", logger="ls_frames"):
         ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
         assert "full=True" not in caplog.text

@@ -39,19 +39,31 @@ def _refs() -> None:
 
 
 def _choice(choices: list[str]) -> dict[str, Any]:
-    return {"id": "c", "from_name": "sentiment", "to_name": "text", "type": "choices",
-            "value": {"choices": choices}}
+    return {
+        "id": "c",
+        "from_name": "sentiment",
+        "to_name": "text",
+        "type": "choices",
+        "value": {"choices": choices},
+    }
 
 
-def _annotation(aid: int, user: int, result: list[dict[str, Any]], day: int,
-                cancelled: bool = False) -> dict[str, Any]:
-    return {"id": aid, "completed_by": {"id": user, "email": f"user{user}@example.org"},
-            "result": result, "was_cancelled": cancelled, "ground_truth": False,
-            "updated_at": f"2024-01-{day:02d}T00:00:00Z"}
+def _annotation(
+    aid: int, user: int, result: list[dict[str, Any]], day: int, cancelled: bool = False
+) -> dict[str, Any]:
+    return {
+        "id": aid,
+        "completed_by": {"id": user, "email": f"user{user}@example.org"},
+        "result": result,
+        "was_cancelled": cancelled,
+        "ground_truth": False,
+        "updated_at": f"2024-01-{day:02d}T00:00:00Z",
+    }
 
 
-def random_export(seed: int, n_tasks: int = 60, n_users: int = 4,
-                  n_labels: int = 3) -> tuple[bytes, dict[int, dict[int, str]]]:
+def random_export(
+    seed: int, n_tasks: int = 60, n_users: int = 4, n_labels: int = 3
+) -> tuple[bytes, dict[int, dict[int, str]]]:
     """An export with random answers, skips and second passes, and the answer that must
     count per task and user (the last non-skipped annotation's)."""
     rng = random.Random(seed)
@@ -68,8 +80,11 @@ def random_export(seed: int, n_tasks: int = 60, n_users: int = 4,
                 if rng.random() < 0.1:
                     anns.append(_annotation(aid, user, [], day, cancelled=True))
                     continue
-                label = true_label if rng.random() < 0.5 + bias[user] / 2 else rng.choice(
-                    LABELS[:n_labels])
+                label = (
+                    true_label
+                    if rng.random() < 0.5 + bias[user] / 2
+                    else rng.choice(LABELS[:n_labels])
+                )
                 anns.append(_annotation(aid, user, [_choice([label])], day))
                 counted[user] = label
         rng.shuffle(anns)
@@ -123,8 +138,9 @@ def test_overall_scores_equal_statsmodels_and_krippendorff(seed: int) -> None:
     frames = _frames(raw)
     users = sorted({u for t in truth.values() for u in t})
     codes = {label: i for i, label in enumerate(LABELS)}
-    reliability = np.array([[codes[truth[t][u]] if u in truth[t] else np.nan
-                             for t in sorted(truth)] for u in users])
+    reliability = np.array(
+        [[codes[truth[t][u]] if u in truth[t] else np.nan for t in sorted(truth)] for u in users]
+    )
     alpha = agreement(frames, "sentiment", method="krippendorff")
     want = krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal")
     assert _close(alpha["score"].iloc[0], float(want))
@@ -132,8 +148,13 @@ def test_overall_scores_equal_statsmodels_and_krippendorff(seed: int) -> None:
     # Fleiss: the tasks with the most common number of answers (two or more)
     sizes = pd.Series([len(t) for t in truth.values() if len(t) >= 2]).value_counts()
     m = max(sizes[sizes == sizes.max()].index)
-    table = np.array([[sum(1 for v in t.values() if v == label) for label in LABELS]
-                      for t in truth.values() if len(t) == m])
+    table = np.array(
+        [
+            [sum(1 for v in t.values() if v == label) for label in LABELS]
+            for t in truth.values()
+            if len(t) == m
+        ]
+    )
     fleiss = agreement(frames, "sentiment", method="fleiss")
     assert fleiss["tasks"].iloc[0] == len(table)
     assert _close(fleiss["score"].iloc[0], float(fleiss_kappa(table, method="fleiss")))
@@ -141,20 +162,36 @@ def test_overall_scores_equal_statsmodels_and_krippendorff(seed: int) -> None:
 
 
 def test_skipped_and_earlier_annotations_never_count() -> None:
-    tasks = [{"id": 1, "data": {"text": "a"}, "annotations": [
-        _annotation(1, 1, [_choice(["pos"])], 1),
-        _annotation(2, 1, [_choice(["neg"])], 2),          # user 1's last word: neg
-        _annotation(3, 2, [_choice(["neg"])], 1),
-        _annotation(4, 2, [], 3, cancelled=True),          # a later skip does not count
-    ]}, {"id": 2, "data": {"text": "b"}, "annotations": [
-        _annotation(5, 1, [_choice(["pos", "neg"])], 1),   # a multi-choice: one answer
-        _annotation(6, 2, [_choice(["neg", "pos"])], 1),
-    ]}]  # fmt: skip
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "a"},
+            "annotations": [
+                _annotation(1, 1, [_choice(["pos"])], 1),
+                _annotation(2, 1, [_choice(["neg"])], 2),  # user 1's last word: neg
+                _annotation(3, 2, [_choice(["neg"])], 1),
+                _annotation(4, 2, [], 3, cancelled=True),  # a later skip does not count
+            ],
+        },
+        {
+            "id": 2,
+            "data": {"text": "b"},
+            "annotations": [
+                _annotation(5, 1, [_choice(["pos", "neg"])], 1),  # a multi-choice: one answer
+                _annotation(6, 2, [_choice(["neg", "pos"])], 1),
+            ],
+        },
+    ]
     frames = _frames(json.dumps(tasks).encode())
     out = agreement(frames, "sentiment", method="percent")
-    assert out.to_dict("records") == [{"annotator_a": "user1@example.org",
-                                       "annotator_b": "user2@example.org",
-                                       "tasks": 2, "score": 1.0}]
+    assert out.to_dict("records") == [
+        {
+            "annotator_a": "user1@example.org",
+            "annotator_b": "user2@example.org",
+            "tasks": 2,
+            "score": 1.0,
+        }
+    ]
 
 
 def test_unknown_from_name_names_those_present() -> None:
@@ -170,31 +207,64 @@ def test_unknown_from_name_names_those_present() -> None:
 
 
 def _span(rid: str, start: int, end: int) -> dict[str, Any]:
-    return {"id": rid, "from_name": "ner", "to_name": "text", "type": "labels",
-            "value": {"start": start, "end": end, "labels": ["PER"]}}
+    return {
+        "id": rid,
+        "from_name": "ner",
+        "to_name": "text",
+        "type": "labels",
+        "value": {"start": start, "end": end, "labels": ["PER"]},
+    }
 
 
 def _rect(rid: str, x: float, y: float, w: float, h: float) -> dict[str, Any]:
-    return {"id": rid, "from_name": "box", "to_name": "text", "type": "rectanglelabels",
-            "value": {"x": x, "y": y, "width": w, "height": h, "rectanglelabels": ["cat"]}}
+    return {
+        "id": rid,
+        "from_name": "box",
+        "to_name": "text",
+        "type": "rectanglelabels",
+        "value": {"x": x, "y": y, "width": w, "height": h, "rectanglelabels": ["cat"]},
+    }
 
 
 def test_iou_of_boxes_and_spans() -> None:
-    tasks = [{"id": 1, "data": {"text": "a"}, "annotations": [
-        _annotation(1, 1, [_rect("a", 0, 0, 10, 10), _rect("b", 50, 50, 10, 10),
-                           _span("s", 0, 10)], 1),
-        _annotation(2, 2, [_rect("c", 5, 0, 10, 10), _rect("d", 80, 80, 5, 5),
-                           _span("t", 5, 10)], 1),
-    ]}, {"id": 2, "data": {"text": "b"}, "annotations": [
-        _annotation(3, 1, [_rect("e", 0, 0, 10, 10)], 1),
-        _annotation(4, 2, [_rect("f", 0, 0, 10, 10)], 1),
-    ]}]  # fmt: skip
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "a"},
+            "annotations": [
+                _annotation(
+                    1,
+                    1,
+                    [_rect("a", 0, 0, 10, 10), _rect("b", 50, 50, 10, 10), _span("s", 0, 10)],
+                    1,
+                ),
+                _annotation(
+                    2, 2, [_rect("c", 5, 0, 10, 10), _rect("d", 80, 80, 5, 5), _span("t", 5, 10)], 1
+                ),
+            ],
+        },
+        {
+            "id": 2,
+            "data": {"text": "b"},
+            "annotations": [
+                _annotation(3, 1, [_rect("e", 0, 0, 10, 10)], 1),
+                _annotation(4, 2, [_rect("f", 0, 0, 10, 10)], 1),
+            ],
+        },
+    ]
     frames = _frames(json.dumps(tasks).encode())
     boxes = agreement(frames, "box", method="iou")
     # task 1: a~c overlap 5x10 of a 15x10 union = 1/3, b and d unmatched; task 2: 1.0
-    assert boxes.to_dict("records") == [{
-        "annotator_a": "user1@example.org", "annotator_b": "user2@example.org",
-        "tasks": 2, "matched": 2, "unmatched": 2, "score": pytest.approx((1 / 3 + 1) / 2)}]
+    assert boxes.to_dict("records") == [
+        {
+            "annotator_a": "user1@example.org",
+            "annotator_b": "user2@example.org",
+            "tasks": 2,
+            "matched": 2,
+            "unmatched": 2,
+            "score": pytest.approx((1 / 3 + 1) / 2),
+        }
+    ]
     spans = agreement(frames, "ner", method="iou")
     assert spans["score"].iloc[0] == pytest.approx(0.5) and spans["matched"].iloc[0] == 1
 
@@ -212,8 +282,12 @@ def test_consensus_majority_ties_and_low_agreement(seed: int) -> None:
         tie = int((counts == top).sum()) > 1
         low = top / len(answers) < 0.6
         row = out.loc[tid]
-        assert (row["votes"], row["annotators"], bool(row["tie"]), bool(row["low_agreement"])) \
-            == (top, len(answers), tie, low)
+        assert (row["votes"], row["annotators"], bool(row["tie"]), bool(row["low_agreement"])) == (
+            top,
+            len(answers),
+            tie,
+            low,
+        )
         if tie or low:
             assert pd.isna(row["label"])
         else:
@@ -239,10 +313,13 @@ def test_box_iou_with_several_annotators_equals_a_plain_loop(seed: int) -> None:
             if rng.random() < 0.25:
                 continue
             aid += 1
-            boxes = [(rng.uniform(0, 70), rng.uniform(0, 70), rng.uniform(5, 30),
-                      rng.uniform(5, 30)) for _ in range(rng.randrange(0, 4))]
-            anns.append(_annotation(aid, user, [_rect(f"r{k}", *b) for k, b in
-                                                enumerate(boxes)], 1))
+            boxes = [
+                (rng.uniform(0, 70), rng.uniform(0, 70), rng.uniform(5, 30), rng.uniform(5, 30))
+                for _ in range(rng.randrange(0, 4))
+            ]
+            anns.append(
+                _annotation(aid, user, [_rect(f"r{k}", *b) for k, b in enumerate(boxes)], 1)
+            )
             drawn[user] = boxes
         tasks.append({"id": tid, "data": {"text": "x"}, "annotations": anns})
         sent[tid] = {u: b for u, b in drawn.items() if b}
@@ -254,8 +331,14 @@ def test_box_iou_with_several_annotators_equals_a_plain_loop(seed: int) -> None:
             if ua not in drawn or ub not in drawn:
                 continue
             n_tasks += 1
-            scored = sorted(((_reference_iou(p, q), i, j) for i, p in enumerate(drawn[ua])
-                             for j, q in enumerate(drawn[ub])), reverse=True)
+            scored = sorted(
+                (
+                    (_reference_iou(p, q), i, j)
+                    for i, p in enumerate(drawn[ua])
+                    for j, q in enumerate(drawn[ub])
+                ),
+                reverse=True,
+            )
             used_a, used_b = set(), set()
             for score, i, j in scored:
                 if score > 0 and i not in used_a and j not in used_b:
@@ -269,23 +352,39 @@ def test_box_iou_with_several_annotators_equals_a_plain_loop(seed: int) -> None:
 
 
 def _poly(rid: str, points: list[list[int]]) -> dict[str, Any]:
-    return {"id": rid, "from_name": "seg", "to_name": "text", "type": "polygonlabels",
-            "original_width": 100, "original_height": 100,
-            "value": {"points": points, "polygonlabels": ["road"]}}
+    return {
+        "id": rid,
+        "from_name": "seg",
+        "to_name": "text",
+        "type": "polygonlabels",
+        "original_width": 100,
+        "original_height": 100,
+        "value": {"points": points, "polygonlabels": ["road"]},
+    }
 
 
 def test_iou_of_polygons_by_their_pixels() -> None:
-    config = CONFIG.replace("</View>", '<PolygonLabels name="seg" toName="text">'
-                            '<Label value="road"/></PolygonLabels></View>')
-    square = [[0, 0], [40, 0], [40, 40], [0, 40]]            # 40 x 40 pixels
-    shifted = [[20, 0], [60, 0], [60, 40], [20, 40]]         # overlaps it by 20 x 40
-    triangle = [[0, 0], [40, 0], [0, 40]]                    # half the square, the diagonal
-    tasks = [{"id": 1, "data": {"text": "a"}, "annotations": [
-        _annotation(1, 1, [_poly("a", square), _poly("far", [[90, 90], [99, 90], [99, 99]])], 1),
-        _annotation(2, 2, [_poly("b", shifted)], 1),
-        _annotation(3, 3, [_poly("c", triangle)], 1)]}]  # fmt: skip
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=config,
-                                   progress=False)
+    config = CONFIG.replace(
+        "</View>",
+        '<PolygonLabels name="seg" toName="text"><Label value="road"/></PolygonLabels></View>',
+    )
+    square = [[0, 0], [40, 0], [40, 40], [0, 40]]  # 40 x 40 pixels
+    shifted = [[20, 0], [60, 0], [60, 40], [20, 40]]  # overlaps it by 20 x 40
+    triangle = [[0, 0], [40, 0], [0, 40]]  # half the square, the diagonal
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "a"},
+            "annotations": [
+                _annotation(
+                    1, 1, [_poly("a", square), _poly("far", [[90, 90], [99, 90], [99, 99]])], 1
+                ),
+                _annotation(2, 2, [_poly("b", shifted)], 1),
+                _annotation(3, 3, [_poly("c", triangle)], 1),
+            ],
+        }
+    ]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=config, progress=False)
     out = agreement(frames, "seg", method="iou").set_index(["annotator_a", "annotator_b"])
     one, two, three = (f"user{u}@example.org" for u in (1, 2, 3))
     assert out.loc[(one, two), "score"] == pytest.approx(800 / 2400)

@@ -22,39 +22,68 @@ CONFIG = """<View><Image name="image" value="$image"/>
 
 
 def _box(rid: str, x: float, y: float, w: float, h: float, label: str) -> dict[str, Any]:
-    return {"id": rid, "from_name": "box", "to_name": "image", "type": "rectanglelabels",
-            "value": {"x": x, "y": y, "width": w, "height": h, "rectanglelabels": [label]}}
+    return {
+        "id": rid,
+        "from_name": "box",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "value": {"x": x, "y": y, "width": w, "height": h, "rectanglelabels": [label]},
+    }
 
 
 def _scene(rid: str, choice: str) -> dict[str, Any]:
-    return {"id": rid, "from_name": "scene", "to_name": "image", "type": "choices",
-            "value": {"choices": [choice]}}
+    return {
+        "id": rid,
+        "from_name": "scene",
+        "to_name": "image",
+        "type": "choices",
+        "value": {"choices": [choice]},
+    }
 
 
 def _ann(aid: int, user: int, result: list[dict[str, Any]], **flags: Any) -> dict[str, Any]:
-    return {"id": aid, "completed_by": {"id": user, "email": f"u{user}@x.org"},
-            "result": result, "was_cancelled": False, "ground_truth": False,
-            "updated_at": f"2024-01-0{aid % 9 + 1}T00:00:00Z", **flags}
+    return {
+        "id": aid,
+        "completed_by": {"id": user, "email": f"u{user}@x.org"},
+        "result": result,
+        "was_cancelled": False,
+        "ground_truth": False,
+        "updated_at": f"2024-01-0{aid % 9 + 1}T00:00:00Z",
+        **flags,
+    }
 
 
 def _export(tasks: list[dict[str, Any]]) -> bytes:
     return json.dumps(tasks).encode()
 
 
-PRED = [_box("p1", 10, 10, 20, 20, "cat"), _box("p2", 60, 60, 10, 10, "dog"),
-        _box("same", 0, 80, 5, 5, "dog"), _scene("ps", "in")]
-ANN = [_box("a1", 12, 11, 20, 20, "cat"),          # overlaps p1 well
-       _box("a2", 62, 62, 10, 10, "cat"),          # overlaps p2 (IoU ~0.47), other label
-       _box("same", 50, 0, 5, 5, "dog"),           # same id as a prediction: matched by id
-       _box("a4", 90, 90, 5, 5, "cat"),            # nothing near: missed by the model
-       _scene("as", "in")]
+PRED = [
+    _box("p1", 10, 10, 20, 20, "cat"),
+    _box("p2", 60, 60, 10, 10, "dog"),
+    _box("same", 0, 80, 5, 5, "dog"),
+    _scene("ps", "in"),
+]
+ANN = [
+    _box("a1", 12, 11, 20, 20, "cat"),  # overlaps p1 well
+    _box("a2", 62, 62, 10, 10, "cat"),  # overlaps p2 (IoU ~0.47), other label
+    _box("same", 50, 0, 5, 5, "dog"),  # same id as a prediction: matched by id
+    _box("a4", 90, 90, 5, 5, "cat"),  # nothing near: missed by the model
+    _scene("as", "in"),
+]
 TASKS = [
-    {"id": 1, "data": {"image": "a.jpg"},
-     "annotations": [_ann(11, 1, ANN), _ann(12, 2, [], was_cancelled=True)],
-     "predictions": [{"id": 21, "model_version": "m", "score": 0.5, "result": PRED}]},
-    {"id": 2, "data": {"image": "b.jpg"}, "annotations": [],
-     "predictions": [{"id": 22, "model_version": "m", "result": PRED}]},
-]  # fmt: skip
+    {
+        "id": 1,
+        "data": {"image": "a.jpg"},
+        "annotations": [_ann(11, 1, ANN), _ann(12, 2, [], was_cancelled=True)],
+        "predictions": [{"id": 21, "model_version": "m", "score": 0.5, "result": PRED}],
+    },
+    {
+        "id": 2,
+        "data": {"image": "b.jpg"},
+        "annotations": [],
+        "predictions": [{"id": 22, "model_version": "m", "result": PRED}],
+    },
+]
 
 
 def test_iou() -> None:
@@ -76,8 +105,12 @@ def test_compare_predictions_matching_rule(min_iou: float) -> None:
     # task 2 has no annotation; the skipped annotation 12 is left out
     assert set(out["task_id"]) == {1} and set(out["annotation_id"]) == {11}
     boxes = out[out["from_name"] == "box"]
-    pairs = {(p, a): (how, ov) for p, a, how, ov in boxes[
-        ["pred_region_id", "ann_region_id", "matched_by", "iou"]].itertuples(index=False)}
+    pairs = {
+        (p, a): (how, ov)
+        for p, a, how, ov in boxes[
+            ["pred_region_id", "ann_region_id", "matched_by", "iou"]
+        ].itertuples(index=False)
+    }
     iou_11 = iou(_geom(PRED, "p1"), _geom(ANN, "a1"))
     iou_22 = iou(_geom(PRED, "p2"), _geom(ANN, "a2"))
     assert pairs["p1", "a1"] == ("iou", pytest.approx(iou_11))
@@ -102,8 +135,9 @@ def test_compare_predictions_matching_rule(min_iou: float) -> None:
     assert compare_predictions(frames, ground_truth_only=True).empty
 
 
-@pytest.mark.parametrize("name", ["snapshot_full_objects.json",
-                                  "../sdk-converter-tests/test_export_csv__csv_test.json"])
+@pytest.mark.parametrize(
+    "name", ["snapshot_full_objects.json", "../sdk-converter-tests/test_export_csv__csv_test.json"]
+)
 def test_compare_predictions_on_corpus(name: str) -> None:
     frames = ls_frames.read_export(CORPUS / name, progress=False)
     out = compare_predictions(frames)
@@ -115,10 +149,12 @@ def test_compare_predictions_on_corpus(name: str) -> None:
     pred_regions = regions[regions["source"] == "prediction"]
     # each (prediction, annotation) pair of a task and control shows each item exactly once
     for (tid, ctrl), group in out.groupby(["task_id", "from_name"]):
-        p_items = pred_regions[(pred_regions["task_id"] == tid)
-                               & (pred_regions["from_name"].astype(str) == ctrl)]
-        a_items = ann_regions[(ann_regions["task_id"] == tid)
-                              & (ann_regions["from_name"].astype(str) == ctrl)]
+        p_items = pred_regions[
+            (pred_regions["task_id"] == tid) & (pred_regions["from_name"].astype(str) == ctrl)
+        ]
+        a_items = ann_regions[
+            (ann_regions["task_id"] == tid) & (ann_regions["from_name"].astype(str) == ctrl)
+        ]
         for (pid, aid), pair in group.groupby(["prediction_id", "annotation_id"]):
             n_p = int((p_items["source_id"] == pid).sum())
             n_a = int((a_items["source_id"] == aid).sum())
@@ -126,8 +162,10 @@ def test_compare_predictions_on_corpus(name: str) -> None:
             assert pair["ann_type"].notna().sum() == n_a
     row: Any  # a row's fields are scalars of any type
     for row in out[out["matched_by"] == "iou"].itertuples():
-        got = iou((row.pred_x, row.pred_y, row.pred_width, row.pred_height),
-                  (row.ann_x, row.ann_y, row.ann_width, row.ann_height))
+        got = iou(
+            (row.pred_x, row.pred_y, row.pred_width, row.pred_height),
+            (row.ann_x, row.ann_y, row.ann_width, row.ann_height),
+        )
         assert row.iou == pytest.approx(got) and got >= 0.5
     for row in out.itertuples():
         if row.match:
@@ -135,8 +173,9 @@ def test_compare_predictions_on_corpus(name: str) -> None:
 
 
 def test_ids_only_and_import_files_give_typed_empty_comparisons() -> None:
-    full = compare_predictions(ls_frames.read_export(CORPUS / "snapshot_full_objects.json",
-                                                     progress=False))  # fmt: skip
+    full = compare_predictions(
+        ls_frames.read_export(CORPUS / "snapshot_full_objects.json", progress=False)
+    )
     for name in ("snapshot_default_options.json", "tasks_annotations_predictions.json"):
         # ids-only predictions carry no results; an import file has no ids to match on
         out = compare_predictions(ls_frames.read_export(CORPUS / name, progress=False))
@@ -146,14 +185,21 @@ def test_ids_only_and_import_files_give_typed_empty_comparisons() -> None:
 
 def test_annotator_pivot_by_task_and_region() -> None:
     tasks = [
-        {"id": 1, "data": {}, "annotations": [
-            _ann(1, 1, [_scene("s", "in"), _box("r", 1, 1, 5, 5, "cat")]),
-            _ann(2, 2, [_scene("s", "out"), _box("r", 1, 1, 5, 5, "dog")]),
-            _ann(3, 3, [], was_cancelled=True)]},
-        {"id": 2, "data": {}, "annotations": [
-            _ann(4, 1, [_scene("s", "out")]),
-            _ann(5, 1, [_scene("s", "in")])]},   # later annotation of the same user wins
-    ]  # fmt: skip
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [
+                _ann(1, 1, [_scene("s", "in"), _box("r", 1, 1, 5, 5, "cat")]),
+                _ann(2, 2, [_scene("s", "out"), _box("r", 1, 1, 5, 5, "dog")]),
+                _ann(3, 3, [], was_cancelled=True),
+            ],
+        },
+        {
+            "id": 2,
+            "data": {},
+            "annotations": [_ann(4, 1, [_scene("s", "out")]), _ann(5, 1, [_scene("s", "in")])],
+        },  # later annotation of the same user wins
+    ]
     frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
     pivot = annotator_pivot(frames, "scene")
     assert list(pivot.columns) == ["u1@x.org", "u2@x.org"]
@@ -178,16 +224,22 @@ def test_analysis_on_the_demo_project(demo_project: dict[str, Any], label_studio
     scene = compare_predictions(frames, "scene")
     expected: dict[int, list[bool]] = {}
     for tid, task in by_id.items():
-        pred_scene = [it["value"]["choices"] for p in task.get("predictions", [])
-                      for it in p["result"] if it.get("from_name") == "scene"]
+        pred_scene = [
+            it["value"]["choices"]
+            for p in task.get("predictions", [])
+            for it in p["result"]
+            if it.get("from_name") == "scene"
+        ]
         for a in task.get("annotations", []):
             if a["was_cancelled"] or not pred_scene:
                 continue
-            ann_scene = [it["value"]["choices"] for it in a["result"]
-                         if it.get("from_name") == "scene"]
+            ann_scene = [
+                it["value"]["choices"] for it in a["result"] if it.get("from_name") == "scene"
+            ]
             expected.setdefault(tid, []).append(pred_scene[0] == ann_scene[0])
-    got = {tid: list(g.sort_values("annotation_id")["match"])
-           for tid, g in scene.groupby("task_id")}
+    got = {
+        tid: list(g.sort_values("annotation_id")["match"]) for tid, g in scene.groupby("task_id")
+    }
     assert got == expected
     boxes = compare_predictions(frames, "box", min_iou=0.0)
     matched = boxes[boxes["matched_by"] == "iou"]
@@ -210,8 +262,14 @@ def test_results_without_ids_match_by_geometry_not_by_a_missing_id() -> None:
     # Label Studio does not require ids on imported predictions (nor annotations)
     ann = _idless([_box("x", 0, 0, 20, 20, "cat"), _box("x", 50, 50, 20, 20, "dog")])
     pred = _idless([_box("x", 50, 50, 20, 20, "dog"), _box("x", 0, 0, 20, 20, "cat")])
-    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
-              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    tasks = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [_ann(11, 1, ann)],
+            "predictions": [{"id": 21, "model_version": "m", "result": pred}],
+        }
+    ]
     frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
     assert frames.regions["region_id"].isna().all()
     out = compare_predictions(frames, "box")
@@ -219,7 +277,9 @@ def test_results_without_ids_match_by_geometry_not_by_a_missing_id() -> None:
     assert list(out["matched_by"]) == ["iou", "iou"]
     assert out["iou"].eq(1.0).all() and out["match"].all()
     assert sorted(zip(out["pred_label"], out["ann_label"], strict=True)) == [
-        ("cat", "cat"), ("dog", "dog")]
+        ("cat", "cat"),
+        ("dog", "dog"),
+    ]
 
 
 NER_CONFIG = """<View><Text name="text" value="$text"/>
@@ -227,15 +287,25 @@ NER_CONFIG = """<View><Text name="text" value="$text"/>
 
 
 def _span(start: int, end: int, label: str) -> dict[str, Any]:
-    return {"from_name": "ner", "to_name": "text", "type": "labels",
-            "value": {"start": start, "end": end, "text": "w" * (end - start), "labels": [label]}}
+    return {
+        "from_name": "ner",
+        "to_name": "text",
+        "type": "labels",
+        "value": {"start": start, "end": end, "text": "w" * (end - start), "labels": [label]},
+    }
 
 
 def test_ner_spans_without_ids() -> None:
     ann = [_span(0, 5, "PER"), _span(10, 20, "ORG"), _span(30, 34, "PER")]
     pred = [_span(11, 20, "ORG"), _span(0, 5, "ORG"), _span(40, 44, "PER")]
-    tasks = [{"id": 1, "data": {"text": "x" * 50}, "annotations": [_ann(11, 1, ann)],
-              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "x" * 50},
+            "annotations": [_ann(11, 1, ann)],
+            "predictions": [{"id": 21, "model_version": "m", "result": pred}],
+        }
+    ]
     frames = ls_frames.read_export(_export(tasks), label_config=NER_CONFIG, progress=False)
     out = compare_predictions(frames, "ner", min_iou=0.0)
     by_iou = out[out["matched_by"] == "iou"]
@@ -249,8 +319,14 @@ def test_ner_spans_without_ids() -> None:
 def test_min_iou_zero_never_matches_regions_that_do_not_overlap() -> None:
     ann = [_box("a", 0, 0, 10, 10, "cat")]
     pred = [_box("p", 50, 50, 10, 10, "cat"), _box("q", 10, 0, 10, 10, "cat")]  # apart, touching
-    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
-              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    tasks = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [_ann(11, 1, ann)],
+            "predictions": [{"id": 21, "model_version": "m", "result": pred}],
+        }
+    ]
     frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
     out = compare_predictions(frames, "box", min_iou=0.0)
     assert set(out["matched_by"]) == {"unmatched"} and len(out) == 3
@@ -262,10 +338,20 @@ def test_rotated_boxes_are_compared_with_their_rotation() -> None:
     ann = [{**_box("a", 20, 20, 10, 10, "cat"), "original_width": 100, "original_height": 100}]
     turned = _box("p", 20, 20, 10, 10, "cat")
     turned["value"]["rotation"] = 90
-    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
-              "predictions": [{"id": 21, "model_version": "m",
-                               "result": [{**turned, "original_width": 100,
-                                           "original_height": 100}]}]}]
+    tasks = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [_ann(11, 1, ann)],
+            "predictions": [
+                {
+                    "id": 21,
+                    "model_version": "m",
+                    "result": [{**turned, "original_width": 100, "original_height": 100}],
+                }
+            ],
+        }
+    ]
     frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
     out = compare_predictions(frames, "box", min_iou=0.0)
     assert set(out["matched_by"]) == {"unmatched"}
@@ -295,13 +381,18 @@ def test_a_prediction_without_image_size_meets_an_annotation_with_one() -> None:
     ann = [{**_box("a", 10, 10, 20, 20, "cat"), "original_width": 640, "original_height": 480}]
     turned = _box("p", 10, 10, 20, 20, "cat")
     turned["value"]["rotation"] = 10
-    ann_turned = {**_box("b", 50, 50, 20, 20, "dog"), "original_width": 640,
-                  "original_height": 480}
+    ann_turned = {**_box("b", 50, 50, 20, 20, "dog"), "original_width": 640, "original_height": 480}
     ann_turned["value"]["rotation"] = 10
     pred = [_box("q", 10, 10, 20, 20, "cat"), {**_box("r", 50, 50, 20, 20, "dog")}]
     pred[1]["value"]["rotation"] = 10
-    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, [*ann, ann_turned])],
-              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    tasks = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [_ann(11, 1, [*ann, ann_turned])],
+            "predictions": [{"id": 21, "model_version": "m", "result": pred}],
+        }
+    ]
     frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)
     out = compare_predictions(frames, "box")
     assert list(out["matched_by"]) == ["iou", "iou"]
@@ -313,13 +404,23 @@ def test_polygons_match_by_their_enclosing_boxes() -> None:
 <PolygonLabels name="poly" toName="image"><Label value="lake"/></PolygonLabels></View>"""
 
     def poly(points: list[list[float]]) -> dict[str, Any]:
-        return {"from_name": "poly", "to_name": "image", "type": "polygonlabels",
-                "value": {"points": points, "polygonlabels": ["lake"]}}
+        return {
+            "from_name": "poly",
+            "to_name": "image",
+            "type": "polygonlabels",
+            "value": {"points": points, "polygonlabels": ["lake"]},
+        }
 
     ann = [poly([[0, 0], [10, 0], [10, 10]]), poly([[50, 50], [60, 50], [60, 60]])]
     pred = [poly([[51, 50], [61, 50], [61, 60]]), poly([[0, 0], [10, 0], [0, 10]])]
-    tasks = [{"id": 1, "data": {}, "annotations": [_ann(11, 1, ann)],
-              "predictions": [{"id": 21, "model_version": "m", "result": pred}]}]
+    tasks = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [_ann(11, 1, ann)],
+            "predictions": [{"id": 21, "model_version": "m", "result": pred}],
+        }
+    ]
     frames = ls_frames.read_export(_export(tasks), label_config=config, progress=False)
     out = compare_predictions(frames, "poly")
     assert list(out["matched_by"]) == ["iou", "iou"]

@@ -31,8 +31,12 @@ def _random_cases(seed: int, n: int) -> list[tuple[list[int], int, int]]:
         a[rng.random((h, w)) < 0.05] = rng.integers(0, 256)
         word_size = int(rng.choice([8, 8, 8, 9, 12, 16, 31, 32]))
         sizes = tuple(int(v) for v in rng.integers(1, 17, 4))
-        rle = encode(rgba(a, grey=k % 3 != 0), word_size, sizes,  # type: ignore[arg-type]
-                     min_repeat=int(rng.integers(1, 6)))  # fmt: skip
+        rle = encode(
+            rgba(a, grey=k % 3 != 0),
+            word_size,
+            sizes,  # type: ignore[arg-type]
+            min_repeat=int(rng.integers(1, 6)),
+        )
         cases.append((rle, h, w))
     return cases
 
@@ -73,9 +77,14 @@ def _corpus_brush_regions() -> list[tuple[str, list[int], int, int]]:
                 for source in task.get(group) or []:
                     for item in source.get("result", []) if isinstance(source, dict) else []:
                         if "rle" in item.get("value", {}):
-                            out.append((f"{path.name}:{task['id']}:{item['id']}",
-                                        item["value"]["rle"], item["original_height"],
-                                        item["original_width"]))  # fmt: skip
+                            out.append(
+                                (
+                                    f"{path.name}:{task['id']}:{item['id']}",
+                                    item["value"]["rle"],
+                                    item["original_height"],
+                                    item["original_width"],
+                                )
+                            )
     return out
 
 
@@ -89,8 +98,9 @@ def test_every_corpus_brush_region_equals_the_sdk() -> None:
 
 
 def test_corpus_regions_through_the_tables() -> None:
-    frames = ls_frames.read_export(CORPUS / "label-studio-1.23.2" / "masks_export.json",
-                                   progress=False)  # fmt: skip
+    frames = ls_frames.read_export(
+        CORPUS / "label-studio-1.23.2" / "masks_export.json", progress=False
+    )
     brush = frames.regions[frames.regions["type"] == "brushlabels"]
     assert len(brush) == 16
     for row in brush.itertuples():
@@ -115,8 +125,9 @@ MALFORMED = {
     "truncated runs": _pack(_header(64) + "0" + "01" + "1111" + "00000001" * 5),
     "literal past the end": _pack(_header(4) + "0" + "01" + "0111" + "00000001" * 8),
     "value over a byte": _pack(_header(4, 9) + "1" + "00" + "011" + "100000000"),
-    "literal over a byte": _pack(_header(4, 9) + "0" + "00" + "011" + "000000001" * 2
-                                 + "100000000" + "000000001"),  # on a colour channel
+    "literal over a byte": _pack(
+        _header(4, 9) + "0" + "00" + "011" + "000000001" * 2 + "100000000" + "000000001"
+    ),  # on a colour channel
 }
 
 

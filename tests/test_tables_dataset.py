@@ -51,13 +51,17 @@ def test_a_manifest_without_a_version_is_read_as_version_1(tmp_path: Path) -> No
     assert ls_frames.read_parquet(root).tasks.equals(expected)
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"format": "something-else"}, "not an ls_frames dataset"),
-    ({"version": "1"}, "unreadable dataset format version"),
-    ({"version": 0}, "unreadable dataset format version"),
-])  # fmt: skip
-def test_other_formats_are_refused(tmp_path: Path, changes: dict[str, object],
-                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format": "something-else"}, "not an ls_frames dataset"),
+        ({"version": "1"}, "unreadable dataset format version"),
+        ({"version": 0}, "unreadable dataset format version"),
+    ],
+)
+def test_other_formats_are_refused(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
     root = dataset(tmp_path)
     edit_manifest(root, **changes)
     with pytest.raises(ExportFormatError, match=message):

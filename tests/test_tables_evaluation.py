@@ -24,13 +24,30 @@ CONFIG = """<View><Image name="image" value="$image"/>
 </View>"""
 
 
-def _box(x: float, y: float, w: float, h: float, label: str, score: float | None = None,
-         rid: str | None = None) -> dict[str, Any]:
+def _box(
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    label: str,
+    score: float | None = None,
+    rid: str | None = None,
+) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "from_name": "label", "to_name": "image", "type": "rectanglelabels",
-        "original_width": W, "original_height": H,
-        "value": {"x": x, "y": y, "width": w, "height": h, "rotation": 0,
-                  "rectanglelabels": [label]}}
+        "from_name": "label",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "original_width": W,
+        "original_height": H,
+        "value": {
+            "x": x,
+            "y": y,
+            "width": w,
+            "height": h,
+            "rotation": 0,
+            "rectanglelabels": [label],
+        },
+    }
     if score is not None:
         item["score"] = score
     if rid is not None:
@@ -39,8 +56,15 @@ def _box(x: float, y: float, w: float, h: float, label: str, score: float | None
 
 
 def _ann(aid: int, result: list[dict[str, Any]], updated: str, **flags: Any) -> dict[str, Any]:
-    return {"id": aid, "completed_by": 1, "result": result, "was_cancelled": False,
-            "ground_truth": False, "updated_at": updated, **flags}
+    return {
+        "id": aid,
+        "completed_by": 1,
+        "result": result,
+        "was_cancelled": False,
+        "ground_truth": False,
+        "updated_at": updated,
+        **flags,
+    }
 
 
 def _generated(seed: int, n_tasks: int = 60) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -54,8 +78,9 @@ def _generated(seed: int, n_tasks: int = 60) -> tuple[list[dict[str, Any]], dict
         gts = []
         for _ in range(rng.randint(0, 5)):
             x, y = rng.uniform(0, 80), rng.uniform(0, 80)
-            gts.append(_box(x, y, rng.uniform(3, 100 - x), rng.uniform(3, 100 - y),
-                            rng.choice(LABELS)))
+            gts.append(
+                _box(x, y, rng.uniform(3, 100 - x), rng.uniform(3, 100 - y), rng.choice(LABELS))
+            )
         annotations = []
         if rng.random() < 0.3:  # an older annotation: not the reference
             aid += 1
@@ -64,8 +89,9 @@ def _generated(seed: int, n_tasks: int = 60) -> tuple[list[dict[str, Any]], dict
         annotations.append(_ann(aid, gts, "2024-06-01T00:00:00Z"))
         if rng.random() < 0.2:  # skipped later: not the reference either
             aid += 1
-            annotations.append(_ann(aid, [_box(5, 5, 20, 20, "dog")], "2024-09-01T00:00:00Z",
-                                    was_cancelled=True))
+            annotations.append(
+                _ann(aid, [_box(5, 5, 20, 20, "dog")], "2024-09-01T00:00:00Z", was_cancelled=True)
+            )
         truth["ref"][t] = gts
         predictions = []
         for version, noise in (("m1", 2.0), ("m2", 6.0)):
@@ -77,19 +103,38 @@ def _generated(seed: int, n_tasks: int = 60) -> tuple[list[dict[str, Any]], dict
                     continue  # a miss
                 v = g["value"]
                 label = v["rectanglelabels"][0] if rng.random() < 0.85 else rng.choice(LABELS)
-                dets.append(_box(v["x"] + rng.gauss(0, noise), v["y"] + rng.gauss(0, noise),
-                                 max(0.5, v["width"] + rng.gauss(0, noise)),
-                                 max(0.5, v["height"] + rng.gauss(0, noise)), label,
-                                 score=round(rng.random(), 6)))
+                dets.append(
+                    _box(
+                        v["x"] + rng.gauss(0, noise),
+                        v["y"] + rng.gauss(0, noise),
+                        max(0.5, v["width"] + rng.gauss(0, noise)),
+                        max(0.5, v["height"] + rng.gauss(0, noise)),
+                        label,
+                        score=round(rng.random(), 6),
+                    )
+                )
             for _ in range(rng.randint(0, 2)):  # false positives
-                dets.append(_box(rng.uniform(0, 80), rng.uniform(0, 80), rng.uniform(2, 20),
-                                 rng.uniform(2, 20), rng.choice(LABELS),
-                                 score=round(rng.random() * 0.6, 6)))
+                dets.append(
+                    _box(
+                        rng.uniform(0, 80),
+                        rng.uniform(0, 80),
+                        rng.uniform(2, 20),
+                        rng.uniform(2, 20),
+                        rng.choice(LABELS),
+                        score=round(rng.random() * 0.6, 6),
+                    )
+                )
             pid += 1
             predictions.append({"id": pid, "model_version": version, "result": dets})
             truth["pred"][version][t] = dets
-        tasks.append({"id": t, "data": {"image": f"{t}.jpg"}, "annotations": annotations,
-                      "predictions": predictions})
+        tasks.append(
+            {
+                "id": t,
+                "data": {"image": f"{t}.jpg"},
+                "annotations": annotations,
+                "predictions": predictions,
+            }
+        )
     return tasks, truth
 
 
@@ -106,17 +151,34 @@ def _coco(truth: dict[str, Any], version: str, cat: str | None) -> list[float]:
         v = item["value"]
         return [v["x"] * W / 100, v["y"] * H / 100, v["width"] * W / 100, v["height"] * H / 100]
 
-    gt: Any = {"images": [{"id": t, "width": W, "height": H} for t in images],
-          "categories": [{"id": i, "name": n} for n, i in cats.items()], "annotations": []}
+    gt: Any = {
+        "images": [{"id": t, "width": W, "height": H} for t in images],
+        "categories": [{"id": i, "name": n} for n, i in cats.items()],
+        "annotations": [],
+    }
     for t in images:
         for g in truth["ref"][t]:
             b = bbox(g)
-            gt["annotations"].append({"id": len(gt["annotations"]) + 1, "image_id": t,
-                                      "category_id": cats[g["value"]["rectanglelabels"][0]],
-                                      "bbox": b, "area": b[2] * b[3], "iscrowd": 0})
-    dets = [{"image_id": t, "category_id": cats[d["value"]["rectanglelabels"][0]],
-             "bbox": bbox(d), "score": d["score"]}
-            for t in images for d in truth["pred"][version][t]]
+            gt["annotations"].append(
+                {
+                    "id": len(gt["annotations"]) + 1,
+                    "image_id": t,
+                    "category_id": cats[g["value"]["rectanglelabels"][0]],
+                    "bbox": b,
+                    "area": b[2] * b[3],
+                    "iscrowd": 0,
+                }
+            )
+    dets = [
+        {
+            "image_id": t,
+            "category_id": cats[d["value"]["rectanglelabels"][0]],
+            "bbox": bbox(d),
+            "score": d["score"],
+        }
+        for t in images
+        for d in truth["pred"][version][t]
+    ]
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
         coco_gt.dataset = gt
@@ -134,8 +196,7 @@ def _coco(truth: dict[str, Any], version: str, cat: str | None) -> list[float]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_box_ap_equals_pycocotools(seed: int) -> None:
     tasks, truth = _generated(seed)
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     out = ls_frames.evaluate(frames, "label")
     assert set(out["model_version"]) == {"m1", "m2"}
     for version in ("m1", "m2"):
@@ -156,17 +217,25 @@ def _plain_counts(truth: dict[str, Any], version: str, threshold: float) -> dict
     for t, dets in truth["pred"][version].items():
         for label in LABELS:
             g = [x["value"] for x in truth["ref"][t] if x["value"]["rectanglelabels"][0] == label]
-            d = sorted((x for x in dets if x["value"]["rectanglelabels"][0] == label),
-                       key=lambda x: -x["score"])
+            d = sorted(
+                (x for x in dets if x["value"]["rectanglelabels"][0] == label),
+                key=lambda x: -x["score"],
+            )
             free = list(range(len(g)))
             for det in d:
                 v = det["value"]
                 best, best_iou = None, threshold
                 for j in free:
-                    ix = min(v["x"] + v["width"], g[j]["x"] + g[j]["width"]) - max(v["x"], g[j]["x"])
-                    iy = min(v["y"] + v["height"], g[j]["y"] + g[j]["height"]) - max(v["y"], g[j]["y"])
+                    ix = min(v["x"] + v["width"], g[j]["x"] + g[j]["width"]) - max(
+                        v["x"], g[j]["x"]
+                    )
+                    iy = min(v["y"] + v["height"], g[j]["y"] + g[j]["height"]) - max(
+                        v["y"], g[j]["y"]
+                    )
                     inter = max(ix, 0) * max(iy, 0)
-                    iou = inter / (v["width"] * v["height"] + g[j]["width"] * g[j]["height"] - inter)
+                    iou = inter / (
+                        v["width"] * v["height"] + g[j]["width"] * g[j]["height"] - inter
+                    )
                     if inter > 0 and iou >= best_iou:
                         best, best_iou = j, iou
                 if best is None:
@@ -180,11 +249,11 @@ def _plain_counts(truth: dict[str, Any], version: str, threshold: float) -> dict
 
 def test_counts_at_the_first_threshold() -> None:
     tasks, truth = _generated(5)
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     for threshold in (0.5, 0.3):
-        out = ls_frames.evaluate(frames, "label", iou_thresholds=[threshold, 0.9],
-                                 model_version="m2")
+        out = ls_frames.evaluate(
+            frames, "label", iou_thresholds=[threshold, 0.9], model_version="m2"
+        )
         assert set(out["model_version"]) == {"m2"}
         row = out.set_index("label").loc["all"]
         want = _plain_counts(truth, "m2", threshold)
@@ -198,18 +267,21 @@ def test_ids_and_order_do_not_matter_and_unscored_regions_have_no_ap() -> None:
     gts = [_box(0, 0, 20, 20, "cat"), _box(50, 50, 20, 20, "dog")]
     dets = [_box(80, 0, 5, 5, "cat"), _box(50, 50, 20, 20, "dog"), _box(0, 0, 20, 20, "cat")]
     tasks: list[dict[str, Any]] = [
-        {"id": 1, "data": {}, "annotations": [_ann(1, gts, "2024-01-01T00:00:00Z")],
-         "predictions": [{"id": 2, "model_version": "v", "result": dets}]}]
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [_ann(1, gts, "2024-01-01T00:00:00Z")],
+            "predictions": [{"id": 2, "model_version": "v", "result": dets}],
+        }
+    ]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     out = ls_frames.evaluate(frames, "label").set_index("label")
     assert out.loc["cat", ["tp", "fp", "fn"]].tolist() == [1, 1, 0]
     assert out.loc["dog", ["tp", "fp", "fn"]].tolist() == [1, 0, 0]
     assert out["ap"].isna().all()  # no scores: no ranking to average precision over
     # the prediction's score stands in for its regions'
     tasks[0]["predictions"][0]["score"] = 0.7
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     out = ls_frames.evaluate(frames, "label").set_index("label")
     assert out.loc["dog", "ap"] == pytest.approx(1.0)
     # equal scores keep result order: the stray cat comes first, so the one right cat is
@@ -219,21 +291,35 @@ def test_ids_and_order_do_not_matter_and_unscored_regions_have_no_ap() -> None:
 
 
 def _scene(choice: str) -> dict[str, Any]:
-    return {"from_name": "scene", "to_name": "image", "type": "choices",
-            "value": {"choices": [choice]}}
+    return {
+        "from_name": "scene",
+        "to_name": "image",
+        "type": "choices",
+        "value": {"choices": [choice]},
+    }
 
 
 def test_choices_accuracy_and_confusion() -> None:
-    pairs = [("indoor", "indoor"), ("indoor", "outdoor"), ("outdoor", "outdoor"),
-             ("outdoor", "outdoor"), ("indoor", None)]
+    pairs = [
+        ("indoor", "indoor"),
+        ("indoor", "outdoor"),
+        ("outdoor", "outdoor"),
+        ("outdoor", "outdoor"),
+        ("indoor", None),
+    ]
     tasks = []
     for i, (ref, pred) in enumerate(pairs, start=1):
-        tasks.append({"id": i, "data": {}, "annotations": [
-            _ann(10 + i, [_scene(ref)], "2024-01-01T00:00:00Z")],
-            "predictions": [{"id": 100 + i, "model_version": "v",
-                             "result": [_scene(pred)] if pred else []}]})
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+        tasks.append(
+            {
+                "id": i,
+                "data": {},
+                "annotations": [_ann(10 + i, [_scene(ref)], "2024-01-01T00:00:00Z")],
+                "predictions": [
+                    {"id": 100 + i, "model_version": "v", "result": [_scene(pred)] if pred else []}
+                ],
+            }
+        )
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     out = ls_frames.evaluate(frames, "scene").set_index("label")
     assert out.loc["all", "accuracy"] == pytest.approx(3 / 5)
     assert out.loc["indoor", ["tp", "fp", "fn"]].tolist() == [1, 0, 2]
@@ -247,14 +333,24 @@ def test_choices_accuracy_and_confusion() -> None:
 
 
 def test_reference_is_ground_truth_when_asked() -> None:
-    tasks = [{"id": 1, "data": {}, "annotations": [
-        _ann(1, [_scene("indoor")], "2024-01-01T00:00:00Z", ground_truth=True),
-        _ann(2, [_scene("outdoor")], "2024-05-01T00:00:00Z")],
-        "predictions": [{"id": 3, "model_version": "v", "result": [_scene("indoor")]}]},
-        {"id": 2, "data": {}, "annotations": [_ann(4, [_scene("indoor")], "2024-01-01T00:00:00Z")],
-         "predictions": [{"id": 5, "model_version": "v", "result": [_scene("indoor")]}]}]
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+    tasks = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [
+                _ann(1, [_scene("indoor")], "2024-01-01T00:00:00Z", ground_truth=True),
+                _ann(2, [_scene("outdoor")], "2024-05-01T00:00:00Z"),
+            ],
+            "predictions": [{"id": 3, "model_version": "v", "result": [_scene("indoor")]}],
+        },
+        {
+            "id": 2,
+            "data": {},
+            "annotations": [_ann(4, [_scene("indoor")], "2024-01-01T00:00:00Z")],
+            "predictions": [{"id": 5, "model_version": "v", "result": [_scene("indoor")]}],
+        },
+    ]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     last = ls_frames.evaluate(frames, "scene").set_index("label").loc["all"]
     assert last["tasks"] == 2 and last["accuracy"] == pytest.approx(0.5)
     gt = ls_frames.evaluate(frames, "scene", ground_truth_only=True).set_index("label").loc["all"]
@@ -263,8 +359,7 @@ def test_reference_is_ground_truth_when_asked() -> None:
 
 def test_errors() -> None:
     tasks, _ = _generated(1, n_tasks=5)
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     with pytest.raises(ls_frames.ConfigurationError, match=r"'box'.*\['label', 'scene'\]"):
         ls_frames.evaluate(frames, "box")
     with pytest.raises(ls_frames.ConfigurationError, match=r"m3.*\['m1', 'm2'\]"):
@@ -275,10 +370,27 @@ def test_errors() -> None:
         ls_frames.confusion(frames, "scene")
     with pytest.raises(ls_frames.ConfigurationError, match="choice control"):
         ls_frames.confusion(frames, "label", model_version="m1")
-    text = [{"id": 1, "data": {}, "annotations": [_ann(1, [{
-        "from_name": "note", "to_name": "image", "type": "textarea",
-        "value": {"text": ["hi"]}}], "2024-01-01T00:00:00Z")],
-        "predictions": [{"id": 2, "model_version": "v", "result": []}]}]
+    text = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [
+                _ann(
+                    1,
+                    [
+                        {
+                            "from_name": "note",
+                            "to_name": "image",
+                            "type": "textarea",
+                            "value": {"text": ["hi"]},
+                        }
+                    ],
+                    "2024-01-01T00:00:00Z",
+                )
+            ],
+            "predictions": [{"id": 2, "model_version": "v", "result": []}],
+        }
+    ]
     frames = ls_frames.read_export(json.dumps(text).encode(), progress=False)
     with pytest.raises(ls_frames.ConfigurationError, match="textarea"):
         ls_frames.evaluate(frames, "note")
@@ -286,8 +398,7 @@ def test_errors() -> None:
 
 def test_empty_when_nothing_to_compare() -> None:
     tasks = [{"id": 1, "data": {}, "annotations": [], "predictions": []}]
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG,
-                                   progress=False)
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
     out = ls_frames.evaluate(frames, "label")
     assert out.empty and str(out["tp"].dtype) == "Int64"
     assert isinstance(np.asarray(out.columns), np.ndarray) and "ap50" in out.columns
@@ -315,27 +426,31 @@ def test_evaluate_a_project_on_the_real_server(label_studio: Any) -> None:
         # one annotation per task (the server stamps them all at once), a skipped one more
         kept = [a for a in task["annotations"] if not a["was_cancelled"]][-1]
         kept["result"].append(_scene("indoor" if i % 3 else "outdoor"))
-        task["annotations"] = [kept, {"result": [], "was_cancelled": True,
-                                      "ground_truth": False}][: 1 + i % 2]
+        task["annotations"] = [kept, {"result": [], "was_cancelled": True, "ground_truth": False}][
+            : 1 + i % 2
+        ]
         for p in task["predictions"]:
             p.pop("id")
             p["result"].append(_scene("indoor"))
         scenes[i] = "indoor" if i % 3 else "outdoor"
     headers = auth_headers(label_studio.url, label_studio.legacy_token)
     with httpx.Client(base_url=label_studio.url, headers=headers, timeout=120) as http:
-        created = http.post("/api/projects", json={"title": "ls_frames evaluate",
-                                                   "label_config": CONFIG})
+        created = http.post(
+            "/api/projects", json={"title": "ls_frames evaluate", "label_config": CONFIG}
+        )
         assert created.status_code < 400, created.text
         pid = created.json()["id"]
         answer = http.post(f"/api/projects/{pid}/import?return_task_ids=true", json=tasks)
         assert answer.status_code < 400, answer.text
         task_ids = sorted(answer.json()["task_ids"])
     for tid, task in zip(task_ids, tasks, strict=True):
-        truth["ref"][tid] = [r for r in task["annotations"][0]["result"]
-                             if r["from_name"] == "label"]
+        truth["ref"][tid] = [
+            r for r in task["annotations"][0]["result"] if r["from_name"] == "label"
+        ]
         for p in task["predictions"]:
-            truth["pred"][p["model_version"]][tid] = [r for r in p["result"]
-                                                       if r["from_name"] == "label"]
+            truth["pred"][p["model_version"]][tid] = [
+                r for r in p["result"] if r["from_name"] == "label"
+            ]
     with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
         frames = ls_frames.load_project(pid, client=client, progress=False)
     out = ls_frames.evaluate(frames, "label")
@@ -346,8 +461,9 @@ def test_evaluate_a_project_on_the_real_server(label_studio: Any) -> None:
             got = [mine.loc[label, c] for c in ("ap", "ap50", "ap75", "ar")]
             assert got == pytest.approx([stats[0], stats[1], stats[2], stats[8]], abs=1e-6)
     scene = ls_frames.evaluate(frames, "scene", model_version="m1").set_index("label")
-    m1_tasks = [i for i, t in enumerate(tasks) if any(p["model_version"] == "m1"
-                                                      for p in t["predictions"])]
+    m1_tasks = [
+        i for i, t in enumerate(tasks) if any(p["model_version"] == "m1" for p in t["predictions"])
+    ]
     want = sum(scenes[i] == "indoor" for i in m1_tasks) / len(m1_tasks)
     assert scene.loc["all", "accuracy"] == pytest.approx(want)
     matrix = ls_frames.confusion(frames, "scene", model_version="m1")
@@ -359,8 +475,12 @@ NER = """<View><Text name="text" value="$text"/>
 
 
 def _span(start: int, end: int, label: str, score: float | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"from_name": "ner", "to_name": "text", "type": "labels",
-                            "value": {"start": start, "end": end, "labels": [label]}}
+    item: dict[str, Any] = {
+        "from_name": "ner",
+        "to_name": "text",
+        "type": "labels",
+        "value": {"start": start, "end": end, "labels": [label]},
+    }
     if score is not None:
         item["score"] = score
     return item
@@ -369,11 +489,15 @@ def _span(start: int, end: int, label: str, score: float | None = None) -> dict[
 def test_spans_average_precision() -> None:
     ann = [_span(0, 5, "PER"), _span(10, 60, "ORG")]
     pred = [_span(30, 35, "PER", 0.95), _span(0, 5, "PER", 0.9), _span(10, 51, "ORG", 0.8)]
-    tasks = [{"id": 1, "data": {"text": "x" * 80},
-              "annotations": [_ann(1, ann, "2024-01-01T00:00:00Z")],
-              "predictions": [{"id": 2, "model_version": "v", "result": pred}]}]
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=NER,
-                                   progress=False)
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "x" * 80},
+            "annotations": [_ann(1, ann, "2024-01-01T00:00:00Z")],
+            "predictions": [{"id": 2, "model_version": "v", "result": pred}],
+        }
+    ]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=NER, progress=False)
     out = ls_frames.evaluate(frames, "ner").set_index("label")
     assert out.loc["PER", ["tp", "fp", "fn"]].tolist() == [1, 1, 0]
     assert out.loc["ORG", ["tp", "fp", "fn"]].tolist() == [1, 0, 0]
@@ -381,5 +505,7 @@ def test_spans_average_precision() -> None:
     assert out.loc["PER", "ap"] == pytest.approx(0.5)
     # ORG: IoU 41/50 = 0.82 passes 7 of the 10 thresholds 0.50 ... 0.95
     assert out.loc["ORG", "ap"] == pytest.approx(0.7)
-    assert out.loc["ORG", "ap75"] == pytest.approx(1.0) and out.loc["ORG", "ar"] == pytest.approx(0.7)
+    assert out.loc["ORG", "ap75"] == pytest.approx(1.0) and out.loc["ORG", "ar"] == pytest.approx(
+        0.7
+    )
     assert out.loc["all", "ap"] == pytest.approx(0.6)

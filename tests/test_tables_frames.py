@@ -29,7 +29,6 @@ CONFIG = (LS / "label_config.xml").read_text() if LS.is_dir() else ""
 TABLES = ["tasks", "annotations", "predictions", "drafts", "regions", "relations"]
 
 
-
 def test_empty_export_has_typed_tables() -> None:
     frames = read_export(b"[]", progress=False)
     assert list(frames) == TABLES
@@ -101,8 +100,12 @@ def test_label_config_categoricals_in_config_order() -> None:
     label = regions["label"]
     assert isinstance(label.dtype, pd.CategoricalDtype)
     assert list(label.cat.categories[:4]) == ["cat", "dog", "bird", "car"]  # config order
-    assert list(regions["from_name"].cat.categories[:4]) == ["label", "occluded", "quality",
-                                                              "caption"]
+    assert list(regions["from_name"].cat.categories[:4]) == [
+        "label",
+        "occluded",
+        "quality",
+        "caption",
+    ]
     assert list(regions["choice"].cat.categories[:4]) == ["yes", "no", "good", "bad"]
     first = [None if v is None or len(v) == 0 else v[0] for v in regions["labels"]]
     assert [None if pd.isna(x) else x for x in label] == first
@@ -111,8 +114,12 @@ def test_label_config_categoricals_in_config_order() -> None:
 def test_parse_label_config() -> None:
     config = parse_label_config(CONFIG)
     names = [(c.name, c.type) for c in config.controls]
-    assert names == [("label", "rectanglelabels"), ("occluded", "choices"),
-                     ("quality", "choices"), ("caption", "textarea")]
+    assert names == [
+        ("label", "rectanglelabels"),
+        ("occluded", "choices"),
+        ("quality", "choices"),
+        ("caption", "textarea"),
+    ]
     assert config.by_name()["label"].values == ("cat", "dog", "bird", "car")
     assert config.by_name()["occluded"].per_region
     assert config.relation_labels == ("near",)
@@ -129,8 +136,10 @@ def test_regions_wide_attaches_per_region_attributes() -> None:
     assert len(wide_boxes) == len(boxes)
     occ = regions[regions["from_name"] == "occluded"]
     for _, row in occ.iterrows():
-        match = wide_boxes[(wide_boxes["source_id"] == row["source_id"])
-                           & (wide_boxes["region_id"] == row["region_id"])]
+        match = wide_boxes[
+            (wide_boxes["source_id"] == row["source_id"])
+            & (wide_boxes["region_id"] == row["region_id"])
+        ]
         assert len(match) == 1
         assert match["occluded"].iloc[0] == row["choices"][0]
     assert list(wide["occluded"].cat.categories) == ["yes", "no"]
@@ -139,30 +148,52 @@ def test_regions_wide_attaches_per_region_attributes() -> None:
 
 
 def test_geometry_helpers() -> None:
-    df = pd.DataFrame({"x": [10.0, 50.0], "y": [20.0, 0.0], "width": [30.0, 10.0],
-                       "height": [40.0, 10.0], "rotation": [0.0, 90.0],
-                       "original_width": [200, 100], "original_height": [100, 100]})
+    df = pd.DataFrame(
+        {
+            "x": [10.0, 50.0],
+            "y": [20.0, 0.0],
+            "width": [30.0, 10.0],
+            "height": [40.0, 10.0],
+            "rotation": [0.0, 90.0],
+            "original_width": [200, 100],
+            "original_height": [100, 100],
+        }
+    )
     px = to_pixels(df)
     assert px["x"][0] == pytest.approx(20.0) and px["height"][0] == pytest.approx(40.0)
     xyxy = to_xyxy(df)
     assert [xyxy[k][0] for k in ("x_min", "y_min", "x_max", "y_max")] == pytest.approx(
-        [20.0, 20.0, 80.0, 60.0])
+        [20.0, 20.0, 80.0, 60.0]
+    )
     # 90 degrees clockwise around the top-left corner (50, 0): the box swings left
     assert [xyxy[k][1] for k in ("x_min", "y_min", "x_max", "y_max")] == pytest.approx(
-        [40.0, 0.0, 50.0, 10.0])
+        [40.0, 0.0, 50.0, 10.0]
+    )
     coco = to_coco(df)
     assert [coco[k][0] for k in ("x", "y", "width", "height")] == pytest.approx(
-        [20.0, 20.0, 60.0, 40.0])
+        [20.0, 20.0, 60.0, 40.0]
+    )
     yolo = to_yolo(df)
     assert [yolo[k][0] for k in ("x_center", "y_center", "width", "height")] == pytest.approx(
-        [0.25, 0.4, 0.3, 0.4])
+        [0.25, 0.4, 0.3, 0.4]
+    )
     assert box_corners(df).shape == (2, 4, 2)
     frames = read_export(FULL, progress=False)
     boxes = frames.regions[frames.regions["type"] == "rectanglelabels"]
     got = to_pixels(boxes)
     np.testing.assert_allclose(got["x"], boxes["x_px"].to_numpy(dtype=float))
-    missing = to_pixels(pd.DataFrame({"x": [None], "y": [1.0], "width": [1.0], "height": [1.0],
-                                      "original_width": [10], "original_height": [10]}))
+    missing = to_pixels(
+        pd.DataFrame(
+            {
+                "x": [None],
+                "y": [1.0],
+                "width": [1.0],
+                "height": [1.0],
+                "original_width": [10],
+                "original_height": [10],
+            }
+        )
+    )
     assert math.isnan(missing["x"][0])
 
 

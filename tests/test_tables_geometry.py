@@ -20,8 +20,15 @@ W, H = 200, 100
 
 
 def _item(typ: str, value: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"from_name": typ, "to_name": "image", "type": typ, "original_width": W,
-            "original_height": H, "value": value, **extra}
+    return {
+        "from_name": typ,
+        "to_name": "image",
+        "type": typ,
+        "original_width": W,
+        "original_height": H,
+        "value": value,
+        **extra,
+    }
 
 
 def _frames(items: list[dict[str, Any]]) -> ls_frames.Frames:
@@ -43,11 +50,29 @@ def test_every_shape_has_an_enclosing_box() -> None:
     items = [
         _item("polygonlabels", {"points": points, "polygonlabels": ["lake"]}),
         _item("polylinelabels", {"points": points[:2], "polylinelabels": ["road"]}),
-        _item("ellipselabels", {"x": 50, "y": 50, "radiusX": 10, "radiusY": 20, "rotation": 30,
-                                "ellipselabels": ["ball"]}),
+        _item(
+            "ellipselabels",
+            {
+                "x": 50,
+                "y": 50,
+                "radiusX": 10,
+                "radiusY": 20,
+                "rotation": 30,
+                "ellipselabels": ["ball"],
+            },
+        ),
         _item("keypointlabels", {"x": 25, "y": 40, "width": 0.8, "keypointlabels": ["eye"]}),
-        _item("rectanglelabels", {"x": 10, "y": 10, "width": 20, "height": 30, "rotation": 45,
-                                  "rectanglelabels": ["car"]}),
+        _item(
+            "rectanglelabels",
+            {
+                "x": 10,
+                "y": 10,
+                "width": 20,
+                "height": 30,
+                "rotation": 45,
+                "rectanglelabels": ["car"],
+            },
+        ),
     ]
     regions = _frames(items).regions
     box = to_xyxy(regions)
@@ -68,16 +93,35 @@ def test_every_shape_has_an_enclosing_box() -> None:
     yolo = to_yolo(regions)
     assert yolo["x_center"][0] == pytest.approx((min(xs) + max(xs)) / 2 / W)
     # an ellipse turned by 90 degrees swaps its extents
-    turned = _frames([_item("ellipselabels", {"x": 50, "y": 50, "radiusX": 10, "radiusY": 20,
-                                              "rotation": 90, "ellipselabels": ["b"]})]).regions
+    turned = _frames(
+        [
+            _item(
+                "ellipselabels",
+                {
+                    "x": 50,
+                    "y": 50,
+                    "radiusX": 10,
+                    "radiusY": 20,
+                    "rotation": 90,
+                    "ellipselabels": ["b"],
+                },
+            )
+        ]
+    ).regions
     assert to_coco(turned)["width"][0] == pytest.approx(2 * 20 * H / 100)
 
 
 def test_points_px_beside_points() -> None:
     points = [[10.0, 20.0], [50.0, 5.0]]
-    items = [_item("polygonlabels", {"points": points, "polygonlabels": ["a"]}),
-             {"from_name": "p", "to_name": "image", "type": "polygonlabels",
-              "value": {"points": points, "polygonlabels": ["a"]}}]  # no image size
+    items = [
+        _item("polygonlabels", {"points": points, "polygonlabels": ["a"]}),
+        {
+            "from_name": "p",
+            "to_name": "image",
+            "type": "polygonlabels",
+            "value": {"points": points, "polygonlabels": ["a"]},
+        },
+    ]  # no image size
     regions = _frames(items).regions
     assert [list(p) for p in regions["points_px"].iloc[0]] == [[20.0, 20.0], [100.0, 5.0]]
     assert regions["points_px"].iloc[1] is None
@@ -86,16 +130,42 @@ def test_points_px_beside_points() -> None:
 
 def test_ner_offsets_are_integers_and_xpaths_stay_text() -> None:
     items = [
-        {"from_name": "ner", "to_name": "text", "type": "labels",
-         "value": {"start": 4, "end": 9, "text": "Alice", "labels": ["PER"]}},
-        {"from_name": "para", "to_name": "dialogue", "type": "paragraphlabels",
-         "value": {"start": "0", "end": "2", "startOffset": 3, "endOffset": 7,
-                   "paragraphlabels": ["Q"]}},
-        {"from_name": "html", "to_name": "page", "type": "hypertextlabels",
-         "value": {"start": "/p[1]/text()[1]", "end": "/p[2]/text()[1]", "startOffset": 0,
-                   "endOffset": 5, "hypertextlabels": ["X"]}},
-        {"from_name": "speaker", "to_name": "audio", "type": "labels",
-         "value": {"start": 0.5, "end": 2.25, "labels": ["bob"]}},
+        {
+            "from_name": "ner",
+            "to_name": "text",
+            "type": "labels",
+            "value": {"start": 4, "end": 9, "text": "Alice", "labels": ["PER"]},
+        },
+        {
+            "from_name": "para",
+            "to_name": "dialogue",
+            "type": "paragraphlabels",
+            "value": {
+                "start": "0",
+                "end": "2",
+                "startOffset": 3,
+                "endOffset": 7,
+                "paragraphlabels": ["Q"],
+            },
+        },
+        {
+            "from_name": "html",
+            "to_name": "page",
+            "type": "hypertextlabels",
+            "value": {
+                "start": "/p[1]/text()[1]",
+                "end": "/p[2]/text()[1]",
+                "startOffset": 0,
+                "endOffset": 5,
+                "hypertextlabels": ["X"],
+            },
+        },
+        {
+            "from_name": "speaker",
+            "to_name": "audio",
+            "type": "labels",
+            "value": {"start": 0.5, "end": 2.25, "labels": ["bob"]},
+        },
     ]
     regions = _frames(items).regions
     assert str(regions["start"].dtype) == "Int64" and str(regions["end"].dtype) == "Int64"
@@ -111,16 +181,25 @@ def test_label_and_choice_are_columns_of_the_parquet_files(tmp_path: Path) -> No
         import duckdb
     except ImportError:
         missing("duckdb")
-    items = [_item("rectanglelabels", {"x": 1, "y": 1, "width": 5, "height": 5,
-                                       "rectanglelabels": ["cat", "pet"]}),
-             {"from_name": "scene", "to_name": "image", "type": "choices",
-              "value": {"choices": ["indoor", "day"]}}]
+    items = [
+        _item(
+            "rectanglelabels",
+            {"x": 1, "y": 1, "width": 5, "height": 5, "rectanglelabels": ["cat", "pet"]},
+        ),
+        {
+            "from_name": "scene",
+            "to_name": "image",
+            "type": "choices",
+            "value": {"choices": ["indoor", "day"]},
+        },
+    ]
     tasks = [{"id": 1, "data": {}, "annotations": [{"id": 1, "result": items}]}]
     source = tmp_path / "export.json"
     source.write_text(json.dumps(tasks))
     out = ls_frames.to_parquet(source, tmp_path / "ds", progress=False)
-    relation = duckdb.sql(f"SELECT label, choice FROM read_parquet('{out}/regions/*.parquet') "
-                          "ORDER BY result_index")
+    relation = duckdb.sql(
+        f"SELECT label, choice FROM read_parquet('{out}/regions/*.parquet') ORDER BY result_index"
+    )
     assert relation is not None
     rows = relation.fetchall()
     assert rows == [("cat", None), (None, "indoor")]

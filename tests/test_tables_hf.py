@@ -38,44 +38,99 @@ def _needs_datasets() -> None:
         missing("datasets and Pillow (the train extra)")
 
 
-def _box(rid: str, x: float, y: float, w: float, h: float, label: str,
-         size: tuple[int, int] | None, rotation: float = 0) -> dict[str, Any]:
+def _box(
+    rid: str,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    label: str,
+    size: tuple[int, int] | None,
+    rotation: float = 0,
+) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "id": rid, "from_name": "box", "to_name": "image", "type": "rectanglelabels",
-        "value": {"x": x, "y": y, "width": w, "height": h, "rotation": rotation,
-                  "rectanglelabels": [label]}}  # fmt: skip
+        "id": rid,
+        "from_name": "box",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "value": {
+            "x": x,
+            "y": y,
+            "width": w,
+            "height": h,
+            "rotation": rotation,
+            "rectanglelabels": [label],
+        },
+    }
     if size:
         item.update(original_width=size[0], original_height=size[1])
     return item
 
 
 def _scene(choice: str) -> dict[str, Any]:
-    return {"id": "s", "from_name": "scene", "to_name": "image", "type": "choices",
-            "value": {"choices": [choice]}}
+    return {
+        "id": "s",
+        "from_name": "scene",
+        "to_name": "image",
+        "type": "choices",
+        "value": {"choices": [choice]},
+    }
 
 
 def _ann(aid: int, result: list[dict[str, Any]], **flags: Any) -> dict[str, Any]:
-    return {"id": aid, "completed_by": 1, "result": result, "was_cancelled": False,
-            "ground_truth": False, "updated_at": f"2024-01-{aid:02d}T00:00:00Z", **flags}
+    return {
+        "id": aid,
+        "completed_by": 1,
+        "result": result,
+        "was_cancelled": False,
+        "ground_truth": False,
+        "updated_at": f"2024-01-{aid:02d}T00:00:00Z",
+        **flags,
+    }
 
 
 def _tasks() -> list[dict[str, Any]]:
     s = SIZES
     return [
-        {"id": 1, "data": {"image": "/data/upload/1/a.png"}, "annotations": [
-            _ann(1, [_box("a", 10, 20, 50, 25, "cat", s[1]), _scene("indoor")]),
-            _ann(2, [_box("b", 0, 0, 100, 100, "dog", s[1]), _scene("outdoor")],
-                 ground_truth=True),  # the ground truth wins over the later one
-            _ann(3, [_box("c", 1, 1, 1, 1, "cat", s[1])])]},
-        {"id": 2, "data": {"image": "/data/upload/1/b.png"}, "annotations": [
-            _ann(4, [_box("d", 25, 50, 50, 50, "dog", s[2]), _box("e", 0, 0, 10, 10, "cat",
-                                                                   s[2]), _scene("outdoor")]),
-            _ann(5, [_box("f", 0, 0, 5, 5, "dog", s[2])], was_cancelled=True)]},
-        {"id": 3, "data": {"image": "/data/upload/1/c.png"}, "annotations": [
-            _ann(6, [_box("g", 0, 0, 50, 50, "cat", s[3], rotation=90)])]},
-        {"id": 4, "data": {"image": "/data/upload/1/d.png"}, "annotations": [
-            _ann(7, [], was_cancelled=True)]},  # skipped only: not in the dataset
-    ]  # fmt: skip
+        {
+            "id": 1,
+            "data": {"image": "/data/upload/1/a.png"},
+            "annotations": [
+                _ann(1, [_box("a", 10, 20, 50, 25, "cat", s[1]), _scene("indoor")]),
+                _ann(
+                    2,
+                    [_box("b", 0, 0, 100, 100, "dog", s[1]), _scene("outdoor")],
+                    ground_truth=True,
+                ),  # the ground truth wins over the later one
+                _ann(3, [_box("c", 1, 1, 1, 1, "cat", s[1])]),
+            ],
+        },
+        {
+            "id": 2,
+            "data": {"image": "/data/upload/1/b.png"},
+            "annotations": [
+                _ann(
+                    4,
+                    [
+                        _box("d", 25, 50, 50, 50, "dog", s[2]),
+                        _box("e", 0, 0, 10, 10, "cat", s[2]),
+                        _scene("outdoor"),
+                    ],
+                ),
+                _ann(5, [_box("f", 0, 0, 5, 5, "dog", s[2])], was_cancelled=True),
+            ],
+        },
+        {
+            "id": 3,
+            "data": {"image": "/data/upload/1/c.png"},
+            "annotations": [_ann(6, [_box("g", 0, 0, 50, 50, "cat", s[3], rotation=90)])],
+        },
+        {
+            "id": 4,
+            "data": {"image": "/data/upload/1/d.png"},
+            "annotations": [_ann(7, [], was_cancelled=True)],
+        },  # skipped only: not in the dataset
+    ]
 
 
 def _media(tmp_path: Path, task_ids: list[int], *, as_bytes: bool = False) -> pd.DataFrame:
@@ -86,19 +141,28 @@ def _media(tmp_path: Path, task_ids: list[int], *, as_bytes: bool = False) -> pd
         path = tmp_path / f"{tid}.png"
         Image.fromarray(pixels).save(path)
         data = path.read_bytes()
-        rows.append({"task_id": tid, "field": "image", "position": 0,
-                     "uri": f"/data/upload/1/{tid}.png",
-                     # fetch_media writes the size under bytes; by hand, the content
-                     "path": None if as_bytes else str(path),
-                     "bytes": data if as_bytes else len(data),
-                     "sha256": "", "content_type": "image/png", "error": None})
+        rows.append(
+            {
+                "task_id": tid,
+                "field": "image",
+                "position": 0,
+                "uri": f"/data/upload/1/{tid}.png",
+                # fetch_media writes the size under bytes; by hand, the content
+                "path": None if as_bytes else str(path),
+                "bytes": data if as_bytes else len(data),
+                "sha256": "",
+                "content_type": "image/png",
+                "error": None,
+            }
+        )
     media: pd.DataFrame = pd.DataFrame(rows)
     return media
 
 
 def _frames(tasks: list[dict[str, Any]] | None = None) -> ls_frames.Frames:
-    return ls_frames.read_export(json.dumps(tasks or _tasks()).encode(), label_config=CONFIG,
-                                 progress=False)
+    return ls_frames.read_export(
+        json.dumps(tasks or _tasks()).encode(), label_config=CONFIG, progress=False
+    )
 
 
 @pytest.mark.parametrize("as_bytes", [False, True])
@@ -132,11 +196,13 @@ def test_without_media_sizes_come_from_the_export() -> None:
 
 def test_classification_and_splits(tmp_path: Path) -> None:
     frames = _frames()
-    parts = pd.Series(pd.Categorical(["train", "val", "train", "val"],
-                                     categories=["train", "val", "test"]),
-                      index=pd.Index([1, 2, 3, 4], name="task_id"))
-    dd = to_hf_dataset(frames, media=_media(tmp_path, [1, 2, 3]), split=parts,
-                       task="classification")
+    parts = pd.Series(
+        pd.Categorical(["train", "val", "train", "val"], categories=["train", "val", "test"]),
+        index=pd.Index([1, 2, 3, 4], name="task_id"),
+    )
+    dd = to_hf_dataset(
+        frames, media=_media(tmp_path, [1, 2, 3]), split=parts, task="classification"
+    )
     assert isinstance(dd, datasets.DatasetDict) and list(dd) == ["train", "val", "test"]
     assert list(dd["train"]["task_id"]) == [1, 3] and list(dd["val"]["task_id"]) == [2]
     assert len(dd["test"]) == 0
@@ -152,9 +218,26 @@ def test_classification_and_splits(tmp_path: Path) -> None:
 
 
 def test_multi_choice_gives_a_list_of_labels() -> None:
-    tasks = [{"id": 1, "data": {"image": "x"}, "annotations": [_ann(1, [{
-        "id": "s", "from_name": "scene", "to_name": "image", "type": "choices",
-        "value": {"choices": ["outdoor", "indoor"]}}])]}]  # fmt: skip
+    tasks = [
+        {
+            "id": 1,
+            "data": {"image": "x"},
+            "annotations": [
+                _ann(
+                    1,
+                    [
+                        {
+                            "id": "s",
+                            "from_name": "scene",
+                            "to_name": "image",
+                            "type": "choices",
+                            "value": {"choices": ["outdoor", "indoor"]},
+                        }
+                    ],
+                )
+            ],
+        }
+    ]
     ds = to_hf_dataset(_frames(tasks), task="classification")
     assert ds[0]["labels"] == [0, 1]
 
@@ -164,20 +247,33 @@ NER_CONFIG = """<View><Text name="text" value="$text"/>
 
 
 def _span(start: int, end: int, label: str) -> dict[str, Any]:
-    return {"id": f"{start}", "from_name": "ner", "to_name": "text", "type": "labels",
-            "value": {"start": start, "end": end, "labels": [label]}}
+    return {
+        "id": f"{start}",
+        "from_name": "ner",
+        "to_name": "text",
+        "type": "labels",
+        "value": {"start": start, "end": end, "labels": [label]},
+    }
 
 
 def test_ner_bio_tags_with_whitespace_and_a_custom_tokenizer() -> None:
     text = "Ada Lovelace met Charles at Analytical-Engine Ltd."
     # spans from the text, not from the output
-    spans = [(text.index("Ada"), text.index(" met"), "PER"),
-             (text.index("Charles"), text.index(" at"), "PER"),
-             (text.index("Engine"), len(text) - 1, "ORG")]
-    tasks = [{"id": 7, "data": {"text": text}, "annotations": [
-        _ann(1, [_span(s, e, label) for s, e, label in spans])]}]
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=NER_CONFIG,
-                                   progress=False)
+    spans = [
+        (text.index("Ada"), text.index(" met"), "PER"),
+        (text.index("Charles"), text.index(" at"), "PER"),
+        (text.index("Engine"), len(text) - 1, "ORG"),
+    ]
+    tasks = [
+        {
+            "id": 7,
+            "data": {"text": text},
+            "annotations": [_ann(1, [_span(s, e, label) for s, e, label in spans])],
+        }
+    ]
+    frames = ls_frames.read_export(
+        json.dumps(tasks).encode(), label_config=NER_CONFIG, progress=False
+    )
     ds = to_hf_dataset(frames, task="ner")
     names = ds.features["ner_tags"].feature.names
     assert names == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
@@ -228,8 +324,7 @@ def test_failed_or_missing_media_and_bad_options(tmp_path: Path) -> None:
 
 def test_missing_extra_names_the_pip_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)
-    with pytest.raises(ls_frames.ConfigurationError,
-                       match=r'pip install "ls_frames\[train\]"'):
+    with pytest.raises(ls_frames.ConfigurationError, match=r'pip install "ls_frames\[train\]"'):
         to_hf_dataset(_frames())
 
 
@@ -244,9 +339,26 @@ def test_image_bytes_round_trip(tmp_path: Path) -> None:
 def test_audio_media_becomes_an_audio_feature(tmp_path: Path) -> None:
     import wave
 
-    tasks = [{"id": 1, "data": {"audio": "/data/upload/1/a.wav"}, "annotations": [_ann(1, [{
-        "id": "s", "from_name": "kind", "to_name": "audio", "type": "choices",
-        "value": {"choices": ["speech"]}}])]}]  # fmt: skip
+    tasks = [
+        {
+            "id": 1,
+            "data": {"audio": "/data/upload/1/a.wav"},
+            "annotations": [
+                _ann(
+                    1,
+                    [
+                        {
+                            "id": "s",
+                            "from_name": "kind",
+                            "to_name": "audio",
+                            "type": "choices",
+                            "value": {"choices": ["speech"]},
+                        }
+                    ],
+                )
+            ],
+        }
+    ]
     config = """<View><Audio name="audio" value="$audio"/><Choices name="kind" toName="audio">
     <Choice value="music"/><Choice value="speech"/></Choices></View>"""
     path = tmp_path / "a.wav"
@@ -255,11 +367,22 @@ def test_audio_media_becomes_an_audio_feature(tmp_path: Path) -> None:
         out.setsampwidth(2)
         out.setframerate(8000)
         out.writeframes(np.zeros(800, np.int16).tobytes())
-    media = pd.DataFrame([{"task_id": 1, "field": "audio", "position": None, "uri": "a.wav",
-                           "path": str(path), "bytes": path.stat().st_size, "sha256": "",
-                           "content_type": "audio/x-wav", "error": None}])
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=config,
-                                   progress=False)
+    media = pd.DataFrame(
+        [
+            {
+                "task_id": 1,
+                "field": "audio",
+                "position": None,
+                "uri": "a.wav",
+                "path": str(path),
+                "bytes": path.stat().st_size,
+                "sha256": "",
+                "content_type": "audio/x-wav",
+                "error": None,
+            }
+        ]
+    )
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=config, progress=False)
     if importlib.util.find_spec("torchcodec") is None:
         # datasets reads and writes audio through torchcodec: say so, with the pip line
         with pytest.raises(ls_frames.ConfigurationError, match="pip install torchcodec"):
@@ -280,31 +403,57 @@ SEG_CONFIG = """<View><Image name="image" value="$image"/>
 def test_segmentation_masks_hold_class_ids(tmp_path: Path) -> None:
     # a 40 x 20 image: the left half is road (a polygon), a 10 x 5 car sits on top of it
     size = {"original_width": 40, "original_height": 20}
-    road = {"id": "r", "from_name": "seg", "to_name": "image", "type": "polygonlabels",
-            "value": {"points": [[0, 0], [50, 0], [50, 100], [0, 100]],
-                      "polygonlabels": ["road"]}, **size}
-    car = {"id": "c", "from_name": "seg", "to_name": "image", "type": "polygonlabels",
-           "value": {"points": [[25, 50], [50, 50], [50, 75], [25, 75]],
-                     "polygonlabels": ["car"]}, **size}
-    tasks = [{"id": 1, "data": {"image": "a.png"}, "annotations": [_ann(1, [road, car])]},
-             {"id": 2, "data": {"image": "b.png"}, "annotations": [_ann(2, [car])]}]
-    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=SEG_CONFIG,
-                                   progress=False)
+    road = {
+        "id": "r",
+        "from_name": "seg",
+        "to_name": "image",
+        "type": "polygonlabels",
+        "value": {"points": [[0, 0], [50, 0], [50, 100], [0, 100]], "polygonlabels": ["road"]},
+        **size,
+    }
+    car = {
+        "id": "c",
+        "from_name": "seg",
+        "to_name": "image",
+        "type": "polygonlabels",
+        "value": {"points": [[25, 50], [50, 50], [50, 75], [25, 75]], "polygonlabels": ["car"]},
+        **size,
+    }
+    tasks = [
+        {"id": 1, "data": {"image": "a.png"}, "annotations": [_ann(1, [road, car])]},
+        {"id": 2, "data": {"image": "b.png"}, "annotations": [_ann(2, [car])]},
+    ]
+    frames = ls_frames.read_export(
+        json.dumps(tasks).encode(), label_config=SEG_CONFIG, progress=False
+    )
     ds = to_hf_dataset(frames, task="segmentation").with_format("numpy")
     assert ds.features["categories"].feature.names == ["road", "car"]
     mask = ds[0]["mask"]
     assert mask.shape == (20, 40)
     expected = np.zeros((20, 40), np.uint8)
-    expected[:, :20] = 1           # road: class 0 -> pixel 1
-    expected[10:15, 10:20] = 2     # car: class 1 -> pixel 2, drawn after the road
+    expected[:, :20] = 1  # road: class 0 -> pixel 1
+    expected[10:15, 10:20] = 2  # car: class 1 -> pixel 2, drawn after the road
     assert (mask == expected).all()
     assert ds[0]["categories"].tolist() == [0, 1] and ds[1]["categories"].tolist() == [1]
     assert int((ds[1]["mask"] == 2).sum()) == 50
     # with media, the image's own size rules (it must match the export's)
     path = tmp_path / "a.png"
     Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(path)
-    media = pd.DataFrame([{"task_id": t, "field": "image", "position": 0, "uri": "a.png",
-                           "path": str(path), "bytes": path.stat().st_size, "sha256": "",
-                           "content_type": "image/png", "error": None} for t in (1, 2)])
+    media = pd.DataFrame(
+        [
+            {
+                "task_id": t,
+                "field": "image",
+                "position": 0,
+                "uri": "a.png",
+                "path": str(path),
+                "bytes": path.stat().st_size,
+                "sha256": "",
+                "content_type": "image/png",
+                "error": None,
+            }
+            for t in (1, 2)
+        ]
+    )
     with_media = to_hf_dataset(frames, media=media, task="segmentation")
     assert (np.asarray(with_media[0]["mask"]) == expected).all()

@@ -104,8 +104,13 @@ def test_corpus_shapes_match_pycocotools(coco: Any, frames: ls_frames.Frames) ->
             rx, ry = row.radius_x * w / 100, row.radius_y * h / 100
             th = np.deg2rad(row.rotation)
             u, v = rx * np.cos(t), ry * np.sin(t)
-            pts = np.stack([row.x * w / 100 + u * np.cos(th) - v * np.sin(th),
-                            row.y * h / 100 + u * np.sin(th) + v * np.cos(th)], 1)  # fmt: skip
+            pts = np.stack(
+                [
+                    row.x * w / 100 + u * np.cos(th) - v * np.sin(th),
+                    row.y * h / 100 + u * np.sin(th) + v * np.cos(th),
+                ],
+                1,
+            )
         else:
             want = rle_to_mask(json.loads(row.value_json)["rle"], h, w)
             np.testing.assert_array_equal(m.mask, want)
@@ -117,16 +122,34 @@ def test_corpus_shapes_match_pycocotools(coco: Any, frames: ls_frames.Frames) ->
 
 def test_rotation_is_clockwise_around_the_corner_and_the_centre() -> None:
     # a 40x10 px box at (50, 20) turned 90 degrees clockwise covers x 40-50, y 20-60
-    box = pd.DataFrame({"type": ["rectanglelabels"], "x": [50.0], "y": [20.0],
-                        "width": [40.0], "height": [10.0], "rotation": [90.0],
-                        "original_width": [100], "original_height": [100]})  # fmt: skip
+    box = pd.DataFrame(
+        {
+            "type": ["rectanglelabels"],
+            "x": [50.0],
+            "y": [20.0],
+            "width": [40.0],
+            "height": [10.0],
+            "rotation": [90.0],
+            "original_width": [100],
+            "original_height": [100],
+        }
+    )
     [m] = region_masks(box)
     ys, xs = np.nonzero(m.mask)
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == (40, 49, 20, 59)
     # an ellipse 30 wide, 10 high, turned 90 degrees: 10 wide, 30 high
-    oval = pd.DataFrame({"type": ["ellipselabels"], "x": [50.0], "y": [50.0],
-                         "radius_x": [30.0], "radius_y": [10.0], "rotation": [90.0],
-                         "original_width": [100], "original_height": [100]})  # fmt: skip
+    oval = pd.DataFrame(
+        {
+            "type": ["ellipselabels"],
+            "x": [50.0],
+            "y": [50.0],
+            "radius_x": [30.0],
+            "radius_y": [10.0],
+            "rotation": [90.0],
+            "original_width": [100],
+            "original_height": [100],
+        }
+    )
     [e] = region_masks(oval)
     ys, xs = np.nonzero(e.mask)
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == (40, 59, 20, 79)
@@ -134,8 +157,10 @@ def test_rotation_is_clockwise_around_the_corner_and_the_centre() -> None:
     # 30 degrees: the box's far corner is (x + w cos - h sin, y + w sin + h cos)
     turned = box.assign(rotation=30.0, x=20.0)
     [t] = region_masks(turned)
-    far = (20 + 40 * np.cos(np.pi / 6) - 10 * np.sin(np.pi / 6),
-           20 + 40 * np.sin(np.pi / 6) + 10 * np.cos(np.pi / 6))
+    far = (
+        20 + 40 * np.cos(np.pi / 6) - 10 * np.sin(np.pi / 6),
+        20 + 40 * np.sin(np.pi / 6) + 10 * np.cos(np.pi / 6),
+    )
     assert t.mask[int(far[1]) - 1, int(far[0]) - 1] == 255 and t.mask[25, 55] == 0
 
 
@@ -163,8 +188,7 @@ def test_to_coco_segmentation(coco: Any, frames: ls_frames.Frames) -> None:
         seg = out["segmentation"][k]
         h, w = int(row["original_height"]), int(row["original_width"])
         if row["type"] in ("polygonlabels", "rectanglelabels"):
-            assert isinstance(seg, list) and len(seg) == 1 and all(
-                type(v) is float for v in seg[0])
+            assert isinstance(seg, list) and len(seg) == 1 and all(type(v) is float for v in seg[0])
             n = len(row["points"]) if row["type"] == "polygonlabels" else 4
             assert len(seg[0]) == 2 * n
             _against_coco_polygon(coco, masks[label], np.array(seg[0]).reshape(-1, 2))
@@ -173,22 +197,28 @@ def test_to_coco_segmentation(coco: Any, frames: ls_frames.Frames) -> None:
             np.testing.assert_array_equal(decoded, masks[label] > 0)
             assert seg["size"] == [h, w]
             assert coco.area({"size": seg["size"], "counts": seg["counts"].encode()}) == int(
-                (masks[label] > 0).sum())
+                (masks[label] > 0).sum()
+            )
     assert "segmentation" not in to_coco(regions)
 
 
-def test_other_rows_are_passed_over_and_masks_come_one_at_a_time(frames: ls_frames.Frames
-                                                                 ) -> None:  # fmt: skip
+def test_other_rows_are_passed_over_and_masks_come_one_at_a_time(frames: ls_frames.Frames) -> None:
     regions = frames.regions
     extra = regions.iloc[:1].assign(type="choices")
-    broken = regions[regions["type"] == "brushlabels"].iloc[:1].assign(
-        value_json='{"format": "rle", "rle": [0, 0, 0, 4, 7, 0, 0, 0, 0]}')
+    broken = (
+        regions[regions["type"] == "brushlabels"]
+        .iloc[:1]
+        .assign(value_json='{"format": "rle", "rle": [0, 0, 0, 4, 7, 0, 0, 0, 0]}')
+    )
     table = pd.concat([regions.iloc[:2], extra, broken], ignore_index=True)
     it = region_masks(table)
     assert isinstance(it, types.GeneratorType)
     assert next(it).mask.shape == next(it).mask.shape  # two good ones before the bad
-    with pytest.raises(RegionError, match=r"region task_id=\d+, source=annotation, "
-                       r"source_id=\d+, region_id=b0sdk: brush RLE holds 4 values"):  # fmt: skip
+    with pytest.raises(
+        RegionError,
+        match=r"region task_id=\d+, source=annotation, "
+        r"source_id=\d+, region_id=b0sdk: brush RLE holds 4 values",
+    ):
         next(it)
 
 

@@ -58,8 +58,9 @@ def test_square_and_itself_turned_45_degrees_about_its_centre() -> None:
     # the overlap is a regular octagon of area 2 (sqrt 2 - 1) s^2: IoU = 1 / sqrt 2
     s, c = 10.0, np.array([20.0, 20.0])
     t = math.radians(45)
-    offset = np.array([-s / 2 * math.cos(t) + s / 2 * math.sin(t),
-                       -s / 2 * math.sin(t) - s / 2 * math.cos(t)])
+    offset = np.array(
+        [-s / 2 * math.cos(t) + s / 2 * math.sin(t), -s / 2 * math.sin(t) - s / 2 * math.cos(t)]
+    )
     turned = (*(c + offset), s, s, 45.0)
     got = box_iou([(15, 15, s, s)], [turned])
     assert got[0, 0] == pytest.approx(1 / math.sqrt(2), abs=1e-12)
@@ -76,16 +77,39 @@ def _inside(points: np.ndarray, quad: np.ndarray) -> np.ndarray:
 
 def test_rotated_pairs_against_point_sampling() -> None:
     rng = np.random.default_rng(3)
-    a = np.column_stack([rng.uniform(20, 40, 6), rng.uniform(20, 40, 6),
-                         rng.uniform(5, 20, 6), rng.uniform(5, 20, 6), rng.uniform(0, 90, 6)])
+    a = np.column_stack(
+        [
+            rng.uniform(20, 40, 6),
+            rng.uniform(20, 40, 6),
+            rng.uniform(5, 20, 6),
+            rng.uniform(5, 20, 6),
+            rng.uniform(0, 90, 6),
+        ]
+    )
     b = a + np.column_stack([rng.uniform(-5, 5, (6, 4)), rng.uniform(-40, 40, 6)])
     got = paired_box_iou(a, b)
     pts = rng.uniform(-10, 90, (400_000, 2))
     size = {"original_width": np.full(6, 100.0), "original_height": np.full(6, 100.0)}
-    qa = box_corners({"x": a[:, 0], "y": a[:, 1], "width": a[:, 2], "height": a[:, 3],
-                      "rotation": a[:, 4], **size})
-    qb = box_corners({"x": b[:, 0], "y": b[:, 1], "width": b[:, 2], "height": b[:, 3],
-                      "rotation": b[:, 4], **size})
+    qa = box_corners(
+        {
+            "x": a[:, 0],
+            "y": a[:, 1],
+            "width": a[:, 2],
+            "height": a[:, 3],
+            "rotation": a[:, 4],
+            **size,
+        }
+    )
+    qb = box_corners(
+        {
+            "x": b[:, 0],
+            "y": b[:, 1],
+            "width": b[:, 2],
+            "height": b[:, 3],
+            "rotation": b[:, 4],
+            **size,
+        }
+    )
     for i in range(6):
         ia, ib = _inside(pts, qa[i]), _inside(pts, qb[i])
         sampled = (ia & ib).sum() / (ia | ib).sum()

@@ -20,7 +20,6 @@ FULL = LS / "snapshot_full_objects.json"
 TABLES = ["tasks", "annotations", "predictions", "drafts", "regions", "relations"]
 
 
-
 def _tasks(n: int) -> list[dict[str, object]]:
     """n tasks, new data keys appearing mid-stream."""
     out = []
@@ -28,16 +27,38 @@ def _tasks(n: int) -> list[dict[str, object]]:
         data: dict[str, object] = {"text": f"t{i}"}
         if i >= n // 2:
             data["late"] = {"nested": i}
-        out.append({"id": i, "data": data, "annotations": [
-            {"id": 1000 + i, "was_cancelled": i % 7 == 0, "result": [
-                {"id": f"r{i}", "type": "choices", "from_name": "c", "to_name": "t",
-                 "value": {"choices": ["a" if i % 2 else "b"]}}]}]})
+        out.append(
+            {
+                "id": i,
+                "data": data,
+                "annotations": [
+                    {
+                        "id": 1000 + i,
+                        "was_cancelled": i % 7 == 0,
+                        "result": [
+                            {
+                                "id": f"r{i}",
+                                "type": "choices",
+                                "from_name": "c",
+                                "to_name": "t",
+                                "value": {"choices": ["a" if i % 2 else "b"]},
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
     return out
 
 
 def test_round_trip_data_and_metadata(tmp_path: Path) -> None:
-    out = to_parquet(FULL, tmp_path / "ds", provenance={"project": 3, "export_id": 7},
-                     label_config=(LS / "label_config.xml").read_text(), progress=False)
+    out = to_parquet(
+        FULL,
+        tmp_path / "ds",
+        provenance={"project": 3, "export_id": 7},
+        label_config=(LS / "label_config.xml").read_text(),
+        progress=False,
+    )
     assert out == tmp_path / "ds"
     manifest = json.loads((out / "_SUCCESS").read_text())
     frames = read_export(FULL, progress=False)
@@ -45,8 +66,9 @@ def test_round_trip_data_and_metadata(tmp_path: Path) -> None:
         files = sorted((out / name).glob("*.parquet"))
         assert [f.name for f in files] == ["part-0000.parquet"]
         table = pq.read_table(files[0])
-        assert table.drop_columns([]).equals(frames.arrow[name].replace_schema_metadata(
-            table.schema.metadata)), name
+        assert table.drop_columns([]).equals(
+            frames.arrow[name].replace_schema_metadata(table.schema.metadata)
+        ), name
         meta = json.loads(table.schema.metadata[b"ls_frames"])
         assert meta["project"] == 3 and meta["export_id"] == 7
         assert meta["ls_frames_version"] == __version__
@@ -56,8 +78,8 @@ def test_round_trip_data_and_metadata(tmp_path: Path) -> None:
     assert isinstance(back.regions["label"].dtype, pd.CategoricalDtype)  # config kept
     for name in TABLES:
         pd.testing.assert_frame_equal(
-            back[name], read_export(FULL, progress=False,
-                                    label_config=back.label_config)[name])
+            back[name], read_export(FULL, progress=False, label_config=back.label_config)[name]
+        )
 
 
 def test_duckdb_and_pyarrow_dataset_read_it(tmp_path: Path) -> None:

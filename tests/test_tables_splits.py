@@ -20,45 +20,56 @@ FRACTIONS = {"train": 0.7, "val": 0.2, "test": 0.1}
 
 
 def _tasks(ids: list[int], groups: list[str | None]) -> pd.DataFrame:
-    tasks: pd.DataFrame = pd.DataFrame({"task_id": pd.array(ids, dtype="Int64"),
-                                        "data.patient": pd.array(groups, dtype="string")})
+    tasks: pd.DataFrame = pd.DataFrame(
+        {"task_id": pd.array(ids, dtype="Int64"), "data.patient": pd.array(groups, dtype="string")}
+    )
     return tasks
 
 
 projects = st.lists(
     st.tuples(st.integers(1, 10**6), st.sampled_from([None, *(f"p{i}" for i in range(30))])),
-    min_size=1, max_size=200, unique_by=lambda t: t[0],
+    min_size=1,
+    max_size=200,
+    unique_by=lambda t: t[0],
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(projects, st.integers(0, 2**31), st.booleans())
-def test_groups_never_straddle_splits(rows: list[tuple[int, str | None]], seed: int,
-                                      grouped: bool) -> None:
+def test_groups_never_straddle_splits(
+    rows: list[tuple[int, str | None]], seed: int, grouped: bool
+) -> None:
     tasks = _tasks([r[0] for r in rows], [r[1] for r in rows])
     out = split(tasks, FRACTIONS, by="data.patient" if grouped else None, seed=seed)
     assert list(out.index) == [r[0] for r in rows]
     assert list(out.cat.categories) == list(FRACTIONS)
     assert out.notna().all()
     if grouped:
-        per_group = pd.DataFrame({"g": tasks["data.patient"].fillna("<none>").to_numpy(),
-                                  "s": out.to_numpy()}).groupby("g")["s"].nunique()
+        per_group = (
+            pd.DataFrame(
+                {"g": tasks["data.patient"].fillna("<none>").to_numpy(), "s": out.to_numpy()}
+            )
+            .groupby("g")["s"]
+            .nunique()
+        )
         assert (per_group == 1).all()
 
 
 @settings(max_examples=60, deadline=None)
 @given(projects, projects, st.integers(0, 2**31), st.booleans(), st.randoms())
 def test_old_tasks_keep_their_split_when_the_project_grows(
-        old: list[tuple[int, str | None]], new: list[tuple[int, str | None]], seed: int,
-        grouped: bool, rnd: random.Random) -> None:
+    old: list[tuple[int, str | None]],
+    new: list[tuple[int, str | None]],
+    seed: int,
+    grouped: bool,
+    rnd: random.Random,
+) -> None:
     old_ids = {r[0] for r in old}
     grown = old + [r for r in new if r[0] not in old_ids]
     rnd.shuffle(grown)  # row order must not matter
     by = "data.patient" if grouped else None
-    before = split(_tasks([r[0] for r in old], [r[1] for r in old]), FRACTIONS, by=by,
-                   seed=seed)
-    after = split(_tasks([r[0] for r in grown], [r[1] for r in grown]), FRACTIONS, by=by,
-                  seed=seed)
+    before = split(_tasks([r[0] for r in old], [r[1] for r in old]), FRACTIONS, by=by, seed=seed)
+    after = split(_tasks([r[0] for r in grown], [r[1] for r in grown]), FRACTIONS, by=by, seed=seed)
     assert after.loc[before.index].tolist() == before.tolist()
 
 
@@ -97,11 +108,30 @@ def test_seed_makes_it_reproducible_and_different() -> None:
 
 def test_stratify_on_a_control_and_on_a_column() -> None:
     rng = random.Random(3)
-    export = [{"id": i, "data": {"text": str(i), "site": f"s{i % 7}"}, "annotations": [{
-        "id": i, "completed_by": 1, "was_cancelled": False, "ground_truth": False,
-        "result": [{"id": "c", "from_name": "sentiment", "to_name": "text", "type": "choices",
-                    "value": {"choices": [rng.choice(["pos", "neg", "pos", "pos"])]}}]}]}
-        for i in range(1, 2001)]  # fmt: skip
+    export = [
+        {
+            "id": i,
+            "data": {"text": str(i), "site": f"s{i % 7}"},
+            "annotations": [
+                {
+                    "id": i,
+                    "completed_by": 1,
+                    "was_cancelled": False,
+                    "ground_truth": False,
+                    "result": [
+                        {
+                            "id": "c",
+                            "from_name": "sentiment",
+                            "to_name": "text",
+                            "type": "choices",
+                            "value": {"choices": [rng.choice(["pos", "neg", "pos", "pos"])]},
+                        }
+                    ],
+                }
+            ],
+        }
+        for i in range(1, 2001)
+    ]
     frames = ls_frames.read_export(json.dumps(export).encode(), progress=False)
     out = split(frames, {"train": 0.5, "test": 0.5}, stratify="sentiment")
     labels = frames.regions.set_index("task_id")["choices"].map(lambda c: c[0])

@@ -40,8 +40,9 @@ def server_interpolation(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         src, dst = f"{tmp}/in.json", f"{tmp}/out.json"
         with open(src, "w") as f:
             json.dump(results, f)
-        done = subprocess.run([str(LS_PYTHON), "-c", _SCRIPT, src, dst], capture_output=True,
-                              text=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            [str(LS_PYTHON), "-c", _SCRIPT, src, dst], capture_output=True, text=True, timeout=600
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         with open(dst) as f:
             out: list[dict[str, Any]] = json.load(f)
@@ -56,12 +57,18 @@ def random_sequence(rng: np.random.Generator) -> dict[str, Any]:
     seq = []
     for f in frames:
         same = rng.random() < 0.3
-        seq.append({"frame": f, "enabled": bool(rng.random() < 0.7),
-                    "x": 10.0 if same else float(rng.uniform(0, 90)),
-                    "y": float(rng.uniform(0, 90)), "width": float(rng.uniform(1, 50)),
-                    "height": 20 if same else float(rng.uniform(1, 50)),
-                    "rotation": 0 if same else float(rng.uniform(-180, 360)),
-                    "time": 1.0 if same else round(f / 25, 3)})  # fmt: skip
+        seq.append(
+            {
+                "frame": f,
+                "enabled": bool(rng.random() < 0.7),
+                "x": 10.0 if same else float(rng.uniform(0, 90)),
+                "y": float(rng.uniform(0, 90)),
+                "width": float(rng.uniform(1, 50)),
+                "height": 20 if same else float(rng.uniform(1, 50)),
+                "rotation": 0 if same else float(rng.uniform(-180, 360)),
+                "time": 1.0 if same else round(f / 25, 3),
+            }
+        )
     if rng.random() < 0.5:
         rng.shuffle(seq)
     value: dict[str, Any] = {"sequence": seq, "labels": ["car"]}
@@ -74,36 +81,59 @@ def random_sequence(rng: np.random.Generator) -> dict[str, Any]:
 
 def regions_table(values: list[dict[str, Any]]) -> pd.DataFrame:
     n = len(values)
-    table: pd.DataFrame = pd.DataFrame({
-        "task_id": pd.array([1 + k // 3 for k in range(n)], dtype="Int64"),
-        "source": pd.array(["annotation"] * n, dtype="string"),
-        "source_id": pd.array([7] * n, dtype="Int64"),
-        "region_id": pd.array([f"r{k}" for k in range(n)], dtype="string"),
-        "from_name": pd.array(["box"] * n, dtype="string"),
-        "type": pd.array(["videorectangle"] * n, dtype="string"),
-        "value_json": pd.array([json.dumps(v) for v in values], dtype="string"),
-    })  # fmt: skip
+    table: pd.DataFrame = pd.DataFrame(
+        {
+            "task_id": pd.array([1 + k // 3 for k in range(n)], dtype="Int64"),
+            "source": pd.array(["annotation"] * n, dtype="string"),
+            "source_id": pd.array([7] * n, dtype="Int64"),
+            "region_id": pd.array([f"r{k}" for k in range(n)], dtype="string"),
+            "from_name": pd.array(["box"] * n, dtype="string"),
+            "type": pd.array(["videorectangle"] * n, dtype="string"),
+            "value_json": pd.array([json.dumps(v) for v in values], dtype="string"),
+        }
+    )
     return table
 
 
 def expected_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
-    return [(s["frame"], s["x"], s["y"], s["width"], s["height"], s["rotation"], s["time"],
-             bool(s["enabled"]), not s.get("auto", False))
-            for s in result["value"]["sequence"]]  # fmt: skip
+    return [
+        (
+            s["frame"],
+            s["x"],
+            s["y"],
+            s["width"],
+            s["height"],
+            s["rotation"],
+            s["time"],
+            bool(s["enabled"]),
+            not s.get("auto", False),
+        )
+        for s in result["value"]["sequence"]
+    ]
 
 
 def rows_of(table: pd.DataFrame, region_id: str) -> list[tuple[Any, ...]]:
     part = table[table["region_id"] == region_id]
     cols = ["frame", "x", "y", "width", "height", "rotation", "time", "enabled", "keyframe"]
-    return [(int(r[0]), *map(float, r[1:7]), bool(r[7]), bool(r[8]))
-            for r in part[cols].itertuples(index=False)]  # fmt: skip
+    return [
+        (int(r[0]), *map(float, r[1:7]), bool(r[7]), bool(r[8]))
+        for r in part[cols].itertuples(index=False)
+    ]
 
 
 def test_random_tracks_equal_the_servers_function() -> None:
     rng = np.random.default_rng(3)
     values = [random_sequence(rng) for _ in range(400)]
-    results = [{"id": f"r{k}", "type": "videorectangle", "from_name": "box", "to_name": "video",
-                "value": v} for k, v in enumerate(values)]  # fmt: skip
+    results = [
+        {
+            "id": f"r{k}",
+            "type": "videorectangle",
+            "from_name": "box",
+            "to_name": "video",
+            "value": v,
+        }
+        for k, v in enumerate(values)
+    ]
     reference = server_interpolation(results)
     table = interpolate_tracks(regions_table(values))
     assert table["frame"].dtype == np.int64 and table["x"].dtype == np.float64
@@ -115,11 +145,34 @@ def test_random_tracks_equal_the_servers_function() -> None:
 def test_chunks_are_the_same_rows_in_bounded_pieces() -> None:
     rng = np.random.default_rng(4)
     values = [random_sequence(rng) for _ in range(50)]
-    values.append({"framesCount": 5000, "duration": 200.0, "sequence": [
-        {"frame": 1, "enabled": True, "x": 0, "y": 0, "width": 10, "height": 10,
-         "rotation": 0, "time": 0.04},
-        {"frame": 4000, "enabled": True, "x": 50, "y": 5, "width": 10, "height": 30,
-         "rotation": 90, "time": 160.0}]})  # fmt: skip
+    values.append(
+        {
+            "framesCount": 5000,
+            "duration": 200.0,
+            "sequence": [
+                {
+                    "frame": 1,
+                    "enabled": True,
+                    "x": 0,
+                    "y": 0,
+                    "width": 10,
+                    "height": 10,
+                    "rotation": 0,
+                    "time": 0.04,
+                },
+                {
+                    "frame": 4000,
+                    "enabled": True,
+                    "x": 50,
+                    "y": 5,
+                    "width": 10,
+                    "height": 30,
+                    "rotation": 90,
+                    "time": 160.0,
+                },
+            ],
+        }
+    )
     regions = regions_table(values)
     whole = interpolate_tracks(regions)
     chunks = list(iter_tracks(regions, chunk_rows=777))
@@ -130,9 +183,25 @@ def test_chunks_are_the_same_rows_in_bounded_pieces() -> None:
 
 
 def test_other_regions_are_passed_over_and_empty_input_is_typed() -> None:
-    regions = regions_table([{"framesCount": 3, "sequence": [
-        {"frame": 2, "enabled": True, "x": 1, "y": 2, "width": 3, "height": 4,
-         "rotation": 0, "time": 0}]}])  # fmt: skip
+    regions = regions_table(
+        [
+            {
+                "framesCount": 3,
+                "sequence": [
+                    {
+                        "frame": 2,
+                        "enabled": True,
+                        "x": 1,
+                        "y": 2,
+                        "width": 3,
+                        "height": 4,
+                        "rotation": 0,
+                        "time": 0,
+                    }
+                ],
+            }
+        ]
+    )
     boxes = regions.assign(type=pd.array(["rectanglelabels"], dtype="string"))
     both = pd.concat([regions, boxes], ignore_index=True)
     assert interpolate_tracks(both)["frame"].tolist() == [2, 3]
@@ -152,11 +221,15 @@ def test_keyframe_without_a_needed_key_names_the_region() -> None:
 
 def test_round2_is_pythons_round() -> None:
     rng = np.random.default_rng(9)
-    values = np.concatenate([
-        rng.uniform(-1e3, 1e3, 200_000), rng.uniform(0, 10, 100_000).round(3),
-        np.arange(-2000, 2000) / 1000 + 0.005, [0.125, 2.675, 1.005, -0.005, 0.0, -0.0],
-        [np.inf, -np.inf, 1e300, 5e-324],
-    ])  # fmt: skip
+    values = np.concatenate(
+        [
+            rng.uniform(-1e3, 1e3, 200_000),
+            rng.uniform(0, 10, 100_000).round(3),
+            np.arange(-2000, 2000) / 1000 + 0.005,
+            [0.125, 2.675, 1.005, -0.005, 0.0, -0.0],
+            [np.inf, -np.inf, 1e300, 5e-324],
+        ]
+    )
     got = round2(values)
     want = np.array([round(v, 2) for v in values.tolist()])
     np.testing.assert_array_equal(got, want)

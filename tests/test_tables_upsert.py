@@ -17,6 +17,8 @@ from ls_frames.tables.dataset import dataset_task_ids, dataset_task_stamps, upse
 from ls_frames.testing.compare import assert_same_dataset as assert_same
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
+
+
 def tasks() -> list[dict[str, Any]]:
     loaded: list[dict[str, Any]] = json.loads((CORPUS / "snapshot_full_objects.json").read_text())
     return loaded
@@ -51,8 +53,9 @@ def test_replacing_and_dropping_tasks_equals_a_whole_write(tmp_path: Path) -> No
     result = [changed.get(t["id"], t) for t in base if t["id"] not in (20013, 20016)] + [new]
     expected = write(tmp_path, "expected", result)
 
-    manifest = upsert_tasks(dataset, part, drop_tasks=[20013, 20016],
-                            provenance={"note": "merged"}, row_group_size=4)
+    manifest = upsert_tasks(
+        dataset, part, drop_tasks=[20013, 20016], provenance={"note": "merged"}, row_group_size=4
+    )
     assert_same(dataset, expected)
     assert manifest["task_count"] == len(result)
     assert manifest["data_keys"] == ["image", "split", "extra"]
@@ -64,7 +67,8 @@ def test_replacing_and_dropping_tasks_equals_a_whole_write(tmp_path: Path) -> No
     part2 = write(tmp_path, "part2", [t for t in base if t["id"] in (20011, 20008)])
     upsert_tasks(dataset, part2, drop_tasks=[20008], provenance={})
     result2 = [t for t in result if t["id"] not in (20011, 20008)] + [
-        t for t in base if t["id"] == 20011]
+        t for t in base if t["id"] == 20011
+    ]
     assert_same(dataset, write(tmp_path, "expected2", result2))
     assert "data.extra" not in ls_frames.read_parquet(dataset).tasks.columns
 
@@ -113,21 +117,38 @@ def test_a_swap_cut_between_its_two_renames_is_recovered(tmp_path: Path) -> None
 def test_a_dataset_written_before_integer_offsets_is_upgraded(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    spans = [{"id": f"s{i}", "from_name": "ner", "to_name": "text", "type": "labels",
-              "value": {"start": 2 * i, "end": 2 * i + 1, "labels": ["PER"]}}
-             for i in range(3)]
-    audio = {"id": "a", "from_name": "speaker", "to_name": "audio", "type": "labels",
-             "value": {"start": 0.5, "end": 1.25, "labels": ["bob"]}}
-    doc = [{"id": t, "data": {"text": "x" * 9},
-            "annotations": [{"id": 10 + t, "result": [*spans, audio]}]} for t in (1, 2)]
+    spans = [
+        {
+            "id": f"s{i}",
+            "from_name": "ner",
+            "to_name": "text",
+            "type": "labels",
+            "value": {"start": 2 * i, "end": 2 * i + 1, "labels": ["PER"]},
+        }
+        for i in range(3)
+    ]
+    audio = {
+        "id": "a",
+        "from_name": "speaker",
+        "to_name": "audio",
+        "type": "labels",
+        "value": {"start": 0.5, "end": 1.25, "labels": ["bob"]},
+    }
+    doc = [
+        {
+            "id": t,
+            "data": {"text": "x" * 9},
+            "annotations": [{"id": 10 + t, "result": [*spans, audio]}],
+        }
+        for t in (1, 2)
+    ]
     dataset = write(tmp_path, "dataset", doc)
     # the regions file as an older version wrote it: start/end as text, no label/choice
     path = next((dataset / "regions").glob("*.parquet"))
     table = pq.read_table(path)
     old = table.drop_columns(["start_text", "end_text", "label", "choice"])
     for name in ("start", "end"):
-        old = old.set_column(old.schema.get_field_index(name), name,
-                             table.column(f"{name}_text"))
+        old = old.set_column(old.schema.get_field_index(name), name, table.column(f"{name}_text"))
     pq.write_table(old.replace_schema_metadata(table.schema.metadata), path)
     changed: Any = copy.deepcopy(doc[1])
     changed["annotations"][0]["result"] = changed["annotations"][0]["result"][:2]

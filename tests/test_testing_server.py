@@ -61,9 +61,19 @@ def test_missing_executable_says_how_to_install(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_leaky_environment_is_cleaned() -> None:
-    env = _clean_environ({"HOST": "h", "PORT": "1", "USERNAME": "u", "PASSWORD": "p",
-                          "LABEL_STUDIO_PORT": "2", "HEARTEX_HOST": "x", "LABEL_STUDIO_URL": "u",
-                          "PATH": "/bin", "HOME": "/root"})  # fmt: skip
+    env = _clean_environ(
+        {
+            "HOST": "h",
+            "PORT": "1",
+            "USERNAME": "u",
+            "PASSWORD": "p",
+            "LABEL_STUDIO_PORT": "2",
+            "HEARTEX_HOST": "x",
+            "LABEL_STUDIO_URL": "u",
+            "PATH": "/bin",
+            "HOME": "/root",
+        }
+    )
     assert env == {"PATH": "/bin", "HOME": "/root"}
 
 
@@ -133,7 +143,9 @@ def test_the_release_is_the_one_asked_for_and_missing_credentials_are_refused(
 
 @pytest.mark.server
 @pytest.mark.compat
-@pytest.mark.parametrize("header", ["Token " + "0" * 40, "Bearer not.a.jwt"], ids=["token", "bearer"])
+@pytest.mark.parametrize(
+    "header", ["Token " + "0" * 40, "Bearer not.a.jwt"], ids=["token", "bearer"]
+)
 def test_wrong_token_is_401(label_studio: Any, header: str) -> None:
     answer = httpx.get(f"{label_studio.url}/api/projects", headers={"Authorization": header})
     assert answer.status_code == 401
@@ -145,16 +157,20 @@ def test_demo_project_exports_what_was_seeded(
 ) -> None:
     counts = demo_project["counts"]
     pid = demo_project["project_id"]
-    with httpx.Client(base_url=label_studio.url, timeout=120,
-                      headers=auth_headers(label_studio.url, api_key)) as http:  # fmt: skip
-        created = http.post(f"/api/projects/{pid}/exports/",
-                            json={"title": "seed check", "serialization_options": FULL_SERIALIZATION})  # fmt: skip
+    with httpx.Client(
+        base_url=label_studio.url, timeout=120, headers=auth_headers(label_studio.url, api_key)
+    ) as http:
+        created = http.post(
+            f"/api/projects/{pid}/exports/",
+            json={"title": "seed check", "serialization_options": FULL_SERIALIZATION},
+        )
         assert created.status_code == 201, created.text
         snapshot = http.get(f"/api/projects/{pid}/exports/{created.json()['id']}").json()
         assert snapshot["status"] == "completed"
         assert snapshot["counters"]["task_number"] == counts["tasks"]
-        raw = http.get(f"/api/projects/{pid}/exports/{snapshot['id']}/download",
-                       params={"exportType": "JSON"}).content  # fmt: skip
+        raw = http.get(
+            f"/api/projects/{pid}/exports/{snapshot['id']}/download", params={"exportType": "JSON"}
+        ).content
     assert hashlib.md5(raw).hexdigest() == snapshot["md5"]
     tasks = json.loads(raw)
     anns = [a for t in tasks for a in t["annotations"]]
@@ -187,8 +203,9 @@ def test_demo_project_exports_what_was_seeded(
 
 
 @pytest.mark.server
-def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int,
-                                                        moto_s3: Any) -> None:  # fmt: skip
+def test_start_avoids_busy_port_and_stop_leaves_nothing(
+    listening_socket: int, moto_s3: Any
+) -> None:
     try:
         find_executable()
     except ConfigurationError:
@@ -198,14 +215,16 @@ def test_start_avoids_busy_port_and_stop_leaves_nothing(listening_socket: int,
         assert server.port != listening_socket
         assert httpx.get(f"{server.url}/health").json() == {"status": "UP"}
         # A test server accepts a storage on loopback S3 (USE_DEFAULT_BANNED_SUBNETS=false).
-        with httpx.Client(base_url=server.url, timeout=60,
-                          headers=auth_headers(server.url, server.legacy_token)) as http:  # fmt: skip
+        with httpx.Client(
+            base_url=server.url, timeout=60, headers=auth_headers(server.url, server.legacy_token)
+        ) as http:
             created = http.post("/api/projects", json={"title": "loopback s3"})
             assert created.status_code == 201, created.text
             pid = int(created.json()["id"])
             moto_s3.put("fresh-server", "img/a.png", b"png")
-            storage = add_s3_storage(http, pid, moto_s3, "fresh-server", presign=False,
-                                     prefix="img/")
+            storage = add_s3_storage(
+                http, pid, moto_s3, "fresh-server", presign=False, prefix="img/"
+            )
             assert storage["last_sync_count"] == 1
         server_pid, data_dir = server.pid, server.data_dir
         assert server_pid is not None and data_dir is not None and data_dir.is_dir()

@@ -160,8 +160,11 @@ class Client(Connection):
         projects = self.list_projects()
         found = [p for p in projects if str(p.get("title") or "") == project]
         if not found:
-            found = [p for p in projects
-                     if str(p.get("title") or "").strip().casefold() == title.casefold()]
+            found = [
+                p
+                for p in projects
+                if str(p.get("title") or "").strip().casefold() == title.casefold()
+            ]
         if len(found) == 1:
             return int(found[0]["id"])
         if found:
@@ -187,8 +190,7 @@ class Client(Connection):
         return result
 
     # -- the Data Manager's task list and temporary views (what sync asks) ---------------
-    def count_tasks(self, project: int, filters: dict[str, Any] | None = None
-                    ) -> dict[str, int]:
+    def count_tasks(self, project: int, filters: dict[str, Any] | None = None) -> dict[str, int]:
         """How many tasks of ``project`` match ``filters`` (a Data Manager filter, see
         :mod:`ls_frames.exports.tasks`; default all), in one request.
 
@@ -198,17 +200,23 @@ class Client(Connection):
         """
         return tasks.count_tasks(self, _project_id(project), filters)
 
-    def list_tasks(self, project: int, filters: dict[str, Any] | None = None, *,
-                   fields: str = "id", page_size: int = tasks.PAGE_SIZE
-                   ) -> list[dict[str, Any]]:
+    def list_tasks(
+        self,
+        project: int,
+        filters: dict[str, Any] | None = None,
+        *,
+        fields: str = "id",
+        page_size: int = tasks.PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
         """Every task of ``project`` matching ``filters``, with only ``fields``
         (comma-separated), fetched page by page.
 
         Raises: :class:`~ls_frames.errors.ExportFormatError` on a page without
         ``tasks`` and ``total``.
         """
-        return tasks.list_tasks(self, _project_id(project), filters, fields=fields,
-                                page_size=page_size)
+        return tasks.list_tasks(
+            self, _project_id(project), filters, fields=fields, page_size=page_size
+        )
 
     def create_view(self, project: int, filters: dict[str, Any], title: str) -> int:
         """Create a Data Manager view of ``project`` under ``filters`` (usable as
@@ -308,9 +316,14 @@ class Client(Connection):
         params += [("ids[]", int(i)) for i in ids or ()]
         ext = "json" if export_type.upper().startswith("JSON") else export_type.lower()
         return download_to(
-            self, f"api/projects/{pid}/export", dest, params=params,
-            default_name=f"project-{pid}-{export_type}.{ext}", progress=progress,
-            timeout=LONG_TIMEOUT, description=f"project {pid} {export_type}",
+            self,
+            f"api/projects/{pid}/export",
+            dest,
+            params=params,
+            default_name=f"project-{pid}-{export_type}.{ext}",
+            progress=progress,
+            timeout=LONG_TIMEOUT,
+            description=f"project {pid} {export_type}",
         )
 
     # -- snapshots --------------------------------------------------------------------
@@ -417,15 +430,18 @@ class Client(Connection):
                 raise  # never reached the server: nothing to look for
             status = exc.status
             unreadable_success = status is not None and 200 <= status < 300
-            if not isinstance(exc, TransportError) and status not in _AMBIGUOUS and not (
-                unreadable_success
+            if (
+                not isinstance(exc, TransportError)
+                and status not in _AMBIGUOUS
+                and not (unreadable_success)
             ):
                 raise
             found = self._find_created(pid, title, started)
             if found is None:
                 raise
-            logger.info("create of %r failed (%s) but the server made snapshot %d",
-                        title, exc, found.id)
+            logger.info(
+                "create of %r failed (%s) but the server made snapshot %d", title, exc, found.id
+            )
             return found
         return Export(self, pid, raw)
 

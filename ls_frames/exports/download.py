@@ -273,8 +273,9 @@ def stream_into(
                     span = _content_range_start(response)
                     if response.status_code != 206 or span is None or span[0] != sink.written:
                         if sink.written:
-                            logger.info("%s: server sent the whole file again, starting over",
-                                        where)
+                            logger.info(
+                                "%s: server sent the whole file again, starting over", where
+                            )
                             sink.restart()
                         span = None
                     length = response.headers.get("Content-Length")
@@ -337,8 +338,9 @@ def stream_into(
             f"{description}: MD5 {digest} of the {written} bytes received does not match "
             f"the source's {md5} ({where}); nothing was kept"
         )
-    return Received(written, digest, sink.sha256.hexdigest(), first or httpx.Headers(),
-                    fetched=sink.counted)
+    return Received(
+        written, digest, sink.sha256.hexdigest(), first or httpx.Headers(), fetched=sink.counted
+    )
 
 
 def means_folder(dest: str | os.PathLike[str]) -> bool:
@@ -377,14 +379,23 @@ def download_to(
 
     def open_get(headers: Mapping[str, str]) -> AbstractContextManager[httpx.Response]:
         return connection.stream(
-            "GET", path, params=params, headers=headers,
+            "GET",
+            path,
+            params=params,
+            headers=headers,
             timeout=httpx.Timeout(timeout, connect=10.0),
         )
 
     try:
         received = stream_into(
-            open_get, part, description=description, where=where, retry=connection.retry,
-            bar=bar, md5=md5, accept_html=default_name.lower().endswith((".html", ".htm")),
+            open_get,
+            part,
+            description=description,
+            where=where,
+            retry=connection.retry,
+            bar=bar,
+            md5=md5,
+            accept_html=default_name.lower().endswith((".html", ".htm")),
         )
         final = dest
         if into_dir:

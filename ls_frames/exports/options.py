@@ -125,8 +125,11 @@ class Serialization:
     def from_payload(cls, payload: Mapping[str, Any]) -> Serialization:
         """Read the server's vocabulary; fields left out take the server's defaults."""
         known = {
-            "predictions", "drafts", "annotations__completed_by",
-            "interpolate_key_frames", "include_annotation_history",
+            "predictions",
+            "drafts",
+            "annotations__completed_by",
+            "interpolate_key_frames",
+            "include_annotation_history",
         }
         unknown = set(payload) - known
         if unknown:

@@ -85,8 +85,10 @@ def _poll(
                     f"{what} is still {status.value} after {timeout:g} s; it goes on on the "
                     "server: call wait() again, or get it later by its id"
                 )
-            pause = poll_interval if deadline is None else min(
-                poll_interval, max(0.0, deadline - time.monotonic())
+            pause = (
+                poll_interval
+                if deadline is None
+                else min(poll_interval, max(0.0, deadline - time.monotonic()))
             )
             sleep(pause)
     finally:
@@ -243,8 +245,12 @@ class Export:
         found = self.converted_format(export_type, format_id=answer.get("converted_format"))
         if found is None:  # the server answered but does not list it yet
             found = ConvertedFormat(
-                self, {"id": answer.get("converted_format"), "export_type": export_type,
-                       "status": "created"},
+                self,
+                {
+                    "id": answer.get("converted_format"),
+                    "export_type": export_type,
+                    "status": "created",
+                },
             )
         return found
 
@@ -314,8 +320,14 @@ class Export:
 
         def attempt() -> Path:
             return download_to(
-                self._conn, f"{self._path}/download", dest, params=params, default_name=name,
-                md5=md5, progress=progress, timeout=LONG_TIMEOUT,
+                self._conn,
+                f"{self._path}/download",
+                dest,
+                params=params,
+                default_name=name,
+                md5=md5,
+                progress=progress,
+                timeout=LONG_TIMEOUT,
                 description=f"snapshot {self.id} {export_type}",
             )
 
@@ -390,9 +402,7 @@ class ConvertedFormat:
             )
         return self
 
-    def download(
-        self, dest: str | os.PathLike[str] = ".", *, progress: bool | None = None
-    ) -> Path:
+    def download(self, dest: str | os.PathLike[str] = ".", *, progress: bool | None = None) -> Path:
         """Download the converted file (waits for it first)."""
         self.wait(progress=progress)
         return self.export.download(dest, self.export_type, progress=progress)

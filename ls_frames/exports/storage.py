@@ -29,7 +29,12 @@ __all__ = [
 
 STORAGE_PATH = "api/storages/export/localfiles"
 _FIELDS = (
-    "title", "description", "path", "regex_filter", "use_blob_urls", "can_delete_objects",
+    "title",
+    "description",
+    "path",
+    "regex_filter",
+    "use_blob_urls",
+    "can_delete_objects",
 )
 
 
@@ -46,17 +51,24 @@ class StorageStatus(str, enum.Enum):
     @property
     def done(self) -> bool:
         return self in (
-            StorageStatus.FAILED, StorageStatus.COMPLETED, StorageStatus.COMPLETED_WITH_ERRORS,
+            StorageStatus.FAILED,
+            StorageStatus.COMPLETED,
+            StorageStatus.COMPLETED_WITH_ERRORS,
             StorageStatus.INITIALIZED,
         )
 
 
 _RULES = (
     ("LOCAL_FILES_SERVING_ENABLED", "the server must run with LOCAL_FILES_SERVING_ENABLED=true"),
-    ("LOCAL_FILES_DOCUMENT_ROOT", "path must be a strict subdirectory of the server's "
-                                  "LOCAL_FILES_DOCUMENT_ROOT"),
-    ("does not exist", "path must be an existing folder on the server's disk, inside its "
-                       "LOCAL_FILES_DOCUMENT_ROOT"),
+    (
+        "LOCAL_FILES_DOCUMENT_ROOT",
+        "path must be a strict subdirectory of the server's LOCAL_FILES_DOCUMENT_ROOT",
+    ),
+    (
+        "does not exist",
+        "path must be an existing folder on the server's disk, inside its "
+        "LOCAL_FILES_DOCUMENT_ROOT",
+    ),
 )
 
 
@@ -152,8 +164,13 @@ class LocalFilesExportStorage:
         self._conn.request("DELETE", self._url)
 
     def sync(
-        self, *, wait: bool = True, timeout: float | None = None, poll_interval: float = 1.0,
-        progress: bool | None = None, strict: bool = False,
+        self,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+        poll_interval: float = 1.0,
+        progress: bool | None = None,
+        strict: bool = False,
     ) -> LocalFilesExportStorage:
         """Write the project's annotations into the folder. Community does it inside the
         request; a server that queues it is polled when ``wait`` is true."""
@@ -162,21 +179,27 @@ class LocalFilesExportStorage:
             f"sync of storage {self.id}",
         )
         if wait:
-            self.wait(timeout=timeout, poll_interval=poll_interval, progress=progress,
-                      strict=strict)
+            self.wait(
+                timeout=timeout, poll_interval=poll_interval, progress=progress, strict=strict
+            )
         return self
 
     def wait(
-        self, timeout: float | None = None, poll_interval: float = 1.0, *,
-        progress: bool | None = None, strict: bool = False,
+        self,
+        timeout: float | None = None,
+        poll_interval: float = 1.0,
+        *,
+        progress: bool | None = None,
+        strict: bool = False,
     ) -> LocalFilesExportStorage:
         """Poll until the sync is done; raise :class:`StorageError` when it failed (and,
         with ``strict``, when it ended ``completed_with_errors``; otherwise that status,
         ``last_sync_count`` and ``traceback`` are left to inspect).
         :class:`~ls_frames.errors.ExportTimeout` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        bar = progress_bar(progress, desc=f"sync of storage {self.id}",
-                           bar_format="{desc}: {postfix} [{elapsed}]")
+        bar = progress_bar(
+            progress, desc=f"sync of storage {self.id}", bar_format="{desc}: {postfix} [{elapsed}]"
+        )
         try:
             while not self.status.done:
                 bar.set_postfix_str(self.status.value)
@@ -193,7 +216,7 @@ class LocalFilesExportStorage:
             raise StorageError(f"sync of storage {self.id} failed", traceback=self.traceback)
         if strict and self.status is StorageStatus.COMPLETED_WITH_ERRORS:
             raise StorageError(
-                f"sync of storage {self.id} completed with errors "
-                f"({self.last_sync_count} written)", traceback=self.traceback,
+                f"sync of storage {self.id} completed with errors ({self.last_sync_count} written)",
+                traceback=self.traceback,
             )
         return self

@@ -49,36 +49,63 @@ def updated_after_filter(since: datetime | str) -> dict[str, Any]:
     """The filter "``updated_at`` after ``since``" (a datetime, or a string already in
     :func:`filter_time`'s form)."""
     value = filter_time(since) if isinstance(since, datetime) else since
-    return {"conjunction": "and", "items": [{
-        "filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
-        "value": value,
-    }]}  # fmt: skip
+    return {
+        "conjunction": "and",
+        "items": [
+            {
+                "filter": "filter:tasks:updated_at",
+                "operator": "greater",
+                "type": "Datetime",
+                "value": value,
+            }
+        ],
+    }
 
 
 def id_range_filter(lo: int, hi: int) -> dict[str, Any]:
     """The filter "task id between ``lo`` and ``hi``", both included."""
-    return {"conjunction": "and", "items": [{
-        "filter": "filter:tasks:id", "operator": "in", "type": "Number",
-        "value": {"min": int(lo), "max": int(hi)},
-    }]}  # fmt: skip
+    return {
+        "conjunction": "and",
+        "items": [
+            {
+                "filter": "filter:tasks:id",
+                "operator": "in",
+                "type": "Number",
+                "value": {"min": int(lo), "max": int(hi)},
+            }
+        ],
+    }
 
 
-def _page(conn: Connection, project: int, filters: dict[str, Any], include: str, page: int,
-          size: int) -> dict[str, Any]:
-    answer = conn.get_json("api/tasks/", params={
-        "project": int(project), "include": include, "page": page, "page_size": size,
-        "query": json.dumps({"filters": filters}),
-    })  # fmt: skip
-    if (not isinstance(answer, dict) or not isinstance(answer.get("tasks"), list)
-            or not isinstance(answer.get("total"), int)):  # fmt: skip
+def _page(
+    conn: Connection, project: int, filters: dict[str, Any], include: str, page: int, size: int
+) -> dict[str, Any]:
+    answer = conn.get_json(
+        "api/tasks/",
+        params={
+            "project": int(project),
+            "include": include,
+            "page": page,
+            "page_size": size,
+            "query": json.dumps({"filters": filters}),
+        },
+    )
+    if (
+        not isinstance(answer, dict)
+        or not isinstance(answer.get("tasks"), list)
+        or not isinstance(answer.get("total"), int)
+    ):
         # deciding what was deleted from a guess would drop live tasks: refuse
-        raise ExportFormatError("unexpected answer from the task list (no 'tasks' and "
-                                "'total')", path=f"/api/tasks/?project={project}")
+        raise ExportFormatError(
+            "unexpected answer from the task list (no 'tasks' and 'total')",
+            path=f"/api/tasks/?project={project}",
+        )
     return answer
 
 
-def count_tasks(conn: Connection, project: int, filters: dict[str, Any] | None = None
-                ) -> dict[str, int]:
+def count_tasks(
+    conn: Connection, project: int, filters: dict[str, Any] | None = None
+) -> dict[str, int]:
     """``total`` (tasks) and, when the server gives them, ``total_annotations`` and
     ``total_predictions`` under ``filters`` (default: all tasks); one request.
 
@@ -86,12 +113,17 @@ def count_tasks(conn: Connection, project: int, filters: dict[str, Any] | None =
         ExportFormatError: the answer has no ``tasks`` list and integer ``total``.
     """
     answer = _page(conn, project, filters or ALL_TASKS, "id", 1, 1)
-    return {k: int(v) for k, v in answer.items()
-            if k.startswith("total") and isinstance(v, int)}  # fmt: skip
+    return {k: int(v) for k, v in answer.items() if k.startswith("total") and isinstance(v, int)}
 
 
-def list_tasks(conn: Connection, project: int, filters: dict[str, Any] | None = None, *,
-               fields: str = "id", page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+def list_tasks(
+    conn: Connection,
+    project: int,
+    filters: dict[str, Any] | None = None,
+    *,
+    fields: str = "id",
+    page_size: int = PAGE_SIZE,
+) -> list[dict[str, Any]]:
     """Every task under ``filters`` (only ``fields``, comma-separated), page by page until
     ``total`` (a server may cap the page size below what was asked).
 
@@ -110,12 +142,20 @@ def list_tasks(conn: Connection, project: int, filters: dict[str, Any] | None = 
 
 def create_view(conn: Connection, project: int, filters: dict[str, Any], title: str) -> int:
     """Create a Data Manager view of ``project`` under ``filters``; returns its id."""
-    view = conn.post_json("api/dm/views/", json={"project": int(project), "data": {
-        "title": title, "filters": filters,
-    }})  # fmt: skip
+    view = conn.post_json(
+        "api/dm/views/",
+        json={
+            "project": int(project),
+            "data": {
+                "title": title,
+                "filters": filters,
+            },
+        },
+    )
     if not isinstance(view, dict) or not isinstance(view.get("id"), int):
-        raise ExportFormatError("the server did not return the new view's id",
-                                path="/api/dm/views/")
+        raise ExportFormatError(
+            "the server did not return the new view's id", path="/api/dm/views/"
+        )
     return int(view["id"])
 
 

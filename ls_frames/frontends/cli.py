@@ -55,14 +55,19 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     task = TaskFilter(
-        view=args.view, skipped=args.skipped, finished=args.finished,
-        annotated=args.annotated, only_with_annotations=args.only_with_annotations,
+        view=args.view,
+        skipped=args.skipped,
+        finished=args.finished,
+        annotated=args.annotated,
+        only_with_annotations=args.only_with_annotations,
     )
     kinds = args.annotations or ["usual", "ground_truth", "skipped"]
     annotation = AnnotationFilter(**{k: k in kinds for k in ("usual", "ground_truth", "skipped")})
     shape: Literal["full", "id"] = "id" if args.ids_only else "full"
     serialization = Serialization(
-        predictions=shape, drafts=shape, annotators=shape,
+        predictions=shape,
+        drafts=shape,
+        annotators=shape,
         interpolate_key_frames=args.interpolate_key_frames,
         annotation_history=args.annotation_history,
     )
@@ -92,8 +97,9 @@ def summarize(out_dir: Path) -> str:
         for source, rows in regions.groupby("source", observed=True, sort=True):
             counts = rows["labels"].explode().value_counts().head(8)
             if len(counts):
-                lines.append(f"  labels in {source}s: "
-                             + ", ".join(f"{k}={v}" for k, v in counts.items()))
+                lines.append(
+                    f"  labels in {source}s: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+                )
     return "\n".join(lines)
 
 
@@ -109,8 +115,8 @@ def _check_writable(folder: Path | None) -> None:
         return
     if folder.exists() and not folder.is_dir():
         raise ConfigurationError(f"{folder} is not a folder")
-    probe = folder if folder.exists() else next(
-        (p for p in folder.parents if p.exists()), Path(".")
+    probe = (
+        folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
     )
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigurationError(f"cannot write to {folder} ({probe} is not writable)")
@@ -121,10 +127,17 @@ def _cmd_export(args: argparse.Namespace) -> None:
     _check_writable(args.media)
     with _client(args) as client:
         out = export_project(
-            client.resolve_project(args.project), args.out, client=client,
-            export_id=args.export_id, keep_file=args.keep_json, keep_snapshot=args.keep_snapshot,
-            overwrite=args.overwrite, timeout=args.timeout, progress=_progress(args),
-            media=args.media, **_options(args),
+            client.resolve_project(args.project),
+            args.out,
+            client=client,
+            export_id=args.export_id,
+            keep_file=args.keep_json,
+            keep_snapshot=args.keep_snapshot,
+            overwrite=args.overwrite,
+            timeout=args.timeout,
+            progress=_progress(args),
+            media=args.media,
+            **_options(args),
         )
     print(summarize(out))
 
@@ -132,12 +145,16 @@ def _cmd_export(args: argparse.Namespace) -> None:
 def media_summary(table: Any) -> str:
     """Lines on a media table: what the run did, and the first failures."""
     counts = table.attrs.get("media", {})
-    done = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in
-                     ("downloaded", "cached", "not_modified", "unchanged", "failed")
-                     if counts.get(k))  # fmt: skip
-    lines = [f"media: {len(table):,} reference(s) ({done or 'nothing to fetch'}), "
-             f"{int(counts.get('bytes_downloaded', 0)):,} bytes downloaded, "
-             f"cache {counts.get('cache_dir', '')}"]  # fmt: skip
+    done = ", ".join(
+        f"{counts[k]} {k.replace('_', ' ')}"
+        for k in ("downloaded", "cached", "not_modified", "unchanged", "failed")
+        if counts.get(k)
+    )
+    lines = [
+        f"media: {len(table):,} reference(s) ({done or 'nothing to fetch'}), "
+        f"{int(counts.get('bytes_downloaded', 0)):,} bytes downloaded, "
+        f"cache {counts.get('cache_dir', '')}"
+    ]
     failed = table[table["error"].notna()]
     for row in failed.head(10).itertuples():
         lines.append(f"  task {row.task_id} {row.field}: {row.error} ({row.uri})")
@@ -151,8 +168,12 @@ def _cmd_media(args: argparse.Namespace) -> None:
     from ls_frames.media import fetch_media
 
     options: dict[str, Any] = {
-        "fields": args.field, "workers": args.workers, "strict": args.strict,
-        "refresh": args.refresh, "allow_hosts": args.allow_host, "progress": _progress(args),
+        "fields": args.field,
+        "workers": args.workers,
+        "strict": args.strict,
+        "refresh": args.refresh,
+        "allow_hosts": args.allow_host,
+        "progress": _progress(args),
     }
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
@@ -169,8 +190,9 @@ def _cmd_media(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"{source} is neither a project id nor a dataset folder ({why})")
     else:
         with _client(args) as client:  # a project id or title
-            frames = load_project(client.resolve_project(source), client=client,
-                                  progress=_progress(args))
+            frames = load_project(
+                client.resolve_project(source), client=client, progress=_progress(args)
+            )
             table = fetch_media(frames, args.out, client=client, **options)
     if args.table is not None:
         args.table.parent.mkdir(parents=True, exist_ok=True)
@@ -187,12 +209,21 @@ def _cmd_sync(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
     _check_writable(args.media)
     with _client(args) as client:
-        result = sync_parquet(client.resolve_project(args.project), args.out, client=client,
-                              overlap=args.overlap, full=args.full, timeout=args.timeout,
-                              progress=_progress(args), media=args.media)
-    print(f"{result.mode}: {result.changed_tasks} task(s) exported, "
-          f"{result.deleted_tasks} deleted, {result.total_tasks} in the dataset "
-          f"({result.seconds:.1f} s)")
+        result = sync_parquet(
+            client.resolve_project(args.project),
+            args.out,
+            client=client,
+            overlap=args.overlap,
+            full=args.full,
+            timeout=args.timeout,
+            progress=_progress(args),
+            media=args.media,
+        )
+    print(
+        f"{result.mode}: {result.changed_tasks} task(s) exported, "
+        f"{result.deleted_tasks} deleted, {result.total_tasks} in the dataset "
+        f"({result.seconds:.1f} s)"
+    )
     print(summarize(result.path))
 
 
@@ -207,17 +238,24 @@ def _cmd_read(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"no such file: {source}")
     _check_output(args.out, args.overwrite)
     config = Path(args.label_config).read_text() if args.label_config else None
-    out = to_parquet(source, args.out, overwrite=args.overwrite, label_config=config,
-                     progress=_progress(args))
+    out = to_parquet(
+        source, args.out, overwrite=args.overwrite, label_config=config, progress=_progress(args)
+    )
     print(summarize(out))
 
 
 def _cmd_download(args: argparse.Namespace) -> None:
     with _client(args) as client:
         path = download_project(
-            client.resolve_project(args.project), args.out, args.format, client=client,
-            export_id=args.export_id, keep_snapshot=args.keep_snapshot, timeout=args.timeout,
-            progress=_progress(args), **_options(args),
+            client.resolve_project(args.project),
+            args.out,
+            args.format,
+            client=client,
+            export_id=args.export_id,
+            keep_snapshot=args.keep_snapshot,
+            timeout=args.timeout,
+            progress=_progress(args),
+            **_options(args),
         )
     print(path)
 
@@ -233,8 +271,10 @@ def _cmd_snapshots(args: argparse.Namespace) -> None:
     with _client(args) as client:
         exports = client.list_exports(client.resolve_project(args.project))
     for export in exports:
-        print(f"{export.id:>6}  {export.status.value:<12} {export.task_count or 0:>8} tasks  "
-              f"{export.raw.get('created_at', '')}  {export.title}")
+        print(
+            f"{export.id:>6}  {export.status.value:<12} {export.task_count or 0:>8} tasks  "
+            f"{export.raw.get('created_at', '')}  {export.title}"
+        )
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -256,23 +296,35 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     common = argparse.ArgumentParser(add_help=False, parents=[local])
     common.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL)")
-    common.add_argument("--api-key", help="legacy token or personal access token "
-                        "(default: $LABEL_STUDIO_API_KEY)")
+    common.add_argument(
+        "--api-key", help="legacy token or personal access token (default: $LABEL_STUDIO_API_KEY)"
+    )
     opts = argparse.ArgumentParser(add_help=False)
     group = opts.add_argument_group("snapshot options")
-    group.add_argument("--export-id", type=int,
-                       help="reuse this completed snapshot (it is never deleted)")
-    group.add_argument("--keep-snapshot", action="store_true",
-                       help="keep the snapshot made for this command on the server (by "
-                       "default it is deleted once downloaded)")
+    group.add_argument(
+        "--export-id", type=int, help="reuse this completed snapshot (it is never deleted)"
+    )
+    group.add_argument(
+        "--keep-snapshot",
+        action="store_true",
+        help="keep the snapshot made for this command on the server (by "
+        "default it is deleted once downloaded)",
+    )
     group.add_argument("--view", type=int, help="Data Manager view (tab) id to filter tasks")
     for name in ("skipped", "finished", "annotated"):
         group.add_argument(f"--{name}", choices=["only", "exclude"], help=f"tasks: {name} filter")
     group.add_argument("--only-with-annotations", action="store_true")
-    group.add_argument("--annotations", nargs="+", choices=["usual", "ground_truth", "skipped"],
-                       help="annotation kinds to keep (default: all three)")
-    group.add_argument("--ids-only", action="store_true",
-                       help="predictions, drafts and annotators as ids (default: full objects)")
+    group.add_argument(
+        "--annotations",
+        nargs="+",
+        choices=["usual", "ground_truth", "skipped"],
+        help="annotation kinds to keep (default: all three)",
+    )
+    group.add_argument(
+        "--ids-only",
+        action="store_true",
+        help="predictions, drafts and annotators as ids (default: full objects)",
+    )
     group.add_argument("--interpolate-key-frames", action="store_true")
     group.add_argument("--annotation-history", action="store_true")
     group.add_argument("--timeout", type=float, help="seconds to wait for the snapshot")
@@ -283,35 +335,59 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--keep-json", type=Path, help="also keep the JSON snapshot here")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--media", type=Path, metavar="DIR",
-                   help="also fetch the tasks' files into DIR and keep a media table")
+    p.add_argument(
+        "--media",
+        type=Path,
+        metavar="DIR",
+        help="also fetch the tasks' files into DIR and keep a media table",
+    )
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("sync", parents=[common], help="refresh a Parquet dataset incrementally")
     p.add_argument("project", help=_PROJECT_HELP)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--overlap", type=float, default=60.0,
-                   help="seconds re-read before the last watermark (default 60)")
+    p.add_argument(
+        "--overlap",
+        type=float,
+        default=60.0,
+        help="seconds re-read before the last watermark (default 60)",
+    )
     p.add_argument("--full", action="store_true", help="rewrite the whole dataset")
     p.add_argument("--timeout", type=float, help="seconds to wait for the snapshot")
-    p.add_argument("--media", type=Path, metavar="DIR",
-                   help="keep the media table up to date with files in DIR (default: the "
-                   "cache the dataset already uses, if any)")
+    p.add_argument(
+        "--media",
+        type=Path,
+        metavar="DIR",
+        help="keep the media table up to date with files in DIR (default: the "
+        "cache the dataset already uses, if any)",
+    )
     p.set_defaults(func=_cmd_sync)
 
-    p = sub.add_parser("media", parents=[common],
-                       help="fetch the files a project's tasks (or a dataset's) point to")
-    p.add_argument("source", help="a project id or title, or a dataset folder (its media table is "
-                   "written into it)")
+    p = sub.add_parser(
+        "media",
+        parents=[common],
+        help="fetch the files a project's tasks (or a dataset's) point to",
+    )
+    p.add_argument(
+        "source",
+        help="a project id or title, or a dataset folder (its media table is written into it)",
+    )
     p.add_argument("--out", required=True, type=Path, help="the media cache folder")
-    p.add_argument("--field", action="append", help="data key to read (repeatable; default: "
-                   "those the label config's object tags read)")
+    p.add_argument(
+        "--field",
+        action="append",
+        help="data key to read (repeatable; default: those the label config's object tags read)",
+    )
     p.add_argument("--workers", type=int, default=8, help="files at once (default 8)")
-    p.add_argument("--refresh", action="store_true",
-                   help="revalidate cached files with conditional requests")
+    p.add_argument(
+        "--refresh", action="store_true", help="revalidate cached files with conditional requests"
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
-    p.add_argument("--allow-host", action="append", help="a private host, address or "
-                   "network that may be fetched (repeatable)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        help="a private host, address or network that may be fetched (repeatable)",
+    )
     p.add_argument("--table", type=Path, help="also write the media table to this Parquet file")
     p.set_defaults(func=_cmd_media)
 
@@ -322,15 +398,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_read)
 
-    p = sub.add_parser("download", parents=[common, opts],
-                       help="snapshot and download JSON or a converted format")
+    p = sub.add_parser(
+        "download", parents=[common, opts], help="snapshot and download JSON or a converted format"
+    )
     p.add_argument("project", help=_PROJECT_HELP)
     p.add_argument("--format", default="JSON", help="JSON, CSV, COCO, YOLO, ... (see formats)")
-    p.add_argument("--out", default=".", help=(
-        "where to write: a FOLDER (created if need be; the file keeps the server's name) "
-        "when it ends with '/', already is a folder, or the format yields several files "
-        "(every format but " + ", ".join(sorted(SINGLE_FILE_FORMATS)) + ": the server "
-        "zips them) and it does not end in .zip; otherwise the FILE's name (default: .)"))
+    p.add_argument(
+        "--out",
+        default=".",
+        help=(
+            "where to write: a FOLDER (created if need be; the file keeps the server's name) "
+            "when it ends with '/', already is a folder, or the format yields several files "
+            "(every format but " + ", ".join(sorted(SINGLE_FILE_FORMATS)) + ": the server "
+            "zips them) and it does not end in .zip; otherwise the FILE's name (default: .)"
+        ),
+    )
     p.set_defaults(func=_cmd_download)
 
     p = sub.add_parser("formats", parents=[common], help="export formats of a project")
@@ -341,8 +423,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project", help=_PROJECT_HELP)
     p.set_defaults(func=_cmd_snapshots)
 
-    p = sub.add_parser("demo", parents=[common], help="export a demo project end to end "
-                       "(starts and seeds a local Label Studio when no server is given)")
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="export a demo project end to end "
+        "(starts and seeds a local Label Studio when no server is given)",
+    )
     p.add_argument("--out", default=Path("demo-output"), type=Path)
     p.add_argument("--project", type=int, help="with a server: the project (default: newest)")
     p.set_defaults(func=_cmd_demo)
@@ -364,8 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OutputExistsError as exc:
-        print(f"ls-frames: error: {type(exc).__name__}: {exc.path} exists "
-              "(add --overwrite to replace it)", file=sys.stderr)
+        print(
+            f"ls-frames: error: {type(exc).__name__}: {exc.path} exists "
+            "(add --overwrite to replace it)",
+            file=sys.stderr,
+        )
         return 1
     except LSFramesError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the server said
@@ -373,8 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as exc:  # a file that is missing, exists already, cannot be written
         hint = " (add --overwrite to replace it)" if isinstance(exc, FileExistsError) else ""
-        print(f"ls-frames: error: {type(exc).__name__}: {_os_message(exc)}{hint}",
-              file=sys.stderr)
+        print(f"ls-frames: error: {type(exc).__name__}: {_os_message(exc)}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ls-frames: interrupted", file=sys.stderr)

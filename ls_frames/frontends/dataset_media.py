@@ -74,16 +74,16 @@ def task_stamps(dataset: str | os.PathLike[str]) -> dict[int, Any]:
 def changed_tasks(dataset: str | os.PathLike[str], before: dict[int, Any]) -> set[int]:
     """Ids of the dataset's tasks that were in ``before`` with another ``updated_at`` (new
     tasks need no revalidation: what they point to is fetched when not cached)."""
-    return {tid for tid, stamp in task_stamps(dataset).items()
-            if tid in before and before[tid] != stamp}  # fmt: skip
+    return {
+        tid for tid, stamp in task_stamps(dataset).items() if tid in before and before[tid] != stamp
+    }
 
 
 def _subset(frames: Frames, ids: pa.Array, keep: bool) -> Frames:
     tasks = frames.arrow["tasks"]
     mask = pc.is_in(tasks.column("task_id"), value_set=ids)
     chosen = tasks.filter(mask if keep else pc.invert(mask))
-    return Frames({"tasks": chosen}, label_config=frames.label_config,
-                  provenance=frames.provenance)  # fmt: skip
+    return Frames({"tasks": chosen}, label_config=frames.label_config, provenance=frames.provenance)
 
 
 def fetch_dataset_media(
@@ -122,21 +122,28 @@ def fetch_dataset_media(
         ExportFormatError: ``dataset`` is not a complete dataset.
     """
     frames = read_parquet(dataset, tables=["tasks"])
-    options: dict[str, Any] = {"client": client, "fields": fields, "workers": workers,
-                               "strict": strict, "allow_hosts": allow_hosts,
-                               "progress": progress}  # fmt: skip
+    options: dict[str, Any] = {
+        "client": client,
+        "fields": fields,
+        "workers": workers,
+        "strict": strict,
+        "allow_hosts": allow_hosts,
+        "progress": progress,
+    }
     if changed is None:
         table = fetch_media(frames, cache_dir, refresh=refresh, **options)
     else:
         ids = pa.array(sorted({int(t) for t in changed}), pa.int64())
-        parts = [fetch_media(_subset(frames, ids, keep=True), cache_dir, refresh=True,
-                             **options),
-                 fetch_media(_subset(frames, ids, keep=False), cache_dir, refresh=refresh,
-                             **options)]  # fmt: skip
+        parts = [
+            fetch_media(_subset(frames, ids, keep=True), cache_dir, refresh=True, **options),
+            fetch_media(_subset(frames, ids, keep=False), cache_dir, refresh=refresh, **options),
+        ]
         table = pd.concat(parts, ignore_index=True).sort_values(
-            ["task_id", "field", "position"], kind="stable", ignore_index=True)
-        counts = {name: sum(int(p.attrs.get("media", {}).get(name, 0)) for p in parts)
-                  for name in _COUNTS}  # fmt: skip
+            ["task_id", "field", "position"], kind="stable", ignore_index=True
+        )
+        counts = {
+            name: sum(int(p.attrs.get("media", {}).get(name, 0)) for p in parts) for name in _COUNTS
+        }
         table.attrs["media"] = {**counts, "cache_dir": parts[0].attrs["media"]["cache_dir"]}
     write_media_table(dataset, table, cache_dir)
     return table
@@ -155,8 +162,9 @@ def write_media_table(
     info = read_manifest(root)
     tasks_files = sorted((root / "tasks").glob("*.parquet"))
     meta = (pq.read_schema(tasks_files[0]).metadata or {}) if tasks_files else {}
-    schema = MEDIA_SCHEMA.with_metadata({METADATA_KEY: meta[METADATA_KEY]}
-                                        if METADATA_KEY in meta else None)  # fmt: skip
+    schema = MEDIA_SCHEMA.with_metadata(
+        {METADATA_KEY: meta[METADATA_KEY]} if METADATA_KEY in meta else None
+    )
     arrow = pa.Table.from_pandas(table[MEDIA_SCHEMA.names], schema=schema, preserve_index=False)
     folder = root / MEDIA_TABLE
     folder.mkdir(exist_ok=True)
@@ -169,7 +177,8 @@ def write_media_table(
         tmp.unlink(missing_ok=True)
     counts = {k: v for k, v in table.attrs.get("media", {}).items() if k in _COUNTS}
     info.setdefault("tables", {})[MEDIA_TABLE] = {
-        "rows": arrow.num_rows, "files": [f"{MEDIA_TABLE}/part-0000.parquet"],
+        "rows": arrow.num_rows,
+        "files": [f"{MEDIA_TABLE}/part-0000.parquet"],
     }
     info[MEDIA_TABLE] = {
         "cache_dir": str(Path(cache_dir).expanduser().absolute()),

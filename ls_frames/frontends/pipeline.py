@@ -162,7 +162,11 @@ def _label_config(client: Client, project: int, label_config: str | bool | None)
 
 
 def _dataset_provenance(
-    client: Client, export: Export, config: str | None, *, kept: bool,
+    client: Client,
+    export: Export,
+    config: str | None,
+    *,
+    kept: bool,
     task_filter: TaskFilter | Mapping[str, Any] | None,
     annotation_filter: AnnotationFilter | Mapping[str, Any] | None,
     serialization: Serialization | Mapping[str, Any] | None,
@@ -190,8 +194,9 @@ def _deleted_after(client: Client, export: Export, drop: bool) -> Iterator[Expor
             try:
                 client.delete_export(export.project, export.id)
             except HTTPError as exc:
-                logger.warning("could not delete snapshot %d of project %d: %s", export.id,
-                               export.project, exc)
+                logger.warning(
+                    "could not delete snapshot %d of project %d: %s", export.id, export.project, exc
+                )
 
 
 def load_project(
@@ -282,24 +287,39 @@ def load_project(
     with _using(client) as client:
         pid = client.resolve_project(project)
         export = snapshot_project(
-            pid, client=client, task_filter=task_filter,
-            annotation_filter=annotation_filter, serialization=serialization,
-            export_id=export_id, timeout=timeout, progress=progress,
+            pid,
+            client=client,
+            task_filter=task_filter,
+            annotation_filter=annotation_filter,
+            serialization=serialization,
+            export_id=export_id,
+            timeout=timeout,
+            progress=progress,
         )
         drop = export_id is None and not keep_snapshot
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
             with _deleted_after(client, export, drop):
                 config = _label_config(client, pid, label_config)
                 provenance = _dataset_provenance(
-                    client, export, config, kept=not drop, task_filter=task_filter,
-                    annotation_filter=annotation_filter, serialization=serialization,
+                    client,
+                    export,
+                    config,
+                    kept=not drop,
+                    task_filter=task_filter,
+                    annotation_filter=annotation_filter,
+                    serialization=serialization,
                 )
                 if config is not None:
                     provenance["label_config"] = config
-                path = export.download(tmp if keep_file is None else keep_file,
-                                       progress=progress)
-            frames = read_export(path, label_config=config, dtype_backend=dtype_backend,
-                                 tables=tables, workers=workers, progress=progress)
+                path = export.download(tmp if keep_file is None else keep_file, progress=progress)
+            frames = read_export(
+                path,
+                label_config=config,
+                dtype_backend=dtype_backend,
+                tables=tables,
+                workers=workers,
+                progress=progress,
+            )
     frames.provenance = provenance
     return frames
 
@@ -410,8 +430,14 @@ def export_project(
     with _using(client) as client:
         pid = client.resolve_project(project)
         export = snapshot_project(
-            pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
-            serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+            pid,
+            client=client,
+            task_filter=task_filter,
+            annotation_filter=annotation_filter,
+            serialization=serialization,
+            export_id=export_id,
+            timeout=timeout,
+            progress=progress,
         )
         drop = export_id is None and not keep_snapshot
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -419,17 +445,30 @@ def export_project(
             with _deleted_after(client, export, drop):
                 config = _label_config(client, pid, label_config)
                 provenance = _dataset_provenance(
-                    client, export, config, kept=not drop, task_filter=task_filter,
-                    annotation_filter=annotation_filter, serialization=serialization,
+                    client,
+                    export,
+                    config,
+                    kept=not drop,
+                    task_filter=task_filter,
+                    annotation_filter=annotation_filter,
+                    serialization=serialization,
                 )
-                path = export.download(tmp if keep_file is None else keep_file,
-                                       progress=progress)
-            to_parquet(path, out, provenance=provenance, label_config=config,
-                       overwrite=overwrite, compression=compression, tables=tables,
-                       workers=workers, progress=progress)
+                path = export.download(tmp if keep_file is None else keep_file, progress=progress)
+            to_parquet(
+                path,
+                out,
+                provenance=provenance,
+                label_config=config,
+                overwrite=overwrite,
+                compression=compression,
+                tables=tables,
+                workers=workers,
+                progress=progress,
+            )
         if media is not None:
-            fetch_dataset_media(out, media, client=client, progress=progress,
-                                **dict(media_options or {}))  # fmt: skip
+            fetch_dataset_media(
+                out, media, client=client, progress=progress, **dict(media_options or {})
+            )
         return out
 
 
@@ -504,13 +543,18 @@ def download_project(
         export_type = _offered_format(client, pid, export_type)
         target = Path(dest)
         folder = means_folder(dest) or (
-            export_type not in SINGLE_FILE_FORMATS
-            and not os.fspath(dest).lower().endswith(".zip")
+            export_type not in SINGLE_FILE_FORMATS and not os.fspath(dest).lower().endswith(".zip")
         )
         made = folder and not target.exists()
         export = snapshot_project(
-            pid, client=client, task_filter=task_filter, annotation_filter=annotation_filter,
-            serialization=serialization, export_id=export_id, timeout=timeout, progress=progress,
+            pid,
+            client=client,
+            task_filter=task_filter,
+            annotation_filter=annotation_filter,
+            serialization=serialization,
+            export_id=export_id,
+            timeout=timeout,
+            progress=progress,
         )
         with _deleted_after(client, export, export_id is None and not keep_snapshot):
             try:

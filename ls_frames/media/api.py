@@ -61,11 +61,13 @@ def _int(value: Any) -> int | None:
 def _from_arrow(table: pa.Table, project: int | None) -> TaskRows:
     columns = table.column_names
     ids = table.column("task_id").to_pylist() if "task_id" in columns else [None] * len(table)
-    projects = (table.column("project_id").to_pylist() if "project_id" in columns
-                else [None] * len(table))
+    projects = (
+        table.column("project_id").to_pylist() if "project_id" in columns else [None] * len(table)
+    )
     if "data_json" in columns:
-        datas: list[Mapping[str, Any]] = [task_data(v) for v in table.column("data_json")
-                                          .to_pylist()]
+        datas: list[Mapping[str, Any]] = [
+            task_data(v) for v in table.column("data_json").to_pylist()
+        ]
     else:
         keys = [c for c in columns if c.startswith("data.")]
         values = {c: table.column(c).to_pylist() for c in keys}
@@ -73,8 +75,10 @@ def _from_arrow(table: pa.Table, project: int | None) -> TaskRows:
             {c[5:]: _cell(values[c][i]) for c in keys if values[c][i] is not None}
             for i in range(len(table))
         ]
-    return [(_int(t), _int(p) if _int(p) is not None else project, d)
-            for t, p, d in zip(ids, projects, datas, strict=True)]
+    return [
+        (_int(t), _int(p) if _int(p) is not None else project, d)
+        for t, p, d in zip(ids, projects, datas, strict=True)
+    ]
 
 
 def _cell(value: Any) -> Any:
@@ -103,13 +107,15 @@ def _tasks(
     if isinstance(frames, pd.DataFrame):
         table = pa.Table.from_pandas(frames.reset_index(drop=True), preserve_index=False)
         if "task_id" not in table.column_names and "id" in table.column_names:
-            table = table.rename_columns(["task_id" if c == "id" else c
-                                          for c in table.column_names])
+            table = table.rename_columns(
+                ["task_id" if c == "id" else c for c in table.column_names]
+            )
         return _from_arrow(table, None), None, None
     if isinstance(frames, Sequence):  # raw export tasks
         rows: TaskRows = [
             (_int(t.get("id")), _int(t.get("project")), task_data(t.get("data")))
-            for t in frames if isinstance(t, Mapping)
+            for t in frames
+            if isinstance(t, Mapping)
         ]
         return rows, None, None
     raise TypeError(
@@ -257,20 +263,29 @@ def fetch_media(
             _check_server(client, provenance)
         origin = str(client.base_url) if client is not None else (provenance or {}).get("server")
         guard = HostGuard(client.base_url.host if client is not None else None, allow_hosts)
-        hops = Hops(client, guard, workers=max(1, int(workers)),
-                    timeout=None if http_timeout is None else httpx.Timeout(http_timeout))
+        hops = Hops(
+            client,
+            guard,
+            workers=max(1, int(workers)),
+            timeout=None if http_timeout is None else httpx.Timeout(http_timeout),
+        )
         stack.callback(hops.close)
         cache = MediaCache(cache_dir)
         files = stack.enter_context(
             progress_bar(progress, unit="file", desc="media files", position=0)
         )
-        raw_bytes = progress_bar(progress, unit="B", unit_scale=True, unit_divisor=1024,
-                                 desc="media bytes", position=1)
+        raw_bytes = progress_bar(
+            progress, unit="B", unit_scale=True, unit_divisor=1024, desc="media bytes", position=1
+        )
         bytes_bar = LockedBar(raw_bytes)
         stack.callback(bytes_bar.close)
         fetcher = Fetcher(
-            cache, hops, Resolver(client.base_url if client is not None else None),
-            origin=str(origin) if origin else None, refresh=refresh, bytes_bar=bytes_bar,
+            cache,
+            hops,
+            Resolver(client.base_url if client is not None else None),
+            origin=str(origin) if origin else None,
+            refresh=refresh,
+            bytes_bar=bytes_bar,
         )
         unique: dict[str, Reference] = {}
         for ref in refs:
@@ -282,8 +297,9 @@ def fetch_media(
         def run(key: str) -> tuple[str, Outcome]:
             return key, fetcher.fetch(unique[key])
 
-        pool = ThreadPoolExecutor(max_workers=max(1, int(workers)),
-                                  thread_name_prefix="ls-frames-media")
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, int(workers)), thread_name_prefix="ls-frames-media"
+        )
         try:
             for key, outcome in pool.map(run, unique):
                 results[key] = outcome
@@ -295,18 +311,19 @@ def fetch_media(
             raise
         pool.shutdown()
     table = _table(refs, (results[fetcher.key(ref)] for ref in refs))
-    counts = {name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged",
-                                   "failed")}
+    counts = {name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged", "failed")}
     for outcome in results.values():
         counts[outcome.status] += 1
     table.attrs["media"] = {
-        **counts, "bytes_downloaded": sum(o.downloaded_bytes for o in results.values()),
+        **counts,
+        "bytes_downloaded": sum(o.downloaded_bytes for o in results.values()),
         "cache_dir": str(Path(cache_dir).expanduser().absolute()),
     }
     if strict:
         failures = [
             (ref.task_id, ref.field, ref.position, ref.uri, str(results[fetcher.key(ref)].error))
-            for ref in refs if results[fetcher.key(ref)].error is not None
+            for ref in refs
+            if results[fetcher.key(ref)].error is not None
         ]
         if failures:
             raise MediaError(failures)

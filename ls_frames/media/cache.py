@@ -99,9 +99,7 @@ class CacheEntry:
         return self.path.with_name(f".{self.path.stem}.partial.json")
 
     def part(self) -> Path:
-        return self.path.with_name(
-            f".{self.path.stem}.{os.getpid()}.{threading.get_ident()}.part"
-        )
+        return self.path.with_name(f".{self.path.stem}.{os.getpid()}.{threading.get_ident()}.part")
 
 
 class MediaCache:

@@ -212,21 +212,35 @@ class Fetcher:
             return self._from_cache(entry, cached, "cached")
         try:
             return self._download(ref, entry, cached)
-        except (LSFramesError, Refused, Unresolvable, OSError, ValueError, httpx.HTTPError,
-                httpx.InvalidURL) as exc:  # e.g. a redirect to a Location that is no URL
+        except (
+            LSFramesError,
+            Refused,
+            Unresolvable,
+            OSError,
+            ValueError,
+            httpx.HTTPError,
+            httpx.InvalidURL,
+        ) as exc:  # e.g. a redirect to a Location that is no URL
             logger.info("media %r (task %s): %s", ref.uri, ref.task_id, exc)
             return Outcome("failed", error=reason(exc))
 
     def _from_cache(self, entry: CacheEntry, cached: CachedFile, status: str) -> Outcome:
         return Outcome(status, str(entry.path), cached.size, cached.sha256, cached.content_type)
 
-    def _stream(self, ref: Reference, hop: Hop, part: Path, conditional: Any,
-                resume: _Resume) -> Received:
+    def _stream(
+        self, ref: Reference, hop: Hop, part: Path, conditional: Any, resume: _Resume
+    ) -> Received:
         return stream_into(
-            self.hops.opener(hop), part, description=f"media {ref.uri!r}",
-            where=f"GET {hop.url.host}{hop.url.path}", retry=self.hops.retry, bar=self.bar,
+            self.hops.opener(hop),
+            part,
+            description=f"media {ref.uri!r}",
+            where=f"GET {hop.url.host}{hop.url.path}",
+            retry=self.hops.retry,
+            bar=self.bar,
             accept_html=ref.accept_html or extension(canonical(ref.uri)) in (".html", ".htm"),
-            conditional=conditional, sized_bar=False, resume_with=resume.take(),
+            conditional=conditional,
+            sized_bar=False,
+            resume_with=resume.take(),
             on_answer=resume.note,
         )
 
@@ -248,7 +262,10 @@ class Fetcher:
                     self.resolver.use_presign()
                     try:
                         received = self._stream(
-                            ref, self.resolver.first_hop(ref, "presign"), part, conditional,
+                            ref,
+                            self.resolver.first_hop(ref, "presign"),
+                            part,
+                            conditional,
                             resume,
                         )
                     except NotFound:
@@ -269,7 +286,9 @@ class Fetcher:
             if md5 and md5 != received.md5:
                 raise ChecksumMismatch(f"MD5 {received.md5} differs from the source's {md5}")
             fresh = CachedFile(
-                uri=ref.uri, size=received.size, sha256=received.sha256,
+                uri=ref.uri,
+                size=received.size,
+                sha256=received.sha256,
                 content_type=received.headers.get("Content-Type"),
                 etag=received.headers.get("ETag"),
                 last_modified=received.headers.get("Last-Modified"),
@@ -279,11 +298,23 @@ class Fetcher:
                 # Revalidated by content: the same bytes; the file stays, the validators
                 # are updated.
                 self.cache.describe(entry, fresh)
-                return Outcome("unchanged", str(entry.path), fresh.size, fresh.sha256,
-                               fresh.content_type, downloaded_bytes=received.fetched)
+                return Outcome(
+                    "unchanged",
+                    str(entry.path),
+                    fresh.size,
+                    fresh.sha256,
+                    fresh.content_type,
+                    downloaded_bytes=received.fetched,
+                )
             self.cache.commit(entry, part, fresh)
-            return Outcome("downloaded", str(entry.path), fresh.size, fresh.sha256,
-                           fresh.content_type, downloaded_bytes=received.fetched)
+            return Outcome(
+                "downloaded",
+                str(entry.path),
+                fresh.size,
+                fresh.sha256,
+                fresh.content_type,
+                downloaded_bytes=received.fetched,
+            )
         finally:
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
@@ -301,8 +332,15 @@ class Fetcher:
     ) -> None:
         etag, modified = headers.get("ETag"), headers.get("Last-Modified")
         if (etag and etag != cached.etag) or (modified and modified != cached.last_modified):
-            self.cache.describe(entry, CachedFile(
-                uri=cached.uri, size=cached.size, sha256=cached.sha256,
-                content_type=cached.content_type, etag=etag or cached.etag,
-                last_modified=modified or cached.last_modified, fetched_at=cached.fetched_at,
-            ))
+            self.cache.describe(
+                entry,
+                CachedFile(
+                    uri=cached.uri,
+                    size=cached.size,
+                    sha256=cached.sha256,
+                    content_type=cached.content_type,
+                    etag=etag or cached.etag,
+                    last_modified=modified or cached.last_modified,
+                    fetched_at=cached.fetched_at,
+                ),
+            )

@@ -138,11 +138,11 @@ class HostGuard:
         """Raise :class:`Refused` unless ``host`` may be reached at ``address``."""
         what = f"{host} is" if host == str(address) else f"{host} resolves to {address},"
         if _forbidden(address):
-            raise Refused(
-                f"refused: {what} a link-local / cloud metadata address (never fetched)"
-            )
-        if address.is_multicast or address.is_unspecified or (
-            address.is_reserved and not address.is_private
+            raise Refused(f"refused: {what} a link-local / cloud metadata address (never fetched)")
+        if (
+            address.is_multicast
+            or address.is_unspecified
+            or (address.is_reserved and not address.is_private)
         ):
             raise Refused(f"refused: {what} a reserved address")
         internal = address.is_private or address.is_loopback or address in _SHARED

@@ -104,7 +104,7 @@ class Hops:
         assert self.client is not None
         base = str(self.client.base_url)
         text = str(url)
-        return text[len(base):] if text.startswith(base) else text
+        return text[len(base) :] if text.startswith(base) else text
 
     # -- other hosts ---------------------------------------------------------------------
     def _pool(self, url: httpx.URL) -> httpx.Client:
@@ -113,7 +113,9 @@ class Hops:
             pool = self._pools.get(key)
             if pool is None:
                 pool = httpx.Client(
-                    timeout=self._timeout, limits=self._limits, follow_redirects=False,
+                    timeout=self._timeout,
+                    limits=self._limits,
+                    follow_redirects=False,
                     verify=self._verify,
                     headers={"User-Agent": f"ls-frames/{__version__}"},
                 )
@@ -140,7 +142,9 @@ class Hops:
                     continue
                 raise RequestTimeout(
                     f"timed out ({type(exc).__name__}) after {attempt} attempt(s) at {url.host}",
-                    method="GET", path=url.path, request=request,
+                    method="GET",
+                    path=url.path,
+                    request=request,
                 ) from exc
             except httpx.TransportError as exc:
                 if not last:
@@ -148,7 +152,10 @@ class Hops:
                     continue
                 raise TransportError(
                     f"connection to {url.host} failed ({type(exc).__name__}: {exc}) after "
-                    f"{attempt} attempt(s)", method="GET", path=url.path, request=request,
+                    f"{attempt} attempt(s)",
+                    method="GET",
+                    path=url.path,
+                    request=request,
                 ) from exc
             code = response.status_code
             if not last and self.retry.retryable_status(code):
@@ -183,8 +190,11 @@ class Hops:
         assert self.client is not None
         try:
             with self.client.stream(
-                "GET", self._label_studio_path(hop.url), headers=headers,
-                follow_redirects=False, timeout=self._keyed_timeout,
+                "GET",
+                self._label_studio_path(hop.url),
+                headers=headers,
+                follow_redirects=False,
+                timeout=self._keyed_timeout,
             ) as response:
                 yield response
         except APIError as exc:
@@ -210,8 +220,9 @@ class Hops:
             keyed = hop.keyed and self.on_label_studio(target)
             logger.debug("redirect %s -> %s (key: %s)", hop.url.host, target.host, keyed)
             hop = Hop(target, keyed)
-        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", method="GET",
-                               path=start.url.path)
+        raise TooManyRedirects(
+            f"more than {MAX_REDIRECTS} redirects", method="GET", path=start.url.path
+        )
 
     def opener(self, start: Hop) -> _Opener:
         return _Opener(self, start)

@@ -57,8 +57,7 @@ MEDIA_TAGS = frozenset({"image", "audio", "audioplus", "video", "pdf", "timeseri
 #: URI schemes of the cloud storages Label Studio resolves (Community and Enterprise).
 STORAGE_SCHEMES = frozenset({"s3", "gs", "azure-blob", "azure-spi"})
 #: Path prefixes Label Studio serves to an authenticated user.
-SERVED_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/", "/tasks/",
-                   "/projects/")
+SERVED_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/", "/tasks/", "/projects/")
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _RESOLVE_LINK = re.compile(r"^/(tasks|projects)/\d+/(resolve|presign)/?\?")
@@ -179,7 +178,11 @@ def iter_references(
             for position, item in _items(data[key]):
                 if _take(tag, item, explicit):
                     yield Reference(
-                        task_id, project_id, key, position, item,
+                        task_id,
+                        project_id,
+                        key,
+                        position,
+                        item,
                         accept_html=tag in ("hypertext", "text", "paragraphs"),
                     )
 

@@ -77,9 +77,11 @@ class Resolver:
                 url = httpx.URL(uri)
             except (httpx.InvalidURL, ValueError) as exc:
                 raise Unresolvable(f"not a valid URL ({exc})") from None
-            keyed = self.base_url is not None and (
-                url.scheme, url.host, url.port
-            ) == (self.base_url.scheme, self.base_url.host, self.base_url.port)
+            keyed = self.base_url is not None and (url.scheme, url.host, url.port) == (
+                self.base_url.scheme,
+                self.base_url.host,
+                self.base_url.port,
+            )
             return Hop(url, keyed=keyed)
         scheme = scheme_of(uri)
         if scheme:

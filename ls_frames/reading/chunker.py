@@ -134,15 +134,19 @@ def _unclosed(tail: bytes, offset: int, index: int, path: str | None) -> ExportF
         msgspec.json.decode(b"[" + tail)
     except UnicodeDecodeError as exc:  # invalid UTF-8 inside the unclosed task
         return ExportFormatError(
-            f"malformed export: invalid UTF-8 ({exc.reason})", offset=offset + exc.start - 1,
-            task_index=index, path=path,
+            f"malformed export: invalid UTF-8 ({exc.reason})",
+            offset=offset + exc.start - 1,
+            task_index=index,
+            path=path,
         )
     except msgspec.DecodeError as exc:
         m = re.search(r"byte (\d+)", str(exc))
         if m and "truncated" not in str(exc):
             return ExportFormatError(
-                f"malformed export: {exc}", offset=offset + int(m.group(1)) - 1,
-                task_index=index, path=path,
+                f"malformed export: {exc}",
+                offset=offset + int(m.group(1)) - 1,
+                task_index=index,
+                path=path,
             )
     return ExportFormatError(
         "truncated export: a task is not closed", offset=offset, task_index=index, path=path
@@ -216,7 +220,9 @@ def iter_chunks(
         if pos >= len(buf):
             raise ExportFormatError(
                 "truncated export: the JSON array is not closed",
-                offset=base + pos, task_index=index, path=path,
+                offset=base + pos,
+                task_index=index,
+                path=path,
             )
         c = buf[pos]
         if c == ord("]"):
@@ -226,14 +232,17 @@ def iter_chunks(
             if end < len(buf):
                 raise ExportFormatError(
                     "unexpected data after the end of the JSON array",
-                    offset=base + end, path=path,
+                    offset=base + end,
+                    path=path,
                 )
             return
         if expect_comma:
             if c != ord(","):
                 raise ExportFormatError(
                     f"expected ',' or ']' between tasks, found {bytes([c])!r}",
-                    offset=base + pos, task_index=index, path=path,
+                    offset=base + pos,
+                    task_index=index,
+                    path=path,
                 )
             pos = _skip_ws(buf, pos + 1)
             while pos >= len(buf) and not eof:
@@ -247,7 +256,9 @@ def iter_chunks(
         if c != _OPEN:
             raise ExportFormatError(
                 f"task is not a JSON object: starts with {bytes([c])!r}",
-                offset=base + pos, task_index=index, path=path,
+                offset=base + pos,
+                task_index=index,
+                path=path,
             )
         # find the last top-level task end in what we hold; read more until there is one
         fast = _server_cut(buf, pos)

@@ -88,8 +88,9 @@ def parse_label_config(xml: str) -> LabelConfig:
             continue
         if tag == "relations":
             relation_labels.extend(
-                str(ch.get("value")) for ch in el if str(ch.tag).lower() == "relation"
-                and ch.get("value") is not None
+                str(ch.get("value"))
+                for ch in el
+                if str(ch.tag).lower() == "relation" and ch.get("value") is not None
             )
             continue
         name, to_name = el.get("name"), el.get("toName")
@@ -123,7 +124,10 @@ def _object_tag(el: ET.Element, tag: str) -> ObjectTag | None:
         value = (el.get(attr) or "").strip()
         if value.startswith("$") and len(value) > 1:
             return ObjectTag(
-                name=name, type=tag, field=value[1:], is_list=is_list,
+                name=name,
+                type=tag,
+                field=value[1:],
+                is_list=is_list,
                 value_type=(el.get("valueType") or "").lower(),
             )
     return None

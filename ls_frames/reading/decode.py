@@ -198,8 +198,21 @@ def normalise_task(obj: Any) -> Any:
 
 #: Keys of an error answer (Label Studio's ``{"detail", "status_code", "exc_info", "id",
 #: "version"}``, Django REST framework's ``{"detail"}``, gateways' ``{"error", "message"}``).
-_ERROR_KEYS = frozenset({"detail", "error", "errors", "message", "status_code", "status",
-                         "code", "validation_errors", "title", "type", "instance"})
+_ERROR_KEYS = frozenset(
+    {
+        "detail",
+        "error",
+        "errors",
+        "message",
+        "status_code",
+        "status",
+        "code",
+        "validation_errors",
+        "title",
+        "type",
+        "instance",
+    }
+)
 #: Keys no error answer has.
 _TASK_KEYS = frozenset({"data", "result", "annotations", "predictions", "task"})
 
@@ -211,8 +224,9 @@ def _check_single(obj: Any, shift: int, first_index: int, path: str | None) -> N
     if not isinstance(obj, dict):
         return  # refused by _normalised, naming the type
     where: dict[str, Any] = {"offset": max(shift, 0), "task_index": first_index, "path": path}
-    said = next((obj[k] for k in ("detail", "message", "error") if isinstance(
-        obj.get(k), str)), None)
+    said = next(
+        (obj[k] for k in ("detail", "message", "error") if isinstance(obj.get(k), str)), None
+    )
     if obj and (set(obj) <= _ERROR_KEYS or (said is not None and not _TASK_KEYS & set(obj))):
         quoted = f": {said!r}" if said else f" (keys: {', '.join(sorted(obj))})"
         raise ExportFormatError(
@@ -225,7 +239,8 @@ def _check_single(obj: Any, shift: int, first_index: int, path: str | None) -> N
         keys = ", ".join(sorted(map(str, task))[:8]) or "none"
         raise ExportFormatError(
             "a single JSON object that is not a Label Studio task: it has no integer "
-            f"\"id\" (found {task_id!r}) and no \"data\" object (keys: {keys})", **where
+            f'"id" (found {task_id!r}) and no "data" object (keys: {keys})',
+            **where,
         )
 
 
@@ -272,7 +287,9 @@ def decode_chunk(
         at, index = _deepest(doc, single)
         raise ExportFormatError(
             "malformed export: nested too deeply to decode (arrays and objects)",
-            offset=shift + at, task_index=first_index + index, path=path,
+            offset=shift + at,
+            task_index=first_index + index,
+            path=path,
         ) from None
 
 
@@ -337,7 +354,8 @@ def _normalised(objs: list[Any], shift: int, first_index: int, path: str | None)
         if not isinstance(o, dict):
             raise ExportFormatError(
                 f"task is not a JSON object but {type(o).__name__}",
-                task_index=first_index + i, path=path,
+                task_index=first_index + i,
+                path=path,
             )
     fixed = [normalise_task(o) for o in objs]
     try:

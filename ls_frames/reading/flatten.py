@@ -38,10 +38,18 @@ _TYPE = attrgetter("type")
 _DATA_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _ITEM_COLUMNS = {
-    "region_id": "id", "from_name": "from_name", "to_name": "to_name", "type": "type",
-    "original_width": "original_width", "original_height": "original_height",
-    "image_rotation": "image_rotation", "parent_id": "parentID", "origin": "origin",
-    "score": "score", "readonly": "readonly", "item_index": "item_index",
+    "region_id": "id",
+    "from_name": "from_name",
+    "to_name": "to_name",
+    "type": "type",
+    "original_width": "original_width",
+    "original_height": "original_height",
+    "image_rotation": "image_rotation",
+    "parent_id": "parentID",
+    "origin": "origin",
+    "score": "score",
+    "readonly": "readonly",
+    "item_index": "item_index",
 }
 
 
@@ -71,13 +79,15 @@ def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
     cols.update(value_columns(raws, schema))
     cols["label"] = first_element(cols["labels"])
     cols["choice"] = first_element(cols["choices"])
-    for px, pct, size in (("x_px", "x", "original_width"), ("y_px", "y", "original_height"),
-                          ("width_px", "width", "original_width"),
-                          ("height_px", "height", "original_height")):
+    for px, pct, size in (
+        ("x_px", "x", "original_width"),
+        ("y_px", "y", "original_height"),
+        ("width_px", "width", "original_width"),
+        ("height_px", "height", "original_height"),
+    ):
         size_f = cols[size].cast(pa.float64(), safe=False)  # > 2**53 px: absurd, not fatal
         cols[px] = pc.divide(pc.multiply(cols[pct], size_f), 100.0)
-    cols["points_px"] = _points_px(cols["points"], cols["original_width"],
-                                   cols["original_height"])  # fmt: skip
+    cols["points_px"] = _points_px(cols["points"], cols["original_width"], cols["original_height"])
     return _batch("regions", cols, n)
 
 
@@ -103,8 +113,9 @@ def _points_px(points: pa.Array, width: pa.Array, height: pa.Array) -> pa.Array:
     scaled = pa.array(values[: len(scale)] * scale / 100.0, pa.float64())
     inner_px = pa.ListArray.from_arrays(pa.array(inner_offsets, pa.int32()), scaled)
     unknown = np.isnan(w) | np.isnan(h) | ~np.asarray(points.is_valid())
-    return pa.ListArray.from_arrays(pa.array(outer_offsets, pa.int32()), inner_px,
-                                    type=typ, mask=pa.array(unknown))  # fmt: skip
+    return pa.ListArray.from_arrays(
+        pa.array(outer_offsets, pa.int32()), inner_px, type=typ, mask=pa.array(unknown)
+    )
 
 
 def _relations(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
@@ -120,7 +131,10 @@ _SOURCES = ("annotation", "prediction", "draft")
 
 
 def _results(
-    results: list[Sequence[Item]], g_task: list[Any], g_source: list[int], g_sid: list[Any],
+    results: list[Sequence[Item]],
+    g_task: list[Any],
+    g_source: list[int],
+    g_sid: list[Any],
     wanted: set[str],
 ) -> dict[str, pa.RecordBatch]:
     """Regions and relations of result lists, each with its task id, source (an index in
@@ -152,33 +166,62 @@ def _results(
 
 
 _TASK_COLUMNS = {
-    "task_id": "id", "inner_id": "inner_id", "project_id": "project",
-    "created_at": "created_at", "updated_at": "updated_at",
-    "total_annotations": "total_annotations", "cancelled_annotations": "cancelled_annotations",
-    "total_predictions": "total_predictions", "comment_count": "comment_count",
+    "task_id": "id",
+    "inner_id": "inner_id",
+    "project_id": "project",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "total_annotations": "total_annotations",
+    "cancelled_annotations": "cancelled_annotations",
+    "total_predictions": "total_predictions",
+    "comment_count": "comment_count",
     "unresolved_comment_count": "unresolved_comment_count",
-    "last_comment_updated_at": "last_comment_updated_at", "file_upload": "file_upload",
-    "updated_by": "updated_by", "allow_skip": "allow_skip", "agreement": "agreement",
+    "last_comment_updated_at": "last_comment_updated_at",
+    "file_upload": "file_upload",
+    "updated_by": "updated_by",
+    "allow_skip": "allow_skip",
+    "agreement": "agreement",
 }
 _ANNOTATION_COLUMNS = {
-    "annotation_id": "id", "project_id": "project", "was_cancelled": "was_cancelled",
-    "ground_truth": "ground_truth", "lead_time": "lead_time", "created_at": "created_at",
-    "updated_at": "updated_at", "draft_created_at": "draft_created_at",
-    "parent_prediction": "parent_prediction", "parent_annotation": "parent_annotation",
-    "last_action": "last_action", "unique_id": "unique_id", "result_count": "result_count",
-    "updated_by": "updated_by", "import_id": "import_id", "bulk_created": "bulk_created",
+    "annotation_id": "id",
+    "project_id": "project",
+    "was_cancelled": "was_cancelled",
+    "ground_truth": "ground_truth",
+    "lead_time": "lead_time",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "draft_created_at": "draft_created_at",
+    "parent_prediction": "parent_prediction",
+    "parent_annotation": "parent_annotation",
+    "last_action": "last_action",
+    "unique_id": "unique_id",
+    "result_count": "result_count",
+    "updated_by": "updated_by",
+    "import_id": "import_id",
+    "bulk_created": "bulk_created",
     "last_created_by": "last_created_by",
 }
 _PREDICTION_COLUMNS = {
-    "prediction_id": "id", "project_id": "project", "model_version": "model_version",
-    "score": "score", "cluster": "cluster", "mislabeling": "mislabeling",
-    "created_at": "created_at", "updated_at": "updated_at", "model": "model",
+    "prediction_id": "id",
+    "project_id": "project",
+    "model_version": "model_version",
+    "score": "score",
+    "cluster": "cluster",
+    "mislabeling": "mislabeling",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "model": "model",
     "model_run": "model_run",
 }
 _DRAFT_COLUMNS = {
-    "draft_id": "id", "annotation_id": "annotation", "user": "user",
-    "created_username": "created_username", "lead_time": "lead_time",
-    "was_postponed": "was_postponed", "import_id": "import_id", "created_at": "created_at",
+    "draft_id": "id",
+    "annotation_id": "annotation",
+    "user": "user",
+    "created_username": "created_username",
+    "lead_time": "lead_time",
+    "was_postponed": "was_postponed",
+    "import_id": "import_id",
+    "created_at": "created_at",
     "updated_at": "updated_at",
 }
 
@@ -271,8 +314,11 @@ def flatten_tasks(
         cols["data_json"] = raw_array([t.data for t in tasks])
         cols["meta_json"] = raw_array([t.meta for t in tasks])
         cols["comment_authors_json"] = raw_array([t.comment_authors for t in tasks])
-        for column, counts in (("annotation_count", n_ann), ("prediction_count", n_pred),
-                               ("draft_count", n_draft)):
+        for column, counts in (
+            ("annotation_count", n_ann),
+            ("prediction_count", n_pred),
+            ("draft_count", n_draft),
+        ):
             cols[column] = pa.array(counts, pa.int64())
         out["tasks"] = _batch("tasks", cols, len(tasks))
         if data_keys is not None:
@@ -291,8 +337,7 @@ def flatten_tasks(
         cols = _attr_columns(anns, _ANNOTATION_COLUMNS, SCHEMAS["annotations"])
         cols["task_id"] = _repeat(ids, n_ann)
         users = [a.completed_by for a in anns]
-        cols["completed_by_id"] = array([u.id if type(u) is User else u for u in users],
-                                        pa.int64())
+        cols["completed_by_id"] = array([u.id if type(u) is User else u for u in users], pa.int64())
         cols["completed_by_email"] = array(
             [u.email if type(u) is User else None for u in users], pa.string()
         )
@@ -304,8 +349,9 @@ def flatten_tasks(
             "predictions", preds, _repeat(ids, n_pred), Prediction, _PREDICTION_COLUMNS
         )
     if "drafts" in wanted:
-        out["drafts"] = _expanded_or_ids("drafts", drafts, _repeat(ids, n_draft), Draft,
-                                          _DRAFT_COLUMNS)
+        out["drafts"] = _expanded_or_ids(
+            "drafts", drafts, _repeat(ids, n_draft), Draft, _DRAFT_COLUMNS
+        )
     if items_wanted:
         out.update(_results(results, g_task, g_source, g_sid, wanted))
     return {name: out[name] for name in SCHEMAS if name in wanted}

@@ -200,6 +200,8 @@ def choose_tables(tables: Iterable[str] | None) -> tuple[str, ...]:
     if unknown:
         raise ConfigurationError(f"unknown tables {sorted(unknown)}; choose from {list(TABLES)}")
     return tuple(t for t in TABLES if t in chosen)
+
+
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _STR_LIST = msgspec.json.Decoder(list[str])
 
@@ -209,9 +211,7 @@ def tasks_schema(data_keys: Iterable[str]) -> pa.Schema:
     return pa.schema([*TASKS, *((f"data.{k}", _STR) for k in data_keys)])
 
 
-def expand_data_columns(
-    table: pa.Table | pa.RecordBatch, data_keys: Iterable[str]
-) -> pa.Table:
+def expand_data_columns(table: pa.Table | pa.RecordBatch, data_keys: Iterable[str]) -> pa.Table:
     """Add the ``data.<key>`` columns (from ``data_json``) to a tasks table or batch."""
     keys = list(data_keys)
     if isinstance(table, pa.RecordBatch):
@@ -224,8 +224,11 @@ def expand_data_columns(
         strings = [r for r in raws if r is not None and bytes(r)[:1] == b'"']
         decoded = iter(_STR_LIST.decode(b"[" + b",".join(strings) + b"]"))
         values = [
-            None if r is None or bytes(r) == b"null"
-            else next(decoded) if bytes(r)[:1] == b'"' else bytes(r).decode()
+            None
+            if r is None or bytes(r) == b"null"
+            else next(decoded)
+            if bytes(r)[:1] == b'"'
+            else bytes(r).decode()
             for r in raws
         ]
         table = table.append_column(pa.field(f"data.{k}", _STR), pa.array(values, _STR))

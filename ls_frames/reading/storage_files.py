@@ -41,8 +41,10 @@ class _Head(msgspec.Struct):
 
 
 _HEAD = msgspec.json.Decoder(_Head)
-_SHAPES = ("a task (an object with 'data', as in a snapshot) or an annotation (an object "
-           "with 'result' and its task as an object under 'task')")
+_SHAPES = (
+    "a task (an object with 'data', as in a snapshot) or an annotation (an object "
+    "with 'result' and its task as an object under 'task')"
+)
 
 
 def _name_key(path: Path) -> tuple[int, int, str]:
@@ -56,8 +58,9 @@ def storage_files(folder: str | os.PathLike[str]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise ExportFormatError("not a folder", path=str(root))
-    return sorted((p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")),
-                  key=_name_key)
+    return sorted(
+        (p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")), key=_name_key
+    )
 
 
 class StorageReader:
@@ -89,7 +92,7 @@ class StorageReader:
     def __iter__(self) -> Iterator[dict[str, pa.RecordBatch]]:
         files = storage_files(self.folder)
         for start in range(0, len(files), self.files_per_batch):
-            yield self._batch(files[start:start + self.files_per_batch])
+            yield self._batch(files[start : start + self.files_per_batch])
 
     def _read(self, path: Path) -> tuple[Any, int | None]:
         """Decode one file: (task, the annotation's id when the file is an annotation's)."""
@@ -105,15 +108,18 @@ class StorageReader:
         elif bytes(head.data)[:1] == b"{":
             per_annotation = False
         else:
-            raise ExportFormatError(f"not a Label Studio storage file: expected {_SHAPES}",
-                                    path=str(path))
+            raise ExportFormatError(
+                f"not a Label Studio storage file: expected {_SHAPES}", path=str(path)
+            )
         task = decode_chunk(raw, single=True, path=str(path))[0]
         if not isinstance(task.id, int) or isinstance(task.id, bool):
-            raise ExportFormatError(f"the task has no integer id (found {task.id!r})",
-                                    path=str(path))
+            raise ExportFormatError(
+                f"the task has no integer id (found {task.id!r})", path=str(path)
+            )
         if per_annotation and not (isinstance(head.id, int) and not isinstance(head.id, bool)):
-            raise ExportFormatError(f"the annotation has no integer id (found {head.id!r})",
-                                    path=str(path))
+            raise ExportFormatError(
+                f"the annotation has no integer id (found {head.id!r})", path=str(path)
+            )
         return task, head.id if per_annotation else None
 
     def _batch(self, files: list[Path]) -> dict[str, pa.RecordBatch]:
@@ -150,15 +156,20 @@ class StorageReader:
             elif name == "annotations":
                 ids = batch.column(batch.schema.get_field_index("annotation_id")).to_pylist()
                 tids = batch.column(batch.schema.get_field_index("task_id")).to_pylist()
-                batch = _append(batch, [ann_file.get(a) or task_file.get(t)
-                                        for a, t in zip(ids, tids, strict=True)])
+                batch = _append(
+                    batch,
+                    [ann_file.get(a) or task_file.get(t) for a, t in zip(ids, tids, strict=True)],
+                )
             out[name] = batch
         self._owners |= brought
         return out
 
 
-_OWNER = {"annotations": ("annotation", "annotation_id"),
-          "predictions": ("prediction", "prediction_id"), "drafts": ("draft", "draft_id")}
+_OWNER = {
+    "annotations": ("annotation", "annotation_id"),
+    "predictions": ("prediction", "prediction_id"),
+    "drafts": ("draft", "draft_id"),
+}
 
 
 def _owners(batch: pa.RecordBatch, name: str) -> list[tuple[Any, Any]]:
@@ -167,8 +178,13 @@ def _owners(batch: pa.RecordBatch, name: str) -> list[tuple[Any, Any]]:
     if name in _OWNER:
         kind, id_column = _OWNER[name]
         return [(kind, i) for i in batch.column(column(id_column)).to_pylist()]
-    return list(zip(batch.column(column("source")).to_pylist(),
-                    batch.column(column("source_id")).to_pylist(), strict=True))
+    return list(
+        zip(
+            batch.column(column("source")).to_pylist(),
+            batch.column(column("source_id")).to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def _first_only(
@@ -198,8 +214,10 @@ def _first_only(
 
 def _row_key(batch: pa.RecordBatch, name: str) -> list[Any]:
     cols = {
-        "tasks": ["task_id"], "annotations": ["annotation_id"],
-        "predictions": ["prediction_id"], "drafts": ["draft_id"],
+        "tasks": ["task_id"],
+        "annotations": ["annotation_id"],
+        "predictions": ["prediction_id"],
+        "drafts": ["draft_id"],
         "regions": ["source", "source_id", "result_index"],
         "relations": ["source", "source_id", "result_index"],
     }[name]

@@ -67,8 +67,12 @@ def flatten_chunk(
     """Decode and flatten one chunk: (batches, data keys in order, number of tasks)."""
     with _no_cyclic_gc():
         tasks = decode_chunk(
-            chunk.doc, offset=chunk.offset, first_index=chunk.first_index,
-            single=chunk.single, framed=True, path=path,
+            chunk.doc,
+            offset=chunk.offset,
+            first_index=chunk.first_index,
+            single=chunk.single,
+            framed=True,
+            path=path,
         )
         keys: dict[str, None] = {}
         batches = flatten_tasks(tasks, tables, keys)
@@ -108,9 +112,9 @@ class ExportReader:
         self.task_count = 0
         self.path: str | None = None
 
-    def _take(self, result: tuple[dict[str, pa.RecordBatch], list[str], int]) -> dict[
-        str, pa.RecordBatch
-    ]:
+    def _take(
+        self, result: tuple[dict[str, pa.RecordBatch], list[str], int]
+    ) -> dict[str, pa.RecordBatch]:
         batches, keys, count = result
         for key in keys:
             self.data_keys.setdefault(key)

@@ -23,16 +23,38 @@ from ls_frames.reading.columns import array, json_text
 __all__ = ["LABEL_KEYS", "TYPED_KEYS", "value_columns"]
 
 LABEL_KEYS = (
-    "rectanglelabels", "labels", "polygonlabels", "brushlabels", "keypointlabels",
-    "ellipselabels", "polylinelabels", "timeserieslabels", "paragraphlabels",
-    "hypertextlabels", "bitmasklabels", "vectorlabels", "magicwandlabels",
+    "rectanglelabels",
+    "labels",
+    "polygonlabels",
+    "brushlabels",
+    "keypointlabels",
+    "ellipselabels",
+    "polylinelabels",
+    "timeserieslabels",
+    "paragraphlabels",
+    "hypertextlabels",
+    "bitmasklabels",
+    "vectorlabels",
+    "magicwandlabels",
 )
 # column name -> value key
 _COLUMNS = {
-    "x": "x", "y": "y", "width": "width", "height": "height", "rotation": "rotation",
-    "radius_x": "radiusX", "radius_y": "radiusY", "points": "points", "choices": "choices",
-    "text": "text", "rating": "rating", "number": "number", "taxonomy": "taxonomy",
-    "datetime": "datetime", "start_offset": "startOffset", "end_offset": "endOffset",
+    "x": "x",
+    "y": "y",
+    "width": "width",
+    "height": "height",
+    "rotation": "rotation",
+    "radius_x": "radiusX",
+    "radius_y": "radiusY",
+    "points": "points",
+    "choices": "choices",
+    "text": "text",
+    "rating": "rating",
+    "number": "number",
+    "taxonomy": "taxonomy",
+    "datetime": "datetime",
+    "start_offset": "startOffset",
+    "end_offset": "endOffset",
 }
 TYPED_KEYS = frozenset({*_COLUMNS.values(), *LABEL_KEYS, "start", "end"})
 _UNKNOWN = re.compile(r"unknown field `(.*?)`")
@@ -59,8 +81,11 @@ class _Shape:
         self.attr = {k: f"f{i}" for i, k in enumerate(ordered)}
         fields = [(self.attr[k], Any if k in TYPED_KEYS else msgspec.Raw, None) for k in ordered]
         self.struct: Any = msgspec.defstruct(
-            "Value", fields, rename={a: k for k, a in self.attr.items()},
-            forbid_unknown_fields=closed, gc=False,
+            "Value",
+            fields,
+            rename={a: k for k, a in self.attr.items()},
+            forbid_unknown_fields=closed,
+            gc=False,
         )
         self.empty = self.struct()
         self.decoder = msgspec.json.Decoder(list[self.struct | None])  # type: ignore[name-defined]
@@ -74,8 +99,10 @@ def _learn(keys: set[str]) -> _Shape:
     if _shape.closed and keys <= _shape.keys:
         return _open_shape()  # the key was not read back as reported: stop learning
     wanted = _shape.keys | keys
-    if not _shape.closed or len(wanted) > _MAX_LEARNT_KEYS or not all(
-        k in TYPED_KEYS or _PLAIN_KEY.fullmatch(k) for k in keys
+    if (
+        not _shape.closed
+        or len(wanted) > _MAX_LEARNT_KEYS
+        or not all(k in TYPED_KEYS or _PLAIN_KEY.fullmatch(k) for k in keys)
     ):
         return _open_shape()
     return _Shape(frozenset(wanted))
@@ -156,12 +183,11 @@ def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
     for column, key in _COLUMNS.items():
         typ = schema.field(column).type
         attr = shape.attr.get(key)
-        cols[column] = (
-            pa.nulls(n, typ) if attr is None else array(_column(values, attr, typ), typ)
-        )
+        cols[column] = pa.nulls(n, typ) if attr is None else array(_column(values, attr, typ), typ)
     label_arrays = [
         array(_column(values, shape.attr[k], _STRINGS), _STRINGS)
-        for k in LABEL_KEYS if k in shape.attr
+        for k in LABEL_KEYS
+        if k in shape.attr
     ]
     if not label_arrays:
         cols["labels"] = pa.nulls(n, pa.list_(pa.string()))
@@ -175,8 +201,10 @@ def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
         else:
             got = list(map(attrgetter(attr), values))
             cols[f"{column}_text"] = pa.array([json_text(v) for v in got], pa.string())
-            cols[column] = pa.array([v if type(v) is int and _I64_MIN <= v <= _I64_MAX else None
-                                     for v in got], pa.int64())  # fmt: skip
+            cols[column] = pa.array(
+                [v if type(v) is int and _I64_MIN <= v <= _I64_MAX else None for v in got],
+                pa.int64(),
+            )
     return cols
 
 

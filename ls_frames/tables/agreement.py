@@ -71,15 +71,18 @@ def _pairwise(cells: pd.DataFrame, method: str) -> pd.DataFrame:
     return _pair_frame(rows)
 
 
-def _pair_frame(rows: list[tuple[Any, Any, int, float]],
-                extra: dict[str, list[int]] | None = None) -> pd.DataFrame:  # fmt: skip
-    out: pd.DataFrame = pd.DataFrame({
-        "annotator_a": _annotator_column([r[0] for r in rows]),
-        "annotator_b": _annotator_column([r[1] for r in rows]),
-        "tasks": pd.Series([r[2] for r in rows], dtype="Int64"),
-        **{k: pd.Series(v, dtype="Int64") for k, v in (extra or {}).items()},
-        "score": pd.Series([r[3] for r in rows], dtype="float64").astype("Float64"),
-    })  # fmt: skip
+def _pair_frame(
+    rows: list[tuple[Any, Any, int, float]], extra: dict[str, list[int]] | None = None
+) -> pd.DataFrame:
+    out: pd.DataFrame = pd.DataFrame(
+        {
+            "annotator_a": _annotator_column([r[0] for r in rows]),
+            "annotator_b": _annotator_column([r[1] for r in rows]),
+            "tasks": pd.Series([r[2] for r in rows], dtype="Int64"),
+            **{k: pd.Series(v, dtype="Int64") for k, v in (extra or {}).items()},
+            "score": pd.Series([r[3] for r in rows], dtype="float64").astype("Float64"),
+        }
+    )
     out["score"] = out["score"].where(~np.isnan(out["score"].to_numpy(float, na_value=np.nan)))
     return out
 
@@ -113,18 +116,21 @@ def _overall(cells: pd.DataFrame, method: str) -> pd.DataFrame:
     else:
         score = fleiss_kappa(counts) if method == "fleiss" else krippendorff_alpha(counts)
     people = int(used.notna().any(axis=0).sum())
-    overall: pd.DataFrame = pd.DataFrame({
-        "tasks": pd.Series([len(used)], dtype="Int64"),
-        "annotators": pd.Series([people], dtype="Int64"),
-        "score": pd.Series([None if np.isnan(score) else score], dtype="Float64"),
-    })  # fmt: skip
+    overall: pd.DataFrame = pd.DataFrame(
+        {
+            "tasks": pd.Series([len(used)], dtype="Int64"),
+            "annotators": pd.Series([people], dtype="Int64"),
+            "score": pd.Series([None if np.isnan(score) else score], dtype="Float64"),
+        }
+    )
     return overall
 
 
 def _numbers(regions: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     values = [pd.to_numeric(regions[c].astype(object), errors="coerce") for c in columns]
     return np.column_stack([np.asarray(v.astype("float64"), float) for v in values]).reshape(
-        len(regions), len(columns))
+        len(regions), len(columns)
+    )
 
 
 def _geometry(regions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -156,8 +162,9 @@ def _mask_iou(rows: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.nda
     """IoU of the pixel masks of rows ``left[k]`` and ``right[k]`` (positions), drawn by
     :func:`~ls_frames.tables.region_masks` at the image's original size."""
     wanted = np.unique(np.r_[left, right])
-    masks = {int(p): m.mask > 0 for p, m in zip(wanted, region_masks(rows.iloc[wanted]),
-                                                 strict=True)}  # fmt: skip
+    masks = {
+        int(p): m.mask > 0 for p, m in zip(wanted, region_masks(rows.iloc[wanted]), strict=True)
+    }
     out = np.zeros(len(left))
     for k, (i, j) in enumerate(zip(left, right, strict=True)):
         a, b = masks[int(i)], masks[int(j)]
@@ -173,15 +180,19 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
     annotations = annotations[~annotations["was_cancelled"].fillna(False).to_numpy(bool)]
     use_email = bool(annotations["completed_by_email"].notna().any())
     who_column = "completed_by_email" if use_email else "completed_by_id"
-    latest = (annotations.sort_values(["updated_at", "annotation_id"], na_position="first")
-              .drop_duplicates(["task_id", who_column], keep="last"))  # fmt: skip
+    latest = annotations.sort_values(
+        ["updated_at", "annotation_id"], na_position="first"
+    ).drop_duplicates(["task_id", who_column], keep="last")
     latest = latest[latest[who_column].notna().to_numpy(bool)]
-    who = pd.Series(latest[who_column].to_numpy(object),
-                    index=latest["annotation_id"].to_numpy(np.int64))  # fmt: skip
+    who = pd.Series(
+        latest[who_column].to_numpy(object), index=latest["annotation_id"].to_numpy(np.int64)
+    )
     regions = frames.regions
-    mask = ((regions["source"].astype(object) == "annotation")
-            & (regions["from_name"].astype(object) == from_name)
-            & regions["source_id"].isin(who.index)).to_numpy(bool)  # fmt: skip
+    mask = (
+        (regions["source"].astype(object) == "annotation")
+        & (regions["from_name"].astype(object) == from_name)
+        & regions["source_id"].isin(who.index)
+    ).to_numpy(bool)
     rows = regions[mask]
     boxes, spans = _geometry(rows)
     kinds = rows["type"].astype(object).map(lambda t: MASK_TYPES.get(str(t).lower()))
@@ -194,8 +205,9 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
     codes = np.array([rank[p] for p in persons], dtype=np.int64)
     sums = np.zeros((len(people), len(people), 4))  # tasks, iou sum, matched, unmatched
     # every task both annotated, and the regions each drew
-    drawn = pd.Series(1, index=pd.MultiIndex.from_arrays([tasks, codes])).groupby(
-        level=[0, 1]).size()
+    drawn = (
+        pd.Series(1, index=pd.MultiIndex.from_arrays([tasks, codes])).groupby(level=[0, 1]).size()
+    )
     for _, group in drawn.groupby(level=0):
         present = group.index.get_level_values(1).to_numpy()
         counts = group.to_numpy()
@@ -232,11 +244,19 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
         acc[2] += 1
         acc[3] -= 2
     pairs = list(combinations(range(len(people)), 2))
-    rows_out = [(people[i], people[j], int(sums[i, j, 0]),
-                 sums[i, j, 1] / sums[i, j, 2] if sums[i, j, 2] else float("nan"))
-                for i, j in pairs]  # fmt: skip
-    extra = {"matched": [int(sums[i, j, 2]) for i, j in pairs],
-             "unmatched": [int(sums[i, j, 3]) for i, j in pairs]}
+    rows_out = [
+        (
+            people[i],
+            people[j],
+            int(sums[i, j, 0]),
+            sums[i, j, 1] / sums[i, j, 2] if sums[i, j, 2] else float("nan"),
+        )
+        for i, j in pairs
+    ]
+    extra = {
+        "matched": [int(sums[i, j, 2]) for i, j in pairs],
+        "unmatched": [int(sums[i, j, 3]) for i, j in pairs],
+    }
     return _pair_frame(rows_out, extra)
 
 

@@ -18,8 +18,7 @@ from ls_frames.tables.frames import Frames
 from ls_frames.tables.overlap import box_iou
 from ls_frames.tables.results import region_values, require_from_name
 
-__all__ = ["annotator_pivot", "compare_predictions", "iou", "region_values",
-           "require_from_name"]  # fmt: skip
+__all__ = ["annotator_pivot", "compare_predictions", "iou", "region_values", "require_from_name"]
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -74,13 +73,16 @@ def annotator_pivot(
     if annotator not in ("email", "id"):
         raise ConfigurationError(f"annotator must be 'email' or 'id', not {annotator!r}")
     who_column = "completed_by_email" if annotator == "email" else "completed_by_id"
-    latest = (annotations.sort_values(["updated_at", "annotation_id"], na_position="first")
-              .drop_duplicates(["task_id", who_column], keep="last"))  # fmt: skip
+    latest = annotations.sort_values(
+        ["updated_at", "annotation_id"], na_position="first"
+    ).drop_duplicates(["task_id", who_column], keep="last")
     who = latest.set_index("annotation_id")[who_column]
     regions = frames.regions
-    mask = ((regions["source"].astype(object) == "annotation")
-            & (regions["from_name"].astype(object) == from_name)
-            & regions["source_id"].isin(who.index)).to_numpy(bool)  # fmt: skip
+    mask = (
+        (regions["source"].astype(object) == "annotation")
+        & (regions["from_name"].astype(object) == from_name)
+        & regions["source_id"].isin(who.index)
+    ).to_numpy(bool)
     rows = regions[mask]
     index = ["task_id"] if by == "task" else ["task_id", "region_id"]
     cells: dict[tuple[Any, ...], dict[Any, set[str]]] = {}
@@ -95,8 +97,11 @@ def annotator_pivot(
         for p in people
     }
     keys = sorted(cells)
-    out_index = (pd.Index([k[0] for k in keys], name="task_id", dtype="Int64") if by == "task"
-                 else pd.MultiIndex.from_tuples(keys, names=index))  # fmt: skip
+    out_index = (
+        pd.Index([k[0] for k in keys], name="task_id", dtype="Int64")
+        if by == "task"
+        else pd.MultiIndex.from_tuples(keys, names=index)
+    )
     out: pd.DataFrame = pd.DataFrame(data, index=out_index, columns=people)
     out.columns.name = "annotator"
     control = frames.label_config.by_name().get(from_name) if frames.label_config else None

@@ -59,7 +59,8 @@ def _words(buf: bytes, bit_positions: NDArray[np.int64], word_size: int) -> NDAr
         window = (window << np.uint64(8)) | raw[first + k].astype(np.uint64)
     shift = (40 - (bit_positions & 7) - word_size).astype(np.uint64)
     words: NDArray[np.int64] = ((window >> shift) & np.uint64((1 << word_size) - 1)).astype(
-        np.int64)
+        np.int64
+    )
     return words
 
 
@@ -110,8 +111,7 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
     word_mask = (1 << word_size) - 1
     # per field index: shift to the run length, its mask, shift to a repeat run's word,
     # header bits, header and word bits (the window is shifted so that bit p is bit 63)
-    fields = [(61 - s, (1 << s) - 1, 61 - s - word_size, 3 + s, 3 + s + word_size)
-              for s in sizes]  # fmt: skip
+    fields = [(61 - s, (1 << s) - 1, 61 - s - word_size, 3 + s, 3 + s + word_size) for s in sizes]
     runs: list[int] = []  # per run: its end (exclusive, in values), its word or -1-bit position
     i, p = 0, _HEADER_BITS
     while i < num and p < n_bits:
@@ -133,8 +133,10 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
             runs += (i, -1 - (p + head))
             p += head + (n + 1) * word_size
     if i < num or p > n_bits:
-        raise RegionError(f"brush RLE ends after {len(data)} bytes, inside its runs "
-                          f"({min(i, num)} of {num} values written)")  # fmt: skip
+        raise RegionError(
+            f"brush RLE ends after {len(data)} bytes, inside its runs "
+            f"({min(i, num)} of {num} values written)"
+        )
     table = np.asarray(runs, dtype=np.int64).reshape(-1, 2)
     ends, words = table[:, 0], table[:, 1]
     is_literal = words < 0
@@ -153,14 +155,16 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
         if word_size > 8:  # the SDK refuses any value over 255, on every channel
             lengths = stops - starts
             offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
-                np.cumsum(lengths) - lengths, lengths)
+                np.cumsum(lengths) - lengths, lengths
+            )
             bits = np.repeat(bits0, lengths) + offsets * word_size
             if bits.size and int(_words(buf, bits, word_size).max()) > 255:
                 raise RegionError("brush RLE: a value does not fit in a byte")
         first, last = starts >> 2, stops >> 2  # alpha indices [first, last)
         n_alpha = last - first
         index = np.arange(int(n_alpha.sum()), dtype=np.int64) + np.repeat(
-            first - (np.cumsum(n_alpha) - n_alpha), n_alpha)
+            first - (np.cumsum(n_alpha) - n_alpha), n_alpha
+        )
         bits = np.repeat(bits0 - starts * word_size, n_alpha) + (index * 4 + 3) * word_size
         alpha[index] = _words(buf, bits, word_size).astype(np.uint8)
     return alpha.reshape(height, width)

@@ -62,8 +62,9 @@ def mask_to_coco_rle(mask: NDArray[Any]) -> dict[str, Any]:
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": _compress(counts)}
 
 
-def segmentations(regions: pd.DataFrame, image_size: tuple[float, float] | None = None
-                  ) -> NDArray[Any]:  # fmt: skip
+def segmentations(
+    regions: pd.DataFrame, image_size: tuple[float, float] | None = None
+) -> NDArray[Any]:
     """The COCO ``segmentation`` of each row (``None`` for rows that are not areas).
 
     Polygons and rectangles become one polygon ``[[x1, y1, x2, y2, ...]]`` in pixels (exact,
@@ -71,8 +72,11 @@ def segmentations(regions: pd.DataFrame, image_size: tuple[float, float] | None 
     ``image_size=(width, height)`` overrides ``original_width``/``original_height``.
     """
     out = np.empty(len(regions), dtype=object)
-    kinds = regions["type"].astype(object).map(
-        lambda t: MASK_TYPES.get(str(t).lower()) if isinstance(t, str) else None)
+    kinds = (
+        regions["type"]
+        .astype(object)
+        .map(lambda t: MASK_TYPES.get(str(t).lower()) if isinstance(t, str) else None)
+    )
     if regions.index.has_duplicates:
         raise ConfigurationError("segmentations needs a regions table with a unique index")
     position = {label: k for k, label in enumerate(regions.index)}
@@ -84,8 +88,10 @@ def segmentations(regions: pd.DataFrame, image_size: tuple[float, float] | None 
         corners = box_corners(boxes, image_size)
         for j, (label, c) in enumerate(zip(boxes.index, corners, strict=True)):
             if not np.isfinite(c).all():
-                raise RegionError("a rectangle without its geometry or image size",
-                                  region=region_name(boxes.iloc[j]))  # fmt: skip
+                raise RegionError(
+                    "a rectangle without its geometry or image size",
+                    region=region_name(boxes.iloc[j]),
+                )
             out[position[label]] = [[float(v) for v in c.ravel()]]
     for k in np.flatnonzero(is_polygon):
         row = regions.iloc[k]
@@ -93,10 +99,14 @@ def segmentations(regions: pd.DataFrame, image_size: tuple[float, float] | None 
         if points is None or points is pd.NA or len(points) < 3:
             raise RegionError("a polygon with fewer than 3 points", region=region_name(row))
         if image_size is None and pd.isna(row.get("original_width")):
-            raise RegionError("no original_width/original_height: pass image_size",
-                              region=region_name(row))  # fmt: skip
-        w, h = (image_size if image_size is not None
-                else (row["original_width"], row["original_height"]))  # fmt: skip
+            raise RegionError(
+                "no original_width/original_height: pass image_size", region=region_name(row)
+            )
+        w, h = (
+            image_size
+            if image_size is not None
+            else (row["original_width"], row["original_height"])
+        )
         scale = (float(w) / 100.0, float(h) / 100.0)
         out[k] = [[float(v) * scale[j] for p in points for j, v in enumerate(list(p)[:2])]]
     drawn = regions[(kinds.isin(["brush", "ellipse"])).to_numpy(dtype=bool)]

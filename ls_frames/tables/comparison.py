@@ -32,22 +32,64 @@ def _codes(*columns: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.asarray(code, np.int64)
 
 
-_USED = ("task_id", "source", "source_id", "region_id", "from_name", "type", "labels",
-         "choices", "taxonomy", "text", "rating", "number", "datetime", "x", "y",
-         "width", "height", "rotation", "points", "start", "end", "start_text", "end_text",
-         "start_offset", "end_offset", "original_width", "original_height", "score")  # fmt: skip
-_SIDE_COLUMNS = ("region_id", "type", "value", "label", "x", "y", "width", "height",
-                 "rotation", "start", "end", "score")  # fmt: skip
+_USED = (
+    "task_id",
+    "source",
+    "source_id",
+    "region_id",
+    "from_name",
+    "type",
+    "labels",
+    "choices",
+    "taxonomy",
+    "text",
+    "rating",
+    "number",
+    "datetime",
+    "x",
+    "y",
+    "width",
+    "height",
+    "rotation",
+    "points",
+    "start",
+    "end",
+    "start_text",
+    "end_text",
+    "start_offset",
+    "end_offset",
+    "original_width",
+    "original_height",
+    "score",
+)
+_SIDE_COLUMNS = (
+    "region_id",
+    "type",
+    "value",
+    "label",
+    "x",
+    "y",
+    "width",
+    "height",
+    "rotation",
+    "start",
+    "end",
+    "score",
+)
 _HOW = np.array(["region_id", "iou", "order", "unmatched", "unmatched"], dtype=object)
 
 
 def _items(regions: pd.DataFrame, mask: NDArray[np.bool_]) -> pd.DataFrame:
     rows = np.flatnonzero(mask)
     rid = regions["region_id"].iloc[rows]
-    items: pd.DataFrame = pd.DataFrame({
-        "pos": rows, "key": regions["key"].to_numpy()[rows], "sid": regions["sid"].to_numpy()[rows],
-        "rid": rid.astype(object).where(rid.notna(), None).to_numpy(object),
-    })  # fmt: skip
+    items: pd.DataFrame = pd.DataFrame(
+        {
+            "pos": rows,
+            "key": regions["key"].to_numpy()[rows],
+            "sid": regions["sid"].to_numpy()[rows],
+            "rid": rid.astype(object).where(rid.notna(), None).to_numpy(object),
+        }
+    )
     return items
 
 
@@ -136,21 +178,29 @@ def compare_predictions(
     return _assemble(compact, raw_json, preds, anns, pairs, pred_info, ann_info)
 
 
-def _match_all(regions: pd.DataFrame, preds: pd.DataFrame, anns: pd.DataFrame,
-               min_iou: float) -> pd.DataFrame:  # fmt: skip
+def _match_all(
+    regions: pd.DataFrame, preds: pd.DataFrame, anns: pd.DataFrame, min_iou: float
+) -> pd.DataFrame:
     """Rows ``pi, aj, how, iou, pg, ag`` (``pi``/``aj`` index ``preds``/``anns``, -1 for
     none; ``pg``/``ag`` number the (key, source) groups; ``how`` indexes ``_HOW``)."""
     preds["pg"] = _codes(preds["key"].to_numpy(np.int64), preds["sid"].to_numpy(np.int64))
     anns["ag"] = _codes(anns["key"].to_numpy(np.int64), anns["sid"].to_numpy(np.int64))
-    groups = preds[["key", "pg"]].drop_duplicates().merge(
-        anns[["key", "ag"]].drop_duplicates(), on="key")
+    groups = (
+        preds[["key", "pg"]]
+        .drop_duplicates()
+        .merge(anns[["key", "ag"]].drop_duplicates(), on="key")
+    )
     n_ag = max(int(anns["ag"].max()) + 1 if len(anns) else 1, 1)
-    kind, geo, span_key = region_geometry(regions.iloc[np.concatenate(
-        [preds["pos"].to_numpy(), anns["pos"].to_numpy()])])  # fmt: skip
+    kind, geo, span_key = region_geometry(
+        regions.iloc[np.concatenate([preds["pos"].to_numpy(), anns["pos"].to_numpy()])]
+    )
     n_p = len(preds)
     preds["kind"], anns["kind"] = kind[:n_p], kind[n_p:]
-    cand = preds[["key", "pg"]].reset_index(names="pi").merge(
-        anns[["key", "ag"]].reset_index(names="aj"), on="key")
+    cand = (
+        preds[["key", "pg"]]
+        .reset_index(names="pi")
+        .merge(anns[["key", "ag"]].reset_index(names="aj"), on="key")
+    )
     pi, aj = cand["pi"].to_numpy(), cand["aj"].to_numpy()
     rid_p, rid_a = preds["rid"].to_numpy(object)[pi], anns["rid"].to_numpy(object)[aj]
     by_id = np.asarray((rid_p == rid_a) & (rid_p != None), dtype=bool)  # noqa: E711
@@ -172,9 +222,12 @@ def _match_all(regions: pd.DataFrame, preds: pd.DataFrame, anns: pd.DataFrame,
     chosen: list[int] = []
     how: list[int] = []
     for stage, order in ((0, first), (1, second)):
-        for c, p_key, a_key in zip(order.tolist(), (pi[order] * n_ag + ag[order]).tolist(),
-                                   (aj[order] * (len(preds) + 1) + pg[order]).tolist(),
-                                   strict=True):  # fmt: skip
+        for c, p_key, a_key in zip(
+            order.tolist(),
+            (pi[order] * n_ag + ag[order]).tolist(),
+            (aj[order] * (len(preds) + 1) + pg[order]).tolist(),
+            strict=True,
+        ):
             if p_key in used_p or a_key in used_a:
                 continue
             used_p.add(p_key)
@@ -182,33 +235,55 @@ def _match_all(regions: pd.DataFrame, preds: pd.DataFrame, anns: pd.DataFrame,
             chosen.append(c)
             how.append(stage)
     picked = np.asarray(chosen, np.int64)
-    matched = pd.DataFrame({"pi": pi[picked], "aj": aj[picked], "how": np.asarray(how, np.int64),
-                            "iou": overlap[picked], "pg": pg[picked], "ag": ag[picked]})
+    matched = pd.DataFrame(
+        {
+            "pi": pi[picked],
+            "aj": aj[picked],
+            "how": np.asarray(how, np.int64),
+            "iou": overlap[picked],
+            "pg": pg[picked],
+            "ag": ag[picked],
+        }
+    )
     # every item of every (prediction, annotation) pair: matched, by order, or unmatched
     side_p = groups[["pg", "ag"]].merge(preds[["pg"]].reset_index(names="pi"), on="pg")
     side_a = groups[["pg", "ag"]].merge(anns[["ag"]].reset_index(names="aj"), on="ag")
-    side_p = side_p[~np.isin(side_p["pi"].to_numpy() * n_ag + side_p["ag"].to_numpy(),
-                             matched["pi"].to_numpy() * n_ag + matched["ag"].to_numpy())]
-    side_a = side_a[~np.isin(side_a["aj"].to_numpy() * (len(preds) + 1) + side_a["pg"].to_numpy(),
-                             matched["aj"].to_numpy() * (len(preds) + 1)
-                             + matched["pg"].to_numpy())]  # fmt: skip
+    side_p = side_p[
+        ~np.isin(
+            side_p["pi"].to_numpy() * n_ag + side_p["ag"].to_numpy(),
+            matched["pi"].to_numpy() * n_ag + matched["ag"].to_numpy(),
+        )
+    ]
+    side_a = side_a[
+        ~np.isin(
+            side_a["aj"].to_numpy() * (len(preds) + 1) + side_a["pg"].to_numpy(),
+            matched["aj"].to_numpy() * (len(preds) + 1) + matched["pg"].to_numpy(),
+        )
+    ]
     plain_p = side_p[preds["kind"].to_numpy()[side_p["pi"].to_numpy()] == NONE].copy()
     plain_a = side_a[anns["kind"].to_numpy()[side_a["aj"].to_numpy()] == NONE].copy()
     plain_p["rank"] = plain_p.groupby(["pg", "ag"]).cumcount()
     plain_a["rank"] = plain_a.groupby(["pg", "ag"]).cumcount()
     ordered = plain_p.merge(plain_a, on=["pg", "ag", "rank"])[["pi", "aj", "pg", "ag"]]
     ordered["how"], ordered["iou"] = 2, np.nan
-    left_p = side_p[~np.isin(
-        side_p["pi"].to_numpy() * n_ag + side_p["ag"].to_numpy(),
-        ordered["pi"].to_numpy() * n_ag + ordered["ag"].to_numpy())]
-    left_a = side_a[~np.isin(
-        side_a["aj"].to_numpy() * (len(preds) + 1) + side_a["pg"].to_numpy(),
-        ordered["aj"].to_numpy() * (len(preds) + 1) + ordered["pg"].to_numpy())]
+    left_p = side_p[
+        ~np.isin(
+            side_p["pi"].to_numpy() * n_ag + side_p["ag"].to_numpy(),
+            ordered["pi"].to_numpy() * n_ag + ordered["ag"].to_numpy(),
+        )
+    ]
+    left_a = side_a[
+        ~np.isin(
+            side_a["aj"].to_numpy() * (len(preds) + 1) + side_a["pg"].to_numpy(),
+            ordered["aj"].to_numpy() * (len(preds) + 1) + ordered["pg"].to_numpy(),
+        )
+    ]
     left_p = left_p.assign(aj=-1, how=3, iou=np.nan)
     left_a = left_a.assign(pi=-1, how=4, iou=np.nan)
     columns = ["pi", "aj", "how", "iou", "pg", "ag"]
     out: pd.DataFrame = pd.concat(
-        [matched[columns], ordered[columns], left_p[columns], left_a[columns]], ignore_index=True)
+        [matched[columns], ordered[columns], left_p[columns], left_a[columns]], ignore_index=True
+    )
     return out
 
 
@@ -216,43 +291,71 @@ def _take(frame: pd.DataFrame, index: NDArray[np.int64]) -> pd.DataFrame:
     """Rows of ``frame`` at ``index``, all missing where ``index`` is -1."""
     padded: pd.DataFrame = (
         pd.concat([frame, frame.iloc[:0].reindex([len(frame)])], ignore_index=True)
-        if len(frame) else frame.reindex([0])
-    )  # fmt: skip
+        if len(frame)
+        else frame.reindex([0])
+    )
     out: pd.DataFrame = padded.iloc[np.where(index < 0, len(padded) - 1, index)]
     result: pd.DataFrame = out.reset_index(drop=True)
     return result
 
 
-_FRONT = ("task_id", "from_name", "prediction_id", "model_version", "prediction_score",
-          "annotation_id", "completed_by_id", "completed_by_email", "ground_truth",
-          "matched_by", "iou", "match")  # fmt: skip
+_FRONT = (
+    "task_id",
+    "from_name",
+    "prediction_id",
+    "model_version",
+    "prediction_score",
+    "annotation_id",
+    "completed_by_id",
+    "completed_by_email",
+    "ground_truth",
+    "matched_by",
+    "iou",
+    "match",
+)
 
 
-def _side(regions: pd.DataFrame, raw_json: pd.Series, items: pd.DataFrame,
-          index: NDArray[np.int64], prefix: str) -> tuple[pd.DataFrame, NDArray[Any]]:  # fmt: skip
+def _side(
+    regions: pd.DataFrame,
+    raw_json: pd.Series,
+    items: pd.DataFrame,
+    index: NDArray[np.int64],
+    prefix: str,
+) -> tuple[pd.DataFrame, NDArray[Any]]:
     """The ``pred_*`` or ``ann_*`` columns at ``index`` into ``items``, and the sorted
     values joined (to compare the two sides)."""
     positions = items["pos"].to_numpy()
     sub = regions.iloc[positions].reset_index(drop=True)
     values = region_values(sub, raw_json.iloc[positions])
-    table = pd.DataFrame({
-        "region_id": sub["region_id"].astype("string"), "type": sub["type"].astype("string"),
-        "value": pd.Series(values, dtype=object),
-        "label": pd.Series([v[0] if v else None for v in values], dtype="string"),
-        **{c: sub[c] for c in ("x", "y", "width", "height", "rotation")},
-        "start": sub["start"], "end": sub["end"], "score": sub["score"],
-    })  # fmt: skip
-    joined = np.array([v[0] if len(v) == 1 else "\x1f".join(sorted(v)) for v in values]
-                      + [None], dtype=object)  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "region_id": sub["region_id"].astype("string"),
+            "type": sub["type"].astype("string"),
+            "value": pd.Series(values, dtype=object),
+            "label": pd.Series([v[0] if v else None for v in values], dtype="string"),
+            **{c: sub[c] for c in ("x", "y", "width", "height", "rotation")},
+            "start": sub["start"],
+            "end": sub["end"],
+            "score": sub["score"],
+        }
+    )
+    joined = np.array(
+        [v[0] if len(v) == 1 else "\x1f".join(sorted(v)) for v in values] + [None], dtype=object
+    )
     out = _take(table, index)
     out.columns = [f"{prefix}_{c}" for c in out.columns]
     return out, joined[np.where(index < 0, len(values), index)]
 
 
-def _assemble(regions: pd.DataFrame, raw_json: pd.Series, preds: pd.DataFrame,
-              anns: pd.DataFrame,
-              pairs: pd.DataFrame, pred_info: pd.DataFrame,
-              ann_info: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+def _assemble(
+    regions: pd.DataFrame,
+    raw_json: pd.Series,
+    preds: pd.DataFrame,
+    anns: pd.DataFrame,
+    pairs: pd.DataFrame,
+    pred_info: pd.DataFrame,
+    ann_info: pd.DataFrame,
+) -> pd.DataFrame:
     pi, aj = pairs["pi"].to_numpy(np.int64), pairs["aj"].to_numpy(np.int64)
     # each row's pair: a prediction (pg) and an annotation (ag) of one task and control
     pg_first = preds.drop_duplicates("pg").set_index("pg")["pos"]
@@ -265,11 +368,13 @@ def _assemble(regions: pd.DataFrame, raw_json: pd.Series, preds: pd.DataFrame,
     pid, aid = sid[pos_p], sid[pos_a]
     pred_side, pred_joined = _side(regions, raw_json, preds, pi, "pred")
     ann_side, ann_joined = _side(regions, raw_json, anns, aj, "ann")
-    front = pd.DataFrame({
-        "task_id": pd.array(regions["task_id"].to_numpy(np.int64)[pos_p], dtype="Int64"),
-        "from_name": regions["from_name"].iloc[pos_p].astype("string").reset_index(drop=True),
-        "prediction_id": pd.array(pid, dtype="Int64"),
-    })
+    front = pd.DataFrame(
+        {
+            "task_id": pd.array(regions["task_id"].to_numpy(np.int64)[pos_p], dtype="Int64"),
+            "from_name": regions["from_name"].iloc[pos_p].astype("string").reset_index(drop=True),
+            "prediction_id": pd.array(pid, dtype="Int64"),
+        }
+    )
     pid_index = pd.Index(pid)
     aid_index = pd.Index(aid)
     front["model_version"] = _lookup(pred_info, "model_version", pid_index, "string")
@@ -284,10 +389,15 @@ def _assemble(regions: pd.DataFrame, raw_json: pd.Series, preds: pd.DataFrame,
     front["match"] = (pi >= 0) & (aj >= 0) & (pred_joined == ann_joined)
     out = pd.concat([front, pred_side, ann_side], axis=1)
     how = pairs["how"].to_numpy()
-    order = np.lexsort((
-        np.where(pi >= 0, pi, aj), -np.nan_to_num(pairs["iou"].to_numpy(np.float64)), how,
-        pairs["ag"].to_numpy(), pairs["pg"].to_numpy(),
-    ))  # fmt: skip
+    order = np.lexsort(
+        (
+            np.where(pi >= 0, pi, aj),
+            -np.nan_to_num(pairs["iou"].to_numpy(np.float64)),
+            how,
+            pairs["ag"].to_numpy(),
+            pairs["pg"].to_numpy(),
+        )
+    )
     result: pd.DataFrame = out.iloc[order].reset_index(drop=True)
     return result
 

@@ -91,12 +91,13 @@ def check_format(info: dict[str, Any], where: str | os.PathLike[str]) -> int:
         raise ExportFormatError(f"not an ls_frames dataset (format {fmt!r})", path=str(where))
     version = info.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ExportFormatError(f"unreadable dataset format version {version!r}",
-                                path=str(where))
+        raise ExportFormatError(f"unreadable dataset format version {version!r}", path=str(where))
     if version > FORMAT_VERSION:
         raise DatasetVersionError(
             f"this dataset has format version {version}; this ls_frames reads up to "
-            f"version {FORMAT_VERSION}: upgrade ls_frames to read it", path=str(where))
+            f"version {FORMAT_VERSION}: upgrade ls_frames to read it",
+            path=str(where),
+        )
     return version
 
 
@@ -109,8 +110,9 @@ def read_manifest(dataset: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(dataset) / MANIFEST
     if not path.is_file():
-        raise ExportFormatError(f"not a complete ls_frames dataset (no {MANIFEST})",
-                                path=str(Path(dataset)))
+        raise ExportFormatError(
+            f"not a complete ls_frames dataset (no {MANIFEST})", path=str(Path(dataset))
+        )
     try:
         info = json.loads(path.read_text())
     except ValueError as exc:
@@ -139,16 +141,15 @@ def table_files(dataset: str | os.PathLike[str], name: str) -> list[Path]:
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-
 def dataset_task_ids(dataset: str | os.PathLike[str]) -> pa.Array:
     """The ``task_id`` column of a dataset's ``tasks`` table (nothing else is read)."""
     files = table_files(Path(dataset), "tasks")
     if not files:
         return pa.array([], pa.int64())
-    ids = pa.concat_arrays([
-        chunk for f in files
-        for chunk in pq.read_table(f, columns=["task_id"]).column(0).chunks
-    ] or [pa.array([], pa.int64())])
+    ids = pa.concat_arrays(
+        [chunk for f in files for chunk in pq.read_table(f, columns=["task_id"]).column(0).chunks]
+        or [pa.array([], pa.int64())]
+    )
     return ids.cast(pa.int64())
 
 
@@ -181,8 +182,13 @@ def _upgrade(batch: pa.RecordBatch) -> pa.RecordBatch:
         if name in cols and f"{name}_text" not in cols and pa.types.is_string(cols[name].type):
             text = cols[name]
             cols[f"{name}_text"] = text
-            cols[name] = pa.array([int(v) if v is not None and _INTEGER.fullmatch(v) else None
-                                   for v in text.to_pylist()], pa.int64())  # fmt: skip
+            cols[name] = pa.array(
+                [
+                    int(v) if v is not None and _INTEGER.fullmatch(v) else None
+                    for v in text.to_pylist()
+                ],
+                pa.int64(),
+            )
     for name, source in (("label", "labels"), ("choice", "choices")):
         if source in cols and name not in cols:
             cols[name] = first_element(cols[source])
@@ -200,8 +206,7 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=schema.remove_metadata())
 
 
-def _batches(files: list[Path], columns: list[str] | None = None
-             ) -> Iterator[pa.RecordBatch]:
+def _batches(files: list[Path], columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     for path in files:
         with pq.ParquetFile(path) as handle:
             yield from handle.iter_batches(batch_size=_BATCH, columns=columns)
@@ -255,19 +260,25 @@ def upsert_tasks(
         old = table_files(root, name)
         new = [] if part is None else table_files(part, name)
         schema = tasks_schema(keys) if name == "tasks" else SCHEMAS[name]
-        writer = TableWriter(tmp / name / "part-0000.parquet", schema.with_metadata(meta),
-                              max(1, int(row_group_size)), compression,
-                              DICTIONARY_COLUMNS.get(name, True))
+        writer = TableWriter(
+            tmp / name / "part-0000.parquet",
+            schema.with_metadata(meta),
+            max(1, int(row_group_size)),
+            compression,
+            DICTIONARY_COLUMNS.get(name, True),
+        )
         try:
             for batch in _batches(old):
-                kept = batch.filter(pc.invert(pc.is_in(batch.column("task_id"),
-                                                       value_set=replaced)))
+                kept = batch.filter(
+                    pc.invert(pc.is_in(batch.column("task_id"), value_set=replaced))
+                )
                 if kept.num_rows:
                     writer.add(_conform(kept, schema))
             for batch in _batches(new):
                 # a task both changed and deleted during the run: deleted wins
-                batch = batch.filter(pc.invert(pc.is_in(batch.column("task_id"),
-                                                        value_set=dropped)))
+                batch = batch.filter(
+                    pc.invert(pc.is_in(batch.column("task_id"), value_set=dropped))
+                )
                 if batch.num_rows:
                     writer.add(_conform(batch, schema))
         except BaseException:
@@ -276,8 +287,7 @@ def upsert_tasks(
         writer.close()
         return writer.rows
 
-    names = [n for n in TABLES
-             if (root / n).is_dir() or (part is not None and (part / n).is_dir())]
+    names = [n for n in TABLES if (root / n).is_dir() or (part is not None and (part / n).is_dir())]
     try:
         # two tables at a time: Arrow decodes, filters and encodes outside the GIL
         with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-upsert") as pool:

@@ -40,8 +40,22 @@ _BOX_TYPES = frozenset({"rectanglelabels", "rectangle"})
 _POLYGON_TYPES = frozenset({"polygonlabels", "polygon"})
 _SPAN_TYPES = frozenset({"labels", "hypertextlabels", "paragraphlabels", "timeserieslabels"})
 _CHOICE_TYPES = frozenset({"choices", "taxonomy"})
-_COLUMNS = ("model_version", "label", "tasks", "tp", "fp", "fn", "precision", "recall", "f1",
-            "accuracy", "ap", "ap50", "ap75", "ar")  # fmt: skip
+_COLUMNS = (
+    "model_version",
+    "label",
+    "tasks",
+    "tp",
+    "fp",
+    "fn",
+    "precision",
+    "recall",
+    "f1",
+    "accuracy",
+    "ap",
+    "ap50",
+    "ap75",
+    "ar",
+)
 
 
 def _reference(frames: Frames, ground_truth_only: bool) -> pd.Series:
@@ -52,7 +66,8 @@ def _reference(frames: Frames, ground_truth_only: bool) -> pd.Series:
         keep &= ann["ground_truth"].fillna(False).to_numpy(bool)
     kept = ann[keep & ann["task_id"].notna().to_numpy(bool)]
     last = kept.sort_values(["updated_at", "annotation_id"], na_position="first").drop_duplicates(
-        "task_id", keep="last")  # fmt: skip
+        "task_id", keep="last"
+    )
     ref: pd.Series = last.set_index("task_id")["annotation_id"]
     return ref
 
@@ -60,8 +75,9 @@ def _reference(frames: Frames, ground_truth_only: bool) -> pd.Series:
 def _versions(frames: Frames, model_version: str | Iterable[str] | None) -> pd.DataFrame:
     """prediction_id, task_id, model_version, score of the predictions to evaluate."""
     pred = frames.predictions[["prediction_id", "task_id", "model_version", "score"]].copy()
-    pred["model_version"] = pred["model_version"].astype(object).where(
-        pred["model_version"].notna(), "").astype(str)  # fmt: skip
+    pred["model_version"] = (
+        pred["model_version"].astype(object).where(pred["model_version"].notna(), "").astype(str)
+    )
     pred = pred[pred["task_id"].notna().to_numpy(bool)]
     if model_version is not None:
         wanted = [model_version] if isinstance(model_version, str) else list(model_version)
@@ -69,7 +85,8 @@ def _versions(frames: Frames, model_version: str | Iterable[str] | None) -> pd.D
         missing = [v for v in wanted if v not in held]
         if missing:
             raise ConfigurationError(
-                f"no predictions of model_version {missing}; the frames hold {held}")
+                f"no predictions of model_version {missing}; the frames hold {held}"
+            )
         pred = pred[pred["model_version"].isin(wanted).to_numpy(bool)]
     chosen: pd.DataFrame = pred
     return chosen
@@ -77,13 +94,18 @@ def _versions(frames: Frames, model_version: str | Iterable[str] | None) -> pd.D
 
 def _kind(types: Iterable[Any], from_name: str) -> str:
     found = {str(t) for t in types if t is not None and t is not pd.NA}
-    for kind, allowed in (("box", _BOX_TYPES), ("polygon", _POLYGON_TYPES),
-                          ("span", _SPAN_TYPES), ("choice", _CHOICE_TYPES)):  # fmt: skip
+    for kind, allowed in (
+        ("box", _BOX_TYPES),
+        ("polygon", _POLYGON_TYPES),
+        ("span", _SPAN_TYPES),
+        ("choice", _CHOICE_TYPES),
+    ):
         if found and found <= allowed:
             return kind
     raise ConfigurationError(
         f"evaluate handles rectangles, polygons, spans and choices; {from_name!r} has "
-        f"results of type {sorted(found)}")
+        f"results of type {sorted(found)}"
+    )
 
 
 def evaluate(
@@ -141,10 +163,16 @@ def evaluate(
     mask = (regions["from_name"].astype(object) == from_name).to_numpy(bool).copy()
     mask &= regions["task_id"].notna().to_numpy(bool) & regions["source_id"].notna().to_numpy(bool)
     source = regions["source"].astype(object).to_numpy(object)
-    is_ref = mask & (source == "annotation") & regions["source_id"].isin(
-        reference.to_numpy()).to_numpy(bool)  # fmt: skip
-    is_pred = mask & (source == "prediction") & regions["source_id"].isin(
-        predictions["prediction_id"]).to_numpy(bool)  # fmt: skip
+    is_ref = (
+        mask
+        & (source == "annotation")
+        & regions["source_id"].isin(reference.to_numpy()).to_numpy(bool)
+    )
+    is_pred = (
+        mask
+        & (source == "prediction")
+        & regions["source_id"].isin(predictions["prediction_id"]).to_numpy(bool)
+    )
     used = regions[is_ref | is_pred].reset_index(drop=True)
     kind = _kind(pd.unique(used["type"].astype(object)), from_name) if len(used) else "choice"
     if kind == "choice" and frames.label_config is not None:
@@ -154,8 +182,9 @@ def evaluate(
     _, geo, span_key = region_geometry(used)
     rows = []
     for version, preds in predictions.groupby("model_version", sort=True):
-        tasks = np.intersect1d(preds["task_id"].to_numpy(np.int64),
-                               reference.index.to_numpy(np.int64))  # fmt: skip
+        tasks = np.intersect1d(
+            preds["task_id"].to_numpy(np.int64), reference.index.to_numpy(np.int64)
+        )
         ref_ids = reference.reindex(tasks).to_numpy(np.int64)
         pred_score = preds.set_index("prediction_id")["score"]
         pred_ids = preds.loc[preds["task_id"].isin(tasks), "prediction_id"].to_numpy(np.int64)
@@ -177,8 +206,9 @@ def evaluate(
 def _typed(out: pd.DataFrame, frames: Frames, from_name: str) -> pd.DataFrame:
     out = out.reindex(columns=list(_COLUMNS))
     for column in ("tasks", "tp", "fp", "fn"):
-        out[column] = pd.array(out[column].astype(object).where(out[column].notna(), None),
-                               dtype="Int64")  # fmt: skip
+        out[column] = pd.array(
+            out[column].astype(object).where(out[column].notna(), None), dtype="Int64"
+        )
     for column in ("precision", "recall", "f1", "accuracy", "ap", "ap50", "ap75", "ar"):
         out[column] = pd.to_numeric(out[column].astype(object), errors="coerce").astype("Float64")
     out["model_version"] = out["model_version"].astype("string")
@@ -187,8 +217,10 @@ def _typed(out: pd.DataFrame, frames: Frames, from_name: str) -> pd.DataFrame:
     control = config.by_name().get(from_name) if config is not None else None
     known = list(control.values) if control is not None else []
     rank = {label: i for i, label in enumerate(known)}
-    order = [(str(v), 2 if lab == "all" else 1 if lab not in rank else 0, rank.get(lab, 0), lab)
-             for v, lab in zip(out["model_version"], out["label"].astype(str), strict=True)]
+    order = [
+        (str(v), 2 if lab == "all" else 1 if lab not in rank else 0, rank.get(lab, 0), lab)
+        for v, lab in zip(out["model_version"], out["label"].astype(str), strict=True)
+    ]
     out = out.iloc[sorted(range(len(out)), key=order.__getitem__)].reset_index(drop=True)
     out["label"] = out["label"].astype("string")
     return out
@@ -208,8 +240,9 @@ def _labels(frame: pd.DataFrame) -> NDArray[Any]:
 def _choices(gt: pd.DataFrame, dt: pd.DataFrame, tasks: NDArray[np.int64]) -> pd.DataFrame:
     def sets(frame: pd.DataFrame) -> dict[int, frozenset[str]]:
         out: dict[int, set[str]] = {}
-        for task, values in zip(frame["task_id"].to_numpy(np.int64), region_values(frame),
-                                strict=True):  # fmt: skip
+        for task, values in zip(
+            frame["task_id"].to_numpy(np.int64), region_values(frame), strict=True
+        ):
             out.setdefault(int(task), set()).update(values)
         return {k: frozenset(v) for k, v in out.items()}
 
@@ -221,12 +254,17 @@ def _choices(gt: pd.DataFrame, dt: pd.DataFrame, tasks: NDArray[np.int64]) -> pd
     for label in labels:
         has_r = np.array([label in ref.get(t, empty) for t in compared], bool)
         has_p = np.array([label in pred.get(t, empty) for t in compared], bool)
-        row = {"label": label, **_counts(int((has_r & has_p).sum()), int((~has_r & has_p).sum()),
-                                         int((has_r & ~has_p).sum()))}  # fmt: skip
+        row = {
+            "label": label,
+            **_counts(
+                int((has_r & has_p).sum()), int((~has_r & has_p).sum()), int((has_r & ~has_p).sum())
+            ),
+        }
         row["accuracy"] = float((has_r == has_p).mean()) if compared else np.nan
         rows.append(row)
-    total = _counts(sum(r["tp"] for r in rows), sum(r["fp"] for r in rows),
-                    sum(r["fn"] for r in rows))  # fmt: skip
+    total = _counts(
+        sum(r["tp"] for r in rows), sum(r["fp"] for r in rows), sum(r["fn"] for r in rows)
+    )
     exact = [ref.get(t, empty) == pred.get(t, empty) for t in compared]
     total["accuracy"] = float(np.mean(exact)) if compared else np.nan
     rows.append({"label": "all", **total})
@@ -234,9 +272,15 @@ def _choices(gt: pd.DataFrame, dt: pd.DataFrame, tasks: NDArray[np.int64]) -> pd
     return result
 
 
-def _detections(gt: pd.DataFrame, dt: pd.DataFrame, pred_score: pd.Series, kind: str,
-                thresholds: tuple[float, ...], geo: NDArray[np.float64],
-                span_key: NDArray[Any]) -> pd.DataFrame:  # fmt: skip
+def _detections(
+    gt: pd.DataFrame,
+    dt: pd.DataFrame,
+    pred_score: pd.Series,
+    kind: str,
+    thresholds: tuple[float, ...],
+    geo: NDArray[np.float64],
+    span_key: NDArray[Any],
+) -> pd.DataFrame:
     """Rows per label and ``all``; ``geo`` and ``span_key`` (of :func:`region_geometry`)
     are indexed by the frames' index."""
     all_t = tuple(dict.fromkeys((*thresholds, 0.5, 0.75)))
@@ -244,13 +288,21 @@ def _detections(gt: pd.DataFrame, dt: pd.DataFrame, pred_score: pd.Series, kind:
     g_label, d_label = _labels(gt), _labels(dt)
     score = dt["score"].to_numpy(np.float64, na_value=np.nan)
     fallback = pred_score.reindex(dt["source_id"].to_numpy(np.int64)).to_numpy(
-        np.float64, na_value=np.nan)  # fmt: skip
+        np.float64, na_value=np.nan
+    )
     score = np.where(np.isnan(score), fallback, score)
     scored = not np.isnan(score).any()
     score = np.nan_to_num(score, nan=0.0)
     # detections by image and label, best score first, then in result order
-    d_order = np.lexsort((dt["result_index"].to_numpy(np.int64, na_value=0),
-                          dt["source_id"].to_numpy(np.int64), -score, d_label, d_task))
+    d_order = np.lexsort(
+        (
+            dt["result_index"].to_numpy(np.int64, na_value=0),
+            dt["source_id"].to_numpy(np.int64),
+            -score,
+            d_label,
+            d_task,
+        )
+    )
     d_task, d_label, score = d_task[d_order], d_label[d_order], score[d_order]
     d_geo = geo[dt.index.to_numpy()][d_order]
     codes = {lab: i for i, lab in enumerate(sorted(set(g_label.tolist()) | set(d_label.tolist())))}
@@ -264,8 +316,11 @@ def _detections(gt: pd.DataFrame, dt: pd.DataFrame, pred_score: pd.Series, kind:
     hi = np.searchsorted(g_key[g_sort], d_key, side="right")
     counts = hi - lo
     c_det = np.repeat(np.arange(len(d_key)), counts)
-    c_gt = g_sort[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
-                  if len(lo) else np.zeros(0, np.int64)].astype(np.int64)  # fmt: skip
+    c_gt = g_sort[
+        np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+        if len(lo)
+        else np.zeros(0, np.int64)
+    ].astype(np.int64)
     if kind == "span":
         overlap = paired_span_iou(d_geo[c_det, :2], g_geo[c_gt, :2])
         dk, gk = span_key[dt.index.to_numpy()][d_order], span_key[gt.index.to_numpy()]
@@ -287,8 +342,12 @@ def _detections(gt: pd.DataFrame, dt: pd.DataFrame, pred_score: pd.Series, kind:
             row["ar"] = float(np.mean([ap[t][1] for t in thresholds]))
             row["ap50"], row["ap75"] = ap[0.5][0], ap[0.75][0]
         rows.append(row)
-    total: dict[str, Any] = {"label": "all", **_counts(
-        sum(r["tp"] for r in rows), sum(r["fp"] for r in rows), sum(r["fn"] for r in rows))}
+    total: dict[str, Any] = {
+        "label": "all",
+        **_counts(
+            sum(r["tp"] for r in rows), sum(r["fp"] for r in rows), sum(r["fn"] for r in rows)
+        ),
+    }
     valid = [r for r in rows if "ap" in r]
     if scored:
         for column in ("ap", "ap50", "ap75", "ar"):
@@ -304,9 +363,15 @@ def _key(task: NDArray[np.int64], label: NDArray[Any], codes: dict[str, int]) ->
     return task * max(len(codes), 1) + code
 
 
-def _greedy(c_det: NDArray[np.int64], c_gt: NDArray[np.int64], overlap: NDArray[np.float64],
-            rank: NDArray[np.int64], threshold: float, n_det: int,
-            n_gt: int) -> NDArray[np.bool_]:  # fmt: skip
+def _greedy(
+    c_det: NDArray[np.int64],
+    c_gt: NDArray[np.int64],
+    overlap: NDArray[np.float64],
+    rank: NDArray[np.int64],
+    threshold: float,
+    n_det: int,
+    n_gt: int,
+) -> NDArray[np.bool_]:
     """Whether each detection is matched at ``threshold``: detections in rank order each
     take the free reference of highest IoU (the last one on a tie, as COCOeval does)."""
     matched = np.zeros(n_det, bool)
@@ -315,10 +380,11 @@ def _greedy(c_det: NDArray[np.int64], c_gt: NDArray[np.int64], overlap: NDArray[
     c_det, c_gt, overlap = c_det[ok], c_gt[ok], overlap[ok]
     c_rank = rank[c_det]
     by_rank = np.argsort(c_rank, kind="stable")
-    bounds = np.searchsorted(c_rank[by_rank], np.arange(int(c_rank.max()) + 2 if len(c_rank)
-                                                        else 1))  # fmt: skip
+    bounds = np.searchsorted(
+        c_rank[by_rank], np.arange(int(c_rank.max()) + 2 if len(c_rank) else 1)
+    )
     for r in range(len(bounds) - 1):
-        sel = by_rank[bounds[r]:bounds[r + 1]]
+        sel = by_rank[bounds[r] : bounds[r + 1]]
         sel = sel[~used[c_gt[sel]]]
         if not len(sel):
             continue
@@ -376,25 +442,32 @@ def confusion(
     predictions = _versions(frames, model_version)
     held = sorted(set(predictions["model_version"]))
     if len(held) > 1:
-        raise ConfigurationError(f"the predictions hold several model versions {held}; pass "
-                                 "model_version=")  # fmt: skip
+        raise ConfigurationError(
+            f"the predictions hold several model versions {held}; pass model_version="
+        )
     reference = _reference(frames, ground_truth_only)
     regions = frames.regions
     mine = regions[(regions["from_name"].astype(object) == from_name).to_numpy(bool)]
     if len(mine) and _kind(pd.unique(mine["type"].astype(object)), from_name) != "choice":
         raise ConfigurationError(f"confusion needs a choice control; {from_name!r} has regions")
-    tasks = np.intersect1d(predictions["task_id"].to_numpy(np.int64),
-                           reference.index.to_numpy(np.int64))  # fmt: skip
+    tasks = np.intersect1d(
+        predictions["task_id"].to_numpy(np.int64), reference.index.to_numpy(np.int64)
+    )
     source = mine["source"].astype(object).to_numpy(object)
-    gt = mine[(source == "annotation") & mine["source_id"].isin(reference.reindex(tasks))
-              .to_numpy(bool)]  # fmt: skip
-    dt = mine[(source == "prediction") & mine["source_id"].isin(predictions["prediction_id"])
-              .to_numpy(bool) & mine["task_id"].isin(tasks).to_numpy(bool)]  # fmt: skip
+    gt = mine[
+        (source == "annotation") & mine["source_id"].isin(reference.reindex(tasks)).to_numpy(bool)
+    ]
+    dt = mine[
+        (source == "prediction")
+        & mine["source_id"].isin(predictions["prediction_id"]).to_numpy(bool)
+        & mine["task_id"].isin(tasks).to_numpy(bool)
+    ]
 
     def cells(frame: pd.DataFrame) -> dict[int, str]:
         out: dict[int, set[str]] = {}
-        for task, values in zip(frame["task_id"].to_numpy(np.int64), region_values(frame),
-                                strict=True):  # fmt: skip
+        for task, values in zip(
+            frame["task_id"].to_numpy(np.int64), region_values(frame), strict=True
+        ):
             out.setdefault(int(task), set()).update(values)
         return {k: "|".join(sorted(v)) for k, v in out.items()}
 
@@ -409,8 +482,11 @@ def confusion(
     labels = [*known, *[s for s in seen if s not in known]]
     if "(none)" in actual or "(none)" in guessed:
         labels.append("(none)")
-    table = pd.crosstab(pd.Categorical(actual, categories=labels),
-                        pd.Categorical(guessed, categories=labels), dropna=False)
+    table = pd.crosstab(
+        pd.Categorical(actual, categories=labels),
+        pd.Categorical(guessed, categories=labels),
+        dropna=False,
+    )
     table = table.reindex(index=labels, columns=labels, fill_value=0).astype("int64")
     table.index.name, table.columns.name = "annotated", "predicted"
     matrix: pd.DataFrame = table

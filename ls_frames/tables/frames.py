@@ -61,7 +61,9 @@ class Frames:
             raise KeyError(f"no table {name!r}; have {list(self.arrow)}")
         if name not in self._pandas:
             self._pandas[name] = table_to_pandas(
-                name, self.arrow[name], dtype_backend=self.dtype_backend,
+                name,
+                self.arrow[name],
+                dtype_backend=self.dtype_backend,
                 config=self.label_config,
             )
         return self._pandas[name]
@@ -271,8 +273,9 @@ def read_export(
     config = _config(label_config)
     types_mapper(dtype_backend)
     reader = ExportReader(source, tables=tables, chunk_size=chunk_size, workers=workers)
-    parts = collect_batches(reader, reader.tables, lambda: reader.task_count, progress,
-                            desc="flatten", unit="task")
+    parts = collect_batches(
+        reader, reader.tables, lambda: reader.task_count, progress, desc="flatten", unit="task"
+    )
     arrow = {
         name: pa.Table.from_batches(parts[name], schema=SCHEMAS[name]) for name in reader.tables
     }

@@ -43,8 +43,10 @@ def _f(values: Any) -> NDArray[Any]:
 
 def _columns(regions: Any, image_size: tuple[float, float] | None) -> Arrays:
     n = len(regions["x"] if "x" in regions else regions["points"])
-    cols = {k: _f(regions[k]) if k in regions else np.full(n, np.nan)
-            for k in ("x", "y", "width", "height")}
+    cols = {
+        k: _f(regions[k]) if k in regions else np.full(n, np.nan)
+        for k in ("x", "y", "width", "height")
+    }
     rotation = regions["rotation"] if "rotation" in regions else np.zeros(n)
     cols["rotation"] = np.nan_to_num(_f(rotation))
     if image_size is not None:
@@ -97,8 +99,12 @@ def points_box(points: Any, ow: NDArray[Any], oh: NDArray[Any]) -> NDArray[Any]:
             continue  # not a list of [x, y]
         if xy.ndim != 2 or xy.shape[1] != 2:
             continue
-        out[i] = (xy[:, 0].min() * ow[i] / 100.0, xy[:, 1].min() * oh[i] / 100.0,
-                  xy[:, 0].max() * ow[i] / 100.0, xy[:, 1].max() * oh[i] / 100.0)
+        out[i] = (
+            xy[:, 0].min() * ow[i] / 100.0,
+            xy[:, 1].min() * oh[i] / 100.0,
+            xy[:, 0].max() * ow[i] / 100.0,
+            xy[:, 1].max() * oh[i] / 100.0,
+        )
     return out
 
 
@@ -111,8 +117,15 @@ def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arra
     c = _columns(regions, image_size)
     corners = box_corners(regions, image_size)
     with np.errstate(invalid="ignore"):
-        box = np.stack([corners[:, :, 0].min(axis=1), corners[:, :, 1].min(axis=1),
-                        corners[:, :, 0].max(axis=1), corners[:, :, 1].max(axis=1)], axis=1)
+        box = np.stack(
+            [
+                corners[:, :, 0].min(axis=1),
+                corners[:, :, 1].min(axis=1),
+                corners[:, :, 0].max(axis=1),
+                corners[:, :, 1].max(axis=1),
+            ],
+            axis=1,
+        )
     n = len(box)
     if "type" in regions:
         kinds = pd.Series(regions["type"], dtype=object).to_numpy(object)
@@ -135,8 +148,9 @@ def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arra
     return {"x_min": box[:, 0], "y_min": box[:, 1], "x_max": box[:, 2], "y_max": box[:, 3]}
 
 
-def to_coco(regions: Any, image_size: tuple[float, float] | None = None, *,
-            segmentation: bool = False) -> Arrays:  # fmt: skip
+def to_coco(
+    regions: Any, image_size: tuple[float, float] | None = None, *, segmentation: bool = False
+) -> Arrays:
     """COCO ``bbox``: top-left ``x, y`` and ``width, height`` in pixels (enclosing box).
 
     With ``segmentation=True`` (``regions`` a regions DataFrame) a ``segmentation`` array

@@ -63,9 +63,11 @@ def training_annotations(frames: Frames) -> pd.Series:
     live["_gt"] = live["ground_truth"].fillna(False).astype(bool)
     ordered = live.sort_values(["_gt", "updated_at", "annotation_id"], na_position="first")
     chosen = ordered.drop_duplicates("task_id", keep="last")
-    out: pd.Series = pd.Series(chosen["annotation_id"].to_numpy(),
-                               index=pd.Index(chosen["task_id"].to_numpy(), name="task_id"),
-                               name="annotation_id").sort_index()  # fmt: skip
+    out: pd.Series = pd.Series(
+        chosen["annotation_id"].to_numpy(),
+        index=pd.Index(chosen["task_id"].to_numpy(), name="task_id"),
+        name="annotation_id",
+    ).sort_index()
     return out
 
 
@@ -78,7 +80,8 @@ def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Con
         if from_name not in present and from_name not in named:
             raise ConfigurationError(
                 f"no control {from_name!r} in these frames: the results hold {sorted(present)}"
-                + (f" and the label config has {sorted(named)}" if named else ""))
+                + (f" and the label config has {sorted(named)}" if named else "")
+            )
         return from_name, named.get(from_name)
     fitting = [c for c in controls if c.type in types]
     if not controls:
@@ -86,12 +89,16 @@ def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Con
         fitting_names = sorted({str(v) for v in seen["from_name"].dropna().astype(object)})
         if len(fitting_names) == 1:
             return fitting_names[0], None
-        raise ConfigurationError(f"pass from_name= for {task}: the results have "
-                                 f"{fitting_names or 'no'} {'/'.join(types)} controls")
+        raise ConfigurationError(
+            f"pass from_name= for {task}: the results have "
+            f"{fitting_names or 'no'} {'/'.join(types)} controls"
+        )
     if len(fitting) != 1:
-        raise ConfigurationError(f"pass from_name= for {task}: the label config has "
-                                 f"{[c.name for c in fitting] or 'no'} {'/'.join(types)} "
-                                 f"controls")  # fmt: skip
+        raise ConfigurationError(
+            f"pass from_name= for {task}: the label config has "
+            f"{[c.name for c in fitting] or 'no'} {'/'.join(types)} "
+            f"controls"
+        )
     return fitting[0].name, fitting[0]
 
 
@@ -106,8 +113,9 @@ def _first(values: Any) -> str | None:
     return str(values[0])
 
 
-def _media_rows(media: pd.DataFrame, field: str | None, control: Control | None,
-                task_ids: Sequence[int]) -> tuple[pd.DataFrame, str]:  # fmt: skip
+def _media_rows(
+    media: pd.DataFrame, field: str | None, control: Control | None, task_ids: Sequence[int]
+) -> tuple[pd.DataFrame, str]:
     fields = sorted({str(f) for f in media["field"].dropna().astype(object)})
     if field is None:
         guesses = [t for t in (control.to_name if control else ()) if t in fields]
@@ -124,21 +132,31 @@ def _media_rows(media: pd.DataFrame, field: str | None, control: Control | None,
     rows = rows.assign(_pos=position.to_numpy()).sort_values(["task_id", "_pos"])
     rows = rows.drop_duplicates("task_id").set_index("task_id")
     absent = [t for t in task_ids if t not in rows.index]
-    failed = [t for t in task_ids if t in rows.index and (
-        not pd.isna(rows.at[t, "error"])
-        or (pd.isna(rows.at[t, "path"]) and _bytes(rows.at[t, "bytes"]) is None))]  # fmt: skip
+    failed = [
+        t
+        for t in task_ids
+        if t in rows.index
+        and (
+            not pd.isna(rows.at[t, "error"])
+            or (pd.isna(rows.at[t, "path"]) and _bytes(rows.at[t, "bytes"]) is None)
+        )
+    ]
     if absent or failed:
         parts = [f"no {field!r} media for tasks {absent[:10]}"] if absent else []
         if failed:
             parts.append(f"media of tasks {failed[:10]} failed: {rows.at[failed[0], 'error']}")
         detail = "; ".join(parts)
-        raise DownloadError(f"cannot build the dataset: {detail} (fetch them, or pass only "
-                            f"the tasks that have media)")
+        raise DownloadError(
+            f"cannot build the dataset: {detail} (fetch them, or pass only "
+            f"the tasks that have media)"
+        )
     kinds = {str(c).split("/")[0] for c in rows["content_type"].dropna().astype(object)}
     kind = "audio" if kinds == {"audio"} else "image"
     if kinds - {"audio", "image"} or len(kinds) > 1:
-        raise ConfigurationError(f"media {field!r} must be all images or all audio, not "
-                                 f"{sorted(rows['content_type'].dropna().astype(str).unique())}")
+        raise ConfigurationError(
+            f"media {field!r} must be all images or all audio, not "
+            f"{sorted(rows['content_type'].dropna().astype(str).unique())}"
+        )
     return rows, kind
 
 
@@ -172,8 +190,9 @@ def _text_column(frames: Frames, field: str | None, control: Control | None) -> 
     raise ConfigurationError(f"pass field= to choose the text: the tasks have {columns}")
 
 
-def _bio(text: str, spans: list[tuple[int, int, str]], tokenizer: Tokenizer
-         ) -> tuple[list[str], list[str]]:  # fmt: skip
+def _bio(
+    text: str, spans: list[tuple[int, int, str]], tokenizer: Tokenizer
+) -> tuple[list[str], list[str]]:
     offsets: list[tuple[int, int]] = []
     cursor = 0
     for token in tokenizer(text):
@@ -188,8 +207,7 @@ def _bio(text: str, spans: list[tuple[int, int, str]], tokenizer: Tokenizer
         cursor = offsets[-1][1]
     tags = ["O"] * len(offsets)
     for start, end, label in sorted(spans):
-        inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > start and
-                  tags[i] == "O"]  # fmt: skip
+        inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > start and tags[i] == "O"]
         for k, i in enumerate(inside):
             tags[i] = f"{'B' if k == 0 else 'I'}-{label}"
     return [text[s:e] for s, e in offsets], tags
@@ -258,9 +276,13 @@ def to_hf_dataset(
     chosen = training_annotations(frames)
     task_ids = [int(t) for t in chosen.index]
     regions = frames.regions
-    mine = regions[((regions["source"].astype(object) == "annotation")
-                    & (regions["from_name"].astype(object) == name)
-                    & regions["source_id"].isin(chosen.to_numpy())).to_numpy(bool)]  # fmt: skip
+    mine = regions[
+        (
+            (regions["source"].astype(object) == "annotation")
+            & (regions["from_name"].astype(object) == name)
+            & regions["source_id"].isin(chosen.to_numpy())
+        ).to_numpy(bool)
+    ]
     by_task = {int(t): g for t, g in mine.groupby("task_id", sort=False)}
     columns: dict[str, list[Any]] = {"task_id": task_ids}
     features: dict[str, Any] = {"task_id": ds.Value("int64")}
@@ -268,8 +290,10 @@ def to_hf_dataset(
     if media is not None:
         rows, kind = _media_rows(media, field, control, task_ids)
         if kind == "audio" and importlib.util.find_spec("torchcodec") is None:
-            raise ConfigurationError("audio media needs torchcodec, which datasets uses to "
-                                     "read and write audio: pip install torchcodec")
+            raise ConfigurationError(
+                "audio media needs torchcodec, which datasets uses to "
+                "read and write audio: pip install torchcodec"
+            )
         columns[kind] = [_media_value(rows.loc[t]) for t in task_ids]
         features[kind] = ds.Image() if kind == "image" else ds.Audio()
     empty = regions.iloc[0:0]
@@ -279,8 +303,17 @@ def to_hf_dataset(
     elif task == "classification":
         _classification(ds, control, groups, columns, features)
     elif task == "ner":
-        _ner(ds, frames, control, field, groups, task_ids, columns, features,
-             tokenizer or whitespace_tokenizer)
+        _ner(
+            ds,
+            frames,
+            control,
+            field,
+            groups,
+            task_ids,
+            columns,
+            features,
+            tokenizer or whitespace_tokenizer,
+        )
     else:
         _segmentation(ds, control, groups, columns, features, kind)
     dataset = ds.Dataset.from_dict(columns, features=ds.Features(features))
@@ -293,19 +326,29 @@ def _by_split(ds: Any, dataset: Any, split: pd.Series, task_ids: list[int]) -> A
     where = split.astype(object)
     lost = [t for t in task_ids if t not in where.index]
     if lost:
-        raise ConfigurationError(f"{len(lost)} tasks have no split, e.g. {lost[:10]}: split "
-                                 f"the same frames")
-    names = [str(c) for c in split.cat.categories] if isinstance(
-        split.dtype, pd.CategoricalDtype) else sorted({str(v) for v in where.dropna()})
+        raise ConfigurationError(
+            f"{len(lost)} tasks have no split, e.g. {lost[:10]}: split the same frames"
+        )
+    names = (
+        [str(c) for c in split.cat.categories]
+        if isinstance(split.dtype, pd.CategoricalDtype)
+        else sorted({str(v) for v in where.dropna()})
+    )
     assigned = [str(where.loc[t]) for t in task_ids]
-    return ds.DatasetDict({
-        n: dataset.select([i for i, a in enumerate(assigned) if a == n]) for n in names
-    })
+    return ds.DatasetDict(
+        {n: dataset.select([i for i, a in enumerate(assigned) if a == n]) for n in names}
+    )
 
 
-def _detection(ds: Any, frames: Frames, control: Control | None, groups: list[pd.DataFrame],
-               columns: dict[str, list[Any]], features: dict[str, Any],
-               kind: str | None) -> None:  # fmt: skip
+def _detection(
+    ds: Any,
+    frames: Frames,
+    control: Control | None,
+    groups: list[pd.DataFrame],
+    columns: dict[str, list[Any]],
+    features: dict[str, Any],
+    kind: str | None,
+) -> None:
     seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
     names = _names(control, seen)
     widths, heights, objects = [], [], []
@@ -320,26 +363,41 @@ def _detection(ds: Any, frames: Frames, control: Control | None, groups: list[pd
         bbox = np.column_stack([coco["x"], coco["y"], coco["width"], coco["height"]])
         widths.append(size[0])
         heights.append(size[1])
-        objects.append({
-            "bbox": bbox.tolist(),
-            "category": [names.index(_first(x) or "") if _first(x) in names else -1
-                         for x in boxes["labels"]],
-            "region_id": [str(r) for r in boxes["region_id"]],
-            "area": (bbox[:, 2] * bbox[:, 3]).tolist(),
-        })  # fmt: skip
+        objects.append(
+            {
+                "bbox": bbox.tolist(),
+                "category": [
+                    names.index(_first(x) or "") if _first(x) in names else -1
+                    for x in boxes["labels"]
+                ],
+                "region_id": [str(r) for r in boxes["region_id"]],
+                "area": (bbox[:, 2] * bbox[:, 3]).tolist(),
+            }
+        )
     columns.update(width=widths, height=heights, objects=objects)
-    features.update(width=ds.Value("int32"), height=ds.Value("int32"), objects={
-        "bbox": ds.List(ds.List(ds.Value("float32"), length=4)),
-        "category": ds.List(ds.ClassLabel(names=names)),
-        "region_id": ds.List(ds.Value("string")),
-        "area": ds.List(ds.Value("float32")),
-    })  # fmt: skip
+    features.update(
+        width=ds.Value("int32"),
+        height=ds.Value("int32"),
+        objects={
+            "bbox": ds.List(ds.List(ds.Value("float32"), length=4)),
+            "category": ds.List(ds.ClassLabel(names=names)),
+            "region_id": ds.List(ds.Value("string")),
+            "area": ds.List(ds.Value("float32")),
+        },
+    )
 
 
-def _classification(ds: Any, control: Control | None, groups: list[pd.DataFrame],
-                    columns: dict[str, list[Any]], features: dict[str, Any]) -> None:
-    answers = [sorted({str(c) for cs in g["choices"] if cs is not None and len(cs)
-                       for c in cs}) for g in groups]  # fmt: skip
+def _classification(
+    ds: Any,
+    control: Control | None,
+    groups: list[pd.DataFrame],
+    columns: dict[str, list[Any]],
+    features: dict[str, Any],
+) -> None:
+    answers = [
+        sorted({str(c) for cs in g["choices"] if cs is not None and len(cs) for c in cs})
+        for g in groups
+    ]
     names = _names(control, {a for answer in answers for a in answer})
     label = ds.ClassLabel(names=names)
     if any(len(a) > 1 for a in answers):
@@ -350,9 +408,17 @@ def _classification(ds: Any, control: Control | None, groups: list[pd.DataFrame]
         features["label"] = label
 
 
-def _ner(ds: Any, frames: Frames, control: Control | None, field: str | None,
-         groups: list[pd.DataFrame], task_ids: list[int], columns: dict[str, list[Any]],
-         features: dict[str, Any], tokenizer: Tokenizer) -> None:  # fmt: skip
+def _ner(
+    ds: Any,
+    frames: Frames,
+    control: Control | None,
+    field: str | None,
+    groups: list[pd.DataFrame],
+    task_ids: list[int],
+    columns: dict[str, list[Any]],
+    features: dict[str, Any],
+    tokenizer: Tokenizer,
+) -> None:
     column = _text_column(frames, field, control)
     texts = frames.tasks.set_index("task_id")[column].astype(object)
     seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
@@ -373,13 +439,21 @@ def _ner(ds: Any, frames: Frames, control: Control | None, field: str | None,
         all_tokens.append(tokens)
         all_tags.append([tag_names.index(t) for t in tags])
     columns.update(text=all_texts, tokens=all_tokens, ner_tags=all_tags)
-    features.update(text=ds.Value("string"), tokens=ds.List(ds.Value("string")),
-                    ner_tags=ds.List(ds.ClassLabel(names=tag_names)))
+    features.update(
+        text=ds.Value("string"),
+        tokens=ds.List(ds.Value("string")),
+        ner_tags=ds.List(ds.ClassLabel(names=tag_names)),
+    )
 
 
-def _segmentation(ds: Any, control: Control | None, groups: list[pd.DataFrame],
-                  columns: dict[str, list[Any]], features: dict[str, Any],
-                  kind: str | None) -> None:  # fmt: skip
+def _segmentation(
+    ds: Any,
+    control: Control | None,
+    groups: list[pd.DataFrame],
+    columns: dict[str, list[Any]],
+    features: dict[str, Any],
+    kind: str | None,
+) -> None:
     seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
     names = _names(control, seen)
     masks, present = [], []
@@ -390,7 +464,8 @@ def _segmentation(ds: Any, control: Control | None, groups: list[pd.DataFrame],
             known = group[["original_width", "original_height"]].dropna()
             if not len(known):
                 raise ConfigurationError(
-                    f"task {columns['task_id'][i]}: no image size in the export; pass media=")
+                    f"task {columns['task_id'][i]}: no image size in the export; pass media="
+                )
             width, height = int(known.iloc[0, 0]), int(known.iloc[0, 1])
         canvas = np.zeros((height, width), np.uint8)
         classes: set[int] = set()

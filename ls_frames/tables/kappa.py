@@ -17,7 +17,7 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
     """Cohen's kappa of two equally long label arrays; NaN when chance agreement is 1."""
     codes, _ = pd.factorize(np.concatenate([a, b]))
     n_cat = int(codes.max()) + 1 if len(codes) else 0
-    left, right = codes[: len(a)], codes[len(a):]
+    left, right = codes[: len(a)], codes[len(a) :]
     confusion = np.zeros((n_cat, n_cat))
     np.add.at(confusion, (left, right), 1)
     expected = np.outer(confusion.sum(1), confusion.sum(0)) / confusion.sum()

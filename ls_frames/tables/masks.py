@@ -29,16 +29,25 @@ from ls_frames.tables.brush import rle_to_mask
 from ls_frames.tables.geometry import box_corners
 
 __all__ = [
-    "MASK_TYPES", "RegionMask", "ellipse_mask", "polygon_mask", "region_masks", "region_name",
+    "MASK_TYPES",
+    "RegionMask",
+    "ellipse_mask",
+    "polygon_mask",
+    "region_masks",
+    "region_name",
 ]
 
 #: result types :func:`region_masks` draws, by kind
 MASK_TYPES = {
-    "brushlabels": "brush", "brush": "brush",
-    "polygonlabels": "polygon", "polygon": "polygon",
-    "rectanglelabels": "rectangle", "rectangle": "rectangle",
-    "ellipselabels": "ellipse", "ellipse": "ellipse",
-}  # fmt: skip
+    "brushlabels": "brush",
+    "brush": "brush",
+    "polygonlabels": "polygon",
+    "polygon": "polygon",
+    "rectanglelabels": "rectangle",
+    "rectangle": "rectangle",
+    "ellipselabels": "ellipse",
+    "ellipse": "ellipse",
+}
 _KEYS = ("task_id", "source", "source_id", "region_id", "from_name", "type", "label")
 
 
@@ -99,8 +108,9 @@ def polygon_mask(points: Any, height: int, width: int) -> NDArray[np.uint8]:
     return mask
 
 
-def ellipse_mask(cx: float, cy: float, rx: float, ry: float, rotation: float,
-                 height: int, width: int) -> NDArray[np.uint8]:  # fmt: skip
+def ellipse_mask(
+    cx: float, cy: float, rx: float, ry: float, rotation: float, height: int, width: int
+) -> NDArray[np.uint8]:
     """An ellipse filled (pixel centres), 255 inside.
 
     Parameters
@@ -180,10 +190,13 @@ def _mask(kind: str, row: Any, height: int, width: int, name: str) -> NDArray[np
         return polygon_mask(corners, height, width)
     rotation = row.get("rotation")
     return ellipse_mask(
-        _number(row, "x", name) * width / 100.0, _number(row, "y", name) * height / 100.0,
+        _number(row, "x", name) * width / 100.0,
+        _number(row, "y", name) * height / 100.0,
         _number(row, "radius_x", name) * width / 100.0,
         _number(row, "radius_y", name) * height / 100.0,
-        0.0 if rotation is None or rotation is pd.NA else float(rotation), height, width,
+        0.0 if rotation is None or rotation is pd.NA else float(rotation),
+        height,
+        width,
     )
 
 
@@ -192,13 +205,15 @@ def _size(row: Any, shape: tuple[int, int] | None, name: str) -> tuple[int, int]
         return int(shape[0]), int(shape[1])
     h, w = row.get("original_height"), row.get("original_width")
     if h is None or w is None or h is pd.NA or w is pd.NA:
-        raise RegionError("no original_width/original_height: pass shape=(height, width)",
-                          region=name)  # fmt: skip
+        raise RegionError(
+            "no original_width/original_height: pass shape=(height, width)", region=name
+        )
     return int(h), int(w)
 
 
-def region_masks(regions: pd.DataFrame, *,
-                 shape: tuple[int, int] | None = None) -> Iterator[RegionMask]:  # fmt: skip
+def region_masks(
+    regions: pd.DataFrame, *, shape: tuple[int, int] | None = None
+) -> Iterator[RegionMask]:
     """One mask per brush, polygon, rectangle (rotated or not) and ellipse region, lazily.
 
     Parameters
@@ -225,14 +240,23 @@ def region_masks(regions: pd.DataFrame, *,
     """
     if "type" not in regions.columns:
         raise RegionError("a regions table needs a 'type' column")
-    kinds = regions["type"].astype(object).map(
-        lambda t: MASK_TYPES.get(str(t).lower()) if isinstance(t, str) else None)
+    kinds = (
+        regions["type"]
+        .astype(object)
+        .map(lambda t: MASK_TYPES.get(str(t).lower()) if isinstance(t, str) else None)
+    )
     picked = regions[kinds.notna().to_numpy(dtype=bool)]
     for (index, row), kind in zip(picked.iterrows(), kinds[kinds.notna()], strict=True):
         name = region_name(row)
         height, width = _size(row, shape, name)
         yield RegionMask(
-            index, row.get("task_id"), row.get("source"), row.get("source_id"),
-            row.get("region_id"), row.get("from_name"), str(row["type"]), row.get("label"),
+            index,
+            row.get("task_id"),
+            row.get("source"),
+            row.get("source_id"),
+            row.get("region_id"),
+            row.get("from_name"),
+            str(row["type"]),
+            row.get("label"),
             _mask(kind, row, height, width, name),
         )

@@ -122,8 +122,9 @@ def _clip(subject: Floats, clip: Floats) -> Floats:
         order = np.argsort(~valid, axis=1, kind="stable")[:, :size]
         poly = np.take_along_axis(points, order[:, :, None], axis=1)
         count = np.minimum(valid.sum(axis=1), size)
-    last = np.take_along_axis(poly, np.maximum(count - 1, 0)[:, None, None].repeat(2, axis=2),
-                              axis=1)  # fmt: skip
+    last = np.take_along_axis(
+        poly, np.maximum(count - 1, 0)[:, None, None].repeat(2, axis=2), axis=1
+    )
     poly = np.where((slots < count[:, None])[:, :, None], poly, last)
     poly[count == 0] = 0.0
     return poly
@@ -162,4 +163,3 @@ def box_iou(a: ArrayLike, b: ArrayLike) -> Floats:
     ba, bb = _boxes(a), _boxes(b)
     i, j = np.meshgrid(np.arange(len(ba)), np.arange(len(bb)), indexing="ij")
     return paired_box_iou(ba[i.ravel()], bb[j.ravel()]).reshape(len(ba), len(bb))
-

@@ -41,6 +41,8 @@ from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter
 __all__ = ["to_parquet"]
 
 _SPOOL = "_tasks_spool.parquet"
+
+
 def _provenance(
     provenance: dict[str, Any] | None,
     label_config: str | LabelConfig | Literal[False] | None,
@@ -126,9 +128,15 @@ def to_parquet(
     tmp = staging_dir(out)
     try:
         written = _write(
-            source, tmp, _provenance(provenance, label_config, source), tables=tables,
-            row_group_size=max(1, int(row_group_size)), compression=compression,
-            chunk_size=chunk_size, workers=workers, progress=progress,
+            source,
+            tmp,
+            _provenance(provenance, label_config, source),
+            tables=tables,
+            row_group_size=max(1, int(row_group_size)),
+            compression=compression,
+            chunk_size=chunk_size,
+            workers=workers,
+            progress=progress,
         )
         publish(tmp, out, written)
     except BaseException:
@@ -157,8 +165,12 @@ def _write(
         for name in reader.tables:
             path = tmp / _SPOOL if name == "tasks" else tmp / name / "part-0000.parquet"
             writers[name] = TableWriter(
-                path, SCHEMAS[name].with_metadata(meta), row_group_size, compression,
-                DICTIONARY_COLUMNS.get(name, True), background,
+                path,
+                SCHEMAS[name].with_metadata(meta),
+                row_group_size,
+                compression,
+                DICTIONARY_COLUMNS.get(name, True),
+                background,
             )
         with progress_bar(progress, desc="to_parquet", unit="task") as bar:
             for batches in reader:
@@ -180,12 +192,20 @@ def _write(
     counts = {name: w.rows for name, w in writers.items()}
     if "tasks" in writers:
         counts["tasks"] = _expand_tasks(
-            tmp / _SPOOL, tmp / "tasks" / "part-0000.parquet", list(reader.data_keys), meta,
-            row_group_size, compression,
+            tmp / _SPOOL,
+            tmp / "tasks" / "part-0000.parquet",
+            list(reader.data_keys),
+            meta,
+            row_group_size,
+            compression,
         )
         (tmp / _SPOOL).unlink()
-    return manifest({name: counts[name] for name in reader.tables}, reader.task_count,
-                    list(reader.data_keys), info)
+    return manifest(
+        {name: counts[name] for name in reader.tables},
+        reader.task_count,
+        list(reader.data_keys),
+        info,
+    )
 
 
 def _expand_tasks(
@@ -196,8 +216,9 @@ def _expand_tasks(
     row_group_size: int,
     compression: str,
 ) -> int:
-    writer = TableWriter(target, tasks_schema(keys).with_metadata(meta), row_group_size,
-                          compression)
+    writer = TableWriter(
+        target, tasks_schema(keys).with_metadata(meta), row_group_size, compression
+    )
     try:
         with pq.ParquetFile(spool) as spooled:
             for batch in spooled.iter_batches(batch_size=65_536):

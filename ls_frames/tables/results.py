@@ -78,8 +78,9 @@ def _floats(column: pd.Series) -> NDArray[np.float64]:
     return np.asarray(pd.to_numeric(column.astype(object), errors="coerce"), dtype=np.float64)
 
 
-def region_geometry(regions: pd.DataFrame) -> tuple[NDArray[np.int8], NDArray[np.float64],
-                                                    NDArray[Any]]:  # fmt: skip
+def region_geometry(
+    regions: pd.DataFrame,
+) -> tuple[NDArray[np.int8], NDArray[np.float64], NDArray[Any]]:
     """Geometry of each row for matching: a kind (0 none, 1 box, 2 span), an ``(n, 5)``
     float array and a span key.
 
@@ -97,15 +98,21 @@ def region_geometry(regions: pd.DataFrame) -> tuple[NDArray[np.int8], NDArray[np
     is_box = np.asarray(~np.isnan(box).any(axis=1), dtype=bool)
     if "points" in regions and not is_box.all():
         rest = np.flatnonzero(~is_box)
-        around = points_box(list(regions["points"].iloc[rest]), np.full(len(rest), 100.0),
-                             np.full(len(rest), 100.0))  # fmt: skip
+        around = points_box(
+            list(regions["points"].iloc[rest]), np.full(len(rest), 100.0), np.full(len(rest), 100.0)
+        )
         found = ~np.isnan(around).any(axis=1)
         box[rest[found]] = np.column_stack([around[:, :2], around[:, 2:] - around[:, :2]])[found]
         is_box[rest[found]] = True
     width, height = _floats(regions["original_width"]), _floats(regions["original_height"])
     if "task_id" in regions and n:
-        sizes = pd.DataFrame({"task": regions["task_id"].to_numpy(np.float64, na_value=np.nan),
-                              "w": width, "h": height})  # fmt: skip
+        sizes = pd.DataFrame(
+            {
+                "task": regions["task_id"].to_numpy(np.float64, na_value=np.nan),
+                "w": width,
+                "h": height,
+            }
+        )
         first = sizes.groupby("task", dropna=False)[["w", "h"]].transform("first")
         width, height = first["w"].to_numpy(np.float64), first["h"].to_numpy(np.float64)
     sized = ~(np.isnan(width) | np.isnan(height))
@@ -128,8 +135,10 @@ def region_geometry(regions: pd.DataFrame) -> tuple[NDArray[np.int8], NDArray[np
         text_cols = ["start", "end"]
     key = np.full(n, "", dtype=object)
     if has_offsets.any():
-        texts = [regions[c].astype(object).where(regions[c].notna(), "").to_numpy(object)
-                 for c in text_cols]  # fmt: skip
+        texts = [
+            regions[c].astype(object).where(regions[c].notna(), "").to_numpy(object)
+            for c in text_cols
+        ]
         joined = np.array([f"{a}\x1f{b}" for a, b in zip(*texts, strict=True)], dtype=object)
         key = np.where(has_offsets, joined, key)
     return kind, geo, key

@@ -118,8 +118,9 @@ def split(
     return out
 
 
-def _strata(frames: Frames | pd.DataFrame, tasks: pd.DataFrame, stratify: str | None,
-            groups: list[str]) -> dict[str, str | None]:  # fmt: skip
+def _strata(
+    frames: Frames | pd.DataFrame, tasks: pd.DataFrame, stratify: str | None, groups: list[str]
+) -> dict[str, str | None]:
     if stratify is None:
         return dict.fromkeys(groups)
     if stratify in tasks.columns:

@@ -71,8 +71,9 @@ def read_storage(
     config = _config(label_config)
     types_mapper(dtype_backend)
     reader = StorageReader(path, tables=tables, files_per_batch=files_per_batch)
-    parts = collect_batches(reader, reader.tables, lambda: reader.file_count, progress,
-                            desc="read_storage", unit="file")
+    parts = collect_batches(
+        reader, reader.tables, lambda: reader.file_count, progress, desc="read_storage", unit="file"
+    )
     arrow: dict[str, pa.Table] = {}
     for name in reader.tables:
         schema = SCHEMAS[name]
@@ -90,9 +91,17 @@ def read_storage(
 def _recount(tasks: pa.Table, annotations: pa.Table) -> pa.Table:
     """``annotation_count`` from the annotations read (an annotation's file holds one)."""
     counts = annotations.group_by("task_id").aggregate([("annotation_id", "count")])
-    lookup = dict(zip(counts.column("task_id").to_pylist(),
-                      counts.column("annotation_id_count").to_pylist(), strict=True))
-    column = pa.array([lookup.get(t, 0) for t in tasks.column("task_id").to_pylist()],
-                      tasks.schema.field("annotation_count").type)
-    return tasks.set_column(tasks.schema.get_field_index("annotation_count"),
-                            "annotation_count", column)
+    lookup = dict(
+        zip(
+            counts.column("task_id").to_pylist(),
+            counts.column("annotation_id_count").to_pylist(),
+            strict=True,
+        )
+    )
+    column = pa.array(
+        [lookup.get(t, 0) for t in tasks.column("task_id").to_pylist()],
+        tasks.schema.field("annotation_count").type,
+    )
+    return tasks.set_column(
+        tasks.schema.get_field_index("annotation_count"), "annotation_count", column
+    )

@@ -53,8 +53,9 @@ class _Track:
         ordered = sorted(sequence, key=lambda kf: kf["frame"])
         try:
             self.frame = np.array([kf["frame"] for kf in ordered], dtype=np.int64)
-            self.values = {k: np.array([kf[k] for kf in ordered], dtype=np.float64)
-                           for k in (*_MOVING, "time")}  # fmt: skip
+            self.values = {
+                k: np.array([kf[k] for kf in ordered], dtype=np.float64) for k in (*_MOVING, "time")
+            }
         except (TypeError, ValueError) as exc:
             raise RegionError(f"a keyframe value is not a number: {exc}", region=name) from None
         self.enabled = np.array([bool(kf["enabled"]) for kf in ordered], dtype=bool)
@@ -93,9 +94,14 @@ class _Track:
         out["keyframe"] = is_key
         return out
 
-    def _time(self, time: NDArray[np.float64], a: NDArray[np.float64],
-              moved: NDArray[np.float64], delta: NDArray[np.float64],
-              is_key: NDArray[np.bool_]) -> NDArray[np.float64]:  # fmt: skip
+    def _time(
+        self,
+        time: NDArray[np.float64],
+        a: NDArray[np.float64],
+        moved: NDArray[np.float64],
+        delta: NDArray[np.float64],
+        is_key: NDArray[np.bool_],
+    ) -> NDArray[np.float64]:
         auto = ~is_key
         if not auto.any():
             return time

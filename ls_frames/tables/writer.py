@@ -13,8 +13,17 @@ __all__ = ["DICTIONARY_COLUMNS", "MAX_BUFFER_BYTES", "Background", "TableWriter"
 
 # dictionary-encode only the low-cardinality columns of the big tables (faster, smaller)
 DICTIONARY_COLUMNS: dict[str, list[str]] = {
-    "regions": ["source", "from_name", "to_name", "type", "origin", "labels.list.element",
-                "label", "choices.list.element", "choice"],
+    "regions": [
+        "source",
+        "from_name",
+        "to_name",
+        "type",
+        "origin",
+        "labels.list.element",
+        "label",
+        "choices.list.element",
+        "choice",
+    ],
     "relations": ["source", "direction", "labels.list.element"],
 }
 

@@ -20,9 +20,12 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     server = LocalLabelStudio(
-        executable=args.executable, data_dir=args.data_dir, port=args.port,
-        log_path=args.log, startup_timeout=args.timeout,
-    )  # fmt: skip
+        executable=args.executable,
+        data_dir=args.data_dir,
+        port=args.port,
+        log_path=args.log,
+        startup_timeout=args.timeout,
+    )
     print("starting Label Studio (about a minute on a cold start)...", flush=True)
     # Ctrl-C, SIGTERM and a closed terminal all stop the server (SIGINT explicitly: a
     # background job starts with it ignored).
@@ -68,14 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="start a local Label Studio until Ctrl-C")
-    serve.add_argument("--executable", help="label-studio binary (default: "
-                       "$LS_FRAMES_LABEL_STUDIO, then PATH)")  # fmt: skip
+    serve.add_argument(
+        "--executable", help="label-studio binary (default: $LS_FRAMES_LABEL_STUDIO, then PATH)"
+    )
     serve.add_argument("--data-dir", help="data directory (default: a temporary one)")
     serve.add_argument("--port", type=int, help="port (default: a free one)")
     serve.add_argument("--log", help="server log file (default: in the data directory)")
     serve.add_argument("--timeout", type=float, default=180.0, help="startup timeout, s")
-    serve.add_argument("--env-file", default=".ls-frames/server.env",
-                       help="where to write the shell exports (mode 600)")  # fmt: skip
+    serve.add_argument(
+        "--env-file",
+        default=".ls-frames/server.env",
+        help="where to write the shell exports (mode 600)",
+    )
     serve.add_argument("--seed", action="store_true", help="also create the demo project")
     serve.set_defaults(func=_serve)
 

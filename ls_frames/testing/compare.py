@@ -7,8 +7,15 @@ import os
 __all__ = ["KEYS", "assert_same_dataset"]
 
 #: the columns that identify a row, in sort order, for whichever of them a table has
-KEYS = ["task_id", "annotation_id", "prediction_id", "draft_id", "source", "source_id",
-        "result_index"]
+KEYS = [
+    "task_id",
+    "annotation_id",
+    "prediction_id",
+    "draft_id",
+    "source",
+    "source_id",
+    "result_index",
+]
 
 
 def assert_same_dataset(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:

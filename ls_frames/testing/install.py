@@ -31,10 +31,11 @@ def installed_version(venv_dir: str | os.PathLike[str]) -> str | None:
     if not python.exists():
         return None
     probe = subprocess.run(
-        [str(python), "-c",
-         "import importlib.metadata as m; print(m.version('label-studio'))"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [str(python), "-c", "import importlib.metadata as m; print(m.version('label-studio'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return probe.stdout.strip() or None if probe.returncode == 0 else None
 
 

@@ -89,14 +89,20 @@ class MotoS3:
         self.port = self._port_arg or _free_port()
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode("utf-8", "replace") if (
-                    self._process.stderr) else ""  # fmt: skip
+                err = (
+                    self._process.stderr.read().decode("utf-8", "replace")
+                    if (self._process.stderr)
+                    else ""
+                )
                 self._process = None
                 raise RuntimeError(
                     "moto's S3 server exited at startup (pip install 'moto[server]'):\n"
@@ -127,9 +133,11 @@ class MotoS3:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.stop()
 
     def create_bucket(self, bucket: str) -> None:
@@ -142,9 +150,11 @@ class MotoS3:
         """Store ``data`` at ``bucket/key`` (creating the bucket); returns ``s3://bucket/key``."""
         self.create_bucket(bucket)
         answer = httpx.put(
-            f"{self.endpoint}/{bucket}/{key}", content=data,
-            headers={**_S3_AUTH, "Content-Type": content_type}, timeout=_TIMEOUT,
-        )  # fmt: skip
+            f"{self.endpoint}/{bucket}/{key}",
+            content=data,
+            headers={**_S3_AUTH, "Content-Type": content_type},
+            timeout=_TIMEOUT,
+        )
         if answer.status_code != 200:
             raise RuntimeError(f"moto refused {bucket}/{key}: {answer.status_code} {answer.text}")
         return f"s3://{bucket}/{key}"
@@ -225,9 +235,11 @@ class PlainFileServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.stop()
 
 
@@ -248,18 +260,25 @@ def upload_files(http: httpx.Client, project_id: int, files: Mapping[str, bytes]
     for start in range(0, len(items), 100):
         batch = items[start : start + 100]
         # One form field per file: the server reads one file per field name.
-        form = [(f"file{k}", (name, data, "application/octet-stream"))
-                for k, (name, data) in enumerate(batch)]  # fmt: skip
+        form = [
+            (f"file{k}", (name, data, "application/octet-stream"))
+            for k, (name, data) in enumerate(batch)
+        ]
         body = _check(
-            http.post(f"/api/projects/{project_id}/import",
-                      params={"commit_to_project": "false"}, files=form),
+            http.post(
+                f"/api/projects/{project_id}/import",
+                params={"commit_to_project": "false"},
+                files=form,
+            ),
             "upload files",
-        )  # fmt: skip
+        )
         listed = _check(
-            http.get(f"/api/projects/{project_id}/file-uploads",
-                     params={"ids": str(list(body["file_upload_ids"]))}),
+            http.get(
+                f"/api/projects/{project_id}/file-uploads",
+                params={"ids": str(list(body["file_upload_ids"]))},
+            ),
             "list file uploads",
-        )  # fmt: skip
+        )
         by_name = {}
         for item in listed:
             stored = str(item["file"])  # upload/<project>/<8 hex>-<name>
@@ -270,22 +289,38 @@ def upload_files(http: httpx.Client, project_id: int, files: Mapping[str, bytes]
 
 
 def add_s3_storage(
-    http: httpx.Client, project_id: int, s3: MotoS3, bucket: str, *, presign: bool,
-    prefix: str = "", title: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    http: httpx.Client,
+    project_id: int,
+    s3: MotoS3,
+    bucket: str,
+    *,
+    presign: bool,
+    prefix: str = "",
+    title: str | None = None,
+) -> dict[str, Any]:
     """Create an S3 import storage on ``bucket`` at moto, sync it, return the storage.
 
     The sync is not recursive: objects below ``prefix`` in sub-folders are not listed.
     """
     storage = _check(
-        http.post("/api/storages/s3", json={
-            "project": project_id, "bucket": bucket, "prefix": prefix, "use_blob_urls": True,
-            "presign": presign, "presign_ttl": 15, "s3_endpoint": s3.endpoint,
-            "aws_access_key_id": S3_KEY_ID, "aws_secret_access_key": S3_SECRET,
-            "region_name": S3_REGION, "title": title or bucket,
-        }),
+        http.post(
+            "/api/storages/s3",
+            json={
+                "project": project_id,
+                "bucket": bucket,
+                "prefix": prefix,
+                "use_blob_urls": True,
+                "presign": presign,
+                "presign_ttl": 15,
+                "s3_endpoint": s3.endpoint,
+                "aws_access_key_id": S3_KEY_ID,
+                "aws_secret_access_key": S3_SECRET,
+                "region_name": S3_REGION,
+                "title": title or bucket,
+            },
+        ),
         "create S3 storage",
-    )  # fmt: skip
+    )
     return sync_storage(http, "s3", int(storage["id"]))
 
 
@@ -377,9 +412,18 @@ def seed_media_project(
             (folder / f"local-{k}.png").write_bytes(data)
             rel = f"{folder.name}/local-{k}.png"
             originals[f"/data/local-files/?d={rel}"] = ("local-files", data)
-        local = _check(http.post("/api/storages/localfiles", json={
-            "project": pid, "path": str(folder), "use_blob_urls": True, "title": "local media",
-        }), "create local-files storage")  # fmt: skip
+        local = _check(
+            http.post(
+                "/api/storages/localfiles",
+                json={
+                    "project": pid,
+                    "path": str(folder),
+                    "use_blob_urls": True,
+                    "title": "local media",
+                },
+            ),
+            "create local-files storage",
+        )
         sync_storage(http, "localfiles", int(local["id"]))
         out.storages["local-files"] = int(local["id"])
 
@@ -394,16 +438,19 @@ def seed_media_project(
             s3.delete(bucket, "img/deleted.png")
             originals[gone] = (f"missing-{kind}", None)
         unresolvable = f"s3://lsf-{pid}-nobody/img/x.png"
-        _check(http.post(f"/api/projects/{pid}/import", json=[{"data": {"image": unresolvable}}]),
-               "import task")  # fmt: skip
+        _check(
+            http.post(f"/api/projects/{pid}/import", json=[{"data": {"image": unresolvable}}]),
+            "import task",
+        )
         originals[unresolvable] = ("unresolvable-s3", None)
 
         # Raw task data (the export shape, storage URIs not rewritten).
         tasks = _check(
-            http.get("/api/tasks",
-                     params={"project": pid, "page_size": 1000, "resolve_uri": "false"}),
+            http.get(
+                "/api/tasks", params={"project": pid, "page_size": 1000, "resolve_uri": "false"}
+            ),
             "list tasks",
-        )  # fmt: skip
+        )
     items = tasks["tasks"] if isinstance(tasks, dict) else tasks
     by_uri = {}
     for task in items:

@@ -69,36 +69,61 @@ def auth_headers(
 
 def _box(rid: str, label: str, k: int) -> dict[str, Any]:
     return {
-        "id": rid, "from_name": "box", "to_name": "image", "type": "rectanglelabels",
-        "original_width": _WIDTH, "original_height": _HEIGHT, "image_rotation": 0,
-        "value": {"x": 5.0 + 10 * k, "y": 10.0 + 5 * k, "width": 20.0, "height": 25.5,
-                  "rotation": 0, "rectanglelabels": [label]},
-    }  # fmt: skip
+        "id": rid,
+        "from_name": "box",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "original_width": _WIDTH,
+        "original_height": _HEIGHT,
+        "image_rotation": 0,
+        "value": {
+            "x": 5.0 + 10 * k,
+            "y": 10.0 + 5 * k,
+            "width": 20.0,
+            "height": 25.5,
+            "rotation": 0,
+            "rectanglelabels": [label],
+        },
+    }
 
 
 def _pose(box: dict[str, Any], pose: str) -> dict[str, Any]:
     """A per-region choice: same id and geometry as its box."""
     geometry = {k: v for k, v in box["value"].items() if k != "rectanglelabels"}
     return {
-        "id": box["id"], "from_name": "pose", "to_name": "image", "type": "choices",
-        "original_width": _WIDTH, "original_height": _HEIGHT, "image_rotation": 0,
+        "id": box["id"],
+        "from_name": "pose",
+        "to_name": "image",
+        "type": "choices",
+        "original_width": _WIDTH,
+        "original_height": _HEIGHT,
+        "image_rotation": 0,
         "value": {**geometry, "choices": [pose]},
-    }  # fmt: skip
+    }
 
 
 def _scene(rid: str, scene: str) -> dict[str, Any]:
-    return {"id": rid, "from_name": "scene", "to_name": "image", "type": "choices",
-            "value": {"choices": [scene]}}  # fmt: skip
+    return {
+        "id": rid,
+        "from_name": "scene",
+        "to_name": "image",
+        "type": "choices",
+        "value": {"choices": [scene]},
+    }
 
 
 def _caption(rid: str, text: str) -> dict[str, Any]:
-    return {"id": rid, "from_name": "caption", "to_name": "image", "type": "textarea",
-            "value": {"text": [text]}}  # fmt: skip
+    return {
+        "id": rid,
+        "from_name": "caption",
+        "to_name": "image",
+        "type": "textarea",
+        "value": {"text": [text]},
+    }
 
 
 def _relation(a: str, b: str, label: str) -> dict[str, Any]:
-    return {"type": "relation", "from_id": a, "to_id": b, "direction": "right",
-            "labels": [label]}  # fmt: skip
+    return {"type": "relation", "from_id": a, "to_id": b, "direction": "right", "labels": [label]}
 
 
 def _full_result(tag: str, i: int) -> list[dict[str, Any]]:
@@ -106,24 +131,34 @@ def _full_result(tag: str, i: int) -> list[dict[str, Any]]:
     b1 = _box(f"{tag}b1", _LABELS[i % 3], 0)
     b2 = _box(f"{tag}b2", _LABELS[(i + 1) % 3], 1)
     return [
-        b1, b2, _pose(b1, "standing" if i % 2 else "sitting"),
+        b1,
+        b2,
+        _pose(b1, "standing" if i % 2 else "sitting"),
         _scene(f"{tag}sc", "indoor" if i % 2 else "outdoor"),
         _caption(f"{tag}tx", f"task {i}: a {_LABELS[i % 3]} and a {_LABELS[(i + 1) % 3]}"),
         _relation(b1["id"], b2["id"], "chases" if i % 2 else "near"),
-    ]  # fmt: skip
+    ]
 
 
 def _annotation(result: list[dict[str, Any]], **flags: Any) -> dict[str, Any]:
     # Imported annotations default to ground_truth=True: always say it.
-    return {"result": result, "was_cancelled": False, "ground_truth": False,
-            "lead_time": 12.5, **flags}  # fmt: skip
+    return {
+        "result": result,
+        "was_cancelled": False,
+        "ground_truth": False,
+        "lead_time": 12.5,
+        **flags,
+    }
 
 
 def _prediction(tag: str, i: int) -> dict[str, Any]:
     box = _box(f"{tag}p1", _LABELS[i % 3], 2)
     box["score"] = 0.75
-    return {"model_version": f"demo-model-v{1 + i % 2}", "score": round(0.5 + (i % 5) / 10, 2),
-            "result": [box, _scene(f"{tag}psc", "indoor")]}  # fmt: skip
+    return {
+        "model_version": f"demo-model-v{1 + i % 2}",
+        "score": round(0.5 + (i % 5) / 10, 2),
+        "result": [box, _scene(f"{tag}psc", "indoor")],
+    }
 
 
 def demo_image_name(i: int) -> str:
@@ -149,8 +184,10 @@ def demo_tasks(n_tasks: int, images: Sequence[str] | None = None) -> list[dict[s
         image = images[i] if images is not None else demo_image_name(i)
         task: dict[str, Any] = {"data": {"image": image, "index": i, "source": "ls_frames demo"}}
         if i == 0:
-            task["annotations"] = [_annotation(_full_result(tag, i)),
-                                   _annotation(_full_result(f"{tag}a2", i + 1))]  # fmt: skip
+            task["annotations"] = [
+                _annotation(_full_result(tag, i)),
+                _annotation(_full_result(f"{tag}a2", i + 1)),
+            ]
         elif i == 1:
             task["annotations"] = [_annotation([], was_cancelled=True)]
         elif i == 2:
@@ -183,8 +220,12 @@ def _count(tasks: list[dict[str, Any]], drafts: list[dict[str, Any]]) -> dict[st
     }
 
 
-def _headers(url: str, api_key: str | None, headers: Mapping[str, str] | None,
-             transport: httpx.BaseTransport | None) -> dict[str, str]:  # fmt: skip
+def _headers(
+    url: str,
+    api_key: str | None,
+    headers: Mapping[str, str] | None,
+    transport: httpx.BaseTransport | None,
+) -> dict[str, str]:
     if headers is not None:
         return dict(headers)
     if not api_key:
@@ -231,8 +272,9 @@ def seed_demo_project(
             (task_ids[-1], {"result": _full_result("d1", 1)[:2], "lead_time": 3.5}),
             (task_ids[0], {"result": [_scene("d2sc", "outdoor")], "lead_time": 1.0}),
         ]
-        draft_ids = [int(_post(http, f"/api/tasks/{tid}/drafts", body)["id"])
-                     for tid, body in drafts]  # fmt: skip
+        draft_ids = [
+            int(_post(http, f"/api/tasks/{tid}/drafts", body)["id"]) for tid, body in drafts
+        ]
     return {
         "project_id": pid,
         "title": title,
@@ -242,8 +284,12 @@ def seed_demo_project(
         "draft_task_ids": [tid for tid, _ in drafts],
         "counts": _count(tasks, [body for _, body in drafts]),
         "media": [
-            {"task_id": tid, "uri": uri, "bytes": len(files[demo_image_name(i)]),
-             "sha256": hashlib.sha256(files[demo_image_name(i)]).hexdigest()}
+            {
+                "task_id": tid,
+                "uri": uri,
+                "bytes": len(files[demo_image_name(i)]),
+                "sha256": hashlib.sha256(files[demo_image_name(i)]).hexdigest(),
+            }
             for i, (tid, uri) in enumerate(zip(task_ids, images, strict=True))
         ],
     }
@@ -274,11 +320,13 @@ def seed_many_tasks(
             chunk = []
             for i in range(start, min(n, start + batch)):
                 result = _full_result(f"m{i}", i)
-                chunk.append({
-                    "data": {"image": f"/static/images/bench-{i}.jpg", "index": i},
-                    "annotations": [_annotation(result)],
-                    "predictions": [_prediction(f"m{i}", i)],
-                })  # fmt: skip
+                chunk.append(
+                    {
+                        "data": {"image": f"/static/images/bench-{i}.jpg", "index": i},
+                        "annotations": [_annotation(result)],
+                        "predictions": [_prediction(f"m{i}", i)],
+                    }
+                )
                 sent["result_items"] += len(result)
             _post(http, f"/api/projects/{project_id}/import", chunk)
             sent["tasks"] += len(chunk)

@@ -44,11 +44,28 @@ INSTALL_HINT = (
 # the caller's shell they would change the port, the user or the database behind our back.
 _LEAKY_NAMES = frozenset(
     {
-        "HOST", "PORT", "USERNAME", "PASSWORD", "USER_TOKEN", "DEBUG", "LOG_LEVEL",
-        "JSON_LOG", "DATABASE_NAME", "DJANGO_DB", "DJANGO_SETTINGS_MODULE", "BASE_DATA_DIR",
-        "LOCAL_FILES_SERVING_ENABLED", "LOCAL_FILES_DOCUMENT_ROOT", "SENTRY_DSN",
-        "FRONTEND_SENTRY_DSN", "COLLECT_ANALYTICS", "LATEST_VERSION_CHECK", "STORAGE_TYPE",
-        "FUTURE_SAVE_TASK_TO_STORAGE", "SSRF_PROTECTION_ENABLED", "USE_DEFAULT_BANNED_SUBNETS",
+        "HOST",
+        "PORT",
+        "USERNAME",
+        "PASSWORD",
+        "USER_TOKEN",
+        "DEBUG",
+        "LOG_LEVEL",
+        "JSON_LOG",
+        "DATABASE_NAME",
+        "DJANGO_DB",
+        "DJANGO_SETTINGS_MODULE",
+        "BASE_DATA_DIR",
+        "LOCAL_FILES_SERVING_ENABLED",
+        "LOCAL_FILES_DOCUMENT_ROOT",
+        "SENTRY_DSN",
+        "FRONTEND_SENTRY_DSN",
+        "COLLECT_ANALYTICS",
+        "LATEST_VERSION_CHECK",
+        "STORAGE_TYPE",
+        "FUTURE_SAVE_TASK_TO_STORAGE",
+        "SSRF_PROTECTION_ENABLED",
+        "USE_DEFAULT_BANNED_SUBNETS",
         "USER_ADDITIONAL_BANNED_SUBNETS",
     }
 )
@@ -267,9 +284,14 @@ class LocalLabelStudio:
         # Legacy tokens through LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN, not the command line's
         # --enable-legacy-api-token: releases before 1.20 do not know that flag and refuse to start.
         command = [
-            str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1",
-            "--port", str(port),
-        ]  # fmt: skip
+            str(executable),
+            "start",
+            "--no-browser",
+            "--internal-host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         started = time.monotonic()
@@ -399,15 +421,22 @@ class LocalLabelStudio:
                 raise self._fail("sent no csrftoken cookie on /user/login/")
             answer = session.post(
                 "/user/login/",
-                data={"email": self.username, "password": self._password,
-                      "csrfmiddlewaretoken": csrf},
+                data={
+                    "email": self.username,
+                    "password": self._password,
+                    "csrfmiddlewaretoken": csrf,
+                },
                 headers={"Referer": f"{self.url}/user/login/"},
-            )  # fmt: skip
+            )
             if answer.status_code != 302 and "sessionid" not in session.cookies:
-                raise self._fail(f"refused the login of {self.username!r} (a reused data dir "
-                                 "needs the credentials it was created with)")  # fmt: skip
-            headers = {"X-CSRFToken": session.cookies.get("csrftoken") or csrf,
-                       "Referer": f"{self.url}/"}  # fmt: skip
+                raise self._fail(
+                    f"refused the login of {self.username!r} (a reused data dir "
+                    "needs the credentials it was created with)"
+                )
+            headers = {
+                "X-CSRFToken": session.cookies.get("csrftoken") or csrf,
+                "Referer": f"{self.url}/",
+            }
 
             # A reused data dir keeps the token it was created with.
             token = session.get("/api/current-user/token")
@@ -417,16 +446,20 @@ class LocalLabelStudio:
             if self.capabilities.legacy_tokens:
                 self._enable_legacy_token(session, headers)
             elif self._legacy_token_works():
-                raise self._fail(f"{self.version} accepts the legacy token, which "
-                                 "ls_frames.transport.capabilities says it refuses")
+                raise self._fail(
+                    f"{self.version} accepts the legacy token, which "
+                    "ls_frames.transport.capabilities says it refuses"
+                )
             if self.capabilities.personal_access_tokens:
                 self.access_token = self._create_pat(session, headers)
                 register_secret(self.access_token)
             else:
                 refused = session.post("/api/token/", headers=headers)
                 if refused.status_code < 400:
-                    raise self._fail(f"{self.version} issued a personal access token, which "
-                                     "ls_frames.transport.capabilities says it has not")
+                    raise self._fail(
+                        f"{self.version} issued a personal access token, which "
+                        "ls_frames.transport.capabilities says it has not"
+                    )
 
     def _release(self) -> str | None:
         """The release ``/api/version`` reports (it needs no credential)."""
@@ -463,11 +496,11 @@ class LocalLabelStudio:
             # One PAT per user: a reused data dir already has one. Revoke and retry.
             listed = session.get("/api/token/")
             for item in listed.json() if listed.status_code == 200 else []:
-                session.post("/api/token/blacklist/", json={"refresh": item["token"]},
-                             headers=headers)  # fmt: skip
+                session.post(
+                    "/api/token/blacklist/", json={"refresh": item["token"]}, headers=headers
+                )
             answer = session.post("/api/token/", headers=headers)
         if answer.status_code >= 400:
             raise self._fail(f"refused to create a personal access token ({answer.status_code})")
         body: dict[str, Any] = answer.json()
         return str(body["token"])
-

@@ -124,7 +124,8 @@ class TokenAuth(httpx.Auth):
                 f"refused to send the API key to {render_origin(origin_of(request.url))}: "
                 f"the request to {render_origin(self.origin)} was redirected there (give the "
                 "server's final URL, e.g. https://...)",
-                method=request.method, path=request.url.path,
+                method=request.method,
+                path=request.url.path,
             )
 
     def is_refresh(self, request: httpx.Request | None) -> bool:
@@ -210,8 +211,11 @@ class TokenAuth(httpx.Auth):
                 self._take_refresh_response(refresh)
             self._authorize(request)
         response = yield request
-        if (response.status_code == 401 and self.kind == "personal_access_token"
-                and self.owns(response.url)):
+        if (
+            response.status_code == 401
+            and self.kind == "personal_access_token"
+            and self.owns(response.url)
+        ):
             with self._lock:
                 refresh = yield self._refresh_request()
                 refresh.read()

@@ -97,13 +97,17 @@ def unfixable(exc: httpx.TransportError) -> str | None:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"the server's TLS certificate is not trusted ({cause.verify_message})"
         if isinstance(cause, ssl.SSLError):
-            return (f"the TLS handshake failed ({cause.reason or cause}); if the server speaks "
-                    "plain http on that port, use an http:// URL")
+            return (
+                f"the TLS handshake failed ({cause.reason or cause}); if the server speaks "
+                "plain http on that port, use an http:// URL"
+            )
         if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
             return f"the host name does not resolve ({cause.strerror or cause})"
         if isinstance(cause, ConnectionRefusedError):
-            return ("connection refused: nothing listens on that port (is Label Studio "
-                    "running, and is the URL right?)")
+            return (
+                "connection refused: nothing listens on that port (is Label Studio "
+                "running, and is the URL right?)"
+            )
     return None
 
 
@@ -189,7 +193,11 @@ class Connection:
         return path.lstrip("/")
 
     def _send(
-        self, request: httpx.Request, *, stream: bool, retry: bool | None,
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool,
+        retry: bool | None,
         follow_redirects: bool = True,
     ) -> httpx.Response:
         """Send with the retry loop; return a successful response or raise a typed error.
@@ -218,7 +226,9 @@ class Connection:
                 raise RequestTimeout(
                     f"timed out ({type(exc).__name__}) talking to {where} after "
                     f"{attempt} attempt(s)",
-                    method=method, path=path, request=request,
+                    method=method,
+                    path=path,
+                    request=request,
                 ) from exc
             except httpx.TransportError as exc:
                 reason = unfixable(exc)
@@ -226,7 +236,9 @@ class Connection:
                     failed = _failed_url(exc, request.url)
                     raise TransportError(
                         f"cannot reach {render_origin(origin_of(failed))}: {reason}",
-                        method=method, path=path, request=request,
+                        method=method,
+                        path=path,
+                        request=request,
                     ) from exc
                 unsent = isinstance(exc, httpx.ConnectError) or self._in_refresh(exc)
                 if not last and (repeatable or unsent):
@@ -235,17 +247,23 @@ class Connection:
                 raise TransportError(
                     f"connection to {where} failed ({type(exc).__name__}: {exc}) after "
                     f"{attempt} attempt(s)",
-                    method=method, path=path, request=request,
+                    method=method,
+                    path=path,
+                    request=request,
                 ) from exc
             except APIError as exc:  # raised by the auth flow: the token refresh failed
                 retryable = exc.status is not None and self.retry.retryable_status(exc.status)
                 if not last and retryable and self.auth.is_refresh(exc.request):
-                    self._backoff(attempt, exc.response, f"token refresh {exc.status}", method,
-                                  path)
+                    self._backoff(
+                        attempt, exc.response, f"token refresh {exc.status}", method, path
+                    )
                     continue
                 raise
             logger.debug(
-                "%s %s -> %s in %.2fs", method, path, response.status_code,
+                "%s %s -> %s in %.2fs",
+                method,
+                path,
+                response.status_code,
                 time.monotonic() - started,
             )
             code = response.status_code
@@ -314,8 +332,11 @@ class Connection:
         """The JSON of a successful answer; a typed error when something else came (an empty
         body, a login portal's or a gateway's HTML page), summarised rather than dumped."""
         request = response.request
-        where: dict[str, Any] = {"method": request.method, "path": request.url.path,
-                                 "status": response.status_code}
+        where: dict[str, Any] = {
+            "method": request.method,
+            "path": request.url.path,
+            "status": response.status_code,
+        }
         if not response.content:
             if response.status_code == 204:
                 return None
@@ -325,8 +346,10 @@ class Connection:
         except ValueError as exc:
             summary = _server_message(response)
             if summary.startswith("HTML"):
-                message = ("expected JSON from Label Studio, got an HTML page (a login portal, "
-                           "proxy or gateway in the way?)")
+                message = (
+                    "expected JSON from Label Studio, got an HTML page (a login portal, "
+                    "proxy or gateway in the way?)"
+                )
             else:
                 ctype = response.headers.get("content-type", "?")
                 message = f"expected JSON, got {ctype!r} that does not parse"
@@ -356,9 +379,7 @@ class Connection:
         """
         kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": timeout}
         request = self._client.build_request(method, self._url(path), **kwargs)
-        response = self._send(
-            request, stream=True, retry=retry, follow_redirects=follow_redirects
-        )
+        response = self._send(request, stream=True, retry=retry, follow_redirects=follow_redirects)
         # httpx hands this dict to httpcore, which looks the read timeout up when the body
         # starts to be read, i.e. after this point.
         response.request.extensions["timeout"] = self._client.timeout.as_dict()

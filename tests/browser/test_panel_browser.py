@@ -30,9 +30,15 @@ pytestmark = pytest.mark.server
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LS_FRAMES_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 APP = """\
 import os
 import ls_frames
@@ -40,8 +46,6 @@ import ls_frames
 panel = ls_frames.ExportPanel(work_dir=os.environ["LS_FRAMES_PANEL_WORK_DIR"])
 panel
 """
-
-
 
 
 def _free_port() -> int:
@@ -82,10 +86,21 @@ def voila_url(label_studio: Any, access_token: str, tmp_path: Path) -> Iterator[
     }
     log = (tmp_path / "voila.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(app), "--no-browser", f"--port={port}",
-         "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            str(app),
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=True",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for_port(port, process, timeout=60)
         yield f"http://127.0.0.1:{port}/"
@@ -122,7 +137,8 @@ def test_export_in_a_real_browser(voila_url: str, demo_project: dict[str, Any]) 
             project.select_option(label=option)
             export = page.locator("button.lsf-export")
             expect(page.locator(".lsf-status")).to_contain_text(
-                f"project {demo_project['project_id']}:", timeout=60_000)
+                f"project {demo_project['project_id']}:", timeout=60_000
+            )
             expect(export).to_be_enabled(timeout=60_000)
             export.click()
             shown = page.locator(".lsf-counts")
@@ -134,7 +150,8 @@ def test_export_in_a_real_browser(voila_url: str, demo_project: dict[str, Any]) 
                 assert f"{name} {counts[name]}" in text, text
             tabs = page.locator(".lsf-panel .lm-TabBar-tab").all_inner_texts()
             assert [t.strip() for t in tabs][:2] == [
-                f"tasks ({counts['tasks']})", f"annotations ({counts['annotations']})",
+                f"tasks ({counts['tasks']})",
+                f"annotations ({counts['annotations']})",
             ]
             expect(page.locator(".lsf-chart")).to_contain_text("cat")
             # formats the label config cannot produce are shown, disabled

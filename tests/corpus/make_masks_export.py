@@ -50,11 +50,18 @@ def _alpha(rng: np.random.Generator, h: int, w: int, *, soft: bool) -> np.ndarra
 
 
 def _sdk_rle(alphas: list[np.ndarray]) -> list[list[int]]:
-    script = ("import json,sys,numpy as np\nfrom label_studio_sdk.converter.brush import mask2rle\n"
-              "masks=json.load(sys.stdin)\n"
-              "print(json.dumps([mask2rle(np.array(m,dtype=np.uint8)) for m in masks]))")  # fmt: skip
-    done = subprocess.run([str(LS_PYTHON), "-c", script], input=json.dumps(
-        [a.tolist() for a in alphas]), capture_output=True, text=True, check=True)  # fmt: skip
+    script = (
+        "import json,sys,numpy as np\nfrom label_studio_sdk.converter.brush import mask2rle\n"
+        "masks=json.load(sys.stdin)\n"
+        "print(json.dumps([mask2rle(np.array(m,dtype=np.uint8)) for m in masks]))"
+    )
+    done = subprocess.run(
+        [str(LS_PYTHON), "-c", script],
+        input=json.dumps([a.tolist() for a in alphas]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rles: list[list[int]] = json.loads(done.stdout)
     return rles
 
@@ -67,41 +74,90 @@ def main() -> None:
     tasks = []
     for k, ((h, w), a) in enumerate(zip(sizes, alphas, strict=True)):
         img = {"original_width": w, "original_height": h, "image_rotation": 0}
-        rles = [("sdk", sdk[k]), ("grey", encode(rgba(a, grey=True))),
-                ("colour", encode(rgba(a, grey=False), min_repeat=3))]  # fmt: skip
-        result = [{"id": f"b{k}{name}", "from_name": "mask", "to_name": "image",
-                   "type": "brushlabels", **img,
-                   "value": {"format": "rle", "rle": rle, "brushlabels": ["sky"]}}
-                  for name, rle in rles]  # fmt: skip
+        rles = [
+            ("sdk", sdk[k]),
+            ("grey", encode(rgba(a, grey=True))),
+            ("colour", encode(rgba(a, grey=False), min_repeat=3)),
+        ]
+        result = [
+            {
+                "id": f"b{k}{name}",
+                "from_name": "mask",
+                "to_name": "image",
+                "type": "brushlabels",
+                **img,
+                "value": {"format": "rle", "rle": rle, "brushlabels": ["sky"]},
+            }
+            for name, rle in rles
+        ]
         pts = (rng.random((int(rng.integers(3, 9)), 2)) * 100).round(3).tolist()
-        result.append({"id": f"p{k}", "from_name": "poly", "to_name": "image",
-                       "type": "polygonlabels", **img,
-                       "value": {"points": pts, "closed": True, "polygonlabels": ["lake"]}})  # fmt: skip
-        result.append({"id": f"r{k}", "from_name": "box", "to_name": "image",
-                       "type": "rectanglelabels", **img,
-                       "value": {"x": 20.0 + k, "y": 15.5, "width": 40.0, "height": 30.25,
-                                 "rotation": [0, 30, 135.5, 290][k],
-                                 "rectanglelabels": ["car"]}})  # fmt: skip
-        result.append({"id": f"e{k}", "from_name": "oval", "to_name": "image",
-                       "type": "ellipselabels", **img,
-                       "value": {"x": 50.0, "y": 45.0 + k, "radiusX": 20.0, "radiusY": 12.5,
-                                 "rotation": [0, 45, 100, 333][k],
-                                 "ellipselabels": ["ball"]}})  # fmt: skip
+        result.append(
+            {
+                "id": f"p{k}",
+                "from_name": "poly",
+                "to_name": "image",
+                "type": "polygonlabels",
+                **img,
+                "value": {"points": pts, "closed": True, "polygonlabels": ["lake"]},
+            }
+        )
+        result.append(
+            {
+                "id": f"r{k}",
+                "from_name": "box",
+                "to_name": "image",
+                "type": "rectanglelabels",
+                **img,
+                "value": {
+                    "x": 20.0 + k,
+                    "y": 15.5,
+                    "width": 40.0,
+                    "height": 30.25,
+                    "rotation": [0, 30, 135.5, 290][k],
+                    "rectanglelabels": ["car"],
+                },
+            }
+        )
+        result.append(
+            {
+                "id": f"e{k}",
+                "from_name": "oval",
+                "to_name": "image",
+                "type": "ellipselabels",
+                **img,
+                "value": {
+                    "x": 50.0,
+                    "y": 45.0 + k,
+                    "radiusX": 20.0,
+                    "radiusY": 12.5,
+                    "rotation": [0, 45, 100, 333][k],
+                    "ellipselabels": ["ball"],
+                },
+            }
+        )
         ann = {"result": result, "was_cancelled": False, "ground_truth": False}
         pred = {"model_version": "m1", "score": 0.5, "result": result[:1]}
-        tasks.append({"data": {"image": f"/static/{k}.png"}, "annotations": [ann],
-                      "predictions": [pred]})  # fmt: skip
+        tasks.append(
+            {"data": {"image": f"/static/{k}.png"}, "annotations": [ann], "predictions": [pred]}
+        )
     url = os.environ["LS_FRAMES_TEST_URL"]
     headers = auth_headers(url, os.environ["LS_FRAMES_TEST_LEGACY_TOKEN"])
     with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
-        pid = http.post("/api/projects", json={"title": "ls_frames masks corpus",
-                                               "label_config": CONFIG}).json()["id"]  # fmt: skip
+        pid = http.post(
+            "/api/projects", json={"title": "ls_frames masks corpus", "label_config": CONFIG}
+        ).json()["id"]
         http.post(f"/api/projects/{pid}/import", json=tasks).raise_for_status()
-        body = {"title": "masks", "serialization_options": {
-            "predictions": {"only_id": False}, "annotations__completed_by": {"only_id": False}}}
+        body = {
+            "title": "masks",
+            "serialization_options": {
+                "predictions": {"only_id": False},
+                "annotations__completed_by": {"only_id": False},
+            },
+        }
         export = http.post(f"/api/projects/{pid}/exports/", json=body).json()
-        raw = http.get(f"/api/projects/{pid}/exports/{export['id']}/download",
-                       params={"exportType": "JSON"})  # fmt: skip
+        raw = http.get(
+            f"/api/projects/{pid}/exports/{export['id']}/download", params={"exportType": "JSON"}
+        )
         raw.raise_for_status()
     OUT.write_bytes(raw.content)
     print(f"project {pid}: {len(raw.content)} bytes -> {OUT}", file=sys.stderr)

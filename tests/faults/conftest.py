@@ -31,16 +31,29 @@ CONFIG = """<View>
 
 
 def _task(i: int, rng: random.Random) -> dict[str, Any]:
-    words = " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "épsilon", "ζήτα"])
-                     for _ in range(120))
+    words = " ".join(
+        rng.choice(["alpha", "beta", "gamma", "delta", "épsilon", "ζήτα"]) for _ in range(120)
+    )
     result = [
-        {"id": f"s{i}", "from_name": "sentiment", "to_name": "text", "type": "choices",
-         "value": {"choices": [rng.choice(["pos", "neg"])]}},
-        {"id": f"n{i}", "from_name": "ner", "to_name": "text", "type": "labels",
-         "value": {"start": 0, "end": 5, "text": words[:5], "labels": ["PER"]}},
+        {
+            "id": f"s{i}",
+            "from_name": "sentiment",
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": [rng.choice(["pos", "neg"])]},
+        },
+        {
+            "id": f"n{i}",
+            "from_name": "ner",
+            "to_name": "text",
+            "type": "labels",
+            "value": {"start": 0, "end": 5, "text": words[:5], "labels": ["PER"]},
+        },
     ]
-    return {"data": {"text": words, "n": i},
-            "annotations": [{"result": result, "was_cancelled": False, "ground_truth": False}]}
+    return {
+        "data": {"text": words, "n": i},
+        "annotations": [{"result": result, "was_cancelled": False, "ground_truth": False}],
+    }
 
 
 @dataclass
@@ -75,14 +88,18 @@ def seeded(label_studio: Any) -> Iterator[Seeded]:
     """A project of a few hundred KB with one completed snapshot (made without the proxy)."""
     rng = random.Random(5)
     with ls_frames.Client(label_studio.url, label_studio.admin_key) as admin:
-        pid = admin.post_json("api/projects", {"title": "fault suites", "label_config": CONFIG})["id"]
+        pid = admin.post_json("api/projects", {"title": "fault suites", "label_config": CONFIG})[
+            "id"
+        ]
         admin.post_json(f"api/projects/{pid}/import", [_task(i, rng) for i in range(N_TASKS)])
         export = admin.create_export(pid, title="reference").wait(timeout=120, poll_interval=0.2)
-        body = admin.request("GET", f"api/projects/{pid}/exports/{export.id}/download",
-                             params={"exportType": "JSON"}).content
+        body = admin.request(
+            "GET", f"api/projects/{pid}/exports/{export.id}/download", params={"exportType": "JSON"}
+        ).content
         assert hashlib.md5(body).hexdigest() == export.md5
-        csv = admin.request("GET", f"api/projects/{pid}/exports/{export.id}/download",
-                            params={"exportType": "CSV"}).content
+        csv = admin.request(
+            "GET", f"api/projects/{pid}/exports/{export.id}/download", params={"exportType": "CSV"}
+        ).content
         assert export.md5 is not None
         yield Seeded(pid, export.id, export.md5, body, csv)
         admin.request("DELETE", f"api/projects/{pid}/")
@@ -99,12 +116,14 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def make_client(url: str, key: str, sleeps: Sleeps, *, attempts: int = 5,
-                read_timeout: float = READ_TIMEOUT) -> ls_frames.Client:
+def make_client(
+    url: str, key: str, sleeps: Sleeps, *, attempts: int = 5, read_timeout: float = READ_TIMEOUT
+) -> ls_frames.Client:
     """A client with short timeouts and retries whose waits are recorded, not slept."""
     policy = ls_frames.RetryPolicy(attempts=attempts, sleep=sleeps)
-    return ls_frames.Client(url, key, http_timeout=httpx.Timeout(read_timeout, connect=2.0),
-                            retry=policy)
+    return ls_frames.Client(
+        url, key, http_timeout=httpx.Timeout(read_timeout, connect=2.0), retry=policy
+    )
 
 
 def files_in(folder: Path) -> list[Path]:
@@ -118,4 +137,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.section("fault-suite figures")
     for suite, counter in sorted(FIGURES.items()):
-        terminalreporter.line(f"{suite}: " + ", ".join(f"{k}={v}" for k, v in sorted(counter.items())))
+        terminalreporter.line(
+            f"{suite}: " + ", ".join(f"{k}={v}" for k, v in sorted(counter.items()))
+        )

@@ -60,8 +60,17 @@ __all__ = [
 ]
 
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-     "upgrade", "proxy-authorization", "proxy-authenticate"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+    }
 )
 _MAX_HEADER_BYTES = 64 * 1024
 _PIECE = 16 * 1024
@@ -104,8 +113,13 @@ def reset(*, forward: bool = False) -> Fault:
 def stall(seconds: float, *, at: int | None = None, forward: bool = True) -> Fault:
     """Say nothing for ``seconds`` (before the headers, or after ``at`` body bytes), then
     end the connection. The client's read timeout should fire first."""
-    return Fault(name=f"stall{seconds:g}" + (f"@{at}" if at is not None else ""),
-                 forward=forward, stall=seconds, cut_at=at, reset=at is None)
+    return Fault(
+        name=f"stall{seconds:g}" + (f"@{at}" if at is not None else ""),
+        forward=forward,
+        stall=seconds,
+        cut_at=at,
+        reset=at is None,
+    )
 
 
 def status(
@@ -124,16 +138,26 @@ def status(
     if retry_after is not None:
         pairs.append(("Retry-After", str(retry_after)))
     data = body.encode() if isinstance(body, str) else body
-    return Fault(name=f"{code}" + ("/after" if forward else ""), forward=forward, status=code,
-                 reason=reason, headers=tuple(pairs), body=data)
+    return Fault(
+        name=f"{code}" + ("/after" if forward else ""),
+        forward=forward,
+        status=code,
+        reason=reason,
+        headers=tuple(pairs),
+        body=data,
+    )
 
 
 def html_page(code: int = 200, title: str = "Sign in", *, forward: bool = False) -> Fault:
     """An HTML page (a proxy's error page, a login portal) where JSON or a file was due."""
-    body = (f"<!DOCTYPE html><html><head><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>{'x' * 200}</p></body></html>")
-    return replace(status(code, body, content_type="text/html; charset=utf-8", forward=forward),
-                   name=f"html{code}")
+    body = (
+        f"<!DOCTYPE html><html><head><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{'x' * 200}</p></body></html>"
+    )
+    return replace(
+        status(code, body, content_type="text/html; charset=utf-8", forward=forward),
+        name=f"html{code}",
+    )
 
 
 def rewrite_headers(fn: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> Fault:
@@ -147,13 +171,17 @@ def rewrite_json(fn: Callable[[Any], Any]) -> Fault:
 
 
 def swap_request(
-    headers: Mapping[str, str] | None = None, json_body: Callable[[Any], Any] | None = None,
-    *, name: str = "swap-request", then: Fault = PASS,
+    headers: Mapping[str, str] | None = None,
+    json_body: Callable[[Any], Any] | None = None,
+    *,
+    name: str = "swap-request",
+    then: Fault = PASS,
 ) -> Fault:
     """Replace request headers (e.g. ``Authorization``) and/or the JSON body before
     forwarding; ``then`` says what to do with the answer."""
-    return replace(then, name=name, request_headers=tuple((headers or {}).items()),
-                   request_json=json_body)
+    return replace(
+        then, name=name, request_headers=tuple((headers or {}).items()), request_json=json_body
+    )
 
 
 # -- the record of what passed -----------------------------------------------------------------
@@ -250,7 +278,9 @@ class FaultProxy:
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
         if parts.scheme != "http" or not parts.hostname or not _is_loopback(parts.hostname):
-            raise ValueError(f"the fault proxy only forwards to a loopback http URL: {self.upstream}")
+            raise ValueError(
+                f"the fault proxy only forwards to a loopback http URL: {self.upstream}"
+            )
         if not _is_loopback(self.bind):
             raise ValueError("the fault proxy only listens on a loopback address")
         self._up_host = parts.hostname
@@ -274,8 +304,13 @@ class FaultProxy:
         self._acceptor.start()
 
     # -- programming ---------------------------------------------------------------------------
-    def rule(self, decide: Callable[[ProxyRequest], Fault | None], *, path: str | None = None,
-             method: str | None = None) -> None:
+    def rule(
+        self,
+        decide: Callable[[ProxyRequest], Fault | None],
+        *,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> None:
         """Add a rule: ``decide`` returns a fault for the request, or ``None`` to pass it on
         to the next rule. ``path`` (a regex searched in the path) and ``method`` narrow it."""
         with self._lock:
@@ -299,8 +334,11 @@ class FaultProxy:
         """The exchanges so far, optionally those whose path matches a regex / method."""
         with self._lock:
             out = list(self.log)
-        return [e for e in out if (path is None or re.search(path, e.path))
-                and (method is None or e.method == method)]
+        return [
+            e
+            for e in out
+            if (path is None or re.search(path, e.path)) and (method is None or e.method == method)
+        ]
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> FaultProxy:
@@ -381,7 +419,8 @@ class FaultProxy:
         lines = head.decode("latin-1").split("\r\n")
         method, target, _version = lines[0].split(" ", 2)
         headers = tuple(
-            (k.strip(), v.strip()) for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
+            (k.strip(), v.strip())
+            for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
         )
         length = 0
         for k, v in headers:
@@ -461,8 +500,9 @@ class FaultProxy:
         body = req.body
         if fault.request_json and body:
             body = json.dumps(fault.request_json(json.loads(body))).encode()
-            headers = [(k, str(len(body)) if k.lower() == "content-length" else v)
-                       for k, v in headers]
+            headers = [
+                (k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers
+            ]
         return replace(req, headers=tuple(headers), body=body)
 
     def _send_upstream(self, upstream: http.client.HTTPConnection, req: ProxyRequest) -> None:
@@ -488,11 +528,22 @@ class FaultProxy:
         self._send_simple(conn, code, fault.body, ex, headers=fault.headers, reason=fault.reason)
         return True
 
-    def _send_simple(self, conn: socket.socket, code: int, body: bytes, ex: Exchange, *,
-                     headers: Iterable[tuple[str, str]] = (), reason: str = "") -> None:
+    def _send_simple(
+        self,
+        conn: socket.socket,
+        code: int,
+        body: bytes,
+        ex: Exchange,
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        reason: str = "",
+    ) -> None:
         reason = reason or http.client.responses.get(code, "Unknown")
-        head = [f"HTTP/1.1 {code} {reason}", f"Content-Length: {len(body)}",
-                f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}"]
+        head = [
+            f"HTTP/1.1 {code} {reason}",
+            f"Content-Length: {len(body)}",
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}",
+        ]
         head += [f"{k}: {v}" for k, v in headers]
         if not any(k.lower() == "content-type" for k, _ in headers):
             head.append("Content-Type: text/plain")
@@ -500,8 +551,15 @@ class FaultProxy:
         ex.sent_status = code
         ex.body_bytes = len(body)
 
-    def _relay(self, conn: socket.socket, req: ProxyRequest, resp: http.client.HTTPResponse,
-               fault: Fault, ex: Exchange, release: Callable[[], None]) -> bool:
+    def _relay(
+        self,
+        conn: socket.socket,
+        req: ProxyRequest,
+        resp: http.client.HTTPResponse,
+        fault: Fault,
+        ex: Exchange,
+        release: Callable[[], None],
+    ) -> bool:
         """Pass the answer on. ``release`` lets go of the server's connection: done before a
         stall, so a server that handles few requests at a time is not held up by one."""
         if fault.reset and fault.cut_at is None:  # reset or stall before the headers
@@ -511,8 +569,9 @@ class FaultProxy:
             raise _Closed
         if fault.status is not None:  # a gateway that answered for the server
             resp.read()
-            self._send_simple(conn, fault.status, fault.body, ex, headers=fault.headers,
-                              reason=fault.reason)
+            self._send_simple(
+                conn, fault.status, fault.body, ex, headers=fault.headers, reason=fault.reason
+            )
             return True
         headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
         if req.path.rstrip("/").endswith("/api/token/refresh") or fault.response_json:
@@ -526,8 +585,9 @@ class FaultProxy:
                 headers = fault.response_headers(headers)
             self._send_head(conn, resp, headers, chunked=False, close=False)
             ex.sent_status = resp.status
-            return self._send_body(conn, [body], fault, ex, chunked=False, framed=True,
-                                   release=release)
+            return self._send_body(
+                conn, [body], fault, ex, chunked=False, framed=True, release=release
+            )
         if fault.response_headers is not None:
             headers = fault.response_headers(headers)
         framed = resp.length is not None or req.method == "HEAD" or resp.status in (204, 304)
@@ -545,19 +605,36 @@ class FaultProxy:
                     return
                 yield piece
 
-        keep = self._send_body(conn, pieces(), fault, ex, chunked=chunked,
-                               framed=framed or chunked, release=release)
+        keep = self._send_body(
+            conn, pieces(), fault, ex, chunked=chunked, framed=framed or chunked, release=release
+        )
         return keep and not close
 
-    def _send_head(self, conn: socket.socket, resp: http.client.HTTPResponse,
-                   headers: list[tuple[str, str]], *, chunked: bool, close: bool) -> None:
+    def _send_head(
+        self,
+        conn: socket.socket,
+        resp: http.client.HTTPResponse,
+        headers: list[tuple[str, str]],
+        *,
+        chunked: bool,
+        close: bool,
+    ) -> None:
         lines = [f"HTTP/1.1 {resp.status} {resp.reason}"] + [f"{k}: {v}" for k, v in headers]
         if close:
             lines.append("Connection: close")
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
-    def _send_body(self, conn: socket.socket, pieces: Iterable[bytes], fault: Fault, ex: Exchange,
-                   *, chunked: bool, framed: bool, release: Callable[[], None]) -> bool:
+    def _send_body(
+        self,
+        conn: socket.socket,
+        pieces: Iterable[bytes],
+        fault: Fault,
+        ex: Exchange,
+        *,
+        chunked: bool,
+        framed: bool,
+        release: Callable[[], None],
+    ) -> bool:
         limit = fault.cut_at
         for piece in pieces:
             if self._stop.is_set():

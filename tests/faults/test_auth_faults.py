@@ -130,9 +130,13 @@ def test_legacy_tokens_switched_off_mid_wait(
 ) -> None:
     """The organization turns legacy tokens off during the wait (simulated: the shared
     server's setting is not touched): the server's words and the scheme are in the error."""
-    off = status(401, json.dumps({"detail": "legacy token authentication has been disabled "
-                                             "for this organization"}),
-                 content_type="application/json")
+    off = status(
+        401,
+        json.dumps(
+            {"detail": "legacy token authentication has been disabled for this organization"}
+        ),
+        content_type="application/json",
+    )
     wait = LongWait(seeded.export_id, off)
     proxy.rule(wait)
     with make_client(proxy.url, label_studio.legacy_token, sleeps) as client:
@@ -161,5 +165,7 @@ def test_token_refresh_in_a_storm_is_retried_even_before_a_create(
     assert len(proxy.requests(r"/exports/$", method="POST")) == 1
     assert 1.0 in sleeps.calls
     with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
-        assert [e.id for e in direct.list_exports(seeded.project) if e.title == title] == [export.id]
+        assert [e.id for e in direct.list_exports(seeded.project) if e.title == title] == [
+            export.id
+        ]
     count("auth", "refresh-retries", len(refreshes) - 1)

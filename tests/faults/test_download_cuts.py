@@ -34,8 +34,9 @@ STALL = 60.0  # far longer than the read timeout: only the client's timeout ends
 def _plan(rng: random.Random, trial: int, size: int) -> tuple[list[Fault], bool]:
     """The faults for one trial's download requests, and whether it must fail."""
     if trial % 8 == 7:  # more breaks than the resume budget
-        return [cut(rng.randrange(0, 2000), hard=rng.random() < 0.5)
-                for _ in range(MAX_RESUMES + 3)], True
+        return [
+            cut(rng.randrange(0, 2000), hard=rng.random() < 0.5) for _ in range(MAX_RESUMES + 3)
+        ], True
     edges = {0: 0, 1: 1, 2: size - 1}
     faults: list[Fault] = []
     for k in range(rng.choice([1, 1, 2, 2, 3, 4])):
@@ -58,7 +59,8 @@ def test_downloads_cut_at_random_offsets(
     rng = random.Random(SEED)
     with ls_frames.Client(label_studio.url, label_studio.admin_key) as direct:
         easy_ref = direct.request(
-            "GET", f"api/projects/{seeded.project}/export",
+            "GET",
+            f"api/projects/{seeded.project}/export",
             params={"exportType": "JSON", "download_all_tasks": "true"},
         ).content
     refs = {"json": seeded.body, "csv": seeded.csv, "easy": easy_ref}
@@ -78,11 +80,13 @@ def test_downloads_cut_at_random_offsets(
             what = f"trial {trial} ({kind}): {[f.name for f in faults]}"
             try:
                 if kind == "easy":
-                    path = client.easy_export(seeded.project, target, download_all_tasks=True,
-                                              progress=False)
+                    path = client.easy_export(
+                        seeded.project, target, download_all_tasks=True, progress=False
+                    )
                 else:
-                    path = export.download(target, "JSON" if kind == "json" else "CSV",
-                                           progress=False)
+                    path = export.download(
+                        target, "JSON" if kind == "json" else "CSV", progress=False
+                    )
             except ls_frames.LSFramesError as exc:
                 outcome = "failed-typed"
                 if not must_fail:
@@ -90,8 +94,12 @@ def test_downloads_cut_at_random_offsets(
                 if files_in(target):
                     problems.append(f"{what}: failed but left {files_in(target)}")
             else:
-                ranged = [e for e in proxy.log[first:] if e.sent_status == 206
-                          and (e.request.header("Range") or "bytes=0-") != "bytes=0-"]
+                ranged = [
+                    e
+                    for e in proxy.log[first:]
+                    if e.sent_status == 206
+                    and (e.request.header("Range") or "bytes=0-") != "bytes=0-"
+                ]
                 broken = len(proxy.log) - first > 1
                 outcome = "resumed" if ranged else "restarted" if broken else "untouched"
                 if must_fail:
@@ -100,8 +108,10 @@ def test_downloads_cut_at_random_offsets(
                     problems.append(f"{what}: files {files_in(target)}, returned {path}")
                 data = path.read_bytes()
                 if data != refs[kind]:
-                    problems.append(f"{what}: {len(data)} bytes under the final name, "
-                                    f"expected {len(refs[kind])}")
+                    problems.append(
+                        f"{what}: {len(data)} bytes under the final name, "
+                        f"expected {len(refs[kind])}"
+                    )
                 if kind == "json" and hashlib.md5(data).hexdigest() != seeded.md5:
                     problems.append(f"{what}: md5 differs")
             # A trial that lasted a whole stall waited it out instead of timing out. Not a
@@ -112,7 +122,9 @@ def test_downloads_cut_at_random_offsets(
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             count("download cuts", outcome)
             count("download cuts", "trials")
-    assert files_in(tmp_path) == sorted(p for p in files_in(tmp_path) if p.parent.parent == tmp_path)
+    assert files_in(tmp_path) == sorted(
+        p for p in files_in(tmp_path) if p.parent.parent == tmp_path
+    )
     assert not problems, "\n".join(problems)
     assert sum(outcomes.values()) == TRIALS >= 50
     assert outcomes.get("failed-typed", 0) == TRIALS // 8
@@ -134,8 +146,7 @@ def test_a_416_to_the_first_range_means_an_empty_file(
 def test_a_416_that_lies_about_the_end_is_caught_by_the_md5(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps, tmp_path: Path
 ) -> None:
-    proxy.script(r"/download$", cut(5000),
-                 status(416, headers={"Content-Range": "bytes */5000"}))
+    proxy.script(r"/download$", cut(5000), status(416, headers={"Content-Range": "bytes */5000"}))
     with make_client(proxy.url, label_studio.admin_key, sleeps) as client:
         export = client.get_export(seeded.project, seeded.export_id)
         with pytest.raises(ls_frames.ChecksumMismatch):

@@ -37,10 +37,16 @@ def _cases(label_studio: Any) -> dict[str, tuple[str, str, str]]:
     plain = _plain_port(label_studio)
     return {
         "refused": (f"http://127.0.0.1:{refused}", f"http://127.0.0.1:{refused}", "refused"),
-        "no-such-name": ("https://no-such-host.invalid/ls", "https://no-such-host.invalid:443",
-                         "does not resolve"),
-        "tls-on-plain-http": (f"https://127.0.0.1:{plain}", f"https://127.0.0.1:{plain}",
-                              "TLS handshake failed"),
+        "no-such-name": (
+            "https://no-such-host.invalid/ls",
+            "https://no-such-host.invalid:443",
+            "does not resolve",
+        ),
+        "tls-on-plain-http": (
+            f"https://127.0.0.1:{plain}",
+            f"https://127.0.0.1:{plain}",
+            "TLS handshake failed",
+        ),
     }
 
 

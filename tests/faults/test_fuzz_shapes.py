@@ -45,8 +45,13 @@ SOURCES = (("annotation", "annotations"), ("prediction", "predictions"), ("draft
 
 
 def _settings(max_examples: int) -> settings:
-    return settings(max_examples=examples(max_examples), deadline=None, derandomize=True,
-                    database=None, suppress_health_check=[HealthCheck.too_slow])
+    return settings(
+        max_examples=examples(max_examples),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 def _nested(depth: int) -> Any:
@@ -79,10 +84,14 @@ def _deep_ok() -> Iterator[None]:
 
 
 _wrong = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
-    st.text(max_size=8), st.sampled_from(["x" * 100_000, "\U0001f600" * 5000]),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(),
-                                                         max_size=3),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.sampled_from(["x" * 100_000, "\U0001f600" * 5000]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=3),
     st.integers(1, 200).map(_nested),
     st.sampled_from(sorted(DEEP)),  # about the decoder's nesting limit, and far past it
 )
@@ -90,11 +99,22 @@ _wrong = st.one_of(
 
 def _item(i: int, kind: str) -> dict[str, Any]:
     if kind == "relation":
-        return {"type": "relation", "from_id": f"r{i}", "to_id": f"r{i + 1}",
-                "direction": "right", "labels": ["rel"]}
+        return {
+            "type": "relation",
+            "from_id": f"r{i}",
+            "to_id": f"r{i + 1}",
+            "direction": "right",
+            "labels": ["rel"],
+        }
     values: dict[str, dict[str, Any]] = {
-        "rectanglelabels": {"x": 1.5, "y": 2, "width": 3, "height": 4, "rotation": 0,
-                            "rectanglelabels": ["Car"]},
+        "rectanglelabels": {
+            "x": 1.5,
+            "y": 2,
+            "width": 3,
+            "height": 4,
+            "rotation": 0,
+            "rectanglelabels": ["Car"],
+        },
         "choices": {"choices": ["a", "b"]},
         "labels": {"start": 3, "end": 9, "text": "hello", "labels": ["PER"]},
         "textarea": {"text": ["free text"]},
@@ -103,12 +123,26 @@ def _item(i: int, kind: str) -> dict[str, Any]:
         "futuretag": {"future": {"x": "1"}, "labels": "not a list"},
     }
     value = values[kind]
-    return {"id": f"r{i}", "type": kind, "from_name": "tag", "to_name": "img", "origin": "manual",
-            "value": value}
+    return {
+        "id": f"r{i}",
+        "type": kind,
+        "from_name": "tag",
+        "to_name": "img",
+        "origin": "manual",
+        "value": value,
+    }
 
 
-KINDS = ["rectanglelabels", "choices", "labels", "textarea", "rating", "mystery", "futuretag",
-         "relation"]
+KINDS = [
+    "rectanglelabels",
+    "choices",
+    "labels",
+    "textarea",
+    "rating",
+    "mystery",
+    "futuretag",
+    "relation",
+]
 
 
 @st.composite
@@ -116,14 +150,25 @@ def _tasks(draw: st.DrawFn) -> list[dict[str, Any]]:
     ids = iter(range(1, 100_000))
     tasks = []
     for t in range(draw(st.integers(1, 4))):
-        task: dict[str, Any] = {"id": 100 + t, "data": {"image": f"/img/{t}.png", "n": t},
-                                "meta": {}, "created_at": "2026-11-23T08:00:00Z"}
+        task: dict[str, Any] = {
+            "id": 100 + t,
+            "data": {"image": f"/img/{t}.png", "n": t},
+            "meta": {},
+            "created_at": "2026-11-23T08:00:00Z",
+        }
         for _, key in SOURCES:
             task[key] = [
-                {"id": next(ids), "completed_by": {"id": 1, "email": "a@b.c"},
-                 "was_cancelled": False, "ground_truth": False, "lead_time": 1.5,
-                 "result": [_item(i, draw(st.sampled_from(KINDS)))
-                            for i in range(draw(st.integers(0, 3)))]}
+                {
+                    "id": next(ids),
+                    "completed_by": {"id": 1, "email": "a@b.c"},
+                    "was_cancelled": False,
+                    "ground_truth": False,
+                    "lead_time": 1.5,
+                    "result": [
+                        _item(i, draw(st.sampled_from(KINDS)))
+                        for i in range(draw(st.integers(0, 3)))
+                    ],
+                }
                 for _ in range(draw(st.integers(0 if key != "annotations" else 1, 2)))
             ]
         tasks.append(task)
@@ -153,8 +198,10 @@ def _read(doc: bytes, chunk: int) -> dict[str, pa.Table]:
     for batches in ExportReader(doc, chunk_size=chunk):
         for name, batch in batches.items():
             parts.setdefault(name, []).append(batch)
-    return {name: pa.Table.from_batches(parts[name]) if name in parts else schema.empty_table()
-            for name, schema in SCHEMAS.items()}
+    return {
+        name: pa.Table.from_batches(parts[name]) if name in parts else schema.empty_table()
+        for name, schema in SCHEMAS.items()
+    }
 
 
 def _expected(tasks: Any) -> tuple[Counter[tuple[str, Any, int]], dict[Any, Any]]:
@@ -178,15 +225,22 @@ def _check_lossless(doc: bytes, tables: dict[str, pa.Table]) -> None:
     seen: Counter[tuple[str, Any, int]] = Counter()
     for name in ("regions", "relations"):
         t = tables[name]
-        for key in zip(t.column("source").to_pylist(), t.column("source_id").to_pylist(),
-                       t.column("result_index").to_pylist(), strict=True):
+        for key in zip(
+            t.column("source").to_pylist(),
+            t.column("source_id").to_pylist(),
+            t.column("result_index").to_pylist(),
+            strict=True,
+        ):
             seen[key] += 1
     assert seen == rows
     r = tables["regions"]
-    for source, sid, index, text in zip(r.column("source").to_pylist(),
-                                        r.column("source_id").to_pylist(),
-                                        r.column("result_index").to_pylist(),
-                                        r.column("value_json").to_pylist(), strict=True):
+    for source, sid, index, text in zip(
+        r.column("source").to_pylist(),
+        r.column("source_id").to_pylist(),
+        r.column("result_index").to_pylist(),
+        r.column("value_json").to_pylist(),
+        strict=True,
+    ):
         with _deep_ok():
             got = None if text is None else json.loads(text)
             assert got == values[(source, sid, index)], (source, sid, index)
@@ -227,8 +281,9 @@ def test_one_field_of_another_type() -> None:
 
 @_settings(2000)
 @given(tasks=_tasks(), data=st.data(), chunk=st.sampled_from([1, 64, 1 << 20]))
-def _one_field_of_another_type(tasks: list[dict[str, Any]], data: st.DataObject,
-                              chunk: int) -> None:
+def _one_field_of_another_type(
+    tasks: list[dict[str, Any]], data: st.DataObject, chunk: int
+) -> None:
     CASES["wrong_type"] += 1
     t = data.draw(st.integers(0, len(tasks) - 1))
     path = data.draw(st.sampled_from(_paths(tasks[t])))
@@ -251,8 +306,9 @@ def test_duplicate_keys_last_one_wins() -> None:
 
 @_settings(900)
 @given(tasks=_tasks(), data=st.data(), chunk=st.sampled_from([1, 64, 1 << 20]))
-def _duplicate_keys_last_one_wins(tasks: list[dict[str, Any]], data: st.DataObject,
-                                 chunk: int) -> None:
+def _duplicate_keys_last_one_wins(
+    tasks: list[dict[str, Any]], data: st.DataObject, chunk: int
+) -> None:
     """A duplicate key in one object (the first copy holds another value): read as
     ``json.loads`` reads it, or refused with a location."""
     CASES["duplicate_key"] += 1
@@ -279,8 +335,12 @@ def test_cut_anywhere_is_refused_within_the_document() -> None:
 
 
 @_settings(1100)
-@given(tasks=_tasks(), data=st.data(), chunk=st.sampled_from([1, 64, 1 << 20]),
-       indent=st.sampled_from([None, 2]))
+@given(
+    tasks=_tasks(),
+    data=st.data(),
+    chunk=st.sampled_from([1, 64, 1 << 20]),
+    indent=st.sampled_from([None, 2]),
+)
 def _cut_anywhere_is_refused_within_the_document(
     tasks: list[dict[str, Any]], data: st.DataObject, chunk: int, indent: int | None
 ) -> None:
@@ -300,17 +360,25 @@ def test_single_object_and_json_min_records() -> None:
 
 @_settings(800)
 @given(tasks=_tasks(), data=st.data())
-def _single_object_and_json_min_records(tasks: list[dict[str, Any]],
-                                       data: st.DataObject) -> None:
+def _single_object_and_json_min_records(tasks: list[dict[str, Any]], data: st.DataObject) -> None:
     """A file holding one task, and JSON_MIN rows built from the tasks, with one field of
     another type: they read, or are refused with a location."""
     CASES["other_shapes"] += 1
     if data.draw(st.booleans()):
         doc_obj: Any = tasks[0]
     else:
-        doc_obj = [{"id": t["id"], "image": t["data"]["image"], "annotation_id": 7 + i,
-                    "annotator": 1, "choice": "a", "lead_time": 2.0,
-                    "created_at": "2026-11-23T08:00:00Z"} for i, t in enumerate(tasks)]
+        doc_obj = [
+            {
+                "id": t["id"],
+                "image": t["data"]["image"],
+                "annotation_id": 7 + i,
+                "annotator": 1,
+                "choice": "a",
+                "lead_time": 2.0,
+                "created_at": "2026-11-23T08:00:00Z",
+            }
+            for i, t in enumerate(tasks)
+        ]
     paths = _paths(doc_obj)
     if paths:
         _set(doc_obj, data.draw(st.sampled_from(paths)), data.draw(_wrong))
@@ -327,7 +395,13 @@ def _single_object_and_json_min_records(tasks: list[dict[str, Any]],
 def test_to_parquet_failure_keeps_the_old_dataset(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    run_counted(_to_parquet_failure_keeps_the_old_dataset, CASES, "to_parquet", 200, tmp_path_factory=tmp_path_factory)
+    run_counted(
+        _to_parquet_failure_keeps_the_old_dataset,
+        CASES,
+        "to_parquet",
+        200,
+        tmp_path_factory=tmp_path_factory,
+    )
 
 
 @_settings(200)
@@ -349,8 +423,9 @@ def _to_parquet_failure_keeps_the_old_dataset(
     except ExportFormatError as exc:
         CASES["to_parquet_rejected"] += 1
         _check_located(exc, doc, t)
-        after = {p.relative_to(base): p.read_bytes() for p in sorted(base.rglob("*"))
-                 if p.is_file()}
+        after = {
+            p.relative_to(base): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()
+        }
         assert after == before  # the old dataset, byte for byte, and nothing beside it
         assert [p.name for p in base.iterdir()] == ["dataset"]
     else:

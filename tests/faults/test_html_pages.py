@@ -32,9 +32,10 @@ def test_a_login_page_instead_of_json_is_a_typed_error_that_says_so(
 ) -> None:
     path, fn = CALLS[call]
     proxy.script(path, html_page(200, "Sign in - Corporate SSO"))
-    with make_client(proxy.url, label_studio.admin_key, sleeps) as client, pytest.raises(
-        HTTPError
-    ) as info:
+    with (
+        make_client(proxy.url, label_studio.admin_key, sleeps) as client,
+        pytest.raises(HTTPError) as info,
+    ):
         fn(client, seeded)
     text = str(info.value)
     assert "HTML" in text and "Sign in - Corporate SSO" in text, text
@@ -48,8 +49,9 @@ def test_an_empty_answer_instead_of_json_is_a_typed_error(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps
 ) -> None:
     proxy.script(r"/exports/\d+$", status(200, b"", content_type="application/json"))
-    with make_client(proxy.url, label_studio.admin_key, sleeps) as client, pytest.raises(
-        HTTPError, match="empty"
+    with (
+        make_client(proxy.url, label_studio.admin_key, sleeps) as client,
+        pytest.raises(HTTPError, match="empty"),
     ):
         client.get_export(seeded.project, seeded.export_id)
 
@@ -78,7 +80,11 @@ def test_polling_answered_by_a_login_page_ends_the_wait_with_a_typed_error(
 
 @pytest.mark.parametrize("export_type", ["JSON", "CSV"])
 def test_a_download_answered_by_an_html_page_saves_nothing(
-    label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps, tmp_path: Path,
+    label_studio: Any,
+    seeded: Seeded,
+    proxy: FaultProxy,
+    sleeps: Sleeps,
+    tmp_path: Path,
     export_type: str,
 ) -> None:
     proxy.script(r"/download$", html_page(200, "Sign in - Corporate SSO"))

@@ -38,11 +38,15 @@ def _answer(req: ProxyRequest) -> Fault:
     if req.path.endswith("/download"):
         return status(200, b'[{"id": 1, "data": {}}]', content_type="application/json")
     if req.path.endswith("/convert"):
-        return status(200, '{"export_type": "CSV", "converted_format": 1}',
-                      content_type="application/json")
+        return status(
+            200, '{"export_type": "CSV", "converted_format": 1}', content_type="application/json"
+        )
     if req.method == "POST":
-        return status(201, '{"id": 999999, "project": 1, "path": "/x", "status": "completed"}',
-                      content_type="application/json")
+        return status(
+            201,
+            '{"id": 999999, "project": 1, "path": "/x", "status": "completed"}',
+            content_type="application/json",
+        )
     return status(200, "[]", content_type="application/json")
 
 
@@ -71,7 +75,10 @@ def test_an_absolute_url_to_another_origin_gets_no_key(
 
 
 def test_a_foreign_url_does_not_start_a_token_refresh(
-    label_studio: Any, access_token: str, other_origin: FaultProxy, proxy: FaultProxy,
+    label_studio: Any,
+    access_token: str,
+    other_origin: FaultProxy,
+    proxy: FaultProxy,
     sleeps: Sleeps,
 ) -> None:
     with make_client(proxy.url, access_token, sleeps) as client:
@@ -91,8 +98,14 @@ def _redirect(sink: FaultProxy, code: int) -> Callable[[ProxyRequest], Fault]:
 
 @pytest.mark.parametrize("code", [302, 307])
 def test_export_helpers_redirected_elsewhere_send_no_key(
-    label_studio: Any, api_key: str, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps,
-    other_origin: FaultProxy, tmp_path: Any, code: int,
+    label_studio: Any,
+    api_key: str,
+    seeded: Seeded,
+    proxy: FaultProxy,
+    sleeps: Sleeps,
+    other_origin: FaultProxy,
+    tmp_path: Any,
+    code: int,
 ) -> None:
     """The server side (here the proxy) redirects a download, a snapshot create, a
     conversion and a storage create to another origin: none of them carries the key."""
@@ -112,14 +125,20 @@ def test_export_helpers_redirected_elsewhere_send_no_key(
 
 
 def test_a_redirected_token_refresh_is_refused(
-    label_studio: Any, access_token: str, proxy: FaultProxy, sleeps: Sleeps,
+    label_studio: Any,
+    access_token: str,
+    proxy: FaultProxy,
+    sleeps: Sleeps,
     other_origin: FaultProxy,
 ) -> None:
     """A 307 keeps the body, which holds the personal access token: it is not sent."""
     proxy.rule(_redirect(other_origin, 307), path=r"/api/token/refresh/$")
-    with make_client(proxy.url, access_token, sleeps) as client, pytest.raises(
-        HTTPError, match=r"refused to send the API key to http://127\.0\.0\.2"
-    ) as info:
+    with (
+        make_client(proxy.url, access_token, sleeps) as client,
+        pytest.raises(
+            HTTPError, match=r"refused to send the API key to http://127\.0\.0\.2"
+        ) as info,
+    ):
         client.list_projects()
     assert access_token not in str(info.value)
     _assert_no_credential(other_origin, access_token, 0)
@@ -136,12 +155,14 @@ def test_an_upgrade_to_https_is_another_origin(key: str) -> None:
         if request.url.path == "/api/token/refresh/":
             return httpx.Response(200, json={"access": make_jwt("access")})
         if request.url.scheme == "http":
-            return httpx.Response(301, headers={"Location": str(request.url.copy_with(
-                scheme="https"))})
+            return httpx.Response(
+                301, headers={"Location": str(request.url.copy_with(scheme="https"))}
+            )
         return httpx.Response(200, json=[])
 
-    with ls_frames.Client("http://localhost", key,
-                          transport=httpx.MockTransport(handler)) as client:
+    with ls_frames.Client(
+        "http://localhost", key, transport=httpx.MockTransport(handler)
+    ) as client:
         assert client.list_projects() == []
     upgraded = [r for r in seen if r.url.scheme == "https"]
     assert len(upgraded) == 1 and "Authorization" not in upgraded[0].headers

@@ -19,7 +19,11 @@ pytestmark = pytest.mark.server
 
 @pytest.mark.parametrize("call", ["load_project", "export_project", "download_project"])
 def test_a_failed_download_does_not_leave_the_snapshot(
-    label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps, tmp_path: Path,
+    label_studio: Any,
+    seeded: Seeded,
+    proxy: FaultProxy,
+    sleeps: Sleeps,
+    tmp_path: Path,
     call: str,
 ) -> None:
     proxy.rule(lambda req: status(500, "broken"), path=r"/download$")
@@ -29,11 +33,13 @@ def test_a_failed_download_does_not_leave_the_snapshot(
             if call == "load_project":
                 ls_frames.load_project(seeded.project, client=client, progress=False)
             elif call == "export_project":
-                ls_frames.export_project(seeded.project, tmp_path / "ds", client=client,
-                                         progress=False)
+                ls_frames.export_project(
+                    seeded.project, tmp_path / "ds", client=client, progress=False
+                )
             else:
-                ls_frames.download_project(seeded.project, f"{tmp_path}/new/", client=client,
-                                           progress=False)
+                ls_frames.download_project(
+                    seeded.project, f"{tmp_path}/new/", client=client, progress=False
+                )
         assert {e.id for e in client.list_exports(seeded.project)} == before
         made = [ex for ex in proxy.requests(method="POST") if ex.path.endswith("/exports/")]
         assert len(made) == 1, "a snapshot was made, and deleted"

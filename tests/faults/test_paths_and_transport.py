@@ -46,7 +46,11 @@ def _names(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("case", sorted(_names(Path("/x"))))
 def test_content_disposition_cannot_escape_the_target_folder(
-    label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps, tmp_path: Path,
+    label_studio: Any,
+    seeded: Seeded,
+    proxy: FaultProxy,
+    sleeps: Sleeps,
+    tmp_path: Path,
     case: str,
 ) -> None:
     value = _names(tmp_path)[case]
@@ -72,16 +76,29 @@ def test_content_disposition_cannot_escape_the_target_folder(
     count("content-disposition", "cases-contained")
 
 
-@pytest.mark.parametrize("url", ["http://10.20.30.40:8080", "http://label-studio.example.org",
-                                 "http://localhost.example.org:8080/ls"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.20.30.40:8080",
+        "http://label-studio.example.org",
+        "http://localhost.example.org:8080/ls",
+    ],
+)
 def test_plain_http_to_a_remote_host_warns(label_studio: Any, url: str) -> None:
     with pytest.warns(InsecureTransportWarning, match="plain http") as record:
         ls_frames.Client(url, label_studio.admin_key).close()
     assert label_studio.admin_key not in str(record[0].message)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:8080",
-                                 "http://[::1]:8080", "https://label-studio.example.org"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+        "https://label-studio.example.org",
+    ],
+)
 def test_loopback_or_https_does_not_warn(label_studio: Any, url: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

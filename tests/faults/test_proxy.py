@@ -17,16 +17,19 @@ pytestmark = pytest.mark.server
 
 def test_forwards_range_and_keeps_the_servers_framing(label_studio: Any, seeded: Seeded) -> None:
     auth = auth_headers(label_studio.url, label_studio.admin_key)
-    with FaultProxy(label_studio.url, lifetime=30) as proxy, httpx.Client(
-        base_url=proxy.url, headers=auth
-    ) as client:
+    with (
+        FaultProxy(label_studio.url, lifetime=30) as proxy,
+        httpx.Client(base_url=proxy.url, headers=auth) as client,
+    ):
         url = f"/{seeded.download_path}?exportType=JSON"
         whole = client.get(url)
         assert whole.content == seeded.body
         assert "content-length" not in whole.headers, "a plain GET ends with the connection"
         part = client.get(url, headers={"Range": "bytes=100-"})
         assert part.status_code == 206 and part.content == seeded.body[100:]
-        assert part.headers["content-range"] == f"bytes 100-{len(seeded.body) - 1}/{len(seeded.body)}"
+        assert (
+            part.headers["content-range"] == f"bytes 100-{len(seeded.body) - 1}/{len(seeded.body)}"
+        )
         proxy.script(r"/download$", cut(1000))
         assert len(client.get(url).content) == 1000, "a cut of an unframed body looks complete"
         proxy.script(r"/download$", cut(1000))
@@ -46,8 +49,9 @@ def test_stops_by_itself_after_its_lifetime_and_budget(label_studio: Any) -> Non
             httpx.get(proxy.url + "/b", timeout=2)
 
 
-@pytest.mark.parametrize(("upstream", "bind"), [("http://example.org", "127.0.0.1"),
-                                                ("http://127.0.0.1:1", "0.0.0.0")])
+@pytest.mark.parametrize(
+    ("upstream", "bind"), [("http://example.org", "127.0.0.1"), ("http://127.0.0.1:1", "0.0.0.0")]
+)
 def test_refuses_anything_but_loopback(upstream: str, bind: str) -> None:
     with pytest.raises(ValueError, match="loopback"):
         FaultProxy(upstream, bind=bind)

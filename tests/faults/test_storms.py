@@ -43,10 +43,20 @@ def test_polling_rides_out_bursts_shorter_than_the_retries(
     Retry-After; every burst is shorter than the retry budget, so the wait completes."""
     pending = rewrite_json(_in_progress)
     script = [
-        status(503), status(502), pending,
-        status(504), status(429, retry_after=3), status(429, retry_after=1), pending,
-        html_page(502, "502 Bad Gateway"), status(503), status(503), status(503), pending,
-        status(429, retry_after="0"), pending,
+        status(503),
+        status(502),
+        pending,
+        status(504),
+        status(429, retry_after=3),
+        status(429, retry_after=1),
+        pending,
+        html_page(502, "502 Bad Gateway"),
+        status(503),
+        status(503),
+        status(503),
+        pending,
+        status(429, retry_after="0"),
+        pending,
     ]
     proxy.script(rf"/exports/{seeded.export_id}$", *script)
     with make_client(proxy.url, api_key, sleeps, attempts=ATTEMPTS) as client:
@@ -58,12 +68,18 @@ def test_polling_rides_out_bursts_shorter_than_the_retries(
     polls = proxy.requests(rf"/exports/{seeded.export_id}$")
     assert len(polls) == len(script) + 1
     assert [s for s in sleeps.calls if s in (3.0, 1.0, 0.0)] == [3.0, 1.0, 0.0]
-    count("storms", "poll-retries", sum(e.fault != "pass" and e.fault != "rewrite-json"
-                                         for e in polls))
+    count(
+        "storms",
+        "poll-retries",
+        sum(e.fault != "pass" and e.fault != "rewrite-json" for e in polls),
+    )
 
 
-@pytest.mark.parametrize("fault", [status(503), status(429, retry_after=2),
-                                   html_page(504, "Gateway Time-out")], ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "fault",
+    [status(503), status(429, retry_after=2), html_page(504, "Gateway Time-out")],
+    ids=lambda f: f.name,
+)
 def test_a_storm_longer_than_the_retries_ends_the_wait_with_a_typed_error(
     label_studio: Any, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps, fault: Fault
 ) -> None:
@@ -88,11 +104,18 @@ def test_a_storm_longer_than_the_retries_ends_the_wait_with_a_typed_error(
 # -- creation under random storms ------------------------------------------------------------------
 #: What the storm throws at a request (chosen at random, in bursts).
 STORM: list[Fault] = [
-    status(502), status(503), status(504), html_page(502, "502 Bad Gateway"),
-    status(429, retry_after=1), status(429, retry_after=0),
-    status(502, forward=True), status(504, forward=True),  # the gateway gave up, the server went on
-    reset(), reset(forward=True),
-    stall(3.0, forward=False), stall(3.0, forward=True),
+    status(502),
+    status(503),
+    status(504),
+    html_page(502, "502 Bad Gateway"),
+    status(429, retry_after=1),
+    status(429, retry_after=0),
+    status(502, forward=True),
+    status(504, forward=True),  # the gateway gave up, the server went on
+    reset(),
+    reset(forward=True),
+    stall(3.0, forward=False),
+    stall(3.0, forward=True),
 ]
 CREATES = 8
 
@@ -117,7 +140,11 @@ class Storm:
 
 
 def test_create_wait_download_under_random_storms(
-    label_studio: Any, api_key: str, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps,
+    label_studio: Any,
+    api_key: str,
+    seeded: Seeded,
+    proxy: FaultProxy,
+    sleeps: Sleeps,
     tmp_path: Any,
 ) -> None:
     """Eight create/wait/download cycles with every request of them (token refreshes

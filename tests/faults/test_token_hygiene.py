@@ -75,8 +75,13 @@ def _texts_of(exc: BaseException) -> list[str]:
 
 
 def test_no_credential_in_reprs_logs_or_errors(
-    label_studio: Any, api_key: str, seeded: Seeded, proxy: FaultProxy, sleeps: Sleeps,
-    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    label_studio: Any,
+    api_key: str,
+    seeded: Seeded,
+    proxy: FaultProxy,
+    sleeps: Sleeps,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: ls_frames, httpx, httpcore
     texts: list[str] = []
@@ -96,9 +101,19 @@ def test_no_credential_in_reprs_logs_or_errors(
         conversion = export.convert("CSV")
         conversion.wait(timeout=60, poll_interval=0.05)
         export.download(tmp_path, progress=False)
-        texts += [repr(o) for o in (client, client.auth, client.retry, client._client, export,
-                                    conversion, *client.list_exports(pid),
-                                    *client.export_formats(pid))]
+        texts += [
+            repr(o)
+            for o in (
+                client,
+                client.auth,
+                client.retry,
+                client._client,
+                export,
+                conversion,
+                *client.list_exports(pid),
+                *client.export_formats(pid),
+            )
+        ]
 
         # Error answers that echo the credential back, in JSON and in HTML.
         for code in (400, 401, 403, 404, 500):
@@ -120,9 +135,16 @@ def test_no_credential_in_reprs_logs_or_errors(
         secrets_now = sorted(proxy.secrets_seen)
         failing = client.get_export(pid, eid)
         failing.raw["status"] = "in_progress"
-        proxy.script(rf"/exports/{eid}$", rewrite_json(lambda raw: {
-            **raw, "status": "failed",
-            "traceback": "Traceback ...\nKeyError: " + " ".join(secrets_now)}))
+        proxy.script(
+            rf"/exports/{eid}$",
+            rewrite_json(
+                lambda raw: {
+                    **raw,
+                    "status": "failed",
+                    "traceback": "Traceback ...\nKeyError: " + " ".join(secrets_now),
+                }
+            ),
+        )
         expect_error(lambda: failing.wait(timeout=10, poll_interval=0.01))
         # A download that does not match its MD5.
         broken = client.get_export(pid, eid)
@@ -137,12 +159,21 @@ def test_no_credential_in_reprs_logs_or_errors(
         texts += _texts_of(exc)
     texts.append(caplog.text)
     texts += [r.getMessage() for r in caplog.records]
-    leaks = [(secret[:6] + "…", text[:120]) for text in texts for secret in secrets
-             if secret in text]
+    leaks = [
+        (secret[:6] + "…", text[:120]) for text in texts for secret in secrets if secret in text
+    ]
     assert not leaks, leaks
     assert {type(e).__name__ for e in errors} >= {
-        "BadRequest", "AuthenticationError", "PermissionDenied", "NotFound", "ServerError",
-        "HTTPError", "TransportError", "RequestTimeout", "ExportFailed", "ChecksumMismatch",
+        "BadRequest",
+        "AuthenticationError",
+        "PermissionDenied",
+        "NotFound",
+        "ServerError",
+        "HTTPError",
+        "TransportError",
+        "RequestTimeout",
+        "ExportFailed",
+        "ChecksumMismatch",
     }
     count("token hygiene", "texts-scanned", len(texts))
     count("token hygiene", "errors-provoked", len(errors))
@@ -173,8 +204,12 @@ def _leaks_in(blob: bytes, secrets: set[str], where: str) -> list[str]:
 
 
 def test_no_credential_in_parquet_files_or_provenance(
-    label_studio: Any, api_key: str, demo_project: dict[str, Any], proxy: FaultProxy,
-    sleeps: Sleeps, tmp_path: Path,
+    label_studio: Any,
+    api_key: str,
+    demo_project: dict[str, Any],
+    proxy: FaultProxy,
+    sleeps: Sleeps,
+    tmp_path: Path,
 ) -> None:
     """``export_project`` with each key kind: every byte of every file written (the Parquet
     files with their footers, ``_SUCCESS``, the kept snapshot), the decoded key-value
@@ -184,8 +219,9 @@ def test_no_credential_in_parquet_files_or_provenance(
     out, kept = tmp_path / "dataset", tmp_path / "snapshot"
     kept.mkdir()
     with make_client(proxy.url, api_key, sleeps) as client:
-        ls_frames.export_project(demo_project["project_id"], out, client=client,
-                                 keep_file=kept, progress=False)
+        ls_frames.export_project(
+            demo_project["project_id"], out, client=client, keep_file=kept, progress=False
+        )
     secrets = {s for s in proxy.secrets_seen | {api_key} if len(s) >= 16}
     assert api_key in secrets
     if ls_frames.transport.token_kind(api_key) != "legacy":
@@ -220,24 +256,40 @@ def test_no_credential_in_parquet_files_or_provenance(
 def _notebooks() -> list[Path]:
     """Every notebook of the repository (hidden folders, virtual environments and
     ``test-output`` excepted)."""
-    tops = [d for d in REPO.iterdir() if d.is_dir() and not d.name.startswith(".")
-            and d.name != "test-output" and not (d / "pyvenv.cfg").exists()]
+    tops = [
+        d
+        for d in REPO.iterdir()
+        if d.is_dir()
+        and not d.name.startswith(".")
+        and d.name != "test-output"
+        and not (d / "pyvenv.cfg").exists()
+    ]
     found = [*REPO.glob("*.ipynb"), *(p for d in tops for p in d.rglob("*.ipynb"))]
-    return sorted(p for p in found
-                  if not any(part.startswith(".") for part in p.relative_to(REPO).parts))
+    return sorted(
+        p for p in found if not any(part.startswith(".") for part in p.relative_to(REPO).parts)
+    )
 
 
 def _credential_hits(blob: bytes, where: str) -> list[str]:
-    return [f"{kind} {m.group()[:6]!r}… in {where}" for kind, pattern in
-            CREDENTIAL_PATTERNS.items() for m in pattern.finditer(blob)]
+    return [
+        f"{kind} {m.group()[:6]!r}… in {where}"
+        for kind, pattern in CREDENTIAL_PATTERNS.items()
+        for m in pattern.finditer(blob)
+    ]
 
 
 def test_saved_notebooks_hold_no_credential() -> None:
     """Every notebook in the repository, outputs included: no live test credential (when the
     environment names them) and nothing shaped like a legacy token, a JWT or an
     ``Authorization`` value."""
-    live = {os.environ.get(name, "") for name in (
-        "LS_FRAMES_TEST_LEGACY_TOKEN", "LS_FRAMES_TEST_ACCESS_TOKEN", "LABEL_STUDIO_API_KEY")}
+    live = {
+        os.environ.get(name, "")
+        for name in (
+            "LS_FRAMES_TEST_LEGACY_TOKEN",
+            "LS_FRAMES_TEST_ACCESS_TOKEN",
+            "LABEL_STUDIO_API_KEY",
+        )
+    }
     live = {s for s in live if len(s) >= 16}
     notebooks = _notebooks()
     hits: list[str] = []
@@ -264,8 +316,11 @@ ls_frames.Client(api_key=os.environ["LABEL_STUDIO_API_KEY"][:-4] + "AAAA").list_
 
 
 def test_executed_notebook_outputs_hold_no_live_credential(
-    label_studio: Any, demo_project: dict[str, Any], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, api_key: str,
+    label_studio: Any,
+    demo_project: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api_key: str,
 ) -> None:
     """The quick-start notebook executed against the real server with each key kind, plus a
     probe cell (reprs of the client, a failed request's traceback): the saved notebook holds
@@ -283,8 +338,9 @@ def test_executed_notebook_outputs_hold_no_live_credential(
     nb = nbformat.read(source, as_version=4)
     probe = nbformat.v4.new_code_cell(_PROBE, metadata={"tags": ["raises-exception"]})
     nb.cells.append(probe)
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     saved = tmp_path / "executed.ipynb"
     nbformat.write(nb, saved)
     blob = saved.read_bytes()

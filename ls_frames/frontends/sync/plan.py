@@ -77,8 +77,12 @@ class ExportPlan:
     """Whether to export the window, and why."""
 
     export: bool
-    reason: Literal["changed after the watermark", "changed in the overlap",
-                    "overlap already held", "nothing changed"]  # fmt: skip
+    reason: Literal[
+        "changed after the watermark",
+        "changed in the overlap",
+        "overlap already held",
+        "nothing changed",
+    ]
 
 
 def window_to_check(after_watermark: int, in_window: int) -> bool:
@@ -126,8 +130,9 @@ class DeletionCheck:
     missing: int | None  # how many are gone, when the counts tell (stops the search early)
 
 
-def plan_deletions(known: Iterable[int], exported: Iterable[int], server_total: int
-                   ) -> DeletionCheck:
+def plan_deletions(
+    known: Iterable[int], exported: Iterable[int], server_total: int
+) -> DeletionCheck:
     """Every task created since the last run is in the export, so the server holds
     ``|known | exported|`` tasks unless some were deleted. Fewer: that many were deleted.
     More: tasks created after the export (the next run brings them), and deletions hidden
@@ -219,8 +224,9 @@ def predictions_lost(server_predictions: int | None, ours: int) -> str | None:
     return f"the server holds {server_predictions} predictions, the dataset {ours}"
 
 
-def plan_outcome(exported: bool, deleted: int, server_predictions: int | None,
-                 ours_predictions: int) -> Outcome:
+def plan_outcome(
+    exported: bool, deleted: int, server_predictions: int | None, ours_predictions: int
+) -> Outcome:
     """Nothing exported and nothing deleted: nothing to write, unless predictions went
     missing unseen (then ``full``). Otherwise an upsert (whose result is checked again
     with :func:`predictions_lost`)."""

@@ -181,20 +181,42 @@ def sync_parquet(
     """
     if client is None:
         with Client() as own:
-            return sync_parquet(project, out_dir, client=own, overlap=overlap, full=full,
-                                label_config=label_config, compression=compression,
-                                timeout=timeout, progress=progress, media=media,
-                                media_options=media_options)  # fmt: skip
+            return sync_parquet(
+                project,
+                out_dir,
+                client=own,
+                overlap=overlap,
+                full=full,
+                label_config=label_config,
+                compression=compression,
+                timeout=timeout,
+                progress=progress,
+                media=media,
+                media_options=media_options,
+            )
     cache = media if media is not None else media_cache_dir(out_dir)
     before = task_stamps(out_dir) if cache is not None else {}
-    result = _sync(client, project, out_dir, overlap=overlap, full=full,
-                   label_config=label_config, compression=compression, timeout=timeout,
-                   progress=progress)  # fmt: skip
+    result = _sync(
+        client,
+        project,
+        out_dir,
+        overlap=overlap,
+        full=full,
+        label_config=label_config,
+        compression=compression,
+        timeout=timeout,
+        progress=progress,
+    )
     if cache is None:
         return result
-    table = fetch_dataset_media(result.path, cache, client=client, progress=progress,
-                                changed=changed_tasks(result.path, before),
-                                **dict(media_options or {}))  # fmt: skip
+    table = fetch_dataset_media(
+        result.path,
+        cache,
+        client=client,
+        progress=progress,
+        changed=changed_tasks(result.path, before),
+        **dict(media_options or {}),
+    )
     return replace(result, media=dict(table.attrs.get("media", {})))
 
 
@@ -223,8 +245,11 @@ def _read_state(out: Path) -> dict[str, Any] | None:
 
 
 def _stamp(run: dict[str, Any], started: float) -> dict[str, Any]:
-    return {**run, "finished_at": datetime.now(timezone.utc).isoformat(),
-            "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+    return {
+        **run,
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _config(info: dict[str, Any], label_config: str | bool | None) -> str | None:
@@ -246,14 +271,22 @@ def _download_and_drop(run: _Run, export: Export) -> Path:
     """Download the snapshot, then delete it on the server (it was only a means; a
     failure to delete is logged, not raised)."""
     path = export.download(run.tmp, progress=run.progress)
-    _best_effort(lambda: run.client.delete_export(export.project, export.id),
-                 f"delete snapshot {export.id}")  # fmt: skip
+    _best_effort(
+        lambda: run.client.delete_export(export.project, export.id), f"delete snapshot {export.id}"
+    )
     return path
 
 
 def _sync(
-    client: Client, project: int, out_dir: str | os.PathLike[str], *, overlap: float,
-    full: bool, label_config: str | bool | None, compression: Compression, timeout: float | None,
+    client: Client,
+    project: int,
+    out_dir: str | os.PathLike[str],
+    *,
+    overlap: float,
+    full: bool,
+    label_config: str | bool | None,
+    compression: Compression,
+    timeout: float | None,
     progress: bool | None,
 ) -> SyncResult:
     """One run of :func:`sync_parquet` on the tables."""
@@ -273,15 +306,26 @@ def _sync(
         raise ConfigurationError(f"{out} holds project {held}, not {project}; pick another folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-        run = _Run(client, int(project), out, Path(tmp), started, overlap, label_config,
-                   compression, timeout, progress)  # fmt: skip
+        run = _Run(
+            client,
+            int(project),
+            out,
+            Path(tmp),
+            started,
+            overlap,
+            label_config,
+            compression,
+            timeout,
+            progress,
+        )
         if state is None:
             return _full_run(run)
         return _incremental_run(run, state)
 
 
-def _plan_export(run: _Run, tasks: TaskQueries, watermark: str, window: dict[str, Any]
-                 ) -> plan.ExportPlan:
+def _plan_export(
+    run: _Run, tasks: TaskQueries, watermark: str, window: dict[str, Any]
+) -> plan.ExportPlan:
     """Step 1: ask the counts (and, for a small overlap, the stamps) the plan needs."""
     # changed after the watermark itself: certainly something to export. Otherwise the
     # overlap's tasks may still be ones the dataset has with the same updated_at
@@ -300,8 +344,13 @@ def _export_window(run: _Run, window: dict[str, Any]) -> Export:
     """A snapshot of the window's tasks, through a temporary view deleted afterwards."""
     view = run.client.create_view(run.project, window, f"ls_frames sync {uuid.uuid4().hex[:8]}")
     try:
-        return snapshot_project(run.project, client=run.client, timeout=run.timeout,
-                                progress=run.progress, task_filter=TaskFilter(view=view))
+        return snapshot_project(
+            run.project,
+            client=run.client,
+            timeout=run.timeout,
+            progress=run.progress,
+            task_filter=TaskFilter(view=view),
+        )
     finally:
         _best_effort(lambda: run.client.delete_view(view), f"delete its temporary view {view}")
 
@@ -322,8 +371,12 @@ def _incremental_run(run: _Run, state: dict[str, Any]) -> SyncResult:
         project_info = pool.submit(run.client.get_project, run.project)
         part = None
         if export is not None:
-            part = to_parquet(_download_and_drop(run, export), run.tmp / "part",
-                              compression=run.compression, progress=run.progress)
+            part = to_parquet(
+                _download_and_drop(run, export),
+                run.tmp / "part",
+                compression=run.compression,
+                progress=run.progress,
+            )
         server = counted.result()
         info = project_info.result()
         config = _config(info, run.label_config)
@@ -339,39 +392,74 @@ def _incremental_run(run: _Run, state: dict[str, Any]) -> SyncResult:
         logger.warning(
             "sync_parquet: the server holds %d task(s) the dataset has not had for two "
             "runs; they changed before the window (overlap %s s): run with full=True",
-            unexplained, run.overlap)  # fmt: skip
+            unexplained,
+            run.overlap,
+        )
     ours = int(((state.get("tables") or {}).get("predictions") or {}).get("rows") or 0)
     outcome = plan.plan_outcome(export is not None, len(deleted), predictions, ours)
     if outcome.action == "nothing":
-        return SyncResult(run.out, "incremental", 0, 0, len(set(known)), watermark,
-                          time.monotonic() - run.started, None, dict(tasks.requests))
+        return SyncResult(
+            run.out,
+            "incremental",
+            0,
+            0,
+            len(set(known)),
+            watermark,
+            time.monotonic() - run.started,
+            None,
+            dict(tasks.requests),
+        )
     if outcome.action == "full":
         return _redo_full(run, sync, str(outcome.reason))
-    entry = {"mode": "incremental", "since": since, "export_id": export.id if export else None,
-             "watermark": watermark, "changed_tasks": len(set(exported)),
-             "deleted_tasks": len(deleted), "server_task_count": server["total"],
-             "searched_deletions": check.search, "requests": dict(tasks.requests),
-             "unexplained_tasks": unexplained}  # fmt: skip
-    sync.update(watermark=watermark, overlap=run.overlap,
-                runs=[*(sync.get("runs") or []), _stamp(entry, run.started)][-_HISTORY:])
-    prov.update(sync=sync, ls_frames_version=__version__, source="label-studio-sync",
-                written_at=datetime.now(timezone.utc).isoformat())  # fmt: skip
+    entry = {
+        "mode": "incremental",
+        "since": since,
+        "export_id": export.id if export else None,
+        "watermark": watermark,
+        "changed_tasks": len(set(exported)),
+        "deleted_tasks": len(deleted),
+        "server_task_count": server["total"],
+        "searched_deletions": check.search,
+        "requests": dict(tasks.requests),
+        "unexplained_tasks": unexplained,
+    }
+    sync.update(
+        watermark=watermark,
+        overlap=run.overlap,
+        runs=[*(sync.get("runs") or []), _stamp(entry, run.started)][-_HISTORY:],
+    )
+    prov.update(
+        sync=sync,
+        ls_frames_version=__version__,
+        source="label-studio-sync",
+        written_at=datetime.now(timezone.utc).isoformat(),
+    )
     prov.pop("task_count", None)  # the manifest has the dataset's count
     if export is not None:
-        prov.update(export_id=export.id, md5=export.md5,
-                    export_created_at=export.raw.get("created_at"))  # fmt: skip
+        prov.update(
+            export_id=export.id, md5=export.md5, export_created_at=export.raw.get("created_at")
+        )
     if config is not None:
         prov["label_config"] = config
-    written = upsert_tasks(run.out, part, drop_tasks=deleted, provenance=prov,
-                           compression=run.compression)  # fmt: skip
-    lost = plan.predictions_lost(predictions,
-                                 int(written["tables"].get("predictions", {}).get("rows") or 0))
+    written = upsert_tasks(
+        run.out, part, drop_tasks=deleted, provenance=prov, compression=run.compression
+    )
+    lost = plan.predictions_lost(
+        predictions, int(written["tables"].get("predictions", {}).get("rows") or 0)
+    )
     if lost:
         return _redo_full(run, sync, lost.replace("the dataset", "the refreshed dataset"))
-    return SyncResult(run.out, "incremental", len(set(exported)), len(deleted),
-                      int(written.get("task_count") or 0), watermark,
-                      time.monotonic() - run.started, export.id if export else None,
-                      dict(tasks.requests))  # fmt: skip
+    return SyncResult(
+        run.out,
+        "incremental",
+        len(set(exported)),
+        len(deleted),
+        int(written.get("task_count") or 0),
+        watermark,
+        time.monotonic() - run.started,
+        export.id if export else None,
+        dict(tasks.requests),
+    )
 
 
 def _redo_full(run: _Run, sync: dict[str, Any], reason: str) -> SyncResult:
@@ -379,23 +467,40 @@ def _redo_full(run: _Run, sync: dict[str, Any], reason: str) -> SyncResult:
     return _full_run(run, history=list(sync.get("runs") or []), reason=reason)
 
 
-def _full_run(run: _Run, history: list[dict[str, Any]] | None = None,
-              reason: str | None = None) -> SyncResult:
+def _full_run(
+    run: _Run, history: list[dict[str, Any]] | None = None, reason: str | None = None
+) -> SyncResult:
     client, project = run.client, run.project
     export = snapshot_project(project, client=client, timeout=run.timeout, progress=run.progress)
     config = _config(client.get_project(project), run.label_config)
     provenance = snapshot_provenance(client, export, config)
     provenance["source"] = "label-studio-sync"
     watermark = str(export.raw.get("created_at") or "1970-01-01T00:00:00.000000Z")
-    entry = {"mode": "full", "export_id": export.id, "watermark": watermark,
-             "changed_tasks": export.task_count, "deleted_tasks": 0}  # fmt: skip
+    entry = {
+        "mode": "full",
+        "export_id": export.id,
+        "watermark": watermark,
+        "changed_tasks": export.task_count,
+        "deleted_tasks": 0,
+    }
     if reason:
         entry["reason"] = reason
-    provenance["sync"] = {"watermark": watermark, "overlap": run.overlap,
-                          "runs": [*(history or []), _stamp(entry, run.started)][-_HISTORY:]}
+    provenance["sync"] = {
+        "watermark": watermark,
+        "overlap": run.overlap,
+        "runs": [*(history or []), _stamp(entry, run.started)][-_HISTORY:],
+    }
     path = _download_and_drop(run, export)
-    to_parquet(path, run.out, provenance=provenance, label_config=config, overwrite=True,
-               compression=run.compression, progress=run.progress)  # fmt: skip
+    to_parquet(
+        path,
+        run.out,
+        provenance=provenance,
+        label_config=config,
+        overwrite=True,
+        compression=run.compression,
+        progress=run.progress,
+    )
     total = int(read_manifest(run.out).get("task_count") or 0)
-    return SyncResult(run.out, "full", total, 0, total, watermark,
-                      time.monotonic() - run.started, export.id)  # fmt: skip
+    return SyncResult(
+        run.out, "full", total, 0, total, watermark, time.monotonic() - run.started, export.id
+    )

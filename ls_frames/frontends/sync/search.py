@@ -44,8 +44,9 @@ class TaskQueries:
         """How many tasks match ``filters``."""
         return self.totals(filters)["total"]
 
-    def rows(self, filters: dict[str, Any] | None = None, fields: str = "id"
-             ) -> list[dict[str, Any]]:
+    def rows(
+        self, filters: dict[str, Any] | None = None, fields: str = "id"
+    ) -> list[dict[str, Any]]:
         """:meth:`Client.list_tasks` under ``filters``."""
         self._counted("list")
         return self.client.list_tasks(self.project, filters, fields=fields)
@@ -56,7 +57,11 @@ class TaskQueries:
 
 
 def find_deleted_tasks(
-    client: Client, project: int, known: Sequence[int], *, missing: int | None = None,
+    client: Client,
+    project: int,
+    known: Sequence[int],
+    *,
+    missing: int | None = None,
 ) -> list[int]:
     """Which of the ``known`` task ids no longer exist on the server.
 
@@ -82,12 +87,12 @@ def search(tasks: TaskQueries, ids: list[int], missing: int | None) -> list[int]
     tasks) level by level, as :func:`~ls_frames.frontends.sync.plan.search_step` decides."""
 
     def listed(node: Range) -> list[int]:
-        part = ids[node[0]:node[1]]
+        part = ids[node[0] : node[1]]
         there = tasks.ids(id_range_filter(part[0], part[-1]))
         return [i for i in part if i not in there]
 
     def counted(node: Range) -> tuple[Range, int]:
-        part = ids[node[0]:node[1]]
+        part = ids[node[0] : node[1]]
         return node, tasks.count(id_range_filter(part[0], part[-1]))
 
     level = first_ranges(len(ids), missing)

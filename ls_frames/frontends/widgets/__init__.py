@@ -7,8 +7,7 @@ try:
     import ipywidgets  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ConfigurationError(
-        "ExportPanel needs ipywidgets, which is not installed: "
-        "pip install 'ls-frames[widgets]'"
+        "ExportPanel needs ipywidgets, which is not installed: pip install 'ls-frames[widgets]'"
     ) from exc
 
 from ls_frames.frontends.widgets.panel import ExportPanel

@@ -31,7 +31,9 @@ def _explained(widget: W.Widget, text: str) -> W.HBox:
 
 def _tristate(name: str, value: OnlyOrExclude | None) -> W.ToggleButtons:
     return W.ToggleButtons(
-        options=_TRISTATE, value=value or _ANY, description=name,
+        options=_TRISTATE,
+        value=value or _ANY,
+        description=name,
         style={"button_width": "70px", "description_width": "90px"},
     )
 
@@ -50,46 +52,64 @@ class OptionsBox(W.VBox):
         self.annotated = _tristate("annotated", tf.annotated)
         self.skipped_tasks = _tristate("skipped", tf.skipped)
         self.only_with_annotations = W.Checkbox(
-            value=tf.only_with_annotations, description="only tasks with annotations",
+            value=tf.only_with_annotations,
+            description="only tasks with annotations",
             indent=False,
         )
         self.usual = W.Checkbox(value=af.usual, description="usual", indent=False)
-        self.ground_truth = W.Checkbox(value=af.ground_truth, description="ground truth",
-                                       indent=False)
+        self.ground_truth = W.Checkbox(
+            value=af.ground_truth, description="ground truth", indent=False
+        )
         self.skipped = W.Checkbox(value=af.skipped, description="skipped", indent=False)
         width = {"description_width": "90px"}
-        self.predictions = W.Dropdown(options=_FULL_OR_ID, value=ser.predictions,
-                                      description="predictions", style=width)
-        self.drafts = W.Dropdown(options=_FULL_OR_ID, value=ser.drafts, description="drafts",
-                                 style=width)
-        self.annotators = W.Dropdown(options=_FULL_OR_ID, value=ser.annotators,
-                                     description="annotators", style=width)
+        self.predictions = W.Dropdown(
+            options=_FULL_OR_ID, value=ser.predictions, description="predictions", style=width
+        )
+        self.drafts = W.Dropdown(
+            options=_FULL_OR_ID, value=ser.drafts, description="drafts", style=width
+        )
+        self.annotators = W.Dropdown(
+            options=_FULL_OR_ID, value=ser.annotators, description="annotators", style=width
+        )
         self.interpolate_key_frames = W.Checkbox(
-            value=ser.interpolate_key_frames, description="interpolate video key frames",
+            value=ser.interpolate_key_frames,
+            description="interpolate video key frames",
             indent=False,
         )
         self.annotation_history = W.Checkbox(
-            value=ser.annotation_history, description="annotation history", indent=False,
+            value=ser.annotation_history,
+            description="annotation history",
+            indent=False,
         )
-        super().__init__([
-            W.HTML("<b>Tasks</b>"),
-            _explained(self.finished, "finished: enough annotations by the overlap setting"),
-            _explained(self.annotated, "annotated: at least one annotation that was not skipped"),
-            _explained(self.skipped_tasks, "skipped: has a skipped annotation"),
-            _explained(self.only_with_annotations,
-                       "drop tasks nobody annotated (skipped counts as annotated)"),
-            W.HTML("<b>Annotations</b>"),
-            small("Kept if any ticked kind applies. All three keep everything; the server "
-                  "would otherwise drop skipped and ground-truth annotations."),
-            W.HBox([self.usual, self.ground_truth, self.skipped]),
-            W.HTML("<b>Serialization</b>"),
-            _explained(self.predictions, "whole predictions (result, score, model) or ids"),
-            _explained(self.drafts, "whole drafts or ids"),
-            _explained(self.annotators, "completed_by as {id, email, names} or the user id"),
-            _explained(self.interpolate_key_frames,
-                       "write every video frame of a sequence, not only key frames"),
-            _explained(self.annotation_history, "each annotation's history (can be large)"),
-        ])  # fmt: skip
+        super().__init__(
+            [
+                W.HTML("<b>Tasks</b>"),
+                _explained(self.finished, "finished: enough annotations by the overlap setting"),
+                _explained(
+                    self.annotated, "annotated: at least one annotation that was not skipped"
+                ),
+                _explained(self.skipped_tasks, "skipped: has a skipped annotation"),
+                _explained(
+                    self.only_with_annotations,
+                    "drop tasks nobody annotated (skipped counts as annotated)",
+                ),
+                W.HTML("<b>Annotations</b>"),
+                small(
+                    "Kept if any ticked kind applies. All three keep everything; the server "
+                    "would otherwise drop skipped and ground-truth annotations."
+                ),
+                W.HBox([self.usual, self.ground_truth, self.skipped]),
+                W.HTML("<b>Serialization</b>"),
+                _explained(self.predictions, "whole predictions (result, score, model) or ids"),
+                _explained(self.drafts, "whole drafts or ids"),
+                _explained(self.annotators, "completed_by as {id, email, names} or the user id"),
+                _explained(
+                    self.interpolate_key_frames,
+                    "write every video frame of a sequence, not only key frames",
+                ),
+                _explained(self.annotation_history, "each annotation's history (can be large)"),
+            ]
+        )
 
     def task_filter(self, view: int | None) -> TaskFilter:
         return TaskFilter(
@@ -101,9 +121,11 @@ class OptionsBox(W.VBox):
         )
 
     def annotation_filter(self) -> AnnotationFilter:
-        return AnnotationFilter(usual=bool(self.usual.value),
-                                ground_truth=bool(self.ground_truth.value),
-                                skipped=bool(self.skipped.value))  # fmt: skip
+        return AnnotationFilter(
+            usual=bool(self.usual.value),
+            ground_truth=bool(self.ground_truth.value),
+            skipped=bool(self.skipped.value),
+        )
 
     def serialization(self) -> Serialization:
         def kind(widget: W.Dropdown) -> Literal["full", "id"]:
@@ -130,8 +152,13 @@ class FormatPicker(W.VBox):
         rows = []
         self.boxes = {}
         for fmt in formats:
-            box = W.Checkbox(value=False, description=fmt.title, disabled=fmt.disabled,
-                             indent=False, layout=W.Layout(width="220px"))
+            box = W.Checkbox(
+                value=False,
+                description=fmt.title,
+                disabled=fmt.disabled,
+                indent=False,
+                layout=W.Layout(width="220px"),
+            )
             box.add_class(f"lsf-format-{fmt.name}")
             note = "not possible with this label config" if fmt.disabled else fmt.description
             self.boxes[fmt.name] = box
@@ -161,19 +188,28 @@ class SnapshotPicker(W.VBox):
     NEW = 0
 
     def __init__(self) -> None:
-        self.select = W.Select(options=[("new snapshot with the options above", self.NEW)],
-                               value=self.NEW, rows=5, layout=W.Layout(width="95%"))
+        self.select = W.Select(
+            options=[("new snapshot with the options above", self.NEW)],
+            value=self.NEW,
+            rows=5,
+            layout=W.Layout(width="95%"),
+        )
         self.select.add_class("lsf-snapshots")
-        self.delete_button = W.Button(description="Delete snapshot", icon="trash",
-                                      button_style="warning", disabled=True)
+        self.delete_button = W.Button(
+            description="Delete snapshot", icon="trash", button_style="warning", disabled=True
+        )
         self.refresh_button = W.Button(description="Refresh list", icon="refresh")
         self.select.observe(self._on_pick, names="value")
-        super().__init__([
-            self.select,
-            small("A snapshot picked here is reused as it is: the options above do not "
-                  "apply to it. Deleting one removes its files on the server."),
-            W.HBox([self.refresh_button, self.delete_button]),
-        ])  # fmt: skip
+        super().__init__(
+            [
+                self.select,
+                small(
+                    "A snapshot picked here is reused as it is: the options above do not "
+                    "apply to it. Deleting one removes its files on the server."
+                ),
+                W.HBox([self.refresh_button, self.delete_button]),
+            ]
+        )
 
     def _on_pick(self, change: dict[str, Any]) -> None:
         self.delete_button.disabled = not change["new"]
@@ -184,8 +220,10 @@ class SnapshotPicker(W.VBox):
         now = datetime.now(timezone.utc)
         for exp in exports:
             count = "?" if exp.task_count is None else f"{exp.task_count}"
-            label = (f"#{exp.id} · {exp.status.value} · {count} tasks · "
-                     f"{age(exp.created_at, now)} · {exp.title}")  # fmt: skip
+            label = (
+                f"#{exp.id} · {exp.status.value} · {count} tasks · "
+                f"{age(exp.created_at, now)} · {exp.title}"
+            )
             options.append((label, exp.id))
         self.select.options = options
         ids = {value for _, value in options}

@@ -90,6 +90,15 @@ def _client_first_deprecated(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+_SAVE_HELP = (
+    "<small>The tables as a Parquet dataset, one folder per table; with <i>fetch media</i> "
+    "also the files the tasks point to, listed in its <code>media</code> table.</small>"
+)
+_FORMATS_HELP = (
+    "<small>The formats ticked under <i>Converted formats</i>, as the server writes them.</small>"
+)
+
+
 class ExportPanel(W.VBox):
     """A notebook panel over the export lifecycle of one Label Studio.
 
@@ -134,8 +143,8 @@ class ExportPanel(W.VBox):
         self.timeout = timeout
         self.background = background
         self._own_work_dir = not work_dir
-        self.work_dir = Path(work_dir) if work_dir else Path(
-            tempfile.mkdtemp(prefix="ls_frames-panel-")
+        self.work_dir = (
+            Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="ls_frames-panel-"))
         )
         self.frames: Frames | None = None
         self.export: Export | None = None
@@ -157,39 +166,55 @@ class ExportPanel(W.VBox):
     # -- layout -----------------------------------------------------------------------
     def _build(self) -> None:
         wide = {"description_width": "90px"}
-        self.project_picker = W.Dropdown(options=[], value=None, description="project",
-                                         style=wide, layout=W.Layout(width="480px"))
+        self.project_picker = W.Dropdown(
+            options=[],
+            value=None,
+            description="project",
+            style=wide,
+            layout=W.Layout(width="480px"),
+        )
         self.project_picker.add_class("lsf-project")
-        self.view_picker = W.Dropdown(options=[("all tasks", _ALL_TASKS)], value=_ALL_TASKS,
-                                      description="view", style=wide,
-                                      layout=W.Layout(width="480px"))
+        self.view_picker = W.Dropdown(
+            options=[("all tasks", _ALL_TASKS)],
+            value=_ALL_TASKS,
+            description="view",
+            style=wide,
+            layout=W.Layout(width="480px"),
+        )
         self.view_picker.add_class("lsf-view")
         self.options = OptionsBox()
         self.formats = FormatPicker()
         self.snapshots = SnapshotPicker()
-        self.export_button = W.Button(description="Export", icon="download",
-                                      button_style="primary", disabled=True)
+        self.export_button = W.Button(
+            description="Export", icon="download", button_style="primary", disabled=True
+        )
         self.export_button.add_class("lsf-export")
         self.status = W.HTML("")
         self.status.add_class("lsf-status")
-        self.progress = W.IntProgress(value=0, min=0, max=_STEPS,
-                                      layout=W.Layout(width="300px", visibility="hidden"))
+        self.progress = W.IntProgress(
+            value=0, min=0, max=_STEPS, layout=W.Layout(width="300px", visibility="hidden")
+        )
         self.error_box = W.HTML("")
         self.error_box.add_class("lsf-error")
         self.preview = Preview()
-        self.parquet_path = W.Text(value="", description="to folder", style=wide,
-                                   layout=W.Layout(width="480px"))
-        self.overwrite = W.Checkbox(value=False, description="replace an existing dataset",
-                                    indent=False)
+        self.parquet_path = W.Text(
+            value="", description="to folder", style=wide, layout=W.Layout(width="480px")
+        )
+        self.overwrite = W.Checkbox(
+            value=False, description="replace an existing dataset", indent=False
+        )
         self.save_button = W.Button(description="Save Parquet", icon="save", disabled=True)
-        self.fetch_media = W.Checkbox(value=False, indent=False,
-                                      description="fetch media: the tasks' files, into")
+        self.fetch_media = W.Checkbox(
+            value=False, indent=False, description="fetch media: the tasks' files, into"
+        )
         self.fetch_media.add_class("lsf-fetch-media")
         self.media_path = W.Text(value="", layout=W.Layout(width="300px"))
-        self.format_path = W.Text(value="", description="to folder", style=wide,
-                                  layout=W.Layout(width="480px"))
-        self.download_button = W.Button(description="Download formats", icon="download",
-                                        disabled=True)
+        self.format_path = W.Text(
+            value="", description="to folder", style=wide, layout=W.Layout(width="480px")
+        )
+        self.download_button = W.Button(
+            description="Download formats", icon="download", disabled=True
+        )
         self.project_picker.observe(self._on_project, names="value")
         self.export_button.on_click(lambda _: self._export_clicked())
         self.save_button.on_click(lambda _: self._run("saving Parquet", self._save))
@@ -198,31 +223,42 @@ class ExportPanel(W.VBox):
             lambda _: self._run("listing snapshots", self._list_snapshots)
         )
         self.snapshots.delete_button.on_click(lambda _: self._delete_clicked())
-        self._buttons = [self.export_button, self.save_button, self.download_button,
-                         self.snapshots.refresh_button]  # fmt: skip
-        super().__init__([
-            W.HTML("<h3 style='margin:4px 0'>Label Studio export</h3>"),
-            self.project_picker,
-            self.view_picker,
-            _section("Filters and serialization", self.options),
-            _section("Existing snapshots", self.snapshots),
-            _section("Converted formats", self.formats),
-            W.HBox([self.export_button, self.progress, self.status],
-                   layout=W.Layout(align_items="center")),
-            self.error_box,
-            self.preview,
-            _section("Save", W.VBox([
-                W.HBox([self.parquet_path, self.save_button]),
-                self.overwrite,
-                W.HBox([self.fetch_media, self.media_path]),
-                W.HTML("<small>The tables as a Parquet dataset, one folder per table; with "
-                       "<i>fetch media</i> also the files the tasks point to, listed in its "
-                       "<code>media</code> table.</small>"),
-                W.HBox([self.format_path, self.download_button]),
-                W.HTML("<small>The formats ticked under <i>Converted formats</i>, as the "
-                       "server writes them.</small>"),
-            ]), open_=True),
-        ])  # fmt: skip
+        self._buttons = [
+            self.export_button,
+            self.save_button,
+            self.download_button,
+            self.snapshots.refresh_button,
+        ]
+        super().__init__(
+            [
+                W.HTML("<h3 style='margin:4px 0'>Label Studio export</h3>"),
+                self.project_picker,
+                self.view_picker,
+                _section("Filters and serialization", self.options),
+                _section("Existing snapshots", self.snapshots),
+                _section("Converted formats", self.formats),
+                W.HBox(
+                    [self.export_button, self.progress, self.status],
+                    layout=W.Layout(align_items="center"),
+                ),
+                self.error_box,
+                self.preview,
+                _section(
+                    "Save",
+                    W.VBox(
+                        [
+                            W.HBox([self.parquet_path, self.save_button]),
+                            self.overwrite,
+                            W.HBox([self.fetch_media, self.media_path]),
+                            W.HTML(_SAVE_HELP),
+                            W.HBox([self.format_path, self.download_button]),
+                            W.HTML(_FORMATS_HELP),
+                        ]
+                    ),
+                    open_=True,
+                ),
+            ]
+        )
         self.add_class("lsf-panel")
 
     # -- jobs -------------------------------------------------------------------------
@@ -305,8 +341,10 @@ class ExportPanel(W.VBox):
     def _load_projects(self, project: int | None) -> None:
         try:
             projects = self.client.list_projects()
-            options = [(f"{p.get('title') or 'untitled'} (#{p['id']})", int(p["id"]))
-                       for p in sorted(projects, key=lambda p: -int(p["id"]))]  # fmt: skip
+            options = [
+                (f"{p.get('title') or 'untitled'} (#{p['id']})", int(p["id"]))
+                for p in sorted(projects, key=lambda p: -int(p["id"]))
+            ]
             self._quiet = True
             try:
                 self.project_picker.options = options
@@ -356,8 +394,9 @@ class ExportPanel(W.VBox):
             if not widget.value or widget.value == self._defaults.get(name):
                 widget.value = default
             self._defaults[name] = default
-        self._say(f"project {pid}: {len(views)} views, "
-                  f"{len(self.snapshots.select.options) - 1} snapshots")  # fmt: skip
+        self._say(
+            f"project {pid}: {len(views)} views, {len(self.snapshots.select.options) - 1} snapshots"
+        )
 
     def _list_snapshots(self) -> None:
         pid = self._project()
@@ -415,11 +454,15 @@ class ExportPanel(W.VBox):
         self.preview.clear()
         self._step(0, f"waiting for snapshot {reuse}" if reuse else "creating a snapshot …")
         export = snapshot_project(
-            pid, client=self.client, export_id=reuse,
+            pid,
+            client=self.client,
+            export_id=reuse,
             task_filter=self.options.task_filter(view),
             annotation_filter=self.options.annotation_filter(),
-            serialization=self.options.serialization(), timeout=self.timeout, progress=False,
-        )  # fmt: skip
+            serialization=self.options.serialization(),
+            timeout=self.timeout,
+            progress=False,
+        )
         self.export = export
         self._step(1, f"downloading snapshot {export.id} …")
         folder = self.work_dir / f"project-{pid}"
@@ -433,8 +476,10 @@ class ExportPanel(W.VBox):
         self.frames = frames
         with contextlib.suppress(LSFramesError):  # the list is a courtesy; the export is done
             self.snapshots.set_exports(self.client.list_exports(pid), keep=reuse)
-        self._step(_STEPS, f"snapshot {export.id}: {export.task_count} tasks, "
-                           f"{len(frames.regions):,} regions")  # fmt: skip
+        self._step(
+            _STEPS,
+            f"snapshot {export.id}: {export.task_count} tasks, {len(frames.regions):,} regions",
+        )
 
     @contextlib.contextmanager
     def _watch_download(self, folder: Path, what: str) -> Iterator[None]:
@@ -462,9 +507,14 @@ class ExportPanel(W.VBox):
             raise LSFramesError("export first: there is nothing to save yet")
         out = Path(self.parquet_path.value.strip() or f"project-{self.export.project}")
         provenance = snapshot_provenance(self.client, self.export, self.label_config)
-        path = to_parquet(self.paths["snapshot"], out, provenance=provenance,
-                          label_config=self.label_config, overwrite=bool(self.overwrite.value),
-                          progress=False)  # fmt: skip
+        path = to_parquet(
+            self.paths["snapshot"],
+            out,
+            provenance=provenance,
+            label_config=self.label_config,
+            overwrite=bool(self.overwrite.value),
+            progress=False,
+        )
         self.paths["parquet"] = Path(path)
         self._say(f"saved the Parquet dataset to {path}")
         if self.fetch_media.value:
@@ -473,9 +523,10 @@ class ExportPanel(W.VBox):
             self.media = fetch_dataset_media(path, cache, client=self.client, progress=False)
             self.paths["media"] = cache
             failed = int(self.media["error"].notna().sum())
-            self._say(f"saved the Parquet dataset to {path}; media: {len(self.media) - failed} "
-                      f"file(s) in {cache}" + (f", {failed} failed (see panel.media)"
-                                               if failed else ""))  # fmt: skip
+            self._say(
+                f"saved the Parquet dataset to {path}; media: {len(self.media) - failed} "
+                f"file(s) in {cache}" + (f", {failed} failed (see panel.media)" if failed else "")
+            )
 
     def _download(self) -> None:
         export = self.export
