@@ -91,6 +91,7 @@ class FakeLabelStudio:
         self.uploads: dict[str, bytes] = {}
         self.storage: dict[str, str | bytes] = {}
         self.old_server = False
+        self.release: str | None = None  # what /api/version says (None: no such route)
         self.proxy_range_cap: int | None = None  # like RESOLVER_PROXY_MAX_RANGE_SIZE
         # The Data Manager (what sync asks): tasks with their updated_at on a clock the
         # test moves, views, and snapshots of the tasks a view selects.
@@ -339,6 +340,8 @@ class FakeLabelStudio:
         m = re.fullmatch(r"/tasks/(\d+)/(resolve|presign)/", path)
         if m:
             return self._resolve(request, m.group(2))
+        if path == "/api/version" and self.release is not None:
+            return httpx.Response(200, json={"release": self.release})
         return httpx.Response(404, json={"detail": f"no fake route for {request.method} {path}"})
 
     def _ranged(
@@ -372,6 +375,10 @@ class FakeLabelStudio:
         target = self.storage.get(uri)
         if target is None:
             return httpx.Response(404)  # the resolve view's own, empty 404
+        if isinstance(target, str) and target.startswith("data:"):  # before 1.20, no proxy
+            return httpx.Response(
+                500, json={"detail": "Unsafe redirect to URL with protocol 'data'"}
+            )
         if isinstance(target, str):
             return httpx.Response(303, headers={"Location": target})
         etag = f'"11{hashlib.md5(target).hexdigest()}"'

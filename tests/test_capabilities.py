@@ -78,3 +78,14 @@ def test_makefile_and_installer_agree_with_the_table() -> None:
     readme = (REPO / "README.md").read_text()
     for version in TESTED_VERSIONS:
         assert version in readme, f"the README does not list Label Studio {version}"
+
+
+def test_storage_proxy_and_bucket_matching_from_1_20_local_file_etags_from_1_23() -> None:
+    # checked against 1.13.1 (and the source of 1.17.0) / 1.20.0 / 1.23.2
+    assert not server_capabilities("1.19.9").storage_proxy
+    assert server_capabilities("1.20.0").storage_proxy
+    assert not server_capabilities("1.17.0").storage_matches_bucket
+    assert server_capabilities("1.20.0").storage_matches_bucket
+    assert not server_capabilities("1.22.0").local_files_etag
+    assert server_capabilities("1.23.2").local_files_etag
+    assert server_capabilities(None).storage_proxy and server_capabilities(None).local_files_etag

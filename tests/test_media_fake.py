@@ -41,6 +41,39 @@ def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+def test_a_release_before_1_20_is_asked_at_presign_and_its_failures_say_what_they_are(
+    tmp_path: Path,
+) -> None:
+    fake = FakeLabelStudio()
+    fake.old_server, fake.release = True, "1.13.1"
+    a = blob(5000, 1)
+    with other_host(files={"/bucket/a.png": a}) as bucket:
+        fake.storage = {
+            "s3://bucket/a.png": bucket.url("/bucket/a.png"),
+            "s3://bucket/gone.png": bucket.url("/bucket/gone.png"),
+            "s3://proxied/b.png": "data:image/png;base64,AAAA",
+        }
+        df = ls_frames.fetch_media(
+            tasks(
+                {"image": "s3://bucket/a.png"},
+                {"image": "s3://bucket/gone.png"},
+                {"image": "s3://proxied/b.png"},
+                {"image": "s3://nobody/c.png"},
+            ),
+            tmp_path,
+            client=client_for(fake),
+            allow_hosts=["127.0.0.2"],
+            workers=1,
+            progress=False,
+        )
+    assert Path(df["path"][0]).read_bytes() == a
+    assert df["error"][1].startswith("HTTP 404")  # the bucket's 404, not Label Studio's
+    assert "no storage proxy before 1.20" in df["error"][2]
+    assert df["error"][3] == "no storage on the server resolves this URI"
+    routes = [r.url.path.split("/")[3] for r in fake.requests if r.url.path.startswith("/tasks")]
+    assert routes == ["presign"] * 4  # the release said which route: no miss at /resolve/
+
+
 def test_older_server_resolves_through_presign_and_the_bucket_never_sees_the_key(
     tmp_path: Path,
 ) -> None:
@@ -473,7 +506,8 @@ def test_every_storage_scheme_is_resolved_by_the_server(tmp_path: Path, uri: str
         tasks({"image": uri}), tmp_path, client=client_for(fake), progress=False
     )
     assert Path(df["path"][0]).read_bytes() == PNG
-    asked = fake.requests[0]
+    # the release (/api/version) picks the route; then the storage URI is resolved
+    asked = next(r for r in fake.requests if r.url.path != "/api/version")
     assert asked.url.path == "/tasks/1/resolve/"
     assert base64.urlsafe_b64decode(asked.url.params["fileuri"]).decode() == uri
 

@@ -247,10 +247,10 @@ def test_bulk_deleted_predictions_are_noticed(
     tmp_path: Path,
 ) -> None:
     """The Data Manager's "delete predictions" leaves updated_at as it was (checked on
-    1.23.2), and the tasks' stored prediction counters too (it collects the tasks to
-    recount lazily, after deleting, so it recounts none), so the task list's summed
-    ``total_predictions`` does not drop. The project's live ``total_predictions_number``
-    gives it away and the run goes full."""
+    1.23.2), and may leave the tasks' stored prediction counters too (it collects the tasks
+    to recount lazily, after deleting), so the task list's summed ``total_predictions``
+    cannot be trusted. The project's live ``total_predictions_number`` gives it away and
+    the run goes full."""
     pid, tids = seeded["project_id"], seeded["task_ids"]
     out = tmp_path / "ds"
     ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
@@ -264,7 +264,11 @@ def test_bulk_deleted_predictions_are_noticed(
     )
     after = client.list_tasks(pid, fields="id,updated_at")
     assert after == stamps  # the server's own trap: nothing looks changed
-    assert client.count_tasks(pid)["total_predictions"] == len(with_prediction)  # stale
+    # The tasks' summed counters stayed stale on the long-running server of one run and
+    # were recounted on a fresh one (both seen on 1.23.2): either way the project's own
+    # count is right, and that is what sync reads.
+    summed = client.count_tasks(pid)["total_predictions"]
+    assert summed in (len(with_prediction), len(with_prediction) - 1)
     assert client.get_project(pid)["total_predictions_number"] == len(with_prediction) - 1
     time.sleep(1.1)
     r = ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)

@@ -21,7 +21,7 @@ from ls_frames.media.cache import MediaCache
 from ls_frames.media.fetch import Fetcher, LockedBar, Outcome
 from ls_frames.media.guard import HostGuard
 from ls_frames.media.http import Hops
-from ls_frames.media.references import Reference, classify, iter_references, task_data
+from ls_frames.media.references import Reference, canonical, classify, iter_references, task_data
 from ls_frames.media.resolve import Resolver
 from ls_frames.reading import LabelConfig, parse_label_config
 from ls_frames.tables import Frames, read_parquet
@@ -279,10 +279,14 @@ def fetch_media(
         )
         bytes_bar = LockedBar(raw_bytes)
         stack.callback(bytes_bar.close)
+        # the release's route for storage URIs (/presign/ before 1.20), asked only when needed
+        route = "resolve"
+        if client is not None and any(classify(canonical(r.uri)) == "storage" for r in refs):
+            route = client.capabilities().resolve_endpoint
         fetcher = Fetcher(
             cache,
             hops,
-            Resolver(client.base_url if client is not None else None),
+            Resolver(client.base_url if client is not None else None, route),
             origin=str(origin) if origin else None,
             refresh=refresh,
             bytes_bar=bytes_bar,

@@ -142,6 +142,13 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, APIError):
         text = f"HTTP {exc.status}"
         message = exc.server_message
+        if exc.status == 500 and "protocol 'data'" in (message or ""):
+            # before 1.20 a storage with presign off inlines objects as data: URIs and
+            # /presign/ cannot redirect there: no proxy to fetch them through
+            return (
+                f"{text}: this Label Studio release cannot serve objects of a storage "
+                "with presigned URLs off (no storage proxy before 1.20); turn presign on"
+            )
         code = re.search(r"<Code>(\w+)</Code>", message or "")  # a storage's XML error
         if code:
             text += f": {code.group(1)}"
@@ -255,8 +262,8 @@ class Fetcher:
             try:
                 received = self._stream(ref, hop, part, conditional, resume)
             except NotFound as exc:
-                if not storage:
-                    raise
+                if not storage or not self._from_label_studio(exc):
+                    raise  # a 404 behind the redirect (the storage's own) is reported as is
                 if route == "resolve" and _route_missing(exc):
                     # An older server: only /presign/ is routed there.
                     self.resolver.use_presign()
@@ -268,7 +275,9 @@ class Fetcher:
                             conditional,
                             resume,
                         )
-                    except NotFound:
+                    except NotFound as again:
+                        if not self._from_label_studio(again):
+                            raise
                         return Outcome("failed", error=NO_STORAGE)
                 else:
                     return Outcome("failed", error=NO_STORAGE)
@@ -318,6 +327,18 @@ class Fetcher:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
+
+    def _from_label_studio(self, exc: NotFound) -> bool:
+        """Whether the 404 came from Label Studio (no route, or no storage matches) rather
+        than from the storage a presigned redirect led to."""
+        base, request = self.resolver.base_url, exc.request
+        if exc.response is not None:
+            with contextlib.suppress(RuntimeError):
+                request = exc.response.request
+        if base is None or request is None:
+            return True
+        url = request.url
+        return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
 
     def _keep_partial(self, entry: CacheEntry, part: Path, resume: _Resume) -> None:
         """A download cut short (not a wrong one: a checksum mismatch or an HTML page is

@@ -34,9 +34,9 @@ def fileuri(uri: str) -> str:
 class Resolver:
     """Turns references into first hops for one Label Studio origin (or none)."""
 
-    def __init__(self, base_url: httpx.URL | None) -> None:
+    def __init__(self, base_url: httpx.URL | None, route: str = "resolve") -> None:
         self.base_url = base_url
-        self.route = "resolve"
+        self.route = route
         self._lock = threading.Lock()
 
     def use_presign(self) -> bool:

@@ -338,10 +338,11 @@ def sync_storage(http: httpx.Client, kind: str, storage_id: int) -> dict[str, An
     raise RuntimeError(f"{kind} storage sync ended {synced.get('status')}: {synced}")
 
 
-def resolve_path(task_id: int, uri: str) -> str:
-    """The server path that resolves a storage URI for a task (padded base64url)."""
+def resolve_path(task_id: int, uri: str, endpoint: str = "resolve") -> str:
+    """The server path that resolves a storage URI for a task (padded base64url);
+    ``endpoint`` is the release's route (``"presign"`` before 1.20)."""
     encoded = base64.urlsafe_b64encode(uri.encode()).decode()
-    return f"/tasks/{task_id}/resolve/?fileuri={encoded}"
+    return f"/tasks/{task_id}/{endpoint}/?fileuri={encoded}"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,17 @@ What differs (each checked on a real server of that release):
   organization's settings (``POST /api/jwt/settings {"legacy_api_tokens_enabled": true}``).
 * **Storage URIs** are resolved at ``/tasks/{id}/resolve/`` from 1.20 on (``/presign/`` still
   answers there); older releases know only ``/tasks/{id}/presign/``.
+* **Storage proxy**: from 1.20 on, a storage with presigned URLs off (``presign: false``) is
+  streamed through Label Studio (Range, ETag). Older releases have no proxy: the task API
+  inlines such an object as a ``data:`` URI and ``/presign/`` answers 500 ("Unsafe redirect
+  to URL with protocol 'data'"), so its files cannot be fetched by URI.
+* **Which storage resolves a URI**: from 1.20 on, one whose bucket matches the URI's; older
+  releases take the first storage of the URI's scheme (for a URI no storage of the task
+  imported), so a storage with presigning on presigns URIs of any bucket (the fetch then
+  fails at the storage, 403 or 404).
+* **Local files** (``/data/local-files/``) carry a weak ETag and answer 304 to
+  ``If-None-Match`` in 1.23; 1.20 and older send no validator, so a refresh fetches them
+  again (and finds the same bytes).
 
 Releases between two tested ones are assumed to behave like the older of the two.
 """
@@ -60,6 +71,11 @@ class ServerCapabilities:
         legacy_token_setting: the server honours ``LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN``.
         resolve_endpoint: the task path segment that resolves storage URIs, ``"resolve"``
             or (older releases) ``"presign"``.
+        storage_proxy: a storage with presigned URLs off is streamed through Label Studio
+            (older releases cannot serve its objects by URI).
+        storage_matches_bucket: only a storage whose bucket matches the URI's resolves it.
+        local_files_etag: ``/data/local-files/`` answers with an ETag and honours
+            ``If-None-Match``.
     """
 
     version: str | None
@@ -67,6 +83,9 @@ class ServerCapabilities:
     legacy_tokens_off_by_default: bool
     legacy_token_setting: bool
     resolve_endpoint: Literal["resolve", "presign"]
+    storage_proxy: bool
+    storage_matches_bucket: bool
+    local_files_etag: bool
 
     @property
     def legacy_tokens(self) -> bool:
@@ -109,4 +128,7 @@ def server_capabilities(version: str | None) -> ServerCapabilities:
         legacy_tokens_off_by_default=release >= (1, 17),
         legacy_token_setting=release >= (1, 20),
         resolve_endpoint="resolve" if release >= (1, 20) else "presign",
+        storage_proxy=release >= (1, 20),
+        storage_matches_bucket=release >= (1, 20),
+        local_files_etag=release >= (1, 23),
     )
