@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 import ls_frames
+from ls_frames.exports.download import resume_validator, strong_last_modified
 from ls_frames.media.cache import MediaCache, extension, identity
 from ls_frames.media.fetch import expected_md5
 from ls_frames.media.guard import HostGuard, Refused
@@ -675,3 +676,22 @@ def test_an_html_file_is_a_file_when_its_name_says_so(tmp_path: Path) -> None:
         )
     assert Path(df["path"][0]).read_bytes() == page
     assert df["error"][1].startswith("an HTML page")
+
+
+def test_a_last_modified_in_the_second_it_was_served_is_no_validator() -> None:
+    """A file rewritten in the second it was served keeps its Last-Modified: a later
+    If-Modified-Since (or If-Range) with that date would take the new file for the old one
+    (Django's file serving answers 304 so; seen with local files on Label Studio 1.13.1).
+    Only a date at least a second before the answer's Date is kept (RFC 9110, 8.8.2.2)."""
+    same = "Tue, 01 Dec 2026 22:00:05 GMT"
+    later = "Tue, 01 Dec 2026 22:00:06 GMT"
+    weak = httpx.Headers({"Last-Modified": same, "Date": same})
+    strong = httpx.Headers({"Last-Modified": same, "Date": later})
+    assert strong_last_modified(weak) is None
+    assert strong_last_modified(strong) == same
+    assert strong_last_modified(httpx.Headers({"Last-Modified": "yesterday"})) is None
+    assert strong_last_modified(httpx.Headers({})) is None
+    # If-Range: a strong ETag first, else only a strong date
+    assert resume_validator(weak) is None
+    assert resume_validator(strong) == same
+    assert resume_validator(httpx.Headers({"ETag": '"v1"', **weak})) == '"v1"'

@@ -20,6 +20,7 @@ headers on the first request and report ``304 Not Modified``.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import logging
 import os
@@ -28,6 +29,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -48,6 +50,7 @@ __all__ = [
     "resume_validator",
     "safe_basename",
     "stream_into",
+    "strong_last_modified",
 ]
 
 logger = logging.getLogger("ls_frames")
@@ -200,13 +203,31 @@ class _Sink:
             self.counted += n
 
 
+def strong_last_modified(headers: httpx.Headers) -> str | None:
+    """``Last-Modified`` when it can tell versions apart: at least a second before the
+    answer's ``Date`` (RFC 9110, 8.8.2.2). A date is only as fine as a second, so a file
+    changed in the second it was served keeps the date it was served with, and a later
+    ``If-Modified-Since`` or ``If-Range`` with that date would take the new file for the
+    old one. None otherwise (no date, an unreadable one, or a weak one)."""
+    modified: str | None = headers.get("Last-Modified")
+    if not modified:
+        return None
+    try:
+        then = email.utils.parsedate_to_datetime(modified)
+        served = headers.get("Date")
+        now = email.utils.parsedate_to_datetime(served) if served else datetime.now(timezone.utc)
+        age = (now - then).total_seconds()
+    except (TypeError, ValueError):  # unreadable, or a date without a zone
+        return None
+    return modified if age >= 1 else None
+
+
 def resume_validator(headers: httpx.Headers) -> str | None:
-    """What an ``If-Range`` may carry: a strong ETag, else ``Last-Modified``."""
+    """What an ``If-Range`` may carry: a strong ETag, else a strong ``Last-Modified``."""
     etag: str | None = headers.get("ETag")
     if etag and not etag.startswith("W/"):
         return etag
-    modified: str | None = headers.get("Last-Modified")
-    return modified
+    return strong_last_modified(headers)
 
 
 def stream_into(

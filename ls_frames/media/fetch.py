@@ -34,7 +34,12 @@ from ls_frames.errors import (
     RequestTimeout,
     TransportError,
 )
-from ls_frames.exports.download import Received, resume_validator, stream_into
+from ls_frames.exports.download import (
+    Received,
+    resume_validator,
+    stream_into,
+    strong_last_modified,
+)
 from ls_frames.media.cache import CachedFile, CacheEntry, MediaCache, extension, identity
 from ls_frames.media.guard import Refused
 from ls_frames.media.http import Hop, Hops, TooManyRedirects
@@ -300,7 +305,7 @@ class Fetcher:
                 sha256=received.sha256,
                 content_type=received.headers.get("Content-Type"),
                 etag=received.headers.get("ETag"),
-                last_modified=received.headers.get("Last-Modified"),
+                last_modified=strong_last_modified(received.headers),
                 fetched_at=datetime.now(timezone.utc).isoformat(),
             )
             if cached is not None and cached.sha256 == received.sha256:
@@ -351,7 +356,7 @@ class Fetcher:
     def _keep_validators(
         self, entry: CacheEntry, cached: CachedFile, headers: httpx.Headers
     ) -> None:
-        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        etag, modified = headers.get("ETag"), strong_last_modified(headers)
         if (etag and etag != cached.etag) or (modified and modified != cached.last_modified):
             self.cache.describe(
                 entry,
