@@ -54,7 +54,7 @@ from ls_frames.transport import RetryPolicy, ServerCapabilities
 
 if TYPE_CHECKING:
     from ls_frames.frontends import export_project, load_project, snapshot_project
-    from ls_frames.frontends.sync import sync_parquet
+    from ls_frames.frontends.sync import sync_delta, sync_parquet
     from ls_frames.frontends.widgets import ExportPanel
     from ls_frames.media import fetch_media
     from ls_frames.tables import (
@@ -99,6 +99,7 @@ _LAZY = {
     "export_project": "ls_frames.frontends",
     "load_project": "ls_frames.frontends",
     "snapshot_project": "ls_frames.frontends",
+    "sync_delta": "ls_frames.frontends.sync",
     "sync_parquet": "ls_frames.frontends.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
     "fetch_media": "ls_frames.media",
@@ -177,6 +178,7 @@ __all__ = [
     "rle_to_mask",
     "snapshot_project",
     "split",
+    "sync_delta",
     "sync_parquet",
     "to_hf_dataset",
     "to_parquet",

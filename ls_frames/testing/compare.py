@@ -1,10 +1,15 @@
-"""Compare two Parquet datasets written by ls_frames, row for row, whatever their order."""
+"""Compare two sets of ls_frames tables (Parquet datasets, Delta tables read back), row for
+row, whatever their order."""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-__all__ = ["KEYS", "assert_same_dataset"]
+if TYPE_CHECKING:
+    from ls_frames.tables import Frames
+
+__all__ = ["KEYS", "assert_same_dataset", "assert_same_frames"]
 
 #: the columns that identify a row, in sort order, for whichever of them a table has
 KEYS = [
@@ -21,11 +26,16 @@ KEYS = [
 def assert_same_dataset(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
     """Raise ``AssertionError`` unless both datasets hold the same tables with the same
     columns and the same rows (compared after sorting by :data:`KEYS`)."""
-    import pandas as pd
-
     from ls_frames.tables import read_parquet
 
-    fa, fb = read_parquet(a), read_parquet(b)
+    assert_same_frames(read_parquet(a), read_parquet(b))
+
+
+def assert_same_frames(fa: Frames, fb: Frames) -> None:
+    """Raise ``AssertionError`` unless both hold the same tables with the same columns and
+    the same rows (compared after sorting by :data:`KEYS`)."""
+    import pandas as pd
+
     assert sorted(fa) == sorted(fb), f"tables differ: {sorted(fa)} != {sorted(fb)}"
     for name in fb:
         x, y = fa[name], fb[name]

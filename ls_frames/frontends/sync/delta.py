@@ -1,0 +1,305 @@
+"""Keep Delta Lake tables in step with a project: :func:`sync_delta`.
+
+The run is :mod:`~ls_frames.frontends.sync.run`'s, the same as :func:`~ls_frames.
+sync_parquet`'s; the tables are written by :mod:`~ls_frames.tables.delta`: one Delta table
+per ls_frames table under ``table_uri``, each run one commit per table that changed (all
+rows of the changed tasks replaced, deleted tasks' rows removed), the tasks table last,
+its commit holding the run's provenance and the versions of the others.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ls_frames.errors import ConfigurationError
+from ls_frames.exports import Client
+from ls_frames.frontends.sync.run import Outcome, run_sync
+from ls_frames.frontends.sync.stores import State, Written, sync_state
+from ls_frames.tables import to_parquet
+from ls_frames.tables.delta import (
+    DeltaState,
+    DeltaWrite,
+    delta_state,
+    delta_task_ids,
+    delta_task_stamps,
+    write_delta,
+)
+
+__all__ = ["DeltaStore", "DeltaSyncResult", "sync_delta"]
+
+
+@dataclass(frozen=True)
+class DeltaSyncResult:
+    """What one :func:`sync_delta` run did.
+
+    ``version`` is the dataset's version afterwards (``read_delta(uri, version=...)``
+    reads it back; unchanged when nothing was written). ``commits``, ``bytes_written``,
+    ``bytes_removed``, ``files_written`` and ``files_removed`` say what the run wrote:
+    the files it replaced and the ones that replaced them, over all tables.
+    """
+
+    table_uri: str
+    mode: str  # "full" or "incremental"
+    changed_tasks: int
+    deleted_tasks: int
+    total_tasks: int
+    watermark: str | None
+    seconds: float
+    version: int | None
+    export_id: int | None = None
+    requests: dict[str, int] = field(default_factory=dict)
+    commits: int = 0
+    bytes_written: int = 0
+    bytes_removed: int = 0
+    files_written: int = 0
+    files_removed: int = 0
+
+
+def _details(write: DeltaWrite) -> dict[str, Any]:
+    return {
+        "version": write.state.version,
+        "commits": write.commits,
+        "bytes_written": write.bytes_written,
+        "bytes_removed": write.bytes_removed,
+        "files_written": write.files_written,
+        "files_removed": write.files_removed,
+        "per_table": write.per_table,
+    }
+
+
+class DeltaStore:
+    """The ls_frames Delta tables under a URI (a local folder or ``s3://...``)."""
+
+    def __init__(
+        self,
+        table_uri: str | os.PathLike[str],
+        *,
+        storage_options: Mapping[str, str] | None,
+        progress: bool | None,
+    ) -> None:
+        self.location = os.fspath(table_uri)
+        self.storage_options = dict(storage_options) if storage_options else None
+        self.progress = progress
+        self._state: DeltaState | None = None
+
+    def open(self, *, full: bool) -> State | None:
+        state = delta_state(self.location, storage_options=self.storage_options)
+        self._state = state
+        if state is None:
+            return None
+        if sync_state(state.provenance) is None and not full:
+            raise ConfigurationError(
+                f"{self.location} holds ls_frames Delta tables that sync_delta did not "
+                "write; pass full=True to replace them"
+            )
+        return None if full else State(dict(state.provenance), dict(state.rows))
+
+    def task_ids(self) -> list[int]:
+        if self._state is None:
+            return []
+        ids = delta_task_ids(self.location, self._state, storage_options=self.storage_options)
+        return [int(i) for i in ids.to_pylist()]
+
+    def task_stamps(self, ids: Iterable[int], columns: Sequence[str]) -> dict[int, tuple[Any, ...]]:
+        if self._state is None:
+            return {}
+        return delta_task_stamps(
+            self.location, self._state, ids, columns, storage_options=self.storage_options
+        )
+
+    def _written(self, write: DeltaWrite) -> Written:
+        self._state = write.state
+        rows = dict(write.state.rows)
+        return Written(int(rows.get("tasks") or 0), rows, _details(write))
+
+    def write_full(
+        self, export: Path, *, provenance: dict[str, Any], label_config: str | None, scratch: Path
+    ) -> Written:
+        part = to_parquet(
+            export,
+            scratch / "full",
+            provenance=provenance,
+            label_config=label_config,
+            progress=self.progress,
+        )
+        write = write_delta(
+            self.location,
+            part,
+            provenance=provenance,
+            full=True,
+            expected=self._state,
+            storage_options=self.storage_options,
+        )
+        return self._written(write)
+
+    def write_changes(
+        self,
+        part: Path | None,
+        *,
+        drop_tasks: Sequence[int],
+        provenance: dict[str, Any],
+        scratch: Path,
+    ) -> Written:
+        write = write_delta(
+            self.location,
+            part,
+            provenance=provenance,
+            drop_tasks=drop_tasks,
+            full=False,
+            expected=self._state,
+            storage_options=self.storage_options,
+        )
+        return self._written(write)
+
+
+def _result(store: DeltaStore, done: Outcome) -> DeltaSyncResult:
+    details = done.written.details if done.written is not None else {}
+    version = details.get("version")
+    if version is None and store._state is not None:
+        version = store._state.version
+    return DeltaSyncResult(
+        store.location,
+        done.mode,
+        done.changed_tasks,
+        done.deleted_tasks,
+        done.total_tasks,
+        done.watermark,
+        done.seconds,
+        version,
+        done.export_id,
+        done.requests,
+        int(details.get("commits") or 0),
+        int(details.get("bytes_written") or 0),
+        int(details.get("bytes_removed") or 0),
+        int(details.get("files_written") or 0),
+        int(details.get("files_removed") or 0),
+    )
+
+
+def sync_delta(
+    project: int,
+    table_uri: str | os.PathLike[str],
+    *,
+    client: Client | None = None,
+    storage_options: Mapping[str, str] | None = None,
+    overlap: float = 60.0,
+    full: bool = False,
+    label_config: str | Literal[False] | None = None,
+    timeout: float | None = None,
+    progress: bool | None = None,
+    scratch_dir: str | os.PathLike[str] | None = None,
+) -> DeltaSyncResult:
+    """Bring the Delta tables under ``table_uri`` up to date with ``project``.
+
+    One Delta table per ls_frames table (``tasks``, ``annotations``, ``regions``,
+    ``relations``, ``predictions``, ``drafts``) under ``table_uri``: a local folder or an
+    object-store URI (``s3://bucket/prefix``) that the ``deltalake`` package reaches with
+    ``storage_options``. The first run (or ``full=True``) writes the whole project, the same
+    rows and types as :func:`~ls_frames.export_project`. Later runs export only the tasks
+    changed since the last watermark (as :func:`~ls_frames.sync_parquet` does) and merge
+    them by task: every row of a changed task replaced, the rows of deleted tasks removed,
+    one commit per table that changed. A run with nothing changed writes no commit.
+
+    Every run is a version: :func:`~ls_frames.read_delta` with ``version=`` or
+    ``timestamp=`` gives the tables as an earlier run left them, and the watermark and run
+    history live in the tables' commits (no side file). Two runs into the same tables at
+    once: one commits, the other raises :class:`~ls_frames.errors.ConcurrentWriteError`.
+    A run killed midway leaves the last complete version what :func:`~ls_frames.read_delta`
+    reads; the next run brings the tables up to date. :func:`~ls_frames.compact_delta`
+    compacts the files and removes old versions with a retention you set.
+
+    Saving a draft does not change a task's ``updated_at`` on the server, so a draft-only
+    change arrives with the task's next change or a full run.
+
+    Parameters
+    ----------
+    project
+        The project's id.
+    table_uri
+        Where the tables live: a local folder or ``s3://bucket/prefix`` (one table per
+        sub-path: ``<table_uri>/tasks``, ``<table_uri>/regions``, ...).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    storage_options
+        Options for the object store, as ``deltalake`` takes them (for S3 or MinIO:
+        ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+        ``AWS_REGION``, ``AWS_ALLOW_HTTP`` for a plain-http endpoint, and
+        ``AWS_CONDITIONAL_PUT="etag"`` so concurrent writers are detected).
+    overlap
+        Seconds before the last watermark that are looked at again.
+    full
+        Write the whole project again, as a new version.
+    label_config
+        ``None`` fetches the project's config (stored with the tables; label columns read
+        back as categoricals in config order); a string is used as the config; ``False``
+        skips it.
+    timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
+    progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.
+    scratch_dir
+        A local folder for the run's temporary files (the downloaded snapshot and its
+        tables); the system's temporary folder by default. Removed afterwards.
+
+    Returns
+    -------
+    DeltaSyncResult
+        What the run did: ``mode``, ``changed_tasks``, ``deleted_tasks``, ``total_tasks``,
+        the new ``watermark``, ``seconds``, the ``version`` the tables are at, the number
+        of ``commits`` and the bytes and files it wrote and replaced.
+
+    Raises
+    ------
+    ConfigurationError
+        ``overlap`` is negative, ``table_uri`` holds tables sync_delta did not write
+        (without ``full``) or another project's, the ``deltalake`` package is missing, or
+        no client was given and the environment names no server or key.
+    ConcurrentWriteError
+        Another run committed to the tables since this one read them; nothing of this run
+        is committed.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project does not exist.
+    HTTPError
+        Another request failure after the retries.
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.
+    DownloadError
+        The download broke off for good or its MD5 does not match.
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.
+    """
+    if client is None:
+        with Client() as own:
+            return sync_delta(
+                project,
+                table_uri,
+                client=own,
+                storage_options=storage_options,
+                overlap=overlap,
+                full=full,
+                label_config=label_config,
+                timeout=timeout,
+                progress=progress,
+                scratch_dir=scratch_dir,
+            )
+    store = DeltaStore(table_uri, storage_options=storage_options, progress=progress)
+    done = run_sync(
+        client,
+        project,
+        store,
+        overlap=overlap,
+        full=full,
+        label_config=label_config,
+        timeout=timeout,
+        progress=progress,
+        scratch=Path(scratch_dir) if scratch_dir is not None else Path(tempfile.gettempdir()),
+        name="sync_delta",
+    )
+    return _result(store, done)
