@@ -269,6 +269,9 @@ def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None
         (["sync", "12", "--out", "ds", "--overlap", "-1"], "--overlap must be 0 or more"),
         (["media", "12", "--out", "cache", "--workers", "0"], "--workers must be at least 1"),
         (["sync", "12", "--out", "file.txt"], "is a file, not a dataset folder"),
+        (["sync", "12", "--delta", "t", "--storage-option", "nope"], "takes KEY=VALUE"),
+        (["sync", "12", "--out", "ds", "--storage-option", "A=b"], "works with --delta"),
+        (["sync", "12", "--delta", "t", "--media", "m"], "--media works with --out"),
     ],
 )
 def test_cli_checks_options_before_any_server_work(

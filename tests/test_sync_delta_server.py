@@ -180,3 +180,27 @@ def test_tables_on_an_s3_compatible_server(
     assert (second.mode, second.deleted_tasks) == ("incremental", 1)
     assert_same_frames(ls_frames.read_delta(uri, storage_options=options), fresh(client, pid))
     assert len(ls_frames.read_delta(uri, version=first.version, storage_options=options).tasks) == 8
+
+
+def test_cli_sync_delta(
+    label_studio: Any, seeded: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ls_frames.frontends.cli import main
+
+    argv = [
+        "sync",
+        str(seeded["project_id"]),
+        "--delta",
+        str(tmp_path / "labels"),
+        "--quiet",
+        "--url",
+        label_studio.url,
+        "--api-key",
+        label_studio.admin_key,
+    ]
+    assert main(argv) == 0
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("full:") == 1 and out.count("incremental:") == 1
+    assert "0 commit(s)" in out.splitlines()[-1]
+    assert len(ls_frames.read_delta(str(tmp_path / "labels")).tasks) == 8

@@ -200,11 +200,55 @@ def _cmd_media(args: argparse.Namespace) -> None:
     print(media_summary(table))
 
 
+def _storage_options(pairs: list[str]) -> dict[str, str] | None:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"--storage-option takes KEY=VALUE, not {pair!r}")
+        options[key.strip()] = value
+    return options or None
+
+
+def _cmd_sync_delta(args: argparse.Namespace) -> None:
+    from ls_frames.frontends.sync import sync_delta
+
+    if args.media is not None:
+        raise ConfigurationError("--media works with --out (a Parquet dataset), not --delta")
+    options = _storage_options(args.storage_option)
+    with _client(args) as client:
+        result = sync_delta(
+            client.resolve_project(args.project),
+            args.delta,
+            client=client,
+            storage_options=options,
+            overlap=args.overlap,
+            full=args.full,
+            timeout=args.timeout,
+            progress=_progress(args),
+        )
+    print(
+        f"{result.mode}: {result.changed_tasks} task(s) exported, "
+        f"{result.deleted_tasks} deleted, {result.total_tasks} in the tables "
+        f"({result.seconds:.1f} s)"
+    )
+    print(
+        f"version {result.version}: {result.commits} commit(s), "
+        f"{result.files_written} file(s) / {result.bytes_written:,} bytes written, "
+        f"{result.files_removed} file(s) / {result.bytes_removed:,} bytes replaced"
+    )
+
+
 def _cmd_sync(args: argparse.Namespace) -> None:
     from ls_frames.frontends.sync import sync_parquet
 
     if args.overlap < 0:
         raise ConfigurationError(f"--overlap must be 0 or more seconds, not {args.overlap:g}")
+    if args.delta is not None:
+        _cmd_sync_delta(args)
+        return
+    if args.storage_option:
+        raise ConfigurationError("--storage-option works with --delta, not --out")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
     _check_writable(args.media)
@@ -343,9 +387,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("sync", parents=[common], help="refresh a Parquet dataset incrementally")
+    p = sub.add_parser(
+        "sync",
+        parents=[common],
+        help="refresh a Parquet dataset (--out) or Delta Lake tables (--delta) incrementally",
+    )
     p.add_argument("project", help=_PROJECT_HELP)
-    p.add_argument("--out", required=True, type=Path)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="the Parquet dataset's folder")
+    where.add_argument(
+        "--delta",
+        metavar="URI",
+        help="where the Delta tables live: a folder or s3://bucket/prefix",
+    )
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an object-store option for --delta (repeat it: AWS_ENDPOINT_URL=..., "
+        "AWS_REGION=..., ...; credentials are best left in the environment)",
+    )
     p.add_argument(
         "--overlap",
         type=float,
