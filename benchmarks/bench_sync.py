@@ -12,6 +12,11 @@ Usage::
 
     python benchmarks/bench_sync.py                      # LABEL_STUDIO_URL / _API_KEY
     python benchmarks/bench_sync.py --tasks 20000 --changed 0.01 --project 12
+    python benchmarks/bench_sync.py --target delta       # sync_delta into Delta tables
+
+With ``--target delta`` the refreshes are ``sync_delta`` runs (their versions, commits and
+bytes written are printed); afterwards the first version is read back and checked to hold
+as many tasks as the project had then, and Polars reads every table.
 """
 
 from __future__ import annotations
@@ -46,6 +51,19 @@ def _phase(args: argparse.Namespace) -> None:
                 "deleted": result.deleted_tasks,
                 "requests": result.requests,
             }
+        elif args.phase == "delta":
+            written = ls_frames.sync_delta(
+                args.project, str(args.out), client=client, overlap=OVERLAP, progress=False
+            )
+            info = {
+                "mode": written.mode,
+                "changed": written.changed_tasks,
+                "deleted": written.deleted_tasks,
+                "version": written.version,
+                "commits": written.commits,
+                "bytes_written": written.bytes_written,
+                "bytes_removed": written.bytes_removed,
+            }
         else:
             ls_frames.export_project(
                 args.project, args.out, client=client, overwrite=True, progress=False
@@ -57,6 +75,8 @@ def _phase(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace, phase: str, out: Path) -> dict[str, Any]:
+    if phase == "sync" and args.target == "delta":
+        phase = "delta"
     cmd = [
         sys.executable,
         __file__,
@@ -81,7 +101,10 @@ def _change(
 
     rng = random.Random(seed)
     with ls_frames.Client(args.url, args.api_key) as client:
-        frames = ls_frames.read_parquet(args.work / "synced", tables=["tasks", "annotations"])
+        if args.target == "delta":
+            frames = ls_frames.read_delta(str(args.work / "synced"))
+        else:
+            frames = ls_frames.read_parquet(args.work / "synced", tables=["tasks", "annotations"])
         first = frames.annotations.drop_duplicates("task_id").set_index("task_id")
         tasks = list(frames.tasks.task_id)
         chosen = rng.sample(tasks, max(5, int(len(tasks) * fraction)))
@@ -128,11 +151,34 @@ def _change(
     return kinds
 
 
-def _same(a: Path, b: Path) -> bool:
-    from ls_frames.testing.compare import assert_same_dataset
+def _same(args: argparse.Namespace, a: Path, b: Path) -> bool:
+    import ls_frames
+    from ls_frames.testing.compare import assert_same_dataset, assert_same_frames
 
-    assert_same_dataset(a, b)
+    if args.target == "delta":
+        assert_same_frames(ls_frames.read_delta(str(a)), ls_frames.read_parquet(b))
+    else:
+        assert_same_dataset(a, b)
     return True
+
+
+def _delta_checks(args: argparse.Namespace, first_version: int, first_tasks: int) -> None:
+    import polars as pl
+
+    import ls_frames
+
+    uri = str(args.work / "synced")
+    then = ls_frames.read_delta(uri, version=first_version)
+    print(
+        f"version {first_version} (the first sync) still readable: {len(then.tasks)} tasks "
+        f"(the project had {first_tasks})"
+    )
+    assert len(then.tasks) == first_tasks
+    now = ls_frames.read_delta(uri)
+    for name, table in now.items():
+        height = pl.read_delta(f"{uri}/{name}").height
+        print(f"polars reads {name}: {height} rows (read_delta: {len(table)})")
+        assert height == len(table), name
 
 
 def main() -> None:
@@ -142,7 +188,8 @@ def main() -> None:
     parser.add_argument("--project", type=int)
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--changed", type=float, default=0.01)
-    parser.add_argument("--phase", choices=["sync", "export"])
+    parser.add_argument("--phase", choices=["sync", "delta", "export"])
+    parser.add_argument("--target", choices=["parquet", "delta"], default="parquet")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if not args.url or not args.api_key:
@@ -183,8 +230,16 @@ def main() -> None:
         print(
             f"{name:36} {r['seconds']:8.2f} {full['seconds'] / r['seconds']:8.1f}x "
             f"{r['peak_rss_mb']:12.0f}  {r.get('requests', '')}"
+            + (
+                f" v{r['version']} {r['commits']} commit(s) {r['bytes_written']:,} B written,"
+                f" {r['bytes_removed']:,} B replaced"
+                if "version" in r
+                else ""
+            )
         )
-    same = _same(args.work / "synced", args.work / "fresh")
+    same = _same(args, args.work / "synced", args.work / "fresh")
+    if args.target == "delta":
+        _delta_checks(args, int(runs["first sync (full)"]["version"]), args.tasks)
     print(f"refreshed dataset equals the fresh export: {same}")
     print(f"datasets in {args.work}")
 
