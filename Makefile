@@ -30,7 +30,7 @@ export LS_FRAMES_LS_VERSION := $(LS_VERSION)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,widgets,train]' --group dev
+	$(BIN)/python -m pip install --quiet -e '.[test,widgets,train,delta]' --group dev
 	# the CPU build of torch, for the datasets' torch format test (a local wheel here)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	touch $@

@@ -25,6 +25,8 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     ├── DownloadError                 a download could not be completed
     │   └── ChecksumMismatch          the bytes on disk do not match the server's md5
     ├── StorageError                  an export storage refused a request or failed to sync
+    ├── ConcurrentWriteError          another run committed to a Delta dataset since the
+    │                                 state this run started from (names table and versions)
     ├── MediaError                    ``fetch_media(strict=True)``: some references failed
     ├── ExportFormatError             an export file is not what Label Studio writes
     │   │ (also a ``ValueError``; names the byte offset or task index)
@@ -58,6 +60,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequest",
     "ChecksumMismatch",
+    "ConcurrentWriteError",
     "ConfigurationError",
     "DatasetVersionError",
     "DownloadError",
@@ -328,6 +331,20 @@ class StorageError(LSFramesError):
         self.traceback = redact(traceback) if traceback else traceback
         tail = f"\nServer traceback:\n{traceback}" if traceback else ""
         super().__init__(redact(message + tail))
+
+
+class ConcurrentWriteError(LSFramesError):
+    """Another run committed to a Delta dataset after the state this run started from:
+    ``table`` was at ``found`` where this run expected ``expected``. Nothing of this run
+    is visible to readers; read the new state and run again."""
+
+    def __init__(
+        self, message: str, *, table: str, expected: int | None, found: int | None
+    ) -> None:
+        self.table = table
+        self.expected = expected
+        self.found = found
+        super().__init__(message)
 
 
 class OutputExistsError(LSFramesError, FileExistsError):

@@ -9,6 +9,8 @@ export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one 
 ``to_coco(..., segmentation=True)`` COCO segmentations; :func:`interpolate_tracks` /
 :func:`iter_tracks` fill in video keyframes frame by frame. :func:`agreement`,
 :func:`consensus`, :func:`split` and :func:`to_hf_dataset` prepare training data.
+:func:`read_delta` / :func:`compact_delta` read and maintain versioned Delta Lake tables
+(:mod:`ls_frames.tables.delta`).
 """
 
 from ls_frames.tables.agreement import agreement, consensus
@@ -16,6 +18,7 @@ from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
 from ls_frames.tables.brush import rle_to_mask
 from ls_frames.tables.coco import mask_to_coco_rle
 from ls_frames.tables.dataset import METADATA_KEY
+from ls_frames.tables.delta import compact_delta, read_delta
 from ls_frames.tables.dtypes import DTYPE_BACKENDS, table_to_pandas, types_mapper
 from ls_frames.tables.evaluation import COCO_IOU_THRESHOLDS, confusion, evaluate
 from ls_frames.tables.frames import Frames, read_export, read_parquet
@@ -35,6 +38,7 @@ __all__ = [
     "agreement",
     "annotator_pivot",
     "box_corners",
+    "compact_delta",
     "compare_predictions",
     "confusion",
     "consensus",
@@ -45,6 +49,7 @@ __all__ = [
     "iter_tracks",
     "mask_to_coco_rle",
     "polygon_mask",
+    "read_delta",
     "read_export",
     "read_parquet",
     "region_masks",

@@ -1,0 +1,520 @@
+"""Write a Delta dataset: everything once, then only the task ranges that changed.
+
+Every table is partitioned by ``task_range = task_id // tasks_per_file`` and each
+partition holds one file, its rows sorted by ``task_id``. A refresh (``full=False``)
+reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
+their new rows and replaces exactly those partitions in one commit per table
+(``write_deltalake(mode="overwrite", predicate="task_range IN (...)")``: a delete and an
+insert in one transaction, the delete on partition values only, no scan). Nothing else is
+read or rewritten, so the bytes a refresh writes grow with the number of ranges touched,
+not with the table: with copy-on-write (delta-rs writes no deletion vectors) 0.1 %
+scattered changes touch about ``1 - exp(-0.001 * tasks_per_file)`` of the ranges.
+
+Commits are made without retries against the versions the run started from
+(``max_commit_retries=0``), the ``tasks`` table last with the map of every table's
+version (:mod:`ls_frames.tables.delta.state`). Of two runs from the same state one commits;
+the other raises :class:`~ls_frames.errors.ConcurrentWriteError`. A table whose latest
+version is past the map (a run killed before its ``tasks`` commit, or one that lost a race)
+is first restored to the mapped version, so what the map names is always what a run wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ls_frames.errors import ConcurrentWriteError, ConfigurationError
+from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
+from ls_frames.tables.dataset import read_manifest, table_files
+from ls_frames.tables.delta.state import (
+    COMMIT_KEY,
+    FORMAT,
+    FORMAT_VERSION,
+    RANGE_COLUMN,
+    DeltaState,
+    delta_state,
+    deltalake,
+    open_table,
+    table_uri,
+)
+
+__all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
+
+#: tasks per file (per partition): see the module docstring and benchmarks/bench_delta.py
+DEFAULT_TASKS_PER_FILE = 100
+_DATA = "data."
+
+
+@dataclass(frozen=True)
+class DeltaWrite:
+    """What one :func:`write_delta` run did."""
+
+    state: DeltaState  # the dataset version the run left
+    commits: int  # commits made (all tables)
+    bytes_written: int  # bytes of the files added
+    bytes_removed: int  # bytes of the files the run replaced
+    files_written: int
+    files_removed: int
+    per_table: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _part_tables(part: str | os.PathLike[str] | None) -> tuple[dict[str, pa.Table], list[str]]:
+    if part is None:
+        return {}, []
+    root = Path(part)
+    info = read_manifest(root)
+    out: dict[str, pa.Table] = {}
+    for name in TABLES:
+        files = table_files(root, name)
+        if files:
+            out[name] = pq.read_table(root / name, schema=pq.read_schema(files[0]))
+        elif (root / name).is_dir() or name in (info.get("tables") or {}):
+            out[name] = SCHEMAS[name].empty_table()
+    return out, list(info.get("data_keys") or [])
+
+
+def _target(name: str, keys: list[str]) -> pa.Schema:
+    schema = tasks_schema(keys) if name == "tasks" else SCHEMAS[name]
+    return schema.remove_metadata().append(pa.field(RANGE_COLUMN, pa.int64()))
+
+
+def _conform(table: pa.Table, schema: pa.Schema, width: int) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns (missing ones null, types cast, the
+    range column computed), sorted by ``task_id`` (stable)."""
+    columns = []
+    for f in schema:
+        if f.name == RANGE_COLUMN:
+            ids = table.column("task_id").cast(pa.int64())
+            columns.append(
+                pc.floor(pc.divide(ids.cast(pa.float64()), float(width))).cast(pa.int64())
+            )
+            continue
+        i = table.schema.get_field_index(f.name)
+        column = table.column(i) if i >= 0 else pa.nulls(table.num_rows, f.type)
+        columns.append(column if column.type == f.type else column.cast(f.type))
+    out = pa.Table.from_arrays(columns, schema=schema)
+    if out.num_rows > 1:
+        ids = out.column("task_id")
+        if not pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, out.num_rows - 1))).as_py():
+            out = out.take(pc.sort_indices(out, [("task_id", "ascending")]))
+    return out
+
+
+def _files(table: Any) -> dict[str, int]:
+    actions = pa.table(table.get_add_actions(flatten=True))
+    return dict(
+        zip(
+            actions.column("path").to_pylist(),
+            actions.column("size_bytes").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[str]) -> list[str]:
+    """The ``data.<key>`` columns that hold a value after a merge: in the rewritten
+    ranges (``data``) or, from the files' statistics, in the ranges left alone (a key
+    without statistics is kept)."""
+    actions = pa.table(base.get_add_actions(flatten=True))
+    part = f"partition.{RANGE_COLUMN}"
+    if part in actions.column_names and ranges:
+        untouched = pc.invert(
+            pc.is_in(actions.column(part).cast(pa.int64()), pa.array(ranges, pa.int64()))
+        )
+        actions = actions.filter(untouched)
+    records = actions.column("num_records")
+    keys = []
+    for key in candidates:
+        column = f"{_DATA}{key}"
+        if column in data.column_names and data.column(column).null_count < data.num_rows:
+            keys.append(key)
+            continue
+        stat = f"null_count.{column}"
+        if stat not in actions.column_names:
+            if column in base.schema().to_arrow().names and actions.num_rows:
+                keys.append(key)
+            continue
+        nulls = pc.fill_null(actions.column(stat), records)
+        if pc.any(pc.less(nulls, records)).as_py():
+            keys.append(key)
+    return keys
+
+
+def _expect(name: str, expected: int | None, found: int | None) -> ConcurrentWriteError:
+    return ConcurrentWriteError(
+        f"the {name} table is at version {found} where this run expected {expected}: "
+        "another run committed meanwhile; read the dataset's state again and rerun",
+        table=name,
+        expected=expected,
+        found=found,
+    )
+
+
+class _Run:
+    """One write: its options, the documents of its commits and the counts."""
+
+    def __init__(
+        self,
+        uri: str | os.PathLike[str],
+        provenance: dict[str, Any],
+        storage_options: dict[str, str] | None,
+        compression: str,
+        target_file_size: int | None,
+    ) -> None:
+        self.uri = uri
+        self.provenance = provenance
+        self.storage_options = storage_options
+        self.run_id = uuid.uuid4().hex
+        self.started = datetime.now(timezone.utc).isoformat()
+        self.target_file_size = target_file_size
+        self.writer = deltalake().WriterProperties(compression=compression.upper())
+        self.commits = 0
+        self.per_table: dict[str, dict[str, int]] = {}
+
+    def document(self, name: str, width: int, **more: Any) -> dict[str, str]:
+        doc = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "run_id": self.run_id,
+            "run_started_at": self.started,
+            "table": name,
+            "tasks_per_file": width,
+            "provenance": self.provenance,
+            **more,
+        }
+        return {COMMIT_KEY: json.dumps(doc, default=str)}
+
+    def properties(self, metadata: dict[str, str]) -> Any:
+        return deltalake().CommitProperties(custom_metadata=metadata, max_commit_retries=0)
+
+    def count(self, name: str, before: dict[str, int], after: dict[str, int]) -> None:
+        written = {p: s for p, s in after.items() if p not in before}
+        removed = {p: s for p, s in before.items() if p not in after}
+        entry = self.per_table.setdefault(
+            name,
+            {
+                "commits": 0,
+                "bytes_written": 0,
+                "bytes_removed": 0,
+                "files_written": 0,
+                "files_removed": 0,
+                "rows_written": 0,
+            },
+        )
+        entry["bytes_written"] += sum(written.values())
+        entry["bytes_removed"] += sum(removed.values())
+        entry["files_written"] += len(written)
+        entry["files_removed"] += len(removed)
+
+
+def commit(
+    run: _Run,
+    name: str,
+    base: Any,
+    data: pa.Table,
+    *,
+    predicate: str | None,
+    width: int,
+    metadata: dict[str, str],
+    create: bool,
+) -> Any:
+    """Write ``data`` into table ``name`` as one commit made on top of ``base`` (a
+    DeltaTable at a version, or ``None`` to create it); returns the table at the new
+    version. A commit someone else made first raises :class:`ConcurrentWriteError`."""
+    dl = deltalake()
+    expected = None if base is None else int(base.version())
+    target = table_uri(run.uri, name) if base is None else base
+    options: dict[str, Any] = {}
+    if base is None:
+        options["configuration"] = {"delta.dataSkippingNumIndexedCols": "-1"}
+    try:
+        dl.write_deltalake(
+            target,
+            data,
+            mode="overwrite" if (create or predicate is not None) else "append",
+            predicate=predicate,
+            partition_by=[RANGE_COLUMN],
+            schema_mode="overwrite" if create else "merge",
+            storage_options=run.storage_options if base is None else None,
+            target_file_size=run.target_file_size,
+            writer_properties=run.writer,
+            commit_properties=run.properties(metadata),
+            **options,
+        )
+    except dl.exceptions.CommitFailedError:
+        latest = (
+            open_table(run.uri, name, storage_options=run.storage_options).version()
+            if dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
+            else None
+        )
+        raise _expect(name, expected, latest) from None
+    run.commits += 1
+    table = open_table(run.uri, name, storage_options=run.storage_options)
+    if expected is not None and table.version() != expected + 1:
+        table = open_table(run.uri, name, expected + 1, run.storage_options)
+    return table
+
+
+def _base(run: _Run, name: str, mapped: int) -> Any:
+    """The table at the version the dataset maps, restored first when later commits
+    exist that no dataset version names (a run killed before its ``tasks`` commit)."""
+    latest = open_table(run.uri, name, storage_options=run.storage_options)
+    if latest.version() == mapped:
+        return latest
+    if latest.version() < mapped:
+        raise ConfigurationError(
+            f"the {name} table is at version {latest.version()}, behind the dataset's "
+            f"version map ({mapped}): the dataset was damaged"
+        )
+    at = int(latest.version())
+    try:
+        latest.restore(
+            mapped,
+            commit_properties=run.properties(run.document(name, 0, operation="restore")),
+        )
+    except deltalake().exceptions.CommitFailedError:
+        raise _expect(name, at, at + 1) from None
+    run.commits += 1
+    return open_table(run.uri, name, at + 1, run.storage_options)
+
+
+def write_delta(
+    uri: str | os.PathLike[str],
+    part: str | os.PathLike[str] | None,
+    *,
+    provenance: dict[str, Any],
+    drop_tasks: Iterable[int] = (),
+    full: bool,
+    expected: DeltaState | None,
+    storage_options: dict[str, str] | None = None,
+    tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
+    target_file_size: int | None = None,
+    compression: str = "zstd",
+) -> DeltaWrite:
+    """Write the Parquet dataset ``part`` into the Delta dataset at ``uri``.
+
+    ``full=True`` overwrites every table with ``part``'s rows (creating the tables on the
+    first run). ``full=False`` replaces every row of the tasks in ``part`` and removes the
+    rows of ``drop_tasks``, rewriting only the task ranges that hold them, in one commit
+    per table that changed; the ``tasks`` table is committed last with the version of
+    every table (see :mod:`ls_frames.tables.delta.state`). Every commit carries
+    ``provenance`` and the run's id in its commit metadata.
+
+    Parameters
+    ----------
+    uri
+        The dataset's folder or URI (``s3://bucket/prefix``).
+    part
+        A Parquet dataset written by :func:`~ls_frames.to_parquet`: the changed tasks
+        (``None``: only drop).
+    provenance
+        What the run stores (``provenance["sync"]`` for :func:`sync_delta`).
+    drop_tasks
+        Task ids whose rows go (a task both in ``part`` and here is dropped).
+    full
+        Overwrite everything instead of merging.
+    expected
+        The state the run started from (:func:`delta_state`), ``None`` for a new dataset.
+    storage_options
+        Options for the object store (see the README for S3 and MinIO).
+    tasks_per_file
+        The width of the task ranges a new table is partitioned by (an existing table
+        keeps its own; :func:`compact_delta` changes it).
+    target_file_size
+        Bytes at which delta-rs starts another file within a partition.
+    compression
+        The Parquet codec.
+
+    Returns
+    -------
+    DeltaWrite
+        The new state, the commits made and the bytes and files written and removed.
+
+    Raises
+    ------
+    ConcurrentWriteError
+        Another run committed since ``expected`` (no dataset version of this run exists).
+    ConfigurationError
+        ``full=False`` without ``expected``, a bad ``tasks_per_file``, ``uri`` holds
+        something else, or deltalake is not installed.
+    ExportFormatError
+        ``part`` is not a complete ls_frames Parquet dataset.
+    """
+    if int(tasks_per_file) < 1:
+        raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
+    if not full and expected is None:
+        raise ConfigurationError("a merge (full=False) needs expected=, the state it starts from")
+    current = delta_state(uri, storage_options=storage_options)
+    have = None if current is None else current.version
+    if have != (None if expected is None else expected.version):
+        raise _expect("tasks", None if expected is None else expected.version, have)
+    parts, new_keys = _part_tables(part)
+    run = _Run(uri, provenance, storage_options, compression, target_file_size)
+    if full:
+        return _full(run, parts, new_keys, current, int(tasks_per_file))
+    assert expected is not None
+    return _merge(run, parts, new_keys, expected, set(map(int, drop_tasks)), int(tasks_per_file))
+
+
+def _order(names: Iterable[str]) -> list[str]:
+    return [n for n in TABLES if n in set(names) and n != "tasks"] + ["tasks"]
+
+
+def _finish(
+    run: _Run,
+    versions: dict[str, int],
+    widths: dict[str, int],
+    tasks: Any,
+    keys: list[str],
+    rows: dict[str, int],
+) -> DeltaWrite:
+    state = DeltaState(
+        version=versions["tasks"],
+        versions=versions,
+        provenance=run.provenance,
+        rows=rows,
+        timestamp=datetime.fromtimestamp(
+            int(tasks.history(1)[0]["timestamp"]) / 1000, timezone.utc
+        ),
+        data_keys=tuple(keys),
+        tasks_per_file=widths,
+    )
+    totals = {
+        k: sum(t.get(k, 0) for t in run.per_table.values())
+        for k in ("bytes_written", "bytes_removed", "files_written", "files_removed")
+    }
+    return DeltaWrite(state=state, commits=run.commits, per_table=run.per_table, **totals)
+
+
+def _full(
+    run: _Run,
+    parts: dict[str, pa.Table],
+    keys: list[str],
+    current: DeltaState | None,
+    width: int,
+) -> DeltaWrite:
+    if "tasks" not in parts:
+        raise ConfigurationError("a full write needs a part with a tasks table")
+    versions: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    widths = {name: width for name in parts}
+    tasks: Any = None
+    dl = deltalake()
+    for name in _order(parts):
+        data = _conform(parts[name], _target(name, keys), width)
+        exists = dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
+        base = open_table(run.uri, name, storage_options=run.storage_options) if exists else None
+        if base is not None and current is not None and name not in current.versions:
+            pass  # a table a killed run created: overwritten like the others
+        before = {} if base is None else _files(base)
+        metadata = run.document(name, width)
+        if name == "tasks":
+            version = 0 if base is None else int(base.version()) + 1
+            versions["tasks"] = version
+            rows["tasks"] = data.num_rows
+            metadata = run.document(
+                name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
+            )
+        table = commit(
+            run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
+        )
+        versions[name] = int(table.version())
+        rows[name] = data.num_rows
+        run.count(name, before, _files(table))
+        run.per_table[name]["commits"] = run.per_table[name].get("commits", 0) + 1
+        run.per_table[name]["rows_written"] = data.num_rows
+        tasks = table
+    return _finish(run, versions, widths, tasks, keys, rows)
+
+
+def _merge(
+    run: _Run,
+    parts: dict[str, pa.Table],
+    new_keys: list[str],
+    expected: DeltaState,
+    dropped: set[int],
+    default_width: int,
+) -> DeltaWrite:
+    part_ids: set[int] = set()
+    if "tasks" in parts:
+        part_ids = set(parts["tasks"].column("task_id").to_pylist())
+    changed = pa.array(sorted(part_ids | dropped), pa.int64())
+    drop = pa.array(sorted(dropped), pa.int64())
+    versions = dict(expected.versions)
+    rows = dict(expected.rows)
+    widths = dict(expected.tasks_per_file or {})
+    old_keys = list(expected.data_keys)
+    keys = old_keys + [k for k in new_keys if k not in set(old_keys)]
+    for name in _order([*parts, *expected.versions]):
+        last = name == "tasks"
+        width = widths.setdefault(name, default_width)
+        new = parts.get(name, SCHEMAS[name].empty_table())
+        new = new.filter(pc.invert(pc.is_in(new.column("task_id"), value_set=drop)))
+        base = None
+        old = pa.table({"task_id": pa.array([], pa.int64())})
+        if name in expected.versions:
+            base = _base(run, name, expected.versions[name])
+            ranges = sorted({int(i) // width for i in changed.to_pylist()})
+            old = base.to_pyarrow_dataset().to_table(
+                filter=pc.field(RANGE_COLUMN).isin(pa.array(ranges, pa.int64()))
+            )
+        else:  # a table this dataset did not have yet
+            ranges = sorted({int(i) // width for i in new.column("task_id").to_pylist()})
+        table_keys = keys
+        if last and base is not None:
+            present = [
+                c[len(_DATA) :] for c in base.schema().to_arrow().names if c.startswith(_DATA)
+            ]
+            table_keys = present + [k for k in keys if k not in set(present)]
+        schema = _target(name, table_keys)
+        hit = pc.is_in(old.column("task_id"), value_set=changed)
+        after_rows = _conform(new, schema, width)
+        same = base is not None and _conform(old.filter(hit), schema, width).equals(after_rows)
+        if same and not last:
+            continue
+        if same and not run.commits:
+            return DeltaWrite(expected, 0, 0, 0, 0, 0, {})  # nothing changed at all
+        if same:  # an empty commit that records the version map
+            data, predicate = after_rows.slice(0, 0), None
+        else:
+            kept = _conform(old.filter(pc.invert(hit)), schema, width)
+            data = _conform(pa.concat_tables([kept, after_rows]), schema, width)
+            predicate = f"{RANGE_COLUMN} IN ({', '.join(map(str, ranges))})"
+            rows[name] = rows.get(name, 0) - old.num_rows + data.num_rows
+        metadata = run.document(name, width)
+        if last:
+            assert base is not None
+            versions["tasks"] = int(base.version()) + 1
+            keys = _live_keys(base, [] if same else ranges, data, table_keys)
+            metadata = run.document(
+                name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
+            )
+        before = {} if base is None else _files(base)
+        table = commit(
+            run,
+            name,
+            base,
+            data,
+            predicate=predicate,
+            width=width,
+            metadata=metadata,
+            create=base is None,
+        )
+        versions[name] = int(table.version())
+        run.count(name, before, _files(table))
+        entry = run.per_table[name]
+        entry["commits"] = entry.get("commits", 0) + 1
+        entry["rows_written"] = data.num_rows
+        if last:
+            return _finish(run, versions, widths, table, keys, rows)
+    raise AssertionError("the tasks table is always last")
