@@ -316,6 +316,8 @@ def _full_run(
     config = _config(client.get_project(project), run.label_config)
     provenance = snapshot_provenance(client, export, config)
     provenance["source"] = "label-studio-sync"
+    if config is not None:  # as incremental runs keep it (a Delta reader restores categories)
+        provenance["label_config"] = config
     watermark = str(export.raw.get("created_at") or "1970-01-01T00:00:00.000000Z")
     entry = {
         "mode": "full",
