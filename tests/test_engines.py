@@ -318,6 +318,21 @@ def test_dask_default_backend_turns_nullable_ints_into_floats(dataset: Path) -> 
     dd = _dask()
     ddf = dd.read_parquet(str(dataset / "regions"))
     df = ddf.compute()
-    assert df["start"].isna().any()
+    assert df["start"].isna().any() and df["readonly"].isna().any()
     assert str(ddf.dtypes["start"]) == "int64"
     assert str(df["start"].dtype) == "float64"
+    assert str(ddf.dtypes["readonly"]) == "bool"
+    assert str(df["readonly"].dtype) == "object"
+
+
+# pyspark 4.3's toPandas passes copy= to pandas, deprecated in pandas 3.1
+@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning")
+def test_spark_to_pandas_turns_nullable_ints_into_floats(
+    spark: SparkSession, dataset: Path, frames: Frames
+) -> None:
+    """Why the README points to ``toArrow()``: Spark's own pandas conversion gives NaN."""
+    df = spark.read.parquet(str(dataset / "regions")).select("result_index", "start").toPandas()
+    assert frames.regions["result_index"].notna().all()
+    assert str(df["result_index"].dtype) == "int64"
+    assert str(df["start"].dtype) == "float64"
+    assert df["start"].isna().sum() == frames.regions["start"].isna().sum() > 0
