@@ -13,7 +13,8 @@ Found here, and stated in the README: Spark needs backticks around the ``data.<k
 columns; Spark's timestamps are instants shown in ``spark.sql.session.timeZone``; Dask's
 default (numpy) backend says ``int64`` / ``bool`` for columns whose partitions come out as
 ``float64`` / ``object`` when they hold nulls, while ``dtype_backend="numpy_nullable"``
-gives exactly ``read_parquet``'s frame; no engine sees the label config's categories.
+gives exactly ``read_parquet``'s frame; Spark's ``toPandas`` turns nullable integers into
+``float64``; no engine sees the label config's categories.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ COMPARED = {
 CATEGORICAL = {"regions": ["from_name", "label", "choice"]}
 
 pytestmark = [
-    # pyspark 4.3 warns about pandas 3 when a session starts; nothing here goes through
-    # its pandas conversion (toArrow is Arrow end to end).
+    # pyspark 4.3 warns about pandas 3 when a session starts; the reads here go through
+    # toArrow (Arrow end to end), bar the one test of what toPandas does.
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
     # dask 2026.8's parquet reader calls reset_index(inplace=True), deprecated in pandas 3.1.
     pytest.mark.filterwarnings(
