@@ -133,10 +133,25 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
         yield session
     finally:
         session.stop()
+        _stop_jvm()
         if saved is None:
             os.environ.pop("SPARK_LOCAL_IP", None)
         else:
             os.environ["SPARK_LOCAL_IP"] = saved
+
+
+def _stop_jvm() -> None:
+    """End the JVM too: ``stop()`` leaves it running (about 1.2 GB) until Python exits."""
+    from pyspark import SparkContext
+
+    gateway, SparkContext._gateway, SparkContext._jvm = SparkContext._gateway, None, None
+    if gateway is None:
+        return
+    process = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    if process is not None:
+        process.stdin.close()  # the JVM exits when its standard input closes
+        process.wait(timeout=60)
 
 
 def _dask() -> Any:
