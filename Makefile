@@ -66,7 +66,12 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-test: install lint typecheck docs-check $(CHROMIUM)
+# pyspark (the test extra) runs on Java 17 or later: Debian's headless runtime, installed once.
+JAVA := /usr/bin/java
+$(JAVA):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless
+
+test: install lint typecheck docs-check $(CHROMIUM) $(JAVA)
 	mkdir -p test-output
 	LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg tests notebooks $(PYTEST_ARGS)
