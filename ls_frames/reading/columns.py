@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from itertools import repeat
+from operator import is_
 from typing import Any
 
 import msgspec
@@ -30,15 +32,17 @@ def raw_array(raws: list[Any]) -> pa.Array:
     the bytes are joined once and cut by offsets."""
     n = len(raws)
     validity = None
-    try:  # fast path: no value is missing
-        lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)
+    try:  # fast path: no value is missing (a missing one fails the join at once)
         data = b"".join(raws)
+        lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)
     except TypeError:
-        missing = [r is _UNSET for r in raws]
-        parts = [b"" if m else r for r, m in zip(raws, missing, strict=True)]
+        missing = np.fromiter(map(is_, raws, repeat(_UNSET)), dtype=bool, count=n)
+        if missing.all():  # a key no item has (``meta``, say): nothing to cut
+            return pa.nulls(n, pa.string())
+        parts = [b"" if r is _UNSET else r for r in raws]
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=n)
         data = b"".join(parts)
-        bits = np.packbits(~np.asarray(missing, dtype=bool), bitorder="little")
+        bits = np.packbits(~missing, bitorder="little")
         validity = pa.py_buffer(bits.tobytes())
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

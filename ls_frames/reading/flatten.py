@@ -17,8 +17,8 @@ predictions and drafts are bare ids: they get a row holding only ``prediction_id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain, repeat
-from operator import attrgetter, eq
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -37,20 +37,24 @@ _UNSET = msgspec.UNSET
 _TYPE = attrgetter("type")
 _DATA_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
-_ITEM_COLUMNS = {
+# ``type`` is built once for all items (it splits regions from relations)
+_COMMON_ITEM_COLUMNS = {
     "region_id": "id",
     "from_name": "from_name",
     "to_name": "to_name",
-    "type": "type",
     "original_width": "original_width",
     "original_height": "original_height",
     "image_rotation": "image_rotation",
+}
+_RARE_ITEM_COLUMNS = {
     "parent_id": "parentID",
     "origin": "origin",
     "score": "score",
     "readonly": "readonly",
     "item_index": "item_index",
 }
+_RARE_ATTRS = attrgetter(*_RARE_ITEM_COLUMNS.values())
+_NO_RARE = (None,) * len(_RARE_ITEM_COLUMNS)
 
 
 def _attr_columns(
@@ -68,11 +72,23 @@ def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def _item_columns(items: list[Item], schema: pa.Schema) -> dict[str, pa.Array]:
+    """The item attribute columns; the rare ones (:data:`_RARE_ITEM_COLUMNS`) in one pass
+    when no item has any of them, as in most exports."""
+    cols = _attr_columns(items, _COMMON_ITEM_COLUMNS, schema)
+    rare = list(map(_RARE_ATTRS, items))
+    if rare.count(_NO_RARE) == len(items):
+        cols.update((c, pa.nulls(len(items), schema.field(c).type)) for c in _RARE_ITEM_COLUMNS)
+    else:
+        cols.update(_attr_columns(items, _RARE_ITEM_COLUMNS, schema))
+    return cols
+
+
 def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
     n = len(items)
     schema = SCHEMAS["regions"]
     cols = dict(keys)
-    cols.update(_attr_columns(items, _ITEM_COLUMNS, schema))
+    cols.update(_item_columns(items, schema))
     raws = list(map(attrgetter("value"), items))
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
@@ -147,13 +163,15 @@ def _results(
     task = pa.array(g_task, pa.int64())
     source = pa.array(_SOURCES, pa.string()).take(pa.array(g_source, pa.int8()))
     sid = pa.array(g_sid, pa.int64())
-    is_relation = np.fromiter(map(eq, map(_TYPE, items), repeat("relation")), bool, len(items))
+    types = array(list(map(_TYPE, items)), pa.string())
+    is_relation = pc.equal(types, "relation").fill_null(False).to_numpy(zero_copy_only=False)
     out: dict[str, pa.RecordBatch] = {}
     for name, mask in (("regions", ~is_relation), ("relations", is_relation)):
         if name not in wanted:
             continue
         rows = np.flatnonzero(mask)
-        picked = items if len(rows) == len(items) else [items[i] for i in rows]
+        every = len(rows) == len(items)
+        picked = items if every else [items[i] for i in rows]
         take = pa.array(group_of[rows])
         keys = {
             "task_id": task.take(take),
@@ -161,7 +179,11 @@ def _results(
             "source_id": sid.take(take),
             "result_index": pa.array(index[rows], pa.int64()),
         }
-        out[name] = (_regions if name == "regions" else _relations)(picked, keys)
+        if name == "regions":
+            keys["type"] = types if every else types.filter(pa.array(mask))
+            out[name] = _regions(picked, keys)
+        else:
+            out[name] = _relations(picked, keys)
     return out
 
 
