@@ -11,10 +11,11 @@ export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one 
 :func:`consensus`, :func:`split` and :func:`to_hf_dataset` prepare training data.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from ls_frames.tables.agreement import agreement, consensus
     from ls_frames.tables.analysis import annotator_pivot, compare_predictions, iou
     from ls_frames.tables.brush import rle_to_mask
@@ -68,11 +69,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ls_frames.tables' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
