@@ -26,7 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ls_frames.reading.columns import array, first_element, json_text, raw_array
+from ls_frames.reading.columns import (
+    array,
+    attr_columns,
+    first_element,
+    json_text,
+    raw_array,
+)
 from ls_frames.reading.decode import Draft, Item, Prediction, Task, User
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
@@ -57,15 +63,6 @@ _RARE_ATTRS = attrgetter(*_RARE_ITEM_COLUMNS.values())
 _NO_RARE = (None,) * len(_RARE_ITEM_COLUMNS)
 
 
-def _attr_columns(
-    objs: Sequence[Any], names: dict[str, str], schema: pa.Schema
-) -> dict[str, pa.Array]:
-    return {
-        column: array(list(map(attrgetter(attr), objs)), schema.field(column).type)
-        for column, attr in names.items()
-    }
-
-
 def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
     schema = SCHEMAS[name]
     arrays = [columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in schema]
@@ -75,12 +72,12 @@ def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
 def _item_columns(items: list[Item], schema: pa.Schema) -> dict[str, pa.Array]:
     """The item attribute columns; the rare ones (:data:`_RARE_ITEM_COLUMNS`) in one pass
     when no item has any of them, as in most exports."""
-    cols = _attr_columns(items, _COMMON_ITEM_COLUMNS, schema)
+    cols = attr_columns(items, _COMMON_ITEM_COLUMNS, schema)
     rare = list(map(_RARE_ATTRS, items))
     if rare.count(_NO_RARE) == len(items):
         cols.update((c, pa.nulls(len(items), schema.field(c).type)) for c in _RARE_ITEM_COLUMNS)
     else:
-        cols.update(_attr_columns(items, _RARE_ITEM_COLUMNS, schema))
+        cols.update(attr_columns(items, _RARE_ITEM_COLUMNS, schema))
     return cols
 
 
@@ -262,7 +259,7 @@ def _expanded_or_ids(
 ) -> pa.RecordBatch:
     """Rows for predictions/drafts: expanded objects, or bare ids (ids-only shape)."""
     full = [o if isinstance(o, cls) else cls(id=o) for o in objs]
-    cols = _attr_columns(full, names, SCHEMAS[name])
+    cols = attr_columns(full, names, SCHEMAS[name])
     cols["task_id"] = task_ids
     cols["n_results"] = pa.array(
         [len(o.result or ()) if isinstance(o, cls) else None for o in objs],  # type: ignore[attr-defined]
@@ -332,7 +329,7 @@ def flatten_tasks(
     ids = pa.array([t.id for t in tasks], pa.int64()) if tasks else pa.array([], pa.int64())
     out: dict[str, pa.RecordBatch] = {}
     if "tasks" in wanted:
-        cols = _attr_columns(tasks, _TASK_COLUMNS, SCHEMAS["tasks"])
+        cols = attr_columns(tasks, _TASK_COLUMNS, SCHEMAS["tasks"])
         cols["data_json"] = raw_array([t.data for t in tasks])
         cols["meta_json"] = raw_array([t.meta for t in tasks])
         cols["comment_authors_json"] = raw_array([t.comment_authors for t in tasks])
@@ -356,7 +353,7 @@ def flatten_tasks(
                         for key in _DATA_KEYS.decode(raw):
                             data_keys.setdefault(key)
     if "annotations" in wanted:
-        cols = _attr_columns(anns, _ANNOTATION_COLUMNS, SCHEMAS["annotations"])
+        cols = attr_columns(anns, _ANNOTATION_COLUMNS, SCHEMAS["annotations"])
         cols["task_id"] = _repeat(ids, n_ann)
         users = [a.completed_by for a in anns]
         cols["completed_by_id"] = array([u.id if type(u) is User else u for u in users], pa.int64())
