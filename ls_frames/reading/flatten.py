@@ -44,23 +44,19 @@ _TYPE = attrgetter("type")
 _DATA_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 # ``type`` is built once for all items (it splits regions from relations)
-_COMMON_ITEM_COLUMNS = {
+_ITEM_COLUMNS = {
     "region_id": "id",
     "from_name": "from_name",
     "to_name": "to_name",
     "original_width": "original_width",
     "original_height": "original_height",
     "image_rotation": "image_rotation",
-}
-_RARE_ITEM_COLUMNS = {
     "parent_id": "parentID",
     "origin": "origin",
     "score": "score",
     "readonly": "readonly",
     "item_index": "item_index",
 }
-_RARE_ATTRS = attrgetter(*_RARE_ITEM_COLUMNS.values())
-_NO_RARE = (None,) * len(_RARE_ITEM_COLUMNS)
 
 
 def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
@@ -69,23 +65,11 @@ def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _item_columns(items: list[Item], schema: pa.Schema) -> dict[str, pa.Array]:
-    """The item attribute columns; the rare ones (:data:`_RARE_ITEM_COLUMNS`) in one pass
-    when no item has any of them, as in most exports."""
-    cols = attr_columns(items, _COMMON_ITEM_COLUMNS, schema)
-    rare = list(map(_RARE_ATTRS, items))
-    if rare.count(_NO_RARE) == len(items):
-        cols.update((c, pa.nulls(len(items), schema.field(c).type)) for c in _RARE_ITEM_COLUMNS)
-    else:
-        cols.update(attr_columns(items, _RARE_ITEM_COLUMNS, schema))
-    return cols
-
-
 def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
     n = len(items)
     schema = SCHEMAS["regions"]
     cols = dict(keys)
-    cols.update(_item_columns(items, schema))
+    cols.update(attr_columns(items, _ITEM_COLUMNS, schema))
     raws = list(map(attrgetter("value"), items))
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
