@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,9 +33,8 @@ DICTIONARY_COLUMNS: dict[str, list[str]] = {
 def _heap_trimmer() -> Callable[[], object] | None:
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim: Callable[[int], object] = libc.malloc_trim
+    try:  # the process's own symbols (no find_library: it runs ldconfig in a subprocess)
+        trim: Callable[[int], object] = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
         return None
     return lambda: trim(0)
