@@ -39,21 +39,20 @@ from ls_frames.errors import (
     StorageError,
     TransportError,
 )
-from ls_frames.exports import (
-    AnnotationFilter,
-    Client,
-    ConvertedFormat,
-    Export,
-    ExportFormat,
-    ExportStatus,
-    LocalFilesExportStorage,
-    Serialization,
-    StorageStatus,
-    TaskFilter,
-)
-from ls_frames.transport import RetryPolicy, ServerCapabilities
 
 if TYPE_CHECKING:
+    from ls_frames.exports import (
+        AnnotationFilter,
+        Client,
+        ConvertedFormat,
+        Export,
+        ExportFormat,
+        ExportStatus,
+        LocalFilesExportStorage,
+        Serialization,
+        StorageStatus,
+        TaskFilter,
+    )
     from ls_frames.frontends import export_project, load_project, snapshot_project
     from ls_frames.frontends.sync import sync_delta, sync_parquet
     from ls_frames.frontends.widgets import ExportPanel
@@ -77,10 +76,24 @@ if TYPE_CHECKING:
         to_parquet,
     )
     from ls_frames.tables.storage import read_storage
+    from ls_frames.transport import RetryPolicy, ServerCapabilities
 
 # pandas is imported on first use of a table function, not by ``import ls_frames``: the
-# client and the reading layer stay light for scripts that only download.
+# client and the reading layer stay light for scripts that only download. The client
+# (httpx) is imported on first use too: a script that only flattens a file never needs it.
 _LAZY = {
+    "AnnotationFilter": "ls_frames.exports",
+    "Client": "ls_frames.exports",
+    "ConvertedFormat": "ls_frames.exports",
+    "Export": "ls_frames.exports",
+    "ExportFormat": "ls_frames.exports",
+    "ExportStatus": "ls_frames.exports",
+    "LocalFilesExportStorage": "ls_frames.exports",
+    "Serialization": "ls_frames.exports",
+    "StorageStatus": "ls_frames.exports",
+    "TaskFilter": "ls_frames.exports",
+    "RetryPolicy": "ls_frames.transport",
+    "ServerCapabilities": "ls_frames.transport",
     "Frames": "ls_frames.tables",
     "read_export": "ls_frames.tables",
     "read_parquet": "ls_frames.tables",

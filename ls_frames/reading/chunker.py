@@ -22,7 +22,7 @@ or one task); it is returned as one chunk with ``single=True``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -49,7 +49,8 @@ class Chunk:
 
     ``offset`` is the byte offset of the first task's first byte in the source (``doc[1]``,
     or ``doc[0]`` when ``single``), ``first_index`` the index of that task in the array,
-    ``count`` how many tasks the scan saw (top-level objects).
+    ``count`` how many tasks the scan saw (top-level objects). ``verified`` is false for a
+    cut not yet proven (``iter_chunks(..., verify=False)``; ``count`` is then 0).
     """
 
     doc: bytes
@@ -57,6 +58,7 @@ class Chunk:
     first_index: int
     count: int
     single: bool = False
+    verified: bool = True
 
     @property
     def data(self) -> bytes:
@@ -108,11 +110,12 @@ def _task_ends(buf: bytes | bytearray, start: int) -> NDArray[Any]:
     return result
 
 
-def _server_cut(buf: bytearray, pos: int) -> tuple[bytes, int] | None:
+def _server_cut(buf: bytearray, pos: int, verify: bool = True) -> tuple[bytes, int] | None:
     """Fast path for server snapshots: cut before the last ``}, {"id": N, "annotations": ``
     and let msgspec check (without building objects) that the part before it is whole
     tasks. A successful parse proves the cut is at the top level; else ``None``.
-    Returns the framed document (see :func:`_framed`) and its number of tasks."""
+    Returns the framed document (see :func:`_framed`) and its number of tasks (-1 when
+    not ``verify``: the caller's own decoding of the document is the proof)."""
     at = len(buf)
     while True:
         at = buf.rfind(_SERVER_HINT, pos, at)
@@ -120,6 +123,8 @@ def _server_cut(buf: bytearray, pos: int) -> tuple[bytes, int] | None:
             return None
         if _SERVER_TASK.match(buf, at):
             doc = _framed(buf, pos, at + 1)
+            if not verify:
+                return doc, -1
             try:
                 return doc, len(_RAW_LIST.decode(doc))
             except msgspec.DecodeError:
@@ -165,12 +170,20 @@ def iter_chunks(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     path: str | None = None,
-) -> Iterator[Chunk]:
+    verify: bool = True,
+) -> Generator[Chunk, int | None, None]:
     """Yield :class:`Chunk` s of whole tasks from a binary stream of a JSON export.
 
     Accepts a JSON array of objects (single line or pretty printed, JSON_MIN included) and a
     file holding one object. Raises :class:`ExportFormatError` for a file that is neither,
     or that ends before the array does (truncated).
+
+    ``verify=False`` is for a caller that decodes each chunk before asking for the next:
+    the server fast path then skips its own check parse and yields the cut unverified
+    (``verified=False``); the caller ``send()`` s the number of tasks it decoded from it
+    (a successful decode proves the cut, exactly as the check parse would), or ``None``
+    when the decode failed, and the same bytes are then cut by the exact scan and yielded
+    again, verified. Verified chunks take a plain ``next()``.
     """
     chunk_size = max(int(chunk_size), 1)
     buf = bytearray()
@@ -261,9 +274,17 @@ def iter_chunks(
                 path=path,
             )
         # find the last top-level task end in what we hold; read more until there is one
-        fast = _server_cut(buf, pos)
+        fast = _server_cut(buf, pos, verify)
+        if fast is not None and fast[1] < 0:  # unverified: the caller's decode decides
+            told = yield Chunk(fast[0], base + pos, index, 0, verified=False)
+            fast = None if told is None else (fast[0], told)
         if fast is not None:
             doc, count = fast
+            if not verify:  # already yielded (and decoded) above
+                index += count
+                pos += len(doc) - 2
+                expect_comma = True
+                continue
         else:
             while True:
                 ends = _task_ends(buf, pos)

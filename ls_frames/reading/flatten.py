@@ -17,8 +17,8 @@ predictions and drafts are bare ids: they get a row holding only ``prediction_id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain, repeat
-from operator import attrgetter, eq
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -26,7 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ls_frames.reading.columns import array, first_element, json_text, raw_array
+from ls_frames.reading.columns import (
+    array,
+    attr_columns,
+    first_element,
+    json_text,
+    raw_array,
+)
 from ls_frames.reading.decode import Draft, Item, Prediction, Task, User
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
@@ -37,11 +43,11 @@ _UNSET = msgspec.UNSET
 _TYPE = attrgetter("type")
 _DATA_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+# ``type`` is built once for all items (it splits regions from relations)
 _ITEM_COLUMNS = {
     "region_id": "id",
     "from_name": "from_name",
     "to_name": "to_name",
-    "type": "type",
     "original_width": "original_width",
     "original_height": "original_height",
     "image_rotation": "image_rotation",
@@ -51,15 +57,6 @@ _ITEM_COLUMNS = {
     "readonly": "readonly",
     "item_index": "item_index",
 }
-
-
-def _attr_columns(
-    objs: Sequence[Any], names: dict[str, str], schema: pa.Schema
-) -> dict[str, pa.Array]:
-    return {
-        column: array(list(map(attrgetter(attr), objs)), schema.field(column).type)
-        for column, attr in names.items()
-    }
 
 
 def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
@@ -72,7 +69,7 @@ def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
     n = len(items)
     schema = SCHEMAS["regions"]
     cols = dict(keys)
-    cols.update(_attr_columns(items, _ITEM_COLUMNS, schema))
+    cols.update(attr_columns(items, _ITEM_COLUMNS, schema))
     raws = list(map(attrgetter("value"), items))
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
@@ -147,13 +144,15 @@ def _results(
     task = pa.array(g_task, pa.int64())
     source = pa.array(_SOURCES, pa.string()).take(pa.array(g_source, pa.int8()))
     sid = pa.array(g_sid, pa.int64())
-    is_relation = np.fromiter(map(eq, map(_TYPE, items), repeat("relation")), bool, len(items))
+    types = array(list(map(_TYPE, items)), pa.string())
+    is_relation = pc.equal(types, "relation").fill_null(False).to_numpy(zero_copy_only=False)
     out: dict[str, pa.RecordBatch] = {}
     for name, mask in (("regions", ~is_relation), ("relations", is_relation)):
         if name not in wanted:
             continue
         rows = np.flatnonzero(mask)
-        picked = items if len(rows) == len(items) else [items[i] for i in rows]
+        every = len(rows) == len(items)
+        picked = items if every else [items[i] for i in rows]
         take = pa.array(group_of[rows])
         keys = {
             "task_id": task.take(take),
@@ -161,7 +160,11 @@ def _results(
             "source_id": sid.take(take),
             "result_index": pa.array(index[rows], pa.int64()),
         }
-        out[name] = (_regions if name == "regions" else _relations)(picked, keys)
+        if name == "regions":
+            keys["type"] = types if every else types.filter(pa.array(mask))
+            out[name] = _regions(picked, keys)
+        else:
+            out[name] = _relations(picked, keys)
     return out
 
 
@@ -240,7 +243,7 @@ def _expanded_or_ids(
 ) -> pa.RecordBatch:
     """Rows for predictions/drafts: expanded objects, or bare ids (ids-only shape)."""
     full = [o if isinstance(o, cls) else cls(id=o) for o in objs]
-    cols = _attr_columns(full, names, SCHEMAS[name])
+    cols = attr_columns(full, names, SCHEMAS[name])
     cols["task_id"] = task_ids
     cols["n_results"] = pa.array(
         [len(o.result or ()) if isinstance(o, cls) else None for o in objs],  # type: ignore[attr-defined]
@@ -310,7 +313,7 @@ def flatten_tasks(
     ids = pa.array([t.id for t in tasks], pa.int64()) if tasks else pa.array([], pa.int64())
     out: dict[str, pa.RecordBatch] = {}
     if "tasks" in wanted:
-        cols = _attr_columns(tasks, _TASK_COLUMNS, SCHEMAS["tasks"])
+        cols = attr_columns(tasks, _TASK_COLUMNS, SCHEMAS["tasks"])
         cols["data_json"] = raw_array([t.data for t in tasks])
         cols["meta_json"] = raw_array([t.meta for t in tasks])
         cols["comment_authors_json"] = raw_array([t.comment_authors for t in tasks])
@@ -334,7 +337,7 @@ def flatten_tasks(
                         for key in _DATA_KEYS.decode(raw):
                             data_keys.setdefault(key)
     if "annotations" in wanted:
-        cols = _attr_columns(anns, _ANNOTATION_COLUMNS, SCHEMAS["annotations"])
+        cols = attr_columns(anns, _ANNOTATION_COLUMNS, SCHEMAS["annotations"])
         cols["task_id"] = _repeat(ids, n_ann)
         users = [a.completed_by for a in anns]
         cols["completed_by_id"] = array([u.id if type(u) is User else u for u in users], pa.int64())

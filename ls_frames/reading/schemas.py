@@ -16,9 +16,11 @@ other values as JSON text); the set is only known at the end, see
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ls_frames.errors import ConfigurationError
 
@@ -203,7 +205,20 @@ def choose_tables(tables: Iterable[str] | None) -> tuple[str, ...]:
 
 
 _DATA_LIST = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
-_STR_LIST = msgspec.json.Decoder(list[str])
+_DATA_VALUES = msgspec.json.Decoder(list[dict[str, Any]])
+
+
+def _objects_doc(texts: pa.ChunkedArray) -> bytes:
+    """``[data, data, ...]`` from a ``data_json`` column, ``{}`` for a null or a ``data``
+    that is not an object; joined by Arrow, without a Python string per row."""
+    texts = texts.cast(pa.large_string())  # the joined text may pass 2 GiB
+    is_object = pc.fill_null(pc.starts_with(texts, "{"), False)
+    objects = pc.if_else(is_object, texts, pa.scalar("{}", pa.large_string()))
+    if isinstance(objects, pa.ChunkedArray):
+        objects = objects.combine_chunks() if objects.num_chunks else pa.array([], objects.type)
+    one_list = pa.LargeListArray.from_arrays(pa.array([0, len(objects)], pa.int64()), objects)
+    joined = pc.binary_join(one_list, pa.scalar(",", pa.large_string()))[0]
+    return b"".join((b"[", joined.as_buffer() or b"", b"]"))
 
 
 def tasks_schema(data_keys: Iterable[str]) -> pa.Schema:
@@ -212,24 +227,25 @@ def tasks_schema(data_keys: Iterable[str]) -> pa.Schema:
 
 
 def expand_data_columns(table: pa.Table | pa.RecordBatch, data_keys: Iterable[str]) -> pa.Table:
-    """Add the ``data.<key>`` columns (from ``data_json``) to a tasks table or batch."""
+    """Add the ``data.<key>`` columns (from ``data_json``) to a tasks table or batch.
+
+    Strings are taken as they are, ``null`` and absent keys as null, any other value as its
+    exact JSON text.
+    """
     keys = list(data_keys)
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    texts = table.column("data_json").to_pylist()
-    docs = [t.encode() if t is not None and t[:1] == "{" else b"{}" for t in texts]
-    parsed = _DATA_LIST.decode(b"[" + b",".join(docs) + b"]")
+    if not keys:
+        return table
+    doc = _objects_doc(table.column("data_json"))
+    parsed = _DATA_VALUES.decode(doc)
+    raws: list[dict[str, msgspec.Raw]] | None = None  # decoded when a value is not a string
     for k in keys:
-        raws = [p.get(k) for p in parsed]
-        strings = [r for r in raws if r is not None and bytes(r)[:1] == b'"']
-        decoded = iter(_STR_LIST.decode(b"[" + b",".join(strings) + b"]"))
-        values = [
-            None
-            if r is None or bytes(r) == b"null"
-            else next(decoded)
-            if bytes(r)[:1] == b'"'
-            else bytes(r).decode()
-            for r in raws
-        ]
+        values = [p.get(k) for p in parsed]
+        odd = [i for i, v in enumerate(values) if v is not None and type(v) is not str]
+        if odd:
+            raws = _DATA_LIST.decode(doc) if raws is None else raws
+            for i in odd:
+                values[i] = bytes(raws[i][k]).decode()
         table = table.append_column(pa.field(f"data.{k}", _STR), pa.array(values, _STR))
     return table

@@ -18,7 +18,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ls_frames.reading.columns import array, json_text
+from ls_frames.reading.columns import array, attr_columns, json_text
 
 __all__ = ["LABEL_KEYS", "TYPED_KEYS", "value_columns"]
 
@@ -180,10 +180,15 @@ def value_columns(raws: list[Any], schema: pa.Schema) -> dict[str, pa.Array]:
     values = decoded if None not in decoded else [shape.empty if v is None else v for v in decoded]
     n = len(values)
     cols: dict[str, pa.Array] = {}
-    for column, key in _COLUMNS.items():
-        typ = schema.field(column).type
-        attr = shape.attr.get(key)
-        cols[column] = pa.nulls(n, typ) if attr is None else array(_column(values, attr, typ), typ)
+    # numbers (and nested lists) in one conversion; lists of strings one by one (a lone
+    # string there is a one-element list, see _column)
+    plain = {c: shape.attr[k] for c, k in _COLUMNS.items() if k in shape.attr}
+    for column in [c for c in plain if schema.field(c).type == _STRINGS]:
+        cols[column] = array(_column(values, plain.pop(column), _STRINGS), _STRINGS)
+    cols.update(attr_columns(values, plain, schema))
+    for column in _COLUMNS:
+        if column not in cols:
+            cols[column] = pa.nulls(n, schema.field(column).type)
     label_arrays = [
         array(_column(values, shape.attr[k], _STRINGS), _STRINGS)
         for k in LABEL_KEYS

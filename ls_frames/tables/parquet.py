@@ -95,7 +95,7 @@ def to_parquet(
         all by default.
     row_group_size
         Rows per Parquet row group (a row group is also written once its buffer holds
-        24 MiB).
+        12 MiB).
     compression
         The Parquet codec (``"zstd"``, ``"snappy"``, ...).
     overwrite

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["DICTIONARY_COLUMNS", "MAX_BUFFER_BYTES", "Background", "TableWriter"]
+__all__ = ["DICTIONARY_COLUMNS", "MAX_BUFFER_BYTES", "Background", "TableWriter", "trim_heap"]
 
 # dictionary-encode only the low-cardinality columns of the big tables (faster, smaller)
 DICTIONARY_COLUMNS: dict[str, list[str]] = {
@@ -26,6 +28,29 @@ DICTIONARY_COLUMNS: dict[str, list[str]] = {
     ],
     "relations": ["source", "direction", "labels.list.element"],
 }
+
+
+def _heap_trimmer() -> Callable[[], object] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:  # the process's own symbols (no find_library: it runs ldconfig in a subprocess)
+        trim: Callable[[int], object] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+    return lambda: trim(0)
+
+
+_TRIM = _heap_trimmer()
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). Reading allocates and frees a few MB blocks per chunk (the chunk, joined
+    JSON texts); glibc serves them from its heap once one has been freed (its mmap
+    threshold rises), and the heap's free pages would otherwise stay in the RSS: measured
+    on a 1.2 GB snapshot, 250 -> 410 MB over the run instead of flat."""
+    if _TRIM is not None:
+        _TRIM()
 
 
 class Background:
@@ -48,7 +73,8 @@ class Background:
 
 # a table's buffer is written out as a (smaller) row group once it holds this much, so
 # memory does not grow with the file until the wide tables reach ``row_group_size`` rows
-MAX_BUFFER_BYTES = 24 << 20
+# (six tables buffer at once: 12 MiB each keeps a 1.2 GB snapshot under 300 MB of RSS)
+MAX_BUFFER_BYTES = 12 << 20
 
 
 class TableWriter:
@@ -105,6 +131,7 @@ class TableWriter:
         def write() -> None:
             self.writer.write_table(out, row_group_size=self.row_group_size)
             pa.default_memory_pool().release_unused()  # keep the RSS flat (mimalloc holds on)
+            trim_heap()
 
         if self.background is None or final:
             if self.background is not None:
