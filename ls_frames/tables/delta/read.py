@@ -13,7 +13,13 @@ import pyarrow.compute as pc
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES, LabelConfig, parse_label_config, tasks_schema
-from ls_frames.tables.delta.state import DeltaState, delta_state, open_table
+from ls_frames.tables.delta.state import (
+    DeltaState,
+    delta_state,
+    files_dataset,
+    open_table,
+    table_uri,
+)
 from ls_frames.tables.delta.write import _base, _conform, _files, _order, _Run, _target, commit
 from ls_frames.tables.dtypes import DtypeBackend, types_mapper
 from ls_frames.tables.frames import Frames, _config
@@ -101,7 +107,7 @@ def read_delta(
     for name in wanted:
         table = open_table(uri, name, state.versions[name], storage_options)
         try:
-            read = table.to_pyarrow_dataset().to_table()
+            read = files_dataset(table, table_uri(uri, name), storage_options).to_table()
         except (FileNotFoundError, OSError) as exc:
             raise ConfigurationError(
                 f"dataset version {state.version} of {os.fspath(uri)} can no longer be read: "
@@ -191,7 +197,8 @@ def compact_delta(
         entry["files_before"] = len(_files(base))
         if tasks_per_file is not None and int(tasks_per_file) != width:
             width = widths[name] = int(tasks_per_file)
-            data = _conform(base.to_pyarrow_dataset().to_table(), _columns(name, base), width)
+            whole = files_dataset(base, table_uri(uri, name), storage_options).to_table()
+            data = _conform(whole, _columns(name, base), width)
             base = commit(
                 run,
                 name,

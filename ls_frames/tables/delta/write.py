@@ -44,6 +44,7 @@ from ls_frames.tables.delta.state import (
     DeltaState,
     delta_state,
     deltalake,
+    files_dataset,
     open_table,
     table_uri,
 )
@@ -465,9 +466,9 @@ def _merge(
         if name in expected.versions:
             base = _base(run, name, expected.versions[name])
             ranges = sorted({int(i) // width for i in changed.to_pylist()})
-            old = base.to_pyarrow_dataset().to_table(
-                filter=pc.field(RANGE_COLUMN).isin(pa.array(ranges, pa.int64()))
-            )
+            old = files_dataset(
+                base, table_uri(run.uri, name), run.storage_options, ranges
+            ).to_table()
         else:  # a table this dataset did not have yet
             ranges = sorted({int(i) // width for i in new.column("task_id").to_pylist()})
         table_keys = keys
