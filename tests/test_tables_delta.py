@@ -135,6 +135,20 @@ def _sizes(table: Any) -> list[int]:
     return sizes
 
 
+def test_a_big_full_write_is_cut_into_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """delta-rs holds a writer per partition until a write ends: a full write commits a
+    few hundred task ranges at a time; the dataset version is the last tasks commit."""
+    monkeypatch.setattr(delta.write, "RANGES_PER_COMMIT", 2)
+    uri, result = first(tmp_path, width=1)
+    assert result.per_table["tasks"]["commits"] == 6  # 12 tasks, 2 a commit
+    assert result.state.version == 5 and delta_state(uri) == result.state
+    with pytest.raises(ConfigurationError, match="no dataset version at or before 3"):
+        delta_state(uri, version=3)  # a commit of the write, not a dataset version
+    assert_same_frames(read_delta(uri), ls_frames.read_parquet(tmp_path / "full"))
+
+
 def test_a_run_without_changes_commits_nothing(tmp_path: Path) -> None:
     uri, written = first(tmp_path)
     same = write(tmp_path, "same", [t for t in tasks() if t["id"] in (20008, 20012)])

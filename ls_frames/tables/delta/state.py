@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -228,10 +229,14 @@ def files_dataset(
         actions = actions.filter(wanted)
     paths = actions.column("path").to_pylist()
     sizes = dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True))
-    handler = importlib.import_module("deltalake.fs").DeltaStorageHandler
-    filesystem = pa_fs.PyFileSystem(handler(uri, storage_options, sizes))
     schema = pa.schema(table.schema().to_arrow())
     schema = schema.remove(schema.get_field_index(RANGE_COLUMN))
+    if "://" not in uri or uri.startswith("file://"):  # local: Arrow's own file system
+        root = Path(uri.removeprefix("file://"))
+        local = [str(root / unquote(p)) for p in paths]
+        return pds.dataset(local, schema=schema, format="parquet")
+    handler = importlib.import_module("deltalake.fs").DeltaStorageHandler
+    filesystem = pa_fs.PyFileSystem(handler(uri, storage_options, sizes))
     return pds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem)
 
 

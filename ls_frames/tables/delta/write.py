@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -51,6 +52,9 @@ from ls_frames.tables.delta.state import (
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
 
+#: task ranges written per commit by a full write (each open partition writer of delta-rs
+#: holds about 1.5 MB: 512 ranges keep a full write under a gigabyte)
+RANGES_PER_COMMIT = 512
 #: tasks per file (per partition): see the module docstring and benchmarks/bench_delta.py
 DEFAULT_TASKS_PER_FILE = 100
 _DATA = "data."
@@ -397,6 +401,21 @@ def _finish(
     return DeltaWrite(state=state, commits=run.commits, per_table=run.per_table, **totals)
 
 
+def _chunks(data: pa.Table) -> list[pa.Table]:
+    """``data`` (sorted) cut into slices of at most :data:`RANGES_PER_COMMIT` task
+    ranges: delta-rs keeps a writer open per partition until the end of a write."""
+    if data.num_rows == 0:
+        return [data]
+    ranges = data.column(RANGE_COLUMN).to_numpy()
+    starts = np.flatnonzero(np.r_[True, ranges[1:] != ranges[:-1]])
+    cuts = [*starts[RANGES_PER_COMMIT::RANGES_PER_COMMIT].tolist(), data.num_rows]
+    out, at = [], 0
+    for cut in cuts:
+        out.append(data.slice(at, cut - at))
+        at = cut
+    return out
+
+
 def _full(
     run: _Run,
     parts: dict[str, pa.Table],
@@ -414,25 +433,38 @@ def _full(
     for name in _order(parts):
         data = _conform(parts[name], _target(name, keys), width)
         exists = dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
-        base = open_table(run.uri, name, storage_options=run.storage_options) if exists else None
-        if base is not None and current is not None and name not in current.versions:
-            pass  # a table a killed run created: overwritten like the others
-        before = {} if base is None else _files(base)
-        metadata = run.document(name, width)
-        if name == "tasks":
-            version = 0 if base is None else int(base.version()) + 1
-            versions["tasks"] = version
-            rows["tasks"] = data.num_rows
-            metadata = run.document(
-                name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
-            )
-        table = commit(
-            run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
+        table: Any = (
+            open_table(run.uri, name, storage_options=run.storage_options) if exists else None
         )
+        before = {} if table is None else _files(table)
+        chunks = _chunks(data)
+        for i, chunk in enumerate(chunks):
+            metadata = run.document(name, width)
+            if name == "tasks" and i == len(chunks) - 1:
+                versions["tasks"] = 0 if table is None else int(table.version()) + 1
+                rows["tasks"] = data.num_rows
+                metadata = run.document(
+                    name,
+                    width,
+                    versions=versions,
+                    rows=rows,
+                    data_keys=keys,
+                    tasks_per_file=widths,
+                )
+            table = commit(
+                run,
+                name,
+                table,
+                chunk,
+                predicate=None,
+                width=width,
+                metadata=metadata,
+                create=i == 0,
+            )
         versions[name] = int(table.version())
         rows[name] = data.num_rows
         run.count(name, before, _files(table))
-        run.per_table[name]["commits"] = run.per_table[name].get("commits", 0) + 1
+        run.per_table[name]["commits"] = len(chunks)
         run.per_table[name]["rows_written"] = data.num_rows
         tasks = table
     return _finish(run, versions, widths, tasks, keys, rows)
