@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 
 from ls_frames.reading import SCHEMAS, tasks_schema
@@ -243,8 +244,9 @@ def read_all(uri: Path, reader: str) -> int:
 
     total = 0
     for name in ("tasks", "annotations", "predictions", "drafts", "regions", "relations"):
-        if reader == "pyarrow":
-            total += DeltaTable(uri / name).to_pyarrow_dataset().to_table().num_rows
+        if reader == "pyarrow":  # the files of the latest version, as one pyarrow dataset
+            paths = DeltaTable(uri / name).file_uris()
+            total += pds.dataset(paths, format="parquet").to_table().num_rows
         else:
             import polars as pl
 

@@ -20,7 +20,16 @@ from ls_frames.tables.delta.state import (
     open_table,
     table_uri,
 )
-from ls_frames.tables.delta.write import _base, _conform, _files, _order, _Run, _target, commit
+from ls_frames.tables.delta.write import (
+    _base,
+    _chunks,
+    _conform,
+    _files,
+    _order,
+    _Run,
+    _target,
+    commit,
+)
 from ls_frames.tables.dtypes import DtypeBackend, types_mapper
 from ls_frames.tables.frames import Frames, _config
 
@@ -199,16 +208,17 @@ def compact_delta(
             width = widths[name] = int(tasks_per_file)
             whole = files_dataset(base, table_uri(uri, name), storage_options).to_table()
             data = _conform(whole, _columns(name, base), width)
-            base = commit(
-                run,
-                name,
-                base,
-                data,
-                predicate=None,
-                width=width,
-                metadata=run.document(name, width, operation="relayout"),
-                create=True,
-            )
+            for i, chunk in enumerate(_chunks(data)):
+                base = commit(
+                    run,
+                    name,
+                    base,
+                    chunk,
+                    predicate=None,
+                    width=width,
+                    metadata=run.document(name, width, operation="relayout"),
+                    create=i == 0,
+                )
         else:
             base.optimize.compact(
                 target_size=target_file_size,

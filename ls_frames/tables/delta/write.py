@@ -49,6 +49,7 @@ from ls_frames.tables.delta.state import (
     open_table,
     table_uri,
 )
+from ls_frames.tables.dtypes import Compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
 
@@ -182,7 +183,8 @@ class _Run:
         self.run_id = uuid.uuid4().hex
         self.started = datetime.now(timezone.utc).isoformat()
         self.target_file_size = target_file_size
-        self.writer = deltalake().WriterProperties(compression=compression.upper())
+        codec = "UNCOMPRESSED" if compression == "none" else compression.upper()
+        self.writer = deltalake().WriterProperties(compression=codec)
         self.commits = 0
         self.per_table: dict[str, dict[str, int]] = {}
 
@@ -304,7 +306,7 @@ def write_delta(
     storage_options: dict[str, str] | None = None,
     tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
     target_file_size: int | None = None,
-    compression: str = "zstd",
+    compression: Compression = "zstd",
 ) -> DeltaWrite:
     """Write the Parquet dataset ``part`` into the Delta dataset at ``uri``.
 
