@@ -94,9 +94,9 @@ def _target(name: str, keys: list[str]) -> pa.Schema:
     return schema.remove_metadata().append(pa.field(RANGE_COLUMN, pa.int64()))
 
 
-def _conform(table: pa.Table, schema: pa.Schema, width: int) -> pa.Table:
+def _conform(table: pa.Table, schema: pa.Schema, width: int, sort: bool = True) -> pa.Table:
     """``table`` with exactly ``schema``'s columns (missing ones null, types cast, the
-    range column computed), sorted by ``task_id`` (stable)."""
+    range column computed), sorted by ``task_id`` (stable) unless ``sort`` is false."""
     columns = []
     for f in schema:
         if f.name == RANGE_COLUMN:
@@ -109,7 +109,7 @@ def _conform(table: pa.Table, schema: pa.Schema, width: int) -> pa.Table:
         column = table.column(i) if i >= 0 else pa.nulls(table.num_rows, f.type)
         columns.append(column if column.type == f.type else column.cast(f.type))
     out = pa.Table.from_arrays(columns, schema=schema)
-    if out.num_rows > 1:
+    if sort and out.num_rows > 1:
         ids = out.column("task_id")
         if not pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, out.num_rows - 1))).as_py():
             out = out.take(pc.sort_indices(out, [("task_id", "ascending")]))
@@ -266,10 +266,13 @@ def commit(
         )
         raise _expect(name, expected, latest) from None
     run.commits += 1
-    table = open_table(run.uri, name, storage_options=run.storage_options)
-    if expected is not None and table.version() != expected + 1:
-        table = open_table(run.uri, name, expected + 1, run.storage_options)
-    return table
+    if (
+        base is not None and expected is not None and base.version() == expected + 1
+    ):  # delta-rs moved it along
+        return base
+    if expected is None:
+        return open_table(run.uri, name, storage_options=run.storage_options)
+    return open_table(run.uri, name, expected + 1, run.storage_options)
 
 
 def _base(run: _Run, name: str, mapped: int) -> Any:
@@ -523,7 +526,9 @@ def _merge(
             data, predicate = after_rows.slice(0, 0), None
         else:
             kept = _conform(old.filter(pc.invert(hit)), schema, width)
-            data = _conform(pa.concat_tables([kept, after_rows]), schema, width)
+            # not sorted again: each range's file gets its kept rows, then its new ones
+            # (sorting the concatenation cost a third of a merge's time)
+            data = pa.concat_tables([kept, after_rows])
             predicate = f"{RANGE_COLUMN} IN ({', '.join(map(str, ranges))})"
             rows[name] = rows.get(name, 0) - old.num_rows + data.num_rows
         metadata = run.document(name, width)
