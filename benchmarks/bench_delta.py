@@ -266,6 +266,49 @@ def read_all(uri: Path, reader: str) -> int:
     return total
 
 
+def alternatives(work: Path, base: Path, part: Path, changed: np.ndarray) -> None:
+    """delta-rs's own ways on one unpartitioned ``tasks`` table (files cut by size, rows in
+    task order): ``overwrite`` with ``predicate="task_id IN (...)"`` (delete + insert in
+    one commit) and ``DeltaTable.merge`` (update matched rows, insert the others; only
+    fits a table with one row per task)."""
+    from deltalake import DeltaTable, write_deltalake
+
+    tasks = pq.read_table(base / "tasks")
+    new = pq.read_table(part / "tasks")
+    ids = ", ".join(map(str, changed.tolist()))
+
+    def sizes(table: Any) -> dict[str, int]:
+        actions = pa.table(table.get_add_actions(flatten=True))
+        paths = actions.column("path").to_pylist()
+        return dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True))
+
+    print(f"\ndelta-rs alone, tasks table only ({tasks.num_rows:,} rows, {len(changed):,} changed)")
+    for how in ("overwrite predicate task_id IN", "DeltaTable.merge"):
+        uri = str(work / f"alt-{how.split()[0]}")
+        write_deltalake(uri, tasks, target_file_size=8 << 20)
+        table = DeltaTable(uri)
+        before = sizes(table)
+        started = time.perf_counter()
+        if how.startswith("overwrite"):
+            write_deltalake(table, new, mode="overwrite", predicate=f"task_id IN ({ids})")
+        else:
+            (
+                table.merge(new, "t.task_id = s.task_id", source_alias="s", target_alias="t")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        seconds = time.perf_counter() - started
+        after = sizes(DeltaTable(uri))
+        written = sum(v for k, v in after.items() if k not in before)
+        removed = sum(v for k, v in before.items() if k not in after)
+        print(
+            f"  {how:<34}{seconds:8.2f} s  wrote {written / 2**20:7.1f} MiB, replaced "
+            f"{removed / 2**20:7.1f} MiB of {sum(before.values()) / 2**20:.1f} MiB "
+            f"({len(before)} files)"
+        )
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     out = fn()
@@ -278,6 +321,9 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.001)
     parser.add_argument("--regions", type=int, default=2)
     parser.add_argument("--tasks-per-file", default="100", help="comma-separated widths")
+    parser.add_argument(
+        "--alternatives", action="store_true", help="also delta-rs's own predicate and merge"
+    )
     parser.add_argument("--dir", default=None, help="work folder (a temporary one by default)")
     args = parser.parse_args()
     from ls_frames.tables.delta import compact_delta, delta_state, write_delta
@@ -294,7 +340,10 @@ def main() -> None:
         part = save(part_tables, work / "part")
     base_bytes = size(base)
     print(f"  base dataset: {base_bytes / 2**20:,.0f} MiB, part {size(part) / 2**20:,.1f} MiB")
-    widths = [int(w) for w in args.tasks_per_file.split(",")]
+    widths = [int(w) for w in args.tasks_per_file.split(",") if w]
+    if not widths:
+        alternatives(work, base, part, changed)
+        return
     for width in widths:
         uri = work / f"delta-{width}"
         with phase(results, f"delta full write ({width}/file)") as entry:
@@ -373,6 +422,8 @@ def main() -> None:
         pa_s = results[f"read all, pyarrow ({layout})"]["seconds"]
         pl_s = results[f"read all, polars ({layout})"]["seconds"]
         print(f"{layout:<40}{pa_s:>10.2f}{pl_s:>10.2f}")
+    if args.alternatives:
+        alternatives(work, base, part, changed)
     if not args.dir:
         shutil.rmtree(work, ignore_errors=True)
 
