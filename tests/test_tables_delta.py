@@ -268,3 +268,30 @@ def test_timestamps_pick_the_version_current_then(tmp_path: Path) -> None:
     assert delta_state(uri, timestamp=written.state.timestamp) == written.state
     assert delta_state(uri, timestamp=result.state.timestamp) == result.state
     assert delta_state(uri, version=0) == written.state
+
+
+def test_a_table_the_dataset_did_not_have_is_created_by_a_merge(tmp_path: Path) -> None:
+    doc = tmp_path / "all.json"
+    doc.write_text(json.dumps(tasks()))
+    some = ls_frames.to_parquet(
+        doc, tmp_path / "some", tables=["tasks", "annotations"], progress=False
+    )
+    uri = tmp_path / "ds"
+    first_run = write_delta(uri, some, provenance=PROVENANCE, full=True, expected=None)
+    assert sorted(first_run.state.versions) == ["annotations", "tasks"]
+    changes, _ = refresh(tasks())
+    result = write_delta(
+        uri,
+        write(tmp_path, "part", changes),
+        provenance=PROVENANCE,
+        full=False,
+        expected=first_run.state,
+    )
+    assert sorted(result.state.versions) == sorted(
+        ["tasks", "annotations", "predictions", "drafts", "regions", "relations"]
+    )
+    got = read_delta(uri)
+    assert set(got.regions["task_id"]) == {
+        t["id"] for t in changes if t["annotations"] or t["predictions"]
+    }
+    assert len(got.tasks) == len(tasks()) + 1

@@ -529,7 +529,9 @@ def _merge(
             # not sorted again: each range's file gets its kept rows, then its new ones
             # (sorting the concatenation cost a third of a merge's time)
             data = pa.concat_tables([kept, after_rows])
-            predicate = f"{RANGE_COLUMN} IN ({', '.join(map(str, ranges))})"
+            predicate = None  # a table this dataset did not have: created
+            if base is not None:
+                predicate = f"{RANGE_COLUMN} IN ({', '.join(map(str, ranges))})"
             rows[name] = rows.get(name, 0) - old.num_rows + data.num_rows
         metadata = run.document(name, width)
         if last:
