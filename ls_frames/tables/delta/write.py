@@ -333,7 +333,7 @@ def write_delta(
         A Parquet dataset written by :func:`~ls_frames.to_parquet`: the changed tasks
         (``None``: only drop).
     provenance
-        What the run stores (``provenance["sync"]`` for :func:`sync_delta`).
+        What the run stores (``provenance["sync"]`` for ``sync_delta``).
     drop_tasks
         Task ids whose rows go (a task both in ``part`` and here is dropped).
     full
