@@ -343,6 +343,8 @@ def main() -> None:
     widths = [int(w) for w in args.tasks_per_file.split(",") if w]
     if not widths:
         alternatives(work, base, part, changed)
+        if not args.dir:
+            shutil.rmtree(work, ignore_errors=True)
         return
     for width in widths:
         uri = work / f"delta-{width}"
