@@ -174,7 +174,7 @@ def test_a_run_killed_midway_leaves_the_last_complete_version(
     uri, written = first(tmp_path)
     changes, final = refresh(tasks())
     part = write(tmp_path, "part", changes)
-    real = delta.write.commit
+    from ls_frames.tables.delta.commit import commit as real
 
     def killed(run: Any, name: str, *args: Any, **kw: Any) -> Any:
         if name == "tasks":

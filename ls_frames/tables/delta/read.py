@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES, LabelConfig, parse_label_config, tasks_schema
+from ls_frames.tables.delta.commit import Run, base_table, commit, files
 from ls_frames.tables.delta.state import (
     DeltaState,
     delta_state,
@@ -20,16 +21,7 @@ from ls_frames.tables.delta.state import (
     open_table,
     table_uri,
 )
-from ls_frames.tables.delta.write import (
-    _base,
-    _chunks,
-    _conform,
-    _files,
-    _order,
-    _Run,
-    _target,
-    commit,
-)
+from ls_frames.tables.delta.write import _chunks, _conform, _order, _target
 from ls_frames.tables.dtypes import DtypeBackend, types_mapper
 from ls_frames.tables.frames import Frames, _config
 
@@ -185,7 +177,7 @@ def compact_delta(
     if tasks_per_file is not None and int(tasks_per_file) < 1:
         raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
     state = _state(uri, storage_options)
-    run = _Run(uri, state.provenance, storage_options, "zstd", target_file_size)
+    run = Run(uri, state.provenance, storage_options, "zstd", target_file_size)
     versions = dict(state.versions)
     widths = dict(state.tasks_per_file or {})
     report: dict[str, Any] = {"version": state.version, "dry_run": dry_run, "tables": {}}
@@ -196,14 +188,14 @@ def compact_delta(
         report["tables"][name] = entry
         if dry_run:
             table = open_table(uri, name, state.versions[name], storage_options)
-            entry["files_before"] = entry["files_after"] = len(_files(table))
+            entry["files_before"] = entry["files_after"] = len(files(table))
             entry["vacuumed_files"] = len(
                 table.vacuum(hours, dry_run=True, enforce_retention_duration=False)
             )
             entry["version"] = versions[name]
             continue
-        base = _base(run, name, state.versions[name])
-        entry["files_before"] = len(_files(base))
+        base = base_table(run, name, state.versions[name])
+        entry["files_before"] = len(files(base))
         if tasks_per_file is not None and int(tasks_per_file) != width:
             width = widths[name] = int(tasks_per_file)
             whole = files_dataset(base, table_uri(uri, name), storage_options).to_table()
@@ -234,7 +226,7 @@ def compact_delta(
             )
         )
         table = open_table(uri, name, storage_options=storage_options)
-        entry["files_after"] = len(_files(table))
+        entry["files_after"] = len(files(table))
         versions[name] = entry["version"] = int(table.version())
         if name == "tasks":
             versions["tasks"] = int(table.version()) + 1

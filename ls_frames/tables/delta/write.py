@@ -20,9 +20,7 @@ is first restored to the mapped version, so what the map names is always what a 
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,13 +32,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ls_frames.errors import ConcurrentWriteError, ConfigurationError
+from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
 from ls_frames.tables.dataset import read_manifest, table_files
+from ls_frames.tables.delta.commit import Run, base_table, commit, concurrent, files
 from ls_frames.tables.delta.state import (
-    COMMIT_KEY,
-    FORMAT,
-    FORMAT_VERSION,
     RANGE_COLUMN,
     DeltaState,
     delta_state,
@@ -86,9 +82,9 @@ def _part_tables(part: str | os.PathLike[str] | None) -> tuple[dict[str, pa.Tabl
     info = read_manifest(root)
     out: dict[str, pa.Table] = {}
     for name in TABLES:
-        files = table_files(root, name)
-        if files:
-            out[name] = pq.read_table(root / name, schema=pq.read_schema(files[0]))
+        found = table_files(root, name)
+        if found:
+            out[name] = pq.read_table(root / name, schema=pq.read_schema(found[0]))
         elif (root / name).is_dir() or name in (info.get("tables") or {}):
             out[name] = SCHEMAS[name].empty_table()
     return out, list(info.get("data_keys") or [])
@@ -121,17 +117,6 @@ def _conform(table: pa.Table, schema: pa.Schema, width: int, sort: bool = True) 
     return out
 
 
-def _files(table: Any) -> dict[str, int]:
-    actions = pa.table(table.get_add_actions(flatten=True))
-    return dict(
-        zip(
-            actions.column("path").to_pylist(),
-            actions.column("size_bytes").to_pylist(),
-            strict=True,
-        )
-    )
-
-
 def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[str]) -> list[str]:
     """The ``data.<key>`` columns that hold a value after a merge: in the rewritten
     ranges (``data``) or, from the files' statistics, in the ranges left alone (a key
@@ -159,148 +144,6 @@ def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[st
         if pc.any(pc.less(nulls, records)).as_py():
             keys.append(key)
     return keys
-
-
-def _expect(name: str, expected: int | None, found: int | None) -> ConcurrentWriteError:
-    return ConcurrentWriteError(
-        f"the {name} table is at version {found} where this run expected {expected}: "
-        "another run committed meanwhile; read the dataset's state again and rerun",
-        table=name,
-        expected=expected,
-        found=found,
-    )
-
-
-class _Run:
-    """One write: its options, the documents of its commits and the counts."""
-
-    def __init__(
-        self,
-        uri: str | os.PathLike[str],
-        provenance: dict[str, Any],
-        storage_options: dict[str, str] | None,
-        compression: str,
-        target_file_size: int | None,
-    ) -> None:
-        self.uri = uri
-        self.provenance = provenance
-        self.storage_options = storage_options
-        self.run_id = uuid.uuid4().hex
-        self.started = datetime.now(timezone.utc).isoformat()
-        self.target_file_size = target_file_size
-        codec = "UNCOMPRESSED" if compression == "none" else compression.upper()
-        self.writer = deltalake().WriterProperties(compression=codec)
-        self.commits = 0
-        self.per_table: dict[str, dict[str, int]] = {}
-
-    def document(self, name: str, width: int, **more: Any) -> dict[str, str]:
-        doc = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "run_id": self.run_id,
-            "run_started_at": self.started,
-            "table": name,
-            "tasks_per_file": width,
-            "provenance": self.provenance,
-            **more,
-        }
-        return {COMMIT_KEY: json.dumps(doc, default=str)}
-
-    def properties(self, metadata: dict[str, str]) -> Any:
-        return deltalake().CommitProperties(custom_metadata=metadata, max_commit_retries=0)
-
-    def count(self, name: str, before: dict[str, int], after: dict[str, int]) -> None:
-        written = {p: s for p, s in after.items() if p not in before}
-        removed = {p: s for p, s in before.items() if p not in after}
-        entry = self.per_table.setdefault(
-            name,
-            {
-                "commits": 0,
-                "bytes_written": 0,
-                "bytes_removed": 0,
-                "files_written": 0,
-                "files_removed": 0,
-                "rows_written": 0,
-            },
-        )
-        entry["bytes_written"] += sum(written.values())
-        entry["bytes_removed"] += sum(removed.values())
-        entry["files_written"] += len(written)
-        entry["files_removed"] += len(removed)
-
-
-def commit(
-    run: _Run,
-    name: str,
-    base: Any,
-    data: pa.Table,
-    *,
-    predicate: str | None,
-    width: int,
-    metadata: dict[str, str],
-    create: bool,
-) -> Any:
-    """Write ``data`` into table ``name`` as one commit made on top of ``base`` (a
-    DeltaTable at a version, or ``None`` to create it); returns the table at the new
-    version. A commit someone else made first raises :class:`ConcurrentWriteError`."""
-    dl = deltalake()
-    expected = None if base is None else int(base.version())
-    target = table_uri(run.uri, name) if base is None else base
-    options: dict[str, Any] = {}
-    if base is None:
-        options["configuration"] = {"delta.dataSkippingNumIndexedCols": "-1"}
-    try:
-        dl.write_deltalake(
-            target,
-            data,
-            mode="overwrite" if (create or predicate is not None) else "append",
-            predicate=predicate,
-            partition_by=[RANGE_COLUMN],
-            schema_mode="overwrite" if create else "merge",
-            storage_options=run.storage_options if base is None else None,
-            target_file_size=run.target_file_size,
-            writer_properties=run.writer,
-            commit_properties=run.properties(metadata),
-            **options,
-        )
-    except dl.exceptions.CommitFailedError:
-        latest = (
-            open_table(run.uri, name, storage_options=run.storage_options).version()
-            if dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
-            else None
-        )
-        raise _expect(name, expected, latest) from None
-    run.commits += 1
-    if (
-        base is not None and expected is not None and base.version() == expected + 1
-    ):  # delta-rs moved it along
-        return base
-    if expected is None:
-        return open_table(run.uri, name, storage_options=run.storage_options)
-    return open_table(run.uri, name, expected + 1, run.storage_options)
-
-
-def _base(run: _Run, name: str, mapped: int) -> Any:
-    """The table at the version the dataset maps, restored first when later commits
-    exist that no dataset version names (a run killed before its ``tasks`` commit)."""
-    latest = open_table(run.uri, name, storage_options=run.storage_options)
-    if latest.version() == mapped:
-        return latest
-    if latest.version() < mapped:
-        raise ConfigurationError(
-            f"the {name} table is at version {latest.version()}, behind the dataset's "
-            f"version map ({mapped}): the dataset was damaged"
-        )
-    at = int(latest.version())
-    try:
-        latest.restore(
-            mapped,
-            commit_properties=run.properties(run.document(name, 0, operation="restore")),
-        )
-    except deltalake().exceptions.CommitFailedError:
-        raise _expect(name, at, at + 1) from None
-    run.commits += 1
-    return open_table(run.uri, name, at + 1, run.storage_options)
 
 
 def write_delta(
@@ -372,9 +215,9 @@ def write_delta(
     current = delta_state(uri, storage_options=storage_options)
     have = None if current is None else current.version
     if have != (None if expected is None else expected.version):
-        raise _expect("tasks", None if expected is None else expected.version, have)
+        raise concurrent("tasks", None if expected is None else expected.version, have)
     parts, new_keys = _part_tables(part)
-    run = _Run(uri, provenance, storage_options, compression, target_file_size)
+    run = Run(uri, provenance, storage_options, compression, target_file_size)
     if full:
         return _full(run, parts, new_keys, current, int(tasks_per_file))
     assert expected is not None
@@ -386,7 +229,7 @@ def _order(names: Iterable[str]) -> list[str]:
 
 
 def _finish(
-    run: _Run,
+    run: Run,
     versions: dict[str, int],
     widths: dict[str, int],
     tasks: Any,
@@ -427,7 +270,7 @@ def _chunks(data: pa.Table) -> list[pa.Table]:
 
 
 def _full(
-    run: _Run,
+    run: Run,
     parts: dict[str, pa.Table],
     keys: list[str],
     current: DeltaState | None,
@@ -446,7 +289,7 @@ def _full(
         table: Any = (
             open_table(run.uri, name, storage_options=run.storage_options) if exists else None
         )
-        before = {} if table is None else _files(table)
+        before = {} if table is None else files(table)
         chunks = _chunks(data)
         for i, chunk in enumerate(chunks):
             metadata = run.document(name, width)
@@ -473,7 +316,7 @@ def _full(
             )
         versions[name] = int(table.version())
         rows[name] = data.num_rows
-        run.count(name, before, _files(table))
+        run.count(name, before, files(table))
         run.per_table[name]["commits"] = len(chunks)
         run.per_table[name]["rows_written"] = data.num_rows
         tasks = table
@@ -481,7 +324,7 @@ def _full(
 
 
 def _merge(
-    run: _Run,
+    run: Run,
     parts: dict[str, pa.Table],
     new_keys: list[str],
     expected: DeltaState,
@@ -506,7 +349,7 @@ def _merge(
         base = None
         old = pa.table({"task_id": pa.array([], pa.int64())})
         if name in expected.versions:
-            base = _base(run, name, expected.versions[name])
+            base = base_table(run, name, expected.versions[name])
             ranges = sorted({int(i) // width for i in changed.to_pylist()})
             old = files_dataset(
                 base, table_uri(run.uri, name), run.storage_options, ranges
@@ -546,7 +389,7 @@ def _merge(
             metadata = run.document(
                 name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
             )
-        before = {} if base is None else _files(base)
+        before = {} if base is None else files(base)
         table = commit(
             run,
             name,
@@ -558,7 +401,7 @@ def _merge(
             create=base is None,
         )
         versions[name] = int(table.version())
-        run.count(name, before, _files(table))
+        run.count(name, before, files(table))
         entry = run.per_table[name]
         entry["commits"] = entry.get("commits", 0) + 1
         entry["rows_written"] = data.num_rows
