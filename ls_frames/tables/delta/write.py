@@ -1,7 +1,9 @@
 """Write a Delta dataset: everything once, then only the task ranges that changed.
 
 Every table is partitioned by ``task_range = task_id // tasks_per_file`` and each
-partition holds one file, its rows sorted by ``task_id``. A refresh (``full=False``)
+partition holds one file (rows in ``task_id`` order after a full write; a refresh writes a
+range's kept rows, then its new ones). A full write commits :data:`RANGES_PER_COMMIT`
+ranges at a time, the dataset version being its last ``tasks`` commit. A refresh (``full=False``)
 reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
 their new rows and replaces exactly those partitions in one commit per table
 (``write_deltalake(mode="overwrite", predicate="task_range IN (...)")``: a delete and an
