@@ -26,6 +26,8 @@ PROJECT_FUNCTIONS = [
 PATH_READERS = {
     "read_parquet": "path",
     "read_storage": "path",
+    "read_delta": "uri",  # a folder or an s3:// URI
+    "compact_delta": "uri",
     "read_export": "source",
     "to_parquet": "source",
 }
@@ -124,7 +126,7 @@ def _literal_values(hint: Any) -> set[Any]:
 
 
 def test_closed_sets_are_literals() -> None:
-    for name in ("load_project", "read_export", "read_parquet", "read_storage"):
+    for name in ("load_project", "read_export", "read_parquet", "read_storage", "read_delta"):
         hint = typing.get_type_hints(getattr(ls_frames, name))["dtype_backend"]
         assert set(typing.get_args(hint)) == {"numpy_nullable", "pyarrow"}, name
     for name in ("to_parquet", "export_project", "sync_parquet"):

@@ -23,6 +23,16 @@ def test_table_functions_are_the_tables_layer_objects() -> None:
     assert ls_frames.load_project is load_project
 
 
+def test_delta_functions_are_the_tables_layer_objects() -> None:
+    from ls_frames.tables import compact_delta, read_delta
+    from ls_frames.tables.delta import compact_delta as compact
+    from ls_frames.tables.delta import read_delta as read
+
+    assert ls_frames.read_delta is read_delta is read
+    assert ls_frames.compact_delta is compact_delta is compact
+    assert issubclass(ls_frames.ConcurrentWriteError, ls_frames.LSFramesError)
+
+
 def test_unknown_attribute_is_an_attribute_error() -> None:
     try:
         ls_frames.no_such_name  # noqa: B018

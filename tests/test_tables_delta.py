@@ -135,6 +135,20 @@ def _sizes(table: Any) -> list[int]:
     return sizes
 
 
+def test_a_big_full_write_is_cut_into_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """delta-rs holds a writer per partition until a write ends: a full write commits a
+    few hundred task ranges at a time; the dataset version is the last tasks commit."""
+    monkeypatch.setattr(delta.write, "RANGES_PER_COMMIT", 2)
+    uri, result = first(tmp_path, width=1)
+    assert result.per_table["tasks"]["commits"] == 6  # 12 tasks, 2 a commit
+    assert result.state.version == 5 and delta_state(uri) == result.state
+    with pytest.raises(ConfigurationError, match="no dataset version at or before 3"):
+        delta_state(uri, version=3)  # a commit of the write, not a dataset version
+    assert_same_frames(read_delta(uri), ls_frames.read_parquet(tmp_path / "full"))
+
+
 def test_a_run_without_changes_commits_nothing(tmp_path: Path) -> None:
     uri, written = first(tmp_path)
     same = write(tmp_path, "same", [t for t in tasks() if t["id"] in (20008, 20012)])
@@ -160,7 +174,7 @@ def test_a_run_killed_midway_leaves_the_last_complete_version(
     uri, written = first(tmp_path)
     changes, final = refresh(tasks())
     part = write(tmp_path, "part", changes)
-    real = delta.write.commit
+    from ls_frames.tables.delta.commit import commit as real
 
     def killed(run: Any, name: str, *args: Any, **kw: Any) -> Any:
         if name == "tasks":
@@ -254,3 +268,30 @@ def test_timestamps_pick_the_version_current_then(tmp_path: Path) -> None:
     assert delta_state(uri, timestamp=written.state.timestamp) == written.state
     assert delta_state(uri, timestamp=result.state.timestamp) == result.state
     assert delta_state(uri, version=0) == written.state
+
+
+def test_a_table_the_dataset_did_not_have_is_created_by_a_merge(tmp_path: Path) -> None:
+    doc = tmp_path / "all.json"
+    doc.write_text(json.dumps(tasks()))
+    some = ls_frames.to_parquet(
+        doc, tmp_path / "some", tables=["tasks", "annotations"], progress=False
+    )
+    uri = tmp_path / "ds"
+    first_run = write_delta(uri, some, provenance=PROVENANCE, full=True, expected=None)
+    assert sorted(first_run.state.versions) == ["annotations", "tasks"]
+    changes, _ = refresh(tasks())
+    result = write_delta(
+        uri,
+        write(tmp_path, "part", changes),
+        provenance=PROVENANCE,
+        full=False,
+        expected=first_run.state,
+    )
+    assert sorted(result.state.versions) == sorted(
+        ["tasks", "annotations", "predictions", "drafts", "regions", "relations"]
+    )
+    got = read_delta(uri)
+    assert set(got.regions["task_id"]) == {
+        t["id"] for t in changes if t["annotations"] or t["predictions"]
+    }
+    assert len(got.tasks) == len(tasks()) + 1

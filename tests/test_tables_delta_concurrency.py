@@ -69,13 +69,15 @@ def test_the_second_run_from_the_same_state_raises_and_commits_nothing(tmp_path:
     assert read_delta(uri).tasks.set_index("task_id")["data.split"][20013] == "B"
 
 
-def test_a_table_committed_first_by_another_run_is_a_conflict(tmp_path: Path) -> None:
+def test_a_table_committed_first_by_another_run_is_a_conflict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The race inside one table: the other run's commit lands between this run's check of
     the tasks table and its own commit (the tasks check cannot see it yet)."""
     uri, state, part_a, _ = setup(tmp_path)
     from ls_frames.tables.delta import write as module
+    from ls_frames.tables.delta.commit import commit as real
 
-    real = module.commit
     done = False
 
     def racing(run: Any, name: str, base: Any, *args: Any, **kw: Any) -> Any:
@@ -86,12 +88,10 @@ def test_a_table_committed_first_by_another_run_is_a_conflict(tmp_path: Path) ->
             real(run, name, other, *args, **kw)
         return real(run, name, base, *args, **kw)
 
-    module.commit = racing
-    try:
-        with pytest.raises(ConcurrentWriteError, match="annotations table is at version 1"):
-            write_delta(uri, part_a, provenance=PROVENANCE, full=False, expected=state)
-    finally:
-        module.commit = real
+    monkeypatch.setattr(module, "commit", racing)
+    with pytest.raises(ConcurrentWriteError, match="annotations table is at version 1"):
+        write_delta(uri, part_a, provenance=PROVENANCE, full=False, expected=state)
+    monkeypatch.undo()
     assert delta_state(uri) == state  # no tasks commit: readers see the first version
     assert_same_frames(read_delta(uri), ls_frames.read_parquet(tmp_path / "full"))
 

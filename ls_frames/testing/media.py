@@ -20,6 +20,7 @@ import base64
 import contextlib
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -73,6 +74,7 @@ class MotoS3:
         self.startup_timeout = startup_timeout
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -88,21 +90,21 @@ class MotoS3:
         """
         self.port = self._port_arg or _free_port()
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        # moto logs every request on stderr: into a file, as a pipe nobody reads fills up
+        # after a few hundred requests and the server blocks on its next log line
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
             start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self._process.poll() is not None:
-                err = (
-                    self._process.stderr.read().decode("utf-8", "replace")
-                    if (self._process.stderr)
-                    else ""
-                )
+                self._log.seek(0)
+                err = self._log.read().decode("utf-8", "replace")
                 self._process = None
                 raise RuntimeError(
                     "moto's S3 server exited at startup (pip install 'moto[server]'):\n"
@@ -126,8 +128,9 @@ class MotoS3:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-        if process is not None and process.stderr is not None:
-            process.stderr.close()
+        log, self._log = self._log, None
+        if log is not None:
+            log.close()
 
     def __enter__(self) -> MotoS3:
         return self.start()

@@ -13,8 +13,15 @@ import pyarrow.compute as pc
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES, LabelConfig, parse_label_config, tasks_schema
-from ls_frames.tables.delta.state import DeltaState, delta_state, open_table
-from ls_frames.tables.delta.write import _base, _conform, _files, _order, _Run, _target, commit
+from ls_frames.tables.delta.commit import Run, base_table, commit, files
+from ls_frames.tables.delta.state import (
+    DeltaState,
+    delta_state,
+    files_dataset,
+    open_table,
+    table_uri,
+)
+from ls_frames.tables.delta.write import _chunks, _conform, _order, _target
 from ls_frames.tables.dtypes import DtypeBackend, types_mapper
 from ls_frames.tables.frames import Frames, _config
 
@@ -101,7 +108,7 @@ def read_delta(
     for name in wanted:
         table = open_table(uri, name, state.versions[name], storage_options)
         try:
-            read = table.to_pyarrow_dataset().to_table()
+            read = files_dataset(table, table_uri(uri, name), storage_options).to_table()
         except (FileNotFoundError, OSError) as exc:
             raise ConfigurationError(
                 f"dataset version {state.version} of {os.fspath(uri)} can no longer be read: "
@@ -170,7 +177,7 @@ def compact_delta(
     if tasks_per_file is not None and int(tasks_per_file) < 1:
         raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
     state = _state(uri, storage_options)
-    run = _Run(uri, state.provenance, storage_options, "zstd", target_file_size)
+    run = Run(uri, state.provenance, storage_options, "zstd", target_file_size)
     versions = dict(state.versions)
     widths = dict(state.tasks_per_file or {})
     report: dict[str, Any] = {"version": state.version, "dry_run": dry_run, "tables": {}}
@@ -181,27 +188,29 @@ def compact_delta(
         report["tables"][name] = entry
         if dry_run:
             table = open_table(uri, name, state.versions[name], storage_options)
-            entry["files_before"] = entry["files_after"] = len(_files(table))
+            entry["files_before"] = entry["files_after"] = len(files(table))
             entry["vacuumed_files"] = len(
                 table.vacuum(hours, dry_run=True, enforce_retention_duration=False)
             )
             entry["version"] = versions[name]
             continue
-        base = _base(run, name, state.versions[name])
-        entry["files_before"] = len(_files(base))
+        base = base_table(run, name, state.versions[name])
+        entry["files_before"] = len(files(base))
         if tasks_per_file is not None and int(tasks_per_file) != width:
             width = widths[name] = int(tasks_per_file)
-            data = _conform(base.to_pyarrow_dataset().to_table(), _columns(name, base), width)
-            base = commit(
-                run,
-                name,
-                base,
-                data,
-                predicate=None,
-                width=width,
-                metadata=run.document(name, width, operation="relayout"),
-                create=True,
-            )
+            whole = files_dataset(base, table_uri(uri, name), storage_options).to_table()
+            data = _conform(whole, _columns(name, base), width)
+            for i, chunk in enumerate(_chunks(data)):
+                base = commit(
+                    run,
+                    name,
+                    base,
+                    chunk,
+                    predicate=None,
+                    width=width,
+                    metadata=run.document(name, width, operation="relayout"),
+                    create=i == 0,
+                )
         else:
             base.optimize.compact(
                 target_size=target_file_size,
@@ -217,7 +226,7 @@ def compact_delta(
             )
         )
         table = open_table(uri, name, storage_options=storage_options)
-        entry["files_after"] = len(_files(table))
+        entry["files_after"] = len(files(table))
         versions[name] = entry["version"] = int(table.version())
         if name == "tasks":
             versions["tasks"] = int(table.version()) + 1

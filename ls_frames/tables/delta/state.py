@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -206,6 +207,39 @@ def delta_state(
     )
 
 
+def files_dataset(
+    table: DeltaTable,
+    uri: str,
+    storage_options: dict[str, str] | None = None,
+    ranges: list[int] | None = None,
+) -> pds.Dataset:
+    """The files of ``table`` at its loaded version (only those of the task ``ranges``
+    when given) as a ``pyarrow.dataset``, without the partition column.
+
+    ``DeltaTable.to_pyarrow_dataset`` builds an expression from every file's statistics,
+    which costs seconds for a table of ten thousand files; the tables ls_frames writes have
+    no deletion vectors and no column mapping, so their files are read as they are.
+    """
+    import pyarrow.fs as pa_fs
+
+    actions = pa.table(table.get_add_actions(flatten=True))
+    column = f"partition.{RANGE_COLUMN}"
+    if ranges is not None and column in actions.column_names:
+        wanted = pc.is_in(actions.column(column).cast(pa.int64()), pa.array(ranges, pa.int64()))
+        actions = actions.filter(wanted)
+    paths = actions.column("path").to_pylist()
+    sizes = dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True))
+    schema = pa.schema(table.schema().to_arrow())
+    schema = schema.remove(schema.get_field_index(RANGE_COLUMN))
+    if "://" not in uri or uri.startswith("file://"):  # local: Arrow's own file system
+        root = Path(uri.removeprefix("file://"))
+        local = [str(root / unquote(p)) for p in paths]
+        return pds.dataset(local, schema=schema, format="parquet")
+    handler = importlib.import_module("deltalake.fs").DeltaStorageHandler
+    filesystem = pa_fs.PyFileSystem(handler(uri, storage_options, sizes))
+    return pds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem)
+
+
 def dataset(
     uri: str | os.PathLike[str],
     name: str,
@@ -214,7 +248,7 @@ def dataset(
 ) -> pds.Dataset:
     """A table of the dataset at ``state``, as a ``pyarrow.dataset``."""
     table = open_table(uri, name, state.versions[name], storage_options)
-    return table.to_pyarrow_dataset()
+    return files_dataset(table, table_uri(uri, name), storage_options)
 
 
 def delta_task_ids(

@@ -1,7 +1,9 @@
 """Write a Delta dataset: everything once, then only the task ranges that changed.
 
 Every table is partitioned by ``task_range = task_id // tasks_per_file`` and each
-partition holds one file, its rows sorted by ``task_id``. A refresh (``full=False``)
+partition holds one file (rows in ``task_id`` order after a full write; a refresh writes a
+range's kept rows, then its new ones). A full write commits :data:`RANGES_PER_COMMIT`
+ranges at a time, the dataset version being its last ``tasks`` commit. A refresh (``full=False``)
 reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
 their new rows and replaces exactly those partitions in one commit per table
 (``write_deltalake(mode="overwrite", predicate="task_range IN (...)")``: a delete and an
@@ -20,37 +22,44 @@ is first restored to the mapped version, so what the map names is always what a 
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ls_frames.errors import ConcurrentWriteError, ConfigurationError
+from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
 from ls_frames.tables.dataset import read_manifest, table_files
+from ls_frames.tables.delta.commit import Run, base_table, commit, concurrent, files
 from ls_frames.tables.delta.state import (
-    COMMIT_KEY,
-    FORMAT,
-    FORMAT_VERSION,
     RANGE_COLUMN,
     DeltaState,
     delta_state,
     deltalake,
+    files_dataset,
     open_table,
     table_uri,
 )
+from ls_frames.tables.dtypes import Compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
 
-#: tasks per file (per partition): see the module docstring and benchmarks/bench_delta.py
+#: task ranges written per commit by a full write (each open partition writer of delta-rs
+#: holds about 1.5 MB: 512 ranges keep a full write under a gigabyte)
+RANGES_PER_COMMIT = 512
+#: tasks per file (per partition). Measured by benchmarks/bench_delta.py on 1,000,000
+#: tasks with 0.1 % changed at random: 100 a file rewrites 49 MiB (11x fewer bytes than a
+#: full Delta overwrite, 3.2x fewer than rewriting the Parquet dataset, whose single files
+#: compress better than 60,000 small ones); 1,000 a file rewrites 130 MiB (63 % of the
+#: ranges are touched). Readers pay for small files (Polars reads all tables in 21 s at
+#: 100, 2.3 s at 1,000 or compacted): compact_delta(tasks_per_file=...) for read-heavy use.
 DEFAULT_TASKS_PER_FILE = 100
 _DATA = "data."
 
@@ -75,9 +84,9 @@ def _part_tables(part: str | os.PathLike[str] | None) -> tuple[dict[str, pa.Tabl
     info = read_manifest(root)
     out: dict[str, pa.Table] = {}
     for name in TABLES:
-        files = table_files(root, name)
-        if files:
-            out[name] = pq.read_table(root / name, schema=pq.read_schema(files[0]))
+        found = table_files(root, name)
+        if found:
+            out[name] = pq.read_table(root / name, schema=pq.read_schema(found[0]))
         elif (root / name).is_dir() or name in (info.get("tables") or {}):
             out[name] = SCHEMAS[name].empty_table()
     return out, list(info.get("data_keys") or [])
@@ -88,9 +97,9 @@ def _target(name: str, keys: list[str]) -> pa.Schema:
     return schema.remove_metadata().append(pa.field(RANGE_COLUMN, pa.int64()))
 
 
-def _conform(table: pa.Table, schema: pa.Schema, width: int) -> pa.Table:
+def _conform(table: pa.Table, schema: pa.Schema, width: int, sort: bool = True) -> pa.Table:
     """``table`` with exactly ``schema``'s columns (missing ones null, types cast, the
-    range column computed), sorted by ``task_id`` (stable)."""
+    range column computed), sorted by ``task_id`` (stable) unless ``sort`` is false."""
     columns = []
     for f in schema:
         if f.name == RANGE_COLUMN:
@@ -103,22 +112,11 @@ def _conform(table: pa.Table, schema: pa.Schema, width: int) -> pa.Table:
         column = table.column(i) if i >= 0 else pa.nulls(table.num_rows, f.type)
         columns.append(column if column.type == f.type else column.cast(f.type))
     out = pa.Table.from_arrays(columns, schema=schema)
-    if out.num_rows > 1:
+    if sort and out.num_rows > 1:
         ids = out.column("task_id")
         if not pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, out.num_rows - 1))).as_py():
             out = out.take(pc.sort_indices(out, [("task_id", "ascending")]))
     return out
-
-
-def _files(table: Any) -> dict[str, int]:
-    actions = pa.table(table.get_add_actions(flatten=True))
-    return dict(
-        zip(
-            actions.column("path").to_pylist(),
-            actions.column("size_bytes").to_pylist(),
-            strict=True,
-        )
-    )
 
 
 def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[str]) -> list[str]:
@@ -150,144 +148,6 @@ def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[st
     return keys
 
 
-def _expect(name: str, expected: int | None, found: int | None) -> ConcurrentWriteError:
-    return ConcurrentWriteError(
-        f"the {name} table is at version {found} where this run expected {expected}: "
-        "another run committed meanwhile; read the dataset's state again and rerun",
-        table=name,
-        expected=expected,
-        found=found,
-    )
-
-
-class _Run:
-    """One write: its options, the documents of its commits and the counts."""
-
-    def __init__(
-        self,
-        uri: str | os.PathLike[str],
-        provenance: dict[str, Any],
-        storage_options: dict[str, str] | None,
-        compression: str,
-        target_file_size: int | None,
-    ) -> None:
-        self.uri = uri
-        self.provenance = provenance
-        self.storage_options = storage_options
-        self.run_id = uuid.uuid4().hex
-        self.started = datetime.now(timezone.utc).isoformat()
-        self.target_file_size = target_file_size
-        self.writer = deltalake().WriterProperties(compression=compression.upper())
-        self.commits = 0
-        self.per_table: dict[str, dict[str, int]] = {}
-
-    def document(self, name: str, width: int, **more: Any) -> dict[str, str]:
-        doc = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "run_id": self.run_id,
-            "run_started_at": self.started,
-            "table": name,
-            "tasks_per_file": width,
-            "provenance": self.provenance,
-            **more,
-        }
-        return {COMMIT_KEY: json.dumps(doc, default=str)}
-
-    def properties(self, metadata: dict[str, str]) -> Any:
-        return deltalake().CommitProperties(custom_metadata=metadata, max_commit_retries=0)
-
-    def count(self, name: str, before: dict[str, int], after: dict[str, int]) -> None:
-        written = {p: s for p, s in after.items() if p not in before}
-        removed = {p: s for p, s in before.items() if p not in after}
-        entry = self.per_table.setdefault(
-            name,
-            {
-                "commits": 0,
-                "bytes_written": 0,
-                "bytes_removed": 0,
-                "files_written": 0,
-                "files_removed": 0,
-                "rows_written": 0,
-            },
-        )
-        entry["bytes_written"] += sum(written.values())
-        entry["bytes_removed"] += sum(removed.values())
-        entry["files_written"] += len(written)
-        entry["files_removed"] += len(removed)
-
-
-def commit(
-    run: _Run,
-    name: str,
-    base: Any,
-    data: pa.Table,
-    *,
-    predicate: str | None,
-    width: int,
-    metadata: dict[str, str],
-    create: bool,
-) -> Any:
-    """Write ``data`` into table ``name`` as one commit made on top of ``base`` (a
-    DeltaTable at a version, or ``None`` to create it); returns the table at the new
-    version. A commit someone else made first raises :class:`ConcurrentWriteError`."""
-    dl = deltalake()
-    expected = None if base is None else int(base.version())
-    target = table_uri(run.uri, name) if base is None else base
-    options: dict[str, Any] = {}
-    if base is None:
-        options["configuration"] = {"delta.dataSkippingNumIndexedCols": "-1"}
-    try:
-        dl.write_deltalake(
-            target,
-            data,
-            mode="overwrite" if (create or predicate is not None) else "append",
-            predicate=predicate,
-            partition_by=[RANGE_COLUMN],
-            schema_mode="overwrite" if create else "merge",
-            storage_options=run.storage_options if base is None else None,
-            target_file_size=run.target_file_size,
-            writer_properties=run.writer,
-            commit_properties=run.properties(metadata),
-            **options,
-        )
-    except dl.exceptions.CommitFailedError:
-        latest = (
-            open_table(run.uri, name, storage_options=run.storage_options).version()
-            if dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
-            else None
-        )
-        raise _expect(name, expected, latest) from None
-    run.commits += 1
-    table = open_table(run.uri, name, storage_options=run.storage_options)
-    if expected is not None and table.version() != expected + 1:
-        table = open_table(run.uri, name, expected + 1, run.storage_options)
-    return table
-
-
-def _base(run: _Run, name: str, mapped: int) -> Any:
-    """The table at the version the dataset maps, restored first when later commits
-    exist that no dataset version names (a run killed before its ``tasks`` commit)."""
-    latest = open_table(run.uri, name, storage_options=run.storage_options)
-    if latest.version() == mapped:
-        return latest
-    if latest.version() < mapped:
-        raise ConfigurationError(
-            f"the {name} table is at version {latest.version()}, behind the dataset's "
-            f"version map ({mapped}): the dataset was damaged"
-        )
-    at = int(latest.version())
-    try:
-        latest.restore(
-            mapped,
-            commit_properties=run.properties(run.document(name, 0, operation="restore")),
-        )
-    except deltalake().exceptions.CommitFailedError:
-        raise _expect(name, at, at + 1) from None
-    run.commits += 1
-    return open_table(run.uri, name, at + 1, run.storage_options)
-
-
 def write_delta(
     uri: str | os.PathLike[str],
     part: str | os.PathLike[str] | None,
@@ -299,7 +159,7 @@ def write_delta(
     storage_options: dict[str, str] | None = None,
     tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
     target_file_size: int | None = None,
-    compression: str = "zstd",
+    compression: Compression = "zstd",
 ) -> DeltaWrite:
     """Write the Parquet dataset ``part`` into the Delta dataset at ``uri``.
 
@@ -318,7 +178,7 @@ def write_delta(
         A Parquet dataset written by :func:`~ls_frames.to_parquet`: the changed tasks
         (``None``: only drop).
     provenance
-        What the run stores (``provenance["sync"]`` for :func:`sync_delta`).
+        What the run stores (``provenance["sync"]`` for ``sync_delta``).
     drop_tasks
         Task ids whose rows go (a task both in ``part`` and here is dropped).
     full
@@ -357,9 +217,9 @@ def write_delta(
     current = delta_state(uri, storage_options=storage_options)
     have = None if current is None else current.version
     if have != (None if expected is None else expected.version):
-        raise _expect("tasks", None if expected is None else expected.version, have)
+        raise concurrent("tasks", None if expected is None else expected.version, have)
     parts, new_keys = _part_tables(part)
-    run = _Run(uri, provenance, storage_options, compression, target_file_size)
+    run = Run(uri, provenance, storage_options, compression, target_file_size)
     if full:
         return _full(run, parts, new_keys, current, int(tasks_per_file))
     assert expected is not None
@@ -371,7 +231,7 @@ def _order(names: Iterable[str]) -> list[str]:
 
 
 def _finish(
-    run: _Run,
+    run: Run,
     versions: dict[str, int],
     widths: dict[str, int],
     tasks: Any,
@@ -396,8 +256,23 @@ def _finish(
     return DeltaWrite(state=state, commits=run.commits, per_table=run.per_table, **totals)
 
 
+def _chunks(data: pa.Table) -> list[pa.Table]:
+    """``data`` (sorted) cut into slices of at most :data:`RANGES_PER_COMMIT` task
+    ranges: delta-rs keeps a writer open per partition until the end of a write."""
+    if data.num_rows == 0:
+        return [data]
+    ranges = data.column(RANGE_COLUMN).to_numpy()
+    starts = np.flatnonzero(np.r_[True, ranges[1:] != ranges[:-1]])
+    cuts = [*starts[RANGES_PER_COMMIT::RANGES_PER_COMMIT].tolist(), data.num_rows]
+    out, at = [], 0
+    for cut in cuts:
+        out.append(data.slice(at, cut - at))
+        at = cut
+    return out
+
+
 def _full(
-    run: _Run,
+    run: Run,
     parts: dict[str, pa.Table],
     keys: list[str],
     current: DeltaState | None,
@@ -413,32 +288,45 @@ def _full(
     for name in _order(parts):
         data = _conform(parts[name], _target(name, keys), width)
         exists = dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
-        base = open_table(run.uri, name, storage_options=run.storage_options) if exists else None
-        if base is not None and current is not None and name not in current.versions:
-            pass  # a table a killed run created: overwritten like the others
-        before = {} if base is None else _files(base)
-        metadata = run.document(name, width)
-        if name == "tasks":
-            version = 0 if base is None else int(base.version()) + 1
-            versions["tasks"] = version
-            rows["tasks"] = data.num_rows
-            metadata = run.document(
-                name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
-            )
-        table = commit(
-            run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
+        table: Any = (
+            open_table(run.uri, name, storage_options=run.storage_options) if exists else None
         )
+        before = {} if table is None else files(table)
+        chunks = _chunks(data)
+        for i, chunk in enumerate(chunks):
+            metadata = run.document(name, width)
+            if name == "tasks" and i == len(chunks) - 1:
+                versions["tasks"] = 0 if table is None else int(table.version()) + 1
+                rows["tasks"] = data.num_rows
+                metadata = run.document(
+                    name,
+                    width,
+                    versions=versions,
+                    rows=rows,
+                    data_keys=keys,
+                    tasks_per_file=widths,
+                )
+            table = commit(
+                run,
+                name,
+                table,
+                chunk,
+                predicate=None,
+                width=width,
+                metadata=metadata,
+                create=i == 0,
+            )
         versions[name] = int(table.version())
         rows[name] = data.num_rows
-        run.count(name, before, _files(table))
-        run.per_table[name]["commits"] = run.per_table[name].get("commits", 0) + 1
+        run.count(name, before, files(table))
+        run.per_table[name]["commits"] = len(chunks)
         run.per_table[name]["rows_written"] = data.num_rows
         tasks = table
     return _finish(run, versions, widths, tasks, keys, rows)
 
 
 def _merge(
-    run: _Run,
+    run: Run,
     parts: dict[str, pa.Table],
     new_keys: list[str],
     expected: DeltaState,
@@ -463,11 +351,11 @@ def _merge(
         base = None
         old = pa.table({"task_id": pa.array([], pa.int64())})
         if name in expected.versions:
-            base = _base(run, name, expected.versions[name])
+            base = base_table(run, name, expected.versions[name])
             ranges = sorted({int(i) // width for i in changed.to_pylist()})
-            old = base.to_pyarrow_dataset().to_table(
-                filter=pc.field(RANGE_COLUMN).isin(pa.array(ranges, pa.int64()))
-            )
+            old = files_dataset(
+                base, table_uri(run.uri, name), run.storage_options, ranges
+            ).to_table()
         else:  # a table this dataset did not have yet
             ranges = sorted({int(i) // width for i in new.column("task_id").to_pylist()})
         table_keys = keys
@@ -488,8 +376,12 @@ def _merge(
             data, predicate = after_rows.slice(0, 0), None
         else:
             kept = _conform(old.filter(pc.invert(hit)), schema, width)
-            data = _conform(pa.concat_tables([kept, after_rows]), schema, width)
-            predicate = f"{RANGE_COLUMN} IN ({', '.join(map(str, ranges))})"
+            # not sorted again: each range's file gets its kept rows, then its new ones
+            # (sorting the concatenation cost a third of a merge's time)
+            data = pa.concat_tables([kept, after_rows])
+            predicate = None  # a table this dataset did not have: created
+            if base is not None:
+                predicate = f"{RANGE_COLUMN} IN ({', '.join(map(str, ranges))})"
             rows[name] = rows.get(name, 0) - old.num_rows + data.num_rows
         metadata = run.document(name, width)
         if last:
@@ -499,7 +391,7 @@ def _merge(
             metadata = run.document(
                 name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
             )
-        before = {} if base is None else _files(base)
+        before = {} if base is None else files(base)
         table = commit(
             run,
             name,
@@ -511,7 +403,7 @@ def _merge(
             create=base is None,
         )
         versions[name] = int(table.version())
-        run.count(name, before, _files(table))
+        run.count(name, before, files(table))
         entry = run.per_table[name]
         entry["commits"] = entry.get("commits", 0) + 1
         entry["rows_written"] = data.num_rows
