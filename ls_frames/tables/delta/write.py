@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +39,7 @@ from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
 from ls_frames.tables.dataset import read_manifest, table_files
 from ls_frames.tables.delta.commit import Run, base_table, commit, concurrent, files
+from ls_frames.tables.delta.files import commit_files, overwrite_files
 from ls_frames.tables.delta.state import (
     RANGE_COLUMN,
     DeltaState,
@@ -117,6 +119,12 @@ def _conform(table: pa.Table, schema: pa.Schema, width: int, sort: bool = True) 
         if not pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, out.num_rows - 1))).as_py():
             out = out.take(pc.sort_indices(out, [("task_id", "ascending")]))
     return out
+
+
+def _merged(base: Any, schema: pa.Schema) -> pa.Schema:
+    """``base``'s schema with the columns of ``schema`` it lacks appended."""
+    have = pa.schema(base.schema().to_arrow())
+    return pa.schema([*have, *(f for f in schema if f.name not in set(have.names))])
 
 
 def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[str]) -> list[str]:
@@ -283,9 +291,9 @@ def _full(
     versions: dict[str, int] = {}
     rows: dict[str, int] = {}
     widths = {name: width for name in parts}
-    tasks: Any = None
     dl = deltalake()
-    for name in _order(parts):
+
+    def one(name: str) -> Any:
         data = _conform(parts[name], _target(name, keys), width)
         exists = dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
         table: Any = (
@@ -306,22 +314,36 @@ def _full(
                     data_keys=keys,
                     tasks_per_file=widths,
                 )
-            table = commit(
-                run,
-                name,
-                table,
-                chunk,
-                predicate=None,
-                width=width,
-                metadata=metadata,
-                create=i == 0,
-            )
+            if table is None:  # delta-rs creates the table
+                table = commit(
+                    run,
+                    name,
+                    table,
+                    chunk,
+                    predicate=None,
+                    width=width,
+                    metadata=metadata,
+                    create=True,
+                )
+            elif i == 0:
+                table = overwrite_files(
+                    run, name, table, chunk, schema=chunk.schema, metadata=metadata
+                )
+            else:
+                table = commit_files(
+                    run, name, table, chunk, replace=None, schema=chunk.schema, metadata=metadata
+                )
         versions[name] = int(table.version())
         rows[name] = data.num_rows
         run.count(name, before, files(table))
         run.per_table[name]["commits"] = len(chunks)
         run.per_table[name]["rows_written"] = data.num_rows
-        tasks = table
+        return table
+
+    order = _order(parts)
+    with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-delta") as pool:
+        list(pool.map(one, order[:-1]))  # two tables at a time, as in a merge
+    tasks = one("tasks")
     return _finish(run, versions, widths, tasks, keys, rows)
 
 
@@ -343,9 +365,15 @@ def _merge(
     widths = dict(expected.tasks_per_file or {})
     old_keys = list(expected.data_keys)
     keys = old_keys + [k for k in new_keys if k not in set(old_keys)]
-    for name in _order([*parts, *expected.versions]):
+    order = _order([*parts, *expected.versions])
+    for name in order:
+        widths.setdefault(name, default_width)
+    result: list[DeltaWrite] = []
+
+    def one(name: str) -> None:
+        nonlocal keys
         last = name == "tasks"
-        width = widths.setdefault(name, default_width)
+        width = widths[name]
         new = parts.get(name, SCHEMAS[name].empty_table())
         new = new.filter(pc.invert(pc.is_in(new.column("task_id"), value_set=drop)))
         base = None
@@ -369,19 +397,17 @@ def _merge(
         after_rows = _conform(new, schema, width)
         same = base is not None and _conform(old.filter(hit), schema, width).equals(after_rows)
         if same and not last:
-            continue
+            return
         if same and not run.commits:
-            return DeltaWrite(expected, 0, 0, 0, 0, 0, {})  # nothing changed at all
+            result.append(DeltaWrite(expected, 0, 0, 0, 0, 0, {}))  # nothing changed at all
+            return
         if same:  # an empty commit that records the version map
-            data, predicate = after_rows.slice(0, 0), None
+            data = after_rows.slice(0, 0)
         else:
             kept = _conform(old.filter(pc.invert(hit)), schema, width)
             # not sorted again: each range's file gets its kept rows, then its new ones
             # (sorting the concatenation cost a third of a merge's time)
             data = pa.concat_tables([kept, after_rows])
-            predicate = None  # a table this dataset did not have: created
-            if base is not None:
-                predicate = f"{RANGE_COLUMN} IN ({', '.join(map(str, ranges))})"
             rows[name] = rows.get(name, 0) - old.num_rows + data.num_rows
         metadata = run.document(name, width)
         if last:
@@ -392,21 +418,31 @@ def _merge(
                 name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
             )
         before = {} if base is None else files(base)
-        table = commit(
-            run,
-            name,
-            base,
-            data,
-            predicate=predicate,
-            width=width,
-            metadata=metadata,
-            create=base is None,
-        )
+        if base is None:  # delta-rs creates the table
+            table = commit(
+                run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
+            )
+        else:
+            table = commit_files(
+                run,
+                name,
+                base,
+                data,
+                replace=None if same else ranges,
+                schema=_merged(base, schema),
+                metadata=metadata,
+            )
         versions[name] = int(table.version())
         run.count(name, before, files(table))
         entry = run.per_table[name]
         entry["commits"] = entry.get("commits", 0) + 1
         entry["rows_written"] = data.num_rows
         if last:
-            return _finish(run, versions, widths, table, keys, rows)
-    raise AssertionError("the tasks table is always last")
+            result.append(_finish(run, versions, widths, table, keys, rows))
+
+    # the other tables two at a time (reading and writing Parquet release the GIL), as
+    # upsert_tasks does; the tasks table last, with the version map
+    with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-delta") as pool:
+        list(pool.map(one, order[:-1]))
+    one("tasks")
+    return result[0]
