@@ -299,8 +299,10 @@ def test_a_table_the_dataset_did_not_have_is_created_by_a_merge(tmp_path: Path) 
 
 def test_a_merge_replaces_exactly_the_files_of_the_touched_ranges(tmp_path: Path) -> None:
     """One new file per touched range, the old files of those ranges removed and no
-    other; every new file has statistics readers can skip on."""
+    other; every new file has statistics readers can skip on, and holds only the columns
+    with a value (the others read back as nulls)."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     uri, written = first(tmp_path)
     changes, _ = refresh(tasks())
@@ -321,4 +323,7 @@ def test_a_merge_replaces_exactly_the_files_of_the_touched_ranges(tmp_path: Path
         in_range = ids[ids // 3 == a["partition.task_range"]]
         assert a["num_records"] == len(in_range) > 0
         assert (a["min.task_id"], a["max.task_id"]) == (in_range.min(), in_range.max())
-        assert a["null_count.task_id"] == 0 and a["null_count.file_upload"] is not None
+        assert a["null_count.task_id"] == 0 and a["null_count.file_upload"] is None
+        columns = pq.read_schema(uri / "tasks" / a["path"]).names
+        assert "task_id" in columns and "file_upload" not in columns
+    assert read_delta(uri).tasks["file_upload"].isna().all()

@@ -50,6 +50,18 @@ def range_slices(data: pa.Table) -> list[tuple[int, pa.Table]]:
     ]
 
 
+def _dense(table: pa.Table) -> pa.Table:
+    """``table`` without its columns that hold no value (``task_id`` always stays): a
+    Delta file need not hold every column of the table, readers fill the missing ones
+    with nulls, and each column costs a Parquet writer and reader time in every file."""
+    keep = [
+        i
+        for i, (f, column) in enumerate(zip(table.schema, table.columns, strict=True))
+        if f.name == "task_id" or column.null_count < len(column)
+    ]
+    return table if len(keep) == table.num_columns else table.select(keep)
+
+
 def _stats(table: pa.Table) -> str:
     """The Delta statistics of one file: rows, null counts of the non-list columns and
     the minimum and maximum of the integer columns."""
@@ -139,6 +151,7 @@ def _commit(
     codec = "none" if run.compression == "none" else run.compression
     actions = []
     for task_range, rows in range_slices(data):
+        rows = _dense(rows)
         path = f"{RANGE_COLUMN}={task_range}/part-{uuid.uuid4().hex}.{codec}.parquet"
         size = target.write(path, rows, codec)
         actions.append(

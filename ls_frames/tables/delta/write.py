@@ -3,11 +3,14 @@
 Every table is partitioned by ``task_range = task_id // tasks_per_file`` and each
 partition holds one file (rows in ``task_id`` order after a full write; a refresh writes a
 range's kept rows, then its new ones). A full write commits :data:`RANGES_PER_COMMIT`
-ranges at a time, the dataset version being its last ``tasks`` commit. A refresh (``full=False``)
+ranges at a time (delta-rs creates a new table with the first), the dataset version
+being its last ``tasks`` commit. A refresh (``full=False``)
 reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
-their new rows and replaces exactly those partitions in one commit per table
-(``write_deltalake(mode="overwrite", predicate="task_range IN (...)")``: a delete and an
-insert in one transaction, the delete on partition values only, no scan). Nothing else is
+their new rows and replaces exactly those partitions in one commit per table, the other
+tables two at a time (each range's file written with ``pyarrow.parquet``, then one
+``create_write_transaction(mode="overwrite")`` filtered on those ranges: a delete and an
+insert in one transaction, the delete on partition values only, no scan; see
+:mod:`ls_frames.tables.delta.files`). Nothing else is
 read or rewritten, so the bytes a refresh writes grow with the number of ranges touched,
 not with the table: with copy-on-write (delta-rs writes no deletion vectors) 0.1 %
 scattered changes touch about ``1 - exp(-0.001 * tasks_per_file)`` of the ranges.
@@ -23,7 +26,8 @@ is first restored to the mapped version, so what the map names is always what a 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -234,6 +238,48 @@ def write_delta(
     return _merge(run, parts, new_keys, expected, set(map(int, drop_tasks)), int(tasks_per_file))
 
 
+class _Turns:
+    """The tables of a run are read and written two at a time but make their first
+    commit in order, so that of two runs from one state the first table both change
+    decides which run goes on (the other raises before any other commit)."""
+
+    class Aborted(Exception):
+        """An earlier table failed: this one does not commit (the earlier error is what
+        the run raises)."""
+
+    def __init__(self, order: list[str]) -> None:
+        self.order = order
+        self.events = {name: threading.Event() for name in order}
+        self.failed = False
+
+    def wait(self, name: str) -> None:
+        """Block until every table before ``name`` made its first commit or ended."""
+        i = self.order.index(name)
+        if i:
+            self.events[self.order[i - 1]].wait()
+        if self.failed:
+            raise self.Aborted(name)
+
+    def passed(self, name: str) -> None:
+        """``name`` made its first commit: the next table may commit."""
+        self.events[name].set()
+
+    def run(self, fn: Callable[[str], Any]) -> Callable[[str], Any]:
+        def one(name: str) -> Any:
+            try:
+                return fn(name)
+            except BaseException:
+                self.failed = True
+                raise
+            finally:
+                i = self.order.index(name)
+                if i:
+                    self.events[self.order[i - 1]].wait()
+                self.events[name].set()
+
+        return one
+
+
 def _order(names: Iterable[str]) -> list[str]:
     return [n for n in TABLES if n in set(names) and n != "tasks"] + ["tasks"]
 
@@ -314,6 +360,8 @@ def _full(
                     data_keys=keys,
                     tasks_per_file=widths,
                 )
+            if i == 0:
+                turns.wait(name)
             if table is None:  # delta-rs creates the table
                 table = commit(
                     run,
@@ -333,6 +381,7 @@ def _full(
                 table = commit_files(
                     run, name, table, chunk, replace=None, schema=chunk.schema, metadata=metadata
                 )
+            turns.passed(name)
         versions[name] = int(table.version())
         rows[name] = data.num_rows
         run.count(name, before, files(table))
@@ -341,9 +390,10 @@ def _full(
         return table
 
     order = _order(parts)
+    turns = _Turns(order)
     with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-delta") as pool:
-        list(pool.map(one, order[:-1]))  # two tables at a time, as in a merge
-    tasks = one("tasks")
+        list(pool.map(turns.run(one), order[:-1]))  # two tables at a time, as in a merge
+    tasks = turns.run(one)("tasks")
     return _finish(run, versions, widths, tasks, keys, rows)
 
 
@@ -418,6 +468,7 @@ def _merge(
                 name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
             )
         before = {} if base is None else files(base)
+        turns.wait(name)
         if base is None:  # delta-rs creates the table
             table = commit(
                 run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
@@ -442,7 +493,8 @@ def _merge(
 
     # the other tables two at a time (reading and writing Parquet release the GIL), as
     # upsert_tasks does; the tasks table last, with the version map
+    turns = _Turns(order)
     with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-delta") as pool:
-        list(pool.map(one, order[:-1]))
-    one("tasks")
+        list(pool.map(turns.run(one), order[:-1]))
+    turns.run(one)("tasks")
     return result[0]
