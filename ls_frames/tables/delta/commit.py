@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -70,7 +69,6 @@ class Run:
         codec = "UNCOMPRESSED" if compression == "none" else compression.upper()
         self.writer = deltalake().WriterProperties(compression=codec)
         self.commits = 0
-        self.lock = threading.Lock()  # tables are committed two at a time
         self.per_table: dict[str, dict[str, int]] = {}
 
     def document(self, name: str, width: int, **more: Any) -> dict[str, str]:
@@ -89,29 +87,24 @@ class Run:
     def properties(self, metadata: dict[str, str]) -> Any:
         return deltalake().CommitProperties(custom_metadata=metadata, max_commit_retries=0)
 
-    def committed(self) -> None:
-        with self.lock:
-            self.commits += 1
-
     def count(self, name: str, before: dict[str, int], after: dict[str, int]) -> None:
         written = {p: s for p, s in after.items() if p not in before}
         removed = {p: s for p, s in before.items() if p not in after}
-        with self.lock:
-            entry = self.per_table.setdefault(
-                name,
-                {
-                    "commits": 0,
-                    "bytes_written": 0,
-                    "bytes_removed": 0,
-                    "files_written": 0,
-                    "files_removed": 0,
-                    "rows_written": 0,
-                },
-            )
-            entry["bytes_written"] += sum(written.values())
-            entry["bytes_removed"] += sum(removed.values())
-            entry["files_written"] += len(written)
-            entry["files_removed"] += len(removed)
+        entry = self.per_table.setdefault(
+            name,
+            {
+                "commits": 0,
+                "bytes_written": 0,
+                "bytes_removed": 0,
+                "files_written": 0,
+                "files_removed": 0,
+                "rows_written": 0,
+            },
+        )
+        entry["bytes_written"] += sum(written.values())
+        entry["bytes_removed"] += sum(removed.values())
+        entry["files_written"] += len(written)
+        entry["files_removed"] += len(removed)
 
 
 def commit(
@@ -155,7 +148,7 @@ def commit(
             else None
         )
         raise concurrent(name, expected, latest) from None
-    run.committed()
+    run.commits += 1
     if (
         base is not None and expected is not None and base.version() == expected + 1
     ):  # delta-rs moved it along
@@ -184,5 +177,5 @@ def base_table(run: Run, name: str, mapped: int) -> Any:
         )
     except deltalake().exceptions.CommitFailedError:
         raise concurrent(name, at, at + 1) from None
-    run.committed()
+    run.commits += 1
     return open_table(run.uri, name, at + 1, run.storage_options)

@@ -6,8 +6,8 @@ range's kept rows, then its new ones). A full write commits :data:`RANGES_PER_CO
 ranges at a time (delta-rs creates a new table with the first), the dataset version
 being its last ``tasks`` commit. A refresh (``full=False``)
 reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
-their new rows and replaces exactly those partitions in one commit per table, the other
-tables two at a time (each range's file written with ``pyarrow.parquet``, then one
+their new rows and replaces exactly those partitions in one commit per table (each
+range's file written with ``pyarrow.parquet``, then one
 ``create_write_transaction(mode="overwrite")`` filtered on those ranges: a delete and an
 insert in one transaction, the delete on partition values only, no scan; see
 :mod:`ls_frames.tables.delta.files`). Nothing else is
@@ -26,9 +26,7 @@ is first restored to the mapped version, so what the map names is always what a 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -238,48 +236,6 @@ def write_delta(
     return _merge(run, parts, new_keys, expected, set(map(int, drop_tasks)), int(tasks_per_file))
 
 
-class _Turns:
-    """The tables of a run are read and written two at a time but make their first
-    commit in order, so that of two runs from one state the first table both change
-    decides which run goes on (the other raises before any other commit)."""
-
-    class Aborted(Exception):
-        """An earlier table failed: this one does not commit (the earlier error is what
-        the run raises)."""
-
-    def __init__(self, order: list[str]) -> None:
-        self.order = order
-        self.events = {name: threading.Event() for name in order}
-        self.failed = False
-
-    def wait(self, name: str) -> None:
-        """Block until every table before ``name`` made its first commit or ended."""
-        i = self.order.index(name)
-        if i:
-            self.events[self.order[i - 1]].wait()
-        if self.failed:
-            raise self.Aborted(name)
-
-    def passed(self, name: str) -> None:
-        """``name`` made its first commit: the next table may commit."""
-        self.events[name].set()
-
-    def run(self, fn: Callable[[str], Any]) -> Callable[[str], Any]:
-        def one(name: str) -> Any:
-            try:
-                return fn(name)
-            except BaseException:
-                self.failed = True
-                raise
-            finally:
-                i = self.order.index(name)
-                if i:
-                    self.events[self.order[i - 1]].wait()
-                self.events[name].set()
-
-        return one
-
-
 def _order(names: Iterable[str]) -> list[str]:
     return [n for n in TABLES if n in set(names) and n != "tasks"] + ["tasks"]
 
@@ -360,8 +316,6 @@ def _full(
                     data_keys=keys,
                     tasks_per_file=widths,
                 )
-            if i == 0:
-                turns.wait(name)
             if table is None:  # delta-rs creates the table
                 table = commit(
                     run,
@@ -381,7 +335,6 @@ def _full(
                 table = commit_files(
                     run, name, table, chunk, replace=None, schema=chunk.schema, metadata=metadata
                 )
-            turns.passed(name)
         versions[name] = int(table.version())
         rows[name] = data.num_rows
         run.count(name, before, files(table))
@@ -389,11 +342,9 @@ def _full(
         run.per_table[name]["rows_written"] = data.num_rows
         return table
 
-    order = _order(parts)
-    turns = _Turns(order)
-    with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-delta") as pool:
-        list(pool.map(turns.run(one), order[:-1]))  # two tables at a time, as in a merge
-    tasks = turns.run(one)("tasks")
+    for name in _order(parts)[:-1]:
+        one(name)
+    tasks = one("tasks")
     return _finish(run, versions, widths, tasks, keys, rows)
 
 
@@ -468,7 +419,6 @@ def _merge(
                 name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
             )
         before = {} if base is None else files(base)
-        turns.wait(name)
         if base is None:  # delta-rs creates the table
             table = commit(
                 run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
@@ -491,10 +441,10 @@ def _merge(
         if last:
             result.append(_finish(run, versions, widths, table, keys, rows))
 
-    # the other tables two at a time (reading and writing Parquet release the GIL), as
-    # upsert_tasks does; the tasks table last, with the version map
-    turns = _Turns(order)
-    with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-delta") as pool:
-        list(pool.map(turns.run(one), order[:-1]))
-    turns.run(one)("tasks")
+    # one table after the other: of two runs from one state, the first table both change
+    # decides which run goes on (tables prepared two at a time let each run win a table
+    # and both fail)
+    for name in order[:-1]:
+        one(name)
+    one("tasks")
     return result[0]
