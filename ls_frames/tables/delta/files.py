@@ -1,16 +1,17 @@
 """Write a table's range files with ``pyarrow.parquet`` and commit them as one Delta
 transaction.
 
-delta-rs's ``write_deltalake`` keeps a writer per partition and spends about 3.6 ms on
-each (most of a merge that rewrites a few thousand small ranges). ls_frames already
-knows its partitioning (one file per task range), so it writes each range's file itself
-(the Parquet codec of the run; only the columns that hold a value, which cuts the time
-to write and later read a file by about 40 %; statistics in the log for ``task_id`` and
-every other integer column, null counts for the other non-list columns, so readers can
-skip files) and
-commits the files with :meth:`DeltaTable.create_write_transaction`: ``mode="overwrite"``
-with a partition filter on the ranges replaces exactly their old files, in one commit,
-made without retries like every commit of a run.
+ls_frames knows its partitioning (one file per task range), so it writes each range's
+file itself and commits the files with :meth:`DeltaTable.create_write_transaction`:
+``mode="overwrite"`` with a partition filter on the ranges replaces exactly their old
+files, in one commit, made without retries like every commit of a run. A file of a few
+hundred rows costs about as much to write with pyarrow's defaults as with delta-rs
+(most of it per column), so a file holds only the columns that hold a value (readers fill
+the others with nulls) and is written without dictionary pages, Parquet statistics or an
+Arrow schema: 1,000,000 tasks with 0.1 % changed merge in 12.6 s and 21.8 MiB instead of
+17.6 s and 49.3 MiB (benchmarks/bench_delta.py). The log gets each file's statistics:
+rows, null counts of the non-list columns, minimum and maximum of the integer columns
+(``task_id`` among them), so readers can skip files.
 """
 
 from __future__ import annotations
