@@ -174,14 +174,14 @@ def test_a_run_killed_midway_leaves_the_last_complete_version(
     uri, written = first(tmp_path)
     changes, final = refresh(tasks())
     part = write(tmp_path, "part", changes)
-    from ls_frames.tables.delta.commit import commit as real
+    from ls_frames.tables.delta.files import commit_files as real
 
     def killed(run: Any, name: str, *args: Any, **kw: Any) -> Any:
         if name == "tasks":
             raise KeyboardInterrupt  # the process dies before its tasks commit
         return real(run, name, *args, **kw)
 
-    monkeypatch.setattr(delta.write, "commit", killed)
+    monkeypatch.setattr(delta.write, "commit_files", killed)
     with pytest.raises(KeyboardInterrupt):
         write_delta(
             uri, part, provenance={}, drop_tasks=[20013], full=False, expected=written.state
@@ -295,3 +295,35 @@ def test_a_table_the_dataset_did_not_have_is_created_by_a_merge(tmp_path: Path) 
         t["id"] for t in changes if t["annotations"] or t["predictions"]
     }
     assert len(got.tasks) == len(tasks()) + 1
+
+
+def test_a_merge_replaces_exactly_the_files_of_the_touched_ranges(tmp_path: Path) -> None:
+    """One new file per touched range, the old files of those ranges removed and no
+    other; every new file has statistics readers can skip on, and holds only the columns
+    with a value (the others read back as nulls)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    uri, written = first(tmp_path)
+    changes, _ = refresh(tasks())
+    part = write(tmp_path, "part", changes)
+    old = pa.table(DeltaTable(uri / "tasks").get_add_actions(flatten=True)).to_pylist()
+    write_delta(
+        uri, part, provenance=PROVENANCE, drop_tasks=[20013], full=False, expected=written.state
+    )
+    new = pa.table(DeltaTable(uri / "tasks").get_add_actions(flatten=True)).to_pylist()
+    touched = {t // 3 for t in (20011, 20007, 99, 20013)}
+    old_paths = {a["path"] for a in old}
+    kept = {a["path"] for a in old if a["partition.task_range"] not in touched}
+    assert {a["path"] for a in new if a["path"] in old_paths} == kept
+    added = [a for a in new if a["path"] not in old_paths]
+    assert sorted(a["partition.task_range"] for a in added) == sorted(touched)
+    ids = read_delta(uri).tasks["task_id"]
+    for a in added:
+        in_range = ids[ids // 3 == a["partition.task_range"]]
+        assert a["num_records"] == len(in_range) > 0
+        assert (a["min.task_id"], a["max.task_id"]) == (in_range.min(), in_range.max())
+        assert a["null_count.task_id"] == 0 and a["null_count.file_upload"] is None
+        columns = pq.read_schema(uri / "tasks" / a["path"]).names
+        assert "task_id" in columns and "file_upload" not in columns
+    assert read_delta(uri).tasks["file_upload"].isna().all()

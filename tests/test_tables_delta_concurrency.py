@@ -76,7 +76,7 @@ def test_a_table_committed_first_by_another_run_is_a_conflict(
     the tasks table and its own commit (the tasks check cannot see it yet)."""
     uri, state, part_a, _ = setup(tmp_path)
     from ls_frames.tables.delta import write as module
-    from ls_frames.tables.delta.commit import commit as real
+    from ls_frames.tables.delta.files import commit_files as real
 
     done = False
 
@@ -88,7 +88,7 @@ def test_a_table_committed_first_by_another_run_is_a_conflict(
             real(run, name, other, *args, **kw)
         return real(run, name, base, *args, **kw)
 
-    monkeypatch.setattr(module, "commit", racing)
+    monkeypatch.setattr(module, "commit_files", racing)
     with pytest.raises(ConcurrentWriteError, match="annotations table is at version 1"):
         write_delta(uri, part_a, provenance=PROVENANCE, full=False, expected=state)
     monkeypatch.undo()

@@ -65,6 +65,7 @@ class Run:
         self.run_id = uuid.uuid4().hex
         self.started = datetime.now(timezone.utc).isoformat()
         self.target_file_size = target_file_size
+        self.compression = compression
         codec = "UNCOMPRESSED" if compression == "none" else compression.upper()
         self.writer = deltalake().WriterProperties(compression=codec)
         self.commits = 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -168,9 +169,18 @@ def delta_state(
     history = table.history()
     if timestamp is not None:
         moment = datetime.fromisoformat(timestamp) if isinstance(timestamp, str) else timestamp
-        at = open_table(uri, "tasks", storage_options=storage_options)
-        at.load_as_version(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
-        version = at.version()
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        # the commits' own timestamps, those DeltaState.timestamp reports (delta-rs's
+        # load_as_version goes by the log files' modification times, which can be a few
+        # milliseconds later)
+        ms = math.floor(moment.timestamp() * 1000 + 1e-3)
+        then = [int(c["version"]) for c in history if int(c["timestamp"]) <= ms]
+        if then:
+            version = max(then)
+        else:
+            at = open_table(uri, "tasks", storage_options=storage_options)
+            at.load_as_version(moment)
+            version = at.version()
     ours = [
         (int(c["version"]), c, doc)
         for c in history

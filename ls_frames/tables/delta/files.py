@@ -1,0 +1,200 @@
+"""Write a table's range files with ``pyarrow.parquet`` and commit them as one Delta
+transaction.
+
+ls_frames knows its partitioning (one file per task range), so it writes each range's
+file itself and commits the files with :meth:`DeltaTable.create_write_transaction`:
+``mode="overwrite"`` with a partition filter on the ranges replaces exactly their old
+files, in one commit, made without retries like every commit of a run. A file of a few
+hundred rows costs about as much to write with pyarrow's defaults as with delta-rs
+(most of it per column), so a file holds only the columns that hold a value (readers fill
+the others with nulls) and is written without dictionary pages, Parquet statistics or an
+Arrow schema: 1,000,000 tasks with 0.1 % changed merge in 12.6 s and 21.8 MiB instead of
+17.6 s and 49.3 MiB (benchmarks/bench_delta.py). The log gets each file's statistics:
+rows, null counts of the non-list columns, minimum and maximum of the integer columns
+(``task_id`` among them), so readers can skip files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ls_frames.tables.delta.commit import Run, concurrent
+from ls_frames.tables.delta.state import RANGE_COLUMN, deltalake, open_table, table_uri
+
+__all__ = ["commit_files", "overwrite_files", "range_slices"]
+
+
+#: how a range file of a few hundred rows is written: no dictionary pages, no Parquet
+#: statistics (the log holds the file's) and no Arrow schema (the table's Delta schema is
+#: the schema): measured on region files of 200 rows, a third fewer bytes and a third less
+#: time to write and to read than pyarrow's defaults
+_SMALL: dict[str, Any] = {"use_dictionary": False, "write_statistics": False, "store_schema": False}
+
+
+def range_slices(data: pa.Table) -> list[tuple[int, pa.Table]]:
+    """``data`` cut into one slice per task range (rows keep their order within a range)."""
+    if data.num_rows == 0:
+        return []
+    ranges = data.column(RANGE_COLUMN).to_numpy()
+    if np.any(ranges[1:] < ranges[:-1]):
+        order = np.argsort(ranges, kind="stable")
+        data = data.take(pa.array(order))
+        ranges = ranges[order]
+    starts = np.flatnonzero(np.r_[True, ranges[1:] != ranges[:-1]])
+    ends = [*starts[1:].tolist(), data.num_rows]
+    body = data.drop_columns([RANGE_COLUMN])
+    return [
+        (int(ranges[s]), body.slice(int(s), int(e) - int(s)))
+        for s, e in zip(starts.tolist(), ends, strict=True)
+    ]
+
+
+def _dense(table: pa.Table) -> pa.Table:
+    """``table`` without its columns that hold no value (``task_id`` always stays): a
+    Delta file need not hold every column of the table, readers fill the missing ones
+    with nulls, and each column costs a Parquet writer and reader time in every file."""
+    keep = [
+        i
+        for i, (f, column) in enumerate(zip(table.schema, table.columns, strict=True))
+        if f.name == "task_id" or column.null_count < len(column)
+    ]
+    return table if len(keep) == table.num_columns else table.select(keep)
+
+
+def _stats(table: pa.Table) -> str:
+    """The Delta statistics of one file: rows, null counts of the non-list columns and
+    the minimum and maximum of the integer columns."""
+    nulls: dict[str, int] = {}
+    low: dict[str, Any] = {}
+    high: dict[str, Any] = {}
+    for f, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_list(f.type) or pa.types.is_struct(f.type) or pa.types.is_map(f.type):
+            continue
+        nulls[f.name] = column.null_count
+        if pa.types.is_integer(f.type) and column.null_count < len(column):
+            bounds = pc.min_max(column)
+            low[f.name] = bounds["min"].as_py()
+            high[f.name] = bounds["max"].as_py()
+    return json.dumps(
+        {"numRecords": table.num_rows, "minValues": low, "maxValues": high, "nullCount": nulls}
+    )
+
+
+class _Files:
+    """Where the files of one table go: Arrow's local file system, or delta-rs's own
+    object-store handler (S3 and the others ``storage_options`` configure)."""
+
+    def __init__(self, uri: str, storage_options: dict[str, str] | None) -> None:
+        self.local: Path | None = None
+        self.filesystem: Any = None
+        if "://" not in uri or uri.startswith("file://"):
+            self.local = Path(unquote(uri.removeprefix("file://")))
+        else:
+            import pyarrow.fs as pa_fs
+
+            handler = importlib.import_module("deltalake.fs").DeltaStorageHandler
+            self.filesystem = pa_fs.PyFileSystem(handler(uri, storage_options))
+
+    def write(self, path: str, table: pa.Table, compression: str) -> int:
+        if self.local is not None:
+            target = self.local / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, target, compression=compression, **_SMALL)
+            return target.stat().st_size
+        with self.filesystem.open_output_stream(path) as out:
+            pq.write_table(table, out, compression=compression, **_SMALL)
+            return int(out.tell())
+
+
+def commit_files(
+    run: Run,
+    name: str,
+    base: Any,
+    data: pa.Table,
+    *,
+    replace: list[int] | None,
+    schema: pa.Schema,
+    metadata: dict[str, str],
+) -> Any:
+    """Write one file per task range of ``data`` into the existing table ``base`` and
+    commit them in one transaction on top of ``base``'s version, with ``schema`` as the
+    table's schema. ``replace`` names the ranges whose files the commit removes
+    (``None``: it only adds). Returns the table at the new version; a commit someone
+    else made first raises :class:`~ls_frames.errors.ConcurrentWriteError`."""
+    return _commit(run, name, base, data, replace, schema, metadata, everything=False)
+
+
+def overwrite_files(
+    run: Run, name: str, base: Any, data: pa.Table, *, schema: pa.Schema, metadata: dict[str, str]
+) -> Any:
+    """Like :func:`commit_files`, replacing every file of the table (a full write's
+    first commit into a table that exists)."""
+    return _commit(run, name, base, data, None, schema, metadata, everything=True)
+
+
+def _commit(
+    run: Run,
+    name: str,
+    base: Any,
+    data: pa.Table,
+    replace: list[int] | None,
+    schema: pa.Schema,
+    metadata: dict[str, str],
+    *,
+    everything: bool,
+) -> Any:
+    dl = deltalake()
+    transaction = importlib.import_module("deltalake.transaction")
+    uri = table_uri(run.uri, name)
+    target = _Files(uri, run.storage_options)
+    codec = "none" if run.compression == "none" else run.compression
+    actions = []
+    for task_range, rows in range_slices(data):
+        rows = _dense(rows)
+        path = f"{RANGE_COLUMN}={task_range}/part-{uuid.uuid4().hex}.{codec}.parquet"
+        size = target.write(path, rows, codec)
+        actions.append(
+            transaction.AddAction(
+                path,
+                size,
+                {RANGE_COLUMN: str(task_range)},
+                int(time.time() * 1000),
+                True,
+                _stats(rows),
+            )
+        )
+    expected = int(base.version())
+    filters = None
+    mode = "append"
+    if everything:
+        mode = "overwrite"
+    elif replace is not None:
+        mode = "overwrite"
+        filters = [(RANGE_COLUMN, "in", [str(r) for r in replace])]
+    try:
+        base.create_write_transaction(
+            actions,
+            mode,
+            schema,
+            partition_by=[RANGE_COLUMN],
+            partition_filters=filters,
+            commit_properties=run.properties(metadata),
+        )
+    except dl.exceptions.CommitFailedError:
+        latest = open_table(run.uri, name, storage_options=run.storage_options).version()
+        raise concurrent(name, expected, latest) from None
+    run.commits += 1
+    if base.version() == expected + 1:
+        return base
+    return open_table(run.uri, name, expected + 1, run.storage_options)
