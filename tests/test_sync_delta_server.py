@@ -97,9 +97,15 @@ def test_refreshes_equal_a_fresh_export_and_versions_stay_readable(
 def test_another_projects_tables_are_refused(
     client: ls_frames.Client, seeded: dict[str, Any], tmp_path: Path
 ) -> None:
+    import polars as pl
+
     pid = seeded["project_id"]
     uri = str(tmp_path / "labels")
-    ls_frames.sync_delta(pid, uri, client=client, progress=False)
+    ls_frames.sync_delta(pid, uri, client=client, progress=False, tasks_per_file=1000)
+    tasks = pl.read_delta(f"{uri}/tasks")
+    assert (tasks["task_range"] == tasks["task_id"] // 1000).all()
+    with pytest.raises(ConfigurationError, match="tasks_per_file must be >= 1"):
+        ls_frames.sync_delta(pid, uri, client=client, progress=False, tasks_per_file=0)
     with pytest.raises(ConfigurationError, match=f"holds project {pid}"):
         ls_frames.sync_delta(pid + 100000, uri, client=client, progress=False)
 

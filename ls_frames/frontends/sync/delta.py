@@ -22,6 +22,7 @@ from ls_frames.frontends.sync.run import Outcome, run_sync
 from ls_frames.frontends.sync.stores import State, Written, sync_state
 from ls_frames.tables import to_parquet
 from ls_frames.tables.delta import (
+    DEFAULT_TASKS_PER_FILE,
     DeltaState,
     DeltaWrite,
     delta_state,
@@ -81,8 +82,10 @@ class DeltaStore:
         *,
         storage_options: Mapping[str, str] | None,
         progress: bool | None,
+        tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
     ) -> None:
         self.location = os.fspath(table_uri)
+        self.tasks_per_file = tasks_per_file
         self.storage_options = dict(storage_options) if storage_options else None
         self.progress = progress
         self._state: DeltaState | None = None
@@ -134,6 +137,7 @@ class DeltaStore:
             full=True,
             expected=self._state,
             storage_options=self.storage_options,
+            tasks_per_file=self.tasks_per_file,
         )
         return self._written(write)
 
@@ -193,6 +197,7 @@ def sync_delta(
     timeout: float | None = None,
     progress: bool | None = None,
     scratch_dir: str | os.PathLike[str] | None = None,
+    tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
 ) -> DeltaSyncResult:
     """Bring the Delta tables under ``table_uri`` up to date with ``project``.
 
@@ -247,6 +252,12 @@ def sync_delta(
     scratch_dir
         A local folder for the run's temporary files (the downloaded snapshot and its
         tables); the system's temporary folder by default. Removed afterwards.
+    tasks_per_file
+        The width of the task-id ranges a full run lays the tables out in (one file per
+        range; later runs keep the tables' width). Small ranges make a refresh rewrite
+        little and readers open many files: 100 (the default) suits refreshes of a few
+        scattered tasks; for read-heavy tables pick thousands, or widen them later with
+        :func:`~ls_frames.compact_delta`.
 
     Returns
     -------
@@ -258,8 +269,8 @@ def sync_delta(
     Raises
     ------
     ConfigurationError
-        ``overlap`` is negative, ``table_uri`` holds tables sync_delta did not write
-        (without ``full``) or another project's, the ``deltalake`` package is missing, or
+        ``overlap`` is negative, ``tasks_per_file`` is below 1, ``table_uri`` holds tables
+        sync_delta did not write (without ``full``) or another project's, the ``deltalake`` package is missing, or
         no client was given and the environment names no server or key.
     ConcurrentWriteError
         Another run committed to the tables since this one read them; nothing of this run
@@ -288,8 +299,16 @@ def sync_delta(
                 timeout=timeout,
                 progress=progress,
                 scratch_dir=scratch_dir,
+                tasks_per_file=tasks_per_file,
             )
-    store = DeltaStore(table_uri, storage_options=storage_options, progress=progress)
+    if int(tasks_per_file) < 1:
+        raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
+    store = DeltaStore(
+        table_uri,
+        storage_options=storage_options,
+        progress=progress,
+        tasks_per_file=int(tasks_per_file),
+    )
     done = run_sync(
         client,
         project,
