@@ -327,3 +327,23 @@ def test_a_merge_replaces_exactly_the_files_of_the_touched_ranges(tmp_path: Path
         columns = pq.read_schema(uri / "tasks" / a["path"]).names
         assert "task_id" in columns and "file_upload" not in columns
     assert read_delta(uri).tasks["file_upload"].isna().all()
+
+
+def test_an_object_store_that_cannot_be_reached_is_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    options = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "AWS_REGION": "us-east-1",
+        "max_retries": "0",
+    }
+    with pytest.raises(ConfigurationError, match="cannot read the Delta tables at s3://") as err:
+        ls_frames.read_delta("s3://labels/p12", storage_options=options)
+    assert "Connection refused" in str(err.value) and "storage_options" in str(err.value)
+    assert "\x1b[" not in str(err.value)

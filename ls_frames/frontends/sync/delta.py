@@ -270,8 +270,9 @@ def sync_delta(
     ------
     ConfigurationError
         ``overlap`` is negative, ``tasks_per_file`` is below 1, ``table_uri`` holds tables
-        sync_delta did not write (without ``full``) or another project's, the
-        ``deltalake`` package is missing, or no client was given and the environment
+        sync_delta did not write (without ``full``) or another project's, the object
+        store cannot be reached with ``storage_options``, the ``deltalake`` package is
+        missing, or no client was given and the environment
         names no server or key.
     ConcurrentWriteError
         Another run committed to the tables since this one read them; nothing of this run

@@ -99,7 +99,8 @@ def read_delta(
     ConfigurationError
         Nothing (or something else) at ``uri``, a version that does not exist (the
         message names the versions there), files of an old version already vacuumed,
-        or deltalake is not installed.
+        the object store cannot be reached with ``storage_options`` (the message gives
+        its error chain), or deltalake is not installed.
     """
     types_mapper(dtype_backend)
     state = _state(uri, storage_options, version, timestamp)

@@ -20,6 +20,7 @@ import importlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,8 +104,24 @@ def open_table(
     return table
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _unreachable(uri: str, exc: OSError) -> ConfigurationError:
+    """The object store's error chain (one line per cause in delta-rs) in one line."""
+    causes = [_ANSI.sub("", line).strip(" \u21b3") for line in str(exc).splitlines()]
+    chain = " <- ".join(c for c in causes if c)
+    return ConfigurationError(
+        f"cannot read the Delta tables at {uri}: {chain or type(exc).__name__}; check "
+        "storage_options (endpoint, region, credentials)"
+    )
+
+
 def _exists(uri: str, storage_options: dict[str, str] | None) -> bool:
-    return bool(deltalake().DeltaTable.is_deltatable(uri, storage_options=storage_options))
+    try:
+        return bool(deltalake().DeltaTable.is_deltatable(uri, storage_options=storage_options))
+    except OSError as exc:  # delta-rs's object-store errors (refused, credentials, ...)
+        raise _unreachable(uri, exc) from exc
 
 
 def _document(commit: dict[str, Any]) -> dict[str, Any] | None:
