@@ -63,7 +63,6 @@ class DeltaSyncResult:
 
 def _details(write: DeltaWrite) -> dict[str, Any]:
     return {
-        "version": write.state.version,
         "commits": write.commits,
         "bytes_written": write.bytes_written,
         "bytes_removed": write.bytes_removed,
@@ -89,6 +88,11 @@ class DeltaStore:
         self.storage_options = dict(storage_options) if storage_options else None
         self.progress = progress
         self._state: DeltaState | None = None
+
+    @property
+    def version(self) -> int | None:
+        """The dataset version the store holds now (after its last write, if any)."""
+        return None if self._state is None else self._state.version
 
     def open(self, *, full: bool) -> State | None:
         state = delta_state(self.location, storage_options=self.storage_options)
@@ -163,9 +167,6 @@ class DeltaStore:
 
 def _result(store: DeltaStore, done: Outcome) -> DeltaSyncResult:
     details = done.written.details if done.written is not None else {}
-    version = details.get("version")
-    if version is None and store._state is not None:
-        version = store._state.version
     return DeltaSyncResult(
         store.location,
         done.mode,
@@ -174,7 +175,7 @@ def _result(store: DeltaStore, done: Outcome) -> DeltaSyncResult:
         done.total_tasks,
         done.watermark,
         done.seconds,
-        version,
+        store.version,
         done.export_id,
         done.requests,
         int(details.get("commits") or 0),
