@@ -198,6 +198,7 @@ def _job(name: str, path: str, queue: Any) -> None:
     elif name == "baseline_compare_gt":
         detail = len(_baseline_module().compare_predictions(frames, ground_truth_only=True))
     elif name == "evaluate":
+        assert frames is not None
         out = ls_frames.evaluate(frames, "label")
         row = out[out["label"] == "all"].iloc[0]
         detail = {

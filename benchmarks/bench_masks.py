@@ -62,7 +62,7 @@ SDK = SIDE.format(
     all_big=False,
 )
 OURS = SIDE.format(
-    imports="from ls_frames.tables import rle_to_mask",
+    imports="from ls_frames.geometry.brush import rle_to_mask",
     decode=f"rle_to_mask(rle, {H}, {W})",
     all_big=True,
 )

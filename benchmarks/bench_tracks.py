@@ -62,7 +62,7 @@ OURS = (
     COMMON
     + """
 import pandas as pd
-from ls_frames.tables import interpolate_tracks
+from ls_frames.geometry.tracks import interpolate_tracks
 regions = pd.DataFrame({"task_id": [1], "source": ["annotation"], "source_id": [1],
                         "region_id": ["r"], "from_name": ["box"], "type": ["videorectangle"],
                         "value_json": [json.dumps(value)]})
@@ -81,7 +81,7 @@ LONG = (
     COMMON
     + """
 import pandas as pd
-from ls_frames.tables import interpolate_tracks, iter_tracks
+from ls_frames.geometry.tracks import interpolate_tracks, iter_tracks
 regions = pd.DataFrame({"task_id": [1], "source": ["annotation"], "source_id": [1],
                         "region_id": ["r"], "from_name": ["box"], "type": ["videorectangle"],
                         "value_json": [json.dumps(value)]})

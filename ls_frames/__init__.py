@@ -41,6 +41,14 @@ from ls_frames.errors import (
 )
 
 if TYPE_CHECKING:
+    from ls_frames.evaluation import (
+        agreement,
+        annotator_pivot,
+        compare_predictions,
+        confusion,
+        consensus,
+        evaluate,
+    )
     from ls_frames.exports import (
         AnnotationFilter,
         Client,
@@ -53,29 +61,23 @@ if TYPE_CHECKING:
         StorageStatus,
         TaskFilter,
     )
-    from ls_frames.frontends import export_project, load_project, snapshot_project
-    from ls_frames.frontends.sync import sync_delta, sync_parquet
     from ls_frames.frontends.widgets import ExportPanel
+    from ls_frames.geometry.brush import rle_to_mask
+    from ls_frames.geometry.masks import region_masks
+    from ls_frames.geometry.tracks import interpolate_tracks, iter_tracks
     from ls_frames.media import fetch_media
+    from ls_frames.pipeline import export_project, load_project, snapshot_project
+    from ls_frames.sync import sync_delta, sync_parquet
     from ls_frames.tables import (
         Frames,
-        agreement,
-        annotator_pivot,
         compact_delta,
-        compare_predictions,
-        consensus,
-        interpolate_tracks,
-        iter_tracks,
         read_delta,
         read_export,
         read_parquet,
-        region_masks,
-        rle_to_mask,
-        split,
-        to_hf_dataset,
         to_parquet,
     )
     from ls_frames.tables.storage import read_storage
+    from ls_frames.training import split, to_hf_dataset
     from ls_frames.transport import RetryPolicy, ServerCapabilities
 
 # pandas is imported on first use of a table function, not by ``import ls_frames``: the
@@ -101,24 +103,24 @@ _LAZY = {
     "compact_delta": "ls_frames.tables",
     "read_storage": "ls_frames.tables.storage",
     "to_parquet": "ls_frames.tables",
-    "annotator_pivot": "ls_frames.tables",
-    "compare_predictions": "ls_frames.tables",
-    "agreement": "ls_frames.tables",
-    "consensus": "ls_frames.tables",
-    "split": "ls_frames.tables",
-    "to_hf_dataset": "ls_frames.tables",
-    "confusion": "ls_frames.tables",
-    "evaluate": "ls_frames.tables",
-    "interpolate_tracks": "ls_frames.tables",
-    "iter_tracks": "ls_frames.tables",
-    "region_masks": "ls_frames.tables",
-    "rle_to_mask": "ls_frames.tables",
-    "download_project": "ls_frames.frontends",
-    "export_project": "ls_frames.frontends",
-    "load_project": "ls_frames.frontends",
-    "snapshot_project": "ls_frames.frontends",
-    "sync_delta": "ls_frames.frontends.sync",
-    "sync_parquet": "ls_frames.frontends.sync",
+    "annotator_pivot": "ls_frames.evaluation",
+    "compare_predictions": "ls_frames.evaluation",
+    "agreement": "ls_frames.evaluation",
+    "consensus": "ls_frames.evaluation",
+    "split": "ls_frames.training",
+    "to_hf_dataset": "ls_frames.training",
+    "confusion": "ls_frames.evaluation",
+    "evaluate": "ls_frames.evaluation",
+    "interpolate_tracks": "ls_frames.geometry.tracks",
+    "iter_tracks": "ls_frames.geometry.tracks",
+    "region_masks": "ls_frames.geometry.masks",
+    "rle_to_mask": "ls_frames.geometry.brush",
+    "download_project": "ls_frames.pipeline",
+    "export_project": "ls_frames.pipeline",
+    "load_project": "ls_frames.pipeline",
+    "snapshot_project": "ls_frames.pipeline",
+    "sync_delta": "ls_frames.sync",
+    "sync_parquet": "ls_frames.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
     "fetch_media": "ls_frames.media",
 }

@@ -213,7 +213,7 @@ def test_cli_refuses_an_existing_folder_before_any_server_work(
 
 
 def test_snapshot_project_closes_the_client_it_makes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ls_frames.frontends import pipeline
+    from ls_frames.pipeline import project as pipeline
     from tests.fake_label_studio import LEGACY, FakeLabelStudio
 
     fake = FakeLabelStudio()
@@ -257,7 +257,7 @@ def test_the_demo_raises_a_typed_error_for_a_server_without_projects(
 
 
 def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None:
-    from ls_frames.tables.overlap import box_iou
+    from ls_frames.geometry.overlap import box_iou
 
     with pytest.raises(ls_frames.ConfigurationError, match="unknown tables"):
         ls_frames.read_export(b"[]", tables=["nope"])

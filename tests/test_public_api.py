@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import ls_frames
 
 
@@ -15,7 +17,7 @@ def test_every_name_in_all_resolves() -> None:
 
 
 def test_table_functions_are_the_tables_layer_objects() -> None:
-    from ls_frames.frontends import load_project
+    from ls_frames.pipeline import load_project
     from ls_frames.tables import read_export, to_parquet
 
     assert ls_frames.read_export is read_export
@@ -46,3 +48,19 @@ def test_import_does_not_load_pandas() -> None:
     code = "import sys, ls_frames; ls_frames.Client; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_names_moved_out_of_tables_still_resolve_with_a_warning() -> None:
+    import ls_frames.tables
+
+    with pytest.warns(
+        DeprecationWarning, match=r"from ls_frames\.evaluation \(or ls_frames\.evaluate\)"
+    ):
+        moved = ls_frames.tables.evaluate
+    assert moved is ls_frames.evaluate
+    with pytest.warns(DeprecationWarning, match=r"from ls_frames\.geometry\.shapes;"):
+        from ls_frames.geometry.shapes import to_coco
+
+        assert ls_frames.tables.to_coco is to_coco
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        ls_frames.tables.nothing  # noqa: B018

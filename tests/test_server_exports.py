@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
-from ls_frames.tables import to_coco
+from ls_frames.geometry.shapes import to_coco
 from ls_frames.transport.auth import TokenAuth
 
 pytestmark = [pytest.mark.server, pytest.mark.compat]

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import ls_frames
+from ls_frames.geometry.shapes import to_coco
 from tests.brush_reference import LS_PYTHON, encode, rgba, sdk_decode
 from tests.needs import missing
 from tests.test_server_exports import _IMG, BRUSH, _create, http  # noqa: F401 (fixture)
@@ -115,7 +116,7 @@ def test_masks_from_the_servers_export(
         path = export.wait(timeout=120, progress=False).download(tmp_path, progress=False)
     frames = ls_frames.read_export(path, label_config=BRUSH, progress=False)
     regions = frames.regions
-    masks = list(ls_frames.tables.region_masks(regions))
+    masks = list(ls_frames.region_masks(regions))
     assert sorted(m.region_id for m in masks) == ["m0", "m1", "m2", "m3"]
     assert {m.source for m in masks} == {"annotation", "prediction"}
     alphas = brush_project["alphas"]
@@ -125,7 +126,7 @@ def test_masks_from_the_servers_export(
         np.testing.assert_array_equal(m.mask, alphas[m.region_id])
         np.testing.assert_array_equal(m.mask, want)
         assert str(m.label) in {"sky", "road"}
-    segmentation = ls_frames.tables.to_coco(regions, segmentation=True)["segmentation"]
+    segmentation = to_coco(regions, segmentation=True)["segmentation"]
     for m, seg in zip(masks, segmentation, strict=True):
         decoded = coco.decode({"size": seg["size"], "counts": seg["counts"].encode()})
         np.testing.assert_array_equal(decoded, alphas[m.region_id] > 0)

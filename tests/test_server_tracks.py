@@ -107,7 +107,7 @@ def test_tracks_equal_the_servers_interpolated_export(
 ) -> None:
     plain = _export(label_studio, video_project, tmp_path, interpolate=False)
     served = _export(label_studio, video_project, tmp_path, interpolate=True)
-    table = ls_frames.tables.interpolate_tracks(plain.regions)
+    table = ls_frames.interpolate_tracks(plain.regions)
     server = served.regions[served.regions["type"] == "videorectangle"]
     assert len(server) == len(HAND_MADE) + 12  # every region, none dropped
     compared = 0

@@ -14,7 +14,7 @@ import pytest
 
 import ls_frames
 from ls_frames.errors import ConcurrentWriteError, ConfigurationError
-from ls_frames.frontends.sync import delta as delta_module
+from ls_frames.sync import delta as delta_module
 from ls_frames.tables.delta import delta_state, write_delta
 from ls_frames.testing.compare import assert_same_frames
 from ls_frames.testing.seed import _full_result, seed_demo_project

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 import ls_frames
+from ls_frames import sync as sync_module
 from ls_frames.errors import ExportFormatError
 from ls_frames.exports import tasks as tasks_module
-from ls_frames.frontends import sync as sync_module
 
 
 def task_list(ids: list[int], *, cap: int, with_total: bool = True) -> httpx.MockTransport:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import ls_frames
-from ls_frames.frontends.sync import run as run_module
+from ls_frames.sync import run as run_module
 from tests.fake_label_studio import FakeLabelStudio, client_for
 
 
@@ -111,7 +111,7 @@ def test_deleted_tasks_are_found_and_dropped(fake: FakeLabelStudio, tmp_path: Pa
 def test_many_tasks_deleted_are_searched_by_ranges(
     fake: FakeLabelStudio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ls_frames.frontends.sync import plan
+    from ls_frames.sync import plan
 
     monkeypatch.setattr(plan, "LIST_BELOW", 2)
     out = tmp_path / "ds"

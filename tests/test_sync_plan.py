@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ls_frames.frontends.sync import plan
+from ls_frames.sync import plan
 
 T0 = "2026-01-02T03:04:05.123456Z"
 T0_DT = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 import ls_frames
+from ls_frames import sync as sync_module
 from ls_frames.errors import ConfigurationError, ServerError
 from ls_frames.exports import tasks as tasks_module
-from ls_frames.frontends import sync as sync_module
-from ls_frames.frontends.sync import plan, run
+from ls_frames.sync import plan, run
 from ls_frames.testing.compare import assert_same_dataset as assert_same
 from ls_frames.testing.seed import _full_result, seed_demo_project
 

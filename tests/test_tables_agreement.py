@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
-from ls_frames.tables import agreement, consensus
+from ls_frames.evaluation import agreement, consensus
 from tests.needs import missing
 
 try:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
-from ls_frames.tables import annotator_pivot, compare_predictions, iou
+from ls_frames.evaluation import annotator_pivot, compare_predictions, iou
 from ls_frames.testing.seed import demo_tasks
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"

@@ -15,7 +15,7 @@ import pytest
 
 import ls_frames
 from ls_frames.errors import RegionError
-from ls_frames.tables import rle_to_mask
+from ls_frames.geometry.brush import rle_to_mask
 from tests.brush_reference import encode, rgba, sdk_decode
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -12,16 +12,9 @@ import pandas as pd
 import pytest
 
 from ls_frames.errors import ConfigurationError, ExportFormatError
+from ls_frames.geometry.shapes import box_corners, to_coco, to_pixels, to_xyxy, to_yolo
 from ls_frames.reading import SCHEMAS, parse_label_config
-from ls_frames.tables import (
-    Frames,
-    box_corners,
-    read_export,
-    to_coco,
-    to_pixels,
-    to_xyxy,
-    to_yolo,
-)
+from ls_frames.tables import Frames, read_export
 
 LS = Path(__file__).resolve().parent / "corpus" / "label-studio-1.23.2"
 FULL = LS / "snapshot_full_objects.json"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import ls_frames
-from ls_frames.tables import to_coco, to_xyxy, to_yolo
+from ls_frames.geometry.shapes import to_coco, to_xyxy, to_yolo
 from tests.needs import missing
 
 W, H = 200, 100

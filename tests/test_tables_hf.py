@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
-from ls_frames.tables import split, to_hf_dataset
+from ls_frames.training import split, to_hf_dataset
 from tests.needs import missing
 
 try:

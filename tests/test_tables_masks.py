@@ -20,14 +20,10 @@ import pytest
 
 import ls_frames
 from ls_frames.errors import RegionError
-from ls_frames.tables import (
-    ellipse_mask,
-    mask_to_coco_rle,
-    polygon_mask,
-    region_masks,
-    rle_to_mask,
-    to_coco,
-)
+from ls_frames.geometry.brush import rle_to_mask
+from ls_frames.geometry.coco import mask_to_coco_rle
+from ls_frames.geometry.masks import ellipse_mask, polygon_mask, region_masks
+from ls_frames.geometry.shapes import box_corners, to_coco
 from tests.needs import missing
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2" / "masks_export.json"
@@ -98,7 +94,7 @@ def test_corpus_shapes_match_pycocotools(coco: Any, frames: ls_frames.Frames) ->
         if row.type == "polygonlabels":
             pts = np.array([list(p) for p in row.points]) * (w / 100, h / 100)
         elif row.type == "rectanglelabels":
-            pts = ls_frames.tables.box_corners(regions.loc[[row.Index]])[0]
+            pts = box_corners(regions.loc[[row.Index]])[0]
         elif row.type == "ellipselabels":
             t = np.linspace(0, 2 * np.pi, 720, endpoint=False)
             rx, ry = row.radius_x * w / 100, row.radius_y * h / 100

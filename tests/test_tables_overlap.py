@@ -1,4 +1,4 @@
-"""ls_frames.tables.overlap: pairwise IoU of boxes (rotation aware) and spans, checked
+"""ls_frames.geometry.overlap: pairwise IoU of boxes (rotation aware) and spans, checked
 against geometry computed another way (closed forms, rigid motions, point sampling)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from ls_frames.tables.geometry import box_corners
-from ls_frames.tables.overlap import box_iou, paired_box_iou, paired_span_iou, span_iou
+from ls_frames.geometry.overlap import box_iou, paired_box_iou, paired_span_iou, span_iou
+from ls_frames.geometry.shapes import box_corners
 
 
 def _plain_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

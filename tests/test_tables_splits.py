@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ls_frames
-from ls_frames.tables import split
+from ls_frames.training import split
 
 FRACTIONS = {"train": 0.7, "val": 0.2, "test": 0.1}
 

@@ -19,8 +19,7 @@ import pandas as pd
 import pytest
 
 from ls_frames.errors import RegionError
-from ls_frames.tables import interpolate_tracks, iter_tracks
-from ls_frames.tables.tracks import round2
+from ls_frames.geometry.tracks import interpolate_tracks, iter_tracks, round2
 from tests.brush_reference import LS_PYTHON
 from tests.needs import missing
 

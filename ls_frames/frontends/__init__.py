@@ -1,13 +1,3 @@
-"""Front ends: the end-to-end functions a notebook calls, the command line and the panel.
-
-Each front end calls the same functions; none holds export logic of its own.
-"""
-
-from ls_frames.frontends.pipeline import (
-    download_project,
-    export_project,
-    load_project,
-    snapshot_project,
-)
-
-__all__ = ["download_project", "export_project", "load_project", "snapshot_project"]
+"""Front ends over the library's functions: the command line (:mod:`ls_frames.frontends.cli`)
+and the notebook panel (:mod:`ls_frames.frontends.widgets`). Neither holds export logic of
+its own, and neither imports the other."""

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from ls_frames._version import __version__
 from ls_frames.errors import ConfigurationError, LSFramesError, OutputExistsError
 from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
-from ls_frames.frontends.pipeline import (
+from ls_frames.pipeline.project import (
     SINGLE_FILE_FORMATS,
     download_project,
     export_project,
@@ -164,8 +164,8 @@ def media_summary(table: Any) -> str:
 
 
 def _cmd_media(args: argparse.Namespace) -> None:
-    from ls_frames.frontends.dataset_media import fetch_dataset_media
     from ls_frames.media import fetch_media
+    from ls_frames.media.dataset import fetch_dataset_media
 
     options: dict[str, Any] = {
         "fields": args.field,
@@ -211,7 +211,7 @@ def _storage_options(pairs: list[str]) -> dict[str, str] | None:
 
 
 def _cmd_sync_delta(args: argparse.Namespace) -> None:
-    from ls_frames.frontends.sync import sync_delta
+    from ls_frames.sync import sync_delta
 
     if args.media is not None:
         raise ConfigurationError("--media works with --out (a Parquet dataset), not --delta")
@@ -240,7 +240,7 @@ def _cmd_sync_delta(args: argparse.Namespace) -> None:
 
 
 def _cmd_sync(args: argparse.Namespace) -> None:
-    from ls_frames.frontends.sync import sync_parquet
+    from ls_frames.sync import sync_parquet
 
     if args.overlap < 0:
         raise ConfigurationError(f"--overlap must be 0 or more seconds, not {args.overlap:g}")

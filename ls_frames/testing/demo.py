@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ls_frames.errors import NoProjectError
 from ls_frames.exports import Client
-from ls_frames.frontends.pipeline import export_project
+from ls_frames.pipeline.project import export_project
 
 __all__ = ["run_demo"]
 

@@ -38,10 +38,10 @@ import pandas as pd
 
 from ls_frames.errors import LSFramesError, redact
 from ls_frames.exports import Client, Export
-from ls_frames.frontends.dataset_media import fetch_dataset_media
-from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
 from ls_frames.frontends.widgets.controls import FormatPicker, OptionsBox, SnapshotPicker
 from ls_frames.frontends.widgets.preview import Preview
+from ls_frames.media.dataset import fetch_dataset_media
+from ls_frames.pipeline.project import snapshot_project, snapshot_provenance
 from ls_frames.tables import Frames, read_export, to_parquet
 
 __all__ = ["ExportPanel"]

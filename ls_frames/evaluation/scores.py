@@ -27,9 +27,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.evaluation.results import region_geometry, region_values, require_from_name
+from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.overlap import paired_box_iou, paired_span_iou
-from ls_frames.tables.results import region_geometry, region_values, require_from_name
 
 __all__ = ["COCO_IOU_THRESHOLDS", "confusion", "evaluate"]
 

@@ -1,7 +1,7 @@
 """Where a sync run keeps the tables: the :class:`Store` a run reads its state from and
 writes to.
 
-A run (:mod:`~ls_frames.frontends.sync.run`) asks the server and decides; a store answers
+A run (:mod:`~ls_frames.sync.run`) asks the server and decides; a store answers
 what the dataset holds (its provenance with the watermark and run history, its task ids,
 their stamps) and writes what the run decided: the whole project (:meth:`Store.write_full`)
 or some tasks' rows replaced and others dropped (:meth:`Store.write_changes`). Both take

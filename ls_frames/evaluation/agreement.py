@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.tables.analysis import annotator_pivot
+from ls_frames.evaluation.kappa import cohen_kappa, fleiss_kappa, krippendorff_alpha
+from ls_frames.evaluation.pivot import annotator_pivot
+from ls_frames.evaluation.results import require_from_name
+from ls_frames.geometry.masks import MASK_TYPES, region_masks
+from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.kappa import cohen_kappa, fleiss_kappa, krippendorff_alpha
-from ls_frames.tables.masks import MASK_TYPES, region_masks
-from ls_frames.tables.overlap import paired_box_iou, paired_span_iou
-from ls_frames.tables.results import require_from_name
 
 __all__ = ["agreement", "consensus"]
 

@@ -1,9 +1,9 @@
 """Keep a Parquet dataset in step with a project: :func:`sync_parquet`.
 
-The run itself (what is asked, decided and written) is :mod:`~ls_frames.frontends.sync.run`;
-the dataset is a :class:`~ls_frames.frontends.sync.stores.ParquetStore`. With ``media`` the
+The run itself (what is asked, decided and written) is :mod:`~ls_frames.sync.run`;
+the dataset is a :class:`~ls_frames.sync.stores.ParquetStore`. With ``media`` the
 dataset also keeps a ``media`` table of the files its tasks point to
-(:mod:`~ls_frames.frontends.dataset_media`).
+(:mod:`~ls_frames.media.dataset`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames.exports import Client
-from ls_frames.frontends.dataset_media import (
+from ls_frames.media.dataset import (
     changed_tasks,
     fetch_dataset_media,
     media_cache_dir,
     task_stamps,
 )
-from ls_frames.frontends.sync.run import run_sync
-from ls_frames.frontends.sync.stores import ParquetStore
+from ls_frames.sync.run import run_sync
+from ls_frames.sync.stores import ParquetStore
 from ls_frames.tables.dtypes import Compression
 
 __all__ = ["SyncResult", "sync_parquet"]

@@ -1,6 +1,6 @@
 """Keep Delta Lake tables in step with a project: :func:`sync_delta`.
 
-The run is :mod:`~ls_frames.frontends.sync.run`'s, the same as :func:`~ls_frames.
+The run is :mod:`~ls_frames.sync.run`'s, the same as :func:`~ls_frames.
 sync_parquet`'s; the tables are written by :mod:`~ls_frames.tables.delta`: one Delta table
 per ls_frames table under ``table_uri``, each run one commit per table that changed (all
 rows of the changed tasks replaced, deleted tasks' rows removed), the tasks table last,
@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
-from ls_frames.frontends.sync.run import Outcome, run_sync
-from ls_frames.frontends.sync.stores import State, Written, sync_state
+from ls_frames.sync.run import Outcome, run_sync
+from ls_frames.sync.stores import State, Written, sync_state
 from ls_frames.tables import to_parquet
 from ls_frames.tables.delta import (
     DEFAULT_TASKS_PER_FILE,

@@ -14,11 +14,11 @@ it update the tasks' prediction counters the Data Manager sums (the project's li
    is downloaded. The next watermark is that snapshot's ``created_at``, in the server's
    clock; the client's clock is never used. With nothing changed the watermark stays.
 2. detects deleted tasks from the task total (counted after the export) and searches them
-   by counting ranges of ids (:mod:`~ls_frames.frontends.sync.search`).
+   by counting ranges of ids (:mod:`~ls_frames.sync.search`).
 3. has the store replace every row of the exported tasks and drop the deleted tasks
-   (:meth:`~ls_frames.frontends.sync.stores.Store.write_changes`).
+   (:meth:`~ls_frames.sync.stores.Store.write_changes`).
 
-Every decision is a pure function in :mod:`~ls_frames.frontends.sync.plan`; this module
+Every decision is a pure function in :mod:`~ls_frames.sync.plan`; this module
 asks the server and carries them out. The watermark and the run history are kept under
 ``provenance["sync"]`` by the store.
 """
@@ -40,10 +40,10 @@ from ls_frames._version import __version__
 from ls_frames.errors import ConfigurationError, HTTPError
 from ls_frames.exports import Client, Export, TaskFilter
 from ls_frames.exports.tasks import ALL_TASKS, filter_time, updated_after_filter
-from ls_frames.frontends.pipeline import snapshot_project, snapshot_provenance
-from ls_frames.frontends.sync import plan
-from ls_frames.frontends.sync.search import TaskQueries, search
-from ls_frames.frontends.sync.stores import State, Store, Written
+from ls_frames.pipeline.project import snapshot_project, snapshot_provenance
+from ls_frames.sync import plan
+from ls_frames.sync.search import TaskQueries, search
+from ls_frames.sync.stores import State, Store, Written
 from ls_frames.tables import to_parquet
 from ls_frames.tables.dataset import dataset_task_ids
 

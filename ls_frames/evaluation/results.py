@@ -1,7 +1,7 @@
 """What one result row holds, for comparing results: its values and its geometry.
 
-Shared by :mod:`~ls_frames.tables.comparison`, :mod:`~ls_frames.tables.evaluation` and
-:mod:`~ls_frames.tables.analysis`; pandas in, numpy or lists out.
+Shared by :mod:`~ls_frames.evaluation.comparison`, :mod:`~ls_frames.evaluation.scores` and
+:mod:`~ls_frames.evaluation.pivot`; pandas in, numpy or lists out.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.geometry.shapes import points_box
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.geometry import points_box
 
 __all__ = ["BOX", "NONE", "SPAN", "region_geometry", "region_values", "require_from_name"]
 

@@ -25,8 +25,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import RegionError
-from ls_frames.tables.brush import rle_to_mask
-from ls_frames.tables.geometry import box_corners
+from ls_frames.geometry.brush import rle_to_mask
+from ls_frames.geometry.shapes import box_corners
 
 __all__ = [
     "MASK_TYPES",

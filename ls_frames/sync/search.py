@@ -1,5 +1,5 @@
 """Asking the server about a project's tasks for a sync run: counted requests, and the
-search for deleted tasks (its decisions are in :mod:`~ls_frames.frontends.sync.plan`).
+search for deleted tasks (its decisions are in :mod:`~ls_frames.sync.plan`).
 
 Listing tasks costs the server about 0.5 ms each (all 20,000 ids took 12 s); counting a
 range of ids costs 0.1 s, and a range that lost nothing is not looked at again.
@@ -14,7 +14,7 @@ from typing import Any
 
 from ls_frames.exports import Client
 from ls_frames.exports.tasks import id_range_filter
-from ls_frames.frontends.sync.plan import Range, first_ranges, search_done, search_step
+from ls_frames.sync.plan import Range, first_ranges, search_done, search_step
 
 __all__ = ["TaskQueries", "find_deleted_tasks"]
 
@@ -84,7 +84,7 @@ def find_deleted_tasks(
 
 def search(tasks: TaskQueries, ids: list[int], missing: int | None) -> list[int]:
     """Count ranges of the sorted ``ids`` (index ranges, so each holds a known number of
-    tasks) level by level, as :func:`~ls_frames.frontends.sync.plan.search_step` decides."""
+    tasks) level by level, as :func:`~ls_frames.sync.plan.search_step` decides."""
 
     def listed(node: Range) -> list[int]:
         part = ids[node[0] : node[1]]

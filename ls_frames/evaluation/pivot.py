@@ -1,6 +1,6 @@
 """Analysis helpers on :class:`~ls_frames.tables.Frames`: model evaluation and agreement.
 
-:func:`compare_predictions` (in :mod:`~ls_frames.tables.comparison`) puts each
+:func:`compare_predictions` (in :mod:`~ls_frames.evaluation.comparison`) puts each
 prediction's results next to the annotation's they should match; :func:`annotator_pivot`
 lays one control out with one column per annotator. Both read only the pandas tables, so
 they work on :func:`read_export`, ``load_project`` and :func:`read_parquet` results alike.
@@ -13,10 +13,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.tables.comparison import compare_predictions
+from ls_frames.evaluation.comparison import compare_predictions
+from ls_frames.evaluation.results import region_values, require_from_name
+from ls_frames.geometry.overlap import box_iou
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.overlap import box_iou
-from ls_frames.tables.results import region_values, require_from_name
 
 __all__ = ["annotator_pivot", "compare_predictions", "iou", "region_values", "require_from_name"]
 
@@ -26,7 +26,7 @@ def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, floa
 
     In Label Studio's percent coordinates this equals the IoU in pixels (both axes scale
     uniformly). 0.0 when the boxes do not overlap or have no area. For many boxes at once,
-    and rotated ones, see :mod:`ls_frames.tables.overlap`.
+    and rotated ones, see :mod:`ls_frames.geometry.overlap`.
     """
     return float(box_iou([a], [b])[0, 0])
 

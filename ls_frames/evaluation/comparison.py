@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ls_frames.tables.frames import Frames
-from ls_frames.tables.overlap import paired_box_iou, paired_span_iou
-from ls_frames.tables.results import (
+from ls_frames.evaluation.results import (
     BOX,
     NONE,
     SPAN,
@@ -19,6 +17,8 @@ from ls_frames.tables.results import (
     region_values,
     require_from_name,
 )
+from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
+from ls_frames.tables.frames import Frames
 
 __all__ = ["compare_predictions"]
 

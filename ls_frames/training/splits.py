@@ -126,8 +126,8 @@ def _strata(
     if stratify in tasks.columns:
         labels = tasks[stratify].astype(object)
     elif isinstance(frames, Frames):
-        from ls_frames.tables.agreement import consensus
-        from ls_frames.tables.results import require_from_name
+        from ls_frames.evaluation.agreement import consensus
+        from ls_frames.evaluation.results import require_from_name
 
         require_from_name(frames, stratify)
         votes = consensus(frames, stratify)["label"].astype(object)

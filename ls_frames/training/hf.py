@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError, DownloadError
+from ls_frames.geometry.masks import region_masks
+from ls_frames.geometry.shapes import to_coco
 from ls_frames.reading import Control
 from ls_frames.tables.frames import Frames
-from ls_frames.tables.geometry import to_coco
-from ls_frames.tables.masks import region_masks
 
 __all__ = ["to_hf_dataset", "training_annotations", "whitespace_tokenizer"]
 

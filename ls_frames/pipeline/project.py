@@ -32,7 +32,7 @@ from ls_frames.exports import (
 )
 from ls_frames.exports.download import means_folder
 from ls_frames.exports.options import coerce_option
-from ls_frames.frontends.dataset_media import fetch_dataset_media
+from ls_frames.media.dataset import fetch_dataset_media
 from ls_frames.tables import Frames, read_export, to_parquet
 from ls_frames.tables.dtypes import Compression, DtypeBackend
 

@@ -15,8 +15,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError, RegionError
-from ls_frames.tables.geometry import box_corners
-from ls_frames.tables.masks import MASK_TYPES, region_masks, region_name
+from ls_frames.geometry.masks import MASK_TYPES, region_masks, region_name
+from ls_frames.geometry.shapes import box_corners
 
 __all__ = ["mask_to_coco_rle", "segmentations"]
 

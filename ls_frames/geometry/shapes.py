@@ -173,7 +173,7 @@ def to_coco(
 def _segmentation(regions: Any, image_size: tuple[float, float] | None, wanted: bool) -> Arrays:
     if not wanted:
         return {}
-    from ls_frames.tables.coco import segmentations  # masks build on this module
+    from ls_frames.geometry.coco import segmentations  # masks build on this module
 
     return {"segmentation": segmentations(regions, image_size)}
 

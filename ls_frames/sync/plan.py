@@ -2,7 +2,7 @@
 
 No I/O here: each function takes counts, listings and the dataset's state and returns a
 decision, so every branch is tested offline (tests/test_sync_plan.py). The run
-(:mod:`ls_frames.frontends.sync.run`) asks the server, calls these, and carries out what
+(:mod:`ls_frames.sync.run`) asks the server, calls these, and carries out what
 they decide. The order of a run:
 
 1. :func:`plan_export`: export the tasks changed in the window, or not (nothing changed, or

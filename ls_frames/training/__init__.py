@@ -1,0 +1,32 @@
+"""Training data from the tables: reproducible :func:`split` s and Hugging Face datasets
+(:func:`to_hf_dataset`, the ``train`` extra)."""
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+if _TYPE_CHECKING:
+    from ls_frames.training.hf import to_hf_dataset, whitespace_tokenizer
+    from ls_frames.training.splits import split
+
+_LAZY = {
+    "to_hf_dataset": "ls_frames.training.hf",
+    "whitespace_tokenizer": "ls_frames.training.hf",
+    "split": "ls_frames.training.splits",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ls_frames.training' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["split", "to_hf_dataset", "whitespace_tokenizer"]
