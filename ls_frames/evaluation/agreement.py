@@ -22,7 +22,7 @@ from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.kappa import cohen_kappa, fleiss_kappa, krippendorff_alpha
 from ls_frames.evaluation.pivot import annotator_pivot
 from ls_frames.evaluation.results import require_from_name
-from ls_frames.geometry.masks import MASK_TYPES, region_masks
+from ls_frames.geometry.masks import mask_kinds, region_masks
 from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 from ls_frames.tables.frames import Frames
 
@@ -195,7 +195,7 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
     ).to_numpy(bool)
     rows = regions[mask]
     boxes, spans = _geometry(rows)
-    kinds = rows["type"].astype(object).map(lambda t: MASK_TYPES.get(str(t).lower()))
+    kinds = mask_kinds(rows["type"])
     is_shape = kinds.isin(["polygon", "brush", "ellipse"]).to_numpy(bool)
     boxes[is_shape] = np.nan  # a polygon or a brush is compared by its pixels
     tasks = rows["task_id"].to_numpy(np.int64)

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.results import region_geometry, region_values, require_from_name
 from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
+from ls_frames.reading.controls import CHOICE_TYPES, POLYGON_TYPES, RECTANGLE_TYPES, SPAN_TYPES
 from ls_frames.tables.frames import Frames
 
 __all__ = ["COCO_IOU_THRESHOLDS", "confusion", "evaluate"]
@@ -36,10 +37,6 @@ __all__ = ["COCO_IOU_THRESHOLDS", "confusion", "evaluate"]
 COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, 10).tolist())
 _RECALL_POINTS = np.linspace(0.0, 1.00, 101)
 _MAX_DETECTIONS = 100
-_BOX_TYPES = frozenset({"rectanglelabels", "rectangle"})
-_POLYGON_TYPES = frozenset({"polygonlabels", "polygon"})
-_SPAN_TYPES = frozenset({"labels", "hypertextlabels", "paragraphlabels", "timeserieslabels"})
-_CHOICE_TYPES = frozenset({"choices", "taxonomy"})
 _COLUMNS = (
     "model_version",
     "label",
@@ -95,10 +92,10 @@ def _versions(frames: Frames, model_version: str | Iterable[str] | None) -> pd.D
 def _kind(types: Iterable[Any], from_name: str) -> str:
     found = {str(t) for t in types if t is not None and t is not pd.NA}
     for kind, allowed in (
-        ("box", _BOX_TYPES),
-        ("polygon", _POLYGON_TYPES),
-        ("span", _SPAN_TYPES),
-        ("choice", _CHOICE_TYPES),
+        ("box", RECTANGLE_TYPES),
+        ("polygon", POLYGON_TYPES),
+        ("span", SPAN_TYPES),
+        ("choice", CHOICE_TYPES),
     ):
         if found and found <= allowed:
             return kind
@@ -177,7 +174,7 @@ def evaluate(
     kind = _kind(pd.unique(used["type"].astype(object)), from_name) if len(used) else "choice"
     if kind == "choice" and frames.label_config is not None:
         control = frames.label_config.by_name().get(from_name)
-        if control is not None and control.type not in _CHOICE_TYPES:
+        if control is not None and control.type not in CHOICE_TYPES:
             kind = _kind([control.type], from_name)
     _, geo, span_key = region_geometry(used)
     rows = []

@@ -15,7 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError, RegionError
-from ls_frames.geometry.masks import MASK_TYPES, region_masks, region_name
+from ls_frames.geometry.masks import mask_kinds, region_masks, region_name
 from ls_frames.geometry.shapes import box_corners
 
 __all__ = ["mask_to_coco_rle", "segmentations"]
@@ -72,11 +72,7 @@ def segmentations(
     ``image_size=(width, height)`` overrides ``original_width``/``original_height``.
     """
     out = np.empty(len(regions), dtype=object)
-    kinds = (
-        regions["type"]
-        .astype(object)
-        .map(lambda t: MASK_TYPES.get(str(t).lower()) if isinstance(t, str) else None)
-    )
+    kinds = mask_kinds(regions["type"])
     if regions.index.has_duplicates:
         raise ConfigurationError("segmentations needs a regions table with a unique index")
     position = {label: k for k, label in enumerate(regions.index)}

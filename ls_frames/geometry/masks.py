@@ -27,27 +27,20 @@ from numpy.typing import NDArray
 from ls_frames.errors import RegionError
 from ls_frames.geometry.brush import rle_to_mask
 from ls_frames.geometry.shapes import box_corners
+from ls_frames.reading.controls import MASK_KINDS
 
 __all__ = [
     "MASK_TYPES",
     "RegionMask",
     "ellipse_mask",
+    "mask_kinds",
     "polygon_mask",
     "region_masks",
     "region_name",
 ]
 
-#: result types :func:`region_masks` draws, by kind
-MASK_TYPES = {
-    "brushlabels": "brush",
-    "brush": "brush",
-    "polygonlabels": "polygon",
-    "polygon": "polygon",
-    "rectanglelabels": "rectangle",
-    "rectangle": "rectangle",
-    "ellipselabels": "ellipse",
-    "ellipse": "ellipse",
-}
+#: result types :func:`region_masks` draws, by kind (the control registry's ``MASK_KINDS``)
+MASK_TYPES = MASK_KINDS
 _KEYS = ("task_id", "source", "source_id", "region_id", "from_name", "type", "label")
 
 
@@ -145,6 +138,15 @@ def ellipse_mask(
     return mask
 
 
+def mask_kinds(types: pd.Series) -> pd.Series:
+    """The mask kind (``brush``, ``polygon``, ``rectangle``, ``ellipse``) of each result
+    type, ``None`` for types without an area."""
+    kinds: pd.Series = types.astype(object).map(
+        lambda t: MASK_KINDS.get(t.lower()) if isinstance(t, str) else None
+    )
+    return kinds
+
+
 def region_name(row: Any) -> str:
     """``task_id=.., source=.., source_id=.., region_id=..`` of a regions row (for errors)."""
     return ", ".join(f"{k}={row[k]}" for k in _KEYS[:4] if k in row.index)
@@ -240,11 +242,7 @@ def region_masks(
     """
     if "type" not in regions.columns:
         raise RegionError("a regions table needs a 'type' column")
-    kinds = (
-        regions["type"]
-        .astype(object)
-        .map(lambda t: MASK_TYPES.get(str(t).lower()) if isinstance(t, str) else None)
-    )
+    kinds = mask_kinds(regions["type"])
     picked = regions[kinds.notna().to_numpy(dtype=bool)]
     for (index, row), kind in zip(picked.iterrows(), kinds[kinds.notna()], strict=True):
         name = region_name(row)

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-__all__ = ["box_corners", "to_coco", "to_pixels", "to_xyxy", "to_yolo"]
+from ls_frames.reading.controls import KEYPOINT_TYPES
 
-_KEYPOINT_TYPES = frozenset({"keypointlabels", "keypoint"})
+__all__ = ["box_corners", "to_coco", "to_pixels", "to_xyxy", "to_yolo"]
 
 Arrays = dict[str, NDArray[Any]]
 
@@ -129,7 +129,7 @@ def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arra
     n = len(box)
     if "type" in regions:
         kinds = pd.Series(regions["type"], dtype=object).to_numpy(object)
-        point = np.fromiter((k in _KEYPOINT_TYPES for k in kinds), bool, n)
+        point = np.fromiter((k in KEYPOINT_TYPES for k in kinds), bool, n)
         px, py = c["x"] * c["ow"] / 100.0, c["y"] * c["oh"] / 100.0
         box[point] = np.column_stack([px, py, px, py])[point]
     if "radius_x" in regions and "radius_y" in regions:

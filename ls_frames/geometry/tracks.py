@@ -30,6 +30,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError, RegionError
+from ls_frames.reading.controls import kind_of
 
 __all__ = ["interpolate_tracks", "iter_tracks"]
 
@@ -136,7 +137,7 @@ def _keys(regions: pd.DataFrame) -> list[str]:
 def _video_rows(regions: pd.DataFrame) -> pd.DataFrame:
     if "type" not in regions.columns or "value_json" not in regions.columns:
         raise RegionError("a regions table needs 'type' and 'value_json' columns")
-    is_video = regions["type"].astype(object).str.lower().eq("videorectangle").fillna(False)
+    is_video = regions["type"].astype(object).map(kind_of).eq("videorectangle")
     video: pd.DataFrame = regions[is_video.to_numpy(dtype=bool)]
     return video
 

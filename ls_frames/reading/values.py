@@ -19,24 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ls_frames.reading.columns import array, attr_columns, json_text
+from ls_frames.reading.controls import LABEL_KEYS
 
 __all__ = ["LABEL_KEYS", "TYPED_KEYS", "value_columns"]
 
-LABEL_KEYS = (
-    "rectanglelabels",
-    "labels",
-    "polygonlabels",
-    "brushlabels",
-    "keypointlabels",
-    "ellipselabels",
-    "polylinelabels",
-    "timeserieslabels",
-    "paragraphlabels",
-    "hypertextlabels",
-    "bitmasklabels",
-    "vectorlabels",
-    "magicwandlabels",
-)
 # column name -> value key
 _COLUMNS = {
     "x": "x",

@@ -24,12 +24,12 @@ from ls_frames.reading import (
     expand_data_columns,
     parse_label_config,
 )
+from ls_frames.reading.controls import ATTRIBUTE_TYPES
 from ls_frames.tables.dataset import METADATA_KEY, read_manifest
 from ls_frames.tables.dtypes import DtypeBackend, table_to_pandas, types_mapper
 
 __all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
 
-_ATTRIBUTE_TYPES = frozenset({"choices", "textarea", "rating", "number", "taxonomy", "datetime"})
 _REGION_KEY = ["task_id", "source", "source_id", "region_id"]
 
 
@@ -143,7 +143,7 @@ class Frames:
             empty: pd.DataFrame = regions.copy()
             return empty
         keys = pd.MultiIndex.from_frame(regions[_REGION_KEY].astype(object).fillna("<NA>"))
-        is_attr = regions["type"].astype(object).isin(_ATTRIBUTE_TYPES).to_numpy(dtype=bool)
+        is_attr = regions["type"].astype(object).isin(ATTRIBUTE_TYPES).to_numpy(dtype=bool)
         drop = is_attr & keys.isin(keys[~is_attr])
         base: pd.DataFrame = regions[~drop]
         base_keys = keys[~drop]

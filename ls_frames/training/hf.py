@@ -25,6 +25,7 @@ from ls_frames.errors import ConfigurationError, DownloadError
 from ls_frames.geometry.masks import region_masks
 from ls_frames.geometry.shapes import to_coco
 from ls_frames.reading import Control
+from ls_frames.reading.controls import control_types
 from ls_frames.tables.frames import Frames
 
 __all__ = ["to_hf_dataset", "training_annotations", "whitespace_tokenizer"]
@@ -32,10 +33,10 @@ __all__ = ["to_hf_dataset", "training_annotations", "whitespace_tokenizer"]
 Task = Literal["detection", "classification", "segmentation", "ner"]
 Tokenizer = Callable[[str], Iterable[Any]]
 _TYPES: dict[str, tuple[str, ...]] = {
-    "detection": ("rectanglelabels",),
-    "classification": ("choices",),
-    "segmentation": ("brushlabels", "polygonlabels", "rectanglelabels", "ellipselabels"),
-    "ner": ("labels",),
+    "detection": control_types("rectangle", labelled=True),
+    "classification": control_types("choice"),
+    "segmentation": control_types("brush", "polygon", "rectangle", "ellipse", labelled=True),
+    "ner": control_types("text", labelled=True),
 }
 _INSTALL = 'pip install "ls_frames[train]"'
 
