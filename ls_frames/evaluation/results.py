@@ -13,7 +13,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.geometry.shapes import points_box
+from ls_frames.geometry.pixels import points_box
 from ls_frames.tables.frames import Frames
 
 __all__ = ["BOX", "NONE", "SPAN", "region_geometry", "region_values", "require_from_name"]

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError, RegionError
 from ls_frames.geometry.masks import mask_kinds, region_masks, region_name
-from ls_frames.geometry.shapes import box_corners
+from ls_frames.geometry.pixels import box_corners
 
 __all__ = ["mask_to_coco_rle", "segmentations"]
 

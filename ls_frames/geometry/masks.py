@@ -26,7 +26,8 @@ from numpy.typing import NDArray
 
 from ls_frames.errors import RegionError
 from ls_frames.geometry.brush import rle_to_mask
-from ls_frames.geometry.shapes import box_corners
+from ls_frames.geometry.pixels import box_corners
+from ls_frames.geometry.rotation import ellipse_extent
 from ls_frames.reading.controls import MASK_KINDS
 
 __all__ = [
@@ -125,7 +126,7 @@ def ellipse_mask(
         return mask
     theta = math.radians(rotation)
     cos, sin = math.cos(theta), math.sin(theta)
-    ex, ey = math.hypot(rx * cos, ry * sin), math.hypot(rx * sin, ry * cos)
+    ex, ey = (float(v) for v in ellipse_extent(rx, ry, rotation))
     c_lo, c_hi = max(0, math.floor(cx - ex)), min(width, math.ceil(cx + ex) + 1)
     r_lo, r_hi = max(0, math.floor(cy - ey)), min(height, math.ceil(cy + ey) + 1)
     if c_lo >= c_hi or r_lo >= r_hi:

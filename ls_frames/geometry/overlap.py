@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.geometry.rotation import rectangle_corners
 
 __all__ = ["box_iou", "paired_box_iou", "paired_span_iou", "span_iou"]
 
@@ -72,14 +73,7 @@ def corners(boxes: ArrayLike) -> Floats:
     """Corners of boxes ``x, y, width, height[, rotation]``: shape ``(n, 4, 2)``, clockwise
     (on screen) from ``(x, y)``."""
     b = _boxes(boxes)
-    theta = np.deg2rad(b[:, 4])
-    cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
-    zero = np.zeros(len(b))
-    dx = np.stack([zero, b[:, 2], b[:, 2], zero], axis=1)
-    dy = np.stack([zero, zero, b[:, 3], b[:, 3]], axis=1)
-    xs = b[:, 0:1] + dx * cos - dy * sin
-    ys = b[:, 1:2] + dx * sin + dy * cos
-    return np.stack([xs, ys], axis=2)
+    return rectangle_corners(b[:, 0], b[:, 1], b[:, 2], b[:, 3], b[:, 4])
 
 
 def _area(poly: Floats) -> Floats:

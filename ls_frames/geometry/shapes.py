@@ -1,4 +1,4 @@
-"""Region geometry: Label Studio percentages to pixels, xyxy, COCO and YOLO.
+"""Enclosing boxes of regions in pixels, as xyxy, COCO and YOLO boxes.
 
 Label Studio stores a rectangle as ``x, y, width, height`` in percent of the original
 image (0-100) and ``rotation`` in degrees, clockwise, around the box's top-left corner
@@ -15,7 +15,9 @@ image (0-100) and ``rotation`` in degrees, clockwise, around the box's top-left 
 Every function takes a regions DataFrame (columns ``x, y, width, height``, optional
 ``rotation``, ``points``, ``radius_x``, ``radius_y``, ``type``, ``original_width``,
 ``original_height``) or the same arrays and returns float64 numpy arrays (NaN where a
-value is missing). Pure numpy, no I/O.
+value is missing). No I/O. ``to_coco(..., segmentation=True)`` adds the COCO
+segmentations of :mod:`~ls_frames.geometry.coco`; the percent-to-pixel conversion is
+:mod:`~ls_frames.geometry.pixels`, the rotation maths :mod:`~ls_frames.geometry.rotation`.
 """
 
 from __future__ import annotations
@@ -24,88 +26,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
+from ls_frames.geometry.coco import segmentations
+from ls_frames.geometry.pixels import (
+    Arrays,
+    box_corners,
+    floats,
+    pixel_columns,
+    points_box,
+    to_pixels,
+)
+from ls_frames.geometry.rotation import ellipse_extent
 from ls_frames.reading.controls import KEYPOINT_TYPES
 
+# box_corners and to_pixels live in pixels.py; still importable from here
 __all__ = ["box_corners", "to_coco", "to_pixels", "to_xyxy", "to_yolo"]
-
-Arrays = dict[str, NDArray[Any]]
-
-
-def _f(values: Any) -> NDArray[Any]:
-    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
-        return values.astype("float64")
-    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-    result: NDArray[Any] = numbers.to_numpy(dtype="float64", na_value=np.nan)
-    return result
-
-
-def _columns(regions: Any, image_size: tuple[float, float] | None) -> Arrays:
-    n = len(regions["x"] if "x" in regions else regions["points"])
-    cols = {
-        k: _f(regions[k]) if k in regions else np.full(n, np.nan)
-        for k in ("x", "y", "width", "height")
-    }
-    rotation = regions["rotation"] if "rotation" in regions else np.zeros(n)
-    cols["rotation"] = np.nan_to_num(_f(rotation))
-    if image_size is not None:
-        cols["ow"] = np.full(n, float(image_size[0]))
-        cols["oh"] = np.full(n, float(image_size[1]))
-    else:
-        cols["ow"] = _f(regions["original_width"])
-        cols["oh"] = _f(regions["original_height"])
-    return cols
-
-
-def to_pixels(regions: Any, image_size: tuple[float, float] | None = None) -> Arrays:
-    """``x, y, width, height`` in pixels plus ``rotation`` (degrees), unrotated.
-
-    ``image_size=(width, height)`` overrides ``original_width``/``original_height``.
-    """
-    c = _columns(regions, image_size)
-    return {
-        "x": c["x"] * c["ow"] / 100.0,
-        "y": c["y"] * c["oh"] / 100.0,
-        "width": c["width"] * c["ow"] / 100.0,
-        "height": c["height"] * c["oh"] / 100.0,
-        "rotation": c["rotation"],
-    }
-
-
-def box_corners(regions: Any, image_size: tuple[float, float] | None = None) -> NDArray[Any]:
-    """Pixel corners of each (rotated) box: shape ``(n, 4, 2)``, clockwise from (x, y)."""
-    p = to_pixels(regions, image_size)
-    theta = np.deg2rad(p["rotation"])
-    cos, sin = np.cos(theta), np.sin(theta)
-    w, h = p["width"], p["height"]
-    dx = np.stack([np.zeros_like(w), w, w, np.zeros_like(w)], axis=1)
-    dy = np.stack([np.zeros_like(h), np.zeros_like(h), h, h], axis=1)
-    xs = p["x"][:, None] + dx * cos[:, None] - dy * sin[:, None]
-    ys = p["y"][:, None] + dx * sin[:, None] + dy * cos[:, None]
-    return np.stack([xs, ys], axis=2)
-
-
-def points_box(points: Any, ow: NDArray[Any], oh: NDArray[Any]) -> NDArray[Any]:
-    """``(n, 4)`` pixel ``x_min, y_min, x_max, y_max`` of each row's points (NaN when
-    the row has none)."""
-    out = np.full((len(ow), 4), np.nan)
-    for i, pts in enumerate(points):
-        if not isinstance(pts, (list, tuple, np.ndarray)) or len(pts) == 0:
-            continue  # missing (None, NaN, pd.NA) or empty
-        try:
-            xy = np.asarray([np.asarray(p, dtype=np.float64)[:2] for p in pts])
-        except (TypeError, ValueError):
-            continue  # not a list of [x, y]
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            continue
-        out[i] = (
-            xy[:, 0].min() * ow[i] / 100.0,
-            xy[:, 1].min() * oh[i] / 100.0,
-            xy[:, 0].max() * ow[i] / 100.0,
-            xy[:, 1].max() * oh[i] / 100.0,
-        )
-    return out
 
 
 def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arrays:
@@ -114,7 +49,7 @@ def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arra
     Rectangles (rotation included), polygons and polylines, ellipses and keypoints: see
     the module docstring.
     """
-    c = _columns(regions, image_size)
+    c = pixel_columns(regions, image_size)
     corners = box_corners(regions, image_size)
     with np.errstate(invalid="ignore"):
         box = np.stack(
@@ -133,12 +68,10 @@ def to_xyxy(regions: Any, image_size: tuple[float, float] | None = None) -> Arra
         px, py = c["x"] * c["ow"] / 100.0, c["y"] * c["oh"] / 100.0
         box[point] = np.column_stack([px, py, px, py])[point]
     if "radius_x" in regions and "radius_y" in regions:
-        rx = _f(regions["radius_x"]) * c["ow"] / 100.0
-        ry = _f(regions["radius_y"]) * c["oh"] / 100.0
+        rx = floats(regions["radius_x"]) * c["ow"] / 100.0
+        ry = floats(regions["radius_y"]) * c["oh"] / 100.0
         ellipse = ~(np.isnan(rx) | np.isnan(ry))
-        theta = np.deg2rad(c["rotation"])
-        hx = np.hypot(rx * np.cos(theta), ry * np.sin(theta))
-        hy = np.hypot(rx * np.sin(theta), ry * np.cos(theta))
+        hx, hy = ellipse_extent(rx, ry, c["rotation"])
         cx, cy = c["x"] * c["ow"] / 100.0, c["y"] * c["oh"] / 100.0
         box[ellipse] = np.column_stack([cx - hx, cy - hy, cx + hx, cy + hy])[ellipse]
     if "points" in regions:
@@ -173,14 +106,12 @@ def to_coco(
 def _segmentation(regions: Any, image_size: tuple[float, float] | None, wanted: bool) -> Arrays:
     if not wanted:
         return {}
-    from ls_frames.geometry.coco import segmentations  # masks build on this module
-
     return {"segmentation": segmentations(regions, image_size)}
 
 
 def to_yolo(regions: Any, image_size: tuple[float, float] | None = None) -> Arrays:
     """YOLO: ``x_center, y_center, width, height`` normalised to 0-1 (enclosing box)."""
-    c = _columns(regions, image_size)
+    c = pixel_columns(regions, image_size)
     b = to_xyxy(regions, image_size)
     return {
         "x_center": (b["x_min"] + b["x_max"]) / 2.0 / c["ow"],
