@@ -21,6 +21,7 @@ import pandas as pd
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.kappa import cohen_kappa, fleiss_kappa, krippendorff_alpha
 from ls_frames.evaluation.pivot import annotator_pivot
+from ls_frames.evaluation.reference import reference_annotations, usable_annotations
 from ls_frames.evaluation.results import require_from_name
 from ls_frames.geometry.masks import mask_kinds, region_masks
 from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
@@ -176,17 +177,13 @@ def _mask_iou(rows: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.nda
 
 def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
     require_from_name(frames, from_name)
-    annotations = frames.annotations
-    annotations = annotations[~annotations["was_cancelled"].fillna(False).to_numpy(bool)]
+    annotations = usable_annotations(frames)
     use_email = bool(annotations["completed_by_email"].notna().any())
     who_column = "completed_by_email" if use_email else "completed_by_id"
-    latest = annotations.sort_values(
-        ["updated_at", "annotation_id"], na_position="first"
-    ).drop_duplicates(["task_id", who_column], keep="last")
-    latest = latest[latest[who_column].notna().to_numpy(bool)]
-    who = pd.Series(
-        latest[who_column].to_numpy(object), index=latest["annotation_id"].to_numpy(np.int64)
-    )
+    latest = reference_annotations(annotations, "latest", annotator=who_column)
+    persons = latest.index.get_level_values(who_column)
+    named = persons.notna()
+    who = pd.Series(persons[named].to_numpy(object), index=latest.to_numpy(np.int64)[named])
     regions = frames.regions
     mask = (
         (regions["source"].astype(object) == "annotation")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ls_frames.evaluation.reference import usable_annotations
 from ls_frames.evaluation.results import (
     BOX,
     NONE,
@@ -147,10 +148,8 @@ def compare_predictions(
     regions = regions[[c for c in _USED if c in regions.columns]]
     annotations = frames.annotations
     predictions = frames.predictions
-    keep = ~annotations["was_cancelled"].fillna(False).to_numpy(bool)
-    if ground_truth_only:
-        keep &= annotations["ground_truth"].fillna(False).to_numpy(bool)
-    ann_info = annotations[keep].drop_duplicates("annotation_id").set_index("annotation_id")
+    usable = usable_annotations(annotations, ground_truth_only=ground_truth_only)
+    ann_info = usable.drop_duplicates("annotation_id").set_index("annotation_id")
     pred_info = predictions.drop_duplicates("prediction_id").set_index("prediction_id")
     source = regions["source"]
     name_codes, names = pd.factorize(regions["from_name"])

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.comparison import compare_predictions
+from ls_frames.evaluation.reference import reference_annotations, usable_annotations
 from ls_frames.evaluation.results import region_values, require_from_name
 from ls_frames.geometry.overlap import box_iou
 from ls_frames.tables.frames import Frames
@@ -66,17 +67,14 @@ def annotator_pivot(
     if by not in ("task", "region"):
         raise ConfigurationError(f"by must be 'task' or 'region', not {by!r}")
     require_from_name(frames, from_name)
-    annotations = frames.annotations
-    annotations = annotations[~annotations["was_cancelled"].fillna(False).to_numpy(bool)]
+    annotations = usable_annotations(frames)
     if annotator is None:
         annotator = "email" if annotations["completed_by_email"].notna().any() else "id"
     if annotator not in ("email", "id"):
         raise ConfigurationError(f"annotator must be 'email' or 'id', not {annotator!r}")
     who_column = "completed_by_email" if annotator == "email" else "completed_by_id"
-    latest = annotations.sort_values(
-        ["updated_at", "annotation_id"], na_position="first"
-    ).drop_duplicates(["task_id", who_column], keep="last")
-    who = latest.set_index("annotation_id")[who_column]
+    latest = reference_annotations(annotations, "latest", annotator=who_column)
+    who = pd.Series(latest.index.get_level_values(who_column), index=latest.to_numpy())
     regions = frames.regions
     mask = (
         (regions["source"].astype(object) == "annotation")

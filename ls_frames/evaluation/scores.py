@@ -10,7 +10,8 @@ What is compared, per task:
 
 * the **reference** is one annotation: the last one not skipped (latest ``updated_at``,
   then highest id), or with ``ground_truth_only=True`` the last ground-truth one (tasks
-  without one are left out);
+  without one are left out): :func:`~ls_frames.evaluation.reference.reference_annotations`
+  with the policy ``"latest"`` or ``"ground_truth"``;
 * what is **evaluated** are the predictions, per ``model_version`` (``""`` when the
   prediction has none); a task counts for a model version when it has a reference and a
   prediction of that version (a prediction without results for this control predicted
@@ -27,6 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.evaluation.reference import reference_annotations
 from ls_frames.evaluation.results import region_geometry, region_values, require_from_name
 from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 from ls_frames.reading.controls import CHOICE_TYPES, POLYGON_TYPES, RECTANGLE_TYPES, SPAN_TYPES
@@ -56,17 +58,9 @@ _COLUMNS = (
 
 
 def _reference(frames: Frames, ground_truth_only: bool) -> pd.Series:
-    """annotation_id of the reference annotation, indexed by task_id."""
-    ann = frames.annotations
-    keep = ~ann["was_cancelled"].fillna(False).to_numpy(bool)
-    if ground_truth_only:
-        keep &= ann["ground_truth"].fillna(False).to_numpy(bool)
-    kept = ann[keep & ann["task_id"].notna().to_numpy(bool)]
-    last = kept.sort_values(["updated_at", "annotation_id"], na_position="first").drop_duplicates(
-        "task_id", keep="last"
-    )
-    ref: pd.Series = last.set_index("task_id")["annotation_id"]
-    return ref
+    """annotation_id of the reference annotation, indexed by task_id: the one updated
+    last (of the ground-truth ones with ``ground_truth_only``)."""
+    return reference_annotations(frames, "ground_truth" if ground_truth_only else "latest")
 
 
 def _versions(frames: Frames, model_version: str | Iterable[str] | None) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError, DownloadError
+from ls_frames.evaluation.reference import reference_annotations
 from ls_frames.geometry.masks import region_masks
 from ls_frames.geometry.shapes import to_coco
 from ls_frames.reading import Control
@@ -58,18 +59,10 @@ def whitespace_tokenizer(text: str) -> list[tuple[int, int]]:
 
 def training_annotations(frames: Frames) -> pd.Series:
     """The annotation each task trains on: its ground-truth annotation if it has one, else
-    the one updated last; skipped annotations never. A Series ``task_id -> annotation_id``."""
-    annotations = frames.annotations
-    live = annotations[~annotations["was_cancelled"].fillna(False).to_numpy(bool)].copy()
-    live["_gt"] = live["ground_truth"].fillna(False).astype(bool)
-    ordered = live.sort_values(["_gt", "updated_at", "annotation_id"], na_position="first")
-    chosen = ordered.drop_duplicates("task_id", keep="last")
-    out: pd.Series = pd.Series(
-        chosen["annotation_id"].to_numpy(),
-        index=pd.Index(chosen["task_id"].to_numpy(), name="task_id"),
-        name="annotation_id",
-    ).sort_index()
-    return out
+    the one updated last; skipped annotations never. A Series ``task_id -> annotation_id``
+    (:func:`~ls_frames.evaluation.reference.reference_annotations`, policy
+    ``"ground_truth_else_latest"``)."""
+    return reference_annotations(frames, "ground_truth_else_latest")
 
 
 def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Control | None]:
