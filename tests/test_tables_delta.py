@@ -140,7 +140,7 @@ def test_a_big_full_write_is_cut_into_commits(
 ) -> None:
     """delta-rs holds a writer per partition until a write ends: a full write commits a
     few hundred task ranges at a time; the dataset version is the last tasks commit."""
-    monkeypatch.setattr(delta.write, "RANGES_PER_COMMIT", 2)
+    monkeypatch.setattr(delta.layout, "RANGES_PER_COMMIT", 2)
     uri, result = first(tmp_path, width=1)
     assert result.per_table["tasks"]["commits"] == 6  # 12 tasks, 2 a commit
     assert result.state.version == 5 and delta_state(uri) == result.state

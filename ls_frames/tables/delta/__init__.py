@@ -7,7 +7,8 @@ by task id), :func:`read_delta` reads a dataset version into :class:`~ls_frames.
 dataset stands.
 """
 
-from ls_frames.tables.delta.read import compact_delta, read_delta
+from ls_frames.tables.delta.compact import compact_delta
+from ls_frames.tables.delta.read import read_delta
 from ls_frames.tables.delta.state import (
     DeltaState,
     delta_state,

@@ -2,7 +2,8 @@
 
 Every table is partitioned by ``task_range = task_id // tasks_per_file`` and each
 partition holds one file (rows in ``task_id`` order after a full write; a refresh writes a
-range's kept rows, then its new ones). A full write commits :data:`RANGES_PER_COMMIT`
+range's kept rows, then its new ones). A full write commits
+:data:`~ls_frames.tables.delta.layout.RANGES_PER_COMMIT`
 ranges at a time (delta-rs creates a new table with the first), the dataset version
 being its last ``tasks`` commit. A refresh (``full=False``)
 reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
@@ -32,16 +33,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
+from ls_frames.reading import SCHEMAS, TABLES
 from ls_frames.tables.dataset import read_manifest, table_files
 from ls_frames.tables.delta.commit import Run, base_table, commit, concurrent, files
 from ls_frames.tables.delta.files import commit_files, overwrite_files
+from ls_frames.tables.delta.layout import commit_order, conform, range_chunks, target_schema
 from ls_frames.tables.delta.state import (
     RANGE_COLUMN,
     DeltaState,
@@ -55,9 +56,6 @@ from ls_frames.tables.dtypes import Compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
 
-#: task ranges written per commit by a full write (each open partition writer of delta-rs
-#: holds about 1.5 MB: 512 ranges keep a full write under a gigabyte)
-RANGES_PER_COMMIT = 512
 #: tasks per file (per partition). Measured by benchmarks/bench_delta.py on 1,000,000
 #: tasks with 0.1 % changed at random: 100 a file rewrites 22 MiB in 4,820 files (11x
 #: fewer bytes and 7x less time than a full Delta overwrite, 7x fewer bytes than rewriting
@@ -94,33 +92,6 @@ def _part_tables(part: str | os.PathLike[str] | None) -> tuple[dict[str, pa.Tabl
         elif (root / name).is_dir() or name in (info.get("tables") or {}):
             out[name] = SCHEMAS[name].empty_table()
     return out, list(info.get("data_keys") or [])
-
-
-def _target(name: str, keys: list[str]) -> pa.Schema:
-    schema = tasks_schema(keys) if name == "tasks" else SCHEMAS[name]
-    return schema.remove_metadata().append(pa.field(RANGE_COLUMN, pa.int64()))
-
-
-def _conform(table: pa.Table, schema: pa.Schema, width: int, sort: bool = True) -> pa.Table:
-    """``table`` with exactly ``schema``'s columns (missing ones null, types cast, the
-    range column computed), sorted by ``task_id`` (stable) unless ``sort`` is false."""
-    columns = []
-    for f in schema:
-        if f.name == RANGE_COLUMN:
-            ids = table.column("task_id").cast(pa.int64())
-            columns.append(
-                pc.floor(pc.divide(ids.cast(pa.float64()), float(width))).cast(pa.int64())
-            )
-            continue
-        i = table.schema.get_field_index(f.name)
-        column = table.column(i) if i >= 0 else pa.nulls(table.num_rows, f.type)
-        columns.append(column if column.type == f.type else column.cast(f.type))
-    out = pa.Table.from_arrays(columns, schema=schema)
-    if sort and out.num_rows > 1:
-        ids = out.column("task_id")
-        if not pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, out.num_rows - 1))).as_py():
-            out = out.take(pc.sort_indices(out, [("task_id", "ascending")]))
-    return out
 
 
 def _merged(base: Any, schema: pa.Schema) -> pa.Schema:
@@ -236,10 +207,6 @@ def write_delta(
     return _merge(run, parts, new_keys, expected, set(map(int, drop_tasks)), int(tasks_per_file))
 
 
-def _order(names: Iterable[str]) -> list[str]:
-    return [n for n in TABLES if n in set(names) and n != "tasks"] + ["tasks"]
-
-
 def _finish(
     run: Run,
     versions: dict[str, int],
@@ -266,21 +233,6 @@ def _finish(
     return DeltaWrite(state=state, commits=run.commits, per_table=run.per_table, **totals)
 
 
-def _chunks(data: pa.Table) -> list[pa.Table]:
-    """``data`` (sorted) cut into slices of at most :data:`RANGES_PER_COMMIT` task
-    ranges: delta-rs keeps a writer open per partition until the end of a write."""
-    if data.num_rows == 0:
-        return [data]
-    ranges = data.column(RANGE_COLUMN).to_numpy()
-    starts = np.flatnonzero(np.r_[True, ranges[1:] != ranges[:-1]])
-    cuts = [*starts[RANGES_PER_COMMIT::RANGES_PER_COMMIT].tolist(), data.num_rows]
-    out, at = [], 0
-    for cut in cuts:
-        out.append(data.slice(at, cut - at))
-        at = cut
-    return out
-
-
 def _full(
     run: Run,
     parts: dict[str, pa.Table],
@@ -296,13 +248,13 @@ def _full(
     dl = deltalake()
 
     def one(name: str) -> Any:
-        data = _conform(parts[name], _target(name, keys), width)
+        data = conform(parts[name], target_schema(name, keys), width)
         exists = dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
         table: Any = (
             open_table(run.uri, name, storage_options=run.storage_options) if exists else None
         )
         before = {} if table is None else files(table)
-        chunks = _chunks(data)
+        chunks = range_chunks(data)
         for i, chunk in enumerate(chunks):
             metadata = run.document(name, width)
             if name == "tasks" and i == len(chunks) - 1:
@@ -342,7 +294,7 @@ def _full(
         run.per_table[name]["rows_written"] = data.num_rows
         return table
 
-    for name in _order(parts)[:-1]:
+    for name in commit_order(parts)[:-1]:
         one(name)
     tasks = one("tasks")
     return _finish(run, versions, widths, tasks, keys, rows)
@@ -366,7 +318,7 @@ def _merge(
     widths = dict(expected.tasks_per_file or {})
     old_keys = list(expected.data_keys)
     keys = old_keys + [k for k in new_keys if k not in set(old_keys)]
-    order = _order([*parts, *expected.versions])
+    order = commit_order([*parts, *expected.versions])
     for name in order:
         widths.setdefault(name, default_width)
     result: list[DeltaWrite] = []
@@ -393,10 +345,10 @@ def _merge(
                 c[len(_DATA) :] for c in base.schema().to_arrow().names if c.startswith(_DATA)
             ]
             table_keys = present + [k for k in keys if k not in set(present)]
-        schema = _target(name, table_keys)
+        schema = target_schema(name, table_keys)
         hit = pc.is_in(old.column("task_id"), value_set=changed)
-        after_rows = _conform(new, schema, width)
-        same = base is not None and _conform(old.filter(hit), schema, width).equals(after_rows)
+        after_rows = conform(new, schema, width)
+        same = base is not None and conform(old.filter(hit), schema, width).equals(after_rows)
         if same and not last:
             return
         if same and not run.commits:
@@ -405,7 +357,7 @@ def _merge(
         if same:  # an empty commit that records the version map
             data = after_rows.slice(0, 0)
         else:
-            kept = _conform(old.filter(pc.invert(hit)), schema, width)
+            kept = conform(old.filter(pc.invert(hit)), schema, width)
             # not sorted again: each range's file gets its kept rows, then its new ones
             # (sorting the concatenation cost a third of a merge's time)
             data = pa.concat_tables([kept, after_rows])
