@@ -5,7 +5,13 @@ Pipeline: :func:`iter_chunks` (boundary scan) -> :func:`decode_chunk` (msgspec) 
 """
 
 from ls_frames.reading.chunker import DEFAULT_CHUNK_SIZE, Chunk, iter_chunks
-from ls_frames.reading.config import Control, LabelConfig, ObjectTag, parse_label_config
+from ls_frames.reading.config import (
+    Control,
+    LabelConfig,
+    ObjectTag,
+    parse_label_config,
+    resolve_label_config,
+)
 from ls_frames.reading.decode import decode_chunk, normalise_task
 from ls_frames.reading.flatten import flatten_tasks
 from ls_frames.reading.schemas import SCHEMAS, TABLES, expand_data_columns, tasks_schema
@@ -29,5 +35,6 @@ __all__ = [
     "normalise_task",
     "open_source",
     "parse_label_config",
+    "resolve_label_config",
     "tasks_schema",
 ]

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError
 
-__all__ = ["Control", "LabelConfig", "ObjectTag", "parse_label_config"]
+__all__ = ["Control", "LabelConfig", "ObjectTag", "parse_label_config", "resolve_label_config"]
 
 _VALUE_CHILDREN = {"label", "choice", "relation"}
 
@@ -113,6 +114,40 @@ def parse_label_config(xml: str) -> LabelConfig:
             )
         )
     return LabelConfig(tuple(controls), tuple(relation_labels), tuple(objects))
+
+
+def resolve_label_config(
+    label_config: str | LabelConfig | Literal[False] | None, stored: Any = None
+) -> LabelConfig | None:
+    """What a reader's ``label_config=`` argument means, in one place.
+
+    Parameters
+    ----------
+    label_config
+        The argument: the config's XML (parsed), a :class:`LabelConfig` (as it is),
+        ``False`` (no config: plain string columns) or ``None`` (the config stored with
+        the data, if any).
+    stored
+        The XML stored with the data (a dataset's provenance ``label_config``), used
+        when ``label_config`` is ``None``.
+
+    Returns
+    -------
+    LabelConfig or None
+        The config to type the tables by, or ``None``.
+
+    Raises
+    ------
+    ConfigurationError
+        The XML is not valid.
+    """
+    if label_config is None:
+        return parse_label_config(str(stored)) if stored else None
+    if label_config is False:
+        return None
+    if isinstance(label_config, LabelConfig):
+        return label_config
+    return parse_label_config(label_config)
 
 
 def _object_tag(el: ET.Element, tag: str) -> ObjectTag | None:

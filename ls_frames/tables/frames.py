@@ -22,7 +22,7 @@ from ls_frames.reading import (
     LabelConfig,
     Source,
     expand_data_columns,
-    parse_label_config,
+    resolve_label_config,
 )
 from ls_frames.reading.controls import ATTRIBUTE_TYPES
 from ls_frames.tables.dataset import METADATA_KEY, read_manifest
@@ -191,14 +191,6 @@ def _attribute_series(column: pd.Series, sub: pd.DataFrame, frames: Frames, name
     return column.astype(object).astype("string")
 
 
-def _config(label_config: str | LabelConfig | Literal[False] | None) -> LabelConfig | None:
-    if label_config is None or label_config is False:
-        return None
-    if isinstance(label_config, LabelConfig):
-        return label_config
-    return parse_label_config(label_config)
-
-
 def collect_batches(
     reader: Iterable[dict[str, pa.RecordBatch]],
     tables: Iterable[str],
@@ -270,7 +262,7 @@ def read_export(
     ValueError
         A name in ``tables`` is not one of the six.
     """
-    config = _config(label_config)
+    config = resolve_label_config(label_config)
     types_mapper(dtype_backend)
     reader = ExportReader(source, tables=tables, chunk_size=chunk_size, workers=workers)
     parts = collect_batches(
@@ -340,7 +332,5 @@ def read_parquet(
         meta = schema.metadata or {}
         if provenance is None and METADATA_KEY in meta:
             provenance = json.loads(meta[METADATA_KEY])
-    config = _config(label_config)
-    if label_config is None and provenance and provenance.get("label_config"):
-        config = parse_label_config(str(provenance["label_config"]))
+    config = resolve_label_config(label_config, (provenance or {}).get("label_config"))
     return Frames(arrow, dtype_backend=dtype_backend, label_config=config, provenance=provenance)

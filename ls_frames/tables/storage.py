@@ -8,10 +8,10 @@ from typing import Literal
 
 import pyarrow as pa
 
-from ls_frames.reading import SCHEMAS, LabelConfig, expand_data_columns
+from ls_frames.reading import SCHEMAS, LabelConfig, expand_data_columns, resolve_label_config
 from ls_frames.reading.storage_files import STORAGE_FILE, StorageReader
 from ls_frames.tables.dtypes import DtypeBackend, types_mapper
-from ls_frames.tables.frames import Frames, _config, collect_batches
+from ls_frames.tables.frames import Frames, collect_batches
 
 __all__ = ["read_storage"]
 
@@ -68,7 +68,7 @@ def read_storage(
     ConfigurationError
         ``label_config`` is not XML, or ``dtype_backend`` is unknown.
     """
-    config = _config(label_config)
+    config = resolve_label_config(label_config)
     types_mapper(dtype_backend)
     reader = StorageReader(path, tables=tables, files_per_batch=files_per_batch)
     parts = collect_batches(

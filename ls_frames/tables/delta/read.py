@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.reading import SCHEMAS, TABLES, LabelConfig, parse_label_config, tasks_schema
+from ls_frames.reading import SCHEMAS, TABLES, LabelConfig, resolve_label_config, tasks_schema
 from ls_frames.tables.delta.state import (
     DeltaState,
     delta_state,
@@ -20,7 +20,7 @@ from ls_frames.tables.delta.state import (
     table_uri,
 )
 from ls_frames.tables.dtypes import DtypeBackend, types_mapper
-from ls_frames.tables.frames import Frames, _config
+from ls_frames.tables.frames import Frames
 
 __all__ = ["read_delta"]
 
@@ -113,9 +113,7 @@ def read_delta(
                 f"its files were removed by a vacuum ({exc})"
             ) from None
         arrow[name] = _table(read, _schema(name, state))
-    config = _config(label_config)
-    if label_config is None and state.provenance.get("label_config"):
-        config = parse_label_config(str(state.provenance["label_config"]))
+    config = resolve_label_config(label_config, state.provenance.get("label_config"))
     return Frames(
         arrow, dtype_backend=dtype_backend, label_config=config, provenance=state.provenance
     )
