@@ -273,37 +273,43 @@ def agreement(
     form one answer, their sorted set, so annotators agree when they chose the same set.
     Annotators are named by email where the export has them, else by user id.
 
-    Parameters:
-        frames: the tables of an export (:func:`read_export`, ``load_project``,
-            :func:`read_parquet`).
-        from_name: the control's name (``<Choices name="...">``).
-        method: ``"cohen"`` (Cohen's kappa) or ``"percent"`` (share of equal answers),
-            one row per annotator pair over the tasks both answered: ``annotator_a,
-            annotator_b, tasks, score``. ``"fleiss"`` (Fleiss' kappa) or
-            ``"krippendorff"`` (Krippendorff's alpha, nominal), one row: ``tasks,
-            annotators, score``; alpha uses every task with two answers or more, Fleiss'
-            kappa (which needs equally many answers per task) the tasks with the most
-            common number of answers (two or more). ``"iou"``: for boxes (rotation
-            aware, in pixels where the export has the image size), spans (text offsets,
-            audio/video times) and polygons, brushes and ellipses (by their pixels, drawn
-            by :func:`~ls_frames.tables.region_masks`), regions of the two annotators on a
-            task are matched greedily by IoU, best first (a match needs IoU > 0; labels
-            are not compared); one row per pair: ``annotator_a, annotator_b, tasks``
-            (both drew regions), ``matched, unmatched, score`` (the mean IoU of the
-            matched regions).
-        by: ``"task"``, or ``"region"`` to compare per ``(task_id, region_id)`` (a
-            per-region choice on regions the annotators share, e.g. from a prediction).
+    Parameters
+    ----------
+    frames
+        The tables of an export (:func:`read_export`, ``load_project``,
+        :func:`read_parquet`).
+    from_name
+        The control's name (``<Choices name="...">``).
+    method
+        ``"cohen"`` (Cohen's kappa) or ``"percent"`` (share of equal answers), one row per
+        annotator pair over the tasks both answered: ``annotator_a, annotator_b, tasks,
+        score``. ``"fleiss"`` (Fleiss' kappa) or ``"krippendorff"`` (Krippendorff's alpha,
+        nominal), one row: ``tasks, annotators, score``; alpha uses every task with two
+        answers or more, Fleiss' kappa (which needs equally many answers per task) the tasks
+        with the most common number of answers (two or more). ``"iou"``: for boxes (rotation
+        aware, in pixels where the export has the image size), spans (text offsets,
+        audio/video times) and polygons, brushes and ellipses (by their pixels, drawn by
+        :func:`~ls_frames.tables.region_masks`), regions of the two annotators on a task are
+        matched greedily by IoU, best first (a match needs IoU > 0; labels are not
+        compared); one row per pair: ``annotator_a, annotator_b, tasks`` (both drew
+        regions), ``matched, unmatched, score`` (the mean IoU of the matched regions).
+    by
+        ``"task"``, or ``"region"`` to compare per ``(task_id, region_id)`` (a per-region
+        choice on regions the annotators share, e.g. from a prediction).
 
-    Returns:
+    Returns
+    -------
+    pandas.DataFrame
         A DataFrame as above; ``score`` is missing where it is undefined (no common task,
         or chance agreement of 1).
 
-    Raises:
-        ConfigurationError: an unknown ``method`` or ``by``, or a ``from_name`` that
-            neither the results nor the label config have (the message names those that
-            exist).
-        RegionError: ``"iou"`` on a polygon or brush without the image size, or a
-            malformed brush.
+    Raises
+    ------
+    ConfigurationError
+        An unknown ``method`` or ``by``, or a ``from_name`` that neither the results nor the
+        label config have (the message names those that exist).
+    RegionError
+        ``"iou"`` on a polygon or brush without the image size, or a malformed brush.
     """
     if method not in _METHODS:
         raise ConfigurationError(f"method must be one of {list(_METHODS)}, not {method!r}")
@@ -327,14 +333,21 @@ def consensus(
     The answers are those :func:`agreement` compares (skipped annotations left out, an
     annotator's last annotation of a task, a multi-choice as its ``"|"``-joined set).
 
-    Parameters:
-        frames: the tables of an export.
-        from_name: the control's name.
-        method: ``"majority"``: the answer most annotators gave.
-        min_agreement: flag tasks whose winning share (``votes / annotators``) is below
-            this fraction (``0 < min_agreement <= 1``).
+    Parameters
+    ----------
+    frames
+        The tables of an export.
+    from_name
+        The control's name.
+    method
+        ``"majority"``: the answer most annotators gave.
+    min_agreement
+        Flag tasks whose winning share (``votes / annotators``) is below this fraction (``0
+        < min_agreement <= 1``).
 
-    Returns:
+    Returns
+    -------
+    pandas.DataFrame
         One row per task with an answer, indexed by ``task_id``: ``label`` (the winning
         answer; missing when tied or below ``min_agreement``: flagged, never guessed),
         ``votes`` (annotators who gave the winning answer, or each tied answer),
@@ -342,9 +355,11 @@ def consensus(
         annotators``), ``tie`` and ``low_agreement`` (booleans). ``label`` is a
         categorical in label config order where the config is known.
 
-    Raises:
-        ConfigurationError: an unknown ``method``, ``min_agreement`` outside ``(0, 1]`` or
-            an unknown ``from_name``.
+    Raises
+    ------
+    ConfigurationError
+        An unknown ``method``, ``min_agreement`` outside ``(0, 1]`` or an unknown
+        ``from_name``.
     """
     if method != "majority":
         raise ConfigurationError(f"method must be 'majority', not {method!r}")

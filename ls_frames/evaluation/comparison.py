@@ -121,14 +121,21 @@ def compare_predictions(
     What is left stays on a row of its own with the other side empty (a false positive or
     a missed region). Results without a task id or source id (import files) are left out.
 
-    Args:
-        frames: the tables of an export (:func:`read_export`, ``load_project``,
-            :func:`read_parquet`).
-        control: a ``from_name`` to compare alone (all controls when ``None``).
-        min_iou: the least overlap for a match by geometry.
-        ground_truth_only: compare with ground-truth annotations only.
+    Parameters
+    ----------
+    frames
+        The tables of an export (:func:`read_export`, ``load_project``,
+        :func:`read_parquet`).
+    control
+        A ``from_name`` to compare alone (all controls when ``None``).
+    min_iou
+        The least overlap for a match by geometry.
+    ground_truth_only
+        Compare with ground-truth annotations only.
 
-    Returns:
+    Returns
+    -------
+    pandas.DataFrame
         Columns ``task_id, from_name, prediction_id, model_version, prediction_score,
         annotation_id, completed_by_id, completed_by_email, ground_truth, matched_by``
         (``region_id`` / ``iou`` / ``order`` / ``unmatched``), ``iou`` (the overlap of the
@@ -138,9 +145,11 @@ def compare_predictions(
         number or datetime), ``label`` (its first element), ``x, y, width, height,
         rotation, start, end, score``. Sorted by task, control, prediction, annotation.
 
-    Raises:
-        ConfigurationError: ``control`` is neither a ``from_name`` of the regions nor a
-            control of the label config.
+    Raises
+    ------
+    ConfigurationError
+        ``control`` is neither a ``from_name`` of the regions nor a control of the label
+        config.
     """
     if control is not None:
         require_from_name(frames, control)

@@ -51,18 +51,27 @@ def annotator_pivot(
     an ids-only export), sorted. With a label config, cells are categoricals in config
     order; an annotator who did not answer has a missing value.
 
-    Args:
-        frames: the tables of an export.
-        from_name: the control to lay out.
-        by: ``"task"`` or ``"region"``.
-        annotator: ``"email"`` or ``"id"`` for the column names (see above).
+    Parameters
+    ----------
+    frames
+        The tables of an export.
+    from_name
+        The control to lay out.
+    by
+        ``"task"`` or ``"region"``.
+    annotator
+        ``"email"`` or ``"id"`` for the column names (see above).
 
-    Returns:
+    Returns
+    -------
+    pandas.DataFrame
         The pivot, indexed by ``task_id`` (or ``task_id, region_id``).
 
-    Raises:
-        ConfigurationError: ``from_name`` is neither a ``from_name`` of the regions nor a
-            control of the label config, or ``by`` / ``annotator`` is not a known choice.
+    Raises
+    ------
+    ConfigurationError
+        ``from_name`` is neither a ``from_name`` of the regions nor a control of the label
+        config, or ``by`` / ``annotator`` is not a known choice.
     """
     if by not in ("task", "region"):
         raise ConfigurationError(f"by must be 'task' or 'region', not {by!r}")

@@ -117,16 +117,24 @@ def evaluate(
     offsets. A region's score is its own ``score``, else its prediction's. Choices (and
     taxonomy) are compared per task, label by label.
 
-    Args:
-        frames: the tables of an export.
-        from_name: the control to evaluate.
-        iou_thresholds: the IoU thresholds ``ap`` and ``ar`` average over (COCO's 0.50,
-            0.55, ..., 0.95 by default). ``tp``, ``fp``, ``fn``, ``precision``, ``recall``
-            and ``f1`` are counted at the first (0.5 by default).
-        ground_truth_only: take the reference from ground-truth annotations only.
-        model_version: evaluate only these model versions (all by default).
+    Parameters
+    ----------
+    frames
+        The tables of an export.
+    from_name
+        The control to evaluate.
+    iou_thresholds
+        The IoU thresholds ``ap`` and ``ar`` average over (COCO's 0.50, 0.55, ..., 0.95 by
+        default). ``tp``, ``fp``, ``fn``, ``precision``, ``recall`` and ``f1`` are counted
+        at the first (0.5 by default).
+    ground_truth_only
+        Take the reference from ground-truth annotations only.
+    model_version
+        Evaluate only these model versions (all by default).
 
-    Returns:
+    Returns
+    -------
+    pandas.DataFrame
         One row per model version and label, then ``label == "all"`` for the version:
         ``model_version, label, tasks`` (tasks evaluated), ``tp, fp, fn, precision,
         recall, f1``; ``accuracy`` for choices (per label: tasks where the label is rightly
@@ -139,10 +147,12 @@ def evaluate(
         counts over labels; its ``ap`` and ``ar`` average the labels that have reference
         regions, as COCO does.
 
-    Raises:
-        ConfigurationError: ``from_name`` is not a control of the frames, a
-            ``model_version`` has no predictions, the control's results are of a type
-            evaluate does not handle, or a threshold is outside (0, 1].
+    Raises
+    ------
+    ConfigurationError
+        ``from_name`` is not a control of the frames, a ``model_version`` has no
+        predictions, the control's results are of a type evaluate does not handle, or a
+        threshold is outside (0, 1].
     """
     require_from_name(frames, from_name)
     thresholds = tuple(COCO_IOU_THRESHOLDS if iou_thresholds is None else iou_thresholds)
@@ -416,18 +426,27 @@ def confusion(
     the task's choice (several sorted and joined with ``"|"``), ``"(none)"`` when one side
     has no result for the control. Labels follow the label config's order when known.
 
-    Args:
-        frames: the tables of an export.
-        from_name: a ``Choices`` (or ``Taxonomy``) control.
-        ground_truth_only: take the reference from ground-truth annotations only.
-        model_version: the model version (needed when the predictions hold several).
+    Parameters
+    ----------
+    frames
+        The tables of an export.
+    from_name
+        A ``Choices`` (or ``Taxonomy``) control.
+    ground_truth_only
+        Take the reference from ground-truth annotations only.
+    model_version
+        The model version (needed when the predictions hold several).
 
-    Returns:
+    Returns
+    -------
+    pandas.DataFrame
         A DataFrame of counts (``int64``), every label on both axes.
 
-    Raises:
-        ConfigurationError: ``from_name`` is not a control of the frames or not a choice
-            control, or several model versions are present and none was chosen.
+    Raises
+    ------
+    ConfigurationError
+        ``from_name`` is not a control of the frames or not a choice control, or several
+        model versions are present and none was chosen.
     """
     require_from_name(frames, from_name)
     predictions = _versions(frames, model_version)

@@ -82,9 +82,12 @@ _DATA = msgspec.json.Decoder(dict[str, msgspec.Raw])
 def check_format(info: dict[str, Any], where: str | os.PathLike[str]) -> int:
     """The format version of a manifest this ls_frames can read.
 
-    Raises:
-        ExportFormatError: the manifest names another format.
-        DatasetVersionError: the dataset's version is newer than :data:`FORMAT_VERSION`.
+    Raises
+    ------
+    ExportFormatError
+        The manifest names another format.
+    DatasetVersionError
+        The dataset's version is newer than :data:`FORMAT_VERSION`.
     """
     fmt = info.get("format", FORMAT)
     if fmt != FORMAT:
@@ -104,9 +107,12 @@ def check_format(info: dict[str, Any], where: str | os.PathLike[str]) -> int:
 def read_manifest(dataset: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of a complete dataset, its format version checked.
 
-    Raises:
-        ExportFormatError: no manifest (not a complete dataset), or an unreadable one.
-        DatasetVersionError: the dataset was written in a newer format version.
+    Raises
+    ------
+    ExportFormatError
+        No manifest (not a complete dataset), or an unreadable one.
+    DatasetVersionError
+        The dataset was written in a newer format version.
     """
     path = Path(dataset) / MANIFEST
     if not path.is_file():

@@ -224,44 +224,54 @@ def to_hf_dataset(
     out. Class names come from the label config in config order (labels the results use
     but the config lacks follow, sorted), as ``ClassLabel`` features.
 
-    Parameters:
-        frames: the tables of an export.
-        media: the ``fetch_media`` table (``task_id, field, position, uri, path, bytes,
-            sha256, content_type, error``); adds an ``image`` (``datasets.Image``) or
-            ``audio`` (``datasets.Audio``) column from the first item of ``field`` of each
-            task. A task of the dataset whose media is missing or failed is an error.
-        split: a Series ``task_id -> split name`` (:func:`~ls_frames.tables.split`):
-            gives a ``DatasetDict`` with one dataset per category, in category order.
-        task: ``"detection"``: ``width, height`` (pixels of the media when given, else the
-            export's ``original_width/height``) and ``objects`` (``bbox`` as COCO
-            ``[x, y, width, height]`` in pixels, the enclosing box of a rotated one;
-            ``category`` class ids; ``region_id``; ``area``). ``"classification"``:
-            ``label`` (-1 when the annotation has no choice), or ``labels`` (a list) when
-            some annotation holds several choices. ``"ner"``: ``text``, ``tokens`` and
-            ``ner_tags`` (BIO, ``O`` first, then ``B-``/``I-`` per label), a span tagging
-            every token it overlaps (where spans overlap, the earlier one wins).
-            ``"segmentation"``: ``mask`` (a grey image of the image's size: pixel = class
-            id + 1, 0 background; where regions overlap, the later result wins) drawn from
-            brush, polygon, rectangle and ellipse regions by
-            :func:`~ls_frames.tables.region_masks`, and ``categories`` (the class ids
-            present; its ``ClassLabel`` names the pixel values).
-        from_name: the control to train on; by default the only control of the task's kind
-            (RectangleLabels, Choices, Labels; brush, polygon, rectangle or ellipse labels).
-        field: the data key of the media or text (default: the control's ``toName`` or the
-            only one there is).
-        tokenizer: for ``"ner"``, a callable from text to token ``(start, end)`` offsets
-            or token strings (found in the text in order); :func:`whitespace_tokenizer` by
-            default.
+    Parameters
+    ----------
+    frames
+        The tables of an export.
+    media
+        The ``fetch_media`` table (``task_id, field, position, uri, path, bytes, sha256,
+        content_type, error``); adds an ``image`` (``datasets.Image``) or ``audio``
+        (``datasets.Audio``) column from the first item of ``field`` of each task. A task of
+        the dataset whose media is missing or failed is an error.
+    split
+        A Series ``task_id -> split name`` (:func:`~ls_frames.tables.split`): gives a
+        ``DatasetDict`` with one dataset per category, in category order.
+    task
+        ``"detection"``: ``width, height`` (pixels of the media when given, else the
+        export's ``original_width/height``) and ``objects`` (``bbox`` as COCO ``[x, y,
+        width, height]`` in pixels, the enclosing box of a rotated one; ``category`` class
+        ids; ``region_id``; ``area``). ``"classification"``: ``label`` (-1 when the
+        annotation has no choice), or ``labels`` (a list) when some annotation holds several
+        choices. ``"ner"``: ``text``, ``tokens`` and ``ner_tags`` (BIO, ``O`` first, then
+        ``B-``/``I-`` per label), a span tagging every token it overlaps (where spans
+        overlap, the earlier one wins). ``"segmentation"``: ``mask`` (a grey image of the
+        image's size: pixel = class id + 1, 0 background; where regions overlap, the later
+        result wins) drawn from brush, polygon, rectangle and ellipse regions by
+        :func:`~ls_frames.tables.region_masks`, and ``categories`` (the class ids present;
+        its ``ClassLabel`` names the pixel values).
+    from_name
+        The control to train on; by default the only control of the task's kind
+        (RectangleLabels, Choices, Labels; brush, polygon, rectangle or ellipse labels).
+    field
+        The data key of the media or text (default: the control's ``toName`` or the only one
+        there is).
+    tokenizer
+        For ``"ner"``, a callable from text to token ``(start, end)`` offsets or token
+        strings (found in the text in order); :func:`whitespace_tokenizer` by default.
 
-    Returns:
+    Returns
+    -------
+    datasets.Dataset or datasets.DatasetDict
         ``datasets.Dataset``, or ``datasets.DatasetDict`` with ``split``; every row has
         ``task_id``. ``.with_format("numpy")`` or ``("torch")`` give arrays.
 
-    Raises:
-        ConfigurationError: ``datasets`` is not installed (with the ``pip install`` line),
-            an unknown ``task`` or ``from_name``, an ambiguous control or field, tasks
-            missing from ``split``.
-        DownloadError: media missing or failed for a task of the dataset.
+    Raises
+    ------
+    ConfigurationError
+        ``datasets`` is not installed (with the ``pip install`` line), an unknown ``task``
+        or ``from_name``, an ambiguous control or field, tasks missing from ``split``.
+    DownloadError
+        Media missing or failed for a task of the dataset.
     """
     if task not in _TYPES:
         raise ConfigurationError(f"task must be one of {list(_TYPES)}, not {task!r}")

@@ -76,27 +76,36 @@ def split(
     when the project grows. The shares follow ``fractions`` as a random draw would (about
     ``sqrt(f * (1 - f) / groups)``: within a few points on a few hundred groups).
 
-    Parameters:
-        frames: :class:`Frames`, or a tasks DataFrame with ``task_id``.
-        fractions: split name -> share, adding up to 1 (``{"train": 0.8, "val": 0.2}``).
-        by: a tasks column (``"data.patient"``) whose groups stay whole; tasks with no
-            value form one group.
-        stratify: a ``from_name`` whose label (the consensus answer of
-            :func:`~ls_frames.tables.consensus`; missing when none) each group is hashed
-            with, or a tasks column. Groups are drawn per stratum, so every label's share
-            follows the fractions independently of the others; the assignment stays a
-            function of the group and its label, so a task keeps its split as the project
-            grows unless its label changes. With ``by``, a group's stratum is its most
-            common label.
-        seed: a different seed gives a different, equally reproducible split.
+    Parameters
+    ----------
+    frames
+        :class:`Frames`, or a tasks DataFrame with ``task_id``.
+    fractions
+        Split name -> share, adding up to 1 (``{"train": 0.8, "val": 0.2}``).
+    by
+        A tasks column (``"data.patient"``) whose groups stay whole; tasks with no value
+        form one group.
+    stratify
+        A ``from_name`` whose label (the consensus answer of
+        :func:`~ls_frames.tables.consensus`; missing when none) each group is hashed with,
+        or a tasks column. Groups are drawn per stratum, so every label's share follows the
+        fractions independently of the others; the assignment stays a function of the group
+        and its label, so a task keeps its split as the project grows unless its label
+        changes. With ``by``, a group's stratum is its most common label.
+    seed
+        A different seed gives a different, equally reproducible split.
 
-    Returns:
+    Returns
+    -------
+    pandas.Series
         A categorical Series indexed by ``task_id`` whose categories are the keys of
         ``fractions`` in their order, named ``"split"``.
 
-    Raises:
-        ConfigurationError: fractions that are empty, negative or do not add up to 1, or an
-            unknown ``by`` or ``stratify``.
+    Raises
+    ------
+    ConfigurationError
+        Fractions that are empty, negative or do not add up to 1, or an unknown ``by`` or
+        ``stratify``.
     """
     names, bounds = _check_fractions(fractions)
     tasks = _tasks(frames)
