@@ -25,20 +25,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.evaluation.matching import choice_rows, detection_rows
 from ls_frames.evaluation.reference import reference_annotations
 from ls_frames.evaluation.results import region_geometry, region_values, require_from_name
-from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 from ls_frames.reading.controls import CHOICE_TYPES, POLYGON_TYPES, RECTANGLE_TYPES, SPAN_TYPES
 from ls_frames.tables.frames import Frames
 
 __all__ = ["COCO_IOU_THRESHOLDS", "confusion", "evaluate"]
 
 COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, 10).tolist())
-_RECALL_POINTS = np.linspace(0.0, 1.00, 101)
-_MAX_DETECTIONS = 100
 _COLUMNS = (
     "model_version",
     "label",
@@ -194,9 +191,9 @@ def evaluate(
         gt = used[(src == "annotation") & np.isin(sid, ref_ids)]
         dt = used[(src == "prediction") & np.isin(sid, pred_ids)]
         if kind == "choice":
-            table = _choices(gt, dt, tasks)
+            table = choice_rows(gt, dt, tasks)
         else:
-            table = _detections(gt, dt, pred_score, kind, thresholds, geo, span_key)
+            table = detection_rows(gt, dt, pred_score, kind, thresholds, geo, span_key)
         table.insert(0, "model_version", str(version))
         table.insert(2, "tasks", len(tasks))
         rows.append(table)
@@ -225,191 +222,6 @@ def _typed(out: pd.DataFrame, frames: Frames, from_name: str) -> pd.DataFrame:
     out = out.iloc[sorted(range(len(out)), key=order.__getitem__)].reset_index(drop=True)
     out["label"] = out["label"].astype("string")
     return out
-
-
-def _counts(tp: int, fp: int, fn: int) -> dict[str, Any]:
-    precision = tp / (tp + fp) if tp + fp else np.nan
-    recall = tp / (tp + fn) if tp + fn else np.nan
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else np.nan
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
-
-
-def _labels(frame: pd.DataFrame) -> NDArray[Any]:
-    return np.array([v[0] if v else "" for v in region_values(frame)], dtype=object)
-
-
-def _choices(gt: pd.DataFrame, dt: pd.DataFrame, tasks: NDArray[np.int64]) -> pd.DataFrame:
-    def sets(frame: pd.DataFrame) -> dict[int, frozenset[str]]:
-        out: dict[int, set[str]] = {}
-        for task, values in zip(
-            frame["task_id"].to_numpy(np.int64), region_values(frame), strict=True
-        ):
-            out.setdefault(int(task), set()).update(values)
-        return {k: frozenset(v) for k, v in out.items()}
-
-    ref, pred = sets(gt), sets(dt)
-    compared = [int(t) for t in tasks if int(t) in ref or int(t) in pred]
-    labels = sorted(set().union(*ref.values(), *pred.values()))
-    rows = []
-    empty: frozenset[str] = frozenset()
-    for label in labels:
-        has_r = np.array([label in ref.get(t, empty) for t in compared], bool)
-        has_p = np.array([label in pred.get(t, empty) for t in compared], bool)
-        row = {
-            "label": label,
-            **_counts(
-                int((has_r & has_p).sum()), int((~has_r & has_p).sum()), int((has_r & ~has_p).sum())
-            ),
-        }
-        row["accuracy"] = float((has_r == has_p).mean()) if compared else np.nan
-        rows.append(row)
-    total = _counts(
-        sum(r["tp"] for r in rows), sum(r["fp"] for r in rows), sum(r["fn"] for r in rows)
-    )
-    exact = [ref.get(t, empty) == pred.get(t, empty) for t in compared]
-    total["accuracy"] = float(np.mean(exact)) if compared else np.nan
-    rows.append({"label": "all", **total})
-    result: pd.DataFrame = pd.DataFrame(rows)
-    return result
-
-
-def _detections(
-    gt: pd.DataFrame,
-    dt: pd.DataFrame,
-    pred_score: pd.Series,
-    kind: str,
-    thresholds: tuple[float, ...],
-    geo: NDArray[np.float64],
-    span_key: NDArray[Any],
-) -> pd.DataFrame:
-    """Rows per label and ``all``; ``geo`` and ``span_key`` (of :func:`region_geometry`)
-    are indexed by the frames' index."""
-    all_t = tuple(dict.fromkeys((*thresholds, 0.5, 0.75)))
-    g_task, d_task = gt["task_id"].to_numpy(np.int64), dt["task_id"].to_numpy(np.int64)
-    g_label, d_label = _labels(gt), _labels(dt)
-    score = dt["score"].to_numpy(np.float64, na_value=np.nan)
-    fallback = pred_score.reindex(dt["source_id"].to_numpy(np.int64)).to_numpy(
-        np.float64, na_value=np.nan
-    )
-    score = np.where(np.isnan(score), fallback, score)
-    scored = not np.isnan(score).any()
-    score = np.nan_to_num(score, nan=0.0)
-    # detections by image and label, best score first, then in result order
-    d_order = np.lexsort(
-        (
-            dt["result_index"].to_numpy(np.int64, na_value=0),
-            dt["source_id"].to_numpy(np.int64),
-            -score,
-            d_label,
-            d_task,
-        )
-    )
-    d_task, d_label, score = d_task[d_order], d_label[d_order], score[d_order]
-    d_geo = geo[dt.index.to_numpy()][d_order]
-    codes = {lab: i for i, lab in enumerate(sorted(set(g_label.tolist()) | set(d_label.tolist())))}
-    d_key = _key(d_task, d_label, codes)
-    rank = np.arange(len(d_key)) - np.searchsorted(d_key, d_key, side="left")
-    g_geo = geo[gt.index.to_numpy()]
-    g_key = _key(g_task, g_label, codes)
-    # candidate pairs: same image and label
-    g_sort = np.argsort(g_key, kind="stable")
-    lo = np.searchsorted(g_key[g_sort], d_key, side="left")
-    hi = np.searchsorted(g_key[g_sort], d_key, side="right")
-    counts = hi - lo
-    c_det = np.repeat(np.arange(len(d_key)), counts)
-    c_gt = g_sort[
-        np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
-        if len(lo)
-        else np.zeros(0, np.int64)
-    ].astype(np.int64)
-    if kind == "span":
-        overlap = paired_span_iou(d_geo[c_det, :2], g_geo[c_gt, :2])
-        dk, gk = span_key[dt.index.to_numpy()][d_order], span_key[gt.index.to_numpy()]
-        overlap = np.where(dk[c_det] == gk[c_gt], overlap, 0.0)
-    else:
-        overlap = paired_box_iou(d_geo[c_det], g_geo[c_gt])
-    matched = {t: _greedy(c_det, c_gt, overlap, rank, t, len(d_key), len(g_key)) for t in all_t}
-    labels = sorted(set(g_label.tolist()) | set(d_label.tolist()))
-    rows = []
-    for label in labels:
-        d_in, g_n = d_label == label, int((g_label == label).sum())
-        tp = int(matched[thresholds[0]][d_in].sum())
-        row: dict[str, Any] = {"label": label, **_counts(tp, int(d_in.sum()) - tp, g_n - tp)}
-        if scored and g_n:
-            keep = d_in & (rank < _MAX_DETECTIONS)
-            order = np.lexsort((rank[keep], d_task[keep], -score[keep]))
-            ap = {t: _precision_recall(matched[t][keep][order], g_n) for t in all_t}
-            row["ap"] = float(np.mean([ap[t][0] for t in thresholds]))
-            row["ar"] = float(np.mean([ap[t][1] for t in thresholds]))
-            row["ap50"], row["ap75"] = ap[0.5][0], ap[0.75][0]
-        rows.append(row)
-    total: dict[str, Any] = {
-        "label": "all",
-        **_counts(
-            sum(r["tp"] for r in rows), sum(r["fp"] for r in rows), sum(r["fn"] for r in rows)
-        ),
-    }
-    valid = [r for r in rows if "ap" in r]
-    if scored:
-        for column in ("ap", "ap50", "ap75", "ar"):
-            total[column] = float(np.mean([r[column] for r in valid])) if valid else np.nan
-    rows.append(total)
-    result: pd.DataFrame = pd.DataFrame(rows)
-    return result
-
-
-def _key(task: NDArray[np.int64], label: NDArray[Any], codes: dict[str, int]) -> NDArray[np.int64]:
-    """One integer per (task, label), ordered like the pairs."""
-    code = np.fromiter((codes[lab] for lab in label.tolist()), np.int64, len(label))
-    return task * max(len(codes), 1) + code
-
-
-def _greedy(
-    c_det: NDArray[np.int64],
-    c_gt: NDArray[np.int64],
-    overlap: NDArray[np.float64],
-    rank: NDArray[np.int64],
-    threshold: float,
-    n_det: int,
-    n_gt: int,
-) -> NDArray[np.bool_]:
-    """Whether each detection is matched at ``threshold``: detections in rank order each
-    take the free reference of highest IoU (the last one on a tie, as COCOeval does)."""
-    matched = np.zeros(n_det, bool)
-    used = np.zeros(n_gt, bool)
-    ok = (overlap >= min(threshold, 1 - 1e-10)) & (overlap > 0)
-    c_det, c_gt, overlap = c_det[ok], c_gt[ok], overlap[ok]
-    c_rank = rank[c_det]
-    by_rank = np.argsort(c_rank, kind="stable")
-    bounds = np.searchsorted(
-        c_rank[by_rank], np.arange(int(c_rank.max()) + 2 if len(c_rank) else 1)
-    )
-    for r in range(len(bounds) - 1):
-        sel = by_rank[bounds[r] : bounds[r + 1]]
-        sel = sel[~used[c_gt[sel]]]
-        if not len(sel):
-            continue
-        order = np.lexsort((c_gt[sel], overlap[sel], c_det[sel]))
-        sel = sel[order]
-        last = np.r_[c_det[sel][1:] != c_det[sel][:-1], True]
-        used[c_gt[sel[last]]] = True
-        matched[c_det[sel[last]]] = True
-    return matched
-
-
-def _precision_recall(tps: NDArray[np.bool_], n_gt: int) -> tuple[float, float]:
-    """COCO's 101-point interpolated precision (mean) and recall of detections in score
-    order, ``tps`` telling which are matched."""
-    if not len(tps):
-        return 0.0, 0.0
-    tp = np.cumsum(tps).astype(np.float64)
-    fp = np.cumsum(~tps).astype(np.float64)
-    recall = tp / n_gt
-    precision = tp / (fp + tp + np.spacing(1))
-    precision = np.maximum.accumulate(precision[::-1])[::-1]
-    at = np.searchsorted(recall, _RECALL_POINTS, side="left")
-    q = np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)], 0.0)
-    return float(q.mean()), float(recall[-1])
 
 
 def confusion(
