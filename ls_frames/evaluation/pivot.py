@@ -1,9 +1,12 @@
-"""Analysis helpers on :class:`~ls_frames.tables.Frames`: model evaluation and agreement.
+"""One control laid out per annotator, and the IoU of two boxes.
 
-:func:`compare_predictions` (in :mod:`~ls_frames.evaluation.comparison`) puts each
-prediction's results next to the annotation's they should match; :func:`annotator_pivot`
-lays one control out with one column per annotator. Both read only the pandas tables, so
-they work on :func:`read_export`, ``load_project`` and :func:`read_parquet` results alike.
+:func:`annotator_pivot` gives one row per task (or region) and one column per annotator
+holding what each chose: the cells :func:`~ls_frames.agreement` and
+:func:`~ls_frames.consensus` compare. :func:`iou` is the intersection over union of two
+axis-aligned boxes (for many boxes, and rotated ones, see
+:mod:`ls_frames.geometry.overlap`). Both read only the pandas tables, so they work on
+:func:`~ls_frames.read_export`, ``load_project`` and :func:`~ls_frames.read_parquet`
+results alike.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ from typing import Any, Literal
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.evaluation.comparison import compare_predictions
 from ls_frames.evaluation.reference import reference_annotations, usable_annotations
 from ls_frames.evaluation.results import region_values, require_from_name
 from ls_frames.geometry.overlap import box_iou
 from ls_frames.tables.frames import Frames
 
-__all__ = ["annotator_pivot", "compare_predictions", "iou", "region_values", "require_from_name"]
+__all__ = ["annotator_pivot", "iou"]
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
