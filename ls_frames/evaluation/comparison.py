@@ -193,25 +193,41 @@ def _match_all(
     none; ``pg``/``ag`` number the (key, source) groups; ``how`` indexes ``_HOW``)."""
     preds["pg"] = _codes(preds["key"].to_numpy(np.int64), preds["sid"].to_numpy(np.int64))
     anns["ag"] = _codes(anns["key"].to_numpy(np.int64), anns["sid"].to_numpy(np.int64))
+    n_ag = max(int(anns["ag"].max()) + 1 if len(anns) else 1, 1)
+    cand = _candidates(regions, preds, anns, min_iou)
+    matched = _greedy(cand, n_ag, len(preds))
     groups = (
         preds[["key", "pg"]]
         .drop_duplicates()
         .merge(anns[["key", "ag"]].drop_duplicates(), on="key")
     )
-    n_ag = max(int(anns["ag"].max()) + 1 if len(anns) else 1, 1)
+    ordered, left_p, left_a = _rest(groups, preds, anns, matched, n_ag)
+    columns = ["pi", "aj", "how", "iou", "pg", "ag"]
+    out: pd.DataFrame = pd.concat(
+        [matched[columns], ordered[columns], left_p[columns], left_a[columns]], ignore_index=True
+    )
+    return out
+
+
+def _candidates(
+    regions: pd.DataFrame, preds: pd.DataFrame, anns: pd.DataFrame, min_iou: float
+) -> pd.DataFrame:
+    """Every (prediction item, annotation item) pair of one key: ``pi, aj, pg, ag``,
+    ``overlap`` (NaN without comparable geometry), ``by_id`` and ``by_iou`` (may match
+    in step 1 or 2). Sets ``preds["kind"]`` and ``anns["kind"]``."""
     kind, geo, span_key = region_geometry(
         regions.iloc[np.concatenate([preds["pos"].to_numpy(), anns["pos"].to_numpy()])]
     )
     n_p = len(preds)
     preds["kind"], anns["kind"] = kind[:n_p], kind[n_p:]
-    cand = (
+    cand: pd.DataFrame = (
         preds[["key", "pg"]]
         .reset_index(names="pi")
         .merge(anns[["key", "ag"]].reset_index(names="aj"), on="key")
     )
     pi, aj = cand["pi"].to_numpy(), cand["aj"].to_numpy()
     rid_p, rid_a = preds["rid"].to_numpy(object)[pi], anns["rid"].to_numpy(object)[aj]
-    by_id = np.asarray((rid_p == rid_a) & (rid_p != None), dtype=bool)  # noqa: E711
+    cand["by_id"] = np.asarray((rid_p == rid_a) & (rid_p != None), dtype=bool)  # noqa: E711
     kp, ka = kind[pi], kind[n_p + aj]
     comparable = (kp == ka) & (kp != NONE) & (span_key[pi] == span_key[n_p + aj])
     overlap = np.full(len(pi), np.nan)
@@ -219,11 +235,20 @@ def _match_all(
     overlap[boxes] = paired_box_iou(geo[pi[boxes]], geo[n_p + aj[boxes]])
     spans = comparable & (kp == SPAN)
     overlap[spans] = paired_span_iou(geo[pi[spans], :2], geo[n_p + aj[spans], :2])
-    by_iou = comparable & (overlap > 0) & (overlap >= min_iou)
+    cand["overlap"] = overlap
+    cand["by_iou"] = comparable & (overlap > 0) & (overlap >= min_iou)
+    return cand
+
+
+def _greedy(cand: pd.DataFrame, n_ag: int, n_preds: int) -> pd.DataFrame:
+    """Steps 1 (same region id, in result order) and 2 (best overlap first), greedily:
+    an item is matched at most once per (prediction, annotation) pair. Rows ``pi, aj,
+    how, iou, pg, ag``."""
+    pi, aj = cand["pi"].to_numpy(), cand["aj"].to_numpy()
     pg, ag = cand["pg"].to_numpy(), cand["ag"].to_numpy()
-    # step 1 (ids, in result order), then step 2 (best overlap first), greedily
-    first = np.flatnonzero(by_id)
-    second = np.flatnonzero(by_iou)
+    overlap = cand["overlap"].to_numpy(np.float64)
+    first = np.flatnonzero(cand["by_id"].to_numpy(bool))
+    second = np.flatnonzero(cand["by_iou"].to_numpy(bool))
     second = second[np.lexsort((aj[second], pi[second], -overlap[second]))]
     used_p: set[int] = set()
     used_a: set[int] = set()
@@ -233,7 +258,7 @@ def _match_all(
         for c, p_key, a_key in zip(
             order.tolist(),
             (pi[order] * n_ag + ag[order]).tolist(),
-            (aj[order] * (len(preds) + 1) + pg[order]).tolist(),
+            (aj[order] * (n_preds + 1) + pg[order]).tolist(),
             strict=True,
         ):
             if p_key in used_p or a_key in used_a:
@@ -243,7 +268,7 @@ def _match_all(
             chosen.append(c)
             how.append(stage)
     picked = np.asarray(chosen, np.int64)
-    matched = pd.DataFrame(
+    matched: pd.DataFrame = pd.DataFrame(
         {
             "pi": pi[picked],
             "aj": aj[picked],
@@ -253,46 +278,42 @@ def _match_all(
             "ag": ag[picked],
         }
     )
-    # every item of every (prediction, annotation) pair: matched, by order, or unmatched
+    return matched
+
+
+def _rest(
+    groups: pd.DataFrame,
+    preds: pd.DataFrame,
+    anns: pd.DataFrame,
+    matched: pd.DataFrame,
+    n_ag: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What steps 1 and 2 left, per (prediction, annotation) pair: results without
+    geometry paired in result order (step 3), then the unmatched items of each side."""
+    n_p = len(preds) + 1
     side_p = groups[["pg", "ag"]].merge(preds[["pg"]].reset_index(names="pi"), on="pg")
     side_a = groups[["pg", "ag"]].merge(anns[["ag"]].reset_index(names="aj"), on="ag")
-    side_p = side_p[
-        ~np.isin(
-            side_p["pi"].to_numpy() * n_ag + side_p["ag"].to_numpy(),
-            matched["pi"].to_numpy() * n_ag + matched["ag"].to_numpy(),
-        )
-    ]
-    side_a = side_a[
-        ~np.isin(
-            side_a["aj"].to_numpy() * (len(preds) + 1) + side_a["pg"].to_numpy(),
-            matched["aj"].to_numpy() * (len(preds) + 1) + matched["pg"].to_numpy(),
-        )
-    ]
+    side_p = side_p[~_pair_in(side_p, matched, "pi", "ag", n_ag)]
+    side_a = side_a[~_pair_in(side_a, matched, "aj", "pg", n_p)]
     plain_p = side_p[preds["kind"].to_numpy()[side_p["pi"].to_numpy()] == NONE].copy()
     plain_a = side_a[anns["kind"].to_numpy()[side_a["aj"].to_numpy()] == NONE].copy()
     plain_p["rank"] = plain_p.groupby(["pg", "ag"]).cumcount()
     plain_a["rank"] = plain_a.groupby(["pg", "ag"]).cumcount()
     ordered = plain_p.merge(plain_a, on=["pg", "ag", "rank"])[["pi", "aj", "pg", "ag"]]
     ordered["how"], ordered["iou"] = 2, np.nan
-    left_p = side_p[
-        ~np.isin(
-            side_p["pi"].to_numpy() * n_ag + side_p["ag"].to_numpy(),
-            ordered["pi"].to_numpy() * n_ag + ordered["ag"].to_numpy(),
-        )
-    ]
-    left_a = side_a[
-        ~np.isin(
-            side_a["aj"].to_numpy() * (len(preds) + 1) + side_a["pg"].to_numpy(),
-            ordered["aj"].to_numpy() * (len(preds) + 1) + ordered["pg"].to_numpy(),
-        )
-    ]
+    left_p = side_p[~_pair_in(side_p, ordered, "pi", "ag", n_ag)]
+    left_a = side_a[~_pair_in(side_a, ordered, "aj", "pg", n_p)]
     left_p = left_p.assign(aj=-1, how=3, iou=np.nan)
     left_a = left_a.assign(pi=-1, how=4, iou=np.nan)
-    columns = ["pi", "aj", "how", "iou", "pg", "ag"]
-    out: pd.DataFrame = pd.concat(
-        [matched[columns], ordered[columns], left_p[columns], left_a[columns]], ignore_index=True
-    )
-    return out
+    return ordered, left_p, left_a
+
+
+def _pair_in(
+    rows: pd.DataFrame, taken: pd.DataFrame, item: str, group: str, size: int
+) -> NDArray[np.bool_]:
+    """Whether each row's ``(item, group)`` is one of ``taken``'s."""
+    key = rows[item].to_numpy() * size + rows[group].to_numpy()
+    return np.isin(key, taken[item].to_numpy() * size + taken[group].to_numpy())
 
 
 def _take(frame: pd.DataFrame, index: NDArray[np.int64]) -> pd.DataFrame:
