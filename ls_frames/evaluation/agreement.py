@@ -176,27 +176,10 @@ def _mask_iou(rows: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.nda
 
 
 def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
+    """``agreement(method="iou")``: one row per annotator pair."""
     require_from_name(frames, from_name)
-    annotations = usable_annotations(frames)
-    use_email = bool(annotations["completed_by_email"].notna().any())
-    who_column = "completed_by_email" if use_email else "completed_by_id"
-    latest = reference_annotations(annotations, "latest", annotator=who_column)
-    persons = latest.index.get_level_values(who_column)
-    named = persons.notna()
-    who = pd.Series(persons[named].to_numpy(object), index=latest.to_numpy(np.int64)[named])
-    regions = frames.regions
-    mask = (
-        (regions["source"].astype(object) == "annotation")
-        & (regions["from_name"].astype(object) == from_name)
-        & regions["source_id"].isin(who.index)
-    ).to_numpy(bool)
-    rows = regions[mask]
-    boxes, spans = _geometry(rows)
-    kinds = mask_kinds(rows["type"])
-    is_shape = kinds.isin(["polygon", "brush", "ellipse"]).to_numpy(bool)
-    boxes[is_shape] = np.nan  # a polygon or a brush is compared by its pixels
+    rows, persons = _annotated_regions(frames, from_name)
     tasks = rows["task_id"].to_numpy(np.int64)
-    persons = who.reindex(rows["source_id"].to_numpy(np.int64)).to_numpy(object)
     people = sorted(set(persons), key=str)
     rank = {p: k for k, p in enumerate(people)}
     codes = np.array([rank[p] for p in persons], dtype=np.int64)
@@ -213,18 +196,7 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
             sums[a, b, 3] += counts[i] + counts[j]
     # every candidate pair of regions (same task, two annotators), scored at once
     left, right = _candidates(tasks, codes)
-    is_box = ~np.isnan(boxes[:, :4]).any(1)
-    is_span = ~np.isnan(spans).any(1)
-    score = np.zeros(len(left))
-    both_boxes = is_box[left] & is_box[right]
-    both_spans = is_span[left] & is_span[right]
-    if both_boxes.any():
-        score[both_boxes] = paired_box_iou(boxes[left[both_boxes]], boxes[right[both_boxes]])
-    if both_spans.any():
-        score[both_spans] = paired_span_iou(spans[left[both_spans]], spans[right[both_spans]])
-    both_shapes = is_shape[left] & is_shape[right]
-    if both_shapes.any():
-        score[both_shapes] = _mask_iou(rows, left[both_shapes], right[both_shapes])
+    score = _region_iou(rows, left, right)
     keep = score > 0
     left, right, score = left[keep], right[keep], score[keep]
     # greedy, best first, within each (task, annotator pair)
@@ -255,6 +227,48 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
         "unmatched": [int(sums[i, j, 3]) for i, j in pairs],
     }
     return _pair_frame(rows_out, extra)
+
+
+def _annotated_regions(frames: Frames, from_name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The regions of ``from_name`` in each annotator's last annotation of a task (by
+    email where the export has them, else by user id), and who drew each."""
+    annotations = usable_annotations(frames)
+    use_email = bool(annotations["completed_by_email"].notna().any())
+    who_column = "completed_by_email" if use_email else "completed_by_id"
+    latest = reference_annotations(annotations, "latest", annotator=who_column)
+    persons = latest.index.get_level_values(who_column)
+    named = persons.notna()
+    who = pd.Series(persons[named].to_numpy(object), index=latest.to_numpy(np.int64)[named])
+    regions = frames.regions
+    mask = (
+        (regions["source"].astype(object) == "annotation")
+        & (regions["from_name"].astype(object) == from_name)
+        & regions["source_id"].isin(who.index)
+    ).to_numpy(bool)
+    rows = regions[mask]
+    return rows, who.reindex(rows["source_id"].to_numpy(np.int64)).to_numpy(object)
+
+
+def _region_iou(rows: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """IoU of rows ``left[k]`` and ``right[k]``: boxes (rotation aware), spans, or the
+    pixels of polygons, brushes and ellipses; 0 for regions of different kinds."""
+    boxes, spans = _geometry(rows)
+    kinds = mask_kinds(rows["type"])
+    is_shape = kinds.isin(["polygon", "brush", "ellipse"]).to_numpy(bool)
+    boxes[is_shape] = np.nan  # a polygon or a brush is compared by its pixels
+    is_box = ~np.isnan(boxes[:, :4]).any(1)
+    is_span = ~np.isnan(spans).any(1)
+    score = np.zeros(len(left))
+    both_boxes = is_box[left] & is_box[right]
+    both_spans = is_span[left] & is_span[right]
+    if both_boxes.any():
+        score[both_boxes] = paired_box_iou(boxes[left[both_boxes]], boxes[right[both_boxes]])
+    if both_spans.any():
+        score[both_spans] = paired_span_iou(spans[left[both_spans]], spans[right[both_spans]])
+    both_shapes = is_shape[left] & is_shape[right]
+    if both_shapes.any():
+        score[both_shapes] = _mask_iou(rows, left[both_shapes], right[both_shapes])
+    return score
 
 
 def agreement(
