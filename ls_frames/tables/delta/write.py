@@ -300,6 +300,21 @@ def _full(
     return _finish(run, versions, widths, tasks, keys, rows)
 
 
+@dataclass
+class _Refresh:
+    """What a refresh carries from one table to the next."""
+
+    expected: DeltaState  # the dataset version the run started from
+    parts: dict[str, pa.Table]  # the new rows, by table
+    changed: pa.Array  # ids of the tasks changed or deleted
+    drop: pa.Array  # ids of the tasks deleted
+    versions: dict[str, int]
+    rows: dict[str, int]
+    widths: dict[str, int]
+    keys: list[str]  # the dataset's data keys
+    result: DeltaWrite | None = None
+
+
 def _merge(
     run: Run,
     parts: dict[str, pa.Table],
@@ -311,92 +326,108 @@ def _merge(
     part_ids: set[int] = set()
     if "tasks" in parts:
         part_ids = set(parts["tasks"].column("task_id").to_pylist())
-    changed = pa.array(sorted(part_ids | dropped), pa.int64())
-    drop = pa.array(sorted(dropped), pa.int64())
-    versions = dict(expected.versions)
-    rows = dict(expected.rows)
-    widths = dict(expected.tasks_per_file or {})
     old_keys = list(expected.data_keys)
-    keys = old_keys + [k for k in new_keys if k not in set(old_keys)]
+    refresh = _Refresh(
+        expected=expected,
+        parts=parts,
+        changed=pa.array(sorted(part_ids | dropped), pa.int64()),
+        drop=pa.array(sorted(dropped), pa.int64()),
+        versions=dict(expected.versions),
+        rows=dict(expected.rows),
+        widths=dict(expected.tasks_per_file or {}),
+        keys=old_keys + [k for k in new_keys if k not in set(old_keys)],
+    )
     order = commit_order([*parts, *expected.versions])
     for name in order:
-        widths.setdefault(name, default_width)
-    result: list[DeltaWrite] = []
-
-    def one(name: str) -> None:
-        nonlocal keys
-        last = name == "tasks"
-        width = widths[name]
-        new = parts.get(name, SCHEMAS[name].empty_table())
-        new = new.filter(pc.invert(pc.is_in(new.column("task_id"), value_set=drop)))
-        base = None
-        old = pa.table({"task_id": pa.array([], pa.int64())})
-        if name in expected.versions:
-            base = base_table(run, name, expected.versions[name])
-            ranges = sorted({int(i) // width for i in changed.to_pylist()})
-            old = files_dataset(
-                base, table_uri(run.uri, name), run.storage_options, ranges
-            ).to_table()
-        else:  # a table this dataset did not have yet
-            ranges = sorted({int(i) // width for i in new.column("task_id").to_pylist()})
-        table_keys = keys
-        if last and base is not None:
-            present = [
-                c[len(_DATA) :] for c in base.schema().to_arrow().names if c.startswith(_DATA)
-            ]
-            table_keys = present + [k for k in keys if k not in set(present)]
-        schema = target_schema(name, table_keys)
-        hit = pc.is_in(old.column("task_id"), value_set=changed)
-        after_rows = conform(new, schema, width)
-        same = base is not None and conform(old.filter(hit), schema, width).equals(after_rows)
-        if same and not last:
-            return
-        if same and not run.commits:
-            result.append(DeltaWrite(expected, 0, 0, 0, 0, 0, {}))  # nothing changed at all
-            return
-        if same:  # an empty commit that records the version map
-            data = after_rows.slice(0, 0)
-        else:
-            kept = conform(old.filter(pc.invert(hit)), schema, width)
-            # not sorted again: each range's file gets its kept rows, then its new ones
-            # (sorting the concatenation cost a third of a merge's time)
-            data = pa.concat_tables([kept, after_rows])
-            rows[name] = rows.get(name, 0) - old.num_rows + data.num_rows
-        metadata = run.document(name, width)
-        if last:
-            assert base is not None
-            versions["tasks"] = int(base.version()) + 1
-            keys = _live_keys(base, [] if same else ranges, data, table_keys)
-            metadata = run.document(
-                name, width, versions=versions, rows=rows, data_keys=keys, tasks_per_file=widths
-            )
-        before = {} if base is None else files(base)
-        if base is None:  # delta-rs creates the table
-            table = commit(
-                run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
-            )
-        else:
-            table = commit_files(
-                run,
-                name,
-                base,
-                data,
-                replace=None if same else ranges,
-                schema=_merged(base, schema),
-                metadata=metadata,
-            )
-        versions[name] = int(table.version())
-        run.count(name, before, files(table))
-        entry = run.per_table[name]
-        entry["commits"] = entry.get("commits", 0) + 1
-        entry["rows_written"] = data.num_rows
-        if last:
-            result.append(_finish(run, versions, widths, table, keys, rows))
-
+        refresh.widths.setdefault(name, default_width)
     # one table after the other: of two runs from one state, the first table both change
     # decides which run goes on (tables prepared two at a time let each run win a table
     # and both fail)
     for name in order[:-1]:
-        one(name)
-    one("tasks")
-    return result[0]
+        _merge_table(run, refresh, name)
+    _merge_table(run, refresh, "tasks")
+    assert refresh.result is not None
+    return refresh.result
+
+
+def _touched(
+    run: Run, refresh: _Refresh, name: str, width: int, new: pa.Table
+) -> tuple[Any, pa.Table, list[int]]:
+    """Table ``name`` as the run found it (``None`` for a table the dataset does not have
+    yet), the rows of the task ranges a changed task falls in, and those ranges."""
+    if name in refresh.expected.versions:
+        base = base_table(run, name, refresh.expected.versions[name])
+        ranges = sorted({int(i) // width for i in refresh.changed.to_pylist()})
+        old = files_dataset(base, table_uri(run.uri, name), run.storage_options, ranges).to_table()
+        return base, old, ranges
+    ranges = sorted({int(i) // width for i in new.column("task_id").to_pylist()})
+    return None, pa.table({"task_id": pa.array([], pa.int64())}), ranges
+
+
+def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
+    """Replace the touched ranges of table ``name`` (kept rows, then new ones) in one
+    commit; ``tasks`` (last) records the version map, or ``refresh.result`` says nothing
+    changed at all."""
+    last = name == "tasks"
+    width = refresh.widths[name]
+    new = refresh.parts.get(name, SCHEMAS[name].empty_table())
+    new = new.filter(pc.invert(pc.is_in(new.column("task_id"), value_set=refresh.drop)))
+    base, old, ranges = _touched(run, refresh, name, width, new)
+    table_keys = refresh.keys
+    if last and base is not None:
+        present = [c[len(_DATA) :] for c in base.schema().to_arrow().names if c.startswith(_DATA)]
+        table_keys = present + [k for k in refresh.keys if k not in set(present)]
+    schema = target_schema(name, table_keys)
+    hit = pc.is_in(old.column("task_id"), value_set=refresh.changed)
+    after_rows = conform(new, schema, width)
+    same = base is not None and conform(old.filter(hit), schema, width).equals(after_rows)
+    if same and not last:
+        return
+    if same and not run.commits:
+        refresh.result = DeltaWrite(refresh.expected, 0, 0, 0, 0, 0, {})  # nothing changed
+        return
+    if same:  # an empty commit that records the version map
+        data = after_rows.slice(0, 0)
+    else:
+        kept = conform(old.filter(pc.invert(hit)), schema, width)
+        # not sorted again: each range's file gets its kept rows, then its new ones
+        # (sorting the concatenation cost a third of a merge's time)
+        data = pa.concat_tables([kept, after_rows])
+        refresh.rows[name] = refresh.rows.get(name, 0) - old.num_rows + data.num_rows
+    metadata = run.document(name, width)
+    if last:
+        assert base is not None
+        refresh.versions["tasks"] = int(base.version()) + 1
+        refresh.keys = _live_keys(base, [] if same else ranges, data, table_keys)
+        metadata = run.document(
+            name,
+            width,
+            versions=refresh.versions,
+            rows=refresh.rows,
+            data_keys=refresh.keys,
+            tasks_per_file=refresh.widths,
+        )
+    before = {} if base is None else files(base)
+    if base is None:  # delta-rs creates the table
+        table = commit(
+            run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
+        )
+    else:
+        table = commit_files(
+            run,
+            name,
+            base,
+            data,
+            replace=None if same else ranges,
+            schema=_merged(base, schema),
+            metadata=metadata,
+        )
+    refresh.versions[name] = int(table.version())
+    run.count(name, before, files(table))
+    entry = run.per_table[name]
+    entry["commits"] = entry.get("commits", 0) + 1
+    entry["rows_written"] = data.num_rows
+    if last:
+        refresh.result = _finish(
+            run, refresh.versions, refresh.widths, table, refresh.keys, refresh.rows
+        )
