@@ -13,26 +13,28 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError, DownloadError
 from ls_frames.evaluation.reference import reference_annotations
-from ls_frames.geometry.masks import region_masks
-from ls_frames.geometry.shapes import to_coco
 from ls_frames.reading import Control
 from ls_frames.reading.controls import control_types
 from ls_frames.tables.frames import Frames
+from ls_frames.training.hf_tasks import (
+    Tokenizer,
+    classification_columns,
+    detection_columns,
+    ner_columns,
+    segmentation_columns,
+)
 
 __all__ = ["to_hf_dataset", "training_annotations", "whitespace_tokenizer"]
 
 Task = Literal["detection", "classification", "segmentation", "ner"]
-Tokenizer = Callable[[str], Iterable[Any]]
 _TYPES: dict[str, tuple[str, ...]] = {
     "detection": control_types("rectangle", labelled=True),
     "classification": control_types("choice"),
@@ -96,17 +98,6 @@ def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Con
     return fitting[0].name, fitting[0]
 
 
-def _names(control: Control | None, seen: Iterable[str]) -> list[str]:
-    names = list(control.values) if control is not None and control.values else []
-    return names + sorted(set(seen) - set(names))
-
-
-def _first(values: Any) -> str | None:
-    if values is None or isinstance(values, float) or not len(values):
-        return None
-    return str(values[0])
-
-
 def _media_rows(
     media: pd.DataFrame, field: str | None, control: Control | None, task_ids: Sequence[int]
 ) -> tuple[pd.DataFrame, str]:
@@ -163,48 +154,6 @@ def _bytes(value: Any) -> bytes | None:
 def _media_value(row: pd.Series) -> dict[str, Any]:
     path = None if pd.isna(row["path"]) else str(row["path"])
     return {"bytes": _bytes(row["bytes"]) if path is None else None, "path": path}
-
-
-def _image_size(value: dict[str, Any]) -> tuple[int, int]:
-    from PIL import Image  # datasets' Image feature depends on Pillow
-
-    with Image.open(value["path"] or io.BytesIO(value["bytes"])) as im:
-        width, height = im.size
-    return int(width), int(height)
-
-
-def _text_column(frames: Frames, field: str | None, control: Control | None) -> str:
-    columns = [c for c in frames.tasks.columns if str(c).startswith("data.")]
-    wanted = [field] if field else [t for t in (control.to_name if control else ())]
-    for name in wanted:
-        if f"data.{name}" in columns:
-            return f"data.{name}"
-    if field is None and len(columns) == 1:
-        return str(columns[0])
-    raise ConfigurationError(f"pass field= to choose the text: the tasks have {columns}")
-
-
-def _bio(
-    text: str, spans: list[tuple[int, int, str]], tokenizer: Tokenizer
-) -> tuple[list[str], list[str]]:
-    offsets: list[tuple[int, int]] = []
-    cursor = 0
-    for token in tokenizer(text):
-        if isinstance(token, str):  # token strings: found in the text in order
-            start = text.find(token, cursor)
-            if start < 0:
-                raise ConfigurationError(f"token {token!r} is not in the text after {cursor}")
-            offsets.append((start, start + len(token)))
-        else:
-            start, end = int(token[0]), int(token[1])
-            offsets.append((start, end))
-        cursor = offsets[-1][1]
-    tags = ["O"] * len(offsets)
-    for start, end, label in sorted(spans):
-        inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > start and tags[i] == "O"]
-        for k, i in enumerate(inside):
-            tags[i] = f"{'B' if k == 0 else 'I'}-{label}"
-    return [text[s:e] for s, e in offsets], tags
 
 
 def to_hf_dataset(
@@ -303,11 +252,11 @@ def to_hf_dataset(
     empty = regions.iloc[0:0]
     groups = [by_task.get(t, empty) for t in task_ids]
     if task == "detection":
-        _detection(ds, frames, control, groups, columns, features, kind)
+        detection_columns(ds, frames, control, groups, columns, features, kind)
     elif task == "classification":
-        _classification(ds, control, groups, columns, features)
+        classification_columns(ds, control, groups, columns, features)
     elif task == "ner":
-        _ner(
+        ner_columns(
             ds,
             frames,
             control,
@@ -319,7 +268,7 @@ def to_hf_dataset(
             tokenizer or whitespace_tokenizer,
         )
     else:
-        _segmentation(ds, control, groups, columns, features, kind)
+        segmentation_columns(ds, control, groups, columns, features, kind)
     dataset = ds.Dataset.from_dict(columns, features=ds.Features(features))
     if split is None:
         return dataset
@@ -342,143 +291,3 @@ def _by_split(ds: Any, dataset: Any, split: pd.Series, task_ids: list[int]) -> A
     return ds.DatasetDict(
         {n: dataset.select([i for i, a in enumerate(assigned) if a == n]) for n in names}
     )
-
-
-def _detection(
-    ds: Any,
-    frames: Frames,
-    control: Control | None,
-    groups: list[pd.DataFrame],
-    columns: dict[str, list[Any]],
-    features: dict[str, Any],
-    kind: str | None,
-) -> None:
-    seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
-    names = _names(control, seen)
-    widths, heights, objects = [], [], []
-    for i, group in enumerate(groups):
-        boxes = group[group["x"].notna().to_numpy(bool)]
-        if kind == "image":
-            size = _image_size(columns["image"][i])
-        else:
-            known = boxes[["original_width", "original_height"]].dropna()
-            size = (int(known.iloc[0, 0]), int(known.iloc[0, 1])) if len(known) else (0, 0)
-        coco = to_coco(boxes, size if size != (0, 0) else None)
-        bbox = np.column_stack([coco["x"], coco["y"], coco["width"], coco["height"]])
-        widths.append(size[0])
-        heights.append(size[1])
-        objects.append(
-            {
-                "bbox": bbox.tolist(),
-                "category": [
-                    names.index(_first(x) or "") if _first(x) in names else -1
-                    for x in boxes["labels"]
-                ],
-                "region_id": [str(r) for r in boxes["region_id"]],
-                "area": (bbox[:, 2] * bbox[:, 3]).tolist(),
-            }
-        )
-    columns.update(width=widths, height=heights, objects=objects)
-    features.update(
-        width=ds.Value("int32"),
-        height=ds.Value("int32"),
-        objects={
-            "bbox": ds.List(ds.List(ds.Value("float32"), length=4)),
-            "category": ds.List(ds.ClassLabel(names=names)),
-            "region_id": ds.List(ds.Value("string")),
-            "area": ds.List(ds.Value("float32")),
-        },
-    )
-
-
-def _classification(
-    ds: Any,
-    control: Control | None,
-    groups: list[pd.DataFrame],
-    columns: dict[str, list[Any]],
-    features: dict[str, Any],
-) -> None:
-    answers = [
-        sorted({str(c) for cs in g["choices"] if cs is not None and len(cs) for c in cs})
-        for g in groups
-    ]
-    names = _names(control, {a for answer in answers for a in answer})
-    label = ds.ClassLabel(names=names)
-    if any(len(a) > 1 for a in answers):
-        columns["labels"] = [[names.index(a) for a in answer] for answer in answers]
-        features["labels"] = ds.List(label)
-    else:
-        columns["label"] = [names.index(a[0]) if a else -1 for a in answers]
-        features["label"] = label
-
-
-def _ner(
-    ds: Any,
-    frames: Frames,
-    control: Control | None,
-    field: str | None,
-    groups: list[pd.DataFrame],
-    task_ids: list[int],
-    columns: dict[str, list[Any]],
-    features: dict[str, Any],
-    tokenizer: Tokenizer,
-) -> None:
-    column = _text_column(frames, field, control)
-    texts = frames.tasks.set_index("task_id")[column].astype(object)
-    seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
-    names = _names(control, seen)
-    tag_names = ["O", *(f"{p}-{n}" for n in names for p in ("B", "I"))]
-    all_tokens, all_tags, all_texts = [], [], []
-    for task_id, group in zip(task_ids, groups, strict=True):
-        text = texts.get(task_id)
-        text = "" if text is None or pd.isna(text) else str(text)
-        spans = []
-        for row in group.itertuples(index=False):
-            start, end = pd.to_numeric(pd.Series([row.start, row.end]), errors="coerce")
-            label = _first(row.labels)
-            if label is not None and not (pd.isna(start) or pd.isna(end)):
-                spans.append((int(start), int(end), label))
-        tokens, tags = _bio(text, spans, tokenizer)
-        all_texts.append(text)
-        all_tokens.append(tokens)
-        all_tags.append([tag_names.index(t) for t in tags])
-    columns.update(text=all_texts, tokens=all_tokens, ner_tags=all_tags)
-    features.update(
-        text=ds.Value("string"),
-        tokens=ds.List(ds.Value("string")),
-        ner_tags=ds.List(ds.ClassLabel(names=tag_names)),
-    )
-
-
-def _segmentation(
-    ds: Any,
-    control: Control | None,
-    groups: list[pd.DataFrame],
-    columns: dict[str, list[Any]],
-    features: dict[str, Any],
-    kind: str | None,
-) -> None:
-    seen = {v for g in groups for v in (_first(x) for x in g["labels"]) if v}
-    names = _names(control, seen)
-    masks, present = [], []
-    for i, group in enumerate(groups):
-        if kind == "image":
-            width, height = _image_size(columns["image"][i])
-        else:
-            known = group[["original_width", "original_height"]].dropna()
-            if not len(known):
-                raise ConfigurationError(
-                    f"task {columns['task_id'][i]}: no image size in the export; pass media="
-                )
-            width, height = int(known.iloc[0, 0]), int(known.iloc[0, 1])
-        canvas = np.zeros((height, width), np.uint8)
-        classes: set[int] = set()
-        for region in region_masks(group, shape=(height, width)):  # in result order
-            label = _first(group.at[region.index, "labels"])
-            if label is not None:
-                canvas[region.mask > 0] = names.index(label) + 1
-                classes.add(names.index(label))
-        masks.append(canvas)
-        present.append(sorted(classes))
-    columns.update(mask=masks, categories=present)
-    features.update(mask=ds.Image(), categories=ds.List(ds.ClassLabel(names=names)))
