@@ -1,6 +1,19 @@
-"""What is computed from the tables to judge labels and models: :func:`evaluate` and
-:func:`confusion` (predictions against annotations), :func:`compare_predictions`,
-:func:`annotator_pivot`, :func:`agreement` and :func:`consensus` (annotators).
+"""What is computed from the tables to judge labels and models.
+
+Public functions (also at the top level, ``ls_frames.evaluate`` and so on):
+:func:`evaluate` and :func:`confusion` (predictions scored against a reference annotation),
+:func:`compare_predictions` (each prediction's results next to the annotations'),
+:func:`annotator_pivot`, :func:`agreement` and :func:`consensus` (annotators), :func:`iou`.
+
+Modules: :mod:`~ls_frames.evaluation.reference` (which annotation counts: the one chooser
+every function here and the training sets use), :mod:`~ls_frames.evaluation.results`
+(a result row's values and geometry), :mod:`~ls_frames.evaluation.matching` (COCO-style
+matching and average precision), :mod:`~ls_frames.evaluation.scores` (:func:`evaluate`,
+:func:`confusion`), :mod:`~ls_frames.evaluation.comparison`,
+:mod:`~ls_frames.evaluation.pivot` (:func:`annotator_pivot`, :func:`iou`),
+:mod:`~ls_frames.evaluation.kappa` (Cohen, Fleiss, Krippendorff) and
+:mod:`~ls_frames.evaluation.agreement`. They read tables (:mod:`ls_frames.tables`) and
+geometry (:mod:`ls_frames.geometry`), never the training layer.
 """
 
 import importlib as _importlib

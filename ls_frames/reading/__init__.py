@@ -2,6 +2,10 @@
 
 Pipeline: :func:`iter_chunks` (boundary scan) -> :func:`decode_chunk` (msgspec) ->
 :func:`flatten_tasks` (column lists -> Arrow), tied together by :class:`ExportReader`.
+Beside it, the label config: :func:`parse_label_config` reads its control and object
+tags, :func:`resolve_label_config` says what a ``label_config=`` argument means, and
+:mod:`ls_frames.reading.controls` is the one registry of control types (which tags are
+boxes, polygons, spans, choices, ...) that every layer above asks.
 """
 
 from ls_frames.reading.chunker import DEFAULT_CHUNK_SIZE, Chunk, iter_chunks

@@ -5,11 +5,16 @@ export into a Parquet dataset in bounded memory; :func:`read_parquet` reads one 
 :func:`read_delta` / :func:`compact_delta` read and maintain versioned Delta Lake tables
 (:mod:`ls_frames.tables.delta`).
 
-What is computed from the tables lives beside them: :mod:`ls_frames.geometry` (boxes,
-overlaps, masks, tracks), :mod:`ls_frames.evaluation` (scores, agreement) and
+Modules: ``frames`` (:class:`Frames`, :func:`read_export`, :func:`read_parquet`),
+``dtypes`` (Arrow to pandas), ``writer`` and ``dataset`` (the Parquet dataset format and
+its manifest), ``parquet`` (:func:`to_parquet`), ``storage`` (``read_storage``) and
+``delta``. This layer reads only :mod:`ls_frames.reading`.
+
+What is computed from the tables sits in the layers above: :mod:`ls_frames.geometry`
+(boxes, overlaps, masks, tracks), :mod:`ls_frames.evaluation` (scores, agreement) and
 :mod:`ls_frames.training` (splits, Hugging Face datasets). Their functions were reachable
 here before; those names still resolve, with a :class:`DeprecationWarning` naming the new
-place (every one of them is also at the top level, ``ls_frames.evaluate`` and so on).
+place (and the top-level name, ``ls_frames.evaluate`` and so on, where there is one).
 """
 
 import importlib as _importlib

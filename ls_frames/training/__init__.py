@@ -1,5 +1,12 @@
 """Training data from the tables: reproducible :func:`split` s and Hugging Face datasets
-(:func:`to_hf_dataset`, the ``train`` extra)."""
+(:func:`to_hf_dataset`, the ``train`` extra).
+
+Modules: :mod:`~ls_frames.training.splits` (hash-based splits, stratified by a consensus
+label), :mod:`~ls_frames.training.hf` (the dataset: which annotation each task trains on,
+the control, the media, the split) and :mod:`~ls_frames.training.hf_tasks` (the columns
+and features of detection, classification, NER and segmentation). The top layer of the
+data stack: it may import evaluation, geometry and the tables.
+"""
 
 import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING

@@ -5,6 +5,12 @@ by task id), :func:`read_delta` reads a dataset version into :class:`~ls_frames.
 :func:`compact_delta` widens the task ranges and vacuums old files; :func:`delta_state`,
 :func:`delta_task_ids` and :func:`delta_task_stamps` tell an incremental run where the
 dataset stands.
+
+Modules: ``state`` (what a dataset version is, read from the ``tasks`` table's log),
+``commit`` (one run's commits), ``files`` (range files written with pyarrow and committed
+as one transaction), ``layout`` (schemas, conforming rows, commit order, commits of at
+most ``RANGES_PER_COMMIT`` ranges: shared by writing and compacting), ``write``
+(:func:`write_delta`), ``read`` (:func:`read_delta`) and ``compact`` (:func:`compact_delta`).
 """
 
 from ls_frames.tables.delta.compact import compact_delta
