@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.evaluation.agreement import consensus
+from ls_frames.evaluation.results import require_from_name
 from ls_frames.tables.frames import Frames
 
 __all__ = ["split"]
@@ -135,9 +137,6 @@ def _strata(
     if stratify in tasks.columns:
         labels = tasks[stratify].astype(object)
     elif isinstance(frames, Frames):
-        from ls_frames.evaluation.agreement import consensus
-        from ls_frames.evaluation.results import require_from_name
-
         require_from_name(frames, stratify)
         votes = consensus(frames, stratify)["label"].astype(object)
         labels = pd.Series(tasks["task_id"].map(votes.to_dict()).to_numpy(object))
