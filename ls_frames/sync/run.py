@@ -242,7 +242,7 @@ def _incremental_run(run: _Run, state: State) -> Outcome:
             run.overlap,
         )
     ours = int(state.rows.get("predictions") or 0)
-    outcome = plan.plan_outcome(export is not None, len(deleted), predictions, ours)
+    outcome = plan.plan_write(export is not None, len(deleted), predictions, ours)
     if outcome.action == "nothing":
         return Outcome(
             "incremental",
