@@ -91,7 +91,7 @@ def _cell(value: Any) -> Any:
 
 def _tasks(
     frames: FramesLike,
-) -> tuple[TaskRows, LabelConfig | None, dict[str, Any] | None]:
+) -> tuple[TaskRows, LabelConfig | None, Mapping[str, Any] | None]:
     """``(task rows, label config, provenance)`` of any accepted input."""
     if isinstance(frames, (str, os.PathLike)):
         frames = read_parquet(frames, tables=["tasks"])
@@ -102,7 +102,7 @@ def _tasks(
                 f"{sorted(frames.arrow)}"
             )
         provenance = frames.provenance
-        project = _int((provenance or {}).get("project"))
+        project = _int(provenance.get("project") if provenance is not None else None)
         return _from_arrow(frames.arrow["tasks"], project), frames.label_config, provenance
     if isinstance(frames, pd.DataFrame):
         table = pa.Table.from_pandas(frames.reset_index(drop=True), preserve_index=False)

@@ -14,7 +14,7 @@ folder, so every store gets the same rows and types.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,7 +91,7 @@ class Store(Protocol):
         ...
 
 
-def sync_state(provenance: dict[str, Any] | None) -> dict[str, Any] | None:
+def sync_state(provenance: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``provenance["sync"]`` when it is a sync run's (has a watermark), else ``None``."""
     sync = (provenance or {}).get("sync")
     return sync if isinstance(sync, dict) and sync.get("watermark") else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
+from ls_frames.provenance import Provenance
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -38,7 +39,12 @@ class Frames:
 
     ``.tasks .annotations .predictions .drafts .regions .relations`` are pandas DataFrames
     (built on first access, then cached); ``.arrow`` maps table names to ``pa.Table``;
-    ``.provenance`` is the provenance stored with a Parquet dataset (else ``None``).
+    ``.provenance`` is where the tables came from (a :class:`~ls_frames.provenance.
+    Provenance`: what a dataset stores, or what :func:`~ls_frames.load_project` read), else
+    ``None``. It reads like the dict earlier releases gave (``provenance["export_id"]``,
+    ``.get("sync")``, ``dict(provenance)``) and has typed attributes
+    (``provenance.export_id``, ``provenance.sync.watermark``); a dict assigned to it is
+    read into one.
     """
 
     def __init__(
@@ -47,14 +53,23 @@ class Frames:
         *,
         dtype_backend: DtypeBackend = "numpy_nullable",
         label_config: LabelConfig | None = None,
-        provenance: dict[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
         types_mapper(dtype_backend)  # validates the name
         self.arrow = arrow
         self.dtype_backend = dtype_backend
         self.label_config = label_config
-        self.provenance = provenance
+        self.provenance = provenance  # read into a Provenance by the setter
         self._pandas: dict[str, pd.DataFrame] = {}
+
+    @property
+    def provenance(self) -> Provenance | None:
+        """Where the tables came from (see the class's docstring), or ``None``."""
+        return self._provenance
+
+    @provenance.setter
+    def provenance(self, value: Mapping[str, Any] | None) -> None:
+        self._provenance = None if value is None else Provenance.from_dict(value)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self.arrow:
@@ -327,7 +342,7 @@ def read_parquet(
     read_manifest(root)  # a complete dataset of a format version this ls_frames reads
     wanted = [t for t in (*TABLES, "media") if tables is None or t in set(tables)]
     arrow: dict[str, pa.Table] = {}
-    provenance: dict[str, Any] | None = None
+    provenance: Mapping[str, Any] | None = None
     for name in wanted:
         folder = root / name
         if not folder.is_dir():
