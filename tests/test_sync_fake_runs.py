@@ -178,7 +178,7 @@ def test_a_failed_snapshot_keeps_the_dataset_and_deletes_the_view(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ls_frames.ExportFailed("the snapshot failed")
 
-    monkeypatch.setattr(run_module, "snapshot_project", broken)
+    monkeypatch.setattr(run_module, "one_off_snapshot", broken)
     with pytest.raises(ls_frames.ExportFailed):
         sync(fake, out, overlap=0)
     assert (out / "_SUCCESS").read_bytes() == before

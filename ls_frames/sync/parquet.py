@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,27 +21,22 @@ from ls_frames.media.dataset import (
     media_cache_dir,
     task_stamps,
 )
-from ls_frames.sync.run import run_sync
+from ls_frames.sync.run import RunSummary, run_sync
 from ls_frames.sync.stores import ParquetStore
 from ls_frames.tables.dtypes import Compression
 
 __all__ = ["SyncResult", "sync_parquet"]
 
 
-@dataclass(frozen=True)
-class SyncResult:
-    """What one :func:`sync_parquet` run did."""
+@dataclass(frozen=True, kw_only=True)
+class SyncResult(RunSummary):
+    """What one :func:`sync_parquet` run did: the dataset's ``path``, the fields every sync
+    result has (``mode``, ``changed_tasks``, ``deleted_tasks``, ``total_tasks``,
+    ``watermark``, ``seconds``, ``export_id``, ``requests``) and what fetching the media
+    did (``media``, with ``media=DIR``)."""
 
     path: Path
-    mode: str  # "full" or "incremental"
-    changed_tasks: int
-    deleted_tasks: int
-    total_tasks: int
-    watermark: str | None
-    seconds: float
-    export_id: int | None = None
-    requests: dict[str, int] = field(default_factory=dict)
-    media: dict[str, Any] | None = None  # what fetching the media did (run with media=DIR)
+    media: dict[str, Any] | None = None
 
 
 def sync_parquet(
@@ -169,17 +164,7 @@ def sync_parquet(
         scratch=store.path.parent,
         name="sync_parquet",
     )
-    result = SyncResult(
-        store.path,
-        done.mode,
-        done.changed_tasks,
-        done.deleted_tasks,
-        done.total_tasks,
-        done.watermark,
-        done.seconds,
-        done.export_id,
-        done.requests,
-    )
+    result = SyncResult.of(done.summary, path=store.path)
     if cache is None:
         return result
     table = fetch_dataset_media(
