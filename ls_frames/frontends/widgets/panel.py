@@ -7,11 +7,15 @@
     panel.frames.regions                        # once it is done: what read_export gives
 
 The panel holds no export logic: every button calls the functions a notebook user calls
-(:class:`~ls_frames.Client` methods, :func:`~ls_frames.frontends.snapshot_project`,
-:func:`~ls_frames.read_export`, :func:`~ls_frames.to_parquet`). Jobs run one at a time on a
-worker thread so the page stays responsive; ``wait()`` blocks until they are done, and
-``background=False`` runs them in the caller (scripts and tests). Errors are shown in the
-panel in plain words (credentials redacted) and kept as ``panel.error``.
+(:class:`~ls_frames.Client` methods, the one-off snapshot job
+:func:`~ls_frames.exports.oneshot.one_off_snapshot` that ``load_project`` uses,
+:func:`~ls_frames.read_export`, :func:`~ls_frames.to_parquet`). The snapshot an export
+makes is kept on the server (the panel lists it, converts it, deletes it on request), and
+its provenance is the same as ``load_project``'s (``panel.frames.provenance``). Jobs run
+one at a time on a worker thread so the page stays responsive; ``wait()`` blocks until
+they are done, and ``background=False`` runs them in the caller (scripts and tests).
+Errors are shown in the panel in plain words (credentials redacted) and kept as
+``panel.error``.
 
 Export can be clicked while the panel is still loading (the project list, or the project
 picked): the export is queued and runs once the load is done, on the loaded project. It is
@@ -37,11 +41,11 @@ import ipywidgets as W
 import pandas as pd
 
 from ls_frames.errors import LSFramesError, redact
-from ls_frames.exports import Client, Export
+from ls_frames.exports import Client, Export, ExportOptions, one_off_snapshot
 from ls_frames.frontends.widgets.controls import FormatPicker, OptionsBox, SnapshotPicker
 from ls_frames.frontends.widgets.preview import Preview
 from ls_frames.media.dataset import fetch_dataset_media
-from ls_frames.pipeline.project import snapshot_project, snapshot_provenance
+from ls_frames.provenance import Provenance
 from ls_frames.tables import Frames, read_export, to_parquet
 
 __all__ = ["ExportPanel"]
@@ -152,6 +156,7 @@ class ExportPanel(W.VBox):
         self.error: BaseException | None = None
         self.label_config: str | None = None
         self.media: pd.DataFrame | None = None
+        self._provenance: Provenance | None = None  # the last export's
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ls_frames-panel")
         self._jobs: list[Future[None]] = []
         self._lock = threading.Lock()
@@ -450,27 +455,30 @@ class ExportPanel(W.VBox):
         pid = self._project()
         reuse = self.snapshots.value
         view = self.view_picker.value or None
-        self.frames = self.export = None
+        self.frames = self.export = self._provenance = None
         self.preview.clear()
         self._step(0, f"waiting for snapshot {reuse}" if reuse else "creating a snapshot …")
-        export = snapshot_project(
-            pid,
-            client=self.client,
-            export_id=reuse,
+        options = ExportOptions.coerce(
             task_filter=self.options.task_filter(view),
             annotation_filter=self.options.annotation_filter(),
             serialization=self.options.serialization(),
+            export_id=reuse,
+            keep_snapshot=True,  # the panel lists it, converts it and deletes it on request
             timeout=self.timeout,
             progress=False,
         )
-        self.export = export
-        self._step(1, f"downloading snapshot {export.id} …")
-        folder = self.work_dir / f"project-{pid}"
-        with self._watch_download(folder, f"downloading snapshot {export.id}"):
-            path = export.download(folder, progress=False)
+        config = self.label_config if self.label_config is not None else False
+        with one_off_snapshot(self.client, pid, options, label_config=config) as job:
+            export = self.export = job.export
+            self._step(1, f"downloading snapshot {export.id} …")
+            folder = self.work_dir / f"project-{pid}"
+            with self._watch_download(folder, f"downloading snapshot {export.id}"):
+                path = job.download(folder)
+            self._provenance = job.provenance
         self.paths = {"snapshot": path}
         self._step(2, f"reading {path.name} ({_size(path.stat().st_size)}) …")
         frames = read_export(path, label_config=self.label_config, progress=False)
+        frames.provenance = self._provenance
         self._step(3, "drawing the preview …")
         self.preview.show(frames)
         self.frames = frames
@@ -503,14 +511,13 @@ class ExportPanel(W.VBox):
 
     # -- save -------------------------------------------------------------------------
     def _save(self) -> None:
-        if self.export is None or "snapshot" not in self.paths:
+        if self.export is None or "snapshot" not in self.paths or self._provenance is None:
             raise LSFramesError("export first: there is nothing to save yet")
         out = Path(self.parquet_path.value.strip() or f"project-{self.export.project}")
-        provenance = snapshot_provenance(self.client, self.export, self.label_config)
         path = to_parquet(
             self.paths["snapshot"],
             out,
-            provenance=provenance,
+            provenance=self._provenance.to_dict(),
             label_config=self.label_config,
             overwrite=bool(self.overwrite.value),
             progress=False,
