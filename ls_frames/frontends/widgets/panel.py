@@ -37,13 +37,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as W
 import pandas as pd
 
 from ls_frames.errors import LSFramesError, redact
 from ls_frames.exports import Client, Export, ExportOptions, one_off_snapshot
-from ls_frames.frontends.widgets.controls import FormatPicker, OptionsBox, SnapshotPicker
-from ls_frames.frontends.widgets.preview import Preview
+from ls_frames.frontends.widgets.layout import ALL_TASKS, STEPS, PanelLayout
 from ls_frames.media.dataset import fetch_dataset_media
 from ls_frames.provenance import Provenance
 from ls_frames.tables import Frames, read_export, to_parquet
@@ -51,8 +49,6 @@ from ls_frames.tables import Frames, read_export, to_parquet
 __all__ = ["ExportPanel"]
 
 logger = logging.getLogger("ls_frames")
-_ALL_TASKS = 0
-_STEPS = 4  # snapshot, download, read, done
 
 
 def _plain(exc: BaseException) -> str:
@@ -68,12 +64,6 @@ def _size(n: int) -> str:
             return f"{n:,} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000  # type: ignore[assignment]
     return f"{n} B"  # pragma: no cover
-
-
-def _section(title: str, body: W.Widget, open_: bool = False) -> W.Accordion:
-    acc = W.Accordion(children=[body], selected_index=0 if open_ else None)
-    acc.set_title(0, title)
-    return acc
 
 
 def _client_first_deprecated(init: Callable[..., None]) -> Callable[..., None]:
@@ -94,16 +84,7 @@ def _client_first_deprecated(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-_SAVE_HELP = (
-    "<small>The tables as a Parquet dataset, one folder per table; with <i>fetch media</i> "
-    "also the files the tasks point to, listed in its <code>media</code> table.</small>"
-)
-_FORMATS_HELP = (
-    "<small>The formats ticked under <i>Converted formats</i>, as the server writes them.</small>"
-)
-
-
-class ExportPanel(W.VBox):
+class ExportPanel(PanelLayout):
     """A notebook panel over the export lifecycle of one Label Studio.
 
     ``client`` defaults to ``Client()`` (the environment's server and key); ``project``
@@ -166,60 +147,10 @@ class ExportPanel(W.VBox):
         self._quiet = False
         self._defaults: dict[str, str] = {}
         self._build()
+        self._wire()
         self._run("loading projects", lambda: self._load_projects(project))
 
-    # -- layout -----------------------------------------------------------------------
-    def _build(self) -> None:
-        wide = {"description_width": "90px"}
-        self.project_picker = W.Dropdown(
-            options=[],
-            value=None,
-            description="project",
-            style=wide,
-            layout=W.Layout(width="480px"),
-        )
-        self.project_picker.add_class("lsf-project")
-        self.view_picker = W.Dropdown(
-            options=[("all tasks", _ALL_TASKS)],
-            value=_ALL_TASKS,
-            description="view",
-            style=wide,
-            layout=W.Layout(width="480px"),
-        )
-        self.view_picker.add_class("lsf-view")
-        self.options = OptionsBox()
-        self.formats = FormatPicker()
-        self.snapshots = SnapshotPicker()
-        self.export_button = W.Button(
-            description="Export", icon="download", button_style="primary", disabled=True
-        )
-        self.export_button.add_class("lsf-export")
-        self.status = W.HTML("")
-        self.status.add_class("lsf-status")
-        self.progress = W.IntProgress(
-            value=0, min=0, max=_STEPS, layout=W.Layout(width="300px", visibility="hidden")
-        )
-        self.error_box = W.HTML("")
-        self.error_box.add_class("lsf-error")
-        self.preview = Preview()
-        self.parquet_path = W.Text(
-            value="", description="to folder", style=wide, layout=W.Layout(width="480px")
-        )
-        self.overwrite = W.Checkbox(
-            value=False, description="replace an existing dataset", indent=False
-        )
-        self.save_button = W.Button(description="Save Parquet", icon="save", disabled=True)
-        self.fetch_media = W.Checkbox(
-            value=False, indent=False, description="fetch media: the tasks' files, into"
-        )
-        self.fetch_media.add_class("lsf-fetch-media")
-        self.media_path = W.Text(value="", layout=W.Layout(width="300px"))
-        self.format_path = W.Text(
-            value="", description="to folder", style=wide, layout=W.Layout(width="480px")
-        )
-        self.download_button = W.Button(
-            description="Download formats", icon="download", disabled=True
-        )
+    def _wire(self) -> None:
         self.project_picker.observe(self._on_project, names="value")
         self.export_button.on_click(lambda _: self._export_clicked())
         self.save_button.on_click(lambda _: self._run("saving Parquet", self._save))
@@ -228,43 +159,6 @@ class ExportPanel(W.VBox):
             lambda _: self._run("listing snapshots", self._list_snapshots)
         )
         self.snapshots.delete_button.on_click(lambda _: self._delete_clicked())
-        self._buttons = [
-            self.export_button,
-            self.save_button,
-            self.download_button,
-            self.snapshots.refresh_button,
-        ]
-        super().__init__(
-            [
-                W.HTML("<h3 style='margin:4px 0'>Label Studio export</h3>"),
-                self.project_picker,
-                self.view_picker,
-                _section("Filters and serialization", self.options),
-                _section("Existing snapshots", self.snapshots),
-                _section("Converted formats", self.formats),
-                W.HBox(
-                    [self.export_button, self.progress, self.status],
-                    layout=W.Layout(align_items="center"),
-                ),
-                self.error_box,
-                self.preview,
-                _section(
-                    "Save",
-                    W.VBox(
-                        [
-                            W.HBox([self.parquet_path, self.save_button]),
-                            self.overwrite,
-                            W.HBox([self.fetch_media, self.media_path]),
-                            W.HTML(_SAVE_HELP),
-                            W.HBox([self.format_path, self.download_button]),
-                            W.HTML(_FORMATS_HELP),
-                        ]
-                    ),
-                    open_=True,
-                ),
-            ]
-        )
-        self.add_class("lsf-panel")
 
     # -- jobs -------------------------------------------------------------------------
     def _run(self, what: str, job: Callable[[], None]) -> None:
@@ -383,11 +277,11 @@ class ExportPanel(W.VBox):
         config = self.client.get_project(pid).get("label_config")
         self.label_config = str(config) if config else None
         views = self.client.list_views(pid)
-        self.view_picker.options = [("all tasks", _ALL_TASKS)] + [
+        self.view_picker.options = [("all tasks", ALL_TASKS)] + [
             (str((v.get("data") or {}).get("title") or f"view {v['id']}"), int(v["id"]))
             for v in views
         ]
-        self.view_picker.value = _ALL_TASKS
+        self.view_picker.value = ALL_TASKS
         self.formats.set_formats(self.client.export_formats(pid))
         self.snapshots.set_exports(self.client.list_exports(pid))
         # default folders follow the project until the user types one of their own
@@ -448,7 +342,7 @@ class ExportPanel(W.VBox):
     def _step(self, n: int, text: str) -> None:
         self.progress.layout.visibility = "visible"
         self.progress.value = n
-        self.progress.bar_style = "success" if n >= _STEPS else ""
+        self.progress.bar_style = "success" if n >= STEPS else ""
         self._say(text)
 
     def _export(self) -> None:
@@ -485,7 +379,7 @@ class ExportPanel(W.VBox):
         with contextlib.suppress(LSFramesError):  # the list is a courtesy; the export is done
             self.snapshots.set_exports(self.client.list_exports(pid), keep=reuse)
         self._step(
-            _STEPS,
+            STEPS,
             f"snapshot {export.id}: {export.task_count} tasks, {len(frames.regions):,} regions",
         )
 
