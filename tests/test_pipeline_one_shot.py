@@ -20,7 +20,7 @@ import pytest
 
 import ls_frames
 from ls_frames.errors import ConfigurationError
-from ls_frames.exports import ExportOptions, one_off_snapshot, resolve_label_config
+from ls_frames.exports import ExportOptions, one_off_snapshot, project_label_config
 from ls_frames.frontends.cli import summarize
 from tests.fake_label_studio import FakeLabelStudio, client_for
 from tests.test_client_server import CONFIG, TASKS
@@ -234,12 +234,12 @@ def test_a_kept_or_named_snapshot_stays_and_a_failed_delete_is_only_logged(
 def test_label_config_none_fetches_a_string_is_used_and_false_is_none() -> None:
     fake = FakeLabelStudio()
     with client_for(fake) as client:
-        assert resolve_label_config(client, 1, None) == fake.label_config
-        assert resolve_label_config(client, 1, "<View/>") == "<View/>"
-        assert resolve_label_config(client, 1, False) is None
+        assert project_label_config(client, 1, None) == fake.label_config
+        assert project_label_config(client, 1, "<View/>") == "<View/>"
+        assert project_label_config(client, 1, False) is None
         asked = len(fake.requests)
         info = {"label_config": "<View><Text/></View>"}
-        assert resolve_label_config(client, 1, None, project_info=info) == info["label_config"]
+        assert project_label_config(client, 1, None, project_info=info) == info["label_config"]
         assert len(fake.requests) == asked  # given the project, no request
 
 

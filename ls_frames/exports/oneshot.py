@@ -15,7 +15,7 @@ download done or failed, an exception, ``KeyboardInterrupt``), unless
 ``options.keep_snapshot``; one named with ``options.export_id`` is the user's and is never
 deleted. A failed delete is logged, not raised: the job's own outcome is what matters.
 
-:func:`resolve_label_config` is the one reading of the ``label_config`` argument the
+:func:`project_label_config` is the one reading of the ``label_config`` argument the
 public functions share: ``None`` fetches the project's config, a string is used as it is,
 ``False`` means none.
 """
@@ -37,7 +37,7 @@ from ls_frames.exports.options import ExportOptions
 from ls_frames.exports.snapshot import Export
 from ls_frames.provenance import PROVENANCE_VERSION, SNAPSHOT_SOURCE, Provenance
 
-__all__ = ["SnapshotJob", "one_off_snapshot", "resolve_label_config"]
+__all__ = ["SnapshotJob", "one_off_snapshot", "project_label_config"]
 
 logger = logging.getLogger("ls_frames")
 
@@ -45,7 +45,7 @@ LabelConfigArg = str | bool | None
 _SERVER_OPTIONS = ("task_filter_options", "annotation_filter_options", "serialization_options")
 
 
-def resolve_label_config(
+def project_label_config(
     client: Client,
     project: int,
     label_config: str | bool | None,
@@ -116,10 +116,10 @@ class SnapshotJob:
 
     @property
     def label_config(self) -> str | None:
-        """The label config for the job (see :func:`resolve_label_config`), fetched once."""
+        """The label config for the job (see :func:`project_label_config`), fetched once."""
         if self._label_config is None:
             self._label_config = (
-                resolve_label_config(self.client, self.export.project, self._label_config_arg),
+                project_label_config(self.client, self.export.project, self._label_config_arg),
             )
         return self._label_config[0]
 
@@ -178,7 +178,7 @@ def one_off_snapshot(
         The snapshot's options and lifecycle (:class:`~ls_frames.exports.options.
         ExportOptions`).
     label_config
-        What :attr:`SnapshotJob.label_config` resolves (:func:`resolve_label_config`).
+        What :attr:`SnapshotJob.label_config` resolves (:func:`project_label_config`).
     source
         ``Provenance.source`` of what is written from the snapshot.
 

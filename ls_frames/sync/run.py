@@ -49,7 +49,7 @@ from ls_frames.exports import (
     SnapshotJob,
     TaskFilter,
     one_off_snapshot,
-    resolve_label_config,
+    project_label_config,
 )
 from ls_frames.exports.tasks import ALL_TASKS, filter_time, updated_after_filter
 from ls_frames.provenance import (
@@ -339,7 +339,7 @@ def _write_changes(
         provenance = provenance.replace(
             export_id=export.id, md5=export.md5, export_created_at=export.raw.get("created_at")
         )
-    config = resolve_label_config(
+    config = project_label_config(
         run.client, run.project, run.label_config, project_info=fetched.info
     )
     if config is not None:

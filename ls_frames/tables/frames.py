@@ -342,7 +342,7 @@ def read_parquet(
     read_manifest(root)  # a complete dataset of a format version this ls_frames reads
     wanted = [t for t in (*TABLES, "media") if tables is None or t in set(tables)]
     arrow: dict[str, pa.Table] = {}
-    provenance: Mapping[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
     for name in wanted:
         folder = root / name
         if not folder.is_dir():
