@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
+from ls_frames.exports.options import shared_docs
 from ls_frames.provenance import Provenance
 from ls_frames.sync.run import RunReport, RunSummary, run_sync
 from ls_frames.sync.stores import State, Written, sync_state
@@ -172,6 +173,7 @@ def _result(store: DeltaStore, done: RunReport) -> DeltaSyncResult:
     )
 
 
+@shared_docs
 def sync_delta(
     project: int,
     table_uri: str | os.PathLike[str],
@@ -215,9 +217,7 @@ def sync_delta(
     table_uri
         Where the tables live: a local folder or ``s3://bucket/prefix`` (one table per
         sub-path: ``<table_uri>/tasks``, ``<table_uri>/regions``, ...).
-    client
-        The :class:`~ls_frames.Client` to use; by default one is made from
-        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    %(client)s
     storage_options
         Options for the object store, as ``deltalake`` takes them (for S3 or MinIO:
         ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
@@ -231,11 +231,8 @@ def sync_delta(
         ``None`` fetches the project's config (stored with the tables; label columns read
         back as categoricals in config order); a string is used as the config; ``False``
         skips it.
-    timeout
-        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
-    progress
-        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
-        is set.
+    %(timeout)s
+    %(progress)s
     scratch_dir
         A local folder for the run's temporary files (the downloaded snapshot and its
         tables); the system's temporary folder by default. Removed afterwards.

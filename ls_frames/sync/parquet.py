@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames.exports import Client
+from ls_frames.exports.options import shared_docs
 from ls_frames.media.dataset import (
     changed_tasks,
     fetch_dataset_media,
@@ -39,6 +40,7 @@ class SyncResult(RunSummary):
     media: dict[str, Any] | None = None
 
 
+@shared_docs
 def sync_parquet(
     project: int,
     out_dir: str | os.PathLike[str],
@@ -82,23 +84,16 @@ def sync_parquet(
     out_dir
         The dataset's folder: created by the first run, refreshed by the next ones (read
         it with :func:`~ls_frames.read_parquet`).
-    client
-        The :class:`~ls_frames.Client` to use; by default one is made from
-        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    %(client)s
     overlap
         Seconds before the last watermark that are looked at again.
     full
         Write the whole project again (also replaces a folder sync_parquet did not write).
-    label_config
-        ``None`` fetches the project's config so label columns become categoricals in
-        config order; a string is used as the config; ``False`` skips it.
+    %(label_config)s
     compression
         The Parquet codec of the files written (``"zstd"``, ``"snappy"``, ...).
-    timeout
-        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
-    progress
-        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
-        is set.
+    %(timeout)s
+    %(progress)s
     media
         A cache folder for the tasks' files (kept as the ``media`` table).
     media_options
