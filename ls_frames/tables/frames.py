@@ -122,11 +122,13 @@ class Frames:
         """One row per region, per-region attributes attached as columns.
 
         Result items sharing a region id within one annotation (or prediction, draft) form
-        one region: the row of its first item that is not an attribute type (choices,
-        textarea, rating, number, taxonomy, datetime) is kept, and each attribute item adds
-        a column named after its ``from_name`` holding its value (the first choice, the
-        first text line, the rating or number, taxonomy paths as JSON). Attribute items with
-        no region of their own (a whole-image choice) stay as rows of their own.
+        one region (an item without a region id is a region of its own, never merged with
+        another id-less item): the row of its first item that is not an attribute type
+        (choices, textarea, rating, number, taxonomy, datetime) is kept, and each attribute
+        item adds a column named after its ``from_name`` holding its value (the first
+        choice, the first text line, the rating or number, taxonomy paths as JSON).
+        Attribute items with no region of their own (a whole-image choice) stay as rows of
+        their own.
 
         Returns
         -------
@@ -142,7 +144,7 @@ class Frames:
         if regions.empty:
             empty: pd.DataFrame = regions.copy()
             return empty
-        keys = pd.MultiIndex.from_frame(regions[_REGION_KEY].astype(object).fillna("<NA>"))
+        keys = pd.MultiIndex.from_frame(_region_keys(regions))
         is_attr = regions["type"].astype(object).isin(_ATTRIBUTE_TYPES).to_numpy(dtype=bool)
         drop = is_attr & keys.isin(keys[~is_attr])
         base: pd.DataFrame = regions[~drop]
@@ -160,6 +162,20 @@ class Frames:
             column = pd.Series(series.reindex(base_keys).to_numpy(), dtype=object)
             base[str(name)] = _attribute_series(column, attrs[mask], self, str(name))
         return base
+
+
+def _region_keys(regions: pd.DataFrame) -> pd.DataFrame:
+    """The key that groups result items into regions. An item without a region id (common
+    in imported predictions) is a region of its own: its key holds its place in the
+    result list, so two id-less boxes of one prediction never merge."""
+    keys = regions[_REGION_KEY].astype(object)
+    missing = keys["region_id"].isna().to_numpy(dtype=bool)
+    if missing.any():
+        keys = keys.copy()
+        place = regions["result_index"].astype(object).to_numpy()[missing]
+        keys.loc[missing, "region_id"] = [f"\x00result {i}" for i in place]
+    filled: pd.DataFrame = keys.fillna("<NA>")
+    return filled
 
 
 def _attribute_value(row: Any) -> Any:
