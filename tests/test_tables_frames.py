@@ -257,3 +257,20 @@ def test_regions_wide_keeps_id_less_boxes_apart() -> None:
     assert len(wide) == 5  # three id-less boxes, the id-less whole-image choice, r1
     assert int((wide["kind"] == "b").sum()) == 1
     assert wide["region_id"].isna().sum() == 4
+
+
+def test_select_keeps_only_those_tasks_in_every_table() -> None:
+    frames = read_export(FULL, label_config=CONFIG, progress=False)
+    ids = frames.tasks["task_id"].iloc[::2].tolist()
+    picked = frames.select([*ids, 10**9])  # an id not in the tables is ignored
+    for name in TABLES:
+        got = picked[name]
+        want = frames[name][frames[name]["task_id"].isin(ids)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want)
+    assert picked.label_config is frames.label_config
+    assert len(frames.select(pd.Index(ids)).tasks) == len(ids)
+    assert frames.select([]).regions.empty
+    with pytest.raises(ConfigurationError, match="boolean mask"):
+        frames.select(frames.tasks["task_id"] > 1)
+    with pytest.raises(ConfigurationError, match="'seven'"):
+        frames.select([1, "seven"])  # type: ignore[list-item]

@@ -10,10 +10,12 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
+from ls_frames.errors import ConfigurationError
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -114,6 +116,42 @@ class Frames:
             )
         return self["media"]
 
+    def select(self, task_ids: Iterable[int] | pd.Series | pd.Index) -> Frames:
+        """The same tables holding only these tasks (every table, ``media`` included).
+
+        Row order, dtypes, the label config and the provenance are kept; ids that are not in
+        the tables are ignored (``len(frames.select(ids).tasks)`` tells how many matched).
+
+        Parameters
+        ----------
+        task_ids
+            Task ids: a list, a set, a pandas Series or Index (a boolean mask is not
+            accepted: ``frames.select(frames.tasks.loc[mask, "task_id"])`` says the same).
+
+        Returns
+        -------
+        Frames
+            A new :class:`Frames`; these frames are unchanged.
+
+        Raises
+        ------
+        ConfigurationError
+            ``task_ids`` holds something that is not an integer id.
+        """
+        wanted = _task_id_array(task_ids)
+        arrow = {
+            name: table.filter(pc.is_in(table["task_id"], value_set=wanted))
+            if "task_id" in table.column_names
+            else table
+            for name, table in self.arrow.items()
+        }
+        return Frames(
+            arrow,
+            dtype_backend=self.dtype_backend,
+            label_config=self.label_config,
+            provenance=self.provenance,
+        )
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={t.num_rows:,}" for name, t in self.arrow.items())
         return f"Frames({counts})"
@@ -162,6 +200,25 @@ class Frames:
             column = pd.Series(series.reindex(base_keys).to_numpy(), dtype=object)
             base[str(name)] = _attribute_series(column, attrs[mask], self, str(name))
         return base
+
+
+def _task_id_array(task_ids: Any) -> pa.Array:
+    if isinstance(task_ids, pd.Series | pd.Index) and pd.api.types.is_bool_dtype(task_ids):
+        raise ConfigurationError(
+            "select() takes task ids, not a boolean mask: pass frames.tasks.loc[mask, 'task_id']"
+        )
+    values = list(task_ids)
+    bad = [v for v in values if isinstance(v, bool) or not _is_integer(v)]
+    if bad:
+        raise ConfigurationError(f"select() takes integer task ids; got {bad[0]!r}")
+    return pa.array([int(v) for v in values], pa.int64())
+
+
+def _is_integer(value: Any) -> bool:
+    try:
+        return bool(int(value) == value)
+    except (TypeError, ValueError):
+        return False
 
 
 def _region_keys(regions: pd.DataFrame) -> pd.DataFrame:
