@@ -26,6 +26,7 @@ from ls_frames.media.resolve import Resolver
 from ls_frames.reading import LabelConfig, parse_label_config
 from ls_frames.tables import Frames, read_parquet
 from ls_frames.tables.dtypes import types_mapper
+from ls_frames.transport.secrets import redact
 
 __all__ = ["MEDIA_SCHEMA", "fetch_media"]
 
@@ -325,7 +326,13 @@ def fetch_media(
     }
     if strict:
         failures = [
-            (ref.task_id, ref.field, ref.position, ref.uri, str(results[fetcher.key(ref)].error))
+            (
+                ref.task_id,
+                ref.field,
+                ref.position,
+                redact(ref.uri),
+                redact(str(results[fetcher.key(ref)].error)),
+            )
             for ref in refs
             if results[fetcher.key(ref)].error is not None
         ]
