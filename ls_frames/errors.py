@@ -111,10 +111,21 @@ class ConfigurationError(LSFramesError, ValueError):
 class HTTPError(LSFramesError):
     """A request to Label Studio failed.
 
-    Attributes: ``method``, ``path`` (without the host and query), ``status`` (``None`` when
-    no response arrived), ``server_message`` (the server's own words), and the
-    ``request`` / ``response`` objects when there are any. The transport builds them with
-    redacted text and scrubbed copies (:func:`ls_frames.transport.failures.http_error`).
+    The transport builds these with redacted text and scrubbed copies of the request and
+    the response (:func:`ls_frames.transport.failures.http_error`).
+
+    Attributes
+    ----------
+    method
+        The request's method.
+    path
+        The request's path, without the host and the query.
+    status
+        The answer's status, ``None`` when no answer arrived.
+    server_message
+        The server's own words.
+    request, response
+        The exchange, when there is one.
     """
 
     def __init__(

@@ -163,6 +163,11 @@ def _worth_repeating(exc: httpx.TransportError, request: httpx.Request) -> bool:
 class RetryTransport(httpx.BaseTransport):
     """An ``httpx`` transport that applies :class:`RetryPolicy` around another one.
 
+    It hands back an answer of any status: turning an error status into an exception is
+    the caller's (:func:`ls_frames.transport.failures.raise_for_status`). When no usable
+    answer came it raises :class:`~ls_frames.errors.TransportError` (or its
+    ``RequestTimeout``), chained to httpx's error.
+
     Parameters
     ----------
     transport
@@ -170,11 +175,6 @@ class RetryTransport(httpx.BaseTransport):
         :class:`ClientTransport`, an ``httpx.MockTransport`` in tests).
     policy
         How many tries and how long to wait between them.
-
-    Returns an answer of any status: turning an error status into an exception is the
-    caller's (:func:`ls_frames.transport.failures.raise_for_status`). Raises
-    :class:`~ls_frames.errors.TransportError` (or its ``RequestTimeout``) when no usable
-    answer came, chained to httpx's error.
     """
 
     def __init__(self, transport: httpx.BaseTransport, policy: RetryPolicy | None = None):
