@@ -56,7 +56,27 @@ def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 
 
 class Hops:
-    """Opens GET chains; owns the plain per-origin pools (close it when done)."""
+    """Opens GET chains; owns the plain per-origin pools (close it when done).
+
+    Parameters
+    ----------
+    client
+        The Label Studio client (hops on its origin go through it, with the key), or None.
+    guard
+        Checks and pins every other host.
+    workers
+        Connections kept per origin.
+    retry
+        The retry policy of the other hosts (by default the client's).
+    timeout
+        The timeout of every hop (by default the client's, or :data:`DEFAULT_TIMEOUT`).
+    verify
+        TLS verification of the other hosts.
+    transport
+        Sends the requests to other hosts (tests pass an ``httpx.MockTransport``); it
+        is wrapped in the same :class:`~ls_frames.transport.retry.RetryTransport` as the
+        default one.
+    """
 
     def __init__(
         self,
@@ -67,12 +87,14 @@ class Hops:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
         verify: ssl.SSLContext | bool = True,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.client = client
         self.guard = guard
         self.retry = retry or (client.retry if client is not None else RetryPolicy())
         self._timeout = timeout or DEFAULT_TIMEOUT
         self._verify = verify
+        self._transport = transport
         self._keyed_timeout: httpx.Timeout | ClientDefault = timeout or CLIENT_DEFAULT
         self._limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
         self._pools: dict[tuple[str, str, int | None], httpx.Client] = {}
@@ -108,7 +130,9 @@ class Hops:
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                sender = ClientTransport(limits=self._limits, verify=self._verify)
+                sender = self._transport or ClientTransport(
+                    limits=self._limits, verify=self._verify
+                )
                 pool = httpx.Client(
                     timeout=self._timeout,
                     transport=RetryTransport(sender, self.retry),

@@ -135,7 +135,8 @@ def unfixable(exc: httpx.TransportError) -> str | None:
     timeout, a reset, a name server that did not answer in time)."""
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"the server's TLS certificate is not trusted ({cause.verify_message})"
+            why = getattr(cause, "verify_message", None) or cause
+            return f"the server's TLS certificate is not trusted ({why})"
         if isinstance(cause, ssl.SSLError):
             return (
                 f"the TLS handshake failed ({cause.reason or cause}); if the server speaks "
