@@ -309,3 +309,22 @@ def test_redact_masks_registered_secrets_and_authorization_values() -> None:
     text = secrets.redact("a s3cr3t-value-123 b; Authorization: Bearer abc.def123.ghi")
     assert text == "a *** b; Authorization: Bearer ***"
     assert secrets.redact("token authentication is off") == "token authentication is off"
+
+
+def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the retrying transport, httpx still picks the proxy ``HTTP_PROXY`` names."""
+    from tests.media_hosts import other_host
+
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with other_host() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.origin)
+        with (
+            pytest.warns(ls_frames.transport.connection.InsecureTransportWarning),
+            ls_frames.Client(
+                "http://ls.invalid", LEGACY, retry=RetryPolicy(sleep=list[float]().append)
+            ) as c,
+            pytest.raises(ls_frames.NotFound),
+        ):
+            c.list_projects()
+    assert [s.path for s in proxy.seen] == ["http://ls.invalid/api/projects/?page=1&page_size=100"]
