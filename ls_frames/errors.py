@@ -41,7 +41,8 @@ them redacted text and scrubbed copies of the request and the response
 contains a credential, nor does any attribute. The exports and media layers redact the
 server text they put in an :class:`ExportFailed`, a :class:`StorageError` or a
 :class:`MediaError` the same way. This module is the ground floor: it imports nothing of
-ls_frames and knows nothing of HTTP beyond what an exception carries.
+ls_frames when loaded (the registry names that moved out are looked up on demand) and
+knows nothing of HTTP beyond what an exception carries.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """The requests of a media fetch: Label Studio with its key, every other host without.
 
 A reference is fetched through a chain of hops. A hop on the Label Studio origin goes
-through the :class:`~ls_frames.exports.Client` (its connection pool, its credential, its
-retry loop). Any other hop goes through a plain ``httpx.Client`` for that origin (one
-connection pool per origin, no credential), after :class:`~ls_frames.media.guard.HostGuard`
-has checked and pinned the host. Both go through the same
+through the :class:`~ls_frames.exports.Client` (its connection pool, its credential). Any
+other hop goes through a plain ``httpx.Client`` for that origin (one connection pool per
+origin, no credential), after :class:`~ls_frames.media.guard.HostGuard` has checked and
+pinned the host. Both send through the same kind of
 :class:`~ls_frames.transport.retry.RetryTransport`: a fault gets the same treatment (the
 same retries, the same failing at once, the same typed error) on either side. Redirects
-are followed here, one hop at a
-time, so each hop is checked and a hop that leaves the Label Studio origin never carries
-the key (nor does any hop after it).
+are followed here, one hop at a time, so each hop is checked and a hop that leaves the
+Label Studio origin never carries the key (nor does any hop after it).
 """
 
 from __future__ import annotations
