@@ -237,7 +237,9 @@ class ClientTransport(httpx.BaseTransport):
     ``ALL_PROXY`` unless ``NO_PROXY`` says otherwise, the TLS settings, the pool) only
     inside a client; wrapping such a client keeps every one of those choices under the
     :class:`RetryTransport`. Each request is sent as it is: no redirects followed, no
-    credentials added, the body not read.
+    credentials added, the body not read, its own timeouts (a request without any, such
+    as the token refresh the auth flow sends, gets none here either, as with httpx's own
+    transports).
 
     Parameters
     ----------
@@ -246,6 +248,7 @@ class ClientTransport(httpx.BaseTransport):
     """
 
     def __init__(self, **options: Any) -> None:
+        options.setdefault("timeout", None)
         self._client = httpx.Client(follow_redirects=False, **options)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
