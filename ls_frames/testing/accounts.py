@@ -3,7 +3,7 @@ has just started: log in through the web form, adopt the legacy token the server
 make sure it works, create a personal access token (PAT), and check that a credential kind
 the release does not have (per :mod:`ls_frames.transport.capabilities`) really is refused.
 
-Every credential met here is registered with :func:`ls_frames.errors.register_secret`, so
+Every credential met here is registered with :func:`ls_frames.transport.secrets.register_secret`, so
 no message or log tail shows it.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from ls_frames.errors import register_secret
 from ls_frames.transport.capabilities import ServerCapabilities
+from ls_frames.transport.secrets import register_secret
 
 __all__ = ["Credentials", "legacy_token_works", "set_up_credentials"]
 

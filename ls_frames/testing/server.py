@@ -29,9 +29,10 @@ from typing import IO
 
 import httpx
 
-from ls_frames.errors import ConfigurationError, LSFramesError, redact, register_secret
+from ls_frames.errors import ConfigurationError, LSFramesError
 from ls_frames.testing.accounts import set_up_credentials
 from ls_frames.transport.capabilities import ServerCapabilities, server_capabilities
+from ls_frames.transport.secrets import redact, register_secret
 
 __all__ = ["ENV_EXECUTABLE", "LabelStudioStartError", "LocalLabelStudio", "find_executable"]
 
