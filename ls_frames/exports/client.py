@@ -143,10 +143,21 @@ class Client(Connection):
     def resolve_project(self, project: int | str) -> int:
         """A project's id, from its id or its title.
 
-        Parameters: ``project``, an id (an ``int``, or a string of digits) or a title
-        (matched exactly, else ignoring case and surrounding blanks).
-        Returns: the id. Raises: :class:`~ls_frames.errors.ConfigurationError` when no
-        project this key sees has that title, or several do (listing their ids).
+        Parameters
+        ----------
+        project
+            An id (an ``int``, or a string of digits) or a title (matched exactly, else
+            ignoring case and surrounding blanks).
+
+        Returns
+        -------
+        int
+            The project's id.
+
+        Raises
+        ------
+        ConfigurationError
+            No project this key sees has that title, or several do (listing their ids).
         """
         if isinstance(project, bool):
             raise TypeError(f"project must be an id or a title, got {project!r}")
@@ -194,9 +205,16 @@ class Client(Connection):
         """How many tasks of ``project`` match ``filters`` (a Data Manager filter, see
         :mod:`ls_frames.exports.tasks`; default all), in one request.
 
-        Returns: ``{"total": tasks, "total_annotations": ..., "total_predictions": ...}``
-        (the last two when the server gives them).
-        Raises: :class:`~ls_frames.errors.ExportFormatError` on an answer without them.
+        Returns
+        -------
+        dict
+            ``{"total": tasks, "total_annotations": ..., "total_predictions": ...}`` (the
+            last two when the server gives them).
+
+        Raises
+        ------
+        ExportFormatError
+            The answer has no ``tasks`` list and integer ``total``.
         """
         return tasks.count_tasks(self, _project_id(project), filters)
 
@@ -211,8 +229,10 @@ class Client(Connection):
         """Every task of ``project`` matching ``filters``, with only ``fields``
         (comma-separated), fetched page by page.
 
-        Raises: :class:`~ls_frames.errors.ExportFormatError` on a page without
-        ``tasks`` and ``total``.
+        Raises
+        ------
+        ExportFormatError
+            A page has no ``tasks`` list and integer ``total``.
         """
         return tasks.list_tasks(
             self, _project_id(project), filters, fields=fields, page_size=page_size
@@ -243,10 +263,11 @@ class Client(Connection):
         access tokens, legacy tokens, the path that resolves storage URIs); see
         :mod:`ls_frames.transport.capabilities`.
 
-        Returns:
-            The :class:`~ls_frames.transport.capabilities.ServerCapabilities` of the release
-            ``/api/version`` reports, asked once per client; the newest tested release's
-            when the server does not say.
+        Returns
+        -------
+        ServerCapabilities
+            Those of the release ``/api/version`` reports, asked once per client; the
+            newest tested release's when the server does not say.
         """
         cached: ServerCapabilities | None = getattr(self, "_capabilities", None)
         if cached is None:

@@ -21,6 +21,7 @@ from ls_frames._progress import progress_bar
 from ls_frames.errors import BadRequest, ExportFailed, ExportTimeout, NotFound
 from ls_frames.exports.download import download_to
 from ls_frames.transport import Connection
+from ls_frames.transport.secrets import redact, redact_payload
 
 __all__ = ["ConvertedFormat", "Export", "ExportStatus"]
 
@@ -79,7 +80,12 @@ def _poll(
             if status is ExportStatus.COMPLETED:
                 return
             if status is ExportStatus.FAILED:
-                raise ExportFailed(f"{what} failed on the server", traceback=traceback(), raw=raw())
+                said = traceback()
+                raise ExportFailed(
+                    f"{what} failed on the server",
+                    traceback=redact(said) if said else said,
+                    raw=redact_payload(raw()),
+                )
             if deadline is not None and time.monotonic() >= deadline:
                 raise ExportTimeout(
                     f"{what} is still {status.value} after {timeout:g} s; it goes on on the "
