@@ -53,12 +53,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-    # moved to ls_frames.transport.secrets; still reachable here, see __getattr__ below
-    from ls_frames.transport.secrets import _MAX_SECRETS as _MAX_SECRETS
-    from ls_frames.transport.secrets import _SECRETS as _SECRETS
-    from ls_frames.transport.secrets import redact as redact
-    from ls_frames.transport.secrets import register_secret as register_secret
-
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -88,17 +82,6 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 2000
-# The secret registry lives with the transport now. Callers that still import it from here
-# (the panel, the test server) get the same objects, looked up when first asked for.
-_MOVED_TO_SECRETS = frozenset({"redact", "register_secret", "_SECRETS", "_MAX_SECRETS"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_SECRETS:
-        from ls_frames.transport import secrets
-
-        return getattr(secrets, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class LSFramesError(Exception):

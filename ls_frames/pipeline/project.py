@@ -29,15 +29,10 @@ from ls_frames.exports import (
 from ls_frames.exports.options import shared_docs
 from ls_frames.media.dataset import fetch_dataset_media
 from ls_frames.pipeline.clients import using_client
-
-# download_project is here too for the imports of earlier releases (its home is download.py)
-from ls_frames.pipeline.download import SINGLE_FILE_FORMATS, download_project
 from ls_frames.tables import Frames, read_export, to_parquet
 from ls_frames.tables.dtypes import Compression, DtypeBackend
 
 __all__ = [
-    "SINGLE_FILE_FORMATS",
-    "download_project",
     "export_project",
     "load_project",
     "snapshot_project",

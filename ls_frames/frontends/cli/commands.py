@@ -20,7 +20,7 @@ from ls_frames.frontends.cli.output import (
     summarize,
     sync_summary,
 )
-from ls_frames.pipeline.project import download_project, export_project, load_project
+from ls_frames.pipeline import download_project, export_project, load_project
 from ls_frames.tables import to_parquet
 
 __all__ = [

@@ -22,7 +22,7 @@ from ls_frames.frontends.cli.commands import (
     cmd_snapshots,
     cmd_sync,
 )
-from ls_frames.pipeline.project import SINGLE_FILE_FORMATS
+from ls_frames.pipeline import SINGLE_FILE_FORMATS
 
 __all__ = ["build_parser"]
 

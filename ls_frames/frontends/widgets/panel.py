@@ -39,12 +39,13 @@ from typing import Any
 
 import pandas as pd
 
-from ls_frames.errors import LSFramesError, redact
+from ls_frames.errors import LSFramesError
 from ls_frames.exports import Client, Export, ExportOptions, one_off_snapshot
 from ls_frames.frontends.widgets.layout import ALL_TASKS, STEPS, PanelLayout
 from ls_frames.media.dataset import fetch_dataset_media
 from ls_frames.provenance import Provenance
 from ls_frames.tables import Frames, read_export, to_parquet
+from ls_frames.transport.secrets import redact
 
 __all__ = ["ExportPanel"]
 
