@@ -15,7 +15,6 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from ls_frames.exports.options import (
     TaskFilter,
     coerce_option,
 )
-from ls_frames.exports.snapshot import LONG_TIMEOUT, Export
+from ls_frames.exports.snapshot import LONG_TIMEOUT, Export, ExportFormat
 from ls_frames.exports.storage import (
     STORAGE_PATH,
     LocalFilesExportStorage,
@@ -43,38 +42,13 @@ from ls_frames.exports.storage import (
 from ls_frames.transport import Connection
 from ls_frames.transport.capabilities import ServerCapabilities, server_capabilities
 
-__all__ = ["Client", "ExportFormat"]
+__all__ = ["Client"]
 
 logger = logging.getLogger("ls_frames")
 
 #: Statuses after which a create may have reached the server anyway (a proxy gave up; some
 #: routers answer 503 on their own timeout while the server goes on).
 _AMBIGUOUS = (408, 499, 502, 503, 504)
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    """One export format the server offers for a project."""
-
-    name: str
-    title: str
-    description: str = ""
-    disabled: bool = False
-    tags: tuple[str, ...] = ()
-    link: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> ExportFormat:
-        return cls(
-            name=str(raw.get("name")),
-            title=str(raw.get("title") or raw.get("name")),
-            description=str(raw.get("description") or ""),
-            disabled=bool(raw.get("disabled", False)),
-            tags=tuple(raw.get("tags") or ()),
-            link=raw.get("link"),
-            raw=dict(raw),
-        )
 
 
 def _server_time(response: Any) -> datetime:
