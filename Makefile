@@ -1,10 +1,13 @@
 # Two commands on a fresh machine:
-#   make demo   start (or use) a Label Studio, export a project, write Parquet, summarise
-#   make test   lint, type-check and run the whole suite against a real Label Studio
+#   make demo   start (or use) a Label Studio, export a project, write Parquet, summarise;
+#               installs the library alone (no test tools, torch, pyspark or Sphinx) and,
+#               unless LABEL_STUDIO_URL names a server, Label Studio in its own venv
+#   make test   lint, type-check, build the docs and run the whole suite against a real
+#               Label Studio; installs everything it needs
 # and, while working on the code:
-#   make check  lint, type-check, the API reference and every test that needs no server
+#   make check  lint, type-check, the docs and every test that needs no server
 #               (no Label Studio installed or started; a few minutes)
-#   make docs   the API reference, built from the docstrings into docs/_build/html
+#   make docs   the user guide and the API reference, into docs/_build/html
 # Another Label Studio release: `make test LS_VERSION=1.17.0` (installed once into
 # .venv-labelstudio-1.17.0). `make compat` runs the real-server export, load_project, sync
 # and panel tests (marker `compat`) against every release in COMPAT_VERSIONS in turn, each
@@ -27,16 +30,25 @@ export LS_FRAMES_LS_VERSION := $(LS_VERSION)
 
 .PHONY: test check demo lint typecheck docs docs-check bench clean install compat compat-one
 
-$(BIN)/.installed: pyproject.toml
+# Two stamps, one venv. .installed-lib: the library and its own dependencies, all `make
+# demo` needs. .installed: the extras, the development tools and torch on top, for make
+# test and make check. One venv rather than two, so that a machine that runs both holds
+# one copy of pandas and pyarrow, and `make test` after `make demo` only adds what is missing.
+$(BIN)/.installed-lib: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.installed-lib
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,widgets,train,delta]' --group dev
 	# the CPU build of torch, for the datasets' torch format test (a local wheel here)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	touch $@
 
-# Label Studio lives in its own environment: its many pins never meet the library's.
-$(LS_VENV)/.installed-$(LS_VERSION): $(BIN)/.installed
+# Label Studio lives in its own environment: its many pins never meet the library's. The
+# installer needs the library only, not the test tools.
+$(LS_VENV)/.installed-$(LS_VERSION): $(BIN)/.installed-lib
 	$(BIN)/python -m ls_frames.testing install $(LS_VENV) --version $(LS_VERSION)
 	touch $@
 
@@ -51,11 +63,12 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-# The API reference from the docstrings; -W: a docstring warning fails the build.
+# The user guide (docs/*.rst) and the API reference from the docstrings; -W: a warning in
+# a guide page or a docstring fails the build.
 SPHINX := $(BIN)/sphinx-build -q -W --keep-going -j 1
 docs: $(BIN)/.installed
 	$(SPHINX) -b html docs docs/_build/html
-	@echo "API reference: docs/_build/html/index.html"
+	@echo "user guide and API reference: docs/_build/html/index.html"
 
 docs-check: $(BIN)/.installed
 	$(SPHINX) -b dummy docs docs/_build/dummy
@@ -105,7 +118,10 @@ compat-one: install
 		LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest -p no:cacheprovider -m compat \
 		tests $(PYTEST_ARGS)
 
-demo: install
+# The main job with the library alone; Label Studio is installed only when the demo starts
+# one (no LABEL_STUDIO_URL given).
+DEMO_NEEDS := $(BIN)/.installed-lib $(if $(LABEL_STUDIO_URL),,$(LS_VENV)/.installed-$(LS_VERSION))
+demo: $(DEMO_NEEDS)
 	$(BIN)/ls-frames demo --out $(OUT) $(if $(PROJECT),--project $(PROJECT),)
 
 bench: install

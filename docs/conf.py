@@ -1,4 +1,5 @@
-"""Sphinx configuration of the API reference (``make docs``; ``make docs-check`` in make test).
+"""Sphinx configuration of the user guide and the API reference (``make docs``; ``make
+docs-check`` in make test and make check).
 
 Besides Sphinx's own warnings (which ``-W`` turns into errors), two checks of the public
 surface warn:
@@ -38,7 +39,7 @@ autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_class_signature = "separated"
 html_theme = "alabaster"
-html_title = f"ls_frames {release} API reference"
+html_title = f"ls_frames {release}"
 exclude_patterns = ["_build"]
 suppress_warnings: list[str] = []
 

@@ -1,11 +1,26 @@
-"""ls_frames: Label Studio exports into pandas, Arrow and Parquet.
+"""ls_frames: Label Studio exports into pandas, Arrow and Parquet, and back.
 
-Layers, lowest first (a layer never imports one above it)::
+Two stacks, network and data, meet in the media layer and the services above it. A layer
+imports only the layers below it in its own stack (and the ground floor: ``errors`` and the
+other top-level modules); front ends never import each other (``tests/test_layers.py``
+checks every import against this drawing)::
 
-    transport -> exports -> reading -> tables -> media -> front ends (functions, CLI, panel)
+    network:  transport            the HTTP connection, credentials, one retry transport
+                -> exports         snapshots, conversions, downloads, the tasks API,
+                                   the one-off snapshot job
+    data:     reading              bytes -> Arrow record batches (pure: no HTTP, no pandas)
+                -> tables          Frames, dtypes, the Parquet dataset, Delta tables
+                -> geometry        pixels, boxes, overlaps, masks, tracks
+                -> evaluation      scores, comparisons, agreement, the reference annotation
+                -> training        splits, Hugging Face datasets
+    both:     media                the files behind the tasks (fetch_media)
+                -> pipeline        load_project, export_project, download_project
+                -> sync            sync_parquet, sync_delta
+                -> testing         a local Label Studio: install, serve, seed, the demo
+                -> frontends       the CLI (``ls-frames``) | the panel (``ExportPanel``)
 
-``media`` (``fetch_media``) reads the tables and fetches the files they point to through
-the exports client; it sits between the tables and the front ends.
+Every public name is importable from here (``ls_frames.load_project``, ...), loaded on first
+use so ``import ls_frames`` stays light.
 """
 
 import importlib

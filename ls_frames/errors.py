@@ -35,21 +35,19 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
         brush RLE, a size that does not match, missing geometry (also a ``ValueError``;
         names the region)
 
-No message, ``repr`` or ``str`` of these exceptions contains a credential: the request
-headers are never rendered, and :func:`redact` scrubs known secrets from server text. Nor
-does any attribute: ``request`` and ``response`` are copies with the ``Authorization``
-header masked and known secrets scrubbed from the bodies, ``ExportFailed.raw`` is a
-scrubbed copy of the server's answer.
+HTTP errors are built by the transport (:mod:`ls_frames.transport.failures`), which hands
+them redacted text and scrubbed copies of the request and the response
+(:mod:`ls_frames.transport.secrets`): no message, ``repr`` or ``str`` of these exceptions
+contains a credential, nor does any attribute. The exports and media layers redact the
+server text they put in an :class:`ExportFailed`, a :class:`StorageError` or a
+:class:`MediaError` the same way. This module is the ground floor: it imports nothing of
+ls_frames when loaded (the registry names that moved out are looked up on demand) and
+knows nothing of HTTP beyond what an exception carries.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,129 +79,9 @@ __all__ = [
     "ServerError",
     "StorageError",
     "TransportError",
-    "raise_for_status",
-    "redact",
 ]
 
 _MAX_MESSAGE = 2000
-# Known credentials, newest last. Bounded: a process that refreshes an access token every
-# five minutes for months keeps the last 256 (about 21 hours of them: access tokens live
-# five minutes) and forgets the oldest; a client registers its key again with every
-# refresh, so the long-lived key stays.
-_MAX_SECRETS = 256
-_SECRETS: OrderedDict[str, None] = OrderedDict()
-_SECRETS_LOCK = threading.Lock()
-
-
-def register_secret(secret: str | None) -> None:
-    """Remember a credential so :func:`redact` removes it from any text we render.
-
-    At most ``_MAX_SECRETS`` are kept, the least recently registered dropped first.
-    """
-    with _SECRETS_LOCK:
-        if secret and len(secret) >= 6:
-            _SECRETS[secret] = None
-            _SECRETS.move_to_end(secret)
-            while len(_SECRETS) > _MAX_SECRETS:
-                _SECRETS.popitem(last=False)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return ``text`` with every known credential (and bearer/token headers) masked."""
-    for s in (*tuple(_SECRETS), *secrets):
-        if s:
-            text = text.replace(s, "***")
-    # A credential-looking value after the scheme (with a digit: "token authentication" in
-    # the server's own words stays readable).
-    return re.sub(r"(?i)\b(Token|Bearer)\s+(?=[A-Za-z._\-]*\d)[A-Za-z0-9._\-]{8,}", r"\1 ***", text)
-
-
-def redact_payload(value: Any) -> Any:
-    """A copy of a decoded JSON payload with :func:`redact` applied to every string in it
-    (keys included); other values are kept as they are."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact_payload(k): redact_payload(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_payload(v) for v in value]
-    return value
-
-
-_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
-_COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
-# The copies hold decoded bodies: what described the bytes on the wire no longer applies.
-_WIRE_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
-
-
-def _scrub_body(body: bytes) -> bytes:
-    if not body or not (_SECRETS or b"oken" in body or b"earer" in body):
-        return body
-    text = body.decode("utf-8", "surrogateescape")
-    scrubbed = redact(text)
-    return body if scrubbed == text else scrubbed.encode("utf-8", "surrogateescape")
-
-
-def _scrub_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
-    out = []
-    for name, value in headers.multi_items():
-        key = name.lower()
-        if key in _WIRE_HEADERS:
-            continue
-        if key in _AUTH_HEADERS:
-            value = f"{value.split(' ', 1)[0]} ***" if " " in value.strip() else "***"
-        elif key in _COOKIE_HEADERS:
-            value = "***"
-        else:
-            value = redact(value)
-        out.append((name, value))
-    return out
-
-
-def scrub_request(request: httpx.Request | None) -> httpx.Request | None:
-    """A copy of ``request`` safe to keep on an exception: same method, URL and extensions,
-    credentials masked in the headers and known secrets scrubbed from the body."""
-    if request is None:
-        return None
-    import httpx
-
-    try:
-        body = request.content
-    except httpx.RequestNotRead:
-        body = b""
-    return httpx.Request(
-        request.method,
-        request.url,
-        headers=_scrub_headers(request.headers),
-        content=_scrub_body(body),
-        extensions=request.extensions,
-    )
-
-
-def scrub_response(
-    response: httpx.Response | None, request: httpx.Request | None = None
-) -> httpx.Response | None:
-    """A copy of ``response`` safe to keep on an exception: same status and headers (cookies
-    masked), known secrets scrubbed from the body (empty when it was never read)."""
-    if response is None:
-        return None
-    import httpx
-
-    try:
-        body = response.content
-    except httpx.ResponseNotRead:
-        body = b""
-    if request is None:
-        with contextlib.suppress(RuntimeError):
-            request = scrub_request(response.request)
-    copy = httpx.Response(
-        response.status_code,
-        headers=_scrub_headers(response.headers),
-        content=_scrub_body(body),
-        request=request,
-        extensions=response.extensions,
-    )
-    return copy
 
 
 class LSFramesError(Exception):
@@ -217,9 +95,21 @@ class ConfigurationError(LSFramesError, ValueError):
 class HTTPError(LSFramesError):
     """A request to Label Studio failed.
 
-    Attributes: ``method``, ``path`` (without the host and query), ``status`` (``None`` when
-    no response arrived), ``server_message`` (the server's own words, redacted), and the
-    ``request`` / ``response`` objects when there are any.
+    The transport builds these with redacted text and scrubbed copies of the request and
+    the response (:func:`ls_frames.transport.failures.http_error`).
+
+    Attributes
+    ----------
+    method
+        The request's method.
+    path
+        The request's path, without the host and the query.
+    status
+        The answer's status, ``None`` when no answer arrived.
+    server_message
+        The server's own words.
+    request, response
+        The exchange, when there is one.
     """
 
     def __init__(
@@ -236,15 +126,15 @@ class HTTPError(LSFramesError):
         self.method = method
         self.path = path
         self.status = status
-        self.server_message = redact(server_message)
-        self.request = scrub_request(request)
-        self.response = scrub_response(response, self.request)
+        self.server_message = server_message
+        self.request = request
+        self.response = response
         where = f"{method} {path}".strip()
         head = f"{status} " if status is not None else ""
         text = f"{head}{message}" + (f" ({where})" if where else "")
         if server_message and server_message not in message:
             text += f": {server_message}"
-        super().__init__(redact(text))
+        super().__init__(text)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
@@ -301,15 +191,15 @@ class ExportError(LSFramesError):
 
 class ExportFailed(ExportError):
     """The job ended in ``failed``. ``traceback`` holds the server's traceback, if any,
-    ``raw`` the server's last answer (both with known credentials scrubbed)."""
+    ``raw`` the server's last answer (the raiser scrubs known credentials from both)."""
 
     def __init__(self, message: str, *, traceback: str | None = None, raw: Any = None) -> None:
-        self.traceback = redact(traceback) if traceback else traceback
-        self.raw = redact_payload(raw)
+        self.traceback = traceback
+        self.raw = raw
         text = message
         if traceback:
             text += f"\nServer traceback:\n{traceback.strip()[-_MAX_MESSAGE:]}"
-        super().__init__(redact(text))
+        super().__init__(text)
 
 
 class ExportTimeout(ExportError, TimeoutError):
@@ -328,9 +218,9 @@ class StorageError(LSFramesError):
     """An export storage request failed or its sync ended in ``failed``."""
 
     def __init__(self, message: str, *, traceback: str | None = None) -> None:
-        self.traceback = redact(traceback) if traceback else traceback
+        self.traceback = traceback
         tail = f"\nServer traceback:\n{traceback}" if traceback else ""
-        super().__init__(redact(message + tail))
+        super().__init__(message + tail)
 
 
 class ConcurrentWriteError(LSFramesError):
@@ -366,7 +256,8 @@ class MediaError(LSFramesError):
     """Some media references could not be fetched (raised by ``fetch_media(strict=True)``).
 
     ``failures`` is a list of ``(task_id, field, position, uri, error)`` tuples, one per
-    failed reference; the files that did arrive are in the cache all the same.
+    failed reference (redacted by the raiser); the files that did arrive are in the cache
+    all the same.
     """
 
     _SHOWN = 20
@@ -381,10 +272,7 @@ class MediaError(LSFramesError):
         if more > 0:
             lines.append(f"  ... and {more} more")
         super().__init__(
-            redact(
-                f"{len(self.failures)} media reference(s) could not be fetched:\n"
-                + "\n".join(lines)
-            )
+            f"{len(self.failures)} media reference(s) could not be fetched:\n" + "\n".join(lines)
         )
 
 
@@ -431,66 +319,3 @@ class RegionError(LSFramesError, ValueError):
     def __init__(self, message: str, *, region: str | None = None) -> None:
         self.region = region
         super().__init__(f"region {region}: {message}" if region else message)
-
-
-def _server_message(response: httpx.Response) -> str:
-    """Extract the human part of an error body (JSON detail, validation errors, or text)."""
-    try:
-        body = response.json()
-    except Exception:
-        ctype = response.headers.get("content-type", "")
-        text = response.text if response.is_stream_consumed or not response.is_closed else ""
-        if "html" in ctype or text.lstrip().startswith("<"):
-            title = re.search(r"<title>(.*?)</title>", text, re.S | re.I)
-            return f"HTML error page{': ' + title.group(1).strip() if title else ''}"
-        return text.strip()[:_MAX_MESSAGE]
-    if isinstance(body, dict):
-        for key in ("detail", "message", "error"):
-            value = body.get(key)
-            if isinstance(value, str):
-                extra = body.get("validation_errors")
-                return value + (f" {extra}" if extra else "")
-        return str(body)[:_MAX_MESSAGE]
-    return str(body)[:_MAX_MESSAGE]
-
-
-_BY_STATUS: dict[int, type[APIError]] = {
-    401: AuthenticationError,
-    403: PermissionDenied,
-    404: NotFound,
-    429: RateLimited,
-}
-
-
-def raise_for_status(response: httpx.Response, *, scheme: str | None = None) -> None:
-    """Turn an error response into the matching :class:`APIError`; do nothing on success."""
-    if response.is_success or response.is_redirect:
-        return
-    status = response.status_code
-    request = response.request
-    if status >= 500:
-        cls: type[APIError] = ServerError
-    else:
-        cls = _BY_STATUS.get(status, BadRequest)
-    with contextlib.suppress(Exception):  # body unavailable (stream broken): keep the status
-        response.read()
-    message = redact(_server_message(response))
-    kw: dict[str, Any] = dict(
-        method=request.method,
-        path=request.url.path,
-        status=status,
-        server_message=message,
-        request=request,
-        response=response,
-    )
-    phrase = response.reason_phrase or "error"
-    if cls is AuthenticationError:
-        if scheme == "Token" and "legacy token authentication has been disabled" in message:
-            # Label Studio 1.17+ turns legacy tokens off for new organizations.
-            phrase = (
-                "legacy tokens are turned off for this organization (the default since "
-                "Label Studio 1.17): use a personal access token, or turn legacy tokens "
-                "on in the organization's settings"
-            )
-        raise AuthenticationError(phrase, scheme=scheme, **kw)
-    raise cls(phrase, **kw)

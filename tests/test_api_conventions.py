@@ -169,21 +169,23 @@ def test_an_unknown_storage_option_is_a_configuration_error() -> None:
 
 
 def test_the_secret_registry_is_bounded() -> None:
-    before = dict(errors._SECRETS)
+    from ls_frames.transport import secrets
+
+    before = dict(secrets._SECRETS)
     try:
-        for i in range(errors._MAX_SECRETS * 3):  # months of five-minute refreshes
-            errors.register_secret(f"access-token-{i:06d}")
-        assert len(errors._SECRETS) == errors._MAX_SECRETS
-        newest = f"access-token-{errors._MAX_SECRETS * 3 - 1:06d}"
-        oldest_kept = f"access-token-{errors._MAX_SECRETS * 2:06d}"
-        assert errors.redact(f"x {newest} {oldest_kept} y").count(newest) == 0
-        assert oldest_kept not in errors.redact(f"x {oldest_kept} y")
-        assert "access-token-000000" not in errors._SECRETS  # the oldest went first
-        errors.register_secret(oldest_kept)  # registered again: the most recent now
-        assert next(reversed(errors._SECRETS)) == oldest_kept
+        for i in range(secrets._MAX_SECRETS * 3):  # months of five-minute refreshes
+            secrets.register_secret(f"access-token-{i:06d}")
+        assert len(secrets._SECRETS) == secrets._MAX_SECRETS
+        newest = f"access-token-{secrets._MAX_SECRETS * 3 - 1:06d}"
+        oldest_kept = f"access-token-{secrets._MAX_SECRETS * 2:06d}"
+        assert secrets.redact(f"x {newest} {oldest_kept} y").count(newest) == 0
+        assert oldest_kept not in secrets.redact(f"x {oldest_kept} y")
+        assert "access-token-000000" not in secrets._SECRETS  # the oldest went first
+        secrets.register_secret(oldest_kept)  # registered again: the most recent now
+        assert next(reversed(secrets._SECRETS)) == oldest_kept
     finally:
-        errors._SECRETS.clear()
-        errors._SECRETS.update(before)
+        secrets._SECRETS.clear()
+        secrets._SECRETS.update(before)
 
 
 def test_cli_read_offers_no_server_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -210,3 +210,49 @@ def test_the_client_first_order_warns_and_close_releases_what_the_panel_made(
     assert own.project_picker.value == PROJECT and folder.is_dir()
     own.close()
     assert own.client._client.is_closed and not folder.exists()
+
+
+class _TasksFake(FakeLabelStudio):
+    """The fake with tasks (project 1), plus the project list and formats the panel reads."""
+
+    def _route(self, request: httpx.Request, path: str) -> httpx.Response:
+        if path == "/api/projects/":
+            return httpx.Response(200, json={"results": [{"id": 1, "title": "f"}], "next": None})
+        if path == "/api/projects/1/export/formats":
+            return httpx.Response(200, json=[{"name": "JSON", "title": "JSON"}])
+        return super()._route(request, path)
+
+
+def test_the_panel_load_project_and_the_syncs_record_the_same_provenance_fields(
+    tmp_path: Path,
+) -> None:
+    fake = _TasksFake()
+    fake.release = "1.23.2"
+    for tid in (1, 2, 3):
+        fake.put_task(tid, annotations=1, predictions=1)
+    fake.tick()
+    with client_for(fake) as client:
+        loaded = ls_frames.load_project(1, client=client, progress=False).provenance
+        panel = ls_frames.ExportPanel(1, client=client, work_dir=tmp_path / "w", background=False)
+        panel.export_button.click()
+        assert panel.error is None, panel.error_box.value
+        assert panel.frames is not None
+        panel.parquet_path.value = str(tmp_path / "saved")
+        panel.save_button.click()
+        assert panel.error is None, panel.error_box.value
+        ls_frames.sync_parquet(1, tmp_path / "synced", client=client, progress=False)
+        exported = ls_frames.export_project(1, tmp_path / "exported", client=client, progress=False)
+        panel.close()
+    assert loaded is not None
+    fields = set(loaded)
+    assert {"requested_options", "snapshot_kept", "label_config", "server_version"} <= fields
+    assert set(panel.frames.provenance or {}) == fields
+    on_disk = {
+        name: set(ls_frames.read_parquet(path).provenance or {}) - {"source_file"}
+        for name, path in (
+            ("panel", tmp_path / "saved"),
+            ("sync", tmp_path / "synced"),
+            ("export", exported),
+        )
+    }
+    assert on_disk == {"panel": fields, "sync": fields | {"sync"}, "export": fields}

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import ls_frames
@@ -178,7 +179,7 @@ def test_a_failed_snapshot_keeps_the_dataset_and_deletes_the_view(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ls_frames.ExportFailed("the snapshot failed")
 
-    monkeypatch.setattr(run_module, "snapshot_project", broken)
+    monkeypatch.setattr(run_module, "one_off_snapshot", broken)
     with pytest.raises(ls_frames.ExportFailed):
         sync(fake, out, overlap=0)
     assert (out / "_SUCCESS").read_bytes() == before
@@ -203,3 +204,68 @@ def test_tasks_the_dataset_never_got_are_warned_about_on_the_second_run(
         fake.tick()
         sync(fake, out, overlap=0)
     assert "full=True" in caplog.text
+
+
+class _DownloadsFail(FakeLabelStudio):
+    """The fake whose snapshot downloads answer 500 while ``failing``."""
+
+    failing = False
+
+    def _route(self, request: httpx.Request, path: str) -> httpx.Response:
+        if self.failing and path.endswith("/download"):
+            return httpx.Response(500, json={"detail": "broken"})
+        return super()._route(request, path)
+
+
+def test_a_failed_download_leaves_no_snapshot_behind(tmp_path: Path) -> None:
+    fake = _DownloadsFail()
+    for tid in range(1, 6):
+        fake.put_task(tid, annotations=1)
+    fake.tick()
+    out = tmp_path / "ds"
+    fake.failing = True
+    with pytest.raises(ls_frames.ServerError):  # the full run
+        sync(fake, out, overlap=0)
+    assert len(exports_made(fake)) == 1 and fake.exports == {} and not out.exists()
+    fake.failing = False
+    sync(fake, out, overlap=0)
+    before = (out / "_SUCCESS").read_bytes()
+    fake.tick()
+    fake.put_task(2, annotations=2)
+    fake.tick()
+    fake.failing = True
+    with pytest.raises(ls_frames.ServerError):  # an incremental run
+        sync(fake, out, overlap=0)
+    assert len(exports_made(fake)) == 3 and fake.exports == {} and not fake.views
+    assert (out / "_SUCCESS").read_bytes() == before
+
+
+def test_a_dataset_with_the_old_dict_provenance_is_synced_on(
+    fake: FakeLabelStudio, tmp_path: Path
+) -> None:
+    out = tmp_path / "ds"
+    sync(fake, out, overlap=0)
+    # the dataset as 0.1 wrote it: the same rows, the provenance a plain dict without
+    # provenance_version, a null and a key this release does not know
+    stored = dict(ls_frames.read_parquet(out).provenance or {})
+    old = {**stored, "someone_elses": 1, "export_created_at": None}
+    old.pop("provenance_version")
+    old["sync"]["runs"][-1]["export_id"] = None
+    frames = ls_frames.read_parquet(out)
+    ls_frames.to_parquet(
+        json.dumps([fake.tasks[t] for t in sorted(fake.tasks)]).encode(),
+        out,
+        provenance=old,
+        overwrite=True,
+        progress=False,
+    )
+    assert len(ls_frames.read_parquet(out).tasks) == len(frames.tasks)
+    fake.tick()
+    fake.put_task(3, annotations=2)
+    fake.tick()
+    again = sync(fake, out, overlap=0)
+    assert (again.mode, again.changed_tasks) == ("incremental", 1)
+    after = ls_frames.read_parquet(out).provenance
+    assert after is not None and after.sync is not None
+    assert [r.mode for r in after.sync.runs] == ["full", "incremental"]
+    assert after.provenance_version == 1 and after["someone_elses"] == 1

@@ -105,7 +105,7 @@ def test_search_step_sorts_ranges_by_what_their_counts_say() -> None:
     step = plan.search_step(ids, counted)
     assert step.deleted == ids[500:1000]
     assert step.to_list == [(1000, 1500)]
-    assert step.deeper == plan.split(1500, 3000, plan.FANOUT)
+    assert step.deeper == plan.split_range(1500, 3000, plan.FANOUT)
     assert len(step.deeper) == plan.FANOUT
 
 
@@ -118,7 +118,7 @@ def test_search_done() -> None:
 
 def test_split_covers_the_range_once() -> None:
     for start, stop, parts in [(0, 10, 3), (5, 6, 4), (0, 1000, 7), (3, 3, 2)]:
-        pieces = plan.split(start, stop, parts)
+        pieces = plan.split_range(start, stop, parts)
         covered = [i for a, b in pieces for i in range(a, b)]
         assert covered == list(range(start, stop))
         assert len(pieces) <= parts
@@ -137,10 +137,10 @@ def test_split_covers_the_range_once() -> None:
         (False, 0, 4, 5, "full"),  # fewer: a bulk deletion left updated_at alone
     ],
 )
-def test_plan_outcome(
+def test_plan_write(
     exported: bool, deleted: int, server: int | None, ours: int, action: str
 ) -> None:
-    outcome = plan.plan_outcome(exported, deleted, server, ours)
+    outcome = plan.plan_write(exported, deleted, server, ours)
     assert outcome.action == action
     assert (outcome.reason is not None) == (action == "full")
     if action == "full":

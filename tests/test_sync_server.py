@@ -173,7 +173,7 @@ def test_a_failed_run_keeps_the_previous_dataset_and_removes_its_view(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ls_frames.ExportFailed("the snapshot failed")
 
-    monkeypatch.setattr(run, "snapshot_project", broken)
+    monkeypatch.setattr(run, "one_off_snapshot", broken)
     with pytest.raises(ls_frames.ExportFailed):
         ls_frames.sync_parquet(pid, out, client=client, overlap=0, progress=False)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}

@@ -73,3 +73,69 @@ def test_an_incomplete_dataset_is_refused(tmp_path: Path) -> None:
     (root / "_SUCCESS").unlink()
     with pytest.raises(ExportFormatError, match="no _SUCCESS"):
         ls_frames.read_parquet(root)
+
+
+# The provenance exactly as ls_frames 0.1 wrote it for a sync_parquet dataset: a plain dict,
+# no provenance_version, null values, a key this release does not know.
+OLD_PROVENANCE = {
+    "source": "label-studio-sync",
+    "server": "https://ls.example",
+    "server_version": "1.23.2",
+    "project": 7,
+    "export_id": 41,
+    "export_title": "ls_frames 1a2b",
+    "md5": "0" * 32,
+    "export_created_at": None,
+    "options": {"annotation_filter_options": {"usual": True}},
+    "label_config_present": False,
+    "ls_frames_version": "0.1.0",
+    "written_at": "2026-01-01T00:00:00+00:00",
+    "someone_elses": {"kept": True},
+    "sync": {
+        "watermark": "2026-01-01T00:00:00.000000Z",
+        "overlap": 60,
+        "runs": [
+            {"mode": "full", "export_id": 41, "watermark": "2026-01-01T00:00:00.000000Z"},
+            {"mode": "incremental", "export_id": None, "deleted_tasks": 1, "seconds": 0.5},
+        ],
+    },
+}
+
+
+def test_provenance_in_the_old_dict_shape_is_read_typed_and_kept(tmp_path: Path) -> None:
+    from ls_frames.provenance import Provenance
+    from ls_frames.sync.stores import ParquetStore
+
+    out = ls_frames.to_parquet(b"[]", tmp_path / "old", provenance=OLD_PROVENANCE, progress=False)
+    got = ls_frames.read_parquet(out).provenance
+    assert isinstance(got, Provenance) and got.provenance_version is None
+    # typed attributes, and the reads of the dict days
+    assert (got.project, got.export_id, got.label_config_present) == (7, 41, False)
+    assert got["export_id"] == 41 and got.get("export_created_at") is None
+    assert got.sync is not None and got.sync.overlap == 60.0
+    assert [r.mode for r in got.sync.runs] == ["full", "incremental"]
+    assert got["sync"]["runs"][-1]["deleted_tasks"] == 1
+    assert got.extra["someone_elses"] == {"kept": True}
+    # what is stored again is what was read (a null is the key left out)
+    assert got.to_dict()["someone_elses"] == {"kept": True}
+    assert got == {k: v for k, v in OLD_PROVENANCE.items() if v is not None} | {
+        "sync": {
+            **OLD_PROVENANCE["sync"],  # type: ignore[dict-item]
+            "runs": [
+                OLD_PROVENANCE["sync"]["runs"][0],  # type: ignore[index]
+                {"mode": "incremental", "deleted_tasks": 1, "seconds": 0.5},
+            ],
+        }
+    }
+    # the sync store finds the watermark in it
+    state = ParquetStore(out, compression="zstd", progress=False).open(full=False)
+    assert state is not None and state.sync.watermark == "2026-01-01T00:00:00.000000Z"
+    assert state.provenance.project == 7
+
+
+def test_a_mistyped_value_is_kept_as_it_is() -> None:
+    from ls_frames.provenance import Provenance
+
+    got = Provenance.from_dict({"project": "seven", "sync": "no", "md5": None})
+    assert got.project is None and got.sync is None
+    assert got.to_dict() == {"project": "seven", "sync": "no"}

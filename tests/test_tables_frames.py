@@ -193,3 +193,84 @@ def test_geometry_helpers() -> None:
 def test_malformed_raises() -> None:
     with pytest.raises(ExportFormatError):
         read_export(b"[{]", progress=False)
+
+
+def _expected_wide_rows(path: Path) -> int:
+    """Regions counted with json.load: result items grouped by (task, source, its id, region
+    id), every item without an id a region of its own; relations are not regions."""
+    from tests.test_reading_corpus import _raw_items
+
+    keys = set()
+    for task_id, source, source_id, index, item in _raw_items(path):
+        if item.get("type") == "relation":
+            continue
+        region = item.get("id")
+        keys.add((task_id, source, source_id, region if region is not None else ("#", index)))
+    return len(keys)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in sorted((Path(__file__).parent / "corpus").glob("*/*.json"))
+        if p.name != "test_export_json_min__label_config_repeater.json"
+    ],
+    ids=lambda p: p.name,
+)
+def test_regions_wide_keeps_every_region_of_the_corpus(path: Path) -> None:
+    frames = read_export(path, progress=False)
+    if "regions" not in frames.arrow:
+        pytest.skip("no regions table")
+    assert len(frames.regions_wide()) == _expected_wide_rows(path)
+
+
+def test_regions_wide_keeps_id_less_boxes_apart() -> None:
+    box = {"x": 1.0, "y": 2.0, "width": 3.0, "height": 4.0, "rectanglelabels": ["car"]}
+    items = [
+        {"from_name": "label", "to_name": "image", "type": "rectanglelabels", "value": box},
+        {"from_name": "label", "to_name": "image", "type": "rectanglelabels", "value": box},
+        {"from_name": "label", "to_name": "image", "type": "rectanglelabels", "value": box},
+        {"from_name": "kind", "to_name": "image", "type": "choices", "value": {"choices": ["a"]}},
+        {
+            "id": "r1",
+            "from_name": "label",
+            "to_name": "image",
+            "type": "rectanglelabels",
+            "value": box,
+        },
+        {
+            "id": "r1",
+            "from_name": "kind",
+            "to_name": "image",
+            "type": "choices",
+            "value": {"choices": ["b"]},
+        },
+    ]
+    task = {
+        "id": 1,
+        "data": {"image": "x.png"},
+        "annotations": [],
+        "predictions": [{"id": 7, "model_version": "m", "result": items}],
+    }
+    wide = read_export(json.dumps([task]).encode(), progress=False).regions_wide()
+    assert len(wide) == 5  # three id-less boxes, the id-less whole-image choice, r1
+    assert int((wide["kind"] == "b").sum()) == 1
+    assert wide["region_id"].isna().sum() == 4
+
+
+def test_select_keeps_only_those_tasks_in_every_table() -> None:
+    frames = read_export(FULL, label_config=CONFIG, progress=False)
+    ids = frames.tasks["task_id"].iloc[::2].tolist()
+    picked = frames.select([*ids, 10**9])  # an id not in the tables is ignored
+    for name in TABLES:
+        got = picked[name]
+        want = frames[name][frames[name]["task_id"].isin(ids)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want)
+    assert picked.label_config is frames.label_config
+    assert len(frames.select(pd.Index(ids)).tasks) == len(ids)
+    assert frames.select([]).regions.empty
+    with pytest.raises(ConfigurationError, match="boolean mask"):
+        frames.select(frames.tasks["task_id"] > 1)
+    with pytest.raises(ConfigurationError, match="'seven'"):
+        frames.select([1, "seven"])  # type: ignore[list-item]

@@ -1,9 +1,11 @@
-"""Second layer: the export lifecycle (formats, snapshots, conversions, downloads, storage)."""
+"""Second layer: the export lifecycle (formats, snapshots, conversions, downloads, storage)
+and the one-off snapshot job (:mod:`~ls_frames.exports.oneshot`)."""
 
-from ls_frames.exports.client import Client, ExportFormat
+from ls_frames.exports.client import Client
 from ls_frames.exports.download import download_to, safe_basename
-from ls_frames.exports.options import AnnotationFilter, Serialization, TaskFilter
-from ls_frames.exports.snapshot import ConvertedFormat, Export, ExportStatus
+from ls_frames.exports.oneshot import SnapshotJob, one_off_snapshot, project_label_config
+from ls_frames.exports.options import AnnotationFilter, ExportOptions, Serialization, TaskFilter
+from ls_frames.exports.snapshot import ConvertedFormat, Export, ExportFormat, ExportStatus
 from ls_frames.exports.storage import LocalFilesExportStorage, StorageStatus
 
 __all__ = [
@@ -12,11 +14,15 @@ __all__ = [
     "ConvertedFormat",
     "Export",
     "ExportFormat",
+    "ExportOptions",
     "ExportStatus",
     "LocalFilesExportStorage",
     "Serialization",
+    "SnapshotJob",
     "StorageStatus",
     "TaskFilter",
     "download_to",
+    "one_off_snapshot",
+    "project_label_config",
     "safe_basename",
 ]

@@ -15,7 +15,6 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from ls_frames.exports.options import (
     TaskFilter,
     coerce_option,
 )
-from ls_frames.exports.snapshot import LONG_TIMEOUT, Export
+from ls_frames.exports.snapshot import LONG_TIMEOUT, Export, ExportFormat
 from ls_frames.exports.storage import (
     STORAGE_PATH,
     LocalFilesExportStorage,
@@ -43,38 +42,13 @@ from ls_frames.exports.storage import (
 from ls_frames.transport import Connection
 from ls_frames.transport.capabilities import ServerCapabilities, server_capabilities
 
-__all__ = ["Client", "ExportFormat"]
+__all__ = ["Client"]
 
 logger = logging.getLogger("ls_frames")
 
 #: Statuses after which a create may have reached the server anyway (a proxy gave up; some
 #: routers answer 503 on their own timeout while the server goes on).
 _AMBIGUOUS = (408, 499, 502, 503, 504)
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    """One export format the server offers for a project."""
-
-    name: str
-    title: str
-    description: str = ""
-    disabled: bool = False
-    tags: tuple[str, ...] = ()
-    link: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> ExportFormat:
-        return cls(
-            name=str(raw.get("name")),
-            title=str(raw.get("title") or raw.get("name")),
-            description=str(raw.get("description") or ""),
-            disabled=bool(raw.get("disabled", False)),
-            tags=tuple(raw.get("tags") or ()),
-            link=raw.get("link"),
-            raw=dict(raw),
-        )
 
 
 def _server_time(response: Any) -> datetime:
@@ -143,10 +117,21 @@ class Client(Connection):
     def resolve_project(self, project: int | str) -> int:
         """A project's id, from its id or its title.
 
-        Parameters: ``project``, an id (an ``int``, or a string of digits) or a title
-        (matched exactly, else ignoring case and surrounding blanks).
-        Returns: the id. Raises: :class:`~ls_frames.errors.ConfigurationError` when no
-        project this key sees has that title, or several do (listing their ids).
+        Parameters
+        ----------
+        project
+            An id (an ``int``, or a string of digits) or a title (matched exactly, else
+            ignoring case and surrounding blanks).
+
+        Returns
+        -------
+        int
+            The project's id.
+
+        Raises
+        ------
+        ConfigurationError
+            No project this key sees has that title, or several do (listing their ids).
         """
         if isinstance(project, bool):
             raise TypeError(f"project must be an id or a title, got {project!r}")
@@ -194,9 +179,16 @@ class Client(Connection):
         """How many tasks of ``project`` match ``filters`` (a Data Manager filter, see
         :mod:`ls_frames.exports.tasks`; default all), in one request.
 
-        Returns: ``{"total": tasks, "total_annotations": ..., "total_predictions": ...}``
-        (the last two when the server gives them).
-        Raises: :class:`~ls_frames.errors.ExportFormatError` on an answer without them.
+        Returns
+        -------
+        dict
+            ``{"total": tasks, "total_annotations": ..., "total_predictions": ...}`` (the
+            last two when the server gives them).
+
+        Raises
+        ------
+        ExportFormatError
+            The answer has no ``tasks`` list and integer ``total``.
         """
         return tasks.count_tasks(self, _project_id(project), filters)
 
@@ -211,8 +203,10 @@ class Client(Connection):
         """Every task of ``project`` matching ``filters``, with only ``fields``
         (comma-separated), fetched page by page.
 
-        Raises: :class:`~ls_frames.errors.ExportFormatError` on a page without
-        ``tasks`` and ``total``.
+        Raises
+        ------
+        ExportFormatError
+            A page has no ``tasks`` list and integer ``total``.
         """
         return tasks.list_tasks(
             self, _project_id(project), filters, fields=fields, page_size=page_size
@@ -243,10 +237,11 @@ class Client(Connection):
         access tokens, legacy tokens, the path that resolves storage URIs); see
         :mod:`ls_frames.transport.capabilities`.
 
-        Returns:
-            The :class:`~ls_frames.transport.capabilities.ServerCapabilities` of the release
-            ``/api/version`` reports, asked once per client; the newest tested release's
-            when the server does not say.
+        Returns
+        -------
+        ServerCapabilities
+            Those of the release ``/api/version`` reports, asked once per client; the
+            newest tested release's when the server does not say.
         """
         cached: ServerCapabilities | None = getattr(self, "_capabilities", None)
         if cached is None:

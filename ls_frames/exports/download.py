@@ -25,23 +25,28 @@ import hashlib
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 
 from ls_frames._progress import progress_bar
 from ls_frames.errors import APIError, ChecksumMismatch, DownloadError, TransportError
+from ls_frames.exports.names import (
+    MAX_NAME_BYTES,
+    filename_from_disposition,
+    means_folder,
+    safe_basename,
+)
 from ls_frames.transport import Connection, RetryPolicy
 
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_NAME_BYTES",
     "Opener",
     "Received",
     "download_to",
@@ -57,49 +62,6 @@ logger = logging.getLogger("ls_frames")
 
 CHUNK_SIZE = 1 << 20
 MAX_RESUMES = 5
-#: Longest file name taken from the server, in UTF-8 bytes (room left for the ``.part``).
-MAX_NAME_BYTES = 200
-
-
-def safe_basename(name: str) -> str:
-    """Reduce a server-given name to a plain file name: no folders, no ``..``, no controls,
-    at most :data:`MAX_NAME_BYTES` bytes."""
-    name = unicodedata.normalize("NFC", name)
-    name = name.replace("\\", "/").split("/")[-1]
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
-    name = name.strip().lstrip(".").strip()
-    return _fit(name, MAX_NAME_BYTES)
-
-
-def _fit(name: str, limit: int) -> str:
-    """Shorten ``name`` to ``limit`` UTF-8 bytes (file systems count bytes, 255 at most),
-    keeping a short extension."""
-    if len(name.encode()) <= limit:
-        return name
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem or len(ext.encode()) > 16:
-        stem, ext = name, ""
-    tail = f".{ext}" if ext else ""
-    room = limit - len(tail.encode())
-    return stem.encode()[:room].decode("utf-8", "ignore").rstrip() + tail
-
-
-def filename_from_disposition(header: str | None) -> str | None:
-    """The file name a ``Content-Disposition`` header offers, made safe, or ``None``."""
-    if not header:
-        return None
-    star = re.search(r"filename\*\s*=\s*([^']*)'[^']*'([^;]+)", header, re.I)
-    if star:
-        raw = unquote(star.group(2).strip().strip('"'), encoding=star.group(1) or "utf-8")
-    else:
-        plain = re.search(
-            r'filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)', header, re.I
-        )
-        if not plain:
-            return None
-        raw = plain.group(1) if plain.group(1) is not None else plain.group(2).strip()
-    name = safe_basename(raw)
-    return name or None
 
 
 def _content_range_start(response: httpx.Response) -> tuple[int, int | None] | None:
@@ -230,6 +192,116 @@ def resume_validator(headers: httpx.Headers) -> str | None:
     return strong_last_modified(headers)
 
 
+class _Transfer:
+    """What one :func:`stream_into` call knows across its requests: the bytes in the part
+    file (``sink``), the announced ``total``, the resumes so far, the first answer's
+    headers and the validator a resume is asked under."""
+
+    def __init__(
+        self,
+        sink: _Sink,
+        *,
+        description: str,
+        where: str,
+        accept_html: bool,
+        sized_bar: bool,
+        resume_with: str | None,
+        on_answer: Callable[[httpx.Headers], None] | None,
+    ) -> None:
+        self.sink, self.description, self.where = sink, description, where
+        self.accept_html, self.sized_bar, self.on_answer = accept_html, sized_bar, on_answer
+        self.total: int | None = None
+        self.resumes = 0
+        self.first: httpx.Headers | None = None
+        self.if_range = resume_with
+
+    def headers(self, conditional: Mapping[str, str] | None) -> dict[str, str]:
+        """The next request's headers: ``conditional`` ones on a first request, a
+        ``Range`` from the last byte written (with ``If-Range``) otherwise."""
+        headers = {"Accept-Encoding": "identity"}
+        if self.first is None and conditional:
+            headers.update(conditional)
+        else:
+            headers["Range"] = f"bytes={self.sink.written}-"
+            if self.if_range and self.sink.written:
+                headers["If-Range"] = self.if_range
+        return headers
+
+    def receive(self, response: httpx.Response) -> bool:
+        """Write an answer's body; whether it was a range answer (which may stop short of
+        the announced total)."""
+        sink = self.sink
+        if self.first is None:
+            _refuse_html_page(response, self.accept_html, self.description, self.where)
+            self.first = response.headers
+            self.if_range = resume_validator(self.first)
+            if self.on_answer is not None:
+                self.on_answer(self.first)
+        span = _content_range_start(response)
+        if response.status_code != 206 or span is None or span[0] != sink.written:
+            if sink.written:
+                logger.info("%s: server sent the whole file again, starting over", self.where)
+                sink.restart()
+            span = None
+        length = response.headers.get("Content-Length")
+        if span is not None and span[1] is not None:
+            self.total = span[1]
+        elif length and length.isdigit():
+            self.total = sink.written + int(length)
+        else:
+            self.total = None  # the body ends when the connection does
+        if self.sized_bar:
+            sink.bar.total = self.total
+            sink.bar.refresh()
+        try:
+            for piece in response.iter_raw():
+                sink.add(piece)
+        finally:
+            sink.flush()
+        return span is not None
+
+    def nothing_left(self, exc: APIError) -> bool:
+        """Whether ``exc`` is a 416 that says nothing lies after the last byte written (an
+        empty file, or a break after the last byte): the body is whole."""
+        if exc.status != 416 or exc.response is None:
+            return False
+        span = _content_range_start(exc.response)
+        self.total = span[1] if span is not None else self.sink.written
+        if self.first is None:
+            self.first = exc.response.headers
+        return True
+
+    def cut(self, exc: httpx.TransportError | TransportError, retry: RetryPolicy) -> None:
+        """Count a broken connection and wait before resuming; raise when it broke too
+        often."""
+        self.sink.flush()
+        self.resumes += 1
+        if self.resumes > MAX_RESUMES:
+            raise DownloadError(
+                f"{self.description}: connection broke {self.resumes} times, "
+                f"gave up at byte {self.sink.written} of {self.where}: {exc}"
+            ) from exc
+        logger.info("%s: broken at byte %d (%s), resuming", self.where, self.sink.written, exc)
+        retry.sleep(retry.delay(self.resumes))
+
+    def received(self, md5: str | None) -> Received:
+        """Check the size against the announced length and the MD5 against ``md5``."""
+        sink, written = self.sink, self.sink.written
+        if self.total is not None and written != self.total:
+            raise DownloadError(
+                f"{self.description}: got {written} bytes, the server announced {self.total} "
+                f"({self.where})"
+            )
+        digest = sink.md5.hexdigest()
+        if md5 and digest != md5.lower():
+            raise ChecksumMismatch(
+                f"{self.description}: MD5 {digest} of the {written} bytes received does not "
+                f"match the source's {md5} ({self.where}); nothing was kept"
+            )
+        headers = self.first or httpx.Headers()
+        return Received(written, digest, sink.sha256.hexdigest(), headers, fetched=sink.counted)
+
+
 def stream_into(
     open_get: Opener,
     part: Path,
@@ -251,124 +323,91 @@ def stream_into(
     Every request but a conditional first one asks for ``Range: bytes=N-``; resumes carry
     ``If-Range`` so a file changed in between is started over rather than spliced. An HTML
     page where a file was due is refused (unless ``accept_html``). At the end the size is
-    checked against the announced length and the MD5 against ``md5`` when given. ``bar``
-    counts the bytes; ``sized_bar`` sets its total to this file's length (false for a bar
-    shared by many files).
+    checked against the announced length and the MD5 against ``md5`` when given.
 
-    ``resume_with`` (a strong ETag or a Last-Modified date) says ``part`` already holds the
-    start of the body, as that version of the file: it is continued from its end with
-    ``If-Range``, and started over if the file changed. ``on_answer`` is called with the
-    headers of the first answer (the caller may keep a partial file with its validator).
+    Parameters
+    ----------
+    open_get
+        Opens the GET with the given extra headers (see :data:`Opener`).
+    part
+        The file the body goes to; the caller owns it (renames or removes it).
+    description, where
+        What is downloaded and from where, for messages.
+    retry
+        The waits between resumes.
+    bar
+        Counts the bytes.
+    md5
+        The MD5 the body must have.
+    accept_html
+        An HTML page is the file asked for.
+    conditional
+        Headers of a conditional first request (``If-None-Match``, ...): a 304 answer is
+        reported as ``not_modified``.
+    sized_bar
+        Set the bar's total to this file's length (false for a bar shared by many files).
+    resume_with
+        A strong ETag or a Last-Modified date: ``part`` already holds the start of the
+        body, as that version of the file; it is continued from its end with ``If-Range``,
+        and started over if the file changed.
+    on_answer
+        Called with the headers of the first answer (the caller may keep a partial file
+        with its validator).
 
-    Raises :class:`~ls_frames.errors.DownloadError` (cut too often, short body, HTML page),
-    :class:`~ls_frames.errors.ChecksumMismatch`, or the typed HTTP error of a failed answer.
-    The caller owns ``part`` (renames or removes it).
+    Returns
+    -------
+    Received
+        The size, digests and first headers of what was written.
+
+    Raises
+    ------
+    DownloadError
+        Cut too often, a body shorter than announced, or an HTML page.
+    ChecksumMismatch
+        The bytes do not match ``md5``.
+    HTTPError
+        The typed error of a failed answer.
     """
-    total: int | None = None
-    resumes = 0
-    first: httpx.Headers | None = None
-    if_range: str | None = resume_with
     with open(part, "r+b" if resume_with else "wb") as out:
         sink = _Sink(out, bar)
         if resume_with:
             sink.absorb()
+        transfer = _Transfer(
+            sink,
+            description=description,
+            where=where,
+            accept_html=accept_html,
+            sized_bar=sized_bar,
+            resume_with=resume_with,
+            on_answer=on_answer,
+        )
         while True:
-            headers = {"Accept-Encoding": "identity"}
-            if first is None and conditional and not resume_with:
-                headers.update(conditional)
-            else:
-                headers["Range"] = f"bytes={sink.written}-"
-                if if_range and sink.written:
-                    headers["If-Range"] = if_range
             before = sink.written
             try:
-                with open_get(headers) as response:
-                    if response.status_code == 304:
-                        return Received(0, "", "", response.headers, not_modified=True)
-                    if first is None:
-                        _refuse_html_page(response, accept_html, description, where)
-                        first = response.headers
-                        if_range = resume_validator(first)
-                        if on_answer is not None:
-                            on_answer(first)
-                    span = _content_range_start(response)
-                    if response.status_code != 206 or span is None or span[0] != sink.written:
-                        if sink.written:
-                            logger.info(
-                                "%s: server sent the whole file again, starting over", where
-                            )
-                            sink.restart()
-                        span = None
-                    length = response.headers.get("Content-Length")
-                    partial = span is not None
-                    if span is not None and span[1] is not None:
-                        total = span[1]
-                    elif length and length.isdigit():
-                        total = sink.written + int(length)
-                    else:
-                        total = None  # the body ends when the connection does
-                    if sized_bar:
-                        bar.total = total
-                        bar.refresh()
-                    try:
-                        for piece in response.iter_raw():
-                            sink.add(piece)
-                    finally:
-                        sink.flush()
-                if partial and total is not None and sink.written < total:
+                with open_get(transfer.headers(None if resume_with else conditional)) as answer:
+                    if answer.status_code == 304:
+                        return Received(0, "", "", answer.headers, not_modified=True)
+                    partial = transfer.receive(answer)
+                if partial and transfer.total is not None and sink.written < transfer.total:
                     # A range answer shorter than asked (a proxy caps each one): ask for
                     # the rest. Only an answer that brought nothing counts as a failure.
                     if sink.written == before:
-                        resumes += 1
-                        if resumes > MAX_RESUMES:
+                        transfer.resumes += 1
+                        if transfer.resumes > MAX_RESUMES:
                             break
                     continue
                 break
             except APIError as exc:
-                if exc.status != 416 or exc.response is None:
+                if not transfer.nothing_left(exc):
                     raise
-                # Nothing lies after byte ``written``: the body is whole (an empty file, or
-                # a break after the last byte). The checks below confirm it.
-                span = _content_range_start(exc.response)
-                total = span[1] if span is not None else sink.written
-                if first is None:
-                    first = exc.response.headers
-                break
+                break  # the checks below confirm the body is whole
             except (httpx.TransportError, TransportError) as exc:
-                if isinstance(exc, TransportError) and first is None:
+                if isinstance(exc, TransportError) and transfer.first is None:
                     raise  # never answered, and the opener has already retried
-                sink.flush()
-                resumes += 1
-                if resumes > MAX_RESUMES:
-                    raise DownloadError(
-                        f"{description}: connection broke {resumes} times, "
-                        f"gave up at byte {sink.written} of {where}: {exc}"
-                    ) from exc
-                logger.info("%s: broken at byte %d (%s), resuming", where, sink.written, exc)
-                retry.sleep(retry.delay(resumes))
+                transfer.cut(exc, retry)
         out.flush()
         os.fsync(out.fileno())
-    written = sink.written
-    if total is not None and written != total:
-        raise DownloadError(
-            f"{description}: got {written} bytes, the server announced {total} ({where})"
-        )
-    digest = sink.md5.hexdigest()
-    if md5 and digest != md5.lower():
-        raise ChecksumMismatch(
-            f"{description}: MD5 {digest} of the {written} bytes received does not match "
-            f"the source's {md5} ({where}); nothing was kept"
-        )
-    return Received(
-        written, digest, sink.sha256.hexdigest(), first or httpx.Headers(), fetched=sink.counted
-    )
-
-
-def means_folder(dest: str | os.PathLike[str]) -> bool:
-    """Whether ``dest`` names a folder: an existing one, or a path written with a trailing
-    slash (``"exports/"``)."""
-    raw = os.fspath(dest)
-    return raw.endswith(("/", os.sep)) or Path(raw).is_dir()
+    return transfer.received(md5)
 
 
 def download_to(

@@ -10,22 +10,31 @@ The defaults are chosen for tables, not for the server's habits:
 * :class:`AnnotationFilter` keeps **every** annotation (usual, ground truth and skipped),
   and is always sent with explicit flags: the server reads an empty ``{}`` as "usual
   only" and would silently drop skipped and ground-truth annotations.
+
+:class:`ExportOptions` carries them, with the snapshot's lifecycle (a named snapshot, keep
+it, how long to wait, progress bars), from the public functions' keyword arguments to the
+one-off snapshot job (:mod:`~ls_frames.exports.oneshot`). The parameters those functions
+share are documented once, in :data:`PARAMETER_DOCS`, and put into each docstring by
+:func:`shared_docs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 from ls_frames.errors import ConfigurationError
 
 __all__ = [
+    "PARAMETER_DOCS",
     "AnnotationFilter",
+    "ExportOptions",
     "OnlyOrExclude",
     "Serialization",
     "TaskFilter",
     "coerce_option",
+    "shared_docs",
 ]
 
 OnlyOrExclude = Literal["only", "exclude"]
@@ -184,3 +193,128 @@ def coerce_option(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
             return cls()
         return cls(**flags)
     return cls(**dict(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportOptions:
+    """What one snapshot job is asked for: the snapshot's options (typed), a named snapshot
+    to use instead of making one, whether to keep the one made, how long to wait and
+    whether to draw progress bars. Build it with :meth:`coerce` from the public functions'
+    keyword arguments (dicts in the server's vocabulary accepted there)."""
+
+    task_filter: TaskFilter = field(default_factory=TaskFilter)
+    annotation_filter: AnnotationFilter = field(default_factory=AnnotationFilter)
+    serialization: Serialization = field(default_factory=Serialization)
+    #: use this existing snapshot (never deleted); the three options above are then unused
+    export_id: int | None = None
+    #: keep the snapshot made for the job on the server (deleted at its end otherwise)
+    keep_snapshot: bool = False
+    #: seconds to wait for the snapshot; ``None`` waits as long as it takes
+    timeout: float | None = None
+    #: progress bars: ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+    progress: bool | None = None
+
+    @classmethod
+    def coerce(
+        cls,
+        *,
+        task_filter: TaskFilter | Mapping[str, Any] | None = None,
+        annotation_filter: AnnotationFilter | Mapping[str, Any] | None = None,
+        serialization: Serialization | Mapping[str, Any] | None = None,
+        export_id: int | None = None,
+        keep_snapshot: bool = False,
+        timeout: float | None = None,
+        progress: bool | None = None,
+    ) -> ExportOptions:
+        """The options from the keyword arguments of the public functions (``None`` and
+        dicts read by :func:`coerce_option`).
+
+        Raises
+        ------
+        ConfigurationError
+            An option is unknown or has a value the server does not take.
+        """
+        return cls(
+            task_filter=coerce_option(TaskFilter, task_filter),
+            annotation_filter=coerce_option(AnnotationFilter, annotation_filter),
+            serialization=coerce_option(Serialization, serialization),
+            export_id=export_id,
+            keep_snapshot=bool(keep_snapshot),
+            timeout=timeout,
+            progress=progress,
+        )
+
+    @property
+    def deletes_snapshot(self) -> bool:
+        """Whether the job deletes its snapshot at the end (one it made, not kept)."""
+        return self.export_id is None and not self.keep_snapshot
+
+    def requested(self) -> dict[str, Any]:
+        """The snapshot options asked for, as a dataset's provenance records them."""
+        return {
+            "task_filter": asdict(self.task_filter),
+            "annotation_filter": asdict(self.annotation_filter),
+            "serialization": asdict(self.serialization),
+        }
+
+
+#: The parameters the end-to-end functions share, in numpy style (continuation lines
+#: indented for a docstring's body); :func:`shared_docs` fills ``%(name)s`` with them.
+PARAMETER_DOCS: dict[str, str] = {
+    "project": """project
+        The project's id or title.""",
+    "client": """client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).""",
+    "snapshot_options": """task_filter, annotation_filter, serialization
+        The snapshot's options (:class:`~ls_frames.TaskFilter`,
+        :class:`~ls_frames.AnnotationFilter`, :class:`~ls_frames.Serialization`, or dicts
+        of their fields); by default every task, every annotation, full objects.""",
+    "export_id": """export_id
+        Use this existing snapshot instead of creating one (the options are then ignored;
+        it is never deleted).""",
+    "label_config": """label_config
+        ``None`` fetches the project's config so label columns become categoricals in
+        config order; a string is used as the config; ``False`` skips it.""",
+    "keep_file": """keep_file
+        Keep the downloaded JSON snapshot there (a file, or a folder to put it in);
+        by default it goes to a temporary folder that is removed.""",
+    "keep_snapshot": """keep_snapshot
+        Keep the snapshot made for the call on the server (it is deleted once downloaded,
+        or once the download failed, otherwise; one named with ``export_id`` is always
+        kept).""",
+    "tables": """tables
+        Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
+        all by default.""",
+    "workers": """workers
+        Processes decoding the snapshot (1: in this process).""",
+    "timeout": """timeout
+        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.""",
+    "progress": """progress
+        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
+        is set.""",
+    "raises_request": """ConfigurationError
+        No client was given and the environment names no server or key.
+    AuthenticationError, PermissionDenied, NotFound
+        The key is refused, the user may not export, or the project (or snapshot) does
+        not exist.
+    HTTPError
+        Another request failure after the retries (a :class:`~ls_frames.HTTPError`).
+    ExportFailed, ExportTimeout
+        The snapshot failed on the server, or did not complete within ``timeout``.""",
+    "raises_download": """DownloadError
+        The download broke off for good or its MD5 does not match (nothing is left under
+        the final name).
+    ExportFormatError
+        The snapshot is not a Label Studio JSON export.""",
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shared_docs(func: F) -> F:
+    """Fill the ``%(name)s`` fields of ``func``'s docstring from :data:`PARAMETER_DOCS`
+    (as pandas' ``Substitution`` does; Sphinx sees the finished text)."""
+    if func.__doc__:
+        func.__doc__ = func.__doc__ % PARAMETER_DOCS
+    return func

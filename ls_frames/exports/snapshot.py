@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from ls_frames._progress import progress_bar
 from ls_frames.errors import BadRequest, ExportFailed, ExportTimeout, NotFound
 from ls_frames.exports.download import download_to
 from ls_frames.transport import Connection
+from ls_frames.transport.secrets import redact, redact_payload
 
-__all__ = ["ConvertedFormat", "Export", "ExportStatus"]
+__all__ = ["ConvertedFormat", "Export", "ExportFormat", "ExportStatus"]
 
 DEFAULT_POLL_INTERVAL = 2.0
 #: Converting or downloading can take as long as the snapshot itself on Community.
@@ -79,7 +81,12 @@ def _poll(
             if status is ExportStatus.COMPLETED:
                 return
             if status is ExportStatus.FAILED:
-                raise ExportFailed(f"{what} failed on the server", traceback=traceback(), raw=raw())
+                said = traceback()
+                raise ExportFailed(
+                    f"{what} failed on the server",
+                    traceback=redact(said) if said else said,
+                    raw=redact_payload(raw()),
+                )
             if deadline is not None and time.monotonic() >= deadline:
                 raise ExportTimeout(
                     f"{what} is still {status.value} after {timeout:g} s; it goes on on the "
@@ -406,3 +413,28 @@ class ConvertedFormat:
         """Download the converted file (waits for it first)."""
         self.wait(progress=progress)
         return self.export.download(dest, self.export_type, progress=progress)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export format the server offers for a project."""
+
+    name: str
+    title: str
+    description: str = ""
+    disabled: bool = False
+    tags: tuple[str, ...] = ()
+    link: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> ExportFormat:
+        return cls(
+            name=str(raw.get("name")),
+            title=str(raw.get("title") or raw.get("name")),
+            description=str(raw.get("description") or ""),
+            disabled=bool(raw.get("disabled", False)),
+            tags=tuple(raw.get("tags") or ()),
+            link=raw.get("link"),
+            raw=dict(raw),
+        )

@@ -18,6 +18,7 @@ from typing import Any
 from ls_frames._progress import progress_bar
 from ls_frames.errors import BadRequest, ConfigurationError, ExportTimeout, StorageError
 from ls_frames.transport import Connection
+from ls_frames.transport.secrets import redact
 
 __all__ = [
     "STORAGE_PATH",
@@ -72,6 +73,11 @@ _RULES = (
 )
 
 
+def _storage_error(message: str, traceback: str | None = None) -> StorageError:
+    """A :class:`StorageError` with the server's words redacted."""
+    return StorageError(redact(message), traceback=redact(traceback) if traceback else traceback)
+
+
 def storage_call(fn: Callable[[], Any], what: str) -> Any:
     """Run a storage request; a 400 becomes :class:`StorageError` with the server's words
     and, for the server's known rules, what to change."""
@@ -81,7 +87,7 @@ def storage_call(fn: Callable[[], Any], what: str) -> Any:
         said = str(exc.server_message or exc)
         hints = [hint for marker, hint in _RULES if marker in said]
         rule = f" ({hints[0]})" if hints else ""
-        raise StorageError(f"{what}: the server refused it{rule}: {said}") from exc
+        raise _storage_error(f"{what}: the server refused it{rule}: {said}") from exc
 
 
 def storage_payload(**options: Any) -> dict[str, Any]:
@@ -213,10 +219,10 @@ class LocalFilesExportStorage:
         finally:
             bar.close()
         if self.status is StorageStatus.FAILED:
-            raise StorageError(f"sync of storage {self.id} failed", traceback=self.traceback)
+            raise _storage_error(f"sync of storage {self.id} failed", self.traceback)
         if strict and self.status is StorageStatus.COMPLETED_WITH_ERRORS:
-            raise StorageError(
+            raise _storage_error(
                 f"sync of storage {self.id} completed with errors ({self.last_sync_count} written)",
-                traceback=self.traceback,
+                self.traceback,
             )
         return self

@@ -109,8 +109,16 @@ def count_tasks(
     """``total`` (tasks) and, when the server gives them, ``total_annotations`` and
     ``total_predictions`` under ``filters`` (default: all tasks); one request.
 
-    Raises:
-        ExportFormatError: the answer has no ``tasks`` list and integer ``total``.
+    Returns
+    -------
+    dict
+        ``total`` and, when the server gives them, ``total_annotations`` and
+        ``total_predictions``.
+
+    Raises
+    ------
+    ExportFormatError
+        The answer has no ``tasks`` list and integer ``total``.
     """
     answer = _page(conn, project, filters or ALL_TASKS, "id", 1, 1)
     return {k: int(v) for k, v in answer.items() if k.startswith("total") and isinstance(v, int)}
@@ -127,8 +135,10 @@ def list_tasks(
     """Every task under ``filters`` (only ``fields``, comma-separated), page by page until
     ``total`` (a server may cap the page size below what was asked).
 
-    Raises:
-        ExportFormatError: a page has no ``tasks`` list and integer ``total``.
+    Raises
+    ------
+    ExportFormatError
+        A page has no ``tasks`` list and integer ``total``.
     """
     out: list[dict[str, Any]] = []
     page = 1

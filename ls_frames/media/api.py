@@ -26,6 +26,7 @@ from ls_frames.media.resolve import Resolver
 from ls_frames.reading import LabelConfig, parse_label_config
 from ls_frames.tables import Frames, read_parquet
 from ls_frames.tables.dtypes import types_mapper
+from ls_frames.transport.secrets import redact
 
 __all__ = ["MEDIA_SCHEMA", "fetch_media"]
 
@@ -91,7 +92,7 @@ def _cell(value: Any) -> Any:
 
 def _tasks(
     frames: FramesLike,
-) -> tuple[TaskRows, LabelConfig | None, dict[str, Any] | None]:
+) -> tuple[TaskRows, LabelConfig | None, Mapping[str, Any] | None]:
     """``(task rows, label config, provenance)`` of any accepted input."""
     if isinstance(frames, (str, os.PathLike)):
         frames = read_parquet(frames, tables=["tasks"])
@@ -102,7 +103,7 @@ def _tasks(
                 f"{sorted(frames.arrow)}"
             )
         provenance = frames.provenance
-        project = _int((provenance or {}).get("project"))
+        project = _int(provenance.get("project") if provenance is not None else None)
         return _from_arrow(frames.arrow["tasks"], project), frames.label_config, provenance
     if isinstance(frames, pd.DataFrame):
         table = pa.Table.from_pandas(frames.reset_index(drop=True), preserve_index=False)
@@ -187,42 +188,6 @@ def fetch_media(
     ``read_parquet``), the folder of a Parquet dataset, a tasks DataFrame (``task_id`` and
     ``data_json`` or ``data.<key>`` columns), or a list of exported task dicts.
 
-    Parameters:
-        frames: what the references are read from (see above).
-        cache_dir: where the files go, one per reference, named from a hash of the
-            reference, its server and project (of a plain URL on another host: the URL
-            alone), see :mod:`ls_frames.media.cache`.
-        client: the Label Studio client for ``/data/upload/``, ``/data/local-files/`` and
-            storage URIs (``s3://``, ``gs://``, ``azure-blob://``, resolved by the server);
-            ``None`` makes one from ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` when a
-            reference needs it. Plain ``http(s)`` URLs on other hosts never get the key.
-        fields: the data keys to read; default: those the label config's object tags read
-            (``$image``, ``$audio``, ``$video``, ``$pdf``, ``valueList``; ``$text`` and
-            ``$html`` only where the value is a URL), else every value that looks like a
-            URL or a storage URI.
-        workers: files fetched at once.
-        strict: raise :class:`~ls_frames.errors.MediaError` listing the failures at the
-            end (the files that arrived stay in the cache).
-        refresh: revalidate cached files with conditional requests (ETag, Last-Modified)
-            and fetch only what changed; a source without validators is downloaded again
-            and compared. Without it, a cached file is used without any request.
-        progress: show bars counting files and bytes (``None``: the global switch).
-        allow_hosts: host names, addresses or networks with private addresses that may be
-            fetched besides the Label Studio host. Link-local and cloud metadata addresses
-            are never fetched (see :mod:`ls_frames.media.guard`).
-        label_config: the config to take the fields from when ``frames`` carries none.
-        http_timeout: seconds to wait for a connection or for the next bytes of an answer
-            (default: the client's timeouts, 60 s, connect 10 s); an answer that stalls
-            longer is retried, then reported as ``timeout``.
-
-    Returns:
-        A DataFrame with ``task_id``, ``field``, ``position`` (0 for a single value, the
-        index in a list), ``uri`` (as in the task data), ``path`` (absolute), ``bytes``,
-        ``sha256``, ``content_type`` and ``error`` (null when fetched, else a short
-        reason: ``HTTP 404``, ``no storage on the server resolves this URI``,
-        ``timeout``, ``refused: ...``). ``df.attrs["media"]`` counts what the run did
-        (downloaded, cached, not_modified, unchanged, failed, bytes_downloaded).
-
     Security: task data is untrusted. The key goes only to the Label Studio origin, never
     to a redirect target elsewhere nor to any hop after one. Before each request to
     another host (redirect hops included) its name is resolved and every address checked:
@@ -237,12 +202,67 @@ def fetch_media(
     gives one); a download cut short is kept beside it and resumed with ``Range`` by the
     next run when the source names its version (a strong ETag or Last-Modified).
 
-    Raises:
-        MediaError: with ``strict=True``, when any reference failed.
-        ConfigurationError: references need Label Studio and no client can be made, or
-            the dataset came from another server than the client's.
-        TypeError: ``frames`` is none of the accepted inputs.
-        ValueError: ``frames`` holds no tasks table.
+    Parameters
+    ----------
+    frames
+        What the references are read from (see above).
+    cache_dir
+        Where the files go, one per reference, named from a hash of the reference, its
+        server and project (of a plain URL on another host: the URL alone), see
+        :mod:`ls_frames.media.cache`.
+    client
+        The Label Studio client for ``/data/upload/``, ``/data/local-files/`` and storage
+        URIs (``s3://``, ``gs://``, ``azure-blob://``, resolved by the server); ``None``
+        makes one from ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` when a reference
+        needs it. Plain ``http(s)`` URLs on other hosts never get the key.
+    fields
+        The data keys to read; default: those the label config's object tags read
+        (``$image``, ``$audio``, ``$video``, ``$pdf``, ``valueList``; ``$text`` and
+        ``$html`` only where the value is a URL), else every value that looks like a URL
+        or a storage URI.
+    workers
+        Files fetched at once.
+    strict
+        Raise :class:`~ls_frames.errors.MediaError` listing the failures at the end (the
+        files that arrived stay in the cache).
+    refresh
+        Revalidate cached files with conditional requests (ETag, Last-Modified) and fetch
+        only what changed; a source without validators is downloaded again and compared.
+        Without it, a cached file is used without any request.
+    progress
+        Show bars counting files and bytes (``None``: the global switch).
+    allow_hosts
+        Host names, addresses or networks with private addresses that may be fetched
+        besides the Label Studio host. Link-local and cloud metadata addresses are never
+        fetched (see :mod:`ls_frames.media.guard`).
+    label_config
+        The config to take the fields from when ``frames`` carries none.
+    http_timeout
+        Seconds to wait for a connection or for the next bytes of an answer (default: the
+        client's timeouts, 60 s, connect 10 s); an answer that stalls longer is retried,
+        then reported as ``timeout``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``task_id``, ``field``, ``position`` (0 for a single value, the index in a list),
+        ``uri`` (as in the task data), ``path`` (absolute), ``bytes``, ``sha256``,
+        ``content_type`` and ``error`` (null when fetched, else a short reason:
+        ``HTTP 404``, ``no storage on the server resolves this URI``, ``timeout``,
+        ``refused: ...``). ``df.attrs["media"]`` counts what the run did (downloaded,
+        cached, not_modified, unchanged, failed, bytes_downloaded).
+
+    Raises
+    ------
+    MediaError
+        With ``strict=True``, when any reference failed.
+    ConfigurationError
+        References need Label Studio and no client can be made, or the dataset came from
+        another server than the client's.
+    TypeError
+        ``frames`` is none of the accepted inputs.
+    ValueError
+        ``frames`` holds no tasks table.
     """
     if isinstance(fields, str):
         fields = [fields]
@@ -250,17 +270,7 @@ def fetch_media(
     config = _config(label_config) or config
     refs = list(iter_references(rows, config=config, fields=fields))
     with ExitStack() as stack:
-        if client is None and _needs_label_studio(refs) is not None:
-            try:
-                client = stack.enter_context(Client())
-            except ConfigurationError as exc:
-                example = _needs_label_studio(refs)
-                raise ConfigurationError(
-                    f"references such as {example.uri if example else ''!r} are served by "
-                    f"Label Studio: pass client=... ({exc})"
-                ) from None
-        if client is not None:
-            _check_server(client, provenance)
+        client = _client_for(refs, client, provenance, stack)
         origin = str(client.base_url) if client is not None else (provenance or {}).get("server")
         guard = HostGuard(client.base_url.host if client is not None else None, allow_hosts)
         hops = Hops(
@@ -270,7 +280,6 @@ def fetch_media(
             timeout=None if http_timeout is None else httpx.Timeout(http_timeout),
         )
         stack.callback(hops.close)
-        cache = MediaCache(cache_dir)
         files = stack.enter_context(
             progress_bar(progress, unit="file", desc="media files", position=0)
         )
@@ -284,51 +293,96 @@ def fetch_media(
         if client is not None and any(classify(canonical(r.uri)) == "storage" for r in refs):
             route = client.capabilities().resolve_endpoint
         fetcher = Fetcher(
-            cache,
+            MediaCache(cache_dir),
             hops,
             Resolver(client.base_url if client is not None else None, route),
             origin=str(origin) if origin else None,
             refresh=refresh,
             bytes_bar=bytes_bar,
         )
-        unique: dict[str, Reference] = {}
-        for ref in refs:
-            unique.setdefault(fetcher.key(ref), ref)
-        files.total = len(unique)
-        files.refresh()
-        results: dict[str, Outcome] = {}
-
-        def run(key: str) -> tuple[str, Outcome]:
-            return key, fetcher.fetch(unique[key])
-
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, int(workers)), thread_name_prefix="ls-frames-media"
-        )
-        try:
-            for key, outcome in pool.map(run, unique):
-                results[key] = outcome
-                files.update(1)
-        except BaseException:
-            # Ctrl-C: the files being fetched end (a cut one is kept to resume), the
-            # queued ones never start.
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown()
-    table = _table(refs, (results[fetcher.key(ref)] for ref in refs))
-    counts = {name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged", "failed")}
-    for outcome in results.values():
-        counts[outcome.status] += 1
-    table.attrs["media"] = {
-        **counts,
-        "bytes_downloaded": sum(o.downloaded_bytes for o in results.values()),
-        "cache_dir": str(Path(cache_dir).expanduser().absolute()),
-    }
+        results = _fetch_all(fetcher, refs, workers, files)
+    outcomes = [results[fetcher.key(ref)] for ref in refs]
+    table = _table(refs, iter(outcomes))
+    table.attrs["media"] = _counts(results.values(), cache_dir)
     if strict:
-        failures = [
-            (ref.task_id, ref.field, ref.position, ref.uri, str(results[fetcher.key(ref)].error))
-            for ref in refs
-            if results[fetcher.key(ref)].error is not None
-        ]
-        if failures:
-            raise MediaError(failures)
+        _raise_failures(refs, outcomes)
     return table
+
+
+def _client_for(
+    refs: list[Reference],
+    client: Client | None,
+    provenance: Mapping[str, Any] | None,
+    stack: ExitStack,
+) -> Client | None:
+    """The client to fetch with: the one given, else one from the environment when a
+    reference needs Label Studio (closed with ``stack``); checked against the dataset's
+    server."""
+    if client is None and _needs_label_studio(refs) is not None:
+        try:
+            client = stack.enter_context(Client())
+        except ConfigurationError as exc:
+            example = _needs_label_studio(refs)
+            raise ConfigurationError(
+                f"references such as {example.uri if example else ''!r} are served by "
+                f"Label Studio: pass client=... ({exc})"
+            ) from None
+    if client is not None:
+        _check_server(client, provenance)
+    return client
+
+
+def _fetch_all(
+    fetcher: Fetcher, refs: list[Reference], workers: int, files: Any
+) -> dict[str, Outcome]:
+    """Fetch each distinct reference once, ``workers`` at a time; the outcome of each by its
+    cache key."""
+    unique: dict[str, Reference] = {}
+    for ref in refs:
+        unique.setdefault(fetcher.key(ref), ref)
+    files.total = len(unique)
+    files.refresh()
+    results: dict[str, Outcome] = {}
+
+    def run(key: str) -> tuple[str, Outcome]:
+        return key, fetcher.fetch(unique[key])
+
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, int(workers)), thread_name_prefix="ls-frames-media"
+    )
+    try:
+        for key, outcome in pool.map(run, unique):
+            results[key] = outcome
+            files.update(1)
+    except BaseException:
+        # Ctrl-C: the files being fetched end (a cut one is kept to resume), the queued ones
+        # never start.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
+
+
+def _counts(outcomes: Iterable[Outcome], cache_dir: str | os.PathLike[str]) -> dict[str, int | str]:
+    """What a run did, for ``df.attrs["media"]``."""
+    outcomes = list(outcomes)
+    counts: dict[str, int | str] = {
+        name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged", "failed")
+    }
+    for outcome in outcomes:
+        counts[outcome.status] = int(counts[outcome.status]) + 1
+    counts["bytes_downloaded"] = sum(o.downloaded_bytes for o in outcomes)
+    counts["cache_dir"] = str(Path(cache_dir).expanduser().absolute())
+    return counts
+
+
+def _raise_failures(refs: list[Reference], outcomes: list[Outcome]) -> None:
+    """``fetch_media(strict=True)``: a :class:`~ls_frames.errors.MediaError` listing the
+    failed references (redacted), if any."""
+    failures = [
+        (ref.task_id, ref.field, ref.position, redact(ref.uri), redact(str(outcome.error)))
+        for ref, outcome in zip(refs, outcomes, strict=True)
+        if outcome.error is not None
+    ]
+    if failures:
+        raise MediaError(failures)

@@ -101,25 +101,37 @@ def fetch_dataset_media(
 ) -> pd.DataFrame:
     """Fetch the media of the dataset at ``dataset`` into ``cache_dir`` and keep the table.
 
-    Parameters:
-        dataset: a Parquet dataset written by ``export_project``, ``sync_parquet`` or
-            ``to_parquet``.
-        cache_dir: the media cache (see :func:`~ls_frames.fetch_media`).
-        client: the Label Studio client (``None``: one from the environment when needed).
-        changed: ids of tasks whose references are revalidated with conditional requests
-            (``refresh=True`` for them only); the other tasks' files are used from the cache
-            without a request when present and fetched when new. ``None``: all tasks get
-            ``refresh``.
-        refresh: revalidate every cached file (ignored for ``changed`` tasks: always on).
-        fields, workers, strict, allow_hosts, progress: as for :func:`~ls_frames.fetch_media`.
+    Parameters
+    ----------
+    dataset
+        A Parquet dataset written by ``export_project``, ``sync_parquet`` or
+        ``to_parquet``.
+    cache_dir
+        The media cache (see :func:`~ls_frames.fetch_media`).
+    client
+        The Label Studio client (``None``: one from the environment when needed).
+    changed
+        Ids of tasks whose references are revalidated with conditional requests
+        (``refresh=True`` for them only); the other tasks' files are used from the cache
+        without a request when present and fetched when new. ``None``: all tasks get
+        ``refresh``.
+    refresh
+        Revalidate every cached file (ignored for ``changed`` tasks: always on).
+    fields, workers, strict, allow_hosts, progress
+        As for :func:`~ls_frames.fetch_media`.
 
-    Returns:
+    Returns
+    -------
+    pandas.DataFrame
         The media table (as :func:`~ls_frames.fetch_media` returns it), also written to
         ``dataset/media``; ``attrs["media"]`` counts what was downloaded.
 
-    Raises:
-        MediaError: with ``strict=True`` when a reference failed (the table is not written).
-        ExportFormatError: ``dataset`` is not a complete dataset.
+    Raises
+    ------
+    MediaError
+        With ``strict=True`` when a reference failed (the table is not written).
+    ExportFormatError
+        ``dataset`` is not a complete dataset.
     """
     frames = read_parquet(dataset, tables=["tasks"])
     options: dict[str, Any] = {
@@ -153,10 +165,17 @@ def write_media_table(
     dataset: str | os.PathLike[str], table: pd.DataFrame, cache_dir: str | os.PathLike[str]
 ) -> Path:
     """Write ``table`` (columns of ``fetch_media``) as the dataset's ``media`` table and record
-    it in the manifest. Returns the Parquet file written.
+    it in the manifest.
 
-    Raises:
-        ExportFormatError: ``dataset`` is not a complete dataset.
+    Returns
+    -------
+    pathlib.Path
+        The Parquet file written.
+
+    Raises
+    ------
+    ExportFormatError
+        ``dataset`` is not a complete dataset.
     """
     root = Path(dataset)
     info = read_manifest(root)

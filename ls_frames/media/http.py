@@ -1,13 +1,14 @@
 """The requests of a media fetch: Label Studio with its key, every other host without.
 
 A reference is fetched through a chain of hops. A hop on the Label Studio origin goes
-through the :class:`~ls_frames.exports.Client` (its connection pool, its credential, its
-retry loop). Any other hop goes through a plain ``httpx.Client`` for that origin (one
-connection pool per origin, no credential), after :class:`~ls_frames.media.guard.HostGuard`
-has checked and pinned the host, with retries on the same rules as the client's
-:class:`~ls_frames.transport.RetryPolicy`. Redirects are followed here, one hop at a
-time, so each hop is checked and a hop that leaves the Label Studio origin never carries
-the key (nor does any hop after it).
+through the :class:`~ls_frames.exports.Client` (its connection pool, its credential). Any
+other hop goes through a plain ``httpx.Client`` for that origin (one connection pool per
+origin, no credential), after :class:`~ls_frames.media.guard.HostGuard` has checked and
+pinned the host. Both send through the same kind of
+:class:`~ls_frames.transport.retry.RetryTransport`: a fault gets the same treatment (the
+same retries, the same failing at once, the same typed error) on either side. Redirects
+are followed here, one hop at a time, so each hop is checked and a hop that leaves the
+Label Studio origin never carries the key (nor does any hop after it).
 """
 
 from __future__ import annotations
@@ -20,21 +21,15 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import httpx
-from httpx import USE_CLIENT_DEFAULT
-from httpx._client import UseClientDefault
 
 from ls_frames._version import __version__
-from ls_frames.errors import (
-    APIError,
-    HTTPError,
-    RequestTimeout,
-    TransportError,
-    raise_for_status,
-)
+from ls_frames.errors import APIError, HTTPError
 from ls_frames.exports import Client
 from ls_frames.media.guard import HostGuard
 from ls_frames.transport import RetryPolicy
-from ls_frames.transport.connection import DEFAULT_TIMEOUT
+from ls_frames.transport.connection import CLIENT_DEFAULT, DEFAULT_TIMEOUT, ClientDefault
+from ls_frames.transport.failures import raise_for_status
+from ls_frames.transport.retry import STREAM, ClientTransport, RetryTransport
 
 __all__ = ["MAX_REDIRECTS", "Hop", "Hops", "TooManyRedirects"]
 
@@ -60,7 +55,27 @@ def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 
 
 class Hops:
-    """Opens GET chains; owns the plain per-origin pools (close it when done)."""
+    """Opens GET chains; owns the plain per-origin pools (close it when done).
+
+    Parameters
+    ----------
+    client
+        The Label Studio client (hops on its origin go through it, with the key), or None.
+    guard
+        Checks and pins every other host.
+    workers
+        Connections kept per origin.
+    retry
+        The retry policy of the other hosts (by default the client's).
+    timeout
+        The timeout of every hop (by default the client's, or :data:`DEFAULT_TIMEOUT`).
+    verify
+        TLS verification of the other hosts.
+    transport
+        Sends the requests to other hosts (tests pass an ``httpx.MockTransport``); it
+        is wrapped in the same :class:`~ls_frames.transport.retry.RetryTransport` as the
+        default one.
+    """
 
     def __init__(
         self,
@@ -71,13 +86,15 @@ class Hops:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
         verify: ssl.SSLContext | bool = True,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.client = client
         self.guard = guard
         self.retry = retry or (client.retry if client is not None else RetryPolicy())
         self._timeout = timeout or DEFAULT_TIMEOUT
         self._verify = verify
-        self._keyed_timeout: httpx.Timeout | UseClientDefault = timeout or USE_CLIENT_DEFAULT
+        self._transport = transport
+        self._keyed_timeout: httpx.Timeout | ClientDefault = timeout or CLIENT_DEFAULT
         self._limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
         self._pools: dict[tuple[str, str, int | None], httpx.Client] = {}
         self._lock = threading.Lock()
@@ -112,11 +129,13 @@ class Hops:
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
+                sender = self._transport or ClientTransport(
+                    limits=self._limits, verify=self._verify
+                )
                 pool = httpx.Client(
                     timeout=self._timeout,
-                    limits=self._limits,
+                    transport=RetryTransport(sender, self.retry),
                     follow_redirects=False,
-                    verify=self._verify,
                     headers={"User-Agent": f"ls-frames/{__version__}"},
                 )
                 self._pools[key] = pool
@@ -127,55 +146,19 @@ class Hops:
         status raises the typed error; a redirect or a 304 is returned as is."""
         pinned = self.guard.pin(url)  # raises Refused
         pool = self._pool(url)
-        extensions = {"sni_hostname": pinned.sni} if pinned.sni else {}
+        extensions: dict[str, object] = {STREAM: True}
+        if pinned.sni:
+            extensions["sni_hostname"] = pinned.sni
         request = pool.build_request(
             "GET", pinned.url, headers={**headers, "Host": pinned.host}, extensions=extensions
         )
-        attempts = self.retry.attempts
-        for attempt in range(1, attempts + 1):
-            last = attempt == attempts
+        response = pool.send(request, stream=True)
+        if response.status_code != 304 and not response.is_success:
             try:
-                response = pool.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                if not last and not isinstance(exc, httpx.PoolTimeout):
-                    self._backoff(attempt, None, type(exc).__name__, url)
-                    continue
-                raise RequestTimeout(
-                    f"timed out ({type(exc).__name__}) after {attempt} attempt(s) at {url.host}",
-                    method="GET",
-                    path=url.path,
-                    request=request,
-                ) from exc
-            except httpx.TransportError as exc:
-                if not last:
-                    self._backoff(attempt, None, type(exc).__name__, url)
-                    continue
-                raise TransportError(
-                    f"connection to {url.host} failed ({type(exc).__name__}: {exc}) after "
-                    f"{attempt} attempt(s)",
-                    method="GET",
-                    path=url.path,
-                    request=request,
-                ) from exc
-            code = response.status_code
-            if not last and self.retry.retryable_status(code):
+                raise_for_status(response)
+            finally:
                 response.close()
-                self._backoff(attempt, response, str(code), url)
-                continue
-            if code != 304 and not response.is_success:
-                try:
-                    raise_for_status(response)
-                finally:
-                    response.close()
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(
-        self, attempt: int, response: httpx.Response | None, why: str, url: httpx.URL
-    ) -> None:
-        delay = self.retry.delay(attempt, response)
-        logger.info("GET %s%s: %s, retry %d in %.1fs", url.host, url.path, why, attempt, delay)
-        self.retry.sleep(delay)
+        return response
 
     # -- a chain -------------------------------------------------------------------------
     @contextmanager

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
-from ls_frames.sync.run import Outcome, run_sync
+from ls_frames.exports.options import shared_docs
+from ls_frames.provenance import Provenance
+from ls_frames.sync.run import RunReport, RunSummary, run_sync
 from ls_frames.sync.stores import State, Written, sync_state
 from ls_frames.tables import to_parquet
 from ls_frames.tables.delta import (
@@ -34,9 +36,11 @@ from ls_frames.tables.delta import (
 __all__ = ["DeltaStore", "DeltaSyncResult", "sync_delta"]
 
 
-@dataclass(frozen=True)
-class DeltaSyncResult:
-    """What one :func:`sync_delta` run did.
+@dataclass(frozen=True, kw_only=True)
+class DeltaSyncResult(RunSummary):
+    """What one :func:`sync_delta` run did: the fields every sync result has (``mode``,
+    ``changed_tasks``, ``deleted_tasks``, ``total_tasks``, ``watermark``, ``seconds``,
+    ``export_id``, ``requests``) and the tables'.
 
     ``version`` is the dataset's version afterwards (``read_delta(uri, version=...)``
     reads it back; unchanged when nothing was written). ``commits``, ``bytes_written``,
@@ -45,31 +49,12 @@ class DeltaSyncResult:
     """
 
     table_uri: str
-    mode: str  # "full" or "incremental"
-    changed_tasks: int
-    deleted_tasks: int
-    total_tasks: int
-    watermark: str | None
-    seconds: float
     version: int | None
-    export_id: int | None = None
-    requests: dict[str, int] = field(default_factory=dict)
     commits: int = 0
     bytes_written: int = 0
     bytes_removed: int = 0
     files_written: int = 0
     files_removed: int = 0
-
-
-def _details(write: DeltaWrite) -> dict[str, Any]:
-    return {
-        "commits": write.commits,
-        "bytes_written": write.bytes_written,
-        "bytes_removed": write.bytes_removed,
-        "files_written": write.files_written,
-        "files_removed": write.files_removed,
-        "per_table": write.per_table,
-    }
 
 
 class DeltaStore:
@@ -104,7 +89,7 @@ class DeltaStore:
                 f"{self.location} holds ls_frames Delta tables that sync_delta did not "
                 "write; pass full=True to replace them"
             )
-        return None if full else State(dict(state.provenance), dict(state.rows))
+        return None if full else State.read(state.provenance, dict(state.rows))
 
     def task_ids(self) -> list[int]:
         if self._state is None:
@@ -122,22 +107,31 @@ class DeltaStore:
     def _written(self, write: DeltaWrite) -> Written:
         self._state = write.state
         rows = dict(write.state.rows)
-        return Written(int(rows.get("tasks") or 0), rows, _details(write))
+        return Written(
+            task_count=int(rows.get("tasks") or 0),
+            rows=rows,
+            commits=write.commits,
+            bytes_written=write.bytes_written,
+            bytes_removed=write.bytes_removed,
+            files_written=write.files_written,
+            files_removed=write.files_removed,
+        )
 
     def write_full(
-        self, export: Path, *, provenance: dict[str, Any], label_config: str | None, scratch: Path
+        self, export: Path, *, provenance: Provenance, label_config: str | None, scratch: Path
     ) -> Written:
+        stored = provenance.to_dict()
         part = to_parquet(
             export,
             scratch / "full",
-            provenance=provenance,
+            provenance=stored,
             label_config=label_config,
             progress=self.progress,
         )
         write = write_delta(
             self.location,
             part,
-            provenance=provenance,
+            provenance=stored,
             full=True,
             expected=self._state,
             storage_options=self.storage_options,
@@ -150,13 +144,13 @@ class DeltaStore:
         part: Path | None,
         *,
         drop_tasks: Sequence[int],
-        provenance: dict[str, Any],
+        provenance: Provenance,
         scratch: Path,
     ) -> Written:
         write = write_delta(
             self.location,
             part,
-            provenance=provenance,
+            provenance=provenance.to_dict(),
             drop_tasks=drop_tasks,
             full=False,
             expected=self._state,
@@ -165,27 +159,21 @@ class DeltaStore:
         return self._written(write)
 
 
-def _result(store: DeltaStore, done: Outcome) -> DeltaSyncResult:
-    details = done.written.details if done.written is not None else {}
-    return DeltaSyncResult(
-        store.location,
-        done.mode,
-        done.changed_tasks,
-        done.deleted_tasks,
-        done.total_tasks,
-        done.watermark,
-        done.seconds,
-        store.version,
-        done.export_id,
-        done.requests,
-        int(details.get("commits") or 0),
-        int(details.get("bytes_written") or 0),
-        int(details.get("bytes_removed") or 0),
-        int(details.get("files_written") or 0),
-        int(details.get("files_removed") or 0),
+def _result(store: DeltaStore, done: RunReport) -> DeltaSyncResult:
+    written = done.written or Written(task_count=done.summary.total_tasks, rows={})
+    return DeltaSyncResult.of(
+        done.summary,
+        table_uri=store.location,
+        version=store.version,
+        commits=written.commits,
+        bytes_written=written.bytes_written,
+        bytes_removed=written.bytes_removed,
+        files_written=written.files_written,
+        files_removed=written.files_removed,
     )
 
 
+@shared_docs
 def sync_delta(
     project: int,
     table_uri: str | os.PathLike[str],
@@ -229,9 +217,7 @@ def sync_delta(
     table_uri
         Where the tables live: a local folder or ``s3://bucket/prefix`` (one table per
         sub-path: ``<table_uri>/tasks``, ``<table_uri>/regions``, ...).
-    client
-        The :class:`~ls_frames.Client` to use; by default one is made from
-        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    %(client)s
     storage_options
         Options for the object store, as ``deltalake`` takes them (for S3 or MinIO:
         ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
@@ -245,11 +231,8 @@ def sync_delta(
         ``None`` fetches the project's config (stored with the tables; label columns read
         back as categoricals in config order); a string is used as the config; ``False``
         skips it.
-    timeout
-        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
-    progress
-        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
-        is set.
+    %(timeout)s
+    %(progress)s
     scratch_dir
         A local folder for the run's temporary files (the downloaded snapshot and its
         tables); the system's temporary folder by default. Removed afterwards.

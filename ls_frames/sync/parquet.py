@@ -10,40 +10,37 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames.exports import Client
+from ls_frames.exports.options import shared_docs
 from ls_frames.media.dataset import (
     changed_tasks,
     fetch_dataset_media,
     media_cache_dir,
     task_stamps,
 )
-from ls_frames.sync.run import run_sync
+from ls_frames.sync.run import RunSummary, run_sync
 from ls_frames.sync.stores import ParquetStore
 from ls_frames.tables.dtypes import Compression
 
 __all__ = ["SyncResult", "sync_parquet"]
 
 
-@dataclass(frozen=True)
-class SyncResult:
-    """What one :func:`sync_parquet` run did."""
+@dataclass(frozen=True, kw_only=True)
+class SyncResult(RunSummary):
+    """What one :func:`sync_parquet` run did: the dataset's ``path``, the fields every sync
+    result has (``mode``, ``changed_tasks``, ``deleted_tasks``, ``total_tasks``,
+    ``watermark``, ``seconds``, ``export_id``, ``requests``) and what fetching the media
+    did (``media``, with ``media=DIR``)."""
 
     path: Path
-    mode: str  # "full" or "incremental"
-    changed_tasks: int
-    deleted_tasks: int
-    total_tasks: int
-    watermark: str | None
-    seconds: float
-    export_id: int | None = None
-    requests: dict[str, int] = field(default_factory=dict)
-    media: dict[str, Any] | None = None  # what fetching the media did (run with media=DIR)
+    media: dict[str, Any] | None = None
 
 
+@shared_docs
 def sync_parquet(
     project: int,
     out_dir: str | os.PathLike[str],
@@ -87,23 +84,16 @@ def sync_parquet(
     out_dir
         The dataset's folder: created by the first run, refreshed by the next ones (read
         it with :func:`~ls_frames.read_parquet`).
-    client
-        The :class:`~ls_frames.Client` to use; by default one is made from
-        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
+    %(client)s
     overlap
         Seconds before the last watermark that are looked at again.
     full
         Write the whole project again (also replaces a folder sync_parquet did not write).
-    label_config
-        ``None`` fetches the project's config so label columns become categoricals in
-        config order; a string is used as the config; ``False`` skips it.
+    %(label_config)s
     compression
         The Parquet codec of the files written (``"zstd"``, ``"snappy"``, ...).
-    timeout
-        Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.
-    progress
-        Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
-        is set.
+    %(timeout)s
+    %(progress)s
     media
         A cache folder for the tasks' files (kept as the ``media`` table).
     media_options
@@ -169,17 +159,7 @@ def sync_parquet(
         scratch=store.path.parent,
         name="sync_parquet",
     )
-    result = SyncResult(
-        store.path,
-        done.mode,
-        done.changed_tasks,
-        done.deleted_tasks,
-        done.total_tasks,
-        done.watermark,
-        done.seconds,
-        done.export_id,
-        done.requests,
-    )
+    result = SyncResult.of(done.summary, path=store.path)
     if cache is None:
         return result
     table = fetch_dataset_media(

@@ -11,7 +11,7 @@ they decide. The order of a run:
 2. :func:`plan_deletions`: whether the server's task total means some tasks were deleted,
    then the search: :func:`first_ranges`, :func:`search_step` per level of counted
    ranges, until :func:`search_done`.
-3. :func:`plan_outcome`: nothing to write, upsert, or a full export (the server holds
+3. :func:`plan_write`: nothing to write, upsert, or a full export (the server holds
    fewer predictions than the dataset: a bulk deletion that left ``updated_at`` alone);
    after an upsert :func:`predictions_lost` is asked again with the rewritten counts.
 """
@@ -30,19 +30,19 @@ __all__ = [
     "LIST_BELOW",
     "DeletionCheck",
     "ExportPlan",
-    "Outcome",
     "SearchStep",
+    "WritePlan",
     "first_ranges",
     "overlap_already_held",
     "plan_deletions",
     "plan_export",
-    "plan_outcome",
+    "plan_write",
     "predictions_lost",
     "search_done",
     "search_step",
     "server_predictions",
     "server_time",
-    "split",
+    "split_range",
     "unexplained_tasks",
     "window_start",
     "window_to_check",
@@ -144,7 +144,7 @@ def plan_deletions(
     return DeletionCheck(believed, True, gone if gone > 0 else None)
 
 
-def split(start: int, stop: int, parts: int) -> list[Range]:
+def split_range(start: int, stop: int, parts: int) -> list[Range]:
     """``[start, stop)`` cut into at most ``parts`` consecutive ranges."""
     step = max(1, -(-(stop - start) // max(1, parts)))
     return [(s, min(s + step, stop)) for s in range(start, stop, step)]
@@ -156,7 +156,7 @@ def first_ranges(n_ids: int, missing: int | None) -> list[Range]:
     if n_ids <= LIST_BELOW:
         return [(0, n_ids)] if n_ids else []
     parts = max(FANOUT, min(2 * (missing or 1), -(-n_ids // max(1, LIST_BELOW // 2))))
-    return split(0, n_ids, parts)
+    return split_range(0, n_ids, parts)
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def search_step(ids: Sequence[int], counted: Iterable[tuple[Range, int]]) -> Sea
         elif stop - start <= LIST_BELOW:
             step.to_list.append((start, stop))
         else:
-            step.deeper.extend(split(start, stop, FANOUT))
+            step.deeper.extend(split_range(start, stop, FANOUT))
     return step
 
 
@@ -193,7 +193,7 @@ def search_done(level: Sequence[Range], found: int, missing: int | None) -> bool
 
 # -- 3. what to write ----------------------------------------------------------------------
 @dataclass(frozen=True)
-class Outcome:
+class WritePlan:
     """What the run writes: ``nothing``, an ``upsert`` of the export and deletions, or a
     ``full`` export (with the reason)."""
 
@@ -224,16 +224,16 @@ def predictions_lost(server_predictions: int | None, ours: int) -> str | None:
     return f"the server holds {server_predictions} predictions, the dataset {ours}"
 
 
-def plan_outcome(
+def plan_write(
     exported: bool, deleted: int, server_predictions: int | None, ours_predictions: int
-) -> Outcome:
+) -> WritePlan:
     """Nothing exported and nothing deleted: nothing to write, unless predictions went
     missing unseen (then ``full``). Otherwise an upsert (whose result is checked again
     with :func:`predictions_lost`)."""
     if exported or deleted:
-        return Outcome("upsert")
+        return WritePlan("upsert")
     reason = predictions_lost(server_predictions, ours_predictions)
-    return Outcome("full", reason) if reason else Outcome("nothing")
+    return WritePlan("full", reason) if reason else WritePlan("nothing")
 
 
 def unexplained_tasks(server_total: int, believed: int, deleted: int) -> int:

@@ -69,15 +69,26 @@ def find_deleted_tasks(
     each, a few at a time); a range that lost none is done, one that lost all is all
     deleted, and a small one is listed.
 
-    Parameters:
-        client: the server.
-        project: the project's id.
-        known: the task ids to check.
-        missing: how many are gone, when known; the search stops once that many are found.
-    Returns:
+    Parameters
+    ----------
+    client
+        The server.
+    project
+        The project's id.
+    known
+        The task ids to check.
+    missing
+        How many are gone, when known; the search stops once that many are found.
+
+    Returns
+    -------
+    list of int
         The deleted ids, sorted.
-    Raises:
-        ExportFormatError: the task list answered without ``tasks`` and ``total``.
+
+    Raises
+    ------
+    ExportFormatError
+        The task list answered without ``tasks`` and ``total``.
     """
     return search(TaskQueries(client, project), sorted(set(known)), missing)
 

@@ -14,12 +14,13 @@ folder, so every store gets the same rows and types.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.provenance import Provenance, SyncState
 from ls_frames.tables import to_parquet
 from ls_frames.tables.dataset import (
     dataset_task_ids,
@@ -30,26 +31,41 @@ from ls_frames.tables.dataset import (
 )
 from ls_frames.tables.dtypes import Compression
 
-__all__ = ["ParquetStore", "State", "Store", "Written"]
+__all__ = ["ParquetStore", "State", "Store", "Written", "sync_state"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class State:
-    """What a store holds before a run: the provenance the last run left (its
-    ``provenance["sync"]`` has the watermark and the run history) and rows per table."""
+    """What a store holds before a run: the provenance the last run left, its sync state
+    (the watermark and the run history) and rows per table."""
 
-    provenance: dict[str, Any]
+    provenance: Provenance
+    sync: SyncState
     rows: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def read(cls, provenance: Mapping[str, Any] | None, rows: dict[str, int]) -> State | None:
+        """The state of a dataset whose stored provenance is ``provenance`` (any shape an
+        ls_frames release wrote), or ``None`` when no sync run wrote it."""
+        if not isinstance(provenance, Mapping):
+            return None
+        typed = Provenance.from_dict(provenance)
+        sync = sync_state(typed)
+        return None if sync is None else cls(provenance=typed, sync=sync, rows=rows)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Written:
-    """What a store wrote: the dataset's task count and rows per table afterwards, plus
-    anything the store measures of its own (bytes written, a version, ...)."""
+    """What a store wrote: the dataset's task count and rows per table afterwards; a store
+    that counts them adds its commits and the bytes and files it wrote and replaced."""
 
     task_count: int
     rows: dict[str, int]
-    details: dict[str, Any] = field(default_factory=dict)
+    commits: int = 0
+    bytes_written: int = 0
+    bytes_removed: int = 0
+    files_written: int = 0
+    files_removed: int = 0
 
 
 class Store(Protocol):
@@ -73,7 +89,7 @@ class Store(Protocol):
         ...
 
     def write_full(
-        self, export: Path, *, provenance: dict[str, Any], label_config: str | None, scratch: Path
+        self, export: Path, *, provenance: Provenance, label_config: str | None, scratch: Path
     ) -> Written:
         """Replace the dataset with the tables of the export file ``export``."""
         ...
@@ -83,7 +99,7 @@ class Store(Protocol):
         part: Path | None,
         *,
         drop_tasks: Sequence[int],
-        provenance: dict[str, Any],
+        provenance: Provenance,
         scratch: Path,
     ) -> Written:
         """Replace every row of the tasks in the Parquet dataset ``part`` and drop the rows
@@ -91,10 +107,11 @@ class Store(Protocol):
         ...
 
 
-def sync_state(provenance: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``provenance["sync"]`` when it is a sync run's (has a watermark), else ``None``."""
-    sync = (provenance or {}).get("sync")
-    return sync if isinstance(sync, dict) and sync.get("watermark") else None
+def sync_state(provenance: Provenance | None) -> SyncState | None:
+    """The sync state in ``provenance`` when a sync run left it (with a watermark), else
+    ``None``."""
+    sync = None if provenance is None else provenance.sync
+    return sync if sync is not None and sync.watermark else None
 
 
 def _rows(info: dict[str, Any]) -> dict[str, int]:
@@ -119,9 +136,7 @@ class ParquetStore:
         out = self.path
         recover(out)  # a run killed between the two renames of its swap
         info = read_manifest(out) if (out / "_SUCCESS").is_file() else None
-        state = None
-        if info is not None and sync_state(info.get("provenance")) is not None:
-            state = State(dict(info["provenance"]), _rows(info))
+        state = None if info is None else State.read(info.get("provenance"), _rows(info))
         if out.exists() and state is None and not full:
             raise ConfigurationError(
                 f"{out} exists but is not a dataset written by sync_parquet; pass full=True "
@@ -137,26 +152,26 @@ class ParquetStore:
         return dataset_task_stamps(self.path, ids, columns)
 
     def write_full(
-        self, export: Path, *, provenance: dict[str, Any], label_config: str | None, scratch: Path
+        self, export: Path, *, provenance: Provenance, label_config: str | None, scratch: Path
     ) -> Written:
         to_parquet(
             export,
             self.path,
-            provenance=provenance,
+            provenance=provenance.to_dict(),
             label_config=label_config,
             overwrite=True,
             compression=self.compression,
             progress=self.progress,
         )
         info = read_manifest(self.path)
-        return Written(int(info.get("task_count") or 0), _rows(info))
+        return Written(task_count=int(info.get("task_count") or 0), rows=_rows(info))
 
     def write_changes(
         self,
         part: Path | None,
         *,
         drop_tasks: Sequence[int],
-        provenance: dict[str, Any],
+        provenance: Provenance,
         scratch: Path,
     ) -> Written:
         info = upsert_tasks(
@@ -166,4 +181,4 @@ class ParquetStore:
             provenance=provenance,
             compression=self.compression,
         )
-        return Written(int(info.get("task_count") or 0), _rows(info))
+        return Written(task_count=int(info.get("task_count") or 0), rows=_rows(info))

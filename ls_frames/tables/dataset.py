@@ -34,7 +34,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ls_frames.errors import DatasetVersionError, ExportFormatError
+from ls_frames.provenance import stored_provenance
 from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
 from ls_frames.reading.columns import first_element
 from ls_frames.tables.writer import DICTIONARY_COLUMNS, TableWriter
@@ -234,7 +235,7 @@ def upsert_tasks(
     changes: str | os.PathLike[str] | None,
     *,
     drop_tasks: Iterable[int] = (),
-    provenance: dict[str, Any],
+    provenance: Mapping[str, Any],
     compression: str = "zstd",
     row_group_size: int = 131_072,
 ) -> dict[str, Any]:
@@ -243,7 +244,8 @@ def upsert_tasks(
     and the tasks in ``drop_tasks`` have none. A task's annotation, region or relation
     that is not in ``changes`` is gone afterwards. ``changes=None`` only drops.
 
-    ``provenance`` replaces the stored provenance. Returns the new manifest. A failure
+    ``provenance`` (a :class:`~ls_frames.provenance.Provenance` or a dict) replaces the
+    stored provenance. Returns the new manifest. A failure
     leaves ``dataset`` as it was.
     """
     root = Path(dataset)
@@ -259,7 +261,8 @@ def upsert_tasks(
     if part is not None:
         new_keys = list(read_manifest(part).get("data_keys") or [])
         keys += [k for k in new_keys if k not in set(keys)]
-    meta = {METADATA_KEY: json.dumps(provenance, default=str).encode()}
+    stored = stored_provenance(provenance)
+    meta = {METADATA_KEY: json.dumps(stored, default=str).encode()}
     tmp = staging_dir(root)
 
     def rewrite(name: str) -> int:
@@ -298,7 +301,7 @@ def upsert_tasks(
         # two tables at a time: Arrow decodes, filters and encodes outside the GIL
         with ThreadPoolExecutor(2, thread_name_prefix="ls_frames-upsert") as pool:
             counts = dict(zip(names, pool.map(rewrite, names), strict=True))
-        written = manifest(counts, counts.get("tasks", 0), keys, provenance)
+        written = manifest(counts, counts.get("tasks", 0), keys, stored)
         publish(tmp, root, written)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -349,9 +352,11 @@ def recover(out: Path) -> Path | None:
 
 
 def manifest(
-    counts: dict[str, int], task_count: int, data_keys: list[str], info: dict[str, Any]
+    counts: dict[str, int], task_count: int, data_keys: list[str], info: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The ``_SUCCESS`` manifest of a dataset with one ``part-0000.parquet`` per table."""
+    """The ``_SUCCESS`` manifest of a dataset with one ``part-0000.parquet`` per table
+    (``info``: the provenance, stored as :func:`~ls_frames.provenance.stored_provenance`
+    gives it)."""
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -361,5 +366,5 @@ def manifest(
         },
         "task_count": task_count,
         "data_keys": data_keys,
-        "provenance": info,
+        "provenance": stored_provenance(info),
     }

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
+from ls_frames.errors import ConfigurationError
+from ls_frames.provenance import Provenance
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -38,7 +41,12 @@ class Frames:
 
     ``.tasks .annotations .predictions .drafts .regions .relations`` are pandas DataFrames
     (built on first access, then cached); ``.arrow`` maps table names to ``pa.Table``;
-    ``.provenance`` is the provenance stored with a Parquet dataset (else ``None``).
+    ``.provenance`` is where the tables came from (a :class:`~ls_frames.provenance.
+    Provenance`: what a dataset stores, or what :func:`~ls_frames.load_project` read), else
+    ``None``. It reads like the dict earlier releases gave (``provenance["export_id"]``,
+    ``.get("sync")``, ``dict(provenance)``) and has typed attributes
+    (``provenance.export_id``, ``provenance.sync.watermark``); a dict assigned to it is
+    read into one.
     """
 
     def __init__(
@@ -47,14 +55,23 @@ class Frames:
         *,
         dtype_backend: DtypeBackend = "numpy_nullable",
         label_config: LabelConfig | None = None,
-        provenance: dict[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
         types_mapper(dtype_backend)  # validates the name
         self.arrow = arrow
         self.dtype_backend = dtype_backend
         self.label_config = label_config
-        self.provenance = provenance
+        self.provenance = provenance  # read into a Provenance by the setter
         self._pandas: dict[str, pd.DataFrame] = {}
+
+    @property
+    def provenance(self) -> Provenance | None:
+        """Where the tables came from (see the class's docstring), or ``None``."""
+        return self._provenance
+
+    @provenance.setter
+    def provenance(self, value: Mapping[str, Any] | None) -> None:
+        self._provenance = None if value is None else Provenance.from_dict(value)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self.arrow:
@@ -114,6 +131,42 @@ class Frames:
             )
         return self["media"]
 
+    def select(self, task_ids: Iterable[int] | pd.Series | pd.Index) -> Frames:
+        """The same tables holding only these tasks (every table, ``media`` included).
+
+        Row order, dtypes, the label config and the provenance are kept; ids that are not in
+        the tables are ignored (``len(frames.select(ids).tasks)`` tells how many matched).
+
+        Parameters
+        ----------
+        task_ids
+            Task ids: a list, a set, a pandas Series or Index (a boolean mask is not
+            accepted: ``frames.select(frames.tasks.loc[mask, "task_id"])`` says the same).
+
+        Returns
+        -------
+        Frames
+            A new :class:`Frames`; these frames are unchanged.
+
+        Raises
+        ------
+        ConfigurationError
+            ``task_ids`` holds something that is not an integer id.
+        """
+        wanted = _task_id_array(task_ids)
+        arrow = {
+            name: table.filter(pc.is_in(table["task_id"], value_set=wanted))
+            if "task_id" in table.column_names
+            else table
+            for name, table in self.arrow.items()
+        }
+        return Frames(
+            arrow,
+            dtype_backend=self.dtype_backend,
+            label_config=self.label_config,
+            provenance=self.provenance,
+        )
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={t.num_rows:,}" for name, t in self.arrow.items())
         return f"Frames({counts})"
@@ -122,11 +175,13 @@ class Frames:
         """One row per region, per-region attributes attached as columns.
 
         Result items sharing a region id within one annotation (or prediction, draft) form
-        one region: the row of its first item that is not an attribute type (choices,
-        textarea, rating, number, taxonomy, datetime) is kept, and each attribute item adds
-        a column named after its ``from_name`` holding its value (the first choice, the
-        first text line, the rating or number, taxonomy paths as JSON). Attribute items with
-        no region of their own (a whole-image choice) stay as rows of their own.
+        one region (an item without a region id is a region of its own, never merged with
+        another id-less item): the row of its first item that is not an attribute type
+        (choices, textarea, rating, number, taxonomy, datetime) is kept, and each attribute
+        item adds a column named after its ``from_name`` holding its value (the first
+        choice, the first text line, the rating or number, taxonomy paths as JSON).
+        Attribute items with no region of their own (a whole-image choice) stay as rows of
+        their own.
 
         Returns
         -------
@@ -142,7 +197,7 @@ class Frames:
         if regions.empty:
             empty: pd.DataFrame = regions.copy()
             return empty
-        keys = pd.MultiIndex.from_frame(regions[_REGION_KEY].astype(object).fillna("<NA>"))
+        keys = pd.MultiIndex.from_frame(_region_keys(regions))
         is_attr = regions["type"].astype(object).isin(ATTRIBUTE_TYPES).to_numpy(dtype=bool)
         drop = is_attr & keys.isin(keys[~is_attr])
         base: pd.DataFrame = regions[~drop]
@@ -160,6 +215,39 @@ class Frames:
             column = pd.Series(series.reindex(base_keys).to_numpy(), dtype=object)
             base[str(name)] = _attribute_series(column, attrs[mask], self, str(name))
         return base
+
+
+def _task_id_array(task_ids: Any) -> pa.Array:
+    if isinstance(task_ids, pd.Series | pd.Index) and pd.api.types.is_bool_dtype(task_ids):
+        raise ConfigurationError(
+            "select() takes task ids, not a boolean mask: pass frames.tasks.loc[mask, 'task_id']"
+        )
+    values = list(task_ids)
+    bad = [v for v in values if isinstance(v, bool) or not _is_integer(v)]
+    if bad:
+        raise ConfigurationError(f"select() takes integer task ids; got {bad[0]!r}")
+    return pa.array([int(v) for v in values], pa.int64())
+
+
+def _is_integer(value: Any) -> bool:
+    try:
+        return bool(int(value) == value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _region_keys(regions: pd.DataFrame) -> pd.DataFrame:
+    """The key that groups result items into regions. An item without a region id (common
+    in imported predictions) is a region of its own: its key holds its place in the
+    result list, so two id-less boxes of one prediction never merge."""
+    keys = regions[_REGION_KEY].astype(object)
+    missing = keys["region_id"].isna().to_numpy(dtype=bool)
+    if missing.any():
+        keys = keys.copy()
+        place = regions["result_index"].astype(object).to_numpy()[missing]
+        keys.loc[missing, "region_id"] = [f"\x00result {i}" for i in place]
+    filled: pd.DataFrame = keys.fillna("<NA>")
+    return filled
 
 
 def _attribute_value(row: Any) -> Any:

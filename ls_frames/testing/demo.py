@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ls_frames.errors import NoProjectError
 from ls_frames.exports import Client
-from ls_frames.pipeline.project import export_project
+from ls_frames.pipeline import export_project
 
 __all__ = ["run_demo"]
 
@@ -38,15 +38,25 @@ def run_demo(
     """Export a project (the newest of the server given, or a seeded demo project of a
     local Label Studio started for the run) into a Parquet dataset at ``out``.
 
-    Parameters:
-        out: the dataset folder (replaced when it exists).
-        project: the project's id on the server given (default: the newest).
-        url, api_key: the server (default ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``;
-            with no URL a local server is started).
-    Returns:
-        ``out`` as a :class:`~pathlib.Path`.
-    Raises:
-        NoProjectError: the server given has no project (a ``ConfigurationError``).
+    Parameters
+    ----------
+    out
+        The dataset folder (replaced when it exists).
+    project
+        The project's id on the server given (default: the newest).
+    url, api_key
+        The server (default ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``; with no URL a
+        local server is started).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+
+    Raises
+    ------
+    NoProjectError
+        The server given has no project (a ``ConfigurationError``).
     """
     target = Path(out)
     if url or os.environ.get("LABEL_STUDIO_URL"):

@@ -26,8 +26,22 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def png_bytes(pixels: npt.NDArray[np.uint8], *, level: int = 6) -> bytes:
     """Encode ``pixels`` (``H x W`` grey, ``H x W x 3`` RGB or ``H x W x 4`` RGBA) as PNG.
 
-    Raises:
-        ValueError: the array is not ``uint8`` or has another shape.
+    Parameters
+    ----------
+    pixels
+        The image, ``uint8``.
+    level
+        zlib's compression level (0-9).
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+
+    Raises
+    ------
+    ValueError
+        The array is not ``uint8`` or has another shape.
     """
     if pixels.dtype != np.uint8:
         raise ValueError(f"png_bytes needs a uint8 array, got {pixels.dtype}")

@@ -85,8 +85,15 @@ class MotoS3:
     def start(self) -> MotoS3:
         """Start ``python -m moto.server`` and wait until it answers.
 
-        Raises:
-            RuntimeError: moto is not installed, exited, or did not answer in time.
+        Returns
+        -------
+        MotoS3
+            This server, started.
+
+        Raises
+        ------
+        RuntimeError
+            moto is not installed, exited, or did not answer in time.
         """
         self.port = self._port_arg or _free_port()
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]

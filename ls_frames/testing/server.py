@@ -2,7 +2,7 @@
 
 :class:`LocalLabelStudio` starts ``label-studio start`` on ``127.0.0.1`` and a port it has
 checked is free, in a fresh data directory, with an admin user, a legacy token and a
-personal access token (PAT) ready to use::
+personal access token (PAT) ready to use (set up by :mod:`ls_frames.testing.accounts`)::
 
     with LocalLabelStudio() as ls:
         httpx.get(f"{ls.url}/api/projects", headers={"Authorization": f"Token {ls.legacy_token}"})
@@ -25,12 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
 import httpx
 
-from ls_frames.errors import ConfigurationError, LSFramesError, redact, register_secret
+from ls_frames.errors import ConfigurationError, LSFramesError
+from ls_frames.testing.accounts import set_up_credentials
 from ls_frames.transport.capabilities import ServerCapabilities, server_capabilities
+from ls_frames.transport.secrets import redact, register_secret
 
 __all__ = ["ENV_EXECUTABLE", "LabelStudioStartError", "LocalLabelStudio", "find_executable"]
 
@@ -413,53 +415,17 @@ class LocalLabelStudio:
                 time.sleep(0.5)
 
     def _set_up_credentials(self) -> None:
-        """Log in, adopt the real legacy token, make sure it works, and create a PAT."""
-        with httpx.Client(base_url=self.url, timeout=30.0) as session:
-            session.get("/user/login/")
-            csrf = session.cookies.get("csrftoken")
-            if not csrf:
-                raise self._fail("sent no csrftoken cookie on /user/login/")
-            answer = session.post(
-                "/user/login/",
-                data={
-                    "email": self.username,
-                    "password": self._password,
-                    "csrfmiddlewaretoken": csrf,
-                },
-                headers={"Referer": f"{self.url}/user/login/"},
-            )
-            if answer.status_code != 302 and "sessionid" not in session.cookies:
-                raise self._fail(
-                    f"refused the login of {self.username!r} (a reused data dir "
-                    "needs the credentials it was created with)"
-                )
-            headers = {
-                "X-CSRFToken": session.cookies.get("csrftoken") or csrf,
-                "Referer": f"{self.url}/",
-            }
-
-            # A reused data dir keeps the token it was created with.
-            token = session.get("/api/current-user/token")
-            if token.status_code == 200:
-                self.legacy_token = str(token.json()["token"])
-                register_secret(self.legacy_token)
-            if self.capabilities.legacy_tokens:
-                self._enable_legacy_token(session, headers)
-            elif self._legacy_token_works():
-                raise self._fail(
-                    f"{self.version} accepts the legacy token, which "
-                    "ls_frames.transport.capabilities says it refuses"
-                )
-            if self.capabilities.personal_access_tokens:
-                self.access_token = self._create_pat(session, headers)
-                register_secret(self.access_token)
-            else:
-                refused = session.post("/api/token/", headers=headers)
-                if refused.status_code < 400:
-                    raise self._fail(
-                        f"{self.version} issued a personal access token, which "
-                        "ls_frames.transport.capabilities says it has not"
-                    )
+        """Both credentials, through the login session (:mod:`ls_frames.testing.accounts`)."""
+        made = set_up_credentials(
+            self.url,
+            username=self.username,
+            password=self._password,
+            legacy_token=self.legacy_token,
+            version=self.version,
+            capabilities=self.capabilities,
+            fail=self._fail,
+        )
+        self.legacy_token, self.access_token = made.legacy_token, made.access_token
 
     def _release(self) -> str | None:
         """The release ``/api/version`` reports (it needs no credential)."""
@@ -470,37 +436,3 @@ class LocalLabelStudio:
             )
             return str(release) if release else None
         return None
-
-    def _enable_legacy_token(self, session: httpx.Client, headers: dict[str, str]) -> None:
-        if self._legacy_token_works():
-            return
-        enabled = session.post(
-            "/api/jwt/settings",
-            json={"legacy_api_tokens_enabled": True, "api_tokens_enabled": True},
-            headers=headers,
-        )
-        if enabled.status_code >= 400 or not self._legacy_token_works():
-            raise self._fail("does not accept the legacy token")
-
-    def _legacy_token_works(self) -> bool:
-        answer = httpx.get(
-            f"{self.url}/api/current-user/whoami",
-            headers={"Authorization": f"Token {self.legacy_token}"},
-            timeout=30.0,
-        )
-        return answer.status_code == 200
-
-    def _create_pat(self, session: httpx.Client, headers: dict[str, str]) -> str:
-        answer = session.post("/api/token/", headers=headers)
-        if answer.status_code >= 400:
-            # One PAT per user: a reused data dir already has one. Revoke and retry.
-            listed = session.get("/api/token/")
-            for item in listed.json() if listed.status_code == 200 else []:
-                session.post(
-                    "/api/token/blacklist/", json={"refresh": item["token"]}, headers=headers
-                )
-            answer = session.post("/api/token/", headers=headers)
-        if answer.status_code >= 400:
-            raise self._fail(f"refused to create a personal access token ({answer.status_code})")
-        body: dict[str, Any] = answer.json()
-        return str(body["token"])

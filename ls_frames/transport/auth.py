@@ -28,13 +28,10 @@ from typing import Any, Literal
 
 import httpx
 
-from ls_frames.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    HTTPError,
-    raise_for_status,
-    register_secret,
-)
+from ls_frames.errors import AuthenticationError, ConfigurationError, HTTPError
+from ls_frames.transport.failures import http_error, raise_for_status
+from ls_frames.transport.retry import RETRY
+from ls_frames.transport.secrets import register_secret
 
 __all__ = ["TokenAuth", "origin_of", "token_kind"]
 
@@ -120,7 +117,8 @@ class TokenAuth(httpx.Auth):
             except httpx.RequestNotRead:  # a streamed upload: we never stream the key
                 return
         if self._key.encode() in body:
-            raise HTTPError(
+            raise http_error(
+                HTTPError,
                 f"refused to send the API key to {render_origin(origin_of(request.url))}: "
                 f"the request to {render_origin(self.origin)} was redirected there (give the "
                 "server's final URL, e.g. https://...)",
@@ -139,43 +137,40 @@ class TokenAuth(httpx.Auth):
         return self._access is None or time.monotonic() >= self._expires_at - REFRESH_MARGIN
 
     def _refresh_request(self) -> httpx.Request:
+        # safe to repeat: a second exchange only issues another access token
         return httpx.Request(
             "POST",
             self._refresh_url,
             json={"refresh": self._key},
             headers={"Accept": "application/json"},
+            extensions={RETRY: True},
         )
 
     def _take_refresh_response(self, response: httpx.Response) -> None:
         if response.status_code == 404:
             # Releases without personal access tokens (1.13) have no token endpoints.
-            raise AuthenticationError(
+            raise http_error(
+                AuthenticationError,
                 "this Label Studio has no personal access tokens (no /api/token/refresh/; "
                 "releases before 1.17 have legacy tokens only): use the legacy token from "
                 "Account & Settings",
                 scheme="Bearer",
-                method="POST",
-                path=response.request.url.path,
-                status=response.status_code,
-                request=response.request,
                 response=response,
             )
         if response.status_code in (400, 401, 403):
-            raise AuthenticationError(
+            raise http_error(
+                AuthenticationError,
                 "the personal access token was rejected when exchanging it for an access "
                 "token (expired, revoked or not a token of this server)",
                 scheme="Bearer",
-                method="POST",
-                path=response.request.url.path,
-                status=response.status_code,
-                request=response.request,
                 response=response,
             )
         raise_for_status(response, scheme="Bearer")
         try:
             access = response.json()["access"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise AuthenticationError(
+            raise http_error(
+                AuthenticationError,
                 "the token refresh answer has no access token",
                 scheme="Bearer",
                 method="POST",

@@ -62,20 +62,27 @@ def parse_version(version: str | None) -> tuple[int, ...] | None:
 class ServerCapabilities:
     """What one Label Studio release can do where releases differ.
 
-    Attributes:
-        version: the release string the server reported, or None when unknown.
-        personal_access_tokens: the server issues and accepts personal access tokens.
-        legacy_tokens_off_by_default: a new organization refuses legacy tokens until they
-            are turned on (by the setting below where the release has it, else by an admin
-            in the organization's settings).
-        legacy_token_setting: the server honours ``LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN``.
-        resolve_endpoint: the task path segment that resolves storage URIs, ``"resolve"``
-            or (older releases) ``"presign"``.
-        storage_proxy: a storage with presigned URLs off is streamed through Label Studio
-            (older releases cannot serve its objects by URI).
-        storage_matches_bucket: only a storage whose bucket matches the URI's resolves it.
-        local_files_etag: ``/data/local-files/`` answers with an ETag and honours
-            ``If-None-Match``.
+    Attributes
+    ----------
+    version
+        The release string the server reported, or None when unknown.
+    personal_access_tokens
+        The server issues and accepts personal access tokens.
+    legacy_tokens_off_by_default
+        A new organization refuses legacy tokens until they are turned on (by the setting
+        below where the release has it, else by an admin in the organization's settings).
+    legacy_token_setting
+        The server honours ``LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN``.
+    resolve_endpoint
+        The task path segment that resolves storage URIs, ``"resolve"`` or (older
+        releases) ``"presign"``.
+    storage_proxy
+        A storage with presigned URLs off is streamed through Label Studio (older releases
+        cannot serve its objects by URI).
+    storage_matches_bucket
+        Only a storage whose bucket matches the URI's resolves it.
+    local_files_etag
+        ``/data/local-files/`` answers with an ETag and honours ``If-None-Match``.
     """
 
     version: str | None
@@ -112,12 +119,16 @@ class ServerCapabilities:
 def server_capabilities(version: str | None) -> ServerCapabilities:
     """The capabilities of release ``version`` (as ``/api/version`` reports it).
 
-    Args:
-        version: ``"1.17.0"`` or similar; None or an unparsable string means the newest
-            tested release.
+    Parameters
+    ----------
+    version
+        ``"1.17.0"`` or similar; None or an unparsable string means the newest tested
+        release.
 
-    Returns:
-        The :class:`ServerCapabilities` of that release.
+    Returns
+    -------
+    ServerCapabilities
+        The capabilities of that release.
     """
     parsed = parse_version(version) or parse_version(TESTED_VERSIONS[-1])
     assert parsed is not None

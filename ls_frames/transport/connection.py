@@ -1,52 +1,47 @@
 """The HTTP connection every other layer talks through.
 
 :class:`Connection` owns one ``httpx.Client``: the base URL (a sub-path such as
-``https://host/label-studio`` works), the credential, the retry loop and the mapping of
-failures to the typed exceptions of :mod:`ls_frames.errors`. It knows nothing about
-exports; the layers above build on ``request`` and ``stream``.
+``https://host/label-studio`` works), the credential, and a
+:class:`~ls_frames.transport.retry.RetryTransport` under it; an error answer becomes a
+typed exception of :mod:`ls_frames.errors` (:mod:`ls_frames.transport.failures`). It knows
+nothing about exports; the layers above build on ``request`` and ``stream``.
 
 The key goes to the server's origin only (see :meth:`TokenAuth.guard`): ``request`` and
 ``stream`` accept an absolute URL (a presigned media link, say), which is fetched without
 credentials when it is on another origin.
 
-Failures that a retry cannot fix end at once, naming the origin: a refused connection, a
-host name that does not resolve, a TLS handshake that fails (https against a plain-http
-port, a certificate not trusted). Timeouts, resets and 408/429/5xx are retried by the
-:class:`RetryPolicy`.
+When a request is repeated and when a failure ends at once is decided in one place,
+:mod:`ls_frames.transport.retry`, for this connection and for the media fetcher alike.
 """
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import logging
 import os
-import socket
-import ssl
 import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import httpx
-from httpx import USE_CLIENT_DEFAULT
-from httpx._client import UseClientDefault
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._version import __version__
-from ls_frames.errors import (
-    APIError,
-    ConfigurationError,
-    HTTPError,
-    RequestTimeout,
-    TransportError,
-    _server_message,
-    raise_for_status,
-)
-from ls_frames.transport.auth import TokenAuth, origin_of, render_origin
-from ls_frames.transport.retry import SAFE_METHODS, RetryPolicy
+from ls_frames.errors import ConfigurationError, HTTPError
+from ls_frames.transport.auth import TokenAuth
+from ls_frames.transport.failures import http_error, raise_for_status, server_message
+from ls_frames.transport.retry import RETRY, STREAM, ClientTransport, RetryPolicy, RetryTransport
 
-__all__ = ["DEFAULT_TIMEOUT", "Connection", "InsecureTransportWarning"]
+__all__ = [
+    "CLIENT_DEFAULT",
+    "DEFAULT_TIMEOUT",
+    "ClientDefault",
+    "Connection",
+    "InsecureTransportWarning",
+]
 
 logger = logging.getLogger("ls_frames")
 
@@ -56,6 +51,16 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"
+
+
+class ClientDefault(enum.Enum):
+    """The type of :data:`CLIENT_DEFAULT`."""
+
+    CLIENT_DEFAULT = "client default"
+
+
+#: ``timeout=CLIENT_DEFAULT``: the connection's own timeout (``None`` means no limit).
+CLIENT_DEFAULT: Final = ClientDefault.CLIENT_DEFAULT
 
 
 _C = TypeVar("_C", bound="Connection")
@@ -72,52 +77,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _path_of(url: httpx.URL) -> str:
-    return url.path
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        # httpx wraps httpcore's error with "from"; httpcore raises its own while handling
-        # the socket's (the context): nothing else's context is followed
-        wrapped = type(current).__module__.startswith("httpcore")
-        current = current.__cause__ or (current.__context__ if wrapped else None)
-
-
-def unfixable(exc: httpx.TransportError) -> str | None:
-    """Why a failed connection cannot pass on a retry, or ``None`` when it might (a
-    timeout, a reset, a name server that did not answer in time)."""
-    for cause in _causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"the server's TLS certificate is not trusted ({cause.verify_message})"
-        if isinstance(cause, ssl.SSLError):
-            return (
-                f"the TLS handshake failed ({cause.reason or cause}); if the server speaks "
-                "plain http on that port, use an http:// URL"
-            )
-        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
-            return f"the host name does not resolve ({cause.strerror or cause})"
-        if isinstance(cause, ConnectionRefusedError):
-            return (
-                "connection refused: nothing listens on that port (is Label Studio "
-                "running, and is the URL right?)"
-            )
-    return None
-
-
-def _failed_url(exc: httpx.TransportError, default: httpx.URL) -> httpx.URL:
-    """The URL of the request that failed (a redirect target or a token refresh may differ
-    from the request that was sent)."""
-    try:
-        return exc.request.url
-    except RuntimeError:  # no request attached
-        return default
 
 
 class Connection:
@@ -165,12 +124,12 @@ class Connection:
         self.base_url = base
         self.auth = TokenAuth(api_key, base.join("api/token/refresh/"))
         self.retry = retry or RetryPolicy()
+        sender = transport if transport is not None else ClientTransport(verify=verify)
         self._client = httpx.Client(
             base_url=base,
             auth=self.auth,
             timeout=http_timeout,
-            transport=transport,
-            verify=verify,
+            transport=RetryTransport(sender, self.retry),
             follow_redirects=True,
             event_hooks={"request": [self.auth.guard]},
             headers={"User-Agent": f"ls-frames/{__version__}", **(headers or {})},
@@ -192,108 +151,43 @@ class Connection:
     def _url(self, path: str) -> str:
         return path.lstrip("/")
 
-    def _send(
+    def _build(
         self,
-        request: httpx.Request,
+        method: str,
+        path: str,
         *,
-        stream: bool,
+        timeout: float | httpx.Timeout | ClientDefault | None,
         retry: bool | None,
-        follow_redirects: bool = True,
+        stream: bool,
+        **kwargs: Any,
+    ) -> httpx.Request:
+        if timeout is not CLIENT_DEFAULT:
+            kwargs["timeout"] = timeout
+        extensions: dict[str, Any] = {STREAM: stream}
+        if retry is not None:
+            extensions[RETRY] = retry
+        return self._client.build_request(method, self._url(path), extensions=extensions, **kwargs)
+
+    def _send(
+        self, request: httpx.Request, *, stream: bool, follow_redirects: bool = True
     ) -> httpx.Response:
-        """Send with the retry loop; return a successful response or raise a typed error.
-
-        A request that is not safe to repeat (``retry=False``, or a POST by default) is still
-        repeated when the failure proves the server did not act on it: it could not be
-        connected, it was refused with 429, or the token refresh in front of it failed.
-        """
-        method = request.method
-        path = _path_of(request.url)
-        where = render_origin(origin_of(request.url))
-        repeatable = (method in SAFE_METHODS) if retry is None else retry
-        attempts = self.retry.attempts
-        for attempt in range(1, attempts + 1):
-            last = attempt == attempts
-            started = time.monotonic()
+        """Send through the retrying transport; return a successful response (or a redirect
+        not followed) or raise a typed error."""
+        started = time.monotonic()
+        response = self._client.send(request, stream=stream, follow_redirects=follow_redirects)
+        logger.debug(
+            "%s %s -> %s in %.2fs",
+            request.method,
+            request.url.path,
+            response.status_code,
+            time.monotonic() - started,
+        )
+        if not response.is_success:
             try:
-                response = self._client.send(
-                    request, stream=stream, follow_redirects=follow_redirects
-                )
-            except httpx.TimeoutException as exc:
-                unsent = isinstance(exc, httpx.ConnectTimeout) or self._in_refresh(exc)
-                if not last and (repeatable or unsent) and not isinstance(exc, httpx.PoolTimeout):
-                    self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
-                    continue
-                raise RequestTimeout(
-                    f"timed out ({type(exc).__name__}) talking to {where} after "
-                    f"{attempt} attempt(s)",
-                    method=method,
-                    path=path,
-                    request=request,
-                ) from exc
-            except httpx.TransportError as exc:
-                reason = unfixable(exc)
-                if reason is not None:
-                    failed = _failed_url(exc, request.url)
-                    raise TransportError(
-                        f"cannot reach {render_origin(origin_of(failed))}: {reason}",
-                        method=method,
-                        path=path,
-                        request=request,
-                    ) from exc
-                unsent = isinstance(exc, httpx.ConnectError) or self._in_refresh(exc)
-                if not last and (repeatable or unsent):
-                    self._backoff(attempt, None, f"{type(exc).__name__}", method, path)
-                    continue
-                raise TransportError(
-                    f"connection to {where} failed ({type(exc).__name__}: {exc}) after "
-                    f"{attempt} attempt(s)",
-                    method=method,
-                    path=path,
-                    request=request,
-                ) from exc
-            except APIError as exc:  # raised by the auth flow: the token refresh failed
-                retryable = exc.status is not None and self.retry.retryable_status(exc.status)
-                if not last and retryable and self.auth.is_refresh(exc.request):
-                    self._backoff(
-                        attempt, exc.response, f"token refresh {exc.status}", method, path
-                    )
-                    continue
-                raise
-            logger.debug(
-                "%s %s -> %s in %.2fs",
-                method,
-                path,
-                response.status_code,
-                time.monotonic() - started,
-            )
-            code = response.status_code
-            if not last and self.retry.retryable_status(code) and (repeatable or code == 429):
+                raise_for_status(response, scheme=self.auth.scheme)
+            finally:
                 response.close()
-                self._backoff(attempt, response, str(code), method, path)
-                continue
-            if not response.is_success:
-                try:
-                    raise_for_status(response, scheme=self.auth.scheme)
-                finally:
-                    response.close()
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _in_refresh(self, exc: httpx.TransportError) -> bool:
-        """Whether the error hit the token refresh the auth flow sends before a request (so
-        that request never reached the server)."""
-        try:
-            failed: httpx.Request | None = exc.request
-        except RuntimeError:  # no request attached
-            return False
-        return self.auth.is_refresh(failed)
-
-    def _backoff(
-        self, attempt: int, response: httpx.Response | None, why: str, method: str, path: str
-    ) -> None:
-        delay = self.retry.delay(attempt, response)
-        logger.info("%s %s: %s, retry %d in %.1fs", method, path, why, attempt, delay)
-        self.retry.sleep(delay)
+        return response
 
     def request(
         self,
@@ -303,7 +197,7 @@ class Connection:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        timeout: float | httpx.Timeout | ClientDefault | None = CLIENT_DEFAULT,
         retry: bool | None = None,
     ) -> httpx.Response:
         """Send a request and return the (read) response, or raise a typed error.
@@ -313,14 +207,20 @@ class Connection:
 
         ``retry=None`` repeats only safe methods; ``True``/``False`` overrides that (a request
         the server provably did not act on, refused with 429 or never connected, is repeated
-        in any case).
+        in any case); see :mod:`ls_frames.transport.retry`.
         ``timeout`` overrides the client's timeout for this request (``None``: no limit).
         """
-        kwargs: dict[str, Any] = {"params": params, "json": json, "headers": headers}
-        kwargs["timeout"] = timeout
-        request = self._client.build_request(method, self._url(path), **kwargs)
-        response = self._send(request, stream=False, retry=retry)
-        return response
+        request = self._build(
+            method,
+            path,
+            timeout=timeout,
+            retry=retry,
+            stream=False,
+            params=params,
+            json=json,
+            headers=headers,
+        )
+        return self._send(request, stream=False)
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         return self._decode(self.request("GET", path, **kwargs))
@@ -340,11 +240,13 @@ class Connection:
         if not response.content:
             if response.status_code == 204:
                 return None
-            raise HTTPError("expected JSON, got an empty answer (a proxy in the way?)", **where)
+            raise http_error(
+                HTTPError, "expected JSON, got an empty answer (a proxy in the way?)", **where
+            )
         try:
             return response.json()
         except ValueError as exc:
-            summary = _server_message(response)
+            summary = server_message(response)
             if summary.startswith("HTML"):
                 message = (
                     "expected JSON from Label Studio, got an HTML page (a login portal, "
@@ -353,7 +255,7 @@ class Connection:
             else:
                 ctype = response.headers.get("content-type", "?")
                 message = f"expected JSON, got {ctype!r} that does not parse"
-            raise HTTPError(message, server_message=summary[:200], **where) from exc
+            raise http_error(HTTPError, message, server_message=summary[:200], **where) from exc
 
     @contextmanager
     def stream(
@@ -363,7 +265,7 @@ class Connection:
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        timeout: float | httpx.Timeout | ClientDefault | None = CLIENT_DEFAULT,
         retry: bool | None = None,
         follow_redirects: bool = True,
     ) -> Iterator[httpx.Response]:
@@ -377,9 +279,10 @@ class Connection:
         timeouts, so a connection that goes silent halfway fails fast instead of hanging
         for as long as the server was allowed to think.
         """
-        kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": timeout}
-        request = self._client.build_request(method, self._url(path), **kwargs)
-        response = self._send(request, stream=True, retry=retry, follow_redirects=follow_redirects)
+        request = self._build(
+            method, path, timeout=timeout, retry=retry, stream=True, params=params, headers=headers
+        )
+        response = self._send(request, stream=True, follow_redirects=follow_redirects)
         # httpx hands this dict to httpcore, which looks the read timeout up when the body
         # starts to be read, i.e. after this point.
         response.request.extensions["timeout"] = self._client.timeout.as_dict()

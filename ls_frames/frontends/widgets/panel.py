@@ -7,11 +7,15 @@
     panel.frames.regions                        # once it is done: what read_export gives
 
 The panel holds no export logic: every button calls the functions a notebook user calls
-(:class:`~ls_frames.Client` methods, :func:`~ls_frames.frontends.snapshot_project`,
-:func:`~ls_frames.read_export`, :func:`~ls_frames.to_parquet`). Jobs run one at a time on a
-worker thread so the page stays responsive; ``wait()`` blocks until they are done, and
-``background=False`` runs them in the caller (scripts and tests). Errors are shown in the
-panel in plain words (credentials redacted) and kept as ``panel.error``.
+(:class:`~ls_frames.Client` methods, the one-off snapshot job
+:func:`~ls_frames.exports.oneshot.one_off_snapshot` that ``load_project`` uses,
+:func:`~ls_frames.read_export`, :func:`~ls_frames.to_parquet`). The snapshot an export
+makes is kept on the server (the panel lists it, converts it, deletes it on request), and
+its provenance is the same as ``load_project``'s (``panel.frames.provenance``). Jobs run
+one at a time on a worker thread so the page stays responsive; ``wait()`` blocks until
+they are done, and ``background=False`` runs them in the caller (scripts and tests).
+Errors are shown in the panel in plain words (credentials redacted) and kept as
+``panel.error``.
 
 Export can be clicked while the panel is still loading (the project list, or the project
 picked): the export is queued and runs once the load is done, on the loaded project. It is
@@ -33,22 +37,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as W
 import pandas as pd
 
-from ls_frames.errors import LSFramesError, redact
-from ls_frames.exports import Client, Export
-from ls_frames.frontends.widgets.controls import FormatPicker, OptionsBox, SnapshotPicker
-from ls_frames.frontends.widgets.preview import Preview
+from ls_frames.errors import LSFramesError
+from ls_frames.exports import Client, Export, ExportOptions, one_off_snapshot
+from ls_frames.frontends.widgets.layout import ALL_TASKS, STEPS, PanelLayout
 from ls_frames.media.dataset import fetch_dataset_media
-from ls_frames.pipeline.project import snapshot_project, snapshot_provenance
+from ls_frames.provenance import Provenance
 from ls_frames.tables import Frames, read_export, to_parquet
+from ls_frames.transport.secrets import redact
 
 __all__ = ["ExportPanel"]
 
 logger = logging.getLogger("ls_frames")
-_ALL_TASKS = 0
-_STEPS = 4  # snapshot, download, read, done
 
 
 def _plain(exc: BaseException) -> str:
@@ -64,12 +65,6 @@ def _size(n: int) -> str:
             return f"{n:,} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000  # type: ignore[assignment]
     return f"{n} B"  # pragma: no cover
-
-
-def _section(title: str, body: W.Widget, open_: bool = False) -> W.Accordion:
-    acc = W.Accordion(children=[body], selected_index=0 if open_ else None)
-    acc.set_title(0, title)
-    return acc
 
 
 def _client_first_deprecated(init: Callable[..., None]) -> Callable[..., None]:
@@ -90,16 +85,7 @@ def _client_first_deprecated(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-_SAVE_HELP = (
-    "<small>The tables as a Parquet dataset, one folder per table; with <i>fetch media</i> "
-    "also the files the tasks point to, listed in its <code>media</code> table.</small>"
-)
-_FORMATS_HELP = (
-    "<small>The formats ticked under <i>Converted formats</i>, as the server writes them.</small>"
-)
-
-
-class ExportPanel(W.VBox):
+class ExportPanel(PanelLayout):
     """A notebook panel over the export lifecycle of one Label Studio.
 
     ``client`` defaults to ``Client()`` (the environment's server and key); ``project``
@@ -152,6 +138,7 @@ class ExportPanel(W.VBox):
         self.error: BaseException | None = None
         self.label_config: str | None = None
         self.media: pd.DataFrame | None = None
+        self._provenance: Provenance | None = None  # the last export's
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ls_frames-panel")
         self._jobs: list[Future[None]] = []
         self._lock = threading.Lock()
@@ -161,60 +148,10 @@ class ExportPanel(W.VBox):
         self._quiet = False
         self._defaults: dict[str, str] = {}
         self._build()
+        self._wire()
         self._run("loading projects", lambda: self._load_projects(project))
 
-    # -- layout -----------------------------------------------------------------------
-    def _build(self) -> None:
-        wide = {"description_width": "90px"}
-        self.project_picker = W.Dropdown(
-            options=[],
-            value=None,
-            description="project",
-            style=wide,
-            layout=W.Layout(width="480px"),
-        )
-        self.project_picker.add_class("lsf-project")
-        self.view_picker = W.Dropdown(
-            options=[("all tasks", _ALL_TASKS)],
-            value=_ALL_TASKS,
-            description="view",
-            style=wide,
-            layout=W.Layout(width="480px"),
-        )
-        self.view_picker.add_class("lsf-view")
-        self.options = OptionsBox()
-        self.formats = FormatPicker()
-        self.snapshots = SnapshotPicker()
-        self.export_button = W.Button(
-            description="Export", icon="download", button_style="primary", disabled=True
-        )
-        self.export_button.add_class("lsf-export")
-        self.status = W.HTML("")
-        self.status.add_class("lsf-status")
-        self.progress = W.IntProgress(
-            value=0, min=0, max=_STEPS, layout=W.Layout(width="300px", visibility="hidden")
-        )
-        self.error_box = W.HTML("")
-        self.error_box.add_class("lsf-error")
-        self.preview = Preview()
-        self.parquet_path = W.Text(
-            value="", description="to folder", style=wide, layout=W.Layout(width="480px")
-        )
-        self.overwrite = W.Checkbox(
-            value=False, description="replace an existing dataset", indent=False
-        )
-        self.save_button = W.Button(description="Save Parquet", icon="save", disabled=True)
-        self.fetch_media = W.Checkbox(
-            value=False, indent=False, description="fetch media: the tasks' files, into"
-        )
-        self.fetch_media.add_class("lsf-fetch-media")
-        self.media_path = W.Text(value="", layout=W.Layout(width="300px"))
-        self.format_path = W.Text(
-            value="", description="to folder", style=wide, layout=W.Layout(width="480px")
-        )
-        self.download_button = W.Button(
-            description="Download formats", icon="download", disabled=True
-        )
+    def _wire(self) -> None:
         self.project_picker.observe(self._on_project, names="value")
         self.export_button.on_click(lambda _: self._export_clicked())
         self.save_button.on_click(lambda _: self._run("saving Parquet", self._save))
@@ -223,43 +160,6 @@ class ExportPanel(W.VBox):
             lambda _: self._run("listing snapshots", self._list_snapshots)
         )
         self.snapshots.delete_button.on_click(lambda _: self._delete_clicked())
-        self._buttons = [
-            self.export_button,
-            self.save_button,
-            self.download_button,
-            self.snapshots.refresh_button,
-        ]
-        super().__init__(
-            [
-                W.HTML("<h3 style='margin:4px 0'>Label Studio export</h3>"),
-                self.project_picker,
-                self.view_picker,
-                _section("Filters and serialization", self.options),
-                _section("Existing snapshots", self.snapshots),
-                _section("Converted formats", self.formats),
-                W.HBox(
-                    [self.export_button, self.progress, self.status],
-                    layout=W.Layout(align_items="center"),
-                ),
-                self.error_box,
-                self.preview,
-                _section(
-                    "Save",
-                    W.VBox(
-                        [
-                            W.HBox([self.parquet_path, self.save_button]),
-                            self.overwrite,
-                            W.HBox([self.fetch_media, self.media_path]),
-                            W.HTML(_SAVE_HELP),
-                            W.HBox([self.format_path, self.download_button]),
-                            W.HTML(_FORMATS_HELP),
-                        ]
-                    ),
-                    open_=True,
-                ),
-            ]
-        )
-        self.add_class("lsf-panel")
 
     # -- jobs -------------------------------------------------------------------------
     def _run(self, what: str, job: Callable[[], None]) -> None:
@@ -378,11 +278,11 @@ class ExportPanel(W.VBox):
         config = self.client.get_project(pid).get("label_config")
         self.label_config = str(config) if config else None
         views = self.client.list_views(pid)
-        self.view_picker.options = [("all tasks", _ALL_TASKS)] + [
+        self.view_picker.options = [("all tasks", ALL_TASKS)] + [
             (str((v.get("data") or {}).get("title") or f"view {v['id']}"), int(v["id"]))
             for v in views
         ]
-        self.view_picker.value = _ALL_TASKS
+        self.view_picker.value = ALL_TASKS
         self.formats.set_formats(self.client.export_formats(pid))
         self.snapshots.set_exports(self.client.list_exports(pid))
         # default folders follow the project until the user types one of their own
@@ -443,41 +343,44 @@ class ExportPanel(W.VBox):
     def _step(self, n: int, text: str) -> None:
         self.progress.layout.visibility = "visible"
         self.progress.value = n
-        self.progress.bar_style = "success" if n >= _STEPS else ""
+        self.progress.bar_style = "success" if n >= STEPS else ""
         self._say(text)
 
     def _export(self) -> None:
         pid = self._project()
         reuse = self.snapshots.value
         view = self.view_picker.value or None
-        self.frames = self.export = None
+        self.frames = self.export = self._provenance = None
         self.preview.clear()
         self._step(0, f"waiting for snapshot {reuse}" if reuse else "creating a snapshot …")
-        export = snapshot_project(
-            pid,
-            client=self.client,
-            export_id=reuse,
+        options = ExportOptions.coerce(
             task_filter=self.options.task_filter(view),
             annotation_filter=self.options.annotation_filter(),
             serialization=self.options.serialization(),
+            export_id=reuse,
+            keep_snapshot=True,  # the panel lists it, converts it and deletes it on request
             timeout=self.timeout,
             progress=False,
         )
-        self.export = export
-        self._step(1, f"downloading snapshot {export.id} …")
-        folder = self.work_dir / f"project-{pid}"
-        with self._watch_download(folder, f"downloading snapshot {export.id}"):
-            path = export.download(folder, progress=False)
+        config = self.label_config if self.label_config is not None else False
+        with one_off_snapshot(self.client, pid, options, label_config=config) as job:
+            export = self.export = job.export
+            self._step(1, f"downloading snapshot {export.id} …")
+            folder = self.work_dir / f"project-{pid}"
+            with self._watch_download(folder, f"downloading snapshot {export.id}"):
+                path = job.download(folder)
+            self._provenance = job.provenance
         self.paths = {"snapshot": path}
         self._step(2, f"reading {path.name} ({_size(path.stat().st_size)}) …")
         frames = read_export(path, label_config=self.label_config, progress=False)
+        frames.provenance = self._provenance
         self._step(3, "drawing the preview …")
         self.preview.show(frames)
         self.frames = frames
         with contextlib.suppress(LSFramesError):  # the list is a courtesy; the export is done
             self.snapshots.set_exports(self.client.list_exports(pid), keep=reuse)
         self._step(
-            _STEPS,
+            STEPS,
             f"snapshot {export.id}: {export.task_count} tasks, {len(frames.regions):,} regions",
         )
 
@@ -503,14 +406,13 @@ class ExportPanel(W.VBox):
 
     # -- save -------------------------------------------------------------------------
     def _save(self) -> None:
-        if self.export is None or "snapshot" not in self.paths:
+        if self.export is None or "snapshot" not in self.paths or self._provenance is None:
             raise LSFramesError("export first: there is nothing to save yet")
         out = Path(self.parquet_path.value.strip() or f"project-{self.export.project}")
-        provenance = snapshot_provenance(self.client, self.export, self.label_config)
         path = to_parquet(
             self.paths["snapshot"],
             out,
-            provenance=provenance,
+            provenance=self._provenance.to_dict(),
             label_config=self.label_config,
             overwrite=bool(self.overwrite.value),
             progress=False,

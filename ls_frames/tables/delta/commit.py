@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
 
 from ls_frames.errors import ConcurrentWriteError, ConfigurationError
+from ls_frames.provenance import Provenance
 from ls_frames.tables.delta.state import (
     COMMIT_KEY,
     FORMAT,
@@ -54,13 +56,13 @@ class Run:
     def __init__(
         self,
         uri: str | os.PathLike[str],
-        provenance: dict[str, Any],
+        provenance: Mapping[str, Any],
         storage_options: dict[str, str] | None,
         compression: str,
         target_file_size: int | None,
     ) -> None:
         self.uri = uri
-        self.provenance = provenance
+        self.provenance = Provenance.from_dict(provenance)  # what each commit carries
         self.storage_options = storage_options
         self.run_id = uuid.uuid4().hex
         self.started = datetime.now(timezone.utc).isoformat()
@@ -79,7 +81,7 @@ class Run:
             "run_started_at": self.started,
             "table": name,
             "tasks_per_file": width,
-            "provenance": self.provenance,
+            "provenance": self.provenance.to_dict(),
             **more,
         }
         return {COMMIT_KEY: json.dumps(doc, default=str)}

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pds
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.provenance import Provenance
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -76,7 +77,7 @@ class DeltaState:
 
     version: int  # the tasks table's version
     versions: dict[str, int]  # every table's version in this dataset version
-    provenance: dict[str, Any]  # what the run stored (provenance["sync"] for sync runs)
+    provenance: Provenance  # what the run stored (its .sync for sync runs)
     rows: dict[str, int]  # rows per table at this version
     timestamp: datetime  # when the tasks commit was made (UTC)
     data_keys: tuple[str, ...] = ()  # the tasks' data keys (the data.<key> columns)
@@ -226,7 +227,7 @@ def delta_state(
     return DeltaState(
         version=number,
         versions={str(k): int(v) for k, v in doc["versions"].items()},
-        provenance=dict(doc.get("provenance") or {}),
+        provenance=Provenance.from_dict(doc.get("provenance") or {}),
         rows={str(k): int(v) for k, v in (doc.get("rows") or {}).items()},
         timestamp=datetime.fromtimestamp(int(commit["timestamp"]) / 1000, timezone.utc),
         data_keys=tuple(doc.get("data_keys") or ()),

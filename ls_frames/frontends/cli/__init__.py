@@ -1,0 +1,79 @@
+"""``ls-frames``: the command line. It holds no logic of its own; every command calls the
+same functions a notebook user calls.
+
+::
+
+    ls-frames export 12 --out data/project-12        # snapshot -> Parquet dataset
+    ls-frames export "Street scenes" --out data/ss   # a project by title
+    ls-frames read export.json --out data/local      # a file already on disk -> Parquet
+    ls-frames download 12 --format CSV --out exports/
+    ls-frames formats 12 | ls-frames snapshots 12
+    ls-frames demo --out demo-output                 # local Label Studio, seeded, exported
+    ls-frames media 12 --out media/                  # the files behind the tasks
+    ls-frames media data/project-12 --out media/     # ... of a dataset, kept as its media table
+
+The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
+``LABEL_STUDIO_API_KEY``. A project is given by id or by title. Snapshots made for
+``export`` and ``download`` are deleted from the server once downloaded, unless
+``--keep-snapshot``. Exit codes: 0 success (a closed output pipe included), 1 an error
+(printed in one line, never with the key), 2 bad arguments.
+
+The package: :mod:`~ls_frames.frontends.cli.parser` (the commands and their options),
+:mod:`~ls_frames.frontends.cli.commands` (what each command calls),
+:mod:`~ls_frames.frontends.cli.output` (what it prints); :func:`main` runs a command and
+turns its errors into one line and an exit status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from ls_frames.errors import LSFramesError, OutputExistsError
+from ls_frames.frontends.cli.output import media_summary, summarize
+from ls_frames.frontends.cli.parser import build_parser
+
+__all__ = ["main", "media_summary", "summarize"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser(__doc__.split("::")[0]).parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2), format="%(levelname)s %(message)s"
+    )
+    try:
+        args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`ls-frames snapshots 12 | head`): not an error; stdout is
+        # pointed at /dev/null so the interpreter's last flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OutputExistsError as exc:
+        print(
+            f"ls-frames: error: {type(exc).__name__}: {exc.path} exists "
+            "(add --overwrite to replace it)",
+            file=sys.stderr,
+        )
+        return 1
+    except LSFramesError as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the server said
+        print(f"ls-frames: error: {type(exc).__name__}: {message}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file that is missing, exists already, cannot be written
+        hint = " (add --overwrite to replace it)" if isinstance(exc, FileExistsError) else ""
+        print(f"ls-frames: error: {type(exc).__name__}: {_os_message(exc)}{hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ls-frames: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc).replace("pass overwrite=True to replace it", "it is not replaced")

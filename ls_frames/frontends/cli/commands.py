@@ -1,0 +1,254 @@
+"""The commands: each reads its parsed arguments, checks what can be checked before any
+server work, calls the library function a notebook user calls and prints the result
+(:mod:`~ls_frames.frontends.cli.output` says how)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from ls_frames.errors import ConfigurationError, OutputExistsError
+from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
+from ls_frames.frontends.cli.output import (
+    delta_sync_summary,
+    format_line,
+    media_summary,
+    snapshot_line,
+    summarize,
+    sync_summary,
+)
+from ls_frames.pipeline import download_project, export_project, load_project
+from ls_frames.tables import to_parquet
+
+__all__ = [
+    "cmd_demo",
+    "cmd_download",
+    "cmd_export",
+    "cmd_formats",
+    "cmd_media",
+    "cmd_read",
+    "cmd_snapshots",
+    "cmd_sync",
+]
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.url, args.api_key)
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    """``-q`` switches the bars off; otherwise the environment decides (on by default)."""
+    return False if args.quiet else None
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    task = TaskFilter(
+        view=args.view,
+        skipped=args.skipped,
+        finished=args.finished,
+        annotated=args.annotated,
+        only_with_annotations=args.only_with_annotations,
+    )
+    kinds = args.annotations or ["usual", "ground_truth", "skipped"]
+    annotation = AnnotationFilter(**{k: k in kinds for k in ("usual", "ground_truth", "skipped")})
+    shape: Literal["full", "id"] = "id" if args.ids_only else "full"
+    serialization = Serialization(
+        predictions=shape,
+        drafts=shape,
+        annotators=shape,
+        interpolate_key_frames=args.interpolate_key_frames,
+        annotation_history=args.annotation_history,
+    )
+    return {"task_filter": task, "annotation_filter": annotation, "serialization": serialization}
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    """Refuse an existing output folder before any server work."""
+    if out.exists() and not overwrite:
+        raise OutputExistsError(out)
+
+
+def _check_writable(folder: Path | None) -> None:
+    """A cache folder must be a folder we can write, checked before any server work."""
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise ConfigurationError(f"{folder} is not a folder")
+    probe = (
+        folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
+    )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"cannot write to {folder} ({probe} is not writable)")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    _check_output(args.out, args.overwrite)
+    _check_writable(args.media)
+    with _client(args) as client:
+        out = export_project(
+            client.resolve_project(args.project),
+            args.out,
+            client=client,
+            export_id=args.export_id,
+            keep_file=args.keep_json,
+            keep_snapshot=args.keep_snapshot,
+            overwrite=args.overwrite,
+            timeout=args.timeout,
+            progress=_progress(args),
+            media=args.media,
+            **_options(args),
+        )
+    print(summarize(out))
+
+
+def cmd_media(args: argparse.Namespace) -> None:
+    from ls_frames.media import fetch_media
+    from ls_frames.media.dataset import fetch_dataset_media
+
+    options: dict[str, Any] = {
+        "fields": args.field,
+        "workers": args.workers,
+        "strict": args.strict,
+        "refresh": args.refresh,
+        "allow_hosts": args.allow_host,
+        "progress": _progress(args),
+    }
+    if args.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
+    _check_writable(args.out)
+    source = args.source
+    if (Path(source) / "_SUCCESS").is_file():
+        # The client from --url/--api-key, else fetch_media makes one from the environment
+        # when a reference needs Label Studio (plain URLs do not).
+        with contextlib.ExitStack() as stack:
+            given = stack.enter_context(_client(args)) if args.url or args.api_key else None
+            table = fetch_dataset_media(source, args.out, client=given, **options)
+    elif Path(source).exists() or "/" in source or os.sep in source:
+        why = "it has no _SUCCESS" if Path(source).exists() else "no such folder"
+        raise ConfigurationError(f"{source} is neither a project id nor a dataset folder ({why})")
+    else:
+        with _client(args) as client:  # a project id or title
+            frames = load_project(
+                client.resolve_project(source), client=client, progress=_progress(args)
+            )
+            table = fetch_media(frames, args.out, client=client, **options)
+    if args.table is not None:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(args.table, index=False)
+    print(media_summary(table))
+
+
+def _storage_options(pairs: list[str]) -> dict[str, str] | None:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"--storage-option takes KEY=VALUE, not {pair!r}")
+        options[key.strip()] = value
+    return options or None
+
+
+def _sync_delta(args: argparse.Namespace) -> None:
+    from ls_frames.sync import sync_delta
+
+    if args.media is not None:
+        raise ConfigurationError("--media works with --out (a Parquet dataset), not --delta")
+    options = _storage_options(args.storage_option)
+    with _client(args) as client:
+        result = sync_delta(
+            client.resolve_project(args.project),
+            args.delta,
+            client=client,
+            storage_options=options,
+            overlap=args.overlap,
+            full=args.full,
+            timeout=args.timeout,
+            progress=_progress(args),
+        )
+    print(delta_sync_summary(result))
+
+
+def cmd_sync(args: argparse.Namespace) -> None:
+    from ls_frames.sync import sync_parquet
+
+    if args.overlap < 0:
+        raise ConfigurationError(f"--overlap must be 0 or more seconds, not {args.overlap:g}")
+    if args.delta is not None:
+        _sync_delta(args)
+        return
+    if args.storage_option:
+        raise ConfigurationError("--storage-option works with --delta, not --out")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
+    _check_writable(args.media)
+    with _client(args) as client:
+        result = sync_parquet(
+            client.resolve_project(args.project),
+            args.out,
+            client=client,
+            overlap=args.overlap,
+            full=args.full,
+            timeout=args.timeout,
+            progress=_progress(args),
+            media=args.media,
+        )
+    print(sync_summary(result))
+    print(summarize(result.path))
+
+
+def cmd_read(args: argparse.Namespace) -> None:
+    source = Path(args.file)
+    if source.is_dir():
+        raise ConfigurationError(
+            f"{source} is a folder: `ls-frames read` takes one export file (a folder a "
+            "local-files export storage wrote is read with ls_frames.read_storage)"
+        )
+    if not source.exists():
+        raise ConfigurationError(f"no such file: {source}")
+    _check_output(args.out, args.overwrite)
+    config = Path(args.label_config).read_text() if args.label_config else None
+    out = to_parquet(
+        source, args.out, overwrite=args.overwrite, label_config=config, progress=_progress(args)
+    )
+    print(summarize(out))
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    with _client(args) as client:
+        path = download_project(
+            client.resolve_project(args.project),
+            args.out,
+            args.format,
+            client=client,
+            export_id=args.export_id,
+            keep_snapshot=args.keep_snapshot,
+            timeout=args.timeout,
+            progress=_progress(args),
+            **_options(args),
+        )
+    print(path)
+
+
+def cmd_formats(args: argparse.Namespace) -> None:
+    with _client(args) as client:
+        formats = client.export_formats(client.resolve_project(args.project))
+    for fmt in formats:
+        print(format_line(fmt))
+
+
+def cmd_snapshots(args: argparse.Namespace) -> None:
+    with _client(args) as client:
+        exports = client.list_exports(client.resolve_project(args.project))
+    for export in exports:
+        print(snapshot_line(export))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    # the one seam from a front end into ls_frames.testing: the demo seeds a local server
+    from ls_frames.testing.demo import run_demo
+
+    path = run_demo(args.out, project=args.project, url=args.url, api_key=args.api_key)
+    print(summarize(path))
