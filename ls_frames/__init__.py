@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         confusion,
         consensus,
         evaluate,
+        reference_annotations,
     )
     from ls_frames.exports import (
         AnnotationFilter,
@@ -120,12 +121,14 @@ _LAZY = {
     "to_parquet": "ls_frames.tables",
     "annotator_pivot": "ls_frames.evaluation",
     "compare_predictions": "ls_frames.evaluation",
-    "agreement": "ls_frames.evaluation",
+    # the function, not the package attribute (which is the submodule once it is imported)
+    "agreement": "ls_frames.evaluation.agreement",
     "consensus": "ls_frames.evaluation",
     "split": "ls_frames.training",
     "to_hf_dataset": "ls_frames.training",
     "confusion": "ls_frames.evaluation",
     "evaluate": "ls_frames.evaluation",
+    "reference_annotations": "ls_frames.evaluation",
     "interpolate_tracks": "ls_frames.geometry.tracks",
     "iter_tracks": "ls_frames.geometry.tracks",
     "region_masks": "ls_frames.geometry.masks",
@@ -212,6 +215,7 @@ __all__ = [
     "read_export",
     "read_parquet",
     "read_storage",
+    "reference_annotations",
     "region_masks",
     "rle_to_mask",
     "snapshot_project",

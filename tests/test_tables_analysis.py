@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 import ls_frames
 from ls_frames.evaluation import annotator_pivot, compare_predictions, iou
@@ -132,7 +133,9 @@ def test_compare_predictions_matching_rule(min_iou: float) -> None:
     assert str(out["iou"].dtype) == "Float64" and str(out["task_id"].dtype) == "Int64"
     only_scene = compare_predictions(frames, "scene")
     assert set(only_scene["from_name"]) == {"scene"}
-    assert compare_predictions(frames, ground_truth_only=True).empty
+    assert_frame_equal(compare_predictions(frames, min_iou=min_iou, reference="latest"), out)
+    with pytest.warns(DeprecationWarning, match="use reference="):
+        assert compare_predictions(frames, ground_truth_only=True).empty
 
 
 @pytest.mark.parametrize(
@@ -237,10 +240,17 @@ def test_analysis_on_the_demo_project(demo_project: dict[str, Any], label_studio
                 it["value"]["choices"] for it in a["result"] if it.get("from_name") == "scene"
             ]
             expected.setdefault(tid, []).append(pred_scene[0] == ann_scene[0])
+    # the default compares with the reference annotation only: the ground truth, else the
+    # latest (annotation ids follow the order the annotations were sent in)
+    chosen = ls_frames.reference_annotations(frames).set_index("task_id")["annotation_id"]
+    ann = frames.annotations[~frames.annotations["was_cancelled"].fillna(False)]
+    sent_order = {t: sorted(g["annotation_id"]) for t, g in ann.groupby("task_id")}
+    want = {t: [v[sent_order[t].index(chosen[t])]] for t, v in expected.items()}
     got = {
         tid: list(g.sort_values("annotation_id")["match"]) for tid, g in scene.groupby("task_id")
     }
-    assert got == expected
+    assert got == want
+    assert set(scene["annotation_id"]) <= set(chosen)
     boxes = compare_predictions(frames, "box", min_iou=0.0)
     matched = boxes[boxes["matched_by"] == "iou"]
     assert len(matched) and matched["iou"].gt(0).all()

@@ -332,7 +332,7 @@ def test_choices_accuracy_and_confusion() -> None:
     assert matrix.to_numpy().sum() == len(pairs)
 
 
-def test_reference_is_ground_truth_when_asked() -> None:
+def test_the_reference_is_the_ground_truth_else_the_latest() -> None:
     tasks = [
         {
             "id": 1,
@@ -351,10 +351,18 @@ def test_reference_is_ground_truth_when_asked() -> None:
         },
     ]
     frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
-    last = ls_frames.evaluate(frames, "scene").set_index("label").loc["all"]
+    # task 1: the ground truth says indoor (as predicted), the later annotation outdoor
+    default = ls_frames.evaluate(frames, "scene").set_index("label").loc["all"]
+    assert default["tasks"] == 2 and default["accuracy"] == 1.0
+    last = ls_frames.evaluate(frames, "scene", reference="latest").set_index("label").loc["all"]
     assert last["tasks"] == 2 and last["accuracy"] == pytest.approx(0.5)
-    gt = ls_frames.evaluate(frames, "scene", ground_truth_only=True).set_index("label").loc["all"]
-    assert gt["tasks"] == 1 and gt["accuracy"] == 1.0
+    with pytest.warns(DeprecationWarning, match="use reference="):
+        gt = ls_frames.evaluate(frames, "scene", ground_truth_only=True)
+    assert gt.set_index("label").loc["all", "tasks"] == 1
+    assert gt.set_index("label").loc["all", "accuracy"] == 1.0
+    with pytest.warns(DeprecationWarning, match="use reference="):
+        old_default = ls_frames.evaluate(frames, "scene", ground_truth_only=False)
+    pd.testing.assert_frame_equal(old_default, ls_frames.evaluate(frames, "scene"))
 
 
 def test_errors() -> None:
@@ -368,8 +376,12 @@ def test_errors() -> None:
         ls_frames.evaluate(frames, "label", iou_thresholds=[0.0])
     with pytest.raises(ls_frames.ConfigurationError, match="several model versions"):
         ls_frames.confusion(frames, "scene")
-    with pytest.raises(ls_frames.ConfigurationError, match="choice control"):
-        ls_frames.confusion(frames, "label", model_version="m1")
+    with pytest.raises(ls_frames.ConfigurationError, match=r"'ground_truth' .*'consensus'"):
+        ls_frames.evaluate(frames, "label", reference="truth")
+    with pytest.raises(ls_frames.ConfigurationError, match=r"no annotator 'x@y'.*emails"):
+        ls_frames.confusion(frames, "label", reference="x@y", model_version="m1")
+    with pytest.raises(ls_frames.ConfigurationError, match=r"no annotator 999.*user ids"):
+        ls_frames.evaluate(frames, "label", reference=999)
     text = [
         {
             "id": 1,

@@ -1,15 +1,18 @@
 """What is computed from the tables to judge labels and models.
 
 Public functions (also at the top level, ``ls_frames.evaluate`` and so on):
-:func:`evaluate` and :func:`confusion` (predictions scored against a reference annotation),
-:func:`compare_predictions` (each prediction's results next to the annotations'),
+:func:`evaluate` and :func:`confusion` (predictions scored against a reference),
+:func:`reference_annotations` (the annotations used as the truth),
+:func:`compare_predictions` (each prediction's results next to the reference's),
 :func:`annotator_pivot`, :func:`agreement` and :func:`consensus` (annotators), :func:`iou`.
 
 Modules: :mod:`~ls_frames.evaluation.reference` (which annotation counts: the one chooser
-every function here and the training sets use), :mod:`~ls_frames.evaluation.results`
+every function here and the training sets use, and the ``reference=`` values),
+:mod:`~ls_frames.evaluation.truth` (the reference's regions, the consensus included),
+:mod:`~ls_frames.evaluation.merging` (box consensus), :mod:`~ls_frames.evaluation.results`
 (a result row's values and geometry), :mod:`~ls_frames.evaluation.matching` (COCO-style
-matching and average precision), :mod:`~ls_frames.evaluation.scores` (:func:`evaluate`,
-:func:`confusion`), :mod:`~ls_frames.evaluation.comparison`,
+matching and average precision), :mod:`~ls_frames.evaluation.scores` (:func:`evaluate`),
+:mod:`~ls_frames.evaluation.matrix` (:func:`confusion`), :mod:`~ls_frames.evaluation.comparison`,
 :mod:`~ls_frames.evaluation.pivot` (:func:`annotator_pivot`, :func:`iou`),
 :mod:`~ls_frames.evaluation.kappa` (Cohen, Fleiss, Krippendorff) and
 :mod:`~ls_frames.evaluation.agreement`. They read tables (:mod:`ls_frames.tables`) and
@@ -23,8 +26,10 @@ from typing import Any as _Any
 if _TYPE_CHECKING:
     from ls_frames.evaluation.agreement import agreement, consensus
     from ls_frames.evaluation.comparison import compare_predictions
+    from ls_frames.evaluation.matrix import confusion
     from ls_frames.evaluation.pivot import annotator_pivot, iou
-    from ls_frames.evaluation.scores import COCO_IOU_THRESHOLDS, confusion, evaluate
+    from ls_frames.evaluation.reference import reference_annotations
+    from ls_frames.evaluation.scores import COCO_IOU_THRESHOLDS, evaluate
 
 _LAZY = {
     "agreement": "ls_frames.evaluation.agreement",
@@ -33,8 +38,9 @@ _LAZY = {
     "annotator_pivot": "ls_frames.evaluation.pivot",
     "iou": "ls_frames.evaluation.pivot",
     "COCO_IOU_THRESHOLDS": "ls_frames.evaluation.scores",
-    "confusion": "ls_frames.evaluation.scores",
+    "confusion": "ls_frames.evaluation.matrix",
     "evaluate": "ls_frames.evaluation.scores",
+    "reference_annotations": "ls_frames.evaluation.reference",
 }
 
 
@@ -60,4 +66,5 @@ __all__ = [
     "consensus",
     "evaluate",
     "iou",
+    "reference_annotations",
 ]

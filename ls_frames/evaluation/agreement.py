@@ -20,11 +20,16 @@ import pandas as pd
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.kappa import cohen_kappa, fleiss_kappa, krippendorff_alpha
-from ls_frames.evaluation.pivot import annotator_pivot
-from ls_frames.evaluation.reference import reference_annotations, usable_annotations
-from ls_frames.evaluation.results import require_from_name
+from ls_frames.evaluation.merging import merge_boxes
+from ls_frames.evaluation.pivot import annotator_pivot, annotator_regions
+from ls_frames.evaluation.results import (
+    control_types_of,
+    is_region_control,
+    require_from_name,
+)
 from ls_frames.geometry.masks import mask_kinds, region_masks
 from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
+from ls_frames.reading.controls import RECTANGLE_TYPES
 from ls_frames.tables.frames import Frames
 
 __all__ = ["agreement", "consensus"]
@@ -178,7 +183,7 @@ def _mask_iou(rows: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.nda
 def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
     """``agreement(method="iou")``: one row per annotator pair."""
     require_from_name(frames, from_name)
-    rows, persons = _annotated_regions(frames, from_name)
+    rows, persons, _ = annotator_regions(frames, from_name)
     tasks = rows["task_id"].to_numpy(np.int64)
     people = sorted(set(persons), key=str)
     rank = {p: k for k, p in enumerate(people)}
@@ -227,26 +232,6 @@ def _iou_pairs(frames: Frames, from_name: str) -> pd.DataFrame:
         "unmatched": [int(sums[i, j, 3]) for i, j in pairs],
     }
     return _pair_frame(rows_out, extra)
-
-
-def _annotated_regions(frames: Frames, from_name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """The regions of ``from_name`` in each annotator's last annotation of a task (by
-    email where the export has them, else by user id), and who drew each."""
-    annotations = usable_annotations(frames)
-    use_email = bool(annotations["completed_by_email"].notna().any())
-    who_column = "completed_by_email" if use_email else "completed_by_id"
-    latest = reference_annotations(annotations, "latest", annotator=who_column)
-    persons = latest.index.get_level_values(who_column)
-    named = persons.notna()
-    who = pd.Series(persons[named].to_numpy(object), index=latest.to_numpy(np.int64)[named])
-    regions = frames.regions
-    mask = (
-        (regions["source"].astype(object) == "annotation")
-        & (regions["from_name"].astype(object) == from_name)
-        & regions["source_id"].isin(who.index)
-    ).to_numpy(bool)
-    rows = regions[mask]
-    return rows, who.reindex(rows["source_id"].to_numpy(np.int64)).to_numpy(object)
 
 
 def _region_iou(rows: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -320,8 +305,9 @@ def agreement(
     Raises
     ------
     ConfigurationError
-        An unknown ``method`` or ``by``, or a ``from_name`` that neither the results nor the
-        label config have (the message names those that exist).
+        An unknown ``method`` or ``by``, a ``from_name`` that neither the results nor the
+        label config have (the message names those that exist), or a method other than
+        ``"iou"`` on a control that draws regions (the message names ``"iou"``).
     RegionError
         ``"iou"`` on a polygon or brush without the image size, or a malformed brush.
     """
@@ -329,6 +315,12 @@ def agreement(
         raise ConfigurationError(f"method must be one of {list(_METHODS)}, not {method!r}")
     if method == "iou":
         return _iou_pairs(frames, from_name)
+    require_from_name(frames, from_name)
+    if is_region_control(frames, from_name):
+        raise ConfigurationError(
+            f"{from_name!r} draws regions; method={method!r} compares one answer per task. "
+            "For regions use method='iou' (or ls_frames.annotator_quality)"
+        )
     cells = _cells(frames, from_name, by)
     if method in ("cohen", "percent"):
         return _pairwise(cells, method)
@@ -339,10 +331,12 @@ def consensus(
     frames: Frames,
     from_name: str,
     *,
-    method: Literal["majority"] = "majority",
+    method: Literal["auto", "majority", "boxes"] = "auto",
     min_agreement: float | None = None,
+    iou_threshold: float = 0.5,
 ) -> pd.DataFrame:
-    """One label per task from several annotators, by majority vote.
+    """The annotators' consensus: one label per task by majority vote, or for rectangles
+    the annotators' boxes merged into consensus regions.
 
     The answers are those :func:`agreement` compares (skipped annotations left out, an
     annotator's last annotation of a task, a multi-choice as its ``"|"``-joined set).
@@ -354,31 +348,68 @@ def consensus(
     from_name
         The control's name.
     method
-        ``"majority"``: the answer most annotators gave.
+        ``"auto"`` (the default): ``"boxes"`` for a rectangle control, else
+        ``"majority"``. ``"majority"``: the answer most annotators gave, one row per task.
+        ``"boxes"``: per task, the annotators' rectangles clustered by IoU (each annotator
+        adds at most one box to a cluster; a box joins the cluster whose mean box it
+        overlaps most, at ``iou_threshold`` or more), one row per merged region with the
+        mean of its boxes.
     min_agreement
-        Flag tasks whose winning share (``votes / annotators``) is below this fraction (``0
-        < min_agreement <= 1``).
+        Flag tasks (regions, for ``"boxes"``) whose share (``votes / annotators``) is below
+        this fraction (``0 < min_agreement <= 1``).
+    iou_threshold
+        For ``"boxes"``: the least IoU (rotation aware, in pixels where the image size is
+        known) for a box to join a cluster.
 
     Returns
     -------
     pandas.DataFrame
-        One row per task with an answer, indexed by ``task_id``: ``label`` (the winning
-        answer; missing when tied or below ``min_agreement``: flagged, never guessed),
-        ``votes`` (annotators who gave the winning answer, or each tied answer),
+        ``"majority"``: one row per task with an answer, indexed by ``task_id``: ``label``
+        (the winning answer; missing when tied or below ``min_agreement``: flagged, never
+        guessed), ``votes`` (annotators who gave the winning answer, or each tied answer),
         ``annotators`` (annotators who answered), ``agreement`` (``votes /
         annotators``), ``tie`` and ``low_agreement`` (booleans). ``label`` is a
         categorical in label config order where the config is known.
+        ``"boxes"``: one row per merged region: ``task_id``, ``region`` (its number in the
+        task), ``label`` (the majority label of its boxes; missing on a tie, ``tie``
+        true), ``votes`` (annotators who drew it), ``annotators`` (annotators of the task,
+        boxes or not), ``agreement``, ``tie``, ``x, y, width, height, rotation`` (the mean
+        of its boxes in Label Studio's percent coordinates, so it can be drawn),
+        ``original_width, original_height``, ``low_agreement``.
 
     Raises
     ------
     ConfigurationError
-        An unknown ``method``, ``min_agreement`` outside ``(0, 1]`` or an unknown
-        ``from_name``.
+        An unknown ``method``, ``min_agreement`` or ``iou_threshold`` outside ``(0, 1]``,
+        an unknown ``from_name``, or ``"boxes"`` on a control that is not a rectangle one.
     """
-    if method != "majority":
-        raise ConfigurationError(f"method must be 'majority', not {method!r}")
+    if method not in ("auto", "majority", "boxes"):
+        raise ConfigurationError(
+            f"method must be one of ['auto', 'majority', 'boxes'], not {method!r}"
+        )
     if min_agreement is not None and not 0 < min_agreement <= 1:
         raise ConfigurationError(f"min_agreement must be in (0, 1], not {min_agreement!r}")
+    require_from_name(frames, from_name)
+    boxes = (
+        bool(control_types_of(frames, from_name))
+        and control_types_of(frames, from_name) <= RECTANGLE_TYPES
+    )
+    if method == "boxes" and not boxes:
+        raise ConfigurationError(
+            f"method='boxes' needs a rectangle control; {from_name!r} is of type "
+            f"{sorted(control_types_of(frames, from_name))}"
+        )
+    if method == "boxes" or (method == "auto" and boxes):
+        merged = merge_boxes(frames, from_name, iou_threshold=iou_threshold)
+        share = merged["agreement"].to_numpy(float, na_value=np.nan)
+        low = share < min_agreement if min_agreement is not None else np.zeros(len(merged), bool)
+        merged["low_agreement"] = pd.array(low, dtype="boolean")
+        return merged
+    return _majority(frames, from_name, min_agreement)
+
+
+def _majority(frames: Frames, from_name: str, min_agreement: float | None) -> pd.DataFrame:
+    """``consensus(method="majority")``."""
     cells = _cells(frames, from_name, "task")
     stacked = cells.stack()
     stacked = stacked[stacked.notna().to_numpy(bool)]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ls_frames.evaluation.reference import usable_annotations
+from ls_frames.errors import ConfigurationError
+from ls_frames.evaluation.reference import Reference, reference_ids, usable_annotations
 from ls_frames.evaluation.results import (
     BOX,
     NONE,
@@ -18,6 +19,7 @@ from ls_frames.evaluation.results import (
     region_values,
     require_from_name,
 )
+from ls_frames.evaluation.truth import resolve_reference
 from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 from ls_frames.tables.frames import Frames
 
@@ -99,14 +101,15 @@ def compare_predictions(
     control: str | None = None,
     *,
     min_iou: float = 0.5,
-    ground_truth_only: bool = False,
+    reference: Reference = "ground_truth",
+    ground_truth_only: bool | None = None,
 ) -> pd.DataFrame:
     """Predictions next to annotations, one row per matched (or unmatched) result.
 
-    For every task holding both, each prediction is compared with each annotation that was
-    not skipped (only ground-truth ones with ``ground_truth_only``), control by control
-    (``from_name``; just ``control`` when given). Within one task, control, prediction and
-    annotation, results are matched in three steps:
+    For every task holding both, each prediction is compared with the task's reference
+    annotation (by default its ground-truth annotation, else its latest; see
+    ``reference``), control by control (``from_name``; just ``control`` when given).
+    Within one task, control, prediction and annotation, results are matched in three steps:
 
     1. the same region id (an annotation started from a prediction keeps its ids); a
        result without an id (imported predictions need none) never matches by id;
@@ -130,8 +133,16 @@ def compare_predictions(
         A ``from_name`` to compare alone (all controls when ``None``).
     min_iou
         The least overlap for a match by geometry.
+    reference
+        The annotation each prediction is compared with: ``"ground_truth"`` (the default:
+        the ground-truth annotation, else the latest), ``"latest"``, or one annotator by
+        email or user id (their latest annotation of the task);
+        :func:`~ls_frames.reference_annotations` shows the annotations chosen.
+        ``"consensus"`` is no annotation and is refused here (:func:`evaluate` and
+        :func:`confusion` take it).
     ground_truth_only
-        Compare with ground-truth annotations only.
+        Deprecated: use ``reference``. ``True`` compares only with ground-truth
+        annotations (tasks without one are left out).
 
     Returns
     -------
@@ -149,15 +160,25 @@ def compare_predictions(
     ------
     ConfigurationError
         ``control`` is neither a ``from_name`` of the regions nor a control of the label
-        config.
+        config, an unknown ``reference`` (or an annotator nobody is), or ``"consensus"``.
     """
     if control is not None:
         require_from_name(frames, control)
+    reference, strict = resolve_reference(
+        frames, reference, ground_truth_only, "compare_predictions"
+    )
+    if reference == "consensus":
+        raise ConfigurationError(
+            "compare_predictions compares with annotations; reference='consensus' is none "
+            "(evaluate and confusion take it)"
+        )
     regions = frames.regions
     regions = regions[[c for c in _USED if c in regions.columns]]
     annotations = frames.annotations
     predictions = frames.predictions
-    usable = usable_annotations(annotations, ground_truth_only=ground_truth_only)
+    chosen = reference_ids(annotations, reference, strict=strict)
+    usable = usable_annotations(annotations)
+    usable = usable[usable["annotation_id"].isin(chosen.to_numpy()).to_numpy(bool)]
     ann_info = usable.drop_duplicates("annotation_id").set_index("annotation_id")
     pred_info = predictions.drop_duplicates("prediction_id").set_index("prediction_id")
     source = regions["source"]

@@ -9,6 +9,7 @@ per task. Used by :func:`~ls_frames.evaluate`; numpy and pandas in, a DataFrame 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,13 @@ from numpy.typing import NDArray
 from ls_frames.evaluation.results import region_values
 from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 
-__all__ = ["choice_rows", "detection_rows", "label_counts"]
+__all__ = [
+    "choice_rows",
+    "detection_rows",
+    "detection_scores",
+    "label_counts",
+    "region_labels",
+]
 
 _RECALL_POINTS = np.linspace(0.0, 1.00, 101)
 _MAX_DETECTIONS = 100
@@ -32,7 +39,8 @@ def label_counts(tp: int, fp: int, fn: int) -> dict[str, Any]:
     return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
 
 
-def _labels(frame: pd.DataFrame) -> NDArray[Any]:
+def region_labels(frame: pd.DataFrame) -> NDArray[Any]:
+    """The first label (choice, ...) of each row, ``""`` for none."""
     return np.array([v[0] if v else "" for v in region_values(frame)], dtype=object)
 
 
@@ -74,7 +82,53 @@ def choice_rows(gt: pd.DataFrame, dt: pd.DataFrame, tasks: NDArray[np.int64]) ->
     return result
 
 
-def detection_rows(
+def detection_scores(dt: pd.DataFrame, pred_score: pd.Series | None) -> NDArray[np.float64]:
+    """Each predicted row's ``score``, else its prediction's (``pred_score``, indexed by
+    ``prediction_id``); NaN where neither is known."""
+    score = dt["score"].to_numpy(np.float64, na_value=np.nan)
+    if pred_score is None or not len(dt):
+        return score
+    fallback = pred_score.reindex(dt["source_id"].to_numpy(np.int64)).to_numpy(
+        np.float64, na_value=np.nan
+    )
+    return np.where(np.isnan(score), fallback, score)
+
+
+def _overlaps(
+    kind: str,
+    geo: NDArray[np.float64],
+    span_key: NDArray[Any],
+    left: NDArray[np.int64],
+    right: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """IoU of rows ``left[k]`` and ``right[k]`` of ``geo`` (spans only within one key)."""
+    if kind == "span":
+        overlap = paired_span_iou(geo[left, :2], geo[right, :2])
+        return np.where(span_key[left] == span_key[right], overlap, 0.0)
+    return paired_box_iou(geo[left], geo[right])
+
+
+@dataclass(frozen=True)
+class _Matched:
+    """Detections in (task, label, score) order and whether each is matched per threshold."""
+
+    d_task: NDArray[np.int64]
+    d_label: NDArray[Any]
+    score: NDArray[np.float64]
+    rank: NDArray[np.int64]
+    g_label: NDArray[Any]
+    matched: dict[float, NDArray[np.bool_]]
+    scored: bool
+
+    def ranked(self, label: str) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+        """The detections of ``label`` COCO ranks (at most 100 per task), and their order
+        by descending score (then task, then rank): a mask and positions into it."""
+        keep = (self.d_label == label) & (self.rank < _MAX_DETECTIONS)
+        order = np.lexsort((self.rank[keep], self.d_task[keep], -self.score[keep]))
+        return keep, order
+
+
+def _match(
     gt: pd.DataFrame,
     dt: pd.DataFrame,
     pred_score: pd.Series,
@@ -82,17 +136,11 @@ def detection_rows(
     thresholds: tuple[float, ...],
     geo: NDArray[np.float64],
     span_key: NDArray[Any],
-) -> pd.DataFrame:
-    """Rows per label and ``all``; ``geo`` and ``span_key`` (of :func:`region_geometry`)
-    are indexed by the frames' index."""
-    all_t = tuple(dict.fromkeys((*thresholds, 0.5, 0.75)))
+) -> _Matched:
+    """COCO matching per task and label at each threshold (see :func:`detection_rows`)."""
     g_task, d_task = gt["task_id"].to_numpy(np.int64), dt["task_id"].to_numpy(np.int64)
-    g_label, d_label = _labels(gt), _labels(dt)
-    score = dt["score"].to_numpy(np.float64, na_value=np.nan)
-    fallback = pred_score.reindex(dt["source_id"].to_numpy(np.int64)).to_numpy(
-        np.float64, na_value=np.nan
-    )
-    score = np.where(np.isnan(score), fallback, score)
+    g_label, d_label = region_labels(gt), region_labels(dt)
+    score = detection_scores(dt, pred_score)
     scored = not np.isnan(score).any()
     score = np.nan_to_num(score, nan=0.0)
     # detections by image and label, best score first, then in result order
@@ -106,40 +154,51 @@ def detection_rows(
         )
     )
     d_task, d_label, score = d_task[d_order], d_label[d_order], score[d_order]
-    d_geo = geo[dt.index.to_numpy()][d_order]
     codes = {lab: i for i, lab in enumerate(sorted(set(g_label.tolist()) | set(d_label.tolist())))}
     d_key = _key(d_task, d_label, codes)
     rank = np.arange(len(d_key)) - np.searchsorted(d_key, d_key, side="left")
-    g_geo = geo[gt.index.to_numpy()]
     g_key = _key(g_task, g_label, codes)
     # candidate pairs: same image and label
     g_sort = np.argsort(g_key, kind="stable")
     lo = np.searchsorted(g_key[g_sort], d_key, side="left")
     hi = np.searchsorted(g_key[g_sort], d_key, side="right")
-    counts = hi - lo
-    c_det = np.repeat(np.arange(len(d_key)), counts)
+    c_det = np.repeat(np.arange(len(d_key)), hi - lo)
     c_gt = g_sort[
         np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
         if len(lo)
         else np.zeros(0, np.int64)
     ].astype(np.int64)
-    if kind == "span":
-        overlap = paired_span_iou(d_geo[c_det, :2], g_geo[c_gt, :2])
-        dk, gk = span_key[dt.index.to_numpy()][d_order], span_key[gt.index.to_numpy()]
-        overlap = np.where(dk[c_det] == gk[c_gt], overlap, 0.0)
-    else:
-        overlap = paired_box_iou(d_geo[c_det], g_geo[c_gt])
-    matched = {t: _greedy(c_det, c_gt, overlap, rank, t, len(d_key), len(g_key)) for t in all_t}
-    labels = sorted(set(g_label.tolist()) | set(d_label.tolist()))
+    overlap = _overlaps(
+        kind, geo, span_key, dt.index.to_numpy()[d_order][c_det], gt.index.to_numpy()[c_gt]
+    )
+    matched = {
+        t: _greedy(c_det, c_gt, overlap, rank, t, len(d_key), len(g_key)) for t in thresholds
+    }
+    return _Matched(d_task, d_label, score, rank, g_label, matched, scored)
+
+
+def detection_rows(
+    gt: pd.DataFrame,
+    dt: pd.DataFrame,
+    pred_score: pd.Series,
+    kind: str,
+    thresholds: tuple[float, ...],
+    geo: NDArray[np.float64],
+    span_key: NDArray[Any],
+) -> pd.DataFrame:
+    """Rows per label and ``all``; ``geo`` and ``span_key`` (of :func:`region_geometry`)
+    are indexed by the frames' index."""
+    all_t = tuple(dict.fromkeys((*thresholds, 0.5, 0.75)))
+    m = _match(gt, dt, pred_score, kind, all_t, geo, span_key)
+    labels = sorted(set(m.g_label.tolist()) | set(m.d_label.tolist()))
     rows = []
     for label in labels:
-        d_in, g_n = d_label == label, int((g_label == label).sum())
-        tp = int(matched[thresholds[0]][d_in].sum())
+        d_in, g_n = m.d_label == label, int((m.g_label == label).sum())
+        tp = int(m.matched[thresholds[0]][d_in].sum())
         row: dict[str, Any] = {"label": label, **label_counts(tp, int(d_in.sum()) - tp, g_n - tp)}
-        if scored and g_n:
-            keep = d_in & (rank < _MAX_DETECTIONS)
-            order = np.lexsort((rank[keep], d_task[keep], -score[keep]))
-            ap = {t: _precision_recall(matched[t][keep][order], g_n) for t in all_t}
+        if m.scored and g_n:
+            keep, order = m.ranked(label)
+            ap = {t: _precision_recall(m.matched[t][keep][order], g_n) for t in all_t}
             row["ap"] = float(np.mean([ap[t][0] for t in thresholds]))
             row["ar"] = float(np.mean([ap[t][1] for t in thresholds]))
             row["ap50"], row["ap75"] = ap[0.5][0], ap[0.75][0]
@@ -151,7 +210,7 @@ def detection_rows(
         ),
     }
     valid = [r for r in rows if "ap" in r]
-    if scored:
+    if m.scored:
         for column in ("ap", "ap50", "ap75", "ar"):
             total[column] = float(np.mean([r[column] for r in valid])) if valid else np.nan
     rows.append(total)
@@ -198,16 +257,30 @@ def _greedy(
     return matched
 
 
-def _precision_recall(tps: NDArray[np.bool_], n_gt: int) -> tuple[float, float]:
-    """COCO's 101-point interpolated precision (mean) and recall of detections in score
-    order, ``tps`` telling which are matched."""
+def _interpolated(
+    tps: NDArray[np.bool_], scores: NDArray[np.float64], n_gt: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """COCO's precision and score at its 101 recall points, for detections in score order
+    (``tps`` telling which are matched): precision made monotone from the right, 0 past
+    the highest recall reached."""
+    q, ss = np.zeros(len(_RECALL_POINTS)), np.zeros(len(_RECALL_POINTS))
     if not len(tps):
-        return 0.0, 0.0
+        return q, ss
     tp = np.cumsum(tps).astype(np.float64)
     fp = np.cumsum(~tps).astype(np.float64)
     recall = tp / n_gt
     precision = tp / (fp + tp + np.spacing(1))
     precision = np.maximum.accumulate(precision[::-1])[::-1]
     at = np.searchsorted(recall, _RECALL_POINTS, side="left")
-    q = np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)], 0.0)
-    return float(q.mean()), float(recall[-1])
+    inside = at < len(precision)
+    q[inside], ss[inside] = precision[at[inside]], scores[at[inside]]
+    return q, ss
+
+
+def _precision_recall(tps: NDArray[np.bool_], n_gt: int) -> tuple[float, float]:
+    """COCO's 101-point interpolated precision (mean) and recall of detections in score
+    order, ``tps`` telling which are matched."""
+    if not len(tps):
+        return 0.0, 0.0
+    q, _ = _interpolated(tps, np.zeros(len(tps)), n_gt)
+    return float(q.mean()), float(np.cumsum(tps)[-1] / n_gt)

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.evaluation.reference import reference_annotations, usable_annotations
+from ls_frames.evaluation.reference import choose_annotations, usable_annotations
 from ls_frames.evaluation.results import region_values, require_from_name
 from ls_frames.geometry.overlap import box_iou
 from ls_frames.tables.frames import Frames
 
-__all__ = ["annotator_pivot", "iou"]
+__all__ = ["annotator_pivot", "annotator_regions", "iou"]
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -84,7 +86,7 @@ def annotator_pivot(
     if annotator not in ("email", "id"):
         raise ConfigurationError(f"annotator must be 'email' or 'id', not {annotator!r}")
     who_column = "completed_by_email" if annotator == "email" else "completed_by_id"
-    latest = reference_annotations(annotations, "latest", annotator=who_column)
+    latest = choose_annotations(annotations, "latest", annotator=who_column)
     who = pd.Series(latest.index.get_level_values(who_column), index=latest.to_numpy())
     regions = frames.regions
     mask = (
@@ -123,3 +125,29 @@ def annotator_pivot(
         for p in people:
             out[p] = out[p].astype("string")
     return out
+
+
+def annotator_regions(
+    frames: Frames, from_name: str
+) -> tuple[pd.DataFrame, NDArray[Any], pd.Series]:
+    """The regions of ``from_name`` in each annotator's last annotation of a task (by
+    email where the export has them, else by user id), who drew each, and the chosen
+    annotations (``annotation_id`` indexed by ``task_id`` and annotator; annotations
+    without an annotator left out), whether they hold a region of ``from_name`` or not."""
+    annotations = usable_annotations(frames)
+    use_email = bool(annotations["completed_by_email"].notna().any())
+    who_column = "completed_by_email" if use_email else "completed_by_id"
+    latest = choose_annotations(annotations, "latest", annotator=who_column)
+    persons = latest.index.get_level_values(who_column)
+    latest = latest[persons.notna()]
+    persons = latest.index.get_level_values(who_column)
+    who = pd.Series(persons.to_numpy(object), index=latest.to_numpy(np.int64))
+    regions = frames.regions
+    mask = (
+        (regions["source"].astype(object) == "annotation")
+        & (regions["from_name"].astype(object) == from_name)
+        & regions["source_id"].isin(who.index)
+    ).to_numpy(bool)
+    rows = regions[mask]
+    drawn_by = who.reindex(rows["source_id"].to_numpy(np.int64)).to_numpy(object)
+    return rows, drawn_by, latest

@@ -14,9 +14,19 @@ from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.geometry.pixels import points_box
+from ls_frames.reading.controls import ATTRIBUTE_TYPES
 from ls_frames.tables.frames import Frames
 
-__all__ = ["BOX", "NONE", "SPAN", "region_geometry", "region_values", "require_from_name"]
+__all__ = [
+    "BOX",
+    "NONE",
+    "SPAN",
+    "control_types_of",
+    "is_region_control",
+    "region_geometry",
+    "region_values",
+    "require_from_name",
+]
 
 NONE, BOX, SPAN = 0, 1, 2
 
@@ -34,6 +44,25 @@ def require_from_name(frames: Frames, from_name: str) -> None:
     if config is not None:
         message += f" and the label config has {configured}"
     raise ConfigurationError(message)
+
+
+def control_types_of(frames: Frames, from_name: str) -> set[str]:
+    """The type of control ``from_name`` in the label config, else the types of its
+    results (lower case)."""
+    config = frames.label_config
+    control = config.by_name().get(from_name) if config is not None else None
+    if control is not None:
+        return {str(control.type).lower()}
+    regions = frames.regions
+    mine = regions[(regions["from_name"].astype(object) == from_name).to_numpy(bool)]
+    return {str(t).lower() for t in pd.unique(mine["type"].dropna().astype(object))}
+
+
+def is_region_control(frames: Frames, from_name: str) -> bool:
+    """Whether ``from_name`` draws regions (boxes, polygons, spans, masks, ...) rather than
+    answering per task (choices, taxonomy, text, rating, number, datetime)."""
+    types = control_types_of(frames, from_name)
+    return bool(types) and not types <= ATTRIBUTE_TYPES
 
 
 def _filled(value: Any) -> bool:

@@ -4,14 +4,15 @@
 IoU threshold and, for scored regions, COCO's average precision and recall, computed the
 way pycocotools' ``COCOeval`` computes them (greedy matching by score, 101-point
 interpolated precision, at most 100 detections per image and label). :func:`confusion`
-cross-tabulates a choice control.
+(:mod:`~ls_frames.evaluation.matrix`) cross-tabulates a control, and :func:`pr_curve`
+(:mod:`~ls_frames.evaluation.curves`) gives the points of the precision-recall curves.
 
 What is compared, per task:
 
-* the **reference** is one annotation: the last one not skipped (latest ``updated_at``,
-  then highest id), or with ``ground_truth_only=True`` the last ground-truth one (tasks
-  without one are left out): :func:`~ls_frames.evaluation.reference.reference_annotations`
-  with the policy ``"latest"`` or ``"ground_truth"``;
+* the **reference** is chosen by ``reference=`` (:mod:`~ls_frames.evaluation.reference`):
+  by default the ground-truth annotation, else the latest one not skipped (latest
+  ``updated_at``, then highest id); ``"latest"``, ``"consensus"`` or one annotator on
+  request (:func:`~ls_frames.evaluation.truth.reference_regions`);
 * what is **evaluated** are the predictions, per ``model_version`` (``""`` when the
   prediction has none); a task counts for a model version when it has a reference and a
   prediction of that version (a prediction without results for this control predicted
@@ -21,19 +22,29 @@ What is compared, per task:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.matching import choice_rows, detection_rows
-from ls_frames.evaluation.reference import reference_annotations
-from ls_frames.evaluation.results import region_geometry, region_values, require_from_name
+from ls_frames.evaluation.reference import Reference
+from ls_frames.evaluation.results import region_geometry, require_from_name
+from ls_frames.evaluation.truth import reference_regions, resolve_reference
 from ls_frames.reading.controls import CHOICE_TYPES, POLYGON_TYPES, RECTANGLE_TYPES, SPAN_TYPES
 from ls_frames.tables.frames import Frames
 
-__all__ = ["COCO_IOU_THRESHOLDS", "confusion", "evaluate"]
+__all__ = [
+    "COCO_IOU_THRESHOLDS",
+    "Compared",
+    "compared_rows",
+    "control_kind",
+    "evaluate",
+    "result_kind",
+]
 
 COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, 10).tolist())
 _COLUMNS = (
@@ -52,12 +63,6 @@ _COLUMNS = (
     "ap75",
     "ar",
 )
-
-
-def _reference(frames: Frames, ground_truth_only: bool) -> pd.Series:
-    """annotation_id of the reference annotation, indexed by task_id: the one updated
-    last (of the ground-truth ones with ``ground_truth_only``)."""
-    return reference_annotations(frames, "ground_truth" if ground_truth_only else "latest")
 
 
 def _versions(frames: Frames, model_version: str | Iterable[str] | None) -> pd.DataFrame:
@@ -80,7 +85,19 @@ def _versions(frames: Frames, model_version: str | Iterable[str] | None) -> pd.D
     return chosen
 
 
-def _kind(types: Iterable[Any], from_name: str) -> str:
+def control_kind(frames: Frames, from_name: str, rows: pd.DataFrame) -> str:
+    """:func:`result_kind` of ``rows`` (results of ``from_name``), else of the control's
+    type in the label config (``"choice"`` when neither says)."""
+    kind = result_kind(pd.unique(rows["type"].astype(object)), from_name) if len(rows) else "choice"
+    if kind == "choice" and frames.label_config is not None:
+        control = frames.label_config.by_name().get(from_name)
+        if control is not None and control.type not in CHOICE_TYPES:
+            kind = result_kind([control.type], from_name)
+    return kind
+
+
+def result_kind(types: Iterable[Any], from_name: str) -> str:
+    """``"box"``, ``"polygon"``, ``"span"`` or ``"choice"`` for these result types."""
     found = {str(t) for t in types if t is not None and t is not pd.NA}
     for kind, allowed in (
         ("box", RECTANGLE_TYPES),
@@ -96,15 +113,79 @@ def _kind(types: Iterable[Any], from_name: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Compared:
+    """The rows one control is scored on: the reference rows first, then the predictions'.
+
+    ``rows`` has the columns of ``frames.regions`` (index 0..n-1), ``is_ref`` marks the
+    reference rows, ``tasks`` holds the task ids that have a reference, ``predictions``
+    the predictions evaluated (``prediction_id, task_id, model_version, score``), ``kind``
+    is :func:`result_kind`'s, ``geo`` and ``span_key`` are
+    :func:`~ls_frames.evaluation.results.region_geometry`'s for ``rows``."""
+
+    rows: pd.DataFrame
+    is_ref: NDArray[np.bool_]
+    tasks: NDArray[np.int64]
+    predictions: pd.DataFrame
+    kind: str
+    geo: NDArray[np.float64]
+    span_key: NDArray[Any]
+
+    def version(self, preds: pd.DataFrame) -> tuple[NDArray[np.int64], pd.DataFrame, pd.DataFrame]:
+        """The tasks compared for one model version's predictions ``preds``, their reference
+        rows and their predicted rows."""
+        tasks = np.intersect1d(preds["task_id"].to_numpy(np.int64), self.tasks)
+        pred_ids = preds.loc[preds["task_id"].isin(tasks), "prediction_id"].to_numpy(np.int64)
+        task = self.rows["task_id"].to_numpy(np.int64)
+        sid = self.rows["source_id"].to_numpy(np.int64)
+        gt = self.rows[self.is_ref & np.isin(task, tasks)]
+        dt = self.rows[~self.is_ref & np.isin(sid, pred_ids)]
+        return tasks, gt, dt
+
+
+def _stack(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    if not len(first) or not len(second):
+        alone: pd.DataFrame = second if len(second) or not len(first) else first
+        reset: pd.DataFrame = alone.reset_index(drop=True)
+        return reset
+    stacked: pd.DataFrame = pd.concat([first, second], ignore_index=True)
+    return stacked
+
+
+def compared_rows(
+    frames: Frames,
+    from_name: str,
+    reference: Reference,
+    *,
+    strict: bool = False,
+    model_version: str | Iterable[str] | None = None,
+) -> Compared:
+    """The reference and predicted rows of ``from_name`` (:class:`Compared`)."""
+    tasks, ref_rows = reference_regions(frames, from_name, reference, strict=strict)
+    predictions = _versions(frames, model_version)
+    regions = frames.regions
+    mask = (regions["from_name"].astype(object) == from_name).to_numpy(bool).copy()
+    mask &= regions["task_id"].notna().to_numpy(bool) & regions["source_id"].notna().to_numpy(bool)
+    mask &= (regions["source"].astype(object) == "prediction").to_numpy(bool)
+    mask &= regions["source_id"].isin(predictions["prediction_id"]).to_numpy(bool)
+    ref_rows = ref_rows[ref_rows["task_id"].notna().to_numpy(bool)]
+    used = _stack(ref_rows, regions[mask])
+    is_ref = np.arange(len(used)) < len(ref_rows)
+    kind = control_kind(frames, from_name, used)
+    _, geo, span_key = region_geometry(used)
+    return Compared(used, is_ref, tasks.to_numpy(np.int64), predictions, kind, geo, span_key)
+
+
 def evaluate(
     frames: Frames,
     from_name: str,
     *,
     iou_thresholds: Sequence[float] | None = None,
-    ground_truth_only: bool = False,
+    reference: Reference = "ground_truth",
     model_version: str | Iterable[str] | None = None,
+    ground_truth_only: bool | None = None,
 ) -> pd.DataFrame:
-    """Score the predictions of one control against the annotations, per model version.
+    """Score the predictions of one control against the reference, per model version.
 
     Regions (rectangles, polygons, text and other spans) are matched like pycocotools'
     ``COCOeval`` matches detections: per task and label, predicted regions by descending
@@ -124,10 +205,17 @@ def evaluate(
         The IoU thresholds ``ap`` and ``ar`` average over (COCO's 0.50, 0.55, ..., 0.95 by
         default). ``tp``, ``fp``, ``fn``, ``precision``, ``recall`` and ``f1`` are counted
         at the first (0.5 by default).
-    ground_truth_only
-        Take the reference from ground-truth annotations only.
+    reference
+        What each task is judged by: ``"ground_truth"`` (the default: the ground-truth
+        annotation, else the latest), ``"latest"``, ``"consensus"`` (the majority choice;
+        for rectangles the merged boxes more than half the annotators drew) or one
+        annotator by email or user id (:func:`~ls_frames.reference_annotations` shows the
+        annotations chosen).
     model_version
         Evaluate only these model versions (all by default).
+    ground_truth_only
+        Deprecated: use ``reference``. ``True`` keeps only the tasks that have a
+        ground-truth annotation and judges them by it.
 
     Returns
     -------
@@ -147,53 +235,26 @@ def evaluate(
     Raises
     ------
     ConfigurationError
-        ``from_name`` is not a control of the frames, a ``model_version`` has no
-        predictions, the control's results are of a type evaluate does not handle, or a
-        threshold is outside (0, 1].
+        ``from_name`` is not a control of the frames, an unknown ``reference`` (or an
+        annotator nobody is), a ``model_version`` without predictions, results of a type
+        evaluate does not handle, or a threshold outside (0, 1].
     """
     require_from_name(frames, from_name)
+    reference, strict = resolve_reference(frames, reference, ground_truth_only, "evaluate")
     thresholds = tuple(COCO_IOU_THRESHOLDS if iou_thresholds is None else iou_thresholds)
     if not thresholds or not all(0 < t <= 1 for t in thresholds):
         raise ConfigurationError(f"iou_thresholds must be in (0, 1], not {thresholds!r}")
-    reference = _reference(frames, ground_truth_only)
-    predictions = _versions(frames, model_version)
-    regions = frames.regions
-    mask = (regions["from_name"].astype(object) == from_name).to_numpy(bool).copy()
-    mask &= regions["task_id"].notna().to_numpy(bool) & regions["source_id"].notna().to_numpy(bool)
-    source = regions["source"].astype(object).to_numpy(object)
-    is_ref = (
-        mask
-        & (source == "annotation")
-        & regions["source_id"].isin(reference.to_numpy()).to_numpy(bool)
-    )
-    is_pred = (
-        mask
-        & (source == "prediction")
-        & regions["source_id"].isin(predictions["prediction_id"]).to_numpy(bool)
-    )
-    used = regions[is_ref | is_pred].reset_index(drop=True)
-    kind = _kind(pd.unique(used["type"].astype(object)), from_name) if len(used) else "choice"
-    if kind == "choice" and frames.label_config is not None:
-        control = frames.label_config.by_name().get(from_name)
-        if control is not None and control.type not in CHOICE_TYPES:
-            kind = _kind([control.type], from_name)
-    _, geo, span_key = region_geometry(used)
+    seen = compared_rows(frames, from_name, reference, strict=strict, model_version=model_version)
     rows = []
-    for version, preds in predictions.groupby("model_version", sort=True):
-        tasks = np.intersect1d(
-            preds["task_id"].to_numpy(np.int64), reference.index.to_numpy(np.int64)
-        )
-        ref_ids = reference.reindex(tasks).to_numpy(np.int64)
-        pred_score = preds.set_index("prediction_id")["score"]
-        pred_ids = preds.loc[preds["task_id"].isin(tasks), "prediction_id"].to_numpy(np.int64)
-        src = used["source"].astype(object).to_numpy(object)
-        sid = used["source_id"].to_numpy(np.int64)
-        gt = used[(src == "annotation") & np.isin(sid, ref_ids)]
-        dt = used[(src == "prediction") & np.isin(sid, pred_ids)]
-        if kind == "choice":
+    for version, preds in seen.predictions.groupby("model_version", sort=True):
+        tasks, gt, dt = seen.version(preds)
+        if seen.kind == "choice":
             table = choice_rows(gt, dt, tasks)
         else:
-            table = detection_rows(gt, dt, pred_score, kind, thresholds, geo, span_key)
+            pred_score = preds.set_index("prediction_id")["score"]
+            table = detection_rows(
+                gt, dt, pred_score, seen.kind, thresholds, seen.geo, seen.span_key
+            )
         table.insert(0, "model_version", str(version))
         table.insert(2, "tasks", len(tasks))
         rows.append(table)
@@ -222,94 +283,3 @@ def _typed(out: pd.DataFrame, frames: Frames, from_name: str) -> pd.DataFrame:
     out = out.iloc[sorted(range(len(out)), key=order.__getitem__)].reset_index(drop=True)
     out["label"] = out["label"].astype("string")
     return out
-
-
-def confusion(
-    frames: Frames,
-    from_name: str,
-    *,
-    ground_truth_only: bool = False,
-    model_version: str | None = None,
-) -> pd.DataFrame:
-    """Confusion matrix of a choice control: reference (rows, ``annotated``) against
-    prediction (columns, ``predicted``), counting tasks.
-
-    The reference and the tasks compared are those of :func:`evaluate`. A cell label is
-    the task's choice (several sorted and joined with ``"|"``), ``"(none)"`` when one side
-    has no result for the control. Labels follow the label config's order when known.
-
-    Parameters
-    ----------
-    frames
-        The tables of an export.
-    from_name
-        A ``Choices`` (or ``Taxonomy``) control.
-    ground_truth_only
-        Take the reference from ground-truth annotations only.
-    model_version
-        The model version (needed when the predictions hold several).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A DataFrame of counts (``int64``), every label on both axes.
-
-    Raises
-    ------
-    ConfigurationError
-        ``from_name`` is not a control of the frames or not a choice control, or several
-        model versions are present and none was chosen.
-    """
-    require_from_name(frames, from_name)
-    predictions = _versions(frames, model_version)
-    held = sorted(set(predictions["model_version"]))
-    if len(held) > 1:
-        raise ConfigurationError(
-            f"the predictions hold several model versions {held}; pass model_version="
-        )
-    reference = _reference(frames, ground_truth_only)
-    regions = frames.regions
-    mine = regions[(regions["from_name"].astype(object) == from_name).to_numpy(bool)]
-    if len(mine) and _kind(pd.unique(mine["type"].astype(object)), from_name) != "choice":
-        raise ConfigurationError(f"confusion needs a choice control; {from_name!r} has regions")
-    tasks = np.intersect1d(
-        predictions["task_id"].to_numpy(np.int64), reference.index.to_numpy(np.int64)
-    )
-    source = mine["source"].astype(object).to_numpy(object)
-    gt = mine[
-        (source == "annotation") & mine["source_id"].isin(reference.reindex(tasks)).to_numpy(bool)
-    ]
-    dt = mine[
-        (source == "prediction")
-        & mine["source_id"].isin(predictions["prediction_id"]).to_numpy(bool)
-        & mine["task_id"].isin(tasks).to_numpy(bool)
-    ]
-
-    def cells(frame: pd.DataFrame) -> dict[int, str]:
-        out: dict[int, set[str]] = {}
-        for task, values in zip(
-            frame["task_id"].to_numpy(np.int64), region_values(frame), strict=True
-        ):
-            out.setdefault(int(task), set()).update(values)
-        return {k: "|".join(sorted(v)) for k, v in out.items()}
-
-    ref, pred = cells(gt), cells(dt)
-    compared = [int(t) for t in tasks if int(t) in ref or int(t) in pred]
-    actual = [ref.get(t, "(none)") for t in compared]
-    guessed = [pred.get(t, "(none)") for t in compared]
-    config = frames.label_config
-    control = config.by_name().get(from_name) if config is not None else None
-    known = list(control.values) if control is not None else []
-    seen = sorted(set(actual) | set(guessed) - set(known) - {"(none)"})
-    labels = [*known, *[s for s in seen if s not in known]]
-    if "(none)" in actual or "(none)" in guessed:
-        labels.append("(none)")
-    table = pd.crosstab(
-        pd.Categorical(actual, categories=labels),
-        pd.Categorical(guessed, categories=labels),
-        dropna=False,
-    )
-    table = table.reindex(index=labels, columns=labels, fill_value=0).astype("int64")
-    table.index.name, table.columns.name = "annotated", "predicted"
-    matrix: pd.DataFrame = table
-    return matrix

@@ -20,7 +20,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError, DownloadError
-from ls_frames.evaluation.reference import reference_annotations
+from ls_frames.evaluation.reference import Reference, check_reference, choose_annotations
+from ls_frames.evaluation.truth import reference_regions
 from ls_frames.reading import Control
 from ls_frames.reading.controls import control_types
 from ls_frames.tables.frames import Frames
@@ -62,9 +63,10 @@ def whitespace_tokenizer(text: str) -> list[tuple[int, int]]:
 def training_annotations(frames: Frames) -> pd.Series:
     """The annotation each task trains on: its ground-truth annotation if it has one, else
     the one updated last; skipped annotations never. A Series ``task_id -> annotation_id``
-    (:func:`~ls_frames.evaluation.reference.reference_annotations`, policy
-    ``"ground_truth_else_latest"``)."""
-    return reference_annotations(frames, "ground_truth_else_latest")
+    (:func:`~ls_frames.evaluation.reference.choose_annotations`, policy
+    ``"ground_truth"``; :func:`~ls_frames.reference_annotations` shows them with the
+    reason)."""
+    return choose_annotations(frames, "ground_truth")
 
 
 def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Control | None]:
@@ -165,12 +167,13 @@ def to_hf_dataset(
     from_name: str | None = None,
     field: str | None = None,
     tokenizer: Tokenizer | None = None,
+    reference: Reference = "ground_truth",
 ) -> Any:
     """A Hugging Face dataset to train on, one row per annotated task.
 
-    Each task contributes its :func:`training_annotations` annotation (the ground-truth
-    one, else the one updated last; skipped annotations never); tasks without one are left
-    out. Class names come from the label config in config order (labels the results use
+    Each task contributes its reference annotation (by default the ground-truth one, else
+    the one updated last; skipped annotations never; see ``reference``); tasks without one
+    are left out. Class names come from the label config in config order (labels the results use
     but the config lacks follow, sorted), as ``ClassLabel`` features.
 
     Parameters
@@ -207,6 +210,11 @@ def to_hf_dataset(
     tokenizer
         For ``"ner"``, a callable from text to token ``(start, end)`` offsets or token
         strings (found in the text in order); :func:`whitespace_tokenizer` by default.
+    reference
+        The annotation each task trains on, as :func:`~ls_frames.evaluate` scores against:
+        ``"ground_truth"`` (the default: the ground-truth annotation, else the latest),
+        ``"latest"``, ``"consensus"`` (the majority choice; for rectangles the merged boxes
+        more than half the annotators drew) or one annotator by email or user id.
 
     Returns
     -------
@@ -217,26 +225,20 @@ def to_hf_dataset(
     Raises
     ------
     ConfigurationError
-        ``datasets`` is not installed (with the ``pip install`` line), an unknown ``task``
-        or ``from_name``, an ambiguous control or field, tasks missing from ``split``.
+        ``datasets`` is not installed (with the ``pip install`` line), an unknown ``task``,
+        ``reference`` or ``from_name``, an ambiguous control or field, tasks missing from ``split``.
     DownloadError
         Media missing or failed for a task of the dataset.
     """
     if task not in _TYPES:
         raise ConfigurationError(f"task must be one of {list(_TYPES)}, not {task!r}")
+    check_reference(frames, reference)
     ds = _datasets()
     name, control = _control(frames, task, from_name)
-    chosen = training_annotations(frames)
-    task_ids = [int(t) for t in chosen.index]
+    chosen, mine = reference_regions(frames, name, reference)
+    task_ids = [int(t) for t in chosen]
     regions = frames.regions
-    mine = regions[
-        (
-            (regions["source"].astype(object) == "annotation")
-            & (regions["from_name"].astype(object) == name)
-            & regions["source_id"].isin(chosen.to_numpy())
-        ).to_numpy(bool)
-    ]
-    by_task = {int(t): g for t, g in mine.groupby("task_id", sort=False)}
+    by_task = {int(t): g for t, g in mine.groupby("task_id", sort=False)}  # type: ignore[arg-type]
     columns: dict[str, list[Any]] = {"task_id": task_ids}
     features: dict[str, Any] = {"task_id": ds.Value("int64")}
     kind = None

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.evaluation.agreement import consensus
-from ls_frames.evaluation.results import require_from_name
+from ls_frames.evaluation.reference import Reference, check_reference
+from ls_frames.evaluation.results import region_values, require_from_name
+from ls_frames.evaluation.truth import reference_regions
 from ls_frames.tables.frames import Frames
 
 __all__ = ["split"]
@@ -69,6 +70,7 @@ def split(
     by: str | None = None,
     stratify: str | None = None,
     seed: int = 0,
+    reference: Reference = "ground_truth",
 ) -> pd.Series:
     """Assign every task to a split, reproducibly and stably.
 
@@ -88,14 +90,20 @@ def split(
         A tasks column (``"data.patient"``) whose groups stay whole; tasks with no value
         form one group.
     stratify
-        A ``from_name`` whose label (the consensus answer of
-        :func:`~ls_frames.tables.consensus`; missing when none) each group is hashed with,
-        or a tasks column. Groups are drawn per stratum, so every label's share follows the
+        A ``from_name`` whose label in the task's reference (see ``reference``; several
+        values sorted and joined with ``"|"``; missing when none) each group is hashed
+        with, or a tasks column. Groups are drawn per stratum, so every label's share follows the
         fractions independently of the others; the assignment stays a function of the group
         and its label, so a task keeps its split as the project grows unless its label
         changes. With ``by``, a group's stratum is its most common label.
     seed
         A different seed gives a different, equally reproducible split.
+    reference
+        For ``stratify`` on a ``from_name``: the annotation whose label counts, as
+        :func:`~ls_frames.evaluate` and :func:`~ls_frames.to_hf_dataset` choose it:
+        ``"ground_truth"`` (the default: the ground-truth annotation, else the latest),
+        ``"latest"``, ``"consensus"`` (the majority answer) or one annotator by email or
+        user id.
 
     Returns
     -------
@@ -106,11 +114,13 @@ def split(
     Raises
     ------
     ConfigurationError
-        Fractions that are empty, negative or do not add up to 1, or an unknown ``by`` or
-        ``stratify``.
+        Fractions that are empty, negative or do not add up to 1, an unknown ``by``,
+        ``stratify`` or ``reference``.
     """
     names, bounds = _check_fractions(fractions)
     tasks = _tasks(frames)
+    if isinstance(frames, Frames):
+        check_reference(frames, reference)
     task_ids = tasks["task_id"].to_numpy()
     if by is None:
         groups = [_key(t) for t in task_ids]
@@ -119,7 +129,7 @@ def split(
             known = [c for c in tasks.columns if str(c).startswith("data.")]
             raise ConfigurationError(f"no tasks column {by!r}; the tasks have {known}")
         groups = [_key(v) for v in tasks[by].astype(object)]
-    strata = _strata(frames, tasks, stratify, groups)
+    strata = _strata(frames, tasks, stratify, groups, reference)
     draws = {g: _unit(seed, g if s is None else f"{s}\x1e{g}") for g, s in strata.items()}
     positions = np.searchsorted(bounds, [draws[g] for g in groups], side="right")
     positions = np.minimum(positions, len(names) - 1)
@@ -129,8 +139,22 @@ def split(
     return out
 
 
+def _reference_labels(frames: Frames, from_name: str, reference: Reference) -> dict[int, str]:
+    """``task_id -> label`` of ``from_name`` in each task's reference (several values
+    sorted and joined with ``"|"``)."""
+    _, rows = reference_regions(frames, from_name, reference)
+    found: dict[int, set[str]] = {}
+    for task, values in zip(rows["task_id"].to_numpy(np.int64), region_values(rows), strict=True):
+        found.setdefault(int(task), set()).update(values)
+    return {t: "|".join(sorted(v)) for t, v in found.items() if v}
+
+
 def _strata(
-    frames: Frames | pd.DataFrame, tasks: pd.DataFrame, stratify: str | None, groups: list[str]
+    frames: Frames | pd.DataFrame,
+    tasks: pd.DataFrame,
+    stratify: str | None,
+    groups: list[str],
+    reference: Reference,
 ) -> dict[str, str | None]:
     if stratify is None:
         return dict.fromkeys(groups)
@@ -138,8 +162,10 @@ def _strata(
         labels = tasks[stratify].astype(object)
     elif isinstance(frames, Frames):
         require_from_name(frames, stratify)
-        votes = consensus(frames, stratify)["label"].astype(object)
-        labels = pd.Series(tasks["task_id"].map(votes.to_dict()).to_numpy(object))
+        chosen = _reference_labels(frames, stratify, reference)
+        labels = pd.Series(
+            [chosen.get(int(t)) if pd.notna(t) else None for t in tasks["task_id"]], dtype=object
+        )
     else:
         raise ConfigurationError(f"no tasks column {stratify!r} to stratify on")
     by_group: dict[str, list[str]] = {}
