@@ -1,5 +1,6 @@
-"""Annotators' boxes, hand-drawn: box consensus (and scoring against it), and
-agreement's refusal of kappa on regions. Every expected value is
+"""Detection analysis and annotators against the reference, on hand-drawn boxes: the
+region confusion matrix, box consensus (and scoring against it), and agreement's refusal
+of kappa on regions. Every expected value is
 worked out in the comments from the boxes given (image 100 x 100 px, so percent = px)."""
 
 from __future__ import annotations
@@ -102,6 +103,23 @@ def _boxes() -> ls_frames.Frames:
         },
     ]
     return ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
+
+
+def test_region_confusion_pairs_by_iou_whatever_the_label() -> None:
+    frames = _boxes()
+    matrix = ls_frames.confusion(frames, "box")
+    # reference: task 1 a's (ground truth), task 2 b's (ground truth); task 3 has no
+    # prediction. 0.9 cat hits a's cat; 0.8 cat sits on a's dog (IoU 1): dog -> cat;
+    # 0.7 dog overlaps nothing: background -> dog; task 2's cat is missed: cat -> background
+    assert list(matrix.index) == ["cat", "dog", "background"]
+    assert list(matrix.columns) == ["cat", "dog", "background"]
+    assert matrix.to_numpy().tolist() == [[1, 0, 1], [1, 0, 0], [0, 1, 0]]
+    assert (matrix.index.name, matrix.columns.name) == ("annotated", "predicted")
+    assert str(matrix.dtypes.iloc[0]) == "int64"
+    # at IoU 1.0 only the exact pairs count: the same cells
+    assert ls_frames.confusion(frames, "box", iou_threshold=1.0).equals(matrix)
+    with pytest.raises(ConfigurationError, match="iou_threshold"):
+        ls_frames.confusion(frames, "box", iou_threshold=0)
 
 
 def test_box_consensus_merges_by_iou() -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "choice_rows",
     "detection_rows",
     "detection_scores",
+    "greedy_pairs",
     "label_counts",
     "region_labels",
 ]
@@ -106,6 +107,59 @@ def _overlaps(
         overlap = paired_span_iou(geo[left, :2], geo[right, :2])
         return np.where(span_key[left] == span_key[right], overlap, 0.0)
     return paired_box_iou(geo[left], geo[right])
+
+
+def greedy_pairs(
+    gt: pd.DataFrame,
+    dt: pd.DataFrame,
+    score: NDArray[np.float64],
+    kind: str,
+    geo: NDArray[np.float64],
+    span_key: NDArray[Any],
+    threshold: float,
+    *,
+    same_label: bool = False,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Predicted rows ``dt`` matched to reference rows ``gt`` of the same task as COCO
+    matches: by descending ``score`` (NaN last, then in source and result order), each
+    takes the free reference row of highest IoU at or above ``threshold`` (and above 0);
+    with ``same_label``, only a reference of its label. ``geo`` and ``span_key`` are
+    indexed by the frames' index. Returns the positions in ``dt`` and ``gt`` of each pair,
+    and its IoU."""
+    d_pos, g_pos = np.arange(len(dt)), np.arange(len(gt))
+    left = pd.DataFrame({"task": dt["task_id"].to_numpy(np.int64), "d": d_pos})
+    right = pd.DataFrame({"task": gt["task_id"].to_numpy(np.int64), "g": g_pos})
+    keys = ["task"]
+    if same_label:
+        left["label"], right["label"] = region_labels(dt), region_labels(gt)
+        keys.append("label")
+    cand = left.merge(right, on=keys)
+    d, g = cand["d"].to_numpy(np.int64), cand["g"].to_numpy(np.int64)
+    overlap = _overlaps(kind, geo, span_key, dt.index.to_numpy()[d], gt.index.to_numpy()[g])
+    rank = np.empty(len(dt), np.int64)
+    rank[
+        np.lexsort(
+            (
+                dt["result_index"].to_numpy(np.int64, na_value=0),
+                dt["source_id"].to_numpy(np.int64),
+                np.nan_to_num(-score, nan=np.inf),
+            )
+        )
+    ] = d_pos
+    ok = (overlap > 0) & (overlap >= min(threshold, 1 - 1e-10))
+    d, g, overlap = d[ok], g[ok], overlap[ok]
+    order = np.lexsort((g, -overlap, rank[d]))
+    used_d: set[int] = set()
+    used_g: set[int] = set()
+    picked: list[int] = []
+    for k, i, j in zip(order.tolist(), d[order].tolist(), g[order].tolist(), strict=True):
+        if i in used_d or j in used_g:
+            continue
+        used_d.add(i)
+        used_g.add(j)
+        picked.append(k)
+    chosen = np.asarray(picked, np.int64)
+    return d[chosen], g[chosen], overlap[chosen]
 
 
 @dataclass(frozen=True)
