@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from ls_frames.evaluation import (
         agreement,
         annotator_pivot,
+        annotator_quality,
         compare_predictions,
         confusion,
         consensus,
@@ -128,6 +129,7 @@ _LAZY = {
     "to_hf_dataset": "ls_frames.training",
     "confusion": "ls_frames.evaluation",
     "evaluate": "ls_frames.evaluation",
+    "annotator_quality": "ls_frames.evaluation",
     "reference_annotations": "ls_frames.evaluation",
     "interpolate_tracks": "ls_frames.geometry.tracks",
     "iter_tracks": "ls_frames.geometry.tracks",
@@ -200,6 +202,7 @@ __all__ = [
     "__version__",
     "agreement",
     "annotator_pivot",
+    "annotator_quality",
     "compact_delta",
     "compare_predictions",
     "confusion",

@@ -1,6 +1,6 @@
 """Detection analysis and annotators against the reference, on hand-drawn boxes: the
-region confusion matrix, box consensus (and scoring against it), and agreement's refusal
-of kappa on regions. Every expected value is
+region confusion matrix, box consensus (and scoring against it), annotator_quality for
+boxes and choices, and agreement's refusal of kappa on regions. Every expected value is
 worked out in the comments from the boxes given (image 100 x 100 px, so percent = px)."""
 
 from __future__ import annotations
@@ -169,6 +169,30 @@ def test_evaluate_against_the_consensus_boxes() -> None:
     assert out.loc["all", ["tasks", "tp", "fp", "fn"]].tolist() == [2, 1, 2, 2]
 
 
+def test_annotator_quality_for_boxes() -> None:
+    quality = ls_frames.annotator_quality(_boxes(), "box").set_index("annotator")
+    # references: task 1 a's (ground truth), task 2 b's (ground truth), task 3 b's (latest).
+    # a: tasks 2 (IoU 0.5, a hit) and 3 (cat against dog: fp and fn); b: task 1 (cat IoU
+    # 9/11, dog IoU 1); c: task 1 (cat IoU 9/11; the dog at 80,80 misses a's dog)
+    assert quality.loc["a@x", ["tasks_annotated", "tasks_compared"]].tolist() == [3, 2]
+    assert quality.loc["b@x", ["tasks_annotated", "tasks_compared"]].tolist() == [3, 1]
+    assert quality.loc["c@x", ["tasks_annotated", "tasks_compared"]].tolist() == [1, 1]
+    assert quality.loc["a@x", ["tp", "fp", "fn"]].tolist() == [1, 1, 1]
+    assert quality.loc["b@x", ["tp", "fp", "fn"]].tolist() == [2, 0, 0]
+    assert quality.loc["c@x", ["tp", "fp", "fn"]].tolist() == [1, 1, 1]
+    assert quality.loc["a@x", ["precision", "recall", "f1", "mean_iou"]].tolist() == (
+        pytest.approx([0.5, 0.5, 0.5, 0.5])
+    )
+    assert quality.loc["b@x", ["precision", "recall", "f1"]].tolist() == [1.0, 1.0, 1.0]
+    assert quality.loc["b@x", "mean_iou"] == pytest.approx((9 / 11 + 1) / 2)
+    assert quality.loc["c@x", "mean_iou"] == pytest.approx(9 / 11)
+    assert str(quality["tp"].dtype) == "Int64" and str(quality["mean_iou"].dtype) == "Float64"
+    # one annotator as the reference: never compared with themselves
+    by_a = ls_frames.annotator_quality(_boxes(), "box", reference="a@x").set_index("annotator")
+    assert by_a["tasks_compared"].tolist() == [0, 3, 1]
+    assert pd.isna(by_a.loc["a@x", "precision"])
+
+
 def _choices() -> ls_frames.Frames:
     def ann(aid: int, who: str, choice: str, day: str, gt: bool = False) -> Any:
         item = {
@@ -190,6 +214,27 @@ def _choices() -> ls_frames.Frames:
                                                          ann(42, "b@x", "neg", "2")]},
     ]  # fmt: skip
     return ls_frames.read_export(json.dumps(tasks).encode(), label_config=CHOICES, progress=False)
+
+
+def test_annotator_quality_for_choices() -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    quality = ls_frames.annotator_quality(_choices(), "sentiment").set_index("annotator")
+    assert list(quality.columns) == ["tasks_annotated", "tasks_compared", "accuracy", "kappa"]
+    # references: 1 a (ground truth), 2 b (latest), 3 a (ground truth), 4 a (latest).
+    # a is compared on task 2 only; b on 1, 3 and 4: pos/pos, neg/neg, neg/pos
+    assert quality.loc["a@x", ["tasks_annotated", "tasks_compared"]].tolist() == [4, 1]
+    assert quality.loc["b@x", ["tasks_annotated", "tasks_compared"]].tolist() == [4, 3]
+    assert quality.loc["a@x", "accuracy"] == 0.0
+    assert quality.loc["b@x", "accuracy"] == pytest.approx(2 / 3)
+    # p_o = 2/3, p_e = 1/3 * 2/3 + 2/3 * 1/3 = 4/9: kappa = (2/9) / (5/9) = 0.4
+    assert quality.loc["b@x", "kappa"] == pytest.approx(0.4)
+    assert quality.loc["b@x", "kappa"] == pytest.approx(
+        cohen_kappa_score(["pos", "neg", "neg"], ["pos", "neg", "pos"])
+    )
+    latest = ls_frames.annotator_quality(_choices(), "sentiment", reference="latest")
+    # latest: 1 b, 2 b, 3 b, 4 a: a compared on 1, 2, 3 (pos/pos, neg/pos, neg/neg)
+    assert latest.set_index("annotator").loc["a@x", "accuracy"] == pytest.approx(2 / 3)
 
 
 def test_kappa_on_a_region_control_names_the_region_methods() -> None:
