@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         confusion,
         consensus,
         evaluate,
+        pr_curve,
         reference_annotations,
     )
     from ls_frames.exports import (
@@ -130,6 +131,7 @@ _LAZY = {
     "confusion": "ls_frames.evaluation",
     "evaluate": "ls_frames.evaluation",
     "annotator_quality": "ls_frames.evaluation",
+    "pr_curve": "ls_frames.evaluation",
     "reference_annotations": "ls_frames.evaluation",
     "interpolate_tracks": "ls_frames.geometry.tracks",
     "iter_tracks": "ls_frames.geometry.tracks",
@@ -214,6 +216,7 @@ __all__ = [
     "interpolate_tracks",
     "iter_tracks",
     "load_project",
+    "pr_curve",
     "read_delta",
     "read_export",
     "read_parquet",

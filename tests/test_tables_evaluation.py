@@ -139,6 +139,10 @@ def _generated(seed: int, n_tasks: int = 60) -> tuple[list[dict[str, Any]], dict
 
 
 def _coco(truth: dict[str, Any], version: str, cat: str | None) -> list[float]:
+    return [float(s) for s in _coco_eval(truth, version, cat).stats]
+
+
+def _coco_eval(truth: dict[str, Any], version: str, cat: str | None) -> Any:
     try:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
@@ -190,7 +194,7 @@ def _coco(truth: dict[str, Any], version: str, cat: str | None) -> list[float]:
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return [float(s) for s in ev.stats]
+    return ev
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -521,3 +525,63 @@ def test_spans_average_precision() -> None:
         0.7
     )
     assert out.loc["all", "ap"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_pr_curve_points_equal_pycocotools(seed: int) -> None:
+    tasks, truth = _generated(seed)
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
+    curves = ls_frames.pr_curve(frames, "label")
+    assert list(curves.columns) == ["model_version", "label", "recall", "precision", "score"]
+    assert [str(t) for t in curves.dtypes] == ["string", "string", "float64", "float64", "float64"]
+    scores = ls_frames.evaluate(frames, "label")
+    for version in ("m1", "m2"):
+        ev = _coco_eval(truth, version, None)
+        for k, label in enumerate(LABELS):  # category ids follow LABELS
+            mine = curves[(curves["model_version"] == version) & (curves["label"] == label)]
+            assert mine["recall"].to_numpy() == pytest.approx(np.linspace(0, 1, 101))
+            # eval["precision"][T, R, K, A, M]: IoU 0.5, every recall point, area all, 100
+            want_p = ev.eval["precision"][0, :, k, 0, 2]
+            want_s = ev.eval["scores"][0, :, k, 0, 2]
+            assert mine["precision"].to_numpy() == pytest.approx(want_p, abs=1e-9)
+            assert mine["score"].to_numpy() == pytest.approx(want_s, abs=1e-9)
+            ap50 = scores.set_index(["model_version", "label"]).loc[(version, label), "ap50"]
+            assert mine["precision"].mean() == pytest.approx(ap50, abs=1e-9)
+
+
+def test_pr_curve_by_hand_and_errors() -> None:
+    # one task, two reference cats; detections 0.9 (hit), 0.8 (a false positive), 0.7 (hit)
+    tasks = [
+        {
+            "id": 1,
+            "data": {},
+            "annotations": [
+                _ann(1, [_box(0, 0, 10, 10, "cat"), _box(50, 50, 10, 10, "cat")], "2024-01-01")
+            ],
+            "predictions": [
+                {
+                    "id": 2,
+                    "model_version": "m",
+                    "result": [
+                        _box(0, 0, 10, 10, "cat", score=0.9),
+                        _box(80, 80, 10, 10, "cat", score=0.8),
+                        _box(50, 50, 10, 10, "cat", score=0.7),
+                    ],
+                }
+            ],
+        }
+    ]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
+    curve = ls_frames.pr_curve(frames, "label")
+    # recall 0.5 at precision 1 (score 0.9), recall 1 at precision 2/3 (score 0.7)
+    precision = curve["precision"].to_numpy()
+    score = curve["score"].to_numpy()
+    assert precision[:51] == pytest.approx(np.ones(51))
+    assert precision[51:] == pytest.approx(np.full(50, 2 / 3))
+    assert score[:51] == pytest.approx(np.full(51, 0.9))
+    assert score[51:] == pytest.approx(np.full(50, 0.7))
+    assert set(curve["label"]) == {"cat"}
+    with pytest.raises(ls_frames.ConfigurationError, match="choice control"):
+        ls_frames.pr_curve(frames, "scene")
+    with pytest.raises(ls_frames.ConfigurationError, match="iou_threshold"):
+        ls_frames.pr_curve(frames, "label", iou_threshold=1.5)

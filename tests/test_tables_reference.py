@@ -204,6 +204,7 @@ def test_a_bad_reference_is_refused_before_any_work(frames: ls_frames.Frames) ->
         lambda: ls_frames.compare_predictions(frames, reference="gt"),
         lambda: ls_frames.split(frames, {"a": 1.0}, stratify="sentiment", reference="gt"),
         lambda: ls_frames.annotator_quality(frames, "sentiment", reference="gt"),
+        lambda: ls_frames.pr_curve(frames, "sentiment", reference="gt"),
     ):
         with pytest.raises(ConfigurationError, match="reference must be"):
             call()
@@ -219,6 +220,7 @@ def test_every_caller_has_the_same_default(frames: ls_frames.Frames) -> None:
         "split",
         "to_hf_dataset",
         "annotator_quality",
+        "pr_curve",
     ):
         default = inspect.signature(getattr(ls_frames, name)).parameters["reference"].default
         assert default == "ground_truth", name

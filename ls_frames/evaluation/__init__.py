@@ -1,8 +1,8 @@
 """What is computed from the tables to judge labels and models.
 
 Public functions (also at the top level, ``ls_frames.evaluate`` and so on):
-:func:`evaluate` and :func:`confusion` (predictions scored against a reference),
-:func:`reference_annotations` (the annotations used as the truth),
+:func:`evaluate`, :func:`confusion` and :func:`pr_curve` (predictions scored against a
+reference), :func:`reference_annotations` (the annotations used as the truth),
 :func:`compare_predictions` (each prediction's results next to the reference's),
 :func:`annotator_pivot`, :func:`agreement`, :func:`consensus` and :func:`annotator_quality`
 (annotators), :func:`iou`.
@@ -13,8 +13,8 @@ every function here and the training sets use, and the ``reference=`` values),
 :mod:`~ls_frames.evaluation.merging` (box consensus), :mod:`~ls_frames.evaluation.results`
 (a result row's values and geometry), :mod:`~ls_frames.evaluation.matching` (COCO-style
 matching and average precision), :mod:`~ls_frames.evaluation.scores` (:func:`evaluate`),
-:mod:`~ls_frames.evaluation.matrix` (:func:`confusion`),
-:mod:`~ls_frames.evaluation.quality` (:func:`annotator_quality`),
+:mod:`~ls_frames.evaluation.matrix` (:func:`confusion`), :mod:`~ls_frames.evaluation.curves`
+(:func:`pr_curve`), :mod:`~ls_frames.evaluation.quality` (:func:`annotator_quality`),
 :mod:`~ls_frames.evaluation.comparison`,
 :mod:`~ls_frames.evaluation.pivot` (:func:`annotator_pivot`, :func:`iou`),
 :mod:`~ls_frames.evaluation.kappa` (Cohen, Fleiss, Krippendorff) and
@@ -29,6 +29,7 @@ from typing import Any as _Any
 if _TYPE_CHECKING:
     from ls_frames.evaluation.agreement import agreement, consensus
     from ls_frames.evaluation.comparison import compare_predictions
+    from ls_frames.evaluation.curves import pr_curve
     from ls_frames.evaluation.matrix import confusion
     from ls_frames.evaluation.pivot import annotator_pivot, iou
     from ls_frames.evaluation.quality import annotator_quality
@@ -45,6 +46,7 @@ _LAZY = {
     "annotator_quality": "ls_frames.evaluation.quality",
     "confusion": "ls_frames.evaluation.matrix",
     "evaluate": "ls_frames.evaluation.scores",
+    "pr_curve": "ls_frames.evaluation.curves",
     "reference_annotations": "ls_frames.evaluation.reference",
 }
 
@@ -72,5 +74,6 @@ __all__ = [
     "consensus",
     "evaluate",
     "iou",
+    "pr_curve",
     "reference_annotations",
 ]

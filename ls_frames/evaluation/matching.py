@@ -21,6 +21,7 @@ from ls_frames.geometry.overlap import paired_box_iou, paired_span_iou
 
 __all__ = [
     "choice_rows",
+    "curve_points",
     "detection_rows",
     "detection_scores",
     "greedy_pairs",
@@ -270,6 +271,36 @@ def detection_rows(
     rows.append(total)
     result: pd.DataFrame = pd.DataFrame(rows)
     return result
+
+
+def curve_points(
+    gt: pd.DataFrame,
+    dt: pd.DataFrame,
+    pred_score: pd.Series,
+    kind: str,
+    threshold: float,
+    geo: NDArray[np.float64],
+    span_key: NDArray[Any],
+) -> pd.DataFrame:
+    """COCO's 101 interpolated precision-recall points per label that reference regions
+    hold: ``label, recall, precision, score`` (pycocotools' ``eval["precision"]`` and
+    ``eval["scores"]`` at one IoU threshold, area "all", 100 detections). Empty when a
+    region has no score."""
+    m = _match(gt, dt, pred_score, kind, (threshold,), geo, span_key)
+    frames = []
+    for label in sorted(set(m.g_label.tolist())) if m.scored else []:
+        keep, order = m.ranked(label)
+        q, ss = _interpolated(
+            m.matched[threshold][keep][order], m.score[keep][order], int((m.g_label == label).sum())
+        )
+        frames.append(
+            pd.DataFrame({"label": label, "recall": _RECALL_POINTS, "precision": q, "score": ss})
+        )
+    if not frames:
+        empty: pd.DataFrame = pd.DataFrame(columns=["label", "recall", "precision", "score"])
+        return empty
+    out: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    return out
 
 
 def _key(task: NDArray[np.int64], label: NDArray[Any], codes: dict[str, int]) -> NDArray[np.int64]:
