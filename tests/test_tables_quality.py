@@ -57,7 +57,12 @@ def _ann(aid: int, who: str, result: list[Any], updated: str, gt: bool = False) 
 
 
 def _boxes() -> ls_frames.Frames:
-    tasks = [
+    tasks = _boxes_tasks()
+    return ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
+
+
+def _boxes_tasks() -> list[Any]:
+    return [
         {
             "id": 1,
             "data": {"image": "1.jpg"},
@@ -102,7 +107,6 @@ def _boxes() -> ls_frames.Frames:
             ],
         },
     ]
-    return ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
 
 
 def test_region_confusion_pairs_by_iou_whatever_the_label() -> None:
@@ -235,6 +239,10 @@ def test_annotator_quality_for_choices() -> None:
     latest = ls_frames.annotator_quality(_choices(), "sentiment", reference="latest")
     # latest: 1 b, 2 b, 3 b, 4 a: a compared on 1, 2, 3 (pos/pos, neg/pos, neg/neg)
     assert latest.set_index("annotator").loc["a@x", "accuracy"] == pytest.approx(2 / 3)
+    # consensus: tasks 1 (pos) and 3 (neg) agree; 2 and 4 are ties and have none
+    agreed = ls_frames.annotator_quality(_choices(), "sentiment", reference="consensus")
+    assert agreed["tasks_compared"].tolist() == [2, 2]
+    assert agreed["accuracy"].tolist() == [1.0, 1.0]
 
 
 def test_kappa_on_a_region_control_names_the_region_methods() -> None:
@@ -244,3 +252,16 @@ def test_kappa_on_a_region_control_names_the_region_methods() -> None:
             ls_frames.agreement(frames, "box", method=method)
     assert len(ls_frames.agreement(frames, "box", method="iou")) == 3
     assert np.isfinite(ls_frames.agreement(_choices(), "sentiment")["score"].astype(float)).all()
+
+
+def test_a_tied_merged_box_is_no_reference() -> None:
+    # task 3: a's cat and b's dog merge (IoU 1) with a tied label: no consensus region,
+    # so a prediction there is a false positive and the task has nothing to find
+    tasks = json.loads(json.dumps(_boxes_tasks()))
+    tasks[2]["predictions"] = [
+        {"id": 93, "model_version": "m", "result": [_box(70, 0, 10, 10, "cat", 0.9)]}
+    ]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=CONFIG, progress=False)
+    out = ls_frames.evaluate(frames, "box", reference="consensus").set_index("label")
+    assert "" not in out.index
+    assert out.loc["all", ["tasks", "tp", "fp", "fn"]].tolist() == [3, 1, 3, 2]

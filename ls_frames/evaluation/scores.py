@@ -208,9 +208,9 @@ def evaluate(
     reference
         What each task is judged by: ``"ground_truth"`` (the default: the ground-truth
         annotation, else the latest), ``"latest"``, ``"consensus"`` (the majority choice;
-        for rectangles the merged boxes more than half the annotators drew) or one
-        annotator by email or user id (:func:`~ls_frames.reference_annotations` shows the
-        annotations chosen).
+        for rectangles the merged boxes more than half the annotators drew, label not
+        tied) or one annotator by email or user id
+        (:func:`~ls_frames.reference_annotations` shows the annotations chosen).
     model_version
         Evaluate only these model versions (all by default).
     ground_truth_only

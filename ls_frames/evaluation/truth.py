@@ -4,7 +4,8 @@
 ``frames.regions``: the rows of the chosen annotation of each task
 (:func:`~ls_frames.evaluation.reference.reference_ids`), or for ``"consensus"`` rows
 built from :func:`~ls_frames.consensus`: the majority choice of a task, or the merged
-boxes of a rectangle control that more than half of the task's annotators drew.
+boxes of a rectangle control that more than half of the task's annotators drew, with a
+majority label (a merged box whose label is tied is no reference).
 :func:`resolve_reference` folds the deprecated ``ground_truth_only=`` into ``reference=``.
 """
 
@@ -65,7 +66,10 @@ def _consensus_regions(frames: Frames, from_name: str) -> tuple[pd.Index, pd.Dat
     if types and types <= RECTANGLE_TYPES:
         merged = consensus(frames, from_name, method="boxes")
         tasks = pd.Index(pd.unique(merged["task_id"].to_numpy(np.int64)), name="task_id")
-        kept = merged[(merged["votes"] * 2 > merged["annotators"]).to_numpy(bool)]
+        kept = merged[
+            (merged["votes"] * 2 > merged["annotators"]).to_numpy(bool)
+            & merged["label"].notna().to_numpy(bool)
+        ]
         labels = kept["label"].astype(object).to_numpy(object)
         table = pd.DataFrame(
             {
@@ -73,7 +77,7 @@ def _consensus_regions(frames: Frames, from_name: str) -> tuple[pd.Index, pd.Dat
                 "from_name": from_name,
                 "type": sorted(types)[0],
                 "region_id": [f"consensus-{int(r)}" for r in kept["region"]],
-                "labels": [np.array([] if pd.isna(v) else [v], dtype=object) for v in labels],
+                "labels": [np.array([v], dtype=object) for v in labels],
                 **{
                     c: kept[c].to_numpy(float, na_value=np.nan)
                     for c in ("x", "y", "width", "height", "rotation")

@@ -214,7 +214,8 @@ def to_hf_dataset(
         The annotation each task trains on, as :func:`~ls_frames.evaluate` scores against:
         ``"ground_truth"`` (the default: the ground-truth annotation, else the latest),
         ``"latest"``, ``"consensus"`` (the majority choice; for rectangles the merged boxes
-        more than half the annotators drew) or one annotator by email or user id.
+        more than half the annotators drew, label not tied) or one annotator by email or
+        user id.
 
     Returns
     -------
