@@ -19,7 +19,7 @@ from ls_frames.evaluation.matching import greedy_pairs, label_counts
 from ls_frames.evaluation.pivot import annotator_regions
 from ls_frames.evaluation.reference import Reference, reference_ids
 from ls_frames.evaluation.results import region_geometry, region_values, require_from_name
-from ls_frames.evaluation.scores import control_kind
+from ls_frames.evaluation.scores import control_kind, stack_rows
 from ls_frames.evaluation.truth import reference_regions, resolve_reference
 from ls_frames.tables.frames import Frames
 
@@ -90,9 +90,8 @@ def annotator_quality(
     who_column = str(chosen.index.names[1])
     ref_tasks, ref_rows = reference_regions(frames, from_name, reference)
     owner = _reference_owner(frames, reference, who_column)
-    used = pd.concat([ref_rows, rows], ignore_index=True) if len(ref_rows) else rows
-    used = used.reset_index(drop=True)
-    is_ref = np.arange(len(used)) < (len(ref_rows) if len(ref_rows) else 0)
+    used = stack_rows(ref_rows, rows)
+    is_ref = np.arange(len(used)) < len(ref_rows)
     who = np.r_[np.full(len(used) - len(drawn_by), None, dtype=object), drawn_by]
     kind = control_kind(frames, from_name, used)
     _, geo, span_key = region_geometry(used)

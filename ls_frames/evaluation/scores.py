@@ -44,6 +44,7 @@ __all__ = [
     "control_kind",
     "evaluate",
     "result_kind",
+    "stack_rows",
 ]
 
 COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, 10).tolist())
@@ -143,7 +144,8 @@ class Compared:
         return tasks, gt, dt
 
 
-def _stack(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+def stack_rows(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """``first`` then ``second``, index 0..n-1 (no concatenation with an empty frame)."""
     if not len(first) or not len(second):
         alone: pd.DataFrame = second if len(second) or not len(first) else first
         reset: pd.DataFrame = alone.reset_index(drop=True)
@@ -169,7 +171,7 @@ def compared_rows(
     mask &= (regions["source"].astype(object) == "prediction").to_numpy(bool)
     mask &= regions["source_id"].isin(predictions["prediction_id"]).to_numpy(bool)
     ref_rows = ref_rows[ref_rows["task_id"].notna().to_numpy(bool)]
-    used = _stack(ref_rows, regions[mask])
+    used = stack_rows(ref_rows, regions[mask])
     is_ref = np.arange(len(used)) < len(ref_rows)
     kind = control_kind(frames, from_name, used)
     _, geo, span_key = region_geometry(used)
