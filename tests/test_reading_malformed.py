@@ -8,6 +8,7 @@ holds what it always held, one warning names the count and the first task and it
 
 from __future__ import annotations
 
+import inspect
 import json
 import warnings
 from pathlib import Path
@@ -349,3 +350,9 @@ def test_relations_keep_ids_that_are_not_strings_as_json_text() -> None:
     rows = relations.filter(pc.equal(relations["result_index"], 1))
     assert rows.column("from_id").to_pylist() == ["r1", "7", "7"]  # task 1's, then the odd ones
     assert rows.column("labels").to_pylist() == [None, ["near"], ["near"]]
+
+
+def test_strict_is_a_keyword_that_defaults_to_false() -> None:
+    for fn in (ls_frames.read_export, ls_frames.to_parquet, ExportReader.__init__):
+        param = inspect.signature(fn).parameters["strict"]
+        assert param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is False, fn
