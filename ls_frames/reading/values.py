@@ -63,12 +63,13 @@ _COLUMNS = {
 }
 TYPED_KEYS = frozenset({*_COLUMNS.values(), *LABEL_KEYS, "start", "end"})
 _Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_Number = int | float  # as fast to decode as Any (``float`` alone: a third slower)
 #: Value keys decoded as numbers (and the type msgspec checks them against).
 NUMBER_KEYS: dict[str, Any] = {
-    **dict.fromkeys(("x", "y", "width", "height", "rotation", "radiusX", "radiusY"), float),
-    **dict.fromkeys(("rating", "number"), float),
+    **dict.fromkeys(("x", "y", "width", "height", "rotation", "radiusX", "radiusY"), _Number),
+    **dict.fromkeys(("rating", "number"), _Number),
     **dict.fromkeys(("startOffset", "endOffset"), _Int64),
-    "points": list[list[float]],
+    "points": list[list[_Number]],
 }
 #: The region columns that hold coordinates (a value there that is not a number is a
 #: malformed item of its own kind; see :mod:`ls_frames.reading.report`).
