@@ -27,6 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ls_frames._version import __version__
+from ls_frames._warnings import LSFramesWarning, MalformedResultWarning
 from ls_frames.errors import (
     APIError,
     AuthenticationError,
@@ -177,7 +178,9 @@ __all__ = [
     "Frames",
     "HTTPError",
     "LSFramesError",
+    "LSFramesWarning",
     "LocalFilesExportStorage",
+    "MalformedResultWarning",
     "MediaError",
     "NoProjectError",
     "NotFound",

@@ -1,0 +1,54 @@
+"""Warnings issued by ls_frames (the public names are re-exported from ``ls_frames``).
+
+Every warning the library issues on purpose derives from :class:`LSFramesWarning`::
+
+    UserWarning
+    └── LSFramesWarning               a warning of ls_frames (filter them all with it)
+        └── MalformedResultWarning    an export held malformed result items: kept, counted
+                                      and reported once at the end of the read
+
+Filter them as any warning: ``warnings.simplefilter("error", ls_frames.LSFramesWarning)``
+turns them into exceptions, ``"ignore"`` silences them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Mapping
+
+__all__ = ["LSFramesWarning", "MalformedResultWarning", "warn_outside"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class LSFramesWarning(UserWarning):
+    """Base class of the warnings ls_frames issues."""
+
+
+class MalformedResultWarning(LSFramesWarning):
+    """An export held result items Label Studio does not write: a ``value`` that is not a
+    JSON object, no ``from_name`` or ``type``, a coordinate that is not a number, an image
+    size that is not an integer, or a value that had to be converted (or dropped) to fit
+    its typed column.
+
+    The rows were kept (``value_json`` holds the export's exact text). ``counts`` maps each
+    kind to its number of items; the message names the first task and item of each kind.
+    ``strict=True`` raises :class:`~ls_frames.ExportFormatError` instead.
+    """
+
+    def __init__(self, message: str, counts: Mapping[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.counts: dict[str, int] = dict(counts or {})
+
+
+def warn_outside(warning: Warning) -> None:
+    """Issue ``warning`` at the first frame outside the ls_frames package (the user's
+    line), however deep in the library (generators included) it was found."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(warning, stacklevel=level)
