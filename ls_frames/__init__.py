@@ -27,7 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ls_frames._version import __version__
-from ls_frames._warnings import LSFramesWarning, MalformedResultWarning
+from ls_frames._warnings import LSFramesWarning, MalformedResultWarning, PartialResultWarning
 from ls_frames.errors import (
     APIError,
     AuthenticationError,
@@ -185,6 +185,7 @@ __all__ = [
     "NoProjectError",
     "NotFound",
     "OutputExistsError",
+    "PartialResultWarning",
     "PermissionDenied",
     "RateLimited",
     "RegionError",
