@@ -357,6 +357,13 @@ def test_an_image_task_without_media_names_media_and_how_to_get_it() -> None:
         progress=False,
     )
     assert len(to_hf_dataset(ner, task="ner")) == 1  # text needs no media
+    sentiment = ls_frames.read_export(
+        json.dumps([{"id": 1, "data": {"text": "fine"}, "annotations": [_ann(1, [])]}]).encode(),
+        label_config='<View><Text name="text" value="$text"/><Choices name="mood" '
+        'toName="text"><Choice value="good"/></Choices></View>',
+        progress=False,
+    )
+    assert to_hf_dataset(sentiment, task="classification")["label"] == [-1]
 
 
 def test_bad_options(tmp_path: Path) -> None:
