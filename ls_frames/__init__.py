@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ls_frames._lazy import attach
 from ls_frames._version import __version__
-from ls_frames._warnings import LSFramesWarning, MalformedResultWarning
+from ls_frames._warnings import LSFramesWarning, MalformedResultWarning, PartialResultWarning
 from ls_frames.errors import (
     APIError,
     AuthenticationError,
@@ -175,6 +175,7 @@ __all__ = [
     "NoProjectError",
     "NotFound",
     "OutputExistsError",
+    "PartialResultWarning",
     "PermissionDenied",
     "RateLimited",
     "RegionError",
