@@ -31,7 +31,7 @@ release = ls_frames.__version__
 version = release
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
-napoleon_google_docstring = True
+napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 autodoc_member_order = "bysource"

@@ -23,10 +23,11 @@ Every public name is importable from here (``ls_frames.load_project``, ...), loa
 use so ``import ls_frames`` stays light.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ls_frames._lazy import attach
 from ls_frames._version import __version__
+from ls_frames._warnings import LSFramesWarning, MalformedResultWarning, PartialResultWarning
 from ls_frames.errors import (
     APIError,
     AuthenticationError,
@@ -148,17 +149,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ls_frames' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = attach(__name__, _LAZY)
 
 
 __all__ = [
@@ -184,11 +175,14 @@ __all__ = [
     "Frames",
     "HTTPError",
     "LSFramesError",
+    "LSFramesWarning",
     "LocalFilesExportStorage",
+    "MalformedResultWarning",
     "MediaError",
     "NoProjectError",
     "NotFound",
     "OutputExistsError",
+    "PartialResultWarning",
     "PermissionDenied",
     "RateLimited",
     "RegionError",

@@ -6,7 +6,8 @@ test checks through ``CASES`` that its own cases really ran):
 * well-formed exports with random result items (known and unknown ``type`` values, wrong
   value types, huge strings, deep nesting, non-ASCII text, duplicate keys): every result item
   lands in exactly one row of ``regions`` or ``relations`` and ``value_json`` equals the
-  original ``value``;
+  original ``value``; the items with an image size that is not an integer, or a coordinate
+  that is not a number, are counted in the reader's report, as many as the generator made;
 * the same documents damaged (truncated, bytes replaced, invalid UTF-8 inserted, a task
   replaced by a value of the wrong type): either they still read, or ``ExportFormatError``
   names a byte offset or a task index; no other exception escapes;
@@ -20,6 +21,7 @@ Derandomized, so CI runs the same cases each time.
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -31,6 +33,7 @@ from hypothesis import strategies as st
 import ls_frames
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading import SCHEMAS, ExportReader
+from ls_frames.reading.columns import is_whole
 from tests.fuzz_runs import examples, run_counted
 
 CASES: Counter[str] = Counter()
@@ -167,15 +170,48 @@ def _export(draw: st.DrawFn) -> list[dict[str, Any]]:
     return tasks
 
 
-def _read(doc: bytes, chunk_size: int) -> dict[str, pa.Table]:
+def _read(doc: bytes, chunk_size: int, counts: dict[str, int] | None = None) -> dict[str, pa.Table]:
+    """The tables; ``counts`` receives the malformed items by kind (whose one warning,
+    expected of generated items, is caught)."""
     parts: dict[str, list[pa.RecordBatch]] = {}
-    for batches in ExportReader(doc, chunk_size=chunk_size):
-        for name, batch in batches.items():
-            parts.setdefault(name, []).append(batch)
+    reader = ExportReader(doc, chunk_size=chunk_size)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ls_frames.MalformedResultWarning)
+        for batches in reader:
+            for name, batch in batches.items():
+                parts.setdefault(name, []).append(batch)
+    assert len(caught) == bool(reader.report)
+    if counts is not None:
+        counts.update(reader.report.counts)
     return {
         name: pa.Table.from_batches(parts[name]) if name in parts else schema.empty_table()
         for name, schema in SCHEMAS.items()
     }
+
+
+_NUMBERS = ("x", "y", "width", "height", "rotation", "radiusX", "radiusY")
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) in (int, float)
+
+
+def _odd_coordinate(value: dict[str, Any]) -> bool:
+    """Some coordinate of this value is not a number (what the reader must report)."""
+    return (
+        any(value.get(k) is not None and not _is_number(value[k]) for k in _NUMBERS)
+        or any(
+            value.get(k) is not None and not is_whole(value[k])
+            for k in ("startOffset", "endOffset")
+        )
+        or (
+            value.get("points") is not None
+            and not (
+                type(value["points"]) is list
+                and all(type(p) is list and all(map(_is_number, p)) for p in value["points"])
+            )
+        )
+    )
 
 
 def _encode(tasks: list[dict[str, Any]], indent: int | None, ascii_only: bool) -> bytes:
@@ -208,10 +244,12 @@ def _well_formed_exports_lose_nothing(
 ) -> None:
     CASES["well_formed"] += 1
     doc = _encode(tasks, indent, ascii_only)
-    tables = _read(doc, chunk)
+    counts: dict[str, int] = {}
+    tables = _read(doc, chunk, counts)
 
     expected: Counter[tuple[str, int, int]] = Counter()
     values: dict[tuple[str, int, int], Any] = {}
+    odd: Counter[str] = Counter()
     for task in tasks:
         for source, key in (
             ("annotation", "annotations"),
@@ -223,6 +261,13 @@ def _well_formed_exports_lose_nothing(
                     expected[(source, obj["id"], index)] += 1
                     if item["type"] != "relation":
                         values[(source, obj["id"], index)] = item["value"]
+                        size = item.get("original_width")
+                        odd["image_size_not_integer"] += size is not None and not is_whole(size)
+                        odd["coordinate_not_number"] += _odd_coordinate(item["value"])
+    # the generator writes every value as an object, and from_name and type as strings
+    assert not {"value_not_object", "missing_from_name", "missing_type"} & set(counts)
+    for kind, count in odd.items():
+        assert counts.get(kind, 0) == count, (kind, counts)
 
     regions, relations = tables["regions"], tables["relations"]
     seen: Counter[tuple[str, int, int]] = Counter()
@@ -329,7 +374,9 @@ def _to_parquet_leaves_nothing_that_looks_complete(
     base = tmp_path_factory.mktemp("fuzz")
     out = base / "dataset"
     try:
-        ls_frames.to_parquet(doc, out, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ls_frames.MalformedResultWarning)
+            ls_frames.to_parquet(doc, out, progress=False)
     except ExportFormatError as exc:
         _check_names_where(exc, doc)
         assert not out.exists()

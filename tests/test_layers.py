@@ -247,3 +247,14 @@ def test_no_private_httpx_names() -> None:
         str(path.relative_to(ROOT)) for _, path in MODULES.items() if "httpx._" in path.read_text()
     ]
     assert users == []
+
+
+def test_one_docstring_style() -> None:
+    """numpy sections (``Parameters`` over a line of dashes), never Google's ``Args:``."""
+    google = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for _, path in MODULES.items()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.strip() in {"Args:", "Arguments:", "Returns:", "Raises:", "Yields:", "Parameters:"}
+    ]
+    assert google == []

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 import ls_frames
@@ -38,6 +39,20 @@ def tasks(*datas: dict[str, Any], project: int = 1) -> list[dict[str, Any]]:
     return [{"id": i + 1, "project": project, "data": d} for i, d in enumerate(datas)]
 
 
+def fetch_with_failures(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """``fetch_media`` where some files fail: it warns once, at the caller's line, with
+    the numbers and reasons of its table."""
+    with pytest.warns(ls_frames.PartialResultWarning) as caught:
+        df = ls_frames.fetch_media(*args, **kwargs)
+    assert len(caught) == 1 and caught[0].filename == __file__
+    warning = caught[0].message
+    assert isinstance(warning, ls_frames.PartialResultWarning)
+    counts = df.attrs["media"]
+    assert warning.failed == counts["failed"] > 0 and warning.reasons == counts["reasons"]
+    assert sum(warning.reasons.values()) == warning.failed
+    return df
+
+
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
@@ -54,7 +69,7 @@ def test_a_release_before_1_20_is_asked_at_presign_and_its_failures_say_what_the
             "s3://bucket/gone.png": bucket.url("/bucket/gone.png"),
             "s3://proxied/b.png": "data:image/png;base64,AAAA",
         }
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks(
                 {"image": "s3://bucket/a.png"},
                 {"image": "s3://bucket/gone.png"},
@@ -87,7 +102,7 @@ def test_older_server_resolves_through_presign_and_the_bucket_never_sees_the_key
             "s3://bucket/b.png": bucket.url("/bucket/b.png"),
         }
         client = client_for(fake)
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks(
                 {"image": "s3://bucket/a.png"},
                 {"image": "s3://bucket/b.png"},
@@ -145,7 +160,7 @@ def test_checksum_mismatch_keeps_nothing(tmp_path: Path) -> None:
     data = blob(4000, 4)
     wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
     with other_host(files={"/x.bin": data}, content_md5={"/x.bin": wrong}) as host:
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks({"f": host.url("/x.bin")}),
             tmp_path,
             fields=["f"],
@@ -190,7 +205,7 @@ def test_bad_input_becomes_rows_and_the_run_goes_on(tmp_path: Path) -> None:
                 "/etc/passwd",
             ]
         }
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks(data),
             tmp_path,
             client=client,
@@ -310,7 +325,7 @@ def test_redirects_are_checked_at_every_hop_and_never_carry_the_key(tmp_path: Pa
                 ]
             }
         )
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             data, tmp_path, client=client, fields=["f"], allow_hosts=["127.0.0.2"], progress=False
         )
     errors = df["error"].tolist()
@@ -326,7 +341,7 @@ def test_redirects_are_checked_at_every_hop_and_never_carry_the_key(tmp_path: Pa
 def test_plain_urls_on_other_hosts_are_refused_unless_allowed(tmp_path: Path) -> None:
     with other_host(files={"/a.bin": b"abc"}) as host:
         data = tasks({"f": host.url("/a.bin")})
-        refused = ls_frames.fetch_media(data, tmp_path, fields=["f"], progress=False)
+        refused = fetch_with_failures(data, tmp_path, fields=["f"], progress=False)
         assert host.seen == []
         allowed = ls_frames.fetch_media(
             data, tmp_path, fields=["f"], progress=False, allow_hosts=["127.0.0.0/30"]
@@ -363,7 +378,7 @@ def test_a_cache_folder_that_leads_outside_is_refused(tmp_path: Path) -> None:
     uri = "https://example.org/x.png"
     key = identity(uri, None, None)  # a plain URL is itself, whatever the project
     (cache_dir / key[:2]).symlink_to(outside)
-    df = ls_frames.fetch_media(tasks({"f": uri}), cache_dir, fields=["f"], progress=False)
+    df = fetch_with_failures(tasks({"f": uri}), cache_dir, fields=["f"], progress=False)
     assert "leads outside the cache directory" in df["error"][0]
     assert list(outside.iterdir()) == []
     with pytest.raises(ValueError):
@@ -474,7 +489,7 @@ def test_a_download_cut_short_is_resumed_by_the_next_run(tmp_path: Path) -> None
         kw: dict[str, Any] = dict(
             fields=["f"], allow_hosts=["127.0.0.2"], progress=False, client=client
         )
-        first = ls_frames.fetch_media(refs, tmp_path, **kw)
+        first = fetch_with_failures(refs, tmp_path, **kw)
         assert first["error"].tolist() == ["connection broke too often (at byte 20000)"] * 2
         partials = sorted(p.name for p in files_under(tmp_path) if p.name.endswith(".partial"))
         assert len(partials) == 2
@@ -521,7 +536,7 @@ def test_no_references_give_an_empty_typed_table(tmp_path: Path) -> None:
 
 def test_a_redirect_to_no_url_is_a_row(tmp_path: Path) -> None:
     with other_host(redirects={"/bad": "http://[::1"}) as host:
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks({"f": host.url("/bad")}),
             tmp_path,
             fields=["f"],
@@ -548,7 +563,7 @@ def test_other_hosts_are_retried_on_the_clients_rules(tmp_path: Path) -> None:
     with other_host(
         files={"/a.bin": b"a", "/b.bin": b"b"}, fail={"/a.bin": [503, 502], "/b.bin": [500]}
     ) as host:
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks({"f": [host.url("/a.bin"), host.url("/b.bin")]}),
             tmp_path,
             client=client,
@@ -664,7 +679,7 @@ def test_inputs_it_cannot_read_are_named(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="fetch_media reads"):
         ls_frames.fetch_media(42, tmp_path)  # type: ignore[arg-type]
     # a single field name is one field, not its letters
-    df = ls_frames.fetch_media(
+    df = fetch_with_failures(
         tasks({"image": "file:///x", "i": "file:///y"}), tmp_path, fields="image", progress=False
     )
     assert df["field"].tolist() == ["image"]
@@ -673,7 +688,7 @@ def test_inputs_it_cannot_read_are_named(tmp_path: Path) -> None:
 def test_an_html_file_is_a_file_when_its_name_says_so(tmp_path: Path) -> None:
     page = b"<html><head><title>Sign in</title></head><body>login</body></html>"
     with other_host(login_pages={"/doc.html", "/doc.png"}) as host:
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks({"f": [host.url("/doc.html"), host.url("/doc.png")]}),
             tmp_path,
             fields=["f"],

@@ -59,6 +59,18 @@ def frames(label_studio: Any, media_project: MediaProject) -> ls_frames.Frames:
         return ls_frames.load_project(media_project.project_id, client=c, progress=False)
 
 
+def fetch_with_failures(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """``fetch_media`` on the mixed project, which holds files no one can fetch: one
+    :class:`~ls_frames.PartialResultWarning` counting them as the table does."""
+    with pytest.warns(ls_frames.PartialResultWarning) as caught:
+        df = ls_frames.fetch_media(*args, **kwargs)
+    assert len(caught) == 1
+    warning = caught[0].message
+    assert isinstance(warning, ls_frames.PartialResultWarning)
+    assert warning.failed == df.attrs["media"]["failed"] == sum(warning.reasons.values())
+    return df
+
+
 def check_against_originals(df: pd.DataFrame, project: MediaProject) -> None:
     by_task = {r.task_id: r for r in project.refs}
     assert sorted(df["task_id"].tolist()) == sorted(by_task)
@@ -88,13 +100,15 @@ def test_every_kind_from_a_snapshot_with_both_keys(
 ) -> None:
     before = len(plain_server.requests)
     # 127.0.0.2 is a private address of another host: refused unless allowed
-    refused = ls_frames.fetch_media(frames, tmp_path / "strictly", client=client, progress=False)
+    refused = fetch_with_failures(frames, tmp_path / "strictly", client=client, progress=False)
     urls = refused[refused["uri"].str.startswith("http://127.0.0.2")]
     assert len(urls) == len(media_project.by_kind("url"))
     assert urls["error"].str.contains("private address").all()
     assert len(plain_server.requests) == before
+    reasons = refused.attrs["media"]["reasons"]
+    assert any(r.startswith("refused: 127.0.0.2 is a private address") for r in reasons)
 
-    df = ls_frames.fetch_media(
+    df = fetch_with_failures(
         frames, tmp_path, client=client, progress=False, allow_hosts=["127.0.0.2"]
     )
     assert list(df.columns) == [
@@ -128,7 +142,7 @@ def test_every_kind_from_a_snapshot_with_both_keys(
     assert len(seen) == len(media_project.by_kind("url"))
     assert all(auth is None for _, auth in seen)
 
-    again = ls_frames.fetch_media(
+    again = fetch_with_failures(
         frames, tmp_path, client=client, progress=False, allow_hosts=["127.0.0.2"]
     )
     stats = again.attrs["media"]
@@ -158,7 +172,7 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
         if not CAPS.storage_proxy:
             inlined = [t for t in tasks if str(t["data"]["image"]).startswith("data:image/")]
             assert len(inlined) == len(media_project.by_kind("s3-proxy"))
-        df = ls_frames.fetch_media(
+        df = fetch_with_failures(
             tasks, tmp_path / "api", client=c, progress=False, allow_hosts=["127.0.0.2"]
         )
         data_by_task = {r.task_id: fetchable(r) for r in media_project.refs}
@@ -168,7 +182,7 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
             if expected is not None:
                 assert Path(row.path).read_bytes() == expected
         # the snapshot's raw s3:// URIs name the same cache entries as the API's links
-        raw = ls_frames.fetch_media(
+        raw = fetch_with_failures(
             frames, tmp_path / "api", client=c, progress=False, allow_hosts=["127.0.0.2"]
         )
         assert raw.attrs["media"]["downloaded"] == 0
@@ -177,7 +191,7 @@ def test_task_api_links_and_a_parquet_dataset_resolve_the_same(
         out = ls_frames.export_project(
             media_project.project_id, tmp_path / "ds", client=c, progress=False
         )
-        from_dataset = ls_frames.fetch_media(
+        from_dataset = fetch_with_failures(
             out, tmp_path / "cache", client=c, allow_hosts=["127.0.0.2"], progress=False
         )
     check_against_originals(from_dataset, media_project)

@@ -102,14 +102,20 @@ def test_export_of_a_mixed_project_reports_failures_and_keeps_the_key_home(
     client: ls_frames.Client, media_project: MediaProject, plain_server: Any, tmp_path: Path
 ) -> None:
     # 127.0.0.2 is private and not the Label Studio host: fetched only when allowed.
-    out = ls_frames.export_project(
-        media_project.project_id,
-        tmp_path / "ds",
-        client=client,
-        media=tmp_path / "cache",
-        progress=False,
-        media_options={"allow_hosts": ["127.0.0.2"]},
-    )
+    with pytest.warns(ls_frames.PartialResultWarning) as caught:
+        out = ls_frames.export_project(
+            media_project.project_id,
+            tmp_path / "ds",
+            client=client,
+            media=tmp_path / "cache",
+            progress=False,
+            media_options={"allow_hosts": ["127.0.0.2"]},
+        )
+    assert len(caught) == 1 and caught[0].filename == __file__  # the user's line
+    warning = caught[0].message
+    assert isinstance(warning, ls_frames.PartialResultWarning)
+    assert warning.failed == sum(map(unfetchable, media_project.refs))
+    assert warning.total == len(media_project.refs)
     media = ls_frames.read_parquet(out).media
     by_task = {r.task_id: r for r in media_project.refs}
     assert sorted(media["task_id"].tolist()) == sorted(by_task)
@@ -211,14 +217,22 @@ def test_cli_export_with_media_and_strict_failures(
     key = ["--url", label_studio.url, "--api-key", label_studio.admin_key, "-q"]
     out, cache = tmp_path / "ds", tmp_path / "cache"
     pid = str(media_project.project_id)
-    assert main(["export", pid, "--out", str(out), "--media", str(cache), *key]) == 0
-    capsys.readouterr()
+    # files are missing (some cannot be fetched at all): exit 3, the reasons counted
+    assert main(["export", pid, "--out", str(out), "--media", str(cache), *key]) == 3
+    err = capsys.readouterr().err
     media = ls_frames.read_parquet(out).media
     urls = media[media["uri"].str.startswith("http://127.0.0.2:")]
     assert len(urls) and urls["error"].str.contains("private address").all()
-    assert main(["media", str(out), "--out", str(cache), "--allow-host", "127.0.0.2", *key]) == 0
-    printed = capsys.readouterr().out
-    assert f"{len(urls)} downloaded" in printed
+    failed = int(media["error"].notna().sum())
+    assert f"ls-frames: media: {failed} of {len(media)} files could not be fetched: " in err
+    assert f"{len(urls)} refused: 127.0.0.2 is a private address" in err
+    assert "exit status 3" in err
+    allowed = ["--allow-host", "127.0.0.2", "--allow-missing"]
+    assert main(["media", str(out), "--out", str(cache), *allowed, *key]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert f"{len(urls)} downloaded" in printed and "failed by reason: " in printed
+    assert "exit status" not in captured.err
     media = ls_frames.read_parquet(out).media
     assert media[media["uri"].str.startswith("http://127.0.0.2:")]["error"].isna().all()
     code = main(["media", str(out), "--out", str(cache), "--strict", *key])

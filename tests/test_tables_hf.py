@@ -187,8 +187,8 @@ def test_detection_boxes_in_pixels_with_class_ids(tmp_path: Path, as_bytes: bool
     assert as_numpy["objects"]["bbox"].shape == (2, 4)
 
 
-def test_without_media_sizes_come_from_the_export() -> None:
-    ds = to_hf_dataset(_frames())
+def test_labels_alone_with_media_false_take_sizes_from_the_export() -> None:
+    ds = to_hf_dataset(_frames(), media=False)
     assert "image" not in ds.column_names
     assert (ds[1]["width"], ds[1]["height"]) == SIZES[2]
     assert ds[1]["objects"]["bbox"][0] == [10.0, 15.0, 20.0, 15.0]
@@ -211,9 +211,9 @@ def test_classification_and_splits(tmp_path: Path) -> None:
     assert list(dd["train"]["label"]) == [1, -1]  # task 3 has no scene
     assert list(dd["val"]["label"]) == [1]
     with pytest.raises(ls_frames.ConfigurationError, match="no split"):
-        to_hf_dataset(frames, split=parts.iloc[:2], task="classification")
+        to_hf_dataset(frames, media=False, split=parts.iloc[:2], task="classification")
     stable = split(frames, {"train": 0.5, "val": 0.5})
-    dd = to_hf_dataset(frames, split=stable, task="classification")
+    dd = to_hf_dataset(frames, media=False, split=stable, task="classification")
     assert sorted(list(dd["train"]["task_id"]) + list(dd["val"]["task_id"])) == [1, 2, 3]
 
 
@@ -238,7 +238,7 @@ def test_multi_choice_gives_a_list_of_labels() -> None:
             ],
         }
     ]
-    ds = to_hf_dataset(_frames(tasks), task="classification")
+    ds = to_hf_dataset(_frames(tasks), media=False, task="classification")
     assert ds[0]["labels"] == [0, 1]
 
 
@@ -305,21 +305,80 @@ def test_torch_format(tmp_path: Path) -> None:
     assert row["objects"]["category"].tolist() == [1, 0]
 
 
-def test_failed_or_missing_media_and_bad_options(tmp_path: Path) -> None:
+def test_failed_or_missing_media_is_refused_with_the_tasks_by_reason(tmp_path: Path) -> None:
     frames = _frames()
     media = _media(tmp_path, [1, 2, 3])
-    with pytest.raises(ls_frames.DownloadError, match=r"\[3\]"):
+    with pytest.raises(ls_frames.DownloadError, match=r"1 of 3 tasks.*no 'image' row.*task 3"):
         to_hf_dataset(frames, media=media[media["task_id"] != 3])
     broken = media.copy()
-    broken.loc[1, ["path", "error"]] = [None, "404 Not Found"]
-    with pytest.raises(ls_frames.DownloadError, match="404 Not Found"):
+    broken.loc[0, ["path", "error"]] = [None, "connection failed"]
+    broken.loc[1, ["path", "error"]] = [None, "HTTP 404"]
+    broken.loc[2, ["path", "error"]] = [None, "connection failed"]
+    with pytest.raises(ls_frames.DownloadError) as raised:
         to_hf_dataset(frames, media=broken)
+    message = str(raised.value)
+    assert "the media of 3 of 3 tasks is missing" in message
+    # grouped, the most common reason first, each with its tasks
+    assert "2 connection failed (tasks 1, 3); 1 HTTP 404 (task 2)" in message
+    assert 'on_error="skip"' in message
+
+
+def test_on_error_skip_builds_without_those_tasks_and_warns_once(tmp_path: Path) -> None:
+    frames = _frames()
+    media = _media(tmp_path, [1, 2, 3])
+    media.loc[1, ["path", "error"]] = [None, "HTTP 404"]
+    media = media[media["task_id"] != 3]
+    with pytest.warns(ls_frames.PartialResultWarning) as caught:
+        ds = to_hf_dataset(frames, media=media, on_error="skip")
+    assert list(ds["task_id"]) == [1]
+    assert ds[0]["image"].size == SIZES[1]
+    assert len(caught) == 1 and caught[0].filename == __file__  # the user's line
+    warning = caught[0].message
+    assert isinstance(warning, ls_frames.PartialResultWarning)
+    assert (warning.failed, warning.total) == (2, 3)
+    assert warning.reasons == {"HTTP 404": 1, "no 'image' row in the media table": 1}
+    assert str(warning).startswith("2 of 3 tasks were left out of the dataset")
+    # with a split, the tasks left out are in no split
+    parts = pd.Series(["train", "val", "train"], index=pd.Index([1, 2, 3], name="task_id"))
+    with pytest.warns(ls_frames.PartialResultWarning):
+        dd = to_hf_dataset(frames, media=media, split=parts, on_error="skip")
+    assert list(dd["train"]["task_id"]) == [1] and len(dd["val"]) == 0
+
+
+def test_an_image_task_without_media_names_media_and_how_to_get_it() -> None:
+    frames = _frames()
+    for task in ("detection", "classification"):  # the scene's Choices label an <Image>
+        with pytest.raises(ls_frames.ConfigurationError, match="media=") as raised:
+            to_hf_dataset(frames, task=task)
+        assert "fetch_media" in str(raised.value) and "media=False" in str(raised.value)
+    ner = ls_frames.read_export(
+        json.dumps([{"id": 1, "data": {"text": "Ada"}, "annotations": [_ann(1, [])]}]).encode(),
+        label_config=NER_CONFIG,
+        progress=False,
+    )
+    assert len(to_hf_dataset(ner, task="ner")) == 1  # text needs no media
+    sentiment = ls_frames.read_export(
+        json.dumps([{"id": 1, "data": {"text": "fine"}, "annotations": [_ann(1, [])]}]).encode(),
+        label_config='<View><Text name="text" value="$text"/><Choices name="mood" '
+        'toName="text"><Choice value="good"/></Choices></View>',
+        progress=False,
+    )
+    assert to_hf_dataset(sentiment, task="classification")["label"] == [-1]
+
+
+def test_bad_options(tmp_path: Path) -> None:
+    frames = _frames()
+    media = _media(tmp_path, [1, 2, 3])
     with pytest.raises(ls_frames.ConfigurationError, match="task must be"):
         to_hf_dataset(frames, task="keypoints")  # type: ignore[arg-type]
     with pytest.raises(ls_frames.ConfigurationError, match=r"boxes.*'box'"):
         to_hf_dataset(frames, from_name="boxes")
     with pytest.raises(ls_frames.ConfigurationError, match="field"):
         to_hf_dataset(frames, media=media, field="video")
+    with pytest.raises(ls_frames.ConfigurationError, match="on_error"):
+        to_hf_dataset(frames, media=media, on_error="ignore")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="fetch_media table or False"):
+        to_hf_dataset(frames, media=True)  # type: ignore[arg-type]
 
 
 def test_missing_extra_names_the_pip_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -426,7 +485,7 @@ def test_segmentation_masks_hold_class_ids(tmp_path: Path) -> None:
     frames = ls_frames.read_export(
         json.dumps(tasks).encode(), label_config=SEG_CONFIG, progress=False
     )
-    ds = to_hf_dataset(frames, task="segmentation").with_format("numpy")
+    ds = to_hf_dataset(frames, media=False, task="segmentation").with_format("numpy")
     assert ds.features["categories"].feature.names == ["road", "car"]
     mask = ds[0]["mask"]
     assert mask.shape == (20, 40)

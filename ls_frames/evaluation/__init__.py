@@ -22,9 +22,9 @@ matching and average precision), :mod:`~ls_frames.evaluation.scores` (:func:`eva
 geometry (:mod:`ls_frames.geometry`), never the training layer.
 """
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from ls_frames._lazy import attach
 
 if _TYPE_CHECKING:
     from ls_frames.evaluation.agreement import agreement, consensus
@@ -51,17 +51,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ls_frames.evaluation' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = attach(__name__, _LAZY)
 
 
 __all__ = [

@@ -6,7 +6,8 @@ client: :mod:`~ls_frames.media.references` finds and classifies the references (
 :mod:`~ls_frames.media.guard` keeps requests away from internal addresses,
 :mod:`~ls_frames.media.http` follows the hops with or without the key,
 :mod:`~ls_frames.media.cache` keeps the files honest, :mod:`~ls_frames.media.fetch` does
-one file and :mod:`~ls_frames.media.api` runs them all.
+one file, :mod:`~ls_frames.media.api` runs them all and :mod:`~ls_frames.media.report`
+says how it went (the counts, one warning when files failed).
 """
 
 from ls_frames.media.api import MEDIA_SCHEMA, fetch_media

@@ -6,7 +6,6 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,20 +14,20 @@ import pyarrow as pa
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
-from ls_frames.errors import ConfigurationError, MediaError
+from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
 from ls_frames.media.cache import MediaCache
 from ls_frames.media.fetch import Fetcher, LockedBar, Outcome
 from ls_frames.media.guard import HostGuard
 from ls_frames.media.http import Hops
 from ls_frames.media.references import Reference, canonical, classify, iter_references, task_data
+from ls_frames.media.report import raise_failures, run_counts, warn_partial
 from ls_frames.media.resolve import Resolver
 from ls_frames.reading import LabelConfig, parse_label_config
 from ls_frames.tables import Frames, read_parquet
 from ls_frames.tables.dtypes import types_mapper
-from ls_frames.transport.secrets import redact
 
-__all__ = ["MEDIA_SCHEMA", "fetch_media"]
+__all__ = ["MEDIA_SCHEMA", "fetch_media", "fetch_table"]
 
 #: The columns of the table :func:`fetch_media` returns (also the ``media`` table of a
 #: dataset).
@@ -250,12 +249,14 @@ def fetch_media(
         ``content_type`` and ``error`` (null when fetched, else a short reason:
         ``HTTP 404``, ``no storage on the server resolves this URI``, ``timeout``,
         ``refused: ...``). ``df.attrs["media"]`` counts what the run did (downloaded,
-        cached, not_modified, unchanged, failed, bytes_downloaded).
+        cached, not_modified, unchanged, failed, bytes_downloaded; ``reasons``: the
+        failures by reason, as the warning counts them).
 
     Raises
     ------
     MediaError
         With ``strict=True``, when any reference failed.
+
     ConfigurationError
         References need Label Studio and no client can be made, or the dataset came from
         another server than the client's.
@@ -263,7 +264,46 @@ def fetch_media(
         ``frames`` is none of the accepted inputs.
     ValueError
         ``frames`` holds no tasks table.
+
+    Warns
+    -----
+    PartialResultWarning
+        Without ``strict``, once, when any file failed: how many of how many, and the
+        reasons grouped and counted (the host for a connection that failed or timed out).
     """
+    table = fetch_table(
+        frames,
+        cache_dir,
+        client=client,
+        fields=fields,
+        workers=workers,
+        strict=strict,
+        refresh=refresh,
+        progress=progress,
+        allow_hosts=allow_hosts,
+        label_config=label_config,
+        http_timeout=http_timeout,
+    )
+    warn_partial(table)
+    return table
+
+
+def fetch_table(
+    frames: FramesLike,
+    cache_dir: str | os.PathLike[str],
+    *,
+    client: Client | None = None,
+    fields: Sequence[str] | None = None,
+    workers: int = 8,
+    strict: bool = False,
+    refresh: bool = False,
+    progress: bool | None = None,
+    allow_hosts: Iterable[str] | None = None,
+    label_config: str | LabelConfig | None = None,
+    http_timeout: float | None = None,
+) -> pd.DataFrame:
+    """:func:`fetch_media` without its warning (for callers that fetch in parts and warn
+    once, :func:`warn_partial`)."""
     if isinstance(fields, str):
         fields = [fields]
     rows, config, provenance = _tasks(frames)
@@ -303,9 +343,9 @@ def fetch_media(
         results = _fetch_all(fetcher, refs, workers, files)
     outcomes = [results[fetcher.key(ref)] for ref in refs]
     table = _table(refs, iter(outcomes))
-    table.attrs["media"] = _counts(results.values(), cache_dir)
+    table.attrs["media"] = run_counts(results.values(), cache_dir)
     if strict:
-        _raise_failures(refs, outcomes)
+        raise_failures(refs, outcomes)
     return table
 
 
@@ -361,28 +401,3 @@ def _fetch_all(
         raise
     pool.shutdown()
     return results
-
-
-def _counts(outcomes: Iterable[Outcome], cache_dir: str | os.PathLike[str]) -> dict[str, int | str]:
-    """What a run did, for ``df.attrs["media"]``."""
-    outcomes = list(outcomes)
-    counts: dict[str, int | str] = {
-        name: 0 for name in ("downloaded", "cached", "not_modified", "unchanged", "failed")
-    }
-    for outcome in outcomes:
-        counts[outcome.status] = int(counts[outcome.status]) + 1
-    counts["bytes_downloaded"] = sum(o.downloaded_bytes for o in outcomes)
-    counts["cache_dir"] = str(Path(cache_dir).expanduser().absolute())
-    return counts
-
-
-def _raise_failures(refs: list[Reference], outcomes: list[Outcome]) -> None:
-    """``fetch_media(strict=True)``: a :class:`~ls_frames.errors.MediaError` listing the
-    failed references (redacted), if any."""
-    failures = [
-        (ref.task_id, ref.field, ref.position, redact(ref.uri), redact(str(outcome.error)))
-        for ref, outcome in zip(refs, outcomes, strict=True)
-        if outcome.error is not None
-    ]
-    if failures:
-        raise MediaError(failures)

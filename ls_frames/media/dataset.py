@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ls_frames.exports import Client
-from ls_frames.media import MEDIA_SCHEMA, fetch_media
+from ls_frames.media.api import MEDIA_SCHEMA, fetch_table
+from ls_frames.media.report import warn_partial
 from ls_frames.tables import Frames, read_parquet
 from ls_frames.tables.dataset import (
     MANIFEST,
@@ -132,6 +134,11 @@ def fetch_dataset_media(
         With ``strict=True`` when a reference failed (the table is not written).
     ExportFormatError
         ``dataset`` is not a complete dataset.
+
+    Warns
+    -----
+    PartialResultWarning
+        Once, when any file failed (after the table is written), as ``fetch_media``.
     """
     frames = read_parquet(dataset, tables=["tasks"])
     options: dict[str, Any] = {
@@ -143,12 +150,12 @@ def fetch_dataset_media(
         "progress": progress,
     }
     if changed is None:
-        table = fetch_media(frames, cache_dir, refresh=refresh, **options)
+        table = fetch_table(frames, cache_dir, refresh=refresh, **options)
     else:
         ids = pa.array(sorted({int(t) for t in changed}), pa.int64())
         parts = [
-            fetch_media(_subset(frames, ids, keep=True), cache_dir, refresh=True, **options),
-            fetch_media(_subset(frames, ids, keep=False), cache_dir, refresh=refresh, **options),
+            fetch_table(_subset(frames, ids, keep=True), cache_dir, refresh=True, **options),
+            fetch_table(_subset(frames, ids, keep=False), cache_dir, refresh=refresh, **options),
         ]
         table = pd.concat(parts, ignore_index=True).sort_values(
             ["task_id", "field", "position"], kind="stable", ignore_index=True
@@ -156,8 +163,16 @@ def fetch_dataset_media(
         counts = {
             name: sum(int(p.attrs.get("media", {}).get(name, 0)) for p in parts) for name in _COUNTS
         }
-        table.attrs["media"] = {**counts, "cache_dir": parts[0].attrs["media"]["cache_dir"]}
+        reasons: Counter[str] = Counter()
+        for part in parts:
+            reasons.update(part.attrs["media"]["reasons"])
+        table.attrs["media"] = {
+            **counts,
+            "reasons": dict(reasons.most_common()),
+            "cache_dir": parts[0].attrs["media"]["cache_dir"],
+        }
     write_media_table(dataset, table, cache_dir)
+    warn_partial(table)
     return table
 
 

@@ -45,6 +45,7 @@ from ls_frames.media.guard import Refused
 from ls_frames.media.http import Hop, Hops, TooManyRedirects
 from ls_frames.media.references import Reference, canonical, classify
 from ls_frames.media.resolve import NO_STORAGE, Resolver, Unresolvable
+from ls_frames.transport.failures import named_origin
 
 __all__ = ["Fetcher", "LockedBar", "Outcome"]
 
@@ -54,6 +55,8 @@ _HEX32 = re.compile(r"[0-9a-f]{32}")
 # Label Studio's storage proxy prefixes the object's ETag with the user id and an access
 # flag (``"11<md5>"``), see io_storages/proxy_api.py prepare_headers.
 _PROXIED_ETAG = re.compile(r"\d{2,}([0-9a-f]{32})")
+# the reasons a summary names the host of: they say nothing of the file itself
+_CONNECTION = ("connection failed", "timeout", "connection broke")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,16 @@ class Outcome:
     content_type: str | None = None
     error: str | None = None
     downloaded_bytes: int = 0
+    where: str | None = None  # of a failure: the origin of the request that failed
+
+    def reason(self) -> str | None:
+        """The failure as reported in a summary: the ``error``, with the origin for those
+        that depend on where the request went (``connection failed (http://ls:8080)``)."""
+        if self.error is None:
+            return None
+        if self.where and self.error.startswith(_CONNECTION):
+            return f"{self.error} ({self.where})"
+        return self.error
 
 
 class _Resume:
@@ -182,6 +195,25 @@ def reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:200]
 
 
+def failed_at(exc: BaseException) -> str | None:
+    """``scheme://host:port`` of the request ``exc`` (or what it was raised from) was
+    about, as the request named it (a pinned request goes to an address)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # down the chain of causes, never round a loop in it
+        if seen is None:
+            break
+        request: Any = None
+        if isinstance(seen, httpx.RequestError):
+            with contextlib.suppress(RuntimeError):
+                request = seen.request
+        else:
+            request = getattr(seen, "request", None)
+        if isinstance(request, httpx.Request):
+            return named_origin(request)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _route_missing(exc: NotFound) -> bool:
     """A 404 with an HTML page: the route does not exist (an older server), as opposed to
     the resolve view's own empty 404 (no storage matches)."""
@@ -234,7 +266,7 @@ class Fetcher:
             httpx.InvalidURL,
         ) as exc:  # e.g. a redirect to a Location that is no URL
             logger.info("media %r (task %s): %s", ref.uri, ref.task_id, exc)
-            return Outcome("failed", error=reason(exc))
+            return Outcome("failed", error=reason(exc), where=failed_at(exc))
 
     def _from_cache(self, entry: CacheEntry, cached: CachedFile, status: str) -> Outcome:
         return Outcome(status, str(entry.path), cached.size, cached.sha256, cached.content_type)

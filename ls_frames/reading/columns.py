@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["array", "attr_columns", "first_element", "json_text", "raw_array"]
+__all__ = ["array", "attr_columns", "first_element", "is_whole", "json_text", "raw_array"]
 
 TS = pa.timestamp("us", tz="UTC")
 _UNSET = msgspec.UNSET
@@ -53,6 +53,14 @@ def raw_array(raws: list[Any]) -> pa.Array:
         typ, n, [validity, pa.py_buffer(offs.tobytes()), pa.py_buffer(data)]
     )
     return arr if typ == pa.string() else arr.cast(pa.string())
+
+
+def is_whole(value: Any) -> bool:
+    """An integer an int64 column holds as it is: an ``int`` (not a ``bool``) or a float
+    with no fraction, within the int64 range."""
+    if type(value) is float:
+        return value.is_integer() and -(2**63) <= value < 2**63
+    return type(value) is int and -(2**63) <= value < 2**63
 
 
 def _fix(value: Any, typ: pa.DataType) -> Any:
@@ -96,8 +104,13 @@ def _parse_ts(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def array(values: list[Any], typ: pa.DataType) -> pa.Array:
+def array(values: list[Any], typ: pa.DataType, changed: list[int] | None = None) -> pa.Array:
     """``pa.array(values, typ)``, converting odd elements one by one when that fails.
+
+    ``changed``, when given, receives the index of every element that had to be converted
+    (or became null); only the slow path, after ``pa.array`` failed, looks for them. Note
+    that ``pa.array`` itself accepts ``True`` as ``1.0`` and truncates ``640.5`` into an
+    integer column: callers that must see those check the types themselves.
 
     Timestamps arrive as ISO 8601 strings and are parsed into ``timestamp[us, UTC]``
     (strings without an offset are taken as UTC, unparsable ones become null).
@@ -108,12 +121,14 @@ def array(values: list[Any], typ: pa.DataType) -> pa.Array:
         return pa.array(values, typ)
     except _ERRORS:
         out = []
-        for v in values:
+        for i, v in enumerate(values):
             try:
                 pa.array([v], typ)
                 out.append(v)
             except _ERRORS:
                 out.append(_fix(v, typ))
+                if changed is not None:
+                    changed.append(i)
         return pa.array(out, typ)
 
 
@@ -125,10 +140,14 @@ def _timestamps(strings: pa.Array) -> pa.Array:
 
 
 def attr_columns(
-    objs: Sequence[Any], names: dict[str, str], schema: pa.Schema
+    objs: Sequence[Any],
+    names: dict[str, str],
+    schema: pa.Schema,
+    changed: dict[str, list[int]] | None = None,
 ) -> dict[str, pa.Array]:
     """Columns of attributes of objects (``names``: column -> attribute), typed by
-    ``schema``, as :func:`array` converts them.
+    ``schema``, as :func:`array` converts them; ``changed`` receives, by column, the
+    indexes of the values :func:`array` had to convert.
 
     All columns are converted in one call when every value fits its type: each object's
     attributes as a tuple (one ``attrgetter`` call), the tuples as a struct array whose
@@ -149,10 +168,13 @@ def attr_columns(
                 f.name: _timestamps(child) if f.type == TS else child
                 for f, child in zip(fields, children, strict=True)
             }
-    return {
-        column: array(list(map(attrgetter(attr), objs)), schema.field(column).type)
-        for column, attr in names.items()
-    }
+    out: dict[str, pa.Array] = {}
+    for column, attr in names.items():
+        odd: list[int] | None = None if changed is None else []
+        out[column] = array(list(map(attrgetter(attr), objs)), schema.field(column).type, odd)
+        if odd and changed is not None:
+            changed.setdefault(column, []).extend(odd)
+    return out
 
 
 def first_element(arr: pa.ChunkedArray | pa.Array) -> pa.Array:

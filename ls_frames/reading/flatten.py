@@ -6,6 +6,15 @@ type does not fit its column (a string where a number belongs, say) is converted
 by element; what cannot be converted becomes null, while ``value_json`` always keeps the
 exact text of the result's ``value``.
 
+Malformed result items are kept as they are read and noted in a
+:class:`~ls_frames.reading.report.MalformedReport` (see :mod:`ls_frames.reading.report`
+for the kinds). The checks run on the columns already built: null counts of ``from_name``
+and ``type``, the first byte of ``value_json``, and the list of converted values that
+only the slow path (after ``pa.array`` refused a column) makes, so a clean export pays
+nothing for them. Image sizes and ``item_index`` are converted as float64 and cast to
+int64 when every value is a whole number (``pa.array`` would truncate 640.5 into an int64
+column without a word); else they are converted exactly as before and the odd ones noted.
+
 Every result item lands in exactly one row: ``type == "relation"`` in ``relations``, all
 others (unknown types included) in ``regions`` (typed value columns: see
 :mod:`ls_frames.reading.values`). Rows follow the file: task by task, then annotations,
@@ -30,10 +39,11 @@ from ls_frames.reading.columns import (
     array,
     attr_columns,
     first_element,
-    json_text,
+    is_whole,
     raw_array,
 )
 from ls_frames.reading.decode import Draft, Item, Prediction, Task, User
+from ls_frames.reading.report import Findings, MalformedReport, Where
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
 
@@ -57,6 +67,12 @@ _ITEM_COLUMNS = {
     "readonly": "readonly",
     "item_index": "item_index",
 }
+#: Integer item columns converted through float64 (see the module docstring).
+_WHOLE = ("original_width", "original_height", "item_index")
+_ITEM_SCHEMA = pa.schema(
+    [f.with_type(pa.float64()) if f.name in _WHOLE else f for f in SCHEMAS["regions"]]
+)
+_EXACT = 2**53  # float64 holds every integer up to here
 
 
 def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
@@ -65,15 +81,28 @@ def _batch(name: str, columns: dict[str, pa.Array], n: int) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
+def _regions(
+    items: list[Item], keys: dict[str, pa.Array], found: Findings | None, rows: Any
+) -> pa.RecordBatch:
+    """The regions batch; ``found`` (when given) notes malformed items by their place in
+    the chunk (``rows``: the place of each row)."""
     n = len(items)
     schema = SCHEMAS["regions"]
     cols = dict(keys)
-    cols.update(attr_columns(items, _ITEM_COLUMNS, schema))
+    changed: dict[str, list[int]] | None = None if found is None else {}
+    cols.update(attr_columns(items, _ITEM_COLUMNS, _ITEM_SCHEMA, changed))
+    _whole_numbers(items, cols, changed)
     raws = list(map(attrgetter("value"), items))
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
-    cols.update(value_columns(raws, schema))
+    cols.update(value_columns(raws, schema, changed))
+    if found is not None and changed is not None:
+        found.flag_columns(changed, rows)
+        is_object = pc.starts_with(cols["value_json"], "{")
+        if is_object.null_count or not pc.all(is_object).as_py():
+            found.flag("value_not_object", "value", rows[_false(is_object)])
+        if cols["from_name"].null_count:
+            found.flag("missing_from_name", "from_name", rows[_false(cols["from_name"].is_valid())])
     cols["label"] = first_element(cols["labels"])
     cols["choice"] = first_element(cols["choices"])
     for px, pct, size in (
@@ -86,6 +115,40 @@ def _regions(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
         cols[px] = pc.divide(pc.multiply(cols[pct], size_f), 100.0)
     cols["points_px"] = _points_px(cols["points"], cols["original_width"], cols["original_height"])
     return _batch("regions", cols, n)
+
+
+def _false(mask: pa.Array) -> Any:
+    """Positions where ``mask`` is false or null."""
+    return np.flatnonzero(~np.asarray(mask.fill_null(False), dtype=bool))
+
+
+def _whole_numbers(items: list[Item], cols: dict[str, pa.Array], changed: Any) -> None:
+    """The :data:`_WHOLE` columns (converted as float64) as int64; the exact conversion,
+    noting every value that is not a whole number, when some value is not one.
+
+    float64 took ``true`` as 1.0: an image size of 0 or 1 px (a boolean, most likely) gets
+    the exact check too. (A boolean ``item_index`` reads as 0 or 1 unnoted.)
+    """
+    for column in _WHOLE:
+        col = cols[column]
+        if changed is None or column not in changed:
+            try:
+                ints = col.cast(pa.int64())  # safe: refuses a fraction or an overflow
+            except pa.ArrowInvalid:
+                pass
+            else:
+                low, high = (v.as_py() for v in pc.min_max(ints).values())
+                floor = -_EXACT if column == "item_index" else 2
+                if low is None or floor <= low <= high <= _EXACT:
+                    cols[column] = ints
+                    continue
+        values = list(map(attrgetter(_ITEM_COLUMNS[column]), items))
+        cols[column] = array(values, pa.int64())
+        if changed is not None:
+            changed.pop(column, None)
+            odd = [i for i, v in enumerate(values) if v is not None and not is_whole(v)]
+            if odd:
+                changed[column] = odd
 
 
 def _points_px(points: pa.Array, width: pa.Array, height: pa.Array) -> pa.Array:
@@ -115,12 +178,29 @@ def _points_px(points: pa.Array, width: pa.Array, height: pa.Array) -> pa.Array:
     )
 
 
-def _relations(items: list[Item], keys: dict[str, pa.Array]) -> pa.RecordBatch:
+def _relations(
+    items: list[Item], keys: dict[str, pa.Array], found: Findings | None, rows: Any
+) -> pa.RecordBatch:
+    """The relations batch: ids that are not strings are kept as their JSON text, a lone
+    label string as a one-element list (``pa.array`` would split it into characters)."""
     cols = dict(keys)
-    cols["from_id"] = pa.array([json_text(it.from_id) for it in items], pa.string())
-    cols["to_id"] = pa.array([json_text(it.to_id) for it in items], pa.string())
-    cols["direction"] = array([it.direction for it in items], pa.string())
-    cols["labels"] = array([it.labels for it in items], pa.list_(pa.string()))
+    changed: dict[str, list[int]] = {}
+    for column, typ in (
+        ("from_id", pa.string()),
+        ("to_id", pa.string()),
+        ("direction", pa.string()),
+        ("labels", pa.list_(pa.string())),
+    ):
+        odd: list[int] = []
+        values = list(map(attrgetter(column), items))
+        if column == "labels" and str in set(map(type, values)):
+            odd = [i for i, v in enumerate(values) if type(v) is str]
+            values = [[v] if type(v) is str else v for v in values]
+        cols[column] = array(values, typ, odd)
+        if odd:
+            changed[column] = odd
+    if found is not None:
+        found.flag_columns(changed, rows)
     return _batch("relations", cols, len(items))
 
 
@@ -129,22 +209,30 @@ _SOURCES = ("annotation", "prediction", "draft")
 
 def _results(
     results: list[Sequence[Item]],
-    g_task: list[Any],
+    ids: pa.Array,
+    g_pos: list[int],
     g_source: list[int],
     g_sid: list[Any],
     wanted: set[str],
+    report: MalformedReport | None,
 ) -> dict[str, pa.RecordBatch]:
-    """Regions and relations of result lists, each with its task id, source (an index in
-    ``_SOURCES``) and source id."""
+    """Regions and relations of result lists, each with its task (a place in ``ids``),
+    source (an index in ``_SOURCES``) and source id; malformed items go to ``report``."""
     items: list[Item] = list(chain.from_iterable(results))
     sizes = np.fromiter(map(len, results), np.int64, len(results))
     group_of = np.repeat(np.arange(len(results)), sizes)
     starts = np.cumsum(sizes) - sizes
     index = np.arange(len(items)) - np.repeat(starts, sizes)
-    task = pa.array(g_task, pa.int64())
+    task = ids.take(pa.array(g_pos, pa.int64()))
     source = pa.array(_SOURCES, pa.string()).take(pa.array(g_source, pa.int8()))
     sid = pa.array(g_sid, pa.int64())
-    types = array(list(map(_TYPE, items)), pa.string())
+    found = None if report is None else Findings()
+    odd: list[int] = []
+    types = array(list(map(_TYPE, items)), pa.string(), odd)
+    if found is not None:
+        found.flag("converted", "type", odd)
+        if types.null_count:
+            found.flag("missing_type", "type", _false(types.is_valid()))
     is_relation = pc.equal(types, "relation").fill_null(False).to_numpy(zero_copy_only=False)
     out: dict[str, pa.RecordBatch] = {}
     for name, mask in (("regions", ~is_relation), ("relations", is_relation)):
@@ -162,9 +250,23 @@ def _results(
         }
         if name == "regions":
             keys["type"] = types if every else types.filter(pa.array(mask))
-            out[name] = _regions(picked, keys)
+            out[name] = _regions(picked, keys, found, rows)
         else:
-            out[name] = _relations(picked, keys)
+            out[name] = _relations(picked, keys, found, rows)
+    if found is not None and report is not None:
+        for kind, (count, at, column) in found.summary().items():
+            group = int(group_of[at])
+            place = g_pos[group]
+            where = Where(
+                task_index=place,
+                task_id=ids[place].as_py(),
+                source=_SOURCES[g_source[group]],
+                source_id=g_sid[group],
+                result_index=int(index[at]),
+                column=column,
+                order=at,
+            )
+            report.add(kind, count, where)
     return out
 
 
@@ -256,10 +358,13 @@ def flatten_tasks(
     tasks: Iterable[Task],
     tables: Iterable[str] | None = None,
     data_keys: dict[str, None] | None = None,
+    report: MalformedReport | None = None,
 ) -> dict[str, pa.RecordBatch]:
     """One record batch per requested table (default: all) for these tasks.
 
-    ``data_keys``, when given, collects (in first-seen order) the keys of every ``data``.
+    ``data_keys``, when given, collects (in first-seen order) the keys of every ``data``;
+    ``report`` the malformed result items (task indexes counted from the first of
+    ``tasks``), when ``regions`` or ``relations`` is requested.
     """
     tasks = list(tasks)
     wanted = set(SCHEMAS if tables is None else tables)
@@ -273,12 +378,11 @@ def flatten_tasks(
     # result lists, task by task (annotations, predictions, drafts): the order of rows never
     # depends on chunks
     results: list[Sequence[Item]] = []
-    g_task: list[Any] = []
+    g_pos: list[int] = []  # the place of each result list's task in ``tasks``
     g_source: list[int] = []
     g_sid: list[Any] = []
     items_wanted = bool(wanted & {"regions", "relations"})
-    for t in tasks:
-        tid = t.id
+    for pos, t in enumerate(tasks):
         a_list, p_list, d_list = t.annotations, t.predictions, t.drafts
         n_ann.append(len(a_list) if a_list else 0)
         n_pred.append(len(p_list) if p_list else 0)
@@ -289,7 +393,7 @@ def flatten_tasks(
                 for a in a_list:
                     if a.result:
                         results.append(a.result)
-                        g_task.append(tid)
+                        g_pos.append(pos)
                         g_source.append(0)
                         g_sid.append(a.id)
         if p_list:
@@ -298,7 +402,7 @@ def flatten_tasks(
                 for p in p_list:
                     if type(p) is Prediction and p.result:
                         results.append(p.result)
-                        g_task.append(tid)
+                        g_pos.append(pos)
                         g_source.append(1)
                         g_sid.append(p.id)
         if d_list:
@@ -307,7 +411,7 @@ def flatten_tasks(
                 for d in d_list:
                     if type(d) is Draft and d.result:
                         results.append(d.result)
-                        g_task.append(tid)
+                        g_pos.append(pos)
                         g_source.append(2)
                         g_sid.append(d.id)
     ids = pa.array([t.id for t in tasks], pa.int64()) if tasks else pa.array([], pa.int64())
@@ -356,5 +460,5 @@ def flatten_tasks(
             "drafts", drafts, _repeat(ids, n_draft), Draft, _DRAFT_COLUMNS
         )
     if items_wanted:
-        out.update(_results(results, g_task, g_source, g_sid, wanted))
+        out.update(_results(results, ids, g_pos, g_source, g_sid, wanted, report))
     return {name: out[name] for name in SCHEMAS if name in wanted}

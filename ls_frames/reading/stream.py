@@ -6,6 +6,12 @@ decoded and flattened in a small process pool (``fork`` on POSIX, else ``spawn``
 calling script needs an ``if __name__ == "__main__"`` guard), at most ``workers + 1`` chunks
 in flight, so memory stays bounded whatever the file size. The order of rows never depends
 on ``workers`` or ``chunk_size``.
+
+Malformed result items (see :mod:`ls_frames.reading.report`) are kept; each chunk's report
+comes back with its batches (from the workers too) and merges into ``reader.report``. At
+the end of the loop one :class:`~ls_frames.MalformedResultWarning` names them; with
+``strict=True`` the first one raises :class:`~ls_frames.ExportFormatError` instead, before
+the batches of its chunk are yielded.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from typing import IO, Any
 
 import pyarrow as pa
 
+from ls_frames._warnings import warn_outside
 from ls_frames.errors import ExportFormatError
 from ls_frames.reading.chunker import DEFAULT_CHUNK_SIZE, Chunk, iter_chunks
 from ls_frames.reading.decode import decode_chunk
 from ls_frames.reading.flatten import flatten_tasks
+from ls_frames.reading.report import MalformedReport
 from ls_frames.reading.schemas import choose_tables
 
 __all__ = ["ExportReader", "Source", "flatten_chunk", "open_source"]
@@ -62,10 +70,12 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def flatten_chunk(
-    chunk: Chunk, tables: tuple[str, ...], path: str | None
-) -> tuple[dict[str, pa.RecordBatch], list[str], int]:
-    """Decode and flatten one chunk: (batches, data keys in order, number of tasks)."""
+Flattened = tuple[dict[str, pa.RecordBatch], list[str], int, MalformedReport]
+
+
+def flatten_chunk(chunk: Chunk, tables: tuple[str, ...], path: str | None) -> Flattened:
+    """Decode and flatten one chunk: (batches, data keys in order, number of tasks, its
+    malformed result items with task indexes counted in the whole export)."""
     with _no_cyclic_gc():
         tasks = decode_chunk(
             chunk.doc,
@@ -76,10 +86,11 @@ def flatten_chunk(
             path=path,
         )
         keys: dict[str, None] = {}
-        batches = flatten_tasks(tasks, tables, keys)
+        report = MalformedReport()
+        batches = flatten_tasks(tasks, tables, keys, report)
         count = len(tasks)
         del tasks  # freed here, still without the GC
-    return batches, list(keys), count
+    return batches, list(keys), count, report.shifted(chunk.first_index) if report else report
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -94,7 +105,10 @@ class ExportReader:
     """Iterate ``{table: RecordBatch}`` per chunk of an export.
 
     After the loop, ``data_keys`` holds every key of the tasks' ``data`` in first-seen
-    order and ``task_count`` the number of tasks.
+    order, ``task_count`` the number of tasks and ``report`` the malformed result items
+    (a :class:`~ls_frames.reading.report.MalformedReport`; reported by one
+    :class:`~ls_frames.MalformedResultWarning` at the end of the loop). ``strict=True``
+    raises :class:`~ls_frames.ExportFormatError` at the first malformed item instead.
     """
 
     def __init__(
@@ -104,8 +118,11 @@ class ExportReader:
         tables: Iterable[str] | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         workers: int = 1,
+        strict: bool = False,
     ) -> None:
         self.source = source
+        self.strict = strict
+        self.report = MalformedReport()
         self.tables = choose_tables(tables)
         self.chunk_size = chunk_size
         self.workers = max(1, int(workers))
@@ -113,10 +130,12 @@ class ExportReader:
         self.task_count = 0
         self.path: str | None = None
 
-    def _take(
-        self, result: tuple[dict[str, pa.RecordBatch], list[str], int]
-    ) -> dict[str, pa.RecordBatch]:
-        batches, keys, count = result
+    def _take(self, result: Flattened) -> dict[str, pa.RecordBatch]:
+        batches, keys, count, report = result
+        if report:
+            if self.strict:
+                raise report.error(self.path)
+            self.report.merge(report)
         for key in keys:
             self.data_keys.setdefault(key)
         self.task_count += count
@@ -147,17 +166,23 @@ class ExportReader:
             stream, self.path = open_source(self.source, stack)
             if self.workers == 1:
                 yield from self._in_process(stream)
-                return
-            chunks = iter_chunks(stream, chunk_size=self.chunk_size, path=self.path)
-            pool = stack.enter_context(ProcessPoolExecutor(self.workers, mp_context=_context()))
-            pending: deque[Future[Any]] = deque()
-            try:
-                for chunk in chunks:
-                    pending.append(pool.submit(flatten_chunk, chunk, self.tables, self.path))
-                    while len(pending) > self.workers:
-                        yield self._take(pending.popleft().result())
-                while pending:
+            else:
+                yield from self._in_pool(stream, stack)
+        if self.report:
+            warn_outside(self.report.warning())
+
+    def _in_pool(self, stream: IO[bytes], stack: ExitStack) -> Iterator[dict[str, pa.RecordBatch]]:
+        """Chunks decoded by ``workers`` processes, at most ``workers + 1`` in flight."""
+        chunks = iter_chunks(stream, chunk_size=self.chunk_size, path=self.path)
+        pool = stack.enter_context(ProcessPoolExecutor(self.workers, mp_context=_context()))
+        pending: deque[Future[Any]] = deque()
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(flatten_chunk, chunk, self.tables, self.path))
+                while len(pending) > self.workers:
                     yield self._take(pending.popleft().result())
-            finally:
-                for fut in pending:
-                    fut.cancel()
+            while pending:
+                yield self._take(pending.popleft().result())
+        finally:
+            for fut in pending:
+                fut.cancel()

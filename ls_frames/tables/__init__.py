@@ -22,6 +22,8 @@ import warnings as _warnings
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from ls_frames._lazy import attach
+
 if _TYPE_CHECKING:
     from ls_frames.tables.dataset import METADATA_KEY
     from ls_frames.tables.delta import compact_delta, read_delta
@@ -73,31 +75,23 @@ _MOVED = {
 }
 
 
+_lazy_getattr, __dir__ = attach(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None and name in _MOVED:
-        module = _MOVED[name]
-        package = module.rsplit(".", 1)[0]
-        if name in getattr(_importlib.import_module(package), "__all__", ()):
-            module = package
-        top = _importlib.import_module("ls_frames")
-        also = f" (or ls_frames.{name})" if name in top.__all__ else ""
-        _warnings.warn(
-            f"ls_frames.tables.{name} moved: import it from {module}{also}; the old name "
-            "will be removed in a later release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(_importlib.import_module(module), name)
-    if module is None:
-        raise AttributeError(f"module 'ls_frames.tables' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    if name not in _MOVED:
+        return _lazy_getattr(name)
+    module = _MOVED[name]
+    package = module.rsplit(".", 1)[0]
+    if name in getattr(_importlib.import_module(package), "__all__", ()):
+        module = package
+    _warnings.warn(
+        f"ls_frames.tables.{name} moved: import it from {module}; the old name will be "
+        "removed in a later release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(module), name)
 
 
 __all__ = [

@@ -307,6 +307,7 @@ def read_export(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
     progress: bool | None = None,
+    strict: bool = False,
 ) -> Frames:
     """Read a JSON export (path, bytes or binary file object) into :class:`Frames`.
 
@@ -314,6 +315,13 @@ def read_export(
     regions, relations``. ``label_config`` (the project's XML) turns ``from_name``,
     ``label`` and ``choice`` into categoricals in config order. ``workers=2`` decodes
     chunks in two processes. Malformed input raises :class:`ExportFormatError`.
+
+    Malformed result items (a ``value`` that is not a JSON object, no ``from_name`` or
+    ``type``, a coordinate that is not a number, an image size that is not an integer, a
+    value converted or dropped to fit its column) are kept: ``value_json`` holds the
+    export's exact text, the typed column what could be made of it (``"12"`` -> 12.0,
+    ``640.5`` -> 640, ``"480"`` -> null). One :class:`~ls_frames.MalformedResultWarning`
+    at the end of the read counts them by kind and names the first of each.
 
     Parameters
     ----------
@@ -334,6 +342,9 @@ def read_export(
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
+    strict
+        Raise :class:`ExportFormatError` at the first malformed result item instead of
+        keeping it and warning.
 
     Returns
     -------
@@ -344,7 +355,13 @@ def read_export(
     ------
     ExportFormatError
         The input is not a Label Studio JSON export; the error names the byte offset or
-        task index.
+        task index. With ``strict=True``, also a malformed result item (the error names
+        its task and item).
+
+    Warns
+    -----
+    MalformedResultWarning
+        The export held malformed result items (kept as read; not with ``strict=True``).
     ConfigurationError
         ``label_config`` is not XML, or ``dtype_backend`` is unknown.
     ValueError
@@ -352,7 +369,9 @@ def read_export(
     """
     config = resolve_label_config(label_config)
     types_mapper(dtype_backend)
-    reader = ExportReader(source, tables=tables, chunk_size=chunk_size, workers=workers)
+    reader = ExportReader(
+        source, tables=tables, chunk_size=chunk_size, workers=workers, strict=strict
+    )
     parts = collect_batches(
         reader, reader.tables, lambda: reader.task_count, progress, desc="flatten", unit="task"
     )

@@ -71,6 +71,7 @@ def to_parquet(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
     progress: bool | None = None,
+    strict: bool = False,
 ) -> Path:
     """Stream ``source`` into a Parquet dataset at ``out_dir``; returns ``out_dir``.
 
@@ -78,7 +79,9 @@ def to_parquet(
     ``ls_frames_version``, ``written_at`` and the label config in every file's metadata.
     Raises :class:`~ls_frames.OutputExistsError` if ``out_dir`` exists and ``overwrite``
     is false, and :class:`~ls_frames.errors.ExportFormatError` for malformed input
-    (nothing is left then).
+    (nothing is left then). Malformed result items are written as read and reported by one
+    :class:`~ls_frames.MalformedResultWarning` (see :func:`~ls_frames.read_export`), or
+    raise with ``strict=True``.
 
     Parameters
     ----------
@@ -107,6 +110,9 @@ def to_parquet(
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
+    strict
+        Raise :class:`~ls_frames.ExportFormatError` at the first malformed result item
+        (no dataset is left) instead of writing it and warning.
 
     Returns
     -------
@@ -118,7 +124,13 @@ def to_parquet(
     OutputExistsError
         ``out_dir`` exists and ``overwrite`` is false (also a ``FileExistsError``).
     ExportFormatError
-        The input is not a Label Studio JSON export (no dataset is left at ``out_dir``).
+        The input is not a Label Studio JSON export (no dataset is left at ``out_dir``);
+        with ``strict=True``, also a malformed result item.
+
+    Warns
+    -----
+    MalformedResultWarning
+        The export held malformed result items (written as read; not with ``strict=True``).
     ConfigurationError
         ``label_config`` is not XML.
     """
@@ -137,6 +149,7 @@ def to_parquet(
             chunk_size=chunk_size,
             workers=workers,
             progress=progress,
+            strict=strict,
         )
         publish(tmp, out, written)
     except BaseException:
@@ -156,9 +169,12 @@ def _write(
     chunk_size: int,
     workers: int,
     progress: bool | None,
+    strict: bool,
 ) -> dict[str, Any]:
     meta = {METADATA_KEY: json.dumps(info, default=str).encode()}
-    reader = ExportReader(source, tables=tables, chunk_size=chunk_size, workers=workers)
+    reader = ExportReader(
+        source, tables=tables, chunk_size=chunk_size, workers=workers, strict=strict
+    )
     writers: dict[str, TableWriter] = {}
     background = Background()
     try:

@@ -8,9 +8,9 @@ and features of detection, classification, NER and segmentation). The top layer 
 data stack: it may import evaluation, geometry and the tables.
 """
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from ls_frames._lazy import attach
 
 if _TYPE_CHECKING:
     from ls_frames.training.hf import to_hf_dataset, whitespace_tokenizer
@@ -23,17 +23,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ls_frames.training' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = attach(__name__, _LAZY)
 
 
 __all__ = ["split", "to_hf_dataset", "whitespace_tokenizer"]

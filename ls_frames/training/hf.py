@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from ls_frames._warnings import PartialResultWarning, warn_outside
 from ls_frames.errors import ConfigurationError, DownloadError
 from ls_frames.evaluation.reference import Reference, check_reference, choose_annotations
 from ls_frames.evaluation.truth import reference_regions
@@ -43,6 +44,12 @@ _TYPES: dict[str, tuple[str, ...]] = {
     "ner": control_types("text", labelled=True),
 }
 _INSTALL = 'pip install "ls_frames[train]"'
+_NO_MEDIA = (
+    "task={task!r} trains on images, and no media= was given: pass the table of the image "
+    "files (ls_frames.fetch_media(frames, 'media/'), or read_parquet(out).media of a "
+    "dataset exported with export_project(..., media='media/')), or media=False for a "
+    "dataset of the labels alone (no image column)"
+)
 
 
 def _datasets() -> Any:
@@ -100,9 +107,8 @@ def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Con
     return fitting[0].name, fitting[0]
 
 
-def _media_rows(
-    media: pd.DataFrame, field: str | None, control: Control | None, task_ids: Sequence[int]
-) -> tuple[pd.DataFrame, str]:
+def _media_field(media: pd.DataFrame, field: str | None, control: Control | None) -> str:
+    """The media field to use: ``field``, else the control's ``toName``, else the only one."""
     fields = sorted({str(f) for f in media["field"].dropna().astype(object)})
     if field is None:
         guesses = [t for t in (control.to_name if control else ()) if t in fields]
@@ -114,37 +120,96 @@ def _media_rows(
             raise ConfigurationError(f"pass field= to choose the media: the table has {fields}")
     if field not in fields:
         raise ConfigurationError(f"no media field {field!r}: the table has {fields}")
+    return field
+
+
+def _media_rows(
+    media: pd.DataFrame, field: str | None, control: Control | None, task_ids: Sequence[int]
+) -> tuple[pd.DataFrame, str, dict[int, str]]:
+    """The first item of the media field of each task, whether it is image or audio, and
+    the tasks without a usable file with the reason (``error``, or what is missing)."""
+    field = _media_field(media, field, control)
     rows = media[(media["field"].astype(object) == field).to_numpy(bool)]
     position = pd.to_numeric(rows["position"], errors="coerce").fillna(0)
     rows = rows.assign(_pos=position.to_numpy()).sort_values(["task_id", "_pos"])
     rows = rows.drop_duplicates("task_id").set_index("task_id")
-    absent = [t for t in task_ids if t not in rows.index]
-    failed = [
-        t
-        for t in task_ids
-        if t in rows.index
-        and (
-            not pd.isna(rows.at[t, "error"])
-            or (pd.isna(rows.at[t, "path"]) and _bytes(rows.at[t, "bytes"]) is None)
-        )
-    ]
-    if absent or failed:
-        parts = [f"no {field!r} media for tasks {absent[:10]}"] if absent else []
-        if failed:
-            parts.append(f"media of tasks {failed[:10]} failed: {rows.at[failed[0], 'error']}")
-        detail = "; ".join(parts)
-        raise DownloadError(
-            f"cannot build the dataset: {detail} (fetch them, or pass only "
-            f"the tasks that have media)"
-        )
-    kinds = {str(c).split("/")[0] for c in rows["content_type"].dropna().astype(object)}
+    missing: dict[int, str] = {}
+    for t in task_ids:
+        if t not in rows.index:
+            missing[t] = f"no {field!r} row in the media table"
+        elif not pd.isna(rows.at[t, "error"]):
+            missing[t] = str(rows.at[t, "error"])
+        elif pd.isna(rows.at[t, "path"]) and _bytes(rows.at[t, "bytes"]) is None:
+            missing[t] = "neither a path nor bytes in the media table"
+    usable = rows[~rows.index.isin(list(missing))]
+    kinds = {str(c).split("/")[0] for c in usable["content_type"].dropna().astype(object)}
     kind = "audio" if kinds == {"audio"} else "image"
     if kinds - {"audio", "image"} or len(kinds) > 1:
         raise ConfigurationError(
             f"media {field!r} must be all images or all audio, not "
-            f"{sorted(rows['content_type'].dropna().astype(str).unique())}"
+            f"{sorted(usable['content_type'].dropna().astype(str).unique())}"
         )
-    return rows, kind
+    return rows, kind, missing
+
+
+def _by_reason(missing: dict[int, str]) -> dict[str, list[int]]:
+    """The tasks of each reason, the most common reason first."""
+    grouped: dict[str, list[int]] = {}
+    for task_id, why in missing.items():
+        grouped.setdefault(why, []).append(task_id)
+    return dict(sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+
+
+def _refuse_missing(missing: dict[int, str], total: int) -> None:
+    """``on_error="raise"``: a :class:`DownloadError` listing the tasks by reason."""
+    parts = []
+    for why, tasks in _by_reason(missing).items():
+        shown = ", ".join(str(t) for t in tasks[:10]) + (", ..." if len(tasks) > 10 else "")
+        parts.append(f"{len(tasks):,} {why} (task{'s' if len(tasks) > 1 else ''} {shown})")
+    raise DownloadError(
+        f"cannot build the dataset: the media of {len(missing):,} of {total:,} tasks is "
+        f"missing: {'; '.join(parts)}. Fetch them again (fetch_media), pass only the tasks "
+        'that have media, or on_error="skip" to build without them'
+    )
+
+
+def _usable_tasks(
+    media: pd.DataFrame,
+    field: str | None,
+    control: Control | None,
+    task_ids: list[int],
+    on_error: str,
+) -> tuple[pd.DataFrame, str, list[int]]:
+    """The media rows, their kind and the tasks to build: all of them, or (``on_error=
+    "skip"``) those with media, the others counted in a :class:`PartialResultWarning`."""
+    rows, kind, missing = _media_rows(media, field, control, task_ids)
+    if not missing:
+        return rows, kind, task_ids
+    if on_error == "raise":
+        _refuse_missing(missing, len(task_ids))
+    reasons = {why: len(tasks) for why, tasks in _by_reason(missing).items()}
+    warn_outside(
+        PartialResultWarning.of(
+            len(missing),
+            len(task_ids),
+            "tasks",
+            reasons,
+            "were left out of the dataset for want of media",
+            then='on_error="raise" refuses instead',
+        )
+    )
+    return rows, kind, [t for t in task_ids if t not in missing]
+
+
+def _needs_media(frames: Frames, task: str, control: Control | None) -> bool:
+    """Whether ``task`` trains on images: detection and segmentation always, classification
+    when its control labels an ``<Image>``."""
+    if task in ("detection", "segmentation"):
+        return True
+    if task != "classification" or control is None or frames.label_config is None:
+        return False
+    kinds = {o.name: o.type for o in frames.label_config.objects}
+    return any(kinds.get(name) == "image" for name in control.to_name)
 
 
 def _bytes(value: Any) -> bytes | None:
@@ -161,12 +226,13 @@ def _media_value(row: pd.Series) -> dict[str, Any]:
 def to_hf_dataset(
     frames: Frames,
     *,
-    media: pd.DataFrame | None = None,
+    media: pd.DataFrame | Literal[False] | None = None,
     split: pd.Series | None = None,
     task: Task = "detection",
     from_name: str | None = None,
     field: str | None = None,
     tokenizer: Tokenizer | None = None,
+    on_error: Literal["raise", "skip"] = "raise",
     reference: Reference = "ground_truth",
 ) -> Any:
     """A Hugging Face dataset to train on, one row per annotated task.
@@ -183,8 +249,11 @@ def to_hf_dataset(
     media
         The ``fetch_media`` table (``task_id, field, position, uri, path, bytes, sha256,
         content_type, error``); adds an ``image`` (``datasets.Image``) or ``audio``
-        (``datasets.Audio``) column from the first item of ``field`` of each task. A task of
-        the dataset whose media is missing or failed is an error.
+        (``datasets.Audio``) column from the first item of ``field`` of each task. A task
+        whose media is missing or failed is handled as ``on_error`` says. Required for the
+        tasks that train on images (detection, segmentation, classification of an
+        ``<Image>``); ``media=False`` builds the labels alone (no image column; detection
+        sizes from the export's ``original_width/height``).
     split
         A Series ``task_id -> split name`` (:func:`~ls_frames.tables.split`): gives a
         ``DatasetDict`` with one dataset per category, in category order.
@@ -210,6 +279,11 @@ def to_hf_dataset(
     tokenizer
         For ``"ner"``, a callable from text to token ``(start, end)`` offsets or token
         strings (found in the text in order); :func:`whitespace_tokenizer` by default.
+    on_error
+        When the media of some tasks is missing or failed: ``"raise"`` (the default) a
+        :class:`~ls_frames.errors.DownloadError` listing the tasks by reason; ``"skip"``
+        builds the dataset without them and issues one
+        :class:`~ls_frames.PartialResultWarning` counting them by reason.
     reference
         The annotation each task trains on, as :func:`~ls_frames.evaluate` scores against:
         ``"ground_truth"`` (the default: the ground-truth annotation, else the latest),
@@ -227,24 +301,39 @@ def to_hf_dataset(
     ------
     ConfigurationError
         ``datasets`` is not installed (with the ``pip install`` line), an unknown ``task``,
-        ``reference`` or ``from_name``, an ambiguous control or field, tasks missing from ``split``.
+        ``from_name``, ``on_error`` or ``reference``, an ambiguous control or field, tasks
+        missing from ``split``, no ``media`` for a task that trains on images.
     DownloadError
-        Media missing or failed for a task of the dataset.
+        Media missing or failed for some tasks, with ``on_error="raise"``.
+    TypeError
+        ``media`` is neither a DataFrame, ``False`` nor ``None``.
+
+    Warns
+    -----
+    PartialResultWarning
+        With ``on_error="skip"``, when tasks were left out for want of media.
     """
     if task not in _TYPES:
         raise ConfigurationError(f"task must be one of {list(_TYPES)}, not {task!r}")
+    if on_error not in ("raise", "skip"):
+        raise ConfigurationError(f'on_error must be "raise" or "skip", not {on_error!r}')
     check_reference(frames, reference)
     ds = _datasets()
     name, control = _control(frames, task, from_name)
+    if media is None and _needs_media(frames, task, control):
+        raise ConfigurationError(_NO_MEDIA.format(task=task))
+    if not (media is None or media is False or isinstance(media, pd.DataFrame)):
+        raise TypeError(f"media= takes the fetch_media table or False, not {media!r}")
     chosen, mine = reference_regions(frames, name, reference)
     task_ids = [int(t) for t in chosen]
     regions = frames.regions
     by_task = {int(t): g for t, g in mine.groupby("task_id", sort=False)}  # type: ignore[arg-type]
+    kind = None
+    if isinstance(media, pd.DataFrame):
+        rows, kind, task_ids = _usable_tasks(media, field, control, task_ids, on_error)
     columns: dict[str, list[Any]] = {"task_id": task_ids}
     features: dict[str, Any] = {"task_id": ds.Value("int64")}
-    kind = None
-    if media is not None:
-        rows, kind = _media_rows(media, field, control, task_ids)
+    if kind is not None:
         if kind == "audio" and importlib.util.find_spec("torchcodec") is None:
             raise ConfigurationError(
                 "audio media needs torchcodec, which datasets uses to "

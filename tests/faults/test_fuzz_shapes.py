@@ -16,7 +16,8 @@ The contract: either the export reads, and then every result item of the export 
 ``json.loads`` sees it) lands in exactly one row of ``regions`` or ``relations`` with
 ``value_json`` equal to its ``value``; or an :class:`~ls_frames.errors.ExportFormatError`
 names a byte offset inside the document, or the index of the damaged task. Nothing else
-escapes. ``CASES`` counts the cases that ran; each test checks its own ran (5,000 in all; derandomized: CI runs the same cases).
+escapes. A result item damaged into a malformed one (its value not an object, no
+``from_name`` or ``type``, a coordinate not a number) is counted in the reader's report. ``CASES`` counts the cases that ran; each test checks its own ran (5,000 in all; derandomized: CI runs the same cases).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,11 +195,19 @@ def _set(obj: Any, path: tuple[Any, ...], value: Any) -> None:
     obj[path[-1]] = value
 
 
-def _read(doc: bytes, chunk: int) -> dict[str, pa.Table]:
+def _read(doc: bytes, chunk: int, counts: dict[str, int] | None = None) -> dict[str, pa.Table]:
+    """The tables; ``counts`` receives the malformed items by kind (their one warning is
+    caught: the base exports hold some, an unknown type's ``"text": 5`` say)."""
     parts: dict[str, list[pa.RecordBatch]] = {}
-    for batches in ExportReader(doc, chunk_size=chunk):
-        for name, batch in batches.items():
-            parts.setdefault(name, []).append(batch)
+    reader = ExportReader(doc, chunk_size=chunk)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ls_frames.MalformedResultWarning)
+        for batches in reader:
+            for name, batch in batches.items():
+                parts.setdefault(name, []).append(batch)
+    assert len(caught) == bool(reader.report)
+    if counts is not None:
+        counts.update(reader.report.counts)
     return {
         name: pa.Table.from_batches(parts[name]) if name in parts else schema.empty_table()
         for name, schema in SCHEMAS.items()
@@ -257,6 +267,23 @@ def _check_located(exc: ExportFormatError, doc: bytes, task_index: int | None) -
             assert exc.task_index == task_index, (exc.task_index, task_index, str(exc))
 
 
+def _malformed_kind(task: dict[str, Any], path: tuple[Any, ...], new: Any) -> str | None:
+    """The kind of malformed item a damage at ``path`` makes (when a simple rule says)."""
+    if len(path) < 5 or path[0] not in dict(SOURCES).values() or path[2] != "result":
+        return None
+    item = task[path[0]][path[1]]["result"][path[3]]
+    if not isinstance(item, dict) or item.get("type") == "relation" or path[4] == "type":
+        return "missing_type" if path[4:] == ("type",) and new is None else None
+    if path[4:] == ("value",) and not isinstance(new, dict):
+        return "value_not_object"
+    if path[4:] == ("from_name",) and new is None:
+        return "missing_from_name"
+    coordinate = len(path) == 6 and path[4] == "value" and path[5] in ("x", "y", "width")
+    if coordinate and new is not None and type(new) not in (int, float):
+        return "coordinate_not_number"
+    return None
+
+
 def _is_well_shaped(tasks: Any) -> bool:
     """Whether the containers the lossless check walks are of the right types."""
     try:
@@ -275,8 +302,10 @@ def _is_well_shaped(tasks: Any) -> bool:
 
 def test_one_field_of_another_type() -> None:
     rejected = CASES["wrong_type_rejected"]
+    reported = CASES["wrong_type_reported"]
     run_counted(_one_field_of_another_type, CASES, "wrong_type", 2000)
     assert CASES["wrong_type_rejected"] > rejected  # the damage reached the checks
+    assert CASES["wrong_type_reported"] > reported  # and made malformed items
 
 
 @_settings(2000)
@@ -287,15 +316,21 @@ def _one_field_of_another_type(
     CASES["wrong_type"] += 1
     t = data.draw(st.integers(0, len(tasks) - 1))
     path = data.draw(st.sampled_from(_paths(tasks[t])))
-    _set(tasks[t], path, data.draw(_wrong))
+    new = data.draw(_wrong)
+    _set(tasks[t], path, new)
     doc = _encode(tasks)
+    counts: dict[str, int] = {}
     try:
-        tables = _read(doc, chunk)
+        tables = _read(doc, chunk, counts)
     except ExportFormatError as exc:
         CASES["wrong_type_rejected"] += 1
         _check_located(exc, doc, t)
         return
     assert tables["tasks"].num_rows == len(tasks)
+    kind = _malformed_kind(tasks[t], path, new)
+    if kind is not None:
+        CASES["wrong_type_reported"] += 1
+        assert counts.get(kind, 0) >= 1, (kind, path, counts)
     if _is_well_shaped(tasks):
         _check_lossless(doc, tables)
 
@@ -419,7 +454,9 @@ def _to_parquet_failure_keeps_the_old_dataset(
     _set(tasks[t], data.draw(st.sampled_from(_paths(tasks[t]))), data.draw(_wrong))
     doc = _encode(tasks)
     try:
-        ls_frames.to_parquet(doc, out, overwrite=True, chunk_size=64, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ls_frames.MalformedResultWarning)
+            ls_frames.to_parquet(doc, out, overwrite=True, chunk_size=64, progress=False)
     except ExportFormatError as exc:
         CASES["to_parquet_rejected"] += 1
         _check_located(exc, doc, t)

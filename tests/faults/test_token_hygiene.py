@@ -245,7 +245,7 @@ def test_no_credential_in_parquet_files_or_provenance(
         leaks += _leaks_in(json.dumps(cells, default=str).encode(), secrets, f"cells of {file}")
     provenance = ls_frames.read_parquet(out).provenance
     assert provenance is not None and provenance["project"] == demo_project["project_id"]
-    leaks += _leaks_in(json.dumps(provenance).encode(), secrets, "Frames.provenance")
+    leaks += _leaks_in(json.dumps(provenance.to_dict()).encode(), secrets, "Frames.provenance")
     assert not leaks, leaks
     count("token hygiene", "parquet-files-scanned", len(parquet))
     count("token hygiene", "dataset-files-scanned", len(files))

@@ -16,7 +16,9 @@ The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``LABEL_STUDIO_API_KEY``. A project is given by id or by title. Snapshots made for
 ``export`` and ``download`` are deleted from the server once downloaded, unless
 ``--keep-snapshot``. Exit codes: 0 success (a closed output pipe included), 1 an error
-(printed in one line, never with the key), 2 bad arguments.
+(printed in one line, never with the key), 2 bad arguments, 3 media files missing (the
+command finished, but some files its tasks point to could not be fetched: the reasons
+follow the summary; ``--allow-missing`` exits 0 instead), 130 interrupted.
 
 The package: :mod:`~ls_frames.frontends.cli.parser` (the commands and their options),
 :mod:`~ls_frames.frontends.cli.commands` (what each command calls),
@@ -26,16 +28,24 @@ turns its errors into one line and an exit status.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import TextIO
 
+from ls_frames._warnings import PartialResultWarning
 from ls_frames.errors import LSFramesError, OutputExistsError
 from ls_frames.frontends.cli.output import media_summary, summarize
 from ls_frames.frontends.cli.parser import build_parser
 
-__all__ = ["main", "media_summary", "summarize"]
+__all__ = ["MISSING_MEDIA", "main", "media_summary", "summarize"]
+
+#: The exit status of a command that fetched media and could not fetch every file (its
+#: output is complete otherwise); ``--allow-missing`` makes it 0.
+MISSING_MEDIA = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2), format="%(levelname)s %(message)s"
     )
     try:
-        args.func(args)
+        with _media_failures() as missing:
+            args.func(args)
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader went away (`ls-frames snapshots 12 | head`): not an error; stdout is
@@ -70,7 +81,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ls-frames: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return _media_status(missing, getattr(args, "allow_missing", False))
+
+
+@contextlib.contextmanager
+def _media_failures() -> Iterator[list[PartialResultWarning]]:
+    """Collect the :class:`~ls_frames.PartialResultWarning` of the media a command fetched
+    (:func:`_media_status` reports them); any other warning is shown as usual."""
+    found: list[PartialResultWarning] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PartialResultWarning)
+        show = warnings.showwarning
+
+        def keep(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            if isinstance(message, PartialResultWarning):
+                found.append(message)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = keep
+        yield found
+
+
+def _media_status(found: list[PartialResultWarning], allow_missing: bool) -> int:
+    """After the summary: what could not be fetched, by reason, and :data:`MISSING_MEDIA`
+    unless ``--allow-missing``."""
+    for warning in found:
+        print(f"ls-frames: media: {warning}", file=sys.stderr)
+    if not found or allow_missing:
+        return 0
+    print(
+        f"ls-frames: exit status {MISSING_MEDIA}: media files are missing "
+        "(add --allow-missing to accept that)",
+        file=sys.stderr,
+    )
+    return MISSING_MEDIA
 
 
 def _os_message(exc: OSError) -> str:

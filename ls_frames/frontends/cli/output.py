@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ls_frames._warnings import count_reasons
 from ls_frames.tables import read_parquet
 
 if TYPE_CHECKING:  # the sync modules are imported when a sync command runs
@@ -54,7 +55,7 @@ def summarize(out_dir: Path) -> str:
 
 
 def media_summary(table: Any) -> str:
-    """Lines on a media table: what the run did, and the first failures."""
+    """Lines on a media table: what the run did, the failures by reason, the first ones."""
     counts = table.attrs.get("media", {})
     done = ", ".join(
         f"{counts[k]} {k.replace('_', ' ')}"
@@ -66,6 +67,9 @@ def media_summary(table: Any) -> str:
         f"{int(counts.get('bytes_downloaded', 0)):,} bytes downloaded, "
         f"cache {counts.get('cache_dir', '')}"
     ]
+    reasons = counts.get("reasons") or {}
+    if reasons:
+        lines.append(f"  failed by reason: {count_reasons(reasons)}")
     failed = table[table["error"].notna()]
     for row in failed.head(10).itertuples():
         lines.append(f"  task {row.task_id} {row.field}: {row.error} ({row.uri})")

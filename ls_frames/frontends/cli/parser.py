@@ -94,6 +94,11 @@ def _add_export(sub: _Subparsers, parents: list[argparse.ArgumentParser]) -> Non
         metavar="DIR",
         help="also fetch the tasks' files into DIR and keep a media table",
     )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="exit 0 even when some media files could not be fetched (default: exit 3)",
+    )
     p.set_defaults(func=cmd_export)
 
 
@@ -134,6 +139,11 @@ def _add_sync(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
         help="keep the media table up to date with files in DIR (default: the "
         "cache the dataset already uses, if any)",
     )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="exit 0 even when some media files could not be fetched (default: exit 3)",
+    )
     p.set_defaults(func=cmd_sync)
 
 
@@ -158,6 +168,11 @@ def _add_media(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
         "--refresh", action="store_true", help="revalidate cached files with conditional requests"
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="exit 0 even when some media files could not be fetched (default: exit 3)",
+    )
     p.add_argument(
         "--allow-host",
         action="append",
@@ -219,7 +234,13 @@ def _add_demo(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     """``ls-frames`` and its commands, in the order ``--help`` lists them."""
-    parser = argparse.ArgumentParser(prog="ls-frames", description=description)
+    parser = argparse.ArgumentParser(
+        prog="ls-frames",
+        description=description,
+        epilog="exit status: 0 success, 1 an error, 2 bad arguments, 3 media files missing "
+        "(export/sync --media, media: the rest is done; --allow-missing exits 0), "
+        "130 interrupted",
+    )
     parser.add_argument("--version", action="version", version=f"ls-frames {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     local = _local()

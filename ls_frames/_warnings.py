@@ -1,0 +1,118 @@
+"""Warnings issued by ls_frames (the public names are re-exported from ``ls_frames``).
+
+Every warning the library issues on purpose derives from :class:`LSFramesWarning`::
+
+    UserWarning
+    └── LSFramesWarning               a warning of ls_frames (filter them all with it)
+        ├── MalformedResultWarning    an export held malformed result items: kept, counted
+        │                             and reported once at the end of the read
+        └── PartialResultWarning      a result is missing some of what was asked: files
+                                      fetch_media could not fetch, tasks a dataset left out
+
+Filter them as any warning: ``warnings.simplefilter("error", ls_frames.LSFramesWarning)``
+turns them into exceptions, ``"ignore"`` silences them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Mapping
+
+__all__ = [
+    "LSFramesWarning",
+    "MalformedResultWarning",
+    "PartialResultWarning",
+    "count_reasons",
+    "warn_outside",
+]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class LSFramesWarning(UserWarning):
+    """Base class of the warnings ls_frames issues."""
+
+
+class MalformedResultWarning(LSFramesWarning):
+    """An export held result items Label Studio does not write: a ``value`` that is not a
+    JSON object, no ``from_name`` or ``type``, a coordinate that is not a number, an image
+    size that is not an integer, or a value that had to be converted (or dropped) to fit
+    its typed column.
+
+    The rows were kept (``value_json`` holds the export's exact text). ``counts`` maps each
+    kind to its number of items; the message names the first task and item of each kind.
+    ``strict=True`` raises :class:`~ls_frames.ExportFormatError` instead.
+    """
+
+    def __init__(self, message: str, counts: Mapping[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.counts: dict[str, int] = dict(counts or {})
+
+
+class PartialResultWarning(LSFramesWarning):
+    """A call returned normally but without some of what it was asked for: files
+    :func:`~ls_frames.fetch_media` could not fetch (their rows carry an ``error``), tasks
+    :func:`~ls_frames.to_hf_dataset` left out with ``on_error="skip"``.
+
+    ``failed`` of ``total`` items (``what``: ``"files"``, ``"tasks"``) are missing;
+    ``reasons`` maps each reason to its number of items, most common first. Issued once per
+    call; ``strict=True`` (``fetch_media``) or ``on_error="raise"`` (``to_hf_dataset``)
+    raise instead.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed: int = 0,
+        total: int = 0,
+        reasons: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failed, self.total = failed, total
+        self.reasons: dict[str, int] = dict(reasons or {})
+
+    @classmethod
+    def of(
+        cls,
+        failed: int,
+        total: int,
+        what: str,
+        reasons: Mapping[str, int],
+        done: str,
+        then: str = "",
+    ) -> PartialResultWarning:
+        """``"7 of 8 files could not be fetched: 5 connection failed (...), 2 HTTP 404"``:
+        the reasons most common first (``done`` says what happened to the items, ``then``
+        what to do, after a semicolon)."""
+        return cls(
+            f"{failed:,} of {total:,} {what} {done}: {count_reasons(reasons)}"
+            + (f"; {then}" if then else ""),
+            failed=failed,
+            total=total,
+            reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+
+
+def count_reasons(reasons: Mapping[str, int], shown: int = 5) -> str:
+    """``"5 connection failed (http://ls:8080), 2 HTTP 404, 1 other"``: the ``shown`` most
+    common reasons with their numbers, the rest counted together."""
+    ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    parts = [f"{n:,} {why}" for why, n in ranked[:shown]]
+    rest = sum(n for _, n in ranked[shown:])
+    if rest:
+        parts.append(f"{rest:,} for {len(ranked) - shown} other reason(s)")
+    return ", ".join(parts)
+
+
+def warn_outside(warning: Warning) -> None:
+    """Issue ``warning`` at the first frame outside the ls_frames package (the user's
+    line), however deep in the library (generators included) it was found."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(warning, stacklevel=level)
