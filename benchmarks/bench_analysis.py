@@ -192,7 +192,7 @@ def _job(name: str, path: str, queue: Any) -> None:
         detail = len(ls_frames.compare_predictions(frames))
     elif name == "compare_gt":
         assert frames is not None
-        detail = len(ls_frames.compare_predictions(frames, ground_truth_only=True))
+        detail = len(ls_frames.compare_predictions(frames, reference="ground_truth"))
     elif name == "baseline_compare":
         detail = len(_baseline_module().compare_predictions(frames))
     elif name == "baseline_compare_gt":

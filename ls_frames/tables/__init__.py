@@ -54,7 +54,7 @@ _MOVED = {
     "compare_predictions": "ls_frames.evaluation.comparison",
     "iou": "ls_frames.evaluation.pivot",
     "COCO_IOU_THRESHOLDS": "ls_frames.evaluation.scores",
-    "confusion": "ls_frames.evaluation.scores",
+    "confusion": "ls_frames.evaluation.matrix",
     "evaluate": "ls_frames.evaluation.scores",
     "rle_to_mask": "ls_frames.geometry.brush",
     "mask_to_coco_rle": "ls_frames.geometry.coco",
