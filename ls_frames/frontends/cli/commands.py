@@ -89,7 +89,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     _check_writable(args.media)
     with _client(args) as client:
         out = export_project(
-            client.resolve_project(args.project),
+            args.project,  # an id or a title: the function resolves it, after its checks
             args.out,
             client=client,
             export_id=args.export_id,
@@ -131,9 +131,7 @@ def cmd_media(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"{source} is neither a project id nor a dataset folder ({why})")
     else:
         with _client(args) as client:  # a project id or title
-            frames = load_project(
-                client.resolve_project(source), client=client, progress=_progress(args)
-            )
+            frames = load_project(source, client=client, progress=_progress(args))
             table = fetch_media(frames, args.out, client=client, **options)
     if args.table is not None:
         args.table.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +157,7 @@ def _sync_delta(args: argparse.Namespace) -> None:
     options = _storage_options(args.storage_option)
     with _client(args) as client:
         result = sync_delta(
-            client.resolve_project(args.project),
+            args.project,
             args.delta,
             client=client,
             storage_options=options,
@@ -186,7 +184,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
     _check_writable(args.media)
     with _client(args) as client:
         result = sync_parquet(
-            client.resolve_project(args.project),
+            args.project,
             args.out,
             client=client,
             overlap=args.overlap,
@@ -219,7 +217,7 @@ def cmd_read(args: argparse.Namespace) -> None:
 def cmd_download(args: argparse.Namespace) -> None:
     with _client(args) as client:
         path = download_project(
-            client.resolve_project(args.project),
+            args.project,
             args.out,
             args.format,
             client=client,

@@ -101,7 +101,7 @@ class ExportPanel(PanelLayout):
     Parameters
     ----------
     project
-        The project to preselect.
+        The project to preselect: its id or its title.
     client
         The :class:`~ls_frames.Client` to use; by default one is made from the
         environment (and closed by :meth:`close`). ``ExportPanel(client, project)``, the
@@ -117,7 +117,7 @@ class ExportPanel(PanelLayout):
     @_client_first_deprecated
     def __init__(
         self,
-        project: int | None = None,
+        project: int | str | None = None,
         *,
         client: Client | None = None,
         work_dir: str | Path | None = None,
@@ -144,7 +144,7 @@ class ExportPanel(PanelLayout):
         self._lock = threading.Lock()
         self._pending = 0
         self._exports = 0  # exports queued or running
-        self._wanted = project  # the project asked for, until the list is loaded
+        self._wanted: int | str | None = project  # asked for, until the list is loaded
         self._quiet = False
         self._defaults: dict[str, str] = {}
         self._build()
@@ -238,7 +238,8 @@ class ExportPanel(PanelLayout):
         self.status.value = html.escape(text)
 
     # -- project ----------------------------------------------------------------------
-    def _load_projects(self, project: int | None) -> None:
+    def _load_projects(self, project: int | str | None) -> None:
+        pid = None
         try:
             projects = self.client.list_projects()
             options = [
@@ -251,18 +252,19 @@ class ExportPanel(PanelLayout):
                 self.project_picker.value = None
                 self._say(f"{len(options)} projects")
                 if project is not None:
-                    if int(project) not in {value for _, value in options}:
+                    pid = self.client.resolve_project(project)  # an id or a title
+                    if pid not in {value for _, value in options}:
                         raise LSFramesError(
                             f"project {project} is not among the projects this key sees"
                         )
-                    self.project_picker.value = int(project)
+                    self.project_picker.value = pid
             finally:
                 self._quiet = False
         finally:
             self._wanted = None
-        if project is not None:
+        if pid is not None:
             # loaded in this job, so that an Export clicked meanwhile runs after it
-            self._load_project(int(project))
+            self._load_project(pid)
 
     def _on_project(self, change: dict[str, Any]) -> None:
         if self._quiet or change["new"] is None:
