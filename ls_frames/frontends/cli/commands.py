@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError, OutputExistsError
 from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
 from ls_frames.frontends.cli.output import (
+    cli_words,
     delta_sync_summary,
     format_line,
     media_summary,
@@ -22,6 +24,7 @@ from ls_frames.frontends.cli.output import (
 )
 from ls_frames.pipeline import download_project, export_project, load_project
 from ls_frames.tables import to_parquet
+from ls_frames.tables.folders import check_writable_dir
 
 __all__ = [
     "cmd_demo",
@@ -40,8 +43,12 @@ def _client(args: argparse.Namespace) -> Client:
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
-    """``-q`` switches the bars off; otherwise the environment decides (on by default)."""
-    return False if args.quiet else None
+    """``-q`` switches the bars off, and so does a stderr that is not a terminal (a log
+    file, a pipe, CI); otherwise the environment decides (on by default). The library
+    keeps its own default: a notebook is no terminal but wants its bars."""
+    if args.quiet or not sys.stderr.isatty():
+        return False
+    return None
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,22 +78,16 @@ def _check_output(out: Path, overwrite: bool) -> None:
         raise OutputExistsError(out)
 
 
-def _check_writable(folder: Path | None) -> None:
-    """A cache folder must be a folder we can write, checked before any server work."""
-    if folder is None:
-        return
-    if folder.exists() and not folder.is_dir():
-        raise ConfigurationError(f"{folder} is not a folder")
-    probe = (
-        folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
-    )
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigurationError(f"cannot write to {folder} ({probe} is not writable)")
+def _check_writable(folder: Path | None, flag: str) -> None:
+    """A folder the command writes must be one it can write, checked before any server
+    work (the library's check, with the flag's name)."""
+    if folder is not None:
+        check_writable_dir(folder, flag)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     _check_output(args.out, args.overwrite)
-    _check_writable(args.media)
+    _check_writable(args.media, "--media")
     with _client(args) as client:
         out = export_project(
             args.project,  # an id or a title: the function resolves it, after its checks
@@ -118,7 +119,9 @@ def cmd_media(args: argparse.Namespace) -> None:
     }
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
-    _check_writable(args.out)
+    _check_writable(args.out, "--out")
+    if args.table is not None:
+        _check_writable(args.table.parent, "--table")
     source = args.source
     if (Path(source) / "_SUCCESS").is_file():
         # The client from --url/--api-key, else fetch_media makes one from the environment
@@ -136,7 +139,7 @@ def cmd_media(args: argparse.Namespace) -> None:
     if args.table is not None:
         args.table.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(args.table, index=False)
-    print(media_summary(table))
+    print(cli_words(media_summary(table)))  # its failures may name allow_hosts=
 
 
 def _storage_options(pairs: list[str]) -> dict[str, str] | None:
@@ -181,7 +184,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
         raise ConfigurationError("--storage-option works with --delta, not --out")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
-    _check_writable(args.media)
+    _check_writable(args.media, "--media")
     with _client(args) as client:
         result = sync_parquet(
             args.project,

@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from ls_frames.errors import LSFramesError
+from ls_frames.errors import LSFramesError, OutputExistsError
 from ls_frames.exports import Client, Export, ExportOptions, one_off_snapshot
 from ls_frames.frontends.widgets.layout import ALL_TASKS, STEPS, PanelLayout
 from ls_frames.media.dataset import fetch_dataset_media
@@ -411,6 +411,8 @@ class ExportPanel(PanelLayout):
         if self.export is None or "snapshot" not in self.paths or self._provenance is None:
             raise LSFramesError("export first: there is nothing to save yet")
         out = Path(self.parquet_path.value.strip() or f"project-{self.export.project}")
+        if out.exists() and not self.overwrite.value:
+            raise self._exists(out)
         path = to_parquet(
             self.paths["snapshot"],
             out,
@@ -431,6 +433,12 @@ class ExportPanel(PanelLayout):
                 f"saved the Parquet dataset to {path}; media: {len(self.media) - failed} "
                 f"file(s) in {cache}" + (f", {failed} failed (see panel.media)" if failed else "")
             )
+
+    def _exists(self, out: Path) -> OutputExistsError:
+        """The error for a folder that exists, naming the check box (not ``overwrite=``)."""
+        error = OutputExistsError(out)
+        error.args = (f"{out} exists; tick '{self.overwrite.description}' to replace it",)
+        return error
 
     def _download(self) -> None:
         export = self.export
