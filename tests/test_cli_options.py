@@ -119,6 +119,8 @@ def test_a_library_warning_names_the_flag(caplog: pytest.LogCaptureFixture) -> N
         (["download", "12", "--out", "/proc/nope/"], "dest"),
         (["sync", "12", "--out", "/proc/nope/ds"], "out_dir"),
         (["sync", "12", "--delta", "{tmp}/d", "--storage-option", "AWS_REGION=x"], "AWS_REGION"),
+        (["export", "12", "--out", "{tmp}/ds", "--export-id", "0"], "--export-id must"),
+        (["download", "12", "--timeout", "-1"], "--timeout must"),
     ],
 )
 def test_every_folder_is_checked_before_the_snapshot(

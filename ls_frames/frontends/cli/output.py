@@ -36,6 +36,7 @@ _FLAGS = (
     ("export_type", "--format"),
     ("keep_file", "--keep-json"),
     ("timeout must", "--timeout must"),
+    ("export_id must", "--export-id must"),
     ("overlap must", "--overlap must"),
 )
 
