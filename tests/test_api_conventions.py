@@ -276,6 +276,16 @@ def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None
         (["sync", "12", "--delta", "t", "--storage-option", "nope"], "takes KEY=VALUE"),
         (["sync", "12", "--out", "ds", "--storage-option", "A=b"], "works with --delta"),
         (["sync", "12", "--delta", "t", "--media", "m"], "--media works with --out"),
+        (
+            ["sync", "12", "--delta", "s3://b/p", "--storage-option", "AWS_ENDPOIN_URL=x"],
+            "AWS_ENDPOINT_URL",
+        ),
+        (["sync", "12", "--out", "/proc/nope/ds"], "cannot write --out"),
+        (["sync", "12", "--out", "ds", "--timeout", "-1"], "--timeout must"),
+        (["export", "12", "--out", "ds", "--keep-json", "/proc/nope/"], "cannot write --keep-json"),
+        (["export", "12", "--out", "ds", "--export-id", "0"], "--export-id must"),
+        (["download", "12", "--out", "/proc/nope/"], "cannot write --out"),
+        (["media", "12", "--out", "/proc/nope"], "cannot write --out"),
     ],
 )
 def test_cli_checks_options_before_any_server_work(

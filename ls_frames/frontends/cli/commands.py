@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError, OutputExistsError
-from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
+from ls_frames.exports import AnnotationFilter, Client, ExportOptions, Serialization, TaskFilter
 from ls_frames.frontends.cli.output import (
     cli_words,
     delta_sync_summary,
@@ -23,7 +23,9 @@ from ls_frames.frontends.cli.output import (
     sync_summary,
 )
 from ls_frames.pipeline import download_project, export_project, load_project
+from ls_frames.pipeline.checks import check_destination
 from ls_frames.tables import to_parquet
+from ls_frames.tables.delta.storage import check_storage_options
 from ls_frames.tables.folders import check_writable_dir
 
 __all__ = [
@@ -52,6 +54,9 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The snapshot options, checked (with --export-id and --timeout) before a client is
+    made: the library checks them again, but after the CLI has made its client."""
+    ExportOptions(export_id=args.export_id, timeout=args.timeout)
     task = TaskFilter(
         view=args.view,
         skipped=args.skipped,
@@ -88,6 +93,8 @@ def _check_writable(folder: Path | None, flag: str) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     _check_output(args.out, args.overwrite)
     _check_writable(args.media, "--media")
+    check_destination(args.keep_json, "--keep-json")
+    options = _options(args)
     with _client(args) as client:
         out = export_project(
             args.project,  # an id or a title: the function resolves it, after its checks
@@ -100,7 +107,7 @@ def cmd_export(args: argparse.Namespace) -> None:
             timeout=args.timeout,
             progress=_progress(args),
             media=args.media,
-            **_options(args),
+            **options,
         )
     print(summarize(out))
 
@@ -158,6 +165,8 @@ def _sync_delta(args: argparse.Namespace) -> None:
     if args.media is not None:
         raise ConfigurationError("--media works with --out (a Parquet dataset), not --delta")
     options = _storage_options(args.storage_option)
+    check_storage_options(args.delta, options)
+    ExportOptions(timeout=args.timeout)
     with _client(args) as client:
         result = sync_delta(
             args.project,
@@ -184,7 +193,9 @@ def cmd_sync(args: argparse.Namespace) -> None:
         raise ConfigurationError("--storage-option works with --delta, not --out")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
+    _check_writable(args.out.parent, "--out")
     _check_writable(args.media, "--media")
+    ExportOptions(timeout=args.timeout)
     with _client(args) as client:
         result = sync_parquet(
             args.project,
@@ -218,6 +229,8 @@ def cmd_read(args: argparse.Namespace) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
+    check_destination(args.out, "--out")
+    options = _options(args)
     with _client(args) as client:
         path = download_project(
             args.project,
@@ -228,7 +241,7 @@ def cmd_download(args: argparse.Namespace) -> None:
             keep_snapshot=args.keep_snapshot,
             timeout=args.timeout,
             progress=_progress(args),
-            **_options(args),
+            **options,
         )
     print(path)
 
