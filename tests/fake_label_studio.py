@@ -101,6 +101,8 @@ class FakeLabelStudio:
         self.label_config = '<View><Image name="image" value="$image"/><Choices name="c" toName="image"><Choice value="a"/></Choices></View>'
         self.clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
         self.project_counts = True  # the project answers total_predictions_number (live)
+        # the project list (GET /api/projects/), for the calls that name a project by title
+        self.project_titles: dict[int, str] = {12: "Street detection"}
 
     # -- helpers ------------------------------------------------------------------------
     def add_export(
@@ -299,9 +301,16 @@ class FakeLabelStudio:
             self.views.pop(int(m.group(1)))
             self.deleted_views.append(int(m.group(1)))
             return httpx.Response(204)
+        if re.fullmatch(r"/api/projects/(\d+)/export/formats", path):
+            formats = [{"name": "JSON", "title": "JSON"}, {"name": "CSV", "title": "CSV"}]
+            return httpx.Response(200, json=formats)
+        if path == "/api/projects/" and request.method == "GET":
+            listed = [{"id": i, "title": t} for i, t in sorted(self.project_titles.items())]
+            return httpx.Response(200, json={"count": len(listed), "next": None, "results": listed})
         m = re.fullmatch(r"/api/projects/(\d+)/?", path)
         if m and request.method == "GET":
-            project = {"id": int(m.group(1)), "title": "fake", "label_config": self.label_config}
+            title = self.project_titles.get(int(m.group(1)), "fake")
+            project = {"id": int(m.group(1)), "title": title, "label_config": self.label_config}
             if self.project_counts:
                 project["total_predictions_number"] = sum(
                     len(t["predictions"]) for t in self.tasks.values()

@@ -276,6 +276,16 @@ def test_bad_arguments_are_configuration_errors_that_stay_value_errors() -> None
         (["sync", "12", "--delta", "t", "--storage-option", "nope"], "takes KEY=VALUE"),
         (["sync", "12", "--out", "ds", "--storage-option", "A=b"], "works with --delta"),
         (["sync", "12", "--delta", "t", "--media", "m"], "--media works with --out"),
+        (
+            ["sync", "12", "--delta", "s3://b/p", "--storage-option", "AWS_ENDPOIN_URL=x"],
+            "AWS_ENDPOINT_URL",
+        ),
+        (["sync", "12", "--out", "/proc/nope/ds"], "cannot write --out"),
+        (["sync", "12", "--out", "ds", "--timeout", "-1"], "--timeout must"),
+        (["export", "12", "--out", "ds", "--keep-json", "/proc/nope/"], "cannot write --keep-json"),
+        (["export", "12", "--out", "ds", "--export-id", "0"], "--export-id must"),
+        (["download", "12", "--out", "/proc/nope/"], "cannot write --out"),
+        (["media", "12", "--out", "/proc/nope"], "cannot write --out"),
     ],
 )
 def test_cli_checks_options_before_any_server_work(
@@ -306,3 +316,76 @@ def test_cli_refuses_an_unwritable_cache_before_any_server_work(
     assert cli.main(["export", "12", "--out", str(tmp_path / "ds"), "--media", str(blocker)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a folder" in err
+
+
+TITLE = "Street detection"  # project 12 of the fake server's list
+
+#: every entry point that names a project, called with a title
+BY_TITLE: dict[str, Any] = {
+    "load_project": lambda c, t: ls_frames.load_project(TITLE, client=c, progress=False),
+    "export_project": lambda c, t: ls_frames.export_project(
+        TITLE, t / "ds", client=c, progress=False
+    ),
+    "snapshot_project": lambda c, t: ls_frames.snapshot_project(TITLE, client=c, progress=False),
+    "download_project": lambda c, t: ls_frames.download_project(
+        TITLE, t / "out/", client=c, progress=False
+    ),
+    "sync_parquet": lambda c, t: ls_frames.sync_parquet(TITLE, t / "ds", client=c, progress=False),
+    "sync_delta": lambda c, t: ls_frames.sync_delta(TITLE, t / "delta", client=c, progress=False),
+}
+
+
+def test_every_project_function_is_called_with_a_title() -> None:
+    assert set(PROJECT_FUNCTIONS) <= set(BY_TITLE)
+    for name in BY_TITLE:
+        hint = typing.get_type_hints(getattr(ls_frames, name))["project"]
+        assert str in typing.get_args(hint), name
+
+
+@pytest.mark.parametrize("name", sorted(BY_TITLE))
+def test_a_title_works_wherever_a_project_is_named(name: str, tmp_path: Path) -> None:
+    if name == "sync_delta":
+        pytest.importorskip("deltalake")
+    from tests.fake_label_studio import FakeLabelStudio, client_for
+
+    fake = FakeLabelStudio()
+    fake.put_task(1, annotations=1)
+    with client_for(fake) as client:
+        BY_TITLE[name](client, tmp_path)
+    paths = [r.url.path for r in fake.requests]
+    assert "/api/projects/" in paths  # the title was looked up ...
+    assert "/api/projects/12/exports/" in paths  # ... and project 12 exported
+    fake.project_titles = {1: "Other"}
+    unknown = pytest.raises(ls_frames.ConfigurationError, match="no project titled")
+    with client_for(fake) as client, unknown:
+        BY_TITLE[name](client, tmp_path / "again")
+
+
+def test_the_panel_takes_a_title() -> None:
+    pytest.importorskip("ipywidgets")
+    from tests.fake_label_studio import FakeLabelStudio, client_for
+
+    fake = FakeLabelStudio()
+    with client_for(fake) as client:
+        panel = ls_frames.ExportPanel(TITLE, client=client, background=False)
+        assert panel.error is None and panel.project_picker.value == 12
+        panel.close()
+
+
+def test_the_cli_takes_a_title(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ls_frames.frontends.cli import commands
+    from tests.fake_label_studio import LEGACY, FakeLabelStudio
+
+    fake = FakeLabelStudio()
+    fake.put_task(1, annotations=1)
+
+    class Faked(ls_frames.Client):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__("https://ls.test", LEGACY, transport=httpx.MockTransport(fake))
+
+    monkeypatch.setattr(commands, "Client", Faked)
+    assert cli.main(["export", TITLE, "--out", str(tmp_path / "ds"), "-q"]) == 0
+    assert "/api/projects/12/exports/" in [r.url.path for r in fake.requests]
+    assert "tasks" in capsys.readouterr().out

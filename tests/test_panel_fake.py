@@ -256,3 +256,22 @@ def test_the_panel_load_project_and_the_syncs_record_the_same_provenance_fields(
         )
     }
     assert on_disk == {"panel": fields, "sync": fields | {"sync"}, "export": fields}
+
+
+def test_an_existing_folder_is_refused_naming_the_check_box(tmp_path: Path) -> None:
+    fake = PanelFake(["completed"])
+    panel = _panel(fake, tmp_path, background=False)
+    panel.export_button.click()
+    assert panel.error is None and panel.frames is not None
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    panel.parquet_path.value = str(taken)
+    panel.save_button.click()
+    assert isinstance(panel.error, ls_frames.OutputExistsError)
+    message = str(panel.error)
+    assert "overwrite=" not in message and panel.overwrite.description in message
+    assert "overwrite=" not in panel.error_box.value
+    panel.overwrite.value = True
+    panel.save_button.click()
+    assert panel.error is None and (taken / "_SUCCESS").is_file()
+    panel.close()

@@ -214,6 +214,17 @@ class ExportOptions:
     #: progress bars: ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``
     progress: bool | None = None
 
+    def __post_init__(self) -> None:
+        # checked here, before any client is made or request sent
+        eid = self.export_id
+        if eid is not None and (isinstance(eid, bool) or not isinstance(eid, int) or eid < 1):
+            raise ConfigurationError(f"export_id must be a snapshot id (an int >= 1), not {eid!r}")
+        timeout = self.timeout
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0
+        ):
+            raise ConfigurationError(f"timeout must be None or seconds >= 0, not {timeout!r}")
+
     @classmethod
     def coerce(
         cls,
@@ -232,7 +243,8 @@ class ExportOptions:
         Raises
         ------
         ConfigurationError
-            An option is unknown or has a value the server does not take.
+            An option is unknown or has a value the server does not take, ``export_id``
+            is not a snapshot id, or ``timeout`` is negative.
         """
         return cls(
             task_filter=coerce_option(TaskFilter, task_filter),

@@ -19,6 +19,7 @@ from ls_frames.exports import (
 )
 from ls_frames.exports.download import means_folder
 from ls_frames.exports.options import shared_docs
+from ls_frames.pipeline.checks import check_destination, check_project
 from ls_frames.pipeline.clients import using_client
 
 __all__ = ["SINGLE_FILE_FORMATS", "download_project"]
@@ -87,6 +88,10 @@ def download_project(
     HTTPError
         Another request failure after the retries.
     """
+    check_project(project)
+    if not isinstance(export_type, str) or not export_type.strip():
+        raise ConfigurationError(f"export_type must be a format name, not {export_type!r}")
+    check_destination(dest, "dest")
     options = ExportOptions.coerce(
         task_filter=task_filter,
         annotation_filter=annotation_filter,

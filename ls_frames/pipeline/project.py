@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from ls_frames.errors import OutputExistsError
 from ls_frames.exports import (
     AnnotationFilter,
     Client,
@@ -28,9 +27,22 @@ from ls_frames.exports import (
 )
 from ls_frames.exports.options import shared_docs
 from ls_frames.media.dataset import fetch_dataset_media
+from ls_frames.pipeline.checks import (
+    check_destination,
+    check_media,
+    check_project,
+    check_workers,
+)
 from ls_frames.pipeline.clients import using_client
 from ls_frames.tables import Frames, read_export, to_parquet
-from ls_frames.tables.dtypes import Compression, DtypeBackend
+from ls_frames.tables.dtypes import (
+    Compression,
+    DtypeBackend,
+    check_compression,
+    check_dtype_backend,
+    check_tables,
+)
+from ls_frames.tables.folders import check_output_dir
 
 __all__ = [
     "export_project",
@@ -75,6 +87,7 @@ def snapshot_project(
     ------
     %(raises_request)s
     """
+    check_project(project)
     options = ExportOptions.coerce(
         task_filter=task_filter,
         annotation_filter=annotation_filter,
@@ -148,6 +161,11 @@ def load_project(
     %(raises_request)s
     %(raises_download)s
     """
+    check_project(project)
+    check_dtype_backend(dtype_backend)
+    tables = check_tables(tables)
+    check_workers(workers)
+    check_destination(keep_file, "keep_file")
     options = ExportOptions.coerce(
         task_filter=task_filter,
         annotation_filter=annotation_filter,
@@ -246,8 +264,14 @@ def export_project(
         (the dataset is written, without the media table).
     """
     out = Path(out_dir)
-    if out.exists() and not overwrite:  # before any request, let alone a snapshot
-        raise OutputExistsError(out)
+    # every argument before any request, let alone a snapshot
+    check_project(project)
+    check_output_dir(out, overwrite)
+    check_compression(compression)
+    tables = check_tables(tables)
+    check_workers(workers)
+    check_destination(keep_file, "keep_file")
+    check_media(media, media_options)
     options = ExportOptions.coerce(
         task_filter=task_filter,
         annotation_filter=annotation_filter,

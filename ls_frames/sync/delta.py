@@ -20,7 +20,7 @@ from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
 from ls_frames.exports.options import shared_docs
 from ls_frames.provenance import Provenance
-from ls_frames.sync.run import RunReport, RunSummary, run_sync
+from ls_frames.sync.run import RunReport, RunSummary, check_run, run_sync
 from ls_frames.sync.stores import State, Written, sync_state
 from ls_frames.tables import to_parquet
 from ls_frames.tables.delta import (
@@ -32,6 +32,8 @@ from ls_frames.tables.delta import (
     delta_task_stamps,
     write_delta,
 )
+from ls_frames.tables.delta.storage import check_storage_options, storage_scheme
+from ls_frames.tables.folders import check_writable_dir
 
 __all__ = ["DeltaStore", "DeltaSyncResult", "sync_delta"]
 
@@ -175,7 +177,7 @@ def _result(store: DeltaStore, done: RunReport) -> DeltaSyncResult:
 
 @shared_docs
 def sync_delta(
-    project: int,
+    project: int | str,
     table_uri: str | os.PathLike[str],
     *,
     client: Client | None = None,
@@ -212,8 +214,7 @@ def sync_delta(
 
     Parameters
     ----------
-    project
-        The project's id.
+    %(project)s
     table_uri
         Where the tables live: a local folder or ``s3://bucket/prefix`` (one table per
         sub-path: ``<table_uri>/tasks``, ``<table_uri>/regions``, ...).
@@ -253,7 +254,10 @@ def sync_delta(
     Raises
     ------
     ConfigurationError
-        ``overlap`` is negative, ``tasks_per_file`` is below 1, ``table_uri`` holds tables
+        An argument is out of its range, checked before a client is made: ``overlap``
+        negative, ``tasks_per_file`` below 1, a ``storage_options`` key the URI's object
+        store does not take (named with the closest known key; nothing is sent), a local
+        ``table_uri`` or ``scratch_dir`` that cannot be written. Also: ``table_uri`` holds tables
         sync_delta did not write (without ``full``) or another project's, the object
         store cannot be reached with ``storage_options``, the ``deltalake`` package is
         missing, or no client was given and the environment
@@ -273,6 +277,7 @@ def sync_delta(
         The snapshot is not a Label Studio JSON export.
     """
     if client is None:
+        _check(project, table_uri, storage_options, overlap, timeout, scratch_dir, tasks_per_file)
         with Client() as own:
             return sync_delta(
                 project,
@@ -287,8 +292,8 @@ def sync_delta(
                 scratch_dir=scratch_dir,
                 tasks_per_file=tasks_per_file,
             )
-    if int(tasks_per_file) < 1:
-        raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
+    _check(project, table_uri, storage_options, overlap, timeout, scratch_dir, tasks_per_file)
+    project = client.resolve_project(project)
     store = DeltaStore(
         table_uri,
         storage_options=storage_options,
@@ -308,3 +313,25 @@ def sync_delta(
         name="sync_delta",
     )
     return _result(store, done)
+
+
+def _check(
+    project: int | str,
+    table_uri: str | os.PathLike[str],
+    storage_options: Mapping[str, str] | None,
+    overlap: float,
+    timeout: float | None,
+    scratch_dir: str | os.PathLike[str] | None,
+    tasks_per_file: int,
+) -> None:
+    """Every argument, before a client is made or anything is asked, sent or written."""
+    check_run(project, overlap, timeout)
+    if isinstance(tasks_per_file, bool) or not isinstance(tasks_per_file, int):
+        raise ConfigurationError(f"tasks_per_file must be a whole number, not {tasks_per_file!r}")
+    if tasks_per_file < 1:
+        raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
+    check_storage_options(table_uri, storage_options)
+    if storage_scheme(table_uri) == "local" and "://" not in os.fspath(table_uri):
+        check_writable_dir(table_uri, "table_uri")
+    if scratch_dir is not None:
+        check_writable_dir(scratch_dir, "scratch_dir")

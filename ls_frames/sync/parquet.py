@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
 from ls_frames.exports.options import shared_docs
 from ls_frames.media.dataset import (
@@ -22,9 +23,11 @@ from ls_frames.media.dataset import (
     media_cache_dir,
     task_stamps,
 )
-from ls_frames.sync.run import RunSummary, run_sync
+from ls_frames.pipeline.checks import check_media
+from ls_frames.sync.run import RunSummary, check_run, run_sync
 from ls_frames.sync.stores import ParquetStore
-from ls_frames.tables.dtypes import Compression
+from ls_frames.tables.dtypes import Compression, check_compression
+from ls_frames.tables.folders import check_writable_dir
 
 __all__ = ["SyncResult", "sync_parquet"]
 
@@ -42,7 +45,7 @@ class SyncResult(RunSummary):
 
 @shared_docs
 def sync_parquet(
-    project: int,
+    project: int | str,
     out_dir: str | os.PathLike[str],
     *,
     client: Client | None = None,
@@ -79,8 +82,7 @@ def sync_parquet(
 
     Parameters
     ----------
-    project
-        The project's id.
+    %(project)s
     out_dir
         The dataset's folder: created by the first run, refreshed by the next ones (read
         it with :func:`~ls_frames.read_parquet`).
@@ -109,9 +111,11 @@ def sync_parquet(
     Raises
     ------
     ConfigurationError
-        ``overlap`` is negative, ``out_dir`` holds something sync_parquet did not write
-        (without ``full``) or another project's dataset, or no client was given and the
-        environment names no server or key.
+        An argument is out of its range (``overlap`` negative, ``compression`` unknown,
+        ``out_dir`` a file or not writable, an unknown ``media_options`` key: all checked
+        before a client is made), ``out_dir`` holds something sync_parquet did not write
+        (without ``full``) or another project's dataset, no project has the title, or no
+        client was given and the environment names no server or key.
     AuthenticationError, PermissionDenied, NotFound
         The key is refused, the user may not export, or the project (or snapshot) does
         not exist.
@@ -130,6 +134,7 @@ def sync_parquet(
         With ``media`` and ``strict`` in ``media_options``: a file could not be fetched.
     """
     if client is None:
+        _check(project, out_dir, overlap, compression, timeout, media, media_options)
         with Client() as own:
             return sync_parquet(
                 project,
@@ -144,6 +149,8 @@ def sync_parquet(
                 media=media,
                 media_options=media_options,
             )
+    _check(project, out_dir, overlap, compression, timeout, media, media_options)
+    project = client.resolve_project(project)
     cache = media if media is not None else media_cache_dir(out_dir)
     before = task_stamps(out_dir) if cache is not None else {}
     store = ParquetStore(out_dir, compression=compression, progress=progress)
@@ -171,3 +178,22 @@ def sync_parquet(
         **dict(media_options or {}),
     )
     return replace(result, media=dict(table.attrs.get("media", {})))
+
+
+def _check(
+    project: int | str,
+    out_dir: str | os.PathLike[str],
+    overlap: float,
+    compression: str,
+    timeout: float | None,
+    media: str | os.PathLike[str] | None,
+    media_options: Mapping[str, Any] | None,
+) -> None:
+    """Every argument, before a client is made or anything is asked or written."""
+    check_run(project, overlap, timeout)
+    check_compression(compression)
+    out = Path(out_dir)
+    if out.is_file():
+        raise ConfigurationError(f"out_dir {out} is a file, not a dataset folder")
+    check_writable_dir(out.parent, "out_dir")
+    check_media(media, media_options)

@@ -52,6 +52,7 @@ from ls_frames.exports import (
     project_label_config,
 )
 from ls_frames.exports.tasks import ALL_TASKS, filter_time, updated_after_filter
+from ls_frames.pipeline.checks import check_project
 from ls_frames.provenance import (
     PROVENANCE_VERSION,
     SYNC_SOURCE,
@@ -65,7 +66,7 @@ from ls_frames.sync.stores import State, Store, Written
 from ls_frames.tables import to_parquet
 from ls_frames.tables.dataset import dataset_task_ids
 
-__all__ = ["RunReport", "RunSummary", "run_sync"]
+__all__ = ["RunReport", "RunSummary", "check_run", "run_sync"]
 
 logger = logging.getLogger("ls_frames")
 
@@ -129,6 +130,15 @@ class _Fetched:
     part: Path | None
     server: dict[str, int]
     info: dict[str, Any]
+
+
+def check_run(project: Any, overlap: Any, timeout: Any) -> None:
+    """What every sync front end checks first, before a client is made: the project (an
+    id or a title), the overlap and the snapshot's timeout."""
+    check_project(project)
+    if isinstance(overlap, bool) or not isinstance(overlap, int | float) or overlap < 0:
+        raise ConfigurationError(f"overlap must be >= 0 seconds, not {overlap!r}")
+    ExportOptions(timeout=timeout)  # checks it
 
 
 def run_sync(

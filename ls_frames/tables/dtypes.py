@@ -21,6 +21,8 @@ the config (sorted), so nothing is ever turned into NaN.
 
 from __future__ import annotations
 
+import difflib
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -30,14 +32,60 @@ import pyarrow as pa
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading import LabelConfig
 from ls_frames.reading.columns import first_element
+from ls_frames.reading.schemas import choose_tables
 
-__all__ = ["DTYPE_BACKENDS", "first_element", "table_to_pandas", "types_mapper"]
+__all__ = [
+    "COMPRESSIONS",
+    "DTYPE_BACKENDS",
+    "check_compression",
+    "check_dtype_backend",
+    "check_tables",
+    "first_element",
+    "table_to_pandas",
+    "types_mapper",
+]
 
 #: pandas' own words for the dtypes of the tables.
 DtypeBackend = Literal["numpy_nullable", "pyarrow"]
 #: The Parquet codecs pyarrow writes.
 Compression = Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"]
-DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
+DTYPE_BACKENDS: tuple[str, ...] = typing.get_args(DtypeBackend)
+COMPRESSIONS: tuple[str, ...] = typing.get_args(Compression)
+
+
+def _closed(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigurationError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, not {value!r}{hint}"
+        )
+
+
+def check_compression(compression: Any) -> None:
+    """Refuse a Parquet codec pyarrow does not write, before any work (ConfigurationError)."""
+    _closed("compression", compression, COMPRESSIONS)
+
+
+def check_dtype_backend(dtype_backend: Any) -> None:
+    """Refuse a ``dtype_backend`` other than pandas' two words (ConfigurationError)."""
+    _closed("dtype_backend", dtype_backend, DTYPE_BACKENDS)
+
+
+def check_tables(
+    tables: Iterable[str] | None, extra: tuple[str, ...] = ()
+) -> tuple[str, ...] | None:
+    """``tables`` as a tuple (``None`` stays ``None``; a generator is read once), or a
+    ConfigurationError for a name that is not one of the six (or of ``extra``); a single
+    string is refused too (it would be read as its letters)."""
+    if tables is None:
+        return None
+    if isinstance(tables, str | bytes):
+        raise ConfigurationError(f"tables takes a list of table names, not the string {tables!r}")
+    chosen = tuple(tables)
+    choose_tables([t for t in chosen if t not in extra])
+    return chosen
+
 
 _NULLABLE: dict[pa.DataType, Any] = {
     pa.int64(): pd.Int64Dtype(),
@@ -52,11 +100,8 @@ def types_mapper(dtype_backend: str) -> Callable[[pa.DataType], Any]:
     """The ``types_mapper`` for :meth:`pyarrow.Table.to_pandas` for a backend name."""
     if dtype_backend == "pyarrow":
         return pd.ArrowDtype
-    if dtype_backend == "numpy_nullable":
-        return _NULLABLE.get
-    raise ConfigurationError(
-        f"dtype_backend must be one of {DTYPE_BACKENDS}, not {dtype_backend!r}"
-    )
+    check_dtype_backend(dtype_backend)
+    return _NULLABLE.get
 
 
 def _categorical(series: pd.Series, categories: Iterable[str]) -> pd.Series:

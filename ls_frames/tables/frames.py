@@ -29,7 +29,13 @@ from ls_frames.reading import (
 )
 from ls_frames.reading.controls import ATTRIBUTE_TYPES
 from ls_frames.tables.dataset import METADATA_KEY, read_manifest
-from ls_frames.tables.dtypes import DtypeBackend, table_to_pandas, types_mapper
+from ls_frames.tables.dtypes import (
+    DtypeBackend,
+    check_dtype_backend,
+    check_tables,
+    table_to_pandas,
+    types_mapper,
+)
 
 __all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
 
@@ -368,7 +374,8 @@ def read_export(
         A name in ``tables`` is not one of the six.
     """
     config = resolve_label_config(label_config)
-    types_mapper(dtype_backend)
+    check_dtype_backend(dtype_backend)
+    tables = check_tables(tables)
     reader = ExportReader(
         source, tables=tables, chunk_size=chunk_size, workers=workers, strict=strict
     )
@@ -424,6 +431,8 @@ def read_parquet(
     """
     root = Path(path)
     read_manifest(root)  # a complete dataset of a format version this ls_frames reads
+    check_dtype_backend(dtype_backend)
+    tables = check_tables(tables, extra=("media",))
     wanted = [t for t in (*TABLES, "media") if tables is None or t in set(tables)]
     arrow: dict[str, pa.Table] = {}
     provenance: dict[str, Any] | None = None

@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 
 from ls_frames._progress import progress_bar
 from ls_frames._version import __version__
-from ls_frames.errors import OutputExistsError
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -35,7 +34,8 @@ from ls_frames.reading import (
     tasks_schema,
 )
 from ls_frames.tables.dataset import METADATA_KEY, manifest, publish, staging_dir
-from ls_frames.tables.dtypes import Compression
+from ls_frames.tables.dtypes import Compression, check_compression, check_tables
+from ls_frames.tables.folders import check_output_dir
 from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter
 
 __all__ = ["to_parquet"]
@@ -132,11 +132,14 @@ def to_parquet(
     MalformedResultWarning
         The export held malformed result items (written as read; not with ``strict=True``).
     ConfigurationError
-        ``label_config`` is not XML.
+        ``label_config`` is not XML, ``compression`` or a name in ``tables`` is unknown,
+        or ``out_dir`` is a file or cannot be written (all checked before any file is
+        written).
     """
     out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(out)
+    check_compression(compression)
+    tables = check_tables(tables)
+    check_output_dir(out, overwrite)
     tmp = staging_dir(out)
     try:
         written = _write(

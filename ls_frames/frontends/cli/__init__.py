@@ -28,6 +28,7 @@ turns its errors into one line and an exit status.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -38,7 +39,7 @@ from typing import TextIO
 
 from ls_frames._warnings import PartialResultWarning
 from ls_frames.errors import LSFramesError, OutputExistsError
-from ls_frames.frontends.cli.output import media_summary, summarize
+from ls_frames.frontends.cli.output import cli_words, media_summary, summarize
 from ls_frames.frontends.cli.parser import build_parser
 
 __all__ = ["MISSING_MEDIA", "main", "media_summary", "summarize"]
@@ -53,6 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2), format="%(levelname)s %(message)s"
     )
+    words = _CliWords()  # the library's warnings too name flags, not arguments
+    library = logging.getLogger("ls_frames")
+    library.addFilter(words)
+    try:
+        return _run(args)
+    finally:
+        library.removeFilter(words)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its errors turned into one line and an exit status."""
     try:
         with _media_failures() as missing:
             args.func(args)
@@ -71,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except LSFramesError as exc:
-        message = " ".join(str(exc).split())  # one line, whatever the server said
+        message = cli_words(" ".join(str(exc).split()))  # one line, in the CLI's words
         print(f"ls-frames: error: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1
     except OSError as exc:  # a file that is missing, exists already, cannot be written
@@ -125,7 +137,16 @@ def _media_status(found: list[PartialResultWarning], allow_missing: bool) -> int
     return MISSING_MEDIA
 
 
+class _CliWords(logging.Filter):
+    """Rewrites a log record's message in the command line's words (see ``cli_words``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = cli_words(record.msg)
+        return True
+
+
 def _os_message(exc: OSError) -> str:
     if exc.filename is not None and exc.strerror:
         return f"{exc.strerror}: {exc.filename}"
-    return str(exc).replace("pass overwrite=True to replace it", "it is not replaced")
+    return cli_words(str(exc).replace("pass overwrite=True to replace it", "it is not replaced"))

@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError, OutputExistsError
-from ls_frames.exports import AnnotationFilter, Client, Serialization, TaskFilter
+from ls_frames.exports import AnnotationFilter, Client, ExportOptions, Serialization, TaskFilter
 from ls_frames.frontends.cli.output import (
+    cli_words,
     delta_sync_summary,
     format_line,
     media_summary,
@@ -21,7 +23,10 @@ from ls_frames.frontends.cli.output import (
     sync_summary,
 )
 from ls_frames.pipeline import download_project, export_project, load_project
+from ls_frames.pipeline.checks import check_destination
 from ls_frames.tables import to_parquet
+from ls_frames.tables.delta.storage import check_storage_options
+from ls_frames.tables.folders import check_writable_dir
 
 __all__ = [
     "cmd_demo",
@@ -40,11 +45,18 @@ def _client(args: argparse.Namespace) -> Client:
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
-    """``-q`` switches the bars off; otherwise the environment decides (on by default)."""
-    return False if args.quiet else None
+    """``-q`` switches the bars off, and so does a stderr that is not a terminal (a log
+    file, a pipe, CI); otherwise the environment decides (on by default). The library
+    keeps its own default: a notebook is no terminal but wants its bars."""
+    if args.quiet or not sys.stderr.isatty():
+        return False
+    return None
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The snapshot options, checked (with --export-id and --timeout) before a client is
+    made: the library checks them again, but after the CLI has made its client."""
+    ExportOptions(export_id=args.export_id, timeout=args.timeout)
     task = TaskFilter(
         view=args.view,
         skipped=args.skipped,
@@ -71,25 +83,21 @@ def _check_output(out: Path, overwrite: bool) -> None:
         raise OutputExistsError(out)
 
 
-def _check_writable(folder: Path | None) -> None:
-    """A cache folder must be a folder we can write, checked before any server work."""
-    if folder is None:
-        return
-    if folder.exists() and not folder.is_dir():
-        raise ConfigurationError(f"{folder} is not a folder")
-    probe = (
-        folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
-    )
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigurationError(f"cannot write to {folder} ({probe} is not writable)")
+def _check_writable(folder: Path | None, flag: str) -> None:
+    """A folder the command writes must be one it can write, checked before any server
+    work (the library's check, with the flag's name)."""
+    if folder is not None:
+        check_writable_dir(folder, flag)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     _check_output(args.out, args.overwrite)
-    _check_writable(args.media)
+    _check_writable(args.media, "--media")
+    check_destination(args.keep_json, "--keep-json")
+    options = _options(args)
     with _client(args) as client:
         out = export_project(
-            client.resolve_project(args.project),
+            args.project,  # an id or a title: the function resolves it, after its checks
             args.out,
             client=client,
             export_id=args.export_id,
@@ -99,7 +107,7 @@ def cmd_export(args: argparse.Namespace) -> None:
             timeout=args.timeout,
             progress=_progress(args),
             media=args.media,
-            **_options(args),
+            **options,
         )
     print(summarize(out))
 
@@ -118,7 +126,9 @@ def cmd_media(args: argparse.Namespace) -> None:
     }
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
-    _check_writable(args.out)
+    _check_writable(args.out, "--out")
+    if args.table is not None:
+        _check_writable(args.table.parent, "--table")
     source = args.source
     if (Path(source) / "_SUCCESS").is_file():
         # The client from --url/--api-key, else fetch_media makes one from the environment
@@ -131,14 +141,12 @@ def cmd_media(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"{source} is neither a project id nor a dataset folder ({why})")
     else:
         with _client(args) as client:  # a project id or title
-            frames = load_project(
-                client.resolve_project(source), client=client, progress=_progress(args)
-            )
+            frames = load_project(source, client=client, progress=_progress(args))
             table = fetch_media(frames, args.out, client=client, **options)
     if args.table is not None:
         args.table.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(args.table, index=False)
-    print(media_summary(table))
+    print(cli_words(media_summary(table)))  # its failures may name allow_hosts=
 
 
 def _storage_options(pairs: list[str]) -> dict[str, str] | None:
@@ -157,9 +165,11 @@ def _sync_delta(args: argparse.Namespace) -> None:
     if args.media is not None:
         raise ConfigurationError("--media works with --out (a Parquet dataset), not --delta")
     options = _storage_options(args.storage_option)
+    check_storage_options(args.delta, options)
+    ExportOptions(timeout=args.timeout)
     with _client(args) as client:
         result = sync_delta(
-            client.resolve_project(args.project),
+            args.project,
             args.delta,
             client=client,
             storage_options=options,
@@ -183,10 +193,12 @@ def cmd_sync(args: argparse.Namespace) -> None:
         raise ConfigurationError("--storage-option works with --delta, not --out")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
-    _check_writable(args.media)
+    _check_writable(args.out.parent, "--out")
+    _check_writable(args.media, "--media")
+    ExportOptions(timeout=args.timeout)
     with _client(args) as client:
         result = sync_parquet(
-            client.resolve_project(args.project),
+            args.project,
             args.out,
             client=client,
             overlap=args.overlap,
@@ -217,9 +229,11 @@ def cmd_read(args: argparse.Namespace) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
+    check_destination(args.out, "--out")
+    options = _options(args)
     with _client(args) as client:
         path = download_project(
-            client.resolve_project(args.project),
+            args.project,
             args.out,
             args.format,
             client=client,
@@ -227,7 +241,7 @@ def cmd_download(args: argparse.Namespace) -> None:
             keep_snapshot=args.keep_snapshot,
             timeout=args.timeout,
             progress=_progress(args),
-            **_options(args),
+            **options,
         )
     print(path)
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the sync modules are imported when a sync command runs
     from ls_frames.sync import DeltaSyncResult, SyncResult
 
 __all__ = [
+    "cli_words",
     "delta_sync_summary",
     "format_line",
     "media_summary",
@@ -23,6 +24,30 @@ __all__ = [
     "summarize",
     "sync_summary",
 ]
+
+
+#: the library's words for its arguments, and the command line's for the same thing
+_FLAGS = (
+    ("pass overwrite=True to replace it", "add --overwrite to replace it"),
+    ("pass full=True", "add --full"),
+    ("full=True", "--full"),
+    ("allow_hosts=", "--allow-host"),
+    ("pass url=...", "pass --url"),
+    ("pass api_key=...", "pass --api-key"),
+    ("export_type", "--format"),
+    ("keep_file", "--keep-json"),
+    ("timeout must", "--timeout must"),
+    ("export_id must", "--export-id must"),
+    ("overlap must", "--overlap must"),
+)
+
+
+def cli_words(message: str) -> str:
+    """An error message with the library's argument names turned into the flags that set
+    them (``pass full=True`` -> ``add --full``)."""
+    for python, flag in _FLAGS:
+        message = message.replace(python, flag)
+    return message
 
 
 def summarize(out_dir: Path) -> str:

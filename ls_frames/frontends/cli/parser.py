@@ -1,6 +1,7 @@
 """The argument parser: the commands, their options and their help, one function a command.
 
-Options several commands share live in parent parsers: ``-q`` (every command), the server
+Options several commands share live in parent parsers: ``-q`` (every command, and before
+the command too), the server
 (``--url``, ``--api-key``: every command but ``read``) and the snapshot options (``export``,
 ``download``).
 """
@@ -31,10 +32,17 @@ _PROJECT_HELP = "project id, or title (a number is taken as an id)"
 _Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
+_QUIET_HELP = "no progress bars (there are none either when stderr is not a terminal)"
+
+
 def _local() -> argparse.ArgumentParser:
-    """Options of every command, those that need no server included."""
+    """Options of every command, those that need no server included. ``-q`` is also the
+    main parser's: given before the command it must not be reset by the command's default
+    (hence ``SUPPRESS`` here)."""
     local = argparse.ArgumentParser(add_help=False)
-    local.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    local.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=_QUIET_HELP
+    )
     return local
 
 
@@ -243,6 +251,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ls-frames {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("-q", "--quiet", action="store_true", default=False, help=_QUIET_HELP)
     local = _local()
     common = _server(local)
     opts = _snapshot_options()

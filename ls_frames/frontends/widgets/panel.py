@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from ls_frames.errors import LSFramesError
+from ls_frames.errors import LSFramesError, OutputExistsError
 from ls_frames.exports import Client, Export, ExportOptions, one_off_snapshot
 from ls_frames.frontends.widgets.layout import ALL_TASKS, STEPS, PanelLayout
 from ls_frames.media.dataset import fetch_dataset_media
@@ -101,7 +101,7 @@ class ExportPanel(PanelLayout):
     Parameters
     ----------
     project
-        The project to preselect.
+        The project to preselect: its id or its title.
     client
         The :class:`~ls_frames.Client` to use; by default one is made from the
         environment (and closed by :meth:`close`). ``ExportPanel(client, project)``, the
@@ -117,7 +117,7 @@ class ExportPanel(PanelLayout):
     @_client_first_deprecated
     def __init__(
         self,
-        project: int | None = None,
+        project: int | str | None = None,
         *,
         client: Client | None = None,
         work_dir: str | Path | None = None,
@@ -144,7 +144,7 @@ class ExportPanel(PanelLayout):
         self._lock = threading.Lock()
         self._pending = 0
         self._exports = 0  # exports queued or running
-        self._wanted = project  # the project asked for, until the list is loaded
+        self._wanted: int | str | None = project  # asked for, until the list is loaded
         self._quiet = False
         self._defaults: dict[str, str] = {}
         self._build()
@@ -238,7 +238,8 @@ class ExportPanel(PanelLayout):
         self.status.value = html.escape(text)
 
     # -- project ----------------------------------------------------------------------
-    def _load_projects(self, project: int | None) -> None:
+    def _load_projects(self, project: int | str | None) -> None:
+        pid = None
         try:
             projects = self.client.list_projects()
             options = [
@@ -251,18 +252,19 @@ class ExportPanel(PanelLayout):
                 self.project_picker.value = None
                 self._say(f"{len(options)} projects")
                 if project is not None:
-                    if int(project) not in {value for _, value in options}:
+                    pid = self.client.resolve_project(project)  # an id or a title
+                    if pid not in {value for _, value in options}:
                         raise LSFramesError(
                             f"project {project} is not among the projects this key sees"
                         )
-                    self.project_picker.value = int(project)
+                    self.project_picker.value = pid
             finally:
                 self._quiet = False
         finally:
             self._wanted = None
-        if project is not None:
+        if pid is not None:
             # loaded in this job, so that an Export clicked meanwhile runs after it
-            self._load_project(int(project))
+            self._load_project(pid)
 
     def _on_project(self, change: dict[str, Any]) -> None:
         if self._quiet or change["new"] is None:
@@ -409,6 +411,8 @@ class ExportPanel(PanelLayout):
         if self.export is None or "snapshot" not in self.paths or self._provenance is None:
             raise LSFramesError("export first: there is nothing to save yet")
         out = Path(self.parquet_path.value.strip() or f"project-{self.export.project}")
+        if out.exists() and not self.overwrite.value:
+            raise self._exists(out)
         path = to_parquet(
             self.paths["snapshot"],
             out,
@@ -429,6 +433,12 @@ class ExportPanel(PanelLayout):
                 f"saved the Parquet dataset to {path}; media: {len(self.media) - failed} "
                 f"file(s) in {cache}" + (f", {failed} failed (see panel.media)" if failed else "")
             )
+
+    def _exists(self, out: Path) -> OutputExistsError:
+        """The error for a folder that exists, naming the check box (not ``overwrite=``)."""
+        error = OutputExistsError(out)
+        error.args = (f"{out} exists; tick '{self.overwrite.description}' to replace it",)
+        return error
 
     def _download(self) -> None:
         export = self.export

@@ -19,7 +19,7 @@ from ls_frames.tables.delta.state import (
     open_table,
     table_uri,
 )
-from ls_frames.tables.dtypes import DtypeBackend, types_mapper
+from ls_frames.tables.dtypes import DtypeBackend, check_tables, types_mapper
 from ls_frames.tables.frames import Frames
 
 __all__ = ["read_delta"]
@@ -100,6 +100,7 @@ def read_delta(
         its error chain), or deltalake is not installed.
     """
     types_mapper(dtype_backend)
+    tables = check_tables(tables)
     state = dataset_state(uri, storage_options, version, timestamp)
     wanted = [t for t in TABLES if t in state.versions and (tables is None or t in set(tables))]
     arrow: dict[str, pa.Table] = {}

@@ -33,6 +33,7 @@ import pyarrow.dataset as pds
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.provenance import Provenance
+from ls_frames.tables.delta.storage import check_storage_options
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -171,8 +172,11 @@ def delta_state(
     ------
     ConfigurationError
         ``uri`` holds something that is not an ls_frames Delta dataset, ``version`` does
-        not exist (the message names the versions there), or deltalake is not installed.
+        not exist (the message names the versions there), a key of ``storage_options``
+        is unknown for the URI's store (before any request), or deltalake is not
+        installed.
     """
+    check_storage_options(uri, storage_options)
     tasks_uri = table_uri(uri, "tasks")
     if not _exists(tasks_uri, storage_options):
         if _exists(os.fspath(uri), storage_options):

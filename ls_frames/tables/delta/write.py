@@ -52,7 +52,8 @@ from ls_frames.tables.delta.state import (
     open_table,
     table_uri,
 )
-from ls_frames.tables.dtypes import Compression
+from ls_frames.tables.delta.storage import check_storage_options
+from ls_frames.tables.dtypes import Compression, check_compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
 
@@ -191,6 +192,8 @@ def write_delta(
     ExportFormatError
         ``part`` is not a complete ls_frames Parquet dataset.
     """
+    check_storage_options(uri, storage_options)
+    check_compression(compression)
     if int(tasks_per_file) < 1:
         raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
     if not full and expected is None:
