@@ -27,7 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ls_frames._version import __version__
-from ls_frames._warnings import LSFramesWarning, MalformedResultWarning
+from ls_frames._warnings import LSFramesWarning, MalformedResultWarning, SplitShareWarning
 from ls_frames.errors import (
     APIError,
     AuthenticationError,
@@ -193,6 +193,7 @@ __all__ = [
     "Serialization",
     "ServerCapabilities",
     "ServerError",
+    "SplitShareWarning",
     "StorageError",
     "StorageStatus",
     "TaskFilter",
