@@ -146,23 +146,31 @@ def test_a_request_that_succeeds_costs_no_probe() -> None:
     assert client.is_label_studio is None
 
 
-@pytest.mark.parametrize("probe_status", [403, 500])
+@pytest.mark.parametrize("probe_status", [403, 500, 503])
 def test_a_probe_that_cannot_tell_leaves_the_error_as_it_was(probe_status: int) -> None:
     def guarded(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/version":
             return httpx.Response(probe_status, json={"detail": "no"})
         return httpx.Response(501, text="no")
 
-    with _client(Recording(guarded)) as client, pytest.raises(ServerError):
+    handler = Recording(guarded)
+    with _client(handler) as client, pytest.raises(ServerError):
         client.list_projects()
     assert client.is_label_studio is None
+    assert handler.paths().count("/api/version") == 1  # the probe is never repeated
 
 
-def test_a_failed_version_request_is_its_own_probe() -> None:
+def test_a_failed_version_request_is_left_to_its_caller() -> None:
+    # a gateway may hide /api/version alone: server_version says "unknown", as before
     handler = Recording(_static_site)
-    with _client(handler) as client, pytest.raises(ConfigurationError):
-        client.request("GET", "api/version")
-    assert handler.paths() == ["/api/version"]
+    with _client(handler) as client:
+        assert client.server_version() is None
+        with pytest.raises(NotFound):
+            client.request("GET", "api/version")
+        assert handler.paths() == ["/api/version", "/api/version"]
+        assert client.is_label_studio is None
+        with pytest.raises(ConfigurationError, match="does not look like Label Studio"):
+            client.list_projects()  # any other failure asks
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

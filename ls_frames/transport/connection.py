@@ -225,17 +225,14 @@ class Connection:
         """After a failure another kind of server would give (404, 405, 501) on the
         server's origin, ask once whether this is Label Studio; raise a
         ``ConfigurationError`` that says so when it is not (see
-        :mod:`ls_frames.transport.identity`)."""
+        :mod:`ls_frames.transport.identity`). A server found not to be is not asked again."""
         if self.is_label_studio or failure.status not in SUSPECT_STATUSES:
             return
-        if not self.auth.owns(request.url):
+        if not self.auth.owns(request.url) or is_probe(request):
+            # the version request's own failure is its caller's to read: Client.server_version
+            # takes it for "the server does not say" (a gateway may hide that one route)
             return
-        if self._probe_answer is not None:  # known not to be Label Studio
-            probe: httpx.Response | None = self._probe_answer
-        elif response is not None and is_probe(response.request):
-            probe = response
-        else:
-            probe = self._probe()
+        probe = self._probe_answer if self._probe_answer is not None else self._probe()
         found = verdict(probe)
         if found is None or probe is None:
             return
@@ -248,7 +245,8 @@ class Connection:
         """``GET /api/version`` without the key (Label Studio answers it to anyone), or
         None when no answer came."""
         try:
-            return self._client.get(PROBE_PATH, auth=None, timeout=10.0)
+            # not repeated on a 5xx: it only adds to an error already on its way
+            return self._client.get(PROBE_PATH, auth=None, timeout=10.0, extensions={RETRY: False})
         except (httpx.HTTPError, HTTPError):
             return None
 

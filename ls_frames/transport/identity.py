@@ -14,7 +14,9 @@ Two checks that turn a wrong URL into a message that names the fix:
   ``GET /api/version`` once, without the key (Label Studio answers it to anyone), and a
   server whose answer is not Label Studio's version record is named as such
   (:func:`not_label_studio`). A request that succeeds never costs a probe, and a server
-  found to be Label Studio is not asked again.
+  found to be Label Studio is not asked again. A failure of ``GET /api/version`` itself is
+  left as it is (``Client.server_version`` reads it as "the server does not say": a
+  gateway may hide that one route).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ ROUTES: Final = frozenset(
 )
 
 #: Under a sub-path, only the unmistakable pages: a project or a task by id, or an API
-#: collection (a sub-path may well be called ``api`` or ``data`` by a gateway).
+#: collection (a deeper segment called ``api`` or ``data`` may well be a gateway's).
 _PAGE_BELOW = re.compile(
     r"/(?:(?:projects|tasks)/\d+|api/(?:projects|tasks|version|users|current-user|dm|"
     r"storages|ml|organizations|annotations|predictions|token))(?:/|$)"
@@ -112,8 +114,8 @@ def base_url(url: str) -> httpx.URL:
     """
     try:
         parsed = httpx.URL(url.strip())
-    except httpx.InvalidURL as exc:
-        raise ConfigurationError(f"the Label Studio URL does not parse ({exc})") from None
+    except httpx.InvalidURL:  # its text may quote the URL, password included
+        raise ConfigurationError("the Label Studio URL does not parse") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigurationError(
             f"the Label Studio URL must start with http:// or https://: {_shown(parsed)!r}"
@@ -137,11 +139,11 @@ def base_url(url: str) -> httpx.URL:
             f"the Label Studio URL takes no query or fragment: give {_shown(parsed, path)} "
             f"instead of {_shown(parsed)}"
         )
-    return parsed.copy_with(raw_path=(path.rstrip("/") + "/").encode())
+    return parsed.copy_with(raw_path=parsed.raw_path.rstrip(b"/") + b"/")
 
 
 def is_probe(request: httpx.Request) -> bool:
-    """Whether ``request`` asked the probe path itself (its answer is the verdict)."""
+    """Whether ``request`` asked the probe path itself."""
     return request.url.path.rstrip("/").endswith("/" + PROBE_PATH)
 
 
