@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING
 
 from ls_frames._lazy import attach
 from ls_frames._version import __version__
-from ls_frames._warnings import LSFramesWarning, MalformedResultWarning, PartialResultWarning
+from ls_frames._warnings import (
+    LSFramesWarning,
+    MalformedResultWarning,
+    PartialResultWarning,
+    SplitShareWarning,
+)
 from ls_frames.errors import (
     APIError,
     AuthenticationError,
@@ -191,6 +196,7 @@ __all__ = [
     "Serialization",
     "ServerCapabilities",
     "ServerError",
+    "SplitShareWarning",
     "StorageError",
     "StorageStatus",
     "TaskFilter",

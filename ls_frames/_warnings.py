@@ -6,8 +6,10 @@ Every warning the library issues on purpose derives from :class:`LSFramesWarning
     └── LSFramesWarning               a warning of ls_frames (filter them all with it)
         ├── MalformedResultWarning    an export held malformed result items: kept, counted
         │                             and reported once at the end of the read
-        └── PartialResultWarning      a result is missing some of what was asked: files
-                                      fetch_media could not fetch, tasks a dataset left out
+        ├── PartialResultWarning      a result is missing some of what was asked: files
+        │                             fetch_media could not fetch, tasks a dataset left out
+        └── SplitShareWarning         ``split`` gave a split a share of the tasks far from
+                                      its fraction (few or uneven groups)
 
 Filter them as any warning: ``warnings.simplefilter("error", ls_frames.LSFramesWarning)``
 turns them into exceptions, ``"ignore"`` silences them.
@@ -24,6 +26,7 @@ __all__ = [
     "LSFramesWarning",
     "MalformedResultWarning",
     "PartialResultWarning",
+    "SplitShareWarning",
     "count_reasons",
     "warn_outside",
 ]
@@ -116,3 +119,30 @@ def warn_outside(warning: Warning) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(warning, stacklevel=level)
+
+
+class SplitShareWarning(LSFramesWarning):
+    """:func:`~ls_frames.split` gave a split a share of the tasks far from its fraction:
+    off by more than 2 percentage points and by more than hashing the same tasks one by
+    one would be (3 standard deviations of that draw). It comes from splitting few groups,
+    or a few large ones, by hash; the assignment is kept as it is (it stays stable when
+    the project grows, which re-balancing would break).
+
+    ``shares`` and ``fractions`` map each split to its realised share of the tasks and to
+    the fraction asked; ``groups`` and ``tasks`` count what was split.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        shares: Mapping[str, float],
+        fractions: Mapping[str, float],
+        groups: int,
+        tasks: int,
+    ) -> None:
+        super().__init__(message)
+        self.shares: dict[str, float] = dict(shares)
+        self.fractions: dict[str, float] = dict(fractions)
+        self.groups = groups
+        self.tasks = tasks

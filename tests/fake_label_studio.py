@@ -91,7 +91,7 @@ class FakeLabelStudio:
         self.uploads: dict[str, bytes] = {}
         self.storage: dict[str, str | bytes] = {}
         self.old_server = False
-        self.release: str | None = None  # what /api/version says (None: no such route)
+        self.release: str | None = "1.23.2"  # what /api/version says (None: no such route)
         self.proxy_range_cap: int | None = None  # like RESOLVER_PROXY_MAX_RANGE_SIZE
         # The Data Manager (what sync asks): tasks with their updated_at on a clock the
         # test moves, views, and snapshots of the tasks a view selects.
@@ -265,6 +265,8 @@ class FakeLabelStudio:
             return httpx.Response(200, json={"access": access})
         if self.fail_next:
             return self.fail_next.pop(0)
+        if path == "/api/version" and self.release is not None:  # answered to anyone
+            return httpx.Response(200, json={"release": self.release})
         denied = self._auth(request)
         if denied is not None:
             return denied
@@ -349,8 +351,6 @@ class FakeLabelStudio:
         m = re.fullmatch(r"/tasks/(\d+)/(resolve|presign)/", path)
         if m:
             return self._resolve(request, m.group(2))
-        if path == "/api/version" and self.release is not None:
-            return httpx.Response(200, json={"release": self.release})
         return httpx.Response(404, json={"detail": f"no fake route for {request.method} {path}"})
 
     def _ranged(

@@ -395,19 +395,23 @@ def _answering(status: int, body: dict[str, str]) -> ls_frames.Client:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json=body)
 
-    return ls_frames.Client(
-        "https://ls.test", PAT if status == 404 else LEGACY, transport=httpx.MockTransport(handler)
-    )
+    return ls_frames.Client("https://ls.test", LEGACY, transport=httpx.MockTransport(handler))
 
 
 def test_a_release_without_personal_access_tokens_says_so() -> None:
-    # Label Studio 1.13 has no /api/token/refresh/ at all
+    # Label Studio 1.13 has no /api/token/refresh/ at all (but answers /api/version)
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/version":
+            return httpx.Response(200, json={"release": "1.13.1"})
+        return httpx.Response(404, json={"detail": "Not found."})
+
     with (
-        _answering(404, {"detail": "Not found."}) as client,
+        ls_frames.Client("https://ls.test", PAT, transport=httpx.MockTransport(handler)) as client,
         pytest.raises(AuthenticationError, match="no personal access tokens") as info,
     ):
         client.list_projects()
     assert info.value.status == 404 and info.value.path == "/api/token/refresh/"
+    assert client.is_label_studio is True
 
 
 def test_legacy_tokens_turned_off_say_what_to_use() -> None:

@@ -16,7 +16,13 @@ import pytest
 
 import ls_frames
 from conftest import session_capabilities
-from ls_frames.errors import AuthenticationError, BadRequest, NotFound, StorageError
+from ls_frames.errors import (
+    AuthenticationError,
+    BadRequest,
+    ConfigurationError,
+    NotFound,
+    StorageError,
+)
 from tests.fake_label_studio import make_jwt
 
 pytestmark = [pytest.mark.server, pytest.mark.compat]
@@ -136,6 +142,18 @@ def test_bad_credentials(label_studio: Any) -> None:
     ):
         client.list_projects()
     assert info.value.status == 401 and info.value.scheme == "Token"
+
+
+def test_a_page_url_is_refused_and_a_404_of_label_studio_stays_one(
+    label_studio: Any, api_key: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ls_frames.Client(f"{label_studio.url}/projects/1/data?tab=1", api_key)
+    assert str(info.value).endswith(f"give the server's base URL, {label_studio.url}")
+    with ls_frames.Client(label_studio.url, api_key) as client:
+        with pytest.raises(NotFound):
+            client.get_project(10**9)
+        assert client.is_label_studio is True  # the probe found Label Studio
 
 
 def test_each_credential_kind_works_or_is_a_clear_error_on_this_release(

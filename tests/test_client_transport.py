@@ -323,7 +323,11 @@ def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPa
             ls_frames.Client(
                 "http://ls.invalid", LEGACY, retry=RetryPolicy(sleep=list[float]().append)
             ) as c,
-            pytest.raises(ls_frames.NotFound),
+            pytest.raises(ls_frames.ConfigurationError, match="does not look like Label Studio"),
         ):
             c.list_projects()
-    assert [s.path for s in proxy.seen] == ["http://ls.invalid/api/projects/?page=1&page_size=100"]
+    # the proxy answers 404 to everything: the probe went through it as well
+    assert [s.path for s in proxy.seen] == [
+        "http://ls.invalid/api/projects/?page=1&page_size=100",
+        "http://ls.invalid/api/version",
+    ]

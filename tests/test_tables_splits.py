@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ projects = st.lists(
 )
 
 
+@pytest.mark.filterwarnings("ignore::ls_frames.SplitShareWarning")  # few groups: see below
 @settings(max_examples=60, deadline=None)
 @given(projects, st.integers(0, 2**31), st.booleans())
 def test_groups_never_straddle_splits(
@@ -55,6 +57,7 @@ def test_groups_never_straddle_splits(
         assert (per_group == 1).all()
 
 
+@pytest.mark.filterwarnings("ignore::ls_frames.SplitShareWarning")  # few groups: see below
 @settings(max_examples=60, deadline=None)
 @given(projects, projects, st.integers(0, 2**31), st.booleans(), st.randoms())
 def test_old_tasks_keep_their_split_when_the_project_grows(
@@ -73,6 +76,7 @@ def test_old_tasks_keep_their_split_when_the_project_grows(
     assert after.loc[before.index].tolist() == before.tolist()
 
 
+@pytest.mark.filterwarnings("ignore::ls_frames.SplitShareWarning")  # few groups: see below
 @pytest.mark.parametrize("seed", range(20))
 @pytest.mark.parametrize("n_groups", [300, 600])
 def test_shares_follow_the_fractions(seed: int, n_groups: int) -> None:
@@ -106,6 +110,7 @@ def test_seed_makes_it_reproducible_and_different() -> None:
     assert (a != c).sum() > 100
 
 
+@pytest.mark.filterwarnings("ignore::ls_frames.SplitShareWarning")  # few groups: see below
 def test_stratify_on_a_control_and_on_a_column() -> None:
     rng = random.Random(3)
     export = [
@@ -151,3 +156,58 @@ def test_bad_fractions_are_refused(fractions: dict[str, float]) -> None:
         split(_tasks([1], [None]), fractions)
     with pytest.raises(ls_frames.ConfigurationError, match=r"data\.patient"):
         split(pd.DataFrame({"task_id": [1]}), {"a": 1.0}, by="data.patient")
+
+
+# -- shares far from the fractions are reported, never corrected ------------------------------
+def _patients(n_groups: int, per_group: int) -> pd.DataFrame:
+    ids = list(range(1, n_groups * per_group + 1))
+    return _tasks(ids, [f"patient-{(i - 1) // per_group}" for i in ids])
+
+
+def test_a_split_over_few_groups_warns_with_the_shares() -> None:
+    tasks = _patients(23, 20)  # 23 patients, 20 images each
+    with pytest.warns(ls_frames.SplitShareWarning) as caught:
+        out = split(tasks, {"train": 0.8, "val": 0.2}, by="data.patient", seed=9)
+    assert float((out == "val").mean()) == pytest.approx(3 / 23)  # 13%, not 20%
+    warning = caught[0]
+    assert warning.filename == __file__  # at the caller's line
+    message = str(warning.message)
+    assert "23 groups of 'data.patient' (460 tasks)" in message
+    assert "train 87.0%, val 13.0%" in message and "train 80.0%, val 20.0%" in message
+    assert "more (smaller) groups" in message and "accept" in message
+    found = warning.message
+    assert isinstance(found, ls_frames.SplitShareWarning)
+    assert found.shares == pytest.approx({"train": 20 / 23, "val": 3 / 23})
+    assert found.fractions == {"train": 0.8, "val": 0.2}
+    assert (found.groups, found.tasks) == (23, 460)
+    with warnings.catch_warnings():  # the same assignment whether or not it warns
+        warnings.simplefilter("ignore")
+        assert split(tasks, {"train": 0.8, "val": 0.2}, by="data.patient", seed=9).equals(out)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_thousands_of_single_tasks_never_warn(seed: int) -> None:
+    tasks = _tasks(list(range(1, 10_001)), [None] * 10_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ls_frames.SplitShareWarning)
+        split(tasks, {"train": 0.8, "val": 0.2}, seed=seed)
+
+
+def test_a_share_within_two_points_does_not_warn_however_few_the_groups() -> None:
+    tasks = _patients(5, 10)
+    for seed in range(200):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = split(tasks, {"train": 0.8, "val": 0.2}, by="data.patient", seed=seed)
+        share = float((out == "val").mean())
+        assert bool(caught) == (abs(share - 0.2) > 0.02), (seed, share)
+
+
+def test_a_small_project_split_task_by_task_is_within_its_own_spread() -> None:
+    # 40 tasks: a 10-point miss is under 3 standard deviations of any split of 40 tasks
+    tasks = _tasks(list(range(1, 41)), [None] * 40)
+    for seed in range(20):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ls_frames.SplitShareWarning)
+            out = split(tasks, {"train": 0.5, "val": 0.5}, seed=seed)
+        assert abs(float((out == "val").mean()) - 0.5) <= 3 * math.sqrt(0.25 / 40)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,6 +50,32 @@ def test_busy_port_is_detected_and_refused(listening_socket: int, tmp_path: Any)
     with pytest.raises(ConfigurationError, match=f"port {listening_socket}.*busy"):
         server.start()
     assert not server.running
+
+
+def _plain_bind_works(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_port_left_in_time_wait_is_free_for_a_server() -> None:
+    """The connections of a server that closed them first sit in TIME_WAIT on its port;
+    the free-port check binds as a server does (SO_REUSEADDR) and takes the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = int(listener.getsockname()[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server side closes first
+            client.recv(1)  # its FIN arrived
+    if sys.platform == "linux":
+        assert not _plain_bind_works(port)  # what the check used to do
+    assert _port_is_free(port)
 
 
 def test_missing_executable_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -236,3 +263,29 @@ def test_start_avoids_busy_port_and_stop_leaves_nothing(
     assert not data_dir.exists()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.url}/health", timeout=2)
+
+
+@pytest.mark.server
+def test_a_restart_on_the_same_port_works_at_once(tmp_path: Any) -> None:
+    """A server stopped while a client holds a connection closes it first, which leaves
+    the connection in TIME_WAIT on the server's port for a minute; starting again on that
+    port works at once all the same."""
+    try:
+        find_executable()
+    except ConfigurationError:
+        missing("label-studio")
+    data_dir = tmp_path / "data"
+    first = LocalLabelStudio(data_dir=data_dir)
+    with httpx.Client(timeout=10) as held:  # open across the stop
+        with first:
+            port = first.port
+            assert held.get(f"{first.url}/health").json() == {"status": "UP"}
+        assert port is not None and _port_is_free(port)
+        if sys.platform == "linux":  # the TIME_WAIT is there: a plain bind is refused
+            assert not _plain_bind_works(port)
+    again = LocalLabelStudio(
+        data_dir=data_dir, port=port, password=first.password, legacy_token=first.legacy_token
+    )
+    with again:
+        assert again.port == port
+        assert httpx.get(f"{again.url}/health", timeout=10).json() == {"status": "UP"}

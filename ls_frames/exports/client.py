@@ -78,10 +78,10 @@ class Client(Connection):
     Parameters
     ----------
     url
-        The server's address (``http://localhost:8080``, a sub-path is kept); by default
-        ``LABEL_STUDIO_URL``.
+        The server's address (``http://localhost:8080``, a sub-path is kept); ``None``
+        reads ``LABEL_STUDIO_URL``.
     api_key
-        A legacy token or a personal access token; by default ``LABEL_STUDIO_API_KEY``.
+        A legacy token or a personal access token; ``None`` reads ``LABEL_STUDIO_API_KEY``.
     http_timeout
         The HTTP timeout of each request, in seconds or as an ``httpx.Timeout`` (60 s, 10 s
         to connect, by default). Called ``timeout`` before 0.2 (still accepted, with a
@@ -98,7 +98,11 @@ class Client(Connection):
     Raises
     ------
     ConfigurationError
-        No URL or key, given or in the environment, or a URL that is not http(s).
+        No URL or key, given or in the environment; an empty URL or key given on purpose
+        (``None`` reads the environment); a URL that is not http(s), or that is a page of
+        Label Studio (``.../projects/1/data``) rather than its address (the message names
+        the address). A request that fails on a server that turns out not to be Label
+        Studio raises one too (see :mod:`ls_frames.transport.identity`).
     """
 
     # -- projects (what the front ends need to pick one) ----------------------------------

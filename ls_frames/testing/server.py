@@ -98,13 +98,22 @@ def find_executable(executable: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _port_is_free(port: int) -> bool:
-    """True if nothing listens on ``port`` (localhost, v4 and v6) and we can bind it."""
+    """True if nothing listens on ``port`` (localhost, v4 and v6) and a server can bind it.
+
+    The bind is made as Label Studio's server makes its own (Django's ``runserver`` sets
+    ``SO_REUSEADDR``): connections of a server stopped a moment ago linger in TIME_WAIT
+    on the port for about a minute, which refuses a plain bind but not a server's, so a
+    restart on the same port works at once. (On Windows ``SO_REUSEADDR`` would let a bind
+    share a port in active use: the plain bind is kept there.)
+    """
     for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
         with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_STREAM) as s:
             s.settimeout(0.5)
             if s.connect_ex((host, port)) == 0:
                 return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if os.name != "nt":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

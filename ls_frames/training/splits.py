@@ -6,6 +6,19 @@ the split whose share of ``[0, 1)`` holds it. The assignment depends on nothing 
 group's identity: not on row order, not on the other tasks, so a task keeps its split when
 tasks are added (a ``sync_parquet`` refresh, a new import) and a group never straddles
 splits.
+
+The price of that stability is that the shares are those of a random draw over the groups:
+close to the fractions over many groups, off by several points over a few dozen. After
+assigning, :func:`split` compares each split's share of the tasks with its fraction and
+issues a :class:`~ls_frames.SplitShareWarning` when some share is off by more than
+:data:`SHARE_TOLERANCE` (2 percentage points) and by more than hashing the same tasks one
+by one would be (3 standard deviations of that draw, ``3 * sqrt(f * (1 - f) / tasks)``).
+The first bound keeps quiet what does not matter for training; the second keeps quiet
+the spread no split of that many tasks can avoid (a small project split task by task), so
+what is left is the few-groups problem: a split over thousands of single tasks does not
+warn (2 points is 5 standard deviations for 10,000 tasks at 0.8/0.2), 23 patients at
+0.8/0.2 usually do (a draw over 23 groups is typically 8 points off). It never
+re-balances: a group's split depends on the group alone.
 """
 
 from __future__ import annotations
@@ -18,13 +31,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ls_frames._warnings import SplitShareWarning, warn_outside
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.reference import Reference, check_reference
 from ls_frames.evaluation.results import region_values, require_from_name
 from ls_frames.evaluation.truth import reference_regions
 from ls_frames.tables.frames import Frames
 
-__all__ = ["split"]
+__all__ = ["SHARE_TOLERANCE", "split"]
+
+#: How far (as a share of the tasks) a split may land from its fraction before
+#: :func:`split` warns, at the least; see the module's docstring.
+SHARE_TOLERANCE = 0.02
 
 
 def _unit(seed: int, key: str) -> float:
@@ -78,7 +96,9 @@ def split(
     ``seed`` and its key (the task id, or the ``by`` value), so the same tasks always land
     in the same split for a seed, groups never straddle splits, and a task keeps its split
     when the project grows. The shares follow ``fractions`` as a random draw would (about
-    ``sqrt(f * (1 - f) / groups)``: within a few points on a few hundred groups).
+    ``sqrt(f * (1 - f) / groups)``: within a few points on a few hundred groups); a share
+    far from its fraction is reported with a :class:`~ls_frames.SplitShareWarning`, never
+    corrected.
 
     Parameters
     ----------
@@ -116,6 +136,14 @@ def split(
     ConfigurationError
         Fractions that are empty, negative or do not add up to 1, an unknown ``by``,
         ``stratify`` or ``reference``.
+
+    Warns
+    -----
+    SplitShareWarning
+        Some split's share of the tasks is off its fraction by more than 2 percentage
+        points and by more than splitting the tasks one by one would be (3 standard
+        deviations): too few groups, or a few large ones. The message lists the shares,
+        the fractions and the number of groups.
     """
     names, bounds = _check_fractions(fractions)
     tasks = _tasks(frames)
@@ -133,6 +161,9 @@ def split(
     draws = {g: _unit(seed, g if s is None else f"{s}\x1e{g}") for g, s in strata.items()}
     positions = np.searchsorted(bounds, [draws[g] for g in groups], side="right")
     positions = np.minimum(positions, len(names) - 1)
+    warning = _share_warning(names, fractions, positions, groups, by)
+    if warning is not None:
+        warn_outside(warning)
     values = pd.Categorical.from_codes(positions.astype(np.int64), dtype=pd.CategoricalDtype(names))
     index = pd.Index(task_ids, name="task_id", dtype="Int64")
     out: pd.Series = pd.Series(values, index=index, name="split")
@@ -173,3 +204,47 @@ def _strata(
         by_group.setdefault(group, []).append(_key(label))
     # the most common label; a tie goes to the smallest key, whatever the row order
     return {g: min(set(v), key=lambda k: (-v.count(k), k)) for g, v in by_group.items()}
+
+
+def _share_warning(
+    names: list[str],
+    fractions: Mapping[str, float],
+    positions: np.ndarray,
+    groups: list[str],
+    by: str | None,
+) -> SplitShareWarning | None:
+    """The warning for shares of the tasks too far from the fractions, or None."""
+    tasks = len(positions)
+    if tasks == 0:
+        return None
+    wanted = np.asarray([float(v) for v in fractions.values()], float)
+    shares = np.bincount(positions, minlength=len(names)) / tasks
+    # what hashing these tasks one by one would give, at 3 standard deviations
+    spread = np.sqrt(wanted * (1 - wanted) / tasks)
+    off = np.abs(shares - wanted)
+    if not (off > np.maximum(SHARE_TOLERANCE, 3 * spread)).any():
+        return None
+    sizes = np.asarray(list(pd.Series(groups).value_counts(sort=False)), float)
+    # a draw over groups of unequal size spreads as one over tasks**2 / sum(size**2) groups
+    effective = tasks**2 / float((sizes**2).sum())
+    worst = int(np.argmax(off / np.maximum(wanted, 1e-12)))  # the most off for its size
+    typical = math.sqrt(wanted[worst] * (1 - wanted[worst]) / effective)
+    if by is None:
+        what = f"{tasks} tasks, each its own group,"
+    else:
+        what = f"{len(sizes)} groups of {by!r} ({tasks} tasks)"
+
+    def listed(values: np.ndarray) -> str:
+        return ", ".join(f"{n} {v:.1%}" for n, v in zip(names, values, strict=True))
+
+    return SplitShareWarning(
+        f"split over {what} gave the shares {listed(shares)} for the fractions "
+        f"{listed(wanted)}: a split by hash over this many groups is typically "
+        f"{typical * 100:.1f} points off for {names[worst]!r}. Split by more (smaller) "
+        "groups for shares closer to the fractions, or accept these: they are kept as "
+        "they are, so that every task keeps its split as the project grows",
+        shares=dict(zip(names, shares.tolist(), strict=True)),
+        fractions=dict(zip(names, wanted.tolist(), strict=True)),
+        groups=len(sizes),
+        tasks=tasks,
+    )

@@ -2,7 +2,9 @@
 
 :mod:`~ls_frames.transport.retry` holds the one rule for repeating a request and the
 transport that applies it, :mod:`~ls_frames.transport.failures` turns failed exchanges
-into typed exceptions, :mod:`~ls_frames.transport.secrets` keeps credentials out of them.
+into typed exceptions, :mod:`~ls_frames.transport.secrets` keeps credentials out of them,
+:mod:`~ls_frames.transport.identity` refuses a page's URL and names a server that is not
+Label Studio.
 """
 
 from ls_frames.transport.auth import TokenAuth, token_kind

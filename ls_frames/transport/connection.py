@@ -12,6 +12,10 @@ credentials when it is on another origin.
 
 When a request is repeated and when a failure ends at once is decided in one place,
 :mod:`ls_frames.transport.retry`, for this connection and for the media fetcher alike.
+
+A URL that is a page of Label Studio rather than its address is refused when the
+connection is made, and a server that turns out not to be Label Studio is named as such
+after its first failed answer (:mod:`ls_frames.transport.identity`).
 """
 
 from __future__ import annotations
@@ -30,9 +34,17 @@ import httpx
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._version import __version__
-from ls_frames.errors import ConfigurationError, HTTPError
+from ls_frames.errors import APIError, ConfigurationError, HTTPError
 from ls_frames.transport.auth import TokenAuth
 from ls_frames.transport.failures import http_error, raise_for_status, server_message
+from ls_frames.transport.identity import (
+    PROBE_PATH,
+    SUSPECT_STATUSES,
+    base_url,
+    is_probe,
+    not_label_studio,
+    verdict,
+)
 from ls_frames.transport.retry import RETRY, STREAM, ClientTransport, RetryPolicy, RetryTransport
 
 __all__ = [
@@ -99,22 +111,28 @@ class Connection:
         headers: Mapping[str, str] | None = None,
         verify: bool | str = True,
     ) -> None:
-        url = url or os.environ.get(URL_ENV)
-        api_key = api_key or os.environ.get(KEY_ENV)
-        if not url:
+        if url is not None and not url.strip():
+            raise ConfigurationError(
+                f"url is empty: give the server's address (http://localhost:8080), or None "
+                f"to read {URL_ENV}"
+            )
+        if api_key is not None and not api_key.strip():
+            raise ConfigurationError(
+                f"api_key is empty: give a legacy token or a personal access token, or None "
+                f"to read {KEY_ENV}"
+            )
+        url = url if url is not None else os.environ.get(URL_ENV)
+        api_key = api_key if api_key is not None else os.environ.get(KEY_ENV)
+        if not url or not url.strip():
             raise ConfigurationError(
                 f"no Label Studio URL: pass url=... or set {URL_ENV} (e.g. http://localhost:8080)"
             )
-        if not api_key:
+        if not api_key or not api_key.strip():
             raise ConfigurationError(
                 f"no API key: pass api_key=... or set {KEY_ENV} (a legacy token or a "
                 "personal access token from Account & Settings)"
             )
-        base = httpx.URL(url.rstrip("/") + "/")
-        if base.scheme not in ("http", "https"):
-            raise ConfigurationError(
-                f"the Label Studio URL must start with http:// or https://: {url!r}"
-            )
+        base = base_url(url)
         if base.scheme == "http" and not _is_loopback(base.host):
             warnings.warn(
                 f"sending a Label Studio token over plain http to {base.host}; use https",
@@ -122,6 +140,11 @@ class Connection:
                 stacklevel=3,
             )
         self.base_url = base
+        #: Whether the server answered ``GET /api/version`` as Label Studio does (None: not
+        #: asked yet; asked only after a request failed, see
+        #: :mod:`ls_frames.transport.identity`).
+        self.is_label_studio: bool | None = None
+        self._probe_answer: httpx.Response | None = None
         self.auth = TokenAuth(api_key, base.join("api/token/refresh/"))
         self.retry = retry or RetryPolicy()
         sender = transport if transport is not None else ClientTransport(verify=verify)
@@ -174,7 +197,11 @@ class Connection:
         """Send through the retrying transport; return a successful response (or a redirect
         not followed) or raise a typed error."""
         started = time.monotonic()
-        response = self._client.send(request, stream=stream, follow_redirects=follow_redirects)
+        try:
+            response = self._client.send(request, stream=stream, follow_redirects=follow_redirects)
+        except APIError as exc:  # a token refresh refused inside the auth flow
+            self._check_server(request, exc, None)
+            raise
         logger.debug(
             "%s %s -> %s in %.2fs",
             request.method,
@@ -185,9 +212,43 @@ class Connection:
         if not response.is_success:
             try:
                 raise_for_status(response, scheme=self.auth.scheme)
+            except APIError as exc:
+                self._check_server(request, exc, response)
+                raise
             finally:
                 response.close()
         return response
+
+    def _check_server(
+        self, request: httpx.Request, failure: APIError, response: httpx.Response | None
+    ) -> None:
+        """After a failure another kind of server would give (404, 405, 501) on the
+        server's origin, ask once whether this is Label Studio; raise a
+        ``ConfigurationError`` that says so when it is not (see
+        :mod:`ls_frames.transport.identity`). A server found not to be is not asked again."""
+        if self.is_label_studio or failure.status not in SUSPECT_STATUSES:
+            return
+        if not self.auth.owns(request.url) or is_probe(request):
+            # the version request's own failure is its caller's to read: Client.server_version
+            # takes it for "the server does not say" (a gateway may hide that one route)
+            return
+        probe = self._probe_answer if self._probe_answer is not None else self._probe()
+        found = verdict(probe)
+        if found is None or probe is None:
+            return
+        self.is_label_studio = found
+        if not found:
+            self._probe_answer = probe
+            raise not_label_studio(self.base_url, failure, probe) from failure
+
+    def _probe(self) -> httpx.Response | None:
+        """``GET /api/version`` without the key (Label Studio answers it to anyone), or
+        None when no answer came."""
+        try:
+            # not repeated on a 5xx: it only adds to an error already on its way
+            return self._client.get(PROBE_PATH, auth=None, timeout=10.0, extensions={RETRY: False})
+        except (httpx.HTTPError, HTTPError):
+            return None
 
     def request(
         self,
