@@ -3,9 +3,11 @@
 Every exception the library raises on purpose derives from :class:`LSFramesError`::
 
     LSFramesError
-    ├── ConfigurationError            missing URL or key, bad option or argument value
-    │   │                             (unknown table, array of the wrong shape), unknown
-    │   │                             option, missing extra (also a ``ValueError``)
+    ├── ConfigurationError            missing or empty URL or key, a page's URL given as
+    │   │                             the server's, a server that is not Label Studio, bad
+    │   │                             option or argument value (unknown table, misspelt
+    │   │                             storage key, array of the wrong shape), missing
+    │   │                             extra (also a ``ValueError``)
     │   └── NoProjectError            the server has no project to pick (``ls-frames demo``)
     ├── OutputExistsError             the output folder exists and ``overwrite`` is false
     │                                 (also a ``FileExistsError``)

@@ -282,3 +282,23 @@ def test_the_panel_load_project_and_sync_record_the_same_fields_on_the_server(
     synced = set(ls_frames.read_parquet(tmp_path / "synced").provenance or {})
     assert got == set(loaded) == synced - {"sync", "source_file"}
     assert _ids(client, pid) == before
+
+
+def test_load_and_export_report_malformed_items_or_refuse_them_with_strict(
+    tmp_path: Path,
+) -> None:
+    fake = FakeLabelStudio()
+    task = fake.put_task(1, annotations=1)
+    task["annotations"][0]["result"] = [
+        {"id": "a", "from_name": "c", "to_name": "image", "type": "choices", "value": "oops"}
+    ]
+    with client_for(fake) as client:
+        with pytest.warns(ls_frames.MalformedResultWarning, match="not a JSON object"):
+            frames = ls_frames.load_project(1, client=client, progress=False)
+        assert frames.regions["value_json"].tolist() == ['"oops"']  # kept as read
+        with pytest.raises(ls_frames.ExportFormatError, match="task 1"):
+            ls_frames.load_project(1, client=client, progress=False, strict=True)
+        with pytest.raises(ls_frames.ExportFormatError, match="task 1"):
+            ls_frames.export_project(1, tmp_path / "ds", client=client, progress=False, strict=True)
+        assert not (tmp_path / "ds").exists()  # nothing that looks complete is left
+    assert fake.exports == {}  # every snapshot made was deleted, the refused ones too

@@ -300,6 +300,11 @@ PARAMETER_DOCS: dict[str, str] = {
         all by default.""",
     "workers": """workers
         Processes decoding the snapshot (1: in this process).""",
+    "strict": """strict
+        Refuse malformed result items (a ``value`` that is not an object, a missing
+        ``from_name``, a coordinate that is not a number, ...) with
+        :class:`~ls_frames.ExportFormatError` naming the task and item; by default they
+        are kept as read and counted in one :class:`~ls_frames.MalformedResultWarning`.""",
     "timeout": """timeout
         Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.""",
     "progress": """progress

@@ -17,13 +17,13 @@ from ls_frames._progress import progress_bar
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
 from ls_frames.media.cache import MediaCache
-from ls_frames.media.fetch import Fetcher, LockedBar, Outcome
+from ls_frames.media.fetch import Fetcher, FileOutcome, LockedBar
 from ls_frames.media.guard import HostGuard
 from ls_frames.media.http import Hops
 from ls_frames.media.references import Reference, canonical, classify, iter_references, task_data
 from ls_frames.media.report import raise_failures, run_counts, warn_partial
 from ls_frames.media.resolve import Resolver
-from ls_frames.reading import LabelConfig, parse_label_config
+from ls_frames.reading import LabelConfig, resolve_label_config
 from ls_frames.tables import Frames, read_parquet
 from ls_frames.tables.dtypes import types_mapper
 
@@ -124,12 +124,6 @@ def _tasks(
     )
 
 
-def _config(label_config: str | LabelConfig | None) -> LabelConfig | None:
-    if label_config is None or isinstance(label_config, LabelConfig):
-        return label_config
-    return parse_label_config(label_config)
-
-
 def _needs_label_studio(refs: Iterable[Reference]) -> Reference | None:
     for ref in refs:
         if classify(ref.uri) in ("upload", "local", "served", "storage"):
@@ -149,7 +143,7 @@ def _check_server(client: Client, provenance: Mapping[str, Any] | None) -> None:
         )
 
 
-def _table(refs: list[Reference], outcomes: Iterator[Outcome]) -> pd.DataFrame:
+def _table(refs: list[Reference], outcomes: Iterator[FileOutcome]) -> pd.DataFrame:
     columns: dict[str, list[Any]] = {name: [] for name in MEDIA_SCHEMA.names}
     for ref, outcome in zip(refs, outcomes, strict=True):
         columns["task_id"].append(ref.task_id)
@@ -307,7 +301,7 @@ def fetch_table(
     if isinstance(fields, str):
         fields = [fields]
     rows, config, provenance = _tasks(frames)
-    config = _config(label_config) or config
+    config = resolve_label_config(label_config) or config
     refs = list(iter_references(rows, config=config, fields=fields))
     with ExitStack() as stack:
         client = _client_for(refs, client, provenance, stack)
@@ -374,7 +368,7 @@ def _client_for(
 
 def _fetch_all(
     fetcher: Fetcher, refs: list[Reference], workers: int, files: Any
-) -> dict[str, Outcome]:
+) -> dict[str, FileOutcome]:
     """Fetch each distinct reference once, ``workers`` at a time; the outcome of each by its
     cache key."""
     unique: dict[str, Reference] = {}
@@ -382,9 +376,9 @@ def _fetch_all(
         unique.setdefault(fetcher.key(ref), ref)
     files.total = len(unique)
     files.refresh()
-    results: dict[str, Outcome] = {}
+    results: dict[str, FileOutcome] = {}
 
-    def run(key: str) -> tuple[str, Outcome]:
+    def run(key: str) -> tuple[str, FileOutcome]:
         return key, fetcher.fetch(unique[key])
 
     pool = ThreadPoolExecutor(

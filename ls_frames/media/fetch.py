@@ -6,7 +6,7 @@ through the reference's chain of hops (:mod:`ls_frames.media.http`) with the sha
 download loop (:func:`ls_frames.exports.download.stream_into`: Range resume, announced
 length, HTML pages refused), checks the MD5 where the source gives one (``Content-MD5``,
 ``x-goog-hash``, or a storage object's ETag), and commits it. Any failure becomes an
-:class:`Outcome` with a short ``error``; nothing half-written is left under a final name.
+:class:`FileOutcome` with a short ``error``; nothing half-written is left under a final name.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from ls_frames.media.references import Reference, canonical, classify
 from ls_frames.media.resolve import NO_STORAGE, Resolver, Unresolvable
 from ls_frames.transport.failures import named_origin
 
-__all__ = ["Fetcher", "LockedBar", "Outcome"]
+__all__ = ["Fetcher", "FileOutcome", "LockedBar"]
 
 logger = logging.getLogger("ls_frames")
 
@@ -60,7 +60,7 @@ _CONNECTION = ("connection failed", "timeout", "connection broke")
 
 
 @dataclass(frozen=True)
-class Outcome:
+class FileOutcome:
     """The result for one file: where it is and what it holds, or why it is not there.
     ``status`` is ``downloaded``, ``cached``, ``not_modified``, ``unchanged`` or
     ``failed``."""
@@ -245,12 +245,12 @@ class Fetcher:
             return identity(uri, None, None)
         return identity(uri, self.origin, ref.project_id)
 
-    def fetch(self, ref: Reference) -> Outcome:
+    def fetch(self, ref: Reference) -> FileOutcome:
         """Bring ``ref``'s file into the cache; never raises for a bad reference."""
         try:
             entry = self.cache.entry(self.key(ref), extension(canonical(ref.uri)))
         except ValueError as exc:
-            return Outcome("failed", error=str(exc))
+            return FileOutcome("failed", error=str(exc))
         cached = self.cache.load(entry)
         if cached is not None and not self.refresh:
             return self._from_cache(entry, cached, "cached")
@@ -266,10 +266,10 @@ class Fetcher:
             httpx.InvalidURL,
         ) as exc:  # e.g. a redirect to a Location that is no URL
             logger.info("media %r (task %s): %s", ref.uri, ref.task_id, exc)
-            return Outcome("failed", error=reason(exc), where=failed_at(exc))
+            return FileOutcome("failed", error=reason(exc), where=failed_at(exc))
 
-    def _from_cache(self, entry: CacheEntry, cached: CachedFile, status: str) -> Outcome:
-        return Outcome(status, str(entry.path), cached.size, cached.sha256, cached.content_type)
+    def _from_cache(self, entry: CacheEntry, cached: CachedFile, status: str) -> FileOutcome:
+        return FileOutcome(status, str(entry.path), cached.size, cached.sha256, cached.content_type)
 
     def _stream(
         self, ref: Reference, hop: Hop, part: Path, conditional: Any, resume: _Resume
@@ -288,7 +288,9 @@ class Fetcher:
             on_answer=resume.note,
         )
 
-    def _download(self, ref: Reference, entry: CacheEntry, cached: CachedFile | None) -> Outcome:
+    def _download(
+        self, ref: Reference, entry: CacheEntry, cached: CachedFile | None
+    ) -> FileOutcome:
         storage = classify(canonical(ref.uri)) == "storage"
         conditional = cached.validators() if cached is not None else None
         part = entry.part()
@@ -315,9 +317,9 @@ class Fetcher:
                     except NotFound as again:
                         if not self._from_label_studio(again):
                             raise
-                        return Outcome("failed", error=NO_STORAGE)
+                        return FileOutcome("failed", error=NO_STORAGE)
                 else:
-                    return Outcome("failed", error=NO_STORAGE)
+                    return FileOutcome("failed", error=NO_STORAGE)
             except ChecksumMismatch:
                 raise  # wrong bytes: nothing worth keeping
             except (DownloadError, TransportError, httpx.TransportError, KeyboardInterrupt):
@@ -344,7 +346,7 @@ class Fetcher:
                 # Revalidated by content: the same bytes; the file stays, the validators
                 # are updated.
                 self.cache.describe(entry, fresh)
-                return Outcome(
+                return FileOutcome(
                     "unchanged",
                     str(entry.path),
                     fresh.size,
@@ -353,7 +355,7 @@ class Fetcher:
                     downloaded_bytes=received.fetched,
                 )
             self.cache.commit(entry, part, fresh)
-            return Outcome(
+            return FileOutcome(
                 "downloaded",
                 str(entry.path),
                 fresh.size,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ls_frames._warnings import PartialResultWarning, warn_outside
 from ls_frames.errors import MediaError
-from ls_frames.media.fetch import Outcome
+from ls_frames.media.fetch import FileOutcome
 from ls_frames.media.references import Reference
 from ls_frames.transport.secrets import redact
 
@@ -23,7 +23,9 @@ __all__ = ["raise_failures", "run_counts", "warn_partial"]
 _STATUSES = ("downloaded", "cached", "not_modified", "unchanged", "failed")
 
 
-def run_counts(outcomes: Iterable[Outcome], cache_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def run_counts(
+    outcomes: Iterable[FileOutcome], cache_dir: str | os.PathLike[str]
+) -> dict[str, Any]:
     """What a run did, for ``df.attrs["media"]``."""
     outcomes = list(outcomes)
     counts: dict[str, Any] = {name: 0 for name in _STATUSES}
@@ -56,7 +58,7 @@ def warn_partial(table: pd.DataFrame) -> None:
     )
 
 
-def raise_failures(refs: list[Reference], outcomes: list[Outcome]) -> None:
+def raise_failures(refs: list[Reference], outcomes: list[FileOutcome]) -> None:
     """``fetch_media(strict=True)``: a :class:`~ls_frames.errors.MediaError` listing the
     failed references (redacted), if any."""
     failures = [

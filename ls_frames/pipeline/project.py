@@ -122,6 +122,7 @@ def load_project(
     keep_snapshot: bool = False,
     timeout: float | None = None,
     progress: bool | None = None,
+    strict: bool = False,
 ) -> Frames:
     """Snapshot a project and return its tables (see :func:`ls_frames.read_export`).
 
@@ -148,6 +149,7 @@ def load_project(
     %(keep_snapshot)s
     %(timeout)s
     %(progress)s
+    %(strict)s
 
     Returns
     -------
@@ -188,6 +190,7 @@ def load_project(
                 tables=tables,
                 workers=workers,
                 progress=progress,
+                strict=strict,
             )
     frames.provenance = provenance
     return frames
@@ -214,6 +217,7 @@ def export_project(
     progress: bool | None = None,
     media: str | os.PathLike[str] | None = None,
     media_options: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
@@ -243,10 +247,13 @@ def export_project(
         A cache folder: the files the tasks point to are fetched into it with
         :func:`~ls_frames.fetch_media` (files already there are not downloaded again) and
         kept as the dataset's ``media`` table (``read_parquet(out_dir).media``). A
-        reference that cannot be fetched is a row with ``error`` set, unless ``strict``.
+        reference that cannot be fetched is a row with ``error`` set and the call warns
+        once with :class:`~ls_frames.PartialResultWarning`, unless ``strict`` in
+        ``media_options``.
     media_options
         Keyword arguments for ``fetch_media`` (``fields``, ``workers``, ``strict``,
         ``refresh``, ``allow_hosts``).
+    %(strict)s
 
     Returns
     -------
@@ -298,6 +305,7 @@ def export_project(
                 tables=tables,
                 workers=workers,
                 progress=progress,
+                strict=strict,
             )
         if media is not None:
             fetch_dataset_media(
