@@ -24,7 +24,7 @@ geometry (:mod:`ls_frames.geometry`), never the training layer.
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from ls_frames._lazy import attach
+from ls_frames._lazy import attach as _attach
 
 if _TYPE_CHECKING:
     from ls_frames.evaluation.agreement import agreement, consensus
@@ -51,7 +51,7 @@ _LAZY = {
 }
 
 
-__getattr__, __dir__ = attach(__name__, _LAZY)
+__getattr__, __dir__ = _attach(__name__, _LAZY)
 
 
 __all__ = [

@@ -22,7 +22,7 @@ import warnings as _warnings
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ls_frames._lazy import attach
+from ls_frames._lazy import attach as _attach
 
 if _TYPE_CHECKING:
     from ls_frames.tables.dataset import METADATA_KEY
@@ -75,7 +75,7 @@ _MOVED = {
 }
 
 
-_lazy_getattr, __dir__ = attach(__name__, _LAZY)
+_lazy_getattr, __dir__ = _attach(__name__, _LAZY)
 
 
 def __getattr__(name: str) -> _Any:

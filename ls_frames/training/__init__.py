@@ -10,7 +10,7 @@ data stack: it may import evaluation, geometry and the tables.
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from ls_frames._lazy import attach
+from ls_frames._lazy import attach as _attach
 
 if _TYPE_CHECKING:
     from ls_frames.training.hf import to_hf_dataset, whitespace_tokenizer
@@ -23,7 +23,7 @@ _LAZY = {
 }
 
 
-__getattr__, __dir__ = attach(__name__, _LAZY)
+__getattr__, __dir__ = _attach(__name__, _LAZY)
 
 
 __all__ = ["split", "to_hf_dataset", "whitespace_tokenizer"]
