@@ -86,7 +86,7 @@ if TYPE_CHECKING:
         TaskFilter,
     )
     from ls_frames.frontends.widgets import ExportPanel
-    from ls_frames.geometry.brush import rle_to_mask
+    from ls_frames.geometry.brush import mask_to_rle, rle_to_mask
     from ls_frames.geometry.masks import region_masks
     from ls_frames.geometry.tracks import interpolate_tracks, iter_tracks
     from ls_frames.media import fetch_media
@@ -142,6 +142,7 @@ _LAZY = {
     "interpolate_tracks": "ls_frames.geometry.tracks",
     "iter_tracks": "ls_frames.geometry.tracks",
     "region_masks": "ls_frames.geometry.masks",
+    "mask_to_rle": "ls_frames.geometry.brush",
     "rle_to_mask": "ls_frames.geometry.brush",
     "download_project": "ls_frames.pipeline",
     "export_project": "ls_frames.pipeline",
@@ -216,6 +217,7 @@ __all__ = [
     "interpolate_tracks",
     "iter_tracks",
     "load_project",
+    "mask_to_rle",
     "pr_curve",
     "read_delta",
     "read_export",
