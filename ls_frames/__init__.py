@@ -103,6 +103,7 @@ if TYPE_CHECKING:
     from ls_frames.tables.storage import read_storage
     from ls_frames.training import split, to_hf_dataset
     from ls_frames.transport import RetryPolicy, ServerCapabilities
+    from ls_frames.writing import check_results, to_results
 
 # pandas is imported on first use of a table function, not by ``import ls_frames``: the
 # client and the reading layer stay light for scripts that only download. The client
@@ -144,6 +145,8 @@ _LAZY = {
     "region_masks": "ls_frames.geometry.masks",
     "mask_to_rle": "ls_frames.geometry.brush",
     "rle_to_mask": "ls_frames.geometry.brush",
+    "check_results": "ls_frames.writing",
+    "to_results": "ls_frames.writing",
     "download_project": "ls_frames.pipeline",
     "export_project": "ls_frames.pipeline",
     "load_project": "ls_frames.pipeline",
@@ -206,6 +209,7 @@ __all__ = [
     "agreement",
     "annotator_pivot",
     "annotator_quality",
+    "check_results",
     "compact_delta",
     "compare_predictions",
     "confusion",
@@ -232,4 +236,5 @@ __all__ = [
     "sync_parquet",
     "to_hf_dataset",
     "to_parquet",
+    "to_results",
 ]
