@@ -32,6 +32,7 @@ __all__ = ["check_results"]
 
 _SHOWN = 5  # mistakes named in the message
 _PERCENT = ("x", "y", "width", "height")
+_EPS = 1e-6  # rounding of a converted coordinate (a turned box's corner at -6e-16)
 
 
 def check_results(
@@ -140,13 +141,13 @@ def _coordinate_problems(value: Any) -> list[str]:
     problems = []
     for key in _PERCENT:
         v = value.get(key)
-        if isinstance(v, int | float) and not 0 <= v <= 100:
+        if isinstance(v, int | float) and not -_EPS <= v <= 100 + _EPS:
             problems.append(f"{key} {v} is outside 0-100 (percent of the image)")
     points = value.get("points")
     if isinstance(points, list):
         for point in points:
             if isinstance(point, list) and any(
-                isinstance(c, int | float) and not 0 <= c <= 100 for c in point
+                isinstance(c, int | float) and not -_EPS <= c <= 100 + _EPS for c in point
             ):
                 problems.append(f"point {point} is outside 0-100 (percent of the image)")
                 break
