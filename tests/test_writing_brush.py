@@ -91,3 +91,8 @@ def test_booleans_are_painted_255() -> None:
 def test_masks_it_refuses(mask: np.ndarray, match: str) -> None:
     with pytest.raises(RegionError, match=match):
         mask_to_rle(mask)
+
+
+def test_a_large_noisy_mask() -> None:
+    mask = np.random.default_rng(7).random((1500, 2000)) < 0.5  # about 1.5 million runs
+    np.testing.assert_array_equal(rle_to_mask(mask_to_rle(mask), 1500, 2000), mask * 255)
