@@ -197,3 +197,10 @@ def test_a_column_of_the_wrong_type_is_named() -> None:
     rows = pd.DataFrame({"task_id": [1], "x": ["left"]})
     with pytest.raises(ls_frames.ConfigurationError, match="'x'"):
         ls_frames.to_results(rows)
+
+
+def test_a_value_json_that_is_not_json_is_named() -> None:
+    _, regions = _regions()
+    regions.at[3, "value_json"] = "{not json"
+    with pytest.raises(ls_frames.ConfigurationError, match="row 3: value_json is not JSON"):
+        ls_frames.to_results(regions)

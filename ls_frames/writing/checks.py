@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ls_frames.errors import ConfigurationError
-from ls_frames.reading.config import LabelConfig, resolve_label_config
+from ls_frames.reading.config import Control, LabelConfig, resolve_label_config
 from ls_frames.reading.controls import LABEL_KEYS, kind_of
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def check_results(
     >>> check_results(results, project_config, task_ids=frames)  # doctest: +SKIP
     """
     config = resolve_label_config(label_config) if label_config is not None else None
+    controls = config.by_name() if config is not None else None
     known = _known_tasks(task_ids)
     mistakes: list[str] = []
     for row, (task, items) in enumerate(zip(results["task_id"], results["result"], strict=True)):
@@ -78,7 +79,7 @@ def check_results(
             if not isinstance(item, dict):
                 mistakes.append(f"{where} item {k}: not an object")
                 continue
-            for problem in _item_problems(item, config, ids):
+            for problem in _item_problems(item, controls, ids):
                 mistakes.append(f"{where} item {k}: {problem}")
     if mistakes:
         shown = "; ".join(mistakes[:_SHOWN])
@@ -97,8 +98,10 @@ def _known_tasks(task_ids: Any) -> set[int] | None:
     return {int(t) for t in task_ids}
 
 
-def _item_problems(item: dict[str, Any], config: LabelConfig | None, ids: set[Any]) -> list[str]:
-    """What is wrong with one item (nothing: an empty list)."""
+def _item_problems(
+    item: dict[str, Any], controls: dict[str, Control] | None, ids: set[Any]
+) -> list[str]:
+    """What is wrong with one item (nothing: an empty list); ``controls`` by name."""
     if item.get("type") == "relation":
         return [
             f"relation {end} {item.get(end)!r} is no region of the list"
@@ -106,12 +109,12 @@ def _item_problems(item: dict[str, Any], config: LabelConfig | None, ids: set[An
             if item.get(end) not in ids
         ]
     problems = _coordinate_problems(item.get("value"))
-    if config is None:
+    if controls is None:
         return problems
     name, type_ = item.get("from_name"), item.get("type")
-    control = config.by_name().get(name) if isinstance(name, str) else None
+    control = controls.get(name) if isinstance(name, str) else None
     if control is None:
-        names = [c.name for c in config.controls]
+        names = list(controls)
         return [*problems, f"from_name {name!r} is not a control of the config ({names})"]
     if type_ != control.type and (
         kind_of(type_) is None or kind_of(type_) != kind_of(control.type)

@@ -13,7 +13,6 @@ regions where they were.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ import pyarrow as pa
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading.schemas import SCHEMAS
-from ls_frames.writing.values import EDITABLE, build_values, column_lists
+from ls_frames.writing.values import EDITABLE, build_values, column_lists, parse_json
 
 if TYPE_CHECKING:
     from ls_frames.reading.config import LabelConfig
@@ -115,6 +114,9 @@ def _cell(value: Any, wrap: bool) -> Any:
 def _region_items(regions: pa.Table) -> list[dict[str, Any]]:
     cols = column_lists(regions, [*_ITEM_KEYS.values(), "value_json", "meta_json", *EDITABLE])
     values = build_values(cols, cols["type"])
+    metas = cols["meta_json"]
+    at = [i for i, m in enumerate(metas) if m is not None]
+    parsed = dict(zip(at, parse_json([metas[i].encode() for i in at], "meta_json"), strict=True))
     items: list[dict[str, Any]] = []
     for i, value in enumerate(values):
         item: dict[str, Any] = {}
@@ -124,9 +126,8 @@ def _region_items(regions: pa.Table) -> list[dict[str, Any]]:
                 item[key] = v
             if key == "to_name":
                 item["value"] = value
-        meta = cols["meta_json"][i]
-        if meta is not None:
-            item["meta"] = json.loads(meta)
+        if i in parsed:
+            item["meta"] = parsed[i]
         items.append(item)
     return items
 

@@ -10,11 +10,11 @@ would make of it, so :func:`~ls_frames.to_results` takes them as they are.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +26,8 @@ from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
 
 __all__ = ["column_or", "control_for", "image_sizes", "per_row", "region_rows"]
+
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def control_for(
@@ -144,8 +146,9 @@ def region_rows(common: dict[str, list[Any]], values: list[dict[str, Any]]) -> p
     """Region rows: ``common`` columns (task_id, from_name, ... as lists) plus ``value_json``
     and the typed columns the reader makes of each value."""
     n = len(values)
-    texts = [json.dumps(v) for v in values]
-    typed = value_columns([t.encode() for t in texts], SCHEMAS["regions"])
+    raws = list(map(_ENCODE, values))
+    texts = [r.decode() for r in raws]
+    typed = value_columns(raws, SCHEMAS["regions"])
     cols: dict[str, Any] = {
         "source": ["prediction"] * n,
         "region_id": [new_region_id() for _ in range(n)],

@@ -19,13 +19,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 
+from ls_frames.errors import ConfigurationError
 from ls_frames.reading.controls import LABEL_KEYS, SPAN_TYPES
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
 
-__all__ = ["EDITABLE", "build_values"]
+__all__ = ["EDITABLE", "build_values", "column_lists", "parse_json"]
+
+_DECODE = msgspec.json.decode
 
 #: typed region column -> the value key it is written to
 _KEYS = {
@@ -76,6 +80,7 @@ def build_values(columns: dict[str, list[Any]], types: Sequence[Any]) -> list[di
     texts = columns["value_json"]
     n = len(texts)
     raws = [b"{}" if t is None else t.encode() for t in texts]
+    parsed = parse_json(raws, "value_json")
     derived = {
         name: col.to_pylist()
         for name, col in value_columns(raws, SCHEMAS["regions"]).items()
@@ -83,15 +88,17 @@ def build_values(columns: dict[str, list[Any]], types: Sequence[Any]) -> list[di
     }
     derived["label"] = [v[0] if v else None for v in derived["labels"]]
     derived["choice"] = [v[0] if v else None for v in derived["choices"]]
+    # a column equal to its derived form as a whole (the common case) is not looked at again
+    differ = [name for name in EDITABLE if columns[name] != derived[name]]
     values: list[dict[str, Any]] = []
     for i in range(n):
-        value = json.loads(texts[i]) if texts[i] is not None else {}
+        value = parsed[i]
         if not isinstance(value, dict):
             values.append(value)  # a malformed value: as it was
             continue
         edited = {
             name: columns[name][i]
-            for name in EDITABLE
+            for name in differ
             if columns[name][i] is not None and not _same(columns[name][i], derived[name][i])
         }
         if edited:
@@ -134,6 +141,23 @@ def _apply(
                 value[end] = json.loads(text)
             except ValueError:  # a string such as an XPath
                 value[end] = text
+
+
+def parse_json(raws: list[bytes], column: str) -> list[Any]:
+    """Each JSON text parsed (one decode for all); a text that is not JSON is a
+    :class:`ConfigurationError` naming its row."""
+    try:
+        out: list[Any] = _DECODE(b"[" + b",".join(raws) + b"]")
+        if len(out) == len(raws):
+            return out
+    except msgspec.DecodeError:
+        pass
+    for i, raw in enumerate(raws):  # find the culprit (or texts holding several values)
+        try:
+            _DECODE(raw)
+        except msgspec.DecodeError as exc:
+            raise ConfigurationError(f"row {i}: {column} is not JSON ({exc})") from None
+    raise ConfigurationError(f"some {column} holds more than one JSON value")
 
 
 def _plain(value: Any) -> Any:
