@@ -10,10 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+import numpy as np
+import pandas as pd
 import pytest
 
 import ls_frames
 from ls_frames.testing.seed import DEMO_LABEL_CONFIG
+from tests.test_server_exports import _create, http  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.server
 
@@ -50,3 +54,58 @@ def test_the_demo_project_comes_back(
     assert {"annotation", "prediction", "draft"} <= {k[1] for k in want}
     preds = results[results["source"] == "prediction"]
     assert preds["model_version"].notna().all()
+
+
+def test_built_predictions_are_taken_and_exported_as_sent(
+    label_studio: Any,
+    http: httpx.Client,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Builder rows -> to_results -> imported with their tasks -> exported: each
+    prediction's result list is the one sent, and reads back to the same rows."""
+    from tests.test_writing_builders import CONFIG
+
+    rng = np.random.default_rng(3)
+    size = (64, 48)
+    parts = []
+    for task in range(3):
+        parts.append(
+            ls_frames.boxes_to_regions(
+                rng.random((2, 4)) * 0.4, task_id=task, label=["cat", "dog"], score=[0.9, 0.5],
+                format="xywh", normalized=True, image_size=size, label_config=CONFIG,
+            )
+        )  # fmt: skip
+        parts.append(
+            ls_frames.polygons_to_regions(
+                [[(1, 1), (30, 2), (20, 40)]], task_id=task, label="roof", image_size=size,
+                label_config=CONFIG,
+            )
+        )  # fmt: skip
+        parts.append(
+            ls_frames.masks_to_regions(
+                rng.random((1, 48, 64)) < 0.2, task_id=task, label="sky", label_config=CONFIG
+            )
+        )
+        parts.append(ls_frames.choices_to_regions(["good"], task_id=task, label_config=CONFIG))
+    sent = ls_frames.to_results(pd.concat(parts, ignore_index=True), model_version="m-1")
+    ls_frames.check_results(sent, CONFIG)
+    tasks = [
+        {
+            "data": {"image": f"/static/{k}.png", "text": "x"},
+            "predictions": [{"result": r, "model_version": "m-1", "score": 0.7}],
+        }
+        for k, r in enumerate(sent["result"])
+    ]
+    project = _create(http, "written predictions", CONFIG, tasks)
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+        export = client.create_export(project["project_id"])
+        path = export.wait(timeout=120, progress=False).download(tmp_path, progress=False)
+    exported = json.loads(path.read_text())
+    by_image = {t["data"]["image"]: t["predictions"][0] for t in exported}
+    for k, result in enumerate(sent["result"]):
+        got = by_image[f"/static/{k}.png"]
+        assert got["result"] == result
+        assert got["model_version"] == "m-1"
+    frames = ls_frames.read_export(path, progress=False)
+    back = ls_frames.to_results(frames, label_config=CONFIG, task_ids=frames)
+    assert sorted(map(json.dumps, back["result"])) == sorted(map(json.dumps, sent["result"]))
