@@ -204,3 +204,16 @@ def test_a_value_json_that_is_not_json_is_named() -> None:
     regions.at[3, "value_json"] = "{not json"
     with pytest.raises(ls_frames.ConfigurationError, match="row 3: value_json is not JSON"):
         ls_frames.to_results(regions)
+
+
+@pytest.mark.parametrize("typed", ["pyarrow", "label_config"])
+def test_tables_of_every_dtype_backend_and_categorical_labels(typed: str) -> None:
+    path = LS / "snapshot_full_objects.json"
+    want = list(ls_frames.to_results(ls_frames.read_export(path, progress=False))["result"])
+    if typed == "pyarrow":
+        frames = ls_frames.read_export(path, dtype_backend="pyarrow", progress=False)
+    else:
+        config = (LS / "label_config.xml").read_text()
+        frames = ls_frames.read_export(path, label_config=config, progress=False)
+        assert str(frames.regions["label"].dtype) == "category"
+    assert list(ls_frames.to_results(frames.regions, frames.relations)["result"]) == want
