@@ -185,7 +185,7 @@ def to_results(
         without one is a prediction), ``source_id`` (null for a new one), ``result`` (the
         list of items, in ``result_index`` order), ``model_version`` and ``score`` (null
         where not known, always for annotations and drafts); in the order the lists first
-        appear.
+        appear. An annotation with an empty result has no rows, so no list here.
 
     Raises
     ------
