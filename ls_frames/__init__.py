@@ -86,7 +86,7 @@ if TYPE_CHECKING:
         TaskFilter,
     )
     from ls_frames.frontends.widgets import ExportPanel
-    from ls_frames.geometry.brush import rle_to_mask
+    from ls_frames.geometry.brush import mask_to_rle, rle_to_mask
     from ls_frames.geometry.masks import region_masks
     from ls_frames.geometry.tracks import interpolate_tracks, iter_tracks
     from ls_frames.media import fetch_media
@@ -103,6 +103,16 @@ if TYPE_CHECKING:
     from ls_frames.tables.storage import read_storage
     from ls_frames.training import split, to_hf_dataset
     from ls_frames.transport import RetryPolicy, ServerCapabilities
+    from ls_frames.writing import (
+        boxes_to_regions,
+        check_results,
+        choices_to_regions,
+        keypoints_to_regions,
+        masks_to_regions,
+        polygons_to_regions,
+        spans_to_regions,
+        to_results,
+    )
 
 # pandas is imported on first use of a table function, not by ``import ls_frames``: the
 # client and the reading layer stay light for scripts that only download. The client
@@ -142,7 +152,16 @@ _LAZY = {
     "interpolate_tracks": "ls_frames.geometry.tracks",
     "iter_tracks": "ls_frames.geometry.tracks",
     "region_masks": "ls_frames.geometry.masks",
+    "mask_to_rle": "ls_frames.geometry.brush",
     "rle_to_mask": "ls_frames.geometry.brush",
+    "boxes_to_regions": "ls_frames.writing",
+    "check_results": "ls_frames.writing",
+    "choices_to_regions": "ls_frames.writing",
+    "keypoints_to_regions": "ls_frames.writing",
+    "masks_to_regions": "ls_frames.writing",
+    "polygons_to_regions": "ls_frames.writing",
+    "spans_to_regions": "ls_frames.writing",
+    "to_results": "ls_frames.writing",
     "download_project": "ls_frames.pipeline",
     "export_project": "ls_frames.pipeline",
     "load_project": "ls_frames.pipeline",
@@ -205,6 +224,9 @@ __all__ = [
     "agreement",
     "annotator_pivot",
     "annotator_quality",
+    "boxes_to_regions",
+    "check_results",
+    "choices_to_regions",
     "compact_delta",
     "compare_predictions",
     "confusion",
@@ -215,7 +237,11 @@ __all__ = [
     "fetch_media",
     "interpolate_tracks",
     "iter_tracks",
+    "keypoints_to_regions",
     "load_project",
+    "mask_to_rle",
+    "masks_to_regions",
+    "polygons_to_regions",
     "pr_curve",
     "read_delta",
     "read_export",
@@ -225,9 +251,11 @@ __all__ = [
     "region_masks",
     "rle_to_mask",
     "snapshot_project",
+    "spans_to_regions",
     "split",
     "sync_delta",
     "sync_parquet",
     "to_hf_dataset",
     "to_parquet",
+    "to_results",
 ]

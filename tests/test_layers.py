@@ -23,7 +23,7 @@ import ls_frames
 ROOT = Path(ls_frames.__file__).parent
 
 NETWORK = ("transport", "exports")
-DATA = ("reading", "tables", "geometry", "evaluation", "training")
+DATA = ("reading", "tables", "geometry", "evaluation", "training", "writing")
 TOP = ("media", "pipeline", "sync", "testing", "frontends")
 
 #: What each package may import, besides the ground floor and itself.

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from ls_frames.errors import RegionError
 
-__all__ = ["rle_to_mask"]
+__all__ = ["mask_to_rle", "rle_to_mask"]
 
 _HEADER_BITS = 32 + 5 + 4 * 4
 _BLOCK = 65536  # the most byte offsets whose 64-bit windows are made at once (~2.5 MB)
@@ -168,3 +168,120 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
         bits = np.repeat(bits0 - starts * word_size, n_alpha) + (index * 4 + 3) * word_size
         alpha[index] = _words(buf, bits, word_size).astype(np.uint8)
     return alpha.reshape(height, width)
+
+
+#: The official encoder's header: 8-bit words and run-length fields of 3, 4, 8, 16 bits.
+_SIZES = (3, 4, 8, 16)
+_LONGEST = 1 << 16
+
+
+def mask_to_rle(mask: Any) -> list[int]:
+    """Encode a mask as Label Studio's brush RLE, the inverse of :func:`rle_to_mask`.
+
+    The stream is byte for byte what the official encoder writes
+    (``label_studio_sdk.converter.brush.mask2rle``): the mask's values repeated on the
+    four RGBA channels, 8-bit words, run-length fields of 3, 4, 8 and 16 bits, one repeat
+    run per run of equal values (split into runs of 65,536 values when longer; a lone
+    value as a literal run), zero bits to the next byte and one zero byte more when the
+    stream already ends on a byte (as the official encoder does).
+
+    Parameters
+    ----------
+    mask
+        A 2-d array ``(height, width)``: booleans (``True`` is painted, written as 255)
+        or integers 0-255 (the alpha written as it is: 255 inside, lower on soft edges).
+
+    Returns
+    -------
+    list of int
+        The RLE bytes, ready for a brush region's ``value.rle``;
+        ``rle_to_mask(mask_to_rle(m), *m.shape)`` gives ``m`` back (``m * 255`` for a
+        boolean mask).
+
+    Raises
+    ------
+    ls_frames.errors.RegionError
+        The mask is not 2-d, is empty, holds values outside 0-255 or non-integers, or is
+        too large for the format's 32-bit value count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((4, 6), dtype=bool)
+    >>> m[1:3, 2:5] = True
+    >>> rle = mask_to_rle(m)
+    >>> bool((rle_to_mask(rle, 4, 6) == m * 255).all())
+    True
+    """
+    arr = np.asarray(mask)
+    if arr.ndim != 2:
+        raise RegionError(f"a mask must be 2-d (height, width), got shape {arr.shape}")
+    if arr.size == 0:
+        raise RegionError(f"a mask of shape {arr.shape} is empty")
+    if arr.dtype == np.bool_:
+        flat = arr.ravel().astype(np.int64) * 255
+    elif arr.dtype.kind in "iu":
+        flat = arr.ravel().astype(np.int64)
+        if int(flat.min()) < 0 or int(flat.max()) > 255:
+            raise RegionError("a mask's values must be 0-255 (or booleans)")
+    else:
+        raise RegionError(f"a mask must hold booleans or integers 0-255, got {arr.dtype}")
+    num = flat.size * 4
+    if num >= 1 << 32:
+        raise RegionError(f"a mask of {flat.size} pixels is too large for a brush RLE")
+    # runs of equal values, each four times as long on the RGBA channels
+    change = np.flatnonzero(flat[1:] != flat[:-1])
+    ends = np.append(change, flat.size - 1)
+    lengths = np.diff(np.append(-1, ends)) * 4
+    values = flat[ends]
+    codes, widths = _run_codes(lengths, values)
+    sizes = 7 << 16  # the word size minus one (5 bits), then each field size minus one
+    for k, s in enumerate(_SIZES):
+        sizes |= (s - 1) << (12 - 4 * k)
+    codes = np.concatenate(([num, sizes], codes))
+    widths = np.concatenate(([32, _HEADER_BITS - 32], widths))
+    return _pack(codes, widths)
+
+
+def _run_codes(
+    lengths: NDArray[np.int64], values: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Each run as one code (flag, field index, length - 1, word) and its width in bits."""
+    # a run longer than 2**16 is written as runs of 2**16 then the rest in a 16-bit field
+    full = np.where(lengths > _LONGEST, (lengths - 1) // _LONGEST, 0)
+    pieces = full + 1
+    value = np.repeat(values, pieces)
+    start = np.cumsum(pieces) - pieces
+    last = start + pieces - 1
+    length = np.full(int(pieces.sum()), _LONGEST, dtype=np.int64)
+    length[last] = lengths - full * _LONGEST
+    index = np.select([length <= 8, length <= 16, length <= 256], [0, 1, 2], 3)
+    index[start[full > 0]] = 3
+    index[last[full > 0]] = 3
+    size = np.asarray(_SIZES, dtype=np.int64)[index]
+    single = length == 1  # a literal run of one word: flag 0, field 0, length 0
+    flag = np.where(single, 0, 1)
+    index = np.where(single, 0, index)
+    size = np.where(single, 3, size)
+    codes = (((flag << 2 | index) << size | (length - 1)) << 8) | value
+    return codes, 3 + size + 8
+
+
+def _pack(codes: NDArray[np.int64], widths: NDArray[np.int64]) -> list[int]:
+    """The bit fields (each at most 33 bits), most significant bit first, in bytes; then
+    the official encoder's padding (to the next byte, a whole zero byte when already on
+    one). Each field lands in a 40-bit window at its byte; the fields' bits never
+    overlap, so the windows' bytes are summed into place."""
+    ends = np.cumsum(widths)
+    starts = ends - widths
+    total = int(ends[-1]) if ends.size else 0
+    n_bytes = total // 8 + 1
+    at = starts >> 3
+    shift = (40 - widths - (starts & 7)).astype(np.uint64)
+    window = codes.astype(np.uint64) << shift
+    out = np.zeros(n_bytes + 5, dtype=np.float64)
+    for k in range(5):
+        byte = (window >> np.uint64(32 - 8 * k)) & np.uint64(0xFF)
+        out += np.bincount(at + k, weights=byte.astype(np.float64), minlength=n_bytes + 5)
+    packed: list[int] = out[:n_bytes].astype(np.uint8).tolist()
+    return packed
