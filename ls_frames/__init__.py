@@ -12,7 +12,7 @@ checks every import against this drawing)::
                 -> tables          Frames, dtypes, the Parquet dataset, Delta tables
                 -> geometry        pixels, boxes, overlaps, masks, tracks
                 -> evaluation      scores, comparisons, agreement, the reference annotation
-                -> training        splits, Hugging Face datasets
+                -> training        splits, Hugging Face datasets, training folders
     both:     media                the files behind the tasks (fetch_media)
                 -> pipeline        load_project, export_project, download_project
                 -> sync            sync_parquet, sync_delta
@@ -101,7 +101,7 @@ if TYPE_CHECKING:
         to_parquet,
     )
     from ls_frames.tables.storage import read_storage
-    from ls_frames.training import split, to_hf_dataset
+    from ls_frames.training import DatasetSummary, export_dataset, split, to_hf_dataset
     from ls_frames.transport import RetryPolicy, ServerCapabilities
     from ls_frames.writing import (
         boxes_to_regions,
@@ -143,6 +143,8 @@ _LAZY = {
     "agreement": "ls_frames.evaluation.agreement",
     "consensus": "ls_frames.evaluation",
     "split": "ls_frames.training",
+    "DatasetSummary": "ls_frames.training",
+    "export_dataset": "ls_frames.training",
     "to_hf_dataset": "ls_frames.training",
     "confusion": "ls_frames.evaluation",
     "evaluate": "ls_frames.evaluation",
@@ -186,6 +188,7 @@ __all__ = [
     "ConcurrentWriteError",
     "ConfigurationError",
     "ConvertedFormat",
+    "DatasetSummary",
     "DatasetVersionError",
     "DownloadError",
     "Export",
@@ -233,6 +236,7 @@ __all__ = [
     "consensus",
     "download_project",
     "evaluate",
+    "export_dataset",
     "export_project",
     "fetch_media",
     "interpolate_tracks",
