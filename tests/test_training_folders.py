@@ -496,6 +496,38 @@ def test_sizes_from_the_file_or_refused_without_pillow(
     assert not (tmp_path / "none").exists()
 
 
+def test_the_files_size_wins_and_a_file_that_is_no_image_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    try:
+        from pycocotools.coco import COCO
+    except ImportError:
+        missing("pycocotools")
+    frames = _frames([t for t in _tasks() if t["id"] in (1, 2)])
+    media = _media(tmp_path / "c", [1, 2])
+    # the export says 40 x 30 for task 2; the cache holds an 80 x 60 image
+    Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(str(media.loc[1, "path"]))
+    Path(str(media.loc[0, "path"])).write_bytes(b"<html>not found</html>")
+    with pytest.warns(ls_frames.PartialResultWarning, match="not an image Pillow reads"):
+        export_dataset(frames, tmp_path / "out", media=media)
+    coco = COCO(str(tmp_path / "out" / "annotations" / "instances_train.json"))
+    assert list(coco.imgs) == [2] and (coco.imgs[2]["width"], coco.imgs[2]["height"]) == (80, 60)
+    expected = to_coco(_reference_boxes(frames, 2), (80, 60))
+    bboxes = [a["bbox"] for a in coco.loadAnns(coco.getAnnIds())]
+    assert bboxes == [pytest.approx([expected[c][k] for c in expected]) for k in range(2)]
+    assert bboxes[0] == pytest.approx([20.0, 30.0, 40.0, 30.0])
+    # without Pillow: the export's size
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "PIL" else find_spec(name, *a)
+    )
+    _export(frames, tmp_path / "plain", media=media.iloc[1:])
+    coco = COCO(str(tmp_path / "plain" / "annotations" / "instances_train.json"))
+    assert (coco.imgs[2]["width"], coco.imgs[2]["height"]) == SIZES[2]
+
+
 def test_bad_options(tmp_path: Path) -> None:
     frames = _frames()
     media = _media(tmp_path / "c", [1])

@@ -118,13 +118,18 @@ def _size_from_regions(regions: pd.DataFrame) -> tuple[int, int] | None:
     return (int(known.iloc[0, 0]), int(known.iloc[0, 1])) if len(known) else None
 
 
-def _size_from_file(source: str | None, content: bytes | None) -> tuple[int, int]:
+def _size_from_file(source: str | None, content: bytes | None) -> tuple[int, int] | None:
+    """The image's size from its header (Pillow reads no pixels for it); ``None`` when
+    Pillow cannot read the file."""
     import io
 
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(source if source is not None else io.BytesIO(content or b"")) as im:
-        width, height = im.size
+    try:
+        with Image.open(source if source is not None else io.BytesIO(content or b"")) as im:
+            width, height = im.size
+    except (UnidentifiedImageError, OSError):
+        return None
     return int(width), int(height)
 
 
@@ -150,8 +155,10 @@ def plan_pictures(
     """One :class:`Picture` per task that has a usable image, in task order; the others
     counted in ``left_out`` (no media row, a failed fetch, a cached file gone).
 
-    Sizes (``needs_size``) come from the regions' ``original_width/height``, else from
-    the file with Pillow; a :class:`~ls_frames.errors.ConfigurationError` names the
+    Sizes come from the file's header when Pillow is installed (the percent coordinates
+    are scaled to the image the trainer reads, whatever size the export says it had; a
+    file Pillow cannot read is left out), else (``needs_size``) from the regions'
+    ``original_width/height``; a :class:`~ls_frames.errors.ConfigurationError` names the
     tasks whose size neither gives.
     """
     if not isinstance(media, pd.DataFrame):
@@ -173,9 +180,14 @@ def plan_pictures(
             left_out.task(f"tasks without media ({why})")
             continue
         mine = regions.get(task_id, empty)
-        size = _size_from_regions(mine) if needs_size else (0, 0)
-        if size is None and pillow:
+        size: tuple[int, int] | None = (0, 0)
+        if pillow:
             size = _size_from_file(source, content)
+            if size is None:
+                left_out.task("tasks without media (not an image Pillow reads)")
+                continue
+        elif needs_size:
+            size = _size_from_regions(mine)
         if size is None:
             unsized.append(task_id)
             continue

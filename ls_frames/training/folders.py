@@ -242,8 +242,9 @@ def export_dataset(
     COCO: ``torchvision.datasets.CocoDetection(out/"images"/split,
     out/"annotations"/f"instances_{split}.json")`` or detectron2's
     ``register_coco_instances(name, {}, json_file, image_root)`` read it. Image ``id`` is
-    the task id, ``width``/``height`` the image's (the regions' ``original_width/height``,
-    else read from the file with Pillow); ``bbox`` is
+    the task id, ``width``/``height`` the file's (read from its header with Pillow; without
+    Pillow the regions' ``original_width/height``), and the percent coordinates are scaled
+    to that size; ``bbox`` is
     :func:`~ls_frames.geometry.shapes.to_coco`'s (the enclosing box in pixels),
     ``segmentation`` a polygon for rectangles and polygons, compressed RLE for brushes and
     ellipses; categories are the classes in order, ids from 1. YOLO:
