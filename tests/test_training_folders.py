@@ -547,3 +547,181 @@ def test_bad_options(tmp_path: Path) -> None:
         parts = pd.Series({t: "a/b" for t in (1, 2, 3, 4, 6)})
         export_dataset(frames, tmp_path / "o", media=media, split=parts)
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_refuses_before_any_server_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ls_frames.frontends.cli import main
+
+    out = tmp_path / "out"
+    assert main(["dataset", "12", "--out", str(out), "-q"]) == 1
+    assert "pass --media DIR" in capsys.readouterr().err
+    for bad in ("train=0.8,val", "train", "=0.5"):
+        argv = ["dataset", "12", "--out", str(out), "--media", str(tmp_path / "c"), "--split"]
+        assert main([*argv, bad]) == 1
+        assert "--split takes NAME=FRACTION" in capsys.readouterr().err
+    out.mkdir()
+    assert main(["dataset", "12", "--out", str(out), "--media", str(tmp_path / "c")]) == 1
+    assert "add --overwrite" in capsys.readouterr().err
+    assert main(["dataset", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")]) == 1
+    assert "neither a project id nor a dataset folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["dataset", "12", "--out", str(tmp_path / "o3"), "--format", "voc"])
+    assert exited.value.code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# --- the demo project on the real server -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(label_studio: Any, demo_project: dict[str, Any], tmp_path_factory: Any) -> Any:
+    """The demo project's frames and its media table (fetched once for this module)."""
+    cache = tmp_path_factory.mktemp("demo-cache")
+    key = label_studio.access_token or label_studio.admin_key
+    with ls_frames.Client(label_studio.url, key) as client:
+        frames = ls_frames.load_project(demo_project["project_id"], client=client, progress=False)
+        media = ls_frames.fetch_media(frames, cache, client=client, progress=False)
+    return frames, media, cache
+
+
+def _demo_boxes(frames: ls_frames.Frames) -> dict[int, pd.DataFrame]:
+    """task_id -> the box rows of the annotation ls_frames.reference_annotations chose."""
+    chosen = ls_frames.reference_annotations(frames)
+    regions = frames.regions
+    boxes = regions[
+        regions["source_id"].isin(chosen["annotation_id"]).to_numpy(bool)
+        & (regions["source"].astype(object) == "annotation").to_numpy(bool)
+        & (regions["from_name"].astype(object) == "box").to_numpy(bool)
+    ]
+    return {
+        int(t): boxes[(boxes["task_id"] == t).to_numpy(bool)].reset_index(drop=True)
+        for t in chosen["task_id"]
+    }
+
+
+def _demo_split(frames: ls_frames.Frames) -> pd.Series:
+    ids = sorted(int(t) for t in frames.tasks["task_id"])
+    return pd.Series(["train" if i % 3 else "val" for i in range(len(ids))], index=ids)
+
+
+@pytest.mark.server
+def test_demo_project_as_a_coco_folder(
+    demo: Any, demo_project: dict[str, Any], tmp_path: Path
+) -> None:
+    import hashlib
+
+    try:
+        from pycocotools.coco import COCO
+    except ImportError:
+        missing("pycocotools")
+    frames, media, _ = demo
+    expected = _demo_boxes(frames)
+    parts = _demo_split(frames)
+    out = tmp_path / "coco"
+    with pytest.warns(ls_frames.PartialResultWarning) as caught:
+        summary = export_dataset(frames, out, media=media, split=parts)
+    # the skipped-only task and the task without an annotation
+    assert caught[0].message.reasons == {"tasks without a reference annotation": 2}  # type: ignore[union-attr]
+    assert summary.classes == ("cat", "dog", "bird")
+    assert sum(summary.images.values()) == len(expected) == demo_project["counts"]["tasks"] - 2
+    sent = {m["task_id"]: m["sha256"] for m in demo_project["media"]}
+    for name in ("train", "val"):
+        coco = COCO(str(out / "annotations" / f"instances_{name}.json"))
+        assert [coco.cats[i]["name"] for i in sorted(coco.cats)] == ["cat", "dog", "bird"]
+        assert sorted(coco.imgs) == sorted(t for t in expected if parts[t] == name)
+        for tid, image in coco.imgs.items():
+            path = out / "images" / name / image["file_name"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == sent[tid]
+            with Image.open(path) as im:
+                size = im.size
+            assert (image["width"], image["height"]) == size  # the file's, not the export's
+            boxes = expected[tid]
+            want = to_coco(boxes, size)
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[tid]))
+            assert len(anns) == len(boxes) == 2
+            for k, ann in enumerate(anns):
+                assert ann["bbox"] == pytest.approx([want[c][k] for c in want])
+                assert coco.cats[ann["category_id"]]["name"] == str(boxes["labels"].iloc[k][0])
+
+
+@pytest.mark.server
+def test_demo_project_as_a_yolo_folder(demo: Any, tmp_path: Path) -> None:
+    frames, media, _ = demo
+    expected = _demo_boxes(frames)
+    out = tmp_path / "yolo"
+    with pytest.warns(ls_frames.PartialResultWarning):
+        summary = export_dataset(frames, out, format="yolo", media=media, split=_demo_split(frames))
+    assert summary.labels == {s: 2 * n for s, n in summary.images.items()}
+    yaml = (out / "data.yaml").read_text()
+    assert "train: images/train\nval: images/val\nnc: 3\n" in yaml
+    assert yaml.endswith('names:\n  0: "cat"\n  1: "dog"\n  2: "bird"\n')
+    for label_file in out.glob("labels/*/*.txt"):
+        tid = int(label_file.stem)
+        with Image.open(next(out.glob(f"images/*/{tid}.*"))) as im:
+            size = im.size
+        want = to_yolo(expected[tid], size)
+        lines = _yolo_file(label_file)
+        for k, line in enumerate(lines):
+            assert line[1:] == pytest.approx([want[c][k] for c in want], abs=1e-6)
+            assert ["cat", "dog", "bird"][int(line[0])] == str(expected[tid]["labels"].iloc[k][0])
+
+
+@pytest.mark.server
+def test_cli_dataset_of_a_project_and_of_a_dataset_folder(
+    label_studio: Any,
+    demo: Any,
+    demo_project: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ls_frames.frontends.cli import main
+
+    _, _, cache = demo
+    server = [
+        "--url",
+        label_studio.url,
+        "--api-key",
+        label_studio.access_token or label_studio.admin_key,
+    ]
+    pid = str(demo_project["project_id"])
+    out = tmp_path / "yolo"
+    argv = ["dataset", pid, "--out", str(out), "--format", "yolo", "--media", str(cache)]
+    code = main([*argv, "--split", "train=0.5,val=0.5", "-q", *server])
+    err = capsys.readouterr().err
+    assert code == 3, err  # two tasks have no reference annotation
+    assert "ls-frames: dataset: 2 of 12 tasks were left out of the dataset" in err
+    assert "exit status 3: the dataset left some out (add --allow-missing" in err
+    assert (out / "data.yaml").is_file() and (out / "labels").is_dir()
+    code = main(
+        [
+            "dataset",
+            pid,
+            "--out",
+            str(tmp_path / "scenes"),
+            "--format",
+            "imagefolder",
+            "--from-name",
+            "scene",
+            "--media",
+            str(cache),
+            "--allow-missing",
+            "-q",
+            *server,
+        ]
+    )
+    assert code == 0
+    assert "imagefolder dataset at" in capsys.readouterr().out
+    classes = {p.parent.name for p in (tmp_path / "scenes" / "train").glob("*/*.png")}
+    assert classes == {"indoor", "outdoor"}
+    # a Parquet dataset with its media table: no server needed for the folder
+    ds = tmp_path / "ds"
+    key = label_studio.access_token or label_studio.admin_key
+    with ls_frames.Client(label_studio.url, key) as client:
+        ls_frames.export_project(int(pid), ds, client=client, media=cache, progress=False)
+    coco = tmp_path / "coco"
+    assert main(["dataset", str(ds), "--out", str(coco), "--allow-missing", "-q"]) == 0
+    assert sorted(p.name for p in (coco / "annotations").iterdir()) == ["instances_train.json"]
+    assert main(["dataset", str(ds), "--out", str(coco), "-q"]) == 1
+    assert "add --overwrite" in capsys.readouterr().err

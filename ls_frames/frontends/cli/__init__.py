@@ -11,6 +11,7 @@ same functions a notebook user calls.
     ls-frames demo --out demo-output                 # local Label Studio, seeded, exported
     ls-frames media 12 --out media/                  # the files behind the tasks
     ls-frames media data/project-12 --out media/     # ... of a dataset, kept as its media table
+    ls-frames dataset 12 --out train/ --format yolo --media media/ --split train=0.8,val=0.2
 
 The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``LABEL_STUDIO_API_KEY``. A project is given by id or by title. Snapshots made for
@@ -18,7 +19,8 @@ The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``--keep-snapshot``. Exit codes: 0 success (a closed output pipe included), 1 an error
 (printed in one line, never with the key), 2 bad arguments, 3 media files missing (the
 command finished, but some files its tasks point to could not be fetched: the reasons
-follow the summary; ``--allow-missing`` exits 0 instead), 130 interrupted.
+follow the summary; ``dataset`` also when its folder left tasks or regions out;
+``--allow-missing`` exits 0 instead), 130 interrupted.
 
 The package: :mod:`~ls_frames.frontends.cli.parser` (the commands and their options),
 :mod:`~ls_frames.frontends.cli.commands` (what each command calls),
@@ -93,7 +95,8 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("ls-frames: interrupted", file=sys.stderr)
         return 130
-    return _media_status(missing, getattr(args, "allow_missing", False))
+    left_out = getattr(args, "left_out", [])  # what `dataset` left out of its folder
+    return _media_status(missing, getattr(args, "allow_missing", False), left_out)
 
 
 @contextlib.contextmanager
@@ -122,16 +125,29 @@ def _media_failures() -> Iterator[list[PartialResultWarning]]:
         yield found
 
 
-def _media_status(found: list[PartialResultWarning], allow_missing: bool) -> int:
-    """After the summary: what could not be fetched, by reason, and :data:`MISSING_MEDIA`
-    unless ``--allow-missing``."""
+def _media_status(
+    found: list[PartialResultWarning],
+    allow_missing: bool,
+    left_out: list[PartialResultWarning] | None = None,
+) -> int:
+    """After the summary: what could not be fetched (and what ``dataset`` left out of its
+    folder), by reason, and :data:`MISSING_MEDIA` unless ``--allow-missing``."""
     for warning in found:
         print(f"ls-frames: media: {warning}", file=sys.stderr)
-    if not found or allow_missing:
+    for warning in left_out or []:
+        print(f"ls-frames: dataset: {warning}", file=sys.stderr)
+    if not (found or left_out) or allow_missing:
         return 0
+    what = " and ".join(
+        text
+        for text, seen in (
+            ("media files are missing", found),
+            ("the dataset left some out", left_out),
+        )
+        if seen
+    )
     print(
-        f"ls-frames: exit status {MISSING_MEDIA}: media files are missing "
-        "(add --allow-missing to accept that)",
+        f"ls-frames: exit status {MISSING_MEDIA}: {what} (add --allow-missing to accept that)",
         file=sys.stderr,
     )
     return MISSING_MEDIA

@@ -23,6 +23,7 @@ from ls_frames.frontends.cli.commands import (
     cmd_snapshots,
     cmd_sync,
 )
+from ls_frames.frontends.cli.dataset import add_dataset
 from ls_frames.pipeline import SINGLE_FILE_FORMATS
 
 __all__ = ["build_parser"]
@@ -246,7 +247,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
         prog="ls-frames",
         description=description,
         epilog="exit status: 0 success, 1 an error, 2 bad arguments, 3 media files missing "
-        "(export/sync --media, media: the rest is done; --allow-missing exits 0), "
+        "(export/sync --media, media: the rest is done; dataset: also tasks left out; "
+        "--allow-missing exits 0), "
         "130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"ls-frames {__version__}")
@@ -259,6 +261,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     _add_export(sub, [common, opts])
     _add_sync(sub, common)
     _add_media(sub, common)
+    add_dataset(sub, common)
     _add_read(sub, local)
     _add_download(sub, [common, opts])
     _add_listings(sub, common)
