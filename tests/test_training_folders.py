@@ -376,6 +376,19 @@ def test_imagefolder_of_a_choices_control(tmp_path: Path) -> None:
         "train/outdoor/1.png",  # the ground truth's scene
         "train/outdoor/2.png",
     ]
+    try:
+        import datasets
+    except ImportError:
+        missing("datasets (the train extra)")
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(out), cache_dir=str(tmp_path / "hf"))
+    assert list(loaded) == ["train"]
+    names = loaded["train"].features["label"].names
+    assert names == ["indoor", "outdoor"]
+    assert sorted(names[label] for label in loaded["train"]["label"]) == [
+        "indoor",
+        "outdoor",
+        "outdoor",
+    ]
     # task 4 has no scene, task 6 no media, task 5 no reference annotation
     assert summary.left_out_tasks == {
         "tasks without a choice": 1,
@@ -526,6 +539,28 @@ def test_the_files_size_wins_and_a_file_that_is_no_image_is_left_out(
     _export(frames, tmp_path / "plain", media=media.iloc[1:])
     coco = COCO(str(tmp_path / "plain" / "annotations" / "instances_train.json"))
     assert (coco.imgs[2]["width"], coco.imgs[2]["height"]) == SIZES[2]
+
+
+def test_another_field_and_an_empty_media_table(tmp_path: Path) -> None:
+    frames = _frames([t for t in _tasks() if t["id"] == 2])
+    media = _media(tmp_path / "c", [2], field="photo")
+    with pytest.raises(ls_frames.ConfigurationError, match=r"pass field=.*'photo', 'thumb'"):
+        export_dataset(
+            frames,
+            tmp_path / "o",
+            media=pd.concat([media, _media(tmp_path / "d", [2])]).assign(field=["photo", "thumb"]),
+        )
+    summary = export_dataset(frames, tmp_path / "o", media=media)  # the only field
+    assert summary.images == {"train": 1}
+    summary = export_dataset(frames, tmp_path / "p", media=media, field="photo", link="symlink")
+    assert (tmp_path / "p" / "images" / "train" / "2.png").is_symlink()
+    with pytest.warns(ls_frames.PartialResultWarning, match="the media table is empty"):
+        summary = export_dataset(frames, tmp_path / "q", media=media.iloc[0:0])
+    assert summary.images == {"train": 0}
+    assert (
+        json.loads((tmp_path / "q" / "annotations" / "instances_train.json").read_text())["images"]
+        == []
+    )
 
 
 def test_bad_options(tmp_path: Path) -> None:

@@ -145,11 +145,11 @@ def _source(row: pd.Series) -> tuple[str | None, bytes | None, str | None]:
 def plan_pictures(
     media: pd.DataFrame,
     control: Control | None,
+    field: str | None,
     task_ids: list[int],
     regions: dict[int, pd.DataFrame],
     splits: dict[int, str],
     left_out: LeftOut,
-    *,
     needs_size: bool,
 ) -> list[Picture]:
     """One :class:`Picture` per task that has a usable image, in task order; the others
@@ -163,7 +163,10 @@ def plan_pictures(
     """
     if not isinstance(media, pd.DataFrame):
         raise TypeError(f"media= takes the fetch_media table, not {type(media).__name__}")
-    rows, kind, missing = _media_rows(media, None, control, task_ids)
+    if not len(media):
+        left_out.task("tasks without media (the media table is empty)", len(task_ids))
+        return []
+    rows, kind, missing = _media_rows(media, field, control, task_ids)
     if kind != "image":
         raise ConfigurationError("a training folder is made of images; this media is audio")
     pillow = importlib.util.find_spec("PIL") is not None

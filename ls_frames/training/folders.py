@@ -113,7 +113,12 @@ def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
                 raise OutputExistsError(out)
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, old / out.name)
-            os.replace(tmp, out)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old / out.name, out)  # the old folder back where it was
+                shutil.rmtree(old, ignore_errors=True)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
@@ -227,6 +232,7 @@ def export_dataset(
     overwrite: bool = False,
     link: Link = "hard",
     segmentation: bool = False,
+    field: str | None = None,
 ) -> DatasetSummary:
     """Write a training folder: the images of the media cache and their labels in the
     layout COCO, YOLO (Ultralytics) or image-folder trainers read.
@@ -287,6 +293,9 @@ def export_dataset(
     segmentation
         YOLO only: polygon lines (``class x1 y1 x2 y2 ...``) for polygons and rectangles
         instead of boxes.
+    field
+        The data key of the images in the media table (default: the control's ``toName``,
+        or the only field there is).
 
     Returns
     -------
@@ -329,7 +338,7 @@ def export_dataset(
     splits, split_names = split_of(split, task_ids)
     by_task = {int(t): g for t, g in rows.groupby("task_id", sort=False)}  # type: ignore[arg-type]
     pictures = plan_pictures(
-        media, control, task_ids, by_task, splits, left_out, needs_size=format != "imagefolder"
+        media, control, field, task_ids, by_task, splits, left_out, format != "imagefolder"
     )
     for why, n in _other_controls(frames, format, name, reference, set(task_ids)).items():
         left_out.region(why, n)

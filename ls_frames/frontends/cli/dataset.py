@@ -106,6 +106,7 @@ def cmd_dataset(args: argparse.Namespace) -> None:
             overwrite=args.overwrite,
             link=args.link,
             segmentation=args.segmentation,
+            field=args.field,
         )
     print(summary)
     left_out = [w.message for w in caught if isinstance(w.message, PartialResultWarning)]
@@ -128,6 +129,7 @@ def add_dataset(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="the folder to write")
     p.add_argument("--format", choices=["coco", "yolo", "imagefolder"], default="coco")
     p.add_argument("--from-name", help="the control (default: the only one of the format's kind)")
+    p.add_argument("--field", help="the data key of the images (default: the control's toName)")
     p.add_argument(
         "--media",
         type=Path,
