@@ -281,6 +281,61 @@ def test_coco_polygons_are_segmentations(tmp_path: Path) -> None:
     assert 250 <= int(coco.annToMask(ann).sum()) <= 350  # rasterised by pycocotools
 
 
+MASK_CONFIG = """<View><Image name="image" value="$image"/>
+<BrushLabels name="paint" toName="image"><Label value="sky"/></BrushLabels>
+<EllipseLabels name="oval" toName="image"><Label value="ball"/></EllipseLabels></View>"""
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_coco_brushes_and_ellipses_are_rle_that_pycocotools_decodes(tmp_path: Path) -> None:
+    try:
+        from pycocotools import mask as coco_mask
+        from pycocotools.coco import COCO
+    except ImportError:
+        missing("pycocotools")
+    from tests.brush_reference import encode, rgba
+
+    width, height = SIZES[6]  # 30 x 20
+    alpha = np.zeros((height, width), np.uint8)
+    alpha[5:10, 10:20] = 255
+    size = {"original_width": width, "original_height": height}
+    brush = {
+        "id": "b",
+        "from_name": "paint",
+        "to_name": "image",
+        "type": "brushlabels",
+        "value": {"format": "rle", "rle": encode(rgba(alpha)), "brushlabels": ["sky"]},
+        **size,
+    }
+    ellipse = {
+        "id": "e",
+        "from_name": "oval",
+        "to_name": "image",
+        "type": "ellipselabels",
+        "value": {"x": 50, "y": 50, "radiusX": 20, "radiusY": 25, "ellipselabels": ["ball"]},
+        **size,
+    }
+    tasks = [{"id": 6, "data": {"image": "f.png"}, "annotations": [_ann(1, [brush, ellipse])]}]
+    frames = _frames(tasks, MASK_CONFIG)
+    media = _media(tmp_path / "c", [6])
+    for name, out in (("paint", tmp_path / "brush"), ("oval", tmp_path / "ellipse")):
+        with pytest.warns(ls_frames.PartialResultWarning, match="another control"):
+            export_dataset(frames, out, media=media, from_name=name)
+    coco = COCO(str(tmp_path / "brush" / "annotations" / "instances_train.json"))
+    (ann,) = coco.loadAnns(coco.getAnnIds())
+    assert set(ann["segmentation"]) == {"size", "counts"}
+    assert (coco.annToMask(ann) > 0).tolist() == (alpha > 0).tolist()
+    assert ann["bbox"] == [10.0, 5.0, 10.0, 5.0] and ann["area"] == 50
+    coco = COCO(str(tmp_path / "ellipse" / "annotations" / "instances_train.json"))
+    (ann,) = coco.loadAnns(coco.getAnnIds())
+    oval = frames.regions[(frames.regions["from_name"].astype(object) == "oval").to_numpy(bool)]
+    want = to_coco(oval.reset_index(drop=True), (width, height))
+    assert ann["bbox"] == pytest.approx([want[c][0] for c in want]) == [9.0, 5.0, 12.0, 10.0]
+    rle: Any = ann["segmentation"]  # compressed RLE, as pycocotools writes it
+    assert ann["area"] == float(coco_mask.area(rle))
+    assert 80 < ann["area"] < 110  # about pi * 6 * 5
+
+
 def _yolo_file(path: Path) -> list[list[float]]:
     return [[float(v) for v in line.split()] for line in path.read_text().splitlines()]
 
