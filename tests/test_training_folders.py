@@ -410,6 +410,19 @@ def test_yolo_segmentation_lines_are_polygons(tmp_path: Path) -> None:
     )
     (line,) = _yolo_file(out / "labels" / "train" / "2.txt")
     assert line == pytest.approx([1, 0.1, 0.1, 0.5, 0.1, 0.1, 0.9])
+    # a rectangle is its four corners, rotation included (90 degrees clockwise about its
+    # top-left corner (25, 0) on a 50 x 50 image); the one half outside is clipped
+    rotated = [t for t in _tasks() if t["id"] == 3]
+    export_dataset(
+        _frames(rotated),
+        tmp_path / "r",
+        format="yolo",
+        media=_media(tmp_path / "c", [3]),
+        segmentation=True,
+    )
+    turned, outside = _yolo_file(tmp_path / "r" / "labels" / "train" / "3.txt")
+    assert turned == pytest.approx([1, 0.5, 0.0, 0.5, 0.4, 0.3, 0.4, 0.3, 0.0], abs=1e-6)
+    assert outside == pytest.approx([0, 0.8, 0.8, 1.0, 0.8, 1.0, 1.0, 0.8, 1.0], abs=1e-6)
     boxes = export_dataset(
         _frames(tasks, POLY_CONFIG),
         tmp_path / "b",

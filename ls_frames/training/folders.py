@@ -254,7 +254,8 @@ def export_dataset(
     :func:`~ls_frames.geometry.shapes.to_coco`'s (the enclosing box in pixels),
     ``segmentation`` a polygon for rectangles and polygons, compressed RLE for brushes and
     ellipses; categories are the classes in order, ids from 1. YOLO:
-    ``ultralytics.YOLO(...).train(data=out/"data.yaml")`` (it needs a ``val`` split):
+    ``ultralytics.YOLO(...).train(data=str((out/"data.yaml").resolve()))`` (it needs a
+    ``val`` split; an absolute path, as older releases resolve a relative one elsewhere):
     ``class x_center y_center width height`` normalised (:func:`~ls_frames.geometry.shapes.to_yolo`,
     clipped to the image), or polygons with ``segmentation=True``; ``data.yaml`` names the
     classes in order. imagefolder: ``torchvision.datasets.ImageFolder(out/split)`` or

@@ -5,9 +5,10 @@ A label file has one line per region: ``class x_center y_center width height``, 
 :func:`~ls_frames.geometry.shapes.to_yolo` (the enclosing box, normalised to 0-1), clipped
 to the image (Ultralytics drops a whole image whose labels leave 0-1). With
 ``segmentation=True`` every line is a polygon instead, ``class x1 y1 x2 y2 ...``
-normalised: polygons' points, rectangles' four corners (rotation included); a label file
-never mixes boxes and polygons, so ellipses and brushes are left out then. Brushes have no
-box line either. An image without regions gets an empty file (a background image).
+normalised and each coordinate clamped to 0-1: polygons' points, rectangles' four corners
+(rotation included); a label file never mixes boxes and polygons, so ellipses and brushes
+are left out then. Brushes have no box line either. An image without regions gets an
+empty file (a background image).
 
 ``data.yaml`` is written by hand (no YAML library): ``train:``/``val:``/... relative to
 the file's folder (Ultralytics resolves them there when there is no ``path:`` key),
