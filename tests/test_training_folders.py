@@ -543,7 +543,9 @@ def test_regions_of_another_box_control_are_counted(tmp_path: Path) -> None:
     tasks = [t for t in _tasks() if t["id"] == 2]
     tasks[0]["annotations"][0]["result"].append(face)
     frames = _frames(tasks, config)
-    with pytest.raises(ls_frames.ConfigurationError, match="from_name"):
+    with pytest.raises(
+        ls_frames.ConfigurationError, match=r"from_name= for format='coco'.*\['box', 'face'\]"
+    ):
         export_dataset(frames, tmp_path / "x", media=_media(tmp_path / "c", [2]))
     with pytest.warns(ls_frames.PartialResultWarning, match="1 regions.*'face'"):
         summary = export_dataset(

@@ -330,7 +330,7 @@ def export_dataset(
     check_reference(frames, reference)
     out = Path(out_dir)
     check_output_dir(out, overwrite)
-    name, control = _control(frames, _TASK[format], from_name)
+    name, control = _control(frames, _TASK[format], from_name, f"format={format!r}")
     chosen, rows = reference_regions(frames, name, reference)
     task_ids = [int(t) for t in chosen]
     left_out = LeftOut()

@@ -76,8 +76,13 @@ def training_annotations(frames: Frames) -> pd.Series:
     return choose_annotations(frames, "ground_truth")
 
 
-def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Control | None]:
+def _control(
+    frames: Frames, task: str, from_name: str | None, purpose: str | None = None
+) -> tuple[str, Control | None]:
+    """The control ``task`` trains on (``purpose`` names what it is for in the messages,
+    ``task`` by default)."""
     types = _TYPES[task]
+    purpose = purpose or task
     controls = list(frames.label_config.controls) if frames.label_config else []
     if from_name is not None:
         present = {str(v) for v in frames.regions["from_name"].dropna().astype(object)}
@@ -95,12 +100,12 @@ def _control(frames: Frames, task: str, from_name: str | None) -> tuple[str, Con
         if len(fitting_names) == 1:
             return fitting_names[0], None
         raise ConfigurationError(
-            f"pass from_name= for {task}: the results have "
+            f"pass from_name= for {purpose}: the results have "
             f"{fitting_names or 'no'} {'/'.join(types)} controls"
         )
     if len(fitting) != 1:
         raise ConfigurationError(
-            f"pass from_name= for {task}: the label config has "
+            f"pass from_name= for {purpose}: the label config has "
             f"{[c.name for c in fitting] or 'no'} {'/'.join(types)} "
             f"controls"
         )
