@@ -478,6 +478,10 @@ def test_an_existing_folder_is_refused_before_anything_is_written(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "out"]
     _export(frames, out, media=media, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == ["annotations", "images"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "out"]  # nothing aside
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # as any folder made here
 
 
 def test_a_failure_midway_leaves_no_folder(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from ls_frames.errors import ConfigurationError, OutputExistsError
 from ls_frames.evaluation.reference import Reference, check_reference
 from ls_frames.evaluation.truth import reference_regions
 from ls_frames.reading.controls import control_types
+from ls_frames.tables.dataset import staging_dir
 from ls_frames.tables.folders import check_output_dir
 from ls_frames.tables.frames import Frames
 from ls_frames.training.coco_folder import write_coco
@@ -104,24 +105,22 @@ def _check_options(format: str, link: str, media: object) -> None:
 def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
     """A temporary folder beside ``out``, renamed to ``out`` when the block ends without an
     error (an old ``out`` is replaced only then) and removed when it does not."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    tmp = staging_dir(out)  # made as any folder is (the umask's mode, not mkdtemp's 0700)
     try:
         yield tmp
         if out.exists():
             if not overwrite:
                 raise OutputExistsError(out)
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / out.name)
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
+            out.rename(old)
             try:
-                os.replace(tmp, out)
+                tmp.rename(out)
             except BaseException:
-                os.replace(old / out.name, out)  # the old folder back where it was
-                shutil.rmtree(old, ignore_errors=True)
+                old.rename(out)  # the old folder back under its name
                 raise
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, out)
+            tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
