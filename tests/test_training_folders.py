@@ -465,6 +465,31 @@ def test_imagefolder_of_a_choices_control(tmp_path: Path) -> None:
     }
 
 
+def test_imagefolder_by_the_annotators_consensus(tmp_path: Path) -> None:
+    votes = {1: ["indoor", "outdoor", "outdoor"], 2: ["indoor", "outdoor"]}  # 2 is a tie
+    tasks = [
+        {
+            "id": tid,
+            "data": {"image": f"{tid}.png"},
+            "annotations": [
+                {**_ann(10 * tid + k, [_scene(v)]), "completed_by": k + 1}
+                for k, v in enumerate(choices)
+            ],
+        }
+        for tid, choices in votes.items()
+    ]
+    out = tmp_path / "folder"
+    with pytest.warns(ls_frames.PartialResultWarning, match="without a reference annotation"):
+        export_dataset(
+            _frames(tasks),
+            out,
+            format="imagefolder",
+            media=_media(tmp_path / "c", [1, 2]),
+            reference="consensus",
+        )
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*.png")] == ["train/outdoor/1.png"]
+
+
 def test_an_existing_folder_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     frames = _frames()
     media = _media(tmp_path / "c", [1, 2, 3, 4])

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from ls_frames._warnings import PartialResultWarning, count_reasons, warn_outside
@@ -163,7 +164,12 @@ def _imagefolder(root: Path, pictures: list[Picture], link: str, left_out: LeftO
     """``<split>/<class>/<image>`` for each image with one choice; the classes used."""
     kept: list[tuple[Picture, str]] = []
     for picture in pictures:
-        answers = {v for cs in picture.regions["choices"] if cs is not None for v in cs}
+        answers = {
+            str(v)
+            for cs in picture.regions["choices"]
+            if isinstance(cs, (list, tuple, np.ndarray))
+            for v in cs
+        }
         if len(answers) != 1:
             left_out.task("tasks without a choice" if not answers else "tasks with several choices")
             continue
