@@ -1,0 +1,134 @@
+"""The calls that write into a project: bulk predictions, their listing and deletion, tabs.
+
+What the server does (read in Label Studio 1.23.2's source and run against it):
+
+- ``POST api/projects/P/import/predictions`` takes a list of ``{"task", "result",
+  "score", "model_version"}`` and answers ``201 {"created": N}``. A task id that is not in
+  the project makes the whole request a 400 (1.23.2 checks each batch of 500 before
+  writing it, so nothing of a request with one bad id in its first batch is written: the
+  caller checks the ids first). A missing ``model_version`` is stored as ``"undefined"``.
+- ``GET api/predictions/?project=P`` lists every prediction of the project (one page, no
+  pagination), each with ``id``, ``task``, ``model_version`` and ``score``.
+- ``DELETE api/projects/P/model-versions/`` with ``{"model_version": V}`` deletes every
+  prediction of that version in the project in one request and answers
+  ``{"deleted_predictions": N}``; ``DELETE api/predictions/ID/`` deletes one.
+- ``POST api/dm/views/`` makes a Data Manager tab (see :mod:`ls_frames.exports.tasks`).
+
+These creating POSTs are never retried blindly by the transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ls_frames.errors import ExportFormatError
+from ls_frames.transport import Connection
+
+__all__ = [
+    "MAX_FILTER_ITEMS",
+    "delete_model_version",
+    "delete_prediction",
+    "id_ranges",
+    "id_set_filters",
+    "import_predictions_batch",
+    "list_predictions",
+]
+
+#: filter items in one tab: SQLite refuses a deeper expression tree than 1000 (2,000
+#: single ids fail with "Expression tree is too large"); measured to hold on 1.23.2
+MAX_FILTER_ITEMS = 400
+
+
+def import_predictions_batch(
+    conn: Connection, project: int, predictions: Sequence[dict[str, Any]]
+) -> int:
+    """Send one batch to ``POST api/projects/P/import/predictions``; returns how many the
+    server created.
+
+    Raises
+    ------
+    BadRequest
+        The server refused the batch (a task id not in the project, a malformed item).
+    ExportFormatError
+        The answer has no integer ``created``.
+    """
+    answer = conn.post_json(f"api/projects/{int(project)}/import/predictions", json=predictions)
+    if not isinstance(answer, dict) or not isinstance(answer.get("created"), int):
+        raise ExportFormatError(
+            "the server did not say how many predictions it created",
+            path=f"/api/projects/{project}/import/predictions",
+        )
+    return int(answer["created"])
+
+
+def list_predictions(conn: Connection, project: int) -> list[dict[str, Any]]:
+    """Every prediction of ``project`` (``id``, ``task``, ``model_version``, ``score``,
+    ``result``, ...), in one request.
+
+    Raises
+    ------
+    ExportFormatError
+        The answer is not a list.
+    """
+    answer = conn.get_json("api/predictions/", params={"project": int(project)})
+    if isinstance(answer, dict) and isinstance(answer.get("results"), list):
+        answer = answer["results"]  # a server that pages them
+    if not isinstance(answer, list):
+        raise ExportFormatError(
+            "the prediction list is not a list", path=f"/api/predictions/?project={project}"
+        )
+    return answer
+
+
+def delete_model_version(conn: Connection, project: int, model_version: str) -> int:
+    """Delete every prediction of ``model_version`` in ``project`` (one request); returns
+    how many the server deleted (``-1`` when it does not say)."""
+    response = conn.request(
+        "DELETE",
+        f"api/projects/{int(project)}/model-versions/",
+        json={"model_version": model_version},
+    )
+    try:
+        answer = response.json()
+    except ValueError:
+        return -1
+    count = answer.get("deleted_predictions") if isinstance(answer, dict) else answer
+    return int(count) if isinstance(count, int) else -1
+
+
+def delete_prediction(conn: Connection, prediction_id: int) -> None:
+    """Delete one prediction."""
+    conn.request("DELETE", f"api/predictions/{int(prediction_id)}/")
+
+
+def id_ranges(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``ids`` as sorted runs of consecutive ids, each ``(first, last)``."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(int(x) for x in ids)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _item(lo: int, hi: int) -> dict[str, Any]:
+    if lo == hi:
+        return {"filter": "filter:tasks:id", "operator": "equal", "type": "Number", "value": lo}
+    return {
+        "filter": "filter:tasks:id",
+        "operator": "in",
+        "type": "Number",
+        "value": {"min": lo, "max": hi},
+    }
+
+
+def id_set_filters(ids: Sequence[int], max_items: int = MAX_FILTER_ITEMS) -> list[dict[str, Any]]:
+    """Data Manager filters that together select exactly ``ids``: runs of consecutive ids
+    become ranges, at most ``max_items`` items per filter (one filter per tab)."""
+    items = [_item(lo, hi) for lo, hi in id_ranges(ids)]
+    return [
+        {"conjunction": "or", "items": items[i : i + max_items]}
+        for i in range(0, len(items), max_items)
+    ]
