@@ -6,21 +6,31 @@
 the one-off snapshot job lives in the exports layer (:mod:`~ls_frames.exports.oneshot`),
 the flattening in the tables.
 
-Modules: :mod:`~ls_frames.pipeline.project` (snapshot, load, export) and
-:mod:`~ls_frames.pipeline.download` (a file as the server writes it).
+Writing back: :func:`import_predictions` (predictions in bulk) and :func:`review_tab` /
+:func:`review_tabs` (Data Manager tabs holding chosen tasks).
+
+Modules: :mod:`~ls_frames.pipeline.project` (snapshot, load, export),
+:mod:`~ls_frames.pipeline.download` (a file as the server writes it),
+:mod:`~ls_frames.pipeline.predictions` and :mod:`~ls_frames.pipeline.review`.
 """
 
 from ls_frames.pipeline.download import SINGLE_FILE_FORMATS, download_project
+from ls_frames.pipeline.predictions import ImportResult, import_predictions
 from ls_frames.pipeline.project import (
     export_project,
     load_project,
     snapshot_project,
 )
+from ls_frames.pipeline.review import review_tab, review_tabs
 
 __all__ = [
     "SINGLE_FILE_FORMATS",
+    "ImportResult",
     "download_project",
     "export_project",
+    "import_predictions",
     "load_project",
+    "review_tab",
+    "review_tabs",
     "snapshot_project",
 ]
