@@ -23,6 +23,15 @@ class FakeWriteback(FakeLabelStudio):
         self.fail_import_at: int | None = None
 
     def _route(self, request: httpx.Request, path: str) -> httpx.Response:
+        m = re.fullmatch(r"/api/projects/(\d+)/import", path)
+        if m and request.method == "POST":
+            created = []
+            for item in json.loads(request.content):
+                tid = 1 + max([*self.tasks, 0])
+                self.put_task(tid)["data"] = item["data"]
+                self.tasks[tid]["sent"] = item
+                created.append(tid)
+            return httpx.Response(201, json={"task_count": len(created), "task_ids": created})
         m = re.fullmatch(r"/api/projects/(\d+)/import/predictions", path)
         if m and request.method == "POST":
             return self._import(json.loads(request.content))

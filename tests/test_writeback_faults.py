@@ -199,3 +199,54 @@ def test_review_tab_checks_and_url(fake: FakeWriteback) -> None:
     assert url == "https://ls.test/projects/1/data?tab=1"
     assert fake.views[1]["title"] == "low scores"
     assert fake.views[1]["filters"]["items"][0]["value"] == {"min": 1, "max": 3}
+
+
+def test_import_tasks_checks_and_what_is_sent(fake: FakeWriteback, tmp_path: Any) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png")
+    with client_for(fake) as client:
+        cases: list[tuple[Any, dict[str, Any], str]] = [
+            (pd.DataFrame({"img": ["x"]}), {}, "not data keys .*image"),
+            (pd.DataFrame({"image": ["x"]}), {"key": "ref"}, "key 'ref'"),
+            (
+                pd.DataFrame({"image": ["x"], "k": [None]}),
+                {"key": "k"},
+                "missing",
+            ),
+            (
+                pd.DataFrame({"image": [str(tmp_path / "none.png")]}),
+                {"files": "image"},
+                "not a file",
+            ),
+            (pd.DataFrame({"image": ["x"], "predictions": [{"a": 1}]}), {}, "list of result items"),
+            ([{"image": "x"}], {}, "DataFrame"),
+        ]
+        for table, kwargs, match in cases:
+            with pytest.raises(ConfigurationError, match=match):
+                ls_frames.import_tasks(1, table, client=client, progress=False, **kwargs)
+        assert _writes(fake) == []
+        table = pd.DataFrame(
+            {
+                "image": ["/a.png", "/b.png"],
+                "data.n": [np.int64(1), np.nan],
+                "k": ["a", "b"],
+                "annotations": [[BOX], None],
+                "predictions": [None, [BOX]],
+            },
+            index=[10, 20],
+        )
+        ids = ls_frames.import_tasks(
+            1, table, client=client, key="k", model_version="m", progress=False
+        )
+        assert ids.to_dict() == {10: 11, 20: 12}
+        assert fake.tasks[11]["sent"] == {
+            "data": {"image": "/a.png", "n": 1, "k": "a"},
+            "annotations": [{"result": [BOX], "ground_truth": False}],
+        }
+        assert fake.tasks[12]["sent"] == {
+            "data": {"image": "/b.png", "n": None, "k": "b"},
+            "predictions": [{"result": [BOX], "model_version": "m"}],
+        }
+        posts = len(_writes(fake))
+        again = ls_frames.import_tasks(1, table, client=client, key="k", progress=False)
+        assert again.to_dict() == {10: 11, 20: 12} and len(_writes(fake)) == posts

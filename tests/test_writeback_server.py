@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -30,6 +31,8 @@ def client(label_studio: Any) -> Iterator[ls_frames.Client]:
 
 def _project(client: ls_frames.Client, n: int, title: str) -> tuple[int, list[int]]:
     pid = int(client.post_json("api/projects", json={"title": title, "label_config": CONFIG})["id"])
+    if n == 0:
+        return pid, []
     tasks = [{"image": f"/static/{i}.png"} for i in range(n)]
     answer = client.post_json(f"api/projects/{pid}/import?return_task_ids=true", json=tasks)
     return pid, sorted(int(t) for t in answer["task_ids"])
@@ -169,3 +172,68 @@ def test_review_tabs_hold_exactly_their_tasks(client: ls_frames.Client) -> None:
     assert sorted(seen) == scattered
     titles = {v["data"]["title"] for v in client.list_views(pid)}
     assert {"review 2000", "scattered (1/5)", "scattered (5/5)"} <= titles
+
+
+def test_tasks_with_local_images_come_back_byte_identical(
+    client: ls_frames.Client, tmp_path: Any
+) -> None:
+    from ls_frames.testing.images import demo_image
+
+    pid, _ = _project(client, 0, "ls_frames writeback tasks")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    paths = []
+    for i in range(5):
+        sub = folder / f"d{i % 2}"  # the same name in two folders stays two files
+        sub.mkdir(exist_ok=True)
+        path = sub / f"img {i // 2}.png"
+        path.write_bytes(demo_image(i))
+        paths.append(str(path))
+    table = pd.DataFrame(
+        {
+            "image": paths,
+            "data.source": [f"cam{i}" for i in range(5)],
+            "ref": [f"r{i}" for i in range(5)],
+            "predictions": [[_box(i, "cat")] if i % 2 else None for i in range(5)],
+            "annotations": [[_box(i, "dog")] if i == 0 else None for i in range(5)],
+        },
+        index=[f"row{i}" for i in range(5)],
+    )
+    ids = ls_frames.import_tasks(
+        pid,
+        table,
+        client=client,
+        key="ref",
+        files="image",
+        model_version="m",
+        batch_size=2,
+        progress=False,
+    )
+    assert list(ids.index) == list(table.index) and ids.dtype.name == "Int64"
+    assert ids.notna().all() and ids.is_unique
+
+    # a rerun with a new row imports only that row
+    more = pd.concat([table, table.iloc[[0]].rename(index={"row0": "row5"}).assign(ref="r5")])
+    again = ls_frames.import_tasks(
+        pid, more, client=client, key="ref", files="image", progress=False
+    )
+    assert again.iloc[:5].tolist() == ids.tolist()
+    assert again.iloc[5] not in set(ids)
+
+    frames = ls_frames.load_project(pid, client=client, progress=False)
+    tasks = frames.tasks.set_index("task_id")
+    assert len(tasks) == 6
+    media = ls_frames.fetch_media(frames, tmp_path / "cache", client=client, progress=False)
+    assert media.error.isna().all()
+    got = {
+        int(t): Path(str(p)).read_bytes() for t, p in zip(media.task_id, media.path, strict=True)
+    }
+    for name, tid in again.items():
+        assert got[int(tid)] == Path(str(more.loc[name, "image"])).read_bytes(), name
+    annotations = frames.annotations.set_index("task_id")
+    assert not bool(annotations.loc[int(ids["row0"]), "ground_truth"])
+    preds = frames.predictions
+    assert sorted(preds.task_id) == sorted(int(ids[f"row{i}"]) for i in (1, 3))
+    assert set(preds.model_version) == {"m"}
+    listed = client.list_tasks(pid, fields="id,data")
+    assert {t["data"]["source"] for t in listed} == {f"cam{i}" for i in range(5)}

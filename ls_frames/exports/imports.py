@@ -13,16 +13,25 @@ What the server does (read in Label Studio 1.23.2's source and run against it):
   prediction of that version in the project in one request and answers
   ``{"deleted_predictions": N}``; ``DELETE api/predictions/ID/`` deletes one.
 - ``POST api/dm/views/`` makes a Data Manager tab (see :mod:`ls_frames.exports.tasks`).
+- ``POST api/projects/P/import?return_task_ids=true`` with a JSON list of tasks answers
+  ``task_ids`` in the order sent. With multipart files and ``commit_to_project=false`` it
+  stores the files without making tasks and answers ``file_upload_ids`` in the order of
+  the form fields; the server reads one file per field name, so each file goes under its
+  own. ``GET api/projects/P/file-uploads?ids=[...]`` names where each was stored
+  (``upload/P/<8 hex>-<name>``, served at ``/data/upload/P/...``).
 
 These creating POSTs are never retried blindly by the transport.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ls_frames.errors import ExportFormatError
+from ls_frames.exports.snapshot import LONG_TIMEOUT
 from ls_frames.transport import Connection
 
 __all__ = [
@@ -32,7 +41,9 @@ __all__ = [
     "id_ranges",
     "id_set_filters",
     "import_predictions_batch",
+    "import_tasks_batch",
     "list_predictions",
+    "upload_files",
 ]
 
 #: filter items in one tab: SQLite refuses a deeper expression tree than 1000 (2,000
@@ -60,6 +71,71 @@ def import_predictions_batch(
             path=f"/api/projects/{project}/import/predictions",
         )
     return int(answer["created"])
+
+
+def import_tasks_batch(
+    conn: Connection, project: int, tasks: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Create ``tasks`` (``{"data", "predictions"?, "annotations"?}``) in one request;
+    returns their ids in the order sent.
+
+    Raises
+    ------
+    ExportFormatError
+        The answer does not list one id per task.
+    """
+    answer = conn.post_json(
+        f"api/projects/{int(project)}/import", json=list(tasks), params={"return_task_ids": "true"}
+    )
+    ids = answer.get("task_ids") if isinstance(answer, dict) else None
+    if not isinstance(ids, list) or len(ids) != len(tasks):
+        raise ExportFormatError(
+            f"the server did not return one task id per task ({len(tasks)} sent)",
+            path=f"/api/projects/{project}/import",
+        )
+    return [int(t) for t in ids]
+
+
+def upload_files(conn: Connection, project: int, paths: Sequence[Path]) -> list[str]:
+    """Upload local files to ``project`` without making tasks, in one request; returns
+    the reference task data uses for each (``/data/upload/P/<8 hex>-<name>``), in order.
+
+    Raises
+    ------
+    ExportFormatError
+        The server's answers do not name one stored file per file sent.
+    """
+    where = f"/api/projects/{project}/import"
+    handles = [p.open("rb") for p in paths]
+    try:
+        form = [
+            (f"file{k}", (p.name, h, "application/octet-stream"))
+            for k, (p, h) in enumerate(zip(paths, handles, strict=True))
+        ]
+        # Connection.request has no files=: build the multipart request the same way
+        request = conn._build(
+            "POST",
+            f"api/projects/{int(project)}/import",
+            timeout=LONG_TIMEOUT,
+            retry=None,
+            stream=False,
+            params={"commit_to_project": "false"},
+            files=form,
+        )
+        answer = conn._decode(conn._send(request, stream=False))
+    finally:
+        for h in handles:
+            h.close()
+    ids = answer.get("file_upload_ids") if isinstance(answer, dict) else None
+    if not isinstance(ids, list) or len(ids) != len(paths):
+        raise ExportFormatError("the server did not store one file per file sent", path=where)
+    listed = conn.get_json(
+        f"api/projects/{int(project)}/file-uploads", params={"ids": json.dumps(ids)}
+    )
+    stored = {int(f["id"]): str(f["file"]) for f in listed if isinstance(f, dict)}
+    if any(int(i) not in stored for i in ids):
+        raise ExportFormatError("the server did not list every file it stored", path=where)
+    return ["/data/" + stored[int(i)].lstrip("/") for i in ids]
 
 
 def list_predictions(conn: Connection, project: int) -> list[dict[str, Any]]:
