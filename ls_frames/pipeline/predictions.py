@@ -112,6 +112,18 @@ def _as_results(predictions: Any) -> list[dict[str, Any]]:
     return [dict(p) if isinstance(p, Mapping) else p for p in predictions]
 
 
+def _jsonable(value: Any) -> Any:
+    """Result items as JSON takes them: numpy arrays (a list column read back from
+    Parquet) and scalars to Python, at any depth."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    return value
+
+
 def _missing(value: Any) -> bool:
     if value is None:
         return True
@@ -145,7 +157,7 @@ def _check_row(i: int, row: Any, model_version: str) -> dict[str, Any]:
         raise ConfigurationError(
             f"prediction {i} (task {task}): result must be a list of result items"
         )
-    out: dict[str, Any] = {"task": task, "result": [dict(r) for r in result]}
+    out: dict[str, Any] = {"task": task, "result": _jsonable(result)}
     score: Any = row.get("score")
     if not _missing(score):
         if isinstance(score, bool) or not isinstance(score, int | float):

@@ -11,6 +11,7 @@ same functions a notebook user calls.
     ls-frames demo --out demo-output                 # local Label Studio, seeded, exported
     ls-frames media 12 --out media/                  # the files behind the tasks
     ls-frames media data/project-12 --out media/     # ... of a dataset, kept as its media table
+    ls-frames import-predictions preds.parquet --project 12 --model-version v3 --replace
 
 The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``LABEL_STUDIO_API_KEY``. A project is given by id or by title. Snapshots made for
@@ -18,7 +19,9 @@ The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``--keep-snapshot``. Exit codes: 0 success (a closed output pipe included), 1 an error
 (printed in one line, never with the key), 2 bad arguments, 3 media files missing (the
 command finished, but some files its tasks point to could not be fetched: the reasons
-follow the summary; ``--allow-missing`` exits 0 instead), 130 interrupted.
+follow the summary; ``--allow-missing`` exits 0 instead), 4 rows refused
+(``import-predictions``: their tasks are not in the project; the others were imported),
+130 interrupted.
 
 The package: :mod:`~ls_frames.frontends.cli.parser` (the commands and their options),
 :mod:`~ls_frames.frontends.cli.commands` (what each command calls),
@@ -67,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     """The command, its errors turned into one line and an exit status."""
     try:
         with _media_failures() as missing:
-            args.func(args)
+            status = args.func(args)
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader went away (`ls-frames snapshots 12 | head`): not an error; stdout is
@@ -93,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("ls-frames: interrupted", file=sys.stderr)
         return 130
-    return _media_status(missing, getattr(args, "allow_missing", False))
+    return status or _media_status(missing, getattr(args, "allow_missing", False))
 
 
 @contextlib.contextmanager
