@@ -255,23 +255,26 @@ def import_predictions(
     """
     check_project(project)
     _check_args(model_version, batch_size)
-    rows = [_check_row(i, r, model_version) for i, r in enumerate(_as_results(predictions))]
+    records = _as_results(predictions)
+    # every row checked now; the payloads are built again batch by batch (not kept)
+    tasks = [_check_row(i, r, model_version)["task"] for i, r in enumerate(records)]
     with using_client(client) as c:
         pid = c.resolve_project(project)
         known = {int(t["id"]) for t in c.list_tasks(pid, fields="id")}
-        refused = sorted({r["task"] for r in rows if r["task"] not in known})
+        refused = sorted({t for t in tasks if t not in known})
         if refused and not skip_missing:
             shown = ", ".join(map(str, refused[:10])) + (", ..." if len(refused) > 10 else "")
             raise ConfigurationError(
                 f"{len(refused)} task id(s) are not in project {pid}: {shown}; nothing was "
                 "written (skip_missing=True imports the others)"
             )
-        send = [r for r in rows if r["task"] in known]
-        replaced = _replace(c, pid, model_version, {r["task"] for r in send}) if replace else 0
+        send = [i for i, t in enumerate(tasks) if t in known]
+        replaced = _replace(c, pid, model_version, {tasks[i] for i in send}) if replace else 0
         created = 0
         with progress_bar(progress, total=len(send), unit="prediction", desc="import") as bar:
             for start in range(0, len(send), batch_size):
-                batch = send[start : start + batch_size]
+                rows = send[start : start + batch_size]
+                batch = [_check_row(i, records[i], model_version) for i in rows]
                 created += import_predictions_batch(c, pid, batch)
                 bar.update(len(batch))
     return ImportResult(
@@ -279,6 +282,6 @@ def import_predictions(
         model_version=model_version,
         created=created,
         replaced=replaced,
-        refused=len(rows) - len(send),
+        refused=len(records) - len(send),
         refused_tasks=tuple(refused),
     )
