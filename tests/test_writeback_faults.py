@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -250,3 +251,29 @@ def test_import_tasks_checks_and_what_is_sent(fake: FakeWriteback, tmp_path: Any
         posts = len(_writes(fake))
         again = ls_frames.import_tasks(1, table, client=client, key="k", progress=False)
         assert again.to_dict() == {10: 11, 20: 12} and len(_writes(fake)) == posts
+
+
+def test_the_prediction_list_is_read_item_by_item() -> None:
+    from ls_frames.exports.imports import _items
+
+    items = [{"id": i, "task": 1, "result": [BOX], "s": 'a]b,c"}'} for i in range(5)]
+    text = json.dumps(items)
+    for size in (1, 2, 7, 64, len(text)):
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        assert list(_items(pieces)) == items
+    assert list(_items(["[]"])) == [] and list(_items([" [ ] "])) == []
+    with pytest.raises(ValueError, match="ends with"):
+        list(_items(['[{"id": 1}, {"id"']))
+
+
+def test_a_prediction_list_that_is_not_one_is_refused(fake: FakeWriteback) -> None:
+    from ls_frames.errors import ExportFormatError
+    from ls_frames.exports.imports import list_predictions
+
+    with client_for(fake) as client:
+        fake.fail_next = [httpx.Response(200, json={"results": []})]
+        with pytest.raises(ExportFormatError, match="not a list"):
+            list_predictions(client, 1)
+        fake.fail_next = [httpx.Response(200, text='[{"id": 1}, {"id"')]
+        with pytest.raises(ExportFormatError, match="not JSON"):
+            list_predictions(client, 1)

@@ -8,7 +8,8 @@ What the server does (read in Label Studio 1.23.2's source and run against it):
   writing it, so nothing of a request with one bad id in its first batch is written: the
   caller checks the ids first). A missing ``model_version`` is stored as ``"undefined"``.
 - ``GET api/predictions/?project=P`` lists every prediction of the project (one page, no
-  pagination), each with ``id``, ``task``, ``model_version`` and ``score``.
+  pagination), each with ``id``, ``task``, ``model_version``, ``score`` and its
+  ``result``: read as it arrives, keeping only the first four.
 - ``DELETE api/projects/P/model-versions/`` with ``{"model_version": V}`` deletes every
   prediction of that version in the project in one request and answers
   ``{"deleted_predictions": N}``; ``DELETE api/predictions/ID/`` deletes one.
@@ -26,7 +27,7 @@ These creating POSTs are never retried blindly by the transport.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,23 +139,57 @@ def upload_files(conn: Connection, project: int, paths: Sequence[Path]) -> list[
     return ["/data/" + stored[int(i)].lstrip("/") for i in ids]
 
 
+_DECODER = json.JSONDecoder()
+_SKIP = " \t\r\n,["
+
+
+def _items(chunks: Iterable[str]) -> Iterator[Any]:
+    """The items of a JSON array arriving in pieces, one at a time (the array is never
+    held whole)."""
+    buffer, pos = "", 0
+    for chunk in chunks:
+        buffer = buffer[pos:] + chunk
+        pos = 0
+        while True:
+            while pos < len(buffer) and buffer[pos] in _SKIP:
+                pos += 1
+            if pos >= len(buffer) or buffer[pos] == "]":
+                break
+            try:
+                item, end = _DECODER.raw_decode(buffer, pos)
+            except ValueError:
+                break  # the item goes on in the next piece
+            yield item
+            pos = end
+    rest = buffer[pos:].strip(_SKIP + "]")
+    if rest:
+        raise ValueError(f"the JSON array ends with {rest[:80]!r}")
+
+
 def list_predictions(conn: Connection, project: int) -> list[dict[str, Any]]:
-    """Every prediction of ``project`` (``id``, ``task``, ``model_version``, ``score``,
-    ``result``, ...), in one request.
+    """Every prediction of ``project`` as ``{"id", "task", "model_version", "score"}``, in
+    one request read as it arrives: the server sends the results too (megabytes for a
+    large project), which are dropped item by item.
 
     Raises
     ------
     ExportFormatError
-        The answer is not a list.
+        The answer is not a JSON list of predictions.
     """
-    answer = conn.get_json("api/predictions/", params={"project": int(project)})
-    if isinstance(answer, dict) and isinstance(answer.get("results"), list):
-        answer = answer["results"]  # a server that pages them
-    if not isinstance(answer, list):
-        raise ExportFormatError(
-            "the prediction list is not a list", path=f"/api/predictions/?project={project}"
-        )
-    return answer
+    where = f"/api/predictions/?project={project}"
+    keep = ("id", "task", "model_version", "score")
+    out: list[dict[str, Any]] = []
+    with conn.stream("GET", "api/predictions/", params={"project": int(project)}) as response:
+        try:
+            for item in _items(response.iter_text()):
+                if not isinstance(item, dict) or "id" not in item:
+                    raise ExportFormatError("the prediction list is not a list", path=where)
+                out.append({k: item.get(k) for k in keep})
+        except ValueError as exc:
+            raise ExportFormatError(
+                f"the prediction list is not JSON ({exc})", path=where
+            ) from None
+    return out
 
 
 def delete_model_version(conn: Connection, project: int, model_version: str) -> int:
