@@ -22,6 +22,20 @@ class FakeWriteback(FakeLabelStudio):
         self.import_calls = 0
         self.fail_import_at: int | None = None
 
+    def _matches(self, task: dict[str, Any], filters: dict[str, Any]) -> bool:
+        """Task-id filters as the review tabs and the id check write them: single ids
+        (``equal``) and ranges, joined with ``or``."""
+        items = filters.get("items", [])
+        if filters.get("conjunction") != "or" or not items:
+            return super()._matches(task, filters)
+        for item in items:
+            value = item["value"]
+            if item["operator"] == "equal" and task["id"] == value:
+                return True
+            if item["operator"] == "in" and value["min"] <= task["id"] <= value["max"]:
+                return True
+        return False
+
     def _route(self, request: httpx.Request, path: str) -> httpx.Response:
         m = re.fullmatch(r"/api/projects/(\d+)/import", path)
         if m and request.method == "POST":

@@ -277,3 +277,16 @@ def test_a_prediction_list_that_is_not_one_is_refused(fake: FakeWriteback) -> No
         fake.fail_next = [httpx.Response(200, text='[{"id": 1}, {"id"')]
         with pytest.raises(ExportFormatError, match="not JSON"):
             list_predictions(client, 1)
+
+
+def test_the_task_check_is_one_count_when_the_ids_are_all_there(fake: FakeWriteback) -> None:
+    with client_for(fake) as client:
+        ls_frames.import_predictions(
+            1, _frame([1, 2, 3, 5]), model_version="m", client=client, progress=False
+        )
+        listings = [r for r in fake.requests if r.url.path == "/api/tasks/"]
+        assert [r.url.params["page_size"] for r in listings] == ["1"]  # a count, no listing
+        with pytest.raises(ConfigurationError, match="99"):
+            ls_frames.import_predictions(
+                1, _frame([1, 99]), model_version="m", client=client, progress=False
+            )

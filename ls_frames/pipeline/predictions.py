@@ -24,6 +24,7 @@ from ls_frames.exports import Client
 from ls_frames.exports.imports import (
     delete_model_version,
     delete_prediction,
+    id_set_filters,
     import_predictions_batch,
     list_predictions,
 )
@@ -185,6 +186,19 @@ def _check_args(model_version: Any, batch_size: Any) -> None:
         raise ConfigurationError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
 
 
+def _not_in_project(client: Client, pid: int, wanted: set[int]) -> list[int]:
+    """The ids of ``wanted`` that are no task of the project, sorted. One count under a
+    filter on those ids when they make few runs of consecutive ids (the usual case: 0.1 s
+    where listing 20,000 ids takes 13 s), else the project's ids listed page by page."""
+    if not wanted:
+        return []
+    filters = id_set_filters(sorted(wanted))
+    if len(filters) == 1 and client.count_tasks(pid, filters[0])["total"] == len(wanted):
+        return []
+    known = {int(t["id"]) for t in client.list_tasks(pid, fields="id")}
+    return sorted(wanted - known)
+
+
 def _replace(client: Client, pid: int, model_version: str, tasks: set[int]) -> int:
     """Remove ``model_version``'s predictions on ``tasks``: in one request when they are
     all the project holds of that version, else one by one. Returns how many."""
@@ -260,15 +274,15 @@ def import_predictions(
     tasks = [_check_row(i, r, model_version)["task"] for i, r in enumerate(records)]
     with using_client(client) as c:
         pid = c.resolve_project(project)
-        known = {int(t["id"]) for t in c.list_tasks(pid, fields="id")}
-        refused = sorted({t for t in tasks if t not in known})
+        refused = _not_in_project(c, pid, set(tasks))
         if refused and not skip_missing:
             shown = ", ".join(map(str, refused[:10])) + (", ..." if len(refused) > 10 else "")
             raise ConfigurationError(
                 f"{len(refused)} task id(s) are not in project {pid}: {shown}; nothing was "
                 "written (skip_missing=True imports the others)"
             )
-        send = [i for i, t in enumerate(tasks) if t in known]
+        gone = set(refused)
+        send = [i for i, t in enumerate(tasks) if t not in gone]
         replaced = _replace(c, pid, model_version, {tasks[i] for i in send}) if replace else 0
         created = 0
         with progress_bar(progress, total=len(send), unit="prediction", desc="import") as bar:
