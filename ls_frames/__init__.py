@@ -90,7 +90,16 @@ if TYPE_CHECKING:
     from ls_frames.geometry.masks import region_masks
     from ls_frames.geometry.tracks import interpolate_tracks, iter_tracks
     from ls_frames.media import fetch_media
-    from ls_frames.pipeline import export_project, load_project, snapshot_project
+    from ls_frames.pipeline import (
+        ImportResult,
+        export_project,
+        import_predictions,
+        import_tasks,
+        load_project,
+        review_tab,
+        review_tabs,
+        snapshot_project,
+    )
     from ls_frames.sync import sync_delta, sync_parquet
     from ls_frames.tables import (
         Frames,
@@ -168,6 +177,11 @@ _LAZY = {
     "export_project": "ls_frames.pipeline",
     "load_project": "ls_frames.pipeline",
     "snapshot_project": "ls_frames.pipeline",
+    "ImportResult": "ls_frames.pipeline",
+    "import_predictions": "ls_frames.pipeline",
+    "import_tasks": "ls_frames.pipeline",
+    "review_tab": "ls_frames.pipeline",
+    "review_tabs": "ls_frames.pipeline",
     "sync_delta": "ls_frames.sync",
     "sync_parquet": "ls_frames.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
@@ -201,6 +215,7 @@ __all__ = [
     "ExportTimeout",
     "Frames",
     "HTTPError",
+    "ImportResult",
     "LSFramesError",
     "LSFramesWarning",
     "LocalFilesExportStorage",
@@ -239,6 +254,8 @@ __all__ = [
     "export_dataset",
     "export_project",
     "fetch_media",
+    "import_predictions",
+    "import_tasks",
     "interpolate_tracks",
     "iter_tracks",
     "keypoints_to_regions",
@@ -253,6 +270,8 @@ __all__ = [
     "read_storage",
     "reference_annotations",
     "region_masks",
+    "review_tab",
+    "review_tabs",
     "rle_to_mask",
     "snapshot_project",
     "spans_to_regions",

@@ -17,9 +17,11 @@ matching and average precision), :mod:`~ls_frames.evaluation.scores` (:func:`eva
 (:func:`pr_curve`), :mod:`~ls_frames.evaluation.quality` (:func:`annotator_quality`),
 :mod:`~ls_frames.evaluation.comparison`,
 :mod:`~ls_frames.evaluation.pivot` (:func:`annotator_pivot`, :func:`iou`),
-:mod:`~ls_frames.evaluation.kappa` (Cohen, Fleiss, Krippendorff) and
-:mod:`~ls_frames.evaluation.agreement`. They read tables (:mod:`ls_frames.tables`) and
-geometry (:mod:`ls_frames.geometry`), never the training layer.
+:mod:`~ls_frames.evaluation.kappa` (Cohen, Fleiss, Krippendorff),
+:mod:`~ls_frames.evaluation.agreement` and :mod:`~ls_frames.evaluation.review` (task ids
+to review: lowest scores, disagreement, prediction errors). They read tables
+(:mod:`ls_frames.tables`) and geometry (:mod:`ls_frames.geometry`), never the training
+layer.
 """
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING

@@ -12,6 +12,7 @@ same functions a notebook user calls.
     ls-frames media 12 --out media/                  # the files behind the tasks
     ls-frames media data/project-12 --out media/     # ... of a dataset, kept as its media table
     ls-frames dataset 12 --out train/ --format yolo --media media/ --split train=0.8,val=0.2
+    ls-frames import-predictions preds.parquet --project 12 --model-version v3 --replace
 
 The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``LABEL_STUDIO_API_KEY``. A project is given by id or by title. Snapshots made for
@@ -20,7 +21,8 @@ The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 (printed in one line, never with the key), 2 bad arguments, 3 media files missing (the
 command finished, but some files its tasks point to could not be fetched: the reasons
 follow the summary; ``dataset`` also when its folder left tasks or regions out;
-``--allow-missing`` exits 0 instead), 130 interrupted.
+``--allow-missing`` exits 0 instead), 4 rows refused (``import-predictions``: their tasks
+are not in the project; the others were imported), 130 interrupted.
 
 The package: :mod:`~ls_frames.frontends.cli.parser` (the commands and their options),
 :mod:`~ls_frames.frontends.cli.commands` (what each command calls),
@@ -69,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     """The command, its errors turned into one line and an exit status."""
     try:
         with _media_failures() as missing:
-            args.func(args)
+            status = args.func(args)
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader went away (`ls-frames snapshots 12 | head`): not an error; stdout is
@@ -96,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         print("ls-frames: interrupted", file=sys.stderr)
         return 130
     left_out = getattr(args, "left_out", [])  # what `dataset` left out of its folder
-    return _media_status(missing, getattr(args, "allow_missing", False), left_out)
+    return status or _media_status(missing, getattr(args, "allow_missing", False), left_out)
 
 
 @contextlib.contextmanager

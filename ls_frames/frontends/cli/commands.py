@@ -22,7 +22,12 @@ from ls_frames.frontends.cli.output import (
     summarize,
     sync_summary,
 )
-from ls_frames.pipeline import download_project, export_project, load_project
+from ls_frames.pipeline import (
+    download_project,
+    export_project,
+    import_predictions,
+    load_project,
+)
 from ls_frames.pipeline.checks import check_destination
 from ls_frames.tables import to_parquet
 from ls_frames.tables.delta.storage import check_storage_options
@@ -33,6 +38,7 @@ __all__ = [
     "cmd_download",
     "cmd_export",
     "cmd_formats",
+    "cmd_import_predictions",
     "cmd_media",
     "cmd_read",
     "cmd_snapshots",
@@ -258,6 +264,73 @@ def cmd_snapshots(args: argparse.Namespace) -> None:
         exports = client.list_exports(client.resolve_project(args.project))
     for export in exports:
         print(snapshot_line(export))
+
+
+#: exit status of import-predictions when rows were refused (the others were imported)
+REFUSED_STATUS = 4
+
+
+def _without_nulls(value: Any) -> Any:
+    """A result cell read from Parquet without the null keys Arrow adds when items of one
+    column have different keys (a rectangle's value gets ``choices: None``)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def read_prediction_rows(path: Path) -> Any:
+    """A predictions file as ``import_predictions`` takes it: Parquet, CSV (``result`` as
+    JSON text) or JSON (a list, or JSON lines), in ``to_results``' shape (``task_id``, a
+    DataFrame) or the prediction-dict shape (``task``, a list of dicts)."""
+    import json
+
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+        if "result" in frame.columns and frame["result"].dtype == object:
+            frame["result"] = frame["result"].map(_without_nulls)
+    elif suffix == ".csv":
+        frame = pd.read_csv(path)
+    elif suffix in (".json", ".jsonl", ".ndjson"):
+        text = path.read_text(encoding="utf-8")
+        try:
+            rows = json.loads(text)
+        except ValueError:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if not isinstance(rows, list):
+            raise ConfigurationError(f"{path}: expected a list of predictions")
+        if rows and isinstance(rows[0], dict) and "task_id" in rows[0]:
+            return pd.DataFrame(rows)
+        return rows
+    else:
+        raise ConfigurationError(f"{path}: not a .parquet, .csv or .json file")
+    if "task" in frame.columns and "task_id" not in frame.columns:
+        return frame.to_dict("records")
+    return frame
+
+
+def cmd_import_predictions(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise ConfigurationError(f"{args.file} is not a file")
+    rows = read_prediction_rows(args.file)
+    with _client(args) as client:
+        done = import_predictions(
+            args.project,
+            rows,
+            model_version=args.model_version,
+            client=client,
+            replace=args.replace,
+            skip_missing=True,
+            progress=_progress(args),
+        )
+    print(done)
+    return REFUSED_STATUS if done.refused else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ from ls_frames.frontends.cli.commands import (
     cmd_download,
     cmd_export,
     cmd_formats,
+    cmd_import_predictions,
     cmd_media,
     cmd_read,
     cmd_snapshots,
@@ -229,6 +230,28 @@ def _add_listings(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_snapshots)
 
 
+def _add_import_predictions(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "import-predictions",
+        parents=[common],
+        help="predictions from a file into a project, in bulk",
+        description="Import predictions from a Parquet, CSV or JSON file: rows in "
+        "to_results' shape (task_id, result, score) or {task, result, score} dicts. Rows on "
+        "tasks the project does not hold are refused (counted; exit status 4), the others "
+        "imported.",
+    )
+    p.add_argument("file", type=Path, help="a .parquet, .csv or .json(l) file")
+    p.add_argument("--project", required=True, help=_PROJECT_HELP)
+    p.add_argument("--model-version", required=True, help="the predictions' model version")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="first remove this model version's predictions on those tasks (a rerun, or a "
+        "rerun after an interrupted run, leaves no duplicate)",
+    )
+    p.set_defaults(func=cmd_import_predictions)
+
+
 def _add_demo(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "demo",
@@ -249,7 +272,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
         epilog="exit status: 0 success, 1 an error, 2 bad arguments, 3 media files missing "
         "(export/sync --media, media: the rest is done; dataset: also tasks left out; "
         "--allow-missing exits 0), "
-        "130 interrupted",
+        "4 rows refused (import-predictions: the rest is imported), 130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"ls-frames {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0)
@@ -265,5 +288,6 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     _add_read(sub, local)
     _add_download(sub, [common, opts])
     _add_listings(sub, common)
+    _add_import_predictions(sub, common)
     _add_demo(sub, common)
     return parser
