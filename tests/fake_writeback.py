@@ -18,6 +18,15 @@ class FakeWriteback(FakeLabelStudio):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # the controls the write-back tests' predictions use (checked before any write)
+        self.label_config = (
+            '<View><Image name="image" value="$image"/>'
+            '<RectangleLabels name="box" toName="image">'
+            '<Label value="cat"/><Label value="dog"/></RectangleLabels>'
+            '<Choices name="c" toName="image"><Choice value="a"/></Choices>'
+            '<Choices name="scene" toName="image"><Choice value="in"/><Choice value="indoor"/>'
+            '<Choice value="outdoor"/></Choices></View>'
+        )
         self.next_prediction = 10_000
         self.import_calls = 0
         self.fail_import_at: int | None = None

@@ -63,11 +63,6 @@ def _writes(fake: FakeWriteback) -> list[str]:
             "one model version per call",
         ),
         (pd.DataFrame({"task_id": [1]}), {"model_version": "m"}, "missing: result"),
-        (
-            pd.DataFrame({"task_id": [1], "region_id": ["a"], "from_name": ["box"]}),
-            {"model_version": "m"},
-            "ls_frames.to_results",
-        ),
     ],
 )
 def test_every_mistake_is_named_before_any_request(
@@ -76,6 +71,38 @@ def test_every_mistake_is_named_before_any_request(
     with client_for(fake) as client, pytest.raises(ConfigurationError, match=match):
         ls_frames.import_predictions(1, predictions, client=client, progress=False, **kwargs)
     assert fake.requests == []
+
+
+def test_region_rows_go_through_to_results_and_the_label_config(fake: FakeWriteback) -> None:
+    """Region rows become one result list per task; an item the project's config does not
+    allow is refused after reading the project, and nothing is written."""
+    fake.put_task(1)
+    regions = pd.DataFrame(
+        {
+            "task_id": [1, 1],
+            "region_id": ["a", "b"],
+            "from_name": ["box", "box"],
+            "to_name": ["image", "image"],
+            "type": ["rectanglelabels", "rectanglelabels"],
+            "x": [1.0, 5.0],
+            "y": [1.0, 5.0],
+            "width": [2.0, 2.0],
+            "height": [2.0, 2.0],
+            "labels": [["cat"], ["car"]],
+        }
+    )
+    with client_for(fake) as client:
+        with pytest.raises(ConfigurationError, match="'car'"):
+            ls_frames.import_predictions(
+                1, regions, model_version="m", client=client, progress=False
+            )
+        assert all(r.method == "GET" for r in fake.requests)
+        done = ls_frames.import_predictions(
+            1, regions.iloc[:1], model_version="m", client=client, progress=False
+        )
+    assert done.created == 1
+    (sent,) = fake.tasks[1]["predictions"]
+    assert [item["value"]["rectanglelabels"] for item in sent["result"]] == [["cat"]]
 
 
 def test_shapes_accepted_and_what_is_sent(fake: FakeWriteback) -> None:

@@ -18,9 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from ls_frames._progress import progress_bar
 from ls_frames.errors import ConfigurationError
-from ls_frames.exports import Client
+from ls_frames.exports import Client, project_label_config
 from ls_frames.exports.imports import (
     delete_model_version,
     delete_prediction,
@@ -30,6 +32,7 @@ from ls_frames.exports.imports import (
 )
 from ls_frames.pipeline.checks import check_project
 from ls_frames.pipeline.clients import using_client
+from ls_frames.writing import check_results, to_results
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,17 +89,38 @@ class ImportResult:
         return text
 
 
+def _check_against_config(
+    client: Client, project: int, records: list[dict[str, Any]], model_version: str
+) -> None:
+    """Every item's control, object, type, labels and geometry against the project's label
+    config (:func:`ls_frames.writing.check_results`), before anything is written; rows are
+    checked a few thousand at a time, as they are sent."""
+    config = project_label_config(client, project, None)
+    if config is None:
+        return
+    step = 5000
+    for start in range(0, len(records), step):
+        rows = [
+            _check_row(i, records[i], model_version)
+            for i in range(start, min(start + step, len(records)))
+        ]
+        results = pd.DataFrame(
+            {"task_id": [r["task"] for r in rows], "result": [r["result"] for r in rows]},
+            index=range(start, start + len(rows)),
+        )
+        check_results(results, config)
+
+
 def _as_results(predictions: Any) -> list[dict[str, Any]]:
     """Rows in the prediction-dict shape (``task``, ``result``, optional ``score`` and
     ``model_version``), from a DataFrame in ``ls_frames.to_results``' shape or a list of
-    dicts. Region rows (one row per region) are refused for now, naming ``to_results``."""
+    dicts; region rows (one row per region) go through :func:`ls_frames.to_results`."""
     if hasattr(predictions, "columns") and hasattr(predictions, "to_dict"):
         columns = set(map(str, predictions.columns))
         if "result" not in columns and _REGION_COLUMNS & columns:
-            raise ConfigurationError(
-                "predictions look like region rows (one row per region): turn them into "
-                "one row per task with ls_frames.to_results(regions) first"
-            )
+            # region rows (the regions table's columns, or a builder's): one list per task
+            predictions = to_results(predictions)
+            columns = set(map(str, predictions.columns))
         missing = {"task_id", "result"} - columns
         if missing:
             raise ConfigurationError(
@@ -274,6 +298,7 @@ def import_predictions(
     tasks = [_check_row(i, r, model_version)["task"] for i, r in enumerate(records)]
     with using_client(client) as c:
         pid = c.resolve_project(project)
+        _check_against_config(c, pid, records, model_version)
         refused = _not_in_project(c, pid, set(tasks))
         if refused and not skip_missing:
             shown = ", ".join(map(str, refused[:10])) + (", ..." if len(refused) > 10 else "")
