@@ -113,17 +113,12 @@ def upload_files(conn: Connection, project: int, paths: Sequence[Path]) -> list[
             (f"file{k}", (p.name, h, "application/octet-stream"))
             for k, (p, h) in enumerate(zip(paths, handles, strict=True))
         ]
-        # Connection.request has no files=: build the multipart request the same way
-        request = conn._build(
-            "POST",
+        answer = conn.post_json(
             f"api/projects/{int(project)}/import",
-            timeout=LONG_TIMEOUT,
-            retry=None,
-            stream=False,
             params={"commit_to_project": "false"},
             files=form,
+            timeout=LONG_TIMEOUT,
         )
-        answer = conn._decode(conn._send(request, stream=False))
     finally:
         for h in handles:
             h.close()

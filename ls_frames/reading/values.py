@@ -16,7 +16,9 @@ columns checked value by value, so a clean export pays nothing for the check.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import msgspec
@@ -26,7 +28,14 @@ import pyarrow.compute as pc
 from ls_frames.reading.columns import array, attr_columns, is_whole, json_text
 from ls_frames.reading.controls import LABEL_KEYS
 
-__all__ = ["COORDINATES", "LABEL_KEYS", "NUMBER_KEYS", "TYPED_KEYS", "value_columns"]
+__all__ = [
+    "COORDINATES",
+    "LABEL_KEYS",
+    "NUMBER_KEYS",
+    "TYPED_KEYS",
+    "VALUE_KEYS",
+    "value_columns",
+]
 
 # column name -> value key
 _COLUMNS = {
@@ -48,6 +57,9 @@ _COLUMNS = {
     "end_offset": "endOffset",
 }
 TYPED_KEYS = frozenset({*_COLUMNS.values(), *LABEL_KEYS, "start", "end"})
+#: typed region column -> the key of ``value`` it is read from (the writing side writes it
+#: back to the same key)
+VALUE_KEYS: Mapping[str, str] = MappingProxyType(_COLUMNS)
 _Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _Number = int | float  # as fast to decode as Any (``float`` alone: a third slower)
 #: Value keys decoded as numbers (and the type msgspec checks them against).

@@ -257,11 +257,14 @@ class Connection:
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
+        files: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | ClientDefault | None = CLIENT_DEFAULT,
         retry: bool | None = None,
     ) -> httpx.Response:
         """Send a request and return the (read) response, or raise a typed error.
+
+        ``files`` is a multipart body as httpx takes it (``[(field, (name, file, type))]``).
 
         ``path`` is relative to the server URL, or an absolute URL: on another origin (a
         presigned media link) it is fetched without the key.
@@ -279,6 +282,7 @@ class Connection:
             stream=False,
             params=params,
             json=json,
+            files=files,
             headers=headers,
         )
         return self._send(request, stream=False)

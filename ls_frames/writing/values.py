@@ -25,30 +25,15 @@ import pyarrow as pa
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading.controls import LABEL_KEYS, SPAN_TYPES
 from ls_frames.reading.schemas import SCHEMAS
-from ls_frames.reading.values import value_columns
+from ls_frames.reading.values import VALUE_KEYS, value_columns
 
 __all__ = ["EDITABLE", "build_values", "column_lists", "parse_json"]
 
 _DECODE = msgspec.json.decode
 
-#: typed region column -> the value key it is written to
-_KEYS = {
-    "x": "x",
-    "y": "y",
-    "width": "width",
-    "height": "height",
-    "rotation": "rotation",
-    "radius_x": "radiusX",
-    "radius_y": "radiusY",
-    "points": "points",
-    "choices": "choices",
-    "rating": "rating",
-    "number": "number",
-    "taxonomy": "taxonomy",
-    "datetime": "datetime",
-    "start_offset": "startOffset",
-    "end_offset": "endOffset",
-}
+#: typed region column -> the value key it is written to: the reader's own mapping, but
+#: ``text`` (a span's ``text`` is written with its offsets, see below)
+_KEYS = {column: key for column, key in VALUE_KEYS.items() if column != "text"}
 #: every region column read back into ``value`` when it differs from ``value_json``
 EDITABLE = (
     *_KEYS,
