@@ -68,6 +68,11 @@ def test_other_formats_are_refused(
         ls_frames.read_parquet(root)
 
 
+def test_a_missing_folder_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(ExportFormatError, match="no such dataset folder"):
+        ls_frames.read_parquet(tmp_path / "nope")
+
+
 def test_an_incomplete_dataset_is_refused(tmp_path: Path) -> None:
     root = dataset(tmp_path)
     (root / "_SUCCESS").unlink()

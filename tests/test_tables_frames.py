@@ -220,8 +220,6 @@ def _expected_wide_rows(path: Path) -> int:
 )
 def test_regions_wide_keeps_every_region_of_the_corpus(path: Path) -> None:
     frames = read_export(path, progress=False)
-    if "regions" not in frames.arrow:
-        pytest.skip("no regions table")
     assert len(frames.regions_wide()) == _expected_wide_rows(path)
 
 

@@ -111,11 +111,13 @@ def read_manifest(dataset: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     ExportFormatError
-        No manifest (not a complete dataset), or an unreadable one.
+        No such folder, no manifest (not a complete dataset), or an unreadable one.
     DatasetVersionError
         The dataset was written in a newer format version.
     """
     path = Path(dataset) / MANIFEST
+    if not Path(dataset).exists():
+        raise ExportFormatError("no such dataset folder", path=str(Path(dataset)))
     if not path.is_file():
         raise ExportFormatError(
             f"not a complete ls_frames dataset (no {MANIFEST})", path=str(Path(dataset))
