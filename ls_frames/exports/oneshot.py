@@ -15,6 +15,12 @@ download done or failed, an exception, ``KeyboardInterrupt``), unless
 ``options.keep_snapshot``; one named with ``options.export_id`` is the user's and is never
 deleted. A failed delete is logged, not raised: the job's own outcome is what matters.
 
+A create killed by the server's worker timeout leaves no snapshot behind either
+(:mod:`~ls_frames.exports.stale`): after a 5xx the snapshot is found by its title and
+deleted when still in progress, and one found after a proxy's 502/504 is given up (and
+deleted) once it made no progress for ``stall_limit`` seconds. Both raise
+:class:`~ls_frames.errors.SnapshotBuildStopped`, which names the cause and the fix.
+
 :func:`project_label_config` is the one reading of the ``label_config`` argument the
 public functions share: ``None`` fetches the project's config, a string is used as it is,
 ``False`` means none.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -33,8 +40,10 @@ from typing import Any
 from ls_frames._version import __version__
 from ls_frames.errors import HTTPError
 from ls_frames.exports.client import Client
+from ls_frames.exports.names import snapshot_title
 from ls_frames.exports.options import ExportOptions
 from ls_frames.exports.snapshot import Export
+from ls_frames.exports.stale import DEFAULT_STALL_LIMIT, stopped_build, wait_with_stall_limit
 from ls_frames.provenance import PROVENANCE_VERSION, SNAPSHOT_SOURCE, Provenance
 
 __all__ = ["SnapshotJob", "one_off_snapshot", "project_label_config"]
@@ -164,6 +173,7 @@ def one_off_snapshot(
     *,
     label_config: LabelConfigArg = None,
     source: str = SNAPSHOT_SOURCE,
+    stall_limit: float | None = DEFAULT_STALL_LIMIT,
 ) -> Iterator[SnapshotJob]:
     """A completed snapshot of ``project`` for the ``with`` block, deleted at its end when
     the job made it (see the module's docstring).
@@ -181,6 +191,10 @@ def one_off_snapshot(
         What :attr:`SnapshotJob.label_config` resolves (:func:`project_label_config`).
     source
         ``Provenance.source`` of what is written from the snapshot.
+    stall_limit
+        Seconds a snapshot found after a proxy gave up on its create may stay unchanged
+        before its build counts as killed (:func:`~ls_frames.exports.stale.
+        wait_with_stall_limit`); ``None`` waits as long as it takes.
 
     Yields
     ------
@@ -194,20 +208,40 @@ def one_off_snapshot(
     ExportFailed, ExportTimeout
         The snapshot failed on the server, or did not complete within ``options.timeout``
         (a snapshot the job made is deleted then too).
+    SnapshotBuildStopped
+        The server stopped the build (a worker timeout); the snapshot it left is deleted.
     HTTPError
         Another request failure after the retries.
     """
+    started = time.monotonic()
     if options.export_id is not None:
         export = client.get_export(project, options.export_id)
     else:
-        export = client.create_export(
-            project,
-            task_filter=options.task_filter,
-            annotation_filter=options.annotation_filter,
-            serialization=options.serialization,
-        )
+        title = snapshot_title()
+        try:
+            export = client.create_export(
+                project,
+                title=title,
+                task_filter=options.task_filter,
+                annotation_filter=options.annotation_filter,
+                serialization=options.serialization,
+            )
+        except HTTPError as exc:
+            stopped = stopped_build(client, project, title, exc, time.monotonic() - started)
+            if stopped is None:
+                raise
+            raise stopped from exc
     made = options.export_id is None
     try:
+        if export.recovered_from is not None:
+            export = wait_with_stall_limit(
+                export,
+                started=started,
+                stall_limit=stall_limit,
+                timeout=options.timeout,
+                progress=options.progress,
+                client=client,
+            )
         export = export.wait(timeout=options.timeout, progress=options.progress)
         yield SnapshotJob(
             client, export, options, made=made, label_config=label_config, source=source
