@@ -51,9 +51,11 @@ def side(url: str, key: str, project: int) -> dict[str, Any]:
     with ls_frames.Client(url, key) as client:
         frames = ls_frames.load_project(project, client=client, progress=False)
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # decoding processes, if any
     return {
         "wall_s": round(time.monotonic() - start, 2),
         "cpu_s": round(time.process_time() - cpu, 2),
+        "children_cpu_s": round(children.ru_utime + children.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "create_s": round(created[0], 2) if created else None,
         "tasks": len(frames.tasks),
