@@ -152,6 +152,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _without_nulls(value: Any) -> Any:
+    """A result cell read from Parquet (Arrow structs, numpy arrays) as Python lists and
+    dicts, without the null keys Arrow adds when items of one column have different keys
+    (a rectangle's value gets ``choices: None``). An explicit null cannot be told from
+    those: store ``to_results(..., as_json=True)`` to keep everything."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def _missing(value: Any) -> bool:
     if value is None:
         return True
@@ -179,8 +193,8 @@ def _check_row(i: int, row: Any, model_version: str) -> dict[str, Any]:
             result = json.loads(result)
         except ValueError:
             raise ConfigurationError(f"prediction {i}: result is not JSON") from None
-    if hasattr(result, "tolist"):
-        result = result.tolist()  # a list column read back from Parquet
+    if hasattr(result, "tolist"):  # a list column read back from Parquet: Arrow structs
+        result = _without_nulls(result)
     if not isinstance(result, list) or not all(isinstance(r, Mapping) for r in result):
         raise ConfigurationError(
             f"prediction {i} (task {task}): result must be a list of result items"
