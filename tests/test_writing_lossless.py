@@ -21,27 +21,67 @@ BOX = {"x": 1, "y": 2.5, "width": 3, "height": 4, "rotation": 0}
 EVERY_TYPE: list[dict[str, Any]] = [
     {"type": "rectanglelabels", "value": {**BOX, "rectanglelabels": ["cat"]}},
     {"type": "rectangle", "value": BOX},
-    {"type": "polygonlabels", "value": {"points": [[1, 2], [3.5, 4], [5, 1]], "closed": True,
-                                         "polygonlabels": ["cat"]}},
-    {"type": "ellipselabels", "value": {"x": 5, "y": 6, "radiusX": 2, "radiusY": 1,
-                                         "rotation": 0, "ellipselabels": ["cat"]}},
-    {"type": "keypointlabels", "value": {"x": 5, "y": 6, "width": 0.5,
-                                          "keypointlabels": ["nose"]}},
-    {"type": "brushlabels", "value": {"format": "rle", "rle": [0, 100, 0, 0, 57, 27, 255],
-                                       "brushlabels": ["cat"]}},
+    {
+        "type": "polygonlabels",
+        "value": {"points": [[1, 2], [3.5, 4], [5, 1]], "closed": True, "polygonlabels": ["cat"]},
+    },
+    {
+        "type": "ellipselabels",
+        "value": {
+            "x": 5,
+            "y": 6,
+            "radiusX": 2,
+            "radiusY": 1,
+            "rotation": 0,
+            "ellipselabels": ["cat"],
+        },
+    },
+    {"type": "keypointlabels", "value": {"x": 5, "y": 6, "width": 0.5, "keypointlabels": ["nose"]}},
+    {
+        "type": "brushlabels",
+        "value": {"format": "rle", "rle": [0, 100, 0, 0, 57, 27, 255], "brushlabels": ["cat"]},
+    },
     {"type": "labels", "value": {"start": 0, "end": 4, "text": "abcd", "labels": ["P"]}},
-    {"type": "hypertextlabels", "value": {"start": "/p[1]/text()[1]", "end": "/p[1]/text()[1]",
-                                           "startOffset": 0, "endOffset": 4, "text": "abcd",
-                                           "hypertextlabels": ["P"]}},
-    {"type": "paragraphlabels", "source": "$dialogue",
-     "value": {"start": "2", "end": "4", "startOffset": 0, "endOffset": 134,
-               "paragraphlabels": ["Important"]}},
-    {"type": "timeserieslabels", "value": {"start": 1602708145233, "end": 1602708375312,
-                                            "instant": False, "timeserieslabels": ["Voice"]}},
+    {
+        "type": "hypertextlabels",
+        "value": {
+            "start": "/p[1]/text()[1]",
+            "end": "/p[1]/text()[1]",
+            "startOffset": 0,
+            "endOffset": 4,
+            "text": "abcd",
+            "hypertextlabels": ["P"],
+        },
+    },
+    {
+        "type": "paragraphlabels",
+        "source": "$dialogue",
+        "value": {
+            "start": "2",
+            "end": "4",
+            "startOffset": 0,
+            "endOffset": 134,
+            "paragraphlabels": ["Important"],
+        },
+    },
+    {
+        "type": "timeserieslabels",
+        "value": {
+            "start": 1602708145233,
+            "end": 1602708375312,
+            "instant": False,
+            "timeserieslabels": ["Voice"],
+        },
+    },
     {"type": "labels", "value": {"start": 1.5, "end": 3.25, "channel": 0, "labels": ["Speech"]}},
-    {"type": "videorectangle", "value": {"sequence": [{"frame": 1, "enabled": True, **BOX,
-                                                       "time": 0.04}],
-                                          "framesCount": 1009, "labels": ["Car"]}},
+    {
+        "type": "videorectangle",
+        "value": {
+            "sequence": [{"frame": 1, "enabled": True, **BOX, "time": 0.04}],
+            "framesCount": 1009,
+            "labels": ["Car"],
+        },
+    },
     {"type": "choices", "value": {"choices": ["a", "b"]}},
     {"type": "textarea", "value": {"text": ["one", "two"]}},
     {"type": "rating", "value": {"rating": 4}},
@@ -54,14 +94,38 @@ EVERY_TYPE: list[dict[str, Any]] = [
 ]
 #: what the columns cannot hold as it is (each must come back anyway)
 ODD: list[dict[str, Any]] = [
-    {"type": "rectanglelabels", "value": {**BOX, "rectanglelabels": ["cat"]},
-     "original_width": 640, "original_height": 480, "image_rotation": 0.0, "score": 1},
-    {"id": 5, "type": "choices", "value": {"choices": ["x"]}, "parentID": None,
-     "readonly": False, "meta": None},
-    {"type": "labels", "value": {"start": 0, "end": 4, "labels": ["P"]}, "labels": ["weird"],
-     "from_id": "q", "score": 0.5, "item_index": 2.0},
-    {"type": "textarea", "value": {"text": ["hi"]}, "original_width": 10.5, "origin": None,
-     "nested": {"a": [1, {"b": None}]}, "ls_frames:extra": 3},
+    {
+        "type": "rectanglelabels",
+        "value": {**BOX, "rectanglelabels": ["cat"]},
+        "original_width": 640,
+        "original_height": 480,
+        "image_rotation": 0.0,
+        "score": 1,
+    },
+    {
+        "id": 5,
+        "type": "choices",
+        "value": {"choices": ["x"]},
+        "parentID": None,
+        "readonly": False,
+        "meta": None,
+    },
+    {
+        "type": "labels",
+        "value": {"start": 0, "end": 4, "labels": ["P"]},
+        "labels": ["weird"],
+        "from_id": "q",
+        "score": 0.5,
+        "item_index": 2.0,
+    },
+    {
+        "type": "textarea",
+        "value": {"text": ["hi"]},
+        "original_width": 10.5,
+        "origin": None,
+        "nested": {"a": [1, {"b": None}]},
+        "ls_frames:extra": 3,
+    },
     {"type": "number", "value": {"number": 1}, "score": 0.0, "readonly": 1},
 ]
 RELATIONS: list[dict[str, Any]] = [
@@ -128,8 +192,12 @@ def test_keys_and_types_the_columns_cannot_hold_come_back(tmp_path: Path) -> Non
 
 def test_a_score_that_is_an_integer_in_a_clean_chunk(tmp_path: Path) -> None:
     # the fast decoder reads every item; the flattener notes the integer
-    items = _items([{"type": "choices", "value": {"choices": ["a"]}, "score": 1},
-                    {"type": "choices", "value": {"choices": ["b"]}, "score": 1.0}])
+    items = _items(
+        [
+            {"type": "choices", "value": {"choices": ["a"]}, "score": 1},
+            {"type": "choices", "value": {"choices": ["b"]}, "score": 1.0},
+        ]
+    )
     path = _export(tmp_path, [items])
     _both_ways(path, [items, items], odd=False)
 
@@ -138,21 +206,27 @@ def test_an_edited_column_wins_over_the_files_value(tmp_path: Path) -> None:
     items = _items(ODD[:1])
     frames = _read(_export(tmp_path, [items]), odd=False)
     regions = frames.regions.copy()
-    assert json.loads(regions.loc[0, "extra_json"]) == {"image_rotation": 0.0, "score": 1}
+    assert json.loads(str(regions["extra_json"].iloc[0])) == {"image_rotation": 0.0, "score": 1}
     regions.loc[0, "image_rotation"] = 90.0
     regions.loc[0, "score"] = 0.25
-    item = ls_frames.to_results(regions).loc[0, "result"][0]
+    item: dict[str, Any] = ls_frames.to_results(regions)["result"].iloc[0][0]
     assert item["image_rotation"] == 90 and type(item["image_rotation"]) is int
     assert item["score"] == 0.25
-    untouched = ls_frames.to_results(regions.iloc[1:]).loc[0, "result"][0]
+    untouched: dict[str, Any] = ls_frames.to_results(regions.iloc[1:])["result"].iloc[0][0]
     assert untouched["image_rotation"] == 0.0 and type(untouched["image_rotation"]) is float
     assert type(untouched["score"]) is int
 
 
 def test_extra_json_that_is_not_an_object_is_named() -> None:
     rows = pd.DataFrame(
-        {"task_id": [1], "type": ["choices"], "from_name": ["c"], "to_name": ["t"],
-         "choices": [["a"]], "extra_json": ["[1]"]}
+        {
+            "task_id": [1],
+            "type": ["choices"],
+            "from_name": ["c"],
+            "to_name": ["t"],
+            "choices": [["a"]],
+            "extra_json": ["[1]"],
+        }
     )
     with pytest.raises(ls_frames.ConfigurationError, match="extra_json"):
         ls_frames.to_results(rows)

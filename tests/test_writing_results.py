@@ -16,6 +16,7 @@ import ls_frames
 from ls_frames.reading import normalise_task
 from tests.test_reading_corpus import EXPORTS, LS
 
+
 def _lists(path: Path) -> list[list[dict[str, Any]]]:
     """The non-empty result lists of a file, in the flattener's order (json.load)."""
     doc = json.loads(path.read_text(encoding="utf-8"))

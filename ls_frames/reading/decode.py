@@ -22,7 +22,7 @@ is an :class:`~ls_frames.errors.ExportFormatError`, not a task with no id.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -85,6 +85,8 @@ class Item(msgspec.Struct, gc=False):
     direction: Any = None
     labels: Any = None
     extra: msgspec.Raw | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name=EXTRA_FIELD)
+    #: items of the fast decoder never have an ``extra``
+    strict: ClassVar[bool] = False
 
 
 class StrictItem(msgspec.Struct, gc=False, forbid_unknown_fields=True):
@@ -104,24 +106,25 @@ class StrictItem(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     readonly: bool = _NOT_NULL
     meta: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     parentID: str = _NOT_NULL
-    item_index: Int64 = _NOT_NULL
-    original_width: Int64 = _NOT_NULL
-    original_height: Int64 = _NOT_NULL
-    image_rotation: Int64 = _NOT_NULL
+    item_index: int = _NOT_NULL
+    original_width: int = _NOT_NULL
+    original_height: int = _NOT_NULL
+    image_rotation: int = _NOT_NULL
     from_id: str = _NOT_NULL
     to_id: str = _NOT_NULL
     direction: str = _NOT_NULL
     labels: list[str] = _NOT_NULL
     extra: msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name=EXTRA_FIELD)
+    strict: ClassVar[bool] = True
 
 
-I = TypeVar("I", Item, StrictItem)
+ItemT = TypeVar("ItemT", Item, StrictItem)
 
 
-class Annotation(msgspec.Struct, Generic[I], gc=False):
+class Annotation(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
     completed_by: Int64 | User | None = None
-    result: list[I] | None = None
+    result: list[ItemT] | None = None
     was_cancelled: bool | None = None
     ground_truth: bool | None = None
     created_at: str | None = None
@@ -142,9 +145,9 @@ class Annotation(msgspec.Struct, Generic[I], gc=False):
     last_created_by: Int64 | None = None
 
 
-class Prediction(msgspec.Struct, Generic[I], gc=False):
+class Prediction(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
-    result: list[I] | None = None
+    result: list[ItemT] | None = None
     model_version: Any = None
     score: float | None = None
     cluster: Int64 | None = None
@@ -157,11 +160,11 @@ class Prediction(msgspec.Struct, Generic[I], gc=False):
     project: Int64 | None = None
 
 
-class Draft(msgspec.Struct, Generic[I], gc=False):
+class Draft(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
     user: Any = None
     created_username: str | None = None
-    result: list[I] | None = None
+    result: list[ItemT] | None = None
     lead_time: float | None = None
     was_postponed: bool | None = None
     import_id: Int64 | None = None
@@ -171,11 +174,11 @@ class Draft(msgspec.Struct, Generic[I], gc=False):
     annotation: Int64 | None = None
 
 
-class Task(msgspec.Struct, Generic[I], gc=False):
+class Task(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
-    annotations: list[Annotation[I]] | None = None
-    drafts: list[Int64 | Draft[I]] | None = None
-    predictions: list[Int64 | Prediction[I]] | None = None
+    annotations: list[Annotation[ItemT]] | None = None
+    drafts: list[Int64 | Draft[ItemT]] | None = None
+    predictions: list[Int64 | Prediction[ItemT]] | None = None
     data: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     meta: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     created_at: str | None = None
@@ -407,9 +410,7 @@ def _decode_chunk(
     raise _fail(err, shift, first_index, path) from None
 
 
-def _normalised(
-    objs: list[Any], shift: int, first_index: int, path: str | None
-) -> list[Task[Any]]:
+def _normalised(objs: list[Any], shift: int, first_index: int, path: str | None) -> list[Task[Any]]:
     for i, o in enumerate(objs):
         if not isinstance(o, dict):
             raise ExportFormatError(

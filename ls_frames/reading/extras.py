@@ -15,13 +15,33 @@ a look at each key, and only a chunk it refuses is walked here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["REGION_KEYS", "RELATION_KEYS", "attach_extras", "item_extra"]
+from ls_frames.reading.columns import raw_array
+
+__all__ = [
+    "REGION_KEYS",
+    "RELATION_KEYS",
+    "attach_extras",
+    "item_extra",
+    "region_extras",
+    "relation_extras",
+]
 
 _ENCODE = msgspec.json.Encoder()
+_UNSET = msgspec.UNSET
+_EXTRA = attrgetter("extra")
+#: Item attributes a relation row has no column for (``None`` / ``UNSET`` when absent).
+_NOT_RELATION: tuple[str, ...] = ("id", "from_name", "to_name", "origin", "score", "readonly")
+_NOT_RELATION += ("parentID", "item_index", "original_width", "original_height", "image_rotation")
+_NOT_RELATION_BLANK = (None,) * len(_NOT_RELATION) + (_UNSET, _UNSET)
+_NOT_RELATION_GET = attrgetter(*_NOT_RELATION, "value", "meta")
 
 
 def _str(v: Any) -> bool:
@@ -101,5 +121,55 @@ def attach_extras(tasks: list[Any], objs: list[Any]) -> list[Any]:
                     continue
                 for item, raw_item in zip(result, raw["result"], strict=True):
                     extra = item_extra(raw_item)
-                    item.extra = msgspec.UNSET if extra is None else msgspec.Raw(_ENCODE.encode(extra))
+                    item.extra = (
+                        msgspec.UNSET if extra is None else msgspec.Raw(_ENCODE.encode(extra))
+                    )
     return tasks
+
+
+def region_extras(items: list[Any], cols: dict[str, pa.Array], probes: Any) -> pa.Array:
+    """``extra_json`` of region items: the ``extra`` the slow decoder noted, plus, for items
+    the fast decoder took (it has no look at them), relation keys (``probes``: columns of
+    them built with the others, null when absent) and integer scores, found from the
+    columns already built (only a whole score needs a look at its item)."""
+    n = len(items)
+    at: set[int] = set()
+    for probe in probes:
+        if cols[probe].null_count < n:
+            at.update(np.flatnonzero(np.asarray(cols[probe].is_valid())).tolist())
+    score = cols["score"]
+    if score.null_count < n:
+        whole = pc.equal(score, pc.floor(score)).fill_null(False)
+        if pc.any(whole).as_py():
+            ints = np.flatnonzero(np.asarray(whole)).tolist()
+            at.update(i for i in ints if type(items[i].score) is int)
+    if getattr(types_of(items), "strict", False):  # the fast decoder's: no ``extra``
+        extras: list[Any] = [_UNSET] * n
+    else:
+        extras = list(map(_EXTRA, items))
+    for i in at:
+        if extras[i] is _UNSET:
+            extras[i] = _extra_of(items[i])
+    return raw_array(extras)
+
+
+def relation_extras(items: list[Any]) -> pa.Array:
+    """``extra_json`` of relation items (few: each is looked at)."""
+    extras = list(map(_EXTRA, items))
+    for i, got in enumerate(map(_NOT_RELATION_GET, items)):
+        if got != _NOT_RELATION_BLANK and extras[i] is _UNSET:
+            extras[i] = _extra_of(items[i])
+    return raw_array(extras)
+
+
+def types_of(items: list[Any]) -> type | None:
+    """The one type of all ``items``, or ``None`` when they are of several."""
+    types = set(map(type, items))
+    return types.pop() if len(types) == 1 else None
+
+
+def _extra_of(item: Any) -> Any:
+    """``extra`` of an item the fast decoder took (its absent keys are ``None``)."""
+    keys = {k: getattr(item, k) for k in item.__struct_fields__ if k != "extra"}
+    found = item_extra({k: v for k, v in keys.items() if v is not None and v is not _UNSET})
+    return _UNSET if found is None else msgspec.Raw(_ENCODE.encode(found))

@@ -43,7 +43,7 @@ from ls_frames.reading.columns import (
     raw_array,
 )
 from ls_frames.reading.decode import Draft, Item, Prediction, Task, User
-from ls_frames.reading.extras import item_extra
+from ls_frames.reading.extras import region_extras, relation_extras
 from ls_frames.reading.report import Findings, MalformedReport, Where
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
@@ -77,13 +77,7 @@ _ITEM_SCHEMA = pa.schema(
     [f.with_type(pa.float64()) if f.name in _WHOLE else f for f in SCHEMAS["regions"]]
     + [(name, SCHEMAS["relations"].field(k).type) for name, k in _PROBES.items()]
 )
-_EXTRA = attrgetter("extra")
-_ENCODE = msgspec.json.Encoder()
-#: Item attributes a relation row has no column for (``None`` / ``UNSET`` when absent).
-_NOT_RELATION = ("id", "from_name", "to_name", "origin", "score", "readonly", "parentID")
-_NOT_RELATION += ("item_index", "original_width", "original_height", "image_rotation")
-_NOT_RELATION_BLANK = (None,) * len(_NOT_RELATION) + (_UNSET, _UNSET)
-_NOT_RELATION_GET = attrgetter(*_NOT_RELATION, "value", "meta")
+
 _EXACT = 2**53  # float64 holds every integer up to here
 
 
@@ -110,7 +104,7 @@ def _regions(
     raws = list(map(attrgetter("value"), items))
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
-    cols["extra_json"] = _region_extras(items, cols)
+    cols["extra_json"] = region_extras(items, cols, _PROBES)
     cols.update(value_columns(raws, schema, changed))
     if found is not None and changed is not None:
         found.flag_columns(changed, rows)
@@ -131,34 +125,6 @@ def _regions(
         cols[px] = pc.divide(pc.multiply(cols[pct], size_f), 100.0)
     cols["points_px"] = _points_px(cols["points"], cols["original_width"], cols["original_height"])
     return _batch("regions", cols, n)
-
-
-def _region_extras(items: list[Item], cols: dict[str, pa.Array]) -> pa.Array:
-    """``extra_json`` of region items: the ``extra`` the slow decoder noted, plus, for items
-    the fast decoder took (which has no look at them), relation keys and integer scores,
-    found from the columns already built (a whole score is the only one to look at)."""
-    n = len(items)
-    at: set[int] = set()
-    for probe in _PROBES:
-        if cols[probe].null_count < n:
-            at.update(np.flatnonzero(np.asarray(cols[probe].is_valid())).tolist())
-    score = cols["score"]
-    if score.null_count < n:
-        whole = pc.equal(score, pc.floor(score)).fill_null(False)
-        if pc.any(whole).as_py():
-            at.update(i for i in np.flatnonzero(np.asarray(whole)).tolist() if type(items[i].score) is int)
-    extras = list(map(_EXTRA, items))
-    for i in at:
-        if extras[i] is _UNSET:
-            extras[i] = _extra_of(items[i])
-    return raw_array(extras)
-
-
-def _extra_of(item: Item) -> Any:
-    """``extra`` of an item the fast decoder took (its absent keys are ``None``)."""
-    keys = {k: getattr(item, k) for k in item.__struct_fields__ if k != "extra"}
-    found = item_extra({k: v for k, v in keys.items() if v is not None and v is not _UNSET})
-    return _UNSET if found is None else msgspec.Raw(_ENCODE.encode(found))
 
 
 def _false(mask: pa.Array) -> Any:
@@ -243,11 +209,7 @@ def _relations(
         cols[column] = array(values, typ, odd)
         if odd:
             changed[column] = odd
-    extras = list(map(_EXTRA, items))
-    for i, got in enumerate(map(_NOT_RELATION_GET, items)):
-        if got != _NOT_RELATION_BLANK and extras[i] is _UNSET:
-            extras[i] = _extra_of(items[i])
-    cols["extra_json"] = raw_array(extras)
+    cols["extra_json"] = relation_extras(items)
     if found is not None:
         found.flag_columns(changed, rows)
     return _batch("relations", cols, len(items))
@@ -404,7 +366,7 @@ def _expanded_or_ids(
 
 
 def flatten_tasks(
-    tasks: Iterable[Task],
+    tasks: Iterable[Task[Any]],
     tables: Iterable[str] | None = None,
     data_keys: dict[str, None] | None = None,
     report: MalformedReport | None = None,

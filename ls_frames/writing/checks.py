@@ -17,7 +17,6 @@ the first few rows, when one of them would not fit the project:
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 

@@ -249,11 +249,11 @@ def to_results(
     -------
     pandas.DataFrame
         Columns ``task_id`` (null where the rows have none: a task of an import file),
-        ``source`` (``annotation``, ``prediction`` or ``draft``; a row
-        without one is a prediction), ``source_id`` (null for a new one), ``result`` (the
-        list of items, in ``result_index`` order; its JSON text with ``as_json=True``), ``model_version`` and ``score`` (null
-        where not known, always for annotations and drafts); in the order the lists first
-        appear. An annotation with an empty result has no rows, so no list here.
+        ``source`` (``annotation``, ``prediction`` or ``draft``; a row without one is a
+        prediction), ``source_id`` (null for a new one), ``result`` (the list of items, in
+        ``result_index`` order; its JSON text with ``as_json=True``), ``model_version`` and
+        ``score`` (null where not known, always for annotations and drafts); in the order
+        the lists first appear. An annotation with an empty result has no rows, so no list here.
 
     Raises
     ------
