@@ -171,7 +171,9 @@ def _run(args: argparse.Namespace, phase: str, project: int, tasks: list[int]) -
     }
     server_before = _server_cpu(args.server_pid)
     load = os.getloadavg()[0]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"{phase} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["server_cpu_seconds"] = _server_cpu(args.server_pid) - server_before
     result["load"] = load

@@ -39,6 +39,7 @@ from ls_frames.transport import Connection
 
 __all__ = [
     "MAX_FILTER_ITEMS",
+    "count_model_versions",
     "delete_model_version",
     "delete_prediction",
     "id_ranges",
@@ -83,6 +84,7 @@ def import_predictions_batch(
         f"api/projects/{int(project)}/import/predictions",
         content=_encode(predictions),
         headers={"Content-Type": "application/json"},
+        timeout=LONG_TIMEOUT,  # thousands of predictions: the server recounts its tasks
     )
     if not isinstance(answer, dict) or not isinstance(answer.get("created"), int):
         raise ExportFormatError(
@@ -203,6 +205,25 @@ def list_predictions(conn: Connection, project: int) -> list[dict[str, Any]]:
                 f"the prediction list is not JSON ({exc})", path=where
             ) from None
     return out
+
+
+def count_model_versions(conn: Connection, project: int) -> dict[str, int]:
+    """How many predictions ``project`` holds of each model version (``GET
+    api/projects/P/model-versions/``: one grouped count, where listing the predictions
+    sends every result).
+
+    Raises
+    ------
+    ExportFormatError
+        The answer is not an object of counts.
+    """
+    answer = conn.get_json(f"api/projects/{int(project)}/model-versions/")
+    if not isinstance(answer, dict):
+        raise ExportFormatError(
+            "the model versions are not an object of counts",
+            path=f"/api/projects/{project}/model-versions/",
+        )
+    return {str(k): v for k, v in answer.items() if isinstance(v, int)}
 
 
 def delete_model_version(conn: Connection, project: int, model_version: str) -> int:

@@ -24,6 +24,7 @@ from ls_frames._progress import progress_bar
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client, project_label_config
 from ls_frames.exports.imports import (
+    count_model_versions,
     delete_model_version,
     delete_prediction,
     id_set_filters,
@@ -178,7 +179,9 @@ def _check_row(i: int, row: Any, model_version: str) -> dict[str, Any]:
             raise ConfigurationError(f"prediction {i}: result is not JSON") from None
     if hasattr(result, "tolist"):  # a list column read back from Parquet: Arrow structs
         result = _without_nulls(result)
-    if type(result) is not list or not all(type(r) is dict or isinstance(r, Mapping) for r in result):
+    if not isinstance(result, list) or not all(
+        type(r) is dict or isinstance(r, Mapping) for r in result
+    ):
         raise ConfigurationError(
             f"prediction {i} (task {task}): result must be a list of result items"
         )
@@ -223,7 +226,10 @@ def _not_in_project(client: Client, pid: int, wanted: set[int]) -> list[int]:
 
 def _replace(client: Client, pid: int, model_version: str, tasks: set[int]) -> int:
     """Remove ``model_version``'s predictions on ``tasks``: in one request when they are
-    all the project holds of that version, else one by one. Returns how many."""
+    all the project holds of that version, else one by one. Returns how many. A version
+    the project holds none of (a first run) costs one grouped count, not a listing."""
+    if not count_model_versions(client, pid).get(model_version):
+        return 0
     listed = list_predictions(client, pid)
     of_version = [p for p in listed if p.get("model_version") == model_version]
     targets = [p for p in of_version if p.get("task") in tasks]

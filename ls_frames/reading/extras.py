@@ -37,6 +37,9 @@ __all__ = [
 _ENCODE = msgspec.json.Encoder()
 _UNSET = msgspec.UNSET
 _EXTRA = attrgetter("extra")
+#: Keys of a relation that a region item has no column for.
+RELATION_ONLY = ("from_id", "to_id", "direction", "labels")
+_GET = {key: attrgetter(key) for key in RELATION_ONLY}
 #: Item attributes a relation row has no column for (``None`` / ``UNSET`` when absent).
 _NOT_RELATION: tuple[str, ...] = ("id", "from_name", "to_name", "origin", "score", "readonly")
 _NOT_RELATION += ("parentID", "item_index", "original_width", "original_height", "image_rotation")
@@ -127,16 +130,15 @@ def attach_extras(tasks: list[Any], objs: list[Any]) -> list[Any]:
     return tasks
 
 
-def region_extras(items: list[Any], cols: dict[str, pa.Array], probes: Any) -> pa.Array:
+def region_extras(items: list[Any], cols: dict[str, pa.Array]) -> pa.Array:
     """``extra_json`` of region items: the ``extra`` the slow decoder noted, plus, for items
-    the fast decoder took (it has no look at them), relation keys (``probes``: columns of
-    them built with the others, null when absent) and integer scores, found from the
-    columns already built (only a whole score needs a look at its item)."""
+    the fast decoder took (it has no look at them), relation keys and integer scores (only
+    a whole score, seen in the column already built, needs a look at its item)."""
     n = len(items)
     at: set[int] = set()
-    for probe in probes:
-        if cols[probe].null_count < n:
-            at.update(np.flatnonzero(np.asarray(cols[probe].is_valid())).tolist())
+    for key in RELATION_ONLY:
+        if any(map(_GET[key], items)):  # stops at the first one (there is none, as a rule)
+            at.update(i for i, v in enumerate(map(_GET[key], items)) if v is not None)
     score = cols["score"]
     if score.null_count < n:
         whole = pc.equal(score, pc.floor(score)).fill_null(False)

@@ -68,14 +68,10 @@ _ITEM_COLUMNS = {
     "readonly": "readonly",
     "item_index": "item_index",
 }
-#: Relation keys a region item should not have, converted with the item columns only to
-#: see that they are null (one pass over the items for all).
-_PROBES = {f"probe.{k}": k for k in ("from_id", "to_id", "direction", "labels")}
 #: Integer item columns converted through float64 (see the module docstring).
 _WHOLE = ("original_width", "original_height", "item_index")
 _ITEM_SCHEMA = pa.schema(
     [f.with_type(pa.float64()) if f.name in _WHOLE else f for f in SCHEMAS["regions"]]
-    + [(name, SCHEMAS["relations"].field(k).type) for name, k in _PROBES.items()]
 )
 
 _EXACT = 2**53  # float64 holds every integer up to here
@@ -96,15 +92,12 @@ def _regions(
     schema = SCHEMAS["regions"]
     cols = dict(keys)
     changed: dict[str, list[int]] | None = None if found is None else {}
-    cols.update(attr_columns(items, {**_ITEM_COLUMNS, **_PROBES}, _ITEM_SCHEMA, changed))
-    if changed:
-        for probe in _PROBES:
-            changed.pop(probe, None)
+    cols.update(attr_columns(items, _ITEM_COLUMNS, _ITEM_SCHEMA, changed))
     _whole_numbers(items, cols, changed)
     raws = list(map(attrgetter("value"), items))
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
-    cols["extra_json"] = region_extras(items, cols, _PROBES)
+    cols["extra_json"] = region_extras(items, cols)
     cols.update(value_columns(raws, schema, changed))
     if found is not None and changed is not None:
         found.flag_columns(changed, rows)
