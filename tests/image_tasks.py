@@ -69,4 +69,5 @@ def media_table(
                 "error": None,
             }
         )
-    return pd.DataFrame(rows)
+    table: pd.DataFrame = pd.DataFrame(rows)
+    return table
