@@ -253,3 +253,18 @@ def test_every_type_as_json_text_survives_parquet(tmp_path: Path) -> None:
     assert as_json(map(json.loads, back["result"])) == as_json([items, items])
     # and check_results takes the text as it is
     ls_frames.writing.check_results(back, None, task_ids=[1])
+
+
+def test_relation_keys_on_a_region_in_a_clean_chunk(tmp_path: Path) -> None:
+    # nothing else odd: the fast decoder takes the chunk, the flattener finds the keys
+    items = _items(
+        [
+            {"type": "choices", "value": {"choices": ["a"]}, "labels": ["x"]},
+            {"type": "choices", "value": {"choices": ["b"]}, "direction": "right"},
+            {"type": "choices", "value": {"choices": ["c"]}},
+        ]
+    )
+    path = _export(tmp_path, [items])
+    _both_ways(path, [items, items], odd=False)
+    extras = _read(path, odd=False).arrow["regions"].column("extra_json").to_pylist()
+    assert extras[:3] == ['{"labels":["x"]}', '{"direction":"right"}', None]

@@ -19,7 +19,7 @@ import ls_frames
 from ls_frames.testing.seed import DEMO_LABEL_CONFIG
 from tests.test_server_exports import _create, http  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 
 def _lists(path: Path) -> dict[tuple[Any, str, Any], list[dict[str, Any]]]:
