@@ -347,7 +347,7 @@ def test_a_body_is_json_even_with_numpy_values(fake: FakeWriteback) -> None:
             client=client,
             progress=False,
         )
-    sent = [r for r in fake.requests if r.url.path.endswith("/import/predictions")][0]
+    sent = next(r for r in fake.requests if r.url.path.endswith("/import/predictions"))
     body = json.loads(sent.content)  # numpy values as JSON numbers and lists
     assert body[0]["result"][0]["value"] == {
         "x": 1.5,
