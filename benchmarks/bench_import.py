@@ -1,23 +1,30 @@
 """Predictions into Label Studio: ``import_predictions`` against the official SDK's
 per-prediction loop and a hand-written bulk request, against a real server, in one run.
 
-1. seed a project of ``--predictions`` tasks (plain JSON import);
-2. time, each in its own subprocess (wall time and peak RSS of that process):
+Each side writes into a project of its own, seeded with the same ``--predictions`` tasks
+(plain JSON import), so the server does the same work for each: Label Studio 1.23.2
+recounts the project's tasks after every bulk request, and the cost of that recount grows
+with the predictions a project already holds (a side run second into a shared project pays
+for the first side's predictions). The hand-written side sends the same requests as
+``import_predictions`` (``--batch``, default its batch size); ``--rounds 2`` runs the
+sides again in the opposite order. Timed, each in its own subprocess: wall time, the
+side's CPU time (user + system) and peak RSS, and with ``--server-pid`` the server
+process's CPU time during the side.
 
    - ``ls_frames.import_predictions`` of a results DataFrame (one prediction per task,
-     ``--boxes`` rectangles each), then the same again with ``replace=True``;
-   - the bulk endpoint fed by plain httpx with hand-written JSON, in batches of
-     ``--batch`` (1,000);
+     ``--boxes`` rectangles each), then (first round) the same again with ``replace=True``;
+   - the bulk endpoint fed by plain httpx with hand-written JSON;
    - the SDK's loop, ``client.predictions.create(...)`` once per prediction, on a sample
      of ``--sdk-sample`` predictions, extrapolated to the whole (run under
-     ``--sdk-python``: the SDK's pins clash with the library's environment);
+     ``--sdk-python``: the SDK's pins clash with the library's environment).
 
-3. check the project holds one prediction per task and model version.
+Each project is then checked to hold one prediction per task of its model version.
 
 Usage::
 
     python benchmarks/bench_import.py                  # LABEL_STUDIO_URL / _API_KEY
-    python benchmarks/bench_import.py --predictions 20000 --sdk-python /work/sdk-venv/bin/python
+    python benchmarks/bench_import.py --predictions 20000 --rounds 2 \
+        --sdk-python /work/sdk-venv/bin/python --server-pid PID
 """
 
 from __future__ import annotations
@@ -134,15 +141,26 @@ def _phase(args: argparse.Namespace) -> None:
             )
         info = {"created": len(tasks)}
     info["seconds"] = time.perf_counter() - started
-    info["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    info["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    info["peak_rss_mb"] = usage.ru_maxrss / 1024
     print(json.dumps(info))
 
 
-def _run(args: argparse.Namespace, phase: str, tasks: list[int]) -> dict[str, Any]:
+def _server_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) the server process and its waited-for children used."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _run(args: argparse.Namespace, phase: str, project: int, tasks: list[int]) -> dict[str, Any]:
     python = args.sdk_python if phase == "sdk" else sys.executable
-    cmd = [python, __file__, "--phase", phase, "--project", str(args.project)]
+    cmd = [python, __file__, "--phase", phase, "--project", str(project)]
     cmd += ["--boxes", str(args.boxes), "--batch", str(args.batch)]
-    ids = args.work / f"{phase}-tasks.json"
+    ids = args.work / f"{phase}-{project}-tasks.json"
     ids.write_text(json.dumps(tasks))
     env = {
         **os.environ,
@@ -151,45 +169,61 @@ def _run(args: argparse.Namespace, phase: str, tasks: list[int]) -> dict[str, An
         "BENCH_TASK_IDS": str(ids),
         "LS_FRAMES_DISABLE_PROGRESS_BARS": "1",
     }
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    server_before = _server_cpu(args.server_pid)
+    load = os.getloadavg()[0]
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"{phase} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["server_cpu_seconds"] = _server_cpu(args.server_pid) - server_before
+    result["load"] = load
     return result
 
 
-def _seed(args: argparse.Namespace) -> list[int]:
+def _seed(args: argparse.Namespace, n: int) -> tuple[int, list[int]]:
+    """A new project of ``n`` image tasks; its id and its task ids."""
     import ls_frames
 
     with ls_frames.Client(args.url, args.api_key) as client:
         project = client.post_json(
             "api/projects", json={"title": "bench_import", "label_config": CONFIG}
         )
-        args.project = int(project["id"])
+        pid = int(project["id"])
         ids: list[int] = []
-        for start in range(0, args.predictions, 5000):
-            n = min(5000, args.predictions - start)
-            tasks = [{"image": f"/static/{start + i}.jpg"} for i in range(n)]
+        for start in range(0, n, 5000):
+            k = min(5000, n - start)
+            tasks = [{"image": f"/static/{start + i}.jpg"} for i in range(k)]
             answer = client.post_json(
-                f"api/projects/{args.project}/import",
-                json=tasks,
-                params={"return_task_ids": "true"},
+                f"api/projects/{pid}/import", json=tasks, params={"return_task_ids": "true"}
             )
             ids.extend(int(t) for t in answer["task_ids"])
-    return sorted(ids)
+    return pid, sorted(ids)
 
 
-def _check(args: argparse.Namespace, n: int, sample: int, phases: list[str]) -> dict[str, int]:
+def _check(args: argparse.Namespace, project: int, version: str, n: int) -> None:
     import ls_frames
 
     with ls_frames.Client(args.url, args.api_key) as client:
-        listed = client.get_json(f"api/projects/{args.project}/model-versions/")
-    expected = {"ls_frames": n, "httpx": n, "sdk": sample}
-    expected = {
-        k: v
-        for k, v in expected.items()
-        if k in phases or (k == "ls_frames" and "replace" in phases)
-    }
-    assert listed == expected, listed
-    return dict(listed)
+        listed = client.get_json(f"api/projects/{project}/model-versions/")
+    assert listed == {version: n}, (project, listed)
+
+
+NAMES = {
+    "ls_frames": "import_predictions",
+    "replace": "same, replace=True",
+    "httpx": "hand-written bulk",
+    "sdk": "SDK loop",
+}
+VERSIONS = {"ls_frames": "ls_frames", "replace": "ls_frames", "httpx": "httpx", "sdk": "sdk"}
+
+
+def _line(name: str, row: dict[str, Any], scale: float = 1.0, note: str = "") -> str:
+    return (
+        f"  {name:24s} {row['seconds'] * scale:8.1f} s wall  {row['cpu_seconds'] * scale:6.1f} s "
+        f"CPU  server CPU {row['server_cpu_seconds'] * scale:6.1f} s  peak RSS "
+        f"{row['peak_rss_mb']:4.0f} MB  (load {row['load']:.1f}){note}"
+        + (f"; the call {row['call_seconds']:.1f} s" if "call_seconds" in row else "")
+    )
 
 
 def main() -> None:
@@ -200,57 +234,67 @@ def main() -> None:
     parser.add_argument("--boxes", type=int, default=3, help="rectangles per prediction")
     parser.add_argument("--sdk-sample", type=int, default=500)
     parser.add_argument(
-        "--batch", type=int, default=1000, help="predictions per hand-written bulk request"
+        "--batch",
+        type=int,
+        default=None,
+        help="predictions per hand-written "
+        "bulk request (default: import_predictions' own batch size)",
     )
     parser.add_argument("--sdk-python", default=sys.executable)
     parser.add_argument(
-        "--phases",
-        default="ls_frames,httpx,replace,sdk",
-        help="which runs, in this order (the server's cost per request grows with the "
-        "predictions already in the project: alternate the order to see it)",
+        "--rounds", type=int, default=1, help="rounds of ls_frames and httpx, in alternating order"
     )
+    parser.add_argument("--no-sdk", action="store_true", help="skip the SDK loop")
+    parser.add_argument("--no-replace", action="store_true", help="skip the replace=True run")
+    parser.add_argument("--server-pid", type=int, help="the server's process id (its CPU time)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--project", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.batch is None:
+        from ls_frames.pipeline.predictions import BATCH_SIZE
+
+        args.batch = BATCH_SIZE
     if args.phase:
         _phase(args)
         return
     args.work = Path(tempfile.mkdtemp(prefix="bench_import-"))
-    tasks = _seed(args)
-    print(f"project {args.project}: {len(tasks)} tasks, {args.boxes} boxes a prediction")
-    phases = args.phases.split(",")
-    rows: dict[str, dict[str, Any]] = {}
-    for phase in phases:
-        sample = tasks[: args.sdk_sample] if phase == "sdk" else tasks
-        rows[phase] = _run(args, phase, sample)
-        print(phase, rows[phase], flush=True)
-    _check(args, len(tasks), min(args.sdk_sample, len(tasks)), phases)
+    n = args.predictions
+    print(f"{n} predictions, {args.boxes} boxes each, {args.batch} a request; a project each")
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for r in range(args.rounds):
+        order = ["ls_frames", "httpx"] if r % 2 == 0 else ["httpx", "ls_frames"]
+        for phase in order:
+            project, tasks = _seed(args, n)
+            row = _run(args, phase, project, tasks)
+            _check(args, project, VERSIONS[phase], n)
+            rows.append((phase, row))
+            print(f"round {r + 1}", _line(NAMES[phase], row), flush=True)
+            if phase == "ls_frames" and r == 0 and not args.no_replace:
+                row = _run(args, "replace", project, tasks)
+                _check(args, project, "ls_frames", n)
+                rows.append(("replace", row))
+                print(f"round {r + 1}", _line(NAMES["replace"], row), flush=True)
+    if not args.no_sdk:
+        sample = min(args.sdk_sample, n)
+        project, tasks = _seed(args, sample)
+        row = _run(args, "sdk", project, tasks)
+        _check(args, project, "sdk", sample)
+        rows.append(("sdk", row))
     print()
-    print(f"{len(tasks)} predictions, {args.boxes} boxes each (order: {args.phases}):")
-    names = {
-        "ls_frames": "import_predictions",
-        "replace": "same, replace=True",
-        "httpx": f"hand-written bulk ({args.batch} a request)",
-        "sdk": "SDK loop",
-    }
-    for phase, row in rows.items():
-        seconds = row["seconds"]
+    print(f"{n} predictions ({args.boxes} boxes each):")
+    totals: dict[str, list[float]] = {}
+    for phase, row in rows:
+        scale, note = 1.0, ""
         if phase == "sdk":
-            seconds = seconds * len(tasks) / min(args.sdk_sample, len(tasks))
-            note = f" (extrapolated from {args.sdk_sample}: {row['seconds']:.1f} s)"
-        else:
-            note = (
-                f" (inside the call {row['call_seconds']:.1f} s)" if "call_seconds" in row else ""
-            )
-        print(f"  {names[phase]:38s} {seconds:8.1f} s  peak RSS {row['peak_rss_mb']:.0f} MB{note}")
-        row["total_seconds"] = seconds
-    if "ls_frames" in rows:
-        ours = rows["ls_frames"]["total_seconds"]
-        for other in ("sdk", "httpx"):
-            if other in rows:
-                print(
-                    f"  {names[other]} / import_predictions: {rows[other]['total_seconds'] / ours:.2f}x"
-                )
+            scale = n / min(args.sdk_sample, n)
+            note = f" (extrapolated from {min(args.sdk_sample, n)})"
+        print(_line(NAMES[phase], row, scale, note))
+        totals.setdefault(phase, []).append(row["seconds"] * scale)
+    ours = min(totals["ls_frames"])
+    for other in ("httpx", "sdk"):
+        if other in totals:
+            ratio = min(totals[other]) / ours
+            print(f"  {NAMES[other]} / import_predictions (best wall of each): {ratio:.2f}x")
 
 
 if __name__ == "__main__":

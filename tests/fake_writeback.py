@@ -71,6 +71,12 @@ class FakeWriteback(FakeLabelStudio):
                 t["predictions"] = [p for p in t["predictions"] if p["id"] != int(m.group(1))]
             return httpx.Response(204)
         m = re.fullmatch(r"/api/projects/(\d+)/model-versions/", path)
+        if m and request.method == "GET":
+            counts: dict[str, int] = {}
+            for t in self.tasks.values():
+                for p in t["predictions"]:
+                    counts[p["model_version"]] = counts.get(p["model_version"], 0) + 1
+            return httpx.Response(200, json=counts)
         if m and request.method == "DELETE":
             version = json.loads(request.content)["model_version"]
             count = 0

@@ -17,6 +17,7 @@ import pytest
 
 import ls_frames
 from ls_frames.training import split, to_hf_dataset
+from tests.image_tasks import annotation, media_table, scene
 from tests.needs import missing
 
 try:
@@ -67,28 +68,6 @@ def _box(
     return item
 
 
-def _scene(choice: str) -> dict[str, Any]:
-    return {
-        "id": "s",
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [choice]},
-    }
-
-
-def _ann(aid: int, result: list[dict[str, Any]], **flags: Any) -> dict[str, Any]:
-    return {
-        "id": aid,
-        "completed_by": 1,
-        "result": result,
-        "was_cancelled": False,
-        "ground_truth": False,
-        "updated_at": f"2024-01-{aid:02d}T00:00:00Z",
-        **flags,
-    }
-
-
 def _tasks() -> list[dict[str, Any]]:
     s = SIZES
     return [
@@ -96,67 +75,45 @@ def _tasks() -> list[dict[str, Any]]:
             "id": 1,
             "data": {"image": "/data/upload/1/a.png"},
             "annotations": [
-                _ann(1, [_box("a", 10, 20, 50, 25, "cat", s[1]), _scene("indoor")]),
-                _ann(
+                annotation(1, [_box("a", 10, 20, 50, 25, "cat", s[1]), scene("indoor")]),
+                annotation(
                     2,
-                    [_box("b", 0, 0, 100, 100, "dog", s[1]), _scene("outdoor")],
+                    [_box("b", 0, 0, 100, 100, "dog", s[1]), scene("outdoor")],
                     ground_truth=True,
                 ),  # the ground truth wins over the later one
-                _ann(3, [_box("c", 1, 1, 1, 1, "cat", s[1])]),
+                annotation(3, [_box("c", 1, 1, 1, 1, "cat", s[1])]),
             ],
         },
         {
             "id": 2,
             "data": {"image": "/data/upload/1/b.png"},
             "annotations": [
-                _ann(
+                annotation(
                     4,
                     [
                         _box("d", 25, 50, 50, 50, "dog", s[2]),
                         _box("e", 0, 0, 10, 10, "cat", s[2]),
-                        _scene("outdoor"),
+                        scene("outdoor"),
                     ],
                 ),
-                _ann(5, [_box("f", 0, 0, 5, 5, "dog", s[2])], was_cancelled=True),
+                annotation(5, [_box("f", 0, 0, 5, 5, "dog", s[2])], was_cancelled=True),
             ],
         },
         {
             "id": 3,
             "data": {"image": "/data/upload/1/c.png"},
-            "annotations": [_ann(6, [_box("g", 0, 0, 50, 50, "cat", s[3], rotation=90)])],
+            "annotations": [annotation(6, [_box("g", 0, 0, 50, 50, "cat", s[3], rotation=90)])],
         },
         {
             "id": 4,
             "data": {"image": "/data/upload/1/d.png"},
-            "annotations": [_ann(7, [], was_cancelled=True)],
+            "annotations": [annotation(7, [], was_cancelled=True)],
         },  # skipped only: not in the dataset
     ]
 
 
 def _media(tmp_path: Path, task_ids: list[int], *, as_bytes: bool = False) -> pd.DataFrame:
-    rows = []
-    for tid in task_ids:
-        width, height = SIZES[tid]
-        pixels = np.full((height, width, 3), tid * 40, np.uint8)
-        path = tmp_path / f"{tid}.png"
-        Image.fromarray(pixels).save(path)
-        data = path.read_bytes()
-        rows.append(
-            {
-                "task_id": tid,
-                "field": "image",
-                "position": 0,
-                "uri": f"/data/upload/1/{tid}.png",
-                # fetch_media writes the size under bytes; by hand, the content
-                "path": None if as_bytes else str(path),
-                "bytes": data if as_bytes else len(data),
-                "sha256": "",
-                "content_type": "image/png",
-                "error": None,
-            }
-        )
-    media: pd.DataFrame = pd.DataFrame(rows)
-    return media
+    return media_table(tmp_path, SIZES, task_ids, as_bytes=as_bytes)
 
 
 def _frames(tasks: list[dict[str, Any]] | None = None) -> ls_frames.Frames:
@@ -223,7 +180,7 @@ def test_multi_choice_gives_a_list_of_labels() -> None:
             "id": 1,
             "data": {"image": "x"},
             "annotations": [
-                _ann(
+                annotation(
                     1,
                     [
                         {
@@ -268,7 +225,7 @@ def test_ner_bio_tags_with_whitespace_and_a_custom_tokenizer() -> None:
         {
             "id": 7,
             "data": {"text": text},
-            "annotations": [_ann(1, [_span(s, e, label) for s, e, label in spans])],
+            "annotations": [annotation(1, [_span(s, e, label) for s, e, label in spans])],
         }
     ]
     frames = ls_frames.read_export(
@@ -352,13 +309,17 @@ def test_an_image_task_without_media_names_media_and_how_to_get_it() -> None:
             to_hf_dataset(frames, task=task)
         assert "fetch_media" in str(raised.value) and "media=False" in str(raised.value)
     ner = ls_frames.read_export(
-        json.dumps([{"id": 1, "data": {"text": "Ada"}, "annotations": [_ann(1, [])]}]).encode(),
+        json.dumps(
+            [{"id": 1, "data": {"text": "Ada"}, "annotations": [annotation(1, [])]}]
+        ).encode(),
         label_config=NER_CONFIG,
         progress=False,
     )
     assert len(to_hf_dataset(ner, task="ner")) == 1  # text needs no media
     sentiment = ls_frames.read_export(
-        json.dumps([{"id": 1, "data": {"text": "fine"}, "annotations": [_ann(1, [])]}]).encode(),
+        json.dumps(
+            [{"id": 1, "data": {"text": "fine"}, "annotations": [annotation(1, [])]}]
+        ).encode(),
         label_config='<View><Text name="text" value="$text"/><Choices name="mood" '
         'toName="text"><Choice value="good"/></Choices></View>',
         progress=False,
@@ -403,7 +364,7 @@ def test_audio_media_becomes_an_audio_feature(tmp_path: Path) -> None:
             "id": 1,
             "data": {"audio": "/data/upload/1/a.wav"},
             "annotations": [
-                _ann(
+                annotation(
                     1,
                     [
                         {
@@ -479,8 +440,8 @@ def test_segmentation_masks_hold_class_ids(tmp_path: Path) -> None:
         **size,
     }
     tasks = [
-        {"id": 1, "data": {"image": "a.png"}, "annotations": [_ann(1, [road, car])]},
-        {"id": 2, "data": {"image": "b.png"}, "annotations": [_ann(2, [car])]},
+        {"id": 1, "data": {"image": "a.png"}, "annotations": [annotation(1, [road, car])]},
+        {"id": 2, "data": {"image": "b.png"}, "annotations": [annotation(2, [car])]},
     ]
     frames = ls_frames.read_export(
         json.dumps(tasks).encode(), label_config=SEG_CONFIG, progress=False

@@ -18,6 +18,7 @@ import pytest
 import ls_frames
 from ls_frames.geometry.shapes import to_coco, to_yolo
 from ls_frames.training import export_dataset
+from tests.image_tasks import annotation, media_table, scene
 from tests.needs import missing
 
 try:
@@ -54,53 +55,31 @@ def _box(
     }
 
 
-def _scene(choice: str) -> dict[str, Any]:
-    return {
-        "id": "s",
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [choice]},
-    }
-
-
-def _ann(aid: int, result: list[dict[str, Any]], **flags: Any) -> dict[str, Any]:
-    return {
-        "id": aid,
-        "completed_by": 1,
-        "result": result,
-        "was_cancelled": False,
-        "ground_truth": False,
-        "updated_at": f"2024-01-{aid:02d}T00:00:00Z",
-        **flags,
-    }
-
-
 def _tasks() -> list[dict[str, Any]]:
     return [
         {
             "id": 1,
             "data": {"image": "/data/upload/1/1.png"},
             "annotations": [
-                _ann(1, [_box("a", 10, 20, 50, 25, "cat", 1), _scene("indoor")]),
-                _ann(  # the ground truth wins over the later one
+                annotation(1, [_box("a", 10, 20, 50, 25, "cat", 1), scene("indoor")]),
+                annotation(  # the ground truth wins over the later one
                     2,
-                    [_box("b", 0, 0, 100, 100, "dog", 1), _scene("outdoor")],
+                    [_box("b", 0, 0, 100, 100, "dog", 1), scene("outdoor")],
                     ground_truth=True,
                 ),
-                _ann(3, [_box("c", 1, 1, 1, 1, "cat", 1)]),
+                annotation(3, [_box("c", 1, 1, 1, 1, "cat", 1)]),
             ],
         },
         {
             "id": 2,
             "data": {"image": "/data/upload/1/2.png"},
             "annotations": [
-                _ann(
+                annotation(
                     4,
                     [
                         _box("d", 25, 50, 50, 50, "dog", 2),
                         _box("e", 0, 0, 10, 10, "cat", 2),
-                        _scene("outdoor"),
+                        scene("outdoor"),
                     ],
                 )
             ],
@@ -109,26 +88,26 @@ def _tasks() -> list[dict[str, Any]]:
             "id": 3,
             "data": {"image": "/data/upload/1/3.png"},
             "annotations": [
-                _ann(
+                annotation(
                     5,
                     [
                         _box("g", 50, 0, 40, 20, "cat", 3, rotation=90),
                         _box("h", 80, 80, 40, 40, "dog", 3),
-                        _scene("indoor"),
+                        scene("indoor"),
                     ],
                 )
             ],
         },
-        {"id": 4, "data": {"image": "/data/upload/1/4.png"}, "annotations": [_ann(6, [])]},
+        {"id": 4, "data": {"image": "/data/upload/1/4.png"}, "annotations": [annotation(6, [])]},
         {  # skipped only: no reference annotation
             "id": 5,
             "data": {"image": "/data/upload/1/5.png"},
-            "annotations": [_ann(7, [], was_cancelled=True)],
+            "annotations": [annotation(7, [], was_cancelled=True)],
         },
         {  # annotated, but its image is not in the media table
             "id": 6,
             "data": {"image": "/data/upload/1/6.png"},
-            "annotations": [_ann(8, [_box("k", 0, 0, 50, 50, "dog", 6)])],
+            "annotations": [annotation(8, [_box("k", 0, 0, 50, 50, "dog", 6)])],
         },
     ]
 
@@ -140,27 +119,7 @@ def _frames(tasks: list[dict[str, Any]] | None = None, config: str = CONFIG) -> 
 
 
 def _media(folder: Path, task_ids: list[int], field: str = "image") -> pd.DataFrame:
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for tid in task_ids:
-        width, height = SIZES[tid]
-        path = folder / f"cached-{tid}.png"
-        Image.fromarray(np.full((height, width, 3), tid * 30, np.uint8)).save(path)
-        rows.append(
-            {
-                "task_id": tid,
-                "field": field,
-                "position": 0,
-                "uri": f"/data/upload/1/{tid}.png",
-                "path": str(path),
-                "bytes": path.stat().st_size,
-                "sha256": "",
-                "content_type": "image/png",
-                "error": None,
-            }
-        )
-    table: pd.DataFrame = pd.DataFrame(rows)
-    return table
+    return media_table(folder, SIZES, task_ids, field=field, name="cached-{tid}.png", shade=30)
 
 
 def _reference_boxes(frames: ls_frames.Frames, task_id: int) -> pd.DataFrame:
@@ -265,7 +224,7 @@ def test_coco_polygons_are_segmentations(tmp_path: Path) -> None:
         {
             "id": 2,
             "data": {"image": "b.png"},
-            "annotations": [_ann(1, [_polygon("p", tri, "car", 2)])],
+            "annotations": [annotation(1, [_polygon("p", tri, "car", 2)])],
         }
     ]
     frames = _frames(tasks, POLY_CONFIG)
@@ -315,7 +274,9 @@ def test_coco_brushes_and_ellipses_are_rle_that_pycocotools_decodes(tmp_path: Pa
         "value": {"x": 50, "y": 50, "radiusX": 20, "radiusY": 25, "ellipselabels": ["ball"]},
         **size,
     }
-    tasks = [{"id": 6, "data": {"image": "f.png"}, "annotations": [_ann(1, [brush, ellipse])]}]
+    tasks = [
+        {"id": 6, "data": {"image": "f.png"}, "annotations": [annotation(1, [brush, ellipse])]}
+    ]
     frames = _frames(tasks, MASK_CONFIG)
     media = _media(tmp_path / "c", [6])
     for name, out in (("paint", tmp_path / "brush"), ("oval", tmp_path / "ellipse")):
@@ -397,7 +358,7 @@ def test_yolo_segmentation_lines_are_polygons(tmp_path: Path) -> None:
         {
             "id": 2,
             "data": {"image": "b.png"},
-            "annotations": [_ann(1, [_polygon("p", tri, "car", 2)])],
+            "annotations": [annotation(1, [_polygon("p", tri, "car", 2)])],
         }
     ]
     out = tmp_path / "yolo"
@@ -472,7 +433,7 @@ def test_imagefolder_by_the_annotators_consensus(tmp_path: Path) -> None:
             "id": tid,
             "data": {"image": f"{tid}.png"},
             "annotations": [
-                {**_ann(10 * tid + k, [_scene(v)]), "completed_by": k + 1}
+                {**annotation(10 * tid + k, [scene(v)]), "completed_by": k + 1}
                 for k, v in enumerate(choices)
             ],
         }
@@ -514,12 +475,12 @@ def test_a_failure_midway_leaves_no_folder(tmp_path: Path) -> None:
         {
             "id": 1,
             "data": {"image": "a.png"},
-            "annotations": [_ann(1, [_polygon("ok", [[0, 0], [50, 0], [0, 50]], "road", 1)])],
+            "annotations": [annotation(1, [_polygon("ok", [[0, 0], [50, 0], [0, 50]], "road", 1)])],
         },
         {  # a polygon of two points: no segmentation, found after the images are placed
             "id": 2,
             "data": {"image": "b.png"},
-            "annotations": [_ann(2, [_polygon("bad", [[0, 0], [50, 0]], "car", 2)])],
+            "annotations": [annotation(2, [_polygon("bad", [[0, 0], [50, 0]], "car", 2)])],
         },
     ]
     frames = _frames(tasks, POLY_CONFIG)
@@ -591,7 +552,7 @@ def test_sizes_from_the_file_or_refused_without_pillow(
         from pycocotools.coco import COCO
     except ImportError:
         missing("pycocotools")
-    tasks = [{"id": 4, "data": {"image": "d.png"}, "annotations": [_ann(1, [])]}]
+    tasks = [{"id": 4, "data": {"image": "d.png"}, "annotations": [annotation(1, [])]}]
     frames = _frames(tasks)
     media = _media(tmp_path / "c", [4])
     export_dataset(frames, tmp_path / "out", media=media)

@@ -317,3 +317,43 @@ def test_the_task_check_is_one_count_when_the_ids_are_all_there(fake: FakeWriteb
             ls_frames.import_predictions(
                 1, _frame([1, 99]), model_version="m", client=client, progress=False
             )
+
+
+def test_replace_of_a_version_the_project_lacks_lists_no_prediction(fake: FakeWriteback) -> None:
+    with client_for(fake) as client:
+        ls_frames.import_predictions(
+            1, _frame([1, 2]), model_version="old", client=client, progress=False
+        )
+        done = ls_frames.import_predictions(
+            1, _frame([1, 2]), model_version="new", client=client, progress=False, replace=True
+        )
+        assert (done.created, done.replaced) == (2, 0)
+        assert not [r for r in fake.requests if r.url.path == "/api/predictions/"]
+        again = ls_frames.import_predictions(
+            1, _frame([1, 2]), model_version="new", client=client, progress=False, replace=True
+        )
+    assert (again.created, again.replaced) == (2, 2)  # the version is there: listed, replaced
+    assert fake.versions() == [(1, "new"), (1, "old"), (2, "new"), (2, "old")]
+
+
+def test_a_body_is_json_even_with_numpy_values(fake: FakeWriteback) -> None:
+    value = {"x": np.float64(1.5), "y": np.int64(2), "width": 3, "height": 4}
+    item = {**BOX, "value": {**value, "rectanglelabels": np.array(["cat"])}}
+    with client_for(fake) as client:
+        ls_frames.import_predictions(
+            1,
+            [{"task": 1, "result": [item], "score": 0.5}],
+            model_version="m",
+            client=client,
+            progress=False,
+        )
+    sent = next(r for r in fake.requests if r.url.path.endswith("/import/predictions"))
+    body = json.loads(sent.content)  # numpy values as JSON numbers and lists
+    assert body[0]["result"][0]["value"] == {
+        "x": 1.5,
+        "y": 2,
+        "width": 3,
+        "height": 4,
+        "rectanglelabels": ["cat"],
+    }
+    assert sent.headers["content-type"] == "application/json"

@@ -19,7 +19,7 @@ import ls_frames
 from ls_frames.testing.seed import DEMO_LABEL_CONFIG
 from tests.test_server_exports import _create, http  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.compat]
 
 
 def _lists(path: Path) -> dict[tuple[Any, str, Any], list[dict[str, Any]]]:
@@ -115,3 +115,34 @@ def test_built_predictions_are_taken_and_exported_as_sent(
     frames = ls_frames.read_export(path, progress=False)
     back = ls_frames.to_results(frames, label_config=CONFIG, task_ids=frames)
     assert sorted(map(json.dumps, back["result"])) == sorted(map(json.dumps, sent["result"]))
+
+
+#: Projects larger than this are left out of the check below (a benchmark's, say).
+MAX_TASKS = 5000
+
+
+def test_every_project_on_the_server_comes_back(
+    label_studio: Any, demo_project: dict[str, Any], tmp_path: Path
+) -> None:
+    """Each project the server holds (the demo project at least; in a whole run, those the
+    earlier tests made: masks, tracks, media, syncs, ...): exported with full objects,
+    flattened, written back: every result list equal, as JSON, to the export's."""
+    from tests.test_writing_results import _lists as file_lists
+    from tests.test_writing_results import as_json
+
+    checked = []
+    with ls_frames.Client(label_studio.url, label_studio.legacy_token) as client:
+        for project in client.list_projects():
+            if (project.get("task_number") or 0) > MAX_TASKS:
+                continue
+            pid = int(project["id"])
+            export = client.create_export(pid)
+            (tmp_path / str(pid)).mkdir()
+            path = export.wait(timeout=300, progress=False).download(
+                tmp_path / str(pid), progress=False
+            )
+            frames = ls_frames.read_export(path, progress=False)
+            results = ls_frames.to_results(frames)
+            assert as_json(results["result"]) == as_json(file_lists(path)), project["title"]
+            checked.append(pid)
+    assert demo_project["project_id"] in checked

@@ -31,12 +31,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ls_frames.errors import ExportFormatError
 from ls_frames.exports.snapshot import LONG_TIMEOUT
 from ls_frames.transport import Connection
 
 __all__ = [
     "MAX_FILTER_ITEMS",
+    "count_model_versions",
     "delete_model_version",
     "delete_prediction",
     "id_ranges",
@@ -52,6 +55,18 @@ __all__ = [
 MAX_FILTER_ITEMS = 400
 
 
+def _builtin(value: Any) -> Any:
+    """numpy arrays and scalars (in a user's result items) as Python values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+#: JSON bodies in one C call (``json.dumps`` of 20,000 predictions takes seconds); NaN is
+#: written as null, never as the ``NaN`` no JSON parser takes
+_encode = msgspec.json.Encoder(enc_hook=_builtin).encode
+
+
 def import_predictions_batch(
     conn: Connection, project: int, predictions: Sequence[dict[str, Any]]
 ) -> int:
@@ -65,7 +80,12 @@ def import_predictions_batch(
     ExportFormatError
         The answer has no integer ``created``.
     """
-    answer = conn.post_json(f"api/projects/{int(project)}/import/predictions", json=predictions)
+    answer = conn.post_json(
+        f"api/projects/{int(project)}/import/predictions",
+        content=_encode(predictions),
+        headers={"Content-Type": "application/json"},
+        timeout=LONG_TIMEOUT,  # thousands of predictions: the server recounts its tasks
+    )
     if not isinstance(answer, dict) or not isinstance(answer.get("created"), int):
         raise ExportFormatError(
             "the server did not say how many predictions it created",
@@ -185,6 +205,25 @@ def list_predictions(conn: Connection, project: int) -> list[dict[str, Any]]:
                 f"the prediction list is not JSON ({exc})", path=where
             ) from None
     return out
+
+
+def count_model_versions(conn: Connection, project: int) -> dict[str, int]:
+    """How many predictions ``project`` holds of each model version (``GET
+    api/projects/P/model-versions/``: one grouped count, where listing the predictions
+    sends every result).
+
+    Raises
+    ------
+    ExportFormatError
+        The answer is not an object of counts.
+    """
+    answer = conn.get_json(f"api/projects/{int(project)}/model-versions/")
+    if not isinstance(answer, dict):
+        raise ExportFormatError(
+            "the model versions are not an object of counts",
+            path=f"/api/projects/{project}/model-versions/",
+        )
+    return {str(k): v for k, v in answer.items() if isinstance(v, int)}
 
 
 def delete_model_version(conn: Connection, project: int, model_version: str) -> int:

@@ -24,6 +24,7 @@ from ls_frames._progress import progress_bar
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client, project_label_config
 from ls_frames.exports.imports import (
+    count_model_versions,
     delete_model_version,
     delete_prediction,
     id_set_filters,
@@ -89,24 +90,19 @@ class ImportResult:
         return text
 
 
-def _check_against_config(
-    client: Client, project: int, records: list[dict[str, Any]], model_version: str
-) -> None:
+def _check_against_config(client: Client, project: int, rows: list[dict[str, Any]]) -> None:
     """Every item's control, object, type, labels and geometry against the project's label
-    config (:func:`ls_frames.writing.check_results`), before anything is written; rows are
-    checked a few thousand at a time, as they are sent."""
+    config (:func:`ls_frames.writing.check_results`), before anything is written; rows
+    (checked by :func:`_check_row`) go a few thousand at a time."""
     config = project_label_config(client, project, None)
     if config is None:
         return
     step = 5000
-    for start in range(0, len(records), step):
-        rows = [
-            _check_row(i, records[i], model_version)
-            for i in range(start, min(start + step, len(records)))
-        ]
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
         results = pd.DataFrame(
-            {"task_id": [r["task"] for r in rows], "result": [r["result"] for r in rows]},
-            index=range(start, start + len(rows)),
+            {"task_id": [r["task"] for r in part], "result": [r["result"] for r in part]},
+            index=range(start, start + len(part)),
         )
         check_results(results, config)
 
@@ -140,15 +136,17 @@ def _as_results(predictions: Any) -> list[dict[str, Any]]:
     return [dict(p) if isinstance(p, Mapping) else p for p in predictions]
 
 
-def _jsonable(value: Any) -> Any:
-    """Result items as JSON takes them: numpy arrays (a list column read back from
-    Parquet) and scalars to Python, at any depth."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+def _without_nulls(value: Any) -> Any:
+    """A result cell read from Parquet (Arrow structs, numpy arrays) as Python lists and
+    dicts, without the null keys Arrow adds when items of one column have different keys
+    (a rectangle's value gets ``choices: None``). An explicit null cannot be told from
+    those: store ``to_results(..., as_json=True)`` to keep everything."""
     if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
     return value
 
 
@@ -179,13 +177,16 @@ def _check_row(i: int, row: Any, model_version: str) -> dict[str, Any]:
             result = json.loads(result)
         except ValueError:
             raise ConfigurationError(f"prediction {i}: result is not JSON") from None
-    if hasattr(result, "tolist"):
-        result = result.tolist()  # a list column read back from Parquet
-    if not isinstance(result, list) or not all(isinstance(r, Mapping) for r in result):
+    if hasattr(result, "tolist"):  # a list column read back from Parquet: Arrow structs
+        result = _without_nulls(result)
+    if not isinstance(result, list) or not all(
+        type(r) is dict or isinstance(r, Mapping) for r in result
+    ):
         raise ConfigurationError(
             f"prediction {i} (task {task}): result must be a list of result items"
         )
-    out: dict[str, Any] = {"task": task, "result": _jsonable(result)}
+    # numpy values inside (a user's array of points, say) are encoded when sent
+    out: dict[str, Any] = {"task": task, "result": result}
     score: Any = row.get("score")
     if not _missing(score):
         if isinstance(score, bool) or not isinstance(score, int | float):
@@ -225,7 +226,10 @@ def _not_in_project(client: Client, pid: int, wanted: set[int]) -> list[int]:
 
 def _replace(client: Client, pid: int, model_version: str, tasks: set[int]) -> int:
     """Remove ``model_version``'s predictions on ``tasks``: in one request when they are
-    all the project holds of that version, else one by one. Returns how many."""
+    all the project holds of that version, else one by one. Returns how many. A version
+    the project holds none of (a first run) costs one grouped count, not a listing."""
+    if not count_model_versions(client, pid).get(model_version):
+        return 0
     listed = list_predictions(client, pid)
     of_version = [p for p in listed if p.get("model_version") == model_version]
     targets = [p for p in of_version if p.get("task") in tasks]
@@ -294,11 +298,12 @@ def import_predictions(
     check_project(project)
     _check_args(model_version, batch_size)
     records = _as_results(predictions)
-    # every row checked now; the payloads are built again batch by batch (not kept)
-    tasks = [_check_row(i, r, model_version)["task"] for i, r in enumerate(records)]
+    # every row checked once, now (the checked rows share the records' item lists)
+    checked = [_check_row(i, r, model_version) for i, r in enumerate(records)]
+    tasks = [row["task"] for row in checked]
     with using_client(client) as c:
         pid = c.resolve_project(project)
-        _check_against_config(c, pid, records, model_version)
+        _check_against_config(c, pid, checked)
         refused = _not_in_project(c, pid, set(tasks))
         if refused and not skip_missing:
             shown = ", ".join(map(str, refused[:10])) + (", ..." if len(refused) > 10 else "")
@@ -313,7 +318,7 @@ def import_predictions(
         with progress_bar(progress, total=len(send), unit="prediction", desc="import") as bar:
             for start in range(0, len(send), batch_size):
                 rows = send[start : start + batch_size]
-                batch = [_check_row(i, records[i], model_version) for i in rows]
+                batch = [checked[i] for i in rows]
                 created += import_predictions_batch(c, pid, batch)
                 bar.update(len(batch))
     return ImportResult(

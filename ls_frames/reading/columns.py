@@ -37,9 +37,9 @@ def raw_array(raws: list[Any]) -> pa.Array:
         data = b"".join(raws)
         lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)
     except TypeError:
-        missing = np.fromiter(map(is_, raws, repeat(_UNSET)), dtype=bool, count=n)
-        if missing.all():  # a key no item has (``meta``, say): nothing to cut
+        if raws.count(_UNSET) == n:  # a key no item has (``meta``, say): nothing to cut
             return pa.nulls(n, pa.string())
+        missing = np.fromiter(map(is_, raws, repeat(_UNSET)), dtype=bool, count=n)
         parts = [b"" if r is _UNSET else r for r in raws]
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=n)
         data = b"".join(parts)

@@ -22,17 +22,20 @@ is an :class:`~ls_frames.errors.ExportFormatError`, not a task with no id.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
 from ls_frames.errors import ExportFormatError
+from ls_frames.reading.extras import attach_extras
 
 __all__ = [
+    "EXTRA_FIELD",
     "Annotation",
     "Draft",
     "Item",
     "Prediction",
+    "StrictItem",
     "Task",
     "User",
     "decode_chunk",
@@ -50,8 +53,18 @@ class User(msgspec.Struct, gc=False):
     email: str | None = None
 
 
+#: The JSON name of :attr:`Item.extra`: never a key of a file's item (the strict decoder
+#: refuses it, so a file holding it takes the path that sets ``extra`` itself).
+EXTRA_FIELD = "ls_frames:extra"
+_NOT_NULL: Any = None  # the default of a strict field: absent is fine, an explicit null is not
+
+
 class Item(msgspec.Struct, gc=False):
-    """One result item (a region, an attribute of a region, or a relation)."""
+    """One result item (a region, an attribute of a region, or a relation).
+
+    ``extra`` holds, as a JSON object, the item's keys its table has no column for or
+    cannot give back as they are (see :mod:`ls_frames.reading.extras`); unset when none.
+    """
 
     id: Any = None
     type: Any = None
@@ -71,12 +84,47 @@ class Item(msgspec.Struct, gc=False):
     to_id: Any = None
     direction: Any = None
     labels: Any = None
+    extra: msgspec.Raw | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name=EXTRA_FIELD)
+    #: items of the fast decoder never have an ``extra``
+    strict: ClassVar[bool] = False
 
 
-class Annotation(msgspec.Struct, gc=False):
+class StrictItem(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """An :class:`Item` whose every key the tables give back exactly as it is: known keys
+    only, no explicit null, each of the type its column holds (``score`` an int or a
+    float: :func:`~ls_frames.reading.flatten.flatten_tasks` notes the ints). An item that
+    does not fit fails the fast decoder, and its chunk is decoded again with
+    :class:`Item`, whose ``extra`` keeps what the columns cannot."""
+
+    id: str = _NOT_NULL
+    type: str = _NOT_NULL
+    from_name: str = _NOT_NULL
+    to_name: str = _NOT_NULL
+    value: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    origin: str = _NOT_NULL
+    score: int | float = _NOT_NULL
+    readonly: bool = _NOT_NULL
+    meta: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    parentID: str = _NOT_NULL
+    item_index: int = _NOT_NULL
+    original_width: int = _NOT_NULL
+    original_height: int = _NOT_NULL
+    image_rotation: int = _NOT_NULL
+    from_id: str = _NOT_NULL
+    to_id: str = _NOT_NULL
+    direction: str = _NOT_NULL
+    labels: list[str] = _NOT_NULL
+    extra: msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name=EXTRA_FIELD)
+    strict: ClassVar[bool] = True
+
+
+ItemT = TypeVar("ItemT", Item, StrictItem)
+
+
+class Annotation(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
     completed_by: Int64 | User | None = None
-    result: list[Item] | None = None
+    result: list[ItemT] | None = None
     was_cancelled: bool | None = None
     ground_truth: bool | None = None
     created_at: str | None = None
@@ -97,9 +145,9 @@ class Annotation(msgspec.Struct, gc=False):
     last_created_by: Int64 | None = None
 
 
-class Prediction(msgspec.Struct, gc=False):
+class Prediction(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
-    result: list[Item] | None = None
+    result: list[ItemT] | None = None
     model_version: Any = None
     score: float | None = None
     cluster: Int64 | None = None
@@ -112,11 +160,11 @@ class Prediction(msgspec.Struct, gc=False):
     project: Int64 | None = None
 
 
-class Draft(msgspec.Struct, gc=False):
+class Draft(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
     user: Any = None
     created_username: str | None = None
-    result: list[Item] | None = None
+    result: list[ItemT] | None = None
     lead_time: float | None = None
     was_postponed: bool | None = None
     import_id: Int64 | None = None
@@ -126,11 +174,11 @@ class Draft(msgspec.Struct, gc=False):
     annotation: Int64 | None = None
 
 
-class Task(msgspec.Struct, gc=False):
+class Task(msgspec.Struct, Generic[ItemT], gc=False):
     id: Int64 | None = None
-    annotations: list[Annotation] | None = None
-    drafts: list[Int64 | Draft] | None = None
-    predictions: list[Int64 | Prediction] | None = None
+    annotations: list[Annotation[ItemT]] | None = None
+    drafts: list[Int64 | Draft[ItemT]] | None = None
+    predictions: list[Int64 | Prediction[ItemT]] | None = None
     data: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     meta: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     created_at: str | None = None
@@ -153,7 +201,8 @@ class Task(msgspec.Struct, gc=False):
 TASK_FIELDS = frozenset(Task.__struct_fields__)
 _JSON_MIN_KEYS = ("annotation_id", "annotator")
 _JSON_MIN_META = ("id", "annotation_id", "annotator", "created_at", "updated_at", "lead_time")
-_TASKS = msgspec.json.Decoder(list[Task])
+_TASKS = msgspec.json.Decoder(list[Task[Item]])
+_STRICT = msgspec.json.Decoder(list[Task[StrictItem]])
 _ANY = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder()
 _PATH_INDEX = re.compile(r"\$\[(\d+)\]")
@@ -265,7 +314,7 @@ def decode_chunk(
     single: bool = False,
     framed: bool = False,
     path: str | None = None,
-) -> list[Task]:
+) -> list[Task[Any]]:
     """Decode a chunk (whole tasks, comma separated, no brackets) into :class:`Task` s.
 
     ``framed`` says ``data`` already is ``[...]`` (a :class:`~ls_frames.reading.chunker.Chunk`'s
@@ -322,7 +371,18 @@ def _deepest(doc: bytes, single: bool) -> tuple[int, int]:
 
 def _decode_chunk(
     doc: bytes, shift: int, first_index: int, single: bool, path: str | None
-) -> list[Task]:
+) -> list[Task[Any]]:
+    """The fast decoder (:class:`StrictItem`) first; a chunk it refuses (an item with a key
+    the tables have no column for, an odd type, a shape to normalise, a mistake) again with
+    :class:`Item`, noting each item's extra keys, or the mistake."""
+    if not single:
+        try:
+            strict = _STRICT.decode(doc)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+        else:
+            if all(t.data is not msgspec.UNSET for t in strict):
+                return strict
     try:
         if single:
             obj = _ANY.decode(doc)
@@ -334,9 +394,10 @@ def _decode_chunk(
             raise _fail(exc, shift, first_index, path) from None
         err: Exception = exc
     else:
+        objs = _ANY.decode(doc)
         if all(t.data is not msgspec.UNSET for t in tasks):
-            return tasks
-        return _normalised(_ANY.decode(doc), shift, first_index, path)
+            return attach_extras(tasks, objs)
+        return _normalised(objs, shift, first_index, path)
     if isinstance(err, msgspec.DecodeError):
         raise _fail(err, shift, first_index, path) from None
     # a validation error: maybe a shape we normalise (import payload, JSON_MIN)
@@ -349,7 +410,7 @@ def _decode_chunk(
     raise _fail(err, shift, first_index, path) from None
 
 
-def _normalised(objs: list[Any], shift: int, first_index: int, path: str | None) -> list[Task]:
+def _normalised(objs: list[Any], shift: int, first_index: int, path: str | None) -> list[Task[Any]]:
     for i, o in enumerate(objs):
         if not isinstance(o, dict):
             raise ExportFormatError(
@@ -359,6 +420,6 @@ def _normalised(objs: list[Any], shift: int, first_index: int, path: str | None)
             )
     fixed = [normalise_task(o) for o in objs]
     try:
-        return _TASKS.decode(_ENCODE.encode(fixed))
+        return attach_extras(_TASKS.decode(_ENCODE.encode(fixed)), fixed)
     except msgspec.ValidationError as exc:
         raise _fail(exc, shift, first_index, path) from None

@@ -43,6 +43,7 @@ from ls_frames.reading.columns import (
     raw_array,
 )
 from ls_frames.reading.decode import Draft, Item, Prediction, Task, User
+from ls_frames.reading.extras import region_extras, relation_extras
 from ls_frames.reading.report import Findings, MalformedReport, Where
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.reading.values import value_columns
@@ -72,6 +73,7 @@ _WHOLE = ("original_width", "original_height", "item_index")
 _ITEM_SCHEMA = pa.schema(
     [f.with_type(pa.float64()) if f.name in _WHOLE else f for f in SCHEMAS["regions"]]
 )
+
 _EXACT = 2**53  # float64 holds every integer up to here
 
 
@@ -95,6 +97,7 @@ def _regions(
     raws = list(map(attrgetter("value"), items))
     cols["value_json"] = raw_array(raws)
     cols["meta_json"] = raw_array(list(map(attrgetter("meta"), items)))
+    cols["extra_json"] = region_extras(items, cols)
     cols.update(value_columns(raws, schema, changed))
     if found is not None and changed is not None:
         found.flag_columns(changed, rows)
@@ -199,6 +202,7 @@ def _relations(
         cols[column] = array(values, typ, odd)
         if odd:
             changed[column] = odd
+    cols["extra_json"] = relation_extras(items)
     if found is not None:
         found.flag_columns(changed, rows)
     return _batch("relations", cols, len(items))
@@ -355,7 +359,7 @@ def _expanded_or_ids(
 
 
 def flatten_tasks(
-    tasks: Iterable[Task],
+    tasks: Iterable[Task[Any]],
     tables: Iterable[str] | None = None,
     data_keys: dict[str, None] | None = None,
     report: MalformedReport | None = None,

@@ -167,6 +167,7 @@ REGIONS = pa.schema(
         ("readonly", _BOOL),
         ("item_index", _I64),
         ("meta_json", _STR),
+        ("extra_json", _STR),
     ]
 )
 
@@ -180,6 +181,7 @@ RELATIONS = pa.schema(
         ("to_id", _STR),
         ("direction", _STR),
         ("labels", _STRS),
+        ("extra_json", _STR),
     ]
 )
 

@@ -257,6 +257,7 @@ class Connection:
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         files: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | ClientDefault | None = CLIENT_DEFAULT,
@@ -264,7 +265,9 @@ class Connection:
     ) -> httpx.Response:
         """Send a request and return the (read) response, or raise a typed error.
 
-        ``files`` is a multipart body as httpx takes it (``[(field, (name, file, type))]``).
+        ``content`` is a body already encoded (JSON a caller encoded faster than ``json=``
+        would; set its ``Content-Type`` in ``headers``). ``files`` is a multipart body as
+        httpx takes it (``[(field, (name, file, type))]``).
 
         ``path`` is relative to the server URL, or an absolute URL: on another origin (a
         presigned media link) it is fetched without the key.
@@ -282,6 +285,7 @@ class Connection:
             stream=False,
             params=params,
             json=json,
+            content=content,
             files=files,
             headers=headers,
         )

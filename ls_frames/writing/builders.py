@@ -14,8 +14,8 @@ Geometry is written in percent of the image, as Label Studio stores it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,37 @@ __all__ = [
 ]
 
 BoxFormat = Literal["xyxy", "xywh", "cxcywh"]
+
+#: The parameter and error texts every builder shares (``%(name)s`` in a docstring).
+_DOCS = {
+    "rows": """task_id, label, score
+        One value for every row or one per row (a sequence of the rows' length); a
+        DataFrame argument's ``task_id`` / ``label`` / ``score`` columns are used where
+        the argument is not given. ``score`` is the item's score (optional).""",
+    "rows_no_label": """task_id, score
+        One value for every row or one per row; ``score`` is the item's score
+        (optional).""",
+    "image": """normalized, image_size
+        ``normalized=True``: coordinates in 0-1 of the image; else pixels, converted with
+        the image sizes ``image_size`` gives: ``(width, height)`` for every row, a mapping
+        or a table by task, or a :class:`~ls_frames.Frames` (see
+        :func:`ls_frames.writing.targets.image_sizes`).""",
+    "target": """from_name, to_name, label_config
+        The control and the object tag the items belong to; taken from ``label_config``
+        (a config's XML or a parsed one) when it has exactly one control of the kind.""",
+    "raises": """ConfigurationError
+        No single control of the kind in the config (or ``from_name`` / ``to_name`` not
+        given without one), a per-row argument of the wrong length, no ``task_id``, pixel
+        coordinates without the image size.""",
+}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _shared_docs(func: _F) -> _F:
+    """Fill the ``%(name)s`` fields of ``func``'s docstring from :data:`_DOCS`."""
+    if func.__doc__:
+        func.__doc__ = func.__doc__ % _DOCS
+    return func
 
 
 class _Common:
@@ -95,6 +126,7 @@ def _array(data: Any, n_cols: int, names: Sequence[Sequence[str]], what: str) ->
     return arr
 
 
+@_shared_docs
 def boxes_to_regions(
     boxes: Any,
     *,
@@ -117,8 +149,7 @@ def boxes_to_regions(
         An ``(n, 4)`` array-like, or a DataFrame with the format's columns (``x1 y1 x2 y2``
         or ``xmin ymin xmax ymax``; ``x y w h``; ``cx cy w h``) and optionally ``task_id``,
         ``label``, ``score``, ``rotation`` columns, used where the argument is not given.
-    task_id, label, score
-        One value for every box or one per box.
+    %(rows)s
     format
         ``"xyxy"`` (corners), ``"xywh"`` (top-left corner and size) or ``"cxcywh"``
         (centre and size).
@@ -127,8 +158,8 @@ def boxes_to_regions(
         ``xyxy`` / ``xywh`` (Label Studio's own convention), about the centre for
         ``cxcywh`` (oriented boxes as detectors give them; converted in pixels, so
         the image size is needed).
-    normalized, image_size, from_name, to_name, label_config
-        See the module docstring.
+    %(image)s
+    %(target)s
 
     Returns
     -------
@@ -137,10 +168,7 @@ def boxes_to_regions(
 
     Raises
     ------
-    ConfigurationError
-        No single control of the kind in the config (or ``from_name`` / ``to_name`` not
-        given without one), a per-row argument of the wrong length, no ``task_id``, pixel
-        coordinates without the image size.
+    %(raises)s
 
     Examples
     --------
@@ -182,6 +210,7 @@ def _image_columns(common: _Common) -> dict[str, list[Any]]:
     return common.columns(original_width=common.widths, original_height=common.heights)
 
 
+@_shared_docs
 def polygons_to_regions(
     polygons: Sequence[Any],
     *,
@@ -200,8 +229,9 @@ def polygons_to_regions(
     ----------
     polygons
         One ``(k, 2)`` array-like of ``(x, y)`` points per polygon.
-    task_id, label, score, normalized, image_size, from_name, to_name, label_config
-        See :func:`boxes_to_regions` and the module docstring.
+    %(rows)s
+    %(image)s
+    %(target)s
 
     Returns
     -------
@@ -210,10 +240,7 @@ def polygons_to_regions(
 
     Raises
     ------
-    ConfigurationError
-        No single control of the kind in the config (or ``from_name`` / ``to_name`` not
-        given without one), a per-row argument of the wrong length, no ``task_id``, pixel
-        coordinates without the image size.
+    %(raises)s
 
     Examples
     --------
@@ -232,6 +259,7 @@ def polygons_to_regions(
     return region_rows(_image_columns(common), values)
 
 
+@_shared_docs
 def keypoints_to_regions(
     points: Any,
     *,
@@ -255,8 +283,9 @@ def keypoints_to_regions(
     size
         The point's drawn size (``value.width``, percent of the image width); none when
         ``None``.
-    task_id, label, score, normalized, image_size, from_name, to_name, label_config
-        See :func:`boxes_to_regions` and the module docstring.
+    %(rows)s
+    %(image)s
+    %(target)s
 
     Returns
     -------
@@ -265,10 +294,7 @@ def keypoints_to_regions(
 
     Raises
     ------
-    ConfigurationError
-        No single control of the kind in the config (or ``from_name`` / ``to_name`` not
-        given without one), a per-row argument of the wrong length, no ``task_id``, pixel
-        coordinates without the image size.
+    %(raises)s
 
     Examples
     --------
@@ -289,6 +315,7 @@ def keypoints_to_regions(
     return region_rows(_image_columns(common), values)
 
 
+@_shared_docs
 def masks_to_regions(
     masks: Any,
     *,
@@ -306,8 +333,8 @@ def masks_to_regions(
     masks
         An ``(n, height, width)`` array or a sequence of ``(height, width)`` arrays
         (booleans, or alpha 0-255); the image size is the mask's.
-    task_id, label, score, from_name, to_name, label_config
-        See :func:`boxes_to_regions`.
+    %(rows)s
+    %(target)s
 
     Returns
     -------
@@ -316,10 +343,7 @@ def masks_to_regions(
 
     Raises
     ------
-    ConfigurationError
-        No single control of the kind in the config (or ``from_name`` / ``to_name`` not
-        given without one), a per-row argument of the wrong length, no ``task_id``, pixel
-        coordinates without the image size.
+    %(raises)s
 
     Examples
     --------
@@ -341,6 +365,7 @@ def masks_to_regions(
     return region_rows(common.columns(original_width=widths, original_height=heights), values)
 
 
+@_shared_docs
 def spans_to_regions(
     starts: Any,
     ends: Any,
@@ -362,8 +387,8 @@ def spans_to_regions(
     text
         The document (one for every span, or one per span): each span's ``text`` is
         ``document[start:end]``; ``None``: no ``text`` in the value.
-    task_id, label, score, from_name, to_name, label_config
-        See :func:`boxes_to_regions`.
+    %(rows)s
+    %(target)s
 
     Returns
     -------
@@ -372,10 +397,7 @@ def spans_to_regions(
 
     Raises
     ------
-    ConfigurationError
-        No single control of the kind in the config (or ``from_name`` / ``to_name`` not
-        given without one), a per-row argument of the wrong length, no ``task_id``, pixel
-        coordinates without the image size.
+    %(raises)s
 
     Examples
     --------
@@ -398,6 +420,7 @@ def spans_to_regions(
     return region_rows(common.columns(), values)
 
 
+@_shared_docs
 def choices_to_regions(
     choices: Any,
     *,
@@ -413,8 +436,8 @@ def choices_to_regions(
     ----------
     choices
         One choice (a string) or a list of choices per row.
-    task_id, score, from_name, to_name, label_config
-        See :func:`boxes_to_regions`.
+    %(rows_no_label)s
+    %(target)s
 
     Returns
     -------
@@ -423,10 +446,7 @@ def choices_to_regions(
 
     Raises
     ------
-    ConfigurationError
-        No single control of the kind in the config (or ``from_name`` / ``to_name`` not
-        given without one), a per-row argument of the wrong length, no ``task_id``, pixel
-        coordinates without the image size.
+    %(raises)s
 
     Examples
     --------

@@ -16,6 +16,7 @@ the first few rows, when one of them would not fit the project:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,8 @@ def check_results(
     mistakes: list[str] = []
     for row, (task, items) in enumerate(zip(results["task_id"], results["result"], strict=True)):
         where = f"row {row} (task {task})"
+        if isinstance(items, str):  # to_results(..., as_json=True)
+            items = _parse(items, where, mistakes)
         if known is not None and (pd.isna(task) or int(task) not in known):
             mistakes.append(f"{where}: task {task} is not a task of the project")
         ids = {it.get("id") for it in items if isinstance(it, dict)}
@@ -88,6 +91,17 @@ def check_results(
             f"{len(mistakes)} result items do not fit the project, nothing was produced: "
             f"{shown}{more}"
         )
+
+
+def _parse(text: str, where: str, mistakes: list[str]) -> list[Any]:
+    try:
+        items = json.loads(text)
+    except ValueError:
+        items = None
+    if not isinstance(items, list):
+        mistakes.append(f"{where}: result is text that is no JSON list")
+        return []
+    return items
 
 
 def _known_tasks(task_ids: Any) -> set[int] | None:

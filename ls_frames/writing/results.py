@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pandas as pd
 import pyarrow as pa
 
 from ls_frames.errors import ConfigurationError
+from ls_frames.reading.columns import array
 from ls_frames.reading.schemas import SCHEMAS
 from ls_frames.writing.values import EDITABLE, build_values, column_lists, parse_json
 
@@ -46,7 +48,14 @@ _ITEM_KEYS = {
     "parentID": "parent_id",
     "item_index": "item_index",
 }
+#: item key -> the type of its column (what the reader made of the file's value)
+_REGION_TYPES = {key: SCHEMAS["regions"].field(col).type for key, col in _ITEM_KEYS.items()}
+_RELATION_TYPES = {
+    key: SCHEMAS["relations"].field(key).type for key in ("from_id", "to_id", "direction", "labels")
+}
+_RELATION_TYPES["type"] = pa.string()
 _KEY_COLUMNS = ("task_id", "source", "source_id", "result_index")
+_ENCODE = msgspec.json.encode
 _EXTRA = ("model_version", "prediction_score")
 
 
@@ -112,28 +121,77 @@ def _cell(value: Any, wrap: bool) -> Any:
 
 
 def _region_items(regions: pa.Table) -> list[dict[str, Any]]:
-    cols = column_lists(regions, [*_ITEM_KEYS.values(), "value_json", "meta_json", *EDITABLE])
+    cols = column_lists(
+        regions, [*_ITEM_KEYS.values(), "value_json", "meta_json", "extra_json", *EDITABLE]
+    )
     values = build_values(cols, cols["type"])
     metas = cols["meta_json"]
     at = [i for i, m in enumerate(metas) if m is not None]
     parsed = dict(zip(at, parse_json([metas[i].encode() for i in at], "meta_json"), strict=True))
+    extras = _extras(cols["extra_json"])
     items: list[dict[str, Any]] = []
     for i, value in enumerate(values):
         item: dict[str, Any] = {}
         for key, column in _ITEM_KEYS.items():
             v = cols[column][i]
             if v is not None:
+                if key == "image_rotation" and type(v) is float and v.is_integer():
+                    v = int(v)  # degrees, an integer as Label Studio writes them
                 item[key] = v
             if key == "to_name":
                 item["value"] = value
         if i in parsed:
             item["meta"] = parsed[i]
+        if i in extras:
+            row = {key: cols[column][i] for key, column in _ITEM_KEYS.items()}
+            _put_back(item, extras[i], _REGION_TYPES, row)
         items.append(item)
     return items
 
 
+def _extras(texts: list[Any]) -> dict[int, dict[str, Any]]:
+    """The parsed ``extra_json`` objects, by row (rows without one left out)."""
+    at = [i for i, t in enumerate(texts) if t is not None]
+    out = dict(zip(at, parse_json([texts[i].encode() for i in at], "extra_json"), strict=True))
+    odd = [i for i, e in out.items() if not isinstance(e, dict)]
+    if odd:
+        raise ConfigurationError(
+            f"extra_json must be a JSON object (the item keys to put back); rows {odd[:10]} "
+            "hold something else"
+        )
+    return out
+
+
+def _put_back(
+    item: dict[str, Any],
+    extra: dict[str, Any],
+    types: Mapping[str, pa.DataType],
+    row: Mapping[str, Any],
+) -> None:
+    """Put ``extra``'s keys into ``item``: a key no column holds as it is; a key a column
+    holds (whose JSON type the column changed, or an explicit null) as the file had it,
+    unless the column was edited (it differs from what the reader makes of the file's
+    value), when the column wins."""
+    for key, value in extra.items():
+        typ = types.get(key)
+        if typ is None:
+            item[key] = value
+            continue
+        given = row.get(key)
+        if isinstance(given, float) and given != given:  # NaN from a pandas column
+            given = None
+        if typ == pa.list_(pa.string()) and isinstance(value, str):
+            read = [value]  # the reader's one-element list of a lone label
+        else:
+            read = array([value], typ).to_pylist()[0]
+        if given == read:
+            item[key] = value
+
+
 def _relation_items(relations: pa.Table) -> list[dict[str, Any]]:
-    cols = column_lists(relations, ["from_id", "to_id", "direction", "labels"])
+    keys = ["from_id", "to_id", "direction", "labels"]
+    cols = column_lists(relations, [*keys, "extra_json"])
+    extras = _extras(cols["extra_json"])
     items = []
     for i in range(relations.num_rows):
         item: dict[str, Any] = {"from_id": cols["from_id"][i], "to_id": cols["to_id"][i]}
@@ -141,6 +199,9 @@ def _relation_items(relations: pa.Table) -> list[dict[str, Any]]:
         for key in ("direction", "labels"):
             if cols[key][i] is not None:
                 item[key] = cols[key][i]
+        if i in extras:
+            row = {key: cols[key][i] for key in keys}
+            _put_back(item, extras[i], _RELATION_TYPES, {**row, "type": "relation"})
         items.append(item)
     return items
 
@@ -153,6 +214,7 @@ def to_results(
     score: float | None = None,
     label_config: str | LabelConfig | None = None,
     task_ids: Iterable[int] | Frames | None = None,
+    as_json: bool = False,
 ) -> pd.DataFrame:
     """Region rows back into Label Studio result lists, one row per annotation, prediction
     or draft: the inverse of flattening.
@@ -176,16 +238,22 @@ def to_results(
     label_config, task_ids
         When given, the lists are checked by :func:`~ls_frames.writing.check_results`
         before anything is returned.
+    as_json
+        ``result`` as each list's JSON text (a string column) instead of Python lists: the
+        form to store in Parquet or CSV. Arrow would store lists of dicts as structs, whose
+        absent keys come back as nulls, and refuses items whose values differ in type;
+        :func:`~ls_frames.import_predictions` and ``ls-frames import-predictions`` take the
+        text as it is.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``task_id`` (null where the rows have none: a task of an import file),
-        ``source`` (``annotation``, ``prediction`` or ``draft``; a row
-        without one is a prediction), ``source_id`` (null for a new one), ``result`` (the
-        list of items, in ``result_index`` order), ``model_version`` and ``score`` (null
-        where not known, always for annotations and drafts); in the order the lists first
-        appear. An annotation with an empty result has no rows, so no list here.
+        ``source`` (``annotation``, ``prediction`` or ``draft``; a row without one is a
+        prediction), ``source_id`` (null for a new one), ``result`` (the list of items, in
+        ``result_index`` order; its JSON text with ``as_json=True``), ``model_version`` and
+        ``score`` (null where not known, always for annotations and drafts); in the order
+        the lists first appear. An annotation with an empty result has no rows, so no list here.
 
     Raises
     ------
@@ -224,6 +292,8 @@ def to_results(
         from ls_frames.writing.checks import check_results
 
         check_results(out, label_config, task_ids=task_ids)
+    if as_json:
+        out["result"] = [_ENCODE(items).decode() for items in out["result"]]
     return out
 
 

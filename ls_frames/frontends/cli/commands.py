@@ -290,18 +290,6 @@ def cmd_snapshots(args: argparse.Namespace) -> None:
 REFUSED_STATUS = 4
 
 
-def _without_nulls(value: Any) -> Any:
-    """A result cell read from Parquet without the null keys Arrow adds when items of one
-    column have different keys (a rectangle's value gets ``choices: None``)."""
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
 def read_prediction_rows(path: Path) -> Any:
     """A predictions file as ``import_predictions`` takes it: Parquet, CSV (``result`` as
     JSON text) or JSON (a list, or JSON lines), in ``to_results``' shape (``task_id``, a
@@ -312,9 +300,7 @@ def read_prediction_rows(path: Path) -> Any:
 
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-        if "result" in frame.columns and frame["result"].dtype == object:
-            frame["result"] = frame["result"].map(_without_nulls)
+        frame = pd.read_parquet(path)  # import_predictions drops the nulls Arrow adds
     elif suffix == ".csv":
         frame = pd.read_csv(path)
     elif suffix in (".json", ".jsonl", ".ndjson"):
