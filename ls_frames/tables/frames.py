@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
+from ls_frames._warnings import warn_outside
 from ls_frames.errors import ConfigurationError
 from ls_frames.provenance import Provenance
 from ls_frames.reading import (
@@ -28,6 +29,7 @@ from ls_frames.reading import (
     resolve_label_config,
 )
 from ls_frames.reading.controls import ATTRIBUTE_TYPES
+from ls_frames.reading.schemas import choose_tables
 from ls_frames.tables.dataset import METADATA_KEY, read_manifest
 from ls_frames.tables.dtypes import (
     DtypeBackend,
@@ -36,6 +38,7 @@ from ls_frames.tables.dtypes import (
     table_to_pandas,
     types_mapper,
 )
+from ls_frames.tables.parallel import Recut, check_workers, read_parallel
 
 __all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
 
@@ -376,9 +379,25 @@ def read_export(
     config = resolve_label_config(label_config)
     check_dtype_backend(dtype_backend)
     tables = check_tables(tables)
-    reader = ExportReader(
-        source, tables=tables, chunk_size=chunk_size, workers=workers, strict=strict
-    )
+    path = check_workers(workers, source, "read_export")
+    if path is not None:
+        try:
+            with progress_bar(progress, desc="flatten", unit="task") as bar:
+                done, arrow = read_parallel(
+                    path,
+                    tables=choose_tables(tables),
+                    chunk_size=chunk_size,
+                    workers=workers,
+                    strict=strict,
+                )
+                bar.update(done.task_count)
+        except Recut:  # a fast-path cut to check: the exact scan, in this process
+            pass
+        else:
+            if done.report:
+                warn_outside(done.report.warning())
+            return Frames(arrow, dtype_backend=dtype_backend, label_config=config)
+    reader = ExportReader(source, tables=tables, chunk_size=chunk_size, strict=strict)
     parts = collect_batches(
         reader, reader.tables, lambda: reader.task_count, progress, desc="flatten", unit="task"
     )
