@@ -322,8 +322,8 @@ def read_export(
 
     ``tables`` limits the work to some of ``tasks, annotations, predictions, drafts,
     regions, relations``. ``label_config`` (the project's XML) turns ``from_name``,
-    ``label`` and ``choice`` into categoricals in config order. ``workers=2`` decodes
-    chunks in two processes. Malformed input raises :class:`ExportFormatError`.
+    ``label`` and ``choice`` into categoricals in config order. ``workers=2`` flattens a
+    file in two processes. Malformed input raises :class:`ExportFormatError`.
 
     Malformed result items (a ``value`` that is not a JSON object, no ``from_name`` or
     ``type``, a coordinate that is not a number, an image size that is not an integer, a
@@ -347,7 +347,11 @@ def read_export(
     chunk_size
         Bytes read at a time.
     workers
-        Processes decoding chunks (1: in this process).
+        Processes flattening the file (1: this one alone). With more, ``source`` must
+        be a file path: this process and ``workers - 1`` spawned ones each flatten
+        ranges of whole tasks read from the file into uncompressed Parquet parts in a
+        temporary folder, read back here (the same tables, row for row). Scripts need
+        the ``if __name__ == "__main__":`` guard.
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
@@ -372,7 +376,8 @@ def read_export(
     MalformedResultWarning
         The export held malformed result items (kept as read; not with ``strict=True``).
     ConfigurationError
-        ``label_config`` is not XML, or ``dtype_backend`` is unknown.
+        ``label_config`` is not XML, ``dtype_backend`` is unknown, or ``workers`` is not
+        a whole number >= 1 or is more than 1 for bytes or a stream.
     ValueError
         A name in ``tables`` is not one of the six.
     """

@@ -34,7 +34,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -188,7 +188,9 @@ def run_range(job: Job) -> Done:
         with open(job.path, "rb") as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore", MalformedResultWarning)  # the parent reports
             reader = ExportReader(
-                _Slice(fh, job.start, job.end), tables=job.tables, chunk_size=job.chunk_size
+                cast(IO[bytes], _Slice(fh, job.start, job.end)),
+                tables=job.tables,
+                chunk_size=job.chunk_size,
             )
             try:
                 for batches in reader:

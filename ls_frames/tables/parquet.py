@@ -109,7 +109,12 @@ def to_parquet(
     chunk_size
         Bytes read at a time.
     workers
-        Processes decoding chunks (1: in this process).
+        Processes flattening the file (1: this one alone). With more, ``source`` must
+        be a file path: it is cut into ranges of whole tasks, and this process and
+        ``workers - 1`` spawned ones each read their ranges from the file and write
+        their own Parquet parts (``<table>/part-00000.parquet``, ... in file order);
+        the dataset is the same, row for row. Scripts need the
+        ``if __name__ == "__main__":`` guard (the workers are spawned).
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
@@ -136,7 +141,8 @@ def to_parquet(
         The export held malformed result items (written as read; not with ``strict=True``).
     ConfigurationError
         ``label_config`` is not XML, ``compression`` or a name in ``tables`` is unknown,
-        or ``out_dir`` is a file or cannot be written (all checked before any file is
+        ``out_dir`` is a file or cannot be written, ``workers`` is not a whole number >= 1,
+        or it is more than 1 for bytes or a stream (all checked before any file is
         written).
     """
     out = Path(out_dir)
