@@ -1,26 +1,24 @@
-"""``workers=N``: flatten an export file in worker processes that write their own parts.
+"""``workers=N``: flatten an export file in processes that write their own Parquet parts.
 
-The parent runs the chunker (:func:`~ls_frames.reading.iter_chunks`) over the file to find
-task boundaries and groups the chunks into *ranges* of about ``size / (6 * workers)`` bytes.
-Each range goes to a worker process as byte offsets only: the worker opens the file
-itself, reads its chunks, flattens them and writes its own Parquet parts
-(``<table>/part-NNNNN.parquet``, ``NNNNN`` the range's number, so the files sort in the
-file's order) straight into the staging folder. What comes back is small: row counts, data
-keys, the number of tasks and the malformed-item report. The parent merges those in range
-order into the manifest; ``tasks`` parts get their ``data.<key>`` columns in a second round
-once every key is known.
+The parent cuts the file into *ranges* of whole tasks (:func:`_ranges`): a server snapshot
+at the separator the server writes between tasks, found near planned offsets without
+reading the rest; any other layout by the chunker over the whole file. Ranges shrink
+towards the end so the processes finish together. This process and ``N - 1`` spawned ones
+take ranges from a shared counter; each reads its range from the file itself
+(:class:`_Slice`, no data goes through pipes), flattens it with
+:class:`~ls_frames.reading.ExportReader` and writes ``<table>/part-NNNNN.parquet``
+(``NNNNN`` the range's number: the files sort in the file's order). Only counts, data
+keys and the malformed-item report come back; the parent merges them in range order into
+the manifest, then gives the ``tasks`` parts their ``data.<key>`` columns. Memory per
+process is that of one worker.
 
-Workers are started with ``spawn`` (``forkserver`` would fork a server that may hold
-threads: numpy's BLAS pool, say): a fresh interpreter that imports this module only.
-A script that calls with ``workers > 1`` therefore needs the usual
-``if __name__ == "__main__":`` guard; notebooks need nothing.
+Workers are spawned, never forked (a forked copy of a process holding threads, numpy's or
+Arrow's, can deadlock): a script needs the ``if __name__ == "__main__":`` guard.
 
-Cuts the chunker's server fast path did not prove (``verified=False``) are proven by
-decoding: a range that decodes from a proven start ends at a task boundary. A decode
-error in an unproven chunk may be a wrong cut rather than a bad file; :class:`Recut` then
-tells the caller to flatten in one process, where the exact scan decides. Any other
-:class:`~ls_frames.errors.ExportFormatError` of a worker is raised in the parent with the
-task index counted from the start of the file, as with one worker.
+A range that does not decode may be a bad file or a cut the separator got wrong (a data
+value holding task-like objects): :class:`Recut` tells the caller to read the file in one
+process, which raises exactly what ``workers=1`` raises (same offset, same task index) or
+succeeds. Everything is written into the caller's staging folder, removed on failure.
 """
 
 from __future__ import annotations
@@ -342,11 +340,22 @@ def run_ranges(jobs: list[Job], counter: Any = None) -> list[Done]:
     only) until none is left or one fails."""
     counter = _NEXT if counter is None else counter
     out: list[Done] = []
-    while (index := _take(counter, len(jobs))) is not None:
-        out.append(run_range(jobs[index]))
-        if out[-1].error is not None or (jobs[index].strict and out[-1].report):
-            break
+    try:
+        while (index := _take(counter, len(jobs))) is not None:
+            out.append(run_range(jobs[index]))
+            if out[-1].error is not None or (jobs[index].strict and out[-1].report):
+                _stop(counter, len(jobs))
+                break
+    except BaseException:
+        _stop(counter, len(jobs))
+        raise
     return out
+
+
+def _stop(counter: Any, total: int) -> None:
+    """No range is handed out any more: every process stops after the one it is on."""
+    with counter.get_lock():
+        counter.value = total
 
 
 def write_parallel(
@@ -393,11 +402,10 @@ def write_parallel(
             futures = [pool.submit(run_ranges, jobs) for _ in range(helpers)]
             try:
                 results += run_ranges(jobs, counter)
-            finally:
-                if any(d.error is not None for d in results):
-                    with counter.get_lock():
-                        counter.value = len(jobs)  # the others stop after their range
                 results += [d for f in futures for d in f.result()]
+            except BaseException:  # here or in a helper (Ctrl-C, a full disk, ...)
+                _stop(counter, len(jobs))
+                raise
     else:
         results = run_ranges(jobs, counter)
     return _merge(results, jobs, folder, pool_size=workers, strict=strict, path=path)
