@@ -16,7 +16,7 @@ import pytest
 
 from ls_frames.errors import ConfigurationError, ExportFormatError
 from ls_frames.tables import read_export, read_parquet, to_parquet
-from ls_frames.tables.parallel import _plan, _ranges, _Slice, spawn_context
+from ls_frames.tables.parallel import Job, _plan, _ranges, _Slice, run_ranges, spawn_context
 
 TABLES = ["tasks", "annotations", "predictions", "drafts", "regions", "relations"]
 
@@ -72,8 +72,9 @@ def test_server_layout_gives_the_same_dataset_in_several_parts(tmp_path: Path) -
     assert manifest["task_count"] == 300
     for name in TABLES:
         info = manifest["tables"][name]
-        assert sum(pq.ParquetFile(tmp_path / "two" / f).metadata.num_rows for f in info["files"]) == (
-            info["rows"]
+        assert (
+            sum(pq.ParquetFile(tmp_path / "two" / f).metadata.num_rows for f in info["files"])
+            == (info["rows"])
         )
     assert not list((tmp_path / "two").glob("_tasks_spool*"))
 
@@ -170,3 +171,31 @@ def test_ranges_cover_the_file_exactly(tmp_path: Path) -> None:
 
 def test_workers_are_spawned_not_forked() -> None:
     assert spawn_context().get_start_method() == "spawn"
+
+
+def test_a_failed_range_stops_every_process(tmp_path: Path) -> None:
+    text = json.dumps([_task(i) for i in range(300)])
+    at = text.index('"data"')
+    src = tmp_path / "bad.json"
+    src.write_text(text[:at] + '"data": [}' + text[at + 6 :])  # broken in the first range
+    ranges = _ranges(str(src), 2, 2000)
+    jobs = [
+        Job(
+            str(src),
+            i,
+            start,
+            end,
+            str(tmp_path / "out"),
+            ("tasks",),
+            b"{}",
+            1000,
+            "zstd",
+            2000,
+            False,
+        )
+        for i, (start, end) in enumerate(ranges)
+    ]
+    counter = spawn_context().Value("q", 0)
+    done = run_ranges(jobs, counter)
+    assert len(jobs) > 3 and len(done) == 1 and done[0].error is not None
+    assert counter.value == len(jobs)  # no process takes another range
