@@ -58,7 +58,8 @@ def run(name: str, args: list[str], log_dir: Path) -> dict[str, object]:
         for line in proc.stdout.splitlines()
         if line.startswith("RESULT-ROW ")
     ]
-    last = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.strip()), "")
+    said = proc.stdout if proc.returncode == 0 else proc.stdout + "\n" + proc.stderr
+    last = next((ln for ln in reversed(said.splitlines()) if ln.strip()), "")
     return {
         "name": name,
         "status": "ok" if proc.returncode == 0 else f"exit {proc.returncode}",
