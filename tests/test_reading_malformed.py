@@ -292,9 +292,11 @@ def test_workers_give_the_same_report() -> None:
     assert whole.counts == one.counts and whole.first == one.first
 
 
-def test_strict_with_workers_names_the_earliest_item() -> None:
+def test_strict_with_workers_names_the_earliest_item(tmp_path: Path) -> None:
+    src = tmp_path / "in.json"
+    src.write_bytes(_many(MIXED))
     with pytest.raises(ExportFormatError, match="task 507 ") as info:
-        ls_frames.read_export(_many(MIXED), chunk_size=700, workers=2, strict=True, progress=False)
+        ls_frames.read_export(src, chunk_size=700, workers=2, strict=True, progress=False)
     assert info.value.task_index == 6
 
 
@@ -316,11 +318,13 @@ def test_to_parquet_warns_and_writes_every_row(tmp_path: Path) -> None:
 
 
 def test_to_parquet_strict_leaves_no_dataset(tmp_path: Path) -> None:
+    src = tmp_path / "in.json"
+    src.write_bytes(_many(MIXED))
     with pytest.raises(ExportFormatError, match="task 507 "):
         ls_frames.to_parquet(
-            _many(MIXED), tmp_path / "ds", chunk_size=700, workers=2, strict=True, progress=False
+            src, tmp_path / "ds", chunk_size=700, workers=2, strict=True, progress=False
         )
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [src]
 
 
 def test_only_the_tables_read_are_checked() -> None:

@@ -299,7 +299,9 @@ PARAMETER_DOCS: dict[str, str] = {
         Only these of ``tasks, annotations, predictions, drafts, regions, relations``;
         all by default.""",
     "workers": """workers
-        Processes decoding the snapshot (1: in this process).""",
+        Processes flattening the downloaded snapshot (1: this one alone): each reads its
+        own ranges of tasks from the file (see :func:`~ls_frames.to_parquet`). Scripts
+        need the ``if __name__ == "__main__":`` guard.""",
     "strict": """strict
         Refuse malformed result items (a ``value`` that is not an object, a missing
         ``from_name``, a coordinate that is not a number, ...) with

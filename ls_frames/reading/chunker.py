@@ -32,11 +32,13 @@ from numpy.typing import NDArray
 
 from ls_frames.errors import ExportFormatError
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "Chunk", "iter_chunks"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "SERVER_TASK", "Chunk", "iter_chunks"]
 
 DEFAULT_CHUNK_SIZE = 4 << 20
 _SERVER_HINT = b'}, {"id": '
 _SERVER_TASK = re.compile(rb'\}, \{"id": \d+, "annotations": \[')
+#: What a server snapshot writes between two tasks (see the module docstring).
+SERVER_TASK = _SERVER_TASK
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _WS = b" \t\r\n"
 _BACKSLASH, _QUOTE, _OPEN, _CLOSE = 92, 34, 123, 125

@@ -2,10 +2,12 @@
 
 :class:`ExportReader` is the one loop every caller uses. It yields, for each chunk of whole
 tasks, a dict of record batches (one per requested table). With ``workers > 1`` chunks are
-decoded and flattened in a small process pool (``fork`` on POSIX, else ``spawn``: then the
-calling script needs an ``if __name__ == "__main__"`` guard), at most ``workers + 1`` chunks
-in flight, so memory stays bounded whatever the file size. The order of rows never depends
-on ``workers`` or ``chunk_size``.
+decoded and flattened in a small process pool (``spawn``: the calling script needs an
+``if __name__ == "__main__"`` guard), at most ``workers + 1`` chunks in flight, so memory
+stays bounded whatever the file size. The order of rows never depends on ``workers`` or
+``chunk_size``. The pool sends every chunk and its batches through pipes, which costs about
+what the second core wins: :func:`~ls_frames.to_parquet` and :func:`~ls_frames.read_export`
+use :mod:`ls_frames.tables.parallel` instead (workers that read the file themselves).
 
 Malformed result items (see :mod:`ls_frames.reading.report`) are kept; each chunk's report
 comes back with its batches (from the workers too) and merges into ``reader.report``. At
@@ -94,11 +96,10 @@ def flatten_chunk(chunk: Chunk, tables: tuple[str, ...], path: str | None) -> Fl
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """``fork`` where there is one: ``spawn``/``forkserver`` re-run the caller's ``__main__``
-    (scripts without an ``if __name__ == "__main__"`` guard would break) and pay the
-    imports again in every worker."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    """``spawn`` everywhere: ``fork`` would copy a process that may hold threads (numpy's
+    BLAS pool, Arrow's, a notebook's), which can deadlock the child. The caller's script
+    needs an ``if __name__ == "__main__"`` guard."""
+    return multiprocessing.get_context("spawn")
 
 
 class ExportReader:

@@ -354,16 +354,21 @@ def recover(out: Path) -> Path | None:
 
 
 def manifest(
-    counts: dict[str, int], task_count: int, data_keys: list[str], info: Mapping[str, Any]
+    counts: dict[str, int],
+    task_count: int,
+    data_keys: list[str],
+    info: Mapping[str, Any],
+    files: Mapping[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """The ``_SUCCESS`` manifest of a dataset with one ``part-0000.parquet`` per table
-    (``info``: the provenance, stored as :func:`~ls_frames.provenance.stored_provenance`
-    gives it)."""
+    """The ``_SUCCESS`` manifest of a dataset with one ``part-0000.parquet`` per table, or
+    the parts ``files`` names by table (``info``: the provenance, stored as
+    :func:`~ls_frames.provenance.stored_provenance` gives it)."""
+    files = files or {}
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "tables": {
-            name: {"rows": rows, "files": [f"{name}/part-0000.parquet"]}
+            name: {"rows": rows, "files": files.get(name, [f"{name}/part-0000.parquet"])}
             for name, rows in counts.items()
         },
         "task_count": task_count,

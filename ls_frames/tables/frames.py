@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ls_frames._deprecation import renamed_kwargs
 from ls_frames._progress import progress_bar
+from ls_frames._warnings import warn_outside
 from ls_frames.errors import ConfigurationError
 from ls_frames.provenance import Provenance
 from ls_frames.reading import (
@@ -28,6 +29,7 @@ from ls_frames.reading import (
     resolve_label_config,
 )
 from ls_frames.reading.controls import ATTRIBUTE_TYPES
+from ls_frames.reading.schemas import choose_tables
 from ls_frames.tables.dataset import METADATA_KEY, read_manifest
 from ls_frames.tables.dtypes import (
     DtypeBackend,
@@ -36,6 +38,7 @@ from ls_frames.tables.dtypes import (
     table_to_pandas,
     types_mapper,
 )
+from ls_frames.tables.parallel import Recut, check_workers, read_parallel
 
 __all__ = ["METADATA_KEY", "Frames", "read_export", "read_parquet"]
 
@@ -319,8 +322,8 @@ def read_export(
 
     ``tables`` limits the work to some of ``tasks, annotations, predictions, drafts,
     regions, relations``. ``label_config`` (the project's XML) turns ``from_name``,
-    ``label`` and ``choice`` into categoricals in config order. ``workers=2`` decodes
-    chunks in two processes. Malformed input raises :class:`ExportFormatError`.
+    ``label`` and ``choice`` into categoricals in config order. ``workers=2`` flattens a
+    file in two processes. Malformed input raises :class:`ExportFormatError`.
 
     Malformed result items (a ``value`` that is not a JSON object, no ``from_name`` or
     ``type``, a coordinate that is not a number, an image size that is not an integer, a
@@ -344,7 +347,11 @@ def read_export(
     chunk_size
         Bytes read at a time.
     workers
-        Processes decoding chunks (1: in this process).
+        Processes flattening the file (1: this one alone). With more, ``source`` must
+        be a file path: this process and ``workers - 1`` spawned ones each flatten
+        ranges of whole tasks read from the file into uncompressed Parquet parts in a
+        temporary folder, read back here (the same tables, row for row). Scripts need
+        the ``if __name__ == "__main__":`` guard.
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
@@ -369,16 +376,33 @@ def read_export(
     MalformedResultWarning
         The export held malformed result items (kept as read; not with ``strict=True``).
     ConfigurationError
-        ``label_config`` is not XML, or ``dtype_backend`` is unknown.
+        ``label_config`` is not XML, ``dtype_backend`` is unknown, or ``workers`` is not
+        a whole number >= 1 or is more than 1 for bytes or a stream.
     ValueError
         A name in ``tables`` is not one of the six.
     """
     config = resolve_label_config(label_config)
     check_dtype_backend(dtype_backend)
     tables = check_tables(tables)
-    reader = ExportReader(
-        source, tables=tables, chunk_size=chunk_size, workers=workers, strict=strict
-    )
+    path = check_workers(workers, source, "read_export")
+    if path is not None:
+        try:
+            with progress_bar(progress, desc="flatten", unit="task") as bar:
+                done, arrow = read_parallel(
+                    path,
+                    tables=choose_tables(tables),
+                    chunk_size=chunk_size,
+                    workers=workers,
+                    strict=strict,
+                )
+                bar.update(done.task_count)
+        except Recut:  # a fast-path cut to check: the exact scan, in this process
+            pass
+        else:
+            if done.report:
+                warn_outside(done.report.warning())
+            return Frames(arrow, dtype_backend=dtype_backend, label_config=config)
+    reader = ExportReader(source, tables=tables, chunk_size=chunk_size, strict=strict)
     parts = collect_batches(
         reader, reader.tables, lambda: reader.task_count, progress, desc="flatten", unit="task"
     )

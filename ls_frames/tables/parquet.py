@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from ls_frames._progress import progress_bar
 from ls_frames._version import __version__
+from ls_frames._warnings import warn_outside
 from ls_frames.reading import (
     DEFAULT_CHUNK_SIZE,
     SCHEMAS,
@@ -33,9 +34,11 @@ from ls_frames.reading import (
     expand_data_columns,
     tasks_schema,
 )
+from ls_frames.reading.schemas import choose_tables
 from ls_frames.tables.dataset import METADATA_KEY, manifest, publish, staging_dir
 from ls_frames.tables.dtypes import Compression, check_compression, check_tables
 from ls_frames.tables.folders import check_output_dir
+from ls_frames.tables.parallel import Recut, check_workers, write_parallel
 from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter
 
 __all__ = ["to_parquet"]
@@ -106,7 +109,12 @@ def to_parquet(
     chunk_size
         Bytes read at a time.
     workers
-        Processes decoding chunks (1: in this process).
+        Processes flattening the file (1: this one alone). With more, ``source`` must
+        be a file path: it is cut into ranges of whole tasks, and this process and
+        ``workers - 1`` spawned ones each read their ranges from the file and write
+        their own Parquet parts (``<table>/part-00000.parquet``, ... in file order);
+        the dataset is the same, row for row. Scripts need the
+        ``if __name__ == "__main__":`` guard (the workers are spawned).
     progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.
@@ -133,32 +141,73 @@ def to_parquet(
         The export held malformed result items (written as read; not with ``strict=True``).
     ConfigurationError
         ``label_config`` is not XML, ``compression`` or a name in ``tables`` is unknown,
-        or ``out_dir`` is a file or cannot be written (all checked before any file is
+        ``out_dir`` is a file or cannot be written, ``workers`` is not a whole number >= 1,
+        or it is more than 1 for bytes or a stream (all checked before any file is
         written).
     """
     out = Path(out_dir)
     check_compression(compression)
     tables = check_tables(tables)
+    path = check_workers(workers, source, "to_parquet")
     check_output_dir(out, overwrite)
+    info = _provenance(provenance, label_config, source)
+    options: dict[str, Any] = dict(
+        tables=tables,
+        row_group_size=max(1, int(row_group_size)),
+        compression=compression,
+        chunk_size=chunk_size,
+        progress=progress,
+        strict=strict,
+    )
     tmp = staging_dir(out)
     try:
-        written = _write(
-            source,
-            tmp,
-            _provenance(provenance, label_config, source),
-            tables=tables,
-            row_group_size=max(1, int(row_group_size)),
-            compression=compression,
-            chunk_size=chunk_size,
-            workers=workers,
-            progress=progress,
-            strict=strict,
-        )
+        written = None
+        if path is not None:
+            try:
+                written = _write_parallel(path, tmp, info, workers=workers, **options)
+            except Recut:  # a fast-path cut to check: the exact scan, in this process
+                shutil.rmtree(tmp)
+                tmp = staging_dir(out)
+        if written is None:
+            written = _write(source, tmp, info, **options)
         publish(tmp, out, written)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _write_parallel(
+    path: str,
+    tmp: Path,
+    info: dict[str, Any],
+    *,
+    workers: int,
+    tables: Iterable[str] | None,
+    row_group_size: int,
+    compression: str,
+    chunk_size: int,
+    progress: bool | None,
+    strict: bool,
+) -> dict[str, Any]:
+    """The dataset written by ``workers`` processes (see :mod:`ls_frames.tables.parallel`)."""
+    names = choose_tables(tables)
+    with progress_bar(progress, desc="to_parquet", unit="task") as bar:
+        done = write_parallel(
+            path,
+            tmp,
+            json.dumps(info, default=str).encode(),
+            tables=names,
+            row_group_size=row_group_size,
+            compression=compression,
+            chunk_size=chunk_size,
+            workers=workers,
+            strict=strict,
+        )
+        bar.update(done.task_count)
+    if done.report:
+        warn_outside(done.report.warning())
+    return manifest(done.rows, done.task_count, done.data_keys, info, done.files)
 
 
 def _write(
@@ -170,14 +219,11 @@ def _write(
     row_group_size: int,
     compression: str,
     chunk_size: int,
-    workers: int,
     progress: bool | None,
     strict: bool,
 ) -> dict[str, Any]:
     meta = {METADATA_KEY: json.dumps(info, default=str).encode()}
-    reader = ExportReader(
-        source, tables=tables, chunk_size=chunk_size, workers=workers, strict=strict
-    )
+    reader = ExportReader(source, tables=tables, chunk_size=chunk_size, strict=strict)
     writers: dict[str, TableWriter] = {}
     background = Background()
     try:
