@@ -14,9 +14,9 @@ they are dense (masks of long runs: a header every 14-27 bits), numpy works out 
 bit position of a block where a run starting there would end, and the chain of runs is
 followed through that table; where literal runs jump far, headers are read one at a time.
 The runs' fields are then read with numpy, the words of literal runs gathered by their bit
-positions, and only the alpha channel (every fourth value) is materialised. The mask is what the official SDK gives
-(``decode_rle(rle).reshape(h, w, 4)[:, :, 3]``), 0-255 (the frontend writes the brush's
-opacity there: 255 inside, lower on anti-aliased edges).
+positions, and only the alpha channel (every fourth value) is materialised. The mask is
+what the official SDK gives (``decode_rle(rle).reshape(h, w, 4)[:, :, 3]``), 0-255 (the
+frontend writes the brush's opacity there: 255 inside, lower on anti-aliased edges).
 """
 
 from __future__ import annotations
