@@ -15,9 +15,11 @@ time (``time.perf_counter``, its ratio printed beside). The SDK side runs in the
 Studio venv
 (``decode_rle(rle).reshape(h, w, 4)[:, :, 3]``, what a user calls today), ls_frames in
 this venv. ``peak RSS`` is the process's ``ru_maxrss`` (imports included). Both sides
-hash their masks; a mismatch fails the benchmark.
+hash their masks; a mismatch fails the benchmark. ``--baseline PATH`` (a checkout of
+another ls_frames version) adds its ``rle_to_mask`` as a third side: before and after in
+one run.
 
-    python benchmarks/bench_masks.py [--repeat 3]
+    python benchmarks/bench_masks.py [--repeat 3] [--baseline PATH]
 """
 
 from __future__ import annotations
@@ -109,14 +111,16 @@ def _encode(alphas: dict[str, np.ndarray]) -> dict[str, list[int]]:
     return {"blobs": blobs, "soft": soft, "colour": colour}
 
 
-def _run(python: Path, code: str, path: str, repeat: int) -> dict[str, dict[str, float | str]]:
+def _run(
+    python: Path, code: str, path: str, repeat: int, tree: Path = ROOT
+) -> dict[str, dict[str, float | str]]:
     done = subprocess.run(
         [str(python), "-c", code, path, str(repeat)],
         capture_output=True,
         text=True,
         check=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
     )
     result: dict[str, dict[str, float | str]] = json.loads(done.stdout)
     return result
@@ -125,6 +129,7 @@ def _run(python: Path, code: str, path: str, repeat: int) -> dict[str, dict[str,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="a checkout of another ls_frames to compare with")
     args = parser.parse_args()
     if not LS_PYTHON.exists():
         print(f"{LS_PYTHON} is missing (make install)", file=sys.stderr)
@@ -138,26 +143,36 @@ def main() -> int:
         print(f"load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
         sdk = _run(LS_PYTHON, SDK, path, args.repeat)
         ours = _run(Path(sys.executable), OURS, path, args.repeat)
+        base = None
+        if args.baseline:
+            tree = Path(args.baseline).resolve()
+            base = _run(Path(sys.executable), OURS, path, args.repeat, tree)
     ok = True
     print(
         f"1920x1080 brush masks: SDK decode_rle vs ls_frames rle_to_mask (best of "
         f"{args.repeat}; the SDK's colour mask once)\n"
     )
-    print("| mask | RLE bytes | SDK CPU s | ls_frames CPU s | speed-up (CPU) | (wall) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    extra = " | baseline CPU s | baseline speed-up (CPU)" if base else ""
+    print(f"| mask | RLE bytes | SDK CPU s | ls_frames CPU s | speed-up (CPU) | (wall){extra} |")
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if base else ""))
     for name, rle in cases.items():
         s, o = sdk[name], ours[name]
-        same = s["sha"] == o["sha"]
+        same = s["sha"] == o["sha"] and (base is None or base[name]["sha"] == s["sha"])
         ok &= same
         cpu = float(s["cpu"]) / float(o["cpu"])
         wall = float(s["wall"]) / float(o["wall"])
-        print(
+        row = (
             f"| {name} | {len(rle):,} | {float(s['cpu']):.3f} | {float(o['cpu']):.4f} "
             f"| {cpu:.0f}x{'' if same else ' MISMATCH'} | {wall:.0f}x |"
         )
+        if base:
+            b = float(base[name]["cpu"])
+            row += f" {b:.4f} | {float(s['cpu']) / b:.0f}x |"
+        print(row)
     print(
         f"\npeak RSS: SDK process {sdk['peak_rss_mb']:.0f} MB, "
         f"ls_frames process {ours['peak_rss_mb']:.0f} MB"
+        + (f", baseline process {base['peak_rss_mb']:.0f} MB" if base else "")
     )
     return 0 if ok else 1
 

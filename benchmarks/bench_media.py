@@ -2,20 +2,31 @@
 
 1. upload ``--files`` generated PNGs of about ``--size`` bytes to a project (once; reuse it
    with ``--project``) and point one task at each (``/data/upload/...``);
-2. download every file, each contestant in its own subprocess into an empty folder (wall
-   time, files/s, MB/s, peak RSS of that process and its RSS before the first file):
-   - ``ls_frames.fetch_media`` (``--workers``, default 8);
-   - a sequential loop of authenticated ``httpx`` GETs, streamed to files;
+2. download every file, each contestant in its own subprocess into an empty folder, for
+   ``--rounds`` rounds (contestants in turn within a round; the table shows each one's
+   median round): wall time, files/s, the contestant's CPU time (user + sys, around the
+   downloads only), the server's CPU time in that while (``--server-pid``: the Label
+   Studio process), the process's RSS before the first file and its peak RSS:
+   - the loop a user writes: one ``httpx.Client`` with the key, ``client.get(uri)`` for
+     each file, ``raise_for_status``, the bytes written to a file;
    - the official SDK's one-file-at-a-time helper ``get_local_path`` (label-studio-sdk,
-     run with the Python of its own environment, ``--sdk-python``);
+     run with the Python of its own environment, ``--sdk-python``; ``--no-sdk`` skips it);
+   - ``ls_frames.fetch_media`` with ``workers=1`` and with ``--workers`` (default 8);
    - ``fetch_media`` again over its full cache (what a second run costs);
+   - with ``--baseline PATH`` (a checkout of another ls_frames version), its
+     ``fetch_media`` at ``workers=1`` and ``--workers`` too: before and after in one run;
 3. check every contestant wrote the same number of files and bytes, and print a table and
-   the ratios.
+   the ratios (the loop's time over each ``fetch_media``'s).
+
+One Label Studio process answers every request here; its CPU time per file bounds what
+parallel requests can gain (the development server handles requests in threads of one
+process, under one interpreter lock), and on a machine with few cores the contestant and
+the server share them. The table's server CPU column shows that ceiling.
 
 Usage::
 
     python benchmarks/bench_media.py                       # LABEL_STUDIO_URL / _API_KEY
-    python benchmarks/bench_media.py --files 2000 --size 100000 --project 42
+    python benchmarks/bench_media.py --files 300 --size 100000 --project 42 --rounds 3
 
 The key must be a legacy token (the SDK sends a JWT as a Bearer access token as it is).
 """
@@ -26,6 +37,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,7 +46,14 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
-DEFAULT_SDK_PYTHON = HERE.parent.parent / ".venv-labelstudio" / "bin" / "python"
+ROOT = HERE.parent.parent
+DEFAULT_SDK_PYTHON = ROOT / ".venv-labelstudio" / "bin" / "python"
+
+
+def _cpu() -> float:
+    """User + system CPU seconds of this process (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_mb(field: str = "VmHWM") -> float:
@@ -61,14 +80,15 @@ def _run_ls_frames(
     ]
     with ls_frames.Client(url, key) as client:
         start_rss = _rss_mb("VmRSS")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
         table = ls_frames.fetch_media(
             tasks, out, client=client, workers=workers, progress=False, fields=["image"]
         )
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     failed = int(table["error"].notna().sum())
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "files": int(table["error"].isna().sum()),
         "failed": failed,
         "bytes": int(table["bytes"].sum()),
@@ -82,20 +102,20 @@ def _run_httpx_loop(refs: list[dict[str, Any]], out: Path, url: str, key: str) -
 
     out.mkdir(parents=True, exist_ok=True)
     headers = {"Authorization": f"Token {key}"}
-    start_rss = _rss_mb("VmRSS")
-    started = time.perf_counter()
     total = files = 0
     with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+        start_rss = _rss_mb("VmRSS")
+        started, cpu = time.perf_counter(), _cpu()
         for ref in refs:
-            with http.stream("GET", ref["uri"]) as answer:
-                answer.raise_for_status()
-                with open(out / f"{ref['task_id']}.png", "wb") as f:
-                    for chunk in answer.iter_bytes():
-                        f.write(chunk)
-                        total += len(chunk)
+            answer = http.get(ref["uri"])
+            answer.raise_for_status()
+            (out / f"{ref['task_id']}.png").write_bytes(answer.content)
+            total += len(answer.content)
             files += 1
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     return {
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
+        "cpu": cpu,
         "files": files,
         "failed": 0,
         "bytes": total,
@@ -109,7 +129,7 @@ def _run_sdk(refs: list[dict[str, Any]], out: Path, url: str, key: str) -> dict[
     out.mkdir(parents=True, exist_ok=True)
     nowhere = out / "no-local-uploads"  # never read the server's upload folder directly
     start_rss = _rss_mb("VmRSS")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     total = files = 0
     for ref in refs:
         path = get_local_path(
@@ -124,6 +144,7 @@ def _run_sdk(refs: list[dict[str, Any]], out: Path, url: str, key: str) -> dict[
         files += 1
     return {
         "seconds": time.perf_counter() - started,
+        "cpu": _cpu() - cpu,
         "files": files,
         "failed": 0,
         "bytes": total,
@@ -196,32 +217,132 @@ def _references(args: argparse.Namespace) -> list[dict[str, Any]]:
     ]
 
 
+def _server_cpu(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux), or None."""
+    if pid is None:
+        return None
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _contest(
-    args: argparse.Namespace, name: str, python: str, out: Path, refs_file: Path
+    args: argparse.Namespace,
+    name: str,
+    python: str,
+    out: Path,
+    refs_file: Path,
+    workers: int,
+    code: Path | None,
 ) -> dict[str, Any]:
-    cmd = [
-        python,
-        str(HERE),
-        "--worker",
-        name,
-        "--refs",
-        str(refs_file),
-        "--out",
-        str(out),
-        "--workers",
-        str(args.workers),
-    ]
+    """Run one contestant in its own process; ``code`` is the folder its ls_frames is
+    imported from (None: the SDK's own environment)."""
+    cmd = [python, str(HERE), "--worker", name, "--refs", str(refs_file), "--out", str(out)]
+    cmd += ["--workers", str(workers)]
     env = {
         **os.environ,
         "LABEL_STUDIO_URL": args.url,
         "LABEL_STUDIO_API_KEY": args.api_key,
-        "PYTHONPATH": "",
+        "PYTHONPATH": str(code) if code is not None else "",
     }
+    before = _server_cpu(args.server_pid)
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    after = _server_cpu(args.server_pid)
+    result["server_cpu"] = None if before is None or after is None else after - before
     return result
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[str, str, str, str, int, Path | None]]:
+    """(label, worker, python, folder, workers, code) per contestant, in running order."""
+    here = sys.executable
+    plan: list[tuple[str, str, str, str, int, Path | None]] = [
+        ("httpx loop (one client, client.get)", "httpx", here, "loop", 1, ROOT)
+    ]
+    if not args.no_sdk:
+        plan.append(("SDK get_local_path", "sdk", args.sdk_python, "sdk", 1, None))
+    versions = [("", ROOT)]
+    if args.baseline:
+        versions.append((" [baseline]", Path(args.baseline).resolve()))
+    for tag, code in versions:
+        for workers in (1, args.workers):
+            folder = f"cache{tag.strip(' []')}-{workers}"
+            label = f"fetch_media workers={workers}{tag}"
+            plan.append((label, "ls_frames", here, folder, workers, code))
+    label = f"fetch_media workers={args.workers} again (cached)"
+    plan.append((label, "ls_frames", here, f"cache-{args.workers}", args.workers, ROOT))
+    return plan
+
+
+def _run_rounds(args: argparse.Namespace, refs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every contestant, ``--rounds`` times in turn; each one's median round by time."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    plan = _plan(args)
+    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
+        refs_file = Path(tmp) / "refs.json"
+        refs_file.write_text(json.dumps(refs))
+        for round_no in range(args.rounds):
+            for folder in {p[3] for p in plan}:  # every round starts from empty folders
+                shutil.rmtree(Path(tmp) / folder, ignore_errors=True)
+            print(f"round {round_no + 1}, load average {os.getloadavg()[0]:.1f}", flush=True)
+            for label, worker, python, folder, workers, code in plan:
+                result = _contest(
+                    args, worker, python, Path(tmp) / folder, refs_file, workers, code
+                )
+                runs.setdefault(label, []).append(result)
+                print(f"  {label}: {result['seconds']:.2f} s", flush=True)
+    rows = {}
+    for label, results in runs.items():
+        ordered = sorted(results, key=lambda r: r["seconds"])
+        rows[label] = dict(ordered[len(ordered) // 2])
+        rows[label]["all_seconds"] = [r["seconds"] for r in results]
+    return rows
+
+
+def _report(args: argparse.Namespace, rows: dict[str, Any]) -> None:
+    sizes = {(r["files"], r["bytes"]) for r in rows.values()}
+    if len(sizes) != 1 or any(r["failed"] for r in rows.values()):
+        raise SystemExit(f"contestants disagree: {json.dumps(rows, indent=1)}")
+    files, total = sizes.pop()
+    print(
+        f"\n{files:,} files, {total / 1e6:.1f} MB, served by Label Studio at {args.url}; "
+        f"median of {args.rounds} round(s); load average now {os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        "| method | seconds | ms/file | files/s | CPU s | server CPU s | RSS before MB "
+        "| peak RSS MB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, r in rows.items():
+        s = max(r["seconds"], 1e-9)
+        server = "" if r.get("server_cpu") is None else f"{r['server_cpu']:.2f}"
+        print(
+            f"| {label} | {s:.2f} | {s / files * 1e3:.1f} | {files / s:.1f} | {r['cpu']:.2f} "
+            f"| {server} | {r['start_rss_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
+        )
+    loop = rows["httpx loop (one client, client.get)"]
+    print()
+    for label, r in rows.items():
+        if label.startswith("fetch_media") and "cached" not in label:
+            print(
+                f"{label}: {loop['seconds'] / r['seconds']:.2f}x the loop's throughput "
+                f"(per file {r['seconds'] / files * 1e3:.1f} ms against "
+                f"{loop['seconds'] / files * 1e3:.1f} ms; CPU {r['cpu'] / files * 1e3:.2f} "
+                f"ms/file against {loop['cpu'] / files * 1e3:.2f})"
+            )
+    if loop.get("server_cpu"):
+        per_file = loop["server_cpu"] / files
+        print(
+            f"the server spent {per_file * 1e3:.1f} ms of CPU per file for the loop: one "
+            f"server process serves at most {1 / per_file:.0f} files/s, "
+            f"{loop['seconds'] / loop['server_cpu']:.1f}x the loop's rate"
+        )
+    cached = rows[f"fetch_media workers={args.workers} again (cached)"]
+    print(
+        f"second fetch_media run: {cached['run'].get('downloaded', 0)} downloaded, "
+        f"{cached['run'].get('cached', 0)} from the cache, {cached['seconds']:.2f} s"
+    )
 
 
 def main() -> None:
@@ -236,6 +357,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--size", type=int, default=100_000, help="bytes per file (about)")
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--server-pid", type=int, help="the Label Studio process, for its CPU")
+    parser.add_argument("--baseline", help="a checkout of another ls_frames to compare with")
+    parser.add_argument("--no-sdk", action="store_true", help="skip the SDK's helper (slow)")
     parser.add_argument(
         "--sdk-python",
         default=str(DEFAULT_SDK_PYTHON),
@@ -253,51 +378,9 @@ def main() -> None:
     args.url = args.url.rstrip("/")
     if args.project is None:
         args.project = _seed(args)
-    refs = _references(args)
+    refs = _references(args)[: args.files]
     print(f"project {args.project}: {len(refs)} references", flush=True)
-    rows: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
-        refs_file = Path(tmp) / "refs.json"
-        refs_file.write_text(json.dumps(refs))
-        plan = [
-            ("httpx sequential loop", "httpx", sys.executable, "loop"),
-            ("SDK get_local_path", "sdk", args.sdk_python, "sdk"),
-            (
-                f"ls_frames.fetch_media (workers={args.workers})",
-                "ls_frames",
-                sys.executable,
-                "cache",
-            ),
-            ("fetch_media again (cached)", "ls_frames", sys.executable, "cache"),
-        ]
-        for label, worker, python, folder in plan:
-            rows[label] = _contest(args, worker, python, Path(tmp) / folder, refs_file)
-            print(f"  {label}: {rows[label]['seconds']:.1f} s", flush=True)
-    sizes = {(r["files"], r["bytes"]) for r in rows.values()}
-    if len(sizes) != 1 or any(r["failed"] for r in rows.values()):
-        raise SystemExit(f"contestants disagree: {json.dumps(rows, indent=1)}")
-    files, total = sizes.pop()
-    print(f"\n{files:,} files, {total / 1e6:.1f} MB, served by Label Studio at {args.url}\n")
-    print(
-        f"| {'method':<36} | {'seconds':>8} | {'files/s':>8} | {'MB/s':>6} | "
-        f"{'RSS before MB':>13} | {'peak RSS MB':>11} |"
-    )
-    print(f"|{'-' * 38}|{'-' * 10}|{'-' * 10}|{'-' * 8}|{'-' * 15}|{'-' * 13}|")
-    for label, r in rows.items():
-        s = max(r["seconds"], 1e-9)
-        print(
-            f"| {label:<36} | {s:>8.2f} | {files / s:>8.1f} | {total / 1e6 / s:>6.1f} | "
-            f"{r['start_rss_mb']:>13.0f} | {r['peak_rss_mb']:>11.0f} |"
-        )
-    ours = rows[f"ls_frames.fetch_media (workers={args.workers})"]["seconds"]
-    print()
-    for label in ("httpx sequential loop", "SDK get_local_path"):
-        print(f"fetch_media is {rows[label]['seconds'] / ours:.1f}x the throughput of {label}")
-    cached = rows["fetch_media again (cached)"]
-    print(
-        f"second fetch_media run: {cached['run'].get('downloaded', 0)} downloaded, "
-        f"{cached['run'].get('cached', 0)} from the cache, {cached['seconds']:.2f} s"
-    )
+    _report(args, _run_rounds(args, refs))
 
 
 if __name__ == "__main__":

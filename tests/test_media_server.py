@@ -298,3 +298,41 @@ def test_storage_uris_without_a_task_resolve_at_the_project(
         df = ls_frames.fetch_media(data, tmp_path, client=c, progress=False)
     assert df["task_id"].isna().all()
     assert [Path(p).read_bytes() for p in df["path"]] == [r.data for r in refs]
+
+
+class _Recording(httpx.BaseTransport):
+    """Sends through ``httpx.HTTPTransport`` and keeps each request's headers and the
+    answer's status and headers."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.seen: list[tuple[httpx.Request, int, httpx.Headers]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        self.seen.append((request, response.status_code, response.headers))
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_uploads_come_in_one_plain_get_each(
+    label_studio: Any, api_key: str, media_project: MediaProject, tmp_path: Path
+) -> None:
+    """No ``Range`` on a first request: Label Studio answers a ranged GET of an upload
+    several times slower. Each upload is one request, answered 200, the bytes whole."""
+    uploads = media_project.by_kind("upload")
+    tasks = [
+        {"id": r.task_id, "project": media_project.project_id, "data": {"image": r.uri}}
+        for r in uploads
+    ]
+    recording = _Recording()
+    with ls_frames.Client(label_studio.url, api_key, transport=recording) as c:
+        df = ls_frames.fetch_media(tasks, tmp_path, client=c, progress=False, workers=2)
+    assert df["error"].isna().all(), df["error"].tolist()
+    for ref, row in zip(uploads, df.itertuples(), strict=True):
+        assert Path(str(row.path)).read_bytes() == ref.data
+    media = [(q, status) for q, status, _ in recording.seen if "/data/upload/" in q.url.path]
+    assert len(media) == len(uploads)
+    assert all("Range" not in q.headers and status == 200 for q, status in media)

@@ -2,23 +2,66 @@
 
 Random masks written by two encoders (the format's own rules with literal chunks, any word
 size and run-field sizes; the SDK's ``mask2rle``), every brush region of the corpus, and
-malformed streams, which must raise ``RegionError`` where the SDK fails too.
+malformed streams, which must raise ``RegionError`` where the SDK fails too. The decoder
+finds run headers two ways (one at a time, or a vectorised walk over blocks of bit
+positions) and switches by density; the random, realistic and malformed cases run under
+each way forced on its own, and with both switching every few runs, and a generated test
+checks on arbitrary bytes that the ways agree (same mask, or both refuse).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ls_frames
 from ls_frames.errors import RegionError
+from ls_frames.geometry import brush
 from ls_frames.geometry.brush import rle_to_mask
 from tests.brush_reference import encode, rgba, sdk_decode
+from tests.fuzz_runs import examples, run_counted
 
 CORPUS = Path(__file__).parent / "corpus"
+CASES: Counter[str] = Counter()
+
+# How run headers are found: as chosen by density (the default), one at a time only, the
+# vectorised walk only (blocks of 64 bit positions: many block boundaries), and both
+# switching every run.
+READERS: dict[str, dict[str, int]] = {
+    "auto": {},
+    "one_by_one": {"SHORT_BITS": 1 << 62, "DENSE_BITS": 0},
+    "walk": {"SHORT_BITS": 0, "DENSE_BITS": 1 << 62, "_FIRST_BITS": 64, "_MOST_BITS": 256},
+    "switching": {"SHORT_BITS": 0, "DENSE_BITS": 24, "PROBE_RUNS": 1, "_FIRST_BITS": 64},
+}
+
+
+@pytest.fixture(params=list(READERS))
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in READERS[request.param].items():
+        assert hasattr(brush, name), name
+        monkeypatch.setattr(brush, name, value)
+    return str(request.param)
+
+
+def _decode_with(reader: str, rle: Any, h: int, w: int) -> np.ndarray | str:
+    """``rle_to_mask`` under one reader's settings; the error's class name if it raised."""
+    saved = {name: getattr(brush, name) for name in READERS[reader]}
+    try:
+        for name, value in READERS[reader].items():
+            setattr(brush, name, value)
+        return rle_to_mask(rle, h, w)
+    except RegionError as exc:
+        return type(exc).__name__
+    finally:
+        for name, value in saved.items():
+            setattr(brush, name, value)
 
 
 def _random_cases(seed: int, n: int) -> list[tuple[list[int], int, int]]:
@@ -41,7 +84,7 @@ def _random_cases(seed: int, n: int) -> list[tuple[list[int], int, int]]:
     return cases
 
 
-def test_random_masks_equal_the_sdk() -> None:
+def test_random_masks_equal_the_sdk(reader: str) -> None:
     cases = _random_cases(0, 300)
     expected = sdk_decode(cases)
     for (rle, h, w), want in zip(cases, expected, strict=True):
@@ -51,7 +94,7 @@ def test_random_masks_equal_the_sdk() -> None:
         np.testing.assert_array_equal(got, want)
 
 
-def test_one_mask_with_every_kind_of_run() -> None:
+def test_one_mask_with_every_kind_of_run(reader: str) -> None:
     # long runs (2**16 cap), literal chunks and repeat runs, at a realistic size
     rng = np.random.default_rng(5)
     a = np.zeros((300, 400), np.uint8)
@@ -132,7 +175,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("name", list(MALFORMED))
-def test_malformed_streams_raise_region_error_where_the_sdk_fails(name: str) -> None:
+def test_malformed_streams_raise_region_error_where_the_sdk_fails(name: str, reader: str) -> None:
     rle = MALFORMED[name]
     with pytest.raises(RegionError):
         rle_to_mask(rle, 1, 1)
@@ -158,3 +201,59 @@ def test_repeat_run_past_the_end_is_cut_like_the_sdk() -> None:
     [sdk] = sdk_decode([(rle, 1, 2)])
     np.testing.assert_array_equal(rle_to_mask(rle, 1, 2), sdk)
     assert rle_to_mask(rle, 1, 2).tolist() == [[255, 255]]
+
+
+def test_a_full_hd_mask_of_long_runs_takes_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the kind of mask the walk is for: 1080x1920, discs, the SDK's encoder's stream shape
+    yy, xx = np.mgrid[:1080, :1920]
+    a = np.zeros((1080, 1920), np.uint8)
+    for cx, cy, r in [(300, 200, 150), (1500, 800, 90), (900, 540, 40)]:
+        a[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = 255
+    rle = encode(rgba(a))
+    walked = []
+    walk = brush._Stream._walk
+
+    def counting(self: Any, p: int, i: int, span: int) -> Any:
+        walked.append(span)
+        return walk(self, p, i, span)
+
+    monkeypatch.setattr(brush._Stream, "_walk", counting)
+    np.testing.assert_array_equal(rle_to_mask(rle, 1080, 1920), a)
+    assert walked  # the default settings chose the vectorised walk for this stream
+    [sdk] = sdk_decode([(rle, 1080, 1920)])
+    np.testing.assert_array_equal(sdk, a)
+
+
+_streams = st.tuples(
+    st.integers(1, 6),  # height
+    st.integers(1, 6),  # width
+    st.sampled_from([8, 8, 9, 16, 32]),  # word size
+    st.lists(st.integers(1, 16), min_size=4, max_size=4),  # run-field sizes
+    st.binary(min_size=0, max_size=300),  # the runs: arbitrary bits
+)
+
+
+@settings(
+    max_examples=examples(1500),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(_streams)
+def _every_reader_agrees(stream: tuple[int, int, int, list[int], bytes]) -> None:
+    CASES["brush readers"] += 1
+    h, w, word_size, sizes, body = stream
+    header = _pack(_header(h * w * 4, word_size, tuple(sizes)))  # 53 bits, in 7 bytes
+    data = bytes(header[:6]) + bytes([header[6] | (body[0] & 7 if body else 0)]) + body[1:]
+    results = [_decode_with(name, data, h, w) for name in READERS]
+    first = results[0]
+    for name, got in zip(READERS, results, strict=True):
+        if isinstance(first, str) or isinstance(got, str):
+            assert got == first, (name, got, first)
+        else:
+            np.testing.assert_array_equal(got, first, err_msg=name)
+
+
+def test_every_reader_agrees_on_arbitrary_streams() -> None:
+    run_counted(_every_reader_agrees, CASES, "brush readers", 1500)

@@ -1,15 +1,16 @@
 """Streamed, resumable, verified downloads.
 
-The body goes in chunks of 1 MiB to a hidden ``.part`` file beside the target. Even the
-first request asks for ``Range: bytes=0-``: Label Studio then answers 206 with a length,
-where a plain GET gets a body that simply ends when the connection closes, so a cut could
-not be told from the end. When the connection breaks, the download goes on from the last
-byte written with ``Range: bytes=N-``; a server that ignores the range starts it over. A
-connection that goes silent mid-body fails after the client's read timeout and is resumed
-the same way. An HTML page where the file was due (a login portal, a gateway) is refused.
-At the end the size (when announced) and the MD5 (when known) are checked, and only then is
-the file renamed into place: a file under the final name is always complete. On failure
-the ``.part`` file is removed and a typed error raised.
+The body goes in chunks of 1 MiB to a hidden ``.part`` file beside the target. An export
+asks for ``Range: bytes=0-`` even first: Label Studio then answers 206 with a length, where
+a plain GET gets a body that ends when the connection closes (a cut looks like the end).
+Media files, many and small, start with a plain GET (``ranged=False``: answered about three
+times faster); a cut is then caught where a length or chunks are sent, or by a checksum.
+After a break the download goes on from the last byte written with ``Range: bytes=N-`` (a
+server that ignores the range starts it over); so does a connection silent past the read
+timeout. An HTML page where the file was due (a login portal, a gateway) is refused. The
+size (when announced) and the MD5 (when known) are checked, the file flushed to disk
+(unless ``fsync=False``), and only then renamed into place: a file under the final name is
+always complete. On failure the ``.part`` file is removed and a typed error raised.
 
 :func:`stream_into` is that loop on its own, for any source that can open a ranged GET (a
 file behind Label Studio, a presigned URL): the media fetcher shares it. A source that
@@ -118,12 +119,12 @@ class Received:
 
 
 class _Sink:
-    """The part file, its two digests and the byte bar."""
+    """The part file, its digests (the MD5 only while wanted) and the byte bar."""
 
-    def __init__(self, out: Any, bar: Any) -> None:
+    def __init__(self, out: Any, bar: Any, *, md5: bool = True) -> None:
         self.out, self.bar = out, bar
         self.written = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.md5: Any = hashlib.md5(usedforsecurity=False) if md5 else None
         self.sha256 = hashlib.sha256()
         self.pending = bytearray()
         self.counted = 0  # bytes the bar has seen (absorbed ones are not)
@@ -132,7 +133,8 @@ class _Sink:
         """Take the bytes already in the file (a resumed partial download) as received."""
         self.out.seek(0)
         while block := self.out.read(CHUNK_SIZE):
-            self.md5.update(block)
+            if self.md5 is not None:
+                self.md5.update(block)
             self.sha256.update(block)
             self.written += len(block)
         self.out.seek(self.written)
@@ -142,7 +144,8 @@ class _Sink:
         self.out.truncate()
         self.bar.update(-self.counted)
         self.written = self.counted = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        if self.md5 is not None:
+            self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
 
     def add(self, piece: bytes) -> None:
@@ -157,7 +160,8 @@ class _Sink:
         n = len(self.pending)
         if n:
             self.out.write(self.pending)
-            self.md5.update(self.pending)
+            if self.md5 is not None:
+                self.md5.update(self.pending)
             self.sha256.update(self.pending)
             self.bar.update(n)
             self.pending.clear()
@@ -207,6 +211,9 @@ class _Transfer:
         sized_bar: bool,
         resume_with: str | None,
         on_answer: Callable[[httpx.Headers], None] | None,
+        ranged: bool = True,
+        md5: str | None = None,
+        md5_from: Callable[[httpx.Headers], str | None] | None = None,
     ) -> None:
         self.sink, self.description, self.where = sink, description, where
         self.accept_html, self.sized_bar, self.on_answer = accept_html, sized_bar, on_answer
@@ -214,14 +221,16 @@ class _Transfer:
         self.resumes = 0
         self.first: httpx.Headers | None = None
         self.if_range = resume_with
+        self.ranged, self.md5, self.md5_from = ranged, md5, md5_from
 
     def headers(self, conditional: Mapping[str, str] | None) -> dict[str, str]:
-        """The next request's headers: ``conditional`` ones on a first request, a
-        ``Range`` from the last byte written (with ``If-Range``) otherwise."""
+        """The next request's headers: ``conditional`` ones on a first request (or none
+        at all when not ``ranged``), a ``Range`` from the last byte written (with
+        ``If-Range``) otherwise."""
         headers = {"Accept-Encoding": "identity"}
         if self.first is None and conditional:
             headers.update(conditional)
-        else:
+        elif self.first is not None or self.ranged or self.sink.written:
             headers["Range"] = f"bytes={self.sink.written}-"
             if self.if_range and self.sink.written:
                 headers["If-Range"] = self.if_range
@@ -235,6 +244,10 @@ class _Transfer:
             _refuse_html_page(response, self.accept_html, self.description, self.where)
             self.first = response.headers
             self.if_range = resume_validator(self.first)
+            if self.md5 is None and self.md5_from is not None:
+                self.md5 = self.md5_from(self.first)
+            if self.md5 and sink.md5 is None:  # no byte yet: hash from the first one
+                sink.md5 = hashlib.md5(usedforsecurity=False)
             if self.on_answer is not None:
                 self.on_answer(self.first)
         span = _content_range_start(response)
@@ -284,15 +297,16 @@ class _Transfer:
         logger.info("%s: broken at byte %d (%s), resuming", self.where, self.sink.written, exc)
         retry.sleep(retry.delay(self.resumes))
 
-    def received(self, md5: str | None) -> Received:
-        """Check the size against the announced length and the MD5 against ``md5``."""
-        sink, written = self.sink, self.sink.written
+    def received(self) -> Received:
+        """Check the size against the announced length and the MD5 against the one given
+        or vouched for by the first answer."""
+        sink, written, md5 = self.sink, self.sink.written, self.md5
         if self.total is not None and written != self.total:
             raise DownloadError(
                 f"{self.description}: got {written} bytes, the server announced {self.total} "
                 f"({self.where})"
             )
-        digest = sink.md5.hexdigest()
+        digest = sink.md5.hexdigest() if sink.md5 is not None else ""
         if md5 and digest != md5.lower():
             raise ChecksumMismatch(
                 f"{self.description}: MD5 {digest} of the {written} bytes received does not "
@@ -316,14 +330,18 @@ def stream_into(
     sized_bar: bool = True,
     resume_with: str | None = None,
     on_answer: Callable[[httpx.Headers], None] | None = None,
+    ranged: bool = True,
+    md5_from: Callable[[httpx.Headers], str | None] | None = None,
+    fsync: bool = True,
 ) -> Received:
     """GET a body into ``part`` (created or truncated), resuming with ``Range`` after a
     cut, and check it; return what was received.
 
-    Every request but a conditional first one asks for ``Range: bytes=N-``; resumes carry
-    ``If-Range`` so a file changed in between is started over rather than spliced. An HTML
-    page where a file was due is refused (unless ``accept_html``). At the end the size is
-    checked against the announced length and the MD5 against ``md5`` when given.
+    Every request but a conditional first one asks for ``Range: bytes=N-`` (with
+    ``ranged=False`` only the resumes do); resumes carry ``If-Range`` so a file changed in
+    between is started over rather than spliced. An HTML page where a file was due is
+    refused (unless ``accept_html``). At the end the size is checked against the announced
+    length and the MD5 against ``md5`` (or ``md5_from``'s) when there is one.
 
     Parameters
     ----------
@@ -353,11 +371,19 @@ def stream_into(
     on_answer
         Called with the headers of the first answer (the caller may keep a partial file
         with its validator).
+    ranged
+        Ask for ``Range: bytes=0-`` on the first request too (false: a plain GET).
+    md5_from
+        The MD5 the first answer's headers vouch for, or None; the MD5 is computed only
+        when there is one to check (or ``md5`` is given).
+    fsync
+        Flush the file to disk before returning.
 
     Returns
     -------
     Received
-        The size, digests and first headers of what was written.
+        The size, digests and first headers of what was written (``md5`` is empty when
+        none was computed).
 
     Raises
     ------
@@ -369,7 +395,8 @@ def stream_into(
         The typed error of a failed answer.
     """
     with open(part, "r+b" if resume_with else "wb") as out:
-        sink = _Sink(out, bar)
+        # (a resumed body's first bytes are hashed before an answer says if an MD5 is due)
+        sink = _Sink(out, bar, md5=bool(md5 or resume_with or md5_from is None))
         if resume_with:
             sink.absorb()
         transfer = _Transfer(
@@ -380,6 +407,9 @@ def stream_into(
             sized_bar=sized_bar,
             resume_with=resume_with,
             on_answer=on_answer,
+            ranged=ranged,
+            md5=md5,
+            md5_from=md5_from,
         )
         while True:
             before = sink.written
@@ -406,8 +436,9 @@ def stream_into(
                     raise  # never answered, and the opener has already retried
                 transfer.cut(exc, retry)
         out.flush()
-        os.fsync(out.fileno())
-    return transfer.received(md5)
+        if fsync:
+            os.fsync(out.fileno())
+    return transfer.received()
 
 
 def download_to(

@@ -9,12 +9,14 @@ The format is thi.ng's ``rle-pack``, read most significant bit first:
   four field sizes, a length ``n`` in that many bits, then either one word repeated
   ``n + 1`` times (flag 1) or ``n + 1`` words written as they are (flag 0).
 
-Only the run headers are read one by one: a few integer operations per run (never per
-bit) on 64-bit windows that numpy makes for a block of byte offsets at a time. The words
-of literal runs are gathered with numpy at the end and only the alpha channel (every
-fourth value) is materialised. The mask is what the official SDK gives
-(``decode_rle(rle).reshape(h, w, 4)[:, :, 3]``), 0-255 (the frontend writes the brush's
-opacity there: 255 inside, lower on anti-aliased edges).
+Each run's header says where the next one starts, so the runs are found in order: where
+they are dense (masks of long runs: a header every 14-27 bits), numpy works out for every
+bit position of a block where a run starting there would end, and the chain of runs is
+followed through that table; where literal runs jump far, headers are read one at a time.
+The runs' fields are then read with numpy, the words of literal runs gathered by their bit
+positions, and only the alpha channel (every fourth value) is materialised. The mask is
+what the official SDK gives (``decode_rle(rle).reshape(h, w, 4)[:, :, 3]``), 0-255 (the
+frontend writes the brush's opacity there: 255 inside, lower on anti-aliased edges).
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from ls_frames.errors import RegionError
 __all__ = ["mask_to_rle", "rle_to_mask"]
 
 _HEADER_BITS = 32 + 5 + 4 * 4
-_BLOCK = 65536  # the most byte offsets whose 64-bit windows are made at once (~2.5 MB)
+#: Streams shorter than this many bits are read one run at a time (numpy's fixed costs
+#: would outweigh what it saves).
+SHORT_BITS = 1 << 12
+#: Fewer bits per run than this and the run headers are found by the vectorised walk.
+DENSE_BITS = 128
+#: Runs the one-at-a-time reader takes before it looks at the density again.
+PROBE_RUNS = 256
+_FIRST_BITS, _MOST_BITS = 1 << 13, 1 << 20  # bit positions per vectorised block
+_BYTE_SHIFTS = np.arange(8, dtype=np.uint32)
 
 
 def _as_bytes(rle: Any) -> bytes:
@@ -64,6 +74,123 @@ def _words(buf: bytes, bit_positions: NDArray[np.int64], word_size: int) -> NDAr
     return words
 
 
+class _Stream:
+    """A stream's bytes and header, and where its runs start.
+
+    A run's header (flag, field index, length) tells where the next run starts, so the
+    starts form a chain from the first. Two ways along it, chosen by how dense the runs
+    are: one run at a time (a few integer operations per run, for literal runs that jump
+    far), or a block of bit positions at once: numpy works out, for *every* bit position
+    of the block, where a run starting there would end (a dozen array operations on
+    32-bit windows), then the chain is followed through that table (one list lookup per
+    run). The second does more arithmetic but in numpy, not per run in Python: on masks of
+    long runs (a header every 14-27 bits) it is several times faster.
+    """
+
+    def __init__(self, data: bytes, num: int, word_size: int, sizes: list[int]) -> None:
+        self.data, self.num, self.word_size, self.sizes = data, num, word_size, sizes
+        self.n_bits = len(data) * 8
+        self.buf = data + bytes(8)
+        # the 64 and the 32 bits from every byte offset, big-endian, without a copy
+        self.view64 = np.ndarray((len(data) + 1,), dtype=">u8", buffer=self.buf, strides=(1,))
+        self.view32 = np.ndarray((len(data),), dtype=">u4", buffer=self.buf, strides=(1,))
+        # the four field sizes, 5 bits each, to pick with a shift
+        self.packed = np.uint32(sum(s << (5 * k) for k, s in enumerate(sizes)))
+        # per field index: shift to the run length (bit p at bit 63), its mask, header
+        # bits, header and word bits
+        self.fields = [(61 - s, (1 << s) - 1, 3 + s, 3 + s + word_size) for s in sizes]
+
+    def starts(self) -> tuple[NDArray[np.int64], int, int]:
+        """The bit positions where runs start until ``num`` values are written (or the
+        data ends), the values written (``i``) and the bit after the last run (``p``)."""
+        parts: list[NDArray[np.int64]] = []
+        i, p = 0, _HEADER_BITS
+        dense, span = self.n_bits >= SHORT_BITS, _FIRST_BITS
+        while i < self.num and p < self.n_bits:
+            if dense:
+                found, examined, i, p = self._walk(p, i, span)
+                dense = examined < DENSE_BITS * found.size
+                span = min(span * 4, _MOST_BITS) if dense else _FIRST_BITS
+            else:
+                start = p
+                found, i, p = self._one_by_one(p, i)
+                dense = p - start < DENSE_BITS * found.size and self.n_bits - p >= SHORT_BITS
+            parts.append(found)
+        return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), i, p
+
+    def _one_by_one(self, p: int, i: int) -> tuple[NDArray[np.int64], int, int]:
+        """Up to :data:`PROBE_RUNS` runs from bit ``p``, read one at a time on 64-bit
+        windows that numpy makes for a span of byte offsets at a time."""
+        num, n_bits, fields, word_size = self.num, self.n_bits, self.fields, self.word_size
+        found: list[int] = []
+        windows: list[int] = []
+        base = block = 0
+        span = 256  # grows while headers follow each other, shrinks when literal runs jump on
+        while i < num and p < n_bits and len(found) < PROBE_RUNS:
+            k = (p >> 3) - base
+            if k >= block:
+                if block:
+                    span = min(span * 4, 1 << 16) if k < block + 8 else max(span // 4, 16)
+                base, k = p >> 3, 0
+                windows = self.view64[base : base + span].tolist()
+                block = len(windows)
+            window = windows[k] << (p & 7)
+            to_length, field, head, head_word = fields[(window >> 61) & 3]
+            n = (window >> to_length) & field
+            i += n + 1
+            found.append(p)
+            p += head_word if (window >> 63) & 1 else head + (n + 1) * word_size
+        return np.asarray(found, dtype=np.int64), i, p
+
+    def _walk(self, p: int, i: int, span: int) -> tuple[NDArray[np.int64], int, int, int]:
+        """The runs from bit ``p`` that start in the next ``span`` bits, found through the
+        table of every position's next run; also how many positions the table covered."""
+        first = p >> 3
+        windows = self.view32[first : first + (span >> 3)].astype(np.uint32)
+        heads = (windows[:, None] << _BYTE_SHIFTS).ravel()  # bit q of the block at bit 31
+        size = heads.size
+        kind = heads >> np.uint32(29)  # flag and field index
+        bits = (self.packed >> ((kind & np.uint32(3)) * np.uint32(5))) & np.uint32(31)
+        ahead = (heads << np.uint32(3)) >> (np.uint32(32) - bits)  # the length field n
+        ahead *= kind < 4  # literal runs: n + 1 words; repeat runs: one
+        ahead += np.uint32(1)
+        ahead *= np.uint32(self.word_size)
+        ahead += bits
+        ahead += np.arange(3, size + 3, dtype=np.uint32)  # now: where the next run starts
+        table = memoryview(ahead)  # indexed from Python, it gives ints
+        at = p - 8 * first
+        local: list[int] = []
+        while at < size:
+            local.append(at)
+            at = table[at]
+        found = np.asarray(local, dtype=np.int64)
+        # the values each run writes: n + 1 (repeat and literal alike)
+        written = ((heads[found] << np.uint32(3)) >> (np.uint32(32) - bits[found])).astype(
+            np.int64
+        ) + 1
+        totals = np.cumsum(written) + i
+        if totals[-1] >= self.num:  # the last values: stop at the run that writes them
+            last = int(np.searchsorted(totals, self.num))
+            found, at = found[: last + 1], table[int(found[last])]
+            totals = totals[: last + 1]
+        return found + 8 * first, size, int(totals[-1]), at + 8 * first
+
+    def runs(self, starts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Per run: its end (exclusive, in values) and its word, or ``-1 - `` the bit
+        position of its first word for a literal run."""
+        window = self.view64[starts >> 3].astype(np.uint64) << (starts & 7).astype(np.uint64)
+        sizes = np.asarray(self.sizes, dtype=np.uint64)[(window >> np.uint64(61)) & np.uint64(3)]
+        n = (window >> (np.uint64(61) - sizes)) & ((np.uint64(1) << sizes) - np.uint64(1))
+        word_size = np.uint64(self.word_size)
+        word = (window >> (np.uint64(61) - sizes - word_size)) & np.uint64(
+            (1 << self.word_size) - 1
+        )
+        literal = (window >> np.uint64(63)) == 0
+        ends = np.cumsum(n.astype(np.int64) + 1)
+        words = np.where(literal, -1 - (starts + 3 + sizes.astype(np.int64)), word.astype(np.int64))
+        return ends, words
+
+
 def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
     """Decode a Label Studio brush RLE into the mask's alpha channel.
 
@@ -91,8 +218,7 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
         overshoots the end is cut at the end.)
     """
     data = _as_bytes(rle)
-    n_bits = len(data) * 8
-    if n_bits < _HEADER_BITS:
+    if len(data) * 8 < _HEADER_BITS:
         raise RegionError(f"brush RLE is {len(data)} bytes, shorter than its 7-byte header")
     head = int.from_bytes(data[:7], "big")
     num = head >> 24
@@ -102,45 +228,24 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
         raise RegionError(
             f"brush RLE holds {num} values; a {height}x{width} RGBA mask has {height * width * 4}"
         )
-    buf = data + bytes(8)
-    # the 64 bits from every byte offset, as Python ints, a block of offsets at a time
-    view = np.ndarray((len(data) + 1,), dtype=">u8", buffer=buf, strides=(1,))
-    windows: list[int] = []
-    base = block = 0
-    span = 256  # grows while headers follow each other, shrinks when literal runs jump on
-    word_mask = (1 << word_size) - 1
-    # per field index: shift to the run length, its mask, shift to a repeat run's word,
-    # header bits, header and word bits (the window is shifted so that bit p is bit 63)
-    fields = [(61 - s, (1 << s) - 1, 61 - s - word_size, 3 + s, 3 + s + word_size) for s in sizes]
-    runs: list[int] = []  # per run: its end (exclusive, in values), its word or -1-bit position
-    i, p = 0, _HEADER_BITS
-    while i < num and p < n_bits:
-        k = (p >> 3) - base
-        if k >= block:
-            if block:
-                span = min(span * 4, _BLOCK) if k < block + 8 else max(span // 4, 16)
-            base, k = p >> 3, 0
-            windows = view[base : base + span].tolist()
-            block = len(windows)
-        window = windows[k] << (p & 7)
-        to_length, field, to_word, head, head_word = fields[(window >> 61) & 3]
-        n = (window >> to_length) & field
-        i += n + 1
-        if (window >> 63) & 1:  # a repeat run: one word (57 bits in the window: it fits)
-            runs += (i, (window >> to_word) & word_mask)
-            p += head_word
-        else:  # a literal run: its words are gathered below
-            runs += (i, -1 - (p + head))
-            p += head + (n + 1) * word_size
-    if i < num or p > n_bits:
+    stream = _Stream(data, num, word_size, sizes)
+    starts, i, p = stream.starts()
+    if i < num or p > stream.n_bits:
         raise RegionError(
             f"brush RLE ends after {len(data)} bytes, inside its runs "
             f"({min(i, num)} of {num} values written)"
         )
-    table = np.asarray(runs, dtype=np.int64).reshape(-1, 2)
-    ends, words = table[:, 0], table[:, 1]
+    ends, words = stream.runs(starts)
+    return _fill(stream.buf, ends, words, num, word_size).reshape(height, width)
+
+
+def _fill(
+    buf: bytes, ends: NDArray[np.int64], words: NDArray[np.int64], num: int, word_size: int
+) -> NDArray[np.uint8]:
+    """The alpha channel (every fourth value) of the runs: repeat runs spread with
+    ``np.repeat``, the words of literal runs gathered by their bit positions."""
     is_literal = words < 0
-    if i > num:  # the last run overshoots: a repeat run is cut, a literal run is an error
+    if ends.size and ends[-1] > num:  # the last run overshoots: a repeat run is cut
         if is_literal[-1]:
             raise RegionError(f"brush RLE: the last literal run passes the end ({num} values)")
         ends[-1] = num
@@ -167,7 +272,7 @@ def rle_to_mask(rle: Any, height: int, width: int) -> NDArray[np.uint8]:
         )
         bits = np.repeat(bits0 - starts * word_size, n_alpha) + (index * 4 + 3) * word_size
         alpha[index] = _words(buf, bits, word_size).astype(np.uint8)
-    return alpha.reshape(height, width)
+    return alpha
 
 
 #: The official encoder's header: 8-bit words and run-length fields of 3, 4, 8, 16 bits.

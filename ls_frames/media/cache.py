@@ -109,6 +109,7 @@ class MediaCache:
         self.root = Path(root).expanduser().absolute()
         self.root.mkdir(parents=True, exist_ok=True)
         self._real_root = self.root.resolve()
+        self._checked: set[str] = set()  # subfolders made and checked in this run
 
     def entry(self, key: str, ext: str) -> CacheEntry:
         """The entry for identity ``key`` (a hex digest); raises ``ValueError`` when its
@@ -116,12 +117,14 @@ class MediaCache:
         if not re.fullmatch(r"[0-9a-f]{16,128}", key) or (ext and not _EXT.fullmatch(ext)):
             raise ConfigurationError(f"not a cache key: {key!r}{ext!r}")
         folder = self.root / key[:2]
-        folder.mkdir(exist_ok=True)
-        real = folder.resolve()
-        if real.parent != self._real_root:
-            raise ConfigurationError(
-                f"refused: {folder} leads outside the cache directory ({real})"
-            )
+        if key[:2] not in self._checked:
+            folder.mkdir(exist_ok=True)
+            real = folder.resolve()
+            if real.parent != self._real_root:
+                raise ConfigurationError(
+                    f"refused: {folder} leads outside the cache directory ({real})"
+                )
+            self._checked.add(key[:2])
         return CacheEntry(folder / f"{key}{ext}", folder / f"{key}.meta.json")
 
     def load(self, entry: CacheEntry) -> CachedFile | None:

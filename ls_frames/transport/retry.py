@@ -32,6 +32,7 @@ import random
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,7 +240,11 @@ class ClientTransport(httpx.BaseTransport):
     :class:`RetryTransport`. Each request is sent as it is: no redirects followed, no
     credentials added, the body not read, its own timeouts (a request without any, such
     as the token refresh the auth flow sends, gets none here either, as with httpx's own
-    transports).
+    transports). When the environment names no proxy (httpx reads it as
+    ``urllib.request.getproxies``), that client would send every request through its one
+    ``httpx.HTTPTransport``: the request goes there directly, without a second client's
+    work per request (its cookie jar, its URL handling), which costs more than a small
+    file's transfer on loopback.
 
     Parameters
     ----------
@@ -249,10 +254,28 @@ class ClientTransport(httpx.BaseTransport):
 
     def __init__(self, **options: Any) -> None:
         options.setdefault("timeout", None)
-        self._client = httpx.Client(follow_redirects=False, **options)
+        self._direct: httpx.HTTPTransport | None = None
+        self._client: httpx.Client | None = None
+        if set(options) <= {"verify", "limits", "timeout"} and not _environment_proxies():
+            direct = {k: v for k, v in options.items() if k in ("verify", "limits")}
+            self._direct = httpx.HTTPTransport(**direct)
+        else:
+            self._client = httpx.Client(follow_redirects=False, **options)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._direct is not None:
+            return self._direct.handle_request(request)
+        assert self._client is not None
         return self._client.send(request, stream=True)
 
     def close(self) -> None:
-        self._client.close()
+        if self._direct is not None:
+            self._direct.close()
+        if self._client is not None:
+            self._client.close()
+
+
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy httpx would use for some URL."""
+    found = urllib.request.getproxies()
+    return any(found.get(scheme) for scheme in ("http", "https", "all"))
