@@ -20,8 +20,9 @@ import importlib
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 import numpy as np
@@ -32,7 +33,10 @@ import pyarrow.parquet as pq
 from ls_frames.tables.delta.commit import Run, concurrent
 from ls_frames.tables.delta.state import RANGE_COLUMN, deltalake, open_table, table_uri
 
-__all__ = ["commit_files", "overwrite_files", "range_slices"]
+__all__ = ["Chunks", "commit_files", "create_files", "overwrite_files", "range_slices", "write_files"]
+
+#: the rows of a write: one table, or tables streamed one at a time
+Chunks: TypeAlias = "pa.Table | Iterable[pa.Table]"
 
 
 #: how a range file of a few hundred rows is written: no dictionary pages, no Parquet
@@ -117,29 +121,96 @@ class _Files:
             return int(out.tell())
 
 
+def write_files(run: Run, name: str, data: Chunks) -> list[Any]:
+    """Write one file per task range of each table of ``data`` (a table or an iterable of
+    tables, each sorted by range: a range split over two tables gets two files) into
+    table ``name``'s folder; their add actions. Only one table of ``data`` is held at a
+    time."""
+    transaction = importlib.import_module("deltalake.transaction")
+    target = _Files(table_uri(run.uri, name), run.storage_options)
+    codec = "none" if run.compression == "none" else run.compression
+    actions = []
+    for chunk in [data] if isinstance(data, pa.Table) else data:
+        for task_range, rows in range_slices(chunk):
+            for piece in _pieces(_dense(rows), run.target_file_size):
+                path = f"{RANGE_COLUMN}={task_range}/part-{uuid.uuid4().hex}.{codec}.parquet"
+                size = target.write(path, piece, codec)
+                actions.append(
+                    transaction.AddAction(
+                        path,
+                        size,
+                        {RANGE_COLUMN: str(task_range)},
+                        int(time.time() * 1000),
+                        True,
+                        _stats(piece),
+                    )
+                )
+    return actions
+
+
+def _pieces(rows: pa.Table, target_size: int | None) -> list[pa.Table]:
+    """``rows`` cut into files of about ``target_size`` bytes (in memory) when given."""
+    if not target_size or rows.nbytes <= target_size or rows.num_rows < 2:
+        return [rows]
+    count = min(rows.num_rows, -(-rows.nbytes // int(target_size)))
+    step = -(-rows.num_rows // count)
+    return [rows.slice(at, step) for at in range(0, rows.num_rows, step)]
+
+
+def create_files(
+    run: Run, name: str, data: Chunks, *, schema: pa.Schema, metadata: dict[str, str]
+) -> Any:
+    """Create table ``name`` from the range files of ``data`` in one commit (version 0);
+    returns the table. A table someone else created first raises
+    :class:`~ls_frames.errors.ConcurrentWriteError`."""
+    dl = deltalake()
+    transaction = importlib.import_module("deltalake.transaction")
+    actions = write_files(run, name, data)
+    uri = table_uri(run.uri, name)
+    try:
+        transaction.create_table_with_add_actions(
+            uri,
+            dl.Schema.from_arrow(schema),
+            actions,
+            mode="error",
+            partition_by=[RANGE_COLUMN],
+            configuration={"delta.dataSkippingNumIndexedCols": "-1"},
+            storage_options=run.storage_options,
+            commit_properties=run.properties(metadata),
+        )
+    except (dl.exceptions.CommitFailedError, dl.exceptions.DeltaError) as exc:
+        if not dl.DeltaTable.is_deltatable(uri, run.storage_options):
+            raise
+        latest = open_table(run.uri, name, storage_options=run.storage_options).version()
+        raise concurrent(name, None, latest) from exc
+    run.commits += 1
+    return open_table(run.uri, name, storage_options=run.storage_options)
+
+
 def commit_files(
     run: Run,
     name: str,
     base: Any,
-    data: pa.Table,
+    data: Chunks,
     *,
     replace: list[int] | None,
     schema: pa.Schema,
     metadata: dict[str, str],
 ) -> Any:
-    """Write one file per task range of ``data`` into the existing table ``base`` and
-    commit them in one transaction on top of ``base``'s version, with ``schema`` as the
-    table's schema. ``replace`` names the ranges whose files the commit removes
-    (``None``: it only adds). Returns the table at the new version; a commit someone
-    else made first raises :class:`~ls_frames.errors.ConcurrentWriteError`."""
+    """Write one file per task range of ``data`` (a table, or tables streamed one at a
+    time) into the existing table ``base`` and commit them in one transaction on top of
+    ``base``'s version, with ``schema`` as the table's schema. ``replace`` names the
+    ranges whose files the commit removes (``None``: it only adds). Returns the table at
+    the new version; a commit someone else made first raises
+    :class:`~ls_frames.errors.ConcurrentWriteError`."""
     return _commit(run, name, base, data, replace, schema, metadata, everything=False)
 
 
 def overwrite_files(
-    run: Run, name: str, base: Any, data: pa.Table, *, schema: pa.Schema, metadata: dict[str, str]
+    run: Run, name: str, base: Any, data: Chunks, *, schema: pa.Schema, metadata: dict[str, str]
 ) -> Any:
-    """Like :func:`commit_files`, replacing every file of the table (a full write's
-    first commit into a table that exists)."""
+    """Like :func:`commit_files`, replacing every file of the table (a full write into a
+    table that exists)."""
     return _commit(run, name, base, data, None, schema, metadata, everything=True)
 
 
@@ -147,7 +218,7 @@ def _commit(
     run: Run,
     name: str,
     base: Any,
-    data: pa.Table,
+    data: Chunks,
     replace: list[int] | None,
     schema: pa.Schema,
     metadata: dict[str, str],
@@ -155,25 +226,7 @@ def _commit(
     everything: bool,
 ) -> Any:
     dl = deltalake()
-    transaction = importlib.import_module("deltalake.transaction")
-    uri = table_uri(run.uri, name)
-    target = _Files(uri, run.storage_options)
-    codec = "none" if run.compression == "none" else run.compression
-    actions = []
-    for task_range, rows in range_slices(data):
-        rows = _dense(rows)
-        path = f"{RANGE_COLUMN}={task_range}/part-{uuid.uuid4().hex}.{codec}.parquet"
-        size = target.write(path, rows, codec)
-        actions.append(
-            transaction.AddAction(
-                path,
-                size,
-                {RANGE_COLUMN: str(task_range)},
-                int(time.time() * 1000),
-                True,
-                _stats(rows),
-            )
-        )
+    actions = write_files(run, name, data)
     expected = int(base.version())
     filters = None
     mode = "append"
