@@ -1,20 +1,23 @@
 """Write a Delta dataset: everything once, then only the task ranges that changed.
 
-Every table is partitioned by ``task_range = task_id // tasks_per_file`` and each
-partition holds one file (rows in ``task_id`` order after a full write; a refresh writes a
-range's kept rows, then its new ones). A full write commits
-:data:`~ls_frames.tables.delta.layout.RANGES_PER_COMMIT`
-ranges at a time (delta-rs creates a new table with the first), the dataset version
-being its last ``tasks`` commit. A refresh (``full=False``)
+Every table is partitioned by ``task_range = task_id // width`` (each table its own width:
+by default the one that puts about
+:data:`~ls_frames.tables.delta.stream.ROWS_PER_FILE` of its rows in a range); a partition
+holds one file, or a few when its rows did not fit one chunk, rows in ``task_id`` order.
+A full write streams the part's tables a chunk of ranges at a time
+(:mod:`ls_frames.tables.delta.stream`) into files written with ``pyarrow.parquet`` and
+commits each table once (a new table is created by that commit), the dataset version
+being its ``tasks`` commit. A refresh (``full=False``)
 reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
-their new rows and replaces exactly those partitions in one commit per table (each
-range's file written with ``pyarrow.parquet``, then one
+their new rows and replaces exactly those partitions in one commit per table (the files
+written a group of ranges at a time, then one
 ``create_write_transaction(mode="overwrite")`` filtered on those ranges: a delete and an
 insert in one transaction, the delete on partition values only, no scan; see
-:mod:`ls_frames.tables.delta.files`). Nothing else is
-read or rewritten, so the bytes a refresh writes grow with the number of ranges touched,
-not with the table: with copy-on-write (delta-rs writes no deletion vectors) 0.1 %
-scattered changes touch about ``1 - exp(-0.001 * tasks_per_file)`` of the ranges.
+:mod:`ls_frames.tables.delta.files`). Nothing else is read or rewritten. With
+copy-on-write (delta-rs writes no deletion vectors) ``k`` scattered changes touch about
+``1 - exp(-k / ranges)`` of a table's ranges; a file costs about as much to rewrite as
+~1,700 of its rows, so ranges of many rows make a refresh cheap as long as it is much
+cheaper than a snapshot of the project.
 
 Commits are made without retries against the versions the run started from
 (``max_commit_retries=0``), the ``tasks`` table last with the map of every table's
@@ -42,7 +45,12 @@ from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES
 from ls_frames.tables.dataset import read_manifest, table_files
 from ls_frames.tables.delta.commit import Run, base_table, concurrent, files
-from ls_frames.tables.delta.files import commit_files, create_files, overwrite_files
+from ls_frames.tables.delta.files import (
+    WholeRanges,
+    commit_files,
+    create_files,
+    overwrite_files,
+)
 from ls_frames.tables.delta.layout import commit_order, conform, target_schema
 from ls_frames.tables.delta.state import (
     RANGE_COLUMN,
@@ -54,7 +62,7 @@ from ls_frames.tables.delta.state import (
     table_uri,
 )
 from ls_frames.tables.delta.storage import check_storage_options
-from ls_frames.tables.delta.stream import CHUNK_ROWS, auto_width, chunks, task_span
+from ls_frames.tables.delta.stream import CHUNK_ROWS, auto_width, chunks, filtered, task_span
 from ls_frames.tables.dtypes import Compression, check_compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
@@ -373,18 +381,16 @@ def _groups(base: Any, ranges: list[int]) -> list[list[int]]:
 def _rewritten(
     run: Run, name: str, base: Any, refresh: _Refresh, schema: pa.Schema, new: pa.Table
 ) -> Iterator[pa.Table]:
-    """The touched ranges as they become, a group of ranges at a time: each range's kept
-    rows (sorted), then its new ones (not sorted again: sorting the concatenation cost a
-    third of a merge's time)."""
+    """The touched ranges as they become, a group of ranges at a time, in task order (so
+    that a re-layout reads the files in one pass)."""
     width = refresh.widths[name]
     keep = pc.invert(pc.field("task_id").isin(refresh.changed))
     ranges = new.column(RANGE_COLUMN)
     for group in _groups(base, refresh.touched):
         old = files_dataset(base, table_uri(run.uri, name), run.storage_options, group)
-        kept = conform(old.to_table(filter=keep), schema, width)
-        yield pa.concat_tables(
-            [kept, new.filter(pc.is_in(ranges, pa.array(group, pa.int64())))]
-        )
+        kept = filtered(old, keep, schema, width)
+        added = new.filter(pc.is_in(ranges, pa.array(group, pa.int64())))
+        yield conform(pa.concat_tables([kept, added]), schema, width)
 
 
 def _values(run: Run, base: Any, refresh: _Refresh, new: pa.Table, keys: list[str]) -> set[str]:
@@ -428,8 +434,9 @@ def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
     old_rows = 0
     same = False
     if base is not None:
-        touched = files_dataset(base, table_uri(run.uri, name), run.storage_options, refresh.touched)
-        before_rows = touched.to_table(filter=pc.field("task_id").isin(refresh.changed))
+        uri = table_uri(run.uri, name)
+        touched = files_dataset(base, uri, run.storage_options, refresh.touched)
+        before_rows = filtered(touched, pc.field("task_id").isin(refresh.changed), schema, width)
         old_rows = before_rows.num_rows
         same = conform(before_rows, schema, width).equals(after_rows)
     if same and not last:
@@ -441,7 +448,7 @@ def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
     if not same:
         refresh.rows[name] = refresh.rows.get(name, 0) - old_rows + after_rows.num_rows
         if base is not None:
-            data = _rewritten(run, name, base, refresh, schema, after_rows)
+            data = WholeRanges(_rewritten(run, name, base, refresh, schema, after_rows))
     metadata = run.document(name, width)
     if last:
         assert base is not None
