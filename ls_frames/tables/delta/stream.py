@@ -35,6 +35,7 @@ __all__ = [
     "auto_width",
     "chunks",
     "filtered",
+    "rows_of",
     "task_span",
 ]
 
@@ -108,6 +109,14 @@ def _in_order(source: pds.Dataset, schema: pa.Schema, width: int) -> Iterator[pa
             pending, rows, size = [], 0, 0
     if pending:
         yield pa.concat_tables(pending)
+
+
+def rows_of(source: pds.Dataset, ids: pa.Array) -> int:
+    """How many rows of ``source`` belong to the tasks ``ids`` (only ``task_id`` read)."""
+    return sum(
+        int(pc.sum(pc.is_in(batch.column(0).cast(pa.int64()), value_set=ids)).as_py() or 0)
+        for batch in _batches(source, ["task_id"])
+    )
 
 
 def filtered(source: pds.Dataset, keep: pc.Expression, schema: pa.Schema, width: int) -> pa.Table:

@@ -62,7 +62,14 @@ from ls_frames.tables.delta.state import (
     table_uri,
 )
 from ls_frames.tables.delta.storage import check_storage_options
-from ls_frames.tables.delta.stream import CHUNK_ROWS, auto_width, chunks, filtered, task_span
+from ls_frames.tables.delta.stream import (
+    CHUNK_ROWS,
+    auto_width,
+    chunks,
+    filtered,
+    rows_of,
+    task_span,
+)
 from ls_frames.tables.dtypes import Compression, check_compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
@@ -436,9 +443,11 @@ def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
     if base is not None:
         uri = table_uri(run.uri, name)
         touched = files_dataset(base, uri, run.storage_options, refresh.touched)
-        before_rows = filtered(touched, pc.field("task_id").isin(refresh.changed), schema, width)
-        old_rows = before_rows.num_rows
-        same = conform(before_rows, schema, width).equals(after_rows)
+        old_rows = rows_of(touched, refresh.changed)
+        if old_rows == after_rows.num_rows:  # else the rows changed: no need to compare
+            wanted = pc.field("task_id").isin(refresh.changed)
+            before_rows = conform(filtered(touched, wanted, schema, width), schema, width)
+            same = before_rows.equals(after_rows)
     if same and not last:
         return
     if same and not run.commits:
