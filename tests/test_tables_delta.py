@@ -27,6 +27,7 @@ from tests.delta_helpers import (
 
 need_deltalake()
 
+import pyarrow as pa  # noqa: E402
 from deltalake import DeltaTable, write_deltalake  # noqa: E402
 
 from ls_frames.tables import delta  # noqa: E402
@@ -169,6 +170,42 @@ def test_a_full_write_streams_the_part_a_chunk_at_a_time(
     for _, rows, widest in held:  # a chunk: under 3 rows + a batch, or one range
         assert rows <= max(3 + 2, widest)
     assert_same_frames(read_delta(tmp_path / "ds"), ls_frames.read_parquet(part))
+
+
+def test_a_merge_rewrites_its_ranges_a_group_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merge reads and rewrites the touched ranges a few rows at a time (in groups of
+    ranges, one file each) and gives the same tables as a fresh export of the tasks."""
+    monkeypatch.setattr(delta.stream, "BATCH_ROWS", 2)
+    monkeypatch.setattr(delta.write, "CHUNK_ROWS", 2)
+    groups: list[list[int]] = []
+    real = delta.write._groups
+
+    def counted(base: Any, ranges: list[int]) -> list[list[int]]:
+        out: list[list[int]] = real(base, ranges)
+        groups.extend(out)
+        return out
+
+    monkeypatch.setattr(delta.write, "_groups", counted)
+    uri, written = first(tmp_path, width=1)
+    changes, final = refresh(tasks())
+    part = write(tmp_path, "part", changes)
+    result = write_delta(
+        uri,
+        part,
+        provenance=PROVENANCE,
+        drop_tasks=[20013, 20016],
+        full=False,
+        expected=written.state,
+    )
+    assert_same_frames(read_delta(uri), ls_frames.read_parquet(write(tmp_path, "want", final)))
+    assert len(groups) > 3 and all(len(g) >= 1 for g in groups)
+    for name, entry in result.per_table.items():  # one file per rewritten range
+        added = pa.table(DeltaTable(uri / name).get_add_actions(flatten=True))
+        ranges = added.column("partition.task_range").to_pylist()
+        assert len(ranges) == len(set(ranges)), name
+        assert entry["commits"] == 1
 
 
 def test_the_default_width_gives_each_table_ranges_of_many_rows(
