@@ -189,10 +189,13 @@ def write_delta(
     storage_options
         Options for the object store (see the README for S3 and MinIO).
     tasks_per_file
-        The width of the task ranges a new table is partitioned by (an existing table
-        keeps its own; :func:`compact_delta` changes it).
+        The width of the task ranges a full write lays every table out in; ``None``
+        (the default) gives each table the width that puts about
+        :data:`~ls_frames.tables.delta.stream.ROWS_PER_FILE` of its rows in a range. A
+        merge keeps the tables' widths (:func:`compact_delta` changes them).
     target_file_size
-        Bytes at which delta-rs starts another file within a partition.
+        Bytes after which a range written over several chunks goes on in another file
+        of its partition.
     compression
         The Parquet codec.
 
