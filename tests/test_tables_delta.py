@@ -177,13 +177,12 @@ def test_a_merge_rewrites_its_ranges_a_group_at_a_time(
 ) -> None:
     """A merge reads and rewrites the touched ranges a few rows at a time (in groups of
     ranges, one file each) and gives the same tables as a fresh export of the tasks."""
-    monkeypatch.setattr(delta.stream, "BATCH_ROWS", 2)
     monkeypatch.setattr(delta.write, "CHUNK_ROWS", 2)
     groups: list[list[int]] = []
     real = delta.write._groups
 
-    def counted(base: Any, ranges: list[int]) -> list[list[int]]:
-        out: list[list[int]] = real(base, ranges)
+    def counted(actions: Any, ranges: list[int]) -> list[list[int]]:
+        out: list[list[int]] = real(actions, ranges)
         groups.extend(out)
         return out
 

@@ -34,8 +34,6 @@ __all__ = [
     "ROWS_PER_FILE",
     "auto_width",
     "chunks",
-    "filtered",
-    "rows_of",
     "task_span",
 ]
 
@@ -109,24 +107,6 @@ def _in_order(source: pds.Dataset, schema: pa.Schema, width: int) -> Iterator[pa
             pending, rows, size = [], 0, 0
     if pending:
         yield pa.concat_tables(pending)
-
-
-def rows_of(source: pds.Dataset, ids: pa.Array) -> int:
-    """How many rows of ``source`` belong to the tasks ``ids`` (only ``task_id`` read)."""
-    return sum(
-        int(pc.sum(pc.is_in(batch.column(0).cast(pa.int64()), value_set=ids)).as_py() or 0)
-        for batch in _batches(source, ["task_id"])
-    )
-
-
-def filtered(source: pds.Dataset, keep: pc.Expression, schema: pa.Schema, width: int) -> pa.Table:
-    """The rows of ``source`` that ``keep`` selects, conformed to ``schema`` (not sorted),
-    read a batch at a time: only the rows kept are held."""
-    parts = [
-        conform(pa.Table.from_batches([batch]).filter(keep), schema, width, sort=False)
-        for batch in _batches(source)
-    ]
-    return pa.concat_tables(parts) if parts else conform(schema.empty_table(), schema, width)
 
 
 def _batches(source: pds.Dataset, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:

@@ -62,14 +62,7 @@ from ls_frames.tables.delta.state import (
     table_uri,
 )
 from ls_frames.tables.delta.storage import check_storage_options
-from ls_frames.tables.delta.stream import (
-    CHUNK_ROWS,
-    auto_width,
-    chunks,
-    filtered,
-    rows_of,
-    task_span,
-)
+from ls_frames.tables.delta.stream import CHUNK_ROWS, auto_width, chunks, task_span
 from ls_frames.tables.dtypes import Compression, check_compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
@@ -364,10 +357,9 @@ def _merge(
     return refresh.result
 
 
-def _groups(base: Any, ranges: list[int]) -> list[list[int]]:
+def _groups(actions: pa.Table, ranges: list[int]) -> list[list[int]]:
     """``ranges`` in groups of about :data:`~ls_frames.tables.delta.stream.CHUNK_ROWS`
-    rows of ``base`` (by its files' statistics), read and rewritten one at a time."""
-    actions = pa.table(base.get_add_actions(flatten=True))
+    rows (by the files' statistics in ``actions``), read and rewritten one at a time."""
     column = f"partition.{RANGE_COLUMN}"
     counts: dict[int, int] = {}
     if column in actions.column_names:
@@ -388,6 +380,17 @@ def _groups(base: Any, ranges: list[int]) -> list[list[int]]:
     return groups
 
 
+def _touched(
+    run: Run, name: str, base: Any, ranges: list[int]
+) -> Iterator[tuple[list[int], pds.Dataset]]:
+    """The files of ``base``'s ``ranges``, a group of ranges at a time (the add actions
+    read once): each group and its files."""
+    actions = pa.table(base.get_add_actions(flatten=True))
+    uri = table_uri(run.uri, name)
+    for group in _groups(actions, ranges):
+        yield group, files_dataset(base, uri, run.storage_options, group, actions=actions)
+
+
 def _rewritten(
     run: Run, name: str, base: Any, refresh: _Refresh, schema: pa.Schema, new: pa.Table
 ) -> Iterator[pa.Table]:
@@ -396,9 +399,8 @@ def _rewritten(
     width = refresh.widths[name]
     keep = pc.invert(pc.field("task_id").isin(refresh.changed))
     ranges = new.column(RANGE_COLUMN)
-    for group in _groups(base, refresh.touched):
-        old = files_dataset(base, table_uri(run.uri, name), run.storage_options, group)
-        kept = filtered(old, keep, schema, width)
+    for group, old in _touched(run, name, base, refresh.touched):
+        kept = conform(old.to_table(filter=keep), schema, width, sort=False)
         added = new.filter(pc.is_in(ranges, pa.array(group, pa.int64())))
         yield conform(pa.concat_tables([kept, added]), schema, width)
 
@@ -408,11 +410,11 @@ def _values(run: Run, base: Any, refresh: _Refresh, new: pa.Table, keys: list[st
     rows or in the rows kept (only those columns are read)."""
     have = set(pa.schema(base.schema().to_arrow()).names)
     columns = [f"{_DATA}{k}" for k in keys if f"{_DATA}{k}" in have]
-    old = files_dataset(base, table_uri(run.uri, "tasks"), run.storage_options, refresh.touched)
-    kept = old.to_table(
-        columns=columns, filter=pc.invert(pc.field("task_id").isin(refresh.changed))
-    )
-    found = {c for c in columns if kept.column(c).null_count < kept.num_rows}
+    keep = pc.invert(pc.field("task_id").isin(refresh.changed))
+    found: set[str] = set()
+    for _, old in _touched(run, "tasks", base, refresh.touched):
+        kept = old.to_table(columns=columns, filter=keep)
+        found |= {c for c in columns if kept.column(c).null_count < kept.num_rows}
     return found | {
         c
         for c in new.column_names
@@ -444,13 +446,12 @@ def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
     old_rows = 0
     same = False
     if base is not None:
-        uri = table_uri(run.uri, name)
-        touched = files_dataset(base, uri, run.storage_options, refresh.touched)
-        old_rows = rows_of(touched, refresh.changed)
+        wanted = pc.field("task_id").isin(refresh.changed)
+        groups = [files for _, files in _touched(run, name, base, refresh.touched)]
+        old_rows = sum(group.count_rows(filter=wanted) for group in groups)
         if old_rows == after_rows.num_rows:  # else the rows changed: no need to compare
-            wanted = pc.field("task_id").isin(refresh.changed)
-            before_rows = conform(filtered(touched, wanted, schema, width), schema, width)
-            same = before_rows.equals(after_rows)
+            olds = [conform(g.to_table(filter=wanted), schema, width) for g in groups]
+            same = conform(pa.concat_tables(olds), schema, width).equals(after_rows)
     if same and not last:
         return
     if same and not run.commits:
