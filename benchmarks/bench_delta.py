@@ -6,27 +6,32 @@ in one run, on a synthetic dataset in the shapes of ls_frames' tables.
    with numpy/pyarrow, as a Parquet dataset in ls_frames' format (``base``);
 2. change ``--changed`` of the tasks, scattered at random (new ``updated_at``, new text,
    their regions relabelled, one region more), as the ``part`` sync hands over;
-3. for each ``--tasks-per-file`` width: ``write_delta(full=True)`` (the first run: what a
-   full Delta overwrite costs), then ``write_delta(full=False)`` with the part (the
-   refresh), timed, bytes and files counted;
+3. for each ``--tasks-per-file`` width (``auto``: the default, each table its own width):
+   ``write_delta(full=True)`` (the first run: what a full Delta overwrite costs), then
+   ``write_delta(full=False)`` with the part (the refresh), each in a fresh subprocess
+   (wall and CPU time, peak RSS from ``getrusage``), bytes and files counted;
 4. ``upsert_tasks`` of the Parquet dataset (what ``sync_parquet`` does: rewrite it all);
 5. read every table (pyarrow.dataset and Polars) at each layout and after
    ``compact_delta`` to one range per table.
 
-Peak RSS is sampled per phase (every 20 ms), the process's whole RSS at that moment
-(the generated tables stay in memory throughout: about 2 GB at 1,000,000 tasks).
+The Delta writes run in their own processes; the other phases' peak RSS is sampled
+(every 20 ms) in this one, where the generated tables stay in memory (about 2 GB at
+1,000,000 tasks).
 
 Usage::
 
     python benchmarks/bench_delta.py                       # 1,000,000 tasks, 0.1 % changed
-    python benchmarks/bench_delta.py --tasks 100000 --tasks-per-file 100,1000
+    python benchmarks/bench_delta.py --tasks 100000 --tasks-per-file auto,100,1000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -309,6 +314,57 @@ def alternatives(work: Path, base: Path, part: Path, changed: np.ndarray) -> Non
         )
 
 
+def step(kind: str, uri: Path, source: Path, width: str) -> dict[str, Any]:
+    """One Delta write in a fresh process: wall and CPU seconds, peak RSS, what it wrote."""
+    cmd = [sys.executable, __file__, "--step", kind, "--uri", str(uri), "--source", str(source)]
+    done = subprocess.run([*cmd, "--tasks-per-file", width], check=True, capture_output=True)
+    entry: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    print(
+        f"  delta {kind:<5} ({width}/file){'':<14} {entry['seconds']:8.2f} s  cpu "
+        f"{entry['cpu']:6.2f} s  peak {entry['peak_rss_mb']:7.0f} MB",
+        flush=True,
+    )
+    return entry
+
+
+def _step(args: argparse.Namespace) -> None:
+    from ls_frames.tables.delta import delta_state, write_delta
+
+    width = None if args.tasks_per_file == "auto" else int(args.tasks_per_file)
+    started, cpu = time.perf_counter(), time.process_time()
+    if args.step == "full":
+        done = write_delta(
+            args.uri,
+            args.source,
+            provenance={"run": 1},
+            full=True,
+            expected=None,
+            tasks_per_file=width,
+        )
+    else:
+        done = write_delta(
+            args.uri,
+            args.source,
+            provenance={"run": 2},
+            full=False,
+            expected=delta_state(args.uri),
+        )
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - started,
+                "cpu": time.process_time() - cpu,
+                "peak_rss_mb": usage.ru_maxrss / 1024,
+                "bytes": done.bytes_written,
+                "files": done.files_written,
+                "removed": done.bytes_removed,
+                "files_removed": done.files_removed,
+            }
+        )
+    )
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     out = fn()
@@ -320,13 +376,20 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--changed", type=float, default=0.001)
     parser.add_argument("--regions", type=int, default=2)
-    parser.add_argument("--tasks-per-file", default="100", help="comma-separated widths")
+    parser.add_argument(
+        "--tasks-per-file", default="auto", help="comma-separated widths (auto: the default)"
+    )
     parser.add_argument(
         "--alternatives", action="store_true", help="also delta-rs's own predicate and merge"
     )
     parser.add_argument("--dir", default=None, help="work folder (a temporary one by default)")
+    parser.add_argument("--step", choices=["full", "merge"], help=argparse.SUPPRESS)
+    parser.add_argument("--uri", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from ls_frames.tables.delta import compact_delta, delta_state, write_delta
+    if args.step:
+        return _step(args)
+    from ls_frames.tables.delta import compact_delta
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="bench_delta-"))
     results: dict[str, dict[str, Any]] = {}
@@ -340,7 +403,7 @@ def main() -> None:
         part = save(part_tables, work / "part")
     base_bytes = size(base)
     print(f"  base dataset: {base_bytes / 2**20:,.0f} MiB, part {size(part) / 2**20:,.1f} MiB")
-    widths = [int(w) for w in args.tasks_per_file.split(",") if w]
+    widths = [w for w in args.tasks_per_file.split(",") if w]
     if not widths:
         alternatives(work, base, part, changed)
         if not args.dir:
@@ -348,20 +411,8 @@ def main() -> None:
         return
     for width in widths:
         uri = work / f"delta-{width}"
-        with phase(results, f"delta full write ({width}/file)") as entry:
-            full = write_delta(
-                uri, base, provenance={"run": 1}, full=True, expected=None, tasks_per_file=width
-            )
-            entry.update(bytes=full.bytes_written, files=full.files_written)
-        state = delta_state(uri)
-        with phase(results, f"delta merge ({width}/file)") as entry:
-            merged = write_delta(uri, part, provenance={"run": 2}, full=False, expected=state)
-            entry.update(
-                bytes=merged.bytes_written,
-                files=merged.files_written,
-                removed=merged.bytes_removed,
-                files_removed=merged.files_removed,
-            )
+        results[f"delta full write ({width}/file)"] = step("full", uri, base, width)
+        results[f"delta merge ({width}/file)"] = step("merge", uri, part, width)
         for reader in ("pyarrow", "polars"):
             with phase(results, f"read all, {reader} ({width}/file)") as entry:
                 entry["rows"] = read_all(uri, reader)
@@ -415,7 +466,8 @@ def main() -> None:
         print(
             f"merge ({width}/file): vs parquet rewrite {upsert['upsert_seconds'] / m['seconds']:.1f}x "
             f"less time, {upsert['bytes'] / max(1, m['bytes']):.1f}x fewer bytes; vs delta full "
-            f"overwrite {f['seconds'] / m['seconds']:.1f}x less time, "
+            f"overwrite {f['seconds'] / m['seconds']:.1f}x less time "
+            f"({f['cpu'] / m['cpu']:.1f}x less CPU), "
             f"{f['bytes'] / max(1, m['bytes']):.1f}x fewer bytes; rewrote "
             f"{m['removed'] / 2**20:.1f} MiB in {m['files_removed']:,} files"
         )

@@ -70,7 +70,9 @@ def _phase(args: argparse.Namespace) -> None:
             )
             info = {}
     info["seconds"] = time.perf_counter() - started
-    info["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    info["cpu"] = usage.ru_utime + usage.ru_stime  # this process's, not the server's
+    info["peak_rss_mb"] = usage.ru_maxrss / 1024
     print(json.dumps(info))
 
 
@@ -226,10 +228,16 @@ def main() -> None:
     full = runs["full export"] = _run(args, "export", args.work / "fresh")
     print(f"full export (export_project): {full}", flush=True)
     print()
-    print(f"{'run':36} {'seconds':>8} {'full/run':>9} {'peak RSS MB':>12}  requests")
+    first = runs["first sync (full)"]
+    print(f"load average {os.getloadavg()[0]:.1f} (the server shares the machine)")
+    print(
+        f"{'run':36} {'seconds':>8} {'full/run':>9} {'first/run':>10} {'cpu s':>7} "
+        f"{'peak RSS MB':>12}  requests"
+    )
     for name, r in runs.items():
         print(
             f"{name:36} {r['seconds']:8.2f} {full['seconds'] / r['seconds']:8.1f}x "
+            f"{first['seconds'] / r['seconds']:9.1f}x {r['cpu']:7.2f} "
             f"{r['peak_rss_mb']:12.0f}  {r.get('requests', '')}"
             + (
                 f" v{r['version']} {r['commits']} commit(s) {r['bytes_written']:,} B written,"

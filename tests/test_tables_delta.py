@@ -27,6 +27,7 @@ from tests.delta_helpers import (
 
 need_deltalake()
 
+import pyarrow as pa  # noqa: E402
 from deltalake import DeltaTable, write_deltalake  # noqa: E402
 
 from ls_frames.tables import delta  # noqa: E402
@@ -135,18 +136,95 @@ def _sizes(table: Any) -> list[int]:
     return sizes
 
 
-def test_a_big_full_write_is_cut_into_commits(
+@pytest.mark.parametrize("order", ["task order", "shuffled"])
+def test_a_full_write_streams_the_part_a_chunk_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """A full write holds a few rows at a time (read in task order, or one filtered pass
+    per chunk when the part is not in task order), whatever the number of ranges, and
+    commits each table once: the dataset version is that commit."""
+    monkeypatch.setattr(delta.stream, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(delta.stream, "BATCH_ROWS", 2)
+    held: list[tuple[str, int, int]] = []
+    real = delta.stream.chunks
+
+    def counted(source: Any, schema: Any, width: int) -> Any:
+        for chunk in real(source, schema, width):
+            ranges = chunk.column("task_range").to_pylist()
+            widest = max(map(ranges.count, ranges), default=0)
+            held.append((schema.names[0], chunk.num_rows, widest))
+            yield chunk
+
+    monkeypatch.setattr(delta.write, "chunks", counted)
+    docs = tasks()
+    if order == "shuffled":
+        docs = docs[1::2] + docs[::2]
+    part = write(tmp_path, "full", docs)
+    result = write_delta(
+        tmp_path / "ds", part, provenance=PROVENANCE, full=True, expected=None, tasks_per_file=1
+    )
+    assert result.commits == 6 and result.state.version == 0
+    assert all(entry["commits"] == 1 for entry in result.per_table.values())
+    assert delta_state(tmp_path / "ds") == result.state
+    assert len(held) > 12  # many chunks, each whole ranges of a few rows
+    for _, rows, widest in held:  # a chunk: under 3 rows + a batch, or one range
+        assert rows <= max(3 + 2, widest)
+    assert_same_frames(read_delta(tmp_path / "ds"), ls_frames.read_parquet(part))
+
+
+def test_a_merge_rewrites_its_ranges_a_group_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """delta-rs holds a writer per partition until a write ends: a full write commits a
-    few hundred task ranges at a time; the dataset version is the last tasks commit."""
-    monkeypatch.setattr(delta.layout, "RANGES_PER_COMMIT", 2)
-    uri, result = first(tmp_path, width=1)
-    assert result.per_table["tasks"]["commits"] == 6  # 12 tasks, 2 a commit
-    assert result.state.version == 5 and delta_state(uri) == result.state
-    with pytest.raises(ConfigurationError, match="no dataset version at or before 3"):
-        delta_state(uri, version=3)  # a commit of the write, not a dataset version
-    assert_same_frames(read_delta(uri), ls_frames.read_parquet(tmp_path / "full"))
+    """A merge reads and rewrites the touched ranges a few rows at a time (in groups of
+    ranges, one file each) and gives the same tables as a fresh export of the tasks."""
+    monkeypatch.setattr(delta.write, "CHUNK_ROWS", 2)
+    groups: list[list[int]] = []
+    real = delta.write._groups
+
+    def counted(actions: Any, ranges: list[int]) -> list[list[int]]:
+        out: list[list[int]] = real(actions, ranges)
+        groups.extend(out)
+        return out
+
+    monkeypatch.setattr(delta.write, "_groups", counted)
+    uri, written = first(tmp_path, width=1)
+    changes, final = refresh(tasks())
+    part = write(tmp_path, "part", changes)
+    result = write_delta(
+        uri,
+        part,
+        provenance=PROVENANCE,
+        drop_tasks=[20013, 20016],
+        full=False,
+        expected=written.state,
+    )
+    assert_same_frames(read_delta(uri), ls_frames.read_parquet(write(tmp_path, "want", final)))
+    assert len(groups) > 3 and all(len(g) >= 1 for g in groups)
+    for name, entry in result.per_table.items():  # one file per rewritten range
+        added = pa.table(DeltaTable(uri / name).get_add_actions(flatten=True))
+        ranges = added.column("partition.task_range").to_pylist()
+        assert len(ranges) == len(set(ranges)), name
+        assert entry["commits"] == 1
+
+
+def test_the_default_width_gives_each_table_ranges_of_many_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without tasks_per_file each table gets the width that puts about ROWS_PER_FILE of
+    its rows in a range: a table with more rows per task gets narrower ranges."""
+    monkeypatch.setattr(delta.stream, "ROWS_PER_FILE", 8)
+    part = write(tmp_path, "full", tasks())
+    result = write_delta(tmp_path / "ds", part, provenance=PROVENANCE, full=True, expected=None)
+    widths = result.state.tasks_per_file or {}
+    frames = ls_frames.read_parquet(part)
+    assert widths["regions"] < widths["tasks"]
+    ranges = {}
+    for name in ("tasks", "regions"):
+        table = DeltaTable(tmp_path / "ds" / name).to_pyarrow_table()
+        ranges[name] = len(set(table.column("task_range").to_pylist()))
+        assert table.num_rows / ranges[name] <= 2 * 8  # about 8 rows a range, on average
+    assert ranges["regions"] > ranges["tasks"] > 1
+    assert_same_frames(read_delta(tmp_path / "ds"), frames)
 
 
 def test_a_run_without_changes_commits_nothing(tmp_path: Path) -> None:

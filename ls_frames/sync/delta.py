@@ -68,7 +68,7 @@ class DeltaStore:
         *,
         storage_options: Mapping[str, str] | None,
         progress: bool | None,
-        tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
+        tasks_per_file: int | None = DEFAULT_TASKS_PER_FILE,
     ) -> None:
         self.location = os.fspath(table_uri)
         self.tasks_per_file = tasks_per_file
@@ -188,7 +188,7 @@ def sync_delta(
     timeout: float | None = None,
     progress: bool | None = None,
     scratch_dir: str | os.PathLike[str] | None = None,
-    tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
+    tasks_per_file: int | None = DEFAULT_TASKS_PER_FILE,
 ) -> DeltaSyncResult:
     """Bring the Delta tables under ``table_uri`` up to date with ``project``.
 
@@ -239,10 +239,13 @@ def sync_delta(
         tables); the system's temporary folder by default. Removed afterwards.
     tasks_per_file
         The width of the task-id ranges a full run lays the tables out in (one file per
-        range; later runs keep the tables' width). Small ranges make a refresh rewrite
-        little and readers open many files: 100 (the default) suits refreshes of a few
-        scattered tasks; for read-heavy tables pick thousands, or widen them later with
-        :func:`~ls_frames.compact_delta`.
+        range; later runs keep the tables' widths). ``None`` (the default) gives each
+        table the width that puts about 65,536 of its rows in a file: a refresh rewrites
+        the files that hold a changed task, and a file costs as much to rewrite as ~1,700
+        of its rows, so a few large files make refreshes and readers fast. Narrow ranges
+        (e.g. 100) rewrite fewer bytes when a handful of tasks of a very large project
+        change, at the price of many small files; :func:`~ls_frames.compact_delta`
+        changes the width later.
 
     Returns
     -------
@@ -298,7 +301,7 @@ def sync_delta(
         table_uri,
         storage_options=storage_options,
         progress=progress,
-        tasks_per_file=int(tasks_per_file),
+        tasks_per_file=tasks_per_file,
     )
     done = run_sync(
         client,
@@ -322,13 +325,15 @@ def _check(
     overlap: float,
     timeout: float | None,
     scratch_dir: str | os.PathLike[str] | None,
-    tasks_per_file: int,
+    tasks_per_file: int | None,
 ) -> None:
     """Every argument, before a client is made or anything is asked, sent or written."""
     check_run(project, overlap, timeout)
-    if isinstance(tasks_per_file, bool) or not isinstance(tasks_per_file, int):
+    if tasks_per_file is None:
+        pass
+    elif isinstance(tasks_per_file, bool) or not isinstance(tasks_per_file, int):
         raise ConfigurationError(f"tasks_per_file must be a whole number, not {tasks_per_file!r}")
-    if tasks_per_file < 1:
+    elif tasks_per_file < 1:
         raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
     check_storage_options(table_uri, storage_options)
     if storage_scheme(table_uri) == "local" and "://" not in os.fspath(table_uri):

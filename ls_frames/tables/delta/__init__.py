@@ -8,8 +8,9 @@ dataset stands.
 
 Modules: ``state`` (what a dataset version is, read from the ``tasks`` table's log),
 ``commit`` (one run's commits), ``files`` (range files written with pyarrow and committed
-as one transaction), ``layout`` (schemas, conforming rows, commit order, commits of at
-most ``RANGES_PER_COMMIT`` ranges: shared by writing and compacting), ``write``
+as one transaction), ``layout`` (schemas, conforming rows, commit order: shared by
+writing and compacting), ``stream`` (a table's rows a chunk of ranges at a time, in
+bounded memory, and the default range width), ``write``
 (:func:`write_delta`), ``read`` (:func:`read_delta`) and ``compact`` (:func:`compact_delta`).
 """
 

@@ -2,7 +2,8 @@
 
 Unlike reading, this rewrites data: each table's files are compacted within their task
 ranges, or laid out again in ranges of another width (the rows conformed and cut into
-commits as :mod:`~ls_frames.tables.delta.layout` says, like a full write), then files
+streamed a chunk of ranges at a time by :mod:`~ls_frames.tables.delta.stream`, like a
+full write), then files
 no recent version needs are vacuumed and a ``tasks`` commit records the new dataset
 version.
 """
@@ -17,9 +18,11 @@ import pyarrow as pa
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.tables.delta.commit import Run, base_table, commit, files
-from ls_frames.tables.delta.layout import commit_order, conform, range_chunks, target_schema
+from ls_frames.tables.delta.files import overwrite_files
+from ls_frames.tables.delta.layout import commit_order, conform, target_schema
 from ls_frames.tables.delta.read import dataset_state
 from ls_frames.tables.delta.state import DeltaState, files_dataset, open_table, table_uri
+from ls_frames.tables.delta.stream import chunks
 
 __all__ = ["compact_delta"]
 
@@ -131,19 +134,16 @@ def _compact_table(
     base = base_table(run, name, mapped)
     entry: dict[str, int] = {"files_before": len(files(base))}
     if relayout:
-        whole = files_dataset(base, table_uri(run.uri, name), run.storage_options).to_table()
-        data = conform(whole, _columns(name, base), width)
-        for i, chunk in enumerate(range_chunks(data)):
-            base = commit(
-                run,
-                name,
-                base,
-                chunk,
-                predicate=None,
-                width=width,
-                metadata=run.document(name, width, operation="relayout"),
-                create=i == 0,
-            )
+        source = files_dataset(base, table_uri(run.uri, name), run.storage_options, ordered=True)
+        schema = _columns(name, base)
+        base = overwrite_files(
+            run,
+            name,
+            base,
+            chunks(source, schema, width),
+            schema=schema,
+            metadata=run.document(name, width, operation="relayout"),
+        )
     else:
         base.optimize.compact(
             target_size=target_file_size,

@@ -1,5 +1,5 @@
 """How a Delta dataset lays its rows out: the tables' schemas with the range column,
-rows conformed to them, the order tables are committed in, and a write cut into commits.
+rows conformed to them and the order tables are committed in.
 
 Shared by :mod:`~ls_frames.tables.delta.write` (full writes and refreshes) and
 :mod:`~ls_frames.tables.delta.compact` (re-layout): an internal API, documented so that
@@ -11,18 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ls_frames.reading import SCHEMAS, TABLES, tasks_schema
 from ls_frames.tables.delta.state import RANGE_COLUMN
 
-__all__ = ["RANGES_PER_COMMIT", "commit_order", "conform", "range_chunks", "target_schema"]
-
-#: task ranges written per commit by a full write or a re-layout (each open partition
-#: writer of delta-rs holds about 1.5 MB: 512 ranges keep a full write under a gigabyte)
-RANGES_PER_COMMIT = 512
+__all__ = ["commit_order", "conform", "target_schema"]
 
 
 def target_schema(name: str, keys: list[str]) -> pa.Schema:
@@ -59,18 +54,3 @@ def commit_order(names: Iterable[str]) -> list[str]:
     """The tables of ``names`` in commit order: the others in ``TABLES`` order, ``tasks``
     last (its commit records the dataset version)."""
     return [n for n in TABLES if n in set(names) and n != "tasks"] + ["tasks"]
-
-
-def range_chunks(data: pa.Table) -> list[pa.Table]:
-    """``data`` (sorted) cut into slices of at most :data:`RANGES_PER_COMMIT` task
-    ranges: delta-rs keeps a writer open per partition until the end of a write."""
-    if data.num_rows == 0:
-        return [data]
-    ranges = data.column(RANGE_COLUMN).to_numpy()
-    starts = np.flatnonzero(np.r_[True, ranges[1:] != ranges[:-1]])
-    cuts = [*starts[RANGES_PER_COMMIT::RANGES_PER_COMMIT].tolist(), data.num_rows]
-    out, at = [], 0
-    for cut in cuts:
-        out.append(data.slice(at, cut - at))
-        at = cut
-    return out

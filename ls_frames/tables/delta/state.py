@@ -244,9 +244,14 @@ def files_dataset(
     uri: str,
     storage_options: dict[str, str] | None = None,
     ranges: list[int] | None = None,
+    ordered: bool = False,
+    actions: pa.Table | None = None,
 ) -> pds.Dataset:
     """The files of ``table`` at its loaded version (only those of the task ``ranges``
-    when given) as a ``pyarrow.dataset``, without the partition column.
+    when given) as a ``pyarrow.dataset``, without the partition column; ``ordered``: the
+    files in the order of their smallest ``task_id`` (each holds its rows in task order
+    and the ranges do not overlap, so the rows come in task order). ``actions``: the
+    table's add actions (``get_add_actions(flatten=True)``) when the caller has them.
 
     ``DeltaTable.to_pyarrow_dataset`` builds an expression from every file's statistics,
     which costs seconds for a table of ten thousand files; the tables ls_frames writes have
@@ -254,11 +259,14 @@ def files_dataset(
     """
     import pyarrow.fs as pa_fs
 
-    actions = pa.table(table.get_add_actions(flatten=True))
+    if actions is None:
+        actions = pa.table(table.get_add_actions(flatten=True))
     column = f"partition.{RANGE_COLUMN}"
     if ranges is not None and column in actions.column_names:
         wanted = pc.is_in(actions.column(column).cast(pa.int64()), pa.array(ranges, pa.int64()))
         actions = actions.filter(wanted)
+    if ordered and "min.task_id" in actions.column_names:
+        actions = actions.take(pc.sort_indices(actions, [("min.task_id", "ascending")]))
     paths = actions.column("path").to_pylist()
     sizes = dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True))
     schema = pa.schema(table.schema().to_arrow())

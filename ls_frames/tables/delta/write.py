@@ -1,20 +1,23 @@
 """Write a Delta dataset: everything once, then only the task ranges that changed.
 
-Every table is partitioned by ``task_range = task_id // tasks_per_file`` and each
-partition holds one file (rows in ``task_id`` order after a full write; a refresh writes a
-range's kept rows, then its new ones). A full write commits
-:data:`~ls_frames.tables.delta.layout.RANGES_PER_COMMIT`
-ranges at a time (delta-rs creates a new table with the first), the dataset version
-being its last ``tasks`` commit. A refresh (``full=False``)
+Every table is partitioned by ``task_range = task_id // width`` (each table its own width:
+by default the one that puts about
+:data:`~ls_frames.tables.delta.stream.ROWS_PER_FILE` of its rows in a range); a partition
+holds one file, or a few when its rows did not fit one chunk, rows in ``task_id`` order.
+A full write streams the part's tables a chunk of ranges at a time
+(:mod:`ls_frames.tables.delta.stream`) into files written with ``pyarrow.parquet`` and
+commits each table once (a new table is created by that commit), the dataset version
+being its ``tasks`` commit. A refresh (``full=False``)
 reads the partitions that hold a changed or deleted task, drops those tasks' rows, adds
-their new rows and replaces exactly those partitions in one commit per table (each
-range's file written with ``pyarrow.parquet``, then one
+their new rows and replaces exactly those partitions in one commit per table (the files
+written a group of ranges at a time, then one
 ``create_write_transaction(mode="overwrite")`` filtered on those ranges: a delete and an
 insert in one transaction, the delete on partition values only, no scan; see
-:mod:`ls_frames.tables.delta.files`). Nothing else is
-read or rewritten, so the bytes a refresh writes grow with the number of ranges touched,
-not with the table: with copy-on-write (delta-rs writes no deletion vectors) 0.1 %
-scattered changes touch about ``1 - exp(-0.001 * tasks_per_file)`` of the ranges.
+:mod:`ls_frames.tables.delta.files`). Nothing else is read or rewritten. With
+copy-on-write (delta-rs writes no deletion vectors) ``k`` scattered changes touch about
+``1 - exp(-k / ranges)`` of a table's ranges; a file costs about as much to rewrite as
+~1,700 of its rows, so ranges of many rows make a refresh cheap as long as it is much
+cheaper than a snapshot of the project.
 
 Commits are made without retries against the versions the run started from
 (``max_commit_retries=0``), the ``tasks`` table last with the map of every table's
@@ -27,7 +30,7 @@ is first restored to the mapped version, so what the map names is always what a 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,14 +38,20 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading import SCHEMAS, TABLES
 from ls_frames.tables.dataset import read_manifest, table_files
-from ls_frames.tables.delta.commit import Run, base_table, commit, concurrent, files
-from ls_frames.tables.delta.files import commit_files, overwrite_files
-from ls_frames.tables.delta.layout import commit_order, conform, range_chunks, target_schema
+from ls_frames.tables.delta.commit import Run, base_table, concurrent, files
+from ls_frames.tables.delta.files import (
+    WholeRanges,
+    commit_files,
+    create_files,
+    overwrite_files,
+)
+from ls_frames.tables.delta.layout import commit_order, conform, target_schema
 from ls_frames.tables.delta.state import (
     RANGE_COLUMN,
     DeltaState,
@@ -53,17 +62,15 @@ from ls_frames.tables.delta.state import (
     table_uri,
 )
 from ls_frames.tables.delta.storage import check_storage_options
+from ls_frames.tables.delta.stream import CHUNK_ROWS, auto_width, chunks, task_span
 from ls_frames.tables.dtypes import Compression, check_compression
 
 __all__ = ["DEFAULT_TASKS_PER_FILE", "DeltaWrite", "write_delta"]
 
-#: tasks per file (per partition). Measured by benchmarks/bench_delta.py on 1,000,000
-#: tasks with 0.1 % changed at random: 100 a file rewrites 22 MiB in 4,820 files (11x
-#: fewer bytes and 7x less time than a full Delta overwrite, 7x fewer bytes than rewriting
-#: the Parquet dataset); 1,000 a file touches 63 % of the ranges. Readers pay for small
-#: files (Polars reads all tables in 10.5 s at 100, 1.7 s compacted):
-#: compact_delta(tasks_per_file=...) for read-heavy use.
-DEFAULT_TASKS_PER_FILE = 100
+#: the default range width: ``None``, each table's width chosen at a full write so that a
+#: range file holds about :data:`~ls_frames.tables.delta.stream.ROWS_PER_FILE` rows (a
+#: file costs as much as ~1,700 rows to rewrite: see :mod:`~ls_frames.tables.delta.stream`)
+DEFAULT_TASKS_PER_FILE: int | None = None
 _DATA = "data."
 
 
@@ -80,18 +87,23 @@ class DeltaWrite:
     per_table: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _part_tables(part: str | os.PathLike[str] | None) -> tuple[dict[str, pa.Table], list[str]]:
+def _part_sources(
+    part: str | os.PathLike[str] | None,
+) -> tuple[dict[str, pds.Dataset], list[str]]:
+    """The tables of the Parquet dataset ``part`` as datasets (nothing read yet) and its
+    data keys."""
     if part is None:
         return {}, []
     root = Path(part)
     info = read_manifest(root)
-    out: dict[str, pa.Table] = {}
+    out: dict[str, pds.Dataset] = {}
     for name in TABLES:
         found = table_files(root, name)
         if found:
-            out[name] = pq.read_table(root / name, schema=pq.read_schema(found[0]))
+            schema = pq.read_schema(found[0])
+            out[name] = pds.dataset([str(f) for f in found], schema=schema, format="parquet")
         elif (root / name).is_dir() or name in (info.get("tables") or {}):
-            out[name] = SCHEMAS[name].empty_table()
+            out[name] = pds.dataset(SCHEMAS[name].empty_table())
     return out, list(info.get("data_keys") or [])
 
 
@@ -101,10 +113,10 @@ def _merged(base: Any, schema: pa.Schema) -> pa.Schema:
     return pa.schema([*have, *(f for f in schema if f.name not in set(have.names))])
 
 
-def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[str]) -> list[str]:
+def _live_keys(base: Any, ranges: list[int], values: set[str], candidates: list[str]) -> list[str]:
     """The ``data.<key>`` columns that hold a value after a merge: in the rewritten
-    ranges (``data``) or, from the files' statistics, in the ranges left alone (a key
-    without statistics is kept)."""
+    ranges (``values``, the columns found there) or, from the files' statistics, in the
+    ranges left alone (a key without statistics is kept)."""
     actions = pa.table(base.get_add_actions(flatten=True))
     part = f"partition.{RANGE_COLUMN}"
     if part in actions.column_names and ranges:
@@ -116,7 +128,7 @@ def _live_keys(base: Any, ranges: list[int], data: pa.Table, candidates: list[st
     keys = []
     for key in candidates:
         column = f"{_DATA}{key}"
-        if column in data.column_names and data.column(column).null_count < data.num_rows:
+        if column in values:
             keys.append(key)
             continue
         stat = f"null_count.{column}"
@@ -139,7 +151,7 @@ def write_delta(
     full: bool,
     expected: DeltaState | None,
     storage_options: dict[str, str] | None = None,
-    tasks_per_file: int = DEFAULT_TASKS_PER_FILE,
+    tasks_per_file: int | None = DEFAULT_TASKS_PER_FILE,
     target_file_size: int | None = None,
     compression: Compression = "zstd",
 ) -> DeltaWrite:
@@ -170,10 +182,13 @@ def write_delta(
     storage_options
         Options for the object store (see the README for S3 and MinIO).
     tasks_per_file
-        The width of the task ranges a new table is partitioned by (an existing table
-        keeps its own; :func:`compact_delta` changes it).
+        The width of the task ranges a full write lays every table out in; ``None``
+        (the default) gives each table the width that puts about
+        :data:`~ls_frames.tables.delta.stream.ROWS_PER_FILE` of its rows in a range. A
+        merge keeps the tables' widths (:func:`compact_delta` changes them).
     target_file_size
-        Bytes at which delta-rs starts another file within a partition.
+        Bytes after which a range written over several chunks goes on in another file
+        of its partition.
     compression
         The Parquet codec.
 
@@ -194,7 +209,7 @@ def write_delta(
     """
     check_storage_options(uri, storage_options)
     check_compression(compression)
-    if int(tasks_per_file) < 1:
+    if tasks_per_file is not None and int(tasks_per_file) < 1:
         raise ConfigurationError(f"tasks_per_file must be >= 1, not {tasks_per_file!r}")
     if not full and expected is None:
         raise ConfigurationError("a merge (full=False) needs expected=, the state it starts from")
@@ -202,12 +217,14 @@ def write_delta(
     have = None if current is None else current.version
     if have != (None if expected is None else expected.version):
         raise concurrent("tasks", None if expected is None else expected.version, have)
-    parts, new_keys = _part_tables(part)
+    sources, new_keys = _part_sources(part)
     run = Run(uri, provenance, storage_options, compression, target_file_size)
+    width = None if tasks_per_file is None else int(tasks_per_file)
     if full:
-        return _full(run, parts, new_keys, current, int(tasks_per_file))
+        return _full(run, sources, new_keys, width)
     assert expected is not None
-    return _merge(run, parts, new_keys, expected, set(map(int, drop_tasks)), int(tasks_per_file))
+    parts = {name: source.to_table() for name, source in sources.items()}
+    return _merge(run, parts, new_keys, expected, set(map(int, drop_tasks)), width)
 
 
 def _finish(
@@ -236,71 +253,57 @@ def _finish(
     return DeltaWrite(state=state, commits=run.commits, per_table=run.per_table, **totals)
 
 
+def _widths(sources: dict[str, pds.Dataset], width: int | None) -> dict[str, int]:
+    """Each table's range width: ``width``, or the width that gives it ranges of about
+    :data:`~ls_frames.tables.delta.stream.ROWS_PER_FILE` rows."""
+    if width is not None:
+        return {name: width for name in sources}
+    ids = sources["tasks"].to_table(columns=["task_id"]).column(0)
+    tasks, span = len(ids), task_span(ids)
+    return {name: auto_width(source.count_rows(), tasks, span) for name, source in sources.items()}
+
+
 def _full(
     run: Run,
-    parts: dict[str, pa.Table],
+    sources: dict[str, pds.Dataset],
     keys: list[str],
-    current: DeltaState | None,
-    width: int,
+    width: int | None,
 ) -> DeltaWrite:
-    if "tasks" not in parts:
+    """Every table replaced by the part's rows, streamed range by range into files
+    pyarrow writes, one commit per table (a new table is created by that commit)."""
+    if "tasks" not in sources:
         raise ConfigurationError("a full write needs a part with a tasks table")
     versions: dict[str, int] = {}
-    rows: dict[str, int] = {}
-    widths = {name: width for name in parts}
+    rows = {name: source.count_rows() for name, source in sources.items()}
+    widths = _widths(sources, width)
     dl = deltalake()
-
-    def one(name: str) -> Any:
-        data = conform(parts[name], target_schema(name, keys), width)
+    table: Any = None
+    for name in commit_order(sources):
+        schema = target_schema(name, keys)
         exists = dl.DeltaTable.is_deltatable(table_uri(run.uri, name), run.storage_options)
-        table: Any = (
-            open_table(run.uri, name, storage_options=run.storage_options) if exists else None
-        )
+        table = open_table(run.uri, name, storage_options=run.storage_options) if exists else None
+        metadata = run.document(name, widths[name])
+        if name == "tasks":
+            versions["tasks"] = 0 if table is None else int(table.version()) + 1
+            metadata = run.document(
+                name,
+                widths[name],
+                versions=versions,
+                rows=rows,
+                data_keys=keys,
+                tasks_per_file=widths,
+            )
         before = {} if table is None else files(table)
-        chunks = range_chunks(data)
-        for i, chunk in enumerate(chunks):
-            metadata = run.document(name, width)
-            if name == "tasks" and i == len(chunks) - 1:
-                versions["tasks"] = 0 if table is None else int(table.version()) + 1
-                rows["tasks"] = data.num_rows
-                metadata = run.document(
-                    name,
-                    width,
-                    versions=versions,
-                    rows=rows,
-                    data_keys=keys,
-                    tasks_per_file=widths,
-                )
-            if table is None:  # delta-rs creates the table
-                table = commit(
-                    run,
-                    name,
-                    table,
-                    chunk,
-                    predicate=None,
-                    width=width,
-                    metadata=metadata,
-                    create=True,
-                )
-            elif i == 0:
-                table = overwrite_files(
-                    run, name, table, chunk, schema=chunk.schema, metadata=metadata
-                )
-            else:
-                table = commit_files(
-                    run, name, table, chunk, replace=None, schema=chunk.schema, metadata=metadata
-                )
+        data = chunks(sources[name], schema, widths[name])
+        if table is None:
+            table = create_files(run, name, data, schema=schema, metadata=metadata)
+        else:
+            table = overwrite_files(run, name, table, data, schema=schema, metadata=metadata)
         versions[name] = int(table.version())
-        rows[name] = data.num_rows
         run.count(name, before, files(table))
-        run.per_table[name]["commits"] = len(chunks)
-        run.per_table[name]["rows_written"] = data.num_rows
-        return table
-
-    for name in commit_order(parts)[:-1]:
-        one(name)
-    tasks = one("tasks")
-    return _finish(run, versions, widths, tasks, keys, rows)
+        run.per_table[name]["commits"] = 1
+        run.per_table[name]["rows_written"] = rows[name]
+    return _finish(run, versions, widths, table, keys, rows)
 
 
 @dataclass
@@ -316,6 +319,7 @@ class _Refresh:
     widths: dict[str, int]
     keys: list[str]  # the dataset's data keys
     result: DeltaWrite | None = None
+    touched: list[int] = field(default_factory=list)  # the ranges the table's commit replaces
 
 
 def _merge(
@@ -324,7 +328,7 @@ def _merge(
     new_keys: list[str],
     expected: DeltaState,
     dropped: set[int],
-    default_width: int,
+    default_width: int | None,
 ) -> DeltaWrite:
     part_ids: set[int] = set()
     if "tasks" in parts:
@@ -342,7 +346,7 @@ def _merge(
     )
     order = commit_order([*parts, *expected.versions])
     for name in order:
-        refresh.widths.setdefault(name, default_width)
+        refresh.widths.setdefault(name, default_width or refresh.widths.get("tasks") or 1)
     # one table after the other: of two runs from one state, the first table both change
     # decides which run goes on (tables prepared two at a time let each run win a table
     # and both fail)
@@ -353,55 +357,117 @@ def _merge(
     return refresh.result
 
 
+def _groups(actions: pa.Table, ranges: list[int]) -> list[list[int]]:
+    """``ranges`` in groups of about :data:`~ls_frames.tables.delta.stream.CHUNK_ROWS`
+    rows (by the files' statistics in ``actions``), read and rewritten one at a time."""
+    column = f"partition.{RANGE_COLUMN}"
+    counts: dict[int, int] = {}
+    if column in actions.column_names:
+        for r, n in zip(
+            actions.column(column).cast(pa.int64()).to_pylist(),
+            pc.fill_null(actions.column("num_records"), 0).to_pylist(),
+            strict=True,
+        ):
+            counts[int(r)] = counts.get(int(r), 0) + int(n)
+    groups: list[list[int]] = [[]]
+    held = 0
+    for r in ranges:
+        if groups[-1] and held + counts.get(r, 0) > CHUNK_ROWS:
+            groups.append([])
+            held = 0
+        groups[-1].append(r)
+        held += counts.get(r, 0)
+    return groups
+
+
 def _touched(
-    run: Run, refresh: _Refresh, name: str, width: int, new: pa.Table
-) -> tuple[Any, pa.Table, list[int]]:
-    """Table ``name`` as the run found it (``None`` for a table the dataset does not have
-    yet), the rows of the task ranges a changed task falls in, and those ranges."""
-    if name in refresh.expected.versions:
-        base = base_table(run, name, refresh.expected.versions[name])
-        ranges = sorted({int(i) // width for i in refresh.changed.to_pylist()})
-        old = files_dataset(base, table_uri(run.uri, name), run.storage_options, ranges).to_table()
-        return base, old, ranges
-    ranges = sorted({int(i) // width for i in new.column("task_id").to_pylist()})
-    return None, pa.table({"task_id": pa.array([], pa.int64())}), ranges
+    run: Run, name: str, base: Any, ranges: list[int]
+) -> Iterator[tuple[list[int], pds.Dataset]]:
+    """The files of ``base``'s ``ranges``, a group of ranges at a time (the add actions
+    read once): each group and its files."""
+    actions = pa.table(base.get_add_actions(flatten=True))
+    uri = table_uri(run.uri, name)
+    for group in _groups(actions, ranges):
+        yield group, files_dataset(base, uri, run.storage_options, group, actions=actions)
+
+
+def _rewritten(
+    run: Run, name: str, base: Any, refresh: _Refresh, schema: pa.Schema, new: pa.Table
+) -> Iterator[pa.Table]:
+    """The touched ranges as they become, a group of ranges at a time, in task order (so
+    that a re-layout reads the files in one pass)."""
+    width = refresh.widths[name]
+    keep = pc.invert(pc.field("task_id").isin(refresh.changed))
+    ranges = new.column(RANGE_COLUMN)
+    for group, old in _touched(run, name, base, refresh.touched):
+        kept = conform(old.to_table(filter=keep), schema, width, sort=False)
+        added = new.filter(pc.is_in(ranges, pa.array(group, pa.int64())))
+        yield conform(pa.concat_tables([kept, added]), schema, width)
+
+
+def _values(run: Run, base: Any, refresh: _Refresh, new: pa.Table, keys: list[str]) -> set[str]:
+    """The ``data.<key>`` columns that hold a value in the rewritten ranges: in the new
+    rows or in the rows kept (only those columns are read)."""
+    have = set(pa.schema(base.schema().to_arrow()).names)
+    columns = [f"{_DATA}{k}" for k in keys if f"{_DATA}{k}" in have]
+    keep = pc.invert(pc.field("task_id").isin(refresh.changed))
+    found: set[str] = set()
+    for _, old in _touched(run, "tasks", base, refresh.touched):
+        kept = old.to_table(columns=columns, filter=keep)
+        found |= {c for c in columns if kept.column(c).null_count < kept.num_rows}
+    return found | {
+        c
+        for c in new.column_names
+        if c.startswith(_DATA) and new.column(c).null_count < new.num_rows
+    }
 
 
 def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
     """Replace the touched ranges of table ``name`` (kept rows, then new ones) in one
-    commit; ``tasks`` (last) records the version map, or ``refresh.result`` says nothing
-    changed at all."""
+    commit, streamed a group of ranges at a time; ``tasks`` (last) records the version
+    map, or ``refresh.result`` says nothing changed at all."""
     last = name == "tasks"
     width = refresh.widths[name]
     new = refresh.parts.get(name, SCHEMAS[name].empty_table())
     new = new.filter(pc.invert(pc.is_in(new.column("task_id"), value_set=refresh.drop)))
-    base, old, ranges = _touched(run, refresh, name, width, new)
+    base = None
+    if name in refresh.expected.versions:
+        base = base_table(run, name, refresh.expected.versions[name])
+        ids = refresh.changed.to_numpy(zero_copy_only=False)
+    else:
+        ids = new.column("task_id").to_numpy()
+    refresh.touched = sorted({int(i) // width for i in ids.tolist()})
     table_keys = refresh.keys
     if last and base is not None:
         present = [c[len(_DATA) :] for c in base.schema().to_arrow().names if c.startswith(_DATA)]
         table_keys = present + [k for k in refresh.keys if k not in set(present)]
     schema = target_schema(name, table_keys)
-    hit = pc.is_in(old.column("task_id"), value_set=refresh.changed)
     after_rows = conform(new, schema, width)
-    same = base is not None and conform(old.filter(hit), schema, width).equals(after_rows)
+    old_rows = 0
+    same = False
+    if base is not None:
+        wanted = pc.field("task_id").isin(refresh.changed)
+        groups = [files for _, files in _touched(run, name, base, refresh.touched)]
+        old_rows = sum(group.count_rows(filter=wanted) for group in groups)
+        if old_rows == after_rows.num_rows:  # else the rows changed: no need to compare
+            olds = [conform(g.to_table(filter=wanted), schema, width) for g in groups]
+            same = conform(pa.concat_tables(olds), schema, width).equals(after_rows)
     if same and not last:
         return
     if same and not run.commits:
         refresh.result = DeltaWrite(refresh.expected, 0, 0, 0, 0, 0, {})  # nothing changed
         return
-    if same:  # an empty commit that records the version map
-        data = after_rows.slice(0, 0)
-    else:
-        kept = conform(old.filter(pc.invert(hit)), schema, width)
-        # not sorted again: each range's file gets its kept rows, then its new ones
-        # (sorting the concatenation cost a third of a merge's time)
-        data = pa.concat_tables([kept, after_rows])
-        refresh.rows[name] = refresh.rows.get(name, 0) - old.num_rows + data.num_rows
+    data: Any = after_rows.slice(0, 0) if same else after_rows
+    if not same:
+        refresh.rows[name] = refresh.rows.get(name, 0) - old_rows + after_rows.num_rows
+        if base is not None:
+            data = WholeRanges(_rewritten(run, name, base, refresh, schema, after_rows))
     metadata = run.document(name, width)
     if last:
         assert base is not None
         refresh.versions["tasks"] = int(base.version()) + 1
-        refresh.keys = _live_keys(base, [] if same else ranges, data, table_keys)
+        values = set() if same else _values(run, base, refresh, after_rows, table_keys)
+        refresh.keys = _live_keys(base, [] if same else refresh.touched, values, table_keys)
         metadata = run.document(
             name,
             width,
@@ -411,17 +477,15 @@ def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
             tasks_per_file=refresh.widths,
         )
     before = {} if base is None else files(base)
-    if base is None:  # delta-rs creates the table
-        table = commit(
-            run, name, base, data, predicate=None, width=width, metadata=metadata, create=True
-        )
+    if base is None:
+        table = create_files(run, name, data, schema=schema, metadata=metadata)
     else:
         table = commit_files(
             run,
             name,
             base,
             data,
-            replace=None if same else ranges,
+            replace=None if same else refresh.touched,
             schema=_merged(base, schema),
             metadata=metadata,
         )
@@ -429,7 +493,7 @@ def _merge_table(run: Run, refresh: _Refresh, name: str) -> None:
     run.count(name, before, files(table))
     entry = run.per_table[name]
     entry["commits"] = entry.get("commits", 0) + 1
-    entry["rows_written"] = data.num_rows
+    entry["rows_written"] = after_rows.num_rows
     if last:
         refresh.result = _finish(
             run, refresh.versions, refresh.widths, table, refresh.keys, refresh.rows
