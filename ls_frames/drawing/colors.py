@@ -20,7 +20,8 @@ __all__ = ["PALETTE", "label_colors", "parse_color", "stable_color"]
 
 RGB = tuple[int, int, int]
 
-#: Colours for labels the config gives none (Tableau 20's strong half, then its light one).
+#: Colours for labels the config gives none (Tableau 10: strong, and told apart by most
+#: colour-blind readers).
 PALETTE: tuple[RGB, ...] = (
     (31, 119, 180),
     (255, 127, 14),
@@ -32,15 +33,6 @@ PALETTE: tuple[RGB, ...] = (
     (127, 127, 127),
     (188, 189, 34),
     (23, 190, 207),
-    (174, 199, 232),
-    (255, 187, 120),
-    (152, 223, 138),
-    (255, 152, 150),
-    (197, 176, 213),
-    (196, 156, 148),
-    (247, 182, 210),
-    (219, 219, 141),
-    (158, 218, 229),
 )
 
 

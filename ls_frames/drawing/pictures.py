@@ -137,7 +137,7 @@ def show(
     model_version: str | Iterable[str] | None = None,
     highlight: Iterable[Any] | None = None,
     legend: bool = True,
-    max_size: tuple[int, int] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> Any:
     """One task's image with its regions drawn on it, in pixels.
 
@@ -177,9 +177,10 @@ def show(
         ``frames.regions``' index.
     legend
         Draw the key.
-    max_size
-        ``(width, height)``: a JPEG may be decoded at a smaller scale no smaller than this
-        (faster for thumbnails); the drawing is at the decoded size.
+    size
+        ``(width, height)`` to fit the picture into (its aspect kept) before drawing, so
+        lines and captions are sized for it; a JPEG is then decoded at a reduced scale
+        (faster for thumbnails). The image's own size by default.
 
     Returns
     -------
@@ -212,7 +213,7 @@ def show(
         media=media,
         image=image,
         field=image_field(frames, to_names),
-        max_size=max_size,
+        size=size,
     )
     drawn = rows[[kind_of(t) in DRAWN_KINDS for t in rows["type"].astype(object)]]
     labels = [lab for lab in pd.unique(drawn["label"].dropna().astype(object))]
@@ -277,8 +278,7 @@ def show_grid(
     draw = pil.ImageDraw.Draw(page)
     for i, task in enumerate(ids):
         mark = highlight[i] if highlight is not None else None
-        picture = show(frames, task, highlight=mark, max_size=tile, **options)
-        picture.thumbnail(tile, pil.Image.Resampling.BILINEAR)
+        picture = show(frames, task, highlight=mark, size=tile, **options)
         x, y = (i % columns) * tile[0], (i // columns) * (tile[1] + title_h)
         page.paste(picture, (x + (tile[0] - picture.width) // 2, y + title_h))
         text = titles[i] if titles is not None else f"task {task}"
