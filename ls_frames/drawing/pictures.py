@@ -137,6 +137,7 @@ def show(
     model_version: str | Iterable[str] | None = None,
     highlight: Iterable[Any] | None = None,
     legend: bool = True,
+    captions: bool = True,
     size: tuple[int, int] | None = None,
 ) -> Any:
     """One task's image with its regions drawn on it, in pixels.
@@ -177,6 +178,8 @@ def show(
         ``frames.regions``' index.
     legend
         Draw the key.
+    captions
+        Write each region's label, annotator or score beside it.
     size
         ``(width, height)`` to fit the picture into (its aspect kept) before drawing, so
         lines and captions are sized for it; a JPEG is then decoded at a reduced scale
@@ -219,6 +222,9 @@ def show(
     labels = [lab for lab in pd.unique(drawn["label"].dropna().astype(object))]
     palette = label_colors(frames, labels, from_name=from_name)
     records = drawn.to_dict("records")
+    if not captions:
+        for record in records:
+            record["caption"] = ""
     sources_drawn = draw_regions(
         picture, records, colors=palette, emphasis=_emphasis(drawn, highlight)
     )

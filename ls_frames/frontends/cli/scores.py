@@ -146,7 +146,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_agreement(args: argparse.Namespace) -> None:
     from ls_frames.drawing import plot_agreement
     from ls_frames.drawing.extras import matplotlib_pyplot
-    from ls_frames.evaluation import agreement
+    from ls_frames.evaluation.agreement import agreement
 
     _check_outputs(args)
     if args.plot is not None:
