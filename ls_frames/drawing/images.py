@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ls_frames.drawing.extras import pillow
+from ls_frames.drawing.lookup import lookup
 from ls_frames.errors import ConfigurationError, MediaError
 
 __all__ = ["image_field", "load_image", "media_path", "open_image"]
@@ -72,11 +73,10 @@ def _from_table(table: pd.DataFrame, task_id: int, field: str | None) -> str:
 
 
 def _data_value(frames: Any, task_id: int, field: str | None) -> str:
-    tasks = frames.tasks
-    rows = tasks[(tasks["task_id"] == task_id).to_numpy(bool, na_value=False)]
-    if not len(rows):
+    data_json = lookup(frames).data_json(frames, task_id)
+    if data_json is None:
         raise ConfigurationError(f"task {task_id} is not in the frames")
-    data = json.loads(rows["data_json"].iloc[0] or "{}")
+    data = json.loads(data_json or "{}")
     if field is None:
         found = [v for v in data.values() if isinstance(v, str) and "/" in v]
         if not found:
@@ -153,7 +153,9 @@ def open_image(source: ImageSource, size: tuple[int, int] | None = None) -> Any:
             image = pil.Image.open(source)
             if size is not None:
                 image.draft("RGB", size)
-            image = image.convert("RGB")
+            image.load()
+            if image.mode != "RGB":  # convert copies: only when it must
+                image = image.convert("RGB")
         except (OSError, pil.UnidentifiedImageError) as exc:
             raise MediaError(
                 [(None, "", 0, str(source), f"cannot read the image: {exc}")]
