@@ -104,6 +104,12 @@ def label_colors(
         palette colour its name hashes to, or the next one no other label holds yet:
         the labels of a config get the same colours in every call; two labels share a
         colour only when there are more labels than palette colours.
+
+    Raises
+    ------
+    ConfigurationError
+        ``source`` is neither frames nor a label config, or the ``plot`` extra (Pillow) is
+        missing.
     """
     config = _config(source)
     found: dict[str, RGB] = {}

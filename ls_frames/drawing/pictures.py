@@ -249,6 +249,13 @@ def show_grid(
     -------
     PIL.Image.Image
         The page (white where a row is not full).
+
+    Raises
+    ------
+    ConfigurationError
+        ``columns`` below 1, ``titles`` of another length, or what :func:`show` raises.
+    MediaError
+        A task's image is missing or cannot be read.
     """
     pil = pillow()
     from ls_frames.drawing.canvas import font
