@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ CONFIG = """<View><Image name="image" value="$image"/>
 </View>"""
 
 
-def _item(kind: str, name: str, value: dict, **extra: object) -> dict:
+def _item(kind: str, name: str, value: dict[str, Any], **extra: object) -> dict[str, Any]:
     return {
         "from_name": name,
         "to_name": "image",
@@ -70,7 +71,7 @@ def make_data(folder: Path) -> Path:
         )
         boxes = []
         for k in range(6):
-            value = {
+            value: dict[str, Any] = {
                 "x": 5 + 14 * k,
                 "y": 10 + 5 * k,
                 "width": 10,
@@ -84,7 +85,11 @@ def make_data(folder: Path) -> Path:
             mask = np.zeros((H, W), np.uint8)
             cy, cx = 300 + 400 * k, 500 + 800 * k
             mask[((yy - cy) ** 2 + (xx - cx) ** 2) < (250 + 30 * k) ** 2] = 255
-            value = {"format": "rle", "rle": ls_frames.mask_to_rle(mask), "brushlabels": [label]}
+            value = {
+                "format": "rle",
+                "rle": ls_frames.mask_to_rle(mask),
+                "brushlabels": [label],
+            }
             masks.append(_item("brushlabels", "mask", value))
         road = _item(
             "polygonlabels",
@@ -217,7 +222,7 @@ print(json.dumps({"one_cpu": statistics.median(one_cpu), "one_wall": statistics.
 """
 
 
-def _run(code: str, folder: Path, repeat: int, config: Path) -> dict:
+def _run(code: str, folder: Path, repeat: int, config: Path) -> dict[str, float]:
     env_path = str(ROOT)
     out = subprocess.run(
         [sys.executable, "-c", code, str(folder), str(repeat), str(config)],
@@ -226,7 +231,8 @@ def _run(code: str, folder: Path, repeat: int, config: Path) -> dict:
         check=True,
         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ def test_a_rotated_rectangle_matches_the_rotation_maths_of_the_masks() -> None:
     drawn = (picture != 255).any(axis=2)
     mask = next(ls_frames.region_masks(frames.regions)).mask > 0
 
-    def grown(m: np.ndarray, px: int, shrink: bool = False) -> np.ndarray:
+    def grown(m: np.ndarray, px: int, shrink: bool = False) -> Any:
         out = m.copy()
         for axis in (0, 1):
             for shift in range(-px, px + 1):
@@ -404,7 +404,7 @@ def test_the_worst_false_positives_drawn() -> None:
     strong, weak = blue[185:235, 305:335].sum(), blue[35:85, 305:335].sum()
     assert weak > 0 and strong > 1.6 * weak
     with pytest.raises(ls_frames.ConfigurationError, match="kind"):
-        ls_frames.worst_errors(frames, "box", kind="wrong")
+        ls_frames.worst_errors(frames, "box", kind="wrong")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("blocked", ["PIL.Image", "matplotlib.pyplot"])

@@ -156,7 +156,7 @@ def test_plot_pr_curves_draws_one_curve_per_model_version_and_label() -> None:
 
 
 @pytest.mark.parametrize("by", ["source", "annotator", "model_version"])
-def test_plot_label_counts_has_one_bar_per_label_and_group(by: str) -> None:
+def test_plot_label_counts_has_one_bar_per_label_and_group(by: Any) -> None:
     frames = _frames()
     regions = frames.regions[frames.regions["from_name"] == "box"]
     groups = {"source": 2, "annotator": 3, "model_version": 2}[by]

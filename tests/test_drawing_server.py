@@ -161,7 +161,7 @@ def _is_png(path: Path) -> bool:
     if Image is None:
         missing("Pillow (the plot extra)")
     with Image.open(path) as picture:
-        return picture.format == "PNG" and picture.width > 100
+        return bool(picture.format == "PNG" and picture.width > 100)
 
 
 @pytest.mark.parametrize("where", ["project", "dataset"])
