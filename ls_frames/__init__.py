@@ -12,6 +12,7 @@ checks every import against this drawing)::
                 -> tables          Frames, dtypes, the Parquet dataset, Delta tables
                 -> geometry        pixels, boxes, overlaps, masks, tracks
                 -> evaluation      scores, comparisons, agreement, the reference annotation
+                -> drawing         regions drawn on their images, spans in HTML, plots
                 -> training        splits, Hugging Face datasets, training folders
     both:     media                the files behind the tasks (fetch_media)
                 -> pipeline        load_project, export_project, download_project
@@ -63,6 +64,18 @@ from ls_frames.errors import (
 )
 
 if TYPE_CHECKING:
+    from ls_frames.drawing import (
+        label_colors,
+        plot_agreement,
+        plot_confusion,
+        plot_label_counts,
+        plot_pr_curves,
+        show,
+        show_errors,
+        show_grid,
+        show_text,
+        worst_errors,
+    )
     from ls_frames.evaluation import (
         agreement,
         annotator_pivot,
@@ -164,6 +177,16 @@ _LAZY = {
     "annotator_quality": "ls_frames.evaluation",
     "pr_curve": "ls_frames.evaluation",
     "reference_annotations": "ls_frames.evaluation",
+    "label_colors": "ls_frames.drawing",
+    "plot_agreement": "ls_frames.drawing",
+    "plot_confusion": "ls_frames.drawing",
+    "plot_label_counts": "ls_frames.drawing",
+    "plot_pr_curves": "ls_frames.drawing",
+    "show": "ls_frames.drawing",
+    "show_errors": "ls_frames.drawing",
+    "show_grid": "ls_frames.drawing",
+    "show_text": "ls_frames.drawing",
+    "worst_errors": "ls_frames.drawing",
     "interpolate_tracks": "ls_frames.geometry.tracks",
     "iter_tracks": "ls_frames.geometry.tracks",
     "region_masks": "ls_frames.geometry.masks",
@@ -265,9 +288,14 @@ __all__ = [
     "interpolate_tracks",
     "iter_tracks",
     "keypoints_to_regions",
+    "label_colors",
     "load_project",
     "mask_to_rle",
     "masks_to_regions",
+    "plot_agreement",
+    "plot_confusion",
+    "plot_label_counts",
+    "plot_pr_curves",
     "polygons_to_regions",
     "pr_curve",
     "read_delta",
@@ -279,6 +307,10 @@ __all__ = [
     "review_tab",
     "review_tabs",
     "rle_to_mask",
+    "show",
+    "show_errors",
+    "show_grid",
+    "show_text",
     "snapshot_project",
     "spans_to_regions",
     "split",
@@ -288,4 +320,5 @@ __all__ = [
     "to_hf_dataset",
     "to_parquet",
     "to_results",
+    "worst_errors",
 ]
