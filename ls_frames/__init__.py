@@ -17,7 +17,8 @@ checks every import against this drawing)::
                 -> pipeline        load_project, export_project, download_project
                 -> sync            sync_parquet, sync_delta
                 -> testing         a local Label Studio: install, serve, seed, the demo
-                -> frontends       the CLI (``ls-frames``) | the panels (``ExportPanel``, ``ReviewPanel``)
+                -> frontends       the CLI (``ls-frames``) | the panels (``ExportPanel``,
+                                   ``ReviewPanel``)
 
 Every public name is importable from here (``ls_frames.load_project``, ...), loaded on first
 use so ``import ls_frames`` stays light.
@@ -229,9 +230,9 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "RegionError",
-    "ReviewPanel",
     "RequestTimeout",
     "RetryPolicy",
+    "ReviewPanel",
     "Serialization",
     "ServerCapabilities",
     "ServerError",

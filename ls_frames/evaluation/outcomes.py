@@ -96,8 +96,9 @@ def _best_overlap(seen: Compared, gt: pd.DataFrame, dt: pd.DataFrame) -> NDArray
     return best
 
 
-def _frame(columns: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame(columns)
+def _frame(columns: dict[str, Any], names: list[str] | None = None) -> pd.DataFrame:
+    frame: pd.DataFrame = pd.DataFrame(columns, columns=names)
+    return frame
 
 
 def _region_rows(
@@ -126,7 +127,10 @@ def _region_rows(
     safe = np.where(has, partner, 0)
     d_task = dt["task_id"].to_numpy(np.int64)
     ref_aid = np.array(
-        [g_aid[p] if h else task_ref.get(int(t), -1) for p, h, t in zip(safe, has, d_task)],
+        [
+            g_aid[p] if h else task_ref.get(int(t), -1)
+            for p, h, t in zip(safe, has, d_task, strict=True)
+        ],
         dtype=np.int64,
     )
     predicted = _frame(
@@ -141,7 +145,7 @@ def _region_rows(
             "prediction_id": dt["source_id"].to_numpy(np.int64),
             "pred_region_id": dt["region_id"].astype(object).to_numpy(object),
             "annotation_id": ref_aid,
-            "ann_region_id": np.where(has, g_rid[safe] if len(gt) else None, None),
+            "ann_region_id": [g_rid[p] if h else None for p, h in zip(safe, has, strict=True)],
         }
     )
     missed = np.setdiff1d(np.arange(len(gt)), g)
@@ -178,7 +182,10 @@ def _choice_rows(
     ref: dict[int, set[str]] = {}
     ref_aid: dict[int, int] = {}
     for task, aid, values in zip(
-        gt["task_id"].to_numpy(np.int64), gt["source_id"].to_numpy(np.int64), region_values(gt)
+        gt["task_id"].to_numpy(np.int64),
+        gt["source_id"].to_numpy(np.int64),
+        region_values(gt),
+        strict=True,
     ):
         ref.setdefault(int(task), set()).update(values)
         ref_aid[int(task)] = int(aid)
@@ -216,7 +223,7 @@ def _choice_rows(
                     "annotators": (names[aid],) if aid in names else (),
                 }
             )
-    return pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS[:-1]))
+    return _frame(rows, list(OUTCOME_COLUMNS[:-1]))  # type: ignore[arg-type]
 
 
 def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) -> pd.DataFrame:
@@ -226,7 +233,7 @@ def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) ->
     try:
         table = consensus(frames, from_name)
     except ConfigurationError:
-        return pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+        return _frame({}, list(OUTCOME_COLUMNS))
     if "task_id" not in table.columns:
         table = table.reset_index()
     table = table[table["annotators"] >= 2]
@@ -253,7 +260,7 @@ def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) ->
         }
         for task, value in per_task.items()
     ]
-    return pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
+    return _frame(rows, list(OUTCOME_COLUMNS))  # type: ignore[arg-type]
 
 
 def region_outcomes(
@@ -363,7 +370,8 @@ def outcomes_at(outcomes: pd.DataFrame, threshold: float) -> pd.DataFrame:
     missed = (under & (kind == TRUE_POSITIVE))[~drop]
     if missed.any():
         out.loc[missed, "outcome"] = FALSE_NEGATIVE
-    return out
+    moved: pd.DataFrame = out
+    return moved
 
 
 def precision_recall(outcomes: pd.DataFrame, threshold: float = 0.0) -> dict[str, Any]:

@@ -8,7 +8,8 @@ try:
     import ipywidgets  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ConfigurationError(
-        "ExportPanel and ReviewPanel need ipywidgets, which is not installed: pip install 'ls-frames[widgets]'"
+        "ExportPanel and ReviewPanel need ipywidgets, which is not installed: "
+        "pip install 'ls-frames[widgets]'"
     ) from exc
 
 from ls_frames.frontends.widgets.panel import ExportPanel

@@ -132,7 +132,8 @@ def metrics(outcomes: pd.DataFrame, choice: Choice) -> pd.DataFrame:
         for version, part in rows.groupby("model_version", sort=True)
     ]
     columns = ["model_version", "precision", "recall", "f1", "tp", "fp", "fn"]
-    return pd.DataFrame(table, columns=columns)
+    out: pd.DataFrame = pd.DataFrame(table, columns=columns)
+    return out
 
 
 def metrics_html(table: pd.DataFrame, threshold: float) -> str:
@@ -141,7 +142,7 @@ def metrics_html(table: pd.DataFrame, threshold: float) -> str:
         return "<small>no predicted or reference regions under these filters</small>"
 
     def number(v: float) -> str:
-        return "–" if math.isnan(v) else f"{v:.3f}"
+        return "n/a" if math.isnan(v) else f"{v:.3f}"
 
     lines = [
         f"<tr class='lsf-metrics-row' data-version='{html.escape(str(r['model_version']))}'>"

@@ -343,7 +343,7 @@ class ReviewPanel(W.VBox):
             if link is not None:
                 self.links.append(link)
             image = self._image(int(row["task_id"]), row["model_version"])
-            cards.append(card_html(row, image, link, self.low_iou))
+            cards.append(card_html(row, image, link, self.low_iou))  # type: ignore[arg-type]
         self.grid.value = grid_html(cards, self.card_width)
 
     # -- links and tabs ---------------------------------------------------------------
