@@ -41,7 +41,7 @@ $(BIN)/.installed-lib: pyproject.toml
 
 $(BIN)/.installed: $(BIN)/.installed-lib
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,widgets,train,delta]' --group dev
+	$(BIN)/python -m pip install --quiet -e '.[test,widgets,train,delta,plot]' --group dev
 	# the CPU build of torch, for the datasets' torch format test (a local wheel here)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	touch $@

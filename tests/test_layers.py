@@ -4,7 +4,7 @@ package docstring draws, no module-level import circle, and rooms of a readable 
 Two stacks, network and data, meet in media and the services above it::
 
     network:  transport -> exports
-    data:     reading -> tables -> geometry -> evaluation -> training
+    data:     reading -> tables -> geometry -> evaluation -> drawing -> training -> writing
     both:     media -> pipeline -> sync -> testing -> frontends (cli | widgets)
 
 A package may import the ground floor (the top-level modules such as ``errors``) and the
@@ -23,7 +23,7 @@ import ls_frames
 ROOT = Path(ls_frames.__file__).parent
 
 NETWORK = ("transport", "exports")
-DATA = ("reading", "tables", "geometry", "evaluation", "training", "writing")
+DATA = ("reading", "tables", "geometry", "evaluation", "drawing", "training", "writing")
 TOP = ("media", "pipeline", "sync", "testing", "frontends")
 
 #: What each package may import, besides the ground floor and itself.

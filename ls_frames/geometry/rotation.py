@@ -5,7 +5,8 @@ Label Studio turns a rectangle by ``rotation`` degrees, clockwise on screen (y p
 down), around its top-left corner ``(x, y)``; an ellipse around its centre. Rotation
 happens in pixel space: pass pixels (or percent of a square image). Pure numpy: every
 module that turns a shape (:mod:`~ls_frames.geometry.pixels`,
-:mod:`~ls_frames.geometry.overlap`, :mod:`~ls_frames.geometry.masks`) calls these.
+:mod:`~ls_frames.geometry.overlap`, :mod:`~ls_frames.geometry.masks`, the drawings of
+:mod:`ls_frames.drawing`) calls these.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ellipse_extent", "rectangle_corners"]
+__all__ = ["ellipse_extent", "ellipse_outline", "rectangle_corners"]
 
 
 def rectangle_corners(
@@ -66,3 +67,31 @@ def ellipse_extent(rx: Any, ry: Any, rotation: Any) -> tuple[Any, Any]:
     theta = np.deg2rad(rotation)
     cos, sin = np.cos(theta), np.sin(theta)
     return np.hypot(rx * cos, ry * sin), np.hypot(rx * sin, ry * cos)
+
+
+def ellipse_outline(
+    cx: float, cy: float, rx: float, ry: float, rotation: float, points: int = 72
+) -> NDArray[np.float64]:
+    """Points around an ellipse turned about its centre.
+
+    Parameters
+    ----------
+    cx, cy
+        The centre.
+    rx, ry
+        The radii.
+    rotation
+        Degrees, clockwise on screen, around the centre.
+    points
+        How many points (evenly spaced in the ellipse's angle).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(points, 2)`` float64 ``(x, y)``, clockwise on screen.
+    """
+    t = np.linspace(0.0, 2.0 * np.pi, points, endpoint=False)
+    dx, dy = rx * np.cos(t), ry * np.sin(t)
+    theta = np.deg2rad(rotation)
+    cos, sin = np.cos(theta), np.sin(theta)
+    return np.stack([cx + dx * cos - dy * sin, cy + dx * sin + dy * cos], axis=1)

@@ -27,13 +27,16 @@ _VALUE_CHILDREN = {"label", "choice", "relation"}
 @dataclass(frozen=True)
 class Control:
     """One control tag: ``name`` (the result's ``from_name``), ``type``, ``to_name``,
-    ``values`` (its labels or choices in config order) and ``per_region``."""
+    ``values`` (its labels or choices in config order), ``per_region`` and ``colors``
+    (``(value, background)`` pairs of the values whose tag sets a ``background``, as
+    written: ``#ff0000``, ``red``, ``rgba(...)``)."""
 
     name: str
     type: str
     to_name: tuple[str, ...] = ()
     values: tuple[str, ...] = ()
     per_region: bool = False
+    colors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,16 @@ def parse_label_config(xml: str) -> LabelConfig:
         if not name or to_name is None:
             continue
         values: dict[str, None] = {}
+        colors: dict[str, str] = {}
         for ch in el.iter():
             if ch is el or str(ch.tag).lower() not in _VALUE_CHILDREN:
                 continue
             value = ch.get("alias") or ch.get("value")  # results store the alias if set
             if value is not None:
                 values.setdefault(value)
+                background = (ch.get("background") or "").strip()
+                if background:
+                    colors.setdefault(value, background)
         controls.append(
             Control(
                 name=name,
@@ -111,6 +118,7 @@ def parse_label_config(xml: str) -> LabelConfig:
                 to_name=tuple(t for t in to_name.split(",") if t),
                 values=tuple(values),
                 per_region=el.get("perRegion", "").lower() == "true",
+                colors=tuple(colors.items()),
             )
         )
     return LabelConfig(tuple(controls), tuple(relation_labels), tuple(objects))

@@ -1,0 +1,286 @@
+"""``show``: one task's picture with its regions drawn; ``show_grid``: a page of them.
+
+The regions drawn are those of ``frames.regions`` for the task, chosen by source
+(annotations, predictions, drafts), control (``from_name``), annotation (``reference``)
+and model version; each is captioned with its label and, for an annotation, its annotator
+(email, else user id), for a prediction its score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ls_frames.drawing.canvas import DRAWN_KINDS, draw_legend, draw_regions
+from ls_frames.drawing.colors import label_colors
+from ls_frames.drawing.extras import pillow
+from ls_frames.drawing.images import image_field, load_image
+from ls_frames.errors import ConfigurationError
+from ls_frames.evaluation.reference import Reference, reference_ids
+from ls_frames.reading.controls import kind_of
+
+__all__ = ["SOURCES", "select_regions", "show", "show_grid"]
+
+#: what ``sources=`` may name (plural or singular), as the regions table's ``source``
+SOURCES = {
+    "annotations": "annotation",
+    "annotation": "annotation",
+    "predictions": "prediction",
+    "prediction": "prediction",
+    "drafts": "draft",
+    "draft": "draft",
+}
+
+
+def _sources(sources: str | Iterable[str]) -> set[str]:
+    chosen = [sources] if isinstance(sources, str) else list(sources)
+    unknown = [s for s in chosen if s not in SOURCES]
+    if unknown or not chosen:
+        raise ConfigurationError(
+            f"sources must be among annotations, predictions, drafts, not {unknown or chosen!r}"
+        )
+    return {SOURCES[s] for s in chosen}
+
+
+def select_regions(
+    frames: Any,
+    task_id: int,
+    *,
+    sources: str | Iterable[str] = ("annotations", "predictions"),
+    from_name: str | None = None,
+    reference: Reference | None = None,
+    model_version: str | Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The task's regions ``show`` draws, with a ``caption`` column (see :func:`show`)."""
+    wanted = _sources(sources)
+    regions = frames.regions
+    keep = (regions["task_id"] == task_id).to_numpy(bool, na_value=False)
+    keep &= regions["source"].isin(list(wanted)).to_numpy(bool, na_value=False)
+    if from_name is not None:
+        names = set(regions["from_name"].dropna().astype(str))
+        if from_name not in names and (
+            frames.label_config is None or from_name not in frames.label_config.by_name()
+        ):
+            raise ConfigurationError(f"no control {from_name!r}; the regions have {sorted(names)}")
+        keep &= (regions["from_name"] == from_name).to_numpy(bool, na_value=False)
+    rows = regions[keep]
+    source = rows["source"].astype(object)
+    if reference is not None and "annotation" in wanted:
+        chosen = reference_ids(frames.annotations, reference)
+        ann = (source == "annotation").to_numpy(bool)
+        rows = rows[~ann | rows["source_id"].isin(chosen.to_numpy()).to_numpy(bool, na_value=False)]
+    predictions = frames.predictions.drop_duplicates("prediction_id").set_index("prediction_id")
+    if model_version is not None and "prediction" in wanted:
+        versions = [model_version] if isinstance(model_version, str) else list(model_version)
+        ok = predictions.index[
+            predictions["model_version"].isin(versions).to_numpy(bool, na_value=False)
+        ]
+        pred = (rows["source"].astype(object) == "prediction").to_numpy(bool)
+        rows = rows[~pred | rows["source_id"].isin(ok).to_numpy(bool, na_value=False)]
+    out: pd.DataFrame = rows.copy()
+    out["caption"] = _captions(frames, out, predictions)
+    return out
+
+
+def _captions(frames: Any, rows: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
+    """``label · annotator`` for an annotation's region, ``label score`` for a prediction's."""
+    annotations = frames.annotations.drop_duplicates("annotation_id").set_index("annotation_id")
+    emails = annotations["completed_by_email"] if len(annotations) else pd.Series(dtype=object)
+    users = annotations["completed_by_id"] if len(annotations) else pd.Series(dtype=object)
+    scores = predictions["score"] if len(predictions) else pd.Series(dtype=float)
+    out = []
+    for label, source, sid, score in zip(
+        rows["label"].astype(object),
+        rows["source"].astype(object),
+        rows["source_id"].astype(object),
+        rows["score"].astype(object),
+        strict=True,
+    ):
+        text = "" if label is None or label is pd.NA else str(label)
+        if source == "annotation" and sid in emails.index:
+            who = emails.get(sid)
+            if who is None or who is pd.NA:
+                who = users.get(sid)
+                who = None if who is None or who is pd.NA else f"user {who}"
+            text = f"{text} · {who}" if who else text
+        elif source == "prediction":
+            if score is None or score is pd.NA or (isinstance(score, float) and math.isnan(score)):
+                score = scores.get(sid) if sid in scores.index else None
+            if score is not None and score is not pd.NA and not math.isnan(float(score)):
+                text = f"{text} {float(score):.2f}"
+        out.append(text.strip())
+    return out
+
+
+def _emphasis(rows: pd.DataFrame, highlight: Iterable[Any] | None) -> list[bool] | None:
+    if highlight is None:
+        return None
+    marks = list(highlight)
+    ids = {m for m in marks if isinstance(m, str)}
+    index = {m for m in marks if not isinstance(m, str)}
+    region = rows["region_id"].astype(object)
+    return [(r in ids) or (i in index) for r, i in zip(region, rows.index, strict=True)]
+
+
+def show(
+    frames: Any,
+    task_id: int,
+    *,
+    media: Any = None,
+    image: Any = None,
+    sources: str | Iterable[str] = ("annotations", "predictions"),
+    from_name: str | None = None,
+    reference: Reference | None = None,
+    model_version: str | Iterable[str] | None = None,
+    highlight: Iterable[Any] | None = None,
+    legend: bool = True,
+    max_size: tuple[int, int] | None = None,
+) -> Any:
+    """One task's image with its regions drawn on it, in pixels.
+
+    Rectangles (turned about their top-left corner, as Label Studio turns them), polygons,
+    polylines, ellipses and keypoints are outlined, brush masks tinted over the image,
+    each in its label's colour: the label config's ``background`` where it sets one, else
+    a colour that stays the same for the name (:func:`label_colors`). Annotations are
+    drawn with solid lines, predictions with dashed ones (a predicted mask: a dotted
+    edge); each region is captioned with its label and its annotator (email, else user
+    id) or its score, where the caption fits; a key in the bottom-left corner says which
+    is which.
+
+    Parameters
+    ----------
+    frames
+        The tables (:func:`~ls_frames.load_project`, :func:`~ls_frames.read_parquet`, ...).
+    task_id
+        The task.
+    media
+        Where the image is: :func:`~ls_frames.fetch_media`'s table (or a dataset's
+        ``frames.media``, used when ``media`` is ``None``), a folder holding the files
+        under their names in the task data, or a mapping ``task_id -> path``.
+    image
+        The picture itself (a PIL image, a numpy array or a path) instead of ``media``.
+    sources
+        ``"annotations"``, ``"predictions"``, ``"drafts"``, or several.
+    from_name
+        Only this control's regions (all by default).
+    reference
+        Only this annotation per task, as :func:`~ls_frames.evaluate` chooses it
+        (``"ground_truth"``, ``"latest"``, an annotator's email or user id); ``None``
+        draws every annotation.
+    model_version
+        Only the predictions of these model versions.
+    highlight
+        Regions drawn with lines twice as wide: region ids (strings) or labels of
+        ``frames.regions``' index.
+    legend
+        Draw the key.
+    max_size
+        ``(width, height)``: a JPEG may be decoded at a smaller scale no smaller than this
+        (faster for thumbnails); the drawing is at the decoded size.
+
+    Returns
+    -------
+    PIL.Image.Image
+        An RGB image (a new one: a given ``image`` is not drawn on).
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown source or control, no ``media`` and no ``image``, the ``plot`` extra
+        missing (its message names ``pip install 'ls-frames[plot]'``).
+    MediaError
+        ``media`` holds no image for the task, or it cannot be read.
+    RegionError
+        A brush region that cannot be decoded.
+    """
+    pillow()
+    rows = select_regions(
+        frames,
+        int(task_id),
+        sources=sources,
+        from_name=from_name,
+        reference=reference,
+        model_version=model_version,
+    )
+    to_names = [str(t) for t in pd.unique(rows["to_name"].dropna().astype(object))]
+    picture = load_image(
+        frames,
+        int(task_id),
+        media=media,
+        image=image,
+        field=image_field(frames, to_names),
+        max_size=max_size,
+    )
+    drawn = rows[[kind_of(t) in DRAWN_KINDS for t in rows["type"].astype(object)]]
+    labels = [lab for lab in pd.unique(drawn["label"].dropna().astype(object))]
+    palette = label_colors(frames, labels, from_name=from_name)
+    records = drawn.to_dict("records")
+    sources_drawn = draw_regions(
+        picture, records, colors=palette, emphasis=_emphasis(drawn, highlight)
+    )
+    if legend:
+        draw_legend(picture, sources_drawn, {str(lab): palette[str(lab)] for lab in labels})
+    return picture
+
+
+def show_grid(
+    frames: Any,
+    task_ids: Sequence[int],
+    *,
+    columns: int = 4,
+    tile: tuple[int, int] = (480, 270),
+    titles: Sequence[str] | None = None,
+    highlight: Sequence[Iterable[Any] | None] | None = None,
+    **options: Any,
+) -> Any:
+    """A page of :func:`show` pictures, ``columns`` wide, each shrunk into ``tile``.
+
+    Parameters
+    ----------
+    frames
+        The tables.
+    task_ids
+        The tasks, in page order.
+    columns
+        Pictures per row.
+    tile
+        ``(width, height)`` each picture is fitted into (its aspect kept).
+    titles
+        A line above each picture (default: ``task <id>``).
+    highlight
+        One :func:`show` ``highlight`` per task.
+    **options
+        :func:`show`'s other keyword arguments (``media``, ``sources``, ``from_name``,
+        ``reference``, ``model_version``, ``legend``).
+
+    Returns
+    -------
+    PIL.Image.Image
+        The page (white where a row is not full).
+    """
+    pil = pillow()
+    from ls_frames.drawing.canvas import font
+
+    if columns < 1:
+        raise ConfigurationError(f"columns must be >= 1, not {columns!r}")
+    ids = [int(t) for t in task_ids]
+    if titles is not None and len(titles) != len(ids):
+        raise ConfigurationError("titles must have one line per task")
+    options.setdefault("legend", False)
+    face = font(13)
+    title_h = 20
+    rows = max(1, math.ceil(len(ids) / columns))
+    page = pil.Image.new("RGB", (columns * tile[0], rows * (tile[1] + title_h)), "white")
+    draw = pil.ImageDraw.Draw(page)
+    for i, task in enumerate(ids):
+        mark = highlight[i] if highlight is not None else None
+        picture = show(frames, task, highlight=mark, max_size=tile, **options)
+        picture.thumbnail(tile, pil.Image.Resampling.BILINEAR)
+        x, y = (i % columns) * tile[0], (i // columns) * (tile[1] + title_h)
+        page.paste(picture, (x + (tile[0] - picture.width) // 2, y + title_h))
+        text = titles[i] if titles is not None else f"task {task}"
+        draw.text((x + 4, y + 3), text, fill=(0, 0, 0), font=face)
+    return page
