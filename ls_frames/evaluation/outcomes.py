@@ -230,6 +230,10 @@ def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) ->
     """One row per task where annotators agree less than fully (``consensus``)."""
     from ls_frames.evaluation.agreement import consensus
 
+    ann = frames.annotations
+    usable = ann[~ann["was_cancelled"].fillna(False).astype(bool).to_numpy(bool)]
+    if not usable["task_id"].duplicated().any():  # one annotation a task: nobody to disagree
+        return _frame({}, list(OUTCOME_COLUMNS))
     try:
         table = consensus(frames, from_name)
     except ConfigurationError:
@@ -239,8 +243,6 @@ def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) ->
     table = table[table["annotators"] >= 2]
     per_task = table.groupby("task_id")["agreement"].min().astype("float64")
     per_task = per_task[per_task < 1.0]
-    ann = frames.annotations
-    usable = ann[~ann["was_cancelled"].fillna(False).astype(bool)]
     who = usable.groupby("task_id")["annotation_id"].agg(list)
     rows = [
         {

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ipywidgets as W
@@ -115,6 +117,8 @@ class ReviewPanel(W.VBox):
         Cards per page.
     card_width
         Pixels: the width each image is drawn at.
+    workers
+        Threads drawing a page's images.
 
     Attributes
     ----------
@@ -155,12 +159,13 @@ class ReviewPanel(W.VBox):
         low_iou: float = 0.75,
         page_size: int = 24,
         card_width: int = 320,
+        workers: int = 2,
     ) -> None:
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ConfigurationError(f"page_size must be a whole number >= 1, not {page_size!r}")
         self.frames, self.media, self.from_name = frames, media, from_name
         self.client, self.reference, self.low_iou = client, reference, low_iou
-        self.page_size, self.card_width = page_size, card_width
+        self.page_size, self.card_width, self.workers = page_size, card_width, workers
         self.outcomes = self._outcomes(evaluation, iou_threshold)
         self.project = project if project is not None else self._provenance("project")
         self.rows = self.page_rows = self.outcomes.iloc[:0]
@@ -168,7 +173,7 @@ class ReviewPanel(W.VBox):
         self.tab_urls: list[str] = []
         self.error: BaseException | None = None
         self.page = 0
-        self._images: OrderedDict[tuple[int, str | None], str] = OrderedDict()
+        self._images: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._quiet = False
         self._title = ""
         self._build()
@@ -336,13 +341,19 @@ class ReviewPanel(W.VBox):
         )
         self.previous_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= pages - 1
+        records = shown.to_dict("records")
+        # the page's tasks alone: each drawing looks its task up in a small table
+        page_frames = self.frames.select([int(row["task_id"]) for row in records])
+        for name in page_frames:  # the pandas tables made once, before the threads read them
+            page_frames[name]
+        self._draw_images(records, page_frames)
         self.links = []
         cards = []
-        for row in shown.to_dict("records"):
+        for row in records:
             link = self._link(int(row["task_id"]))
             if link is not None:
                 self.links.append(link)
-            image = self._image(int(row["task_id"]), row["model_version"])
+            image = self._images[self._key(row)]
             cards.append(card_html(row, image, link, self.low_iou))  # type: ignore[arg-type]
         self.grid.value = grid_html(cards, self.card_width)
 
@@ -391,29 +402,80 @@ class ReviewPanel(W.VBox):
         return self.tab_urls
 
     # -- images -----------------------------------------------------------------------
-    def _image(self, task_id: int, model_version: Any) -> str:
-        version = None if model_version is None or model_version is pd.NA else str(model_version)
-        key = (task_id, version)
-        if key in self._images:
-            self._images.move_to_end(key)
-            return self._images[key]
-        uri = image_uri(self._render(task_id, version))
-        self._images[key] = uri
-        while len(self._images) > _CACHE:
+    @staticmethod
+    def _key(row: dict[Any, Any]) -> tuple[Any, ...]:
+        """A card image: its task, model version and the regions drawn in bold."""
+        version = row["model_version"]
+        version = None if version is None or version is pd.NA else str(version)
+        marks = tuple(
+            str(r) for r in (row["pred_region_id"], row["ann_region_id"]) if isinstance(r, str)
+        )
+        return (int(row["task_id"]), version, marks)
+
+    def _draw_images(self, records: list[dict[Any, Any]], frames: Frames) -> None:
+        """Draw the page's images not drawn yet, on a few threads (decoding and drawing
+        release the GIL for most of their time)."""
+        keys = list(dict.fromkeys(self._key(row) for row in records))
+        for key in keys:
+            if key in self._images:
+                self._images.move_to_end(key)
+        todo = [key for key in keys if key not in self._images]
+
+        def draw(key: tuple[Any, ...]) -> str:
+            try:
+                return image_uri(self._render(frames, *key))
+            except LSFramesError as exc:  # one task without its image: said on its card
+                return _placeholder(f"task {key[0]}: {_plain(exc)}", self.card_width)
+
+        if len(todo) > 1 and self.workers > 1:
+            with ThreadPoolExecutor(min(self.workers, len(todo))) as pool:
+                drawn = list(pool.map(draw, todo))
+        else:
+            drawn = [draw(key) for key in todo]
+        self._images.update(zip(todo, drawn, strict=True))
+        while len(self._images) > max(_CACHE, len(keys)):
             self._images.popitem(last=False)
-        return uri
 
-    def _render(self, task_id: int, model_version: str | None) -> Any:
-        """The drawn task as JPEG bytes, ``card_width`` pixels wide."""
-        return _placeholder(task_id, self.card_width)
+    def _render(
+        self, frames: Frames, task_id: int, model_version: str | None, marks: tuple[str, ...]
+    ) -> bytes:
+        """The task drawn by :func:`~ls_frames.show` (every control of the reference
+        annotation and of the row's model version, the row's regions in bold), as a JPEG
+        ``card_width`` pixels wide."""
+        from ls_frames.drawing import show
+
+        reference = None if self.reference == "consensus" else self.reference
+        picture = show(
+            frames,
+            task_id,
+            media=self.media,
+            reference=reference,
+            model_version=model_version,
+            highlight=marks or None,
+            max_size=(self.card_width, 1),  # a JPEG decoded at the smallest scale that fits
+        )
+        width = self.card_width
+        height = max(1, round(picture.height * width / max(picture.width, 1)))
+        if picture.width > width:
+            picture = picture.resize((width, height), _bilinear())
+        buffer = io.BytesIO()
+        picture.convert("RGB").save(buffer, format="JPEG", quality=85)
+        return buffer.getvalue()
 
 
-def _placeholder(task_id: int, width: int) -> str:
-    """A grey card image naming the task (until the drawing is wired in)."""
+def _bilinear() -> Any:
+    from ls_frames.drawing.extras import pillow
+
+    return pillow().Image.Resampling.BILINEAR
+
+
+def _placeholder(text: str, width: int) -> str:
+    """A grey card image saying why the task could not be drawn."""
     height = width * 9 // 16
     svg = (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
-        f"<rect width='100%' height='100%' fill='#888'/><text x='10' y='30' fill='#fff'>"
-        f"task {task_id}</text></svg>"
+        f"<rect width='100%' height='100%' fill='#888'/><foreignObject x='8' y='8' "
+        f"width='{width - 16}' height='{height - 16}'><div xmlns='http://www.w3.org/1999/xhtml' "
+        f"style='color:#fff;font:12px sans-serif'>{html.escape(text)}</div></foreignObject></svg>"
     )
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
