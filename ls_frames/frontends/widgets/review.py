@@ -267,7 +267,11 @@ class ReviewPanel(W.VBox):
         self.error_box.add_class("lsf-error")
         super().__init__(
             [
-                W.HTML(f"<h3 style='margin:4px 0'>Review: {html.escape(self.from_name)}</h3>"),
+                W.HTML(
+                    f"<h3 style='margin:4px 0'>Review: {html.escape(self.from_name)}</h3>"
+                    "<small>Annotations are drawn with solid lines, predictions dashed; the "
+                    "regions of each card's row in bold.</small>"
+                ),
                 W.HBox([self.label_filter, self.annotator_filter]),
                 W.HBox([self.version_filter, self.outcome_filter]),
                 W.HBox([self.threshold, self.sort]),
@@ -452,6 +456,7 @@ class ReviewPanel(W.VBox):
             reference=reference,
             model_version=model_version,
             highlight=marks or None,
+            legend=False,  # the key is in the panel's header: a card is too small for it
             max_size=(self.card_width, 1),  # a JPEG decoded at the smallest scale that fits
         )
         width = self.card_width
