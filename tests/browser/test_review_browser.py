@@ -23,9 +23,9 @@ from typing import Any
 
 import nbformat
 import pytest
-from PIL import Image
 
 import ls_frames
+from ls_frames.testing.images import demo_image
 from tests.browser.test_panel_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -33,7 +33,6 @@ from tests.browser.test_panel_browser import (
     _free_port,
     _wait_for_port,
 )
-from ls_frames.testing.images import demo_image
 from tests.needs import missing
 from tests.review_project import REVIEW_TASKS, seed_review_project
 
@@ -105,6 +104,7 @@ def _drawn(shot: bytes, box: dict[str, float]) -> tuple[float, int]:
     """The spread of the pixels of ``box`` in the screenshot (standard deviation over the
     channels) and how many distinct colours it holds."""
     import numpy as np
+    from PIL import Image
 
     image = Image.open(io.BytesIO(shot)).convert("RGB")
     left, top = int(box["x"]) + 2, int(box["y"]) + 2
@@ -141,6 +141,8 @@ def test_the_gallery_shows_drawn_images_in_a_real_browser(review_app: dict[str, 
             images = page.locator(".lsf-card img.lsf-card-image")
             # every picture arrived and was decoded by the browser, as a JPEG of the task
             widths = images.evaluate_all("els => els.map(e => e.complete ? e.naturalWidth : 0)")
+            from PIL import Image
+
             demo = Image.open(io.BytesIO(demo_image(0)))
             assert widths == [min(320, demo.width)] * n_fp  # shrunk to the card, never enlarged
             sources = images.evaluate_all("els => els.map(e => e.src.slice(0, 23))")
