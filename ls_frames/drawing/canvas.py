@@ -150,27 +150,47 @@ def _mask(
     return float(c0), float(r0)
 
 
+@lru_cache(maxsize=2048)
+def _label_box(text: str, px: int, color: RGB) -> Any:
+    """``text`` written on a box of ``color`` (black or white ink, whichever reads), made
+    once per text, size and colour: a page repeats the same captions."""
+    pil = pillow()
+    face = font(px)
+    left, top, right, bottom = face.getbbox(text)
+    box = pil.Image.new("RGB", (right - left + 6, bottom - top + 4), color)
+    luma = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
+    ink = (0, 0, 0) if luma > 150 else (255, 255, 255)
+    pil.ImageDraw.Draw(box).text((3 - left, 2 - top), text, fill=ink, font=face)
+    return box
+
+
 def _caption(
-    draw: Any, text: str, at: tuple[float, float], color: RGB, size: tuple[int, int]
+    image: Any,
+    text: str,
+    at: tuple[float, float],
+    color: RGB,
+    placed: list[tuple[int, int, int, int]],
 ) -> None:
-    """``text`` on a box of ``color`` just above ``at`` (inside the image), or nothing when
-    it is wider than the image."""
+    """``text`` on a box of ``color`` just above ``at``, else just below it, inside the
+    image and clear of the captions ``placed`` already; nowhere when it fits in neither
+    (a caption that would hide another is left out)."""
     if not text:
         return
-    face = font(max(11, round(min(size) / 60)))
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=face)
-    tw, th = right - left + 6, bottom - top + 4
-    if tw > size[0]:
+    size = image.size
+    box = _label_box(text, max(11, round(min(size) / 60)), color)
+    tw, th = box.size
+    if tw > size[0] or th > size[1]:
         return
-    x = min(max(at[0], 0.0), size[0] - tw)
-    y = at[1] - th if at[1] - th >= 0 else min(max(at[1], 0.0), size[1] - th)
-    draw.rectangle([x, y, x + tw, y + th], fill=color)
-    ink = (
-        (0, 0, 0)
-        if 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 150
-        else (255, 255, 255)
-    )
-    draw.text((x + 3 - left, y + 2 - top), text, fill=ink, font=face)
+    x = round(min(max(at[0], 0.0), size[0] - tw))
+    for y in (at[1] - th, at[1]):
+        top = round(min(max(y, 0.0), size[1] - th))
+        rect = (x, top, x + tw, top + th)
+        if not any(
+            rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed
+        ):
+            image.paste(box, (x, top))
+            placed.append(rect)
+            return
 
 
 def _shape(
@@ -213,6 +233,7 @@ def draw_regions(
     ]
     items.sort(key=lambda item: kind_of(item[0].get("type")) != "brush")
     sources: set[str] = set()
+    placed: list[tuple[int, int, int, int]] = []  # the captions' boxes
     for row, strong in items:
         kind = kind_of(row.get("type"))
         if kind not in DRAWN_KINDS:
@@ -243,39 +264,46 @@ def draw_regions(
                 (float(finite[:, 0].min()), float(finite[:, 1].min())) if len(finite) else None
             )
         if rows_at is not None:
-            _caption(draw, str(row.get("caption") or ""), rows_at, color, size)
+            _caption(image, str(row.get("caption") or ""), rows_at, color, placed)
     return sources
 
 
-def draw_legend(image: Any, sources: set[str], labels: Mapping[str, RGB]) -> None:
-    """A key in the bottom-left corner: solid = annotation, dashed = prediction, then one
-    swatch per label drawn."""
-    if not sources and not labels:
-        return
+@lru_cache(maxsize=256)
+def _key(lines: tuple[tuple[str, RGB | None], ...], px: int, width: int) -> Any:
+    """The key's picture, made once per set of lines and size."""
     pil = pillow()
-    draw = pil.ImageDraw.Draw(image)
-    size = image.size
-    face = font(max(11, round(min(size) / 60)))
-    width = line_width(size)
-    lines: list[tuple[str, RGB | None]] = [
-        (s, None) for s in ("annotation", "prediction") if s in sources
-    ]
-    lines += [(label, color) for label, color in labels.items()]
-    boxes = [draw.textbbox((0, 0), text, font=face) for text, _ in lines]
+    face = font(px)
+    boxes = [face.getbbox(text) for text, _ in lines]
     line_h = max(b[3] - b[1] for b in boxes) + 6
     sample = 8 * width + 6
     w = max(b[2] - b[0] for b in boxes) + sample + 14
     h = line_h * len(lines) + 8
-    if w > size[0] or h > size[1]:
-        return  # no room: a tile too small for a key
-    x0, y0 = 4, size[1] - h - 4
-    draw.rectangle([x0, y0, x0 + w, y0 + h], fill=(255, 255, 255), outline=(0, 0, 0))
+    key = pil.Image.new("RGB", (w + 1, h + 1), (255, 255, 255))
+    draw = pil.ImageDraw.Draw(key)
+    draw.rectangle([0, 0, w, h], outline=(0, 0, 0))
     for i, ((text, color), box) in enumerate(zip(lines, boxes, strict=True)):
-        y = y0 + 4 + i * line_h
+        y = 4 + i * line_h
         mid = y + line_h / 2
         if color is None:
-            xy = np.array([[x0 + 6, mid], [x0 + 6 + sample - 4, mid]])
+            xy = np.array([[6, mid], [6 + sample - 4, mid]])
             _outline(draw, xy, False, (0, 0, 0), width, text == "prediction")
         else:
-            draw.rectangle([x0 + 6, y + 3, x0 + 2 + sample, y + line_h - 3], fill=color)
-        draw.text((x0 + 10 + sample - box[0], y + 3 - box[1]), text, fill=(0, 0, 0), font=face)
+            draw.rectangle([6, y + 3, 2 + sample, y + line_h - 3], fill=color)
+        draw.text((10 + sample - box[0], y + 3 - box[1]), text, fill=(0, 0, 0), font=face)
+    return key
+
+
+def draw_legend(image: Any, sources: set[str], labels: Mapping[str, RGB]) -> None:
+    """A key in the bottom-left corner: solid = annotation, dashed = prediction, then one
+    swatch per label drawn (nothing when the image is too small for it)."""
+    if not sources and not labels:
+        return
+    size = image.size
+    lines: list[tuple[str, RGB | None]] = [
+        (s, None) for s in ("annotation", "prediction") if s in sources
+    ]
+    lines += [(label, color) for label, color in labels.items()]
+    key = _key(tuple(lines), max(11, round(min(size) / 60)), line_width(size))
+    if key.width + 4 > size[0] or key.height + 4 > size[1]:
+        return  # no room: a tile too small for a key
+    image.paste(key, (4, size[1] - key.height - 4))

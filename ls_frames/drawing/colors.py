@@ -20,7 +20,8 @@ __all__ = ["PALETTE", "label_colors", "parse_color", "stable_color"]
 
 RGB = tuple[int, int, int]
 
-#: Colours for labels the config gives none (Tableau 20's strong half, then its light one).
+#: Colours for labels the config gives none (Tableau 10: strong, and told apart by most
+#: colour-blind readers).
 PALETTE: tuple[RGB, ...] = (
     (31, 119, 180),
     (255, 127, 14),
@@ -32,21 +33,23 @@ PALETTE: tuple[RGB, ...] = (
     (127, 127, 127),
     (188, 189, 34),
     (23, 190, 207),
-    (174, 199, 232),
-    (255, 187, 120),
-    (152, 223, 138),
-    (255, 152, 150),
-    (197, 176, 213),
-    (196, 156, 148),
-    (247, 182, 210),
-    (219, 219, 141),
-    (158, 218, 229),
 )
 
 
 def stable_color(label: Any) -> RGB:
     """The palette colour of ``label``: the same for the same name, always."""
     return PALETTE[zlib.crc32(str(label).encode("utf-8")) % len(PALETTE)]
+
+
+def _free(label: Any, taken: set[RGB]) -> RGB:
+    """The stable colour of ``label``, or the next palette colour not ``taken`` (the stable
+    one when all are)."""
+    start = zlib.crc32(str(label).encode("utf-8")) % len(PALETTE)
+    for step in range(len(PALETTE)):
+        color = PALETTE[(start + step) % len(PALETTE)]
+        if color not in taken:
+            return color
+    return PALETTE[start]
 
 
 def parse_color(text: str) -> RGB:
@@ -90,34 +93,44 @@ def label_colors(
     labels
         Labels to give a colour besides the config's.
     from_name
-        Only this control's colours (by default a label takes the first ``background``
-        any control gives it).
+        Only this control's labels, in its colours (a label takes the first
+        ``background`` any control gives it otherwise).
 
     Returns
     -------
     dict
         ``label -> (r, g, b)``: the config's labels (in config order), then ``labels``.
-        A ``background`` Pillow cannot read gives the stable colour.
+        A label without a ``background`` (or with one Pillow cannot read) takes the
+        palette colour its name hashes to, or the next one no other label holds yet:
+        the labels of a config get the same colours in every call; two labels share a
+        colour only when there are more labels than palette colours.
+
+    Raises
+    ------
+    ConfigurationError
+        ``source`` is neither frames nor a label config, or the ``plot`` extra (Pillow) is
+        missing.
     """
     config = _config(source)
     found: dict[str, RGB] = {}
-    controls = [
-        c
-        for c in (() if config is None else config.controls)
-        if from_name is None or c.name == from_name
-    ]
-    for control in controls:  # the backgrounds first: any control's wins over a stable one
+    controls = () if config is None else config.controls
+    # the backgrounds first (from_name's own, then the first any control gives a label):
+    # a background wins over a stable colour
+    first = sorted(controls, key=lambda c: c.name != from_name)
+    for control in first:
         for value, text in control.colors:
             if value not in found:
                 with contextlib.suppress(ConfigurationError):
                     found[value] = parse_color(text)
-    ordered: dict[str, RGB] = {}
-    for control in controls:
-        for value in control.values:
-            ordered.setdefault(value, found.get(value) or stable_color(value))
-    found = ordered
-    for label in labels:
-        if label is None or label != label:  # missing (None, NaN)
-            continue
-        found.setdefault(str(label), stable_color(label))
-    return found
+    # every label of the config in config order (the same for any from_name), then the
+    # others: each takes its stable colour, or the next one no label holds yet
+    names = [v for c in controls for v in c.values]
+    names += [str(lab) for lab in labels if lab is not None and lab == lab]
+    taken = set(found.values())
+    for name in dict.fromkeys(names):
+        if name not in found:
+            found[name] = _free(name, taken)
+            taken.add(found[name])
+    chosen = {v for c in controls if from_name is None or c.name == from_name for v in c.values}
+    chosen |= {str(lab) for lab in labels if lab is not None and lab == lab}
+    return {name: found[name] for name in dict.fromkeys([*names]) if name in chosen}

@@ -10,8 +10,9 @@
 * a mapping ``task_id -> path`` (or an image);
 * ``None``: the frames' own media table when they carry one.
 
-An image is read with Pillow; ``max_size`` lets a JPEG be decoded at a smaller scale
-(Pillow's ``draft``, several times faster than decoding it whole and shrinking).
+An image is read with Pillow; ``size`` fits it into a box before anything is drawn (a
+JPEG is decoded at a reduced scale first: Pillow's ``draft``, several times faster than
+decoding it whole and shrinking it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ls_frames.drawing.extras import pillow
+from ls_frames.drawing.lookup import lookup
 from ls_frames.errors import ConfigurationError, MediaError
 
 __all__ = ["image_field", "load_image", "media_path", "open_image"]
@@ -71,11 +73,10 @@ def _from_table(table: pd.DataFrame, task_id: int, field: str | None) -> str:
 
 
 def _data_value(frames: Any, task_id: int, field: str | None) -> str:
-    tasks = frames.tasks
-    rows = tasks[(tasks["task_id"] == task_id).to_numpy(bool, na_value=False)]
-    if not len(rows):
+    data_json = lookup(frames).data_json(frames, task_id)
+    if data_json is None:
         raise ConfigurationError(f"task {task_id} is not in the frames")
-    data = json.loads(rows["data_json"].iloc[0] or "{}")
+    data = json.loads(data_json or "{}")
     if field is None:
         found = [v for v in data.values() if isinstance(v, str) and "/" in v]
         if not found:
@@ -128,26 +129,42 @@ def media_path(frames: Any, task_id: int, media: Any, field: str | None) -> Imag
     )
 
 
-def open_image(source: ImageSource, max_size: tuple[int, int] | None = None) -> Any:
-    """``source`` as an RGB PIL image (a copy when it is one already); ``max_size`` lets a
-    JPEG be decoded at a reduced scale no smaller than it."""
+def _fit(image: Any, size: tuple[int, int]) -> Any:
+    """``image`` scaled (up or down, aspect kept) to fit ``size``."""
+    scale = min(size[0] / image.width, size[1] / image.height)
+    if abs(scale - 1.0) < 1e-9:
+        return image
+    target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(target, pillow().Image.Resampling.BILINEAR)
+
+
+def open_image(source: ImageSource, size: tuple[int, int] | None = None) -> Any:
+    """``source`` as an RGB PIL image (a copy when it is one already), fitted into
+    ``size`` when given (a JPEG is then decoded at a reduced scale first: Pillow's
+    ``draft``)."""
     pil = pillow()
     if isinstance(source, pil.Image.Image):
-        return source.convert("RGB") if source.mode != "RGB" else source.copy()
-    if isinstance(source, np.ndarray):
+        image = source.convert("RGB") if source.mode != "RGB" else source.copy()
+    elif isinstance(source, np.ndarray):
         array = source if source.dtype == np.uint8 else np.clip(source, 0, 255).astype(np.uint8)
-        return pil.Image.fromarray(array).convert("RGB")
-    if not isinstance(source, (str, os.PathLike)):
+        image = pil.Image.fromarray(array).convert("RGB")
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            image = pil.Image.open(source)
+            if size is not None:
+                image.draft("RGB", size)
+            image.load()
+            if image.mode != "RGB":  # convert copies: only when it must
+                image = image.convert("RGB")
+        except (OSError, pil.UnidentifiedImageError) as exc:
+            raise MediaError(
+                [(None, "", 0, str(source), f"cannot read the image: {exc}")]
+            ) from None
+    else:
         raise ConfigurationError(
             f"an image is a PIL image, a numpy array or a path, not {type(source).__name__}"
         )
-    try:
-        image = pil.Image.open(source)
-        if max_size is not None:
-            image.draft("RGB", max_size)
-        return image.convert("RGB")
-    except (OSError, pil.UnidentifiedImageError) as exc:
-        raise MediaError([(None, "", 0, str(source), f"cannot read the image: {exc}")]) from None
+    return image if size is None else _fit(image, size)
 
 
 def load_image(
@@ -157,8 +174,9 @@ def load_image(
     media: Any,
     image: ImageSource | None,
     field: str | None,
-    max_size: tuple[int, int] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> Any:
-    """The task's picture as an RGB PIL image: ``image`` when given, else from ``media``."""
+    """The task's picture as an RGB PIL image: ``image`` when given, else from ``media``
+    (fitted into ``size`` when given)."""
     source = image if image is not None else media_path(frames, task_id, media, field)
-    return open_image(source, max_size)
+    return open_image(source, size)

@@ -40,12 +40,33 @@ def worst_errors(
     """The rows of :func:`~ls_frames.compare_predictions` that are mistakes of one kind,
     worst first (see the module docstring), at most ``n``.
 
+    Parameters
+    ----------
+    frames
+        The tables.
+    from_name
+        The control.
+    kind
+        ``"false_positive"``, ``"false_negative"`` or ``"mismatch"``.
+    n
+        At most this many rows (all when ``None``).
+    reference, min_iou
+        As :func:`~ls_frames.compare_predictions` takes them.
+    model_version
+        Only this model version's predictions.
+
     Returns
     -------
     pandas.DataFrame
         ``compare_predictions``' columns plus ``score`` (the region's score, else its
         prediction's) and ``region`` (the label of the mistaken region in
         ``frames.regions``' index, for :func:`show`'s ``highlight``).
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown ``kind``, an ``n`` that is not a whole number >= 1, or what
+        ``compare_predictions`` raises (an unknown control or reference).
     """
     if kind not in ERROR_KINDS:
         raise ConfigurationError(f"kind must be one of {list(ERROR_KINDS)}, not {kind!r}")
@@ -123,6 +144,13 @@ def show_errors(
     PIL.Image.Image
         The page, each picture titled ``task <id> · FP <label> <score>``; an empty white
         tile when there is no mistake of the kind.
+
+    Raises
+    ------
+    ConfigurationError
+        What :func:`worst_errors` and :func:`show` raise.
+    MediaError
+        An image is missing or cannot be read.
     """
     rows = worst_errors(
         frames,

@@ -18,11 +18,12 @@ from ls_frames.drawing.canvas import DRAWN_KINDS, draw_legend, draw_regions
 from ls_frames.drawing.colors import label_colors
 from ls_frames.drawing.extras import pillow
 from ls_frames.drawing.images import image_field, load_image
+from ls_frames.drawing.lookup import COLUMNS, lookup
 from ls_frames.errors import ConfigurationError
-from ls_frames.evaluation.reference import Reference, reference_ids
+from ls_frames.evaluation.reference import Reference
 from ls_frames.reading.controls import kind_of
 
-__all__ = ["SOURCES", "select_regions", "show", "show_grid"]
+__all__ = ["SOURCES", "region_records", "select_regions", "show", "show_grid"]
 
 #: what ``sources=`` may name (plural or singular), as the regions table's ``source``
 SOURCES = {
@@ -45,6 +46,36 @@ def _sources(sources: str | Iterable[str]) -> set[str]:
     return {SOURCES[s] for s in chosen}
 
 
+def region_records(
+    frames: Any,
+    task_id: int,
+    *,
+    sources: str | Iterable[str] = ("annotations", "predictions"),
+    from_name: str | None = None,
+    reference: Reference | None = None,
+    model_version: str | Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The task's regions ``show`` draws, as dicts with a ``caption`` and ``index`` (the
+    row's label in ``frames.regions``)."""
+    wanted = _sources(sources)
+    found = lookup(frames)
+    if (
+        from_name is not None
+        and from_name not in found.names
+        and (frames.label_config is None or from_name not in frames.label_config.by_name())
+    ):
+        raise ConfigurationError(
+            f"no control {from_name!r}; the regions have {sorted(found.names)}"
+        )
+    annotations = None
+    if reference is not None and "annotation" in wanted:
+        annotations = found.reference(frames, reference)
+    versions = None
+    if model_version is not None:
+        versions = [model_version] if isinstance(model_version, str) else list(model_version)
+    return found.records(int(task_id), wanted, from_name, annotations, versions)
+
+
 def select_regions(
     frames: Any,
     task_id: int,
@@ -54,75 +85,27 @@ def select_regions(
     reference: Reference | None = None,
     model_version: str | Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """The task's regions ``show`` draws, with a ``caption`` column (see :func:`show`)."""
-    wanted = _sources(sources)
-    regions = frames.regions
-    keep = (regions["task_id"] == task_id).to_numpy(bool, na_value=False)
-    keep &= regions["source"].isin(list(wanted)).to_numpy(bool, na_value=False)
-    if from_name is not None:
-        names = set(regions["from_name"].dropna().astype(str))
-        if from_name not in names and (
-            frames.label_config is None or from_name not in frames.label_config.by_name()
-        ):
-            raise ConfigurationError(f"no control {from_name!r}; the regions have {sorted(names)}")
-        keep &= (regions["from_name"] == from_name).to_numpy(bool, na_value=False)
-    rows = regions[keep]
-    source = rows["source"].astype(object)
-    if reference is not None and "annotation" in wanted:
-        chosen = reference_ids(frames.annotations, reference)
-        ann = (source == "annotation").to_numpy(bool)
-        rows = rows[~ann | rows["source_id"].isin(chosen.to_numpy()).to_numpy(bool, na_value=False)]
-    predictions = frames.predictions.drop_duplicates("prediction_id").set_index("prediction_id")
-    if model_version is not None and "prediction" in wanted:
-        versions = [model_version] if isinstance(model_version, str) else list(model_version)
-        ok = predictions.index[
-            predictions["model_version"].isin(versions).to_numpy(bool, na_value=False)
-        ]
-        pred = (rows["source"].astype(object) == "prediction").to_numpy(bool)
-        rows = rows[~pred | rows["source_id"].isin(ok).to_numpy(bool, na_value=False)]
-    out: pd.DataFrame = rows.copy()
-    out["caption"] = _captions(frames, out, predictions)
+    """:func:`region_records` as a DataFrame indexed like ``frames.regions``."""
+    records = region_records(
+        frames,
+        task_id,
+        sources=sources,
+        from_name=from_name,
+        reference=reference,
+        model_version=model_version,
+    )
+    table = pd.DataFrame(records, columns=[*COLUMNS, "index", "caption"])
+    out: pd.DataFrame = table.set_index("index").rename_axis(frames.regions.index.name)
     return out
 
 
-def _captions(frames: Any, rows: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
-    """``label · annotator`` for an annotation's region, ``label score`` for a prediction's."""
-    annotations = frames.annotations.drop_duplicates("annotation_id").set_index("annotation_id")
-    emails = annotations["completed_by_email"] if len(annotations) else pd.Series(dtype=object)
-    users = annotations["completed_by_id"] if len(annotations) else pd.Series(dtype=object)
-    scores = predictions["score"] if len(predictions) else pd.Series(dtype=float)
-    out = []
-    for label, source, sid, score in zip(
-        rows["label"].astype(object),
-        rows["source"].astype(object),
-        rows["source_id"].astype(object),
-        rows["score"].astype(object),
-        strict=True,
-    ):
-        text = "" if label is None or label is pd.NA else str(label)
-        if source == "annotation" and sid in emails.index:
-            who = emails.get(sid)
-            if who is None or who is pd.NA:
-                who = users.get(sid)
-                who = None if who is None or who is pd.NA else f"user {who}"
-            text = f"{text} · {who}" if who else text
-        elif source == "prediction":
-            if score is None or score is pd.NA or (isinstance(score, float) and math.isnan(score)):
-                score = scores.get(sid) if sid in scores.index else None
-            if score is not None and score is not pd.NA and not math.isnan(float(score)):
-                text = f"{text} {float(score):.2f}"
-        out.append(text.strip())
-    return out
-
-
-def _emphasis(rows: pd.DataFrame, highlight: Iterable[Any] | None) -> list[bool] | None:
+def _emphasis(records: list[dict[str, Any]], highlight: Iterable[Any] | None) -> list[bool] | None:
     if highlight is None:
         return None
     marks = list(highlight)
     ids = {m for m in marks if isinstance(m, str)}
     index = {m for m in marks if not isinstance(m, str)}
-    region = rows["region_id"].astype(object)
-    return [(r in ids) or (i in index) for r, i in zip(region, rows.index, strict=True)]
+    return [(r["region_id"] in ids) or (r["index"] in index) for r in records]
 
 
 def show(
@@ -137,7 +120,8 @@ def show(
     model_version: str | Iterable[str] | None = None,
     highlight: Iterable[Any] | None = None,
     legend: bool = True,
-    max_size: tuple[int, int] | None = None,
+    captions: bool = True,
+    size: tuple[int, int] | None = None,
 ) -> Any:
     """One task's image with its regions drawn on it, in pixels.
 
@@ -177,9 +161,12 @@ def show(
         ``frames.regions``' index.
     legend
         Draw the key.
-    max_size
-        ``(width, height)``: a JPEG may be decoded at a smaller scale no smaller than this
-        (faster for thumbnails); the drawing is at the decoded size.
+    captions
+        Write each region's label, annotator or score beside it.
+    size
+        ``(width, height)`` to fit the picture into (its aspect kept) before drawing, so
+        lines and captions are sized for it; a JPEG is then decoded at a reduced scale
+        (faster for thumbnails). The image's own size by default.
 
     Returns
     -------
@@ -197,7 +184,7 @@ def show(
         A brush region that cannot be decoded.
     """
     pillow()
-    rows = select_regions(
+    rows = region_records(
         frames,
         int(task_id),
         sources=sources,
@@ -205,24 +192,26 @@ def show(
         reference=reference,
         model_version=model_version,
     )
-    to_names = [str(t) for t in pd.unique(rows["to_name"].dropna().astype(object))]
+    to_names = list(dict.fromkeys(str(r["to_name"]) for r in rows if isinstance(r["to_name"], str)))
     picture = load_image(
         frames,
         int(task_id),
         media=media,
         image=image,
         field=image_field(frames, to_names),
-        max_size=max_size,
+        size=size,
     )
-    drawn = rows[[kind_of(t) in DRAWN_KINDS for t in rows["type"].astype(object)]]
-    labels = [lab for lab in pd.unique(drawn["label"].dropna().astype(object))]
+    records = [r for r in rows if kind_of(r["type"]) in DRAWN_KINDS]
+    labels = list(dict.fromkeys(str(r["label"]) for r in records if isinstance(r["label"], str)))
     palette = label_colors(frames, labels, from_name=from_name)
-    records = drawn.to_dict("records")
+    if not captions:
+        for record in records:
+            record["caption"] = ""
     sources_drawn = draw_regions(
-        picture, records, colors=palette, emphasis=_emphasis(drawn, highlight)
+        picture, records, colors=palette, emphasis=_emphasis(records, highlight)
     )
     if legend:
-        draw_legend(picture, sources_drawn, {str(lab): palette[str(lab)] for lab in labels})
+        draw_legend(picture, sources_drawn, {lab: palette[lab] for lab in labels})
     return picture
 
 
@@ -260,6 +249,13 @@ def show_grid(
     -------
     PIL.Image.Image
         The page (white where a row is not full).
+
+    Raises
+    ------
+    ConfigurationError
+        ``columns`` below 1, ``titles`` of another length, or what :func:`show` raises.
+    MediaError
+        A task's image is missing or cannot be read.
     """
     pil = pillow()
     from ls_frames.drawing.canvas import font
@@ -277,8 +273,7 @@ def show_grid(
     draw = pil.ImageDraw.Draw(page)
     for i, task in enumerate(ids):
         mark = highlight[i] if highlight is not None else None
-        picture = show(frames, task, highlight=mark, max_size=tile, **options)
-        picture.thumbnail(tile, pil.Image.Resampling.BILINEAR)
+        picture = show(frames, task, highlight=mark, size=tile, **options)
         x, y = (i % columns) * tile[0], (i // columns) * (tile[1] + title_h)
         page.paste(picture, (x + (tile[0] - picture.width) // 2, y + title_h))
         text = titles[i] if titles is not None else f"task {task}"

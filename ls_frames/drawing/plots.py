@@ -78,6 +78,12 @@ def plot_confusion(
     -------
     matplotlib.axes.Axes
         One cell per label pair (``len(ax.texts) == rows x columns``).
+
+    Raises
+    ------
+    ConfigurationError
+        ``matrix`` is not a DataFrame or ``normalize`` is unknown, or the ``plot`` extra
+        (matplotlib) is missing (the message names ``pip install 'ls-frames[plot]'``).
     """
     if not isinstance(matrix, pd.DataFrame):
         raise ConfigurationError(f"expected confusion's DataFrame, not {type(matrix).__name__}")
@@ -129,6 +135,12 @@ def plot_pr_curves(
     -------
     matplotlib.axes.Axes
         One line per (model version, label) drawn (``len(ax.lines)``).
+
+    Raises
+    ------
+    ConfigurationError
+        ``curve`` lacks ``pr_curve``'s columns, or the ``plot`` extra (matplotlib) is
+        missing (the message names ``pip install 'ls-frames[plot]'``).
     """
     table = _require(
         curve, {"model_version", "label", "recall", "precision"}, "pr_curve's DataFrame"
@@ -219,6 +231,12 @@ def plot_label_counts(
     matplotlib.axes.Axes
         One bar per label and group (``len(ax.patches) == labels x groups``), labels in
         config order then the others sorted.
+
+    Raises
+    ------
+    ConfigurationError
+        an unknown ``by``, or the ``plot`` extra (matplotlib) is missing (the message names
+        ``pip install 'ls-frames[plot]'``).
     """
     if by not in ("source", "annotator", "model_version"):
         raise ConfigurationError(f"by must be 'source', 'annotator' or 'model_version', not {by!r}")
@@ -264,10 +282,26 @@ def plot_agreement(
     Both halves of the square are filled (the score is symmetric), the diagonal is blank,
     as is a pair without a score.
 
+    Parameters
+    ----------
+    table
+        ``annotator_a, annotator_b, score`` rows.
+    ax
+        The axes to draw on (a new figure's when ``None``).
+    cmap
+        A matplotlib colour map.
+
     Returns
     -------
     matplotlib.axes.Axes
         ``annotators x annotators`` cells (``len(ax.texts)``).
+
+    Raises
+    ------
+    ConfigurationError
+        ``table`` is not a pairwise table (``method='fleiss'`` and ``'krippendorff'`` give
+        one score), or the ``plot`` extra (matplotlib) is missing (the message names
+        ``pip install 'ls-frames[plot]'``).
     """
     rows = _require(
         table,

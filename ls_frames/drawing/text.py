@@ -97,7 +97,12 @@ def show_text(
     -------
     HTML
         A ``str`` of HTML that a notebook shows rendered; each block is headed by its
-        source (``annotation 12 · anna@example.com``, ``prediction 7 · v3 0.91``).
+        source (``annotation 12 · anna@example.com``, ``prediction 7``).
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown source or control, a task the frames do not hold or without text.
     """
     rows = select_regions(
         frames,

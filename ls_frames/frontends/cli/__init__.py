@@ -13,6 +13,8 @@ same functions a notebook user calls.
     ls-frames media data/project-12 --out media/     # ... of a dataset, kept as its media table
     ls-frames dataset 12 --out train/ --format yolo --media media/ --split train=0.8,val=0.2
     ls-frames import-predictions preds.parquet --project 12 --model-version v3 --replace
+    ls-frames evaluate 12 --from-name label --csv scores.csv --plot pr.png
+    ls-frames agreement data/project-12 --from-name sentiment --plot agreement.png
 
 The server and key come from ``--url`` / ``--api-key`` or ``LABEL_STUDIO_URL`` /
 ``LABEL_STUDIO_API_KEY``. A project is given by id or by title. Snapshots made for
@@ -26,6 +28,8 @@ are not in the project; the others were imported), 130 interrupted.
 
 The package: :mod:`~ls_frames.frontends.cli.parser` (the commands and their options),
 :mod:`~ls_frames.frontends.cli.commands` (what each command calls),
+:mod:`~ls_frames.frontends.cli.dataset` and :mod:`~ls_frames.frontends.cli.scores` (the
+``dataset``, ``evaluate`` and ``agreement`` commands),
 :mod:`~ls_frames.frontends.cli.output` (what it prints); :func:`main` runs a command and
 turns its errors into one line and an exit status.
 """

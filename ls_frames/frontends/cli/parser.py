@@ -25,6 +25,7 @@ from ls_frames.frontends.cli.commands import (
     cmd_sync,
 )
 from ls_frames.frontends.cli.dataset import add_dataset
+from ls_frames.frontends.cli.scores import add_agreement, add_evaluate
 from ls_frames.pipeline import SINGLE_FILE_FORMATS
 
 __all__ = ["build_parser"]
@@ -285,6 +286,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     _add_sync(sub, common)
     _add_media(sub, common)
     add_dataset(sub, common)
+    add_evaluate(sub, common)
+    add_agreement(sub, common)
     _add_read(sub, local)
     _add_download(sub, [common, opts])
     _add_listings(sub, common)
