@@ -346,11 +346,7 @@ class ReviewPanel(W.VBox):
         self.previous_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= pages - 1
         records = shown.to_dict("records")
-        # the page's tasks alone: each drawing looks its task up in a small table
-        page_frames = self.frames.select([int(row["task_id"]) for row in records])
-        for name in page_frames:  # the pandas tables made once, before the threads read them
-            page_frames[name]
-        self._draw_images(records, page_frames)
+        self._draw_images(records, self.frames)
         self.links = []
         cards = []
         for row in records:
@@ -424,6 +420,10 @@ class ReviewPanel(W.VBox):
             if key in self._images:
                 self._images.move_to_end(key)
         todo = [key for key in keys if key not in self._images]
+        if todo:
+            from ls_frames.drawing.lookup import lookup
+
+            lookup(frames)  # the tables grouped by task once, before the threads read them
 
         def draw(key: tuple[Any, ...]) -> str:
             try:
@@ -457,7 +457,7 @@ class ReviewPanel(W.VBox):
             model_version=model_version,
             highlight=marks or None,
             legend=False,  # the key is in the panel's header: a card is too small for it
-            max_size=(self.card_width, 1),  # a JPEG decoded at the smallest scale that fits
+            size=(self.card_width, self.card_width),  # lines and captions sized for the card
         )
         width = self.card_width
         height = max(1, round(picture.height * width / max(picture.width, 1)))
