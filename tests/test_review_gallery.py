@@ -152,7 +152,7 @@ def test_the_gallery_filtered_to_false_positives_holds_exactly_those(
 def test_paging_sorting_and_the_threshold(generated: ls_frames.Frames) -> None:
     panel = _panel(generated, page_size=7)
     total = len(panel.rows)
-    seen = []
+    seen: list[int] = []
     assert panel.previous_button.disabled
     while True:
         assert len(panel.page_rows) == min(7, total - len(seen))

@@ -99,7 +99,7 @@ def review_app(label_studio: Any, access_token: str, tmp_path: Path) -> Iterator
         print((tmp_path / "voila.log").read_text(errors="replace")[-3000:])
 
 
-def _drawn(shot: bytes, box: dict[str, float]) -> tuple[float, int]:
+def _drawn(shot: bytes, box: Any) -> tuple[float, int]:
     """The spread of the pixels of ``box`` in the screenshot (standard deviation over the
     channels) and how many distinct colours it holds."""
     import numpy as np

@@ -174,7 +174,6 @@ class ReviewPanel(W.VBox):
         self.error: BaseException | None = None
         self.page = 0
         self._images: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-        self._quiet = False
         self._title = ""
         self._build()
         self.refresh()
@@ -311,9 +310,8 @@ class ReviewPanel(W.VBox):
             self.error_box.value = f"<span style='color:#b00020'>{html.escape(_plain(exc))}</span>"
 
     def _on_change(self, change: dict[str, Any]) -> None:
-        if not self._quiet:
-            self.page = 0
-            self._guard(self.refresh)
+        self.page = 0
+        self._guard(self.refresh)
 
     def refresh(self) -> None:
         """Select the rows again from the controls, recompute the metrics, draw the page."""
