@@ -227,3 +227,106 @@ def test_wrong_arguments_are_refused(generated: ls_frames.Frames) -> None:
         ls_frames.ReviewPanel(generated, media=None, from_name="label", page_size=0)
     with pytest.raises(ConfigurationError, match="no from_name"):
         ls_frames.ReviewPanel(generated, media=None, from_name="nothing")
+
+
+def _ann_by(aid: int, user: int, result: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": aid,
+        "completed_by": {"id": user, "email": f"u{user}@example.org"},
+        "result": result,
+        "was_cancelled": False,
+        "ground_truth": False,
+        "updated_at": f"2024-01-0{user}T00:00:00Z",
+    }
+
+
+def test_tasks_where_annotators_disagree_are_rows_of_their_own() -> None:
+    from tests.test_tables_evaluation import _box
+
+    same = [_box(10, 10, 30, 30, "cat", rid="a")]
+    tasks = [
+        {  # two annotators, the same box, two labels: they disagree
+            "id": 1,
+            "data": {"image": "1.jpg"},
+            "annotations": [
+                _ann_by(11, 1, same),
+                _ann_by(12, 2, [_box(10, 10, 30, 30, "dog", rid="b")]),
+            ],
+            "predictions": [
+                {"id": 101, "model_version": "m", "result": [_box(10, 10, 30, 30, "cat", 0.9)]}
+            ],
+        },
+        {  # two annotators who agree
+            "id": 2,
+            "data": {"image": "2.jpg"},
+            "annotations": [_ann_by(21, 1, same), _ann_by(22, 2, same)],
+            "predictions": [
+                {"id": 201, "model_version": "m", "result": [_box(10, 10, 30, 30, "cat", 0.8)]}
+            ],
+        },
+    ]
+    frames = _frames(tasks)
+    outcomes = region_outcomes(frames, "label")
+    disagree = outcomes[outcomes["outcome"] == "disagree"]
+    assert disagree["task_id"].tolist() == [1]
+    assert disagree["annotators"].iloc[0] == ("u1@example.org", "u2@example.org")
+    assert disagree["tie"].tolist() == [True]  # the same box, two labels
+    panel = _panel(frames)
+    panel.outcome_filter.value = "disagree"
+    assert panel.rows["task_id"].tolist() == [1]
+    panel.annotator_filter.value = "u1@example.org"
+    assert panel.rows["task_id"].tolist() == [1]
+    assert "annotators disagree" in panel.grid.value and "labels tied" in panel.grid.value
+    # the region rows: judged by the latest annotation (user 2's) as evaluate judges them
+    scores = ls_frames.evaluate(frames, "label", iou_thresholds=[0.5])
+    total = scores[scores["label"] == "all"].iloc[0]
+    regions = outcomes[outcomes["outcome"] != "disagree"]
+    assert _counts(regions) == (total["tp"], total["fp"], total["fn"]) == (1, 1, 1)
+
+
+NER = """<View><Text name="text" value="$text"/>
+<Labels name="ner" toName="text"><Label value="PER"/><Label value="ORG"/></Labels></View>"""
+
+
+def _span(start: int, end: int, label: str, score: float | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "from_name": "ner",
+        "to_name": "text",
+        "type": "labels",
+        "value": {"start": start, "end": end, "labels": [label]},
+    }
+    if score is not None:
+        item["score"] = score
+    return item
+
+
+def test_text_spans_have_outcomes_like_evaluate() -> None:
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "Ada Lovelace met Charles Babbage at the Royal Society."},
+            "annotations": [
+                _ann_by(11, 1, [_span(0, 12, "PER"), _span(17, 32, "PER"), _span(40, 53, "ORG")])
+            ],
+            "predictions": [
+                {
+                    "id": 101,
+                    "model_version": "ner-1",
+                    "result": [
+                        _span(0, 12, "PER", 0.9),  # right
+                        _span(17, 24, "PER", 0.8),  # half the name: IoU 7/15, a miss
+                        _span(36, 53, "ORG", 0.7),  # a little long: IoU 13/17
+                        _span(44, 49, "PER", 0.3),  # inside the ORG: the wrong label
+                    ],
+                }
+            ],
+        }
+    ]
+    frames = ls_frames.read_export(json.dumps(tasks).encode(), label_config=NER, progress=False)
+    outcomes = region_outcomes(frames, "ner")
+    scores = ls_frames.evaluate(frames, "ner", iou_thresholds=[0.5])
+    total = scores[scores["label"] == "all"].iloc[0]
+    assert _counts(outcomes) == (total["tp"], total["fp"], total["fn"]) == (2, 2, 1)
+    fp = outcomes[outcomes["outcome"] == "fp"].sort_values("score")
+    # the wrong PER overlaps no PER of the reference; the half name overlaps its own
+    assert fp["iou"].tolist() == [0.0, pytest.approx(7 / 15)]

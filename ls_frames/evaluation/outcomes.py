@@ -55,6 +55,7 @@ OUTCOME_COLUMNS = (
     "ann_region_id",
     "annotators",
     "agreement",
+    "tie",
 )
 
 
@@ -223,7 +224,7 @@ def _choice_rows(
                     "annotators": (names[aid],) if aid in names else (),
                 }
             )
-    return _frame(rows, list(OUTCOME_COLUMNS[:-1]))  # type: ignore[arg-type]
+    return _frame(rows, list(OUTCOME_COLUMNS[:-2]))  # type: ignore[arg-type]
 
 
 def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) -> pd.DataFrame:
@@ -241,8 +242,12 @@ def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) ->
     if "task_id" not in table.columns:
         table = table.reset_index()
     table = table[table["annotators"] >= 2]
-    per_task = table.groupby("task_id")["agreement"].min().astype("float64")
-    per_task = per_task[per_task < 1.0]
+    table = table.assign(tie=table["tie"].fillna(False).astype(bool)) if "tie" in table else table
+    grouped = table.groupby("task_id")
+    per_task = grouped["agreement"].min().astype("float64")
+    tied = grouped["tie"].any() if "tie" in table else per_task < 0
+    split = (per_task < 1.0) | tied.reindex(per_task.index, fill_value=False)
+    per_task = per_task[split.to_numpy(bool)]
     who = usable.groupby("task_id")["annotation_id"].agg(list)
     rows = [
         {
@@ -259,6 +264,7 @@ def _disagreement_rows(frames: Frames, from_name: str, names: dict[int, str]) ->
             "ann_region_id": None,
             "annotators": tuple(dict.fromkeys(names[a] for a in who.get(task, []) if a in names)),
             "agreement": float(value),
+            "tie": bool(tied.get(task, False)),
         }
         for task, value in per_task.items()
     ]
@@ -292,7 +298,7 @@ def region_outcomes(
         What each task is judged by, as in :func:`~ls_frames.evaluate`.
     disagreement
         Add a row per task where annotators disagree (:func:`~ls_frames.consensus`'
-        agreement under 1 among two or more annotators).
+        agreement under 1, or tied labels, among two or more annotators).
 
     Returns
     -------
@@ -304,7 +310,10 @@ def region_outcomes(
         positive its highest IoU with a reference region of its label), ``prediction_id``,
         ``pred_region_id``, ``annotation_id`` (the reference annotation; -1 for none),
         ``ann_region_id``, ``annotators`` (tuple of the reference's annotator, every
-        annotator of the task for ``"disagree"``), ``agreement`` (``"disagree"`` rows).
+        annotator of the task for ``"disagree"``), ``agreement`` and ``tie``
+        (``"disagree"`` rows: consensus' least agreement over the task's regions, and
+        whether the annotators' labels tie, as when two annotators draw the same box with
+        two labels).
         Counted at a score threshold of 0, the ``tp``, ``fp`` and ``fn`` rows of a model
         version are :func:`~ls_frames.evaluate`'s counts at ``iou_thresholds=[iou_threshold]``.
 
@@ -340,6 +349,7 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
         out[column] = out[column].astype("string")
     for column in ("score", "iou", "agreement"):
         out[column] = out[column].astype("float64")
+    out["tie"] = out["tie"].astype(object).eq(True).astype(bool)
     out["annotators"] = [a if isinstance(a, tuple) else () for a in out["annotators"]]
     typed: pd.DataFrame = out.sort_values(
         ["task_id", "model_version", "outcome"], kind="stable"

@@ -208,7 +208,9 @@ def card_html(row: Mapping[str, Any], image: str, link: str | None, low_iou: flo
     kind = str(row["outcome"])
     colour = _COLOURS.get(kind, "#455a64")
     facts = [html.escape(str(row["label"]))] if row["label"] is not None else []
-    if kind == DISAGREE and _fmt(row["agreement"]) is not None:
+    if kind == DISAGREE and row.get("tie") is True:
+        facts.append("labels tied")
+    elif kind == DISAGREE and _fmt(row["agreement"]) is not None:
         facts.append(f"agreement {_fmt(row['agreement'])}")
     for name, key in (("score", "score"), ("IoU", "iou")):
         if _fmt(row[key]) is not None:
