@@ -12,6 +12,7 @@ checks every import against this drawing)::
                 -> tables          Frames, dtypes, the Parquet dataset, Delta tables
                 -> geometry        pixels, boxes, overlaps, masks, tracks
                 -> evaluation      scores, comparisons, agreement, the reference annotation
+                -> drawing         regions drawn on their images, spans in HTML, plots
                 -> training        splits, Hugging Face datasets, training folders
     both:     media                the files behind the tasks (fetch_media)
                 -> pipeline        load_project, export_project, download_project

@@ -416,3 +416,48 @@ def test_a_missing_extra_names_its_pip_line(monkeypatch: pytest.MonkeyPatch, blo
             ls_frames.show(frames, 1, image=np.zeros((H, W, 3), np.uint8))
         else:
             ls_frames.plot_label_counts(frames)
+
+
+def test_a_list_of_images_draws_each_items_regions_on_its_own_image(tmp_path: Path) -> None:
+    config = """<View><Image name="pages" valueList="$pages"/>
+    <RectangleLabels name="box" toName="pages"><Label value="dog" background="#0000ff"/></RectangleLabels></View>"""
+    first = _box(10, 10, 20, 20, "dog")  # 40..120 px
+    second = _box(60, 60, 20, 20, "dog")  # 240..320 px across, 180..240 px down
+    for item, box in enumerate((first, second)):
+        box["to_name"] = "pages"
+        box["item_index"] = item
+    task = {
+        "id": 1,
+        "data": {"pages": ["/data/upload/1/a.png", "/data/upload/1/b.png"]},
+        "annotations": [
+            {
+                "id": 10,
+                "completed_by": 1,
+                "result": [first, second],
+                "was_cancelled": False,
+                "ground_truth": False,
+                "updated_at": "2024-01-01T00:00:00Z",
+            }
+        ],
+    }
+    frames = ls_frames.read_export(json.dumps([task]).encode(), label_config=config, progress=False)
+    table = pd.DataFrame(
+        {
+            "task_id": [1, 1],
+            "field": ["pages", "pages"],
+            "position": [0, 1],
+            "path": ["a.png", "b.png"],
+        }
+    )
+    pictures = {}
+    for item, color in ((0, (255, 255, 255)), (1, (0, 0, 0))):  # told apart by colour
+        folder_image = Image.new("RGB", (W, H), color)
+        path = tmp_path / f"{item}.png"
+        folder_image.save(path)
+        table.loc[item, "path"] = str(path)
+    for item in (0, 1):
+        pictures[item] = ls_frames.show(frames, 1, media=table, item=item, legend=False)
+    assert pictures[0].getpixel((200, 200)) == WHITE  # the first image
+    assert pictures[1].getpixel((200, 200)) == (0, 0, 0)  # the second
+    assert pictures[0].getpixel((120, 80)) == BLUE and pictures[0].getpixel((320, 210)) == WHITE
+    assert pictures[1].getpixel((320, 210)) == BLUE and pictures[1].getpixel((120, 80)) == (0, 0, 0)

@@ -290,3 +290,18 @@ def test_show_draws_the_server_regions_on_the_fetched_files(
     buffer = io.BytesIO()
     page.save(buffer, format="PNG")
     assert buffer.tell() > 0
+
+
+def test_cli_evaluate_plots_a_confusion_matrix_for_choices(
+    label_studio: Any, dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "confusion.png"
+    code = main(["evaluate", str(dataset), "--from-name", "scene", "--plot", str(png), "-q"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    frames = ls_frames.read_parquet(dataset)
+    expected = ls_frames.evaluate(frames, "scene")
+    assert len(printed.out.strip().splitlines()) == 1 + len(expected)
+    assert _is_png(png)
+    matrix = ls_frames.confusion(frames, "scene")
+    assert int(matrix.to_numpy().sum()) == 6  # one reference answer per task, none predicted

@@ -54,7 +54,7 @@ def image_field(frames: Any, to_names: list[str]) -> str | None:
     return images[0] if images else None
 
 
-def _from_table(table: pd.DataFrame, task_id: int, field: str | None) -> str:
+def _from_table(table: pd.DataFrame, task_id: int, field: str | None, item: int) -> str:
     missing = {"task_id", "path"} - set(table.columns)
     if missing:
         raise ConfigurationError(
@@ -64,6 +64,9 @@ def _from_table(table: pd.DataFrame, task_id: int, field: str | None) -> str:
     if field is not None and "field" in rows.columns and (rows["field"] == field).any():
         rows = rows[(rows["field"] == field).to_numpy(bool, na_value=False)]
     if "position" in rows.columns and len(rows) > 1:
+        at = rows["position"]
+        if item and (at == item).any():
+            rows = rows[(at == item).to_numpy(bool, na_value=False)]
         rows = rows.sort_values("position", na_position="first", kind="stable")
     paths = [p for p in rows["path"].tolist() if isinstance(p, str) and p]
     if not paths:
@@ -72,7 +75,7 @@ def _from_table(table: pd.DataFrame, task_id: int, field: str | None) -> str:
     return paths[0]
 
 
-def _data_value(frames: Any, task_id: int, field: str | None) -> str:
+def _data_value(frames: Any, task_id: int, field: str | None, item: int) -> str:
     data_json = lookup(frames).data_json(frames, task_id)
     if data_json is None:
         raise ConfigurationError(f"task {task_id} is not in the frames")
@@ -84,13 +87,15 @@ def _data_value(frames: Any, task_id: int, field: str | None) -> str:
         return str(found[0])
     value = data.get(field)
     if isinstance(value, list) and value:
-        value = value[0]
+        value = value[item] if item < len(value) else None
     if not isinstance(value, str):
         raise _missing(task_id, field, "task data", f"data[{field!r}] is not a file reference")
     return value
 
 
-def media_path(frames: Any, task_id: int, media: Any, field: str | None) -> ImageSource:
+def media_path(
+    frames: Any, task_id: int, media: Any, field: str | None, item: int = 0
+) -> ImageSource:
     """The file (or image) ``media`` holds for ``task_id`` (see the module docstring).
 
     Raises
@@ -110,7 +115,7 @@ def media_path(frames: Any, task_id: int, media: Any, field: str | None) -> Imag
             )
         media = frames.media
     if isinstance(media, pd.DataFrame):
-        return _from_table(media, task_id, field)
+        return _from_table(media, task_id, field, item)
     if isinstance(media, Mapping):
         if task_id not in media:
             raise _missing(task_id, field, "media mapping", "not in the media mapping")
@@ -119,7 +124,9 @@ def media_path(frames: Any, task_id: int, media: Any, field: str | None) -> Imag
         folder = Path(media)
         if not folder.is_dir():
             raise ConfigurationError(f"media folder {folder} does not exist")
-        name = _data_value(frames, task_id, field).split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        name = (
+            _data_value(frames, task_id, field, item).split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        )
         path = folder / name
         if not path.is_file():
             raise _missing(task_id, field, folder / name, "no such file in the media folder")
@@ -175,8 +182,9 @@ def load_image(
     image: ImageSource | None,
     field: str | None,
     size: tuple[int, int] | None = None,
+    item: int = 0,
 ) -> Any:
     """The task's picture as an RGB PIL image: ``image`` when given, else from ``media``
-    (fitted into ``size`` when given)."""
-    source = image if image is not None else media_path(frames, task_id, media, field)
+    (the ``item``-th of a list of images; fitted into ``size`` when given)."""
+    source = image if image is not None else media_path(frames, task_id, media, field, item)
     return open_image(source, size)

@@ -47,6 +47,7 @@ COLUMNS = (
     "original_width",
     "original_height",
     "score",
+    "item_index",
 )
 
 
@@ -127,10 +128,12 @@ class TaskLookup:
         from_name: str | None,
         annotations: set[Any] | None,
         versions: Iterable[str] | None,
+        item: int = 0,
     ) -> list[dict[str, Any]]:
         """The task's region rows as dicts (the :data:`COLUMNS` plus ``index``, the row's
         label in ``frames.regions``, and ``caption``), chosen by source, control,
-        annotation ids and model versions."""
+        annotation ids, model versions and the image of a list (``item_index``: a row
+        without one belongs to every item)."""
         wanted_versions = None if versions is None else set(versions)
         out = []
         cols = self.columns
@@ -139,6 +142,9 @@ class TaskLookup:
             if source not in sources:
                 continue
             if from_name is not None and cols["from_name"][p] != from_name:  # type: ignore[index]
+                continue
+            at = cols["item_index"][p] if cols["item_index"] is not None else None
+            if at is not None and not _missing(at) and int(at) != item:
                 continue
             sid = cols["source_id"][p]  # type: ignore[index]
             if source == "annotation" and annotations is not None and sid not in annotations:

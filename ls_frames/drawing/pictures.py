@@ -54,6 +54,7 @@ def region_records(
     from_name: str | None = None,
     reference: Reference | None = None,
     model_version: str | Iterable[str] | None = None,
+    item: int = 0,
 ) -> list[dict[str, Any]]:
     """The task's regions ``show`` draws, as dicts with a ``caption`` and ``index`` (the
     row's label in ``frames.regions``)."""
@@ -73,7 +74,7 @@ def region_records(
     versions = None
     if model_version is not None:
         versions = [model_version] if isinstance(model_version, str) else list(model_version)
-    return found.records(int(task_id), wanted, from_name, annotations, versions)
+    return found.records(int(task_id), wanted, from_name, annotations, versions, item)
 
 
 def select_regions(
@@ -122,6 +123,7 @@ def show(
     legend: bool = True,
     captions: bool = True,
     size: tuple[int, int] | None = None,
+    item: int = 0,
 ) -> Any:
     """One task's image with its regions drawn on it, in pixels.
 
@@ -167,6 +169,9 @@ def show(
         ``(width, height)`` to fit the picture into (its aspect kept) before drawing, so
         lines and captions are sized for it; a JPEG is then decoded at a reduced scale
         (faster for thumbnails). The image's own size by default.
+    item
+        For a task showing a list of images (``<Image valueList="$images">``): which one
+        (0-based); the regions drawn are those of that image.
 
     Returns
     -------
@@ -191,6 +196,7 @@ def show(
         from_name=from_name,
         reference=reference,
         model_version=model_version,
+        item=item,
     )
     to_names = list(dict.fromkeys(str(r["to_name"]) for r in rows if isinstance(r["to_name"], str)))
     picture = load_image(
@@ -200,6 +206,7 @@ def show(
         image=image,
         field=image_field(frames, to_names),
         size=size,
+        item=item,
     )
     records = [r for r in rows if kind_of(r["type"]) in DRAWN_KINDS]
     labels = list(dict.fromkeys(str(r["label"]) for r in records if isinstance(r["label"], str)))
