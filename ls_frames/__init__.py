@@ -18,7 +18,8 @@ checks every import against this drawing)::
                 -> pipeline        load_project, export_project, download_project
                 -> sync            sync_parquet, sync_delta
                 -> testing         a local Label Studio: install, serve, seed, the demo
-                -> frontends       the CLI (``ls-frames``) | the panel (``ExportPanel``)
+                -> frontends       the CLI (``ls-frames``) | the panels (``ExportPanel``,
+                                   ``ReviewPanel``)
 
 Every public name is importable from here (``ls_frames.load_project``, ...), loaded on first
 use so ``import ls_frames`` stays light.
@@ -100,7 +101,7 @@ if TYPE_CHECKING:
         TaskFilter,
     )
     from ls_frames.exports.stale import delete_stale_snapshots, stale_snapshots
-    from ls_frames.frontends.widgets import ExportPanel
+    from ls_frames.frontends.widgets import ExportPanel, ReviewPanel
     from ls_frames.geometry.brush import mask_to_rle, rle_to_mask
     from ls_frames.geometry.masks import region_masks
     from ls_frames.geometry.tracks import interpolate_tracks, iter_tracks
@@ -212,6 +213,7 @@ _LAZY = {
     "sync_delta": "ls_frames.sync",
     "sync_parquet": "ls_frames.sync",
     "ExportPanel": "ls_frames.frontends.widgets",
+    "ReviewPanel": "ls_frames.frontends.widgets",
     "fetch_media": "ls_frames.media",
 }
 
@@ -257,6 +259,7 @@ __all__ = [
     "RegionError",
     "RequestTimeout",
     "RetryPolicy",
+    "ReviewPanel",
     "Serialization",
     "ServerCapabilities",
     "ServerError",

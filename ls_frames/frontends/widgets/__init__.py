@@ -1,5 +1,6 @@
-"""The notebook panel: :class:`ExportPanel`, an ipywidgets front end over the same
-functions a notebook user calls. Needs the ``widgets`` extra."""
+"""The notebook panels: :class:`ExportPanel` (export) and :class:`ReviewPanel` (a review
+gallery), ipywidgets front ends over the same functions a notebook user calls. Need the
+``widgets`` extra."""
 
 from ls_frames.errors import ConfigurationError
 
@@ -7,9 +8,11 @@ try:
     import ipywidgets  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ConfigurationError(
-        "ExportPanel needs ipywidgets, which is not installed: pip install 'ls-frames[widgets]'"
+        "ExportPanel and ReviewPanel need ipywidgets, which is not installed: "
+        "pip install 'ls-frames[widgets]'"
     ) from exc
 
 from ls_frames.frontends.widgets.panel import ExportPanel
+from ls_frames.frontends.widgets.review import ReviewPanel
 
-__all__ = ["ExportPanel"]
+__all__ = ["ExportPanel", "ReviewPanel"]
