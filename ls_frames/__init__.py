@@ -31,6 +31,7 @@ from ls_frames._warnings import (
     LSFramesWarning,
     MalformedResultWarning,
     PartialResultWarning,
+    SnapshotFallbackWarning,
     SplitShareWarning,
 )
 from ls_frames.errors import (
@@ -225,6 +226,7 @@ __all__ = [
     "NotFound",
     "OutputExistsError",
     "PartialResultWarning",
+    "SnapshotFallbackWarning",
     "PermissionDenied",
     "RateLimited",
     "RegionError",

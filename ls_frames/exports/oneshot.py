@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -31,17 +33,20 @@ from pathlib import Path
 from typing import Any
 
 from ls_frames._version import __version__
-from ls_frames.errors import HTTPError
+from ls_frames.errors import ExportError, ExportTimeout, HTTPError, TransportError
 from ls_frames.exports.client import Client
 from ls_frames.exports.options import ExportOptions
-from ls_frames.exports.snapshot import Export
-from ls_frames.provenance import PROVENANCE_VERSION, SNAPSHOT_SOURCE, Provenance
+from ls_frames.exports.snapshot import Export, ExportStatus
+from ls_frames.provenance import PROVENANCE_VERSION, SNAPSHOT_ROUTE, SNAPSHOT_SOURCE, Provenance
 
-__all__ = ["SnapshotJob", "one_off_snapshot", "project_label_config"]
+__all__ = ["SnapshotJob", "SnapshotKilled", "one_off_snapshot", "project_label_config"]
 
 logger = logging.getLogger("ls_frames")
 
 LabelConfigArg = str | bool | None
+#: A create that took this long (seconds) and answered a snapshot still in progress was
+#: given up on by a gateway (see :func:`one_off_snapshot`'s ``stall_limit``).
+GATEWAY_SECONDS = 2.0
 _SERVER_OPTIONS = ("task_filter_options", "annotation_filter_options", "serialization_options")
 
 
@@ -81,6 +86,16 @@ def project_label_config(
     return str(config) if config else None
 
 
+class SnapshotKilled(ExportError):
+    """The server stopped a snapshot's build (raised by :func:`one_off_snapshot` when it
+    is given a ``stall_limit``; ``source="auto"`` then reads the task list). ``reason``
+    says what happened, ``snapshot_id`` names the stuck snapshot, deleted already."""
+
+    def __init__(self, reason: str, *, snapshot_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.snapshot_id = reason, snapshot_id
+
+
 class SnapshotJob:
     """A completed snapshot serving one job (yielded by :func:`one_off_snapshot`).
 
@@ -115,6 +130,21 @@ class SnapshotJob:
         return not (self.made and self.options.deletes_snapshot)
 
     @property
+    def export_id(self) -> int:
+        return self.export.id
+
+    @property
+    def task_count(self) -> int | None:
+        return self.export.task_count
+
+    @property
+    def watermark(self) -> str | None:
+        """The snapshot's ``created_at`` (server clock): a sync's next window starts
+        there."""
+        created = self.export.raw.get("created_at")
+        return str(created) if created else None
+
+    @property
     def label_config(self) -> str | None:
         """The label config for the job (see :func:`project_label_config`), fetched once."""
         if self._label_config is None:
@@ -137,6 +167,7 @@ class SnapshotJob:
             self._provenance = Provenance(
                 provenance_version=PROVENANCE_VERSION,
                 source=self.source,
+                route=SNAPSHOT_ROUTE,
                 server=str(self.client.base_url).rstrip("/"),
                 server_version=self.client.server_version(),
                 project=export.project,
@@ -164,6 +195,7 @@ def one_off_snapshot(
     *,
     label_config: LabelConfigArg = None,
     source: str = SNAPSHOT_SOURCE,
+    stall_limit: float | None = None,
 ) -> Iterator[SnapshotJob]:
     """A completed snapshot of ``project`` for the ``with`` block, deleted at its end when
     the job made it (see the module's docstring).
@@ -181,6 +213,11 @@ def one_off_snapshot(
         What :attr:`SnapshotJob.label_config` resolves (:func:`project_label_config`).
     source
         ``Provenance.source`` of what is written from the snapshot.
+    stall_limit
+        Seconds after which a snapshot a failed create left ``in_progress`` counts as
+        killed; with it, a killed build (see :func:`_create`) raises
+        :class:`SnapshotKilled` once the stuck snapshot is deleted. ``None``: the create's
+        own error is raised (the stuck snapshot deleted too).
 
     Yields
     ------
@@ -194,21 +231,23 @@ def one_off_snapshot(
     ExportFailed, ExportTimeout
         The snapshot failed on the server, or did not complete within ``options.timeout``
         (a snapshot the job made is deleted then too).
+    SnapshotKilled
+        With ``stall_limit``: the server stopped the build.
     HTTPError
         Another request failure after the retries.
     """
     if options.export_id is not None:
         export = client.get_export(project, options.export_id)
+        started = time.monotonic()
     else:
-        export = client.create_export(
-            project,
-            task_filter=options.task_filter,
-            annotation_filter=options.annotation_filter,
-            serialization=options.serialization,
-        )
+        export, started = _create(client, project, options, stall_limit)
     made = options.export_id is None
+    # Community builds inside the create and answers it completed; one answered in
+    # progress after a long create is what a gateway's give-up left (an Enterprise server
+    # answers at once and builds in the background: no stall limit for it)
+    slow = time.monotonic() - started >= GATEWAY_SECONDS
     try:
-        export = export.wait(timeout=options.timeout, progress=options.progress)
+        export = _wait(export, options, stall_limit if made and slow else None, started)
         yield SnapshotJob(
             client, export, options, made=made, label_config=label_config, source=source
         )
@@ -220,3 +259,75 @@ def one_off_snapshot(
                 logger.warning(
                     "could not delete snapshot %d of project %d: %s", export.id, export.project, exc
                 )
+
+
+def _delete_quietly(client: Client, project: int, export_id: int) -> None:
+    try:
+        client.delete_export(project, export_id)
+    except HTTPError as exc:
+        logger.warning("could not delete snapshot %d of project %d: %s", export_id, project, exc)
+
+
+def _create(
+    client: Client, project: int, options: ExportOptions, stall_limit: float | None
+) -> tuple[Export, float]:
+    """Create the job's snapshot. A create the server killed (a 5xx answer, or the
+    connection dropped, with the snapshot left ``in_progress``) has its stuck snapshot
+    deleted, then raises :class:`SnapshotKilled` (with ``stall_limit``) or its error."""
+    now = datetime.now(timezone.utc)
+    title = f"ls_frames {now:%Y-%m-%d %H:%M:%S} {uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    try:
+        export = client.create_export(
+            project,
+            title=title,
+            task_filter=options.task_filter,
+            annotation_filter=options.annotation_filter,
+            serialization=options.serialization,
+        )
+    except HTTPError as exc:
+        status = exc.status
+        if not (isinstance(exc, TransportError) or (status is not None and status >= 500)):
+            raise
+        stuck = [e for e in client.list_exports(project) if e.title == title]
+        for export in stuck:
+            _delete_quietly(client, project, export.id)
+        if stall_limit is None:
+            raise
+        seconds = time.monotonic() - started
+        what = f"{status} answer" if status is not None else "dropped connection"
+        raise SnapshotKilled(
+            f"the server stopped building the snapshot of project {project} after "
+            f"{seconds:.0f} s ({what}"
+            + (f", snapshot {stuck[0].id} left in progress and deleted" if stuck else "")
+            + "), probably a worker timeout such as uwsgi's harakiri",
+            snapshot_id=stuck[0].id if stuck else None,
+        ) from exc
+    return export, started
+
+
+def _wait(
+    export: Export,
+    options: ExportOptions,
+    stall_limit: float | None,
+    started: float,
+) -> Export:
+    """Wait for the snapshot; with ``stall_limit``, one still ``in_progress`` that long
+    after the create began raises :class:`SnapshotKilled`."""
+    if stall_limit is None or export.status is not ExportStatus.IN_PROGRESS:
+        return export.wait(timeout=options.timeout, progress=options.progress)
+    left = stall_limit - (time.monotonic() - started)
+    limit = left if options.timeout is None else min(left, options.timeout)
+    try:
+        return export.wait(timeout=max(0.0, limit), progress=options.progress)
+    except ExportTimeout:
+        if options.timeout is not None and options.timeout <= left:
+            raise
+        # deleted by one_off_snapshot's cleanup, as any snapshot the job made
+        raise SnapshotKilled(
+            f"snapshot {export.id} of project {export.project} was still in progress "
+            f"{stall_limit:.0f} s after its create, whose answer a gateway gave up on "
+            "(probably a worker timeout such as uwsgi's harakiri stopped the build); it "
+            "was deleted",
+            snapshot_id=export.id,
+        ) from None

@@ -1,0 +1,369 @@
+"""The tasks route: a whole project read through the paged task list, written as the
+export's JSON.
+
+A snapshot is built by the server inside one request (Label Studio Community), which a
+production server's worker timeout (uwsgi's ``harakiri``, gunicorn's ``--timeout``) can
+kill on a large project. The Data Manager's task list answers the same tasks in pages,
+each far below any timeout (verified on Label Studio 1.23.2)::
+
+    GET api/tasks/?project=P&fields=all&resolve_uri=false&page=N&page_size=K
+    -> {"tasks": [...], "total": T, "total_annotations": A, "total_predictions": R}
+
+``fields=all`` adds annotations (``completed_by`` as a user id), predictions and drafts;
+``resolve_uri=false`` keeps the task data as stored (the default rewrites storage links
+into presign URLs, which a snapshot does not). :func:`read_task_pages` fetches the pages in
+parallel (``workers`` requests at a time, at most ``2 * workers`` pages held), turns each
+task into the object a snapshot with full serialization writes (:func:`to_export_task`)
+and writes them, in page order, into one JSON array: the file the flattener reads, whose
+memory stays bounded whatever the project's size. A page that fails is repeated by the
+connection's retry policy (it is a ``GET``).
+
+What the pages do not carry, and what is done about it:
+
+* ``completed_by`` of an annotation is the user id: the user's ``email``, ``first_name``
+  and ``last_name`` are filled from the organisation's member list (``api/users/``, one
+  request) when full annotators are asked for.
+* ``updated_by`` of a task is ``[{"user_id": U}]`` there: written as ``U`` (or null).
+* Not in the pages and not derivable, so null in the tables on this route: the task's
+  ``allow_skip``, the annotation's ``unique_id``, ``result_count`` (0 for imported
+  annotations, the number of result ids for saved ones) and ``prediction`` (the
+  prediction shown when it was made: ``prediction_json``).
+* ``drafts`` and ``predictions`` are full objects; ``Serialization(predictions="id")``
+  (or ``drafts``) keeps their ids only, as a snapshot does.
+* Task fields the Data Manager adds (``annotators``, ``annotations_results``,
+  ``predictions_score``, ...) are left out, so the tables have the same columns.
+
+The snapshot's task filters ``skipped``, ``finished``, ``annotated`` and ``reviewed``, and
+the serialization options ``interpolate_key_frames`` and ``annotation_history``, cannot be
+applied here: :func:`check_tasks_route` refuses them. ``view`` (the tab's filters and
+order), ``only_with_annotations`` and the annotation filter are applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ls_frames._progress import progress_bar
+from ls_frames.errors import ConfigurationError, ExportFormatError
+from ls_frames.exports.options import AnnotationFilter, ExportOptions, Serialization, TaskFilter
+from ls_frames.transport import Connection
+
+__all__ = [
+    "PAGE_SIZE",
+    "TaskPagesResult",
+    "check_tasks_route",
+    "read_task_pages",
+    "to_export_task",
+]
+
+#: tasks asked per page (a server may cap it: ``TASK_API_PAGE_SIZE_MAX``)
+PAGE_SIZE = 500
+#: task fields of the Data Manager's answer a snapshot does not write
+_DM_ONLY = frozenset(
+    {
+        "annotators",
+        "annotators_count",
+        "annotations_results",
+        "annotations_ids",
+        "predictions_results",
+        "predictions_score",
+        "predictions_model_versions",
+        "completed_at",
+        "storage_filename",
+        "reviewers",
+        "reviewers_count",
+        "reviewed",
+        "comments",
+        "avg_lead_time",
+        "draft_exists",
+        "ground_truth",
+        "is_labeled",
+        "overlap",
+        "precomputed_agreement",
+        "total_annotations_count",
+        "unique_lock_id",
+        "state",
+    }
+)
+#: annotation fields of the Data Manager's answer a snapshot does not write
+_ANNOTATION_DM_ONLY = frozenset({"created_ago", "created_username"})
+#: the server's own writer of a snapshot (``", "`` and ``": "``, UTF-8 kept), so the
+#: tables' JSON text columns hold the same text on both routes
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_decoder = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class TaskPagesResult:
+    """What :func:`read_task_pages` wrote: ``tasks`` in the file, ``total`` the task list's
+    count before and ``total_after`` after the read, ``server_time`` the server's clock
+    when the read began (its ``Date`` header), ``pages`` requested, ``seconds`` taken."""
+
+    path: Path
+    tasks: int
+    total: int
+    total_after: int
+    server_time: datetime
+    pages: int
+    seconds: float
+
+
+def check_tasks_route(options: ExportOptions) -> str | None:
+    """Why the tasks route cannot serve ``options``, or ``None`` when it can."""
+    tf, ser = options.task_filter, options.serialization
+    unsupported = [
+        f"task_filter.{name}={getattr(tf, name)!r}"
+        for name in ("skipped", "finished", "annotated", "reviewed")
+        if getattr(tf, name) is not None
+    ]
+    if ser.interpolate_key_frames:
+        unsupported.append("serialization.interpolate_key_frames")
+    if ser.annotation_history:
+        unsupported.append("serialization.annotation_history")
+    if options.export_id is not None:
+        unsupported.append("export_id (a snapshot)")
+    if options.keep_snapshot:
+        unsupported.append("keep_snapshot (no snapshot is made)")
+    if not unsupported:
+        return None
+    return (
+        "the tasks route (source='tasks') cannot apply "
+        + ", ".join(unsupported)
+        + ": only a snapshot can (source='snapshot')"
+    )
+
+
+def _keep_annotation(ann: dict[str, Any], flt: AnnotationFilter) -> bool:
+    if flt.usual and flt.ground_truth and flt.skipped:
+        return True
+    cancelled, gt = bool(ann.get("was_cancelled")), bool(ann.get("ground_truth"))
+    return (
+        (flt.usual and not cancelled and not gt)
+        or (flt.ground_truth and gt)
+        or (flt.skipped and cancelled)
+        or not (flt.usual or flt.ground_truth or flt.skipped)
+    )
+
+
+def to_export_task(
+    task: dict[str, Any],
+    *,
+    annotation_filter: AnnotationFilter,
+    serialization: Serialization,
+    users: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One task of the task list (``fields=all``) as a snapshot with ``serialization``
+    writes it (see the module's docstring); ``users`` maps a user id to the
+    ``{id, email, first_name, last_name}`` a snapshot gives as ``completed_by``."""
+    out = {k: v for k, v in task.items() if k not in _DM_ONLY}
+    if out.get("file_upload") is None:
+        out.pop("file_upload", None)  # a snapshot writes it only for an uploaded file
+    by_whom = task.get("updated_by")
+    if isinstance(by_whom, list):  # [{"user_id": U}] or []: a snapshot gives U or null
+        first = by_whom[0] if by_whom else None
+        out["updated_by"] = first.get("user_id") if isinstance(first, dict) else first
+    annotations = [
+        {k: v for k, v in a.items() if k not in _ANNOTATION_DM_ONLY}
+        for a in task.get("annotations") or []
+        if _keep_annotation(a, annotation_filter)
+    ]
+    if serialization.annotators == "full":
+        for ann in annotations:
+            by = ann.get("completed_by")
+            if isinstance(by, int):
+                ann["completed_by"] = (users or {}).get(by) or {"id": by}
+    else:
+        for ann in annotations:
+            by = ann.get("completed_by")
+            if isinstance(by, dict):
+                ann["completed_by"] = by.get("id")
+    out["annotations"] = annotations
+    for key in ("predictions", "drafts"):
+        items = task.get(key) or []
+        if getattr(serialization, key) == "id":
+            items = [i.get("id") if isinstance(i, dict) else i for i in items]
+        out[key] = items
+    out.setdefault("comment_authors", [])
+    return out
+
+
+def _params(project: int, view: int | None, page: int, size: int) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "project": int(project),
+        "fields": "all",
+        "resolve_uri": "false",
+        "page": page,
+        "page_size": size,
+    }
+    if view is not None:
+        params["view"] = int(view)
+    else:
+        # the snapshot's order: by id
+        params["query"] = json.dumps(
+            {"filters": {"conjunction": "and", "items": []}, "ordering": ["tasks:id"]}
+        )
+    return params
+
+
+def _fetch(conn: Connection, project: int, view: int | None, page: int, size: int) -> Any:
+    response = conn.request("GET", "api/tasks/", params=_params(project, view, page, size))
+    try:
+        answer = _decoder.decode(response.content)
+    except msgspec.DecodeError as exc:
+        raise ExportFormatError(
+            f"page {page} of the task list is not JSON: {exc}",
+            path=f"/api/tasks/?project={project}&page={page}",
+        ) from None
+    if (
+        not isinstance(answer, dict)
+        or not isinstance(answer.get("tasks"), list)
+        or not isinstance(answer.get("total"), int)
+    ):
+        raise ExportFormatError(
+            "unexpected answer from the task list (no 'tasks' and 'total')",
+            path=f"/api/tasks/?project={project}&page={page}",
+        )
+    return response, answer
+
+
+def _users(conn: Connection) -> dict[int, dict[str, Any]]:
+    """The organisation's members as a snapshot's ``completed_by`` gives them."""
+    answer = conn.get_json("api/users/")
+    items = answer.get("results", answer) if isinstance(answer, dict) else answer
+    out: dict[int, dict[str, Any]] = {}
+    for user in items if isinstance(items, list) else []:
+        if isinstance(user, dict) and isinstance(user.get("id"), int):
+            out[user["id"]] = {
+                "id": user["id"],
+                "email": user.get("email", ""),
+                "first_name": user.get("first_name", ""),
+                "last_name": user.get("last_name", ""),
+            }
+    return out
+
+
+def _server_time(response: Any) -> datetime:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(timezone.utc)
+
+
+def _in_order(fetch: Callable[[int], Any], pages: range, workers: int) -> Iterator[tuple[int, Any]]:
+    """``fetch(page)`` for every page, ``workers`` at a time, yielded in page order with at
+    most ``2 * workers`` answers held."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ls_frames-pages") as pool:
+        pending: deque[tuple[int, Future[Any]]] = deque()
+        todo = iter(pages)
+        try:
+            for page in todo:
+                pending.append((page, pool.submit(fetch, page)))
+                if len(pending) >= 2 * workers:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def read_task_pages(
+    conn: Connection,
+    project: int,
+    dest: str | os.PathLike[str],
+    options: ExportOptions,
+    *,
+    workers: int = 2,
+    page_size: int = PAGE_SIZE,
+) -> TaskPagesResult:
+    """Write every task of ``project`` (under ``options``' filters) to the JSON file
+    ``dest`` in a snapshot's shape, read through the paged task list.
+
+    The file is written under a temporary name and renamed when complete.
+
+    Raises
+    ------
+    ConfigurationError
+        ``options`` ask for what only a snapshot gives (:func:`check_tasks_route`).
+    ExportFormatError
+        A page is not the task list's answer.
+    HTTPError
+        A page failed after the retries.
+    """
+    reason = check_tasks_route(options)
+    if reason:
+        raise ConfigurationError(reason)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigurationError(f"fetch workers must be a whole number >= 1, not {workers!r}")
+    tf: TaskFilter = options.task_filter
+    started = time.monotonic()
+    users = _users(conn) if options.serialization.annotators == "full" else None
+    first_response, first = _fetch(conn, project, tf.view, 1, page_size)
+    total = int(first["total"])
+    size = max(1, len(first["tasks"])) if len(first["tasks"]) < min(total, page_size) else page_size
+    if size != page_size:  # the server caps the page size: ask again with its size
+        first_response, first = _fetch(conn, project, tf.view, 1, size)
+    n_pages = max(1, -(-total // size))
+    path = Path(dest)
+    partial = path.with_name(f".{path.name}.partial")
+    seen: set[int] = set()
+    written = 0
+    with (
+        progress_bar(options.progress, total=total, unit="task", desc="tasks") as bar,
+        open(partial, "wb") as out,
+    ):
+        out.write(b"[")
+
+        def fetch(page: int) -> Any:
+            return first if page == 1 else _fetch(conn, project, tf.view, page, size)[1]
+
+        try:
+            for _, answer in _in_order(fetch, range(1, n_pages + 1), workers):
+                for task in answer["tasks"]:
+                    tid = task.get("id")
+                    if tid in seen:  # a page shifted by a task added meanwhile
+                        continue
+                    seen.add(tid)
+                    if tf.only_with_annotations and not task.get("annotations"):
+                        continue
+                    item = to_export_task(
+                        task,
+                        annotation_filter=options.annotation_filter,
+                        serialization=options.serialization,
+                        users=users,
+                    )
+                    out.write(b"," if written else b"\n")
+                    out.write(_encode(item).encode("utf-8"))
+                    written += 1
+                bar.update(len(answer["tasks"]))
+            out.write(b"\n]\n")
+        except BaseException:
+            out.close()
+            partial.unlink(missing_ok=True)
+            raise
+    os.replace(partial, path)
+    after = int(_fetch(conn, project, tf.view, 1, 1)[1]["total"]) if n_pages > 1 else total
+    return TaskPagesResult(
+        path=path,
+        tasks=written,
+        total=total,
+        total_after=after,
+        server_time=_server_time(first_response),
+        pages=n_pages,
+        seconds=time.monotonic() - started,
+    )
