@@ -232,6 +232,9 @@ class ExportOptions:
         fw = self.fetch_workers
         if isinstance(fw, bool) or not isinstance(fw, int) or fw < 1:
             raise ConfigurationError(f"fetch_workers must be a whole number >= 1, not {fw!r}")
+        refused = self.tasks_route_refusal() if self.source == "tasks" else None
+        if refused:
+            raise ConfigurationError(refused)
         # checked here, before any client is made or request sent
         eid = self.export_id
         if eid is not None and (isinstance(eid, bool) or not isinstance(eid, int) or eid < 1):
@@ -275,6 +278,31 @@ class ExportOptions:
             progress=progress,
             source=source,
             fetch_workers=fetch_workers,
+        )
+
+    def tasks_route_refusal(self) -> str | None:
+        """Why the tasks route cannot serve these options (what only a snapshot applies),
+        or ``None`` when it can."""
+        tf, ser = self.task_filter, self.serialization
+        unsupported = [
+            f"task_filter.{name}={getattr(tf, name)!r}"
+            for name in ("skipped", "finished", "annotated", "reviewed")
+            if getattr(tf, name) is not None
+        ]
+        if ser.interpolate_key_frames:
+            unsupported.append("serialization.interpolate_key_frames")
+        if ser.annotation_history:
+            unsupported.append("serialization.annotation_history")
+        if self.export_id is not None:
+            unsupported.append("export_id (a snapshot)")
+        if self.keep_snapshot:
+            unsupported.append("keep_snapshot (no snapshot is made)")
+        if not unsupported:
+            return None
+        return (
+            "the tasks route (source='tasks') cannot apply "
+            + ", ".join(unsupported)
+            + ": only a snapshot can (source='snapshot')"
         )
 
     @property

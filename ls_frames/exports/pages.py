@@ -120,28 +120,10 @@ class TaskPagesResult:
 
 
 def check_tasks_route(options: ExportOptions) -> str | None:
-    """Why the tasks route cannot serve ``options``, or ``None`` when it can."""
-    tf, ser = options.task_filter, options.serialization
-    unsupported = [
-        f"task_filter.{name}={getattr(tf, name)!r}"
-        for name in ("skipped", "finished", "annotated", "reviewed")
-        if getattr(tf, name) is not None
-    ]
-    if ser.interpolate_key_frames:
-        unsupported.append("serialization.interpolate_key_frames")
-    if ser.annotation_history:
-        unsupported.append("serialization.annotation_history")
-    if options.export_id is not None:
-        unsupported.append("export_id (a snapshot)")
-    if options.keep_snapshot:
-        unsupported.append("keep_snapshot (no snapshot is made)")
-    if not unsupported:
-        return None
-    return (
-        "the tasks route (source='tasks') cannot apply "
-        + ", ".join(unsupported)
-        + ": only a snapshot can (source='snapshot')"
-    )
+    """Why the tasks route cannot serve ``options``, or ``None`` when it can (see
+    :meth:`ExportOptions.tasks_route_refusal
+    <ls_frames.exports.options.ExportOptions.tasks_route_refusal>`)."""
+    return options.tasks_route_refusal()
 
 
 def _keep_annotation(ann: dict[str, Any], flt: AnnotationFilter) -> bool:
@@ -289,7 +271,7 @@ def read_task_pages(
     options: ExportOptions,
     *,
     workers: int = 2,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = None,
 ) -> TaskPagesResult:
     """Write every task of ``project`` (under ``options``' filters) to the JSON file
     ``dest`` in a snapshot's shape, read through the paged task list.
@@ -311,6 +293,7 @@ def read_task_pages(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigurationError(f"fetch workers must be a whole number >= 1, not {workers!r}")
     tf: TaskFilter = options.task_filter
+    page_size = PAGE_SIZE if page_size is None else page_size
     started = time.monotonic()
     users = _users(conn) if options.serialization.annotators == "full" else None
     first_response, first = _fetch(conn, project, tf.view, 1, page_size)

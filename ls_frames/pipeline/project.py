@@ -26,8 +26,7 @@ from ls_frames.exports import (
     one_off_read,
     one_off_snapshot,
 )
-from ls_frames.exports.options import Source
-from ls_frames.exports.options import shared_docs
+from ls_frames.exports.options import Source, shared_docs
 from ls_frames.media.dataset import fetch_dataset_media
 from ls_frames.pipeline.checks import (
     check_destination,
