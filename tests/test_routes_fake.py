@@ -36,7 +36,7 @@ def pages(fake: FakeLabelStudio) -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.params.get("fields") == "all"]
 
 
-def load(fake: FakeLabelStudio, **kwargs: Any) -> ls_frames.Frames:
+def load(fake: FakeLabelStudio, **kwargs: Any) -> Any:
     with client_for(fake) as client:
         return ls_frames.load_project(1, client=client, progress=False, **kwargs)
 
@@ -126,11 +126,12 @@ def test_pages_are_fetched_in_parallel_in_order_and_a_failed_one_is_retried(
 ) -> None:
     monkeypatch.setattr("ls_frames.exports.pages.PAGE_SIZE", 2)
     fake.page_faults = [httpx.Response(502, text="bad gateway")]
+    client: Any
     with client_for(fake) as client:
         frames = ls_frames.load_project(
             1, client=client, progress=False, source="tasks", fetch_workers=3
         )
-        assert client.sleeps  # type: ignore[attr-defined]
+        assert client.sleeps
     asked = sorted(int(r.url.params["page"]) for r in pages(fake))
     assert set(asked) == {1, 2, 3, 4} and asked.count(1) >= 2  # page 1 failed once, then
     assert frames.tasks["task_id"].tolist() == sorted(fake.tasks)

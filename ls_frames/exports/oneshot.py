@@ -246,13 +246,18 @@ def one_off_snapshot(
     # progress after a long create is what a gateway's give-up left (an Enterprise server
     # answers at once and builds in the background: no stall limit for it)
     slow = time.monotonic() - started >= GATEWAY_SECONDS
+    killed = False
     try:
-        export = _wait(export, options, stall_limit if made and slow else None, started)
+        try:
+            export = _wait(export, options, stall_limit if made and slow else None, started)
+        except SnapshotKilled:
+            killed = True  # deleted below, kept or not: it will never complete
+            raise
         yield SnapshotJob(
             client, export, options, made=made, label_config=label_config, source=source
         )
     finally:
-        if made and options.deletes_snapshot:
+        if made and (options.deletes_snapshot or killed):
             try:
                 client.delete_export(export.project, export.id)
             except HTTPError as exc:

@@ -295,7 +295,8 @@ class ExportOptions:
             unsupported.append("serialization.annotation_history")
         if self.export_id is not None:
             unsupported.append("export_id (a snapshot)")
-        if self.keep_snapshot:
+        if self.keep_snapshot and self.source == "tasks":
+            # with "auto" a snapshot is kept when there is one
             unsupported.append("keep_snapshot (no snapshot is made)")
         if not unsupported:
             return None

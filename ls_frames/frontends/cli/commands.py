@@ -105,7 +105,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         **options,
         export_id=args.export_id,
         keep_snapshot=args.keep_snapshot,
-        source=args.source,
+        source=args.route,
         fetch_workers=args.fetch_workers,
     )
     with _client(args) as client:
@@ -120,7 +120,7 @@ def cmd_export(args: argparse.Namespace) -> None:
             timeout=args.timeout,
             progress=_progress(args),
             media=args.media,
-            source=args.source,
+            source=args.route,
             fetch_workers=args.fetch_workers,
             **options,
         )
@@ -141,7 +141,7 @@ def cmd_media(args: argparse.Namespace) -> None:
     }
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
-    ExportOptions(source=args.source, fetch_workers=args.fetch_workers)
+    ExportOptions(source=args.route, fetch_workers=args.fetch_workers)
     _check_writable(args.out, "--out")
     if args.table is not None:
         _check_writable(args.table.parent, "--table")
@@ -161,7 +161,7 @@ def cmd_media(args: argparse.Namespace) -> None:
                 source,
                 client=client,
                 progress=_progress(args),
-                source=args.source,
+                source=args.route,
                 fetch_workers=args.fetch_workers,
             )
             table = fetch_media(frames, args.out, client=client, **options)
@@ -188,7 +188,7 @@ def _sync_delta(args: argparse.Namespace) -> None:
         raise ConfigurationError("--media works with --out (a Parquet dataset), not --delta")
     options = _storage_options(args.storage_option)
     check_storage_options(args.delta, options)
-    ExportOptions(timeout=args.timeout, source=args.source, fetch_workers=args.fetch_workers)
+    ExportOptions(timeout=args.timeout, source=args.route, fetch_workers=args.fetch_workers)
     with _client(args) as client:
         result = sync_delta(
             args.project,
@@ -199,7 +199,7 @@ def _sync_delta(args: argparse.Namespace) -> None:
             full=args.full,
             timeout=args.timeout,
             progress=_progress(args),
-            source=args.source,
+            source=args.route,
             fetch_workers=args.fetch_workers,
         )
     print(delta_sync_summary(result))
@@ -219,7 +219,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
     _check_writable(args.out.parent, "--out")
     _check_writable(args.media, "--media")
-    ExportOptions(timeout=args.timeout, source=args.source, fetch_workers=args.fetch_workers)
+    ExportOptions(timeout=args.timeout, source=args.route, fetch_workers=args.fetch_workers)
     with _client(args) as client:
         result = sync_parquet(
             args.project,
@@ -230,7 +230,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
             timeout=args.timeout,
             progress=_progress(args),
             media=args.media,
-            source=args.source,
+            source=args.route,
             fetch_workers=args.fetch_workers,
         )
     print(sync_summary(result))

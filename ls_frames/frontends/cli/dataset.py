@@ -83,7 +83,7 @@ def _frames_and_media(args: argparse.Namespace, progress: bool | None) -> tuple[
             source,
             client=client,
             progress=progress,
-            source=args.source,
+            source=args.route,
             fetch_workers=args.fetch_workers,
         )
         return frames, fetch_media(frames, args.media, client=client, progress=progress)
@@ -126,6 +126,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("how the project is read")
     group.add_argument(
         "--source",
+        dest="route",  # "source" is the project (or dataset) argument of some commands
         choices=["auto", "snapshot", "tasks"],
         default="auto",
         help="snapshot: a snapshot the server builds; tasks: the paged task list (no long "
