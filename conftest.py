@@ -40,8 +40,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent
 NOTEBOOKS = REPO / "notebooks"
-#: Every server fixture of tests/conftest.py (and tests/faults/conftest.py) depends on it.
+#: Every server fixture of tests/conftest.py (and tests/faults/conftest.py) depends on one
+#: of them: the session's server, or the production-shaped one (a WSGI server with workers
+#: and a worker timeout, started only when a test asks for it).
 SERVER_FIXTURE = "label_studio"
+PRODUCTION_FIXTURE = "production_label_studio"
+#: The worker timeout of the production-shaped server the suite starts, in seconds
+#: (``LS_FRAMES_TEST_WORKER_TIMEOUT`` changes it: 15 runs the 20,000-task case).
+DEFAULT_WORKER_TIMEOUT = 3.0
 _TOKENS = ("LS_FRAMES_TEST_LEGACY_TOKEN", "LS_FRAMES_TEST_ACCESS_TOKEN")
 _state: dict[str, Any] = {}
 
@@ -147,6 +153,53 @@ def shared_label_studio() -> Any:
     return server
 
 
+def shared_production_label_studio() -> Any:
+    """Label Studio under gunicorn with two workers and a short worker timeout (the shape of
+    a production deployment; :mod:`ls_frames.testing.wsgi`): reused when
+    ``LS_FRAMES_TEST_PRODUCTION_URL`` and its tokens are set (``python -m ls_frames.testing
+    serve --wsgi gunicorn`` writes them), else started once for the run."""
+    if "production" in _state:
+        return _state["production"]
+    if os.environ.get("LS_FRAMES_NO_SERVER"):
+        pytest.fail(
+            "this test needs Label Studio, and LS_FRAMES_NO_SERVER is set (make check);"
+            " mark it with @pytest.mark.server",
+            pytrace=False,
+        )
+    env = os.environ
+    if env.get("LS_FRAMES_TEST_PRODUCTION_URL") and env.get("LS_FRAMES_TEST_PRODUCTION_WSGI"):
+        legacy = env.get("LS_FRAMES_TEST_PRODUCTION_LEGACY_TOKEN") or None
+        access = env.get("LS_FRAMES_TEST_PRODUCTION_ACCESS_TOKEN") or None
+        timeout = env.get("LS_FRAMES_TEST_PRODUCTION_WORKER_TIMEOUT") or None
+        server: Any = SimpleNamespace(
+            url=env["LS_FRAMES_TEST_PRODUCTION_URL"].rstrip("/"),
+            legacy_token=legacy,
+            access_token=access,
+            admin_key=legacy or access,
+            wsgi=env["LS_FRAMES_TEST_PRODUCTION_WSGI"],
+            workers=int(env.get("LS_FRAMES_TEST_PRODUCTION_WORKERS") or 1),
+            worker_timeout=float(timeout) if timeout else None,
+            log_path=None,
+        )
+    else:
+        from ls_frames.testing import LocalLabelStudio
+
+        log_dir = REPO / "test-output"
+        log_dir.mkdir(exist_ok=True)
+        timeout = env.get("LS_FRAMES_TEST_WORKER_TIMEOUT")
+        server = LocalLabelStudio(
+            log_path=log_dir / "label-studio-gunicorn.log",
+            wsgi="gunicorn",
+            workers=2,
+            worker_timeout=float(timeout) if timeout else DEFAULT_WORKER_TIMEOUT,
+            startup_timeout=900.0,
+        )
+        _state["owned_production"] = server
+        server.start()
+    _state["production"] = server
+    return server
+
+
 def shared_demo_project() -> dict[str, Any]:
     """The demo project, seeded once per run (see ``ls_frames.testing.seed``)."""
     if "demo" not in _state:
@@ -242,10 +295,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _is_notebook_item(item):
             item.add_marker(pytest.mark.server)
-        elif (
-            SERVER_FIXTURE in getattr(item, "fixturenames", ())
-            and item.get_closest_marker("server") is None
-        ):
+        elif {SERVER_FIXTURE, PRODUCTION_FIXTURE} & set(
+            getattr(item, "fixturenames", ())
+        ) and item.get_closest_marker("server") is None:
             unmarked.append(item.nodeid)
     if unmarked:
         raise pytest.UsageError(
@@ -285,6 +337,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    owned = _state.pop("owned", None)
-    if owned is not None:
-        owned.stop()
+    for name in ("owned", "owned_production"):
+        owned = _state.pop(name, None)
+        if owned is not None:
+            owned.stop()

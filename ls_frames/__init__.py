@@ -58,6 +58,7 @@ from ls_frames.errors import (
     RegionError,
     RequestTimeout,
     ServerError,
+    SnapshotBuildStopped,
     StorageError,
     TransportError,
 )
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
         StorageStatus,
         TaskFilter,
     )
+    from ls_frames.exports.stale import delete_stale_snapshots, stale_snapshots
     from ls_frames.frontends.widgets import ExportPanel
     from ls_frames.geometry.brush import mask_to_rle, rle_to_mask
     from ls_frames.geometry.masks import region_masks
@@ -138,6 +140,8 @@ _LAZY = {
     "Serialization": "ls_frames.exports",
     "StorageStatus": "ls_frames.exports",
     "TaskFilter": "ls_frames.exports",
+    "delete_stale_snapshots": "ls_frames.exports.stale",
+    "stale_snapshots": "ls_frames.exports.stale",
     "RetryPolicy": "ls_frames.transport",
     "ServerCapabilities": "ls_frames.transport",
     "Frames": "ls_frames.tables",
@@ -234,6 +238,7 @@ __all__ = [
     "Serialization",
     "ServerCapabilities",
     "ServerError",
+    "SnapshotBuildStopped",
     "SnapshotFallbackWarning",
     "SplitShareWarning",
     "StorageError",
@@ -251,6 +256,7 @@ __all__ = [
     "compare_predictions",
     "confusion",
     "consensus",
+    "delete_stale_snapshots",
     "download_project",
     "evaluate",
     "export_dataset",
@@ -278,6 +284,7 @@ __all__ = [
     "snapshot_project",
     "spans_to_regions",
     "split",
+    "stale_snapshots",
     "sync_delta",
     "sync_parquet",
     "to_hf_dataset",

@@ -21,6 +21,9 @@ Every exception the library raises on purpose derives from :class:`LSFramesError
     │       ├── BadRequest            400 and other 4xx the server explains
     │       ├── RateLimited           429 after the retries ran out
     │       └── ServerError           5xx after the retries ran out
+    │           └── SnapshotBuildStopped  the server stopped building a snapshot inside the
+    │                                     create request (a worker timeout: uwsgi's
+    │                                     harakiri, gunicorn's --timeout); names the fix
     ├── ExportError                   a job on the server did not end well
     │   ├── ExportFailed              a snapshot or conversion ended in ``failed``
     │   └── ExportTimeout             ``wait()`` passed its deadline (names the job)
@@ -79,6 +82,7 @@ __all__ = [
     "RegionError",
     "RequestTimeout",
     "ServerError",
+    "SnapshotBuildStopped",
     "StorageError",
     "TransportError",
 ]
@@ -185,6 +189,47 @@ class RateLimited(APIError):
 
 class ServerError(APIError):
     """5xx after the retries ran out (or on a request that is not safe to repeat)."""
+
+
+class SnapshotBuildStopped(ServerError):
+    """The server stopped building a snapshot inside the create request.
+
+    Label Studio Community builds a snapshot inside ``POST .../exports/``; a server that
+    kills a request running past a limit (uwsgi's ``harakiri``, 120 s in the official
+    image; gunicorn's ``--timeout``) kills the build with it and leaves the snapshot
+    ``in_progress`` for ever. Raised when the create failed that way (a 5xx, with the
+    snapshot found in progress), or when a proxy gave up on the create (502/504) and the
+    snapshot then made no progress for the stall limit. The message names the cause and
+    the fix: read the project through the paged tasks API (``source="tasks"``), or raise
+    the server's worker timeout. A ``ServerError``, so code that caught the 500 still does.
+
+    Attributes
+    ----------
+    project
+        The project's id.
+    seconds
+        How long the build ran, as seen from here, before the library gave up on it.
+    export_id
+        The snapshot the killed build left, ``None`` when none was found.
+    deleted
+        Whether the library deleted that snapshot (it does, unless the delete failed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        project: int,
+        seconds: float,
+        export_id: int | None = None,
+        deleted: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.project = project
+        self.seconds = seconds
+        self.export_id = export_id
+        self.deleted = deleted
+        super().__init__(message, **kwargs)
 
 
 class ExportError(LSFramesError):

@@ -23,6 +23,12 @@ Fixtures (tests using them carry ``@pytest.mark.server``):
 ``demo_project``
     session-scoped; the dict :func:`ls_frames.testing.seed.seed_demo_project` returned
     (``project_id``, ``task_ids``, ``draft_ids``, ``counts``...), seeded once.
+``production_label_studio``
+    session-scoped; Label Studio served as production serves it: gunicorn, two workers,
+    a worker timeout of a few seconds (``worker_timeout``; a request running longer is
+    killed, as uwsgi's harakiri does in the official image). Started on first use (about
+    two minutes: migrations), or reused from ``LS_FRAMES_TEST_PRODUCTION_*``. Attributes as
+    ``label_studio``'s plus ``wsgi``, ``workers`` and ``worker_timeout``.
 ``moto_s3`` / ``plain_server``
     session-scoped; moto's S3 server on 127.0.0.1 and a file server on 127.0.0.2 that
     records each request's ``Authorization`` header (``ls_frames.testing.media``).
@@ -34,12 +40,18 @@ Fixtures (tests using them carry ``@pytest.mark.server``):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from conftest import session_capabilities, shared_demo_project, shared_label_studio
+from conftest import (
+    session_capabilities,
+    shared_demo_project,
+    shared_label_studio,
+    shared_production_label_studio,
+)
 from tests.needs import missing
 
 _KIND_IDS = {"legacy": "legacy", "personal_access_token": "pat"}
@@ -55,6 +67,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def label_studio() -> Any:
     """A running Label Studio: reused from the environment, or started for the session."""
     return shared_label_studio()
+
+
+@pytest.fixture(scope="session")
+def production_label_studio() -> Any:
+    """Label Studio under gunicorn: two workers, a short worker timeout (see the module's
+    docstring)."""
+    if not os.environ.get("LS_FRAMES_TEST_PRODUCTION_URL"):
+        from ls_frames.testing.server import find_executable
+
+        if not (find_executable().parent / "gunicorn").is_file():
+            missing("gunicorn next to Label Studio (`python -m ls_frames.testing install DIR`)")
+    return shared_production_label_studio()
 
 
 @pytest.fixture(scope="session")

@@ -84,7 +84,10 @@ class FakeLabelStudio:
         self.fail_next: list[httpx.Response] = []  # answered before routing, in order
         self.cuts: list[int] = []  # byte offsets at which successive downloads break
         self.honour_range = True
-        self.create_delay_fault: str | None = None  # "timeout" | "504"
+        self.create_delay_fault: str | None = None  # "timeout" | "504" | "500"
+        # the statuses a created snapshot goes through (a killed build: ["in_progress"])
+        self.created_statuses: list[str] | None = None
+        self.delete_fails = False  # a snapshot's DELETE answers 500
         # the create killed by a worker timeout: the snapshot stays in_progress and the
         # answer is a "500", a gateway's "504", or a dropped connection ("drop")
         self.create_kill: str | None = None
@@ -299,7 +302,8 @@ class FakeLabelStudio:
             return httpx.Response(200, json=items)
         if m and request.method == "POST":
             body = json.loads(request.content)
-            created = self.add_export(b"[]", ["completed"], title=body.get("title", ""))
+            statuses = list(self.created_statuses or ["completed"])
+            created = self.add_export(b"[]", statuses, title=body.get("title", ""))
             if self.tasks:
                 created.body = self._snapshot_body(body)
                 created.created_at = self.now()
@@ -314,6 +318,8 @@ class FakeLabelStudio:
                 raise httpx.ReadTimeout("read timed out", request=request)
             if self.create_delay_fault == "504":
                 return httpx.Response(504, text="<html><title>504 Gateway Time-out</title></html>")
+            if self.create_delay_fault == "500":  # a worker killed by its timeout
+                return httpx.Response(500, text="<html><title>Internal Server Error</title></html>")
             return httpx.Response(201, json=self._export_json(created, False))
         if path == "/api/tasks/" and request.method == "GET":
             return self._task_list(request)
@@ -358,6 +364,8 @@ class FakeLabelStudio:
             if exp is None:
                 return httpx.Response(404, json={"detail": "Not found."})
             if request.method == "DELETE":
+                if self.delete_fails:
+                    return httpx.Response(500, text="busy")
                 del self.exports[exp.id]
                 return httpx.Response(204)
             return httpx.Response(200, json=self._export_json(exp, True))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -26,6 +25,7 @@ from ls_frames._deprecation import renamed_kwargs
 from ls_frames.errors import ConfigurationError, HTTPError, TransportError
 from ls_frames.exports import tasks
 from ls_frames.exports.download import download_to
+from ls_frames.exports.names import snapshot_title
 from ls_frames.exports.options import (
     AnnotationFilter,
     Serialization,
@@ -407,8 +407,7 @@ class Client(Connection):
         """
         pid = _project_id(project)
         if title is None:
-            now = datetime.now(timezone.utc)
-            title = f"ls_frames {now:%Y-%m-%d %H:%M:%S} {uuid.uuid4().hex[:8]}"
+            title = snapshot_title()
         body = {
             "title": title,
             "task_filter_options": coerce_option(TaskFilter, task_filter).to_payload(),
@@ -441,6 +440,7 @@ class Client(Connection):
             logger.info(
                 "create of %r failed (%s) but the server made snapshot %d", title, exc, found.id
             )
+            found.recovered_from = exc
             return found
         return Export(self, pid, raw)
 

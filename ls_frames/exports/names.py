@@ -1,7 +1,12 @@
-"""File names from the server, made safe to write under, and what names a folder.
+"""File names from the server, made safe to write under, what names a folder, and the
+titles the library gives its snapshots.
 
 A name a server offers (``Content-Disposition``) can hold a storage path, ``..``, control
 characters or more bytes than a file system takes: only a plain basename is kept.
+
+Every snapshot the library makes is titled ``ls_frames <UTC time> <random suffix>``
+(:func:`snapshot_title`): unique, so that a create whose answer was lost (a proxy's 502, a
+killed worker's 500) can find the snapshot it left by its title.
 """
 
 from __future__ import annotations
@@ -9,10 +14,22 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote
 
-__all__ = ["MAX_NAME_BYTES", "filename_from_disposition", "means_folder", "safe_basename"]
+__all__ = [
+    "MAX_NAME_BYTES",
+    "SNAPSHOT_TITLE_PREFIX",
+    "filename_from_disposition",
+    "means_folder",
+    "safe_basename",
+    "snapshot_title",
+]
+
+#: The first word of the title of every snapshot the library makes.
+SNAPSHOT_TITLE_PREFIX = "ls_frames"
 
 #: Longest file name taken from the server, in UTF-8 bytes (room left for the ``.part``).
 MAX_NAME_BYTES = 200
@@ -64,3 +81,9 @@ def means_folder(dest: str | os.PathLike[str]) -> bool:
     slash (``"exports/"``)."""
     raw = os.fspath(dest)
     return raw.endswith(("/", os.sep)) or Path(raw).is_dir()
+
+
+def snapshot_title() -> str:
+    """A new snapshot's title: ``ls_frames <UTC time> <8 random hex digits>``."""
+    now = datetime.now(timezone.utc)
+    return f"{SNAPSHOT_TITLE_PREFIX} {now:%Y-%m-%d %H:%M:%S} {uuid.uuid4().hex[:8]}"

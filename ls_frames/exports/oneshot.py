@@ -15,6 +15,12 @@ download done or failed, an exception, ``KeyboardInterrupt``), unless
 ``options.keep_snapshot``; one named with ``options.export_id`` is the user's and is never
 deleted. A failed delete is logged, not raised: the job's own outcome is what matters.
 
+A create killed by the server's worker timeout leaves no snapshot behind either
+(:mod:`~ls_frames.exports.stale`): after a 5xx the snapshot is found by its title and
+deleted when still in progress, and one found after a proxy's 502/504 is given up (and
+deleted) once it made no progress for ``stall_limit`` seconds. Both raise
+:class:`~ls_frames.errors.SnapshotBuildStopped`, which names the cause and the fix.
+
 :func:`project_label_config` is the one reading of the ``label_config`` argument the
 public functions share: ``None`` fetches the project's config, a string is used as it is,
 ``False`` means none.
@@ -25,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -33,20 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from ls_frames._version import __version__
-from ls_frames.errors import ExportError, ExportTimeout, HTTPError, TransportError
+from ls_frames.errors import HTTPError
 from ls_frames.exports.client import Client
+from ls_frames.exports.names import snapshot_title
 from ls_frames.exports.options import ExportOptions
-from ls_frames.exports.snapshot import Export, ExportStatus
+from ls_frames.exports.snapshot import Export
+from ls_frames.exports.stale import DEFAULT_STALL_LIMIT, stopped_build, wait_with_stall_limit
 from ls_frames.provenance import PROVENANCE_VERSION, SNAPSHOT_ROUTE, SNAPSHOT_SOURCE, Provenance
 
-__all__ = ["SnapshotJob", "SnapshotKilled", "one_off_snapshot", "project_label_config"]
+__all__ = ["SnapshotJob", "one_off_snapshot", "project_label_config"]
 
 logger = logging.getLogger("ls_frames")
 
 LabelConfigArg = str | bool | None
-#: A create that took this long (seconds) and answered a snapshot still in progress was
-#: given up on by a gateway (see :func:`one_off_snapshot`'s ``stall_limit``).
-GATEWAY_SECONDS = 2.0
 _SERVER_OPTIONS = ("task_filter_options", "annotation_filter_options", "serialization_options")
 
 
@@ -84,16 +88,6 @@ def project_label_config(
     info = project_info if project_info is not None else client.get_project(project)
     config = info.get("label_config")
     return str(config) if config else None
-
-
-class SnapshotKilled(ExportError):
-    """The server stopped a snapshot's build (raised by :func:`one_off_snapshot` when it
-    is given a ``stall_limit``; ``source="auto"`` then reads the task list). ``reason``
-    says what happened, ``snapshot_id`` names the stuck snapshot, deleted already."""
-
-    def __init__(self, reason: str, *, snapshot_id: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.snapshot_id = reason, snapshot_id
 
 
 class SnapshotJob:
@@ -195,7 +189,7 @@ def one_off_snapshot(
     *,
     label_config: LabelConfigArg = None,
     source: str = SNAPSHOT_SOURCE,
-    stall_limit: float | None = None,
+    stall_limit: float | None = DEFAULT_STALL_LIMIT,
 ) -> Iterator[SnapshotJob]:
     """A completed snapshot of ``project`` for the ``with`` block, deleted at its end when
     the job made it (see the module's docstring).
@@ -214,10 +208,9 @@ def one_off_snapshot(
     source
         ``Provenance.source`` of what is written from the snapshot.
     stall_limit
-        Seconds after which a snapshot a failed create left ``in_progress`` counts as
-        killed; with it, a killed build (see :func:`_create`) raises
-        :class:`SnapshotKilled` once the stuck snapshot is deleted. ``None``: the create's
-        own error is raised (the stuck snapshot deleted too).
+        Seconds a snapshot found after a proxy gave up on its create may stay unchanged
+        before its build counts as killed (:func:`~ls_frames.exports.stale.
+        wait_with_stall_limit`); ``None`` waits as long as it takes.
 
     Yields
     ------
@@ -231,108 +224,49 @@ def one_off_snapshot(
     ExportFailed, ExportTimeout
         The snapshot failed on the server, or did not complete within ``options.timeout``
         (a snapshot the job made is deleted then too).
-    SnapshotKilled
-        With ``stall_limit``: the server stopped the build.
+    SnapshotBuildStopped
+        The server stopped the build (a worker timeout); the snapshot it left is deleted.
     HTTPError
         Another request failure after the retries.
     """
+    started = time.monotonic()
     if options.export_id is not None:
         export = client.get_export(project, options.export_id)
-        started = time.monotonic()
     else:
-        export, started = _create(client, project, options, stall_limit)
-    made = options.export_id is None
-    # Community builds inside the create and answers it completed; one answered in
-    # progress after a long create is what a gateway's give-up left (an Enterprise server
-    # answers at once and builds in the background: no stall limit for it)
-    slow = time.monotonic() - started >= GATEWAY_SECONDS
-    killed = False
-    try:
+        title = snapshot_title()
         try:
-            export = _wait(export, options, stall_limit if made and slow else None, started)
-        except SnapshotKilled:
-            killed = True  # deleted below, kept or not: it will never complete
-            raise
+            export = client.create_export(
+                project,
+                title=title,
+                task_filter=options.task_filter,
+                annotation_filter=options.annotation_filter,
+                serialization=options.serialization,
+            )
+        except HTTPError as exc:
+            stopped = stopped_build(client, project, title, exc, time.monotonic() - started)
+            if stopped is None:
+                raise
+            raise stopped from exc
+    made = options.export_id is None
+    try:
+        if export.recovered_from is not None:
+            export = wait_with_stall_limit(
+                export,
+                started=started,
+                stall_limit=stall_limit,
+                timeout=options.timeout,
+                progress=options.progress,
+                client=client,
+            )
+        export = export.wait(timeout=options.timeout, progress=options.progress)
         yield SnapshotJob(
             client, export, options, made=made, label_config=label_config, source=source
         )
     finally:
-        if made and (options.deletes_snapshot or killed):
+        if made and options.deletes_snapshot:
             try:
                 client.delete_export(export.project, export.id)
             except HTTPError as exc:
                 logger.warning(
                     "could not delete snapshot %d of project %d: %s", export.id, export.project, exc
                 )
-
-
-def _delete_quietly(client: Client, project: int, export_id: int) -> None:
-    try:
-        client.delete_export(project, export_id)
-    except HTTPError as exc:
-        logger.warning("could not delete snapshot %d of project %d: %s", export_id, project, exc)
-
-
-def _create(
-    client: Client, project: int, options: ExportOptions, stall_limit: float | None
-) -> tuple[Export, float]:
-    """Create the job's snapshot. A create the server killed (a 5xx answer, or the
-    connection dropped, with the snapshot left ``in_progress``) has its stuck snapshot
-    deleted, then raises :class:`SnapshotKilled` (with ``stall_limit``) or its error."""
-    now = datetime.now(timezone.utc)
-    title = f"ls_frames {now:%Y-%m-%d %H:%M:%S} {uuid.uuid4().hex[:8]}"
-    started = time.monotonic()
-    try:
-        export = client.create_export(
-            project,
-            title=title,
-            task_filter=options.task_filter,
-            annotation_filter=options.annotation_filter,
-            serialization=options.serialization,
-        )
-    except HTTPError as exc:
-        status = exc.status
-        if not (isinstance(exc, TransportError) or (status is not None and status >= 500)):
-            raise
-        stuck = [e for e in client.list_exports(project) if e.title == title]
-        for export in stuck:
-            _delete_quietly(client, project, export.id)
-        if stall_limit is None:
-            raise
-        seconds = time.monotonic() - started
-        what = f"{status} answer" if status is not None else "dropped connection"
-        raise SnapshotKilled(
-            f"the server stopped building the snapshot of project {project} after "
-            f"{seconds:.0f} s ({what}"
-            + (f", snapshot {stuck[0].id} left in progress and deleted" if stuck else "")
-            + "), probably a worker timeout such as uwsgi's harakiri",
-            snapshot_id=stuck[0].id if stuck else None,
-        ) from exc
-    return export, started
-
-
-def _wait(
-    export: Export,
-    options: ExportOptions,
-    stall_limit: float | None,
-    started: float,
-) -> Export:
-    """Wait for the snapshot; with ``stall_limit``, one still ``in_progress`` that long
-    after the create began raises :class:`SnapshotKilled`."""
-    if stall_limit is None or export.status is not ExportStatus.IN_PROGRESS:
-        return export.wait(timeout=options.timeout, progress=options.progress)
-    left = stall_limit - (time.monotonic() - started)
-    limit = left if options.timeout is None else min(left, options.timeout)
-    try:
-        return export.wait(timeout=max(0.0, limit), progress=options.progress)
-    except ExportTimeout:
-        if options.timeout is not None and options.timeout <= left:
-            raise
-        # deleted by one_off_snapshot's cleanup, as any snapshot the job made
-        raise SnapshotKilled(
-            f"snapshot {export.id} of project {export.project} was still in progress "
-            f"{stall_limit:.0f} s after its create, whose answer a gateway gave up on "
-            "(probably a worker timeout such as uwsgi's harakiri stopped the build); it "
-            "was deleted",
-            snapshot_id=export.id,
-        ) from None

@@ -34,12 +34,11 @@ from typing import Any
 
 from ls_frames._version import __version__
 from ls_frames._warnings import PartialResultWarning, SnapshotFallbackWarning, warn_outside
-from ls_frames.errors import ConfigurationError
+from ls_frames.errors import ConfigurationError, SnapshotBuildStopped
 from ls_frames.exports.client import Client
 from ls_frames.exports.oneshot import (
     LabelConfigArg,
     SnapshotJob,
-    SnapshotKilled,
     one_off_snapshot,
     project_label_config,
 )
@@ -61,10 +60,11 @@ logger = logging.getLogger("ls_frames")
 #: on a busy database), so from here its build nears a minute, half of the official
 #: image's 120 s worker timeout (``harakiri``).
 TASKS_ROUTE_THRESHOLD = 40_000
-#: Seconds an ``in_progress`` snapshot left by a gateway's 502/504 is waited for before
-#: ``source="auto"`` takes it as killed (more than the official image's 120 s
-#: ``harakiri``); Community reports no progress of a build to tell a slow one from a
-#: dead one.
+#: Seconds without a change an ``in_progress`` snapshot found after a gateway gave up on
+#: its create (502/504, a dropped connection) is waited for before ``source="auto"`` takes
+#: its build as killed and reads the task list (see :func:`~ls_frames.exports.stale.
+#: wait_with_stall_limit`; shorter than the snapshot route's limit, since reading the
+#: task list instead loses nothing). More than the official image's 120 s ``harakiri``.
 STALL_LIMIT = 150.0
 
 
@@ -229,26 +229,38 @@ def one_off_read(
             logger.info("project %d: %s", project, reason)
             yield TasksJob(client, project, options, reason=reason, **kw)
             return
-        stall = STALL_LIMIT
+        stall: dict[str, Any] = {"stall_limit": STALL_LIMIT}
     else:
-        route, stall = "snapshot", None
+        route, stall = "snapshot", {}
     with ExitStack() as stack:
         try:
             job: SnapshotJob | TasksJob = stack.enter_context(
-                one_off_snapshot(client, project, options, stall_limit=stall, **kw)
+                one_off_snapshot(client, project, options, **stall, **kw)
             )
-        except SnapshotKilled as killed:
+        except SnapshotBuildStopped as stopped:
             if route != "auto":
                 raise
+            reason = _reason(stopped)
             warn_outside(
                 SnapshotFallbackWarning(
-                    f"{killed}; read project {project} through the paged task list instead "
+                    f"{reason}; read project {project} through the paged task list instead "
                     "(the same tables; pass source='tasks' to skip the snapshot on this "
                     "server)",
                     project=project,
-                    reason=killed.reason,
-                    snapshot_id=killed.snapshot_id,
+                    reason=reason,
+                    snapshot_id=stopped.export_id,
                 )
             )
-            job = TasksJob(client, project, options, reason=killed.reason, **kw)
+            job = TasksJob(client, project, options, reason=reason, **kw)
         yield job
+
+
+def _reason(stopped: SnapshotBuildStopped) -> str:
+    """What happened, without the fix the error proposes (the fallback is the fix)."""
+    head = f"the server stopped the snapshot build after {stopped.seconds:.0f} s"
+    if stopped.status is not None:
+        head += f" ({stopped.status} answer)"
+    if stopped.export_id is not None:
+        done = "deleted" if stopped.deleted else "left in progress (could not delete it)"
+        head += f"; snapshot {stopped.export_id} {done}"
+    return head + ", probably a worker timeout such as uwsgi's harakiri"

@@ -103,12 +103,16 @@ def _poll(
 
 
 class Export:
-    """A snapshot of a project. ``raw`` keeps the server's last answer as is."""
+    """A snapshot of a project. ``raw`` keeps the server's last answer as is.
+    ``recovered_from`` is the error of a create whose answer was lost (a proxy's 502/504, a
+    broken connection) when this snapshot was found by its title afterwards, else ``None``:
+    its build may have been killed on the server."""
 
     def __init__(self, connection: Connection, project: int, raw: dict[str, Any]) -> None:
         self._conn = connection
         self.project = project
         self.raw = raw
+        self.recovered_from: Exception | None = None
 
     # -- fields -----------------------------------------------------------------------
     @property

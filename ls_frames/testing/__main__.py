@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from ls_frames.errors import ConfigurationError
 from ls_frames.testing.install import DEFAULT_VERSION, install_label_studio
 from ls_frames.testing.server import LocalLabelStudio
+from ls_frames.testing.wsgi import WSGI_SERVERS
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -25,6 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_path=args.log,
         startup_timeout=args.timeout,
+        wsgi=args.wsgi,
+        workers=args.workers if args.workers is not None else 1,
+        worker_timeout=args.worker_timeout,
     )
     print("starting Label Studio (about a minute on a cold start)...", flush=True)
     # Ctrl-C, SIGTERM and a closed terminal all stop the server (SIGINT explicitly: a
@@ -84,6 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write the shell exports (mode 600)",
     )
     serve.add_argument("--seed", action="store_true", help="also create the demo project")
+    serve.add_argument(
+        "--wsgi",
+        choices=WSGI_SERVERS,
+        help="serve under this WSGI server, as production does (default: label-studio start);"
+        " the env file then names the server LS_FRAMES_TEST_PRODUCTION_*",
+    )
+    serve.add_argument("--workers", type=int, help="worker processes (with --wsgi; default 1)")
+    serve.add_argument(
+        "--worker-timeout",
+        type=float,
+        help="seconds after which a worker's request is killed (with --wsgi; default none),"
+        " like uwsgi's harakiri (120 s in the official image)",
+    )
     serve.set_defaults(func=_serve)
 
     install = commands.add_parser("install", help="install Label Studio into its own venv")
@@ -93,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     install.set_defaults(func=_install)
 
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except ConfigurationError as exc:
+        parser.error(str(exc))
     return result
 
 

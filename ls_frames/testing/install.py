@@ -1,7 +1,9 @@
 """Install Label Studio into a virtual environment of its own.
 
 Label Studio pins Django and many other packages; installing it next to the library would
-fight over versions, so it always gets its own environment.
+fight over versions, so it always gets its own environment. gunicorn goes there too (pinned,
+:data:`~ls_frames.testing.wsgi.GUNICORN_VERSION`): the tests serve Label Studio under it
+the way production does (several workers, a worker timeout; :mod:`ls_frames.testing.wsgi`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from ls_frames.testing.wsgi import GUNICORN_VERSION
 
 __all__ = ["DEFAULT_VERSION", "install_label_studio", "installed_version"]
 
@@ -46,22 +50,28 @@ def install_label_studio(
     python: str | os.PathLike[str] | None = None,
     quiet: bool = True,
 ) -> Path:
-    """Create ``venv_dir`` with ``label-studio==version`` and return its ``label-studio`` binary.
+    """Create ``venv_dir`` with ``label-studio==version`` and gunicorn (pinned) and return
+    its ``label-studio`` binary.
 
-    Nothing is done when that version is already installed there. ``python`` is the
-    interpreter that creates the environment (default: the current one).
+    Nothing is done when that version and gunicorn are already installed there (gunicorn
+    alone is added to an environment that lacks it). ``python`` is the interpreter that
+    creates the environment (default: the current one).
     """
     venv = Path(venv_dir).resolve()
     binary = _executable(venv, "label-studio")
-    if binary.exists() and installed_version(venv) == version:
+    has_gunicorn = _executable(venv, "gunicorn").exists()
+    if binary.exists() and installed_version(venv) == version and has_gunicorn:
         return binary
-    if not _executable(venv, "python").exists():
-        subprocess.run([str(python or sys.executable), "-m", "venv", str(venv)], check=True)
     pip = [str(_executable(venv, "python")), "-m", "pip", "install"]
     if quiet:
         pip.append("--quiet")
+    if binary.exists() and installed_version(venv) == version:
+        subprocess.run([*pip, f"gunicorn=={GUNICORN_VERSION}"], check=True)
+        return binary
+    if not _executable(venv, "python").exists():
+        subprocess.run([str(python or sys.executable), "-m", "venv", str(venv)], check=True)
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, f"label-studio=={version}"], check=True)
+    subprocess.run([*pip, f"label-studio=={version}", f"gunicorn=={GUNICORN_VERSION}"], check=True)
     if not binary.exists():
         raise FileNotFoundError(f"pip installed label-studio=={version} but {binary} is missing")
     return binary

@@ -31,6 +31,7 @@ import httpx
 
 from ls_frames.errors import ConfigurationError, LSFramesError
 from ls_frames.testing.accounts import set_up_credentials
+from ls_frames.testing.wsgi import WSGI_SERVERS, WSGIStartError, wsgi_command
 from ls_frames.transport.capabilities import ServerCapabilities, server_capabilities
 from ls_frames.transport.secrets import redact, register_secret
 
@@ -173,6 +174,11 @@ class LocalLabelStudio:
         must use a strict subdirectory of it.
     ``data_dir``, ``log_path``
         the server's data directory and the file holding its stdout and stderr.
+    ``wsgi``, ``workers``, ``worker_timeout``
+        ``wsgi="gunicorn"`` serves Label Studio as production does, under a WSGI server with
+        ``workers`` processes, each killed when a request runs past ``worker_timeout``
+        seconds (uwsgi's ``harakiri`` in the official image; see
+        :mod:`ls_frames.testing.wsgi`); ``None`` (the default) runs ``label-studio start``.
 
     The server runs with ``USE_DEFAULT_BANNED_SUBNETS=false`` so that cloud storages may
     point at an S3 server on loopback (:class:`ls_frames.testing.media.MotoS3`): a test
@@ -196,9 +202,22 @@ class LocalLabelStudio:
         local_files_root: str | os.PathLike[str] | None = None,
         startup_timeout: float = 180.0,
         log_path: str | os.PathLike[str] | None = None,
+        wsgi: str | None = None,
+        workers: int = 1,
+        worker_timeout: float | None = None,
     ) -> None:
         if legacy_token is not None and len(legacy_token) <= 5:
             raise ConfigurationError("legacy_token must be longer than 5 characters")
+        if wsgi is not None and wsgi not in WSGI_SERVERS:
+            raise ConfigurationError(f"wsgi must be one of {WSGI_SERVERS} or None, not {wsgi!r}")
+        if wsgi is None and (workers != 1 or worker_timeout is not None):
+            raise ConfigurationError(
+                "workers and worker_timeout need a WSGI server (wsgi='gunicorn'): "
+                "label-studio start runs one process without a timeout"
+            )
+        if workers < 1 or (worker_timeout is not None and worker_timeout <= 0):
+            raise ConfigurationError("workers must be >= 1 and worker_timeout > 0")
+        self.wsgi, self.workers, self.worker_timeout = wsgi, workers, worker_timeout
         self._executable_arg = executable
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
         self._port_arg = port
@@ -252,16 +271,28 @@ class LocalLabelStudio:
         return self._process is not None and self._process.poll() is None
 
     def env_exports(self) -> dict[str, str]:
-        """Variables that let other tools (and the test suite) reuse this server."""
-        return {
+        """Variables that let other tools (and the test suite) reuse this server.
+
+        A server under a WSGI server names itself ``LS_FRAMES_TEST_PRODUCTION_*`` (with
+        ``..._WSGI``, ``..._WORKERS`` and ``..._WORKER_TIMEOUT``), which the suite's
+        ``production_label_studio`` fixture reuses; the ordinary server's variables and
+        these can be exported side by side.
+        """
+        test = "LS_FRAMES_TEST_PRODUCTION_" if self.wsgi else "LS_FRAMES_TEST_"
+        out = {
             "LABEL_STUDIO_URL": self.url,
             "LABEL_STUDIO_API_KEY": self.access_token or self.legacy_token,
-            "LS_FRAMES_TEST_URL": self.url,
-            "LS_FRAMES_TEST_LS_VERSION": self.version or "",
-            "LS_FRAMES_TEST_LEGACY_TOKEN": self.legacy_token,
-            "LS_FRAMES_TEST_ACCESS_TOKEN": self.access_token or "",
-            "LS_FRAMES_TEST_LOCAL_FILES_ROOT": str(self.local_files_root or ""),
+            f"{test}URL": self.url,
+            f"{test}LS_VERSION": self.version or "",
+            f"{test}LEGACY_TOKEN": self.legacy_token,
+            f"{test}ACCESS_TOKEN": self.access_token or "",
+            f"{test}LOCAL_FILES_ROOT": str(self.local_files_root or ""),
         }
+        if self.wsgi:
+            out[f"{test}WSGI"] = self.wsgi
+            out[f"{test}WORKERS"] = str(self.workers)
+            out[f"{test}WORKER_TIMEOUT"] = f"{self.worker_timeout or ''}"
+        return out
 
     def start(self) -> LocalLabelStudio:
         """Start the server and wait until it answers and both credentials work."""
@@ -292,20 +323,15 @@ class LocalLabelStudio:
                 "USE_DEFAULT_BANNED_SUBNETS": "false",
             }
         )
-        # Legacy tokens through LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN, not the command line's
-        # --enable-legacy-api-token: releases before 1.20 do not know that flag and refuse to start.
-        command = [
-            str(executable),
-            "start",
-            "--no-browser",
-            "--internal-host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         started = time.monotonic()
+        try:
+            command = self._command(executable, port, env)
+        except BaseException as exc:
+            self._owns_data_dir = self._owns_data_dir and not isinstance(exc, LSFramesError)
+            self.stop()
+            raise
         self._process = subprocess.Popen(
             command,
             env=env,
@@ -375,6 +401,27 @@ class LocalLabelStudio:
         return redact(tail, [self._password, self.legacy_token, self.access_token or ""])
 
     # -- internals ----------------------------------------------------------------------
+
+    def _command(self, executable: Path, port: int, env: dict[str, str]) -> list[str]:
+        if self.wsgi is None:
+            # Legacy tokens through LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN, not the command
+            # line's --enable-legacy-api-token: releases before 1.20 do not know that flag.
+            start = [str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1"]
+            return [*start, "--port", str(port)]
+        assert self.data_dir is not None and self._log_file is not None
+        try:
+            return wsgi_command(
+                executable,
+                self.data_dir,
+                env,
+                self._log_file,
+                port=port,
+                workers=self.workers,
+                worker_timeout=self.worker_timeout,
+                init_timeout=self.startup_timeout,
+            )
+        except WSGIStartError as exc:
+            raise self._fail(str(exc)) from None
 
     def _prepare_dirs(self) -> None:
         if self._data_dir_arg is None:

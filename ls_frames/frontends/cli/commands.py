@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError, OutputExistsError
 from ls_frames.exports import AnnotationFilter, Client, ExportOptions, Serialization, TaskFilter
+from ls_frames.exports.stale import delete_stale_snapshots, stale_snapshots
 from ls_frames.frontends.cli.output import (
     cli_words,
     delta_sync_summary,
@@ -280,10 +281,29 @@ def cmd_formats(args: argparse.Namespace) -> None:
 
 
 def cmd_snapshots(args: argparse.Namespace) -> None:
+    if not args.stale and (args.project is None or args.delete):
+        raise ConfigurationError(
+            "snapshots needs a project (or --stale); --delete only removes --stale ones"
+        )
     with _client(args) as client:
-        exports = client.list_exports(client.resolve_project(args.project))
+        project = None if args.project is None else client.resolve_project(args.project)
+        if not args.stale:
+            assert project is not None
+            exports = client.list_exports(project)
+        elif args.delete:
+            exports = delete_stale_snapshots(project, older_than=args.older_than, client=client)
+        else:
+            exports = stale_snapshots(project, older_than=args.older_than, client=client)
     for export in exports:
-        print(snapshot_line(export))
+        line = snapshot_line(export)
+        print(
+            f"{line}  (project {export.project}{', deleted' if args.delete else ''})"
+            if args.stale
+            else line
+        )
+    if args.stale:
+        what = "deleted" if args.delete else "stale"
+        print(f"{len(exports)} snapshot(s) {what}", file=sys.stderr)
 
 
 #: exit status of import-predictions when rows were refused (the others were imported)

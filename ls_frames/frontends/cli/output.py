@@ -39,6 +39,7 @@ _FLAGS = (
     ("timeout must", "--timeout must"),
     ("export_id must", "--export-id must"),
     ("overlap must", "--overlap must"),
+    ('(source="tasks"; `--source tasks` on the command line)', "(--source tasks)"),
 )
 
 

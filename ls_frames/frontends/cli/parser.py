@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from ls_frames._version import __version__
+from ls_frames.exports.stale import DEFAULT_STALE_AGE
 from ls_frames.frontends.cli.commands import (
     cmd_demo,
     cmd_download,
@@ -27,7 +28,7 @@ from ls_frames.frontends.cli.commands import (
 from ls_frames.frontends.cli.dataset import add_dataset, add_source_arguments
 from ls_frames.pipeline import SINGLE_FILE_FORMATS
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "parse_age"]
 
 _PROJECT_HELP = "project id, or title (a number is taken as an id)"
 
@@ -35,6 +36,25 @@ _Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 _QUIET_HELP = "no progress bars (there are none either when stderr is not a terminal)"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_age(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``1h`` or ``2d``, in seconds."""
+    raw = text.strip().lower()
+    scale = _UNITS.get(raw[-1:])
+    number = raw[:-1] if scale is not None else raw
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an age (seconds, or a number with s, m, h or d)"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: an age cannot be negative")
+    return value
 
 
 def _local() -> argparse.ArgumentParser:
@@ -228,8 +248,26 @@ def _add_listings(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("project", help=_PROJECT_HELP)
     p.set_defaults(func=cmd_formats)
 
-    p = sub.add_parser("snapshots", parents=[common], help="a project's snapshots")
-    p.add_argument("project", help=_PROJECT_HELP)
+    p = sub.add_parser(
+        "snapshots",
+        parents=[common],
+        help="a project's snapshots, or the stale ones left in progress",
+        description="List a project's snapshots. With --stale: the snapshots left in "
+        "progress for longer than --older-than (of the project, or of every project), which "
+        "a build killed by the server's worker timeout leaves; --delete removes them.",
+    )
+    p.add_argument("project", nargs="?", help=_PROJECT_HELP + " (with --stale: optional)")
+    p.add_argument(
+        "--stale", action="store_true", help="only snapshots still in progress past --older-than"
+    )
+    p.add_argument(
+        "--older-than",
+        type=parse_age,
+        default=DEFAULT_STALE_AGE,
+        metavar="AGE",
+        help="with --stale: minimum age, seconds or 30m, 1h, 2d (default 1h)",
+    )
+    p.add_argument("--delete", action="store_true", help="with --stale: delete them")
     p.set_defaults(func=cmd_snapshots)
 
 
