@@ -293,7 +293,8 @@ def test_the_panel_shows_the_fallback_to_the_task_list_in_its_status_line(
         assert "read through the task list" in panel.status.value
         assert "stopped the snapshot build" in panel.status.value
         assert panel.frames is not None and len(panel.frames.tasks) == 3
-        assert (panel.frames.provenance or {}).get("route") == "tasks"
+        assert panel.frames.provenance is not None
+        assert panel.frames.provenance.route == "tasks"
         assert fake.exports == {}  # the killed build's snapshot is not kept
         panel.parquet_path.value = str(tmp_path / "saved")
         panel.save_button.click()
@@ -304,4 +305,5 @@ def test_the_panel_shows_the_fallback_to_the_task_list_in_its_status_line(
         assert panel.error is None, panel.error_box.value
         assert "read through the task list: 3 tasks" in panel.status.value
         panel.close()
-    assert (ls_frames.read_parquet(tmp_path / "saved").provenance or {}).get("route") == "tasks"
+    saved = ls_frames.read_parquet(tmp_path / "saved").provenance
+    assert saved is not None and saved.route == "tasks"

@@ -6,16 +6,19 @@ production server's worker timeout (uwsgi's ``harakiri``, gunicorn's ``--timeout
 kill on a large project. The Data Manager's task list answers the same tasks in pages,
 each far below any timeout (verified on Label Studio 1.23.2)::
 
-    GET api/tasks/?project=P&fields=all&resolve_uri=false&page=N&page_size=K
+    GET api/tasks/?project=P&fields=all&resolve_uri=false&review=true&page=N&page_size=K
     -> {"tasks": [...], "total": T, "total_annotations": A, "total_predictions": R}
 
 ``fields=all`` adds annotations (``completed_by`` as a user id), predictions and drafts;
 ``resolve_uri=false`` keeps the task data as stored (the default rewrites storage links
-into presign URLs, which a snapshot does not). :func:`read_task_pages` fetches the pages in
-parallel (``workers`` requests at a time, at most ``2 * workers`` pages held), turns each
-task into the object a snapshot with full serialization writes (:func:`to_export_task`)
-and writes them, in page order, into one JSON array: the file the flattener reads, whose
-memory stays bounded whatever the project's size. A page that fails is repeated by the
+into presign URLs, which a snapshot does not); ``review=true`` leaves out the Data
+Manager's per-task summary columns (which cost the server time) and never asks an ML
+backend for predictions (the plain list does for tasks that have none).
+:func:`read_task_pages` fetches the pages in parallel (``workers`` requests at a time, at
+most ``2 * workers`` pages held, as bytes), turns each task into the object a snapshot
+with full serialization writes (:func:`to_export_task`) and writes them, in page order,
+into one JSON array: the file the flattener reads, whose memory stays bounded whatever
+the project's size. A page that fails is repeated by the
 connection's retry policy (it is a ``GET``).
 
 What the pages do not carry, and what is done about it:
@@ -68,7 +71,7 @@ __all__ = [
 ]
 
 #: tasks asked per page (a server may cap it: ``TASK_API_PAGE_SIZE_MAX``)
-PAGE_SIZE = 500
+PAGE_SIZE = 1000
 #: task fields of the Data Manager's answer a snapshot does not write
 _DM_ONLY = frozenset(
     {
@@ -185,6 +188,10 @@ def _params(project: int, view: int | None, page: int, size: int) -> dict[str, A
         "project": int(project),
         "fields": "all",
         "resolve_uri": "false",
+        # the review listing: the same task objects without the Data Manager's summary
+        # columns (annotators, results as text, ...) computed per task, and without asking
+        # an ML backend for missing predictions
+        "review": "true",
         "page": page,
         "page_size": size,
     }
@@ -200,8 +207,13 @@ def _params(project: int, view: int | None, page: int, size: int) -> dict[str, A
 
 def _fetch(conn: Connection, project: int, view: int | None, page: int, size: int) -> Any:
     response = conn.request("GET", "api/tasks/", params=_params(project, view, page, size))
+    return response, _decode(response.content, project, page)
+
+
+def _decode(content: bytes, project: int, page: int) -> Any:
+    """A page's body, decoded and checked."""
     try:
-        answer = _decoder.decode(response.content)
+        answer = _decoder.decode(content)
     except msgspec.DecodeError as exc:
         raise ExportFormatError(
             f"page {page} of the task list is not JSON: {exc}",
@@ -216,7 +228,7 @@ def _fetch(conn: Connection, project: int, view: int | None, page: int, size: in
             "unexpected answer from the task list (no 'tasks' and 'total')",
             path=f"/api/tasks/?project={project}&page={page}",
         )
-    return response, answer
+    return answer
 
 
 def _users(conn: Connection) -> dict[int, dict[str, Any]]:
@@ -313,10 +325,15 @@ def read_task_pages(
         out.write(b"[")
 
         def fetch(page: int) -> Any:
-            return first if page == 1 else _fetch(conn, project, tf.view, page, size)[1]
+            # the body only: pages wait for their turn as bytes, decoded one at a time
+            if page == 1:
+                return first
+            params = _params(project, tf.view, page, size)
+            return conn.request("GET", "api/tasks/", params=params).content
 
         try:
-            for _, answer in _in_order(fetch, range(1, n_pages + 1), workers):
+            for page, body in _in_order(fetch, range(1, n_pages + 1), workers):
+                answer = body if page == 1 else _decode(body, project, page)
                 for task in answer["tasks"]:
                     tid = task.get("id")
                     if tid in seen:  # a page shifted by a task added meanwhile
@@ -334,6 +351,7 @@ def read_task_pages(
                     out.write(_encode(item).encode("utf-8"))
                     written += 1
                 bar.update(len(answer["tasks"]))
+                del answer, body
             out.write(b"\n]\n")
         except BaseException:
             out.close()
