@@ -93,22 +93,13 @@ def _headers(url: str, key: str) -> dict[str, str]:
 
 
 def run(name: str, url: str, key: str, project: int) -> dict[str, Any]:
+    # the key goes through the environment, not the command line (``ps`` shows that)
     done = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--side",
-            name,
-            "--url",
-            url,
-            "--api-key",
-            key,
-            "--project",
-            str(project),
-        ],
+        [sys.executable, __file__, "--side", name, "--url", url, "--project", str(project)],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "LABEL_STUDIO_API_KEY": key},
     )
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")

@@ -262,6 +262,7 @@ def export_project(
         Keyword arguments for ``fetch_media`` (``fields``, ``workers``, ``strict``,
         ``refresh``, ``allow_hosts``).
     %(strict)s
+    %(source)s
 
     Returns
     -------
