@@ -28,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Literal
 
 
 def side(name: str, url: str, key: str, project: int) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def side(name: str, url: str, key: str, project: int) -> dict[str, Any]:
 
     started, cpu = time.perf_counter(), time.process_time()
     if name == "snapshot" or name.startswith("tasks-"):
-        source = "snapshot" if name == "snapshot" else "tasks"
+        source: Literal["snapshot", "tasks"] = "snapshot" if name == "snapshot" else "tasks"
         workers = 2 if name == "snapshot" else int(name.split("-")[1])
         with ls_frames.Client(url, key) as client:
             frames = ls_frames.load_project(

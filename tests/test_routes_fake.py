@@ -208,3 +208,17 @@ def test_the_file_the_tasks_route_writes_is_a_snapshot_file(
     assert [t["id"] for t in tasks] == sorted(fake.tasks)
     assert all(isinstance(a["completed_by"], dict) for t in tasks for a in t["annotations"])
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_page_the_server_fails_on_is_asked_again_in_halves(
+    fake: FakeLabelStudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ls_frames.exports.pages.PAGE_SIZE", 4)
+    monkeypatch.setattr("ls_frames.exports.pages.MIN_PAGE_SIZE", 1)
+    # the first full page is killed (a worker timeout), then one of its halves
+    fake.page_faults = [httpx.Response(500, text="killed"), httpx.Response(500, text="killed")]
+    frames = load(fake, source="tasks", fetch_workers=1)
+    asked = [(int(r.url.params["page"]), int(r.url.params["page_size"])) for r in pages(fake)]
+    assert asked[:2] == [(1, 4), (1, 2)]  # page 1 failed, then its first half
+    assert (1, 1) in asked and (2, 1) in asked and (2, 2) in asked  # that half's halves
+    assert frames.tasks["task_id"].tolist() == sorted(fake.tasks)

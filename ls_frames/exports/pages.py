@@ -19,7 +19,9 @@ most ``2 * workers`` pages held, as bytes), turns each task into the object a sn
 with full serialization writes (:func:`to_export_task`) and writes them, in page order,
 into one JSON array: the file the flattener reads, whose memory stays bounded whatever
 the project's size. A page that fails is repeated by the
-connection's retry policy (it is a ``GET``).
+connection's retry policy (it is a ``GET``); a page the server fails on (a 5xx or a
+dropped connection: what a worker timeout does to a request serving too many tasks) is
+asked again as its two halves, down to :data:`MIN_PAGE_SIZE` tasks.
 
 What the pages do not carry, and what is done about it:
 
@@ -45,10 +47,11 @@ order), ``only_with_annotations`` and the annotation filter are applied.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,11 +61,18 @@ from typing import Any
 import msgspec
 
 from ls_frames._progress import progress_bar
-from ls_frames.errors import ConfigurationError, ExportFormatError
-from ls_frames.exports.options import AnnotationFilter, ExportOptions, Serialization, TaskFilter
+from ls_frames.errors import (
+    ConfigurationError,
+    ExportFormatError,
+    HTTPError,
+    NotFound,
+    TransportError,
+)
+from ls_frames.exports.options import AnnotationFilter, ExportOptions, Serialization
 from ls_frames.transport import Connection
 
 __all__ = [
+    "MIN_PAGE_SIZE",
     "PAGE_SIZE",
     "TaskPagesResult",
     "check_tasks_route",
@@ -72,6 +82,8 @@ __all__ = [
 
 #: tasks asked per page (a server may cap it: ``TASK_API_PAGE_SIZE_MAX``)
 PAGE_SIZE = 1000
+#: the smallest page a failed page is split into (see :func:`read_task_pages`)
+MIN_PAGE_SIZE = 50
 #: task fields of the Data Manager's answer a snapshot does not write
 _DM_ONLY = frozenset(
     {
@@ -105,6 +117,7 @@ _ANNOTATION_DM_ONLY = frozenset({"created_ago", "created_username"})
 #: tables' JSON text columns hold the same text on both routes
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 _decoder = msgspec.json.Decoder()
+logger = logging.getLogger("ls_frames")
 
 
 @dataclass(frozen=True)
@@ -205,11 +218,6 @@ def _params(project: int, view: int | None, page: int, size: int) -> dict[str, A
     return params
 
 
-def _fetch(conn: Connection, project: int, view: int | None, page: int, size: int) -> Any:
-    response = conn.request("GET", "api/tasks/", params=_params(project, view, page, size))
-    return response, _decode(response.content, project, page)
-
-
 def _decode(content: bytes, project: int, page: int) -> Any:
     """A page's body, decoded and checked."""
     try:
@@ -256,7 +264,9 @@ def _server_time(response: Any) -> datetime:
         return datetime.now(timezone.utc)
 
 
-def _in_order(fetch: Callable[[int], Any], pages: range, workers: int) -> Iterator[tuple[int, Any]]:
+def _in_order(
+    fetch: Callable[[int], Any], pages: range, workers: int
+) -> Generator[tuple[int, Any], None, None]:
     """``fetch(page)`` for every page, ``workers`` at a time, yielded in page order with at
     most ``2 * workers`` answers held."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ls_frames-pages") as pool:
@@ -274,6 +284,74 @@ def _in_order(fetch: Callable[[int], Any], pages: range, workers: int) -> Iterat
         finally:
             for _, future in pending:
                 future.cancel()
+
+
+def _probe(conn: Connection, project: int, view: int | None, size: int) -> tuple[Any, int, int]:
+    """One cheap request (ids only): the response (its ``Date``), the task count and the
+    page size the server allows (it may cap it: ``TASK_API_PAGE_SIZE_MAX``)."""
+    params = {**_params(project, view, 1, size), "include": "id"}
+    del params["fields"]
+    response = conn.request("GET", "api/tasks/", params=params)
+    answer = _decode(response.content, project, 1)
+    total, got = int(answer["total"]), len(answer["tasks"])
+    return response, total, max(1, got) if got < min(total, size) else size
+
+
+def _fetch_split(
+    conn: Connection, project: int, view: int | None, page: int, size: int, total: int
+) -> list[bytes]:
+    """Page ``page`` of ``size`` tasks, as bodies. A page the server fails on (a 5xx, a
+    dropped connection: a worker timeout kills a request serving too many tasks) is asked
+    again as its two halves, down to :data:`MIN_PAGE_SIZE` tasks, where the connection's
+    retries take over."""
+    if (page - 1) * size >= total:  # a half past the end
+        return []
+    last = size < 2 * MIN_PAGE_SIZE or size % 2 == 1
+    try:
+        params = _params(project, view, page, size)
+        return [
+            conn.request("GET", "api/tasks/", params=params, retry=None if last else False).content
+        ]
+    except NotFound:
+        return []  # the project shrank meanwhile (the count afterwards says so)
+    except HTTPError as exc:
+        if last or not (isinstance(exc, TransportError) or (exc.status or 0) >= 500):
+            raise
+        logger.info("page %d of %d tasks failed (%s): asking for its halves", page, size, exc)
+        half = size // 2
+        return _fetch_split(conn, project, view, 2 * page - 1, half, total) + _fetch_split(
+            conn, project, view, 2 * page, half, total
+        )
+
+
+def _write_pages(
+    out: Any, bodies: Iterator[bytes], project: int, options: ExportOptions, users: Any, bar: Any
+) -> int:
+    """Every task of the pages' ``bodies`` (in order) into the open JSON array ``out``, in
+    a snapshot's shape; returns how many were written."""
+    seen: set[int] = set()
+    written = 0
+    for body in bodies:
+        answer = _decode(body, project, 0)
+        for task in answer["tasks"]:
+            tid = task.get("id")
+            if tid in seen:  # a page shifted by a task added meanwhile
+                continue
+            seen.add(tid)
+            if options.task_filter.only_with_annotations and not task.get("annotations"):
+                continue
+            item = to_export_task(
+                task,
+                annotation_filter=options.annotation_filter,
+                serialization=options.serialization,
+                users=users,
+            )
+            out.write(b"," if written else b"\n")
+            out.write(_encode(item).encode("utf-8"))
+            written += 1
+        bar.update(len(answer["tasks"]))
+        del answer, body
+    return written
 
 
 def read_task_pages(
@@ -304,67 +382,44 @@ def read_task_pages(
         raise ConfigurationError(reason)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigurationError(f"fetch workers must be a whole number >= 1, not {workers!r}")
-    tf: TaskFilter = options.task_filter
-    page_size = PAGE_SIZE if page_size is None else page_size
+    view = options.task_filter.view
     started = time.monotonic()
     users = _users(conn) if options.serialization.annotators == "full" else None
-    first_response, first = _fetch(conn, project, tf.view, 1, page_size)
-    total = int(first["total"])
-    size = max(1, len(first["tasks"])) if len(first["tasks"]) < min(total, page_size) else page_size
-    if size != page_size:  # the server caps the page size: ask again with its size
-        first_response, first = _fetch(conn, project, tf.view, 1, size)
+    response, total, size = _probe(
+        conn, project, view, PAGE_SIZE if page_size is None else page_size
+    )
     n_pages = max(1, -(-total // size))
     path = Path(dest)
     partial = path.with_name(f".{path.name}.partial")
-    seen: set[int] = set()
-    written = 0
+
+    def fetch(page: int) -> list[bytes]:
+        # bodies only: pages wait for their turn as bytes, decoded one at a time
+        return _fetch_split(conn, project, view, page, size, total)
+
+    pages = _in_order(fetch, range(1, n_pages + 1), workers)
+    bodies = (body for _, split in pages for body in split)
     with (
         progress_bar(options.progress, total=total, unit="task", desc="tasks") as bar,
         open(partial, "wb") as out,
     ):
-        out.write(b"[")
-
-        def fetch(page: int) -> Any:
-            # the body only: pages wait for their turn as bytes, decoded one at a time
-            if page == 1:
-                return first
-            params = _params(project, tf.view, page, size)
-            return conn.request("GET", "api/tasks/", params=params).content
-
         try:
-            for page, body in _in_order(fetch, range(1, n_pages + 1), workers):
-                answer = body if page == 1 else _decode(body, project, page)
-                for task in answer["tasks"]:
-                    tid = task.get("id")
-                    if tid in seen:  # a page shifted by a task added meanwhile
-                        continue
-                    seen.add(tid)
-                    if tf.only_with_annotations and not task.get("annotations"):
-                        continue
-                    item = to_export_task(
-                        task,
-                        annotation_filter=options.annotation_filter,
-                        serialization=options.serialization,
-                        users=users,
-                    )
-                    out.write(b"," if written else b"\n")
-                    out.write(_encode(item).encode("utf-8"))
-                    written += 1
-                bar.update(len(answer["tasks"]))
-                del answer, body
+            out.write(b"[")
+            written = _write_pages(out, bodies, project, options, users, bar)
             out.write(b"\n]\n")
         except BaseException:
             out.close()
             partial.unlink(missing_ok=True)
             raise
+        finally:
+            pages.close()
     os.replace(partial, path)
-    after = int(_fetch(conn, project, tf.view, 1, 1)[1]["total"]) if n_pages > 1 else total
+    after = _probe(conn, project, view, 1)[1] if n_pages > 1 else total
     return TaskPagesResult(
         path=path,
         tasks=written,
         total=total,
         total_after=after,
-        server_time=_server_time(first_response),
+        server_time=_server_time(response),
         pages=n_pages,
         seconds=time.monotonic() - started,
     )

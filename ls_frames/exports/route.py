@@ -137,6 +137,7 @@ class TasksJob:
         if target.is_dir() or os.fspath(dest).endswith(("/", os.sep)):
             target.mkdir(parents=True, exist_ok=True)
             target = target / f"project-{self.project}-tasks.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
         self.result = read_task_pages(
             self.client, self.project, target, self.options, workers=self.options.fetch_workers
         )
