@@ -21,7 +21,8 @@ into one JSON array: the file the flattener reads, whose memory stays bounded wh
 the project's size. A page that fails is repeated by the
 connection's retry policy (it is a ``GET``); a page the server fails on (a 5xx or a
 dropped connection: what a worker timeout does to a request serving too many tasks) is
-asked again as its two halves, down to :data:`MIN_PAGE_SIZE` tasks.
+asked again as its two halves, down to :data:`MIN_PAGE_SIZE` tasks, and later pages
+start at the size that worked.
 
 What the pages do not carry, and what is done about it:
 
@@ -80,10 +81,11 @@ __all__ = [
     "to_export_task",
 ]
 
-#: tasks asked per page (a server may cap it: ``TASK_API_PAGE_SIZE_MAX``)
-PAGE_SIZE = 1000
+#: tasks asked per page (a server may cap it: ``TASK_API_PAGE_SIZE_MAX``); a power of two,
+#: so that a page halves exactly into pages of the task list's own numbering
+PAGE_SIZE = 1024
 #: the smallest page a failed page is split into (see :func:`read_task_pages`)
-MIN_PAGE_SIZE = 50
+MIN_PAGE_SIZE = 16
 #: task fields of the Data Manager's answer a snapshot does not write
 _DM_ONLY = frozenset(
     {
@@ -298,30 +300,50 @@ def _probe(conn: Connection, project: int, view: int | None, size: int) -> tuple
 
 
 def _fetch_split(
-    conn: Connection, project: int, view: int | None, page: int, size: int, total: int
+    conn: Connection,
+    project: int,
+    view: int | None,
+    page: int,
+    size: int,
+    total: int,
+    ceiling: list[int],
 ) -> list[bytes]:
     """Page ``page`` of ``size`` tasks, as bodies. A page the server fails on (a 5xx, a
     dropped connection: a worker timeout kills a request serving too many tasks) is asked
     again as its two halves, down to :data:`MIN_PAGE_SIZE` tasks, where the connection's
-    retries take over."""
+    retries take over; ``ceiling[0]``, shared by the pages, is the size that last failed
+    halved, so later pages start below it."""
     if (page - 1) * size >= total:  # a half past the end
         return []
-    last = size < 2 * MIN_PAGE_SIZE or size % 2 == 1
+    halves = size % 2 == 0 and size // 2 >= MIN_PAGE_SIZE
+    if halves and size > ceiling[0]:
+        return _halves(conn, project, view, page, size, total, ceiling)
     try:
         params = _params(project, view, page, size)
-        return [
-            conn.request("GET", "api/tasks/", params=params, retry=None if last else False).content
-        ]
+        retry = False if halves else None
+        return [conn.request("GET", "api/tasks/", params=params, retry=retry).content]
     except NotFound:
         return []  # the project shrank meanwhile (the count afterwards says so)
     except HTTPError as exc:
-        if last or not (isinstance(exc, TransportError) or (exc.status or 0) >= 500):
+        if not halves or not (isinstance(exc, TransportError) or (exc.status or 0) >= 500):
             raise
         logger.info("page %d of %d tasks failed (%s): asking for its halves", page, size, exc)
-        half = size // 2
-        return _fetch_split(conn, project, view, 2 * page - 1, half, total) + _fetch_split(
-            conn, project, view, 2 * page, half, total
-        )
+        ceiling[0] = min(ceiling[0], size // 2)
+        return _halves(conn, project, view, page, size, total, ceiling)
+
+
+def _halves(
+    conn: Connection,
+    project: int,
+    view: int | None,
+    page: int,
+    size: int,
+    total: int,
+    ceiling: list[int],
+) -> list[bytes]:
+    half = size // 2
+    first = _fetch_split(conn, project, view, 2 * page - 1, half, total, ceiling)
+    return first + _fetch_split(conn, project, view, 2 * page, half, total, ceiling)
 
 
 def _write_pages(
@@ -392,9 +414,11 @@ def read_task_pages(
     path = Path(dest)
     partial = path.with_name(f".{path.name}.partial")
 
+    ceiling = [size]
+
     def fetch(page: int) -> list[bytes]:
         # bodies only: pages wait for their turn as bytes, decoded one at a time
-        return _fetch_split(conn, project, view, page, size, total)
+        return _fetch_split(conn, project, view, page, size, total, ceiling)
 
     pages = _in_order(fetch, range(1, n_pages + 1), workers)
     bodies = (body for _, split in pages for body in split)
