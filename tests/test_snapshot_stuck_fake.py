@@ -40,8 +40,12 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def test_a_504_whose_snapshot_stalls_gives_up_and_deletes_it(fake: FakeLabelStudio) -> None:
-    fake.create_delay_fault = "504"
+@pytest.mark.parametrize(("fault", "status"), [("504", 504), ("timeout", None)])
+def test_a_lost_create_whose_snapshot_stalls_gives_up_and_deletes_it(
+    fake: FakeLabelStudio, fault: str, status: int | None
+) -> None:
+    """A proxy's 504, or no answer at all (a killed worker's connection closed)."""
+    fake.create_delay_fault = fault
     fake.created_statuses = ["in_progress"]  # the build was killed behind the proxy
     client = sleeping_client(fake)
     started = time.monotonic()
@@ -52,7 +56,7 @@ def test_a_504_whose_snapshot_stalls_gives_up_and_deletes_it(fake: FakeLabelStud
         pass
     assert time.monotonic() - started < 10
     error = info.value
-    assert isinstance(error, ServerError) and error.status == 504
+    assert isinstance(error, ServerError) and error.status == status
     assert error.deleted and error.export_id == 1 and fake.exports == {}
     text = str(error)
     assert "worker timeout" in text and "harakiri" in text and 'source="tasks"' in text

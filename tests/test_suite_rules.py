@@ -80,6 +80,24 @@ def test_offline():
         assert "test_marked" not in done.stderr
 
 
+def test_the_production_server_fixture_needs_the_marker_too(tmp_path: Path) -> None:
+    (tmp_path / "test_p.py").write_text(
+        """
+import pytest
+
+@pytest.fixture
+def production_label_studio():
+    return "a server"
+
+def test_unmarked(production_label_studio):
+    assert production_label_studio
+"""
+    )
+    done = run_pytest(tmp_path, "-q", "-m", "not server")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "test_p.py::test_unmarked" in done.stderr
+
+
 def test_marked_tests_are_left_out_by_not_server(tmp_path: Path) -> None:
     (tmp_path / "test_b.py").write_text(
         FIXTURE

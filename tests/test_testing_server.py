@@ -19,6 +19,7 @@ from ls_frames.testing import LocalLabelStudio, find_executable
 from ls_frames.testing.media import add_s3_storage
 from ls_frames.testing.seed import auth_headers, demo_tasks
 from ls_frames.testing.server import _clean_environ, _free_port, _port_is_free
+from ls_frames.testing.wsgi import gunicorn_command, gunicorn_config
 from tests.needs import missing
 
 FULL_SERIALIZATION = {
@@ -108,6 +109,63 @@ def test_repr_holds_no_secret() -> None:
     server = LocalLabelStudio(password="pa55word-secret", legacy_token="legacy-secret-123")
     text = repr(server) + str(vars(server).get("username"))
     assert "secret" not in text
+
+
+def test_wsgi_options_are_checked_before_anything_starts() -> None:
+    with pytest.raises(ConfigurationError, match="wsgi must be one of"):
+        LocalLabelStudio(wsgi="uwsgi-typo")
+    with pytest.raises(ConfigurationError, match="need a WSGI server"):
+        LocalLabelStudio(workers=2)
+    with pytest.raises(ConfigurationError, match="need a WSGI server"):
+        LocalLabelStudio(worker_timeout=15)
+    with pytest.raises(ConfigurationError, match="workers must be"):
+        LocalLabelStudio(wsgi="gunicorn", workers=0)
+
+
+def test_the_gunicorn_command_serves_loopback_with_workers_and_a_timeout(tmp_path: Any) -> None:
+    (tmp_path / "label-studio").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"gunicorn==\d"):
+        gunicorn_command(
+            tmp_path / "label-studio", tmp_path, tmp_path, port=1, workers=1, worker_timeout=1
+        )
+    (tmp_path / "gunicorn").write_text("")
+    config = gunicorn_config(tmp_path)
+    assert "connections.close_all()" in config.read_text()
+    command = gunicorn_command(
+        tmp_path / "label-studio",
+        tmp_path / "pkg",
+        config,
+        port=18000,
+        workers=2,
+        worker_timeout=2.5,
+    )
+    pairs = dict(zip(command[1:-1:2], command[2:-1:2], strict=False))
+    assert pairs["--bind"] == "127.0.0.1:18000" and pairs["--workers"] == "2"
+    assert pairs["--timeout"] == "3"  # whole seconds, rounded up
+    assert pairs["--chdir"] == str(tmp_path / "pkg") and "--preload" in command
+    assert command[-1] == "core.wsgi:application"
+    unlimited = gunicorn_command(
+        tmp_path / "label-studio", tmp_path, config, port=1, workers=1, worker_timeout=None
+    )
+    assert unlimited[unlimited.index("--timeout") + 1] == "86400"
+
+
+def test_a_wsgi_server_names_its_variables_for_the_production_fixture() -> None:
+    server = LocalLabelStudio(wsgi="gunicorn", workers=2, worker_timeout=3)
+    server.port = 18000
+    names = server.env_exports()
+    assert names["LS_FRAMES_TEST_PRODUCTION_URL"] == "http://127.0.0.1:18000"
+    assert names["LS_FRAMES_TEST_PRODUCTION_WORKERS"] == "2"
+    assert names["LS_FRAMES_TEST_PRODUCTION_WORKER_TIMEOUT"] == "3"
+    assert "LS_FRAMES_TEST_URL" not in names  # the session's server keeps its own
+
+
+def test_serve_refuses_workers_without_a_wsgi_server(capsys: pytest.CaptureFixture[str]) -> None:
+    from ls_frames.testing.__main__ import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--workers", "2"])
+    assert info.value.code == 2 and "need a WSGI server" in capsys.readouterr().err
 
 
 def test_demo_tasks_need_five() -> None:

@@ -305,7 +305,17 @@ def delete_stale_snapshots(
     older_than: float = DEFAULT_STALE_AGE,
     client: Client | None = None,
 ) -> list[Export]:
-    """Delete the snapshots :func:`stale_snapshots` lists (same arguments).
+    """Delete the snapshots :func:`stale_snapshots` lists.
+
+    Parameters
+    ----------
+    project
+        The project's id or title; ``None``: every project the key sees.
+    older_than
+        Minimum age in seconds (an hour by default; 0 deletes every unfinished one).
+    client
+        The :class:`~ls_frames.Client` to use; by default one is made from
+        ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` (and closed afterwards).
 
     Returns
     -------

@@ -47,15 +47,20 @@ GUNICORN_VERSION = "23.0.0"
 #: Django's settings module for a served Label Studio (the official image's).
 SETTINGS_MODULE = "core.settings.label_studio"
 
-# The master loads the application (--preload) and queries the database on the way: its
-# connections are closed before any worker is forked, so that no SQLite handle crosses a fork.
+# The master loads the application (--preload) and, here, its URL routes and the views they
+# import, which Django would otherwise load on a worker's first request: a worker started
+# after a kill must answer its first request as fast as the others, well within a short
+# timeout. The master's database connections are closed before any worker is forked, so
+# that no SQLite handle crosses a fork.
 _CONFIG = '''\
 """gunicorn settings written by ls_frames.testing (the command line holds the rest)."""
 
 
 def when_ready(server):
     from django.db import connections
+    from django.urls import get_resolver
 
+    get_resolver().resolve("/api/projects/")
     connections.close_all()
 '''
 
