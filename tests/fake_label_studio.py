@@ -212,6 +212,8 @@ class FakeLabelStudio:
         filters = query.get("filters", {"items": []})
         try:
             hits = [t for _, t in sorted(self.tasks.items()) if self._matches(t, filters)]
+            if query.get("ordering") == ["-tasks:id"]:
+                hits.reverse()
         except ValueError as exc:
             return httpx.Response(500, json={"detail": str(exc)})
         size, page = int(params["page_size"]), int(params["page"])

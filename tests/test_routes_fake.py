@@ -36,6 +36,15 @@ def pages(fake: FakeLabelStudio) -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.params.get("fields") == "all"]
 
 
+def ranges(fake: FakeLabelStudio) -> list[tuple[int, int]]:
+    """The id range each page request asked for, in order."""
+    out = []
+    for r in pages(fake):
+        (item,) = json.loads(r.url.params["query"])["filters"]["items"]
+        out.append((item["value"]["min"], item["value"]["max"]))
+    return out
+
+
 def load(fake: FakeLabelStudio, **kwargs: Any) -> Any:
     with client_for(fake) as client:
         return ls_frames.load_project(1, client=client, progress=False, **kwargs)
@@ -133,8 +142,9 @@ def test_pages_are_fetched_in_parallel_in_order_and_a_failed_one_is_retried(
             1, client=client, progress=False, source="tasks", fetch_workers=3
         )
         assert client.sleeps
-    asked = sorted(int(r.url.params["page"]) for r in pages(fake))
-    assert set(asked) == {1, 2, 3, 4} and asked.count(1) >= 2  # page 1 failed once, then
+    asked = ranges(fake)  # ranges of 2 ids; the first failed once, then was asked again
+    assert asked[0] == (1, 2) and sorted(set(asked)) == [(1, 2), (3, 4), (5, 6), (7, 7)]
+    assert len(asked) == 5
     assert frames.tasks["task_id"].tolist() == sorted(fake.tasks)
     assert creates(fake) == 0
 
@@ -218,8 +228,8 @@ def test_a_page_the_server_fails_on_is_asked_again_in_halves(
     # the first full page is killed (a worker timeout), then one of its halves
     fake.page_faults = [httpx.Response(500, text="killed"), httpx.Response(500, text="killed")]
     frames = load(fake, source="tasks", fetch_workers=1)
-    asked = [(int(r.url.params["page"]), int(r.url.params["page_size"])) for r in pages(fake)]
-    assert asked[:2] == [(1, 4), (1, 2)]  # page 1 failed, then its first half
-    # then pages of one task, the size that worked, for the rest: no more failed tries
-    assert asked[2:] == [(n, 1) for n in range(1, len(fake.tasks) + 1)]
+    asked = ranges(fake)
+    assert asked[:2] == [(1, 4), (1, 2)]  # the range failed, then its first half
+    # then ranges of one id, the width that worked, for the rest: no more failed tries
+    assert asked[2:] == [(n, n) for n in range(1, len(fake.tasks) + 1)]
     assert frames.tasks["task_id"].tolist() == sorted(fake.tasks)

@@ -70,6 +70,7 @@ from ls_frames.errors import (
     TransportError,
 )
 from ls_frames.exports.options import AnnotationFilter, ExportOptions, Serialization
+from ls_frames.exports.tasks import ALL_TASKS, id_range_filter
 from ls_frames.transport import Connection
 
 __all__ = [
@@ -198,7 +199,13 @@ def to_export_task(
     return out
 
 
-def _params(project: int, view: int | None, page: int, size: int) -> dict[str, Any]:
+#: a slice of the task list: ``("page", number, size)`` of the view's own numbering, or
+#: ``("range", lo, hi)``: the tasks whose id is in ``lo..hi`` (one page of the filtered list)
+Piece = tuple[str, int, int]
+
+
+def _params(project: int, view: int | None, piece: Piece) -> dict[str, Any]:
+    kind, a, b = piece
     params: dict[str, Any] = {
         "project": int(project),
         "fields": "all",
@@ -207,16 +214,16 @@ def _params(project: int, view: int | None, page: int, size: int) -> dict[str, A
         # columns (annotators, results as text, ...) computed per task, and without asking
         # an ML backend for missing predictions
         "review": "true",
-        "page": page,
-        "page_size": size,
+        "page": a if kind == "page" else 1,
+        "page_size": b if kind == "page" else b - a + 1,
     }
     if view is not None:
         params["view"] = int(view)
     else:
-        # the snapshot's order: by id
-        params["query"] = json.dumps(
-            {"filters": {"conjunction": "and", "items": []}, "ordering": ["tasks:id"]}
-        )
+        # the snapshot's order, by id; a range filter keeps each request's cost (the
+        # server counts the filtered tasks for every page) to its own tasks
+        flt = id_range_filter(a, b) if kind == "range" else ALL_TASKS
+        params["query"] = json.dumps({"filters": flt, "ordering": ["tasks:id"]})
     return params
 
 
@@ -288,38 +295,68 @@ def _in_order(
                 future.cancel()
 
 
-def _probe(conn: Connection, project: int, view: int | None, size: int) -> tuple[Any, int, int]:
-    """One cheap request (ids only): the response (its ``Date``), the task count and the
-    page size the server allows (it may cap it: ``TASK_API_PAGE_SIZE_MAX``)."""
-    params = {**_params(project, view, 1, size), "include": "id"}
+def _probe(
+    conn: Connection, project: int, view: int | None, size: int, descending: bool = False
+) -> tuple[Any, Any, int]:
+    """One cheap request (ids only): the response (its ``Date``), the answer (the first
+    ids) and the page size the server allows (it may cap it: ``TASK_API_PAGE_SIZE_MAX``)."""
+    params = {**_params(project, view, ("page", 1, size)), "include": "id"}
     del params["fields"]
+    if descending and view is None:
+        params["query"] = json.dumps({"filters": ALL_TASKS, "ordering": ["-tasks:id"]})
     response = conn.request("GET", "api/tasks/", params=params)
     answer = _decode(response.content, project, 1)
     total, got = int(answer["total"]), len(answer["tasks"])
-    return response, total, max(1, got) if got < min(total, size) else size
+    return response, answer, max(1, got) if got < min(total, size) else size
+
+
+def _pieces(
+    conn: Connection, project: int, view: int | None, answer: Any, size: int
+) -> list[Piece]:
+    """The slices to fetch: id ranges of ``size`` ids from the lowest id to the highest
+    (a view: its pages, in its order)."""
+    total = int(answer["total"])
+    if view is not None or not total:
+        return [("page", n, size) for n in range(1, max(1, -(-total // size)) + 1)]
+    lo = int(answer["tasks"][0]["id"])
+    hi = int(_probe(conn, project, view, 1, descending=True)[1]["tasks"][0]["id"])
+    return [("range", a, min(a + size - 1, hi)) for a in range(lo, hi + 1, size)]
+
+
+def _width(piece: Piece) -> int:
+    kind, a, b = piece
+    return b if kind == "page" else b - a + 1
+
+
+def _split(piece: Piece) -> list[Piece]:
+    kind, a, b = piece
+    if kind == "page":
+        return [("page", 2 * a - 1, b // 2), ("page", 2 * a, b // 2)]
+    mid = (a + b) // 2
+    return [("range", a, mid), ("range", mid + 1, b)]
 
 
 def _fetch_split(
-    conn: Connection,
-    project: int,
-    view: int | None,
-    page: int,
-    size: int,
-    total: int,
-    ceiling: list[int],
+    conn: Connection, project: int, view: int | None, piece: Piece, total: int, ceiling: list[int]
 ) -> list[bytes]:
-    """Page ``page`` of ``size`` tasks, as bodies. A page the server fails on (a 5xx, a
-    dropped connection: a worker timeout kills a request serving too many tasks) is asked
-    again as its two halves, down to :data:`MIN_PAGE_SIZE` tasks, where the connection's
-    retries take over; ``ceiling[0]``, shared by the pages, is the size that last failed
-    halved, so later pages start below it."""
-    if (page - 1) * size >= total:  # a half past the end
+    """A slice of the task list, as bodies. One the server fails on (a 5xx, a dropped
+    connection: a worker timeout kills a request serving too many tasks) is asked again as
+    its two halves, down to :data:`MIN_PAGE_SIZE` tasks, where the connection's retries
+    take over; ``ceiling[0]``, shared by the slices, is the width that last failed halved,
+    so later slices start below it."""
+    kind, a, b = piece
+    if kind == "page" and (a - 1) * b >= total:  # a half past the end
         return []
-    halves = size % 2 == 0 and size // 2 >= MIN_PAGE_SIZE
-    if halves and size > ceiling[0]:
-        return _halves(conn, project, view, page, size, total, ceiling)
+    width = _width(piece)
+    halves = width // 2 >= MIN_PAGE_SIZE and (kind == "range" or width % 2 == 0)
+    if halves and width > ceiling[0]:
+        return [
+            body
+            for p in _split(piece)
+            for body in _fetch_split(conn, project, view, p, total, ceiling)
+        ]
     try:
-        params = _params(project, view, page, size)
+        params = _params(project, view, piece)
         retry = False if halves else None
         return [conn.request("GET", "api/tasks/", params=params, retry=retry).content]
     except NotFound:
@@ -327,23 +364,13 @@ def _fetch_split(
     except HTTPError as exc:
         if not halves or not (isinstance(exc, TransportError) or (exc.status or 0) >= 500):
             raise
-        logger.info("page %d of %d tasks failed (%s): asking for its halves", page, size, exc)
-        ceiling[0] = min(ceiling[0], size // 2)
-        return _halves(conn, project, view, page, size, total, ceiling)
-
-
-def _halves(
-    conn: Connection,
-    project: int,
-    view: int | None,
-    page: int,
-    size: int,
-    total: int,
-    ceiling: list[int],
-) -> list[bytes]:
-    half = size // 2
-    first = _fetch_split(conn, project, view, 2 * page - 1, half, total, ceiling)
-    return first + _fetch_split(conn, project, view, 2 * page, half, total, ceiling)
+        logger.info("%s of %d tasks failed (%s): asking for its halves", piece, width, exc)
+        ceiling[0] = min(ceiling[0], width // 2)
+        return [
+            body
+            for p in _split(piece)
+            for body in _fetch_split(conn, project, view, p, total, ceiling)
+        ]
 
 
 def _write_pages(
@@ -407,20 +434,20 @@ def read_task_pages(
     view = options.task_filter.view
     started = time.monotonic()
     users = _users(conn) if options.serialization.annotators == "full" else None
-    response, total, size = _probe(
+    response, first, size = _probe(
         conn, project, view, PAGE_SIZE if page_size is None else page_size
     )
-    n_pages = max(1, -(-total // size))
+    total = int(first["total"])
+    pieces = _pieces(conn, project, view, first, size)
     path = Path(dest)
     partial = path.with_name(f".{path.name}.partial")
-
     ceiling = [size]
 
-    def fetch(page: int) -> list[bytes]:
+    def fetch(i: int) -> list[bytes]:
         # bodies only: pages wait for their turn as bytes, decoded one at a time
-        return _fetch_split(conn, project, view, page, size, total, ceiling)
+        return _fetch_split(conn, project, view, pieces[i], total, ceiling)
 
-    pages = _in_order(fetch, range(1, n_pages + 1), workers)
+    pages = _in_order(fetch, range(len(pieces)), workers)
     bodies = (body for _, split in pages for body in split)
     with (
         progress_bar(options.progress, total=total, unit="task", desc="tasks") as bar,
@@ -437,13 +464,13 @@ def read_task_pages(
         finally:
             pages.close()
     os.replace(partial, path)
-    after = _probe(conn, project, view, 1)[1] if n_pages > 1 else total
+    after = int(_probe(conn, project, view, 1)[1]["total"]) if len(pieces) > 1 else total
     return TaskPagesResult(
         path=path,
         tasks=written,
         total=total,
         total_after=after,
         server_time=_server_time(response),
-        pages=n_pages,
+        pages=len(pieces),
         seconds=time.monotonic() - started,
     )
