@@ -142,9 +142,8 @@ def test_pages_are_fetched_in_parallel_in_order_and_a_failed_one_is_retried(
             1, client=client, progress=False, source="tasks", fetch_workers=3
         )
         assert client.sleeps
-    asked = ranges(fake)  # ranges of 2 ids; the first failed once, then was asked again
-    assert asked[0] == (1, 2) and sorted(set(asked)) == [(1, 2), (3, 4), (5, 6), (7, 7)]
-    assert len(asked) == 5
+    asked = ranges(fake)  # ranges of 2 ids; one failed once and was asked again
+    assert sorted(set(asked)) == [(1, 2), (3, 4), (5, 6), (7, 7)] and len(asked) == 5
     assert frames.tasks["task_id"].tolist() == sorted(fake.tasks)
     assert creates(fake) == 0
 
