@@ -7,7 +7,15 @@ kill on a large project. The Data Manager's task list answers the same tasks in 
 each far below any timeout (verified on Label Studio 1.23.2)::
 
     GET api/tasks/?project=P&fields=all&resolve_uri=false&review=true&page=N&page_size=K
+        &query={"filters": <task id in lo..hi>, "ordering": ["tasks:id"]}
     -> {"tasks": [...], "total": T, "total_annotations": A, "total_predictions": R}
+
+Every page request makes the server count the listed tasks (and their annotations and
+predictions), so pages of the whole list cost more the larger the project: the route asks
+for ranges of task ids instead (page 1 of the list filtered to ``lo..hi``), a cost
+proportional to the page (a 1,024-task page of a 20,000-task project: 11 s instead of
+21.5 s on the loaded test machine). A view (``TaskFilter(view=)``) keeps its own filters,
+order and page numbering.
 
 ``fields=all`` adds annotations (``completed_by`` as a user id), predictions and drafts;
 ``resolve_uri=false`` keeps the task data as stored (the default rewrites storage links
