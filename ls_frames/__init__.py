@@ -33,6 +33,7 @@ from ls_frames._warnings import (
     LSFramesWarning,
     MalformedResultWarning,
     PartialResultWarning,
+    SnapshotFallbackWarning,
     SplitShareWarning,
 )
 from ls_frames.errors import (
@@ -264,6 +265,7 @@ __all__ = [
     "ServerCapabilities",
     "ServerError",
     "SnapshotBuildStopped",
+    "SnapshotFallbackWarning",
     "SplitShareWarning",
     "StorageError",
     "StorageStatus",

@@ -8,6 +8,8 @@ Every warning the library issues on purpose derives from :class:`LSFramesWarning
         │                             and reported once at the end of the read
         ├── PartialResultWarning      a result is missing some of what was asked: files
         │                             fetch_media could not fetch, tasks a dataset left out
+        ├── SnapshotFallbackWarning   source="auto" read the project through the paged
+        │                             task list: the server killed the snapshot's build
         └── SplitShareWarning         ``split`` gave a split a share of the tasks far from
                                       its fraction (few or uneven groups)
 
@@ -26,6 +28,7 @@ __all__ = [
     "LSFramesWarning",
     "MalformedResultWarning",
     "PartialResultWarning",
+    "SnapshotFallbackWarning",
     "SplitShareWarning",
     "count_reasons",
     "warn_outside",
@@ -97,6 +100,26 @@ class PartialResultWarning(LSFramesWarning):
             total=total,
             reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         )
+
+
+class SnapshotFallbackWarning(LSFramesWarning):
+    """``source="auto"`` read a project through the paged task list instead of a
+    snapshot: the server stopped the snapshot's build (a 5xx answer with the snapshot left
+    ``in_progress``, or a gateway's 502/504 whose snapshot did not complete within the
+    stall limit: typically a worker timeout such as uwsgi's ``harakiri``). The stuck
+    snapshot was deleted. The tables are the same; the provenance's ``route`` is
+    ``"tasks"`` and ``route_reason`` says why.
+
+    ``project`` is the project's id, ``snapshot_id`` the deleted snapshot's (``None`` when
+    none was left), ``reason`` what happened. Issued once per call; pass
+    ``source="tasks"`` to skip the snapshot on such a server.
+    """
+
+    def __init__(
+        self, message: str, *, project: int, reason: str, snapshot_id: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.project, self.reason, self.snapshot_id = project, reason, snapshot_id
 
 
 def count_reasons(reasons: Mapping[str, int], shown: int = 5) -> str:

@@ -34,8 +34,10 @@ import msgspec
 
 __all__ = [
     "PROVENANCE_VERSION",
+    "SNAPSHOT_ROUTE",
     "SNAPSHOT_SOURCE",
     "SYNC_SOURCE",
+    "TASKS_ROUTE",
     "Provenance",
     "SyncRunRecord",
     "SyncState",
@@ -43,11 +45,15 @@ __all__ = [
 ]
 
 #: The version of the stored shape written by this ls_frames (absent in older datasets).
-PROVENANCE_VERSION = 1
+PROVENANCE_VERSION = 2
 #: ``Provenance.source`` of a dataset written from one snapshot.
 SNAPSHOT_SOURCE = "label-studio-snapshot"
 #: ``Provenance.source`` of a dataset a sync run wrote.
 SYNC_SOURCE = "label-studio-sync"
+#: ``Provenance.route`` of what was read through a snapshot.
+SNAPSHOT_ROUTE = "snapshot"
+#: ``Provenance.route`` of what was read through the paged task list.
+TASKS_ROUTE = "tasks"
 
 R = TypeVar("R", bound="_Record")
 
@@ -197,7 +203,12 @@ class Provenance(_Record):
         The stored shape's version (:data:`PROVENANCE_VERSION`; ``None`` for datasets
         written before it was recorded).
     source
-        ``"label-studio-snapshot"`` (one snapshot) or ``"label-studio-sync"``.
+        ``"label-studio-snapshot"`` (one read of the project) or ``"label-studio-sync"``.
+    route, route_reason
+        How the project was read (version 2 on): ``"snapshot"`` or ``"tasks"`` (the paged
+        task list; then there is no ``export_id`` nor ``md5``), and why the automatic
+        choice took the task list (a killed snapshot build, a large project). Absent in
+        datasets written before: those were read through a snapshot.
     server, server_version
         The server's URL and its Label Studio release, when it says.
     project, export_id, export_title, md5, task_count, export_created_at
@@ -224,6 +235,8 @@ class Provenance(_Record):
 
     provenance_version: int | None = None
     source: str | None = None
+    route: str | None = None
+    route_reason: str | None = None
     server: str | None = None
     server_version: str | None = None
     project: int | None = None

@@ -88,6 +88,10 @@ class FakeLabelStudio:
         # the statuses a created snapshot goes through (a killed build: ["in_progress"])
         self.created_statuses: list[str] | None = None
         self.delete_fails = False  # a snapshot's DELETE answers 500
+        # the create killed by a worker timeout: the snapshot stays in_progress and the
+        # answer is a "500", a gateway's "504", or a dropped connection ("drop")
+        self.create_kill: str | None = None
+        self.page_faults: list[httpx.Response] = []  # answered to task-list pages, in order
         self.corrupt_download = False
         # Media: files under /data/upload/...; storage URIs resolved to a presigned URL
         # (str: a 303 to it) or proxied (bytes); an older server routes only /presign/.
@@ -192,16 +196,34 @@ class FakeLabelStudio:
                 raise AssertionError(f"no fake filter {item['filter']}")
         return True
 
+    def _dm_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        """A task as the Data Manager's list answers it with ``fields=all``."""
+        out: dict[str, Any] = json.loads(json.dumps(task))
+        out.update(annotators=[1], annotations_results="", is_labeled=False, updated_by=[])
+        for ann in out["annotations"]:
+            ann["created_username"] = " admin@example.com, 1"
+        return out
+
     def _task_list(self, request: httpx.Request) -> httpx.Response:
         params = request.url.params
-        filters = json.loads(params["query"])["filters"]
+        if params.get("fields") == "all" and self.page_faults:
+            return self.page_faults.pop(0)
+        query = json.loads(params["query"]) if "query" in params else {}
+        filters = query.get("filters", {"items": []})
         try:
             hits = [t for _, t in sorted(self.tasks.items()) if self._matches(t, filters)]
+            if query.get("ordering") == ["-tasks:id"]:
+                hits.reverse()
         except ValueError as exc:
             return httpx.Response(500, json={"detail": str(exc)})
         size, page = int(params["page_size"]), int(params["page"])
         fields = params.get("include", "id").split(",")
-        rows = [{f: t[f] for f in fields if f in t} for t in hits[(page - 1) * size : page * size]]
+        rows = [
+            self._dm_task(t)
+            if params.get("fields") == "all"
+            else {f: t[f] for f in fields if f in t}
+            for t in hits[(page - 1) * size : page * size]
+        ]
         return httpx.Response(
             200,
             json={
@@ -288,6 +310,12 @@ class FakeLabelStudio:
                 created.body = self._snapshot_body(body)
                 created.created_at = self.now()
             created.request_body = body  # type: ignore[attr-defined]
+            if self.create_kill is not None:
+                created.statuses = ["in_progress"]
+                if self.create_kill == "drop":
+                    raise httpx.RemoteProtocolError("Server disconnected", request=request)
+                status = 504 if self.create_kill == "504" else 500
+                return httpx.Response(status, text=f"<html><title>{status}</title></html>")
             if self.create_delay_fault == "timeout":
                 raise httpx.ReadTimeout("read timed out", request=request)
             if self.create_delay_fault == "504":
@@ -297,6 +325,9 @@ class FakeLabelStudio:
             return httpx.Response(201, json=self._export_json(created, False))
         if path == "/api/tasks/" and request.method == "GET":
             return self._task_list(request)
+        if path == "/api/users/" and request.method == "GET":
+            user = {"id": 1, "email": "admin@example.com", "first_name": "", "last_name": ""}
+            return httpx.Response(200, json=[user])
         if path == "/api/dm/views/" and request.method == "POST":
             body = json.loads(request.content)
             vid = 1 + max([*self.views, *self.deleted_views, 0])
@@ -318,7 +349,12 @@ class FakeLabelStudio:
         m = re.fullmatch(r"/api/projects/(\d+)/?", path)
         if m and request.method == "GET":
             title = self.project_titles.get(int(m.group(1)), "fake")
-            project = {"id": int(m.group(1)), "title": title, "label_config": self.label_config}
+            project = {
+                "id": int(m.group(1)),
+                "title": title,
+                "label_config": self.label_config,
+                "task_number": len(self.tasks),
+            }
             if self.project_counts:
                 project["total_predictions_number"] = sum(
                     len(t["predictions"]) for t in self.tasks.values()

@@ -275,3 +275,35 @@ def test_an_existing_folder_is_refused_naming_the_check_box(tmp_path: Path) -> N
     panel.save_button.click()
     assert panel.error is None and (taken / "_SUCCESS").is_file()
     panel.close()
+
+
+def test_the_panel_shows_the_fallback_to_the_task_list_in_its_status_line(
+    tmp_path: Path,
+) -> None:
+    fake = _TasksFake()
+    for tid in (1, 2, 3):
+        fake.put_task(tid, annotations=1, predictions=1)
+    fake.create_kill = "500"
+    with client_for(fake) as client:
+        panel = ls_frames.ExportPanel(1, client=client, work_dir=tmp_path / "w", background=False)
+        assert panel.options.source.value == "auto"
+        with pytest.warns(ls_frames.SnapshotFallbackWarning):
+            panel.export_button.click()
+        assert panel.error is None, panel.error_box.value
+        assert "read through the task list" in panel.status.value
+        assert "stopped the snapshot build" in panel.status.value
+        assert panel.frames is not None and len(panel.frames.tasks) == 3
+        assert panel.frames.provenance is not None
+        assert panel.frames.provenance.route == "tasks"
+        assert fake.exports == {}  # the killed build's snapshot is not kept
+        panel.parquet_path.value = str(tmp_path / "saved")
+        panel.save_button.click()
+        assert panel.error is None, panel.error_box.value
+        fake.create_kill = None
+        panel.options.source.value = "tasks"
+        panel.export_button.click()
+        assert panel.error is None, panel.error_box.value
+        assert "read through the task list: 3 tasks" in panel.status.value
+        panel.close()
+    saved = ls_frames.read_parquet(tmp_path / "saved").provenance
+    assert saved is not None and saved.route == "tasks"

@@ -105,7 +105,7 @@ def test_load_project_names_the_timeout_and_leaves_no_snapshot(
     pid = big_project["project_id"]
     before = {e.id for e in client.list_exports(pid)}
     with pytest.raises(SnapshotBuildStopped) as info:
-        ls_frames.load_project(pid, client=client, progress=False)
+        ls_frames.load_project(pid, client=client, progress=False, source="snapshot")
     error = info.value
     assert isinstance(error, ServerError) and error.status == 500  # old code still catches it
     assert error.project == pid and error.deleted and error.export_id not in before
@@ -127,7 +127,8 @@ def test_the_cli_says_the_same_and_lists_stale_snapshots(
 ) -> None:
     pid = big_project["project_id"]
     server = ["--url", production_label_studio.url, "--api-key", production_label_studio.admin_key]
-    status = main(["export", str(pid), "--out", str(tmp_path / "out"), "-q", *server])
+    out = str(tmp_path / "out")
+    status = main(["export", str(pid), "--out", out, "--source", "snapshot", "-q", *server])
     err = capsys.readouterr().err
     assert status == 1
     assert "SnapshotBuildStopped" in err and "--source tasks" in err and "worker timeout" in err
@@ -150,6 +151,55 @@ def test_the_cli_says_the_same_and_lists_stale_snapshots(
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == [str(stuck)]
     assert main(["snapshots", str(pid), "--stale", "--older-than", "0s", "--delete", *server]) == 0
     assert "1 snapshot(s) deleted" in capsys.readouterr().err
+    assert _unfinished(client, pid) == []
+
+
+def test_auto_reads_a_killed_snapshot_through_the_task_list_in_one_call(
+    client: ls_frames.Client, big_project: dict[str, Any]
+) -> None:
+    """What a new user meets with the defaults: one call, one warning saying what happened,
+    every task with its annotations and result items, no snapshot left in progress."""
+    pid = big_project["project_id"]
+    with pytest.warns(ls_frames.SnapshotFallbackWarning) as caught:
+        frames = ls_frames.load_project(pid, client=client, progress=False)
+    assert len(caught) == 1
+    said = str(caught[0].message)
+    assert "stopped the snapshot build" in said and "500 answer" in said
+    assert "task list" in said and "deleted" in said
+    assert len(frames.tasks) == big_project["tasks"]
+    assert frames.tasks["task_id"].is_unique and frames.tasks["task_id"].is_monotonic_increasing
+    assert len(frames.annotations) == big_project["annotations"]
+    assert len(frames.predictions) == big_project["predictions"]
+    from_annotations = frames.regions[frames.regions["source"] == "annotation"]
+    relations = frames.relations[frames.relations["source"] == "annotation"]
+    assert len(from_annotations) + len(relations) == big_project["result_items"]
+    assert frames.annotations["completed_by_email"].notna().all()
+    assert frames.provenance is not None and frames.provenance.route == "tasks"
+    assert "500 answer" in (frames.provenance.route_reason or "")
+    assert _unfinished(client, pid) == []
+    # the tasks route asked for at once: the same tables, without trying a snapshot
+    before = {e.id for e in client.list_exports(pid)}
+    direct = ls_frames.load_project(pid, client=client, progress=False, source="tasks")
+    assert {e.id for e in client.list_exports(pid)} == before
+    for name in frames:
+        assert frames[name].equals(direct[name]), name
+
+
+def test_the_cli_reads_a_killed_snapshot_through_the_task_list(
+    production_label_studio: Any,
+    big_project: dict[str, Any],
+    client: ls_frames.Client,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    pid = big_project["project_id"]
+    server = ["--url", production_label_studio.url, "--api-key", production_label_studio.admin_key]
+    with pytest.warns(ls_frames.SnapshotFallbackWarning):
+        status = main(["export", str(pid), "--out", str(tmp_path / "out"), "-q", *server])
+    assert status == 0, capsys.readouterr().err
+    dataset = ls_frames.read_parquet(tmp_path / "out")
+    assert len(dataset.tasks) == big_project["tasks"]
+    assert dataset.provenance is not None and dataset.provenance.route == "tasks"
     assert _unfinished(client, pid) == []
 
 

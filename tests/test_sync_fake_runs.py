@@ -268,4 +268,7 @@ def test_a_dataset_with_the_old_dict_provenance_is_synced_on(
     after = ls_frames.read_parquet(out).provenance
     assert after is not None and after.sync is not None
     assert [r.mode for r in after.sync.runs] == ["full", "incremental"]
-    assert after.provenance_version == 1 and after["someone_elses"] == 1
+    assert (
+        after.provenance_version == ls_frames.provenance.PROVENANCE_VERSION
+        and after["someone_elses"] == 1
+    )

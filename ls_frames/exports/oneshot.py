@@ -44,7 +44,7 @@ from ls_frames.exports.names import snapshot_title
 from ls_frames.exports.options import ExportOptions
 from ls_frames.exports.snapshot import Export
 from ls_frames.exports.stale import DEFAULT_STALL_LIMIT, stopped_build, wait_with_stall_limit
-from ls_frames.provenance import PROVENANCE_VERSION, SNAPSHOT_SOURCE, Provenance
+from ls_frames.provenance import PROVENANCE_VERSION, SNAPSHOT_ROUTE, SNAPSHOT_SOURCE, Provenance
 
 __all__ = ["SnapshotJob", "one_off_snapshot", "project_label_config"]
 
@@ -124,6 +124,21 @@ class SnapshotJob:
         return not (self.made and self.options.deletes_snapshot)
 
     @property
+    def export_id(self) -> int:
+        return self.export.id
+
+    @property
+    def task_count(self) -> int | None:
+        return self.export.task_count
+
+    @property
+    def watermark(self) -> str | None:
+        """The snapshot's ``created_at`` (server clock): a sync's next window starts
+        there."""
+        created = self.export.raw.get("created_at")
+        return str(created) if created else None
+
+    @property
     def label_config(self) -> str | None:
         """The label config for the job (see :func:`project_label_config`), fetched once."""
         if self._label_config is None:
@@ -146,6 +161,7 @@ class SnapshotJob:
             self._provenance = Provenance(
                 provenance_version=PROVENANCE_VERSION,
                 source=self.source,
+                route=SNAPSHOT_ROUTE,
                 server=str(self.client.base_url).rstrip("/"),
                 server_version=self.client.server_version(),
                 project=export.project,

@@ -28,10 +28,12 @@ from ls_frames.errors import ConfigurationError
 
 __all__ = [
     "PARAMETER_DOCS",
+    "SOURCES",
     "AnnotationFilter",
     "ExportOptions",
     "OnlyOrExclude",
     "Serialization",
+    "Source",
     "TaskFilter",
     "coerce_option",
     "shared_docs",
@@ -39,6 +41,10 @@ __all__ = [
 
 OnlyOrExclude = Literal["only", "exclude"]
 _ONLY_OR_EXCLUDE = (None, "only", "exclude")
+#: How a project is read: a snapshot, the paged task list, or a snapshot with the task
+#: list as the fallback (see :mod:`~ls_frames.exports.route`).
+Source = Literal["auto", "snapshot", "tasks"]
+SOURCES = ("auto", "snapshot", "tasks")
 
 
 @dataclass(frozen=True)
@@ -213,8 +219,22 @@ class ExportOptions:
     timeout: float | None = None
     #: progress bars: ``None`` follows ``LS_FRAMES_DISABLE_PROGRESS_BARS``
     progress: bool | None = None
+    #: the route in: ``"snapshot"``, ``"tasks"`` (the paged task list) or ``"auto"``
+    source: Source = "auto"
+    #: pages of the task list fetched at a time on the tasks route
+    fetch_workers: int = 2
 
     def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ConfigurationError(
+                f"source must be 'auto', 'snapshot' or 'tasks', not {self.source!r}"
+            )
+        fw = self.fetch_workers
+        if isinstance(fw, bool) or not isinstance(fw, int) or fw < 1:
+            raise ConfigurationError(f"fetch_workers must be a whole number >= 1, not {fw!r}")
+        refused = self.tasks_route_refusal() if self.source == "tasks" else None
+        if refused:
+            raise ConfigurationError(refused)
         # checked here, before any client is made or request sent
         eid = self.export_id
         if eid is not None and (isinstance(eid, bool) or not isinstance(eid, int) or eid < 1):
@@ -236,6 +256,8 @@ class ExportOptions:
         keep_snapshot: bool = False,
         timeout: float | None = None,
         progress: bool | None = None,
+        source: Source = "auto",
+        fetch_workers: int = 2,
     ) -> ExportOptions:
         """The options from the keyword arguments of the public functions (``None`` and
         dicts read by :func:`coerce_option`).
@@ -254,6 +276,34 @@ class ExportOptions:
             keep_snapshot=bool(keep_snapshot),
             timeout=timeout,
             progress=progress,
+            source=source,
+            fetch_workers=fetch_workers,
+        )
+
+    def tasks_route_refusal(self) -> str | None:
+        """Why the tasks route cannot serve these options (what only a snapshot applies),
+        or ``None`` when it can."""
+        tf, ser = self.task_filter, self.serialization
+        unsupported = [
+            f"task_filter.{name}={getattr(tf, name)!r}"
+            for name in ("skipped", "finished", "annotated", "reviewed")
+            if getattr(tf, name) is not None
+        ]
+        if ser.interpolate_key_frames:
+            unsupported.append("serialization.interpolate_key_frames")
+        if ser.annotation_history:
+            unsupported.append("serialization.annotation_history")
+        if self.export_id is not None:
+            unsupported.append("export_id (a snapshot)")
+        if self.keep_snapshot and self.source == "tasks":
+            # with "auto" a snapshot is kept when there is one
+            unsupported.append("keep_snapshot (no snapshot is made)")
+        if not unsupported:
+            return None
+        return (
+            "the tasks route (source='tasks') cannot apply "
+            + ", ".join(unsupported)
+            + ": only a snapshot can (source='snapshot')"
         )
 
     @property
@@ -267,6 +317,7 @@ class ExportOptions:
             "task_filter": asdict(self.task_filter),
             "annotation_filter": asdict(self.annotation_filter),
             "serialization": asdict(self.serialization),
+            "source": self.source,
         }
 
 
@@ -309,6 +360,17 @@ PARAMETER_DOCS: dict[str, str] = {
         are kept as read and counted in one :class:`~ls_frames.MalformedResultWarning`.""",
     "timeout": """timeout
         Seconds to wait for the snapshot to complete; ``None`` waits as long as it takes.""",
+    "source": """source
+        How the project is read: ``"snapshot"`` (the server writes a snapshot, the
+        library downloads it), ``"tasks"`` (the paged task list, fetched
+        ``fetch_workers`` pages at a time: no request is long, so no worker timeout can
+        kill it) or ``"auto"`` (the default: a snapshot, and the task list when the
+        server kills the snapshot's build, or at once for a project of more than
+        :data:`~ls_frames.exports.route.TASKS_ROUTE_THRESHOLD` tasks; a
+        :class:`~ls_frames.SnapshotFallbackWarning` says so). The provenance's ``route``
+        records the one taken.
+    fetch_workers
+        Pages of the task list fetched at a time on the tasks route.""",
     "progress": """progress
         Show progress bars; ``None`` shows them unless ``LS_FRAMES_DISABLE_PROGRESS_BARS``
         is set.""",

@@ -23,9 +23,10 @@ from ls_frames.exports import (
     ExportOptions,
     Serialization,
     TaskFilter,
+    one_off_read,
     one_off_snapshot,
 )
-from ls_frames.exports.options import shared_docs
+from ls_frames.exports.options import Source, shared_docs
 from ls_frames.media.dataset import fetch_dataset_media
 from ls_frames.pipeline.checks import (
     check_destination,
@@ -123,6 +124,8 @@ def load_project(
     timeout: float | None = None,
     progress: bool | None = None,
     strict: bool = False,
+    source: Source = "auto",
+    fetch_workers: int = 2,
 ) -> Frames:
     """Snapshot a project and return its tables (see :func:`ls_frames.read_export`).
 
@@ -150,6 +153,7 @@ def load_project(
     %(timeout)s
     %(progress)s
     %(strict)s
+    %(source)s
 
     Returns
     -------
@@ -176,13 +180,15 @@ def load_project(
         keep_snapshot=keep_snapshot,
         timeout=timeout,
         progress=progress,
+        source=source,
+        fetch_workers=fetch_workers,
     )
     with using_client(client, Client) as client:
         pid = client.resolve_project(project)
         with tempfile.TemporaryDirectory(prefix="ls_frames-") as tmp:
-            with one_off_snapshot(client, pid, options, label_config=label_config) as job:
-                provenance = job.provenance
+            with one_off_read(client, pid, options, label_config=label_config) as job:
                 path = job.download(tmp if keep_file is None else keep_file)
+                provenance = job.provenance
             frames = read_export(
                 path,
                 label_config=job.label_config,
@@ -218,6 +224,8 @@ def export_project(
     media: str | os.PathLike[str] | None = None,
     media_options: Mapping[str, Any] | None = None,
     strict: bool = False,
+    source: Source = "auto",
+    fetch_workers: int = 2,
 ) -> Path:
     """Snapshot a project into a Parquet dataset at ``out_dir`` (one folder per table),
     streamed in bounded memory; provenance (server, project, snapshot id, md5, options,
@@ -254,6 +262,7 @@ def export_project(
         Keyword arguments for ``fetch_media`` (``fields``, ``workers``, ``strict``,
         ``refresh``, ``allow_hosts``).
     %(strict)s
+    %(source)s
 
     Returns
     -------
@@ -287,14 +296,16 @@ def export_project(
         keep_snapshot=keep_snapshot,
         timeout=timeout,
         progress=progress,
+        source=source,
+        fetch_workers=fetch_workers,
     )
     with using_client(client, Client) as client:
         pid = client.resolve_project(project)
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".ls_frames-", dir=out.parent) as tmp:
-            with one_off_snapshot(client, pid, options, label_config=label_config) as job:
-                provenance = job.provenance
+            with one_off_read(client, pid, options, label_config=label_config) as job:
                 path = job.download(tmp if keep_file is None else keep_file)
+                provenance = job.provenance
             to_parquet(
                 path,
                 out,

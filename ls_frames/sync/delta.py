@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
-from ls_frames.exports.options import shared_docs
+from ls_frames.exports.options import ExportOptions, Source, shared_docs
 from ls_frames.provenance import Provenance
 from ls_frames.sync.run import RunReport, RunSummary, check_run, run_sync
 from ls_frames.sync.stores import State, Written, sync_state
@@ -189,6 +189,8 @@ def sync_delta(
     progress: bool | None = None,
     scratch_dir: str | os.PathLike[str] | None = None,
     tasks_per_file: int | None = DEFAULT_TASKS_PER_FILE,
+    source: Source = "auto",
+    fetch_workers: int = 2,
 ) -> DeltaSyncResult:
     """Bring the Delta tables under ``table_uri`` up to date with ``project``.
 
@@ -234,6 +236,8 @@ def sync_delta(
         skips it.
     %(timeout)s
     %(progress)s
+    %(source)s
+        Incremental runs read the changed tasks through a snapshot in any case.
     scratch_dir
         A local folder for the run's temporary files (the downloaded snapshot and its
         tables); the system's temporary folder by default. Removed afterwards.
@@ -279,6 +283,7 @@ def sync_delta(
     ExportFormatError
         The snapshot is not a Label Studio JSON export.
     """
+    ExportOptions(source=source, fetch_workers=fetch_workers)  # checked before a client
     if client is None:
         _check(project, table_uri, storage_options, overlap, timeout, scratch_dir, tasks_per_file)
         with Client() as own:
@@ -294,6 +299,8 @@ def sync_delta(
                 progress=progress,
                 scratch_dir=scratch_dir,
                 tasks_per_file=tasks_per_file,
+                source=source,
+                fetch_workers=fetch_workers,
             )
     _check(project, table_uri, storage_options, overlap, timeout, scratch_dir, tasks_per_file)
     project = client.resolve_project(project)
@@ -314,6 +321,8 @@ def sync_delta(
         progress=progress,
         scratch=Path(scratch_dir) if scratch_dir is not None else Path(tempfile.gettempdir()),
         name="sync_delta",
+        source=source,
+        fetch_workers=fetch_workers,
     )
     return _result(store, done)
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.exports import Client
-from ls_frames.exports.options import shared_docs
+from ls_frames.exports.options import ExportOptions, Source, shared_docs
 from ls_frames.media.dataset import (
     changed_tasks,
     fetch_dataset_media,
@@ -57,6 +57,8 @@ def sync_parquet(
     progress: bool | None = None,
     media: str | os.PathLike[str] | None = None,
     media_options: Mapping[str, Any] | None = None,
+    source: Source = "auto",
+    fetch_workers: int = 2,
 ) -> SyncResult:
     """Bring the Parquet dataset at ``out_dir`` up to date with ``project``.
 
@@ -96,6 +98,8 @@ def sync_parquet(
         The Parquet codec of the files written (``"zstd"``, ``"snappy"``, ...).
     %(timeout)s
     %(progress)s
+    %(source)s
+        Incremental runs read the changed tasks through a snapshot in any case.
     media
         A cache folder for the tasks' files (kept as the ``media`` table).
     media_options
@@ -133,6 +137,7 @@ def sync_parquet(
     MediaError
         With ``media`` and ``strict`` in ``media_options``: a file could not be fetched.
     """
+    ExportOptions(source=source, fetch_workers=fetch_workers)  # checked before a client
     if client is None:
         _check(project, out_dir, overlap, compression, timeout, media, media_options)
         with Client() as own:
@@ -148,6 +153,8 @@ def sync_parquet(
                 progress=progress,
                 media=media,
                 media_options=media_options,
+                source=source,
+                fetch_workers=fetch_workers,
             )
     _check(project, out_dir, overlap, compression, timeout, media, media_options)
     project = client.resolve_project(project)
@@ -165,6 +172,8 @@ def sync_parquet(
         progress=progress,
         scratch=store.path.parent,
         name="sync_parquet",
+        source=source,
+        fetch_workers=fetch_workers,
     )
     result = SyncResult.of(done.summary, path=store.path)
     if cache is None:

@@ -48,13 +48,16 @@ from ls_frames.exports import (
     ExportOptions,
     SnapshotJob,
     TaskFilter,
+    one_off_read,
     one_off_snapshot,
     project_label_config,
 )
+from ls_frames.exports.options import Source
 from ls_frames.exports.tasks import ALL_TASKS, filter_time, updated_after_filter
 from ls_frames.pipeline.checks import check_project
 from ls_frames.provenance import (
     PROVENANCE_VERSION,
+    SNAPSHOT_ROUTE,
     SYNC_SOURCE,
     Provenance,
     SyncRunRecord,
@@ -153,8 +156,12 @@ def run_sync(
     progress: bool | None,
     scratch: Path,
     name: str = "sync",
+    source: Source = "auto",
+    fetch_workers: int = 2,
 ) -> RunReport:
     """One run into ``store``; ``scratch`` is the folder its temporary files go under.
+    ``source`` is how a full run reads the project (see :func:`~ls_frames.exports.route.
+    one_off_read`); an incremental run always reads the changed tasks through a snapshot.
 
     Raises
     ------
@@ -181,7 +188,9 @@ def run_sync(
             started=started,
             overlap=overlap,
             label_config=label_config,
-            options=ExportOptions(timeout=timeout, progress=progress),
+            options=ExportOptions(
+                timeout=timeout, progress=progress, source=source, fetch_workers=fetch_workers
+            ),
             name=name,
         )
         if state is None:
@@ -347,7 +356,11 @@ def _write_changes(
     )
     if export is not None:
         provenance = provenance.replace(
-            export_id=export.id, md5=export.md5, export_created_at=export.raw.get("created_at")
+            export_id=export.id,
+            md5=export.md5,
+            export_created_at=export.raw.get("created_at"),
+            route=SNAPSHOT_ROUTE,
+            route_reason=None,
         )
     config = project_label_config(
         run.client, run.project, run.label_config, project_info=fetched.info
@@ -382,19 +395,18 @@ def _full_run(
     run: _Run, history: tuple[SyncRunRecord, ...] = (), reason: str | None = None
 ) -> RunReport:
     options = run.options
-    with one_off_snapshot(
+    with one_off_read(
         run.client, run.project, options, label_config=run.label_config, source=SYNC_SOURCE
     ) as job:
-        provenance: Provenance = job.provenance
         path = job.download(run.tmp)
-    export = job.export
-    watermark = str(export.raw.get("created_at") or "1970-01-01T00:00:00.000000Z")
+        provenance: Provenance = job.provenance
+    watermark = job.watermark or "1970-01-01T00:00:00.000000Z"
     record = _record(
         run,
         mode="full",
-        export_id=export.id,
+        export_id=job.export_id,
         watermark=watermark,
-        changed_tasks=export.task_count,
+        changed_tasks=job.task_count,
         deleted_tasks=0,
         reason=reason,
     )
@@ -413,6 +425,6 @@ def _full_run(
         total_tasks=total,
         watermark=watermark,
         seconds=time.monotonic() - run.started,
-        export_id=export.id,
+        export_id=job.export_id,
     )
     return RunReport(summary=summary, written=written)

@@ -102,6 +102,13 @@ def cmd_export(args: argparse.Namespace) -> None:
     _check_writable(args.media, "--media")
     check_destination(args.keep_json, "--keep-json")
     options = _options(args)
+    ExportOptions(  # --source tasks with what only a snapshot applies: refused here
+        **options,
+        export_id=args.export_id,
+        keep_snapshot=args.keep_snapshot,
+        source=args.route,
+        fetch_workers=args.fetch_workers,
+    )
     with _client(args) as client:
         out = export_project(
             args.project,  # an id or a title: the function resolves it, after its checks
@@ -114,6 +121,8 @@ def cmd_export(args: argparse.Namespace) -> None:
             timeout=args.timeout,
             progress=_progress(args),
             media=args.media,
+            source=args.route,
+            fetch_workers=args.fetch_workers,
             **options,
         )
     print(summarize(out))
@@ -133,6 +142,7 @@ def cmd_media(args: argparse.Namespace) -> None:
     }
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
+    ExportOptions(source=args.route, fetch_workers=args.fetch_workers)
     _check_writable(args.out, "--out")
     if args.table is not None:
         _check_writable(args.table.parent, "--table")
@@ -148,7 +158,13 @@ def cmd_media(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"{source} is neither a project id nor a dataset folder ({why})")
     else:
         with _client(args) as client:  # a project id or title
-            frames = load_project(source, client=client, progress=_progress(args))
+            frames = load_project(
+                source,
+                client=client,
+                progress=_progress(args),
+                source=args.route,
+                fetch_workers=args.fetch_workers,
+            )
             table = fetch_media(frames, args.out, client=client, **options)
     if args.table is not None:
         args.table.parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +189,7 @@ def _sync_delta(args: argparse.Namespace) -> None:
         raise ConfigurationError("--media works with --out (a Parquet dataset), not --delta")
     options = _storage_options(args.storage_option)
     check_storage_options(args.delta, options)
-    ExportOptions(timeout=args.timeout)
+    ExportOptions(timeout=args.timeout, source=args.route, fetch_workers=args.fetch_workers)
     with _client(args) as client:
         result = sync_delta(
             args.project,
@@ -184,6 +200,8 @@ def _sync_delta(args: argparse.Namespace) -> None:
             full=args.full,
             timeout=args.timeout,
             progress=_progress(args),
+            source=args.route,
+            fetch_workers=args.fetch_workers,
         )
     print(delta_sync_summary(result))
 
@@ -202,7 +220,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"--out {args.out} is a file, not a dataset folder")
     _check_writable(args.out.parent, "--out")
     _check_writable(args.media, "--media")
-    ExportOptions(timeout=args.timeout)
+    ExportOptions(timeout=args.timeout, source=args.route, fetch_workers=args.fetch_workers)
     with _client(args) as client:
         result = sync_parquet(
             args.project,
@@ -213,6 +231,8 @@ def cmd_sync(args: argparse.Namespace) -> None:
             timeout=args.timeout,
             progress=_progress(args),
             media=args.media,
+            source=args.route,
+            fetch_workers=args.fetch_workers,
         )
     print(sync_summary(result))
     print(summarize(result.path))

@@ -79,7 +79,13 @@ def _frames_and_media(args: argparse.Namespace, progress: bool | None) -> tuple[
     if args.media is None:
         raise ConfigurationError("a project's files need a cache: pass --media DIR")
     with Client(args.url, args.api_key) as client:
-        frames = load_project(source, client=client, progress=progress)
+        frames = load_project(
+            source,
+            client=client,
+            progress=progress,
+            source=args.route,
+            fetch_workers=args.fetch_workers,
+        )
         return frames, fetch_media(frames, args.media, client=client, progress=progress)
 
 
@@ -115,6 +121,28 @@ def cmd_dataset(args: argparse.Namespace) -> None:
     args.left_out = left_out  # main() lists them and exits 3 (see _media_status)
 
 
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    """``--source`` and ``--fetch-workers``: how a command reads a project."""
+    group = p.add_argument_group("how the project is read")
+    group.add_argument(
+        "--source",
+        dest="route",  # "source" is the project (or dataset) argument of some commands
+        choices=["auto", "snapshot", "tasks"],
+        default="auto",
+        help="snapshot: a snapshot the server builds; tasks: the paged task list (no long "
+        "request, for servers whose worker timeout kills large snapshots); auto (default): "
+        "a snapshot, and the task list if the server kills its build or the project is "
+        "large",
+    )
+    group.add_argument(
+        "--fetch-workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="task-list pages fetched at a time (default 2)",
+    )
+
+
 def add_dataset(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "dataset",
@@ -127,6 +155,7 @@ def add_dataset(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("source", help="a project id or title, or a dataset folder")
     p.add_argument("--out", required=True, type=Path, help="the folder to write")
+    add_source_arguments(p)
     p.add_argument("--format", choices=["coco", "yolo", "imagefolder"], default="coco")
     p.add_argument("--from-name", help="the control (default: the only one of the format's kind)")
     p.add_argument("--field", help="the data key of the images (default: the control's toName)")

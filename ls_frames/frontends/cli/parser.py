@@ -25,7 +25,7 @@ from ls_frames.frontends.cli.commands import (
     cmd_snapshots,
     cmd_sync,
 )
-from ls_frames.frontends.cli.dataset import add_dataset
+from ls_frames.frontends.cli.dataset import add_dataset, add_source_arguments
 from ls_frames.frontends.cli.scores import add_agreement, add_evaluate
 from ls_frames.pipeline import SINGLE_FILE_FORMATS
 
@@ -118,6 +118,7 @@ def _add_export(sub: _Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     p.add_argument("project", help=_PROJECT_HELP)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--keep-json", type=Path, help="also keep the JSON snapshot here")
+    add_source_arguments(p)
     p.add_argument("--overwrite", action="store_true")
     p.add_argument(
         "--media",
@@ -162,6 +163,7 @@ def _add_sync(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
         help="seconds re-read before the last watermark (default 60)",
     )
     p.add_argument("--full", action="store_true", help="rewrite the whole dataset")
+    add_source_arguments(p)  # the first (full) run's
     p.add_argument("--timeout", type=float, help="seconds to wait for the snapshot")
     p.add_argument(
         "--media",
@@ -189,6 +191,7 @@ def _add_media(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
         help="a project id or title, or a dataset folder (its media table is written into it)",
     )
     p.add_argument("--out", required=True, type=Path, help="the media cache folder")
+    add_source_arguments(p)
     p.add_argument(
         "--field",
         action="append",

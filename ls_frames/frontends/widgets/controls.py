@@ -18,6 +18,7 @@ __all__ = ["FormatPicker", "OptionsBox", "SnapshotPicker", "age", "small"]
 _ANY = "any"
 _TRISTATE = ("any", "only", "exclude")
 _FULL_OR_ID = (("full objects", "full"), ("ids only", "id"))
+_SOURCES = (("auto", "auto"), ("snapshot", "snapshot"), ("task list", "tasks"))
 
 
 def small(text: str) -> W.HTML:
@@ -48,6 +49,9 @@ class OptionsBox(W.VBox):
 
     def __init__(self) -> None:
         tf, af, ser = TaskFilter(), AnnotationFilter(), Serialization()
+        self.source = W.ToggleButtons(
+            options=_SOURCES, value="auto", description="read", style={"button_width": "80px"}
+        )
         self.finished = _tristate("finished", tf.finished)
         self.annotated = _tristate("annotated", tf.annotated)
         self.skipped_tasks = _tristate("skipped", tf.skipped)
@@ -83,6 +87,13 @@ class OptionsBox(W.VBox):
         )
         super().__init__(
             [
+                W.HTML("<b>Route</b>"),
+                _explained(
+                    self.source,
+                    "snapshot: the server writes one; task list: read page by page (no long "
+                    "request for a worker timeout to kill); auto: a snapshot, the task list "
+                    "if the server kills its build or the project is large",
+                ),
                 W.HTML("<b>Tasks</b>"),
                 _explained(self.finished, "finished: enough annotations by the overlap setting"),
                 _explained(

@@ -7,11 +7,14 @@
     panel.frames.regions                        # once it is done: what read_export gives
 
 The panel holds no export logic: every button calls the functions a notebook user calls
-(:class:`~ls_frames.Client` methods, the one-off snapshot job
-:func:`~ls_frames.exports.oneshot.one_off_snapshot` that ``load_project`` uses,
+(:class:`~ls_frames.Client` methods, the one-off read
+:func:`~ls_frames.exports.route.one_off_read` that ``load_project`` uses,
 :func:`~ls_frames.read_export`, :func:`~ls_frames.to_parquet`). The snapshot an export
 makes is kept on the server (the panel lists it, converts it, deletes it on request), and
-its provenance is the same as ``load_project``'s (``panel.frames.provenance``). Jobs run
+its provenance is the same as ``load_project``'s (``panel.frames.provenance``). The
+"Route" choice reads the project through a snapshot, the paged task list, or ``auto``
+(the default): when the server kills the snapshot's build, the status line says the
+project was read through the task list instead. Jobs run
 one at a time on a worker thread so the page stays responsive; ``wait()`` blocks until
 they are done, and ``background=False`` runs them in the caller (scripts and tests).
 Errors are shown in the panel in plain words (credentials redacted) and kept as
@@ -40,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from ls_frames.errors import LSFramesError, OutputExistsError
-from ls_frames.exports import Client, Export, ExportOptions, one_off_snapshot
+from ls_frames.exports import Client, Export, ExportOptions, TasksJob, one_off_read
 from ls_frames.frontends.widgets.layout import ALL_TASKS, STEPS, PanelLayout
 from ls_frames.media.dataset import fetch_dataset_media
 from ls_frames.provenance import Provenance
@@ -352,24 +355,35 @@ class ExportPanel(PanelLayout):
         pid = self._project()
         reuse = self.snapshots.value
         view = self.view_picker.value or None
+        source = "snapshot" if reuse else str(self.options.source.value)
         self.frames = self.export = self._provenance = None
         self.preview.clear()
-        self._step(0, f"waiting for snapshot {reuse}" if reuse else "creating a snapshot …")
+        self._step(
+            0,
+            f"waiting for snapshot {reuse}"
+            if reuse
+            else "reading the task list …"
+            if source == "tasks"
+            else "creating a snapshot …",
+        )
         options = ExportOptions.coerce(
             task_filter=self.options.task_filter(view),
             annotation_filter=self.options.annotation_filter(),
             serialization=self.options.serialization(),
             export_id=reuse,
-            keep_snapshot=True,  # the panel lists it, converts it and deletes it on request
+            # the panel lists the snapshot, converts it and deletes it on request
+            keep_snapshot=source != "tasks",
             timeout=self.timeout,
             progress=False,
+            source=source,  # type: ignore[arg-type]
         )
         config = self.label_config if self.label_config is not None else False
-        with one_off_snapshot(self.client, pid, options, label_config=config) as job:
-            export = self.export = job.export
-            self._step(1, f"downloading snapshot {export.id} …")
-            folder = self.work_dir / f"project-{pid}"
-            with self._watch_download(folder, f"downloading snapshot {export.id}"):
+        folder = self.work_dir / f"project-{pid}"
+        with one_off_read(self.client, pid, options, label_config=config) as job:
+            self.export = job.export
+            what = "the task list" if job.export is None else f"snapshot {job.export.id}"
+            self._step(1, f"downloading {what} …")
+            with self._watch_download(folder, f"downloading {what}"):
                 path = job.download(folder)
             self._provenance = job.provenance
         self.paths = {"snapshot": path}
@@ -381,10 +395,12 @@ class ExportPanel(PanelLayout):
         self.frames = frames
         with contextlib.suppress(LSFramesError):  # the list is a courtesy; the export is done
             self.snapshots.set_exports(self.client.list_exports(pid), keep=reuse)
-        self._step(
-            STEPS,
-            f"snapshot {export.id}: {export.task_count} tasks, {len(frames.regions):,} regions",
-        )
+        done = f"{job.task_count} tasks, {len(frames.regions):,} regions"
+        if isinstance(job, TasksJob):
+            why = f" ({job.reason})" if job.reason else ""
+            self._step(STEPS, f"read through the task list{why}: {done}")
+        else:
+            self._step(STEPS, f"{what}: {done}")
 
     @contextlib.contextmanager
     def _watch_download(self, folder: Path, what: str) -> Iterator[None]:
@@ -408,9 +424,10 @@ class ExportPanel(PanelLayout):
 
     # -- save -------------------------------------------------------------------------
     def _save(self) -> None:
-        if self.export is None or "snapshot" not in self.paths or self._provenance is None:
+        if "snapshot" not in self.paths or self._provenance is None:
             raise LSFramesError("export first: there is nothing to save yet")
-        out = Path(self.parquet_path.value.strip() or f"project-{self.export.project}")
+        pid = self._provenance.project
+        out = Path(self.parquet_path.value.strip() or f"project-{pid}")
         if out.exists() and not self.overwrite.value:
             raise self._exists(out)
         path = to_parquet(
@@ -424,7 +441,7 @@ class ExportPanel(PanelLayout):
         self.paths["parquet"] = Path(path)
         self._say(f"saved the Parquet dataset to {path}")
         if self.fetch_media.value:
-            cache = Path(self.media_path.value.strip() or f"project-{self.export.project}-media")
+            cache = Path(self.media_path.value.strip() or f"project-{pid}-media")
             self._say(f"saved the Parquet dataset to {path}; fetching media into {cache} …")
             self.media = fetch_dataset_media(path, cache, client=self.client, progress=False)
             self.paths["media"] = cache
@@ -442,6 +459,11 @@ class ExportPanel(PanelLayout):
 
     def _download(self) -> None:
         export = self.export
+        if export is None and self._provenance is not None:
+            raise LSFramesError(
+                "the project was read through the task list: converted formats need a "
+                "snapshot (pick Route: snapshot and export again)"
+            )
         if export is None:
             raise LSFramesError("export first: there is no snapshot to convert yet")
         chosen = self.formats.chosen
