@@ -39,6 +39,14 @@ def attach(
     """
     namespace = sys.modules[package].__dict__
 
+    # A name that is also the name of the submodule defining it (``evaluation.agreement``
+    # defines ``agreement``) is bound at once: the import system sets the package attribute
+    # to the submodule whenever anything imports that submodule first, and this
+    # ``__getattr__`` would then never be asked for the function.
+    for name, module in names.items():
+        if module == f"{package}.{name}":
+            namespace[name] = getattr(importlib.import_module(module), name)
+
     def __getattr__(name: str) -> Any:
         module = names.get(name)
         if module is None:

@@ -62,3 +62,15 @@ def test_names_moved_out_of_tables_still_resolve_with_a_warning() -> None:
         assert ls_frames.tables.to_coco is to_coco
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         ls_frames.tables.nothing  # noqa: B018
+
+
+def test_a_name_shared_with_its_submodule_is_the_function_whatever_was_imported_first() -> None:
+    # evaluation.agreement defines agreement(): importing the submodule first (as other
+    # modules of the library do) must not leave the package attribute bound to the module.
+    code = (
+        "import ls_frames.evaluation.truth\n"
+        "from ls_frames.evaluation import agreement\n"
+        "assert callable(agreement), type(agreement)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
