@@ -32,11 +32,14 @@ BENCHMARKS: dict[str, tuple[bool, list[str]]] = {
     "agreement": (False, []),
     "analysis": (False, ["--no-baseline"]),
     "delta": (False, ["--tasks", "100000"]),
+    "show": (False, ["--repeat", "10"]),
+    "gallery": (False, ["--repeat", "2"]),
     "export": (True, []),
     "sync": (True, []),
     "media": (True, []),
     "import": (True, ["--predictions", "5000"]),
     "fail_fast": (True, []),
+    "routes": (True, ["--seed", "2000", "--workers", "1", "2"]),
 }
 
 
