@@ -78,7 +78,7 @@ from ls_frames.errors import (
     TransportError,
 )
 from ls_frames.exports.options import AnnotationFilter, ExportOptions, Serialization
-from ls_frames.exports.tasks import ALL_TASKS, id_range_filter
+from ls_frames.exports.tasks import ALL_TASKS, checked_task_page, id_range_filter
 from ls_frames.transport import Connection
 
 __all__ = [
@@ -244,16 +244,7 @@ def _decode(content: bytes, project: int, page: int) -> Any:
             f"page {page} of the task list is not JSON: {exc}",
             path=f"/api/tasks/?project={project}&page={page}",
         ) from None
-    if (
-        not isinstance(answer, dict)
-        or not isinstance(answer.get("tasks"), list)
-        or not isinstance(answer.get("total"), int)
-    ):
-        raise ExportFormatError(
-            "unexpected answer from the task list (no 'tasks' and 'total')",
-            path=f"/api/tasks/?project={project}&page={page}",
-        )
-    return answer
+    return checked_task_page(answer, f"/api/tasks/?project={project}&page={page}")
 
 
 def _users(conn: Connection) -> dict[int, dict[str, Any]]:

@@ -90,15 +90,20 @@ def _page(
             "query": json.dumps({"filters": filters}),
         },
     )
+    # deciding what was deleted from a guess would drop live tasks: refuse
+    return checked_task_page(answer, f"/api/tasks/?project={project}")
+
+
+def checked_task_page(answer: Any, path: str) -> dict[str, Any]:
+    """``answer``, a page of the task list, when it has ``tasks`` (a list) and ``total``
+    (an int); else :class:`~ls_frames.errors.ExportFormatError` naming ``path``."""
     if (
         not isinstance(answer, dict)
         or not isinstance(answer.get("tasks"), list)
         or not isinstance(answer.get("total"), int)
     ):
-        # deciding what was deleted from a guess would drop live tasks: refuse
         raise ExportFormatError(
-            "unexpected answer from the task list (no 'tasks' and 'total')",
-            path=f"/api/tasks/?project={project}",
+            "unexpected answer from the task list (no 'tasks' and 'total')", path=path
         )
     return answer
 
