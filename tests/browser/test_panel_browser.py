@@ -10,35 +10,23 @@ developer's machine and fails under CI (``CI`` set), where they must be there.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-from tests.needs import missing
+from tests.browser.voila import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    playwright_api,
+    require_voila,
+    serve_voila,
+)
 
 pytestmark = pytest.mark.server
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("LS_FRAMES_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 APP = """\
 import os
 import ls_frames
@@ -48,80 +36,21 @@ panel
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"voila exited with {process.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"voila did not listen on port {port} within {timeout} s")
-
-
 @pytest.fixture
 def voila_url(label_studio: Any, access_token: str, tmp_path: Path) -> Iterator[str]:
-    if shutil.which("voila", path=str(Path(sys.executable).parent)) is None:
-        missing("voila")
-    app = tmp_path / "panel_app.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(APP)]), app)
-    port = _free_port()
+    require_voila()
     env = {
-        **os.environ,
         "LABEL_STUDIO_URL": label_studio.url,
         "LABEL_STUDIO_API_KEY": access_token,
         "LS_FRAMES_PANEL_WORK_DIR": str(tmp_path / "work"),
-        "LS_FRAMES_DISABLE_PROGRESS_BARS": "1",
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
     }
-    log = (tmp_path / "voila.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(app),
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=True",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_port(port, process, timeout=60)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        print((tmp_path / "voila.log").read_text(errors="replace")[-3000:])
+    with serve_voila(tmp_path, "panel_app.ipynb", APP, env) as url:
+        yield url
 
 
 def test_export_in_a_real_browser(voila_url: str, demo_project: dict[str, Any]) -> None:
-    if not Path(CHROMIUM).exists():
-        missing(CHROMIUM)
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        missing("playwright")
+    api = playwright_api()
+    expect, sync_playwright = api.expect, api.sync_playwright
     counts = demo_project["counts"]
     option = f"{demo_project['title']} (#{demo_project['project_id']})"
     shot = REPO / "test-output" / "panel-browser.png"

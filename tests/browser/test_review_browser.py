@@ -13,26 +13,21 @@ developer's machine and fails under CI.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 import ls_frames
-from tests.browser.test_panel_browser import (
+from tests.browser.voila import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO,
-    _free_port,
-    _wait_for_port,
+    playwright_api,
+    require_voila,
+    serve_voila,
 )
-from tests.needs import missing
 from tests.review_project import REVIEW_TASKS, seed_review_project
 
 pytestmark = pytest.mark.server
@@ -51,52 +46,17 @@ panel
 
 @pytest.fixture
 def review_app(label_studio: Any, access_token: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if shutil.which("voila", path=str(Path(sys.executable).parent)) is None:
-        missing("voila")
+    require_voila()
     with ls_frames.Client(label_studio.url, access_token) as client:
         project = seed_review_project(label_studio, client, "ls_frames review gallery browser")
-    app = tmp_path / "review_app.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(APP)]), app)
-    port = _free_port()
     env = {
-        **os.environ,
         "LABEL_STUDIO_URL": label_studio.url,
         "LABEL_STUDIO_API_KEY": access_token,
         "LS_FRAMES_PROJECT": str(project["project_id"]),
         "LS_FRAMES_MEDIA_DIR": str(tmp_path / "media"),
-        "LS_FRAMES_DISABLE_PROGRESS_BARS": "1",
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
     }
-    log = (tmp_path / "voila.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(app),
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=True",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_port(port, process, timeout=60)
-        yield {"url": f"http://127.0.0.1:{port}/", **project}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        print((tmp_path / "voila.log").read_text(errors="replace")[-3000:])
+    with serve_voila(tmp_path, "review_app.ipynb", APP, env) as url:
+        yield {"url": url, **project}
 
 
 def _drawn(shot: bytes, box: Any) -> tuple[float, int]:
@@ -115,12 +75,8 @@ def _drawn(shot: bytes, box: Any) -> tuple[float, int]:
 
 
 def test_the_gallery_shows_drawn_images_in_a_real_browser(review_app: dict[str, Any]) -> None:
-    if not Path(CHROMIUM).exists():
-        missing(CHROMIUM)
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        missing("playwright")
+    api = playwright_api()
+    expect, sync_playwright = api.expect, api.sync_playwright
     shot_path = REPO / "test-output" / "review-browser.png"
     shot_path.parent.mkdir(exist_ok=True)
     n_fp = len(REVIEW_TASKS) + 6  # review-v1's bird boxes, the demo model's even tasks
