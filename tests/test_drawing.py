@@ -151,14 +151,19 @@ def test_a_polygon_is_closed_and_hollow() -> None:
         assert picture.getpixel(off) == WHITE, off
 
 
-def test_a_brush_mask_is_a_tint_with_a_solid_edge() -> None:
+def _sky_mask() -> dict[str, Any]:
+    """A brush region "sky" over pixels (50..149, 100..199) of an H x W mask."""
     mask = np.zeros((H, W), np.uint8)
     mask[100:200, 50:150] = 255
-    sky = _item(
+    return _item(
         "brushlabels",
         "mask",
         {"format": "rle", "rle": ls_frames.mask_to_rle(mask), "brushlabels": ["sky"]},
     )
+
+
+def test_a_brush_mask_is_a_tint_with_a_solid_edge() -> None:
+    sky = _sky_mask()
     picture = _draw(_frames([sky]), captions=False)
     inside = picture.getpixel((100, 150))
     assert inside != WHITE and inside != BLUE
@@ -170,13 +175,7 @@ def test_a_brush_mask_is_a_tint_with_a_solid_edge() -> None:
 
 
 def test_a_mask_of_another_size_is_scaled_to_the_picture() -> None:
-    mask = np.zeros((H, W), np.uint8)
-    mask[100:200, 50:150] = 255
-    sky = _item(
-        "brushlabels",
-        "mask",
-        {"format": "rle", "rle": ls_frames.mask_to_rle(mask), "brushlabels": ["sky"]},
-    )
+    sky = _sky_mask()
     blank = Image.new("RGB", (W * 2, H * 2), WHITE)
     picture = ls_frames.show(_frames([sky]), 1, image=blank, legend=False)
     assert picture.getpixel((200, 300)) not in (WHITE, BLUE)  # inside, twice as far
