@@ -16,6 +16,7 @@ import ls_frames
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.outcomes import outcomes_at, precision_recall, region_outcomes
 from tests.test_tables_evaluation import CONFIG, _generated
+from tests.text_tasks import NER, span
 
 
 def _frames(tasks: list[dict[str, Any]]) -> ls_frames.Frames:
@@ -284,39 +285,23 @@ def test_tasks_where_annotators_disagree_are_rows_of_their_own() -> None:
     assert _counts(regions) == (total["tp"], total["fp"], total["fn"]) == (1, 1, 1)
 
 
-NER = """<View><Text name="text" value="$text"/>
-<Labels name="ner" toName="text"><Label value="PER"/><Label value="ORG"/></Labels></View>"""
-
-
-def _span(start: int, end: int, label: str, score: float | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "from_name": "ner",
-        "to_name": "text",
-        "type": "labels",
-        "value": {"start": start, "end": end, "labels": [label]},
-    }
-    if score is not None:
-        item["score"] = score
-    return item
-
-
 def test_text_spans_have_outcomes_like_evaluate() -> None:
     tasks = [
         {
             "id": 1,
             "data": {"text": "Ada Lovelace met Charles Babbage at the Royal Society."},
             "annotations": [
-                _ann_by(11, 1, [_span(0, 12, "PER"), _span(17, 32, "PER"), _span(40, 53, "ORG")])
+                _ann_by(11, 1, [span(0, 12, "PER"), span(17, 32, "PER"), span(40, 53, "ORG")])
             ],
             "predictions": [
                 {
                     "id": 101,
                     "model_version": "ner-1",
                     "result": [
-                        _span(0, 12, "PER", 0.9),  # right
-                        _span(17, 24, "PER", 0.8),  # half the name: IoU 7/15, a miss
-                        _span(36, 53, "ORG", 0.7),  # a little long: IoU 13/17
-                        _span(44, 49, "PER", 0.3),  # inside the ORG: the wrong label
+                        span(0, 12, "PER", 0.9),  # right
+                        span(17, 24, "PER", 0.8),  # half the name: IoU 7/15, a miss
+                        span(36, 53, "ORG", 0.7),  # a little long: IoU 13/17
+                        span(44, 49, "PER", 0.3),  # inside the ORG: the wrong label
                     ],
                 }
             ],

@@ -15,6 +15,7 @@ import pytest
 
 import ls_frames
 from tests.needs import missing
+from tests.text_tasks import NER, span
 
 W, H = 640, 480
 LABELS = ["cat", "dog", "bird"]
@@ -486,25 +487,9 @@ def test_evaluate_a_project_on_the_real_server(label_studio: Any) -> None:
     assert matrix.loc["outdoor", "indoor"] == sum(scenes[i] == "outdoor" for i in m1_tasks)
 
 
-NER = """<View><Text name="text" value="$text"/>
-<Labels name="ner" toName="text"><Label value="PER"/><Label value="ORG"/></Labels></View>"""
-
-
-def _span(start: int, end: int, label: str, score: float | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "from_name": "ner",
-        "to_name": "text",
-        "type": "labels",
-        "value": {"start": start, "end": end, "labels": [label]},
-    }
-    if score is not None:
-        item["score"] = score
-    return item
-
-
 def test_spans_average_precision() -> None:
-    ann = [_span(0, 5, "PER"), _span(10, 60, "ORG")]
-    pred = [_span(30, 35, "PER", 0.95), _span(0, 5, "PER", 0.9), _span(10, 51, "ORG", 0.8)]
+    ann = [span(0, 5, "PER"), span(10, 60, "ORG")]
+    pred = [span(30, 35, "PER", 0.95), span(0, 5, "PER", 0.9), span(10, 51, "ORG", 0.8)]
     tasks = [
         {
             "id": 1,
