@@ -15,6 +15,7 @@ import pytest
 import ls_frames
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation.outcomes import outcomes_at, precision_recall, region_outcomes
+from tests.image_tasks import scene
 from tests.test_tables_evaluation import CONFIG, _generated
 from tests.text_tasks import NER, span
 
@@ -81,13 +82,13 @@ def test_choices_have_outcomes_per_task_and_choice() -> None:
                 {
                     "id": 100 + t,
                     "completed_by": 1,
-                    "result": [_scene(truth)],
+                    "result": [scene(truth)],
                     "was_cancelled": False,
                     "ground_truth": False,
                 }
             ],
             "predictions": [
-                {"id": 200 + t, "model_version": "m", "score": 0.1 * t, "result": [_scene(guess)]}
+                {"id": 200 + t, "model_version": "m", "score": 0.1 * t, "result": [scene(guess)]}
             ],
         }
         for t, (truth, guess) in enumerate(
@@ -101,16 +102,6 @@ def test_choices_have_outcomes_per_task_and_choice() -> None:
     assert _counts(outcomes) == (total["tp"], total["fp"], total["fn"]) == (2, 1, 1)
     wrong = outcomes[outcomes["task_id"] == 2].set_index("outcome")
     assert wrong.loc["fp", "label"] == "outdoor" and wrong.loc["fn", "label"] == "indoor"
-
-
-def _scene(choice: str) -> dict[str, Any]:
-    return {
-        "id": "s",
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [choice]},
-    }
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
+from tests.image_tasks import annotation
 from tests.needs import missing
 from tests.text_tasks import NER, span
 
@@ -57,15 +58,7 @@ def _box(
 
 
 def _ann(aid: int, result: list[dict[str, Any]], updated: str, **flags: Any) -> dict[str, Any]:
-    return {
-        "id": aid,
-        "completed_by": 1,
-        "result": result,
-        "was_cancelled": False,
-        "ground_truth": False,
-        "updated_at": updated,
-        **flags,
-    }
+    return annotation(aid, result, updated_at=updated, **flags)
 
 
 def _generated(seed: int, n_tasks: int = 60) -> tuple[list[dict[str, Any]], dict[str, Any]]:
