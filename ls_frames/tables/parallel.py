@@ -41,11 +41,11 @@ import pyarrow.parquet as pq
 
 from ls_frames._warnings import MalformedResultWarning
 from ls_frames.errors import ConfigurationError, ExportFormatError
-from ls_frames.reading import SCHEMAS, ExportReader, expand_data_columns, iter_chunks, tasks_schema
+from ls_frames.reading import SCHEMAS, ExportReader, iter_chunks, tasks_schema
 from ls_frames.reading.chunker import SERVER_TASK
 from ls_frames.reading.report import MalformedReport
 from ls_frames.tables.dataset import METADATA_KEY
-from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter
+from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter, expand_tasks
 
 __all__ = [
     "Recut",
@@ -220,16 +220,9 @@ def run_range(job: Job) -> Done:
 
 def expand_part(spool: str, target: str, keys: list[str], meta: bytes, rgs: int, comp: str) -> int:
     """Worker side: a spooled ``tasks`` part with its ``data.<key>`` columns."""
-    schema = tasks_schema(keys).with_metadata({METADATA_KEY: meta})
-    writer = TableWriter(Path(target), schema, rgs, comp)
-    try:
-        with pq.ParquetFile(spool) as spooled:
-            for batch in spooled.iter_batches(batch_size=65_536):
-                writer.add(expand_data_columns(batch, keys))
-    finally:
-        writer.close()
+    rows = expand_tasks(spool, Path(target), keys, {METADATA_KEY: meta}, rgs, comp)
     os.unlink(spool)
-    return writer.rows
+    return rows
 
 
 def _plan(size: int, workers: int, chunk_size: int) -> list[int]:

@@ -20,8 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow.parquet as pq
-
 from ls_frames._progress import progress_bar
 from ls_frames._version import __version__
 from ls_frames._warnings import warn_outside
@@ -31,15 +29,13 @@ from ls_frames.reading import (
     ExportReader,
     LabelConfig,
     Source,
-    expand_data_columns,
-    tasks_schema,
 )
 from ls_frames.reading.schemas import choose_tables
 from ls_frames.tables.dataset import METADATA_KEY, manifest, publish, staging_dir
 from ls_frames.tables.dtypes import Compression, check_compression, check_tables
 from ls_frames.tables.folders import check_output_dir
 from ls_frames.tables.parallel import Recut, check_workers, write_parallel
-from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter
+from ls_frames.tables.writer import DICTIONARY_COLUMNS, Background, TableWriter, expand_tasks
 
 __all__ = ["to_parquet"]
 
@@ -256,7 +252,7 @@ def _write(
         background.pool.shutdown(wait=True)
     counts = {name: w.rows for name, w in writers.items()}
     if "tasks" in writers:
-        counts["tasks"] = _expand_tasks(
+        counts["tasks"] = expand_tasks(
             tmp / _SPOOL,
             tmp / "tasks" / "part-0000.parquet",
             list(reader.data_keys),
@@ -271,23 +267,3 @@ def _write(
         list(reader.data_keys),
         info,
     )
-
-
-def _expand_tasks(
-    spool: Path,
-    target: Path,
-    keys: list[str],
-    meta: dict[bytes, bytes],
-    row_group_size: int,
-    compression: str,
-) -> int:
-    writer = TableWriter(
-        target, tasks_schema(keys).with_metadata(meta), row_group_size, compression
-    )
-    try:
-        with pq.ParquetFile(spool) as spooled:
-            for batch in spooled.iter_batches(batch_size=65_536):
-                writer.add(expand_data_columns(batch, keys))
-    finally:
-        writer.close()
-    return writer.rows

@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ls_frames.reading import expand_data_columns, tasks_schema
+
 __all__ = ["DICTIONARY_COLUMNS", "MAX_BUFFER_BYTES", "Background", "TableWriter", "trim_heap"]
 
 # dictionary-encode only the low-cardinality columns of the big tables (faster, smaller)
@@ -143,3 +145,25 @@ class TableWriter:
     def close(self) -> None:
         self.flush()
         self.writer.close()
+
+
+def expand_tasks(
+    spool: str | Path,
+    target: Path,
+    keys: list[str],
+    metadata: dict[bytes, bytes],
+    row_group_size: int,
+    compression: str,
+) -> int:
+    """Write the spooled ``tasks`` table at ``spool`` again to ``target`` with its
+    ``data.<key>`` columns (the schema carrying ``metadata``); the rows written."""
+    writer = TableWriter(
+        target, tasks_schema(keys).with_metadata(metadata), row_group_size, compression
+    )
+    try:
+        with pq.ParquetFile(spool) as spooled:
+            for batch in spooled.iter_batches(batch_size=65_536):
+                writer.add(expand_data_columns(batch, keys))
+    finally:
+        writer.close()
+    return writer.rows
