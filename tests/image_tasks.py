@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 
 
-def scene(choice: str) -> dict[str, Any]:
-    """A ``scene`` choice of the whole image."""
-    return {
-        "id": "s",
+def scene(choice: str, rid: str | None = "s") -> dict[str, Any]:
+    """A ``scene`` choice of the whole image, with region id ``rid`` (none when ``None``)."""
+    item: dict[str, Any] = {
         "from_name": "scene",
         "to_name": "image",
         "type": "choices",
         "value": {"choices": [choice]},
     }
+    return item if rid is None else {"id": rid, **item}
 
 
 def annotation(aid: int, result: list[dict[str, Any]], **flags: Any) -> dict[str, Any]:

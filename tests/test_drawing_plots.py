@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
+from tests.image_tasks import scene
 from tests.needs import missing
 
 try:
@@ -60,12 +61,7 @@ def _box(x: float, label: str, score: float | None = None) -> dict[str, Any]:
 
 
 def _scene(value: str) -> dict[str, Any]:
-    return {
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [value]},
-    }
+    return scene(value, rid=None)
 
 
 def _frames() -> Any:

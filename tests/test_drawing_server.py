@@ -21,6 +21,7 @@ from ls_frames.frontends.cli import main
 from ls_frames.testing.images import png_bytes
 from ls_frames.testing.media import upload_files
 from ls_frames.testing.seed import auth_headers
+from tests.image_tasks import scene
 from tests.needs import missing
 
 try:
@@ -79,12 +80,7 @@ def _sky() -> dict[str, Any]:
 
 
 def _scene(value: str) -> dict[str, Any]:
-    return {
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [value]},
-    }
+    return scene(value, rid=None)
 
 
 @pytest.fixture(scope="module")

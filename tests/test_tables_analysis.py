@@ -14,6 +14,7 @@ from pandas.testing import assert_frame_equal
 import ls_frames
 from ls_frames.evaluation import annotator_pivot, compare_predictions, iou
 from ls_frames.testing.seed import demo_tasks
+from tests.image_tasks import scene
 
 CORPUS = Path(__file__).parent / "corpus" / "label-studio-1.23.2"
 CONFIG = """<View><Image name="image" value="$image"/>
@@ -29,16 +30,6 @@ def _box(rid: str, x: float, y: float, w: float, h: float, label: str) -> dict[s
         "to_name": "image",
         "type": "rectanglelabels",
         "value": {"x": x, "y": y, "width": w, "height": h, "rectanglelabels": [label]},
-    }
-
-
-def _scene(rid: str, choice: str) -> dict[str, Any]:
-    return {
-        "id": rid,
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [choice]},
     }
 
 
@@ -62,14 +53,14 @@ PRED = [
     _box("p1", 10, 10, 20, 20, "cat"),
     _box("p2", 60, 60, 10, 10, "dog"),
     _box("same", 0, 80, 5, 5, "dog"),
-    _scene("ps", "in"),
+    scene("in", "ps"),
 ]
 ANN = [
     _box("a1", 12, 11, 20, 20, "cat"),  # overlaps p1 well
     _box("a2", 62, 62, 10, 10, "cat"),  # overlaps p2 (IoU ~0.47), other label
     _box("same", 50, 0, 5, 5, "dog"),  # same id as a prediction: matched by id
     _box("a4", 90, 90, 5, 5, "cat"),  # nothing near: missed by the model
-    _scene("as", "in"),
+    scene("in", "as"),
 ]
 TASKS = [
     {
@@ -192,15 +183,15 @@ def test_annotator_pivot_by_task_and_region() -> None:
             "id": 1,
             "data": {},
             "annotations": [
-                _ann(1, 1, [_scene("s", "in"), _box("r", 1, 1, 5, 5, "cat")]),
-                _ann(2, 2, [_scene("s", "out"), _box("r", 1, 1, 5, 5, "dog")]),
+                _ann(1, 1, [scene("in", "s"), _box("r", 1, 1, 5, 5, "cat")]),
+                _ann(2, 2, [scene("out", "s"), _box("r", 1, 1, 5, 5, "dog")]),
                 _ann(3, 3, [], was_cancelled=True),
             ],
         },
         {
             "id": 2,
             "data": {},
-            "annotations": [_ann(4, 1, [_scene("s", "out")]), _ann(5, 1, [_scene("s", "in")])],
+            "annotations": [_ann(4, 1, [scene("out", "s")]), _ann(5, 1, [scene("in", "s")])],
         },  # later annotation of the same user wins
     ]
     frames = ls_frames.read_export(_export(tasks), label_config=CONFIG, progress=False)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import ls_frames
-from tests.image_tasks import annotation
+from tests.image_tasks import annotation, scene
 from tests.needs import missing
 from tests.text_tasks import NER, span
 
@@ -289,12 +289,7 @@ def test_ids_and_order_do_not_matter_and_unscored_regions_have_no_ap() -> None:
 
 
 def _scene(choice: str) -> dict[str, Any]:
-    return {
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [choice]},
-    }
+    return scene(choice, rid=None)
 
 
 def test_choices_accuracy_and_confusion() -> None:

@@ -12,6 +12,7 @@ import pytest
 import ls_frames
 from ls_frames.errors import ConfigurationError
 from ls_frames.evaluation import review
+from tests.image_tasks import scene
 
 CONFIG = """<View><Image name="image" value="$image"/>
 <RectangleLabels name="box" toName="image"><Label value="cat"/><Label value="dog"/></RectangleLabels>
@@ -34,16 +35,6 @@ def box(rid: str, x: float, label: str) -> dict[str, Any]:
             "rotation": 0,
             "rectanglelabels": [label],
         },
-    }
-
-
-def scene(c: str) -> dict[str, Any]:
-    return {
-        "id": "s",
-        "from_name": "scene",
-        "to_name": "image",
-        "type": "choices",
-        "value": {"choices": [c]},
     }
 
 
