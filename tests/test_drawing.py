@@ -299,6 +299,13 @@ def test_reference_and_model_version_choose_what_is_drawn() -> None:
         select(frames, 1, from_name="nope")
 
 
+def test_a_task_the_frames_do_not_hold_is_named() -> None:
+    frames = _frames([_box(25, 20, 50, 60, "dog")])
+    image = Image.new("RGB", (W, H), WHITE)
+    with pytest.raises(ls_frames.ConfigurationError, match="task 7 is not in these frames"):
+        ls_frames.show(frames, 7, image=image)
+
+
 def test_the_picture_comes_from_the_media_table_a_folder_or_a_mapping(tmp_path: Path) -> None:
     frames = _frames([_box(25, 20, 50, 60, "dog")])
     path = tmp_path / "cache" / "0f3a.png"

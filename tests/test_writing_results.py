@@ -196,6 +196,16 @@ def test_a_column_of_the_wrong_type_is_named() -> None:
         ls_frames.to_results(rows)
 
 
+def test_a_string_where_a_list_of_labels_belongs_is_one_label() -> None:
+    # pyarrow raises ArrowNotImplementedError casting a string column to a list one
+    _, regions = _regions()
+    boxes = regions[regions["type"] == "rectanglelabels"].head(2).copy()
+    want = [list(v) for v in boxes["labels"]]
+    boxes["labels"] = [v[0] for v in want]
+    items = [i for r in ls_frames.to_results(boxes)["result"] for i in r]
+    assert [i["value"]["rectanglelabels"] for i in items] == want
+
+
 def test_a_value_json_that_is_not_json_is_named() -> None:
     _, regions = _regions()
     regions.at[3, "value_json"] = "{not json"

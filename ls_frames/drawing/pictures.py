@@ -109,6 +109,19 @@ def _emphasis(records: list[dict[str, Any]], highlight: Iterable[Any] | None) ->
     return [(r["region_id"] in ids) or (r["index"] in index) for r in records]
 
 
+def _known_task(frames: Any, task_id: int) -> None:
+    """Refuse a task id the frames do not hold (rather than a media error about it)."""
+    try:
+        tasks = frames["tasks"]
+    except KeyError:  # a mapping of some tables only: nothing to check against
+        return
+    if "task_id" not in tasks or (tasks["task_id"] == task_id).any():
+        return
+    ids = tasks["task_id"]
+    held = f"ids {ids.min()} to {ids.max()}" if len(ids) else "none"
+    raise ConfigurationError(f"task {task_id} is not in these frames ({len(ids)} tasks: {held})")
+
+
 def show(
     frames: Any,
     task_id: int,
@@ -181,14 +194,16 @@ def show(
     Raises
     ------
     ConfigurationError
-        An unknown source or control, no ``media`` and no ``image``, the ``plot`` extra
-        missing (its message names ``pip install 'ls-frames[plot]'``).
+        A task the frames do not hold, an unknown source or control, no ``media`` and no
+        ``image``, the ``plot`` extra missing (its message names
+        ``pip install 'ls-frames[plot]'``).
     MediaError
         ``media`` holds no image for the task, or it cannot be read.
     RegionError
         A brush region that cannot be decoded.
     """
     pillow()
+    _known_task(frames, int(task_id))
     rows = region_records(
         frames,
         int(task_id),

@@ -90,6 +90,17 @@ def as_arrow(rows: Any, table: str) -> tuple[pa.Table, dict[str, list[Any]]]:
     return pa.Table.from_arrays(arrays, schema=schema), extra
 
 
+#: What pyarrow raises for a cell it cannot convert (a string where a list of labels is
+#: expected raises ArrowNotImplementedError from its cast).
+_ARROW_REFUSALS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    TypeError,
+    ValueError,
+)
+
+
 def _from_pandas(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """A DataFrame as Arrow, column by column; cells pandas left as numpy arrays (a list
     assigned with ``.at`` becomes a 0-d array) converted to Python values first."""
@@ -99,11 +110,11 @@ def _from_pandas(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
         typ = schema.field(name).type if name in schema.names else None
         try:
             arr = pa.array(series, type=typ, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        except _ARROW_REFUSALS as exc:
             wrap = typ == pa.list_(pa.string())
             try:
                 arr = pa.array([_cell(v, wrap) for v in series], type=typ, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            except _ARROW_REFUSALS:
                 raise ConfigurationError(
                     f"column {name!r} ({series.dtype}) cannot be read as {typ}: {exc}"
                 ) from None
