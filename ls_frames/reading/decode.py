@@ -325,7 +325,8 @@ def decode_chunk(
     doc = data if single or framed else b"".join((b"[", data, b"]"))
     shift = offset if single else offset - 1
     try:
-        doc.decode("utf-8")
+        if not doc.isascii():  # ASCII (a whole pass at memory speed) is valid UTF-8
+            doc.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ExportFormatError(
             f"invalid UTF-8: {exc.reason}", offset=shift + exc.start, path=path

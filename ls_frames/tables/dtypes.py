@@ -24,15 +24,17 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import pyarrow as pa
 
 from ls_frames.errors import ConfigurationError
 from ls_frames.reading import LabelConfig
 from ls_frames.reading.columns import first_element
 from ls_frames.reading.schemas import choose_tables
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COMPRESSIONS",
@@ -87,24 +89,31 @@ def check_tables(
     return chosen
 
 
-_NULLABLE: dict[pa.DataType, Any] = {
-    pa.int64(): pd.Int64Dtype(),
-    pa.float64(): pd.Float64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-    pa.string(): pd.StringDtype(),
-    pa.large_string(): pd.StringDtype(),
-}
+def _nullable() -> dict[pa.DataType, Any]:
+    import pandas as pd
+
+    return {
+        pa.int64(): pd.Int64Dtype(),
+        pa.float64(): pd.Float64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+        pa.string(): pd.StringDtype(),
+        pa.large_string(): pd.StringDtype(),
+    }
 
 
 def types_mapper(dtype_backend: str) -> Callable[[pa.DataType], Any]:
     """The ``types_mapper`` for :meth:`pyarrow.Table.to_pandas` for a backend name."""
+    import pandas as pd
+
     if dtype_backend == "pyarrow":
         return pd.ArrowDtype
     check_dtype_backend(dtype_backend)
-    return _NULLABLE.get
+    return _nullable().get
 
 
 def _categorical(series: pd.Series, categories: Iterable[str]) -> pd.Series:
+    import pandas as pd
+
     cats = list(dict.fromkeys(categories))
     extra = sorted(set(series.dropna().astype(str)) - set(cats))
     dtype = pd.CategoricalDtype([*cats, *extra], ordered=False)
