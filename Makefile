@@ -8,7 +8,7 @@
 #   make check  lint, type-check, the docs and every test that needs no server
 #               (no Label Studio installed or started; a few minutes)
 #   make docs   the user guide and the API reference, into docs/_build/html
-#   make bench  every benchmark (those needing a server when LABEL_STUDIO_URL is set), one
+#   make bench  every benchmark (against LABEL_STUDIO_URL, else a Label Studio it starts), one
 #               table; BENCH=flatten,masks runs only those
 # Another Label Studio release: `make test LS_VERSION=1.17.0` (installed once into
 # .venv-labelstudio-1.17.0). `make compat` runs the real-server export, load_project, sync
@@ -129,7 +129,7 @@ demo: $(DEMO_NEEDS)
 # Every benchmark that needs no server, and those that do when LABEL_STUDIO_URL (and
 # LABEL_STUDIO_API_KEY) name one; one table at the end, full outputs in test-output/bench.
 bench: install
-	$(BIN)/python benchmarks/run_all.py $(if $(LABEL_STUDIO_URL),--server,) $(if $(BENCH),--only $(BENCH),)
+	$(BIN)/python benchmarks/run_all.py --server $(if $(BENCH),--only $(BENCH),)
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) test-output demo-output docs/_build .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,10 @@
 """Run every benchmark and print one table (``make bench``).
 
-The benchmarks that need no server always run; those that talk to Label Studio run when
-one is given (``--server``, with ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY`` set).
+The benchmarks that need no server always run; those that talk to Label Studio run with
+``--server``: against ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY`` when they are set,
+else against a Label Studio started here for the run (loopback, a temporary data
+directory, ``LS_FRAMES_LABEL_STUDIO`` or ``label-studio`` on the PATH) and stopped at
+the end; its process id goes to the benchmarks that report the server's CPU time.
 Each script runs in its own process; the table gives its exit status, wall time, peak RSS
 (its largest single process, workers included: ``RUSAGE_CHILDREN``) and its result lines:
 a script prints ``RESULT-ROW {json}`` lines (``name``, ``ratio``, ``goal``, ...) for the
@@ -9,6 +12,8 @@ figures it compares against what a user writes; for a script that prints none, t
 line of its output stands in. The full output of each goes to ``--log-dir``.
 
     python benchmarks/run_all.py [--server] [--only flatten,masks] [--log-dir DIR]
+
+``make bench`` runs them all (``--server``); ``make bench BENCH=flatten,masks`` only those.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+SDK_PYTHON = HERE.parent / ".venv-labelstudio" / "bin" / "python"
 
 #: script -> (needs a server, arguments for a run of a few minutes at most)
 BENCHMARKS: dict[str, tuple[bool, list[str]]] = {
@@ -36,6 +44,7 @@ BENCHMARKS: dict[str, tuple[bool, list[str]]] = {
     "gallery": (False, ["--repeat", "2"]),
     "export": (True, []),
     "sync": (True, []),
+    "sync_delta": (True, ["--target", "delta"]),
     "media": (True, []),
     "import": (True, ["--predictions", "5000"]),
     "fail_fast": (True, []),
@@ -47,8 +56,9 @@ def run(name: str, args: list[str], log_dir: Path) -> dict[str, object]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
+    script = "sync" if name == "sync_delta" else name
     proc = subprocess.run(
-        [sys.executable, str(HERE / f"bench_{name}.py"), *args],
+        [sys.executable, str(HERE / f"bench_{script}.py"), *args],
         capture_output=True,
         text=True,
         env=dict(os.environ, LS_FRAMES_DISABLE_PROGRESS_BARS="1"),
@@ -83,18 +93,61 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-dir", type=Path, default=Path("test-output") / "bench")
     args = p.parse_args(argv)
     args.log_dir.mkdir(parents=True, exist_ok=True)
-    if args.server and not os.environ.get("LABEL_STUDIO_URL"):
-        p.error("--server needs LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY")
     only = {n for n in args.only.split(",") if n}
+    wanted = [n for n in BENCHMARKS if not only or n in only]
+    unknown = only - set(BENCHMARKS)
+    if unknown:
+        p.error(
+            f"unknown benchmark(s) {', '.join(sorted(unknown))}; known: {', '.join(BENCHMARKS)}"
+        )
+    with ExitStack() as stack:
+        server_pid = None
+        if args.server and any(BENCHMARKS[n][0] for n in wanted):
+            server_pid = _server(stack, args.log_dir)
+        results = _run_all(args, wanted, server_pid)
+    return _report(results, args)
+
+
+def _server(stack: ExitStack, log_dir: Path) -> int | None:
+    """``LABEL_STUDIO_URL`` when set (its pid unknown), else a Label Studio of our own."""
+    if os.environ.get("LABEL_STUDIO_URL"):
+        if not os.environ.get("LABEL_STUDIO_API_KEY"):
+            sys.exit("LABEL_STUDIO_URL is set but LABEL_STUDIO_API_KEY is not")
+        return None
+    from ls_frames.testing import LocalLabelStudio
+
+    print("starting a Label Studio for the benchmarks that need one ...", flush=True)
+    server = stack.enter_context(
+        LocalLabelStudio(
+            executable=os.environ.get("LS_FRAMES_LABEL_STUDIO"),
+            log_path=log_dir / "label-studio.log",
+        )
+    )
+    print(f"  {server.url} (Label Studio {server.version}, pid {server.pid})", flush=True)
+    os.environ["LABEL_STUDIO_URL"] = server.url
+    os.environ["LABEL_STUDIO_API_KEY"] = server.legacy_token
+    return server.pid
+
+
+def _run_all(args: argparse.Namespace, wanted: list[str], server_pid: int | None) -> list[Any]:
     results = []
-    for name, (server, extra) in BENCHMARKS.items():
-        if (only and name not in only) or (server and not args.server):
+    for name in wanted:
+        server, extra = BENCHMARKS[name]
+        if server and not args.server:
             continue
         if name == "export":  # it starts a server of its own unless given one
             extra = [*extra, "--url", os.environ["LABEL_STUDIO_URL"]]
             extra += ["--api-key", os.environ.get("LABEL_STUDIO_API_KEY", "")]
-        print(f"running bench_{name}.py ...", flush=True)
+        if name in ("media", "import") and server_pid is not None:
+            extra = [*extra, "--server-pid", str(server_pid)]
+        if name == "import" and SDK_PYTHON.exists():  # the SDK lives in Label Studio's venv
+            extra = [*extra, "--sdk-python", str(SDK_PYTHON)]
+        print(f"running {name} ({' '.join(extra) or 'defaults'}) ...", flush=True)
         results.append(run(name, extra, args.log_dir))
+    return results
+
+
+def _report(results: list[Any], args: argparse.Namespace) -> int:
     print()
     print(f"{'benchmark':<11} {'status':<7} {'wall s':>7} {'CPU s':>7} {'load':>5}  result")
     failed = False
@@ -104,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['name']}: {row['ratio']}x (goal {row.get('goal', '-')}x"
             + (f", {row['rss_mb']} MB/process" if "rss_mb" in row else "")
             + ")"
-            for row in r["rows"]  # type: ignore[attr-defined]
+            for row in r["rows"]
         ] or [str(r["last"])]
         for i, line in enumerate(lines):
             head = (
@@ -115,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{head}  {line}")
     print(f"\nfull outputs: {args.log_dir}/")
     if not args.server:
-        print("benchmarks that need a server were skipped (make bench LABEL_STUDIO_URL=...)")
+        print("benchmarks that need a server were skipped (run with --server)")
     return 1 if failed else 0
 
 
