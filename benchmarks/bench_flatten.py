@@ -5,7 +5,7 @@ system, the side and its workers, from ``RUSAGE_CHILDREN``): on a shared machine
 ratio is the steadier comparison, the wall ratio the one a user sees. Memory is shown
 two ways: ``peak RSS`` is the side's own ``ru_maxrss`` plus the largest of its workers'
 (``RUSAGE_CHILDREN``), an upper bound because forked workers share the pages they inherit
-with the main process; ``tree PSS`` is the peak, sampled every 50 ms from ``/proc``, of the
+with the main process; ``tree PSS`` is the peak, sampled every 250 ms from ``/proc``, of the
 proportional set size summed over the side and its workers (shared pages counted once), the
 memory the run really occupies (Linux only; ``-`` elsewhere). ls_frames runs once per
 ``--workers`` count (default 1 and 2). Every ls_frames side must find as many result items
@@ -43,6 +43,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: How often the tree's PSS is sampled. Reading ``smaps_rollup`` walks a process's page
+#: tables under its memory-map lock, which stalls the process's own allocations: every
+#: 50 ms it slowed a 5 s side by 10-20 % (more with workers), every 250 ms it does not show.
+PSS_EVERY = 0.25
 ROOT = HERE.parent
 
 SIDES = {
@@ -140,7 +144,7 @@ def run_side(side: str, path: Path, workers: int, root: Path = ROOT) -> dict[str
         done = threading.Event()
 
         def sample() -> None:
-            while not done.wait(0.05):
+            while not done.wait(PSS_EVERY):
                 kb = _tree_pss_kb(proc.pid)
                 peak_pss[0] = None if kb is None or peak_pss[0] is None else max(peak_pss[0], kb)
 

@@ -142,7 +142,8 @@ def _run_all(args: argparse.Namespace, wanted: list[str], server_pid: int | None
             extra = [*extra, "--server-pid", str(server_pid)]
         if name == "import" and SDK_PYTHON.exists():  # the SDK lives in Label Studio's venv
             extra = [*extra, "--sdk-python", str(SDK_PYTHON)]
-        print(f"running {name} ({' '.join(extra) or 'defaults'}) ...", flush=True)
+        shown = ["***" if i and extra[i - 1] == "--api-key" else a for i, a in enumerate(extra)]
+        print(f"running {name} ({' '.join(shown) or 'defaults'}) ...", flush=True)
         results.append(run(name, extra, args.log_dir))
     return results
 

@@ -26,7 +26,7 @@ predictions and drafts are bare ids: they get a row holding only ``prediction_id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain
+from itertools import chain, compress
 from operator import attrgetter
 from typing import Any
 
@@ -244,7 +244,7 @@ def _results(
             continue
         rows = np.flatnonzero(mask)
         every = len(rows) == len(items)
-        picked = items if every else [items[i] for i in rows]
+        picked = items if every else list(compress(items, mask))  # C loop, not a listcomp
         take = pa.array(group_of[rows])
         keys = {
             "task_id": task.take(take),
