@@ -82,7 +82,7 @@ def _run_ls_frames(
         start_rss = _rss_mb("VmRSS")
         started, cpu = time.perf_counter(), _cpu()
         table = ls_frames.fetch_media(
-            tasks, out, client=client, workers=workers, progress=False, fields=["image"]
+            tasks, out, client=client, workers=workers or None, progress=False, fields=["image"]
         )
         seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     failed = int(table["error"].notna().sum())
@@ -254,6 +254,10 @@ def _contest(
     return result
 
 
+def _workers(n: int) -> str:
+    return "default (workers=None, adapts)" if n == 0 else f"workers={n}"
+
+
 def _plan(args: argparse.Namespace) -> list[tuple[str, str, str, str, int, Path | None]]:
     """(label, worker, python, folder, workers, code) per contestant, in running order."""
     here = sys.executable
@@ -266,12 +270,12 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, str, str, str, int, Path 
     if args.baseline:
         versions.append((" [baseline]", Path(args.baseline).resolve()))
     for tag, code in versions:
-        for workers in (1, args.workers):
+        for workers in (0, 1, args.workers):  # 0: the default, workers=None (adapts)
             folder = f"cache{tag.strip(' []')}-{workers}"
-            label = f"fetch_media workers={workers}{tag}"
+            label = f"fetch_media {_workers(workers)}{tag}"
             plan.append((label, "ls_frames", here, folder, workers, code))
-    label = f"fetch_media workers={args.workers} again (cached)"
-    plan.append((label, "ls_frames", here, f"cache-{args.workers}", args.workers, ROOT))
+    label = "fetch_media default again (cached)"
+    plan.append((label, "ls_frames", here, "cache-0", 0, ROOT))
     return plan
 
 
@@ -330,6 +334,7 @@ def _report(args: argparse.Namespace, rows: dict[str, Any]) -> None:
                 f"(per file {r['seconds'] / files * 1e3:.1f} ms against "
                 f"{loop['seconds'] / files * 1e3:.1f} ms; CPU {r['cpu'] / files * 1e3:.2f} "
                 f"ms/file against {loop['cpu'] / files * 1e3:.2f})"
+                + (f"; ended at {r['run']['workers']} at once" if "workers" in r["run"] else "")
             )
     if loop.get("server_cpu"):
         per_file = loop["server_cpu"] / files
@@ -338,7 +343,7 @@ def _report(args: argparse.Namespace, rows: dict[str, Any]) -> None:
             f"server process serves at most {1 / per_file:.0f} files/s, "
             f"{loop['seconds'] / loop['server_cpu']:.1f}x the loop's rate"
         )
-    cached = rows[f"fetch_media workers={args.workers} again (cached)"]
+    cached = rows["fetch_media default again (cached)"]
     print(
         f"second fetch_media run: {cached['run'].get('downloaded', 0)} downloaded, "
         f"{cached['run'].get('cached', 0)} from the cache, {cached['seconds']:.2f} s"

@@ -20,6 +20,7 @@ from ls_frames.media.cache import MediaCache
 from ls_frames.media.fetch import Fetcher, FileOutcome, LockedBar
 from ls_frames.media.guard import HostGuard
 from ls_frames.media.http import Hops
+from ls_frames.media.pace import DEFAULT_LIMIT, Pace
 from ls_frames.media.references import Reference, canonical, classify, iter_references, task_data
 from ls_frames.media.report import raise_failures, run_counts, warn_partial
 from ls_frames.media.resolve import Resolver
@@ -167,7 +168,7 @@ def fetch_media(
     *,
     client: Client | None = None,
     fields: Sequence[str] | None = None,
-    workers: int = 8,
+    workers: int | None = None,
     strict: bool = False,
     refresh: bool = False,
     progress: bool | None = None,
@@ -214,7 +215,10 @@ def fetch_media(
         ``$html`` only where the value is a URL), else every value that looks like a URL
         or a storage URI.
     workers
-        Files fetched at once.
+        Files fetched at once. ``None`` (the default) adapts: one at a time first, then
+        twice as many while that makes the files arrive at least 15 % faster, up to 8
+        (a server answering from one process gains nothing from parallel requests, one
+        with several workers or object storage does; see :mod:`ls_frames.media.pace`).
     strict
         Raise :class:`~ls_frames.errors.MediaError` listing the failures at the end (the
         files that arrived stay in the cache).
@@ -244,7 +248,8 @@ def fetch_media(
         ``HTTP 404``, ``no storage on the server resolves this URI``, ``timeout``,
         ``refused: ...``). ``df.attrs["media"]`` counts what the run did (downloaded,
         cached, not_modified, unchanged, failed, bytes_downloaded; ``reasons``: the
-        failures by reason, as the warning counts them).
+        failures by reason, as the warning counts them; ``workers``: the requests at
+        once it ended with).
 
     Raises
     ------
@@ -288,7 +293,7 @@ def fetch_table(
     *,
     client: Client | None = None,
     fields: Sequence[str] | None = None,
-    workers: int = 8,
+    workers: int | None = None,
     strict: bool = False,
     refresh: bool = False,
     progress: bool | None = None,
@@ -300,6 +305,7 @@ def fetch_table(
     once, :func:`warn_partial`)."""
     if isinstance(fields, str):
         fields = [fields]
+    pace = _pace(workers)
     rows, config, provenance = _tasks(frames)
     config = resolve_label_config(label_config) or config
     refs = list(iter_references(rows, config=config, fields=fields))
@@ -310,7 +316,7 @@ def fetch_table(
         hops = Hops(
             client,
             guard,
-            workers=max(1, int(workers)),
+            workers=pace.limit,
             timeout=None if http_timeout is None else httpx.Timeout(http_timeout),
         )
         stack.callback(hops.close)
@@ -334,10 +340,10 @@ def fetch_table(
             refresh=refresh,
             bytes_bar=bytes_bar,
         )
-        results = _fetch_all(fetcher, refs, workers, files)
+        results = _fetch_all(fetcher, refs, pace, files)
     outcomes = [results[fetcher.key(ref)] for ref in refs]
     table = _table(refs, iter(outcomes))
-    table.attrs["media"] = run_counts(results.values(), cache_dir)
+    table.attrs["media"] = {**run_counts(results.values(), cache_dir), "workers": pace.level}
     if strict:
         raise_failures(refs, outcomes)
     return table
@@ -366,11 +372,22 @@ def _client_for(
     return client
 
 
+def _pace(workers: Any) -> Pace:
+    """The gate for ``workers`` (``None``: adaptive up to :data:`DEFAULT_LIMIT`)."""
+    if workers is None:
+        return Pace(DEFAULT_LIMIT, adapt=True)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigurationError(
+            f"workers must be a whole number >= 1, or None to adapt, not {workers!r}"
+        )
+    return Pace(workers, adapt=False)
+
+
 def _fetch_all(
-    fetcher: Fetcher, refs: list[Reference], workers: int, files: Any
+    fetcher: Fetcher, refs: list[Reference], pace: Pace, files: Any
 ) -> dict[str, FileOutcome]:
-    """Fetch each distinct reference once, ``workers`` at a time; the outcome of each by its
-    cache key."""
+    """Fetch each distinct reference once, as many at a time as ``pace`` lets through; the
+    outcome of each by its cache key."""
     unique: dict[str, Reference] = {}
     for ref in refs:
         unique.setdefault(fetcher.key(ref), ref)
@@ -379,11 +396,13 @@ def _fetch_all(
     results: dict[str, FileOutcome] = {}
 
     def run(key: str) -> tuple[str, FileOutcome]:
-        return key, fetcher.fetch(unique[key])
+        with pace.slot() as started:
+            outcome = fetcher.fetch(unique[key])
+        if outcome.status != "cached":  # a request was made
+            pace.done(started, outcome.downloaded_bytes)
+        return key, outcome
 
-    pool = ThreadPoolExecutor(
-        max_workers=max(1, int(workers)), thread_name_prefix="ls-frames-media"
-    )
+    pool = ThreadPoolExecutor(max_workers=pace.limit, thread_name_prefix="ls-frames-media")
     try:
         for key, outcome in pool.map(run, unique):
             results[key] = outcome

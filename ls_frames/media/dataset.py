@@ -96,7 +96,7 @@ def fetch_dataset_media(
     changed: Iterable[int] | None = None,
     refresh: bool = False,
     fields: Sequence[str] | None = None,
-    workers: int = 8,
+    workers: int | None = None,
     strict: bool = False,
     allow_hosts: Iterable[str] | None = None,
     progress: bool | None = None,

@@ -140,7 +140,7 @@ def cmd_media(args: argparse.Namespace) -> None:
         "allow_hosts": args.allow_host,
         "progress": _progress(args),
     }
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, not {args.workers}")
     ExportOptions(source=args.route, fetch_workers=args.fetch_workers)
     _check_writable(args.out, "--out")

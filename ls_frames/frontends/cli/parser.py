@@ -197,7 +197,12 @@ def _add_media(sub: _Subparsers, common: argparse.ArgumentParser) -> None:
         action="append",
         help="data key to read (repeatable; default: those the label config's object tags read)",
     )
-    p.add_argument("--workers", type=int, default=8, help="files at once (default 8)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="files at once (default: adapts, one at a time up to 8, as the server keeps up)",
+    )
     p.add_argument(
         "--refresh", action="store_true", help="revalidate cached files with conditional requests"
     )
