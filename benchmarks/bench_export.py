@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _rows import result_row
+
 HERE = Path(__file__).resolve()
 DEFAULT_SDK_PYTHON = HERE.parents[1] / ".venv-labelstudio" / "bin" / "python"
 SERIALIZATION = {
@@ -267,6 +269,15 @@ def compare(args: argparse.Namespace) -> None:
             f"  {name:<14} {row['seconds']:8.2f} s ({row['seconds'] / base:5.2f}x ls_frames)  "
             f"peak RSS {row['peak_rss_mb']:7.0f} MB"
         )
+        if name != "ls_frames":
+            result_row(
+                f"snapshot of {args.tasks:,} tasks created and downloaded vs {name}",
+                row["seconds"] / base,
+                rss_mb=round(rows["ls_frames"]["peak_rss_mb"]),
+                seconds=round(base, 2),
+                other_s=round(row["seconds"], 2),
+                other_rss_mb=round(row["peak_rss_mb"]),
+            )
     print(
         f"download only (median of {args.repeat}): ls_frames {lsf_s:.2f} s = {size_mb / lsf_s:.0f} MB/s "
         f"(peak RSS {max(r['peak_rss_mb'] for r in lsf):.0f} MB); curl {curl_s:.2f} s = "

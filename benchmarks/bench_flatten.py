@@ -44,8 +44,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: How often the tree's PSS is sampled. Reading ``smaps_rollup`` walks a process's page
-#: tables under its memory-map lock, which stalls the process's own allocations: every
-#: 50 ms it slowed a 5 s side by 10-20 % (more with workers), every 250 ms it does not show.
+#: tables under its memory-map lock, which its own allocations wait for; every 250 ms
+#: keeps that small (no difference from 50 ms could be told apart from run-to-run noise).
 PSS_EVERY = 0.25
 ROOT = HERE.parent
 

@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _rows import result_row
+
 CONFIG = """<View>
   <Image name="image" value="$image"/>
   <RectangleLabels name="box" toName="image">
@@ -295,6 +297,12 @@ def main() -> None:
         if other in totals:
             ratio = min(totals[other]) / ours
             print(f"  {NAMES[other]} / import_predictions (best wall of each): {ratio:.2f}x")
+            result_row(
+                f"import_predictions of {n:,} vs {NAMES[other].strip()}",
+                ratio,
+                seconds=round(ours, 2),
+                other_s=round(min(totals[other]), 1),
+            )
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _rows import result_row
+
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 DEFAULT_SDK_PYTHON = ROOT / ".venv-labelstudio" / "bin" / "python"
@@ -336,6 +338,20 @@ def _report(args: argparse.Namespace, rows: dict[str, Any]) -> None:
                 f"ms/file against {loop['cpu'] / files * 1e3:.2f})"
                 + (f"; ended at {r['run']['workers']} at once" if "workers" in r["run"] else "")
             )
+    for label, goal in (
+        ("fetch_media default (workers=None, adapts)", 4.0),
+        ("fetch_media workers=1", None),
+    ):
+        r = rows[label]
+        result_row(
+            f"{label} vs a loop of httpx.Client.get",
+            loop["seconds"] / r["seconds"],
+            goal,
+            seconds=round(r["seconds"], 2),
+            loop_s=round(loop["seconds"], 2),
+            workers=r["run"].get("workers"),
+            files=files,
+        )
     if loop.get("server_cpu"):
         per_file = loop["server_cpu"] / files
         print(

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _rows import result_row
+
 OVERLAP = 5.0
 
 
@@ -246,6 +248,23 @@ def main() -> None:
                 else ""
             )
         )
+    refresh = runs["refresh 1: edits"]
+    what = "sync_delta" if args.target == "delta" else "sync_parquet"
+    result_row(
+        f"{what} refresh after {args.changed:.0%} changed vs the first run",
+        first["seconds"] / refresh["seconds"],
+        20.0 if args.target == "delta" else None,
+        rss_mb=round(first["peak_rss_mb"]),
+        first_s=round(first["seconds"], 2),
+        refresh_s=round(refresh["seconds"], 2),
+        refresh_rss_mb=round(refresh["peak_rss_mb"]),
+    )
+    result_row(
+        f"{what} refresh vs a full export_project",
+        full["seconds"] / refresh["seconds"],
+        full_s=round(full["seconds"], 2),
+        refresh_s=round(refresh["seconds"], 2),
+    )
     same = _same(args, args.work / "synced", args.work / "fresh")
     if args.target == "delta":
         _delta_checks(args, int(runs["first sync (full)"]["version"]), args.tasks)

@@ -148,6 +148,27 @@ def _run_all(args: argparse.Namespace, wanted: list[str], server_pid: int | None
     return results
 
 
+def _summary(results: list[Any], path: Path) -> None:
+    """The result rows of the run as a Markdown table, with the run's date and load."""
+    lines = [
+        f"make bench, {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores",
+        "",
+        "| benchmark | comparison | ratio | goal | figures | load |",
+        "| --- | --- | ---: | ---: | --- | ---: |",
+    ]
+    for r in results:
+        for row in r["rows"]:
+            figures = ", ".join(
+                f"{k} {v}" for k, v in row.items() if k not in ("name", "ratio", "goal", "load")
+            )
+            goal = "" if row.get("goal") is None else f"{row['goal']}x"
+            lines.append(
+                f"| {r['name']} | {row['name']} | {row['ratio']}x | {goal} | {figures} "
+                f"| {r['load']:.1f} |"
+            )
+    path.write_text("\n".join(lines) + "\n")
+
+
 def _report(results: list[Any], args: argparse.Namespace) -> int:
     print()
     print(f"{'benchmark':<11} {'status':<7} {'wall s':>7} {'CPU s':>7} {'load':>5}  result")
@@ -155,9 +176,9 @@ def _report(results: list[Any], args: argparse.Namespace) -> int:
     for r in results:
         failed |= r["status"] != "ok"
         lines = [
-            f"{row['name']}: {row['ratio']}x (goal {row.get('goal', '-')}x"
+            f"{row['name']}: {row['ratio']}x"
+            + (f" (goal {row['goal']}x)" if row.get("goal") is not None else "")
             + (f", {row['rss_mb']} MB/process" if "rss_mb" in row else "")
-            + ")"
             for row in r["rows"]
         ] or [str(r["last"])]
         for i, line in enumerate(lines):
@@ -167,7 +188,8 @@ def _report(results: list[Any], args: argparse.Namespace) -> int:
                 else " " * 41
             )
             print(f"{head}  {line}")
-    print(f"\nfull outputs: {args.log_dir}/")
+    _summary(results, args.log_dir / "summary.md")
+    print(f"\nfull outputs: {args.log_dir}/ (the ratios as a table: summary.md)")
     if not args.server:
         print("benchmarks that need a server were skipped (run with --server)")
     return 1 if failed else 0
