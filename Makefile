@@ -88,7 +88,7 @@ $(JAVA):
 
 test: install lint typecheck docs-check $(CHROMIUM) $(JAVA)
 	mkdir -p test-output
-	LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg tests notebooks $(PYTEST_ARGS)
 
 # No server: the reuse variables are dropped and LS_FRAMES_NO_SERVER makes a test that asks
@@ -117,7 +117,7 @@ compat: $(BIN)/.installed
 compat-one: install
 	env -u LS_FRAMES_TEST_URL -u LS_FRAMES_TEST_LEGACY_TOKEN -u LS_FRAMES_TEST_ACCESS_TOKEN \
 		-u LS_FRAMES_TEST_LOCAL_FILES_ROOT -u LS_FRAMES_TEST_LS_VERSION \
-		LS_FRAMES_REQUIRE_ALL=1 $(BIN)/python -m pytest -p no:cacheprovider -m compat \
+		$(BIN)/python -m pytest -p no:cacheprovider -m compat \
 		tests $(PYTEST_ARGS)
 
 # The main job with the library alone; Label Studio is installed only when the demo starts

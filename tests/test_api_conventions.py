@@ -344,8 +344,6 @@ def test_every_project_function_is_called_with_a_title() -> None:
 
 @pytest.mark.parametrize("name", sorted(BY_TITLE))
 def test_a_title_works_wherever_a_project_is_named(name: str, tmp_path: Path) -> None:
-    if name == "sync_delta":
-        pytest.importorskip("deltalake")
     from tests.fake_label_studio import FakeLabelStudio, client_for
 
     fake = FakeLabelStudio()
@@ -362,7 +360,6 @@ def test_a_title_works_wherever_a_project_is_named(name: str, tmp_path: Path) ->
 
 
 def test_the_panel_takes_a_title() -> None:
-    pytest.importorskip("ipywidgets")
     from tests.fake_label_studio import FakeLabelStudio, client_for
 
     fake = FakeLabelStudio()
