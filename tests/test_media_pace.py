@@ -1,17 +1,20 @@
 """The gate of fetch_media's parallel requests (ls_frames.media.pace): fixed when the
 caller gives ``workers``, adaptive by default, driven here by a simulated server and a
-simulated clock, and never more requests at once than its level."""
+simulated clock, and never more requests at once than its level; and the mistakes
+fetch_media refuses before any request."""
 
 from __future__ import annotations
 
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
+import ls_frames
 from ls_frames.errors import ConfigurationError
-from ls_frames.media.api import _pace
+from ls_frames.media.api import _pace, check_fields
 from ls_frames.media.pace import DEFAULT_LIMIT, WINDOW_FILES, Pace
 
 
@@ -129,3 +132,42 @@ def test_none_adapts_up_to_eight() -> None:
     pace = _pace(None)
     assert pace.limit == DEFAULT_LIMIT == 8 and pace.level == 1 and not pace.settled
     assert _pace(5).level == 5
+
+
+# -- mistakes refused before any request ------------------------------------------------
+
+TASKS = [
+    {"id": 1, "data": {"image": "/data/upload/1/a.png", "caption": "a"}},
+    {"id": 2, "data": {"image": "/data/upload/1/b.png"}},
+]
+
+
+def test_a_misspelt_field_is_refused_with_the_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No task holds ``imgae``: a silent empty table would look like a project without
+    images. Refused before a client is made (none could be: no server in the environment)."""
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="no task's data has the key 'imgae'") as err:
+        ls_frames.fetch_media(TASKS, tmp_path / "media", fields=["imgae"], progress=False)
+    assert "did you mean 'image'?" in str(err.value) and "'caption'" in str(err.value)
+    assert not (tmp_path / "media").exists()  # nothing made either
+
+
+def test_a_field_some_tasks_lack_is_fine() -> None:
+    """Only a key no task has is refused (``caption`` is in task 1 only)."""
+    check_fields(TASKS, ["caption", "image"])
+    check_fields([], ["anything"])  # no tasks: nothing to compare with
+    with pytest.raises(ConfigurationError, match="'sound'"):
+        check_fields(TASKS, "sound")
+
+
+def test_a_file_where_the_cache_belongs_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    with pytest.raises(ConfigurationError, match="is a file, not a folder"):
+        ls_frames.fetch_media(TASKS, target, progress=False)
+    assert target.read_text() == "mine"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -300,15 +301,21 @@ def fetch_table(
     allow_hosts: Iterable[str] | None = None,
     label_config: str | LabelConfig | None = None,
     http_timeout: float | None = None,
+    check_fields: bool = True,
 ) -> pd.DataFrame:
     """:func:`fetch_media` without its warning (for callers that fetch in parts and warn
-    once, :func:`warn_partial`)."""
+    once, :func:`warn_partial`). ``check_fields=False``: ``frames`` is a part of the tasks
+    (whose fields were checked on the whole, :func:`check_fields`), where a field may be
+    missing from every task."""
     if isinstance(fields, str):
         fields = [fields]
     pace = _pace(workers)
     rows, config, provenance = _tasks(frames)
+    if fields is not None and check_fields:
+        _check_fields(fields, rows)
     config = resolve_label_config(label_config) or config
     refs = list(iter_references(rows, config=config, fields=fields))
+    cache = MediaCache(cache_dir)  # before any request: a file there is refused
     with ExitStack() as stack:
         client = _client_for(refs, client, provenance, stack)
         origin = str(client.base_url) if client is not None else (provenance or {}).get("server")
@@ -333,7 +340,7 @@ def fetch_table(
         if client is not None and any(classify(canonical(r.uri)) == "storage" for r in refs):
             route = client.capabilities().resolve_endpoint
         fetcher = Fetcher(
-            MediaCache(cache_dir),
+            cache,
             hops,
             Resolver(client.base_url if client is not None else None, route),
             origin=str(origin) if origin else None,
@@ -370,6 +377,27 @@ def _client_for(
     if client is not None:
         _check_server(client, provenance)
     return client
+
+
+def check_fields(frames: FramesLike, fields: Sequence[str] | str | None) -> None:
+    """Refuse a field no task of ``frames`` holds (ConfigurationError, with the keys)."""
+    if fields is not None:
+        _check_fields([fields] if isinstance(fields, str) else fields, _tasks(frames)[0])
+
+
+def _check_fields(fields: Sequence[str], rows: TaskRows) -> None:
+    """A field no task's data holds is a misspelt key (its files would silently be none)."""
+    present: dict[str, None] = {}
+    for _, _, data in rows:
+        present.update(dict.fromkeys(data))
+    unknown = [f for f in fields if f not in present]
+    if present and unknown:
+        close = difflib.get_close_matches(unknown[0], list(present), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigurationError(
+            f"fields: no task's data has the key {unknown[0]!r} (the tasks have "
+            f"{', '.join(map(repr, list(present)[:12]))}){hint}"
+        )
 
 
 def _pace(workers: Any) -> Pace:

@@ -107,6 +107,8 @@ class MediaCache:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().absolute()
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigurationError(f"the media cache {str(self.root)!r} is a file, not a folder")
         self.root.mkdir(parents=True, exist_ok=True)
         self._real_root = self.root.resolve()
         self._checked: set[str] = set()  # subfolders made and checked in this run

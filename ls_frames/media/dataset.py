@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ls_frames.exports import Client
-from ls_frames.media.api import MEDIA_SCHEMA, fetch_table
+from ls_frames.media.api import MEDIA_SCHEMA, check_fields, fetch_table
 from ls_frames.media.report import warn_partial
 from ls_frames.tables import Frames, read_parquet
 from ls_frames.tables.dataset import (
@@ -153,6 +153,8 @@ def fetch_dataset_media(
         table = fetch_table(frames, cache_dir, refresh=refresh, **options)
     else:
         ids = pa.array(sorted({int(t) for t in changed}), pa.int64())
+        check_fields(frames, fields)  # on all the tasks: a part may lack a field
+        options["check_fields"] = False
         parts = [
             fetch_table(_subset(frames, ids, keep=True), cache_dir, refresh=True, **options),
             fetch_table(_subset(frames, ids, keep=False), cache_dir, refresh=refresh, **options),
